@@ -1,0 +1,1 @@
+//! The writ compiler.
