@@ -1,1 +1,76 @@
-fn main() {}
+//! `writ`: the command-line interface.
+//!
+//! Exit codes: 0 success, 1 policy errors / failed tests / unformatted files, 2 usage or I/O
+//! errors (and malformed requests).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod cmd;
+mod output;
+
+#[derive(Parser)]
+#[command(name = "writ", version, about = "Policies for AI-agent workflows: check, evaluate, format")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Readable text (diagnostics as annotated source snippets).
+    Human,
+    /// JSON, for machines.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check policies and report every error and warning.
+    Check {
+        /// Policy files or directories (each is one policy). Default: the current directory.
+        paths: Vec<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Decide requests (LANGUAGE.md §5 JSON) against a policy.
+    Eval {
+        /// The policy: a `.writ` file or a directory of them.
+        #[arg(long)]
+        policy: std::path::PathBuf,
+        /// One JSON request (a file, or `-` for standard input).
+        #[arg(long, conflicts_with = "requests", required_unless_present = "requests")]
+        request: Option<String>,
+        /// JSON Lines, one request per line (a file, or `-`); one decision per line, in order.
+        #[arg(long)]
+        requests: Option<String>,
+        /// Add a step-by-step trace of the decision procedure.
+        #[arg(long)]
+        explain: bool,
+        /// `json` (default) prints decisions as JSON; `human` as text.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Format policies in writ's one canonical layout.
+    Fmt {
+        /// Files or directories to format in place (`-` reads standard input and writes
+        /// standard output). Default: the current directory.
+        paths: Vec<std::path::PathBuf>,
+        /// Change nothing; list the files that would change and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check { paths, format } => cmd::check::run(&paths, format),
+        Command::Eval { policy, request, requests, explain, format } => {
+            cmd::eval::run(&policy, request.as_deref(), requests.as_deref(), explain, format)
+        }
+        Command::Fmt { paths, check } => cmd::fmt::run(&paths, check),
+    };
+    ExitCode::from(code)
+}

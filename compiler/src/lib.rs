@@ -1,1 +1,17 @@
-//! The writ compiler.
+//! The writ compiler: a salsa database whose inputs are a policy's source files, with queries
+//! for parsing, name resolution, type checking, lints and lowering to the evaluator's IR.
+//! Diagnostics are data inside the database and miette [`miette::Diagnostic`]s when rendered.
+
+mod check;
+pub mod db;
+pub mod diagnostic;
+mod glob;
+mod lints;
+pub mod load;
+mod symbols;
+pub mod tests;
+mod types;
+
+pub use db::{Compilation, Compiler, Database, Policy, PolicyFile, compile, parse, policy_hash};
+pub use diagnostic::{Code, Diagnostic, JsonDiagnostic, Report, Severity, SourceText};
+pub use load::load;

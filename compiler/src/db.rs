@@ -1,0 +1,153 @@
+//! The salsa database: source files come in as inputs; everything else is a query.
+//!
+//! invariant: queries never do IO. Files are read by the caller ([`crate::load`]) and set as
+//! inputs, so the same database serves the CLI, tests and the language server.
+
+use writ_evaluator::ir::PolicyIr;
+use writ_grammar::ast;
+
+use crate::check::{Checker, Input};
+use crate::diagnostic::{Code, Diagnostic, Location, SourceText};
+use crate::tests::TestCase;
+
+/// One source file of a policy.
+#[salsa::input]
+pub struct PolicyFile {
+    /// Relative to the policy directory (or the file's name), with `/` separators.
+    #[returns(ref)]
+    pub path: String,
+    #[returns(ref)]
+    pub text: String,
+}
+
+/// A policy: its files in source order (the byte order of their paths).
+#[salsa::input]
+pub struct Policy {
+    #[returns(ref)]
+    pub files: Vec<PolicyFile>,
+}
+
+/// The result of compiling a whole policy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Compilation {
+    /// Errors and warnings, ordered by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The lowered policy; `None` when there are errors.
+    pub policy: Option<PolicyIr>,
+    /// The policy's tests, lowered to requests.
+    pub tests: Vec<TestCase>,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses one file. Never fails: syntax errors are part of the tree.
+#[salsa::tracked(returns(ref))]
+pub fn parse(db: &dyn salsa::Database, file: PolicyFile) -> ast::SourceFile {
+    let _ = file.text(db); ast::SourceFile::default() // TEMP
+}
+
+/// The SHA-256 digest that identifies a policy's text (LANGUAGE.md §7).
+#[salsa::tracked(returns(ref))]
+pub fn policy_hash(db: &dyn salsa::Database, policy: Policy) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for f in policy.files(db) {
+        h.update(f.path(db).as_bytes());
+        h.update([0u8]);
+        h.update(f.text(db).as_bytes());
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+/// Resolves, type-checks, lints and lowers the whole policy.
+#[salsa::tracked(returns(ref))]
+pub fn compile(db: &dyn salsa::Database, policy: Policy) -> Compilation {
+    let files = policy.files(db);
+    let asts: Vec<&ast::SourceFile> = files.iter().map(|f| parse(db, *f)).collect();
+    let input = Input {
+        paths: files.iter().map(|f| f.path(db).as_str()).collect(),
+        texts: files.iter().map(|f| f.text(db).as_str()).collect(),
+        asts,
+    };
+    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+    for (file, ast) in input.asts.iter().enumerate() {
+        for e in &ast.errors {
+            diagnostics.push(syntax_diagnostic(file, e));
+        }
+    }
+    let mut checker = Checker::new(&input);
+    let ir = checker.run(policy_hash(db, policy).clone());
+    diagnostics.append(&mut checker.diagnostics);
+    diagnostics.sort_by_key(|d| (d.location.file, d.location.span.start));
+    let has_errors = diagnostics.iter().any(Diagnostic::is_error);
+    Compilation {
+        diagnostics,
+        policy: if has_errors { None } else { ir },
+        tests: std::mem::take(&mut checker.tests),
+    }
+}
+
+fn syntax_diagnostic(file: usize, e: &ast::ParseError) -> Diagnostic {
+    let code = if e.message.contains("reserved word") { Code::ReservedWord } else { Code::Syntax };
+    let help = if code == Code::ReservedWord {
+        "reserved words cannot name things; choose another name (for example with a suffix: `test_`)".to_string()
+    } else if e.expected.is_empty() {
+        "see the language reference for the syntax of declarations and rules".to_string()
+    } else {
+        format!("expected {}", e.expected.join(", "))
+    };
+    Diagnostic::new(code, Location { file, span: e.span }, e.message.clone())
+        .label("here")
+        .help(help)
+}
+
+/// The database.
+#[salsa::db]
+#[derive(Clone, Default)]
+pub struct Database {
+    storage: salsa::Storage<Self>,
+}
+
+#[salsa::db]
+impl salsa::Database for Database {}
+
+/// A policy loaded into a database: the convenient entry point for the CLI and tests.
+pub struct Compiler {
+    pub db: Database,
+    pub policy: Policy,
+}
+
+impl Compiler {
+    /// `files`: (path, text) pairs; they are put in source order (byte order of paths).
+    pub fn new(mut files: Vec<(String, String)>) -> Compiler {
+        files.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let db = Database::default();
+        let inputs = files.into_iter().map(|(p, t)| PolicyFile::new(&db, p, t)).collect();
+        let policy = Policy::new(&db, inputs);
+        Compiler { db, policy }
+    }
+
+    pub fn compilation(&self) -> &Compilation {
+        compile(&self.db, self.policy)
+    }
+
+    /// The files' paths and texts, for rendering diagnostics.
+    pub fn sources(&self) -> Vec<SourceText> {
+        self.policy
+            .files(&self.db)
+            .iter()
+            .map(|f| SourceText { path: f.path(&self.db).clone(), text: f.text(&self.db).as_str().into() })
+            .collect()
+    }
+}

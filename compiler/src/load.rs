@@ -1,0 +1,76 @@
+//! Reading a policy from disk. This is the only IO in the compiler crate, and it happens
+//! before the database is built, never inside a query.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A policy's source file on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundFile {
+    /// Where it is.
+    pub disk_path: PathBuf,
+    /// Its path in the policy: relative to the policy directory with `/` separators, or a lone
+    /// file's name. This is the path in diagnostics, rule locations and the policy hash.
+    pub policy_path: String,
+}
+
+/// The files of a policy: `path` itself when it is a file, or every `*.writ` file under it
+/// (recursively) in the byte order of their policy paths.
+pub fn find(path: &Path) -> io::Result<Vec<FoundFile>> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_file() {
+        let name = path
+            .file_name()
+            .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        return Ok(vec![FoundFile { disk_path: path.to_path_buf(), policy_path: name }]);
+    }
+    let mut out = Vec::new();
+    walk(path, path, &mut out)?;
+    if out.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no .writ files in `{}`", path.display()),
+        ));
+    }
+    out.sort_by(|a, b| a.policy_path.as_bytes().cmp(b.policy_path.as_bytes()));
+    Ok(out)
+}
+
+/// Reads a policy (see [`find`]) as (policy path, text) pairs. Text that is not UTF-8 is decoded
+/// lossily; the parser then reports the replacement characters as syntax errors where they are.
+pub fn load(path: &Path) -> io::Result<Vec<(String, String)>> {
+    find(path)?
+        .into_iter()
+        .map(|f| Ok((f.policy_path, read_text(&f.disk_path)?)))
+        .collect()
+}
+
+/// Reads one file as text (lossily, as [`load`] does).
+pub fn read_text(path: &Path) -> io::Result<String> {
+    let bytes = std::fs::read(path)?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<FoundFile>) -> io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            walk(root, &path, out)?;
+        } else if path.extension().is_some_and(|e| e == "writ") {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push(FoundFile { disk_path: path, policy_path: rel });
+        }
+    }
+    Ok(())
+}

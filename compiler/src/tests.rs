@@ -1,0 +1,338 @@
+//! Fixtures and tests (LANGUAGE.md §6): checked like the rest of the policy, and lowered to
+//! requests in the JSON of §5 so that `writ test` runs them through the real evaluator.
+
+use serde_json::{Map, Value as Json, json};
+use writ_evaluator::ir::Value;
+use writ_grammar::ast::{Expectation, FieldValue, Ident, Outcome, TestAction, TestDecl};
+
+use crate::check::Checker;
+use crate::diagnostic::{Code, Diagnostic, Location};
+use crate::symbols::at;
+use crate::types::Ty;
+
+/// The subject every test request carries; evidence given in a test is given for it.
+pub const TEST_SUBJECT: &str = "writ-test-subject";
+
+/// One `test "..." { ... }` block.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TestCase {
+    pub name: String,
+    pub location: Location,
+    pub expectations: Vec<TestExpectation>,
+}
+
+/// One `expect OUTCOME: REQUEST` line.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TestExpectation {
+    pub outcome: Outcome,
+    /// Evidence kinds expected missing, when listed (`expect pending(approval): ...`).
+    pub missing: Option<Vec<String>>,
+    /// The request, as JSON text in the schema of LANGUAGE.md §5.
+    pub request: String,
+    /// The expectation as written, whitespace collapsed.
+    pub text: String,
+    pub location: Location,
+}
+
+pub(crate) fn check(c: &mut Checker<'_>) -> Vec<TestCase> {
+    let fixtures: Vec<Option<Json>> =
+        c.symbols.fixtures.clone().iter().map(|f| fixture(c, f.file, f.decl)).collect();
+    let tests = c.symbols.tests.clone();
+    tests.iter().map(|t| test(c, t.file, t.decl, &fixtures)).collect()
+}
+
+fn value_json(v: &Value) -> Json {
+    match v {
+        Value::Str(s) => json!(s),
+        Value::Int(i) => json!(i),
+        Value::Bool(b) => json!(b),
+        Value::Duration(s) => json!(format!("{s}s")),
+        Value::StringList(l) => json!(l),
+        Value::Kind(k) => json!(k.as_str()),
+    }
+}
+
+fn lookup_role(c: &mut Checker<'_>, file: usize, name: &Ident) -> bool {
+    if c.symbols.role(&name.name).is_some() {
+        return true;
+    }
+    let hint = crate::diagnostic::did_you_mean(&name.name, c.symbols.role_names().collect::<Vec<_>>());
+    c.diagnostics.push(
+        Diagnostic::new(Code::UnknownRole, at(file, name.span), format!("unknown role `{}`", name.name))
+            .label("not a declared role")
+            .help(hint.unwrap_or_else(|| format!("declare it: `role {}`", name.name))),
+    );
+    false
+}
+
+/// A fixture as a principal in request JSON; `None` when it has errors.
+fn fixture(c: &mut Checker<'_>, file: usize, f: &writ_grammar::ast::FixtureDecl) -> Option<Json> {
+    let mut ok = true;
+    if !matches!(f.kind.name.as_str(), "human" | "service" | "agent") {
+        ok = false;
+        c.diagnostics.push(
+            Diagnostic::new(
+                Code::InvalidKind,
+                at(file, f.kind.span),
+                format!("`{}` is not a principal kind", f.kind.name),
+            )
+            .label("expected `human`, `service` or `agent`")
+            .help(format!("write `fixture {} = human [ROLE, ...]`", f.name.name)),
+        );
+    }
+    for r in &f.roles {
+        ok &= lookup_role(c, file, r);
+    }
+    let mut attrs = Map::new();
+    for a in &f.attrs {
+        if attrs.contains_key(&a.name.name) {
+            ok = false;
+            c.diagnostics.push(
+                Diagnostic::new(Code::DuplicateArgument, at(file, a.name.span), format!("`{}` is given twice", a.name.name))
+                    .label("given again here")
+                    .help("give each attribute once"),
+            );
+            continue;
+        }
+        let Some(index) = c.symbols.attribute(&a.name.name) else {
+            ok = false;
+            let hint = crate::diagnostic::did_you_mean(&a.name.name, c.symbols.attribute_names().collect::<Vec<_>>());
+            c.diagnostics.push(
+                Diagnostic::new(
+                    Code::UnknownAttribute,
+                    at(file, a.name.span),
+                    format!("unknown attribute `{}`", a.name.name),
+                )
+                .label("not a declared attribute")
+                .help(hint.unwrap_or_else(|| format!("declare it: `attribute {}: string`", a.name.name))),
+            );
+            continue;
+        };
+        let decl = c.symbols.attributes[index];
+        let ty = Ty::from_type_expr(&decl.decl.ty).unwrap_or(Ty::Str);
+        match c.literal(file, &a.value, &ty, &a.name.name) {
+            Some(v) => {
+                attrs.insert(a.name.name.clone(), value_json(&v));
+            }
+            None => ok = false,
+        }
+    }
+    ok.then(|| {
+        json!({
+            "id": f.name.name,
+            "kind": f.kind.name,
+            "roles": f.roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            "attrs": attrs,
+        })
+    })
+}
+
+fn test(c: &mut Checker<'_>, file: usize, t: &TestDecl, fixtures: &[Option<Json>]) -> TestCase {
+    TestCase {
+        name: t.name.value.clone(),
+        location: at(file, t.name.span),
+        expectations: t.expectations.iter().filter_map(|e| expectation(c, file, e, fixtures)).collect(),
+    }
+}
+
+fn resolve_fixture(c: &mut Checker<'_>, file: usize, name: &Ident, fixtures: &[Option<Json>]) -> Option<Json> {
+    match c.symbols.fixture(&name.name) {
+        Some(i) => fixtures.get(i).cloned().flatten(),
+        None => {
+            let hint = crate::diagnostic::did_you_mean(&name.name, c.symbols.fixture_names().collect::<Vec<_>>());
+            c.diagnostics.push(
+                Diagnostic::new(Code::UnknownFixture, at(file, name.span), format!("unknown fixture `{}`", name.name))
+                    .label("not a declared fixture")
+                    .help(hint.unwrap_or_else(|| format!("declare it: `fixture {} = human [ROLE]`", name.name))),
+            );
+            None
+        }
+    }
+}
+
+fn resolve_workflow(c: &mut Checker<'_>, file: usize, name: &Ident) -> bool {
+    if c.symbols.workflow(&name.name).is_some() {
+        return true;
+    }
+    let hint = crate::diagnostic::did_you_mean(&name.name, c.symbols.workflow_names().collect::<Vec<_>>());
+    c.diagnostics.push(
+        Diagnostic::new(Code::UnknownWorkflow, at(file, name.span), format!("unknown workflow `{}`", name.name))
+            .label("not a declared workflow")
+            .help(hint.unwrap_or_else(|| format!("declare it: `workflow {} {{ ... }}`", name.name))),
+    );
+    false
+}
+
+fn values_json(values: Vec<(String, Value)>) -> Json {
+    Json::Object(values.into_iter().map(|(k, v)| (k, value_json(&v))).collect())
+}
+
+fn expectation(c: &mut Checker<'_>, file: usize, e: &Expectation, fixtures: &[Option<Json>]) -> Option<TestExpectation> {
+    let mut ok = true;
+    if let Some(missing) = &e.missing {
+        if e.outcome != Outcome::Pending {
+            ok = false;
+            c.diagnostics.push(
+                Diagnostic::new(
+                    Code::InvalidExpectation,
+                    at(file, e.outcome_span),
+                    "only a `pending` expectation lists missing evidence",
+                )
+                .label("not `pending`")
+                .help("write `expect pending(EVIDENCE, ...): ...`, or drop the list"),
+            );
+        }
+        for m in missing {
+            if c.symbols.evidence_kind(&m.name).is_none() {
+                ok = false;
+                unknown_evidence(c, file, m);
+            }
+        }
+    }
+    let mut chain = Vec::new();
+    for p in &e.request.chain {
+        match resolve_fixture(c, file, p, fixtures) {
+            Some(j) => chain.push(j),
+            None => ok = false,
+        }
+    }
+    let mut request = Map::new();
+    match &e.request.action {
+        TestAction::Call { workflow, tool, args } => {
+            ok &= resolve_workflow(c, file, workflow);
+            request.insert("action".into(), json!("call"));
+            request.insert("workflow".into(), json!(workflow.name));
+            request.insert("tool".into(), json!(tool.text));
+            chain.push(json!({"id": format!("{}-agent", workflow.name), "kind": "agent"}));
+            match c.symbols.tool(&tool.text) {
+                Some(t) => {
+                    let decl = c.symbols.tools[t];
+                    let params = decl.decl.params.as_deref().unwrap_or(&[]);
+                    let owner = format!("tool `{}`", tool.text);
+                    match c.field_values(file, args, params, &owner, at(decl.file, decl.decl.name.span)) {
+                        Some(v) => {
+                            request.insert("args".into(), values_json(v));
+                        }
+                        None => ok = false,
+                    }
+                }
+                None => {
+                    ok = false;
+                    let hint = crate::diagnostic::did_you_mean(&tool.text, c.symbols.tool_names().collect::<Vec<_>>());
+                    c.diagnostics.push(
+                        Diagnostic::new(Code::UnknownTool, at(file, tool.span), format!("unknown tool `{}`", tool.text))
+                            .label("not a declared tool")
+                            .help(hint.unwrap_or_else(|| format!("declare it: `tool {}(...)`", tool.text))),
+                    );
+                }
+            }
+        }
+        TestAction::Start { workflow, ttl } => {
+            ok &= resolve_workflow(c, file, workflow);
+            request.insert("action".into(), json!("start"));
+            request.insert("workflow".into(), json!(workflow.name));
+            if let Some(ttl) = ttl {
+                request.insert("ttl".into(), json!(format!("{}s", ttl.seconds)));
+            }
+        }
+    }
+    request.insert("chain".into(), Json::Array(chain));
+    request.insert("subject".into(), json!(TEST_SUBJECT));
+    let mut evidence = Vec::new();
+    for item in &e.request.evidence {
+        let Some(kind) = c.symbols.evidence_kind(&item.name.name) else {
+            ok = false;
+            unknown_evidence(c, file, &item.name);
+            continue;
+        };
+        let decl = c.symbols.evidence[kind];
+        let mut j = Map::new();
+        j.insert("kind".into(), json!(item.name.name));
+        let params = decl.decl.fields.as_deref().unwrap_or(&[]);
+        let owner = format!("evidence `{}`", item.name.name);
+        match c.field_values(file, &item.fields, params, &owner, at(decl.file, decl.decl.name.span)) {
+            Some(v) if !v.is_empty() => {
+                j.insert("fields".into(), values_json(v));
+            }
+            Some(_) => {}
+            None => ok = false,
+        }
+        if let Some(by) = &item.by {
+            if decl.decl.by_human.is_none() {
+                ok = false;
+                c.diagnostics.push(
+                    Diagnostic::new(
+                        Code::ByWithoutHuman,
+                        at(file, by.span),
+                        format!("`{}` items carry no giver", item.name.name),
+                    )
+                    .label("this evidence kind is not `by human`")
+                    .related(at(decl.file, decl.decl.name.span), "declared here without `by human`")
+                    .help(format!("write `{}` without `by`", item.name.name)),
+                );
+            } else {
+                match resolve_fixture(c, file, by, fixtures) {
+                    Some(p) => {
+                        j.insert("by".into(), p);
+                    }
+                    None => ok = false,
+                }
+            }
+        }
+        if decl.decl.bound.is_some() {
+            j.insert("subject".into(), json!(TEST_SUBJECT));
+        }
+        evidence.push(Json::Object(j));
+    }
+    request.insert("evidence".into(), Json::Array(evidence));
+    let mut context = Map::new();
+    for fv in &e.request.context {
+        match context_value(c, file, fv) {
+            Some(v) => {
+                context.insert(fv.name.name.clone(), value_json(&v));
+            }
+            None => ok = false,
+        }
+    }
+    request.insert("context".into(), Json::Object(context));
+    let text = c.input.texts.get(file).and_then(|t| t.get(e.span.range())).unwrap_or("");
+    ok.then(|| TestExpectation {
+        outcome: e.outcome,
+        missing: e.missing.as_ref().map(|m| m.iter().map(|i| i.name.clone()).collect()),
+        request: Json::Object(request).to_string(),
+        text: text.split_whitespace().collect::<Vec<_>>().join(" "),
+        location: at(file, e.span),
+    })
+}
+
+fn unknown_evidence(c: &mut Checker<'_>, file: usize, name: &Ident) {
+    let hint = crate::diagnostic::did_you_mean(&name.name, c.symbols.evidence_names().collect::<Vec<_>>());
+    c.diagnostics.push(
+        Diagnostic::new(
+            Code::UnknownEvidence,
+            at(file, name.span),
+            format!("unknown evidence kind `{}`", name.name),
+        )
+        .label("not a declared evidence kind")
+        .help(hint.unwrap_or_else(|| format!("declare it: `evidence {}`", name.name))),
+    );
+}
+
+fn context_value(c: &mut Checker<'_>, file: usize, fv: &FieldValue) -> Option<Value> {
+    let Some(index) = c.symbols.context(&fv.name.name) else {
+        let hint = crate::diagnostic::did_you_mean(&fv.name.name, c.symbols.context_names().collect::<Vec<_>>());
+        c.diagnostics.push(
+            Diagnostic::new(
+                Code::UnknownContext,
+                at(file, fv.name.span),
+                format!("unknown context value `{}`", fv.name.name),
+            )
+            .label("not a declared context value")
+            .help(hint.unwrap_or_else(|| format!("declare it: `context {}: bool`", fv.name.name))),
+        );
+        return None;
+    };
+    let decl = c.symbols.contexts[index];
+    let ty = Ty::from_type_expr(&decl.decl.ty).unwrap_or(Ty::Str);
+    c.literal(file, &fv.value, &ty, &fv.name.name)
+}

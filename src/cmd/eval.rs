@@ -1,0 +1,160 @@
+//! `writ eval`: decisions for requests.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use serde_json::{Value as Json, json};
+use writ_evaluator::{Policy, Request};
+
+use crate::Format;
+use crate::output::{self, OK, USAGE};
+
+pub fn run(policy_path: &Path, request: Option<&str>, requests: Option<&str>, explain: bool, format: Format) -> u8 {
+    let compiler = match output::compile(policy_path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let policy = match output::require_policy(&compiler, policy_path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    match (request, requests) {
+        (Some(source), _) => one(&policy, source, explain, format),
+        (None, Some(source)) => many(&policy, source, explain, format),
+        (None, None) => {
+            output::error("give `--request FILE` or `--requests FILE`");
+            USAGE
+        }
+    }
+}
+
+fn open(source: &str) -> std::io::Result<Box<dyn Read>> {
+    if source == "-" {
+        Ok(Box::new(std::io::stdin()))
+    } else {
+        Ok(Box::new(std::fs::File::open(source)?))
+    }
+}
+
+/// The decision as JSON, with the trace under `explain` when asked for.
+fn decide(policy: &Policy, request: &Request, explain: bool) -> (Json, Option<writ_evaluator::Trace>) {
+    if explain {
+        let (decision, trace) = policy.decide_explained(request);
+        let mut value = serde_json::to_value(&decision).unwrap_or(Json::Null);
+        if let Json::Object(map) = &mut value {
+            map.insert("explain".into(), serde_json::to_value(&trace).unwrap_or(Json::Null));
+        }
+        (value, Some(trace))
+    } else {
+        (serde_json::to_value(policy.decide(request)).unwrap_or(Json::Null), None)
+    }
+}
+
+/// A decision for people: the outcome, then its reasons, missing evidence and rules.
+fn human(decision: &Json, trace: Option<&writ_evaluator::Trace>) -> String {
+    let mut out = String::new();
+    let outcome = decision["decision"].as_str().unwrap_or("?");
+    out.push_str(outcome);
+    if let Some(ttl) = decision["ttl_seconds"].as_i64() {
+        out.push_str(&format!(" (ttl {ttl}s)"));
+    }
+    out.push('\n');
+    for reason in decision["reasons"].as_array().into_iter().flatten() {
+        out.push_str(&format!("  reason: {}\n", reason.as_str().unwrap_or("")));
+    }
+    for m in decision["missing"].as_array().into_iter().flatten() {
+        let by = m["by"].as_str().map(|b| format!(" by {b}")).unwrap_or_default();
+        out.push_str(&format!(
+            "  missing: {}{by} (need {}, have {})\n",
+            m["evidence"].as_str().unwrap_or(""),
+            m["need"],
+            m["have"]
+        ));
+    }
+    let rules: Vec<&str> = decision["rules"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
+    if !rules.is_empty() {
+        out.push_str(&format!("  rules: {}\n", rules.join(", ")));
+    }
+    out.push_str(&format!("  policy: {}\n", decision["policy"].as_str().unwrap_or("")));
+    if let Some(trace) = trace {
+        out.push_str("\ntrace:\n");
+        for line in trace.to_string().lines() {
+            out.push_str("  ");
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn one(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
+    let mut text = String::new();
+    if let Err(e) = open(source).and_then(|mut r| r.read_to_string(&mut text)) {
+        output::error(format_args!("cannot read request `{source}`: {e}"));
+        return USAGE;
+    }
+    let request = match Request::from_json(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            output::error(format_args!("invalid request: {e}"));
+            return USAGE;
+        }
+    };
+    let (decision, trace) = decide(policy, &request, explain);
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default()),
+        Format::Human => print!("{}", human(&decision, trace.as_ref())),
+    }
+    OK
+}
+
+fn many(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
+    let reader = match open(source) {
+        Ok(r) => BufReader::new(r),
+        Err(e) => {
+            output::error(format_args!("cannot read requests `{source}`: {e}"));
+            return USAGE;
+        }
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut code = OK;
+    for (index, line) in reader.split(b'\n').enumerate() {
+        let line_no = index + 1;
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                output::error(format_args!("cannot read requests `{source}`: {e}"));
+                return USAGE;
+            }
+        };
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let printed = match Request::from_slice(&line) {
+            Ok(request) => {
+                let (decision, trace) = decide(policy, &request, explain);
+                match format {
+                    Format::Json => decision.to_string(),
+                    Format::Human => format!("line {line_no}: {}", human(&decision, trace.as_ref())),
+                }
+            }
+            Err(e) => {
+                code = USAGE;
+                match format {
+                    Format::Json => json!({"error": e.to_string(), "line": line_no}).to_string(),
+                    Format::Human => format!("line {line_no}: error: {e}\n"),
+                }
+            }
+        };
+        let written = if format == Format::Json { writeln!(out, "{printed}") } else { write!(out, "{printed}") };
+        if written.is_err() {
+            // The reader went away (a closed pipe): stop quietly.
+            return code;
+        }
+    }
+    if out.flush().is_err() {
+        return code;
+    }
+    code
+}
