@@ -1,0 +1,1009 @@
+//! The decision procedure of LANGUAGE.md §5, step by step.
+//!
+//! One implementation serves [`Policy::decide`] and [`Policy::decide_explained`]: it is generic
+//! over a [`Tracer`], and with [`NoTrace`] every trace step compiles away.
+//!
+//! On the allow path nothing is allocated but the decision itself (its `rules` vector): names
+//! are looked up by `&str`, role sets are inline bitsets (up to 128 roles), the sets of matched
+//! allows and applying `require ... for` rules are inline bitmasks (up to 64 per tool), and the
+//! distinct givers of a requirement are kept in an inline array (up to 8).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::cond::{Scope, Tri, eval_opt, lookup};
+use crate::decision::{Decision, Missing, Outcome};
+use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value};
+use crate::policy::{Deny, Policy, RequireFor, Requirement, Rule, Workflow};
+use crate::render;
+use crate::request::{
+    Action, EvidenceItem, Principal, Request, RequestValue, format_duration, parse_duration,
+};
+use crate::trace::{
+    ItemRef, MayTried, NoTrace, RejectReason, Rejection, RuleRef, Trace, TraceStep, Tracer,
+};
+
+impl Policy {
+    /// Decides a request (LANGUAGE.md §5).
+    pub fn decide(&self, req: &Request) -> Decision {
+        self.decide_with(req, &mut NoTrace)
+    }
+
+    /// Decides a request and explains how: the same decision as [`Policy::decide`], and the
+    /// steps that led to it.
+    pub fn decide_explained(&self, req: &Request) -> (Decision, Trace) {
+        let mut trace = Trace::default();
+        let decision = self.decide_with(req, &mut trace);
+        (decision, trace)
+    }
+
+    fn decide_with<T: Tracer>(&self, req: &Request, t: &mut T) -> Decision {
+        t.record(|| self.request_step(req));
+        let decision = match &req.action {
+            Action::Call { tool, args } => self.decide_call(req, tool, args, t),
+            Action::Start { ttl_seconds } => self.decide_start(req, *ttl_seconds, t),
+        };
+        t.record(|| TraceStep::Decided {
+            decision: decision.decision,
+            rules: decision.rules.iter().map(|r| r.to_string()).collect(),
+            reasons: decision.reasons.clone(),
+        });
+        decision
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Calls
+
+    fn decide_call<T: Tracer>(
+        &self,
+        req: &Request,
+        tool_name: &str,
+        args: &[(String, RequestValue)],
+        t: &mut T,
+    ) -> Decision {
+        // Step 1: the request fits the policy.
+        let mut problems = Vec::new();
+        let workflow = self.workflow(&req.workflow, &mut problems);
+        let tool = self.tools_by_name.get(tool_name).copied();
+        match tool {
+            Some(tool) => self.check_args(tool, tool_name, args, &mut problems),
+            None => problems.push(format!("unknown tool `{tool_name}`")),
+        }
+        self.check_request(req, &mut problems);
+        t.record(|| TraceStep::Fits {
+            problems: problems.clone(),
+        });
+        let (true, Some((w, wf)), Some(tool), Some(initiator), Some(caller)) = (
+            problems.is_empty(),
+            workflow,
+            tool,
+            req.chain.first(),
+            req.chain.last(),
+        ) else {
+            return self.deny(Vec::new(), problems);
+        };
+
+        // Step 2: depth.
+        let Some(depth) = self.check_depth(req, wf, t) else {
+            return self.deny(Vec::new(), vec![self.depth_reason(req, wf)]);
+        };
+
+        let holds = |p: &Principal, r: RoleId| self.holds(p, r);
+        let scope = Scope {
+            args,
+            context: &req.context,
+            initiator,
+            caller,
+            principal: None,
+            depth,
+            holds: &holds,
+        };
+        let Some(dispatch) = self.dispatch(w, tool) else {
+            return self.deny(
+                Vec::new(),
+                vec!["internal error: no dispatch entry".to_owned()],
+            );
+        };
+
+        // Step 3: denies (true or unknown).
+        let mut denied: Vec<(&Deny, Tri)> = Vec::new();
+        for deny in dispatch
+            .denies
+            .iter()
+            .filter_map(|&d| self.denies.get(d as usize))
+        {
+            let result = eval_opt(deny.condition.as_ref(), &scope);
+            let applies = result != Tri::False;
+            t.record(|| TraceStep::Deny {
+                rule: RuleRef::new(&deny.rule.meta),
+                result,
+                applies,
+            });
+            if applies {
+                denied.push((deny, result));
+            }
+        }
+        if !denied.is_empty() {
+            return self.deny(
+                denied.iter().map(|(d, _)| d.rule.id.clone()).collect(),
+                denied.iter().map(|(d, r)| deny_reason(d, *r)).collect(),
+            );
+        }
+
+        // Step 4: allows (true).
+        let mut matched = PosSet::new(dispatch.allows.len());
+        let mut undecided: Option<&Rule> = None;
+        for (i, allow) in dispatch
+            .allows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &a)| Some((i, self.allows.get(a as usize)?)))
+        {
+            let result = eval_opt(allow.condition.as_ref(), &scope);
+            t.record(|| TraceStep::Allow {
+                rule: RuleRef::new(&allow.rule.meta),
+                result,
+                matches: result == Tri::True,
+            });
+            if result == Tri::True {
+                matched.insert(i);
+            } else if result == Tri::Unknown && undecided.is_none() {
+                undecided = Some(&allow.rule);
+            }
+        }
+        let matched_allows = || {
+            dispatch
+                .allows
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| matched.contains(*i))
+                .filter_map(|(_, &a)| self.allows.get(a as usize))
+        };
+        if matched.is_empty() {
+            return self.deny(
+                Vec::new(),
+                vec![format!(
+                    "no rule in {} allows {}{}",
+                    req.workflow,
+                    render::call(self, tool_name, args),
+                    lacks_value(undecided)
+                )],
+            );
+        }
+
+        // Step 5: delegation never amplifies.
+        let mut unentitled: Vec<(&Principal, Option<&Rule>)> = Vec::new();
+        for p in &req.chain {
+            if p.kind != PrincipalKind::Agent
+                && let Err(undecided) = self.entitled(tool, p, &scope, t)
+            {
+                unentitled.push((p, undecided));
+            }
+        }
+        if !unentitled.is_empty() {
+            let call = render::call(self, tool_name, args);
+            return self.deny(
+                matched_allows().map(|a| a.rule.id.clone()).collect(),
+                unentitled
+                    .iter()
+                    .map(|(p, undecided)| {
+                        format!(
+                            "{} is not entitled to {call}: delegation cannot widen access{}",
+                            p.id,
+                            lacks_value(*undecided)
+                        )
+                    })
+                    .collect(),
+            );
+        }
+
+        // Step 6: evidence. `require ... for` rules apply when true or unknown.
+        let mut applies = PosSet::new(dispatch.requires.len());
+        for (i, rule) in dispatch
+            .requires
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &r)| Some((i, self.requires.get(r as usize)?)))
+        {
+            let result = eval_opt(rule.condition.as_ref(), &scope);
+            t.record(|| TraceStep::RequireFor {
+                rule: RuleRef::new(&rule.rule.meta),
+                result,
+                applies: result != Tri::False,
+            });
+            if result != Tri::False {
+                applies.insert(i);
+            }
+        }
+        let extras = dispatch
+            .requires
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| applies.contains(*i))
+            .filter_map(|(_, &r)| self.requires.get(r as usize));
+        let paths = matched_allows().map(|a| (&a.rule, &a.require[..]));
+        self.evidence(
+            req,
+            paths,
+            extras,
+            || format!("{tool_name} in {}", req.workflow),
+            None,
+            t,
+        )
+    }
+
+    /// Call step 1: every argument is declared and fits its type.
+    fn check_args(
+        &self,
+        tool: ToolId,
+        tool_name: &str,
+        args: &[(String, RequestValue)],
+        problems: &mut Vec<String>,
+    ) {
+        let (Some(decl), Some(params)) = (
+            self.ir.tools.get(tool as usize),
+            self.params_by_name.get(tool as usize),
+        ) else {
+            return;
+        };
+        for (name, value) in args {
+            match params
+                .get(name.as_str())
+                .and_then(|&p| decl.params.get(p as usize))
+            {
+                None => problems.push(format!("{tool_name} has no argument `{name}`")),
+                Some(param) if !render::fits(&param.ty, value) => problems.push(format!(
+                    "argument `{name}` of {tool_name} must be {}; {}",
+                    render::type_text(&param.ty),
+                    render::found_text(value)
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Step 1 checks shared by calls and starts: declared attributes of the chain's principals
+    /// and declared context values have their types; somebody in the chain is accountable.
+    fn check_request(&self, req: &Request, problems: &mut Vec<String>) {
+        if req.chain.is_empty() {
+            problems.push("the chain is empty".to_owned());
+        }
+        for p in &req.chain {
+            for (name, value) in &p.attrs {
+                if let Some(decl) = self
+                    .attributes_by_name
+                    .get(name.as_str())
+                    .and_then(|&a| self.ir.attributes.get(a as usize))
+                    && !render::fits(&decl.ty, value)
+                {
+                    problems.push(format!(
+                        "attribute `{name}` of {} must be {}; {}",
+                        p.id,
+                        render::type_text(&decl.ty),
+                        render::found_text(value)
+                    ));
+                }
+            }
+        }
+        for (name, value) in &req.context {
+            if let Some(decl) = self
+                .contexts_by_name
+                .get(name.as_str())
+                .and_then(|&c| self.ir.contexts.get(c as usize))
+                && !render::fits(&decl.ty, value)
+            {
+                problems.push(format!(
+                    "context value `{name}` must be {}; {}",
+                    render::type_text(&decl.ty),
+                    render::found_text(value)
+                ));
+            }
+        }
+        if !req.chain.is_empty()
+            && !req
+                .chain
+                .iter()
+                .any(|p| matches!(p.kind, PrincipalKind::Human | PrincipalKind::Service))
+        {
+            problems.push(
+                "nobody in the chain is accountable: a chain needs a human or service principal"
+                    .to_owned(),
+            );
+        }
+    }
+
+    fn workflow(&self, name: &str, problems: &mut Vec<String>) -> Option<(u32, &Workflow)> {
+        let found = self
+            .workflows_by_name
+            .get(name)
+            .and_then(|&w| Some((w, self.workflows.get(w as usize)?)));
+        if found.is_none() {
+            problems.push(format!("unknown workflow `{name}`"));
+        }
+        found
+    }
+
+    /// Depth within the workflow's `max_depth`: the depth as a condition value, or `None`.
+    fn check_depth<T: Tracer>(&self, req: &Request, wf: &Workflow, t: &mut T) -> Option<i64> {
+        let depth = req.depth();
+        let ok = depth <= wf.max_depth as usize;
+        t.record(|| TraceStep::Depth {
+            depth,
+            max_depth: wf.max_depth,
+            ok,
+        });
+        ok.then(|| i64::try_from(depth).unwrap_or(i64::MAX))
+    }
+
+    fn depth_reason(&self, req: &Request, wf: &Workflow) -> String {
+        format!(
+            "depth {} exceeds max_depth {} of {}",
+            req.depth(),
+            wf.max_depth,
+            req.workflow
+        )
+    }
+
+    /// Call step 5 for one principal: a `may` of a role it holds targets the tool and is true
+    /// with `principal` bound to it. When not, the first `may` whose condition was unknown.
+    fn entitled<T: Tracer>(
+        &self,
+        tool: ToolId,
+        p: &Principal,
+        scope: &Scope<'_>,
+        t: &mut T,
+    ) -> Result<(), Option<&Rule>> {
+        let roles = self.role_set(p);
+        let scope = Scope {
+            principal: Some(p),
+            ..*scope
+        };
+        let mut tried = Vec::new();
+        let mut entitled = false;
+        let mut undecided = None;
+        let candidates = self
+            .mays_by_tool
+            .get(tool as usize)
+            .map_or(&[][..], |l| &l[..]);
+        for &(role, m) in candidates {
+            if !roles.contains(role) {
+                continue;
+            }
+            let Some(may) = self.mays.get(m as usize) else {
+                continue;
+            };
+            let result = eval_opt(may.condition.as_ref(), &scope);
+            if T::ENABLED {
+                tried.push(MayTried {
+                    rule: RuleRef::new(&may.rule.meta),
+                    role: self
+                        .role_names
+                        .get(role as usize)
+                        .map_or_else(String::new, |r| r.to_string()),
+                    result,
+                });
+            }
+            if result == Tri::True {
+                entitled = true;
+                break;
+            }
+            if result == Tri::Unknown && undecided.is_none() {
+                undecided = Some(&may.rule);
+            }
+        }
+        t.record(|| TraceStep::Entitlement {
+            principal: p.id.clone(),
+            kind: p.kind,
+            tried,
+            entitled,
+        });
+        if entitled { Ok(()) } else { Err(undecided) }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Starts
+
+    fn decide_start<T: Tracer>(&self, req: &Request, ttl: Option<i64>, t: &mut T) -> Decision {
+        // Step 1: the request fits the policy; depth.
+        let mut problems = Vec::new();
+        let workflow = self.workflow(&req.workflow, &mut problems);
+        self.check_request(req, &mut problems);
+        if ttl.is_some_and(|ttl| ttl < 0) {
+            problems.push("the requested ttl is negative".to_owned());
+        }
+        t.record(|| TraceStep::Fits {
+            problems: problems.clone(),
+        });
+        let (true, Some((_, wf)), Some(initiator), Some(caller)) = (
+            problems.is_empty(),
+            workflow,
+            req.chain.first(),
+            req.chain.last(),
+        ) else {
+            return self.deny(Vec::new(), problems);
+        };
+        let Some(depth) = self.check_depth(req, wf, t) else {
+            return self.deny(Vec::new(), vec![self.depth_reason(req, wf)]);
+        };
+
+        let holds = |p: &Principal, r: RoleId| self.holds(p, r);
+        let scope = Scope {
+            args: &[],
+            context: &req.context,
+            initiator,
+            caller,
+            principal: None,
+            depth,
+            holds: &holds,
+        };
+
+        // Step 2: deny starts (true or unknown).
+        let mut denied: Vec<(&Deny, Tri)> = Vec::new();
+        for deny in wf
+            .deny_starts
+            .iter()
+            .filter_map(|&d| self.deny_starts.get(d as usize))
+        {
+            let result = eval_opt(deny.condition.as_ref(), &scope);
+            let applies = result != Tri::False;
+            t.record(|| TraceStep::DenyStart {
+                rule: RuleRef::new(&deny.rule.meta),
+                result,
+                applies,
+            });
+            if applies {
+                denied.push((deny, result));
+            }
+        }
+        if !denied.is_empty() {
+            return self.deny(
+                denied.iter().map(|(d, _)| d.rule.id.clone()).collect(),
+                denied.iter().map(|(d, r)| deny_reason(d, *r)).collect(),
+            );
+        }
+
+        // Step 3: a start rule whose roles the initiator holds and whose condition is true.
+        let roles = self.role_set(initiator);
+        let mut matched = PosSet::new(wf.starts.len());
+        let mut undecided: Option<&Rule> = None;
+        for (i, start) in wf.starts.iter().enumerate() {
+            let roles_met = start.by.is_empty() || start.by.iter().any(|&r| roles.contains(r));
+            let result = roles_met.then(|| eval_opt(start.condition.as_ref(), &scope));
+            let matches = result == Some(Tri::True);
+            t.record(|| TraceStep::Start {
+                rule: RuleRef::new(&start.rule.meta),
+                roles_met,
+                result,
+                matches,
+            });
+            if matches {
+                matched.insert(i);
+            } else if result == Some(Tri::Unknown) && undecided.is_none() {
+                undecided = Some(&start.rule);
+            }
+        }
+        if matched.is_empty() {
+            return self.deny(
+                Vec::new(),
+                vec![format!(
+                    "no start rule of {} admits {}{}",
+                    req.workflow,
+                    initiator.id,
+                    lacks_value(undecided)
+                )],
+            );
+        }
+
+        // Step 4: the requested ttl.
+        let ok = ttl.is_none_or(|ttl| ttl <= wf.ttl_seconds);
+        t.record(|| TraceStep::Ttl {
+            requested: ttl,
+            limit: wf.ttl_seconds,
+            ok,
+        });
+        if !ok {
+            return self.deny(
+                Vec::new(),
+                vec![format!(
+                    "the requested ttl {} exceeds the ttl {} of {}",
+                    format_duration(ttl.unwrap_or_default()),
+                    format_duration(wf.ttl_seconds),
+                    req.workflow
+                )],
+            );
+        }
+
+        // Step 5: evidence over the matching start rules.
+        let paths = wf
+            .starts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| matched.contains(*i))
+            .map(|(_, s)| (&s.rule, &s.require[..]));
+        self.evidence(
+            req,
+            paths,
+            std::iter::empty(),
+            || format!("starting {}", req.workflow),
+            Some(ttl.unwrap_or(wf.ttl_seconds)),
+            t,
+        )
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Evidence
+
+    /// Call step 6 / start step 5. `paths` are the matching allow (start) rules with their own
+    /// requirements, in source order; `extras` the applying `require ... for` rules, whose
+    /// requirements every path needs too. `what` names the action in reasons.
+    fn evidence<'p, T: Tracer>(
+        &'p self,
+        req: &Request,
+        paths: impl Iterator<Item = (&'p Rule, &'p [Requirement])> + Clone,
+        extras: impl Iterator<Item = &'p RequireFor> + Clone,
+        what: impl Fn() -> String,
+        ttl_on_allow: Option<i64>,
+        t: &mut T,
+    ) -> Decision {
+        // The first path with all its evidence allows. Requirements are independent, so a path
+        // is complete exactly when each of its requirements, unmerged, is met.
+        for (rule, own) in paths.clone() {
+            let needs = own.iter().map(|r| (rule, r)).chain(
+                extras
+                    .clone()
+                    .flat_map(|x| x.require.iter().map(move |r| (&x.rule, r))),
+            );
+            let mut complete = true;
+            for (from, r) in needs {
+                let have = self.count(req, r, rule, from, t);
+                if have < r.count {
+                    complete = false;
+                    if !T::ENABLED {
+                        break;
+                    }
+                }
+            }
+            if complete {
+                return Decision {
+                    decision: Outcome::Allow,
+                    missing: Vec::new(),
+                    rules: vec![rule.id.clone()],
+                    reasons: Vec::new(),
+                    ttl_seconds: ttl_on_allow,
+                    policy: self.hash.clone(),
+                };
+            }
+        }
+
+        // Pending: the path lacking the fewest items (first on a tie), identical requirements
+        // merged keeping the larger count.
+        let mut best: Option<(u64, &Rule, Vec<Merged<'p>>)> = None;
+        for (rule, own) in paths {
+            let mut merged: Vec<Merged<'p>> = own
+                .iter()
+                .map(|r| Merged {
+                    req: r,
+                    count: r.count,
+                    sources: vec![rule],
+                    have: 0,
+                })
+                .collect();
+            for x in extras.clone() {
+                for r in x.require.iter() {
+                    match merged.iter_mut().find(|m| m.req.same_as(r)) {
+                        Some(m) => {
+                            m.count = m.count.max(r.count);
+                            if !m.sources.iter().any(|s| Arc::ptr_eq(&s.id, &x.rule.id)) {
+                                m.sources.push(&x.rule);
+                            }
+                        }
+                        None => merged.push(Merged {
+                            req: r,
+                            count: r.count,
+                            sources: vec![&x.rule],
+                            have: 0,
+                        }),
+                    }
+                }
+            }
+            let mut lacking: u64 = 0;
+            for m in &mut merged {
+                m.have = self.count_items(req, m.req, Some(m.count), None);
+                lacking += u64::from(m.count.saturating_sub(m.have));
+            }
+            t.record(|| TraceStep::Path {
+                rule: RuleRef::new(&rule.meta),
+                lacking,
+            });
+            if best.as_ref().is_none_or(|(l, _, _)| lacking < *l) {
+                best = Some((lacking, rule, merged));
+            }
+        }
+        let Some((_, rule, merged)) = best else {
+            return self.deny(
+                Vec::new(),
+                vec!["internal error: no evidence path".to_owned()],
+            );
+        };
+
+        let what = what();
+        let mut rules = vec![rule.id.clone()];
+        let mut missing = Vec::new();
+        let mut reasons = Vec::new();
+        for m in merged.iter().filter(|m| m.have < m.count) {
+            for source in &m.sources {
+                if !rules.iter().any(|id| **id == *source.id) {
+                    rules.push(source.id.clone());
+                }
+            }
+            missing.push(Missing {
+                evidence: self
+                    .evidence_names
+                    .get(m.req.evidence as usize)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::from("?")),
+                by: m
+                    .req
+                    .by
+                    .and_then(|r| self.role_names.get(r as usize).cloned()),
+                fields: m.req.fields.to_vec(),
+                need: m.count,
+                have: m.have,
+            });
+            reasons.push(format!(
+                "{what} needs {}; {} given",
+                render::requirement(self, m.req, m.count),
+                m.have
+            ));
+        }
+        Decision {
+            decision: Outcome::Pending,
+            missing,
+            rules,
+            reasons,
+            ttl_seconds: None,
+            policy: self.hash.clone(),
+        }
+    }
+
+    /// Counts the items meeting one requirement of one path, recording the count (and, when
+    /// tracing, every item counted or rejected).
+    fn count<T: Tracer>(
+        &self,
+        req: &Request,
+        r: &Requirement,
+        path: &Rule,
+        from: &Rule,
+        t: &mut T,
+    ) -> u32 {
+        if !T::ENABLED {
+            return self.count_items(req, r, Some(r.count), None);
+        }
+        let mut log = ItemLog::default();
+        let have = self.count_items(req, r, None, Some(&mut log));
+        t.record(|| TraceStep::Evidence {
+            path: path.id.to_string(),
+            from: from.id.to_string(),
+            requirement: render::requirement(self, r, r.count),
+            need: r.count,
+            have,
+            counted: log.counted,
+            rejected: log
+                .rejected
+                .into_iter()
+                .map(|(item, giver, reject)| Rejection {
+                    item,
+                    giver,
+                    reason: self.reject_reason(r, reject),
+                })
+                .collect(),
+        });
+        have
+    }
+
+    /// The items of the requirement's kind that meet it, distinct givers counted once; stops
+    /// at `stop_at` when given.
+    fn count_items(
+        &self,
+        req: &Request,
+        r: &Requirement,
+        stop_at: Option<u32>,
+        mut log: Option<&mut ItemLog>,
+    ) -> u32 {
+        let Some(kind) = self.ir.evidence.get(r.evidence as usize) else {
+            return 0;
+        };
+        let mut have: u32 = 0;
+        let mut givers = GiverSet::default();
+        for (i, item) in req.evidence.iter().enumerate() {
+            if stop_at.is_some_and(|n| have >= n) {
+                break;
+            }
+            if item.kind != kind.name {
+                continue;
+            }
+            let giver = if kind.by_human {
+                item.by.as_ref()
+            } else {
+                None
+            };
+            match self.qualify(req, kind, r, item, &givers) {
+                Ok(()) => {
+                    if let Some(g) = giver {
+                        givers.insert(&g.id);
+                    }
+                    have = have.saturating_add(1);
+                    if let Some(log) = log.as_deref_mut() {
+                        log.counted.push(ItemRef {
+                            item: i,
+                            giver: giver.map(|g| g.id.clone()),
+                        });
+                    }
+                }
+                Err(reject) => {
+                    if let Some(log) = log.as_deref_mut() {
+                        log.rejected.push((i, giver.map(|g| g.id.clone()), reject));
+                    }
+                }
+            }
+        }
+        have
+    }
+
+    /// Whether one item of the requirement's kind counts for it.
+    fn qualify<'r>(
+        &self,
+        req: &'r Request,
+        kind: &EvidenceKindIr,
+        r: &Requirement,
+        item: &'r EvidenceItem,
+        givers: &GiverSet<'r>,
+    ) -> Result<(), Reject> {
+        if kind.bound {
+            match (&req.subject, &item.subject) {
+                (Some(a), Some(b)) if a == b => {}
+                _ => return Err(Reject::WrongSubject),
+            }
+        }
+        for (i, (name, value)) in r.fields.iter().enumerate() {
+            if !lookup(&item.fields, name).is_some_and(|v| field_matches(v, value)) {
+                return Err(Reject::Field(i));
+            }
+        }
+        if kind.by_human {
+            let Some(giver) = &item.by else {
+                return Err(Reject::NoGiver);
+            };
+            if giver.kind != PrincipalKind::Human {
+                return Err(Reject::NotHuman(giver.kind));
+            }
+            if req.chain.iter().any(|p| p.id == giver.id) {
+                return Err(Reject::SelfApproval);
+            }
+            if let Some(role) = r.by
+                && !self.holds(giver, role)
+            {
+                return Err(Reject::LacksRole(role));
+            }
+            if givers.contains(&giver.id) {
+                return Err(Reject::Duplicate);
+            }
+        }
+        Ok(())
+    }
+
+    fn reject_reason(&self, r: &Requirement, reject: Reject) -> RejectReason {
+        match reject {
+            Reject::WrongSubject => RejectReason::WrongSubject,
+            Reject::Field(i) => RejectReason::FieldMismatch {
+                field: r.fields.get(i).map_or_else(String::new, |(n, _)| n.clone()),
+            },
+            Reject::NoGiver => RejectReason::NoGiver,
+            Reject::NotHuman(kind) => RejectReason::GiverNotHuman { kind },
+            Reject::SelfApproval => RejectReason::SelfApproval,
+            Reject::LacksRole(role) => RejectReason::GiverLacksRole {
+                role: self
+                    .role_names
+                    .get(role as usize)
+                    .map_or_else(String::new, |n| n.to_string()),
+            },
+            Reject::Duplicate => RejectReason::DuplicateGiver,
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+
+    fn deny(&self, rules: Vec<Arc<str>>, reasons: Vec<String>) -> Decision {
+        Decision {
+            decision: Outcome::Deny,
+            missing: Vec::new(),
+            rules,
+            reasons,
+            ttl_seconds: None,
+            policy: self.hash.clone(),
+        }
+    }
+
+    fn request_step(&self, req: &Request) -> TraceStep {
+        let (action, call) = match &req.action {
+            Action::Call { tool, args } => ("call", Some(render::call(self, tool, args))),
+            Action::Start { .. } => ("start", None),
+        };
+        TraceStep::Request {
+            action,
+            workflow: req.workflow.clone(),
+            call,
+            chain: req
+                .chain
+                .iter()
+                .map(|p| format!("{} ({})", p.id, p.kind.as_str()))
+                .collect(),
+            depth: req.depth(),
+        }
+    }
+}
+
+/// A deny's reason: its `because` text, or the rule that denied. When the condition was
+/// unknown, say so: the fix is to supply the missing value.
+fn deny_reason(deny: &Deny, result: Tri) -> String {
+    let base = match &deny.because {
+        Some(text) => text.to_string(),
+        None => format!("denied by {}", deny.rule.id),
+    };
+    if result == Tri::Unknown {
+        format!("{base} (the request lacks a value this rule reads, and denies fail closed)")
+    } else {
+        base
+    }
+}
+
+/// ` (RULE reads a value the request lacks)` when a rule failed only for want of data: the
+/// fix is to supply it.
+fn lacks_value(undecided: Option<&Rule>) -> String {
+    match undecided {
+        Some(rule) => format!(" ({} reads a value the request lacks)", rule.id),
+        None => String::new(),
+    }
+}
+
+/// Whether an evidence item's field equals a requirement's value. A value of another type
+/// (or not a writ value) never matches.
+fn field_matches(value: &RequestValue, want: &Value) -> bool {
+    match (want, value) {
+        (Value::Str(a), RequestValue::Str(b)) => a == b,
+        (Value::Int(a), RequestValue::Int(b)) => a == b,
+        (Value::Bool(a), RequestValue::Bool(b)) => a == b,
+        (Value::Duration(a), RequestValue::Str(b)) => parse_duration(b) == Some(*a),
+        (Value::StringList(a), RequestValue::StrList(b)) => a == b,
+        (Value::Kind(k), RequestValue::Str(b)) => k.as_str() == b,
+        _ => false,
+    }
+}
+
+/// Why an item did not count (cheap to build; turned into a [`RejectReason`] only for traces).
+#[derive(Clone, Copy, Debug)]
+enum Reject {
+    WrongSubject,
+    Field(usize),
+    NoGiver,
+    NotHuman(PrincipalKind),
+    SelfApproval,
+    LacksRole(RoleId),
+    Duplicate,
+}
+
+#[derive(Default)]
+struct ItemLog {
+    counted: Vec<ItemRef>,
+    rejected: Vec<(usize, Option<String>, Reject)>,
+}
+
+/// A requirement of a path, identical ones merged.
+struct Merged<'p> {
+    req: &'p Requirement,
+    count: u32,
+    /// The rules it comes from, in order.
+    sources: Vec<&'p Rule>,
+    have: u32,
+}
+
+/// A set of positions in a short list: inline up to 64, on the heap beyond.
+struct PosSet {
+    small: u64,
+    large: Vec<bool>,
+}
+
+impl PosSet {
+    fn new(len: usize) -> PosSet {
+        PosSet {
+            small: 0,
+            large: if len > 64 {
+                vec![false; len]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    fn insert(&mut self, i: usize) {
+        if self.large.is_empty() {
+            if i < 64 {
+                self.small |= 1 << i;
+            }
+        } else if let Some(slot) = self.large.get_mut(i) {
+            *slot = true;
+        }
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        if self.large.is_empty() {
+            i < 64 && self.small & (1 << i) != 0
+        } else {
+            self.large.get(i).copied().unwrap_or(false)
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.small == 0 && !self.large.contains(&true)
+    }
+}
+
+/// Giver ids already counted for a requirement: inline up to 8, hashed beyond.
+#[derive(Default)]
+struct GiverSet<'a> {
+    inline: [&'a str; 8],
+    len: usize,
+    spill: Option<HashSet<&'a str>>,
+}
+
+impl<'a> GiverSet<'a> {
+    fn contains(&self, id: &str) -> bool {
+        self.inline.iter().take(self.len).any(|g| *g == id)
+            || self.spill.as_ref().is_some_and(|s| s.contains(id))
+    }
+
+    fn insert(&mut self, id: &'a str) {
+        if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = id;
+            self.len += 1;
+        } else {
+            self.spill.get_or_insert_with(HashSet::new).insert(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod set_tests {
+    use super::{GiverSet, PosSet};
+
+    #[test]
+    fn giver_set_spills_beyond_eight() {
+        let ids: Vec<String> = (0..40).map(|i| format!("g{i}")).collect();
+        let mut set = GiverSet::default();
+        for (n, id) in ids.iter().enumerate() {
+            assert!(!set.contains(id));
+            set.insert(id);
+            assert!(ids[..=n].iter().all(|i| set.contains(i)));
+        }
+        assert!(!set.contains("g40"));
+    }
+
+    #[test]
+    fn pos_set_small_and_large() {
+        for len in [0, 1, 64, 65, 200] {
+            let mut set = PosSet::new(len);
+            assert!(set.is_empty());
+            for i in (0..len).step_by(3) {
+                set.insert(i);
+            }
+            for i in 0..len {
+                assert_eq!(set.contains(i), i % 3 == 0, "{len} {i}");
+            }
+            assert_eq!(set.is_empty(), len == 0);
+            assert!(!set.contains(len + 1000));
+        }
+    }
+}

@@ -1,0 +1,1031 @@
+//! The compiled policy: the IR validated, names interned and rules indexed for dispatch.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use crate::cond::{CCond, COperand, Class, Lit};
+use crate::glob::Glob;
+use crate::ir::{
+    CmpOp, Cond, EvidenceId, EvidenceRequirementIr, Operand, PolicyIr, RoleId, RuleMeta, TargetIr,
+    ToolId, Value, ValueType, Who, WorkflowId,
+};
+use crate::request::Principal;
+
+/// An IR that breaks the contract of [`crate::ir`]: an index out of range, a cycle in
+/// `extends`, an ill-typed condition, a name declared twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError {
+    /// Where in the IR: `workflows[1].allows[0].condition`, `roles[2].extends`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid policy IR at `{}`: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+fn perr(path: impl Into<String>, message: impl Into<String>) -> PolicyError {
+    PolicyError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Interning
+
+/// FxHash (as in rustc): fast for short keys. Keys of these maps come from the policy, never
+/// from requests, so lookups with hostile strings cannot be driven into collisions.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Name → index.
+pub(crate) type NameMap = HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>;
+
+fn intern<'a>(
+    what: &str,
+    path: &str,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<NameMap, PolicyError> {
+    let mut map = NameMap::default();
+    for (i, name) in names.enumerate() {
+        let index = u32::try_from(i).map_err(|_| perr(path, format!("too many {what}s")))?;
+        if map.insert(name.into(), index).is_some() {
+            return Err(perr(
+                format!("{path}[{i}]"),
+                format!("{what} `{name}` is declared twice"),
+            ));
+        }
+    }
+    Ok(map)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Role sets
+
+/// A set of roles, as a bitset. Policies with at most 128 roles never allocate one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RoleSet {
+    Small(u128),
+    Large(Box<[u64]>),
+}
+
+impl RoleSet {
+    pub(crate) fn empty(roles: usize) -> RoleSet {
+        if roles <= 128 {
+            RoleSet::Small(0)
+        } else {
+            RoleSet::Large(vec![0; roles.div_ceil(64)].into())
+        }
+    }
+
+    pub(crate) fn contains(&self, role: RoleId) -> bool {
+        match self {
+            RoleSet::Small(bits) => role < 128 && bits & (1u128 << role) != 0,
+            RoleSet::Large(words) => words
+                .get((role / 64) as usize)
+                .is_some_and(|w| w & (1u64 << (role % 64)) != 0),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, role: RoleId) {
+        match self {
+            RoleSet::Small(bits) => {
+                if role < 128 {
+                    *bits |= 1u128 << role;
+                }
+            }
+            RoleSet::Large(words) => {
+                if let Some(w) = words.get_mut((role / 64) as usize) {
+                    *w |= 1u64 << (role % 64);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn union_with(&mut self, other: &RoleSet) {
+        match (self, other) {
+            (RoleSet::Small(a), RoleSet::Small(b)) => *a |= b,
+            (RoleSet::Large(a), RoleSet::Large(b)) => {
+                for (x, y) in a.iter_mut().zip(b.iter()) {
+                    *x |= y;
+                }
+            }
+            // Both sets of one policy have the same representation.
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compiled rules
+
+/// A rule's identity, for decisions (`id`) and traces (`meta`).
+#[derive(Clone, Debug)]
+pub(crate) struct Rule {
+    pub id: Arc<str>,
+    pub meta: RuleMeta,
+}
+
+impl Rule {
+    fn new(meta: &RuleMeta) -> Rule {
+        Rule {
+            id: meta.id.as_str().into(),
+            meta: meta.clone(),
+        }
+    }
+
+    /// Source order across files: files in byte order of their paths, then line and column.
+    fn source_key(&self) -> (&str, u32, u32) {
+        (&self.meta.file, self.meta.line, self.meta.column)
+    }
+}
+
+/// An evidence requirement, names resolved and rendered once.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Requirement {
+    pub evidence: u32,
+    pub count: u32,
+    pub by: Option<RoleId>,
+    pub fields: Box<[(String, Value)]>,
+}
+
+impl Requirement {
+    /// Same kind, role and fields (LANGUAGE.md §7: such requirements are merged).
+    pub(crate) fn same_as(&self, other: &Requirement) -> bool {
+        self.evidence == other.evidence && self.by == other.by && self.fields == other.fields
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Allow {
+    pub rule: Rule,
+    pub condition: Option<CCond>,
+    /// Identical requirements already merged.
+    pub require: Box<[Requirement]>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Deny {
+    pub rule: Rule,
+    pub condition: Option<CCond>,
+    pub because: Option<Box<str>>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct RequireFor {
+    pub rule: Rule,
+    pub condition: Option<CCond>,
+    pub require: Box<[Requirement]>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Start {
+    pub rule: Rule,
+    pub by: Box<[RoleId]>,
+    pub condition: Option<CCond>,
+    pub require: Box<[Requirement]>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct May {
+    pub rule: Rule,
+    pub condition: Option<CCond>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Workflow {
+    pub max_depth: u32,
+    pub ttl_seconds: i64,
+    pub starts: Box<[Start]>,
+    /// Indices into [`Policy::deny_starts`]: the workflow's and the top-level ones, in source
+    /// order.
+    pub deny_starts: Box<[u32]>,
+}
+
+/// `(role, index into [`Policy::mays`])` pairs.
+pub(crate) type MayList = Box<[(RoleId, u32)]>;
+
+/// The rules that can apply to one (workflow, tool) pair, each list in source order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Dispatch {
+    /// Indices into [`Policy::allows`].
+    pub allows: Box<[u32]>,
+    /// Indices into [`Policy::denies`] (the workflow's and the top-level ones).
+    pub denies: Box<[u32]>,
+    /// Indices into [`Policy::requires`] (the workflow's and the top-level ones).
+    pub requires: Box<[u32]>,
+}
+
+/// A checked, compiled policy, ready to decide requests. Cheap to share across threads
+/// (`Policy` is `Send + Sync`; deciding takes `&self`).
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub(crate) ir: PolicyIr,
+    pub(crate) hash: Arc<str>,
+    pub(crate) tools_by_name: NameMap,
+    pub(crate) workflows_by_name: NameMap,
+    pub(crate) roles_by_name: NameMap,
+    pub(crate) attributes_by_name: NameMap,
+    pub(crate) contexts_by_name: NameMap,
+    pub(crate) evidence_by_name: NameMap,
+    /// Per tool: parameter name → index into the tool's `params`.
+    pub(crate) params_by_name: Box<[NameMap]>,
+    /// `closure[r]`: `r` and every role it extends, transitively.
+    pub(crate) closure: Box<[RoleSet]>,
+    pub(crate) workflows: Box<[Workflow]>,
+    pub(crate) allows: Box<[Allow]>,
+    pub(crate) denies: Box<[Deny]>,
+    pub(crate) requires: Box<[RequireFor]>,
+    pub(crate) deny_starts: Box<[Deny]>,
+    pub(crate) mays: Box<[May]>,
+    /// Per tool: `(role, index into mays)` for every entitlement whose target has the tool,
+    /// ordered by role, then source order.
+    pub(crate) mays_by_tool: Box<[MayList]>,
+    /// `dispatch[workflow * tools + tool]`.
+    pub(crate) dispatch: Box<[Dispatch]>,
+    /// Display names of requirements, by (kind) — evidence names as `Arc<str>` for decisions.
+    pub(crate) evidence_names: Box<[Arc<str>]>,
+    pub(crate) role_names: Box<[Arc<str>]>,
+}
+
+impl Policy {
+    /// Validates `ir` and builds the policy. Every index is checked and every condition
+    /// type-checked; a corrupt IR is an error, never a panic.
+    pub fn from_ir(ir: PolicyIr) -> Result<Policy, PolicyError> {
+        Builder::new(&ir)?.build(ir)
+    }
+
+    /// The IR this policy was built from.
+    pub fn ir(&self) -> &PolicyIr {
+        &self.ir
+    }
+
+    /// `sha256:<hex>`: the policy digest (LANGUAGE.md §7).
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The index of a workflow, by name.
+    pub fn workflow_id(&self, name: &str) -> Option<WorkflowId> {
+        self.workflows_by_name.get(name).copied()
+    }
+
+    /// The index of a tool, by name.
+    pub fn tool_id(&self, name: &str) -> Option<ToolId> {
+        self.tools_by_name.get(name).copied()
+    }
+
+    /// The index of a role, by name.
+    pub fn role_id(&self, name: &str) -> Option<RoleId> {
+        self.roles_by_name.get(name).copied()
+    }
+
+    /// The index of an evidence kind, by name.
+    pub fn evidence_id(&self, name: &str) -> Option<EvidenceId> {
+        self.evidence_by_name.get(name).copied()
+    }
+
+    /// The roles a principal holds, through `extends`. Undeclared role names are ignored.
+    pub(crate) fn role_set(&self, p: &Principal) -> RoleSet {
+        let mut set = RoleSet::empty(self.closure.len());
+        for name in &p.roles {
+            if let Some(&r) = self.roles_by_name.get(name.as_str())
+                && let Some(closure) = self.closure.get(r as usize)
+            {
+                set.union_with(closure);
+            }
+        }
+        set
+    }
+
+    /// Whether a principal holds `role` (directly or through `extends`), without building its
+    /// whole role set.
+    pub(crate) fn holds(&self, p: &Principal, role: RoleId) -> bool {
+        p.roles.iter().any(|name| {
+            self.roles_by_name
+                .get(name.as_str())
+                .and_then(|&r| self.closure.get(r as usize))
+                .is_some_and(|c| c.contains(role))
+        })
+    }
+
+    pub(crate) fn dispatch(&self, workflow: u32, tool: u32) -> Option<&Dispatch> {
+        let tools = self.ir.tools.len();
+        self.dispatch.get(
+            (workflow as usize)
+                .checked_mul(tools)?
+                .checked_add(tool as usize)?,
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation and compilation
+
+struct Builder {
+    tools_by_name: NameMap,
+    workflows_by_name: NameMap,
+    roles_by_name: NameMap,
+    attributes_by_name: NameMap,
+    contexts_by_name: NameMap,
+    evidence_by_name: NameMap,
+    params_by_name: Vec<NameMap>,
+}
+
+/// What a condition may read.
+#[derive(Clone, Copy)]
+enum Ctx<'a> {
+    /// A rule targeting these tools (allow, deny, require-for).
+    Tools(&'a [ToolId]),
+    /// An entitlement: `principal` too.
+    May(&'a [ToolId]),
+    /// A start or deny start: no arguments.
+    Start,
+}
+
+impl Builder {
+    fn new(ir: &PolicyIr) -> Result<Builder, PolicyError> {
+        let mut params_by_name = Vec::with_capacity(ir.tools.len());
+        for (i, tool) in ir.tools.iter().enumerate() {
+            params_by_name.push(intern(
+                "argument",
+                &format!("tools[{i}].params"),
+                tool.params.iter().map(|p| p.name.as_str()),
+            )?);
+        }
+        Ok(Builder {
+            tools_by_name: intern("tool", "tools", ir.tools.iter().map(|t| t.name.as_str()))?,
+            workflows_by_name: intern(
+                "workflow",
+                "workflows",
+                ir.workflows.iter().map(|w| w.name.as_str()),
+            )?,
+            roles_by_name: intern("role", "roles", ir.roles.iter().map(|r| r.name.as_str()))?,
+            attributes_by_name: intern(
+                "attribute",
+                "attributes",
+                ir.attributes.iter().map(|a| a.name.as_str()),
+            )?,
+            contexts_by_name: intern(
+                "context value",
+                "contexts",
+                ir.contexts.iter().map(|c| c.name.as_str()),
+            )?,
+            evidence_by_name: intern(
+                "evidence kind",
+                "evidence",
+                ir.evidence.iter().map(|e| e.name.as_str()),
+            )?,
+            params_by_name,
+        })
+    }
+
+    fn build(self, ir: PolicyIr) -> Result<Policy, PolicyError> {
+        let tools = ir.tools.len();
+        let roles = ir.roles.len();
+        u32::try_from(tools)
+            .ok()
+            .and(u32::try_from(roles).ok())
+            .and(u32::try_from(ir.workflows.len()).ok())
+            .ok_or_else(|| perr("", "too many declarations"))?;
+
+        for (i, decl) in ir.attributes.iter().chain(&ir.contexts).enumerate() {
+            if let ValueType::Enum(variants) = &decl.ty
+                && variants.is_empty()
+            {
+                return Err(perr(
+                    format!("attributes/contexts[{i}]"),
+                    "empty enumeration",
+                ));
+            }
+        }
+
+        // Roles: the transitive closure of `extends`, rejecting cycles.
+        let closure = self.closure(&ir)?;
+
+        // Entitlements.
+        let mut mays = Vec::new();
+        let mut mays_by_tool: Vec<Vec<(RoleId, u32)>> = vec![Vec::new(); tools];
+        for (r, role) in ir.roles.iter().enumerate() {
+            for (e, ent) in role.entitlements.iter().enumerate() {
+                let path = format!("roles[{r}].entitlements[{e}]");
+                let target = self.target(&ir, &path, &ent.target)?;
+                let condition =
+                    self.cond_opt(&ir, &path, ent.condition.as_ref(), Ctx::May(&target))?;
+                let index = u32::try_from(mays.len()).map_err(|_| perr(&path, "too many rules"))?;
+                mays.push(May {
+                    rule: Rule::new(&ent.meta),
+                    condition,
+                });
+                for &t in &target {
+                    if let Some(list) = mays_by_tool.get_mut(t as usize) {
+                        list.push((r as RoleId, index));
+                    }
+                }
+            }
+        }
+
+        // Top-level rules.
+        let mut denies = Vec::new();
+        let mut requires = Vec::new();
+        let mut deny_starts = Vec::new();
+        // (tools, index) per deny / require-for, per scope: None = top level.
+        let mut deny_targets: Vec<(Option<u32>, Vec<ToolId>)> = Vec::new();
+        let mut require_targets: Vec<(Option<u32>, Vec<ToolId>)> = Vec::new();
+        let mut deny_start_scope: Vec<Option<u32>> = Vec::new();
+
+        let scopes = std::iter::once((None, "guardrails".to_owned(), &ir.guardrails)).chain(
+            ir.workflows
+                .iter()
+                .enumerate()
+                .map(|(w, wf)| (Some(w as u32), format!("workflows[{w}].rules"), &wf.rules)),
+        );
+        for (scope, base, rules) in scopes {
+            for (i, deny) in rules.denies.iter().enumerate() {
+                let path = format!("{base}.denies[{i}]");
+                let target = self.target(&ir, &path, &deny.target)?;
+                let condition =
+                    self.cond_opt(&ir, &path, deny.condition.as_ref(), Ctx::Tools(&target))?;
+                denies.push(Deny {
+                    rule: Rule::new(&deny.meta),
+                    condition,
+                    because: deny.because.as_deref().map(Into::into),
+                });
+                deny_targets.push((scope, target));
+            }
+            for (i, req) in rules.requires.iter().enumerate() {
+                let path = format!("{base}.requires[{i}]");
+                let target = self.target(&ir, &path, &req.target)?;
+                let condition =
+                    self.cond_opt(&ir, &path, req.condition.as_ref(), Ctx::Tools(&target))?;
+                let require = self.requirements(&ir, &path, &req.require)?;
+                requires.push(RequireFor {
+                    rule: Rule::new(&req.meta),
+                    condition,
+                    require,
+                });
+                require_targets.push((scope, target));
+            }
+            for (i, deny) in rules.deny_starts.iter().enumerate() {
+                let path = format!("{base}.deny_starts[{i}]");
+                let condition = self.cond_opt(&ir, &path, deny.condition.as_ref(), Ctx::Start)?;
+                deny_starts.push(Deny {
+                    rule: Rule::new(&deny.meta),
+                    condition,
+                    because: deny.because.as_deref().map(Into::into),
+                });
+                deny_start_scope.push(scope);
+            }
+        }
+
+        // Source order of denies and require-fors across scopes and files.
+        let deny_order = source_order(denies.iter().map(|d| &d.rule));
+        let require_order = source_order(requires.iter().map(|r| &r.rule));
+        let deny_start_order = source_order(deny_starts.iter().map(|d| &d.rule));
+
+        // Workflows: starts, allows, and the dispatch index.
+        let mut workflows = Vec::with_capacity(ir.workflows.len());
+        let mut allows = Vec::new();
+        let mut dispatch: Vec<Dispatch> = Vec::with_capacity(ir.workflows.len() * tools);
+        for (w, wf) in ir.workflows.iter().enumerate() {
+            let base = format!("workflows[{w}]");
+            if wf.ttl_seconds < 0 {
+                return Err(perr(format!("{base}.ttl_seconds"), "negative ttl"));
+            }
+            let mut starts = Vec::with_capacity(wf.starts.len());
+            for (i, start) in wf.starts.iter().enumerate() {
+                let path = format!("{base}.starts[{i}]");
+                for &r in &start.by {
+                    if r as usize >= roles {
+                        return Err(perr(format!("{path}.by"), format!("role {r} out of range")));
+                    }
+                }
+                starts.push(Start {
+                    rule: Rule::new(&start.meta),
+                    by: start.by.clone().into(),
+                    condition: self.cond_opt(&ir, &path, start.condition.as_ref(), Ctx::Start)?,
+                    require: self.requirements(&ir, &path, &start.require)?,
+                });
+            }
+
+            let mut by_tool: Vec<Vec<u32>> = vec![Vec::new(); tools];
+            for (i, allow) in wf.allows.iter().enumerate() {
+                let path = format!("{base}.allows[{i}]");
+                let target = self.target(&ir, &path, &allow.target)?;
+                let condition =
+                    self.cond_opt(&ir, &path, allow.condition.as_ref(), Ctx::Tools(&target))?;
+                let index =
+                    u32::try_from(allows.len()).map_err(|_| perr(&path, "too many rules"))?;
+                allows.push(Allow {
+                    rule: Rule::new(&allow.meta),
+                    condition,
+                    require: self.requirements(&ir, &path, &allow.require)?,
+                });
+                for &t in &target {
+                    if let Some(list) = by_tool.get_mut(t as usize) {
+                        list.push(index);
+                    }
+                }
+            }
+
+            let in_scope = |scope: Option<u32>| scope.is_none() || scope == Some(w as u32);
+            let mut deny_by_tool: Vec<Vec<u32>> = vec![Vec::new(); tools];
+            for &d in &deny_order {
+                let (scope, target) = &deny_targets[d as usize];
+                if in_scope(*scope) {
+                    for &t in target {
+                        if let Some(list) = deny_by_tool.get_mut(t as usize) {
+                            list.push(d);
+                        }
+                    }
+                }
+            }
+            let mut require_by_tool: Vec<Vec<u32>> = vec![Vec::new(); tools];
+            for &r in &require_order {
+                let (scope, target) = &require_targets[r as usize];
+                if in_scope(*scope) {
+                    for &t in target {
+                        if let Some(list) = require_by_tool.get_mut(t as usize) {
+                            list.push(r);
+                        }
+                    }
+                }
+            }
+            for ((allow_list, deny_list), require_list) in
+                by_tool.into_iter().zip(deny_by_tool).zip(require_by_tool)
+            {
+                dispatch.push(Dispatch {
+                    allows: allow_list.into(),
+                    denies: deny_list.into(),
+                    requires: require_list.into(),
+                });
+            }
+
+            let deny_start_list: Vec<u32> = deny_start_order
+                .iter()
+                .copied()
+                .filter(|&d| {
+                    deny_start_scope
+                        .get(d as usize)
+                        .is_some_and(|s| in_scope(*s))
+                })
+                .collect();
+            workflows.push(Workflow {
+                max_depth: wf.max_depth,
+                ttl_seconds: wf.ttl_seconds,
+                starts: starts.into(),
+                deny_starts: deny_start_list.into(),
+            });
+        }
+
+        // Entitlements by tool: by role, then source order (they already are, by construction).
+        let mays_by_tool = mays_by_tool.into_iter().map(Into::into).collect();
+
+        Ok(Policy {
+            hash: ir.hash.as_str().into(),
+            tools_by_name: self.tools_by_name,
+            workflows_by_name: self.workflows_by_name,
+            roles_by_name: self.roles_by_name,
+            attributes_by_name: self.attributes_by_name,
+            contexts_by_name: self.contexts_by_name,
+            evidence_by_name: self.evidence_by_name,
+            params_by_name: self.params_by_name.into(),
+            closure,
+            workflows: workflows.into(),
+            allows: allows.into(),
+            denies: denies.into(),
+            requires: requires.into(),
+            deny_starts: deny_starts.into(),
+            mays: mays.into(),
+            mays_by_tool,
+            dispatch: dispatch.into(),
+            evidence_names: ir.evidence.iter().map(|e| e.name.as_str().into()).collect(),
+            role_names: ir.roles.iter().map(|r| r.name.as_str().into()).collect(),
+            ir,
+        })
+    }
+
+    fn closure(&self, ir: &PolicyIr) -> Result<Box<[RoleSet]>, PolicyError> {
+        let n = ir.roles.len();
+        for (r, role) in ir.roles.iter().enumerate() {
+            for &parent in &role.extends {
+                if parent as usize >= n {
+                    return Err(perr(
+                        format!("roles[{r}].extends"),
+                        format!("role {parent} out of range"),
+                    ));
+                }
+            }
+        }
+        // Depth-first, iteratively (no recursion on IR depth): 0 = new, 1 = on stack, 2 = done.
+        let mut state = vec![0u8; n];
+        let mut closure: Vec<RoleSet> = vec![RoleSet::empty(n); n];
+        for root in 0..n {
+            if state[root] == 2 {
+                continue;
+            }
+            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+            state[root] = 1;
+            while let Some(&mut (r, ref mut next)) = stack.last_mut() {
+                let parents = &ir.roles[r].extends;
+                if let Some(&p) = parents.get(*next) {
+                    *next += 1;
+                    let p = p as usize;
+                    match state[p] {
+                        0 => {
+                            state[p] = 1;
+                            stack.push((p, 0));
+                        }
+                        1 => {
+                            return Err(perr(
+                                format!("roles[{r}].extends"),
+                                format!("`extends` has a cycle through `{}`", ir.roles[p].name),
+                            ));
+                        }
+                        _ => {}
+                    }
+                } else {
+                    let mut set = RoleSet::empty(n);
+                    set.insert(r as RoleId);
+                    for &p in parents {
+                        let parent = closure[p as usize].clone();
+                        set.union_with(&parent);
+                    }
+                    closure[r] = set;
+                    state[r] = 2;
+                    stack.pop();
+                }
+            }
+        }
+        Ok(closure.into())
+    }
+
+    /// The target's tools, checked, sorted and deduplicated. An empty target is corrupt (the
+    /// compiler rejects targets that match no tool).
+    fn target(
+        &self,
+        ir: &PolicyIr,
+        path: &str,
+        target: &TargetIr,
+    ) -> Result<Vec<ToolId>, PolicyError> {
+        let mut tools = target.tools.clone();
+        for &t in &tools {
+            if t as usize >= ir.tools.len() {
+                return Err(perr(
+                    format!("{path}.target"),
+                    format!("tool {t} out of range"),
+                ));
+            }
+        }
+        if tools.is_empty() {
+            return Err(perr(
+                format!("{path}.target"),
+                format!("target `{}` matches no tool", target.text),
+            ));
+        }
+        tools.sort_unstable();
+        tools.dedup();
+        Ok(tools)
+    }
+
+    fn requirements(
+        &self,
+        ir: &PolicyIr,
+        path: &str,
+        reqs: &[EvidenceRequirementIr],
+    ) -> Result<Box<[Requirement]>, PolicyError> {
+        let mut out: Vec<Requirement> = Vec::with_capacity(reqs.len());
+        for (i, req) in reqs.iter().enumerate() {
+            let path = format!("{path}.require[{i}]");
+            let kind = ir.evidence.get(req.evidence as usize).ok_or_else(|| {
+                perr(
+                    &path,
+                    format!("evidence kind {} out of range", req.evidence),
+                )
+            })?;
+            if req.count == 0 {
+                return Err(perr(&path, "count must be at least 1"));
+            }
+            if let Some(r) = req.by {
+                if r as usize >= ir.roles.len() {
+                    return Err(perr(&path, format!("role {r} out of range")));
+                }
+                if !kind.by_human {
+                    return Err(perr(
+                        &path,
+                        format!("`by` on `{}`, which is not declared `by human`", kind.name),
+                    ));
+                }
+            }
+            for (name, value) in &req.fields {
+                let field = kind
+                    .fields
+                    .iter()
+                    .find(|f| &f.name == name)
+                    .ok_or_else(|| {
+                        perr(
+                            &path,
+                            format!("evidence `{}` has no field `{name}`", kind.name),
+                        )
+                    })?;
+                let want = class_of_type(&field.ty);
+                if class_of_value(value) != want {
+                    return Err(perr(
+                        &path,
+                        format!(
+                            "field `{name}` is a {}, not a {}",
+                            want.name(),
+                            class_of_value(value).name()
+                        ),
+                    ));
+                }
+            }
+            let req = Requirement {
+                evidence: req.evidence,
+                count: req.count,
+                by: req.by,
+                fields: req.fields.clone().into(),
+            };
+            match out.iter_mut().find(|r| r.same_as(&req)) {
+                Some(existing) => existing.count = existing.count.max(req.count),
+                None => out.push(req),
+            }
+        }
+        Ok(out.into())
+    }
+
+    fn cond_opt(
+        &self,
+        ir: &PolicyIr,
+        path: &str,
+        cond: Option<&Cond>,
+        ctx: Ctx<'_>,
+    ) -> Result<Option<CCond>, PolicyError> {
+        let path = format!("{path}.condition");
+        cond.map(|c| self.cond(ir, &path, c, ctx, 0)).transpose()
+    }
+
+    fn cond(
+        &self,
+        ir: &PolicyIr,
+        path: &str,
+        cond: &Cond,
+        ctx: Ctx<'_>,
+        depth: usize,
+    ) -> Result<CCond, PolicyError> {
+        if depth > 256 {
+            return Err(perr(path, "condition nested too deeply"));
+        }
+        let e = |message: String| perr(path, message);
+        Ok(match cond {
+            Cond::Truth(op) => {
+                let op = self.operand(ir, path, op, ctx)?;
+                expect_class(path, &op.1, Class::Bool)?;
+                CCond::Truth(op.0)
+            }
+            Cond::Compare(cmp, a, b) => {
+                let (a, ca) = self.operand(ir, path, a, ctx)?;
+                let (b, cb) = self.operand(ir, path, b, ctx)?;
+                if ca != cb {
+                    return Err(e(format!("compares a {} with a {}", ca.name(), cb.name())));
+                }
+                if !matches!(cmp, CmpOp::Eq | CmpOp::Ne)
+                    && !matches!(ca, Class::Int | Class::Duration)
+                {
+                    return Err(e(format!("orders values of type {}", ca.name())));
+                }
+                CCond::Compare(*cmp, a, b)
+            }
+            Cond::In(value, list) | Cond::Contains(list, value) => {
+                let (value, cv) = self.operand(ir, path, value, ctx)?;
+                let (list, cl) = self.operand(ir, path, list, ctx)?;
+                expect_class(path, &cv, Class::Str)?;
+                expect_class(path, &cl, Class::List)?;
+                if matches!(cond, Cond::In(..)) {
+                    CCond::In(value, list)
+                } else {
+                    CCond::Contains(list, value)
+                }
+            }
+            Cond::Matches(op, glob) => {
+                let (op, c) = self.operand(ir, path, op, ctx)?;
+                expect_class(path, &c, Class::Str)?;
+                CCond::Matches(op, Glob::new(glob))
+            }
+            Cond::AnyMatches(op, glob) | Cond::AllMatches(op, glob) => {
+                let (op, c) = self.operand(ir, path, op, ctx)?;
+                expect_class(path, &c, Class::List)?;
+                if matches!(cond, Cond::AnyMatches(..)) {
+                    CCond::AnyMatches(op, Glob::new(glob))
+                } else {
+                    CCond::AllMatches(op, Glob::new(glob))
+                }
+            }
+            Cond::HasRole(who, role) => {
+                self.who(path, *who, ctx)?;
+                if *role as usize >= ir.roles.len() {
+                    return Err(e(format!("role {role} out of range")));
+                }
+                CCond::HasRole(*who, *role)
+            }
+            Cond::Not(inner) => CCond::Not(Box::new(self.cond(ir, path, inner, ctx, depth + 1)?)),
+            Cond::And(items) => CCond::And(
+                flatten(items, true)
+                    .into_iter()
+                    .map(|c| self.cond(ir, path, c, ctx, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Cond::Or(items) => CCond::Or(
+                flatten(items, false)
+                    .into_iter()
+                    .map(|c| self.cond(ir, path, c, ctx, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+
+    fn who(&self, path: &str, who: Who, ctx: Ctx<'_>) -> Result<(), PolicyError> {
+        if who == Who::Principal && !matches!(ctx, Ctx::May(_)) {
+            return Err(perr(path, "`principal` outside an entitlement"));
+        }
+        Ok(())
+    }
+
+    fn operand(
+        &self,
+        ir: &PolicyIr,
+        path: &str,
+        op: &Operand,
+        ctx: Ctx<'_>,
+    ) -> Result<(COperand, Class), PolicyError> {
+        Ok(match op {
+            Operand::Literal(v) => (COperand::Literal(lit(v)), class_of_value(v)),
+            Operand::Arg(name) => {
+                let tools = match ctx {
+                    Ctx::Tools(tools) | Ctx::May(tools) => tools,
+                    Ctx::Start => {
+                        return Err(perr(
+                            path,
+                            format!("reads argument `{name}` in a start rule"),
+                        ));
+                    }
+                };
+                let mut class = None;
+                for &t in tools {
+                    let tool = &ir.tools[t as usize];
+                    let param = self.params_by_name[t as usize]
+                        .get(name.as_str())
+                        .and_then(|&p| tool.params.get(p as usize))
+                        .ok_or_else(|| {
+                            perr(
+                                path,
+                                format!("tool `{}` has no argument `{name}`", tool.name),
+                            )
+                        })?;
+                    let c = class_of_type(&param.ty);
+                    if class.is_some_and(|prev| prev != c) {
+                        return Err(perr(
+                            path,
+                            format!("argument `{name}` has different types on the targeted tools"),
+                        ));
+                    }
+                    class = Some(c);
+                }
+                let class = class.ok_or_else(|| perr(path, "empty target"))?;
+                (COperand::Arg(name.as_str().into(), class), class)
+            }
+            Operand::Context(id) => {
+                let decl = ir
+                    .contexts
+                    .get(*id as usize)
+                    .ok_or_else(|| perr(path, format!("context {id} out of range")))?;
+                let class = class_of_type(&decl.ty);
+                (COperand::Context(decl.name.as_str().into(), class), class)
+            }
+            Operand::Attribute(who, id) => {
+                self.who(path, *who, ctx)?;
+                let decl = ir
+                    .attributes
+                    .get(*id as usize)
+                    .ok_or_else(|| perr(path, format!("attribute {id} out of range")))?;
+                let class = class_of_type(&decl.ty);
+                (
+                    COperand::Attribute(*who, decl.name.as_str().into(), class),
+                    class,
+                )
+            }
+            Operand::Id(who) => {
+                self.who(path, *who, ctx)?;
+                (COperand::Id(*who), Class::Str)
+            }
+            Operand::Kind(who) => {
+                self.who(path, *who, ctx)?;
+                (COperand::Kind(*who), Class::Kind)
+            }
+            Operand::Depth => (COperand::Depth, Class::Int),
+        })
+    }
+}
+
+/// The operands of nested `and`s (or `or`s), flattened without recursion: a compiler that lowers
+/// `a and b and c` as `And[And[a, b], c]` gets `And[a, b, c]`, so long chains nest no deeper.
+fn flatten(items: &[Cond], and: bool) -> Vec<&Cond> {
+    let mut out = Vec::with_capacity(items.len());
+    let mut stack: Vec<std::slice::Iter<'_, Cond>> = vec![items.iter()];
+    while let Some(top) = stack.last_mut() {
+        match top.next() {
+            None => {
+                stack.pop();
+            }
+            Some(Cond::And(inner)) if and => stack.push(inner.iter()),
+            Some(Cond::Or(inner)) if !and => stack.push(inner.iter()),
+            Some(other) => out.push(other),
+        }
+    }
+    out
+}
+
+/// Indices of `rules` sorted by source position (stable: ties keep their order).
+fn source_order<'a>(rules: impl Iterator<Item = &'a Rule>) -> Vec<u32> {
+    let mut keyed: Vec<((&str, u32, u32), u32)> = rules
+        .enumerate()
+        .map(|(i, rule)| (rule.source_key(), i as u32))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+fn expect_class(path: &str, got: &Class, want: Class) -> Result<(), PolicyError> {
+    if *got != want {
+        return Err(perr(
+            path,
+            format!("expected a {} operand, found a {}", want.name(), got.name()),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn class_of_type(ty: &ValueType) -> Class {
+    match ty {
+        ValueType::String | ValueType::Enum(_) => Class::Str,
+        ValueType::Int => Class::Int,
+        ValueType::Bool => Class::Bool,
+        ValueType::Duration => Class::Duration,
+        ValueType::StringList => Class::List,
+    }
+}
+
+pub(crate) fn class_of_value(v: &Value) -> Class {
+    match v {
+        Value::Str(_) => Class::Str,
+        Value::Int(_) => Class::Int,
+        Value::Bool(_) => Class::Bool,
+        Value::Duration(_) => Class::Duration,
+        Value::StringList(_) => Class::List,
+        Value::Kind(_) => Class::Kind,
+    }
+}
+
+fn lit(v: &Value) -> Lit {
+    match v {
+        Value::Str(s) => Lit::Str(s.as_str().into()),
+        Value::Int(i) => Lit::Int(*i),
+        Value::Bool(b) => Lit::Bool(*b),
+        Value::Duration(d) => Lit::Duration(*d),
+        Value::StringList(items) => Lit::List(items.clone().into()),
+        Value::Kind(k) => Lit::Kind(*k),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! Rendering values, calls and requirements for reasons and traces.
+
+use std::fmt::Write;
+
+use crate::ir::{Value, ValueType};
+use crate::policy::{Policy, Requirement};
+use crate::request::{RequestValue, format_duration, parse_duration};
+
+/// Whether a request value has the declared type (a duration is a string in duration syntax;
+/// an enumeration value is one of its strings).
+pub(crate) fn fits(ty: &ValueType, value: &RequestValue) -> bool {
+    match (ty, value) {
+        (ValueType::String, RequestValue::Str(_)) => true,
+        (ValueType::Int, RequestValue::Int(_)) => true,
+        (ValueType::Bool, RequestValue::Bool(_)) => true,
+        (ValueType::Duration, RequestValue::Str(s)) => parse_duration(s).is_some(),
+        (ValueType::StringList, RequestValue::StrList(_)) => true,
+        (ValueType::Enum(variants), RequestValue::Str(s)) => variants.iter().any(|v| v == s),
+        _ => false,
+    }
+}
+
+/// `a string`, `an int`, `one of "staging", "prod"`: what a value of `ty` must be.
+pub(crate) fn type_text(ty: &ValueType) -> String {
+    match ty {
+        ValueType::String => "a string".to_owned(),
+        ValueType::Int => "an integer".to_owned(),
+        ValueType::Bool => "a boolean".to_owned(),
+        ValueType::Duration => "a duration such as \"30m\"".to_owned(),
+        ValueType::StringList => "a list of strings".to_owned(),
+        ValueType::Enum(variants) => {
+            let mut out = String::from("one of ");
+            for (i, v) in variants.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&quote(v));
+            }
+            out
+        }
+    }
+}
+
+/// `found "qa"`, `found 3.0 (a number that is not an integer)`.
+pub(crate) fn found_text(value: &RequestValue) -> String {
+    match value {
+        RequestValue::Other(_) => format!("found {value} ({})", value.describe()),
+        _ => format!("found {value}"),
+    }
+}
+
+/// A string as a JSON / writ string literal.
+pub(crate) fn quote(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+/// A literal in writ syntax: `"REL"`, `3`, `true`, `30m`, `["a", "b"]`, `human`.
+pub(crate) fn literal(v: &Value) -> String {
+    match v {
+        Value::Str(s) => quote(s),
+        Value::Int(i) => i.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Duration(d) => format_duration(*d),
+        Value::StringList(items) => {
+            let items: Vec<String> = items.iter().map(|s| quote(s)).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Kind(k) => k.as_str().to_owned(),
+    }
+}
+
+/// `deploy(env: "prod", service: "api")`: the tool and the arguments given, in the tool's
+/// parameter order (undeclared ones last, in request order); just `tool` without arguments.
+pub(crate) fn call(policy: &Policy, tool: &str, args: &[(String, RequestValue)]) -> String {
+    let mut out = String::from(tool);
+    if args.is_empty() {
+        return out;
+    }
+    out.push('(');
+    let mut first = true;
+    let mut put = |out: &mut String, name: &str, value: &RequestValue| {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+        let _ = write!(out, "{name}: {value}");
+    };
+    let params = policy
+        .tools_by_name
+        .get(tool)
+        .and_then(|&t| policy.ir.tools.get(t as usize))
+        .map(|t| &t.params[..])
+        .unwrap_or(&[]);
+    for p in params {
+        if let Some((name, value)) = args.iter().find(|(k, _)| *k == p.name) {
+            put(&mut out, name, value);
+        }
+    }
+    for (name, value) in args {
+        if !params.iter().any(|p| p.name == *name) {
+            put(&mut out, name, value);
+        }
+    }
+    out.push(')');
+    out
+}
+
+/// A requirement as written: `2 approval by security_reviewer`, `ticket(project: "REL")`.
+pub(crate) fn requirement(policy: &Policy, r: &Requirement, count: u32) -> String {
+    let mut out = String::new();
+    if count != 1 {
+        let _ = write!(out, "{count} ");
+    }
+    match policy.ir.evidence.get(r.evidence as usize) {
+        Some(kind) => out.push_str(&kind.name),
+        None => out.push('?'),
+    }
+    if !r.fields.is_empty() {
+        out.push('(');
+        for (i, (name, value)) in r.fields.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            let _ = write!(out, "{name}: {}", literal(value));
+        }
+        out.push(')');
+    }
+    if let Some(role) = r.by.and_then(|r| policy.ir.roles.get(r as usize)) {
+        let _ = write!(out, " by {}", role.name);
+    }
+    out
+}

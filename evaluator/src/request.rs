@@ -1,0 +1,645 @@
+//! Requests (LANGUAGE.md §5): decoding, shape checking, and the data model.
+//!
+//! Decoding is independent of any policy: it checks the request's *shape* (the schema of §5 and
+//! §7) and keeps values as they came. Whether values fit the policy's declarations (argument,
+//! attribute and context types) is part of deciding (call step 1, start step 1), because the
+//! answer to a request that does not fit the policy is a decision (deny), while a request that
+//! does not fit the schema is an error.
+//!
+//! # Values that are not writ values
+//!
+//! writ values in JSON are strings, integers (within 64 bits, without fraction or exponent),
+//! booleans and lists of strings; durations are strings such as `"30m"`. Any other well-formed
+//! JSON value (a number such as `3.0`, `1e2` or `2^64`, an object, a list holding anything but
+//! strings) in `args`, `attrs`, `context` or evidence `fields` is *not a writ value*. It is not a
+//! shape error; it decodes to [`RequestValue::Other`], and then:
+//!
+//! - an **argument** of the call, or a **declared** attribute (on a chain principal) or
+//!   **declared** context value, holding one is wrong-typed: the call or start is denied (step 1)
+//!   with a reason naming it;
+//! - an **undeclared** attribute or context key holding one is ignored, like every undeclared key;
+//! - an evidence **field** holding one never equals a requirement's value, so the item does not
+//!   match that requirement (like any field of the wrong type).
+//!
+//! `null` is never a value: a key whose value is `null` is dropped while decoding (absent, hence
+//! unknown to conditions).
+
+use std::fmt;
+
+use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
+use serde::{Serialize, Serializer};
+
+use crate::ir::PrincipalKind;
+use crate::json::{Json, Path};
+
+/// A decoded request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub action: Action,
+    pub workflow: String,
+    /// Never empty. `chain[0]` is the initiator, the last element the caller.
+    pub chain: Vec<Principal>,
+    /// A digest of the change the request is about; bound evidence must carry the same.
+    pub subject: Option<String>,
+    pub evidence: Vec<EvidenceItem>,
+    /// Context values, as given (`null` ones dropped), in request order.
+    pub context: Vec<(String, RequestValue)>,
+}
+
+/// What the request asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Start a run of the workflow.
+    Start {
+        /// The requested credential lifetime, in seconds.
+        ttl_seconds: Option<i64>,
+    },
+    /// Call a tool inside a run of the workflow.
+    Call {
+        tool: String,
+        /// The arguments, as given (`null` ones dropped), in request order.
+        args: Vec<(String, RequestValue)>,
+    },
+}
+
+/// A principal of the chain, or the giver of an evidence item.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Principal {
+    pub id: String,
+    pub kind: PrincipalKind,
+    /// Role names as given; names the policy does not declare are ignored when deciding.
+    pub roles: Vec<String>,
+    /// Attributes as given (`null` ones dropped), in request order.
+    pub attrs: Vec<(String, RequestValue)>,
+}
+
+/// One item of review evidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvidenceItem {
+    pub kind: String,
+    /// The giver (for `by human` kinds; ignored on other kinds).
+    pub by: Option<Principal>,
+    pub subject: Option<String>,
+    /// Fields as given (`null` ones dropped), in request order.
+    pub fields: Vec<(String, RequestValue)>,
+}
+
+/// A value in `args`, `attrs`, `context` or evidence `fields`. See the module documentation for
+/// what [`RequestValue::Other`] means.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RequestValue {
+    /// A string; also the JSON form of durations (`"30m"`) and enumeration values.
+    Str(String),
+    /// A JSON integer within `i64`.
+    Int(i64),
+    Bool(bool),
+    /// A list whose elements are all strings (`[]` included).
+    StrList(Vec<String>),
+    /// Well-formed JSON that is not a writ value: a number that is not a 64-bit integer, an
+    /// object, or a list holding anything but strings.
+    Other(serde_json::Value),
+}
+
+/// A request that is not valid JSON or does not fit the schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestError {
+    /// Where: `chain[1].kind`, `args`, `evidence[0].by.roles[2]`; empty for a JSON syntax error
+    /// or a top level that is not an object.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "`{}`: {}", self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+impl Request {
+    /// Decodes a request from JSON text.
+    pub fn from_json(text: &str) -> Result<Request, RequestError> {
+        Request::from_slice(text.as_bytes())
+    }
+
+    /// Decodes a request from JSON bytes (which must be UTF-8).
+    pub fn from_slice(bytes: &[u8]) -> Result<Request, RequestError> {
+        let json = Json::parse(bytes).map_err(|(path, message)| RequestError {
+            field: path.render(),
+            message,
+        })?;
+        decode_request(json)
+    }
+
+    /// The first principal of the chain: the accountable identity that set the work going.
+    pub fn initiator(&self) -> Option<&Principal> {
+        self.chain.first()
+    }
+
+    /// The last principal of the chain: who makes this request.
+    pub fn caller(&self) -> Option<&Principal> {
+        self.chain.last()
+    }
+
+    /// Delegation hops: the chain's length minus one.
+    pub fn depth(&self) -> usize {
+        self.chain.len().saturating_sub(1)
+    }
+
+    /// The request as JSON text, in the schema of LANGUAGE.md §5.
+    pub fn to_json(&self) -> String {
+        // Serializing strings, integers and JSON values into a String cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl Principal {
+    /// A principal with no roles and no attributes.
+    pub fn new(id: impl Into<String>, kind: PrincipalKind) -> Principal {
+        Principal {
+            id: id.into(),
+            kind,
+            roles: Vec::new(),
+            attrs: Vec::new(),
+        }
+    }
+}
+
+impl RequestValue {
+    /// What kind of value this is, for messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            RequestValue::Str(_) => "a string",
+            RequestValue::Int(_) => "an integer",
+            RequestValue::Bool(_) => "a boolean",
+            RequestValue::StrList(_) => "a list of strings",
+            RequestValue::Other(serde_json::Value::Object(_)) => "an object",
+            RequestValue::Other(serde_json::Value::Array(_)) => "a list that is not all strings",
+            RequestValue::Other(serde_json::Value::Number(n)) if n.is_f64() => {
+                "a number that is not an integer"
+            }
+            RequestValue::Other(serde_json::Value::Number(_)) => {
+                "an integer outside the 64-bit range"
+            }
+            RequestValue::Other(_) => "a value that is not a writ value",
+        }
+    }
+}
+
+impl fmt::Display for RequestValue {
+    /// The value as JSON (compact; long values are shortened).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = match self {
+            RequestValue::Str(s) => serde_json::Value::from(s.as_str()).to_string(),
+            RequestValue::Int(i) => i.to_string(),
+            RequestValue::Bool(b) => b.to_string(),
+            RequestValue::StrList(items) => serde_json::Value::from(items.clone()).to_string(),
+            RequestValue::Other(v) => v.to_string(),
+        };
+        f.write_str(&shorten(&text, 80))
+    }
+}
+
+/// Cuts `text` to at most `max` characters, marking the cut with `…`.
+pub(crate) fn shorten(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => text.into(),
+        Some((at, _)) => format!("{}…", &text[..at]).into(),
+    }
+}
+
+/// Parses a duration in the syntax of LANGUAGE.md §1 (`[0-9]+[smhd]`), in seconds; `None` when
+/// the text is not one or its seconds do not fit in an `i64`.
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let unit = text.chars().last()?;
+    let digits = &text[..text.len() - unit.len_utf8()];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let scale: i64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    let mut n: i64 = 0;
+    for b in digits.bytes() {
+        n = n.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+    }
+    n.checked_mul(scale)
+}
+
+/// Formats seconds in the largest unit that divides them exactly (`1800` is `30m`).
+pub fn format_duration(seconds: i64) -> String {
+    for (scale, unit) in [(86_400, 'd'), (3600, 'h'), (60, 'm')] {
+        if seconds != 0 && seconds % scale == 0 {
+            return format!("{}{unit}", seconds / scale);
+        }
+    }
+    format!("{seconds}s")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+fn err(path: &Path<'_>, message: impl Into<String>) -> RequestError {
+    RequestError {
+        field: path.render(),
+        message: message.into(),
+    }
+}
+
+fn missing(path: &Path<'_>) -> RequestError {
+    err(path, "missing required field")
+}
+
+/// `expected a string, found an integer`: what the value is, not what it says.
+fn expected(path: &Path<'_>, what: &str, found: &Json) -> RequestError {
+    err(path, format!("expected {what}, found {}", found.describe()))
+}
+
+/// `expected one of `human`, `service`, `agent`, found `robot``: for a choice among words,
+/// a string found is quoted.
+fn expected_one_of(path: &Path<'_>, what: &str, found: &Json) -> RequestError {
+    let found = match found {
+        Json::Str(s) => format!("`{}`", shorten(s, 60)),
+        other => other.describe().to_owned(),
+    };
+    err(path, format!("expected {what}, found {found}"))
+}
+
+type Entries = Vec<(String, Json)>;
+
+fn object(path: &Path<'_>, json: Json) -> Result<Entries, RequestError> {
+    match json {
+        Json::Object(entries) => Ok(entries),
+        other => Err(expected(path, "an object", &other)),
+    }
+}
+
+/// An optional object: absent or `null` is empty.
+fn optional_object(path: &Path<'_>, json: Option<Json>) -> Result<Entries, RequestError> {
+    match json {
+        None | Some(Json::Null) => Ok(Vec::new()),
+        Some(json) => object(path, json),
+    }
+}
+
+fn string(path: &Path<'_>, json: Json) -> Result<String, RequestError> {
+    match json {
+        Json::Str(s) => Ok(s),
+        other => Err(expected(path, "a string", &other)),
+    }
+}
+
+fn required<'a>(
+    parent: &'a Path<'a>,
+    key: &'a str,
+    json: Option<Json>,
+) -> Result<(Path<'a>, Json), RequestError> {
+    let path = Path::Key(parent, key);
+    match json {
+        Some(json) => Ok((path, json)),
+        None => Err(missing(&path)),
+    }
+}
+
+fn optional_string(path: &Path<'_>, json: Option<Json>) -> Result<Option<String>, RequestError> {
+    match json {
+        None | Some(Json::Null) => Ok(None),
+        Some(json) => string(path, json).map(Some),
+    }
+}
+
+fn decode_request(json: Json) -> Result<Request, RequestError> {
+    let root = Path::Root;
+    let entries = match json {
+        Json::Object(entries) => entries,
+        other => {
+            return Err(RequestError {
+                field: String::new(),
+                message: format!("expected a JSON object, found {}", other.describe()),
+            });
+        }
+    };
+    let mut action = None;
+    let mut workflow = None;
+    let mut tool = None;
+    let mut args = None;
+    let mut chain = None;
+    let mut subject = None;
+    let mut evidence = None;
+    let mut context = None;
+    let mut ttl = None;
+    for (key, value) in entries {
+        let slot = match key.as_str() {
+            "action" => &mut action,
+            "workflow" => &mut workflow,
+            "tool" => &mut tool,
+            "args" => &mut args,
+            "chain" => &mut chain,
+            "subject" => &mut subject,
+            "evidence" => &mut evidence,
+            "context" => &mut context,
+            "ttl" => &mut ttl,
+            _ => continue, // unknown keys are ignored
+        };
+        *slot = Some(value);
+    }
+
+    // `action` first: it decides which of `tool`, `args` and `ttl` are checked. Then the
+    // fields in a fixed order, so that a request with several problems always reports the same.
+    let (path, action) = required(&root, "action", action)?;
+    let is_call = match &action {
+        Json::Str(s) if s == "call" => true,
+        Json::Str(s) if s == "start" => false,
+        other => return Err(expected_one_of(&path, "one of `start`, `call`", other)),
+    };
+    let (path, workflow) = required(&root, "workflow", workflow)?;
+    let workflow = string(&path, workflow)?;
+    let action = if is_call {
+        let (path, tool) = required(&root, "tool", tool)?;
+        let tool = string(&path, tool)?;
+        let path = Path::Key(&root, "args");
+        let args = values(optional_object(&path, args)?);
+        Action::Call { tool, args }
+    } else {
+        let path = Path::Key(&root, "ttl");
+        let ttl_seconds = match ttl {
+            None | Some(Json::Null) => None,
+            Some(Json::Str(s)) => Some(parse_duration(&s).ok_or_else(|| {
+                err(
+                    &path,
+                    format!(
+                        "expected a duration such as \"20m\" (digits and one of s, m, h, d, \
+                         within 64 bits of seconds), found `{}`",
+                        shorten(&s, 60)
+                    ),
+                )
+            })?),
+            Some(other) => return Err(expected(&path, "a duration such as \"20m\"", &other)),
+        };
+        Action::Start { ttl_seconds }
+    };
+
+    let (path, chain) = required(&root, "chain", chain)?;
+    let chain = match chain {
+        Json::Array(items) if items.is_empty() => {
+            return Err(err(
+                &path,
+                "expected at least one principal, found an empty list",
+            ));
+        }
+        Json::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| principal(&Path::Index(&path, i), item))
+            .collect::<Result<Vec<_>, _>>()?,
+        other => return Err(expected(&path, "a list of principals", &other)),
+    };
+
+    let subject = optional_string(&Path::Key(&root, "subject"), subject)?;
+
+    let path = Path::Key(&root, "evidence");
+    let evidence = match evidence {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| evidence_item(&Path::Index(&path, i), item))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => return Err(expected(&path, "a list of evidence items", &other)),
+    };
+
+    let path = Path::Key(&root, "context");
+    let context = values(optional_object(&path, context)?);
+
+    Ok(Request {
+        action,
+        workflow,
+        chain,
+        subject,
+        evidence,
+        context,
+    })
+}
+
+fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
+    let entries = object(path, json)?;
+    let mut id = None;
+    let mut kind = None;
+    let mut roles = None;
+    let mut attrs = None;
+    for (key, value) in entries {
+        let slot = match key.as_str() {
+            "id" => &mut id,
+            "kind" => &mut kind,
+            "roles" => &mut roles,
+            "attrs" => &mut attrs,
+            _ => continue,
+        };
+        *slot = Some(value);
+    }
+    let (id_path, id) = required(path, "id", id)?;
+    let id = string(&id_path, id)?;
+    let (kind_path, kind) = required(path, "kind", kind)?;
+    let kind = match &kind {
+        Json::Str(s) if s == "human" => PrincipalKind::Human,
+        Json::Str(s) if s == "service" => PrincipalKind::Service,
+        Json::Str(s) if s == "agent" => PrincipalKind::Agent,
+        other => {
+            return Err(expected_one_of(
+                &kind_path,
+                "one of `human`, `service`, `agent`",
+                other,
+            ));
+        }
+    };
+    let roles_path = Path::Key(path, "roles");
+    let roles = match roles {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| string(&Path::Index(&roles_path, i), item))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => return Err(expected(&roles_path, "a list of strings", &other)),
+    };
+    let attrs_path = Path::Key(path, "attrs");
+    let attrs = values(optional_object(&attrs_path, attrs)?);
+    Ok(Principal {
+        id,
+        kind,
+        roles,
+        attrs,
+    })
+}
+
+fn evidence_item(path: &Path<'_>, json: Json) -> Result<EvidenceItem, RequestError> {
+    let entries = object(path, json)?;
+    let mut kind = None;
+    let mut by = None;
+    let mut subject = None;
+    let mut fields = None;
+    for (key, value) in entries {
+        let slot = match key.as_str() {
+            "kind" => &mut kind,
+            "by" => &mut by,
+            "subject" => &mut subject,
+            "fields" => &mut fields,
+            _ => continue,
+        };
+        *slot = Some(value);
+    }
+    let (kind_path, kind) = required(path, "kind", kind)?;
+    let kind = string(&kind_path, kind)?;
+    let by = match by {
+        None | Some(Json::Null) => None,
+        Some(json) => Some(principal(&Path::Key(path, "by"), json)?),
+    };
+    let subject = optional_string(&Path::Key(path, "subject"), subject)?;
+    let fields_path = Path::Key(path, "fields");
+    let fields = values(optional_object(&fields_path, fields)?);
+    Ok(EvidenceItem {
+        kind,
+        by,
+        subject,
+        fields,
+    })
+}
+
+/// The values of an object, `null` ones dropped. Never fails: a value that is not a writ
+/// value is kept as [`RequestValue::Other`].
+fn values(entries: Entries) -> Vec<(String, RequestValue)> {
+    entries
+        .into_iter()
+        .filter_map(|(key, json)| value(json).map(|v| (key, v)))
+        .collect()
+}
+
+fn value(json: Json) -> Option<RequestValue> {
+    Some(match json {
+        Json::Null => return None,
+        Json::Str(s) => RequestValue::Str(s),
+        Json::Int(i) => RequestValue::Int(i),
+        Json::Bool(b) => RequestValue::Bool(b),
+        Json::Array(items) if items.iter().all(|i| matches!(i, Json::Str(_))) => {
+            RequestValue::StrList(
+                items
+                    .into_iter()
+                    .filter_map(|i| match i {
+                        Json::Str(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        }
+        other => RequestValue::Other(other.into_value()),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding (the same schema)
+
+struct Pairs<'a>(&'a [(String, RequestValue)]);
+
+impl Serialize for Pairs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for RequestValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RequestValue::Str(v) => s.serialize_str(v),
+            RequestValue::Int(v) => s.serialize_i64(*v),
+            RequestValue::Bool(v) => s.serialize_bool(*v),
+            RequestValue::StrList(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            RequestValue::Other(v) => v.serialize(s),
+        }
+    }
+}
+
+impl Serialize for Principal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Principal", 4)?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("kind", self.kind.as_str())?;
+        if !self.roles.is_empty() {
+            st.serialize_field("roles", &self.roles)?;
+        }
+        if !self.attrs.is_empty() {
+            st.serialize_field("attrs", &Pairs(&self.attrs))?;
+        }
+        st.end()
+    }
+}
+
+impl Serialize for EvidenceItem {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("EvidenceItem", 4)?;
+        st.serialize_field("kind", &self.kind)?;
+        if let Some(by) = &self.by {
+            st.serialize_field("by", by)?;
+        }
+        if let Some(subject) = &self.subject {
+            st.serialize_field("subject", subject)?;
+        }
+        if !self.fields.is_empty() {
+            st.serialize_field("fields", &Pairs(&self.fields))?;
+        }
+        st.end()
+    }
+}
+
+impl Serialize for Request {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Request", 9)?;
+        match &self.action {
+            Action::Start { ttl_seconds } => {
+                st.serialize_field("action", "start")?;
+                st.serialize_field("workflow", &self.workflow)?;
+                if let Some(ttl) = ttl_seconds {
+                    st.serialize_field("ttl", &format_duration(*ttl))?;
+                }
+            }
+            Action::Call { tool, args } => {
+                st.serialize_field("action", "call")?;
+                st.serialize_field("workflow", &self.workflow)?;
+                st.serialize_field("tool", tool)?;
+                st.serialize_field("args", &Pairs(args))?;
+            }
+        }
+        st.serialize_field("chain", &self.chain)?;
+        if let Some(subject) = &self.subject {
+            st.serialize_field("subject", subject)?;
+        }
+        if !self.evidence.is_empty() {
+            st.serialize_field("evidence", &self.evidence)?;
+        }
+        if !self.context.is_empty() {
+            st.serialize_field("context", &Pairs(&self.context))?;
+        }
+        st.end()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,655 @@
+use super::*;
+use serde_json::json;
+
+fn decode(v: serde_json::Value) -> Result<Request, RequestError> {
+    Request::from_json(&v.to_string())
+}
+
+/// A well-formed call; tests break one field at a time.
+fn call() -> serde_json::Value {
+    json!({
+        "action": "call",
+        "workflow": "release",
+        "tool": "deploy",
+        "args": {"env": "prod", "service": "api"},
+        "chain": [
+            {"id": "alice", "kind": "human", "roles": ["release_manager"], "attrs": {"team": "platform"}},
+            {"id": "release-agent/42", "kind": "agent"}
+        ],
+        "subject": "sha256:9f2c",
+        "evidence": [
+            {"kind": "approval", "by": {"id": "bob", "kind": "human", "roles": ["security_reviewer"]}},
+            {"kind": "code_review", "by": {"id": "carol", "kind": "human"}, "subject": "sha256:9f2c"},
+            {"kind": "tests_passed"},
+            {"kind": "ticket", "fields": {"project": "REL"}}
+        ],
+        "context": {"business_hours": true}
+    })
+}
+
+fn start() -> serde_json::Value {
+    json!({
+        "action": "start",
+        "workflow": "release",
+        "chain": [{"id": "alice", "kind": "human"}],
+        "ttl": "20m"
+    })
+}
+
+/// The error of `v` as (field, message).
+fn error(v: serde_json::Value) -> (String, String) {
+    match decode(v) {
+        Err(e) => (e.field, e.message),
+        Ok(r) => panic!("expected an error, decoded {r:?}"),
+    }
+}
+
+fn with(mut v: serde_json::Value, pointer: &str, value: serde_json::Value) -> serde_json::Value {
+    *v.pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer}")) = value;
+    v
+}
+
+fn without(mut v: serde_json::Value, pointer: &str) -> serde_json::Value {
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    let parent = if parent.is_empty() {
+        &mut v
+    } else {
+        v.pointer_mut(parent).unwrap()
+    };
+    parent.as_object_mut().unwrap().remove(key).unwrap();
+    v
+}
+
+#[test]
+fn decodes_the_example_of_the_reference() {
+    let r = decode(call()).unwrap();
+    assert_eq!(r.workflow, "release");
+    assert_eq!(
+        r.action,
+        Action::Call {
+            tool: "deploy".into(),
+            args: vec![
+                ("env".into(), RequestValue::Str("prod".into())),
+                ("service".into(), RequestValue::Str("api".into())),
+            ],
+        }
+    );
+    assert_eq!(r.chain.len(), 2);
+    assert_eq!(r.chain[0].roles, vec!["release_manager".to_owned()]);
+    assert_eq!(r.chain[1].kind, PrincipalKind::Agent);
+    assert_eq!(r.initiator().map(|p| p.id.as_str()), Some("alice"));
+    assert_eq!(r.caller().map(|p| p.id.as_str()), Some("release-agent/42"));
+    assert_eq!(r.depth(), 1);
+    assert_eq!(r.subject.as_deref(), Some("sha256:9f2c"));
+    assert_eq!(r.evidence.len(), 4);
+    assert_eq!(
+        r.evidence[0].by.as_ref().map(|b| b.id.as_str()),
+        Some("bob")
+    );
+    assert_eq!(r.evidence[1].subject.as_deref(), Some("sha256:9f2c"));
+    assert_eq!(
+        r.evidence[3].fields,
+        vec![("project".into(), RequestValue::Str("REL".into()))]
+    );
+    assert_eq!(
+        r.context,
+        vec![("business_hours".into(), RequestValue::Bool(true))]
+    );
+}
+
+#[test]
+fn decodes_a_start_with_ttl() {
+    let r = decode(start()).unwrap();
+    assert_eq!(
+        r.action,
+        Action::Start {
+            ttl_seconds: Some(1200)
+        }
+    );
+    let r = decode(with(start(), "/ttl", json!("0s"))).unwrap();
+    assert_eq!(
+        r.action,
+        Action::Start {
+            ttl_seconds: Some(0)
+        }
+    );
+    let r = decode(without(start(), "/ttl")).unwrap();
+    assert_eq!(r.action, Action::Start { ttl_seconds: None });
+    let r = decode(with(start(), "/ttl", json!(null))).unwrap();
+    assert_eq!(r.action, Action::Start { ttl_seconds: None });
+}
+
+#[test]
+fn round_trips_through_json() {
+    for v in [call(), start()] {
+        let r = decode(v).unwrap();
+        assert_eq!(Request::from_json(&r.to_json()).unwrap(), r);
+    }
+}
+
+// --- syntax
+
+#[test]
+fn invalid_json_names_the_position() {
+    let e = Request::from_json("{\"action\": \"call\",").unwrap_err();
+    assert_eq!(e.field, "");
+    assert!(e.message.starts_with("invalid JSON: "), "{e}");
+    assert!(e.message.contains("line 1 column 18"), "{e}");
+    assert_eq!(e.to_string(), e.message, "no field, no prefix");
+    let e = Request::from_slice(b"\xff\xfe").unwrap_err();
+    assert!(e.message.starts_with("invalid JSON"), "{e}");
+    let e = Request::from_json("").unwrap_err();
+    assert!(e.message.contains("EOF"), "{e}");
+}
+
+#[test]
+fn top_level_must_be_an_object() {
+    assert_eq!(
+        error(json!([1, 2])),
+        ("".into(), "expected a JSON object, found a list".into())
+    );
+    assert_eq!(
+        error(json!("call")),
+        ("".into(), "expected a JSON object, found a string".into())
+    );
+}
+
+#[test]
+fn duplicate_keys_anywhere_are_errors() {
+    let text = call().to_string().replacen(
+        "\"kind\":\"agent\"",
+        "\"kind\":\"agent\",\"kind\":\"human\"",
+        1,
+    );
+    let e = Request::from_json(&text).unwrap_err();
+    assert_eq!(e.field, "chain[1].kind");
+    assert_eq!(e.message, "duplicate key `kind`");
+    assert_eq!(e.to_string(), "`chain[1].kind`: duplicate key `kind`");
+
+    // Deep inside a value nobody reads, and in an ignored key: still malformed.
+    let text = r#"{"action": "call", "workflow": "w", "tool": "t", "chain": [{"id": "a", "kind": "human"}],
+        "unknown": {"a": [{"b": {"c": 1, "c": 2}}]}}"#;
+    assert_eq!(
+        Request::from_json(text).unwrap_err().field,
+        "unknown.a[0].b.c"
+    );
+    let text = r#"{"action": "start", "workflow": "w", "chain": [{"id": "a", "kind": "human"}],
+        "args": {"x": 1, "x": 1}}"#;
+    assert_eq!(Request::from_json(text).unwrap_err().field, "args.x");
+    let text = r#"{"action": "call", "action": "call", "workflow": "w", "tool": "t", "chain": []}"#;
+    assert_eq!(Request::from_json(text).unwrap_err().field, "action");
+}
+
+// --- one test per malformed shape
+
+#[test]
+fn action_missing() {
+    assert_eq!(
+        error(without(call(), "/action")),
+        ("action".into(), "missing required field".into())
+    );
+}
+
+#[test]
+fn action_not_start_or_call() {
+    assert_eq!(
+        error(with(call(), "/action", json!("stop"))),
+        (
+            "action".into(),
+            "expected one of `start`, `call`, found `stop`".into()
+        )
+    );
+    assert_eq!(
+        error(with(call(), "/action", json!(1))).1,
+        "expected one of `start`, `call`, found an integer"
+    );
+}
+
+#[test]
+fn workflow_missing_or_not_a_string() {
+    assert_eq!(error(without(call(), "/workflow")).0, "workflow");
+    assert_eq!(
+        error(with(call(), "/workflow", json!(["release"]))),
+        ("workflow".into(), "expected a string, found a list".into())
+    );
+}
+
+#[test]
+fn tool_missing_on_a_call() {
+    assert_eq!(error(without(call(), "/tool")).0, "tool");
+    assert_eq!(
+        error(with(call(), "/tool", json!(null))),
+        ("tool".into(), "expected a string, found null".into())
+    );
+}
+
+#[test]
+fn args_not_an_object() {
+    assert_eq!(
+        error(with(call(), "/args", json!(["prod"]))),
+        ("args".into(), "expected an object, found a list".into())
+    );
+    assert_eq!(error(with(call(), "/args", json!("x"))).0, "args");
+}
+
+#[test]
+fn args_null_or_absent_means_no_arguments() {
+    for v in [with(call(), "/args", json!(null)), without(call(), "/args")] {
+        let r = decode(v).unwrap();
+        assert!(matches!(r.action, Action::Call { ref args, .. } if args.is_empty()));
+    }
+}
+
+#[test]
+fn chain_missing() {
+    assert_eq!(
+        error(without(call(), "/chain")),
+        ("chain".into(), "missing required field".into())
+    );
+}
+
+#[test]
+fn chain_empty() {
+    assert_eq!(
+        error(with(call(), "/chain", json!([]))),
+        (
+            "chain".into(),
+            "expected at least one principal, found an empty list".into()
+        )
+    );
+}
+
+#[test]
+fn chain_not_a_list() {
+    assert_eq!(
+        error(with(call(), "/chain", json!({"id": "a"}))),
+        (
+            "chain".into(),
+            "expected a list of principals, found an object".into()
+        )
+    );
+}
+
+#[test]
+fn principal_not_an_object() {
+    assert_eq!(
+        error(with(call(), "/chain/1", json!("agent"))),
+        (
+            "chain[1]".into(),
+            "expected an object, found a string".into()
+        )
+    );
+}
+
+#[test]
+fn principal_id_missing() {
+    assert_eq!(
+        error(without(call(), "/chain/0/id")),
+        ("chain[0].id".into(), "missing required field".into())
+    );
+    assert_eq!(
+        error(with(call(), "/chain/0/id", json!(7))).0,
+        "chain[0].id"
+    );
+}
+
+#[test]
+fn principal_kind_missing() {
+    assert_eq!(error(without(call(), "/chain/1/kind")).0, "chain[1].kind");
+}
+
+#[test]
+fn principal_kind_not_one_of_three() {
+    let e = decode(with(call(), "/chain/1/kind", json!("robot"))).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "`chain[1].kind`: expected one of `human`, `service`, `agent`, found `robot`"
+    );
+    assert_eq!(
+        error(with(call(), "/chain/1/kind", json!("Human"))).1,
+        "expected one of `human`, `service`, `agent`, found `Human`"
+    );
+}
+
+#[test]
+fn roles_not_a_list() {
+    assert_eq!(
+        error(with(call(), "/chain/0/roles", json!("engineer"))),
+        (
+            "chain[0].roles".into(),
+            "expected a list of strings, found a string".into()
+        )
+    );
+}
+
+#[test]
+fn roles_not_strings() {
+    assert_eq!(
+        error(with(call(), "/chain/0/roles", json!(["a", "b", 3]))),
+        (
+            "chain[0].roles[2]".into(),
+            "expected a string, found an integer".into()
+        )
+    );
+}
+
+#[test]
+fn giver_roles_not_strings() {
+    assert_eq!(
+        error(with(
+            call(),
+            "/evidence/0/by/roles",
+            json!(["a", "b", null])
+        ))
+        .0,
+        "evidence[0].by.roles[2]"
+    );
+}
+
+#[test]
+fn attrs_not_an_object() {
+    assert_eq!(
+        error(with(call(), "/chain/0/attrs", json!([1]))),
+        (
+            "chain[0].attrs".into(),
+            "expected an object, found a list".into()
+        )
+    );
+}
+
+#[test]
+fn subject_not_a_string() {
+    assert_eq!(
+        error(with(call(), "/subject", json!(1))),
+        (
+            "subject".into(),
+            "expected a string, found an integer".into()
+        )
+    );
+    assert_eq!(
+        error(with(call(), "/evidence/1/subject", json!({}))).0,
+        "evidence[1].subject"
+    );
+}
+
+#[test]
+fn evidence_not_a_list() {
+    assert_eq!(
+        error(with(call(), "/evidence", json!({"kind": "x"}))),
+        (
+            "evidence".into(),
+            "expected a list of evidence items, found an object".into()
+        )
+    );
+}
+
+#[test]
+fn evidence_item_not_an_object() {
+    assert_eq!(
+        error(with(call(), "/evidence/2", json!("tests_passed"))).0,
+        "evidence[2]"
+    );
+}
+
+#[test]
+fn evidence_item_without_kind() {
+    assert_eq!(
+        error(without(call(), "/evidence/2/kind")),
+        ("evidence[2].kind".into(), "missing required field".into())
+    );
+}
+
+#[test]
+fn evidence_giver_malformed() {
+    assert_eq!(
+        error(with(call(), "/evidence/0/by", json!("bob"))).0,
+        "evidence[0].by"
+    );
+    assert_eq!(
+        error(without(call(), "/evidence/0/by/id")).0,
+        "evidence[0].by.id"
+    );
+    assert_eq!(
+        error(with(call(), "/evidence/0/by/kind", json!("bot"))).0,
+        "evidence[0].by.kind"
+    );
+}
+
+#[test]
+fn evidence_fields_not_an_object() {
+    assert_eq!(
+        error(with(call(), "/evidence/3/fields", json!(["REL"]))).0,
+        "evidence[3].fields"
+    );
+}
+
+#[test]
+fn context_not_an_object() {
+    assert_eq!(
+        error(with(call(), "/context", json!(true))),
+        (
+            "context".into(),
+            "expected an object, found a boolean".into()
+        )
+    );
+}
+
+#[test]
+fn ttl_not_a_duration_on_a_start() {
+    for bad in ["20", "20 m", "m", "-5m", "1.5h", "20M", "１m", "20mm", ""] {
+        let (field, message) = error(with(start(), "/ttl", json!(bad)));
+        assert_eq!(field, "ttl", "{bad}");
+        assert!(
+            message.starts_with("expected a duration such as \"20m\""),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        error(with(start(), "/ttl", json!(1200))),
+        (
+            "ttl".into(),
+            "expected a duration such as \"20m\", found an integer".into()
+        )
+    );
+    // Seconds beyond i64.
+    assert_eq!(
+        error(with(start(), "/ttl", json!("106751991167301d"))).0,
+        "ttl"
+    );
+    assert_eq!(
+        error(with(start(), "/ttl", json!("99999999999999999999s"))).0,
+        "ttl"
+    );
+}
+
+#[test]
+fn ignored_fields_are_not_shape_checked() {
+    // ttl on a call.
+    let mut v = call();
+    v["ttl"] = json!({"not": "a duration"});
+    assert!(decode(v).is_ok());
+    // tool and args on a start.
+    let mut v = start();
+    v["tool"] = json!(42);
+    v["args"] = json!([1, 2]);
+    assert!(decode(v).is_ok());
+    // Unknown keys, anywhere.
+    let mut v = call();
+    v["extra"] = json!({"x": [1.5]});
+    v["chain"][0]["claims"] = json!(null);
+    v["evidence"][0]["note"] = json!(3.25);
+    assert!(decode(v).is_ok());
+}
+
+#[test]
+fn null_in_optional_fields_means_absent() {
+    let mut v = call();
+    v["subject"] = json!(null);
+    v["evidence"] = json!(null);
+    v["context"] = json!(null);
+    v["args"] = json!(null);
+    v["chain"][0]["roles"] = json!(null);
+    v["chain"][0]["attrs"] = json!(null);
+    let r = decode(v).unwrap();
+    assert_eq!(r.subject, None);
+    assert!(r.evidence.is_empty() && r.context.is_empty());
+    assert!(r.chain[0].roles.is_empty() && r.chain[0].attrs.is_empty());
+
+    let mut v = call();
+    v["evidence"][0]["by"] = json!(null);
+    v["evidence"][1]["subject"] = json!(null);
+    v["evidence"][3]["fields"] = json!(null);
+    let r = decode(v).unwrap();
+    assert_eq!(r.evidence[0].by, None);
+    assert_eq!(r.evidence[1].subject, None);
+    assert!(r.evidence[3].fields.is_empty());
+}
+
+#[test]
+fn null_values_are_dropped() {
+    let mut v = call();
+    v["args"] = json!({"env": null, "service": "api"});
+    v["chain"][0]["attrs"] = json!({"team": null});
+    v["context"] = json!({"business_hours": null});
+    let r = decode(v).unwrap();
+    assert!(matches!(&r.action, Action::Call { args, .. } if args.len() == 1));
+    assert!(r.chain[0].attrs.is_empty());
+    assert!(r.context.is_empty());
+}
+
+#[test]
+fn required_fields_may_not_be_null() {
+    assert_eq!(
+        error(with(call(), "/chain/0/id", json!(null))).0,
+        "chain[0].id"
+    );
+    assert_eq!(
+        error(with(call(), "/evidence/2/kind", json!(null))).0,
+        "evidence[2].kind"
+    );
+    assert_eq!(error(with(call(), "/chain", json!(null))).0, "chain");
+}
+
+// --- values
+
+fn arg_value(raw: &str) -> RequestValue {
+    let text = format!(
+        r#"{{"action": "call", "workflow": "w", "tool": "t", "chain": [{{"id": "a", "kind": "human"}}],
+            "args": {{"v": {raw}}}}}"#
+    );
+    match Request::from_json(&text).unwrap().action {
+        Action::Call { mut args, .. } => args.pop().unwrap().1,
+        Action::Start { .. } => unreachable!(),
+    }
+}
+
+#[test]
+fn writ_values() {
+    assert_eq!(arg_value(r#""30m""#), RequestValue::Str("30m".into()));
+    assert_eq!(arg_value("42"), RequestValue::Int(42));
+    assert_eq!(arg_value("-7"), RequestValue::Int(-7));
+    assert_eq!(arg_value("true"), RequestValue::Bool(true));
+    assert_eq!(
+        arg_value(r#"["a", "b"]"#),
+        RequestValue::StrList(vec!["a".into(), "b".into()])
+    );
+    assert_eq!(arg_value("[]"), RequestValue::StrList(vec![]));
+}
+
+#[test]
+fn integers_within_64_bits() {
+    assert_eq!(
+        arg_value("9223372036854775807"),
+        RequestValue::Int(i64::MAX)
+    );
+    assert_eq!(
+        arg_value("-9223372036854775808"),
+        RequestValue::Int(i64::MIN)
+    );
+    let big = arg_value("9223372036854775808");
+    assert!(matches!(big, RequestValue::Other(_)), "{big:?}");
+    assert_eq!(big.describe(), "an integer outside the 64-bit range");
+    let small = arg_value("-9223372036854775809");
+    assert!(matches!(small, RequestValue::Other(_)), "{small:?}");
+    assert!(matches!(
+        arg_value("18446744073709551616"),
+        RequestValue::Other(_)
+    ));
+}
+
+#[test]
+fn fractions_and_exponents_are_not_integers() {
+    for raw in ["3.0", "1e2", "1E2", "-0.0", "2.5e-3"] {
+        let v = arg_value(raw);
+        assert!(matches!(v, RequestValue::Other(_)), "{raw}: {v:?}");
+        assert_eq!(v.describe(), "a number that is not an integer", "{raw}");
+    }
+    assert_eq!(arg_value("3.0").to_string(), "3.0");
+}
+
+#[test]
+fn objects_and_mixed_lists_are_not_writ_values() {
+    let v = arg_value(r#"{"a": 1}"#);
+    assert_eq!(v.describe(), "an object");
+    assert_eq!(v.to_string(), r#"{"a":1}"#);
+    let v = arg_value(r#"["a", 1]"#);
+    assert_eq!(v.describe(), "a list that is not all strings");
+    assert_eq!(
+        arg_value("[null]").describe(),
+        "a list that is not all strings"
+    );
+    assert_eq!(
+        arg_value("[[\"a\"]]").describe(),
+        "a list that is not all strings"
+    );
+}
+
+#[test]
+fn long_values_are_shortened_in_messages() {
+    let long = "x".repeat(500);
+    let v = arg_value(&format!("\"{long}\""));
+    let shown = v.to_string();
+    assert!(
+        shown.chars().count() <= 81 && shown.ends_with('…'),
+        "{shown}"
+    );
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("90s"), Some(90));
+    assert_eq!(parse_duration("30m"), Some(1800));
+    assert_eq!(parse_duration("1h"), Some(3600));
+    assert_eq!(parse_duration("7d"), Some(604_800));
+    assert_eq!(parse_duration("007m"), Some(420));
+    assert_eq!(parse_duration("0s"), Some(0));
+    assert_eq!(parse_duration("9223372036854775807s"), Some(i64::MAX));
+    assert_eq!(parse_duration("9223372036854775808s"), None);
+    assert_eq!(
+        parse_duration("106751991167300d"),
+        Some(106_751_991_167_300 * 86_400)
+    );
+    assert_eq!(parse_duration("106751991167301d"), None);
+    for bad in ["", "s", "5", "5x", "-5s", "+5s", "5 s", "5sm", "٣s", "5é"] {
+        assert_eq!(parse_duration(bad), None, "{bad}");
+    }
+    assert_eq!(format_duration(1800), "30m");
+    assert_eq!(format_duration(3600), "1h");
+    assert_eq!(format_duration(86_400 * 2), "2d");
+    assert_eq!(format_duration(90), "90s");
+    assert_eq!(format_duration(0), "0s");
+    assert_eq!(format_duration(601), "601s");
+}
+
+#[test]
+fn error_display_is_cedar_style() {
+    let e = RequestError {
+        field: "args.env".into(),
+        message: "expected a string, found an integer".into(),
+    };
+    assert_eq!(
+        e.to_string(),
+        "`args.env`: expected a string, found an integer"
+    );
+}

@@ -1,0 +1,99 @@
+//! The allow path allocates nothing but the decision itself (its one-element `rules` vector),
+//! and the other outcomes stay small. Counted with a test-only global allocator that delegates
+//! to the system allocator (the library itself forbids `unsafe`).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use writ_evaluator::ir::PolicyIr;
+use writ_evaluator::{Outcome, Policy, Request};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded unchanged to `System`; counting touches only a thread-local
+// `Cell` (no allocation, no reentrancy).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded unchanged.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let out = f();
+    (out, ALLOCATIONS.with(Cell::get) - before)
+}
+
+fn engineering() -> Policy {
+    let ir: PolicyIr =
+        serde_json::from_str(include_str!("conformance/engineering/ir.json")).unwrap();
+    Policy::from_ir(ir).unwrap()
+}
+
+#[test]
+fn the_allow_path_allocates_only_the_decision() {
+    let policy = engineering();
+    let requests = [
+        // Evidence with distinct givers, a guardrail require-for evaluated, entitlement
+        // through `extends`.
+        r#"{"action": "call", "workflow": "release", "tool": "deploy",
+            "args": {"env": "prod", "service": "api"},
+            "chain": [{"id": "alice", "kind": "human", "roles": ["release_manager"], "attrs": {"team": "platform", "sub": "x"}},
+                      {"id": "agent/1", "kind": "agent"}],
+            "evidence": [{"kind": "approval", "by": {"id": "bob", "kind": "human", "roles": ["security_reviewer"]}},
+                         {"kind": "approval", "by": {"id": "carol", "kind": "human", "roles": ["security_reviewer"]}},
+                         {"kind": "tests_passed"}]}"#,
+        // Globs, denies evaluated, a guardrail require-for applying at depth 2.
+        r#"{"action": "call", "workflow": "dependency_bot", "tool": "repo.push",
+            "args": {"repo": "web", "branch": "deps/serde", "files": ["Cargo.lock"]},
+            "chain": [{"id": "erin", "kind": "human", "roles": ["engineer"]},
+                      {"id": "agent/1", "kind": "agent"}, {"id": "agent/2", "kind": "agent"}],
+            "evidence": [{"kind": "tests_passed"}, {"kind": "signed_commit"}]}"#,
+        // A start with a condition on an attribute and a deny start.
+        r#"{"action": "start", "workflow": "dependency_bot", "ttl": "30m",
+            "chain": [{"id": "svc", "kind": "service", "roles": ["platform_service"], "attrs": {"team": "platform"}}]}"#,
+    ];
+    for text in requests {
+        let request = Request::from_json(text).unwrap();
+        let (decision, n) = allocations(|| policy.decide(&request));
+        assert_eq!(decision.decision, Outcome::Allow, "{text}");
+        assert_eq!(
+            n, 1,
+            "allocations on the allow path (the `rules` vector only): {text}"
+        );
+    }
+}
+
+#[test]
+fn denies_allocate_little() {
+    let policy = engineering();
+    let request = Request::from_json(
+        r#"{"action": "call", "workflow": "dependency_bot", "tool": "repo.push",
+            "args": {"repo": "web", "branch": "main", "files": ["a"]},
+            "chain": [{"id": "erin", "kind": "human", "roles": ["engineer"]}, {"id": "agent/1", "kind": "agent"}]}"#,
+    )
+    .unwrap();
+    let (decision, n) = allocations(|| policy.decide(&request));
+    assert_eq!(decision.decision, Outcome::Deny);
+    assert!(n <= 4, "{n} allocations");
+}
