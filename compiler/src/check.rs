@@ -18,7 +18,6 @@ use writ_grammar::ast::{
 };
 
 use crate::diagnostic::{did_you_mean, suggest, Code, Diagnostic, Location};
-use crate::glob::glob_matches;
 use crate::symbols::{at, Symbols};
 use crate::types::Ty;
 
@@ -200,8 +199,14 @@ impl<'a> Checker<'a> {
         let guardrails = self.guardrails();
         self.fixtures_and_tests();
         let ir = PolicyIr { hash, roles, attributes, contexts, tools, evidence, workflows, guardrails };
+        // Lints judge a whole, correct program; on a program with errors they would mostly
+        // echo those errors (a start rule that failed to parse is not a missing start rule).
+        let syntax_errors = self.input.asts.iter().any(|a| !a.errors.is_empty());
+        if syntax_errors || self.diagnostics.iter().any(Diagnostic::is_error) {
+            return None;
+        }
         crate::lints::run(self, &ir);
-        if self.diagnostics.iter().any(Diagnostic::is_error) { None } else { Some(ir) }
+        Some(ir)
     }
 
     fn value_decls(&mut self, attributes: bool) -> Vec<ValueDeclIr> {
@@ -515,10 +520,11 @@ impl<'a> Checker<'a> {
                 }
             },
             TargetKind::Glob(pattern) => {
+                let glob = writ_evaluator::Glob::new(pattern);
                 let tools: Vec<usize> = all
                     .iter()
                     .copied()
-                    .filter(|t| glob_matches(pattern, &self.symbols.tools[*t].decl.name.text))
+                    .filter(|t| glob.is_match(&self.symbols.tools[*t].decl.name.text))
                     .collect();
                 if tools.is_empty() {
                     self.error(

@@ -47,7 +47,7 @@ impl Compilation {
 /// Parses one file. Never fails: syntax errors are part of the tree.
 #[salsa::tracked(returns(ref))]
 pub fn parse(db: &dyn salsa::Database, file: PolicyFile) -> ast::SourceFile {
-    let _ = file.text(db); ast::SourceFile::default() // TEMP
+    writ_grammar::parse(file.text(db))
 }
 
 /// The SHA-256 digest that identifies a policy's text (LANGUAGE.md §7).

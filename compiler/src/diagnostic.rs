@@ -49,8 +49,6 @@ pub enum Code {
     MissingArgument,
     PrincipalOutsideMay,
     NotACondition,
-    // Tests.
-    InvalidExpectation,
     // Warnings.
     UnstartableWorkflow,
     NeverAllows,
@@ -92,7 +90,6 @@ impl Code {
             Code::MissingArgument => "missing_argument",
             Code::PrincipalOutsideMay => "principal_outside_may",
             Code::NotACondition => "not_a_condition",
-            Code::InvalidExpectation => "invalid_expectation",
             Code::UnstartableWorkflow => "unstartable_workflow",
             Code::NeverAllows => "never_allows",
             Code::UnusedDeclaration => "unused_declaration",
@@ -143,7 +140,6 @@ impl Code {
         Code::MissingArgument,
         Code::PrincipalOutsideMay,
         Code::NotACondition,
-        Code::InvalidExpectation,
         Code::UnstartableWorkflow,
         Code::NeverAllows,
         Code::UnusedDeclaration,

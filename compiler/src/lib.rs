@@ -5,7 +5,6 @@
 mod check;
 pub mod db;
 pub mod diagnostic;
-mod glob;
 mod lints;
 pub mod load;
 mod symbols;

@@ -96,31 +96,3 @@ fn explained_decisions_render() {
     );
     assert!(text.contains("=> pending [release/allow/2]"), "{text}");
 }
-
-/// A rough throughput figure (run with `--release -- --ignored --nocapture`); the real
-/// benchmarks against Cedar and Rego live elsewhere.
-#[test]
-#[ignore]
-fn throughput() {
-    let policy = policy(include_str!("conformance/engineering/ir.json"));
-    let text = r#"{"action": "call", "workflow": "release", "tool": "deploy",
-        "args": {"env": "prod", "service": "api"},
-        "chain": [{"id": "alice", "kind": "human", "roles": ["release_manager"], "attrs": {"team": "platform"}},
-                  {"id": "agent/1", "kind": "agent"}],
-        "evidence": [{"kind": "approval", "by": {"id": "bob", "kind": "human", "roles": ["security_reviewer"]}},
-                     {"kind": "approval", "by": {"id": "carol", "kind": "human", "roles": ["security_reviewer"]}},
-                     {"kind": "tests_passed"}]}"#;
-    let request = Request::from_json(text).unwrap();
-    let n = 1_000_000;
-    let start = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(policy.decide(std::hint::black_box(&request)));
-    }
-    let decide = start.elapsed() / n;
-    let start = std::time::Instant::now();
-    for _ in 0..n / 10 {
-        std::hint::black_box(Request::from_json(std::hint::black_box(text)).unwrap());
-    }
-    let decode = start.elapsed() / (n / 10);
-    eprintln!("decide: {decide:?} per allow; decode: {decode:?} per request");
-}

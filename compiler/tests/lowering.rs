@@ -1,0 +1,41 @@
+//! The compiler lowers the conformance policies to exactly the IR that the evaluator's own
+//! tests were written against (evaluator/tests/conformance/*/ir.json, lowered by hand from
+//! LANGUAGE.md): rule ids, locations, targets, conditions and requirements.
+
+use std::path::Path;
+
+use writ_compiler::Compiler;
+use writ_evaluator::ir::PolicyIr;
+
+fn check(corpus: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = std::fs::read_to_string(root.join("tests/conformance").join(corpus).join("policy.writ")).unwrap();
+    let compiler = Compiler::new(vec![("policy.writ".to_string(), text)]);
+    let compilation = compiler.compilation();
+    let errors: Vec<_> = compilation.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut ours = compilation.policy.clone().expect("a lowered policy");
+    let expected: PolicyIr = serde_json::from_str(
+        &std::fs::read_to_string(root.join("evaluator/tests/conformance").join(corpus).join("ir.json")).unwrap(),
+    )
+    .unwrap();
+    ours.hash = expected.hash.clone();
+    let ours = serde_json::to_string_pretty(&ours).unwrap();
+    let expected = serde_json::to_string_pretty(&expected).unwrap();
+    if ours != expected {
+        for (i, (a, b)) in ours.lines().zip(expected.lines()).enumerate() {
+            assert_eq!(a, b, "first difference at line {} of the IR JSON", i + 1);
+        }
+        assert_eq!(ours.lines().count(), expected.lines().count());
+    }
+}
+
+#[test]
+fn edges_lowers_as_specified() {
+    check("edges");
+}
+
+#[test]
+fn engineering_lowers_as_specified() {
+    check("engineering");
+}
