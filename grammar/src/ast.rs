@@ -17,7 +17,10 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
@@ -30,7 +33,10 @@ impl Span {
     }
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
     pub fn contains(self, offset: usize) -> bool {
         (self.start as usize) <= offset && offset <= (self.end as usize)
@@ -433,11 +439,20 @@ pub enum ExprKind {
         rhs: Box<Expr>,
     },
     /// `V in LIST`
-    In { value: Box<Expr>, list: Box<Expr> },
+    In {
+        value: Box<Expr>,
+        list: Box<Expr>,
+    },
     /// `LIST contains V`
-    Contains { list: Box<Expr>, value: Box<Expr> },
+    Contains {
+        list: Box<Expr>,
+        value: Box<Expr>,
+    },
     /// `V matches "glob"`
-    Matches { value: Box<Expr>, pattern: StrLit },
+    Matches {
+        value: Box<Expr>,
+        pattern: StrLit,
+    },
     /// `any LIST matches "glob"` / `all LIST matches "glob"`
     Quantified {
         quantifier: Quantifier,

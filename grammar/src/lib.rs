@@ -1,4 +1,124 @@
 //! The writ language's syntax: a pest grammar, a parser that never fails, the syntax tree with
 //! spans, and the canonical formatter.
+//!
+//! - [`parse`] turns source text into an [`ast::SourceFile`], reporting syntax errors inside it.
+//! - [`format()`] prints a file in the one canonical layout (or `None` if it has syntax errors).
+//! - [`KEYWORDS`], [`is_keyword`] and [`line_col`] help editors and diagnostics.
+//!
+//! # Choices where LANGUAGE.md is silent
+//!
+//! - Clauses of a rule may only come in the order of the table in §3, each at most once; a
+//!   clause out of order or repeated is a syntax error that says so.
+//! - Whitespace is not allowed inside dotted names (`repo.push`, `initiator.team`,
+//!   `context.NAME`). A glob target is a dotted name containing `*` or `?`; `*` alone is every
+//!   tool. `start` is a target only after `require ... for` (for the checker to reject).
+//! - A string literal may contain any character but a raw newline; `\u{...}` takes 1 to 6 hex
+//!   digits naming a Unicode scalar value. Integers may have leading zeros (`007` is 7).
+//! - The only list type is `[string]`; any other word in a type position is kept as
+//!   [`ast::TypeKind::Unknown`] for the checker to report.
+//! - Tests: `fixture NAME = KIND [[ROLE, ...]] [{ ATTR: VALUE, ... }]` (empty `[]`/`{}` allowed);
+//!   `expect OUTCOME[(MISSING, ...)]: REQUEST` where only `pending` takes the list; a request is
+//!   `CHAIN via WORKFLOW calls TOOL[(ARG: VALUE, ...)]` or `CHAIN starts WORKFLOW`, then
+//!   optionally `with EVIDENCE, ...`, `context { NAME: VALUE, ... }` and, for starts only,
+//!   `ttl DURATION`, in that order. Values in fields and arguments are literals or names.
+//! - Nesting of brackets and `not` is limited to 64 levels, and a condition to 256 levels of
+//!   operators (long `and`/`or` chains included), so that no input can exhaust the stack.
 
 pub mod ast;
+mod format;
+mod lexer;
+mod parser;
+
+pub use format::format;
+pub use parser::parse;
+
+/// The reserved words of the language (LANGUAGE.md §1). They match whole words only:
+/// `tests_passed` and `roles` are identifiers. `human`, `service` and `agent` are not reserved.
+pub const KEYWORDS: &[&str] = &[
+    "role",
+    "extends",
+    "may",
+    "attribute",
+    "context",
+    "tool",
+    "evidence",
+    "workflow",
+    "start",
+    "allow",
+    "deny",
+    "require",
+    "for",
+    "when",
+    "unless",
+    "because",
+    "max_depth",
+    "ttl",
+    "and",
+    "or",
+    "not",
+    "in",
+    "matches",
+    "contains",
+    "has",
+    "any",
+    "all",
+    "true",
+    "false",
+    "initiator",
+    "caller",
+    "principal",
+    "depth",
+    "test",
+    "fixture",
+    "expect",
+    "via",
+    "calls",
+    "starts",
+    "with",
+    "bound",
+];
+
+/// Whether `word` is a reserved word.
+pub fn is_keyword(word: &str) -> bool {
+    KEYWORDS.contains(&word)
+}
+
+/// The 1-based line and column (counted in characters) of byte `offset` in `source`. An offset
+/// past the end is taken as the end; one inside a character as that character's start.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keywords() {
+        assert_eq!(KEYWORDS.len(), 41);
+        assert!(is_keyword("max_depth"));
+        assert!(!is_keyword("tests_passed"));
+        assert!(!is_keyword("human"));
+        assert!(!is_keyword("pending"));
+    }
+
+    #[test]
+    fn line_and_column() {
+        let src = "ab\né😀x\n";
+        assert_eq!(line_col(src, 0), (1, 1));
+        assert_eq!(line_col(src, 2), (1, 3));
+        assert_eq!(line_col(src, 3), (2, 1));
+        assert_eq!(line_col(src, 5), (2, 2));
+        assert_eq!(line_col(src, 6), (2, 2)); // inside 😀
+        assert_eq!(line_col(src, 9), (2, 3));
+        assert_eq!(line_col(src, 100), (3, 1));
+        assert_eq!(line_col("", 5), (1, 1));
+    }
+}

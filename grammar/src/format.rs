@@ -1,0 +1,1009 @@
+//! The canonical formatter.
+//!
+//! Layout: two-space indentation; one declaration, rule, entitlement or expectation per line,
+//! with its clauses on that line; single spaces around operators; `[a, b]` lists; strings
+//! re-escaped canonically; parentheses as written. A blank line separates declarations with a
+//! body (roles with entitlements, workflows, tests) from their neighbours; elsewhere the
+//! author's blank lines are kept, several collapsing into one.
+//!
+//! Every comment is kept where it was: a comment above a node stays above it (so `///`
+//! documentation stays attached), a comment at the end of a line stays at the end of that line.
+//! A comment inside a node (between two of its tokens) ends the output line there and the node
+//! continues on the next line, indented one more level.
+//!
+//! The printer emits tokens, each with the source offset it stands for; before a token it
+//! prints the comments that come before that offset in the source. Formatting is idempotent and
+//! does not change the parsed tree (the tests check both).
+
+use std::fmt::Write as _;
+
+use crate::ast::*;
+use crate::lexer::{is_first_on_line, newlines_between};
+use crate::parse;
+
+/// Formats `source` in the canonical layout, or `None` if it has syntax errors (broken files
+/// are never reformatted).
+pub fn format(source: &str) -> Option<String> {
+    let file = parse(source);
+    if !file.errors.is_empty() || has_error_nodes(&file) {
+        return None;
+    }
+    let mut printer = Printer::new(source, &file.comments);
+    printer.file(&file);
+    Some(printer.finish())
+}
+
+fn has_error_nodes(file: &SourceFile) -> bool {
+    file.items.iter().any(|item| match item {
+        Item::Error(_) => true,
+        Item::Workflow(w) => w.body.iter().any(|i| matches!(i, WorkflowItem::Error(_))),
+        _ => false,
+    })
+}
+
+/// A string literal in canonical form: `\"`, `\\`, `\n`, `\t` escaped, and `\u{...}` for
+/// control characters and invisible characters that could hide what the text says.
+pub(crate) fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => {
+                let _ = write!(out, "\\u{{{:X}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+struct Printer<'a> {
+    src: &'a str,
+    comments: &'a [Comment],
+    /// The next comment to print.
+    next: usize,
+    out: String,
+    /// Block nesting of the current line unit.
+    indent: usize,
+    /// Something has been written on the current output line.
+    line_open: bool,
+    /// The current unit was broken across lines by a comment: its next lines are indented
+    /// one more level.
+    continued: bool,
+    /// Nothing has been printed yet in the current block (no blank line goes there).
+    block_start: bool,
+    /// Where in the source the last printed unit or comment ended.
+    last_end: usize,
+}
+
+impl<'a> Printer<'a> {
+    fn new(src: &'a str, comments: &'a [Comment]) -> Self {
+        Printer {
+            src,
+            comments,
+            next: 0,
+            out: String::with_capacity(src.len() + src.len() / 8),
+            indent: 0,
+            line_open: false,
+            continued: false,
+            block_start: true,
+            last_end: 0,
+        }
+    }
+
+    fn finish(mut self) -> String {
+        if self.line_open {
+            self.end_line();
+        }
+        self.out
+    }
+
+    // ---- lines, tokens and comments -----------------------------------------------------------
+
+    fn start_line(&mut self, level: usize) {
+        for _ in 0..level {
+            self.out.push_str("  ");
+        }
+        self.line_open = true;
+    }
+
+    fn end_line(&mut self) {
+        self.out.push('\n');
+        self.line_open = false;
+    }
+
+    /// Prints `text`, which stands for source offset `pos`, after a space if `space`.
+    fn tok(&mut self, pos: u32, space: bool, text: &str) {
+        self.comments_inside(pos as usize);
+        if !self.line_open {
+            self.start_line(self.indent + usize::from(self.continued));
+        } else if space {
+            self.out.push(' ');
+        }
+        self.out.push_str(text);
+    }
+
+    fn ident(&mut self, ident: &Ident, space: bool) {
+        self.tok(ident.span.start, space, &ident.name);
+    }
+
+    fn string(&mut self, lit: &StrLit, space: bool) {
+        self.tok(lit.span.start, space, &quote(&lit.value));
+    }
+
+    /// `,` after the element that ended at `prev_end`.
+    fn comma(&mut self, prev_end: u32) {
+        self.tok(prev_end, false, ",");
+    }
+
+    /// Prints the comments before `pos` inside a unit: at the end of the current line if they
+    /// were at the end of a line, else on lines of their own; the unit then continues on a new
+    /// line.
+    fn comments_inside(&mut self, pos: usize) {
+        while let Some(comment) = self.comments.get(self.next) {
+            if comment.span.start as usize >= pos {
+                break;
+            }
+            let trailing = !is_first_on_line(self.src, comment.span.start as usize);
+            if !(trailing && self.line_open) {
+                if self.line_open {
+                    self.end_line();
+                }
+                self.start_line(self.indent + 1);
+            } else {
+                self.out.push(' ');
+            }
+            self.out.push_str(&comment.text);
+            self.end_line();
+            self.continued = true;
+            self.next += 1;
+        }
+    }
+
+    /// Ends the unit whose source ends at `end`: prints what is left of its comments, and the
+    /// comment that follows it on its last source line, if any.
+    fn end_unit(&mut self, end: u32) {
+        let end = end as usize;
+        self.comments_inside(end);
+        self.last_end = end;
+        if let Some(comment) = self.comments.get(self.next) {
+            let start = comment.span.start as usize;
+            let between = self.src.get(end..start).unwrap_or("\n");
+            if between
+                .chars()
+                .all(|c| matches!(c, ' ' | '\t' | '\r' | '\u{FEFF}'))
+            {
+                if !self.line_open {
+                    self.start_line(self.indent + 1);
+                } else {
+                    self.out.push(' ');
+                }
+                self.out.push_str(&comment.text);
+                self.last_end = comment.span.end as usize;
+                self.next += 1;
+            }
+        }
+        if self.line_open {
+            self.end_line();
+        }
+        self.continued = false;
+        self.block_start = false;
+    }
+
+    /// A comment on a line of its own, in a block.
+    fn own_line_comment(&mut self, blank_before: bool) {
+        let comment = &self.comments[self.next];
+        let blank = blank_before || self.blank_in_source(comment.span.start as usize);
+        self.blank_line_if(blank);
+        self.start_line(self.indent);
+        self.out.push_str(&comment.text);
+        self.end_line();
+        self.last_end = comment.span.end as usize;
+        self.block_start = false;
+        self.next += 1;
+    }
+
+    fn blank_in_source(&self, start: usize) -> bool {
+        newlines_between(self.src, self.last_end, start) >= 2
+    }
+
+    fn blank_line_if(&mut self, blank: bool) {
+        if blank && !self.block_start {
+            self.out.push('\n');
+        }
+    }
+
+    fn has_comment_before(&self, pos: u32) -> bool {
+        self.comments
+            .get(self.next)
+            .is_some_and(|c| c.span.start < pos)
+    }
+
+    // ---- blocks -------------------------------------------------------------------------------
+
+    /// The comments above the node starting at `start`, and the blank line before it.
+    /// `blank_first` forces a blank line before the first of them (after a declaration with a
+    /// body); `blank_attached` forces one before the comments that touch the node (before a
+    /// declaration with a body), or before the node itself if none do.
+    fn leading(&mut self, start: u32, blank_first: bool, blank_attached: bool) {
+        let first = self.next;
+        let end = first + self.comments[first..].partition_point(|c| c.span.start < start);
+        // The comments with no blank line between them and the node.
+        let mut attached = end;
+        let mut below = start;
+        while attached > first
+            && newlines_between(
+                self.src,
+                self.comments[attached - 1].span.end as usize,
+                below as usize,
+            ) <= 1
+        {
+            attached -= 1;
+            below = self.comments[attached].span.start;
+        }
+        for i in first..end {
+            let forced = (i == first && blank_first) || (i == attached && blank_attached);
+            self.own_line_comment(forced);
+        }
+        let forced = first == end && (blank_first || blank_attached);
+        let blank = forced || self.blank_in_source(start as usize);
+        self.blank_line_if(blank);
+    }
+
+    /// The comments left in a block before `limit` (its `}` or the end of the file).
+    fn closing_comments(&mut self, limit: usize, blank_first: bool) {
+        let mut first = true;
+        while self
+            .comments
+            .get(self.next)
+            .is_some_and(|c| (c.span.start as usize) < limit)
+        {
+            self.own_line_comment(first && blank_first);
+            first = false;
+        }
+    }
+
+    /// `{ ... }` with one unit per line inside, or `{}` when there is nothing inside.
+    fn braces<T>(
+        &mut self,
+        open: u32,
+        close: u32,
+        items: &[T],
+        span_of: impl Fn(&Self, &T) -> Span,
+        print: impl Fn(&mut Self, &T),
+    ) {
+        self.tok(open, true, "{");
+        if items.is_empty() && !self.has_comment_before(close) {
+            self.tok(close, false, "}");
+            return;
+        }
+        self.end_unit(open + 1);
+        self.block_start = true;
+        self.indent += 1;
+        for item in items {
+            self.leading(span_of(self, item).start, false, false);
+            print(self, item);
+        }
+        self.closing_comments(close as usize, false);
+        self.indent -= 1;
+        self.tok(close, false, "}");
+    }
+
+    /// The offset of `ch` if it is the next character after `from` other than whitespace and
+    /// comments, else `from`. Used for punctuation that has no span in the tree.
+    fn find(&self, from: u32, ch: u8) -> u32 {
+        self.try_find(from, ch).unwrap_or(from)
+    }
+
+    fn try_find(&self, from: u32, ch: u8) -> Option<u32> {
+        let bytes = self.src.as_bytes();
+        let mut i = from as usize;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+                b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                    i += bytes[i..]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .unwrap_or(bytes.len() - i);
+                }
+                b if b == ch => return u32::try_from(i).ok(),
+                _ => break,
+            }
+        }
+        None
+    }
+
+    /// Whether a declaration is printed with a multi-line body.
+    fn has_block(&self, item: &Item) -> bool {
+        let (open_after, items, span) = match item {
+            Item::Role(RoleDecl {
+                body: Some(body),
+                extends,
+                name,
+                span,
+                ..
+            }) => (
+                extends.last().map_or(name.span.end, |e| e.span.end),
+                body.len(),
+                *span,
+            ),
+            Item::Workflow(w) => (w.name.span.end, w.body.len(), w.span),
+            Item::Test(t) => (t.name.span.end, t.expectations.len(), t.span),
+            _ => return false,
+        };
+        let open = self.find(open_after, b'{');
+        let close = span.end.saturating_sub(1);
+        items > 0
+            || self
+                .comments
+                .iter()
+                .any(|c| c.span.start > open && c.span.start < close)
+    }
+
+    // ---- declarations -------------------------------------------------------------------------
+
+    fn file(&mut self, file: &SourceFile) {
+        let mut after_block = false;
+        for item in &file.items {
+            let block = self.has_block(item);
+            self.leading(item.span().start, after_block, block);
+            self.item(item);
+            after_block = block;
+        }
+        self.closing_comments(self.src.len() + 1, after_block);
+    }
+
+    fn item(&mut self, item: &Item) {
+        match item {
+            Item::Role(role) => self.role(role),
+            Item::Attribute(decl) => self.value_decl("attribute", decl),
+            Item::Context(decl) => self.value_decl("context", decl),
+            Item::Tool(tool) => self.tool(tool),
+            Item::Evidence(evidence) => self.evidence(evidence),
+            Item::Workflow(workflow) => self.workflow(workflow),
+            Item::Rule(rule) => self.rule(rule),
+            Item::Fixture(fixture) => self.fixture(fixture),
+            Item::Test(test) => self.test(test),
+            // `format` refuses files with errors.
+            Item::Error(_) => {}
+        }
+    }
+
+    fn role(&mut self, role: &RoleDecl) {
+        self.tok(role.span.start, false, "role");
+        self.ident(&role.name, true);
+        if let Some(first) = role.extends.first() {
+            self.tok(first.span.start, true, "extends");
+            self.idents(&role.extends, true);
+        }
+        if let Some(body) = &role.body {
+            let header_end = role
+                .extends
+                .last()
+                .map_or(role.name.span.end, |e| e.span.end);
+            let open = self.find(header_end, b'{');
+            let close = role.span.end - 1;
+            self.braces(open, close, body, |_, e| e.span, Self::entitlement);
+        }
+        self.end_unit(role.span.end);
+    }
+
+    fn entitlement(&mut self, entitlement: &Entitlement) {
+        self.tok(entitlement.span.start, false, "may");
+        self.target(&entitlement.target);
+        self.conditions(&entitlement.when, &entitlement.unless);
+        self.end_unit(entitlement.span.end);
+    }
+
+    fn value_decl(&mut self, keyword: &str, decl: &ValueDecl) {
+        self.tok(decl.span.start, false, keyword);
+        self.ident(&decl.name, true);
+        self.tok(decl.name.span.end, false, ":");
+        self.type_expr(&decl.ty);
+        self.end_unit(decl.span.end);
+    }
+
+    fn type_expr(&mut self, ty: &TypeExpr) {
+        let at = ty.span.start;
+        match &ty.kind {
+            TypeKind::String => self.tok(at, true, "string"),
+            TypeKind::Int => self.tok(at, true, "int"),
+            TypeKind::Bool => self.tok(at, true, "bool"),
+            TypeKind::Duration => self.tok(at, true, "duration"),
+            TypeKind::StringList => {
+                self.tok(at, true, "[");
+                self.tok(at + 1, false, "string");
+                self.tok(ty.span.end - 1, false, "]");
+            }
+            TypeKind::Enum(values) => {
+                for (i, value) in values.iter().enumerate() {
+                    if i > 0 {
+                        self.tok(value.span.start, true, "|");
+                    }
+                    self.string(value, true);
+                }
+            }
+            TypeKind::Unknown(name) => self.ident(name, true),
+        }
+    }
+
+    fn tool(&mut self, tool: &ToolDecl) {
+        self.tok(tool.span.start, false, "tool");
+        self.tok(tool.name.span.start, true, &tool.name.text);
+        let mut end = tool.name.span.end;
+        if let Some(params) = &tool.params {
+            end = self.params(end, params);
+        }
+        if !tool.tags.is_empty() {
+            self.bracketed(end, &tool.tags, true);
+        }
+        self.end_unit(tool.span.end);
+    }
+
+    /// `(NAME: TYPE, ...)` after offset `after`; returns the offset after `)`.
+    fn params(&mut self, after: u32, params: &[Param]) -> u32 {
+        let open = self.find(after, b'(');
+        self.tok(open, false, "(");
+        for (i, param) in params.iter().enumerate() {
+            if i > 0 {
+                self.comma(params[i - 1].span.end);
+            }
+            self.ident(&param.name, i > 0);
+            self.tok(param.name.span.end, false, ":");
+            self.type_expr(&param.ty);
+        }
+        let close = self.find(params.last().map_or(open + 1, |p| p.span.end), b')');
+        self.tok(close, false, ")");
+        close + 1
+    }
+
+    /// `[a, b]` after offset `after`.
+    fn bracketed(&mut self, after: u32, names: &[Ident], space: bool) {
+        let open = self.find(after, b'[');
+        self.tok(open, space, "[");
+        self.idents(names, false);
+        let close = self.find(names.last().map_or(open + 1, |n| n.span.end), b']');
+        self.tok(close, false, "]");
+    }
+
+    /// `a, b, c`.
+    fn idents(&mut self, names: &[Ident], space: bool) {
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                self.comma(names[i - 1].span.end);
+            }
+            self.ident(name, space || i > 0);
+        }
+    }
+
+    fn evidence(&mut self, evidence: &EvidenceDecl) {
+        self.tok(evidence.span.start, false, "evidence");
+        self.ident(&evidence.name, true);
+        if let Some(fields) = &evidence.fields {
+            self.params(evidence.name.span.end, fields);
+        }
+        if let Some(kind) = &evidence.by_kind {
+            let by = evidence.by_human.map_or(kind.span.start, |span| span.start);
+            self.tok(by, true, "by");
+            self.ident(kind, true);
+        }
+        if let Some(bound) = evidence.bound {
+            self.tok(bound.start, true, "bound");
+        }
+        self.end_unit(evidence.span.end);
+    }
+
+    fn workflow(&mut self, workflow: &WorkflowDecl) {
+        self.tok(workflow.span.start, false, "workflow");
+        self.ident(&workflow.name, true);
+        let open = self.find(workflow.name.span.end, b'{');
+        let close = workflow.span.end - 1;
+        self.braces(
+            open,
+            close,
+            &workflow.body,
+            Self::workflow_item_span,
+            Self::workflow_item,
+        );
+        self.end_unit(workflow.span.end);
+    }
+
+    /// The span of a workflow item, from its keyword on (`max_depth` and `ttl` have no span of
+    /// their own in the tree).
+    fn workflow_item_span(&self, item: &WorkflowItem) -> Span {
+        let from_keyword = |keyword: &str, value: Span| {
+            let before = self.src[..value.start as usize].trim_end();
+            match before.strip_suffix(keyword) {
+                Some(rest) => Span::new(rest.len(), value.end as usize),
+                None => value,
+            }
+        };
+        match item {
+            WorkflowItem::Rule(rule) => rule.span,
+            WorkflowItem::MaxDepth(value) => from_keyword("max_depth", value.span),
+            WorkflowItem::Ttl(value) => from_keyword("ttl", value.span),
+            WorkflowItem::Error(span) => *span,
+        }
+    }
+
+    fn workflow_item(&mut self, item: &WorkflowItem) {
+        let span = self.workflow_item_span(item);
+        match item {
+            WorkflowItem::Rule(rule) => return self.rule(rule),
+            WorkflowItem::MaxDepth(value) => {
+                self.tok(span.start, false, "max_depth");
+                self.tok(value.span.start, true, &value.value.to_string());
+            }
+            WorkflowItem::Ttl(value) => {
+                self.tok(span.start, false, "ttl");
+                self.duration(value, true);
+            }
+            WorkflowItem::Error(_) => {}
+        }
+        self.end_unit(span.end);
+    }
+
+    // ---- rules --------------------------------------------------------------------------------
+
+    fn rule(&mut self, rule: &Rule) {
+        let at = rule.span.start;
+        match &rule.kind {
+            RuleKind::Start {
+                by,
+                when,
+                unless,
+                require,
+            } => {
+                self.tok(at, false, "start");
+                if let Some(first) = by.first() {
+                    self.tok(first.span.start, true, "by");
+                    self.idents(by, true);
+                }
+                self.conditions(when, unless);
+                self.require(require);
+            }
+            RuleKind::Allow {
+                target,
+                when,
+                unless,
+                require,
+            } => {
+                self.tok(at, false, "allow");
+                self.target(target);
+                self.conditions(when, unless);
+                self.require(require);
+            }
+            RuleKind::Deny {
+                target,
+                when,
+                unless,
+                because,
+            } => {
+                self.tok(at, false, "deny");
+                self.target(target);
+                self.conditions(when, unless);
+                self.because(because);
+            }
+            RuleKind::DenyStart {
+                start,
+                when,
+                unless,
+                because,
+            } => {
+                self.tok(at, false, "deny");
+                self.tok(start.start, true, "start");
+                self.conditions(when, unless);
+                self.because(because);
+            }
+            RuleKind::RequireFor {
+                require,
+                target,
+                when,
+                unless,
+            } => {
+                self.tok(at, false, "require");
+                self.evidence_list(require);
+                self.tok(target.span.start, true, "for");
+                self.target(target);
+                self.conditions(when, unless);
+            }
+        }
+        self.end_unit(rule.span.end);
+    }
+
+    fn target(&mut self, target: &Target) {
+        let at = target.span.start;
+        match &target.kind {
+            TargetKind::Tool(name) => self.tok(at, true, &name.text),
+            TargetKind::Glob(pattern) => self.tok(at, true, pattern),
+            TargetKind::All => self.tok(at, true, "*"),
+            TargetKind::Start => self.tok(at, true, "start"),
+            TargetKind::Tags(tags) => {
+                self.tok(at, true, "[");
+                self.idents(tags, false);
+                self.tok(target.span.end - 1, false, "]");
+            }
+        }
+    }
+
+    fn conditions(&mut self, when: &Option<Expr>, unless: &Option<Expr>) {
+        for (keyword, condition) in [("when", when), ("unless", unless)] {
+            if let Some(condition) = condition {
+                self.tok(condition.span.start, true, keyword);
+                self.expr(condition, true);
+            }
+        }
+    }
+
+    fn require(&mut self, require: &[EvidenceRequirement]) {
+        if let Some(first) = require.first() {
+            self.tok(first.span.start, true, "require");
+            self.evidence_list(require);
+        }
+    }
+
+    fn because(&mut self, because: &Option<StrLit>) {
+        if let Some(reason) = because {
+            self.tok(reason.span.start, true, "because");
+            self.string(reason, true);
+        }
+    }
+
+    fn evidence_list(&mut self, list: &[EvidenceRequirement]) {
+        for (i, requirement) in list.iter().enumerate() {
+            if i > 0 {
+                self.comma(list[i - 1].span.end);
+            }
+            if let Some(count) = &requirement.count {
+                self.tok(count.span.start, true, &count.value.to_string());
+            }
+            self.ident(&requirement.name, true);
+            self.field_args(requirement.name.span.end, &requirement.fields);
+            if let Some(by) = &requirement.by {
+                self.tok(by.span.start, true, "by");
+                self.ident(by, true);
+            }
+        }
+    }
+
+    /// `(NAME: VALUE, ...)` after offset `after`, if there are any.
+    fn field_args(&mut self, after: u32, fields: &[FieldValue]) {
+        if fields.is_empty() {
+            return;
+        }
+        let open = self.find(after, b'(');
+        self.tok(open, false, "(");
+        self.field_values(fields, false);
+        let close = self.find(fields.last().map_or(open + 1, |f| f.span.end), b')');
+        self.tok(close, false, ")");
+    }
+
+    fn field_values(&mut self, fields: &[FieldValue], space: bool) {
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                self.comma(fields[i - 1].span.end);
+            }
+            self.ident(&field.name, space || i > 0);
+            self.tok(field.name.span.end, false, ":");
+            self.expr(&field.value, true);
+        }
+    }
+
+    // ---- conditions ---------------------------------------------------------------------------
+
+    fn expr(&mut self, expr: &Expr, space: bool) {
+        let at = expr.span.start;
+        match &expr.kind {
+            ExprKind::Bool(value) => self.tok(at, space, if *value { "true" } else { "false" }),
+            ExprKind::Str(value) => self.tok(at, space, &quote(value)),
+            ExprKind::Int(value) => self.tok(at, space, &value.to_string()),
+            ExprKind::Duration(duration) => self.duration(duration, space),
+            ExprKind::List(items) => {
+                self.tok(at, space, "[");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.comma(items[i - 1].span.end);
+                    }
+                    self.string(item, i > 0);
+                }
+                self.tok(expr.span.end - 1, false, "]");
+            }
+            ExprKind::Name(name) => self.ident(name, space),
+            ExprKind::Principal(principal, _) => self.tok(at, space, principal.as_str()),
+            ExprKind::Field {
+                principal, field, ..
+            } => {
+                self.tok(at, space, &format!("{}.{}", principal.as_str(), field.name));
+            }
+            ExprKind::Depth => self.tok(at, space, "depth"),
+            ExprKind::Context(name) => self.tok(at, space, &format!("context.{}", name.name)),
+            ExprKind::Compare {
+                op,
+                op_span,
+                lhs,
+                rhs,
+            } => {
+                self.expr(lhs, space);
+                self.tok(op_span.start, true, op.as_str());
+                self.expr(rhs, true);
+            }
+            ExprKind::In { value, list } => self.infix(value, "in", list, space),
+            ExprKind::Contains { list, value } => self.infix(list, "contains", value, space),
+            ExprKind::Matches { value, pattern } => {
+                self.expr(value, space);
+                self.tok(pattern.span.start, true, "matches");
+                self.string(pattern, true);
+            }
+            ExprKind::Quantified {
+                quantifier,
+                list,
+                pattern,
+            } => {
+                let word = match quantifier {
+                    Quantifier::Any => "any",
+                    Quantifier::All => "all",
+                };
+                self.tok(at, space, word);
+                self.expr(list, true);
+                self.tok(pattern.span.start, true, "matches");
+                self.string(pattern, true);
+            }
+            ExprKind::HasRole {
+                principal,
+                principal_span,
+                role,
+            } => {
+                self.tok(principal_span.start, space, principal.as_str());
+                self.tok(role.span.start, true, "has");
+                self.tok(role.span.start, true, "role");
+                self.ident(role, true);
+            }
+            ExprKind::Not(operand) => {
+                self.tok(at, space, "not");
+                self.expr(operand, true);
+            }
+            ExprKind::And(lhs, rhs) => self.infix(lhs, "and", rhs, space),
+            ExprKind::Or(lhs, rhs) => self.infix(lhs, "or", rhs, space),
+            ExprKind::Paren(inner) => {
+                self.tok(at, space, "(");
+                self.expr(inner, false);
+                self.tok(expr.span.end - 1, false, ")");
+            }
+        }
+    }
+
+    fn infix(&mut self, lhs: &Expr, operator: &str, rhs: &Expr, space: bool) {
+        self.expr(lhs, space);
+        self.tok(rhs.span.start, true, operator);
+        self.expr(rhs, true);
+    }
+
+    fn duration(&mut self, duration: &DurationLit, space: bool) {
+        self.tok(
+            duration.span.start,
+            space,
+            &format!("{}{}", duration.amount, duration.unit),
+        );
+    }
+
+    // ---- tests --------------------------------------------------------------------------------
+
+    fn fixture(&mut self, fixture: &FixtureDecl) {
+        self.tok(fixture.span.start, false, "fixture");
+        self.ident(&fixture.name, true);
+        self.tok(fixture.kind.span.start, true, "=");
+        self.ident(&fixture.kind, true);
+        let mut end = fixture.kind.span.end;
+        if let Some(last) = fixture.roles.last() {
+            self.bracketed(end, &fixture.roles, true);
+            end = last.span.end;
+        }
+        if let Some(last) = fixture.attrs.last() {
+            let after_roles = self.try_find(end, b']').map_or(end, |close| close + 1);
+            let open = self.find(after_roles, b'{');
+            self.tok(open, true, "{");
+            self.field_values(&fixture.attrs, true);
+            self.tok(self.find(last.span.end, b'}'), true, "}");
+        }
+        self.end_unit(fixture.span.end);
+    }
+
+    fn test(&mut self, test: &TestDecl) {
+        self.tok(test.span.start, false, "test");
+        self.string(&test.name, true);
+        let open = self.find(test.name.span.end, b'{');
+        let close = test.span.end - 1;
+        self.braces(
+            open,
+            close,
+            &test.expectations,
+            |_, e| e.span,
+            Self::expectation,
+        );
+        self.end_unit(test.span.end);
+    }
+
+    fn expectation(&mut self, expectation: &Expectation) {
+        self.tok(expectation.span.start, false, "expect");
+        let outcome = match expectation.outcome {
+            Outcome::Allow => "allow",
+            Outcome::Deny => "deny",
+            Outcome::Pending => "pending",
+        };
+        let mut end = expectation.outcome_span.end;
+        self.tok(expectation.outcome_span.start, true, outcome);
+        if let Some(missing) = &expectation.missing {
+            let open = self.find(end, b'(');
+            self.tok(open, false, "(");
+            self.idents(missing, false);
+            end = self.find(missing.last().map_or(open + 1, |m| m.span.end), b')');
+            self.tok(end, false, ")");
+            end += 1;
+        }
+        self.tok(self.find(end, b':'), false, ":");
+        self.request(&expectation.request);
+        self.end_unit(expectation.span.end);
+    }
+
+    fn request(&mut self, request: &TestRequest) {
+        self.idents(&request.chain, true);
+        let mut ttl = None;
+        match &request.action {
+            TestAction::Call {
+                workflow,
+                tool,
+                args,
+            } => {
+                self.tok(workflow.span.start, true, "via");
+                self.ident(workflow, true);
+                self.tok(tool.span.start, true, "calls");
+                self.tok(tool.span.start, true, &tool.text);
+                self.field_args(tool.span.end, args);
+            }
+            TestAction::Start {
+                workflow,
+                ttl: requested,
+            } => {
+                self.tok(workflow.span.start, true, "starts");
+                self.ident(workflow, true);
+                ttl = requested.as_ref();
+            }
+        }
+        if let Some(first) = request.evidence.first() {
+            self.tok(first.span.start, true, "with");
+            for (i, given) in request.evidence.iter().enumerate() {
+                if i > 0 {
+                    self.comma(request.evidence[i - 1].span.end);
+                }
+                self.ident(&given.name, true);
+                self.field_args(given.name.span.end, &given.fields);
+                if let Some(by) = &given.by {
+                    self.tok(by.span.start, true, "by");
+                    self.ident(by, true);
+                }
+            }
+        }
+        if let Some(last) = request.context.last() {
+            let at = request.context[0].span.start;
+            self.tok(at, true, "context");
+            self.tok(at, true, "{");
+            self.field_values(&request.context, true);
+            self.tok(self.find(last.span.end, b'}'), true, "}");
+        }
+        if let Some(ttl) = ttl {
+            self.tok(ttl.span.start, true, "ttl");
+            self.duration(ttl, true);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(src: &str) -> String {
+        format(src).unwrap_or_else(|| panic!("does not parse: {:?}", parse(src).errors))
+    }
+
+    #[test]
+    fn strings_are_escaped_canonically() {
+        assert_eq!(quote("a\"b\\c\nd\te"), r#""a\"b\\c\nd\te""#);
+        assert_eq!(quote("\u{0}\r\u{202E}é😀"), "\"\\u{0}\\u{D}\\u{202E}é😀\"");
+    }
+
+    #[test]
+    fn broken_files_are_not_formatted() {
+        assert_eq!(format("role"), None);
+        assert_eq!(format("workflow w { allow x when }"), None);
+    }
+
+    #[test]
+    fn empty_and_comment_only_files() {
+        assert_eq!(fmt(""), "");
+        assert_eq!(fmt("\n\n"), "");
+        assert_eq!(fmt("// a\n\n\n// b   \n"), "// a\n\n// b\n");
+    }
+
+    #[test]
+    fn rules_go_on_one_line() {
+        let src = "workflow release{start  by release_manager\n require ticket( project :\"REL\")\n\
+                   allow deploy when env==\"prod\"\n   require 2 approval by security_reviewer,tests_passed}";
+        assert_eq!(
+            fmt(src),
+            "workflow release {\n  start by release_manager require ticket(project: \"REL\")\n  \
+             allow deploy when env == \"prod\" require 2 approval by security_reviewer, tests_passed\n}\n"
+        );
+    }
+
+    #[test]
+    fn blank_lines_separate_declarations_with_bodies() {
+        let src = "attribute a: int\n\n\n\nattribute b: int\nrole r { may x }\nrole s\n// about w\nworkflow w { ttl 1h }\n";
+        assert_eq!(
+            fmt(src),
+            "attribute a: int\n\nattribute b: int\n\nrole r {\n  may x\n}\n\nrole s\n\n// about w\n\
+             workflow w {\n  ttl 1h\n}\n"
+        );
+    }
+
+    #[test]
+    fn comments_stay_in_place() {
+        let src = "/// Doc.\nrole r { // opening\n  // above\n  may x // trailing\n\n  // closing\n} // after\n";
+        assert_eq!(fmt(src), src);
+    }
+
+    #[test]
+    fn a_comment_inside_a_rule_breaks_the_line() {
+        let src = "deny x // why\n  when a == 1\n";
+        assert_eq!(fmt(src), "deny x // why\n  when a == 1\n");
+        let src = "deny x when (a ==\n// one\n1)";
+        assert_eq!(fmt(src), "deny x when (a ==\n  // one\n  1)\n");
+    }
+
+    #[test]
+    fn a_comment_after_a_one_line_body_stays_after_it() {
+        assert_eq!(fmt("role r {may x} // c\n"), "role r {\n  may x\n} // c\n");
+        assert_eq!(fmt("role r {} // c\n"), "role r {} // c\n");
+    }
+
+    #[test]
+    fn empty_bodies_stay_on_one_line() {
+        assert_eq!(
+            fmt("role r {\n}\nworkflow w {}"),
+            "role r {}\nworkflow w {}\n"
+        );
+    }
+
+    #[test]
+    fn tests_and_fixtures() {
+        let src = "fixture alice=human[release_manager]{team:\"platform\",level:3}\n\
+                   test \"t\" { expect pending ( approval ) : alice via release calls deploy(env:\"prod\")\n\
+                   with approval by bob,tests_passed context{business_hours:true}\n\
+                   expect deny: alice, bot starts release with ticket(project: \"REL\") ttl 20m\n\
+                   expect allow: alice via w calls ping() }";
+        assert_eq!(
+            fmt(src),
+            "fixture alice = human [release_manager] { team: \"platform\", level: 3 }\n\n\
+             test \"t\" {\n  \
+             expect pending(approval): alice via release calls deploy(env: \"prod\") with approval by bob, tests_passed context { business_hours: true }\n  \
+             expect deny: alice, bot starts release with ticket(project: \"REL\") ttl 20m\n  \
+             expect allow: alice via w calls ping\n}\n"
+        );
+    }
+}
