@@ -11,7 +11,11 @@ mod cmd;
 mod output;
 
 #[derive(Parser)]
-#[command(name = "writ", version, about = "Policies for AI-agent workflows: check, evaluate, format")]
+#[command(
+    name = "writ",
+    version,
+    about = "Policies for AI-agent workflows: check, evaluate, format"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -76,17 +76,32 @@ fn check_missing_path_is_an_io_error() {
 #[test]
 fn eval_one_request_in_every_format() {
     let policy = "examples/coding-agents/policy";
-    for request in ["prod-deploy-pending", "prod-deploy-allowed", "maintainer-prod-deploy-denied", "feature-start"] {
+    for request in [
+        "prod-deploy-pending",
+        "prod-deploy-allowed",
+        "maintainer-prod-deploy-denied",
+        "feature-start",
+    ] {
         let file = format!("examples/coding-agents/requests/{request}.json");
         let json = writ(&["eval", "--policy", policy, "--request", &file], None);
         assert_eq!(json.code, 0, "{}", transcript(&json));
         insta::assert_snapshot!(format!("eval_json_{request}"), transcript(&json));
-        let explained = writ(&["eval", "--policy", policy, "--request", &file, "--explain", "--format", "human"], None);
+        let explained = writ(
+            &["eval", "--policy", policy, "--request", &file, "--explain", "--format", "human"],
+            None,
+        );
         assert_eq!(explained.code, 0);
         insta::assert_snapshot!(format!("eval_explain_{request}"), transcript(&explained));
     }
     let explain_json = writ(
-        &["eval", "--policy", policy, "--request", "examples/coding-agents/requests/prod-deploy-pending.json", "--explain"],
+        &[
+            "eval",
+            "--policy",
+            policy,
+            "--request",
+            "examples/coding-agents/requests/prod-deploy-pending.json",
+            "--explain",
+        ],
         None,
     );
     let v: serde_json::Value = serde_json::from_str(&explain_json.stdout).unwrap();
@@ -96,8 +111,12 @@ fn eval_one_request_in_every_format() {
 
 #[test]
 fn eval_request_from_stdin() {
-    let text = std::fs::read_to_string(root().join("examples/support-agents/requests/refund.json")).unwrap();
-    let r = writ(&["eval", "--policy", "examples/support-agents/policy.writ", "--request", "-"], Some(&text));
+    let text = std::fs::read_to_string(root().join("examples/support-agents/requests/refund.json"))
+        .unwrap();
+    let r = writ(
+        &["eval", "--policy", "examples/support-agents/policy.writ", "--request", "-"],
+        Some(&text),
+    );
     assert_eq!(r.code, 0, "{}", transcript(&r));
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["decision"], "allow");
@@ -106,7 +125,13 @@ fn eval_request_from_stdin() {
 #[test]
 fn eval_malformed_request_names_the_field() {
     let r = writ(
-        &["eval", "--policy", "examples/support-agents/policy.writ", "--request", "examples/support-agents/requests/malformed.json"],
+        &[
+            "eval",
+            "--policy",
+            "examples/support-agents/policy.writ",
+            "--request",
+            "examples/support-agents/requests/malformed.json",
+        ],
         None,
     );
     assert_eq!(r.code, 2);
@@ -118,12 +143,22 @@ fn eval_malformed_request_names_the_field() {
 #[test]
 fn eval_requests_streams_one_line_per_request() {
     let r = writ(
-        &["eval", "--policy", "examples/coding-agents/policy", "--requests", "examples/coding-agents/requests.jsonl"],
+        &[
+            "eval",
+            "--policy",
+            "examples/coding-agents/policy",
+            "--requests",
+            "examples/coding-agents/requests.jsonl",
+        ],
         None,
     );
     assert_eq!(r.code, 2, "one request is malformed: {}", transcript(&r));
-    let input_lines = std::fs::read_to_string(root().join("examples/coding-agents/requests.jsonl")).unwrap();
-    assert_eq!(r.stdout.lines().count(), input_lines.lines().filter(|l| !l.trim().is_empty()).count());
+    let input_lines =
+        std::fs::read_to_string(root().join("examples/coding-agents/requests.jsonl")).unwrap();
+    assert_eq!(
+        r.stdout.lines().count(),
+        input_lines.lines().filter(|l| !l.trim().is_empty()).count()
+    );
     let last: serde_json::Value = serde_json::from_str(r.stdout.lines().last().unwrap()).unwrap();
     assert_eq!(last["line"], 7);
     assert!(last["error"].as_str().unwrap().contains("chain"));
@@ -133,9 +168,13 @@ fn eval_requests_streams_one_line_per_request() {
 #[test]
 fn eval_requests_skips_blank_lines_and_counts_them() {
     let input = "\n{\"action\": \"start\"}\n\n   \n{not json\n";
-    let r = writ(&["eval", "--policy", "examples/support-agents/policy.writ", "--requests", "-"], Some(input));
+    let r = writ(
+        &["eval", "--policy", "examples/support-agents/policy.writ", "--requests", "-"],
+        Some(input),
+    );
     assert_eq!(r.code, 2);
-    let lines: Vec<serde_json::Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["line"], 2);
     assert_eq!(lines[1]["line"], 5);
@@ -144,7 +183,13 @@ fn eval_requests_skips_blank_lines_and_counts_them() {
 #[test]
 fn eval_refuses_a_policy_with_errors() {
     let r = writ(
-        &["eval", "--policy", "compiler/tests/diagnostics/unknown_role.writ", "--request", "examples/support-agents/requests/refund.json"],
+        &[
+            "eval",
+            "--policy",
+            "compiler/tests/diagnostics/unknown_role.writ",
+            "--request",
+            "examples/support-agents/requests/refund.json",
+        ],
         None,
     );
     assert_eq!(r.code, 1);
@@ -162,7 +207,11 @@ fn fmt_check_accepts_the_examples() {
 fn fmt_check_lists_unformatted_files_and_fmt_fixes_them() {
     let dir = tempdir("fmt");
     let file = dir.join("messy.writ");
-    std::fs::write(&file, "role   dev{may ping}\ntool ping\nworkflow w{start by dev\nallow ping}\n").unwrap();
+    std::fs::write(
+        &file,
+        "role   dev{may ping}\ntool ping\nworkflow w{start by dev\nallow ping}\n",
+    )
+    .unwrap();
     let path = file.to_str().unwrap();
     let check = writ(&["fmt", "--check", path], None);
     assert_eq!(check.code, 1);
@@ -194,7 +243,8 @@ fn usage_errors_exit_2() {
 #[test]
 fn hostile_policy_text_never_crashes() {
     let dir = tempdir("hostile");
-    let example = std::fs::read_to_string(root().join("examples/support-agents/policy.writ")).unwrap();
+    let example =
+        std::fs::read_to_string(root().join("examples/support-agents/policy.writ")).unwrap();
     let mut cases: Vec<(String, Vec<u8>)> = vec![
         ("truncated".into(), example.as_bytes()[..example.len() / 2].to_vec()),
         ("shuffled".into(), {
@@ -203,8 +253,15 @@ fn hostile_policy_text_never_crashes() {
             lines.join("\n").into_bytes()
         }),
         ("binary".into(), (0..=255u8).cycle().take(4096).collect()),
-        ("nested_parens".into(), format!("role r {{ may x when {}true{} }}", "(".repeat(100_000), ")".repeat(100_000)).into_bytes()),
-        ("nested_not".into(), format!("role r {{ may x when {}true }}", "not ".repeat(100_000)).into_bytes()),
+        (
+            "nested_parens".into(),
+            format!("role r {{ may x when {}true{} }}", "(".repeat(100_000), ")".repeat(100_000))
+                .into_bytes(),
+        ),
+        (
+            "nested_not".into(),
+            format!("role r {{ may x when {}true }}", "not ".repeat(100_000)).into_bytes(),
+        ),
         ("nested_braces".into(), "{".repeat(100_000).into_bytes()),
         ("huge_int".into(), b"workflow w { max_depth 99999999999999999999999 }".to_vec()),
         ("nul".into(), b"role \0 { }".to_vec()),
@@ -218,7 +275,11 @@ fn hostile_policy_text_never_crashes() {
         assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
         if name != "empty" {
             assert_eq!(r.code, 1, "{name} has errors");
-            assert!(r.stdout.contains(&format!("{name}.writ:")), "{name}: line:column shown: {}", r.stdout);
+            assert!(
+                r.stdout.contains(&format!("{name}.writ:")),
+                "{name}: line:column shown: {}",
+                r.stdout
+            );
         }
     }
 }

@@ -12,13 +12,12 @@ use writ_evaluator::ir::{
     RuleMeta, RuleSetIr, StartRuleIr, TargetIr, ToolIr, Value, ValueDeclIr, Who, WorkflowIr,
 };
 use writ_grammar::ast::{
-    CompareOp, EvidenceRequirement, Expr, ExprKind, FieldValue, Ident, Param,
-    PrincipalRef, Quantifier, Rule, RuleKind, SourceFile, Span, Target, TargetKind,
-    WorkflowItem,
+    CompareOp, EvidenceRequirement, Expr, ExprKind, FieldValue, Ident, Param, PrincipalRef,
+    Quantifier, Rule, RuleKind, SourceFile, Span, Target, TargetKind, WorkflowItem,
 };
 
-use crate::diagnostic::{did_you_mean, suggest, Code, Diagnostic, Location};
-use crate::symbols::{at, Symbols};
+use crate::diagnostic::{Code, Diagnostic, Location, did_you_mean, suggest};
+use crate::symbols::{Symbols, at};
 use crate::types::Ty;
 
 /// The files of one policy, in source order.
@@ -198,7 +197,8 @@ impl<'a> Checker<'a> {
         let workflows = self.workflows();
         let guardrails = self.guardrails();
         self.fixtures_and_tests();
-        let ir = PolicyIr { hash, roles, attributes, contexts, tools, evidence, workflows, guardrails };
+        let ir =
+            PolicyIr { hash, roles, attributes, contexts, tools, evidence, workflows, guardrails };
         // Lints judge a whole, correct program; on a program with errors they would mostly
         // echo those errors (a start rule that failed to parse is not a missing start rule).
         let syntax_errors = self.input.asts.iter().any(|a| !a.errors.is_empty());
@@ -210,7 +210,11 @@ impl<'a> Checker<'a> {
     }
 
     fn value_decls(&mut self, attributes: bool) -> Vec<ValueDeclIr> {
-        let decls = if attributes { self.symbols.attributes.clone() } else { self.symbols.contexts.clone() };
+        let decls = if attributes {
+            self.symbols.attributes.clone()
+        } else {
+            self.symbols.contexts.clone()
+        };
         let mut out = Vec::new();
         for d in decls {
             let name = &d.decl.name;
@@ -243,11 +247,13 @@ impl<'a> Checker<'a> {
                         format!("unknown type `{}`", word.name),
                     )
                     .label("not a type")
-                    .help(did_you_mean(&word.name, types).unwrap_or_else(|| {
-                        "types are `string`, `int`, `bool`, `duration`, `[string]` or an \
+                    .help(did_you_mean(&word.name, types).unwrap_or_else(
+                        || {
+                            "types are `string`, `int`, `bool`, `duration`, `[string]` or an \
                          enumeration such as `\"staging\" | \"prod\"`"
-                            .to_string()
-                    })),
+                                .to_string()
+                        },
+                    )),
                 );
                 None
             }
@@ -304,7 +310,8 @@ impl<'a> Checker<'a> {
         decls
             .iter()
             .map(|d| {
-                let params = self.params(d.file, d.decl.params.as_deref().unwrap_or(&[]), "argument");
+                let params =
+                    self.params(d.file, d.decl.params.as_deref().unwrap_or(&[]), "argument");
                 let mut tags: Vec<String> = Vec::new();
                 for t in &d.decl.tags {
                     if !tags.contains(&t.name) {
@@ -400,7 +407,10 @@ impl<'a> Checker<'a> {
                                 format!(
                                     "role `{}` extends itself: {}",
                                     roles[parent].decl.name.name,
-                                    path.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(" → ")
+                                    path.iter()
+                                        .map(|p| format!("`{p}`"))
+                                        .collect::<Vec<_>>()
+                                        .join(" → ")
                                 ),
                             )
                             .label("this closes the cycle")
@@ -409,7 +419,10 @@ impl<'a> Checker<'a> {
                                 if *r != role {
                                     d = d.related(
                                         at(roles[*r].file, roles[*r].decl.name.span),
-                                        format!("`{}` is part of the cycle", roles[*r].decl.name.name),
+                                        format!(
+                                            "`{}` is part of the cycle",
+                                            roles[*r].decl.name.name
+                                        ),
                                     );
                                 }
                             }
@@ -451,11 +464,16 @@ impl<'a> Checker<'a> {
     }
 
     fn unknown_role(&mut self, file: usize, name: &Ident) {
-        let hint = self.name_hint(&name.name, "a role", self.symbols.role_names().collect::<Vec<_>>());
+        let hint =
+            self.name_hint(&name.name, "a role", self.symbols.role_names().collect::<Vec<_>>());
         self.error(
-            Diagnostic::new(Code::UnknownRole, at(file, name.span), format!("unknown role `{}`", name.name))
-                .label("not a declared role")
-                .help(hint.unwrap_or_else(|| format!("declare it: `role {}`", name.name))),
+            Diagnostic::new(
+                Code::UnknownRole,
+                at(file, name.span),
+                format!("unknown role `{}`", name.name),
+            )
+            .label("not a declared role")
+            .help(hint.unwrap_or_else(|| format!("declare it: `role {}`", name.name))),
         );
     }
 
@@ -480,21 +498,37 @@ impl<'a> Checker<'a> {
             .map(|(r, d)| {
                 let mut entitlements = Vec::new();
                 for (n, e) in d.decl.body.iter().flatten().enumerate() {
-                    let Some(target) = self.target(d.file, &e.target) else { continue };
+                    let Some(target) = self.target(d.file, &e.target) else {
+                        continue;
+                    };
                     let tools: Vec<usize> = target.tools.iter().map(|t| *t as usize).collect();
-                    let scope = Scope { file: d.file, in_may: true, tools: Some(&tools), target_text: &target.text };
-                    let Some(condition) = self.conditions(e.when.as_ref(), e.unless.as_ref(), scope) else {
+                    let scope = Scope {
+                        file: d.file,
+                        in_may: true,
+                        tools: Some(&tools),
+                        target_text: &target.text,
+                    };
+                    let Some(condition) =
+                        self.conditions(e.when.as_ref(), e.unless.as_ref(), scope)
+                    else {
                         continue;
                     };
                     entitlements.push(EntitlementIr {
-                        meta: self.meta(format!("{}/may/{}", d.decl.name.name, n + 1), d.file, e.span),
+                        meta: self.meta(
+                            format!("{}/may/{}", d.decl.name.name, n + 1),
+                            d.file,
+                            e.span,
+                        ),
                         target,
                         condition,
                     });
                 }
                 RoleIr {
                     name: d.decl.name.name.clone(),
-                    extends: self.parents.get(r).map_or(Vec::new(), |ps| ps.iter().map(|p| *p as u32).collect()),
+                    extends: self
+                        .parents
+                        .get(r)
+                        .map_or(Vec::new(), |ps| ps.iter().map(|p| *p as u32).collect()),
                     entitlements,
                 }
             })
@@ -507,18 +541,30 @@ impl<'a> Checker<'a> {
     fn target(&mut self, file: usize, target: &Target) -> Option<TargetIr> {
         let all: Vec<usize> = (0..self.symbols.tools.len()).collect();
         let (tools, text): (Vec<usize>, String) = match &target.kind {
-            TargetKind::Tool(name) => match self.symbols.tool(&name.text) {
-                Some(t) => (vec![t], name.text.clone()),
-                None => {
-                    let hint = self.name_hint(&name.text, "a tool", self.symbols.tool_names().collect::<Vec<_>>());
-                    self.error(
-                        Diagnostic::new(Code::UnknownTool, at(file, name.span), format!("unknown tool `{}`", name.text))
+            TargetKind::Tool(name) => {
+                match self.symbols.tool(&name.text) {
+                    Some(t) => (vec![t], name.text.clone()),
+                    None => {
+                        let hint = self.name_hint(
+                            &name.text,
+                            "a tool",
+                            self.symbols.tool_names().collect::<Vec<_>>(),
+                        );
+                        self.error(
+                            Diagnostic::new(
+                                Code::UnknownTool,
+                                at(file, name.span),
+                                format!("unknown tool `{}`", name.text),
+                            )
                             .label("not a declared tool")
-                            .help(hint.unwrap_or_else(|| format!("declare it: `tool {}(...)`", name.text))),
-                    );
-                    return None;
+                            .help(hint.unwrap_or_else(|| {
+                                format!("declare it: `tool {}(...)`", name.text)
+                            })),
+                        );
+                        return None;
+                    }
                 }
-            },
+            }
             TargetKind::Glob(pattern) => {
                 let glob = writ_evaluator::Glob::new(pattern);
                 let tools: Vec<usize> = all
@@ -543,9 +589,13 @@ impl<'a> Checker<'a> {
             TargetKind::All => {
                 if all.is_empty() {
                     self.error(
-                        Diagnostic::new(Code::TargetMatchesNothing, at(file, target.span), "`*` matches no declared tool")
-                            .label("matches nothing")
-                            .help("declare the tools this policy governs with `tool NAME(...)`"),
+                        Diagnostic::new(
+                            Code::TargetMatchesNothing,
+                            at(file, target.span),
+                            "`*` matches no declared tool",
+                        )
+                        .label("matches nothing")
+                        .help("declare the tools this policy governs with `tool NAME(...)`"),
                     );
                     return None;
                 }
@@ -558,7 +608,9 @@ impl<'a> Checker<'a> {
                     let tagged: Vec<usize> = all
                         .iter()
                         .copied()
-                        .filter(|t| self.symbols.tools[*t].decl.tags.iter().any(|g| g.name == tag.name))
+                        .filter(|t| {
+                            self.symbols.tools[*t].decl.tags.iter().any(|g| g.name == tag.name)
+                        })
                         .collect();
                     if tagged.is_empty() {
                         ok = false;
@@ -575,9 +627,16 @@ impl<'a> Checker<'a> {
                                 format!("no declared tool has the tag `{}`", tag.name),
                             )
                             .label("matches no tool")
-                            .help(did_you_mean(&tag.name, known.iter().copied()).unwrap_or_else(|| {
-                                format!("tag a tool with it: `tool NAME(...) [{}]`", tag.name)
-                            })),
+                            .help(
+                                did_you_mean(&tag.name, known.iter().copied()).unwrap_or_else(
+                                    || {
+                                        format!(
+                                            "tag a tool with it: `tool NAME(...) [{}]`",
+                                            tag.name
+                                        )
+                                    },
+                                ),
+                            ),
                         );
                     }
                     tools.extend(tagged);
@@ -593,12 +652,16 @@ impl<'a> Checker<'a> {
             }
             TargetKind::Start => {
                 self.error(
-                    Diagnostic::new(Code::StartTarget, at(file, target.span), "`start` is not a tool")
-                        .label("targets name tools")
-                        .help(
-                            "to ask for evidence before a workflow starts, add `require` to its \
+                    Diagnostic::new(
+                        Code::StartTarget,
+                        at(file, target.span),
+                        "`start` is not a tool",
+                    )
+                    .label("targets name tools")
+                    .help(
+                        "to ask for evidence before a workflow starts, add `require` to its \
                              `start` rule: `start by ROLE require E`",
-                        ),
+                    ),
                 );
                 return None;
             }
@@ -606,7 +669,11 @@ impl<'a> Checker<'a> {
         Some(TargetIr { tools: tools.into_iter().map(|t| t as u32).collect(), text })
     }
 
-    fn requirements(&mut self, file: usize, reqs: &[EvidenceRequirement]) -> Option<Vec<EvidenceRequirementIr>> {
+    fn requirements(
+        &mut self,
+        file: usize,
+        reqs: &[EvidenceRequirement],
+    ) -> Option<Vec<EvidenceRequirementIr>> {
         let mut out = Vec::new();
         let mut ok = true;
         for r in reqs {
@@ -618,7 +685,11 @@ impl<'a> Checker<'a> {
         ok.then_some(out)
     }
 
-    fn requirement(&mut self, file: usize, req: &EvidenceRequirement) -> Option<EvidenceRequirementIr> {
+    fn requirement(
+        &mut self,
+        file: usize,
+        req: &EvidenceRequirement,
+    ) -> Option<EvidenceRequirementIr> {
         let mut ok = true;
         let count = match &req.count {
             None => 1,
@@ -635,15 +706,26 @@ impl<'a> Checker<'a> {
                             format!("an evidence count of {} is too large", n.value)
                         },
                     )
-                    .label(if n.value == 0 { "zero items can never be missing" } else { "too large" })
-                    .help(format!("write `{}` for one item, or a count from 1 to {}", req.name.name, u32::MAX)),
+                    .label(if n.value == 0 {
+                        "zero items can never be missing"
+                    } else {
+                        "too large"
+                    })
+                    .help(format!(
+                        "write `{}` for one item, or a count from 1 to {}",
+                        req.name.name,
+                        u32::MAX
+                    )),
                 );
                 0
             }
         };
         let Some(kind) = self.symbols.evidence_kind(&req.name.name) else {
-            let hint =
-                self.name_hint(&req.name.name, "an evidence kind", self.symbols.evidence_names().collect::<Vec<_>>());
+            let hint = self.name_hint(
+                &req.name.name,
+                "an evidence kind",
+                self.symbols.evidence_names().collect::<Vec<_>>(),
+            );
             self.error(
                 Diagnostic::new(
                     Code::UnknownEvidence,
@@ -667,11 +749,17 @@ impl<'a> Checker<'a> {
                         Diagnostic::new(
                             Code::ByWithoutHuman,
                             at(file, role.span),
-                            format!("`{}` items carry no giver, so they cannot be asked `by {}`", req.name.name, role.name),
+                            format!(
+                                "`{}` items carry no giver, so they cannot be asked `by {}`",
+                                req.name.name, role.name
+                            ),
                         )
                         .label("needs a `by human` evidence kind")
                         .related(declared, "declared here without `by human`")
-                        .help(format!("declare `evidence {} by human` so that each item names who gave it", req.name.name)),
+                        .help(format!(
+                            "declare `evidence {} by human` so that each item names who gave it",
+                            req.name.name
+                        )),
                     );
                     None
                 } else {
@@ -686,7 +774,13 @@ impl<'a> Checker<'a> {
             }
         };
         let params = decl.decl.fields.as_deref().unwrap_or(&[]);
-        let fields = self.field_values(file, &req.fields, params, &format!("evidence `{}`", req.name.name), declared);
+        let fields = self.field_values(
+            file,
+            &req.fields,
+            params,
+            &format!("evidence `{}`", req.name.name),
+            declared,
+        );
         let fields = fields?;
         ok.then_some(EvidenceRequirementIr { evidence: kind as u32, count, by, fields })
     }
@@ -722,13 +816,21 @@ impl<'a> Checker<'a> {
             let Some(param) = params.iter().find(|p| p.name.name == fv.name.name) else {
                 ok = false;
                 let names: Vec<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
-                let help = did_you_mean(&fv.name.name, names.iter().copied()).unwrap_or_else(|| {
-                    if names.is_empty() {
-                        format!("{owner} has no fields")
-                    } else {
-                        format!("{owner} has {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
-                    }
-                });
+                let help =
+                    did_you_mean(&fv.name.name, names.iter().copied()).unwrap_or_else(|| {
+                        if names.is_empty() {
+                            format!("{owner} has no fields")
+                        } else {
+                            format!(
+                                "{owner} has {}",
+                                names
+                                    .iter()
+                                    .map(|n| format!("`{n}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    });
                 self.error(
                     Diagnostic::new(
                         Code::UnknownField,
@@ -769,7 +871,10 @@ impl<'a> Checker<'a> {
                     Diagnostic::new(
                         Code::TypeMismatch,
                         at(file, e.span),
-                        format!("`{name}` takes a literal value, not `{}`", self.snippet(file, e.span)),
+                        format!(
+                            "`{name}` takes a literal value, not `{}`",
+                            self.snippet(file, e.span)
+                        ),
                     )
                     .label("expected a literal")
                     .help(format!("write {ty} here")),
@@ -799,18 +904,27 @@ impl<'a> Checker<'a> {
         Some(value)
     }
 
-    fn enum_value_error(&mut self, file: usize, span: Span, value: &str, values: &[String], name: &str) {
-        let hint = suggest(value, values.iter().map(String::as_str)).map(|s| format!("did you mean {s:?}?"));
+    fn enum_value_error(
+        &mut self,
+        file: usize,
+        span: Span,
+        value: &str,
+        values: &[String],
+        name: &str,
+    ) {
+        let hint = suggest(value, values.iter().map(String::as_str))
+            .map(|s| format!("did you mean {s:?}?"));
         self.error(
             Diagnostic::new(
                 Code::EnumValue,
                 at(file, span),
                 format!("`{name}` can never be {value:?}"),
             )
-            .label(format!("not one of {}", Ty::Enum(values.to_vec()).to_string().trim_start_matches("one of ")))
-            .help(hint.unwrap_or_else(|| {
-                format!("`{name}` is {}", Ty::Enum(values.to_vec()))
-            })),
+            .label(format!(
+                "not one of {}",
+                Ty::Enum(values.to_vec()).to_string().trim_start_matches("one of ")
+            ))
+            .help(hint.unwrap_or_else(|| format!("`{name}` is {}", Ty::Enum(values.to_vec())))),
         );
     }
 
@@ -845,9 +959,13 @@ impl<'a> Checker<'a> {
                     match u32::try_from(n.value) {
                         Ok(v) => out.max_depth = v,
                         Err(_) => self.error(
-                            Diagnostic::new(Code::InvalidCount, at(file, n.span), format!("`max_depth {}` is too large", n.value))
-                                .label("too large")
-                                .help(format!("write a depth from 0 to {}", u32::MAX)),
+                            Diagnostic::new(
+                                Code::InvalidCount,
+                                at(file, n.span),
+                                format!("`max_depth {}` is too large", n.value),
+                            )
+                            .label("too large")
+                            .help(format!("write a depth from 0 to {}", u32::MAX)),
                         ),
                     }
                 }
@@ -859,22 +977,35 @@ impl<'a> Checker<'a> {
                     ttl_seen = Some(d.span);
                     if d.seconds <= 0 {
                         self.error(
-                            Diagnostic::new(Code::ZeroDuration, at(file, d.span), "a workflow's `ttl` must be greater than zero")
-                                .label("no credential could ever be granted")
-                                .help("write a positive duration such as `30m` or `1h`"),
+                            Diagnostic::new(
+                                Code::ZeroDuration,
+                                at(file, d.span),
+                                "a workflow's `ttl` must be greater than zero",
+                            )
+                            .label("no credential could ever be granted")
+                            .help("write a positive duration such as `30m` or `1h`"),
                         );
                     } else {
                         out.ttl_seconds = d.seconds;
                     }
                 }
-                WorkflowItem::Rule(rule) => self.rule(file, rule, Some(name), &mut counters, &mut out),
+                WorkflowItem::Rule(rule) => {
+                    self.rule(file, rule, Some(name), &mut counters, &mut out)
+                }
                 WorkflowItem::Error(_) => {}
             }
         }
         out
     }
 
-    fn duplicate_clause(&mut self, file: usize, span: Span, first: Span, clause: &str, workflow: &str) {
+    fn duplicate_clause(
+        &mut self,
+        file: usize,
+        span: Span,
+        first: Span,
+        clause: &str,
+        workflow: &str,
+    ) {
         self.error(
             Diagnostic::new(
                 Code::DuplicateClause,
@@ -922,9 +1053,15 @@ impl<'a> Checker<'a> {
             RuleKind::Start { by, when, unless, require } => {
                 counters.start += 1;
                 if workflow.is_none() {
-                    self.misplaced(file, rule.span, "`start` rules", "inside the workflow they start");
+                    self.misplaced(
+                        file,
+                        rule.span,
+                        "`start` rules",
+                        "inside the workflow they start",
+                    );
                 }
-                let roles: Vec<Option<usize>> = by.iter().map(|r| self.resolve_role(file, r)).collect();
+                let roles: Vec<Option<usize>> =
+                    by.iter().map(|r| self.resolve_role(file, r)).collect();
                 let scope = Scope { file, in_may: false, tools: None, target_text: "" };
                 let condition = self.conditions(when.as_ref(), unless.as_ref(), scope);
                 let require = self.requirements(file, require);
@@ -955,7 +1092,8 @@ impl<'a> Checker<'a> {
                 }
                 let condition = self.targeted(file, target.as_ref(), when, unless);
                 let require = self.requirements(file, require);
-                if let (Some(target), Some(condition), Some(require)) = (target, condition, require) {
+                if let (Some(target), Some(condition), Some(require)) = (target, condition, require)
+                {
                     out.allows.push(AllowRuleIr {
                         meta: self.meta(id("allow", counters.allow), file, rule.span),
                         target,
@@ -993,7 +1131,8 @@ impl<'a> Checker<'a> {
                 let target = self.target(file, target);
                 let condition = self.targeted(file, target.as_ref(), when, unless);
                 let require = self.requirements(file, require);
-                if let (Some(target), Some(condition), Some(require)) = (target, condition, require) {
+                if let (Some(target), Some(condition), Some(require)) = (target, condition, require)
+                {
                     out.rules.requires.push(RequireForRuleIr {
                         meta: self.meta(id("require", counters.require), file, rule.span),
                         target,
@@ -1021,19 +1160,22 @@ impl<'a> Checker<'a> {
         when: &'a Option<Expr>,
         unless: &'a Option<Expr>,
     ) -> Option<Option<Cond>> {
-        let tools: Vec<usize> = target.map_or(Vec::new(), |t| t.tools.iter().map(|t| *t as usize).collect());
-        let text = target.map_or(String::new(), |t| t.text.clone());
-        if target.is_none() {
-            // The target is wrong; its arguments are unknown, so skip checking the condition
-            // rather than report every argument as unknown.
-            return None;
-        }
+        // When the target is wrong its arguments are unknown: skip the condition rather than
+        // report every argument in it as unknown.
+        let target = target?;
+        let tools: Vec<usize> = target.tools.iter().map(|t| *t as usize).collect();
+        let text = target.text.clone();
         let scope = Scope { file, in_may: false, tools: Some(&tools), target_text: &text };
         self.conditions(when.as_ref(), unless.as_ref(), scope)
     }
 
     /// `when C unless U`, checked. `Some(None)` means no condition (always true).
-    fn conditions(&mut self, when: Option<&Expr>, unless: Option<&Expr>, scope: Scope) -> Option<Option<Cond>> {
+    fn conditions(
+        &mut self,
+        when: Option<&Expr>,
+        unless: Option<&Expr>,
+        scope: Scope,
+    ) -> Option<Option<Cond>> {
         let w = when.map(|c| self.cond(c, scope));
         let u = unless.map(|c| self.cond(c, scope));
         let w = match w {
@@ -1065,7 +1207,9 @@ impl<'a> Checker<'a> {
                 let b = self.cond(b, sc);
                 Some(or(a?, b?))
             }
-            ExprKind::Compare { op, op_span, lhs, rhs } => self.compare(*op, *op_span, lhs, rhs, sc),
+            ExprKind::Compare { op, op_span, lhs, rhs } => {
+                self.compare(*op, *op_span, lhs, rhs, sc)
+            }
             ExprKind::In { value, list } => {
                 let v = self.value(value, sc);
                 let l = self.value(list, sc);
@@ -1111,7 +1255,11 @@ impl<'a> Checker<'a> {
                         Diagnostic::new(
                             Code::TypeMismatch,
                             at(sc.file, list.span),
-                            format!("`{q} ... matches` needs a list of strings, but `{}` is {}", self.snippet(sc.file, list.span), l.ty),
+                            format!(
+                                "`{q} ... matches` needs a list of strings, but `{}` is {}",
+                                self.snippet(sc.file, list.span),
+                                l.ty
+                            ),
                         )
                         .label(format!("{}", l.ty))
                         .help("for a single string write `VALUE matches \"glob\"`"),
@@ -1145,10 +1293,14 @@ impl<'a> Checker<'a> {
                     .label("not a condition")
                     .help(match &v.ty {
                         Ty::Enum(values) => format!("compare it: `{text} == {:?}`", values[0]),
-                        Ty::Str => format!("compare it: `{text} == \"...\"` or `{text} matches \"...\"`"),
+                        Ty::Str => {
+                            format!("compare it: `{text} == \"...\"` or `{text} matches \"...\"`")
+                        }
                         Ty::StringList => format!("test it: `{text} contains \"...\"`"),
                         Ty::Kind => format!("compare it: `{text} == human`"),
-                        _ => format!("compare it with `==`, `<` or another operator: `{text} == ...`"),
+                        _ => format!(
+                            "compare it with `==`, `<` or another operator: `{text} == ...`"
+                        ),
                     }),
                 );
                 None
@@ -1156,7 +1308,15 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn membership(&mut self, value: &Expr, v: &Typed, list: &Expr, l: &Typed, sc: Scope, op: &str) -> Option<()> {
+    fn membership(
+        &mut self,
+        value: &Expr,
+        v: &Typed,
+        list: &Expr,
+        l: &Typed,
+        sc: Scope,
+        op: &str,
+    ) -> Option<()> {
         let mut ok = true;
         if l.ty != Ty::StringList {
             ok = false;
@@ -1164,10 +1324,18 @@ impl<'a> Checker<'a> {
                 Diagnostic::new(
                     Code::TypeMismatch,
                     at(sc.file, list.span),
-                    format!("`{op}` needs a list of strings, but `{}` is {}", self.snippet(sc.file, list.span), l.ty),
+                    format!(
+                        "`{op}` needs a list of strings, but `{}` is {}",
+                        self.snippet(sc.file, list.span),
+                        l.ty
+                    ),
                 )
                 .label(format!("{}", l.ty))
-                .help(if op == "in" { "write a list such as `[\"a\", \"b\"]`" } else { "`LIST contains VALUE` takes the list first" }),
+                .help(if op == "in" {
+                    "write a list such as `[\"a\", \"b\"]`"
+                } else {
+                    "`LIST contains VALUE` takes the list first"
+                }),
             );
         }
         if !v.ty.is_string() {
@@ -1176,11 +1344,16 @@ impl<'a> Checker<'a> {
                 Diagnostic::new(
                     Code::TypeMismatch,
                     at(sc.file, value.span),
-                    format!("`{op}` tests strings, but `{}` is {}", self.snippet(sc.file, value.span), v.ty),
+                    format!(
+                        "`{op}` tests strings, but `{}` is {}",
+                        self.snippet(sc.file, value.span),
+                        v.ty
+                    ),
                 )
                 .label(format!("{}", v.ty))
                 .help(if v.ty == Ty::Kind {
-                    "compare kinds one at a time: `caller.kind == human or caller.kind == service`".to_string()
+                    "compare kinds one at a time: `caller.kind == human or caller.kind == service`"
+                        .to_string()
                 } else {
                     "lists hold strings only".to_string()
                 }),
@@ -1199,8 +1372,16 @@ impl<'a> Checker<'a> {
         ok.then_some(())
     }
 
-    fn compare(&mut self, op: CompareOp, op_span: Span, lhs: &Expr, rhs: &Expr, sc: Scope) -> Option<Cond> {
-        let kind_lit = |k: PrincipalKind| Typed { ty: Ty::Kind, operand: Operand::Literal(Value::Kind(k)) };
+    fn compare(
+        &mut self,
+        op: CompareOp,
+        op_span: Span,
+        lhs: &Expr,
+        rhs: &Expr,
+        sc: Scope,
+    ) -> Option<Cond> {
+        let kind_lit =
+            |k: PrincipalKind| Typed { ty: Ty::Kind, operand: Operand::Literal(Value::Kind(k)) };
         let (l, r) = match (kind_word(lhs), kind_word(rhs)) {
             (Some(k), None) => {
                 let r = self.value(rhs, sc)?;
@@ -1244,7 +1425,11 @@ impl<'a> Checker<'a> {
                 Diagnostic::new(
                     Code::NotOrdered,
                     at(sc.file, op_span),
-                    format!("`{}` orders integers and durations only, but `{lt}` is {}", op.as_str(), l.ty),
+                    format!(
+                        "`{}` orders integers and durations only, but `{lt}` is {}",
+                        op.as_str(),
+                        l.ty
+                    ),
                 )
                 .label("not ordered")
                 .help(if l.ty.is_string() {
@@ -1291,9 +1476,10 @@ impl<'a> Checker<'a> {
             ExprKind::Str(s) => lit(Ty::Str, Value::Str(s.clone())),
             ExprKind::Int(i) => lit(Ty::Int, Value::Int(*i)),
             ExprKind::Duration(d) => lit(Ty::Duration, Value::Duration(d.seconds)),
-            ExprKind::List(items) => {
-                lit(Ty::StringList, Value::StringList(items.iter().map(|s| s.value.clone()).collect()))
-            }
+            ExprKind::List(items) => lit(
+                Ty::StringList,
+                Value::StringList(items.iter().map(|s| s.value.clone()).collect()),
+            ),
             ExprKind::Paren(inner) => self.value(inner, sc),
             ExprKind::Name(id) => self.argument(id, sc),
             ExprKind::Depth => Some(Typed { ty: Ty::Int, operand: Operand::Depth }),
@@ -1330,13 +1516,15 @@ impl<'a> Checker<'a> {
                             Some(Typed { ty, operand: Operand::Attribute(w, a as u32) })
                         }
                         None => {
-                            let mut candidates: Vec<&str> = self.symbols.attribute_names().collect();
+                            let mut candidates: Vec<&str> =
+                                self.symbols.attribute_names().collect();
                             candidates.extend(["id", "kind"]);
                             let help = if name == "roles" {
                                 format!("test roles with `{} has role ROLE`", principal.as_str())
                             } else {
-                                self.name_hint(name, "an attribute", candidates)
-                                    .unwrap_or_else(|| format!("declare it: `attribute {name}: string`"))
+                                self.name_hint(name, "an attribute", candidates).unwrap_or_else(
+                                    || format!("declare it: `attribute {name}: string`"),
+                                )
                             };
                             self.error(
                                 Diagnostic::new(
@@ -1360,7 +1548,11 @@ impl<'a> Checker<'a> {
                     Some(Typed { ty, operand: Operand::Context(c as u32) })
                 }
                 None => {
-                    let hint = self.name_hint(&name.name, "a context value", self.symbols.context_names().collect::<Vec<_>>());
+                    let hint = self.name_hint(
+                        &name.name,
+                        "a context value",
+                        self.symbols.context_names().collect::<Vec<_>>(),
+                    );
                     self.error(
                         Diagnostic::new(
                             Code::UnknownContext,
@@ -1368,7 +1560,9 @@ impl<'a> Checker<'a> {
                             format!("unknown context value `{}`", name.name),
                         )
                         .label("not a declared context value")
-                        .help(hint.unwrap_or_else(|| format!("declare it: `context {}: bool`", name.name))),
+                        .help(hint.unwrap_or_else(|| {
+                            format!("declare it: `context {}: bool`", name.name)
+                        })),
                     );
                     None
                 }
@@ -1388,7 +1582,10 @@ impl<'a> Checker<'a> {
                     Diagnostic::new(
                         Code::TypeMismatch,
                         at(sc.file, e.span),
-                        format!("expected a value, found the condition `{}`", self.snippet(sc.file, e.span)),
+                        format!(
+                            "expected a value, found the condition `{}`",
+                            self.snippet(sc.file, e.span)
+                        ),
                     )
                     .label("a condition, not a value")
                     .help("conditions combine with `and`, `or` and `not`; they cannot be compared"),
@@ -1406,8 +1603,11 @@ impl<'a> Checker<'a> {
                 Some(format!("did you mean `context.{name}`?"))
             } else if this.symbols.attribute(name).is_some() {
                 Some(format!("did you mean `initiator.{name}` or `caller.{name}`?"))
-            } else if kind_word(&Expr { kind: ExprKind::Name(id.clone()), span: id.span }).is_some() {
-                Some(format!("`{name}` names a principal kind only when compared with a `.kind`, as in `caller.kind == {name}`"))
+            } else if kind_word(&Expr { kind: ExprKind::Name(id.clone()), span: id.span }).is_some()
+            {
+                Some(format!(
+                    "`{name}` names a principal kind only when compared with a `.kind`, as in `caller.kind == {name}`"
+                ))
             } else {
                 None
             }
@@ -1417,9 +1617,13 @@ impl<'a> Checker<'a> {
                 "`start` rules see `initiator`, `caller`, `depth` and `context.NAME`; there is no tool call yet".to_string()
             });
             self.error(
-                Diagnostic::new(Code::UnknownName, at(sc.file, id.span), format!("unknown name `{name}`"))
-                    .label("not defined here")
-                    .help(help),
+                Diagnostic::new(
+                    Code::UnknownName,
+                    at(sc.file, id.span),
+                    format!("unknown name `{name}`"),
+                )
+                .label("not defined here")
+                .help(help),
             );
             return None;
         };
@@ -1434,11 +1638,19 @@ impl<'a> Checker<'a> {
                 .and_then(|p| Ty::from_type_expr(&p.ty).or(Some(Ty::Str)));
             found.push((t, ty));
         }
-        let having: Vec<&(usize, Option<Ty>)> = found.iter().filter(|(_, ty)| ty.is_some()).collect();
+        let having: Vec<&(usize, Option<Ty>)> =
+            found.iter().filter(|(_, ty)| ty.is_some()).collect();
         if having.is_empty() {
             let params: BTreeSet<&str> = tools
                 .iter()
-                .flat_map(|t| self.symbols.tools[*t].decl.params.iter().flatten().map(|p| p.name.name.as_str()))
+                .flat_map(|t| {
+                    self.symbols.tools[*t]
+                        .decl
+                        .params
+                        .iter()
+                        .flatten()
+                        .map(|p| p.name.name.as_str())
+                })
                 .collect();
             let help = hint_other(self)
                 .or_else(|| did_you_mean(name, params.iter().copied()))
@@ -1494,7 +1706,10 @@ impl<'a> Checker<'a> {
                 Diagnostic::new(
                     Code::TypeMismatch,
                     at(sc.file, id.span),
-                    format!("argument `{name}` has different types on the tools that `{}` targets", sc.target_text),
+                    format!(
+                        "argument `{name}` has different types on the tools that `{}` targets",
+                        sc.target_text
+                    ),
                 )
                 .label("ambiguous type")
                 .help(format!(
@@ -1522,7 +1737,10 @@ fn type_help(ty: &Ty) -> String {
         Ty::Bool => "write `true` or `false`".to_string(),
         Ty::Duration => "write a duration such as `30m`".to_string(),
         Ty::StringList => "write a list of strings such as `[\"a\", \"b\"]`".to_string(),
-        Ty::Enum(values) => format!("write one of {}", values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")),
+        Ty::Enum(values) => format!(
+            "write one of {}",
+            values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
+        ),
         Ty::Kind => "write `human`, `service` or `agent`".to_string(),
     }
 }

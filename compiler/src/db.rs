@@ -147,7 +147,10 @@ impl Compiler {
         self.policy
             .files(&self.db)
             .iter()
-            .map(|f| SourceText { path: f.path(&self.db).clone(), text: f.text(&self.db).as_str().into() })
+            .map(|f| SourceText {
+                path: f.path(&self.db).clone(),
+                text: f.text(&self.db).as_str().into(),
+            })
             .collect()
     }
 }

@@ -338,16 +338,12 @@ impl miette::Diagnostic for Report {
             d.label.clone(),
             source_span(&self.text, d.location.span),
         );
-        let secondary = d
-            .related
-            .iter()
-            .filter(|r| r.location.file == d.location.file)
-            .map(|r| {
-                LabeledSpan::new_with_span(
-                    Some(r.message.clone()),
-                    source_span(&self.text, r.location.span),
-                )
-            });
+        let secondary = d.related.iter().filter(|r| r.location.file == d.location.file).map(|r| {
+            LabeledSpan::new_with_span(
+                Some(r.message.clone()),
+                source_span(&self.text, r.location.span),
+            )
+        });
         Some(Box::new(std::iter::once(primary).chain(secondary)))
     }
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
@@ -400,9 +396,8 @@ pub struct JsonRelated {
 
 impl JsonDiagnostic {
     pub fn new(d: &Diagnostic, sources: &[SourceText]) -> JsonDiagnostic {
-        let (path, text) = sources
-            .get(d.location.file)
-            .map_or(("", ""), |s| (s.path.as_str(), &*s.text));
+        let (path, text) =
+            sources.get(d.location.file).map_or(("", ""), |s| (s.path.as_str(), &*s.text));
         let (line, column) = line_col(text, d.location.span.start as usize);
         let (end_line, end_column) = line_col(text, d.location.span.end as usize);
         JsonDiagnostic {
@@ -434,7 +429,10 @@ impl JsonDiagnostic {
 }
 
 /// "did you mean `x`?" for the candidate closest to `name`, if one is close enough.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     suggest(name, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 

@@ -22,7 +22,9 @@ fn unstartable_workflows(c: &mut Checker<'_>) {
             .decl
             .body
             .iter()
-            .filter(|i| matches!(i, WorkflowItem::Rule(r) if matches!(r.kind, RuleKind::Start { .. })))
+            .filter(
+                |i| matches!(i, WorkflowItem::Rule(r) if matches!(r.kind, RuleKind::Start { .. })),
+            )
             .count();
         if starts == 0 {
             let name = &w.decl.name.name;
@@ -43,21 +45,30 @@ fn unstartable_workflows(c: &mut Checker<'_>) {
 /// amplifies, so the initiator must be entitled, and on the starting roles alone it never is.
 fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
     for (w_index, w) in c.symbols.workflows.clone().iter().enumerate() {
-        let Some(wir) = ir.workflows.get(w_index) else { continue };
+        let Some(wir) = ir.workflows.get(w_index) else {
+            continue;
+        };
         let ast_starts = w
             .decl
             .body
             .iter()
-            .filter(|i| matches!(i, WorkflowItem::Rule(r) if matches!(r.kind, RuleKind::Start { .. })))
+            .filter(
+                |i| matches!(i, WorkflowItem::Rule(r) if matches!(r.kind, RuleKind::Start { .. })),
+            )
             .count();
         // Anyone may start (a start without `by`), or some start rule did not check: no verdict.
-        if wir.starts.is_empty() || wir.starts.len() != ast_starts || wir.starts.iter().any(|s| s.by.is_empty()) {
+        if wir.starts.is_empty()
+            || wir.starts.len() != ast_starts
+            || wir.starts.iter().any(|s| s.by.is_empty())
+        {
             continue;
         }
-        let named: BTreeSet<usize> = wir.starts.iter().flat_map(|s| s.by.iter().map(|r| *r as usize)).collect();
+        let named: BTreeSet<usize> =
+            wir.starts.iter().flat_map(|s| s.by.iter().map(|r| *r as usize)).collect();
         // Roles whose holders meet some `start by`: those whose closure contains a named role.
-        let starters: Vec<usize> =
-            (0..c.closure.len()).filter(|r| c.closure[*r].iter().any(|h| named.contains(h))).collect();
+        let starters: Vec<usize> = (0..c.closure.len())
+            .filter(|r| c.closure[*r].iter().any(|h| named.contains(h)))
+            .collect();
         let mut entitled: BTreeSet<u32> = BTreeSet::new();
         for r in &starters {
             for held in &c.closure[*r] {
@@ -84,8 +95,11 @@ fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
             if allow.target.tools.iter().any(|t| entitled.contains(t)) {
                 continue;
             }
-            let n: usize = allow.meta.id.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0);
-            let Some((_, target_span)) = n.checked_sub(1).and_then(|i| allow_rules.get(i)) else { continue };
+            let n: usize =
+                allow.meta.id.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            let Some((_, target_span)) = n.checked_sub(1).and_then(|i| allow_rules.get(i)) else {
+                continue;
+            };
             let starter_names: Vec<String> =
                 named.iter().map(|r| format!("`{}`", c.symbols.roles[*r].decl.name.name)).collect();
             c.diagnostics.push(

@@ -39,10 +39,7 @@ pub fn find(path: &Path) -> io::Result<Vec<FoundFile>> {
 /// Reads a policy (see [`find`]) as (policy path, text) pairs. Text that is not UTF-8 is decoded
 /// lossily; the parser then reports the replacement characters as syntax errors where they are.
 pub fn load(path: &Path) -> io::Result<Vec<(String, String)>> {
-    find(path)?
-        .into_iter()
-        .map(|f| Ok((f.policy_path, read_text(&f.disk_path)?)))
-        .collect()
+    find(path)?.into_iter().map(|f| Ok((f.policy_path, read_text(&f.disk_path)?))).collect()
 }
 
 /// Reads one file as text (lossily, as [`load`] does).

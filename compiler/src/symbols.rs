@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use writ_grammar::ast::{
-    EvidenceDecl, FixtureDecl, Item, RoleDecl, SourceFile, Span, TestDecl, ToolDecl, ValueDecl,
-    WorkflowDecl, Rule,
+    EvidenceDecl, FixtureDecl, Item, RoleDecl, Rule, SourceFile, Span, TestDecl, ToolDecl,
+    ValueDecl, WorkflowDecl,
 };
 
 use crate::diagnostic::{Code, Diagnostic, Location};
@@ -81,11 +81,9 @@ impl<'a> Symbols<'a> {
                         d.name.span,
                         Symbol::Attribute(symbols.attributes.len()),
                     ),
-                    Item::Context(d) => (
-                        d.name.name.as_str(),
-                        d.name.span,
-                        Symbol::Context(symbols.contexts.len()),
-                    ),
+                    Item::Context(d) => {
+                        (d.name.name.as_str(), d.name.span, Symbol::Context(symbols.contexts.len()))
+                    }
                     Item::Tool(d) => {
                         (d.name.text.as_str(), d.name.span, Symbol::Tool(symbols.tools.len()))
                     }
@@ -99,11 +97,9 @@ impl<'a> Symbols<'a> {
                         d.name.span,
                         Symbol::Workflow(symbols.workflows.len()),
                     ),
-                    Item::Fixture(d) => (
-                        d.name.name.as_str(),
-                        d.name.span,
-                        Symbol::Fixture(symbols.fixtures.len()),
-                    ),
+                    Item::Fixture(d) => {
+                        (d.name.name.as_str(), d.name.span, Symbol::Fixture(symbols.fixtures.len()))
+                    }
                     Item::Test(d) => {
                         let here = Location { file, span: d.name.span };
                         if let Some(first) = test_names.get(d.name.value.as_str()) {

@@ -56,11 +56,16 @@ fn lookup_role(c: &mut Checker<'_>, file: usize, name: &Ident) -> bool {
     if c.symbols.role(&name.name).is_some() {
         return true;
     }
-    let hint = crate::diagnostic::did_you_mean(&name.name, c.symbols.role_names().collect::<Vec<_>>());
+    let hint =
+        crate::diagnostic::did_you_mean(&name.name, c.symbols.role_names().collect::<Vec<_>>());
     c.diagnostics.push(
-        Diagnostic::new(Code::UnknownRole, at(file, name.span), format!("unknown role `{}`", name.name))
-            .label("not a declared role")
-            .help(hint.unwrap_or_else(|| format!("declare it: `role {}`", name.name))),
+        Diagnostic::new(
+            Code::UnknownRole,
+            at(file, name.span),
+            format!("unknown role `{}`", name.name),
+        )
+        .label("not a declared role")
+        .help(hint.unwrap_or_else(|| format!("declare it: `role {}`", name.name))),
     );
     false
 }
@@ -88,15 +93,22 @@ fn fixture(c: &mut Checker<'_>, file: usize, f: &writ_grammar::ast::FixtureDecl)
         if attrs.contains_key(&a.name.name) {
             ok = false;
             c.diagnostics.push(
-                Diagnostic::new(Code::DuplicateArgument, at(file, a.name.span), format!("`{}` is given twice", a.name.name))
-                    .label("given again here")
-                    .help("give each attribute once"),
+                Diagnostic::new(
+                    Code::DuplicateArgument,
+                    at(file, a.name.span),
+                    format!("`{}` is given twice", a.name.name),
+                )
+                .label("given again here")
+                .help("give each attribute once"),
             );
             continue;
         }
         let Some(index) = c.symbols.attribute(&a.name.name) else {
             ok = false;
-            let hint = crate::diagnostic::did_you_mean(&a.name.name, c.symbols.attribute_names().collect::<Vec<_>>());
+            let hint = crate::diagnostic::did_you_mean(
+                &a.name.name,
+                c.symbols.attribute_names().collect::<Vec<_>>(),
+            );
             c.diagnostics.push(
                 Diagnostic::new(
                     Code::UnknownAttribute,
@@ -104,7 +116,11 @@ fn fixture(c: &mut Checker<'_>, file: usize, f: &writ_grammar::ast::FixtureDecl)
                     format!("unknown attribute `{}`", a.name.name),
                 )
                 .label("not a declared attribute")
-                .help(hint.unwrap_or_else(|| format!("declare it: `attribute {}: string`", a.name.name))),
+                .help(
+                    hint.unwrap_or_else(|| {
+                        format!("declare it: `attribute {}: string`", a.name.name)
+                    }),
+                ),
             );
             continue;
         };
@@ -131,19 +147,37 @@ fn test(c: &mut Checker<'_>, file: usize, t: &TestDecl, fixtures: &[Option<Json>
     TestCase {
         name: t.name.value.clone(),
         location: at(file, t.name.span),
-        expectations: t.expectations.iter().filter_map(|e| expectation(c, file, e, fixtures)).collect(),
+        expectations: t
+            .expectations
+            .iter()
+            .filter_map(|e| expectation(c, file, e, fixtures))
+            .collect(),
     }
 }
 
-fn resolve_fixture(c: &mut Checker<'_>, file: usize, name: &Ident, fixtures: &[Option<Json>]) -> Option<Json> {
+fn resolve_fixture(
+    c: &mut Checker<'_>,
+    file: usize,
+    name: &Ident,
+    fixtures: &[Option<Json>],
+) -> Option<Json> {
     match c.symbols.fixture(&name.name) {
         Some(i) => fixtures.get(i).cloned().flatten(),
         None => {
-            let hint = crate::diagnostic::did_you_mean(&name.name, c.symbols.fixture_names().collect::<Vec<_>>());
+            let hint = crate::diagnostic::did_you_mean(
+                &name.name,
+                c.symbols.fixture_names().collect::<Vec<_>>(),
+            );
             c.diagnostics.push(
-                Diagnostic::new(Code::UnknownFixture, at(file, name.span), format!("unknown fixture `{}`", name.name))
-                    .label("not a declared fixture")
-                    .help(hint.unwrap_or_else(|| format!("declare it: `fixture {} = human [ROLE]`", name.name))),
+                Diagnostic::new(
+                    Code::UnknownFixture,
+                    at(file, name.span),
+                    format!("unknown fixture `{}`", name.name),
+                )
+                .label("not a declared fixture")
+                .help(hint.unwrap_or_else(|| {
+                    format!("declare it: `fixture {} = human [ROLE]`", name.name)
+                })),
             );
             None
         }
@@ -154,11 +188,16 @@ fn resolve_workflow(c: &mut Checker<'_>, file: usize, name: &Ident) -> bool {
     if c.symbols.workflow(&name.name).is_some() {
         return true;
     }
-    let hint = crate::diagnostic::did_you_mean(&name.name, c.symbols.workflow_names().collect::<Vec<_>>());
+    let hint =
+        crate::diagnostic::did_you_mean(&name.name, c.symbols.workflow_names().collect::<Vec<_>>());
     c.diagnostics.push(
-        Diagnostic::new(Code::UnknownWorkflow, at(file, name.span), format!("unknown workflow `{}`", name.name))
-            .label("not a declared workflow")
-            .help(hint.unwrap_or_else(|| format!("declare it: `workflow {} {{ ... }}`", name.name))),
+        Diagnostic::new(
+            Code::UnknownWorkflow,
+            at(file, name.span),
+            format!("unknown workflow `{}`", name.name),
+        )
+        .label("not a declared workflow")
+        .help(hint.unwrap_or_else(|| format!("declare it: `workflow {} {{ ... }}`", name.name))),
     );
     false
 }
@@ -167,7 +206,12 @@ fn values_json(values: Vec<(String, Value)>) -> Json {
     Json::Object(values.into_iter().map(|(k, v)| (k, value_json(&v))).collect())
 }
 
-fn expectation(c: &mut Checker<'_>, file: usize, e: &Expectation, fixtures: &[Option<Json>]) -> Option<TestExpectation> {
+fn expectation(
+    c: &mut Checker<'_>,
+    file: usize,
+    e: &Expectation,
+    fixtures: &[Option<Json>],
+) -> Option<TestExpectation> {
     let mut ok = true;
     // The grammar admits a missing-evidence list after `pending` only.
     for m in e.missing.iter().flatten() {
@@ -196,7 +240,13 @@ fn expectation(c: &mut Checker<'_>, file: usize, e: &Expectation, fixtures: &[Op
                     let decl = c.symbols.tools[t];
                     let params = decl.decl.params.as_deref().unwrap_or(&[]);
                     let owner = format!("tool `{}`", tool.text);
-                    match c.field_values(file, args, params, &owner, at(decl.file, decl.decl.name.span)) {
+                    match c.field_values(
+                        file,
+                        args,
+                        params,
+                        &owner,
+                        at(decl.file, decl.decl.name.span),
+                    ) {
                         Some(v) => {
                             request.insert("args".into(), values_json(v));
                         }
@@ -205,11 +255,22 @@ fn expectation(c: &mut Checker<'_>, file: usize, e: &Expectation, fixtures: &[Op
                 }
                 None => {
                     ok = false;
-                    let hint = crate::diagnostic::did_you_mean(&tool.text, c.symbols.tool_names().collect::<Vec<_>>());
+                    let hint = crate::diagnostic::did_you_mean(
+                        &tool.text,
+                        c.symbols.tool_names().collect::<Vec<_>>(),
+                    );
                     c.diagnostics.push(
-                        Diagnostic::new(Code::UnknownTool, at(file, tool.span), format!("unknown tool `{}`", tool.text))
-                            .label("not a declared tool")
-                            .help(hint.unwrap_or_else(|| format!("declare it: `tool {}(...)`", tool.text))),
+                        Diagnostic::new(
+                            Code::UnknownTool,
+                            at(file, tool.span),
+                            format!("unknown tool `{}`", tool.text),
+                        )
+                        .label("not a declared tool")
+                        .help(
+                            hint.unwrap_or_else(|| {
+                                format!("declare it: `tool {}(...)`", tool.text)
+                            }),
+                        ),
                     );
                 }
             }
@@ -237,7 +298,8 @@ fn expectation(c: &mut Checker<'_>, file: usize, e: &Expectation, fixtures: &[Op
         j.insert("kind".into(), json!(item.name.name));
         let params = decl.decl.fields.as_deref().unwrap_or(&[]);
         let owner = format!("evidence `{}`", item.name.name);
-        match c.field_values(file, &item.fields, params, &owner, at(decl.file, decl.decl.name.span)) {
+        match c.field_values(file, &item.fields, params, &owner, at(decl.file, decl.decl.name.span))
+        {
             Some(v) if !v.is_empty() => {
                 j.insert("fields".into(), values_json(v));
             }
@@ -293,7 +355,8 @@ fn expectation(c: &mut Checker<'_>, file: usize, e: &Expectation, fixtures: &[Op
 }
 
 fn unknown_evidence(c: &mut Checker<'_>, file: usize, name: &Ident) {
-    let hint = crate::diagnostic::did_you_mean(&name.name, c.symbols.evidence_names().collect::<Vec<_>>());
+    let hint =
+        crate::diagnostic::did_you_mean(&name.name, c.symbols.evidence_names().collect::<Vec<_>>());
     c.diagnostics.push(
         Diagnostic::new(
             Code::UnknownEvidence,
@@ -307,7 +370,10 @@ fn unknown_evidence(c: &mut Checker<'_>, file: usize, name: &Ident) {
 
 fn context_value(c: &mut Checker<'_>, file: usize, fv: &FieldValue) -> Option<Value> {
     let Some(index) = c.symbols.context(&fv.name.name) else {
-        let hint = crate::diagnostic::did_you_mean(&fv.name.name, c.symbols.context_names().collect::<Vec<_>>());
+        let hint = crate::diagnostic::did_you_mean(
+            &fv.name.name,
+            c.symbols.context_names().collect::<Vec<_>>(),
+        );
         c.diagnostics.push(
             Diagnostic::new(
                 Code::UnknownContext,

@@ -10,7 +10,8 @@ use writ_compiler::{Code, Compiler, JsonDiagnostic, Report};
 fn render(compiler: &Compiler) -> (String, String) {
     let sources = compiler.sources();
     let compilation = compiler.compilation();
-    let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+    let handler =
+        GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
     let mut human = String::new();
     for d in &compilation.diagnostics {
         let report = Report::new(d, &sources).expect("diagnostic in a known file");

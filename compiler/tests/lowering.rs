@@ -9,14 +9,19 @@ use writ_evaluator::ir::PolicyIr;
 
 fn check(corpus: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let text = std::fs::read_to_string(root.join("tests/conformance").join(corpus).join("policy.writ")).unwrap();
+    let text =
+        std::fs::read_to_string(root.join("tests/conformance").join(corpus).join("policy.writ"))
+            .unwrap();
     let compiler = Compiler::new(vec![("policy.writ".to_string(), text)]);
     let compilation = compiler.compilation();
     let errors: Vec<_> = compilation.diagnostics.iter().filter(|d| d.is_error()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let mut ours = compilation.policy.clone().expect("a lowered policy");
     let expected: PolicyIr = serde_json::from_str(
-        &std::fs::read_to_string(root.join("evaluator/tests/conformance").join(corpus).join("ir.json")).unwrap(),
+        &std::fs::read_to_string(
+            root.join("evaluator/tests/conformance").join(corpus).join("ir.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     ours.hash = expected.hash.clone();

@@ -252,11 +252,9 @@ impl CCond {
                 Some(Val::Bool(b)) => Some(b),
                 _ => None,
             }),
-            CCond::Compare(cmp, a, b) => known(
-                a.eval(scope)
-                    .zip(b.eval(scope))
-                    .and_then(|(a, b)| compare(*cmp, a, b)),
-            ),
+            CCond::Compare(cmp, a, b) => {
+                known(a.eval(scope).zip(b.eval(scope)).and_then(|(a, b)| compare(*cmp, a, b)))
+            }
             CCond::In(value, list) => known(membership(value.eval(scope), list.eval(scope))),
             CCond::Contains(list, value) => known(membership(value.eval(scope), list.eval(scope))),
             CCond::Matches(op, glob) => known(match op.eval(scope) {
@@ -389,10 +387,7 @@ mod tests {
                 ("flag".into(), RequestValue::Bool(true)),
                 ("off".into(), RequestValue::Bool(false)),
                 ("t".into(), RequestValue::Str("20m".into())),
-                (
-                    "files".into(),
-                    RequestValue::StrList(vec!["a.rs".into(), "b.rs".into()]),
-                ),
+                ("files".into(), RequestValue::StrList(vec!["a.rs".into(), "b.rs".into()])),
                 ("none".into(), RequestValue::StrList(vec![])),
                 ("wrong".into(), RequestValue::Str("five".into())),
             ],
@@ -455,11 +450,7 @@ mod tests {
             assert_eq!(eval(&CCond::Not(Box::new(lit_tri(a)))), a.not());
             for b in ALL {
                 let both = [lit_tri(a), lit_tri(b)];
-                assert_eq!(
-                    eval(&CCond::And(both.clone().into())),
-                    a.and(b),
-                    "{a} and {b}"
-                );
+                assert_eq!(eval(&CCond::And(both.clone().into())), a.and(b), "{a} and {b}");
                 assert_eq!(eval(&CCond::Or(both.into())), a.or(b), "{a} or {b}");
             }
         }
@@ -492,11 +483,7 @@ mod tests {
             assert_eq!(eval(&cmp(op, n(), int(k))), want, "5 {op:?} {k}");
             // `t` is "20m" = 1200 s.
             assert_eq!(
-                eval(&cmp(
-                    op,
-                    arg("t", Class::Duration),
-                    dur(1200 + (k - 5) * 60)
-                )),
+                eval(&cmp(op, arg("t", Class::Duration), dur(1200 + (k - 5) * 60))),
                 want,
                 "20m {op:?}"
             );
@@ -515,14 +502,7 @@ mod tests {
         for op in [Eq, Ne] {
             assert_eq!(eval(&cmp(op, absent(Class::Str), st("x"))), U);
             assert_eq!(eval(&cmp(op, absent(Class::List), list(&[]))), U);
-            assert_eq!(
-                eval(&cmp(
-                    op,
-                    absent(Class::Bool),
-                    COperand::Literal(Lit::Bool(true))
-                )),
-                U
-            );
+            assert_eq!(eval(&cmp(op, absent(Class::Bool), COperand::Literal(Lit::Bool(true)))), U);
             let ctx = COperand::Context("missing".into(), Class::Str);
             assert_eq!(eval(&cmp(op, ctx, st("x"))), U);
             let attr = COperand::Attribute(Who::Initiator, "missing".into(), Class::Str);
@@ -534,10 +514,7 @@ mod tests {
     fn a_value_of_the_wrong_type_is_unknown() {
         // Step 1 denies such requests first; conditions never see a wrong-typed value as known.
         assert_eq!(eval(&cmp(CmpOp::Eq, arg("wrong", Class::Int), int(5))), U);
-        assert_eq!(
-            eval(&cmp(CmpOp::Lt, arg("wrong", Class::Duration), dur(5))),
-            U
-        );
+        assert_eq!(eval(&cmp(CmpOp::Lt, arg("wrong", Class::Duration), dur(5))), U);
         assert_eq!(eval(&CCond::Truth(arg("n", Class::Bool))), U);
     }
 
@@ -546,10 +523,7 @@ mod tests {
         use CmpOp::*;
         assert_eq!(eval(&cmp(Eq, arg("s", Class::Str), st("release/v1"))), T);
         assert_eq!(eval(&cmp(Ne, arg("s", Class::Str), st("release/v1"))), F);
-        assert_eq!(
-            eval(&cmp(Eq, arg("files", Class::List), list(&["a.rs", "b.rs"]))),
-            T
-        );
+        assert_eq!(eval(&cmp(Eq, arg("files", Class::List), list(&["a.rs", "b.rs"]))), T);
         assert_eq!(
             eval(&cmp(Eq, arg("files", Class::List), list(&["b.rs", "a.rs"]))),
             F,
@@ -557,32 +531,11 @@ mod tests {
         );
         assert_eq!(eval(&cmp(Eq, arg("none", Class::List), list(&[]))), T);
         let kind = |k| COperand::Literal(Lit::Kind(k));
-        assert_eq!(
-            eval(&cmp(
-                Eq,
-                COperand::Kind(Who::Caller),
-                kind(PrincipalKind::Agent)
-            )),
-            T
-        );
-        assert_eq!(
-            eval(&cmp(
-                Ne,
-                COperand::Kind(Who::Initiator),
-                kind(PrincipalKind::Human)
-            )),
-            F
-        );
+        assert_eq!(eval(&cmp(Eq, COperand::Kind(Who::Caller), kind(PrincipalKind::Agent))), T);
+        assert_eq!(eval(&cmp(Ne, COperand::Kind(Who::Initiator), kind(PrincipalKind::Human))), F);
         assert_eq!(eval(&cmp(Eq, COperand::Id(Who::Initiator), st("alice"))), T);
         assert_eq!(eval(&cmp(Eq, COperand::Depth, int(1))), T);
-        assert_eq!(
-            eval(&cmp(
-                Eq,
-                COperand::Context("risk".into(), Class::Int),
-                int(2)
-            )),
-            T
-        );
+        assert_eq!(eval(&cmp(Eq, COperand::Context("risk".into(), Class::Int), int(2))), T);
         let team = COperand::Attribute(Who::Caller, "team".into(), Class::Str);
         assert_eq!(eval(&cmp(Eq, team, st("web"))), T);
         // `principal` outside `may` is unknown (the compiler never emits it there).
@@ -602,10 +555,7 @@ mod tests {
         let files = || arg("files", Class::List);
         assert_eq!(eval(&CCond::Contains(files(), st("b.rs"))), T);
         assert_eq!(eval(&CCond::Contains(files(), st("c.rs"))), F);
-        assert_eq!(
-            eval(&CCond::Contains(arg("none", Class::List), st("c.rs"))),
-            F
-        );
+        assert_eq!(eval(&CCond::Contains(arg("none", Class::List), st("c.rs"))), F);
         assert_eq!(eval(&CCond::Contains(absent(Class::List), st("c.rs"))), U);
         assert_eq!(eval(&CCond::Contains(files(), absent(Class::Str))), U);
     }
@@ -613,10 +563,7 @@ mod tests {
     #[test]
     fn globs_any_all() {
         let g = Glob::new;
-        assert_eq!(
-            eval(&CCond::Matches(arg("s", Class::Str), g("release/*"))),
-            T
-        );
+        assert_eq!(eval(&CCond::Matches(arg("s", Class::Str), g("release/*"))), T);
         assert_eq!(eval(&CCond::Matches(arg("s", Class::Str), g("prod/*"))), F);
         assert_eq!(eval(&CCond::Matches(absent(Class::Str), g("*"))), U);
         let files = || arg("files", Class::List);
@@ -625,16 +572,8 @@ mod tests {
         assert_eq!(eval(&CCond::AnyMatches(files(), g("c.*"))), F);
         assert_eq!(eval(&CCond::AllMatches(files(), g("*.rs"))), T);
         assert_eq!(eval(&CCond::AllMatches(files(), g("a.*"))), F);
-        assert_eq!(
-            eval(&CCond::AnyMatches(none(), g("*"))),
-            F,
-            "any over [] is false"
-        );
-        assert_eq!(
-            eval(&CCond::AllMatches(none(), g("nothing"))),
-            T,
-            "all over [] is true"
-        );
+        assert_eq!(eval(&CCond::AnyMatches(none(), g("*"))), F, "any over [] is false");
+        assert_eq!(eval(&CCond::AllMatches(none(), g("nothing"))), T, "all over [] is true");
         assert_eq!(eval(&CCond::AnyMatches(absent(Class::List), g("*"))), U);
         assert_eq!(eval(&CCond::AllMatches(absent(Class::List), g("*"))), U);
     }
@@ -644,10 +583,7 @@ mod tests {
         assert_eq!(eval(&CCond::HasRole(Who::Initiator, 0)), T);
         assert_eq!(eval(&CCond::HasRole(Who::Caller, 0)), F);
         assert_eq!(eval(&CCond::HasRole(Who::Initiator, 1)), F);
-        assert_eq!(
-            eval(&CCond::Not(Box::new(CCond::HasRole(Who::Caller, 0)))),
-            T
-        );
+        assert_eq!(eval(&CCond::Not(Box::new(CCond::HasRole(Who::Caller, 0)))), T);
     }
 
     #[test]
@@ -655,11 +591,7 @@ mod tests {
         // `deny ... when n > 3 unless ctx` with ctx unknown: `true and not unknown` is unknown,
         // which a deny treats as applying.
         let c = CCond::And(
-            [
-                cmp(CmpOp::Gt, arg("n", Class::Int), int(3)),
-                CCond::Not(Box::new(lit_tri(U))),
-            ]
-            .into(),
+            [cmp(CmpOp::Gt, arg("n", Class::Int), int(3)), CCond::Not(Box::new(lit_tri(U)))].into(),
         );
         assert_eq!(eval(&c), U);
     }
@@ -678,10 +610,6 @@ mod tests {
             holds: &holds,
         };
         assert_eq!(eval_opt(None, &scope), T);
-        assert_eq!(
-            eval_opt(Some(&lit_tri(T)), &scope),
-            U,
-            "no args in this scope"
-        );
+        assert_eq!(eval_opt(Some(&lit_tri(T)), &scope), U, "no args in this scope");
     }
 }

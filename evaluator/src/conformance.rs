@@ -22,10 +22,7 @@ fn run(corpus: &str, ir: Ir, cases: &str) -> usize {
             .unwrap_or_else(|e| panic!("{corpus}: {name}: request does not decode: {e}"));
         let decision = policy.decide(&request);
         let (explained, trace) = policy.decide_explained(&request);
-        assert_eq!(
-            decision, explained,
-            "{corpus}: {name}: decide and decide_explained differ"
-        );
+        assert_eq!(decision, explained, "{corpus}: {name}: decide and decide_explained differ");
         assert!(!trace.steps.is_empty());
 
         let mut ok = decision.decision.as_str() == expect["decision"].as_str().unwrap_or("");

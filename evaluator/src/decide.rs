@@ -70,16 +70,10 @@ impl Policy {
             None => problems.push(format!("unknown tool `{tool_name}`")),
         }
         self.check_request(req, &mut problems);
-        t.record(|| TraceStep::Fits {
-            problems: problems.clone(),
-        });
-        let (true, Some((w, wf)), Some(tool), Some(initiator), Some(caller)) = (
-            problems.is_empty(),
-            workflow,
-            tool,
-            req.chain.first(),
-            req.chain.last(),
-        ) else {
+        t.record(|| TraceStep::Fits { problems: problems.clone() });
+        let (true, Some((w, wf)), Some(tool), Some(initiator), Some(caller)) =
+            (problems.is_empty(), workflow, tool, req.chain.first(), req.chain.last())
+        else {
             return self.deny(Vec::new(), problems);
         };
 
@@ -99,26 +93,15 @@ impl Policy {
             holds: &holds,
         };
         let Some(dispatch) = self.dispatch(w, tool) else {
-            return self.deny(
-                Vec::new(),
-                vec!["internal error: no dispatch entry".to_owned()],
-            );
+            return self.deny(Vec::new(), vec!["internal error: no dispatch entry".to_owned()]);
         };
 
         // Step 3: denies (true or unknown).
         let mut denied: Vec<(&Deny, Tri)> = Vec::new();
-        for deny in dispatch
-            .denies
-            .iter()
-            .filter_map(|&d| self.denies.get(d as usize))
-        {
+        for deny in dispatch.denies.iter().filter_map(|&d| self.denies.get(d as usize)) {
             let result = eval_opt(deny.condition.as_ref(), &scope);
             let applies = result != Tri::False;
-            t.record(|| TraceStep::Deny {
-                rule: RuleRef::new(&deny.rule.meta),
-                result,
-                applies,
-            });
+            t.record(|| TraceStep::Deny { rule: RuleRef::new(&deny.rule.meta), result, applies });
             if applies {
                 denied.push((deny, result));
             }
@@ -222,14 +205,7 @@ impl Policy {
             .filter(|(i, _)| applies.contains(*i))
             .filter_map(|(_, &r)| self.requires.get(r as usize));
         let paths = matched_allows().map(|a| (&a.rule, &a.require[..]));
-        self.evidence(
-            req,
-            paths,
-            extras,
-            || format!("{tool_name} in {}", req.workflow),
-            None,
-            t,
-        )
+        self.evidence(req, paths, extras, || format!("{tool_name} in {}", req.workflow), None, t)
     }
 
     /// Call step 1: every argument is declared and fits its type.
@@ -240,17 +216,13 @@ impl Policy {
         args: &[(String, RequestValue)],
         problems: &mut Vec<String>,
     ) {
-        let (Some(decl), Some(params)) = (
-            self.ir.tools.get(tool as usize),
-            self.params_by_name.get(tool as usize),
-        ) else {
+        let (Some(decl), Some(params)) =
+            (self.ir.tools.get(tool as usize), self.params_by_name.get(tool as usize))
+        else {
             return;
         };
         for (name, value) in args {
-            match params
-                .get(name.as_str())
-                .and_then(|&p| decl.params.get(p as usize))
-            {
+            match params.get(name.as_str()).and_then(|&p| decl.params.get(p as usize)) {
                 None => problems.push(format!("{tool_name} has no argument `{name}`")),
                 Some(param) if !render::fits(&param.ty, value) => problems.push(format!(
                     "argument `{name}` of {tool_name} must be {}; {}",
@@ -327,21 +299,12 @@ impl Policy {
     fn check_depth<T: Tracer>(&self, req: &Request, wf: &Workflow, t: &mut T) -> Option<i64> {
         let depth = req.depth();
         let ok = depth <= wf.max_depth as usize;
-        t.record(|| TraceStep::Depth {
-            depth,
-            max_depth: wf.max_depth,
-            ok,
-        });
+        t.record(|| TraceStep::Depth { depth, max_depth: wf.max_depth, ok });
         ok.then(|| i64::try_from(depth).unwrap_or(i64::MAX))
     }
 
     fn depth_reason(&self, req: &Request, wf: &Workflow) -> String {
-        format!(
-            "depth {} exceeds max_depth {} of {}",
-            req.depth(),
-            wf.max_depth,
-            req.workflow
-        )
+        format!("depth {} exceeds max_depth {} of {}", req.depth(), wf.max_depth, req.workflow)
     }
 
     /// Call step 5 for one principal: a `may` of a role it holds targets the tool and is true
@@ -354,17 +317,11 @@ impl Policy {
         t: &mut T,
     ) -> Result<(), Option<&Rule>> {
         let roles = self.role_set(p);
-        let scope = Scope {
-            principal: Some(p),
-            ..*scope
-        };
+        let scope = Scope { principal: Some(p), ..*scope };
         let mut tried = Vec::new();
         let mut entitled = false;
         let mut undecided = None;
-        let candidates = self
-            .mays_by_tool
-            .get(tool as usize)
-            .map_or(&[][..], |l| &l[..]);
+        let candidates = self.mays_by_tool.get(tool as usize).map_or(&[][..], |l| &l[..]);
         for &(role, m) in candidates {
             if !roles.contains(role) {
                 continue;
@@ -411,15 +368,10 @@ impl Policy {
         if ttl.is_some_and(|ttl| ttl < 0) {
             problems.push("the requested ttl is negative".to_owned());
         }
-        t.record(|| TraceStep::Fits {
-            problems: problems.clone(),
-        });
-        let (true, Some((_, wf)), Some(initiator), Some(caller)) = (
-            problems.is_empty(),
-            workflow,
-            req.chain.first(),
-            req.chain.last(),
-        ) else {
+        t.record(|| TraceStep::Fits { problems: problems.clone() });
+        let (true, Some((_, wf)), Some(initiator), Some(caller)) =
+            (problems.is_empty(), workflow, req.chain.first(), req.chain.last())
+        else {
             return self.deny(Vec::new(), problems);
         };
         let Some(depth) = self.check_depth(req, wf, t) else {
@@ -439,11 +391,7 @@ impl Policy {
 
         // Step 2: deny starts (true or unknown).
         let mut denied: Vec<(&Deny, Tri)> = Vec::new();
-        for deny in wf
-            .deny_starts
-            .iter()
-            .filter_map(|&d| self.deny_starts.get(d as usize))
-        {
+        for deny in wf.deny_starts.iter().filter_map(|&d| self.deny_starts.get(d as usize)) {
             let result = eval_opt(deny.condition.as_ref(), &scope);
             let applies = result != Tri::False;
             t.record(|| TraceStep::DenyStart {
@@ -496,11 +444,7 @@ impl Policy {
 
         // Step 4: the requested ttl.
         let ok = ttl.is_none_or(|ttl| ttl <= wf.ttl_seconds);
-        t.record(|| TraceStep::Ttl {
-            requested: ttl,
-            limit: wf.ttl_seconds,
-            ok,
-        });
+        t.record(|| TraceStep::Ttl { requested: ttl, limit: wf.ttl_seconds, ok });
         if !ok {
             return self.deny(
                 Vec::new(),
@@ -548,11 +492,10 @@ impl Policy {
         // The first path with all its evidence allows. Requirements are independent, so a path
         // is complete exactly when each of its requirements, unmerged, is met.
         for (rule, own) in paths.clone() {
-            let needs = own.iter().map(|r| (rule, r)).chain(
-                extras
-                    .clone()
-                    .flat_map(|x| x.require.iter().map(move |r| (&x.rule, r))),
-            );
+            let needs = own
+                .iter()
+                .map(|r| (rule, r))
+                .chain(extras.clone().flat_map(|x| x.require.iter().map(move |r| (&x.rule, r))));
             let mut complete = true;
             for (from, r) in needs {
                 let have = self.count(req, r, rule, from, t);
@@ -581,12 +524,7 @@ impl Policy {
         for (rule, own) in paths {
             let mut merged: Vec<Merged<'p>> = own
                 .iter()
-                .map(|r| Merged {
-                    req: r,
-                    count: r.count,
-                    sources: vec![rule],
-                    have: 0,
-                })
+                .map(|r| Merged { req: r, count: r.count, sources: vec![rule], have: 0 })
                 .collect();
             for x in extras.clone() {
                 for r in x.require.iter() {
@@ -611,19 +549,13 @@ impl Policy {
                 m.have = self.count_items(req, m.req, Some(m.count), None);
                 lacking += u64::from(m.count.saturating_sub(m.have));
             }
-            t.record(|| TraceStep::Path {
-                rule: RuleRef::new(&rule.meta),
-                lacking,
-            });
+            t.record(|| TraceStep::Path { rule: RuleRef::new(&rule.meta), lacking });
             if best.as_ref().is_none_or(|(l, _, _)| lacking < *l) {
                 best = Some((lacking, rule, merged));
             }
         }
         let Some((_, rule, merged)) = best else {
-            return self.deny(
-                Vec::new(),
-                vec!["internal error: no evidence path".to_owned()],
-            );
+            return self.deny(Vec::new(), vec!["internal error: no evidence path".to_owned()]);
         };
 
         let what = what();
@@ -642,10 +574,7 @@ impl Policy {
                     .get(m.req.evidence as usize)
                     .cloned()
                     .unwrap_or_else(|| Arc::from("?")),
-                by: m
-                    .req
-                    .by
-                    .and_then(|r| self.role_names.get(r as usize).cloned()),
+                by: m.req.by.and_then(|r| self.role_names.get(r as usize).cloned()),
                 fields: m.req.fields.to_vec(),
                 need: m.count,
                 have: m.have,
@@ -722,11 +651,7 @@ impl Policy {
             if item.kind != kind.name {
                 continue;
             }
-            let giver = if kind.by_human {
-                item.by.as_ref()
-            } else {
-                None
-            };
+            let giver = if kind.by_human { item.by.as_ref() } else { None };
             match self.qualify(req, kind, r, item, &givers) {
                 Ok(()) => {
                     if let Some(g) = giver {
@@ -734,10 +659,7 @@ impl Policy {
                     }
                     have = have.saturating_add(1);
                     if let Some(log) = log.as_deref_mut() {
-                        log.counted.push(ItemRef {
-                            item: i,
-                            giver: giver.map(|g| g.id.clone()),
-                        });
+                        log.counted.push(ItemRef { item: i, giver: giver.map(|g| g.id.clone()) });
                     }
                 }
                 Err(reject) => {
@@ -833,11 +755,7 @@ impl Policy {
             action,
             workflow: req.workflow.clone(),
             call,
-            chain: req
-                .chain
-                .iter()
-                .map(|p| format!("{} ({})", p.id, p.kind.as_str()))
-                .collect(),
+            chain: req.chain.iter().map(|p| format!("{} ({})", p.id, p.kind.as_str())).collect(),
             depth: req.depth(),
         }
     }
@@ -915,14 +833,7 @@ struct PosSet {
 
 impl PosSet {
     fn new(len: usize) -> PosSet {
-        PosSet {
-            small: 0,
-            large: if len > 64 {
-                vec![false; len]
-            } else {
-                Vec::new()
-            },
-        }
+        PosSet { small: 0, large: if len > 64 { vec![false; len] } else { Vec::new() } }
     }
 
     fn insert(&mut self, i: usize) {

@@ -49,10 +49,7 @@ impl Glob {
         if !literal.is_empty() {
             tokens.push(Token::Literal(literal.into()));
         }
-        Glob {
-            source: pattern.into(),
-            tokens: tokens.into(),
-        }
+        Glob { source: pattern.into(), tokens: tokens.into() }
     }
 
     /// The pattern as written.

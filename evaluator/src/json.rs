@@ -58,12 +58,9 @@ impl Json {
             }
             Json::Str(s) => Value::String(s),
             Json::Array(items) => Value::Array(items.into_iter().map(Json::into_value).collect()),
-            Json::Object(entries) => Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, v.into_value()))
-                    .collect(),
-            ),
+            Json::Object(entries) => {
+                Value::Object(entries.into_iter().map(|(k, v)| (k, v.into_value())).collect())
+            }
         }
     }
 
@@ -111,10 +108,7 @@ fn first_duplicate(entries: &[(String, Json)]) -> Option<&str> {
         None
     } else {
         let mut seen: HashSet<&str> = HashSet::with_capacity(entries.len());
-        entries
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .find(|k| !seen.insert(k))
+        entries.iter().map(|(k, _)| k.as_str()).find(|k| !seen.insert(k))
     }
 }
 
@@ -275,14 +269,8 @@ mod tests {
 
     #[test]
     fn integers_are_i64_only() {
-        assert_eq!(
-            Json::parse(b"9223372036854775807").unwrap(),
-            Json::Int(i64::MAX)
-        );
-        assert_eq!(
-            Json::parse(b"-9223372036854775808").unwrap(),
-            Json::Int(i64::MIN)
-        );
+        assert_eq!(Json::parse(b"9223372036854775807").unwrap(), Json::Int(i64::MAX));
+        assert_eq!(Json::parse(b"-9223372036854775808").unwrap(), Json::Int(i64::MIN));
         assert_eq!(
             Json::parse(b"9223372036854775808").unwrap(),
             Json::OtherNumber(OtherNumber::Unsigned(1 << 63))
@@ -291,14 +279,8 @@ mod tests {
             Json::parse(b"-9223372036854775809").unwrap(),
             Json::OtherNumber(OtherNumber::Float(_))
         ));
-        assert_eq!(
-            Json::parse(b"3.0").unwrap(),
-            Json::OtherNumber(OtherNumber::Float(3.0))
-        );
-        assert_eq!(
-            Json::parse(b"1e2").unwrap(),
-            Json::OtherNumber(OtherNumber::Float(100.0))
-        );
+        assert_eq!(Json::parse(b"3.0").unwrap(), Json::OtherNumber(OtherNumber::Float(3.0)));
+        assert_eq!(Json::parse(b"1e2").unwrap(), Json::OtherNumber(OtherNumber::Float(100.0)));
     }
 
     #[test]
@@ -313,10 +295,7 @@ mod tests {
     fn duplicate_keys_nested_deep() {
         let text = r#"{"chain": [{"id": "a", "kind": "human"},
             {"id": "b", "kind": "agent", "attrs": {"x": {"y": [1, {"z": 1, "z": 2}]}}}]}"#;
-        assert_eq!(
-            dup(text),
-            ("chain[1].attrs.x.y[1].z".into(), "duplicate key `z`".into())
-        );
+        assert_eq!(dup(text), ("chain[1].attrs.x.y[1].z".into(), "duplicate key `z`".into()));
     }
 
     #[test]
@@ -336,10 +315,7 @@ mod tests {
 
     #[test]
     fn odd_keys_are_quoted_in_paths() {
-        assert_eq!(
-            dup(r#"{"context": {"a.b": {"x": 1, "x": 2}}}"#).0,
-            r#"context["a.b"].x"#
-        );
+        assert_eq!(dup(r#"{"context": {"a.b": {"x": 1, "x": 2}}}"#).0, r#"context["a.b"].x"#);
         assert_eq!(dup(r#"{"": 1, "": 2}"#).0, r#"[""]"#);
     }
 

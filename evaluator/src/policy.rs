@@ -31,10 +31,7 @@ impl fmt::Display for PolicyError {
 impl std::error::Error for PolicyError {}
 
 fn perr(path: impl Into<String>, message: impl Into<String>) -> PolicyError {
-    PolicyError {
-        path: path.into(),
-        message: message.into(),
-    }
+    PolicyError { path: path.into(), message: message.into() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,10 +77,7 @@ fn intern<'a>(
     for (i, name) in names.enumerate() {
         let index = u32::try_from(i).map_err(|_| perr(path, format!("too many {what}s")))?;
         if map.insert(name.into(), index).is_some() {
-            return Err(perr(
-                format!("{path}[{i}]"),
-                format!("{what} `{name}` is declared twice"),
-            ));
+            return Err(perr(format!("{path}[{i}]"), format!("{what} `{name}` is declared twice")));
         }
     }
     Ok(map)
@@ -111,9 +105,9 @@ impl RoleSet {
     pub(crate) fn contains(&self, role: RoleId) -> bool {
         match self {
             RoleSet::Small(bits) => role < 128 && bits & (1u128 << role) != 0,
-            RoleSet::Large(words) => words
-                .get((role / 64) as usize)
-                .is_some_and(|w| w & (1u64 << (role % 64)) != 0),
+            RoleSet::Large(words) => {
+                words.get((role / 64) as usize).is_some_and(|w| w & (1u64 << (role % 64)) != 0)
+            }
         }
     }
 
@@ -158,10 +152,7 @@ pub(crate) struct Rule {
 
 impl Rule {
     fn new(meta: &RuleMeta) -> Rule {
-        Rule {
-            id: meta.id.as_str().into(),
-            meta: meta.clone(),
-        }
+        Rule { id: meta.id.as_str().into(), meta: meta.clone() }
     }
 
     /// Source order across files: files in byte order of their paths, then line and column.
@@ -341,11 +332,7 @@ impl Policy {
 
     pub(crate) fn dispatch(&self, workflow: u32, tool: u32) -> Option<&Dispatch> {
         let tools = self.ir.tools.len();
-        self.dispatch.get(
-            (workflow as usize)
-                .checked_mul(tools)?
-                .checked_add(tool as usize)?,
-        )
+        self.dispatch.get((workflow as usize).checked_mul(tools)?.checked_add(tool as usize)?)
     }
 }
 
@@ -423,10 +410,7 @@ impl Builder {
             if let ValueType::Enum(variants) = &decl.ty
                 && variants.is_empty()
             {
-                return Err(perr(
-                    format!("attributes/contexts[{i}]"),
-                    "empty enumeration",
-                ));
+                return Err(perr(format!("attributes/contexts[{i}]"), "empty enumeration"));
             }
         }
 
@@ -443,10 +427,7 @@ impl Builder {
                 let condition =
                     self.cond_opt(&ir, &path, ent.condition.as_ref(), Ctx::May(&target))?;
                 let index = u32::try_from(mays.len()).map_err(|_| perr(&path, "too many rules"))?;
-                mays.push(May {
-                    rule: Rule::new(&ent.meta),
-                    condition,
-                });
+                mays.push(May { rule: Rule::new(&ent.meta), condition });
                 for &t in &target {
                     if let Some(list) = mays_by_tool.get_mut(t as usize) {
                         list.push((r as RoleId, index));
@@ -489,11 +470,7 @@ impl Builder {
                 let condition =
                     self.cond_opt(&ir, &path, req.condition.as_ref(), Ctx::Tools(&target))?;
                 let require = self.requirements(&ir, &path, &req.require)?;
-                requires.push(RequireFor {
-                    rule: Rule::new(&req.meta),
-                    condition,
-                    require,
-                });
+                requires.push(RequireFor { rule: Rule::new(&req.meta), condition, require });
                 require_targets.push((scope, target));
             }
             for (i, deny) in rules.deny_starts.iter().enumerate() {
@@ -594,11 +571,7 @@ impl Builder {
             let deny_start_list: Vec<u32> = deny_start_order
                 .iter()
                 .copied()
-                .filter(|&d| {
-                    deny_start_scope
-                        .get(d as usize)
-                        .is_some_and(|s| in_scope(*s))
-                })
+                .filter(|&d| deny_start_scope.get(d as usize).is_some_and(|s| in_scope(*s)))
                 .collect();
             workflows.push(Workflow {
                 max_depth: wf.max_depth,
@@ -701,10 +674,7 @@ impl Builder {
         let mut tools = target.tools.clone();
         for &t in &tools {
             if t as usize >= ir.tools.len() {
-                return Err(perr(
-                    format!("{path}.target"),
-                    format!("tool {t} out of range"),
-                ));
+                return Err(perr(format!("{path}.target"), format!("tool {t} out of range")));
             }
         }
         if tools.is_empty() {
@@ -728,10 +698,7 @@ impl Builder {
         for (i, req) in reqs.iter().enumerate() {
             let path = format!("{path}.require[{i}]");
             let kind = ir.evidence.get(req.evidence as usize).ok_or_else(|| {
-                perr(
-                    &path,
-                    format!("evidence kind {} out of range", req.evidence),
-                )
+                perr(&path, format!("evidence kind {} out of range", req.evidence))
             })?;
             if req.count == 0 {
                 return Err(perr(&path, "count must be at least 1"));
@@ -748,16 +715,9 @@ impl Builder {
                 }
             }
             for (name, value) in &req.fields {
-                let field = kind
-                    .fields
-                    .iter()
-                    .find(|f| &f.name == name)
-                    .ok_or_else(|| {
-                        perr(
-                            &path,
-                            format!("evidence `{}` has no field `{name}`", kind.name),
-                        )
-                    })?;
+                let field = kind.fields.iter().find(|f| &f.name == name).ok_or_else(|| {
+                    perr(&path, format!("evidence `{}` has no field `{name}`", kind.name))
+                })?;
                 let want = class_of_type(&field.ty);
                 if class_of_value(value) != want {
                     return Err(perr(
@@ -894,10 +854,7 @@ impl Builder {
                 let tools = match ctx {
                     Ctx::Tools(tools) | Ctx::May(tools) => tools,
                     Ctx::Start => {
-                        return Err(perr(
-                            path,
-                            format!("reads argument `{name}` in a start rule"),
-                        ));
+                        return Err(perr(path, format!("reads argument `{name}` in a start rule")));
                     }
                 };
                 let mut class = None;
@@ -907,10 +864,7 @@ impl Builder {
                         .get(name.as_str())
                         .and_then(|&p| tool.params.get(p as usize))
                         .ok_or_else(|| {
-                            perr(
-                                path,
-                                format!("tool `{}` has no argument `{name}`", tool.name),
-                            )
+                            perr(path, format!("tool `{}` has no argument `{name}`", tool.name))
                         })?;
                     let c = class_of_type(&param.ty);
                     if class.is_some_and(|prev| prev != c) {
@@ -939,10 +893,7 @@ impl Builder {
                     .get(*id as usize)
                     .ok_or_else(|| perr(path, format!("attribute {id} out of range")))?;
                 let class = class_of_type(&decl.ty);
-                (
-                    COperand::Attribute(*who, decl.name.as_str().into(), class),
-                    class,
-                )
+                (COperand::Attribute(*who, decl.name.as_str().into(), class), class)
             }
             Operand::Id(who) => {
                 self.who(path, *who, ctx)?;
@@ -977,10 +928,8 @@ fn flatten(items: &[Cond], and: bool) -> Vec<&Cond> {
 
 /// Indices of `rules` sorted by source position (stable: ties keep their order).
 fn source_order<'a>(rules: impl Iterator<Item = &'a Rule>) -> Vec<u32> {
-    let mut keyed: Vec<((&str, u32, u32), u32)> = rules
-        .enumerate()
-        .map(|(i, rule)| (rule.source_key(), i as u32))
-        .collect();
+    let mut keyed: Vec<((&str, u32, u32), u32)> =
+        rules.enumerate().map(|(i, rule)| (rule.source_key(), i as u32)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.into_iter().map(|(_, i)| i).collect()
 }

@@ -50,20 +50,10 @@ const ARGS: &[&str] = &[
 ];
 const ATTRS: &[&str] = &["team", "clearance", "level", "site", "extra"];
 const CONTEXT: &[&str] = &["business_hours", "risk", "extra"];
-const EVIDENCE: &[&str] = &[
-    "tests_passed",
-    "signed_commit",
-    "approval",
-    "ticket",
-    "check",
-    "review",
-    "signoff",
-    "vibes",
-];
+const EVIDENCE: &[&str] =
+    &["tests_passed", "signed_commit", "approval", "ticket", "check", "review", "signoff", "vibes"];
 const FIELDS: &[&str] = &["project", "other"];
-const IDS: &[&str] = &[
-    "alice", "bob", "carol", "erin", "agent/1", "svc", "olly", "olga",
-];
+const IDS: &[&str] = &["alice", "bob", "carol", "erin", "agent/1", "svc", "olly", "olga"];
 const STRINGS: &[&str] = &[
     "staging",
     "prod",
@@ -229,21 +219,19 @@ fn random_request() -> impl Strategy<Value = J> {
         object(CONTEXT),
         proptest::option::of(pick(&["0s", "10m", "601s", "45m", "2h", "1d", "soon"])),
     )
-        .prop_map(
-            |(action, workflow, tool, args, chain, subject, evidence, context, ttl)| {
-                let mut r = json!({
-                    "action": action, "workflow": workflow, "tool": tool, "args": args,
-                    "chain": chain, "evidence": evidence, "context": context,
-                });
-                if let Some(subject) = subject {
-                    r["subject"] = json!(subject);
-                }
-                if let Some(ttl) = ttl {
-                    r["ttl"] = json!(ttl);
-                }
-                r
-            },
-        )
+        .prop_map(|(action, workflow, tool, args, chain, subject, evidence, context, ttl)| {
+            let mut r = json!({
+                "action": action, "workflow": workflow, "tool": tool, "args": args,
+                "chain": chain, "evidence": evidence, "context": context,
+            });
+            if let Some(subject) = subject {
+                r["subject"] = json!(subject);
+            }
+            if let Some(ttl) = ttl {
+                r["ttl"] = json!(ttl);
+            }
+            r
+        })
 }
 
 fn policies() -> [Policy; 2] {
@@ -256,12 +244,7 @@ fn check(policy: &Policy, request: &Request) {
     assert_eq!(decision, explained);
     let _ = trace.to_string();
     let v: J = serde_json::from_str(&decision.to_json()).expect("decision JSON");
-    let keys: Vec<&str> = v
-        .as_object()
-        .expect("object")
-        .keys()
-        .map(|k| k.as_str())
-        .collect();
+    let keys: Vec<&str> = v.as_object().expect("object").keys().map(|k| k.as_str()).collect();
     assert_eq!(keys.len(), 6);
     match decision.decision {
         Outcome::Allow => assert!(decision.missing.is_empty() && decision.rules.len() == 1),
@@ -349,9 +332,7 @@ fn generated_requests_reach_every_outcome() {
         match Request::from_json(&r.to_string()) {
             Ok(request) => {
                 for p in &policies {
-                    *seen
-                        .entry(p.decide(&request).decision.as_str())
-                        .or_insert(0) += 1;
+                    *seen.entry(p.decide(&request).decision.as_str()).or_insert(0) += 1;
                 }
             }
             Err(_) => malformed += 1,
@@ -359,9 +340,6 @@ fn generated_requests_reach_every_outcome() {
     }
     eprintln!("outcomes {seen:?}, malformed {malformed}");
     for outcome in ["allow", "deny", "pending"] {
-        assert!(
-            seen.get(outcome).copied().unwrap_or(0) > 0,
-            "never {outcome}: {seen:?}"
-        );
+        assert!(seen.get(outcome).copied().unwrap_or(0) > 0, "never {outcome}: {seen:?}");
     }
 }

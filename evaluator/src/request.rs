@@ -129,10 +129,8 @@ impl Request {
 
     /// Decodes a request from JSON bytes (which must be UTF-8).
     pub fn from_slice(bytes: &[u8]) -> Result<Request, RequestError> {
-        let json = Json::parse(bytes).map_err(|(path, message)| RequestError {
-            field: path.render(),
-            message,
-        })?;
+        let json = Json::parse(bytes)
+            .map_err(|(path, message)| RequestError { field: path.render(), message })?;
         decode_request(json)
     }
 
@@ -161,12 +159,7 @@ impl Request {
 impl Principal {
     /// A principal with no roles and no attributes.
     pub fn new(id: impl Into<String>, kind: PrincipalKind) -> Principal {
-        Principal {
-            id: id.into(),
-            kind,
-            roles: Vec::new(),
-            attrs: Vec::new(),
-        }
+        Principal { id: id.into(), kind, roles: Vec::new(), attrs: Vec::new() }
     }
 }
 
@@ -249,10 +242,7 @@ pub fn format_duration(seconds: i64) -> String {
 // Decoding
 
 fn err(path: &Path<'_>, message: impl Into<String>) -> RequestError {
-    RequestError {
-        field: path.render(),
-        message: message.into(),
-    }
+    RequestError { field: path.render(), message: message.into() }
 }
 
 fn missing(path: &Path<'_>) -> RequestError {
@@ -391,10 +381,7 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
     let (path, chain) = required(&root, "chain", chain)?;
     let chain = match chain {
         Json::Array(items) if items.is_empty() => {
-            return Err(err(
-                &path,
-                "expected at least one principal, found an empty list",
-            ));
+            return Err(err(&path, "expected at least one principal, found an empty list"));
         }
         Json::Array(items) => items
             .into_iter()
@@ -420,14 +407,7 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
     let path = Path::Key(&root, "context");
     let context = values(optional_object(&path, context)?);
 
-    Ok(Request {
-        action,
-        workflow,
-        chain,
-        subject,
-        evidence,
-        context,
-    })
+    Ok(Request { action, workflow, chain, subject, evidence, context })
 }
 
 fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
@@ -454,11 +434,7 @@ fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
         Json::Str(s) if s == "service" => PrincipalKind::Service,
         Json::Str(s) if s == "agent" => PrincipalKind::Agent,
         other => {
-            return Err(expected_one_of(
-                &kind_path,
-                "one of `human`, `service`, `agent`",
-                other,
-            ));
+            return Err(expected_one_of(&kind_path, "one of `human`, `service`, `agent`", other));
         }
     };
     let roles_path = Path::Key(path, "roles");
@@ -473,12 +449,7 @@ fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
     };
     let attrs_path = Path::Key(path, "attrs");
     let attrs = values(optional_object(&attrs_path, attrs)?);
-    Ok(Principal {
-        id,
-        kind,
-        roles,
-        attrs,
-    })
+    Ok(Principal { id, kind, roles, attrs })
 }
 
 fn evidence_item(path: &Path<'_>, json: Json) -> Result<EvidenceItem, RequestError> {
@@ -506,21 +477,13 @@ fn evidence_item(path: &Path<'_>, json: Json) -> Result<EvidenceItem, RequestErr
     let subject = optional_string(&Path::Key(path, "subject"), subject)?;
     let fields_path = Path::Key(path, "fields");
     let fields = values(optional_object(&fields_path, fields)?);
-    Ok(EvidenceItem {
-        kind,
-        by,
-        subject,
-        fields,
-    })
+    Ok(EvidenceItem { kind, by, subject, fields })
 }
 
 /// The values of an object, `null` ones dropped. Never fails: a value that is not a writ
 /// value is kept as [`RequestValue::Other`].
 fn values(entries: Entries) -> Vec<(String, RequestValue)> {
-    entries
-        .into_iter()
-        .filter_map(|(key, json)| value(json).map(|v| (key, v)))
-        .collect()
+    entries.into_iter().filter_map(|(key, json)| value(json).map(|v| (key, v))).collect()
 }
 
 fn value(json: Json) -> Option<RequestValue> {

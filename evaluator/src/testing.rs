@@ -40,27 +40,17 @@ impl Ir {
 
     pub fn role(&mut self, name: &str, extends: &[&str]) -> &mut Self {
         let extends = extends.iter().map(|r| self.role_id(r)).collect();
-        self.ir.roles.push(RoleIr {
-            name: name.to_owned(),
-            extends,
-            entitlements: Vec::new(),
-        });
+        self.ir.roles.push(RoleIr { name: name.to_owned(), extends, entitlements: Vec::new() });
         self
     }
 
     pub fn attribute(&mut self, name: &str, ty: ValueType) -> &mut Self {
-        self.ir.attributes.push(ValueDeclIr {
-            name: name.to_owned(),
-            ty,
-        });
+        self.ir.attributes.push(ValueDeclIr { name: name.to_owned(), ty });
         self
     }
 
     pub fn context(&mut self, name: &str, ty: ValueType) -> &mut Self {
-        self.ir.contexts.push(ValueDeclIr {
-            name: name.to_owned(),
-            ty,
-        });
+        self.ir.contexts.push(ValueDeclIr { name: name.to_owned(), ty });
         self
     }
 
@@ -69,10 +59,7 @@ impl Ir {
             name: name.to_owned(),
             params: params
                 .iter()
-                .map(|(n, ty)| ParamIr {
-                    name: (*n).to_owned(),
-                    ty: ty.clone(),
-                })
+                .map(|(n, ty)| ParamIr { name: (*n).to_owned(), ty: ty.clone() })
                 .collect(),
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
         });
@@ -90,10 +77,7 @@ impl Ir {
             name: name.to_owned(),
             fields: fields
                 .iter()
-                .map(|(n, ty)| ParamIr {
-                    name: (*n).to_owned(),
-                    ty: ty.clone(),
-                })
+                .map(|(n, ty)| ParamIr { name: (*n).to_owned(), ty: ty.clone() })
                 .collect(),
             by_human,
             bound,
@@ -142,11 +126,7 @@ impl Ir {
         let meta = self.meta(Some(role), "may", at, text);
         let target = self.target(target);
         let r = self.role_id(role) as usize;
-        self.ir.roles[r].entitlements.push(EntitlementIr {
-            meta,
-            target,
-            condition,
-        });
+        self.ir.roles[r].entitlements.push(EntitlementIr { meta, target, condition });
         self
     }
 
@@ -161,12 +141,7 @@ impl Ir {
     ) -> &mut Self {
         let meta = self.meta(Some(workflow), "start", at, text);
         let by = by.iter().map(|r| self.role_id(r)).collect();
-        self.wf(workflow).starts.push(StartRuleIr {
-            meta,
-            by,
-            condition,
-            require,
-        });
+        self.wf(workflow).starts.push(StartRuleIr { meta, by, condition, require });
         self
     }
 
@@ -181,12 +156,7 @@ impl Ir {
     ) -> &mut Self {
         let meta = self.meta(Some(workflow), "allow", at, text);
         let target = self.target(target);
-        self.wf(workflow).allows.push(AllowRuleIr {
-            meta,
-            target,
-            condition,
-            require,
-        });
+        self.wf(workflow).allows.push(AllowRuleIr { meta, target, condition, require });
         self
     }
 
@@ -238,12 +208,7 @@ impl Ir {
     ) -> &mut Self {
         let meta = self.meta(workflow, "require", at, text);
         let target = self.target(target);
-        self.rules(workflow).requires.push(RequireForRuleIr {
-            meta,
-            target,
-            condition,
-            require,
-        });
+        self.rules(workflow).requires.push(RequireForRuleIr { meta, target, condition, require });
         self
     }
 
@@ -310,11 +275,7 @@ impl Ir {
     /// Expands a target as the compiler does: `deploy`, `repo.*`, `[write, prod]`, `*`.
     pub fn target(&self, text: &str) -> TargetIr {
         let tools: Vec<ToolId> = if let Some(tags) = text.strip_prefix('[') {
-            let tags: Vec<&str> = tags
-                .trim_end_matches(']')
-                .split(',')
-                .map(str::trim)
-                .collect();
+            let tags: Vec<&str> = tags.trim_end_matches(']').split(',').map(str::trim).collect();
             self.ir
                 .tools
                 .iter()
@@ -333,10 +294,7 @@ impl Ir {
                 .collect()
         };
         assert!(!tools.is_empty(), "target {text} matches no tool");
-        TargetIr {
-            tools,
-            text: text.to_owned(),
-        }
+        TargetIr { tools, text: text.to_owned() }
     }
 
     /// `[N] NAME [by ROLE]`
@@ -360,10 +318,7 @@ impl Ir {
             evidence: self.evidence_id(name),
             count,
             by,
-            fields: fields
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), v.clone()))
-                .collect(),
+            fields: fields.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect(),
         }
     }
 }
@@ -383,9 +338,7 @@ pub(crate) fn dur(seconds: i64) -> Operand {
     Operand::Literal(Value::Duration(seconds))
 }
 pub(crate) fn list(items: &[&str]) -> Operand {
-    Operand::Literal(Value::StringList(
-        items.iter().map(|s| (*s).to_owned()).collect(),
-    ))
+    Operand::Literal(Value::StringList(items.iter().map(|s| (*s).to_owned()).collect()))
 }
 pub(crate) fn kind(k: PrincipalKind) -> Operand {
     Operand::Literal(Value::Kind(k))
@@ -431,20 +384,13 @@ pub(crate) fn engineering() -> Ir {
         .tool("repo.read", &[("repo", T::String)], &[])
         .tool(
             "repo.push",
-            &[
-                ("repo", T::String),
-                ("branch", T::String),
-                ("files", T::StringList),
-            ],
+            &[("repo", T::String), ("branch", T::String), ("files", T::StringList)],
             &["write"],
         )
         .tool("ci.run", &[("pipeline", T::String)], &[])
         .tool(
             "deploy",
-            &[
-                ("env", T::Enum(vec!["staging".into(), "prod".into()])),
-                ("service", T::String),
-            ],
+            &[("env", T::Enum(vec!["staging".into(), "prod".into()])), ("service", T::String)],
             &["write", "prod"],
         )
         .tool("secrets.read", &[("name", T::String)], &["secret"])
@@ -472,13 +418,7 @@ pub(crate) fn engineering() -> Ir {
             "secrets.read",
             Some(matches(arg("name"), "release/*")),
         )
-        .may(
-            (21, 3),
-            "may secrets.read",
-            "security_reviewer",
-            "secrets.read",
-            None,
-        )
+        .may((21, 3), "may secrets.read", "security_reviewer", "secrets.read", None)
         .may((26, 3), "may repo.*", "platform_service", "repo.*", None);
     let team = p.attr(Principal, "team");
     p.may(
@@ -490,14 +430,7 @@ pub(crate) fn engineering() -> Ir {
     );
 
     p.workflow("dependency_bot", 2, 3600);
-    p.start(
-        (49, 3),
-        "start by engineer",
-        "dependency_bot",
-        &["engineer"],
-        None,
-        vec![],
-    );
+    p.start((49, 3), "start by engineer", "dependency_bot", &["engineer"], None, vec![]);
     let cond = and(vec![
         eq(Operand::Kind(Initiator), kind(Service)),
         eq(p.attr(Initiator, "team"), s("platform")),
@@ -510,14 +443,7 @@ pub(crate) fn engineering() -> Ir {
         Some(cond),
         vec![],
     );
-    p.allow(
-        (54, 3),
-        "allow repo.read",
-        "dependency_bot",
-        "repo.read",
-        None,
-        vec![],
-    );
+    p.allow((54, 3), "allow repo.read", "dependency_bot", "repo.read", None, vec![]);
     let need = vec![p.need("tests_passed"), p.need("signed_commit")];
     p.allow(
         (55, 3),
@@ -532,10 +458,7 @@ pub(crate) fn engineering() -> Ir {
         "allow http.get when host in [\"crates.io\", \"static.crates.io\"]",
         "dependency_bot",
         "http.get",
-        Some(Cond::In(
-            arg("host"),
-            list(&["crates.io", "static.crates.io"]),
-        )),
+        Some(Cond::In(arg("host"), list(&["crates.io", "static.crates.io"]))),
         vec![],
     );
     p.deny(
@@ -574,10 +497,7 @@ pub(crate) fn engineering() -> Ir {
         Some(eq(arg("env"), s("staging"))),
         need,
     );
-    let need = vec![
-        p.need("2 approval by security_reviewer"),
-        p.need("tests_passed"),
-    ];
+    let need = vec![p.need("2 approval by security_reviewer"), p.need("tests_passed")];
     p.allow(
         (66, 3),
         "allow deploy when env == \"prod\" require 2 approval by security_reviewer, tests_passed",
@@ -614,22 +534,8 @@ pub(crate) fn engineering() -> Ir {
         Some(cond),
         need,
     );
-    p.allow(
-        (77, 3),
-        "allow secrets.read",
-        "incident",
-        "secrets.read",
-        None,
-        vec![],
-    );
-    p.allow(
-        (78, 3),
-        "allow repo.read",
-        "incident",
-        "repo.read",
-        None,
-        vec![],
-    );
+    p.allow((77, 3), "allow secrets.read", "incident", "secrets.read", None, vec![]);
+    p.allow((78, 3), "allow repo.read", "incident", "repo.read", None, vec![]);
     p.allow(
         (79, 3),
         "allow deploy when env == \"prod\" and not (service in [\"billing\", \"auth\"])",
@@ -651,10 +557,8 @@ pub(crate) fn engineering() -> Ir {
         None,
     );
 
-    let cond = and(vec![
-        matches(arg("name"), "prod/*"),
-        not(p.has_role(Initiator, "security_reviewer")),
-    ]);
+    let cond =
+        and(vec![matches(arg("name"), "prod/*"), not(p.has_role(Initiator, "security_reviewer"))]);
     p.deny(
         (84, 1),
         "deny [secret] when name matches \"prod/*\" unless initiator has role security_reviewer",
@@ -695,11 +599,7 @@ pub(crate) fn edges() -> Ir {
         .attribute("site", T::String)
         .context("risk", T::Int)
         .tool("op.a", &[("x", T::String)], &["alpha"])
-        .tool(
-            "op.b",
-            &[("x", T::String), ("n", T::Int)],
-            &["alpha", "beta"],
-        )
+        .tool("op.b", &[("x", T::String), ("n", T::Int)], &["alpha", "beta"])
         .tool("op.c", &[("flag", T::Bool)], &["beta"])
         .tool("op.d", &[("x", T::String)], &[])
         .tool("op.e", &[("x", T::String)], &[])
@@ -739,10 +639,7 @@ pub(crate) fn edges() -> Ir {
         "allow op.b when n > 3 or x == \"any\" require review by ops",
         "w",
         "op.b",
-        Some(or(vec![
-            cmp(CmpOp::Gt, arg("n"), i(3)),
-            eq(arg("x"), s("any")),
-        ])),
+        Some(or(vec![cmp(CmpOp::Gt, arg("n"), i(3)), eq(arg("x"), s("any"))])),
         need,
     );
     p.allow(
@@ -754,23 +651,9 @@ pub(crate) fn edges() -> Ir {
         vec![],
     );
     let need = vec![p.need("signoff by ops")];
-    p.allow(
-        (38, 3),
-        "allow op.d require signoff by ops",
-        "w",
-        "op.d",
-        None,
-        need,
-    );
+    p.allow((38, 3), "allow op.d require signoff by ops", "w", "op.d", None, need);
     let need = vec![p.need("2 review by ops")];
-    p.allow(
-        (39, 3),
-        "allow op.e require 2 review by ops",
-        "w",
-        "op.e",
-        None,
-        need,
-    );
+    p.allow((39, 3), "allow op.e require 2 review by ops", "w", "op.e", None, need);
     let need = vec![p.need("check")];
     p.allow((40, 3), "allow op.e require check", "w", "op.e", None, need);
     p.allow(
@@ -781,10 +664,7 @@ pub(crate) fn edges() -> Ir {
         Some(cmp(CmpOp::Le, arg("timeout"), dur(1800))),
         vec![],
     );
-    let cond = and(vec![
-        cmp(CmpOp::Ge, p.ctx("risk"), i(5)),
-        not(p.has_role(Initiator, "ops")),
-    ]);
+    let cond = and(vec![cmp(CmpOp::Ge, p.ctx("risk"), i(5)), not(p.has_role(Initiator, "ops"))]);
     p.deny(
         (42, 3),
         "deny [beta] when context.risk >= 5 unless initiator has role ops",

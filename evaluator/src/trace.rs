@@ -51,11 +51,7 @@ impl RuleRef {
 
 impl fmt::Display for RuleRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} ({}:{}:{})",
-            self.id, self.file, self.line, self.column
-        )?;
+        write!(f, "{} ({}:{}:{})", self.id, self.file, self.line, self.column)?;
         if !self.text.is_empty() {
             write!(f, " `{}`", self.text)?;
         }
@@ -80,44 +76,19 @@ pub enum TraceStep {
     /// Call step 1 / start step 1: the request fits the policy. Empty `problems` means it does.
     Fits { problems: Vec<String> },
     /// Call step 2 / start step 1: delegation depth.
-    Depth {
-        depth: usize,
-        max_depth: u32,
-        ok: bool,
-    },
+    Depth { depth: usize, max_depth: u32, ok: bool },
     /// Call step 3: a deny whose target has the tool. It applies when true or unknown.
-    Deny {
-        rule: RuleRef,
-        result: Tri,
-        applies: bool,
-    },
+    Deny { rule: RuleRef, result: Tri, applies: bool },
     /// Start step 2: a deny start. It applies when true or unknown.
-    DenyStart {
-        rule: RuleRef,
-        result: Tri,
-        applies: bool,
-    },
+    DenyStart { rule: RuleRef, result: Tri, applies: bool },
     /// Call step 4: an allow whose target has the tool. It matches when true.
-    Allow {
-        rule: RuleRef,
-        result: Tri,
-        matches: bool,
-    },
+    Allow { rule: RuleRef, result: Tri, matches: bool },
     /// Start step 3: a start rule. It matches when the initiator holds one of its roles (if it
     /// names any) and its condition is true. The condition is not evaluated when the roles
     /// are not met (`result` is then absent).
-    Start {
-        rule: RuleRef,
-        roles_met: bool,
-        result: Option<Tri>,
-        matches: bool,
-    },
+    Start { rule: RuleRef, roles_met: bool, result: Option<Tri>, matches: bool },
     /// Start step 4: the requested ttl against the workflow's.
-    Ttl {
-        requested: Option<i64>,
-        limit: i64,
-        ok: bool,
-    },
+    Ttl { requested: Option<i64>, limit: i64, ok: bool },
     /// Call step 5: one human or service principal's entitlement, with the `may` rules of the
     /// roles it holds that were tried, in order, until one was true.
     Entitlement {
@@ -129,11 +100,7 @@ pub enum TraceStep {
     },
     /// Call step 6: a `require ... for` rule whose target has the tool. It applies when true or
     /// unknown.
-    RequireFor {
-        rule: RuleRef,
-        result: Tri,
-        applies: bool,
-    },
+    RequireFor { rule: RuleRef, result: Tri, applies: bool },
     /// Evidence for one requirement of one path (an allow or start rule).
     Evidence {
         /// The allow or start rule whose path this is.
@@ -151,11 +118,7 @@ pub enum TraceStep {
     /// (identical requirements merged).
     Path { rule: RuleRef, lacking: u64 },
     /// The outcome.
-    Decided {
-        decision: Outcome,
-        rules: Vec<String>,
-        reasons: Vec<String>,
-    },
+    Decided { decision: Outcome, rules: Vec<String>, reasons: Vec<String> },
 }
 
 /// A `may` rule tried for a principal.
@@ -280,13 +243,7 @@ impl fmt::Display for Trace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for step in &self.steps {
             match step {
-                TraceStep::Request {
-                    action,
-                    workflow,
-                    call,
-                    chain,
-                    depth,
-                } => {
+                TraceStep::Request { action, workflow, call, chain, depth } => {
                     match call {
                         Some(call) => writeln!(f, "{action} {call} in workflow {workflow}")?,
                         None => writeln!(f, "{action} workflow {workflow}")?,
@@ -303,48 +260,27 @@ impl fmt::Display for Trace {
                         }
                     }
                 }
-                TraceStep::Depth {
-                    depth,
-                    max_depth,
-                    ok,
-                } => writeln!(
+                TraceStep::Depth { depth, max_depth, ok } => writeln!(
                     f,
                     "  depth {depth} {} max_depth {max_depth}",
                     verdict(*ok, "within", "exceeds")
                 )?,
-                TraceStep::Deny {
-                    rule,
-                    result,
-                    applies,
-                } => writeln!(
+                TraceStep::Deny { rule, result, applies } => writeln!(
                     f,
                     "  deny {rule}: {result} -> {}",
                     verdict(*applies, "applies", "does not apply")
                 )?,
-                TraceStep::DenyStart {
-                    rule,
-                    result,
-                    applies,
-                } => writeln!(
+                TraceStep::DenyStart { rule, result, applies } => writeln!(
                     f,
                     "  deny start {rule}: {result} -> {}",
                     verdict(*applies, "applies", "does not apply")
                 )?,
-                TraceStep::Allow {
-                    rule,
-                    result,
-                    matches,
-                } => writeln!(
+                TraceStep::Allow { rule, result, matches } => writeln!(
                     f,
                     "  allow {rule}: {result} -> {}",
                     verdict(*matches, "matches", "does not match")
                 )?,
-                TraceStep::Start {
-                    rule,
-                    roles_met,
-                    result,
-                    matches,
-                } => {
+                TraceStep::Start { rule, roles_met, result, matches } => {
                     let cond = match result {
                         Some(r) => format!("condition {r}"),
                         None => "condition not evaluated".to_owned(),
@@ -356,11 +292,7 @@ impl fmt::Display for Trace {
                         verdict(*matches, "matches", "does not match")
                     )?
                 }
-                TraceStep::Ttl {
-                    requested,
-                    limit,
-                    ok,
-                } => match requested {
+                TraceStep::Ttl { requested, limit, ok } => match requested {
                     Some(r) => writeln!(
                         f,
                         "  ttl {} {} the workflow's {}",
@@ -370,12 +302,7 @@ impl fmt::Display for Trace {
                     )?,
                     None => writeln!(f, "  ttl: the workflow's {}", format_duration(*limit))?,
                 },
-                TraceStep::Entitlement {
-                    principal,
-                    kind,
-                    tried,
-                    entitled,
-                } => {
+                TraceStep::Entitlement { principal, kind, tried, entitled } => {
                     writeln!(
                         f,
                         "  entitlement of {principal} ({}): {}",
@@ -389,29 +316,14 @@ impl fmt::Display for Trace {
                         writeln!(f, "    {} (role {}): {}", t.rule, t.role, t.result)?;
                     }
                 }
-                TraceStep::RequireFor {
-                    rule,
-                    result,
-                    applies,
-                } => writeln!(
+                TraceStep::RequireFor { rule, result, applies } => writeln!(
                     f,
                     "  require {rule}: {result} -> {}",
                     verdict(*applies, "applies", "does not apply")
                 )?,
-                TraceStep::Evidence {
-                    path,
-                    from,
-                    requirement,
-                    need,
-                    have,
-                    counted,
-                    rejected,
-                } => {
-                    let source = if from == path {
-                        String::new()
-                    } else {
-                        format!(" (from {from})")
-                    };
+                TraceStep::Evidence { path, from, requirement, need, have, counted, rejected } => {
+                    let source =
+                        if from == path { String::new() } else { format!(" (from {from})") };
                     writeln!(
                         f,
                         "  evidence for {path}: {requirement}{source}: {have} of {need} {}",
@@ -427,11 +339,7 @@ impl fmt::Display for Trace {
                 TraceStep::Path { rule, lacking } => {
                     writeln!(f, "  path {rule} lacks {lacking} item(s)")?
                 }
-                TraceStep::Decided {
-                    decision,
-                    rules,
-                    reasons,
-                } => {
+                TraceStep::Decided { decision, rules, reasons } => {
                     write!(f, "=> {decision}")?;
                     if !rules.is_empty() {
                         write!(f, " [{}]", rules.join(", "))?;

@@ -77,10 +77,7 @@ fn the_allow_path_allocates_only_the_decision() {
         let request = Request::from_json(text).unwrap();
         let (decision, n) = allocations(|| policy.decide(&request));
         assert_eq!(decision.decision, Outcome::Allow, "{text}");
-        assert_eq!(
-            n, 1,
-            "allocations on the allow path (the `rules` vector only): {text}"
-        );
+        assert_eq!(n, 1, "allocations on the allow path (the `rules` vector only): {text}");
     }
 }
 

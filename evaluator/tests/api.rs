@@ -20,10 +20,7 @@ fn eval_line(policy: &Policy, line: &str) -> String {
 #[test]
 fn conformance_through_the_public_api() {
     for (ir, cases) in [
-        (
-            include_str!("conformance/edges/ir.json"),
-            include_str!("conformance/edges/cases.jsonl"),
-        ),
+        (include_str!("conformance/edges/ir.json"), include_str!("conformance/edges/cases.jsonl")),
         (
             include_str!("conformance/engineering/ir.json"),
             include_str!("conformance/engineering/cases.jsonl"),
@@ -34,11 +31,7 @@ fn conformance_through_the_public_api() {
             let case: serde_json::Value = serde_json::from_str(line).unwrap();
             let out: serde_json::Value =
                 serde_json::from_str(&eval_line(&policy, &case["request"].to_string())).unwrap();
-            assert_eq!(
-                out["decision"], case["expect"]["decision"],
-                "{}",
-                case["name"]
-            );
+            assert_eq!(out["decision"], case["expect"]["decision"], "{}", case["name"]);
             let mut got: Vec<&str> = out["missing"]
                 .as_array()
                 .unwrap()
@@ -90,9 +83,6 @@ fn explained_decisions_render() {
     assert_eq!(decision.decision, Outcome::Pending);
     assert_eq!(decision, policy.decide(&request));
     let text = trace.to_string();
-    assert!(
-        text.contains("release/allow/2 (policy.writ:66:3)"),
-        "{text}"
-    );
+    assert!(text.contains("release/allow/2 (policy.writ:66:3)"), "{text}");
     assert!(text.contains("=> pending [release/allow/2]"), "{text}");
 }

@@ -17,10 +17,7 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
-        Span {
-            start: start as u32,
-            end: end as u32,
-        }
+        Span { start: start as u32, end: end as u32 }
     }
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
@@ -33,10 +30,7 @@ impl Span {
     }
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span {
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
     }
     pub fn contains(self, offset: usize) -> bool {
         (self.start as usize) <= offset && offset <= (self.end as usize)
@@ -291,12 +285,7 @@ pub enum RuleKind {
         require: Vec<EvidenceRequirement>,
     },
     /// `deny TARGET [when C] [unless C] [because "why"]`
-    Deny {
-        target: Target,
-        when: Option<Expr>,
-        unless: Option<Expr>,
-        because: Option<StrLit>,
-    },
+    Deny { target: Target, when: Option<Expr>, unless: Option<Expr>, because: Option<StrLit> },
     /// `deny start [when C] [unless C] [because "why"]`
     DenyStart {
         /// The span of the `start` word.
@@ -535,15 +524,8 @@ pub struct TestRequest {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TestAction {
-    Call {
-        workflow: Ident,
-        tool: ToolName,
-        args: Vec<FieldValue>,
-    },
-    Start {
-        workflow: Ident,
-        ttl: Option<DurationLit>,
-    },
+    Call { workflow: Ident, tool: ToolName, args: Vec<FieldValue> },
+    Start { workflow: Ident, ttl: Option<DurationLit> },
 }
 
 /// One evidence item given in a test request: `NAME[(FIELD: VALUE, ...)] [by FIXTURE]`.

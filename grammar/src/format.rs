@@ -185,10 +185,7 @@ impl<'a> Printer<'a> {
         if let Some(comment) = self.comments.get(self.next) {
             let start = comment.span.start as usize;
             let between = self.src.get(end..start).unwrap_or("\n");
-            if between
-                .chars()
-                .all(|c| matches!(c, ' ' | '\t' | '\r' | '\u{FEFF}'))
-            {
+            if between.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\u{FEFF}')) {
                 if !self.line_open {
                     self.start_line(self.indent + 1);
                 } else {
@@ -230,9 +227,7 @@ impl<'a> Printer<'a> {
     }
 
     fn has_comment_before(&self, pos: u32) -> bool {
-        self.comments
-            .get(self.next)
-            .is_some_and(|c| c.span.start < pos)
+        self.comments.get(self.next).is_some_and(|c| c.span.start < pos)
     }
 
     // ---- blocks -------------------------------------------------------------------------------
@@ -269,11 +264,7 @@ impl<'a> Printer<'a> {
     /// The comments left in a block before `limit` (its `}` or the end of the file).
     fn closing_comments(&mut self, limit: usize, blank_first: bool) {
         let mut first = true;
-        while self
-            .comments
-            .get(self.next)
-            .is_some_and(|c| (c.span.start as usize) < limit)
-        {
+        while self.comments.get(self.next).is_some_and(|c| (c.span.start as usize) < limit) {
             self.own_line_comment(first && blank_first);
             first = false;
         }
@@ -318,10 +309,7 @@ impl<'a> Printer<'a> {
             match b {
                 b' ' | b'\t' | b'\r' | b'\n' => i += 1,
                 b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                    i += bytes[i..]
-                        .iter()
-                        .position(|&b| b == b'\n')
-                        .unwrap_or(bytes.len() - i);
+                    i += bytes[i..].iter().position(|&b| b == b'\n').unwrap_or(bytes.len() - i);
                 }
                 b if b == ch => return u32::try_from(i).ok(),
                 _ => break,
@@ -333,28 +321,16 @@ impl<'a> Printer<'a> {
     /// Whether a declaration is printed with a multi-line body.
     fn has_block(&self, item: &Item) -> bool {
         let (open_after, items, span) = match item {
-            Item::Role(RoleDecl {
-                body: Some(body),
-                extends,
-                name,
-                span,
-                ..
-            }) => (
-                extends.last().map_or(name.span.end, |e| e.span.end),
-                body.len(),
-                *span,
-            ),
+            Item::Role(RoleDecl { body: Some(body), extends, name, span, .. }) => {
+                (extends.last().map_or(name.span.end, |e| e.span.end), body.len(), *span)
+            }
             Item::Workflow(w) => (w.name.span.end, w.body.len(), w.span),
             Item::Test(t) => (t.name.span.end, t.expectations.len(), t.span),
             _ => return false,
         };
         let open = self.find(open_after, b'{');
         let close = span.end.saturating_sub(1);
-        items > 0
-            || self
-                .comments
-                .iter()
-                .any(|c| c.span.start > open && c.span.start < close)
+        items > 0 || self.comments.iter().any(|c| c.span.start > open && c.span.start < close)
     }
 
     // ---- declarations -------------------------------------------------------------------------
@@ -394,10 +370,7 @@ impl<'a> Printer<'a> {
             self.idents(&role.extends, true);
         }
         if let Some(body) = &role.body {
-            let header_end = role
-                .extends
-                .last()
-                .map_or(role.name.span.end, |e| e.span.end);
+            let header_end = role.extends.last().map_or(role.name.span.end, |e| e.span.end);
             let open = self.find(header_end, b'{');
             let close = role.span.end - 1;
             self.braces(open, close, body, |_, e| e.span, Self::entitlement);
@@ -515,13 +488,7 @@ impl<'a> Printer<'a> {
         self.ident(&workflow.name, true);
         let open = self.find(workflow.name.span.end, b'{');
         let close = workflow.span.end - 1;
-        self.braces(
-            open,
-            close,
-            &workflow.body,
-            Self::workflow_item_span,
-            Self::workflow_item,
-        );
+        self.braces(open, close, &workflow.body, Self::workflow_item_span, Self::workflow_item);
         self.end_unit(workflow.span.end);
     }
 
@@ -565,12 +532,7 @@ impl<'a> Printer<'a> {
     fn rule(&mut self, rule: &Rule) {
         let at = rule.span.start;
         match &rule.kind {
-            RuleKind::Start {
-                by,
-                when,
-                unless,
-                require,
-            } => {
+            RuleKind::Start { by, when, unless, require } => {
                 self.tok(at, false, "start");
                 if let Some(first) = by.first() {
                     self.tok(first.span.start, true, "by");
@@ -579,45 +541,25 @@ impl<'a> Printer<'a> {
                 self.conditions(when, unless);
                 self.require(require);
             }
-            RuleKind::Allow {
-                target,
-                when,
-                unless,
-                require,
-            } => {
+            RuleKind::Allow { target, when, unless, require } => {
                 self.tok(at, false, "allow");
                 self.target(target);
                 self.conditions(when, unless);
                 self.require(require);
             }
-            RuleKind::Deny {
-                target,
-                when,
-                unless,
-                because,
-            } => {
+            RuleKind::Deny { target, when, unless, because } => {
                 self.tok(at, false, "deny");
                 self.target(target);
                 self.conditions(when, unless);
                 self.because(because);
             }
-            RuleKind::DenyStart {
-                start,
-                when,
-                unless,
-                because,
-            } => {
+            RuleKind::DenyStart { start, when, unless, because } => {
                 self.tok(at, false, "deny");
                 self.tok(start.start, true, "start");
                 self.conditions(when, unless);
                 self.because(because);
             }
-            RuleKind::RequireFor {
-                require,
-                target,
-                when,
-                unless,
-            } => {
+            RuleKind::RequireFor { require, target, when, unless } => {
                 self.tok(at, false, "require");
                 self.evidence_list(require);
                 self.tok(target.span.start, true, "for");
@@ -727,19 +669,12 @@ impl<'a> Printer<'a> {
             }
             ExprKind::Name(name) => self.ident(name, space),
             ExprKind::Principal(principal, _) => self.tok(at, space, principal.as_str()),
-            ExprKind::Field {
-                principal, field, ..
-            } => {
+            ExprKind::Field { principal, field, .. } => {
                 self.tok(at, space, &format!("{}.{}", principal.as_str(), field.name));
             }
             ExprKind::Depth => self.tok(at, space, "depth"),
             ExprKind::Context(name) => self.tok(at, space, &format!("context.{}", name.name)),
-            ExprKind::Compare {
-                op,
-                op_span,
-                lhs,
-                rhs,
-            } => {
+            ExprKind::Compare { op, op_span, lhs, rhs } => {
                 self.expr(lhs, space);
                 self.tok(op_span.start, true, op.as_str());
                 self.expr(rhs, true);
@@ -751,11 +686,7 @@ impl<'a> Printer<'a> {
                 self.tok(pattern.span.start, true, "matches");
                 self.string(pattern, true);
             }
-            ExprKind::Quantified {
-                quantifier,
-                list,
-                pattern,
-            } => {
+            ExprKind::Quantified { quantifier, list, pattern } => {
                 let word = match quantifier {
                     Quantifier::Any => "any",
                     Quantifier::All => "all",
@@ -765,11 +696,7 @@ impl<'a> Printer<'a> {
                 self.tok(pattern.span.start, true, "matches");
                 self.string(pattern, true);
             }
-            ExprKind::HasRole {
-                principal,
-                principal_span,
-                role,
-            } => {
+            ExprKind::HasRole { principal, principal_span, role } => {
                 self.tok(principal_span.start, space, principal.as_str());
                 self.tok(role.span.start, true, "has");
                 self.tok(role.span.start, true, "role");
@@ -796,11 +723,7 @@ impl<'a> Printer<'a> {
     }
 
     fn duration(&mut self, duration: &DurationLit, space: bool) {
-        self.tok(
-            duration.span.start,
-            space,
-            &format!("{}{}", duration.amount, duration.unit),
-        );
+        self.tok(duration.span.start, space, &format!("{}{}", duration.amount, duration.unit));
     }
 
     // ---- tests --------------------------------------------------------------------------------
@@ -830,13 +753,7 @@ impl<'a> Printer<'a> {
         self.string(&test.name, true);
         let open = self.find(test.name.span.end, b'{');
         let close = test.span.end - 1;
-        self.braces(
-            open,
-            close,
-            &test.expectations,
-            |_, e| e.span,
-            Self::expectation,
-        );
+        self.braces(open, close, &test.expectations, |_, e| e.span, Self::expectation);
         self.end_unit(test.span.end);
     }
 
@@ -866,21 +783,14 @@ impl<'a> Printer<'a> {
         self.idents(&request.chain, true);
         let mut ttl = None;
         match &request.action {
-            TestAction::Call {
-                workflow,
-                tool,
-                args,
-            } => {
+            TestAction::Call { workflow, tool, args } => {
                 self.tok(workflow.span.start, true, "via");
                 self.ident(workflow, true);
                 self.tok(tool.span.start, true, "calls");
                 self.tok(tool.span.start, true, &tool.text);
                 self.field_args(tool.span.end, args);
             }
-            TestAction::Start {
-                workflow,
-                ttl: requested,
-            } => {
+            TestAction::Start { workflow, ttl: requested } => {
                 self.tok(workflow.span.start, true, "starts");
                 self.ident(workflow, true);
                 ttl = requested.as_ref();
@@ -984,10 +894,7 @@ mod tests {
 
     #[test]
     fn empty_bodies_stay_on_one_line() {
-        assert_eq!(
-            fmt("role r {\n}\nworkflow w {}"),
-            "role r {}\nworkflow w {}\n"
-        );
+        assert_eq!(fmt("role r {\n}\nworkflow w {}"), "role r {}\nworkflow w {}\n");
     }
 
     #[test]

@@ -104,23 +104,14 @@ pub(crate) fn lex(src: &str) -> Lexed {
                 TokKind::Punct
             }
         };
-        tokens.push(Tok {
-            kind,
-            start,
-            end: i,
-            line,
-            first_on_line: !line_has_token,
-        });
+        tokens.push(Tok { kind, start, end: i, line, first_on_line: !line_has_token });
         line_has_token = true;
     }
     Lexed { tokens, comments }
 }
 
 fn line_end(bytes: &[u8], from: usize) -> usize {
-    bytes[from..]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(bytes.len(), |n| from + n)
+    bytes[from..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| from + n)
 }
 
 fn word_end(bytes: &[u8], from: usize) -> usize {
@@ -158,16 +149,12 @@ fn comment(src: &str, start: usize, end: usize) -> Comment {
 pub(crate) fn is_first_on_line(src: &str, offset: usize) -> bool {
     let before = &src[..offset.min(src.len())];
     let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-    before[line_start..]
-        .chars()
-        .all(|c| matches!(c, ' ' | '\t' | '\r' | BOM))
+    before[line_start..].chars().all(|c| matches!(c, ' ' | '\t' | '\r' | BOM))
 }
 
 /// Number of line breaks in `src[from..to]`.
 pub(crate) fn newlines_between(src: &str, from: usize, to: usize) -> usize {
-    src.as_bytes()
-        .get(from..to)
-        .map_or(0, |b| b.iter().filter(|&&b| b == b'\n').count())
+    src.as_bytes().get(from..to).map_or(0, |b| b.iter().filter(|&&b| b == b'\n').count())
 }
 
 #[cfg(test)]
@@ -175,11 +162,7 @@ mod tests {
     use super::*;
 
     fn kinds(src: &str) -> Vec<(TokKind, &str)> {
-        lex(src)
-            .tokens
-            .iter()
-            .map(|t| (t.kind, t.text(src)))
-            .collect()
+        lex(src).tokens.iter().map(|t| (t.kind, t.text(src))).collect()
     }
 
     #[test]
@@ -208,19 +191,8 @@ mod tests {
     fn comments_are_collected_without_trailing_whitespace() {
         let src = "role a // trailing  \r\n/// doc\n//// rule\n\"//not a comment\"";
         let lexed = lex(src);
-        let texts: Vec<_> = lexed
-            .comments
-            .iter()
-            .map(|c| (c.text.as_str(), c.is_doc))
-            .collect();
-        assert_eq!(
-            texts,
-            vec![
-                ("// trailing", false),
-                ("/// doc", true),
-                ("//// rule", false)
-            ]
-        );
+        let texts: Vec<_> = lexed.comments.iter().map(|c| (c.text.as_str(), c.is_doc)).collect();
+        assert_eq!(texts, vec![("// trailing", false), ("/// doc", true), ("//// rule", false)]);
         let c = &lexed.comments[0];
         assert_eq!(&src[c.span.range()], "// trailing");
         assert_eq!(lexed.tokens.len(), 3);

@@ -47,29 +47,15 @@ pub fn parse(source: &str) -> SourceFile {
     }
     let lexed = lexer::lex(source);
     let docs = DocIndex::new(source, &lexed.comments);
-    let mut parser = Parser {
-        src: source,
-        toks: &lexed.tokens,
-        docs: &docs,
-        errors: Vec::new(),
-    };
+    let mut parser = Parser { src: source, toks: &lexed.tokens, docs: &docs, errors: Vec::new() };
     let mut items = Vec::new();
     for piece in split::top_level(source, &lexed.tokens) {
-        items.extend(
-            parser
-                .piece::<Item>(piece)
-                .into_iter()
-                .map(|parsed| match parsed {
-                    Parsed::Node(item) => item,
-                    Parsed::Error(span) => Item::Error(span),
-                }),
-        );
+        items.extend(parser.piece::<Item>(piece).into_iter().map(|parsed| match parsed {
+            Parsed::Node(item) => item,
+            Parsed::Error(span) => Item::Error(span),
+        }));
     }
-    SourceFile {
-        items,
-        comments: lexed.comments,
-        errors: parser.errors,
-    }
+    SourceFile { items, comments: lexed.comments, errors: parser.errors }
 }
 
 fn too_large(source: &str) -> SourceFile {
@@ -243,10 +229,7 @@ impl Parser<'_> {
             return None;
         }
         let node = T::build(&builder, node).ok()?;
-        Some(vec![
-            Parsed::Node(node),
-            Parsed::Error(self.span_of(&(rest..range.end))),
-        ])
+        Some(vec![Parsed::Node(node), Parsed::Error(self.span_of(&(rest..range.end)))])
     }
 
     /// Re-parses a declaration with a body (workflow, role or test) that failed as a whole, one
@@ -277,50 +260,23 @@ impl Parser<'_> {
         let (item, name) = match head {
             BlockHead::Workflow(name) => {
                 let body = self.lines::<WorkflowItem>(lines);
-                let body = body
-                    .into_iter()
-                    .map(|line| line.or_else(WorkflowItem::Error));
+                let body = body.into_iter().map(|line| line.or_else(WorkflowItem::Error));
                 let body = body.collect();
                 let label = format!("workflow `{}`", name.name);
-                (
-                    Item::Workflow(WorkflowDecl {
-                        doc,
-                        name,
-                        body,
-                        span,
-                    }),
-                    label,
-                )
+                (Item::Workflow(WorkflowDecl { doc, name, body, span }), label)
             }
             BlockHead::Role(name, extends) => {
                 let (body, errors) = partition(self.lines::<Entitlement>(lines));
                 broken = errors;
                 let label = format!("role `{}`", name.name);
                 let body = Some(body);
-                (
-                    Item::Role(RoleDecl {
-                        doc,
-                        name,
-                        extends,
-                        body,
-                        span,
-                    }),
-                    label,
-                )
+                (Item::Role(RoleDecl { doc, name, extends, body, span }), label)
             }
             BlockHead::Test(name) => {
                 let (expectations, errors) = partition(self.lines::<Expectation>(lines));
                 broken = errors;
                 let label = format!("test {}", describe_string(&name));
-                (
-                    Item::Test(TestDecl {
-                        doc,
-                        name,
-                        expectations,
-                        span,
-                    }),
-                    label,
-                )
+                (Item::Test(TestDecl { doc, name, expectations, span }), label)
             }
         };
         let mut parsed = vec![Parsed::Node(item)];
@@ -331,10 +287,7 @@ impl Parser<'_> {
 
     /// Parses the lines of a body.
     fn lines<T: Node>(&mut self, lines: Vec<Range<usize>>) -> Vec<Parsed<T>> {
-        lines
-            .into_iter()
-            .flat_map(|line| self.piece::<T>(line))
-            .collect()
+        lines.into_iter().flat_map(|line| self.piece::<T>(line)).collect()
     }
 
     /// Reports a body's missing `}` or the text after it, in a piece that ends at
@@ -348,27 +301,21 @@ impl Parser<'_> {
         let (src, toks) = (self.src, self.toks);
         let Some(close) = close else {
             let end = toks[range.end - 1].end;
-            self.errors
-                .push(errors::unclosed(src, what, end, toks.get(range.end)));
+            self.errors.push(errors::unclosed(src, what, end, toks.get(range.end)));
             return None;
         };
         let rest = close + 1..range.end;
         if rest.is_empty() {
             return None;
         }
-        self.errors
-            .push(errors::unexpected(src, &toks[rest.start], Within::File));
+        self.errors.push(errors::unexpected(src, &toks[rest.start], Within::File));
         Some(self.span_of(&rest))
     }
 
     /// A builder for the piece of tokens `range`.
     fn builder(&self, range: &Range<usize>) -> Builder<'_> {
         let base = self.toks[range.start].start;
-        Builder {
-            base,
-            docs: self.docs,
-            toks: &self.toks[range.clone()],
-        }
+        Builder { base, docs: self.docs, toks: &self.toks[range.clone()] }
     }
 
     /// From the start of the first token to the end of the last one.
@@ -395,10 +342,7 @@ fn block_head(
         "workflow" => BlockHead::Workflow(builder.ident(find(Rule::decl_name)?)),
         "role" => {
             let extends = find(Rule::extends).map(|p| builder.idents(p.clone()));
-            BlockHead::Role(
-                builder.ident(find(Rule::decl_name)?),
-                extends.unwrap_or_default(),
-            )
+            BlockHead::Role(builder.ident(find(Rule::decl_name)?), extends.unwrap_or_default())
         }
         _ => BlockHead::Test(builder.string(find(Rule::string)?).ok()?),
     })
@@ -476,13 +420,7 @@ mod tests {
                 Item::Workflow(w) => w
                     .body
                     .into_iter()
-                    .filter_map(|i| {
-                        if let WorkflowItem::Rule(r) = i {
-                            Some(r)
-                        } else {
-                            None
-                        }
-                    })
+                    .filter_map(|i| if let WorkflowItem::Rule(r) = i { Some(r) } else { None })
                     .collect(),
                 _ => vec![],
             })
@@ -494,9 +432,7 @@ mod tests {
     fn condition(cond: &str) -> String {
         let src = format!("deny x when {cond}");
         match rules(&src).pop() {
-            Some(RuleKind::Deny {
-                when: Some(expr), ..
-            }) => sexp(&expr),
+            Some(RuleKind::Deny { when: Some(expr), .. }) => sexp(&expr),
             other => panic!("{other:?}"),
         }
     }
@@ -518,9 +454,9 @@ mod tests {
             ExprKind::Matches { value, pattern } => {
                 format!("(matches {} {:?})", sexp(value), pattern.value)
             }
-            ExprKind::HasRole {
-                principal, role, ..
-            } => format!("(has {} {})", principal.as_str(), role.name),
+            ExprKind::HasRole { principal, role, .. } => {
+                format!("(has {} {})", principal.as_str(), role.name)
+            }
             other => format!("{other:?}"),
         }
     }
@@ -534,32 +470,16 @@ mod tests {
         assert_eq!(condition("a and b and c"), "(and (and a b) c)");
         assert_eq!(condition("not not a"), "(not (not a))");
         assert_eq!(condition("not (a or b) and c"), "(and (not [(or a b)]) c)");
-        assert_eq!(
-            condition("not x matches \"a*\""),
-            "(not (matches x \"a*\"))"
-        );
-        assert_eq!(
-            condition("initiator has role r or x in y"),
-            "(or (has initiator r) (in x y))"
-        );
+        assert_eq!(condition("not x matches \"a*\""), "(not (matches x \"a*\"))");
+        assert_eq!(condition("initiator has role r or x in y"), "(or (has initiator r) (in x y))");
     }
 
     #[test]
     fn comparisons_do_not_chain() {
-        for cond in [
-            "a == b == c",
-            "a < b < c",
-            "x in y in z",
-            "x matches \"a\" == true",
-        ] {
+        for cond in ["a == b == c", "a < b < c", "x in y in z", "x matches \"a\" == true"] {
             let file = parse(&format!("deny x when {cond}"));
             assert_eq!(file.errors.len(), 1, "{cond}");
-            assert!(
-                file.errors[0]
-                    .message
-                    .starts_with("comparisons cannot be chained"),
-                "{cond}"
-            );
+            assert!(file.errors[0].message.starts_with("comparisons cannot be chained"), "{cond}");
         }
         condition("(a == b) == c");
     }
@@ -571,11 +491,7 @@ mod tests {
             assert_eq!(file.errors.len(), 1, "{keyword}");
             let message = format!("`{keyword}` is a reserved word and cannot be used as a name");
             assert_eq!(file.errors[0].message, message);
-            for word in [
-                format!("{keyword}x"),
-                format!("{keyword}_"),
-                format!("x{keyword}"),
-            ] {
+            for word in [format!("{keyword}x"), format!("{keyword}_"), format!("x{keyword}")] {
                 parse_ok(&format!("fixture {word} = human"));
             }
         }
@@ -584,9 +500,7 @@ mod tests {
     #[test]
     fn keywords_match_whole_words_only() {
         let file = parse_ok("role roles { may tests_passed when initiator_x == anything }");
-        let Item::Role(role) = &file.items[0] else {
-            panic!()
-        };
+        let Item::Role(role) = &file.items[0] else { panic!() };
         assert_eq!(role.name.name, "roles");
         assert_eq!(condition("human == service"), "(== human service)");
         assert_eq!(condition("notx"), "notx");
@@ -596,9 +510,7 @@ mod tests {
     fn tool_names_may_contain_keywords_after_a_dot() {
         let file =
             parse_ok("tool mcp.server.test(x: int)\nallow deploy.start when context.test == 1");
-        let Item::Tool(tool) = &file.items[0] else {
-            panic!()
-        };
+        let Item::Tool(tool) = &file.items[0] else { panic!() };
         assert_eq!(tool.name.text, "mcp.server.test");
         assert!(
             matches!(&rules("allow deploy.start")[0], RuleKind::Allow { target: Target { kind: TargetKind::Tool(t), .. }, .. } if t.text == "deploy.start")
@@ -614,10 +526,7 @@ mod tests {
         };
         assert_eq!(target("deny *"), TargetKind::All);
         assert_eq!(target("deny repo.*"), TargetKind::Glob("repo.*".into()));
-        assert_eq!(
-            target("deny mcp.*.read?"),
-            TargetKind::Glob("mcp.*.read?".into())
-        );
+        assert_eq!(target("deny mcp.*.read?"), TargetKind::Glob("mcp.*.read?".into()));
         assert!(matches!(target("deny [a, b]"), TargetKind::Tags(t) if t.len() == 2));
         assert_eq!(target("require x for start"), TargetKind::Start);
         assert!(matches!(rules("deny start")[0], RuleKind::DenyStart { .. }));
@@ -636,10 +545,7 @@ mod tests {
 
     #[test]
     fn literals() {
-        assert_eq!(
-            condition("x == 9223372036854775807"),
-            "(== x 9223372036854775807)"
-        );
+        assert_eq!(condition("x == 9223372036854775807"), "(== x 9223372036854775807)");
         let file = parse("deny x when x == 9223372036854775808");
         assert!(file.errors[0].message.contains("too large"));
         let ttl = |src: &str| match &parse_ok(src).items[0] {
@@ -650,10 +556,7 @@ mod tests {
             WorkflowItem::Ttl(d) => assert_eq!((d.amount, d.unit, d.seconds), (7, 'd', 604_800)),
             other => panic!("{other:?}"),
         }
-        assert_eq!(
-            condition(r#"x == "a\"\\\n\t\u{41}""#),
-            r#"(== x "a\"\\\n\tA")"#
-        );
+        assert_eq!(condition(r#"x == "a\"\\\n\t\u{41}""#), r#"(== x "a\"\\\n\tA")"#);
         assert_eq!(parse("deny x when x == 30ms").errors.len(), 1);
     }
 
@@ -664,9 +567,7 @@ mod tests {
         assert!(matches!(&file.items[1], Item::Tool(t) if t.params == Some(vec![])));
         assert!(matches!(&file.items[2], Item::Role(r) if r.body.is_none()));
         assert!(matches!(&file.items[3], Item::Role(r) if r.body == Some(vec![])));
-        let Item::Evidence(e) = &file.items[4] else {
-            panic!()
-        };
+        let Item::Evidence(e) = &file.items[4] else { panic!() };
         assert_eq!(
             (e.by_human, e.by_kind.as_ref().map(|k| k.name.as_str())),
             (None, Some("robot"))
@@ -677,28 +578,15 @@ mod tests {
     fn spans_cover_the_source_of_each_node() {
         let src = "/// Doc\nworkflow w {\n  allow deploy when env == \"prod\" // c\n  ttl 1h\n}";
         let file = parse_ok(src);
-        let Item::Workflow(w) = &file.items[0] else {
-            panic!()
-        };
+        let Item::Workflow(w) = &file.items[0] else { panic!() };
         assert_eq!(&src[w.span.range()], &src[8..]);
         assert_eq!(&src[w.name.span.range()], "w");
-        let WorkflowItem::Rule(rule) = &w.body[0] else {
-            panic!()
-        };
+        let WorkflowItem::Rule(rule) = &w.body[0] else { panic!() };
         assert_eq!(&src[rule.span.range()], "allow deploy when env == \"prod\"");
-        let RuleKind::Allow {
-            when: Some(cond),
-            target,
-            ..
-        } = &rule.kind
-        else {
-            panic!()
-        };
+        let RuleKind::Allow { when: Some(cond), target, .. } = &rule.kind else { panic!() };
         assert_eq!(&src[target.span.range()], "deploy");
         assert_eq!(&src[cond.span.range()], "env == \"prod\"");
-        let WorkflowItem::Ttl(ttl) = &w.body[1] else {
-            panic!()
-        };
+        let WorkflowItem::Ttl(ttl) = &w.body[1] else { panic!() };
         assert_eq!(&src[ttl.span.range()], "1h");
         assert_eq!(&src[w.doc.as_ref().unwrap().span.range()], "/// Doc");
         assert_eq!(file.comments.len(), 2);
@@ -709,23 +597,12 @@ mod tests {
         let src = "role r {\n  /// may doc\n  may x\n}\nworkflow w {\n  /// rule doc\n  allow x\n  /// not a doc\n  ttl 1h\n}\n\
                    test \"t\" {\n  /// expect doc\n  expect allow: a via w calls x\n}";
         let file = parse_ok(src);
-        let Item::Role(RoleDecl {
-            body: Some(body), ..
-        }) = &file.items[0]
-        else {
-            panic!()
-        };
+        let Item::Role(RoleDecl { body: Some(body), .. }) = &file.items[0] else { panic!() };
         assert_eq!(body[0].doc.as_ref().unwrap().lines, vec!["may doc"]);
-        let Item::Workflow(w) = &file.items[1] else {
-            panic!()
-        };
-        let WorkflowItem::Rule(rule) = &w.body[0] else {
-            panic!()
-        };
+        let Item::Workflow(w) = &file.items[1] else { panic!() };
+        let WorkflowItem::Rule(rule) = &w.body[0] else { panic!() };
         assert_eq!(rule.doc.as_ref().unwrap().text(), "rule doc");
-        let Item::Test(t) = &file.items[2] else {
-            panic!()
-        };
+        let Item::Test(t) = &file.items[2] else { panic!() };
         assert_eq!(t.expectations[0].doc.as_ref().unwrap().text(), "expect doc");
         assert_eq!(file.comments.iter().filter(|c| c.is_doc).count(), 4);
     }
@@ -742,17 +619,12 @@ mod tests {
             assert!(
                 matches!(
                     file.items.as_slice(),
-                    [
-                        Item::Role(_) | Item::Rule(_) | Item::Attribute(_),
-                        Item::Error(_)
-                    ]
+                    [Item::Role(_) | Item::Rule(_) | Item::Attribute(_), Item::Error(_)]
                 ),
                 "{src}: {:?}",
                 file.items
             );
-            let Item::Error(span) = file.items[1] else {
-                unreachable!()
-            };
+            let Item::Error(span) = file.items[1] else { unreachable!() };
             assert_eq!(
                 &src[span.range()],
                 src.lines().skip(1).collect::<Vec<_>>().join("\n").trim()
@@ -765,20 +637,12 @@ mod tests {
         let src = "workflow w {\n  allow a\n  allow b when x = 1\n  allow c\n}\nrole r";
         let file = parse(src);
         assert_eq!(file.errors.len(), 1);
-        let Item::Workflow(w) = &file.items[0] else {
-            panic!("{:?}", file.items)
-        };
+        let Item::Workflow(w) = &file.items[0] else { panic!("{:?}", file.items) };
         assert!(matches!(
             w.body.as_slice(),
-            [
-                WorkflowItem::Rule(_),
-                WorkflowItem::Error(_),
-                WorkflowItem::Rule(_)
-            ]
+            [WorkflowItem::Rule(_), WorkflowItem::Error(_), WorkflowItem::Rule(_)]
         ));
-        let WorkflowItem::Error(span) = w.body[1] else {
-            panic!()
-        };
+        let WorkflowItem::Error(span) = w.body[1] else { panic!() };
         assert_eq!(&src[span.range()], "allow b when x = 1");
         assert!(matches!(file.items[1], Item::Role(_)));
     }
@@ -805,11 +669,7 @@ mod tests {
         let nots = format!("deny x when {}a", "not ".repeat(depth));
         parse_ok(&nots);
         let too_deep = parse(&format!("deny x when {}a", "not ".repeat(depth + 1)));
-        assert!(
-            too_deep.errors[0]
-                .message
-                .starts_with("nesting is too deep")
-        );
+        assert!(too_deep.errors[0].message.starts_with("nesting is too deep"));
     }
 
     #[test]

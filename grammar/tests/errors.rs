@@ -25,15 +25,9 @@ fn every_case_has_a_snapshot() {
     for entry in std::fs::read_dir(dir.join("errors")).unwrap() {
         let path = entry.unwrap().path();
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let snap = dir.join(format!(
-            "snapshots/errors__one_mistake_one_error@{stem}.writ.snap"
-        ));
+        let snap = dir.join(format!("snapshots/errors__one_mistake_one_error@{stem}.writ.snap"));
         // A new case is accepted with `INSTA_UPDATE=always`; this catches deleted snapshots.
-        assert!(
-            snap.exists() || std::env::var("INSTA_UPDATE").is_ok(),
-            "{}",
-            snap.display()
-        );
+        assert!(snap.exists() || std::env::var("INSTA_UPDATE").is_ok(), "{}", snap.display());
     }
 }
 
@@ -84,15 +78,9 @@ fn item_kind(item: &Item) -> String {
 fn render(src: &str, error: &ParseError) -> String {
     let (line, col) = line_col(src, error.span.start as usize);
     let text = src.lines().nth(line - 1).unwrap_or("");
-    let shown: String = text
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
+    let shown: String = text.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
     let rest = shown.chars().count().saturating_sub(col - 1);
-    let width = src[error.span.range()]
-        .chars()
-        .count()
-        .clamp(1, rest.max(1));
+    let width = src[error.span.range()].chars().count().clamp(1, rest.max(1));
     let gutter = " ".repeat(line.to_string().len());
     format!(
         "error: {}\n{gutter}--> {line}:{col}\n{gutter} |\n{line} | {shown}\n{gutter} | {}{}\n",

@@ -94,10 +94,7 @@ fn vocabulary() -> impl Strategy<Value = String> {
 
 fn token_soup() -> impl Strategy<Value = String> {
     prop::collection::vec((vocabulary(), prop::bool::ANY), 0..60).prop_map(|tokens| {
-        tokens
-            .into_iter()
-            .map(|(t, space)| if space { t + " " } else { t })
-            .collect()
+        tokens.into_iter().map(|(t, space)| if space { t + " " } else { t }).collect()
     })
 }
 
@@ -121,9 +118,7 @@ fn mutated_fixture() -> impl Strategy<Value = String> {
             (Just(src.clone()), 0..=len)
                 .prop_map(|(s, at)| s[..floor_char_boundary(&s, at)].to_string()),
             // Lines shuffled.
-            Just(lines.clone())
-                .prop_shuffle()
-                .prop_map(|lines| lines.join("\n")),
+            Just(lines.clone()).prop_shuffle().prop_map(|lines| lines.join("\n")),
             // Junk inserted.
             (Just(src.clone()), 0..=len, vocabulary()).prop_map(|(s, at, junk)| {
                 let at = floor_char_boundary(&s, at);
@@ -182,11 +177,7 @@ fn fixtures_and_their_line_prefixes() {
 /// idempotent and meaning-preserving.
 #[test]
 fn comments_anywhere() {
-    let stride = if std::env::var_os("WRIT_EXHAUSTIVE").is_some() {
-        1
-    } else {
-        7
-    };
+    let stride = if std::env::var_os("WRIT_EXHAUSTIVE").is_some() { 1 } else { 7 };
     for name in ["syntax"] {
         let src = fixture(name);
         let gaps = src.char_indices().filter(|&(i, c)| {

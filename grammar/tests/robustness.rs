@@ -23,11 +23,7 @@ fn a_hundred_thousand_open_parentheses() {
 #[test]
 fn deep_nesting_of_every_kind() {
     for deep in [
-        format!(
-            "deny x when {}a{}",
-            "(".repeat(100_000),
-            ")".repeat(100_000)
-        ),
+        format!("deny x when {}a{}", "(".repeat(100_000), ")".repeat(100_000)),
         format!("deny x when {}a", "not ".repeat(100_000)),
         format!("deny x when {}", "not (".repeat(50_000)),
         format!("deny x when x in {}", "[".repeat(100_000)),
@@ -54,11 +50,7 @@ fn huge_numbers() {
     assert!(single_error(&format!("workflow w {{ max_depth {digits} }}")).contains("too large"));
     assert!(single_error(&format!("workflow w {{ ttl {digits}d }}")).contains("too large"));
     assert!(single_error("workflow w { ttl 9223372036854775807m }").contains("too large"));
-    assert!(
-        parse("workflow w { ttl 9223372036854775807s }")
-            .errors
-            .is_empty()
-    );
+    assert!(parse("workflow w { ttl 9223372036854775807s }").errors.is_empty());
 }
 
 #[test]

@@ -25,7 +25,14 @@ pub fn run(paths: &[PathBuf], format: Format) -> u8 {
         }
         match format {
             Format::Human => {
-                print!("{}", output::render_human(&compilation.diagnostics, &sources, output::stdout_color()));
+                print!(
+                    "{}",
+                    output::render_human(
+                        &compilation.diagnostics,
+                        &sources,
+                        output::stdout_color()
+                    )
+                );
                 let files = sources.len();
                 println!(
                     "{}: {} in {} file{}",
@@ -35,7 +42,9 @@ pub fn run(paths: &[PathBuf], format: Format) -> u8 {
                     if files == 1 { "" } else { "s" }
                 );
             }
-            Format::Json => json.extend(output::json_diagnostics(&compilation.diagnostics, &sources)),
+            Format::Json => {
+                json.extend(output::json_diagnostics(&compilation.diagnostics, &sources))
+            }
         }
     }
     if format == Format::Json {

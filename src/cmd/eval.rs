@@ -9,7 +9,13 @@ use writ_evaluator::{Policy, Request};
 use crate::Format;
 use crate::output::{self, OK, USAGE};
 
-pub fn run(policy_path: &Path, request: Option<&str>, requests: Option<&str>, explain: bool, format: Format) -> u8 {
+pub fn run(
+    policy_path: &Path,
+    request: Option<&str>,
+    requests: Option<&str>,
+    explain: bool,
+    format: Format,
+) -> u8 {
     let compiler = match output::compile(policy_path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -37,7 +43,11 @@ fn open(source: &str) -> std::io::Result<Box<dyn Read>> {
 }
 
 /// The decision as JSON, with the trace under `explain` when asked for.
-fn decide(policy: &Policy, request: &Request, explain: bool) -> (Json, Option<writ_evaluator::Trace>) {
+fn decide(
+    policy: &Policy,
+    request: &Request,
+    explain: bool,
+) -> (Json, Option<writ_evaluator::Trace>) {
     if explain {
         let (decision, trace) = policy.decide_explained(request);
         let mut value = serde_json::to_value(&decision).unwrap_or(Json::Null);
@@ -71,7 +81,8 @@ fn human(decision: &Json, trace: Option<&writ_evaluator::Trace>) -> String {
             m["have"]
         ));
     }
-    let rules: Vec<&str> = decision["rules"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
+    let rules: Vec<&str> =
+        decision["rules"].as_array().into_iter().flatten().filter_map(Json::as_str).collect();
     if !rules.is_empty() {
         out.push_str(&format!("  rules: {}\n", rules.join(", ")));
     }
@@ -136,7 +147,9 @@ fn many(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
                 let (decision, trace) = decide(policy, &request, explain);
                 match format {
                     Format::Json => decision.to_string(),
-                    Format::Human => format!("line {line_no}: {}", human(&decision, trace.as_ref())),
+                    Format::Human => {
+                        format!("line {line_no}: {}", human(&decision, trace.as_ref()))
+                    }
                 }
             }
             Err(e) => {
@@ -147,7 +160,11 @@ fn many(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
                 }
             }
         };
-        let written = if format == Format::Json { writeln!(out, "{printed}") } else { write!(out, "{printed}") };
+        let written = if format == Format::Json {
+            writeln!(out, "{printed}")
+        } else {
+            write!(out, "{printed}")
+        };
         if written.is_err() {
             // The reader went away (a closed pipe): stop quietly.
             return code;

@@ -10,7 +10,8 @@ pub fn run(paths: &[PathBuf], check: bool) -> u8 {
     let paths = if paths.is_empty() { &default[..] } else { paths };
     let mut code = OK;
     for path in paths {
-        code = code.max(if path.as_os_str() == "-" { stdin(check) } else { format_path(path, check) });
+        code =
+            code.max(if path.as_os_str() == "-" { stdin(check) } else { format_path(path, check) });
     }
     code
 }
@@ -47,7 +48,9 @@ fn formatted(name: &str, text: &str) -> Option<String> {
         .compilation()
         .diagnostics
         .iter()
-        .filter(|d| matches!(d.code, writ_compiler::Code::Syntax | writ_compiler::Code::ReservedWord))
+        .filter(|d| {
+            matches!(d.code, writ_compiler::Code::Syntax | writ_compiler::Code::ReservedWord)
+        })
         .cloned()
         .collect();
     eprint!("{}", output::render_human(&syntax, &compiler.sources(), output::stderr_color()));

@@ -70,19 +70,12 @@ fn rules(d: &Decision) -> Vec<&str> {
 }
 
 fn missing(d: &Decision) -> Vec<(&str, Option<&str>, u32, u32)> {
-    d.missing
-        .iter()
-        .map(|m| (&*m.evidence, m.by.as_deref(), m.need, m.have))
-        .collect()
+    d.missing.iter().map(|m| (&*m.evidence, m.by.as_deref(), m.need, m.have)).collect()
 }
 
 fn assert_deny(d: &Decision, reason: &str) {
     assert_eq!(d.decision, Outcome::Deny, "{d:?}");
-    assert!(
-        d.reasons.iter().any(|r| r == reason),
-        "expected reason {reason:?} in {:?}",
-        d.reasons
-    );
+    assert!(d.reasons.iter().any(|r| r == reason), "expected reason {reason:?} in {:?}", d.reasons);
 }
 
 // =============================================================================================
@@ -91,33 +84,12 @@ fn assert_deny(d: &Decision, reason: &str) {
 #[test]
 fn call_1_unknown_workflow_and_tool() {
     let p = eng();
-    let d = decide(
-        &p,
-        call(
-            "nightly",
-            "rm",
-            json!({}),
-            json!([erin(), agent()]),
-            json!([]),
-        ),
-    );
+    let d = decide(&p, call("nightly", "rm", json!({}), json!([erin(), agent()]), json!([])));
     assert_eq!(d.decision, Outcome::Deny);
-    assert_eq!(
-        d.reasons,
-        ["unknown workflow `nightly`", "unknown tool `rm`"]
-    );
+    assert_eq!(d.reasons, ["unknown workflow `nightly`", "unknown tool `rm`"]);
     assert!(d.rules.is_empty());
     assert_eq!(d.ttl_seconds, None);
-    let d = decide(
-        &p,
-        call(
-            "release",
-            "foo",
-            json!({"x": 1}),
-            json!([alice()]),
-            json!([]),
-        ),
-    );
+    let d = decide(&p, call("release", "foo", json!({"x": 1}), json!([alice()]), json!([])));
     assert_eq!(d.reasons, ["unknown tool `foo`"]);
 }
 
@@ -148,10 +120,7 @@ fn call_1_string_outside_the_enumeration() {
             json!([]),
         ),
     );
-    assert_deny(
-        &d,
-        r#"argument `env` of deploy must be one of "staging", "prod"; found "qa""#,
-    );
+    assert_deny(&d, r#"argument `env` of deploy must be one of "staging", "prod"; found "qa""#);
 }
 
 #[test]
@@ -229,23 +198,14 @@ fn call_1_values_that_are_not_writ_values() {
         ),
     );
     assert_eq!(d.decision, Outcome::Deny);
-    assert!(
-        d.reasons[0].ends_with(r#"found ["a",1] (a list that is not all strings)"#),
-        "{d:?}"
-    );
+    assert!(d.reasons[0].ends_with(r#"found ["a",1] (a list that is not all strings)"#), "{d:?}");
 
     // A declared attribute: wrong-typed.
     let mut e = erin();
     e["attrs"]["clearance"] = json!(1e2);
     let d = decide(
         &p,
-        call(
-            "dependency_bot",
-            "repo.read",
-            json!({"repo": "web"}),
-            json!([e, agent()]),
-            json!([]),
-        ),
+        call("dependency_bot", "repo.read", json!({"repo": "web"}), json!([e, agent()]), json!([])),
     );
     assert_deny(
         &d,
@@ -254,13 +214,8 @@ fn call_1_values_that_are_not_writ_values() {
     // Undeclared attributes and context keys: ignored.
     let mut e = erin();
     e["attrs"]["claims"] = json!({"nested": [1.5, null]});
-    let mut r = call(
-        "dependency_bot",
-        "repo.read",
-        json!({"repo": "web"}),
-        json!([e, agent()]),
-        json!([]),
-    );
+    let mut r =
+        call("dependency_bot", "repo.read", json!({"repo": "web"}), json!([e, agent()]), json!([]));
     r["context"] = json!({"trace": {"id": 1}, "score": 0.5});
     assert_eq!(decide(&p, r).decision, Outcome::Allow);
     // Big integers are not integers.
@@ -268,13 +223,7 @@ fn call_1_values_that_are_not_writ_values() {
     e["attrs"]["clearance"] = json!(u64::MAX);
     let d = decide(
         &p,
-        call(
-            "dependency_bot",
-            "repo.read",
-            json!({"repo": "web"}),
-            json!([e, agent()]),
-            json!([]),
-        ),
+        call("dependency_bot", "repo.read", json!({"repo": "web"}), json!([e, agent()]), json!([])),
     );
     assert_deny(
         &d,
@@ -287,13 +236,8 @@ fn call_1_declared_attribute_or_context_of_the_wrong_type() {
     let p = eng();
     let mut e = erin();
     e["attrs"]["team"] = json!(["web"]);
-    let mut r = call(
-        "dependency_bot",
-        "repo.read",
-        json!({"repo": "web"}),
-        json!([agent(), e]),
-        json!([]),
-    );
+    let mut r =
+        call("dependency_bot", "repo.read", json!({"repo": "web"}), json!([agent(), e]), json!([]));
     r["context"] = json!({"business_hours": "yes"});
     let d = decide(&p, r);
     assert_eq!(
@@ -312,18 +256,9 @@ fn call_1_attributes_of_every_chain_principal_are_checked() {
     a["attrs"] = json!({"clearance": "high"});
     let d = decide(
         &eng(),
-        call(
-            "dependency_bot",
-            "repo.read",
-            json!({"repo": "web"}),
-            json!([erin(), a]),
-            json!([]),
-        ),
+        call("dependency_bot", "repo.read", json!({"repo": "web"}), json!([erin(), a]), json!([])),
     );
-    assert_deny(
-        &d,
-        r#"attribute `clearance` of agent/1 must be an integer; found "high""#,
-    );
+    assert_deny(&d, r#"attribute `clearance` of agent/1 must be an integer; found "high""#);
 }
 
 #[test]
@@ -382,30 +317,13 @@ fn call_1_duration_arguments_are_strings_in_duration_syntax() {
     ] {
         let d = decide(
             &p,
-            call(
-                "w",
-                "op.f",
-                json!({"timeout": timeout}),
-                json!([dev, agent()]),
-                json!([]),
-            ),
+            call("w", "op.f", json!({"timeout": timeout}), json!([dev, agent()]), json!([])),
         );
         assert_eq!(d.decision, want, "{timeout}: {d:?}");
     }
-    let d = decide(
-        &p,
-        call(
-            "w",
-            "op.f",
-            json!({"timeout": "soon"}),
-            json!([dev, agent()]),
-            json!([]),
-        ),
-    );
-    assert_deny(
-        &d,
-        r#"argument `timeout` of op.f must be a duration such as "30m"; found "soon""#,
-    );
+    let d =
+        decide(&p, call("w", "op.f", json!({"timeout": "soon"}), json!([dev, agent()]), json!([])));
+    assert_deny(&d, r#"argument `timeout` of op.f must be a duration such as "30m"; found "soon""#);
 }
 
 // =============================================================================================
@@ -431,15 +349,7 @@ fn call_2_max_depth_zero_means_direct_calls_only() {
     let mut ir = testing::engineering();
     ir.ir.workflows[1].max_depth = 0;
     let p = ir.policy();
-    let r = |chain| {
-        call(
-            "release",
-            "secrets.read",
-            json!({"name": "release/k"}),
-            chain,
-            json!([]),
-        )
-    };
+    let r = |chain| call("release", "secrets.read", json!({"name": "release/k"}), chain, json!([]));
     assert_eq!(decide(&p, r(json!([alice()]))).decision, Outcome::Allow);
     assert_deny(
         &decide(&p, r(json!([alice(), agent()]))),
@@ -494,14 +404,8 @@ fn call_3_every_applying_deny_is_reported() {
             json!([]),
         ),
     );
-    assert_eq!(
-        rules(&d),
-        ["dependency_bot/deny/1", "dependency_bot/deny/2"]
-    );
-    assert_eq!(
-        d.reasons,
-        ["bots never push to main", "bots never edit CI definitions"]
-    );
+    assert_eq!(rules(&d), ["dependency_bot/deny/1", "dependency_bot/deny/2"]);
+    assert_eq!(d.reasons, ["bots never push to main", "bots never edit CI definitions"]);
 }
 
 #[test]
@@ -527,14 +431,7 @@ fn call_3_unknown_deny_condition_applies_and_says_why() {
 #[test]
 fn call_3_deny_overrides_a_true_allow() {
     let mut ir = testing::engineering();
-    ir.deny(
-        (99, 1),
-        "deny repo.read",
-        None,
-        "repo.read",
-        None,
-        Some("frozen"),
-    );
+    ir.deny((99, 1), "deny repo.read", None, "repo.read", None, Some("frozen"));
     let d = decide(
         &ir.policy(),
         call(
@@ -556,18 +453,9 @@ fn call_4_no_allow_matches() {
     let p = eng();
     let d = decide(
         &p,
-        call(
-            "release",
-            "secrets.read",
-            json!({"name": "x"}),
-            json!([alice(), agent()]),
-            json!([]),
-        ),
+        call("release", "secrets.read", json!({"name": "x"}), json!([alice(), agent()]), json!([])),
     );
-    assert_eq!(
-        d.reasons,
-        [r#"no rule in release allows secrets.read(name: "x")"#]
-    );
+    assert_eq!(d.reasons, [r#"no rule in release allows secrets.read(name: "x")"#]);
     assert!(d.rules.is_empty());
     // No allow targets the tool at all.
     let d = decide(
@@ -590,13 +478,7 @@ fn call_4_no_allow_matches() {
 fn call_4_an_unknown_allow_condition_does_not_allow() {
     let d = decide(
         &eng(),
-        call(
-            "dependency_bot",
-            "http.get",
-            json!({}),
-            json!([erin(), agent()]),
-            json!([]),
-        ),
+        call("dependency_bot", "http.get", json!({}), json!([erin(), agent()]), json!([])),
     );
     assert_deny(
         &d,
@@ -627,10 +509,7 @@ fn call_5_an_unknown_may_condition_is_named() {
 fn start_3_an_unknown_start_condition_is_named() {
     let d = decide(
         &eng(),
-        start(
-            "incident",
-            json!([{"id": "sam", "kind": "human", "roles": ["senior_engineer"]}]),
-        ),
+        start("incident", json!([{"id": "sam", "kind": "human", "roles": ["senior_engineer"]}])),
     );
     assert_eq!(
         d.reasons,
@@ -682,19 +561,9 @@ fn call_5_may_conditions_see_arguments() {
 fn call_5_every_human_or_service_must_be_entitled_agents_are_not_checked() {
     let p = eng();
     let svc = |team: &str| json!({"id": "svc", "kind": "service", "roles": ["platform_service"], "attrs": {"team": team}});
-    let r = |chain| {
-        call(
-            "dependency_bot",
-            "http.get",
-            json!({"host": "crates.io"}),
-            chain,
-            json!([]),
-        )
-    };
-    assert_eq!(
-        decide(&p, r(json!([erin(), svc("platform"), agent()]))).decision,
-        Outcome::Allow
-    );
+    let r =
+        |chain| call("dependency_bot", "http.get", json!({"host": "crates.io"}), chain, json!([]));
+    assert_eq!(decide(&p, r(json!([erin(), svc("platform"), agent()]))).decision, Outcome::Allow);
     let d = decide(&p, r(json!([erin(), svc("web"), agent()])));
     assert_eq!(
         d.reasons,
@@ -722,29 +591,11 @@ fn call_5_principal_is_bound_to_the_checked_principal() {
             crate::ir::Operand::Id(Who::Initiator),
         )),
     );
-    ir.allow(
-        (2, 1),
-        "allow ci.run",
-        "dependency_bot",
-        "ci.run",
-        None,
-        vec![],
-    );
+    ir.allow((2, 1), "allow ci.run", "dependency_bot", "ci.run", None, vec![]);
     let p = ir.policy();
     let svc = |id: &str| json!({"id": id, "kind": "service", "roles": ["platform_service"]});
-    let r = |chain| {
-        call(
-            "dependency_bot",
-            "ci.run",
-            json!({"pipeline": "x"}),
-            chain,
-            json!([]),
-        )
-    };
-    assert_eq!(
-        decide(&p, r(json!([svc("s1"), agent()]))).decision,
-        Outcome::Allow
-    );
+    let r = |chain| call("dependency_bot", "ci.run", json!({"pipeline": "x"}), chain, json!([]));
+    assert_eq!(decide(&p, r(json!([svc("s1"), agent()]))).decision, Outcome::Allow);
     let d = decide(&p, r(json!([svc("s1"), svc("s2"), agent()])));
     assert_eq!(d.decision, Outcome::Deny);
     assert!(d.reasons[0].starts_with("s2 is not entitled"), "{d:?}");
@@ -762,17 +613,11 @@ fn call_5_entitlements_through_extends() {
 
 #[test]
 fn call_6_pending_names_what_is_missing() {
-    let d = decide(
-        &eng(),
-        prod_deploy(json!([approval("bob", &["security_reviewer"])])),
-    );
+    let d = decide(&eng(), prod_deploy(json!([approval("bob", &["security_reviewer"])])));
     assert_eq!(d.decision, Outcome::Pending);
     assert_eq!(
         missing(&d),
-        [
-            ("approval", Some("security_reviewer"), 2, 1),
-            ("tests_passed", None, 1, 0)
-        ]
+        [("approval", Some("security_reviewer"), 2, 1), ("tests_passed", None, 1, 0)]
     );
     assert_eq!(
         d.reasons,
@@ -851,36 +696,21 @@ fn call_6_giver_must_be_human_with_the_role_through_extends() {
     ir.allow((1, 1), "", "dependency_bot", "ci.run", None, need);
     let p = ir.policy();
     let r = |ev| {
-        call(
-            "dependency_bot",
-            "ci.run",
-            json!({"pipeline": "p"}),
-            json!([erin(), agent()]),
-            ev,
-        )
+        call("dependency_bot", "ci.run", json!({"pipeline": "p"}), json!([erin(), agent()]), ev)
     };
     assert_eq!(
         decide(&p, r(json!([approval("rm", &["release_manager"])]))).decision,
         Outcome::Allow
     );
-    assert_eq!(
-        decide(&p, r(json!([approval("en", &["engineer"])]))).decision,
-        Outcome::Pending
-    );
+    assert_eq!(decide(&p, r(json!([approval("en", &["engineer"])]))).decision, Outcome::Pending);
 }
 
 #[test]
 fn call_6_evidence_of_undeclared_kinds_is_ignored() {
-    let d = decide(
-        &eng(),
-        prod_deploy(json!([{"kind": "vibes"}, {"kind": "Tests_passed"}])),
-    );
+    let d = decide(&eng(), prod_deploy(json!([{"kind": "vibes"}, {"kind": "Tests_passed"}])));
     assert_eq!(
         missing(&d),
-        [
-            ("approval", Some("security_reviewer"), 2, 0),
-            ("tests_passed", None, 1, 0)
-        ]
+        [("approval", Some("security_reviewer"), 2, 0), ("tests_passed", None, 1, 0)]
     );
 }
 
@@ -891,24 +721,12 @@ fn call_6_items_of_kinds_without_givers_count_each() {
     ir.allow((1, 1), "", "dependency_bot", "ci.run", None, need);
     let p = ir.policy();
     let r = |ev| {
-        call(
-            "dependency_bot",
-            "ci.run",
-            json!({"pipeline": "p"}),
-            json!([erin(), agent()]),
-            ev,
-        )
+        call("dependency_bot", "ci.run", json!({"pipeline": "p"}), json!([erin(), agent()]), ev)
     };
-    assert_eq!(
-        decide(&p, r(json!([tests_passed(), tests_passed()]))).decision,
-        Outcome::Allow
-    );
+    assert_eq!(decide(&p, r(json!([tests_passed(), tests_passed()]))).decision, Outcome::Allow);
     // `by` on a kind declared without `by human` is ignored.
     let with_by = json!({"kind": "tests_passed", "by": {"id": "erin", "kind": "agent"}});
-    assert_eq!(
-        decide(&p, r(json!([with_by.clone(), with_by]))).decision,
-        Outcome::Allow
-    );
+    assert_eq!(decide(&p, r(json!([with_by.clone(), with_by]))).decision, Outcome::Allow);
 }
 
 #[test]
@@ -924,10 +742,7 @@ fn call_6_fields_must_match_exactly() {
             json!([{"kind": "ticket", "fields": fields}]),
         )
     };
-    assert_eq!(
-        decide(&p, r(json!({"project": "INC", "other": 1}))).decision,
-        Outcome::Allow
-    );
+    assert_eq!(decide(&p, r(json!({"project": "INC", "other": 1}))).decision, Outcome::Allow);
     for bad in [
         json!({"project": "inc"}),
         json!({"project": ["INC"]}),
@@ -939,14 +754,8 @@ fn call_6_fields_must_match_exactly() {
     ] {
         let d = decide(&p, r(bad.clone()));
         assert_eq!(d.decision, Outcome::Pending, "{bad}");
-        assert_eq!(
-            d.missing[0].fields,
-            [("project".to_owned(), Value::Str("INC".into()))]
-        );
-        assert_eq!(
-            d.reasons,
-            [r#"deploy in incident needs ticket(project: "INC"); 0 given"#]
-        );
+        assert_eq!(d.missing[0].fields, [("project".to_owned(), Value::Str("INC".into()))]);
+        assert_eq!(d.reasons, [r#"deploy in incident needs ticket(project: "INC"); 0 given"#]);
         assert_eq!(rules(&d), ["incident/allow/3", "incident/require/1"]);
     }
 }
@@ -993,10 +802,7 @@ fn call_6_fields_of_every_type() {
     };
     let good = json!({"s": "x", "n": 3, "b": true, "d": "30m", "l": ["a"]});
     assert_eq!(decide(&p, r(good.clone())).decision, Outcome::Allow);
-    let d = decide(
-        &p,
-        r(json!({"s": "x", "n": 3, "b": true, "d": "1800s", "l": ["a"]})),
-    );
+    let d = decide(&p, r(json!({"s": "x", "n": 3, "b": true, "d": "1800s", "l": ["a"]})));
     assert_eq!(d.decision, Outcome::Allow, "durations compare by value");
     for (field, bad) in [
         ("s", json!(["x"])),
@@ -1010,17 +816,10 @@ fn call_6_fields_of_every_type() {
     ] {
         let mut fields = good.clone();
         fields[field] = bad.clone();
-        assert_eq!(
-            decide(&p, r(fields)).decision,
-            Outcome::Pending,
-            "{field}: {bad}"
-        );
+        assert_eq!(decide(&p, r(fields)).decision, Outcome::Pending, "{field}: {bad}");
     }
     let d = decide(&p, r(json!({})));
-    assert_eq!(
-        d.reasons,
-        [r#"t in w needs e(s: "x", n: 3, b: true, d: 30m, l: ["a"]); 0 given"#]
-    );
+    assert_eq!(d.reasons, [r#"t in w needs e(s: "x", n: 3, b: true, d: 30m, l: ["a"]); 0 given"#]);
     assert_eq!(
         d.to_value()["missing"],
         json!([{"evidence": "e", "fields": {"s": "x", "n": 3, "b": true, "d": "30m", "l": ["a"]}, "need": 1, "have": 0}])
@@ -1042,26 +841,11 @@ fn call_6_bound_evidence() {
         v["subject"] = subject;
         v
     };
-    assert_eq!(
-        decide(&p, r(json!("sha256:a"), json!("sha256:a"))).decision,
-        Outcome::Allow
-    );
-    assert_eq!(
-        decide(&p, r(json!("sha256:a"), json!("sha256:b"))).decision,
-        Outcome::Pending
-    );
-    assert_eq!(
-        decide(&p, r(json!(null), json!("sha256:a"))).decision,
-        Outcome::Pending
-    );
-    assert_eq!(
-        decide(&p, r(json!("sha256:a"), json!(null))).decision,
-        Outcome::Pending
-    );
-    assert_eq!(
-        decide(&p, r(json!(null), json!(null))).decision,
-        Outcome::Pending
-    );
+    assert_eq!(decide(&p, r(json!("sha256:a"), json!("sha256:a"))).decision, Outcome::Allow);
+    assert_eq!(decide(&p, r(json!("sha256:a"), json!("sha256:b"))).decision, Outcome::Pending);
+    assert_eq!(decide(&p, r(json!(null), json!("sha256:a"))).decision, Outcome::Pending);
+    assert_eq!(decide(&p, r(json!("sha256:a"), json!(null))).decision, Outcome::Pending);
+    assert_eq!(decide(&p, r(json!(null), json!(null))).decision, Outcome::Pending);
 }
 
 #[test]
@@ -1089,19 +873,12 @@ fn call_6_require_for_applies_when_true_or_unknown() {
         v["context"] = ctx;
         v
     };
-    assert_eq!(
-        decide(&p, r(json!({"business_hours": true}))).decision,
-        Outcome::Allow
-    );
+    assert_eq!(decide(&p, r(json!({"business_hours": true}))).decision, Outcome::Allow);
     let d = decide(&p, r(json!({"business_hours": false})));
     assert_eq!(d.decision, Outcome::Pending);
     assert_eq!(rules(&d), ["dependency_bot/allow/1", "require/2"]);
     let d = decide(&p, r(json!({})));
-    assert_eq!(
-        d.decision,
-        Outcome::Pending,
-        "unknown: the requirement applies"
-    );
+    assert_eq!(d.decision, Outcome::Pending, "unknown: the requirement applies");
 }
 
 #[test]
@@ -1120,10 +897,7 @@ fn call_6_requirements_are_independent_one_item_meets_several() {
     assert_eq!(d.decision, Outcome::Allow);
     // `approval by A` and `approval by B` are met by one person holding both roles.
     let mut ir = testing::engineering();
-    let need = vec![
-        ir.need("approval by security_reviewer"),
-        ir.need("approval by engineer"),
-    ];
+    let need = vec![ir.need("approval by security_reviewer"), ir.need("approval by engineer")];
     ir.allow((1, 1), "", "dependency_bot", "ci.run", None, need);
     let p = ir.policy();
     let d = decide(
@@ -1144,10 +918,7 @@ fn call_6_identical_requirements_merge_keeping_the_larger_count() {
     let mut ir = testing::engineering();
     let need = vec![ir.need("approval by security_reviewer")];
     ir.allow((1, 1), "", "dependency_bot", "ci.run", None, need);
-    let need = vec![
-        ir.need("3 approval by security_reviewer"),
-        ir.need("approval"),
-    ];
+    let need = vec![ir.need("3 approval by security_reviewer"), ir.need("approval")];
     ir.require_for((2, 1), "", None, need, "ci.run", None);
     let p = ir.policy();
     let d = decide(
@@ -1188,10 +959,7 @@ fn call_6_pending_picks_the_path_lacking_fewest_first_on_ties() {
     assert_eq!(missing(&d), [("review", Some("ops"), 2, 1)]);
     assert_eq!(rules(&d), ["w/allow/5"]);
     // Either path complete suffices.
-    assert_eq!(
-        decide(&p, r(json!([{"kind": "check"}]))).rules[0].as_ref(),
-        "w/allow/6"
-    );
+    assert_eq!(decide(&p, r(json!([{"kind": "check"}]))).rules[0].as_ref(), "w/allow/6");
     let d = decide(&p, r(json!([review("olly"), review("olga")])));
     assert_eq!(rules(&d), ["w/allow/5"]);
 }
@@ -1235,22 +1003,13 @@ fn start_1_unknown_workflow_wrong_types_accountability_depth() {
     );
     let mut r = start("dependency_bot", json!([erin()]));
     r["context"] = json!({"business_hours": 1});
-    assert_deny(
-        &decide(&p, r),
-        "context value `business_hours` must be a boolean; found 1",
-    );
+    assert_deny(&decide(&p, r), "context value `business_hours` must be a boolean; found 1");
     let d = decide(&p, start("dependency_bot", json!([agent()])));
     assert_deny(
         &d,
         "nobody in the chain is accountable: a chain needs a human or service principal",
     );
-    let d = decide(
-        &p,
-        start(
-            "release",
-            json!([alice(), agent(), {"id": "a2", "kind": "agent"}]),
-        ),
-    );
+    let d = decide(&p, start("release", json!([alice(), agent(), {"id": "a2", "kind": "agent"}])));
     assert_deny(&d, "depth 2 exceeds max_depth 1 of release");
 }
 
@@ -1304,10 +1063,7 @@ fn start_2_guardrail_deny_start_with_because() {
     // the guardrail denies.
     let mut ir = testing::engineering();
     ir.ir.workflows[0].max_depth = 2;
-    let d = decide(
-        &ir.policy(),
-        start("dependency_bot", json!([agent(), erin()])),
-    );
+    let d = decide(&ir.policy(), start("dependency_bot", json!([agent(), erin()])));
     assert_eq!(d.reasons, ["agents cannot start workflows on their own"]);
     assert_eq!(rules(&d), ["deny_start/1"]);
 }
@@ -1321,10 +1077,7 @@ fn start_3_roles_of_the_initiator_through_extends() {
     let d = decide(&p, r);
     assert_eq!(d.decision, Outcome::Pending);
     assert_eq!(rules(&d), ["incident/start/2"]);
-    assert_eq!(
-        d.reasons,
-        ["starting incident needs approval by security_reviewer; 0 given"]
-    );
+    assert_eq!(d.reasons, ["starting incident needs approval by security_reviewer; 0 given"]);
     let d = decide(&p, start("release", json!([erin()])));
     assert_eq!(d.reasons, ["no start rule of release admits erin"]);
 }
@@ -1371,9 +1124,7 @@ fn start_4_ttl() {
 #[test]
 fn start_4_negative_ttl_built_in_code() {
     let mut r = req(start("dependency_bot", json!([erin()])));
-    r.action = crate::Action::Start {
-        ttl_seconds: Some(-1),
-    };
+    r.action = crate::Action::Start { ttl_seconds: Some(-1) };
     assert_deny(&eng().decide(&r), "the requested ttl is negative");
 }
 
@@ -1384,10 +1135,7 @@ fn start_5_evidence_and_pending_has_no_ttl() {
     assert_eq!(d.decision, Outcome::Pending);
     assert_eq!(d.ttl_seconds, None);
     assert_eq!(rules(&d), ["release/start/1"]);
-    assert_eq!(
-        d.reasons,
-        [r#"starting release needs ticket(project: "REL"); 0 given"#]
-    );
+    assert_eq!(d.reasons, [r#"starting release needs ticket(project: "REL"); 0 given"#]);
     let mut r = start("release", json!([alice()]));
     r["evidence"] = json!([{"kind": "ticket", "fields": {"project": "REL"}}]);
     r["ttl"] = json!("10m");
@@ -1401,10 +1149,7 @@ fn start_no_delegation_check() {
     // entitled to nothing.
     let mut ir = testing::engineering();
     ir.start((1, 1), "start", "release", &[], None, vec![]);
-    let d = decide(
-        &ir.policy(),
-        start("release", json!([{"id": "x", "kind": "service"}])),
-    );
+    let d = decide(&ir.policy(), start("release", json!([{"id": "x", "kind": "service"}])));
     assert_eq!(d.decision, Outcome::Allow);
     assert_eq!(rules(&d), ["release/start/2"]);
 }
@@ -1414,10 +1159,7 @@ fn start_no_delegation_check() {
 
 #[test]
 fn decision_json_has_the_exact_shape() {
-    let d = decide(
-        &eng(),
-        prod_deploy(json!([approval("bob", &["security_reviewer"])])),
-    );
+    let d = decide(&eng(), prod_deploy(json!([approval("bob", &["security_reviewer"])])));
     assert_eq!(
         d.to_json(),
         concat!(
@@ -1441,10 +1183,7 @@ fn decision_snapshots() {
     let p = eng();
     insta::assert_json_snapshot!(
         "pending_prod_deploy",
-        decide(
-            &p,
-            prod_deploy(json!([approval("bob", &["security_reviewer"])]))
-        )
+        decide(&p, prod_deploy(json!([approval("bob", &["security_reviewer"])])))
     );
     insta::assert_json_snapshot!(
         "pending_ticket_fields",
@@ -1580,10 +1319,8 @@ fn trace_snapshots() {
         ),
     );
     insta::assert_snapshot!("trace_not_entitled", t.to_string());
-    let mut r = start(
-        "incident",
-        json!([{"id": "sam", "kind": "human", "roles": ["senior_engineer"]}]),
-    );
+    let mut r =
+        start("incident", json!([{"id": "sam", "kind": "human", "roles": ["senior_engineer"]}]));
     r["context"] = json!({"business_hours": false});
     r["evidence"] = json!([approval("bob", &["security_reviewer"])]);
     r["ttl"] = json!("1h");
@@ -1606,13 +1343,7 @@ fn trace_snapshots() {
 fn trace_of_a_malformed_fit() {
     let (_, t) = explain(
         &eng(),
-        call(
-            "release",
-            "deploy",
-            json!({"env": "qa"}),
-            json!([agent()]),
-            json!([]),
-        ),
+        call("release", "deploy", json!({"env": "qa"}), json!([agent()]), json!([])),
     );
     let text = t.to_string();
     assert!(text.contains("fits the policy: no"), "{text}");
@@ -1628,10 +1359,7 @@ fn trace_json_round_trips_as_value() {
     let (_, t) = explain(&eng(), start("dependency_bot", json!([erin()])));
     let v: J = serde_json::from_str(&t.to_json()).unwrap();
     assert_eq!(v["steps"][0]["step"], "request");
-    assert_eq!(
-        v["steps"].as_array().unwrap().last().unwrap()["decision"],
-        "allow"
-    );
+    assert_eq!(v["steps"].as_array().unwrap().last().unwrap()["decision"], "allow");
 }
 
 // =============================================================================================
@@ -1640,9 +1368,7 @@ fn trace_json_round_trips_as_value() {
 #[test]
 fn a_tool_without_arguments_renders_bare() {
     let mut ir = Ir::new("p.writ");
-    ir.role("r", &[])
-        .tool("ping", &[], &[])
-        .workflow("w", 1, 60);
+    ir.role("r", &[]).tool("ping", &[], &[]).workflow("w", 1, 60);
     ir.allow(
         (1, 1),
         "allow ping when false",
@@ -1653,13 +1379,7 @@ fn a_tool_without_arguments_renders_bare() {
     );
     let d = decide(
         &ir.policy(),
-        call(
-            "w",
-            "ping",
-            json!({}),
-            json!([{"id": "h", "kind": "human"}]),
-            json!([]),
-        ),
+        call("w", "ping", json!({}), json!([{"id": "h", "kind": "human"}]), json!([])),
     );
     assert_eq!(d.reasons, ["no rule in w allows ping"]);
     let _ = (arg("x"), s("y"), PrincipalKind::Human);

@@ -81,16 +81,10 @@ fn dispatch_indexes_rules_by_workflow_and_tool() {
         ids(&p, d.denies.iter().map(|&a| &p.denies[a as usize].rule)),
         ["dependency_bot/deny/1", "dependency_bot/deny/2"]
     );
-    assert_eq!(
-        ids(&p, d.requires.iter().map(|&a| &p.requires[a as usize].rule)),
-        ["require/1"]
-    );
+    assert_eq!(ids(&p, d.requires.iter().map(|&a| &p.requires[a as usize].rule)), ["require/1"]);
 
     let d = p.dispatch(w("release"), t("secrets.read")).unwrap();
-    assert_eq!(
-        ids(&p, d.denies.iter().map(|&a| &p.denies[a as usize].rule)),
-        ["deny/1"]
-    );
+    assert_eq!(ids(&p, d.denies.iter().map(|&a| &p.denies[a as usize].rule)), ["deny/1"]);
     assert!(d.requires.is_empty());
 
     // Workflow rules and guardrails, in source order (line 80 before line 86).
@@ -101,10 +95,7 @@ fn dispatch_indexes_rules_by_workflow_and_tool() {
     );
     // Another workflow's rules never apply.
     let d = p.dispatch(w("release"), t("deploy")).unwrap();
-    assert_eq!(
-        ids(&p, d.requires.iter().map(|&a| &p.requires[a as usize].rule)),
-        ["require/1"]
-    );
+    assert_eq!(ids(&p, d.requires.iter().map(|&a| &p.requires[a as usize].rule)), ["require/1"]);
     assert_eq!(
         ids(&p, d.allows.iter().map(|&a| &p.allows[a as usize].rule)),
         ["release/allow/1", "release/allow/2"]
@@ -118,10 +109,8 @@ fn dispatch_indexes_rules_by_workflow_and_tool() {
 fn entitlements_are_indexed_by_tool() {
     let p = testing::engineering().policy();
     let deploy = p.tool_id("deploy").unwrap() as usize;
-    let got: Vec<&str> = p.mays_by_tool[deploy]
-        .iter()
-        .map(|&(_, m)| &*p.mays[m as usize].rule.id)
-        .collect();
+    let got: Vec<&str> =
+        p.mays_by_tool[deploy].iter().map(|&(_, m)| &*p.mays[m as usize].rule.id).collect();
     assert_eq!(got, ["engineer/may/4", "senior_engineer/may/1"]);
 }
 
@@ -129,11 +118,8 @@ fn entitlements_are_indexed_by_tool() {
 fn deny_starts_include_guardrails() {
     let p = testing::engineering().policy();
     for wf in p.workflows.iter() {
-        let got: Vec<&str> = wf
-            .deny_starts
-            .iter()
-            .map(|&d| &*p.deny_starts[d as usize].rule.id)
-            .collect();
+        let got: Vec<&str> =
+            wf.deny_starts.iter().map(|&d| &*p.deny_starts[d as usize].rule.id).collect();
         assert_eq!(got, ["deny_start/1"]);
     }
 }
@@ -147,20 +133,9 @@ fn identical_requirements_of_one_rule_are_merged() {
         ir.need("3 approval by security_reviewer"),
         ir.need("approval"),
     ];
-    ir.allow(
-        (90, 3),
-        "allow ci.run require ...",
-        "release",
-        "ci.run",
-        None,
-        need,
-    );
+    ir.allow((90, 3), "allow ci.run require ...", "release", "ci.run", None, need);
     let p = ir.policy();
-    let allow = p
-        .allows
-        .iter()
-        .find(|a| &*a.rule.id == "release/allow/4")
-        .unwrap();
+    let allow = p.allows.iter().find(|a| &*a.rule.id == "release/allow/4").unwrap();
     let counts: Vec<(u32, Option<RoleId>)> =
         allow.require.iter().map(|r| (r.count, r.by)).collect();
     assert_eq!(counts, [(3, Some(3)), (1, None), (1, None)]);
@@ -233,8 +208,7 @@ fn argument_missing_on_a_targeted_tool() {
 #[test]
 fn argument_types_differ_across_tools() {
     let mut ir = testing::edges();
-    ir.tool("z.a", &[("v", ValueType::Int)], &[])
-        .tool("z.b", &[("v", ValueType::String)], &[]);
+    ir.tool("z.a", &[("v", ValueType::Int)], &[]).tool("z.b", &[("v", ValueType::String)], &[]);
     ir.allow((1, 1), "", "w", "z.*", Some(eq(arg("v"), i(1))), vec![]);
     assert!(err(ir.ir).message.contains("different types"));
 }
@@ -263,11 +237,7 @@ fn ill_typed_conditions() {
 fn principal_only_inside_may() {
     let mut ir = testing::edges().ir;
     ir.workflows[0].allows[0].condition = Some(eq(Operand::Id(Who::Principal), s("alice")));
-    assert!(
-        err(ir)
-            .message
-            .contains("`principal` outside an entitlement")
-    );
+    assert!(err(ir).message.contains("`principal` outside an entitlement"));
     let mut ir = testing::edges().ir;
     ir.guardrails.deny_starts.push(DenyStartRuleIr {
         meta: ir.workflows[0].allows[0].meta.clone(),
@@ -362,14 +332,8 @@ fn start_roles_out_of_range_and_negative_ttl() {
 
 #[test]
 fn error_display() {
-    let e = PolicyError {
-        path: "roles[1].extends".into(),
-        message: "role 17 out of range".into(),
-    };
-    assert_eq!(
-        e.to_string(),
-        "invalid policy IR at `roles[1].extends`: role 17 out of range"
-    );
+    let e = PolicyError { path: "roles[1].extends".into(), message: "role 17 out of range".into() };
+    assert_eq!(e.to_string(), "invalid policy IR at `roles[1].extends`: role 17 out of range");
 }
 
 #[test]

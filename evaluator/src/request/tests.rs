@@ -45,18 +45,13 @@ fn error(v: serde_json::Value) -> (String, String) {
 }
 
 fn with(mut v: serde_json::Value, pointer: &str, value: serde_json::Value) -> serde_json::Value {
-    *v.pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("no {pointer}")) = value;
+    *v.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer}")) = value;
     v
 }
 
 fn without(mut v: serde_json::Value, pointer: &str) -> serde_json::Value {
     let (parent, key) = pointer.rsplit_once('/').unwrap();
-    let parent = if parent.is_empty() {
-        &mut v
-    } else {
-        v.pointer_mut(parent).unwrap()
-    };
+    let parent = if parent.is_empty() { &mut v } else { v.pointer_mut(parent).unwrap() };
     parent.as_object_mut().unwrap().remove(key).unwrap();
     v
 }
@@ -83,37 +78,18 @@ fn decodes_the_example_of_the_reference() {
     assert_eq!(r.depth(), 1);
     assert_eq!(r.subject.as_deref(), Some("sha256:9f2c"));
     assert_eq!(r.evidence.len(), 4);
-    assert_eq!(
-        r.evidence[0].by.as_ref().map(|b| b.id.as_str()),
-        Some("bob")
-    );
+    assert_eq!(r.evidence[0].by.as_ref().map(|b| b.id.as_str()), Some("bob"));
     assert_eq!(r.evidence[1].subject.as_deref(), Some("sha256:9f2c"));
-    assert_eq!(
-        r.evidence[3].fields,
-        vec![("project".into(), RequestValue::Str("REL".into()))]
-    );
-    assert_eq!(
-        r.context,
-        vec![("business_hours".into(), RequestValue::Bool(true))]
-    );
+    assert_eq!(r.evidence[3].fields, vec![("project".into(), RequestValue::Str("REL".into()))]);
+    assert_eq!(r.context, vec![("business_hours".into(), RequestValue::Bool(true))]);
 }
 
 #[test]
 fn decodes_a_start_with_ttl() {
     let r = decode(start()).unwrap();
-    assert_eq!(
-        r.action,
-        Action::Start {
-            ttl_seconds: Some(1200)
-        }
-    );
+    assert_eq!(r.action, Action::Start { ttl_seconds: Some(1200) });
     let r = decode(with(start(), "/ttl", json!("0s"))).unwrap();
-    assert_eq!(
-        r.action,
-        Action::Start {
-            ttl_seconds: Some(0)
-        }
-    );
+    assert_eq!(r.action, Action::Start { ttl_seconds: Some(0) });
     let r = decode(without(start(), "/ttl")).unwrap();
     assert_eq!(r.action, Action::Start { ttl_seconds: None });
     let r = decode(with(start(), "/ttl", json!(null))).unwrap();
@@ -145,14 +121,8 @@ fn invalid_json_names_the_position() {
 
 #[test]
 fn top_level_must_be_an_object() {
-    assert_eq!(
-        error(json!([1, 2])),
-        ("".into(), "expected a JSON object, found a list".into())
-    );
-    assert_eq!(
-        error(json!("call")),
-        ("".into(), "expected a JSON object, found a string".into())
-    );
+    assert_eq!(error(json!([1, 2])), ("".into(), "expected a JSON object, found a list".into()));
+    assert_eq!(error(json!("call")), ("".into(), "expected a JSON object, found a string".into()));
 }
 
 #[test]
@@ -170,10 +140,7 @@ fn duplicate_keys_anywhere_are_errors() {
     // Deep inside a value nobody reads, and in an ignored key: still malformed.
     let text = r#"{"action": "call", "workflow": "w", "tool": "t", "chain": [{"id": "a", "kind": "human"}],
         "unknown": {"a": [{"b": {"c": 1, "c": 2}}]}}"#;
-    assert_eq!(
-        Request::from_json(text).unwrap_err().field,
-        "unknown.a[0].b.c"
-    );
+    assert_eq!(Request::from_json(text).unwrap_err().field, "unknown.a[0].b.c");
     let text = r#"{"action": "start", "workflow": "w", "chain": [{"id": "a", "kind": "human"}],
         "args": {"x": 1, "x": 1}}"#;
     assert_eq!(Request::from_json(text).unwrap_err().field, "args.x");
@@ -195,10 +162,7 @@ fn action_missing() {
 fn action_not_start_or_call() {
     assert_eq!(
         error(with(call(), "/action", json!("stop"))),
-        (
-            "action".into(),
-            "expected one of `start`, `call`, found `stop`".into()
-        )
+        ("action".into(), "expected one of `start`, `call`, found `stop`".into())
     );
     assert_eq!(
         error(with(call(), "/action", json!(1))).1,
@@ -243,20 +207,14 @@ fn args_null_or_absent_means_no_arguments() {
 
 #[test]
 fn chain_missing() {
-    assert_eq!(
-        error(without(call(), "/chain")),
-        ("chain".into(), "missing required field".into())
-    );
+    assert_eq!(error(without(call(), "/chain")), ("chain".into(), "missing required field".into()));
 }
 
 #[test]
 fn chain_empty() {
     assert_eq!(
         error(with(call(), "/chain", json!([]))),
-        (
-            "chain".into(),
-            "expected at least one principal, found an empty list".into()
-        )
+        ("chain".into(), "expected at least one principal, found an empty list".into())
     );
 }
 
@@ -264,10 +222,7 @@ fn chain_empty() {
 fn chain_not_a_list() {
     assert_eq!(
         error(with(call(), "/chain", json!({"id": "a"}))),
-        (
-            "chain".into(),
-            "expected a list of principals, found an object".into()
-        )
+        ("chain".into(), "expected a list of principals, found an object".into())
     );
 }
 
@@ -275,10 +230,7 @@ fn chain_not_a_list() {
 fn principal_not_an_object() {
     assert_eq!(
         error(with(call(), "/chain/1", json!("agent"))),
-        (
-            "chain[1]".into(),
-            "expected an object, found a string".into()
-        )
+        ("chain[1]".into(), "expected an object, found a string".into())
     );
 }
 
@@ -288,10 +240,7 @@ fn principal_id_missing() {
         error(without(call(), "/chain/0/id")),
         ("chain[0].id".into(), "missing required field".into())
     );
-    assert_eq!(
-        error(with(call(), "/chain/0/id", json!(7))).0,
-        "chain[0].id"
-    );
+    assert_eq!(error(with(call(), "/chain/0/id", json!(7))).0, "chain[0].id");
 }
 
 #[test]
@@ -316,10 +265,7 @@ fn principal_kind_not_one_of_three() {
 fn roles_not_a_list() {
     assert_eq!(
         error(with(call(), "/chain/0/roles", json!("engineer"))),
-        (
-            "chain[0].roles".into(),
-            "expected a list of strings, found a string".into()
-        )
+        ("chain[0].roles".into(), "expected a list of strings, found a string".into())
     );
 }
 
@@ -327,22 +273,14 @@ fn roles_not_a_list() {
 fn roles_not_strings() {
     assert_eq!(
         error(with(call(), "/chain/0/roles", json!(["a", "b", 3]))),
-        (
-            "chain[0].roles[2]".into(),
-            "expected a string, found an integer".into()
-        )
+        ("chain[0].roles[2]".into(), "expected a string, found an integer".into())
     );
 }
 
 #[test]
 fn giver_roles_not_strings() {
     assert_eq!(
-        error(with(
-            call(),
-            "/evidence/0/by/roles",
-            json!(["a", "b", null])
-        ))
-        .0,
+        error(with(call(), "/evidence/0/by/roles", json!(["a", "b", null]))).0,
         "evidence[0].by.roles[2]"
     );
 }
@@ -351,10 +289,7 @@ fn giver_roles_not_strings() {
 fn attrs_not_an_object() {
     assert_eq!(
         error(with(call(), "/chain/0/attrs", json!([1]))),
-        (
-            "chain[0].attrs".into(),
-            "expected an object, found a list".into()
-        )
+        ("chain[0].attrs".into(), "expected an object, found a list".into())
     );
 }
 
@@ -362,34 +297,22 @@ fn attrs_not_an_object() {
 fn subject_not_a_string() {
     assert_eq!(
         error(with(call(), "/subject", json!(1))),
-        (
-            "subject".into(),
-            "expected a string, found an integer".into()
-        )
+        ("subject".into(), "expected a string, found an integer".into())
     );
-    assert_eq!(
-        error(with(call(), "/evidence/1/subject", json!({}))).0,
-        "evidence[1].subject"
-    );
+    assert_eq!(error(with(call(), "/evidence/1/subject", json!({}))).0, "evidence[1].subject");
 }
 
 #[test]
 fn evidence_not_a_list() {
     assert_eq!(
         error(with(call(), "/evidence", json!({"kind": "x"}))),
-        (
-            "evidence".into(),
-            "expected a list of evidence items, found an object".into()
-        )
+        ("evidence".into(), "expected a list of evidence items, found an object".into())
     );
 }
 
 #[test]
 fn evidence_item_not_an_object() {
-    assert_eq!(
-        error(with(call(), "/evidence/2", json!("tests_passed"))).0,
-        "evidence[2]"
-    );
+    assert_eq!(error(with(call(), "/evidence/2", json!("tests_passed"))).0, "evidence[2]");
 }
 
 #[test]
@@ -402,36 +325,21 @@ fn evidence_item_without_kind() {
 
 #[test]
 fn evidence_giver_malformed() {
-    assert_eq!(
-        error(with(call(), "/evidence/0/by", json!("bob"))).0,
-        "evidence[0].by"
-    );
-    assert_eq!(
-        error(without(call(), "/evidence/0/by/id")).0,
-        "evidence[0].by.id"
-    );
-    assert_eq!(
-        error(with(call(), "/evidence/0/by/kind", json!("bot"))).0,
-        "evidence[0].by.kind"
-    );
+    assert_eq!(error(with(call(), "/evidence/0/by", json!("bob"))).0, "evidence[0].by");
+    assert_eq!(error(without(call(), "/evidence/0/by/id")).0, "evidence[0].by.id");
+    assert_eq!(error(with(call(), "/evidence/0/by/kind", json!("bot"))).0, "evidence[0].by.kind");
 }
 
 #[test]
 fn evidence_fields_not_an_object() {
-    assert_eq!(
-        error(with(call(), "/evidence/3/fields", json!(["REL"]))).0,
-        "evidence[3].fields"
-    );
+    assert_eq!(error(with(call(), "/evidence/3/fields", json!(["REL"]))).0, "evidence[3].fields");
 }
 
 #[test]
 fn context_not_an_object() {
     assert_eq!(
         error(with(call(), "/context", json!(true))),
-        (
-            "context".into(),
-            "expected an object, found a boolean".into()
-        )
+        ("context".into(), "expected an object, found a boolean".into())
     );
 }
 
@@ -440,27 +348,15 @@ fn ttl_not_a_duration_on_a_start() {
     for bad in ["20", "20 m", "m", "-5m", "1.5h", "20M", "１m", "20mm", ""] {
         let (field, message) = error(with(start(), "/ttl", json!(bad)));
         assert_eq!(field, "ttl", "{bad}");
-        assert!(
-            message.starts_with("expected a duration such as \"20m\""),
-            "{message}"
-        );
+        assert!(message.starts_with("expected a duration such as \"20m\""), "{message}");
     }
     assert_eq!(
         error(with(start(), "/ttl", json!(1200))),
-        (
-            "ttl".into(),
-            "expected a duration such as \"20m\", found an integer".into()
-        )
+        ("ttl".into(), "expected a duration such as \"20m\", found an integer".into())
     );
     // Seconds beyond i64.
-    assert_eq!(
-        error(with(start(), "/ttl", json!("106751991167301d"))).0,
-        "ttl"
-    );
-    assert_eq!(
-        error(with(start(), "/ttl", json!("99999999999999999999s"))).0,
-        "ttl"
-    );
+    assert_eq!(error(with(start(), "/ttl", json!("106751991167301d"))).0, "ttl");
+    assert_eq!(error(with(start(), "/ttl", json!("99999999999999999999s"))).0, "ttl");
 }
 
 #[test]
@@ -520,14 +416,8 @@ fn null_values_are_dropped() {
 
 #[test]
 fn required_fields_may_not_be_null() {
-    assert_eq!(
-        error(with(call(), "/chain/0/id", json!(null))).0,
-        "chain[0].id"
-    );
-    assert_eq!(
-        error(with(call(), "/evidence/2/kind", json!(null))).0,
-        "evidence[2].kind"
-    );
+    assert_eq!(error(with(call(), "/chain/0/id", json!(null))).0, "chain[0].id");
+    assert_eq!(error(with(call(), "/evidence/2/kind", json!(null))).0, "evidence[2].kind");
     assert_eq!(error(with(call(), "/chain", json!(null))).0, "chain");
 }
 
@@ -550,32 +440,20 @@ fn writ_values() {
     assert_eq!(arg_value("42"), RequestValue::Int(42));
     assert_eq!(arg_value("-7"), RequestValue::Int(-7));
     assert_eq!(arg_value("true"), RequestValue::Bool(true));
-    assert_eq!(
-        arg_value(r#"["a", "b"]"#),
-        RequestValue::StrList(vec!["a".into(), "b".into()])
-    );
+    assert_eq!(arg_value(r#"["a", "b"]"#), RequestValue::StrList(vec!["a".into(), "b".into()]));
     assert_eq!(arg_value("[]"), RequestValue::StrList(vec![]));
 }
 
 #[test]
 fn integers_within_64_bits() {
-    assert_eq!(
-        arg_value("9223372036854775807"),
-        RequestValue::Int(i64::MAX)
-    );
-    assert_eq!(
-        arg_value("-9223372036854775808"),
-        RequestValue::Int(i64::MIN)
-    );
+    assert_eq!(arg_value("9223372036854775807"), RequestValue::Int(i64::MAX));
+    assert_eq!(arg_value("-9223372036854775808"), RequestValue::Int(i64::MIN));
     let big = arg_value("9223372036854775808");
     assert!(matches!(big, RequestValue::Other(_)), "{big:?}");
     assert_eq!(big.describe(), "an integer outside the 64-bit range");
     let small = arg_value("-9223372036854775809");
     assert!(matches!(small, RequestValue::Other(_)), "{small:?}");
-    assert!(matches!(
-        arg_value("18446744073709551616"),
-        RequestValue::Other(_)
-    ));
+    assert!(matches!(arg_value("18446744073709551616"), RequestValue::Other(_)));
 }
 
 #[test]
@@ -595,14 +473,8 @@ fn objects_and_mixed_lists_are_not_writ_values() {
     assert_eq!(v.to_string(), r#"{"a":1}"#);
     let v = arg_value(r#"["a", 1]"#);
     assert_eq!(v.describe(), "a list that is not all strings");
-    assert_eq!(
-        arg_value("[null]").describe(),
-        "a list that is not all strings"
-    );
-    assert_eq!(
-        arg_value("[[\"a\"]]").describe(),
-        "a list that is not all strings"
-    );
+    assert_eq!(arg_value("[null]").describe(), "a list that is not all strings");
+    assert_eq!(arg_value("[[\"a\"]]").describe(), "a list that is not all strings");
 }
 
 #[test]
@@ -610,10 +482,7 @@ fn long_values_are_shortened_in_messages() {
     let long = "x".repeat(500);
     let v = arg_value(&format!("\"{long}\""));
     let shown = v.to_string();
-    assert!(
-        shown.chars().count() <= 81 && shown.ends_with('…'),
-        "{shown}"
-    );
+    assert!(shown.chars().count() <= 81 && shown.ends_with('…'), "{shown}");
 }
 
 #[test]
@@ -626,10 +495,7 @@ fn durations() {
     assert_eq!(parse_duration("0s"), Some(0));
     assert_eq!(parse_duration("9223372036854775807s"), Some(i64::MAX));
     assert_eq!(parse_duration("9223372036854775808s"), None);
-    assert_eq!(
-        parse_duration("106751991167300d"),
-        Some(106_751_991_167_300 * 86_400)
-    );
+    assert_eq!(parse_duration("106751991167300d"), Some(106_751_991_167_300 * 86_400));
     assert_eq!(parse_duration("106751991167301d"), None);
     for bad in ["", "s", "5", "5x", "-5s", "+5s", "5 s", "5sm", "٣s", "5é"] {
         assert_eq!(parse_duration(bad), None, "{bad}");
@@ -648,8 +514,5 @@ fn error_display_is_cedar_style() {
         field: "args.env".into(),
         message: "expected a string, found an integer".into(),
     };
-    assert_eq!(
-        e.to_string(),
-        "`args.env`: expected a string, found an integer"
-    );
+    assert_eq!(e.to_string(), "`args.env`: expected a string, found an integer");
 }

@@ -29,20 +29,13 @@ pub(crate) struct Builder<'a> {
 }
 
 fn error(message: impl Into<String>, span: Span) -> ParseError {
-    ParseError {
-        message: message.into(),
-        span,
-        expected: Vec::new(),
-    }
+    ParseError { message: message.into(), span, expected: Vec::new() }
 }
 
 /// A tree that does not have the shape the grammar promises: a bug, reported rather than
 /// panicking.
 fn malformed(span: Span) -> ParseError {
-    error(
-        "internal error: unexpected syntax tree (please report this)",
-        span,
-    )
+    error("internal error: unexpected syntax tree (please report this)", span)
 }
 
 fn required<T>(node: Option<T>, span: Span) -> BuildResult<T> {
@@ -87,16 +80,11 @@ impl Builder<'_> {
     }
 
     pub fn ident(&self, pair: &P<'_>) -> Ident {
-        Ident {
-            name: pair.as_str().to_string(),
-            span: self.span(pair),
-        }
+        Ident { name: pair.as_str().to_string(), span: self.span(pair) }
     }
 
     pub fn idents(&self, pair: P<'_>) -> Vec<Ident> {
-        self.all(pair, Rule::ident)
-            .map(|p| self.ident(&p))
-            .collect()
+        self.all(pair, Rule::ident).map(|p| self.ident(&p)).collect()
     }
 
     /// The children of `pair` produced by the grammar rule `of`.
@@ -146,13 +134,7 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Ok(RoleDecl {
-            doc: self.doc(span),
-            name: required(name, span)?,
-            extends,
-            body,
-            span,
-        })
+        Ok(RoleDecl { doc: self.doc(span), name: required(name, span)?, extends, body, span })
     }
 
     pub fn entitlement(&self, pair: P<'_>) -> BuildResult<Entitlement> {
@@ -199,9 +181,7 @@ impl Builder<'_> {
         let inner = self.single(pair)?;
         let kind = match inner.as_rule() {
             Rule::enum_type => TypeKind::Enum(
-                self.all(inner, Rule::string)
-                    .map(|s| self.string(&s))
-                    .collect::<Result<_, _>>()?,
+                self.all(inner, Rule::string).map(|s| self.string(&s)).collect::<Result<_, _>>()?,
             ),
             Rule::list_type => {
                 let element = self.single(inner)?;
@@ -239,20 +219,11 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Ok(ToolDecl {
-            doc: self.doc(span),
-            name: required(name, span)?,
-            params,
-            tags,
-            span,
-        })
+        Ok(ToolDecl { doc: self.doc(span), name: required(name, span)?, params, tags, span })
     }
 
     fn tool_name(&self, pair: &P<'_>) -> ToolName {
-        ToolName {
-            text: pair.as_str().to_string(),
-            span: self.span(pair),
-        }
+        ToolName { text: pair.as_str().to_string(), span: self.span(pair) }
     }
 
     fn params(&self, pair: P<'_>) -> BuildResult<Vec<Param>> {
@@ -269,11 +240,7 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Ok(Param {
-            name: required(name, span)?,
-            ty: required(ty, span)?,
-            span,
-        })
+        Ok(Param { name: required(name, span)?, ty: required(ty, span)?, span })
     }
 
     fn evidence(&self, pair: P<'_>) -> BuildResult<EvidenceDecl> {
@@ -292,10 +259,7 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        let by_human = by
-            .as_ref()
-            .filter(|(_, kind)| kind.name == "human")
-            .map(|(s, _)| *s);
+        let by_human = by.as_ref().filter(|(_, kind)| kind.name == "human").map(|(s, _)| *s);
         Ok(EvidenceDecl {
             doc: self.doc(span),
             name: required(name, span)?,
@@ -317,12 +281,7 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Ok(WorkflowDecl {
-            doc: self.doc(span),
-            name: required(name, span)?,
-            body,
-            span,
-        })
+        Ok(WorkflowDecl { doc: self.doc(span), name: required(name, span)?, body, span })
     }
 
     pub fn workflow_item(&self, pair: P<'_>) -> BuildResult<WorkflowItem> {
@@ -354,10 +313,7 @@ impl Builder<'_> {
                 Rule::start_target => {
                     let start_span = self.span(&p);
                     start = Some(start_span);
-                    target = Some(Target {
-                        kind: TargetKind::Start,
-                        span: start_span,
-                    });
+                    target = Some(Target { kind: TargetKind::Start, span: start_span });
                 }
                 Rule::evidence_list => require = Some(self.evidence_list(p)?),
                 Rule::by_clause
@@ -368,38 +324,22 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        let Clauses {
-            by,
-            when,
-            unless,
-            require: required_evidence,
-            because,
-        } = self.clauses(clauses)?;
+        let Clauses { by, when, unless, require: required_evidence, because } =
+            self.clauses(clauses)?;
         let kind = match kind_rule {
-            Rule::start_rule => RuleKind::Start {
-                by,
-                when,
-                unless,
-                require: required_evidence,
-            },
+            Rule::start_rule => RuleKind::Start { by, when, unless, require: required_evidence },
             Rule::allow_rule => RuleKind::Allow {
                 target: required(target, span)?,
                 when,
                 unless,
                 require: required_evidence,
             },
-            Rule::deny_rule => RuleKind::Deny {
-                target: required(target, span)?,
-                when,
-                unless,
-                because,
-            },
-            Rule::deny_start_rule => RuleKind::DenyStart {
-                start: required(start, span)?,
-                when,
-                unless,
-                because,
-            },
+            Rule::deny_rule => {
+                RuleKind::Deny { target: required(target, span)?, when, unless, because }
+            }
+            Rule::deny_start_rule => {
+                RuleKind::DenyStart { start: required(start, span)?, when, unless, because }
+            }
             Rule::require_for_rule => RuleKind::RequireFor {
                 require: required(require, span)?,
                 target: required(target, span)?,
@@ -408,11 +348,7 @@ impl Builder<'_> {
             },
             _ => return Err(malformed(span)),
         };
-        Ok(ast::Rule {
-            doc: self.doc(span),
-            kind,
-            span,
-        })
+        Ok(ast::Rule { doc: self.doc(span), kind, span })
     }
 
     /// Reads the clauses of a rule or entitlement, checking that they come in the order of the
@@ -438,10 +374,7 @@ impl Builder<'_> {
                 return Err(error(format!("duplicate `{keyword}` clause"), keyword_span));
             }
             if let Some(&(_, later)) = seen.iter().find(|&&(o, _)| o > order) {
-                return Err(error(
-                    format!("`{keyword}` must come before `{later}`"),
-                    keyword_span,
-                ));
+                return Err(error(format!("`{keyword}` must come before `{later}`"), keyword_span));
             }
             seen.push((order, keyword));
             match pair.as_rule() {
@@ -475,9 +408,7 @@ impl Builder<'_> {
     }
 
     fn evidence_list(&self, pair: P<'_>) -> BuildResult<Vec<EvidenceRequirement>> {
-        self.all(pair, Rule::requirement)
-            .map(|p| self.requirement(p))
-            .collect()
+        self.all(pair, Rule::requirement).map(|p| self.requirement(p)).collect()
     }
 
     fn requirement(&self, pair: P<'_>) -> BuildResult<EvidenceRequirement> {
@@ -494,19 +425,11 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Ok(EvidenceRequirement {
-            count,
-            name: required(name, span)?,
-            fields,
-            by,
-            span,
-        })
+        Ok(EvidenceRequirement { count, name: required(name, span)?, fields, by, span })
     }
 
     fn field_values(&self, pair: P<'_>) -> BuildResult<Vec<FieldValue>> {
-        self.all(pair, Rule::field_value)
-            .map(|p| self.field_value(p))
-            .collect()
+        self.all(pair, Rule::field_value).map(|p| self.field_value(p)).collect()
     }
 
     fn field_value(&self, pair: P<'_>) -> BuildResult<FieldValue> {
@@ -519,11 +442,7 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Ok(FieldValue {
-            name: required(name, span)?,
-            value: required(value, span)?,
-            span,
-        })
+        Ok(FieldValue { name: required(name, span)?, value: required(value, span)?, span })
     }
 
     // ---- conditions ---------------------------------------------------------------------------
@@ -555,11 +474,7 @@ impl Builder<'_> {
             depth = self.deeper(depth.max(rhs_depth), span)?;
             let span = acc.span.to(rhs.span);
             let (lhs, rhs) = (Box::new(acc), Box::new(rhs));
-            let kind = if is_or {
-                ExprKind::Or(lhs, rhs)
-            } else {
-                ExprKind::And(lhs, rhs)
-            };
+            let kind = if is_or { ExprKind::Or(lhs, rhs) } else { ExprKind::And(lhs, rhs) };
             acc = Expr { kind, span };
         }
         Ok((acc, depth))
@@ -587,13 +502,7 @@ impl Builder<'_> {
         }
         let (operand, depth) = self.expr(required(inner.next(), span)?)?;
         let depth = self.deeper(depth, span)?;
-        Ok((
-            Expr {
-                kind: ExprKind::Not(Box::new(operand)),
-                span,
-            },
-            depth,
-        ))
+        Ok((Expr { kind: ExprKind::Not(Box::new(operand)), span }, depth))
     }
 
     fn comparison(&self, pair: P<'_>) -> BuildResult<(Expr, usize)> {
@@ -619,19 +528,12 @@ impl Builder<'_> {
                     lhs.span,
                 ));
             };
-            let kind = ExprKind::HasRole {
-                principal,
-                principal_span,
-                role: self.ident(&role),
-            };
+            let kind = ExprKind::HasRole { principal, principal_span, role: self.ident(&role) };
             return Ok((Expr { kind, span }, self.deeper(lhs_depth, span)?));
         }
         if tail_rule == Rule::matches_tail {
             let pattern = self.string(&required(parts.next(), span)?)?;
-            let kind = ExprKind::Matches {
-                value: Box::new(lhs),
-                pattern,
-            };
+            let kind = ExprKind::Matches { value: Box::new(lhs), pattern };
             return Ok((Expr { kind, span }, self.deeper(lhs_depth, span)?));
         }
         let (rhs, rhs_depth) = self.expr(required(parts.next(), span)?)?;
@@ -644,14 +546,8 @@ impl Builder<'_> {
                 lhs,
                 rhs,
             },
-            Rule::in_tail => ExprKind::In {
-                value: lhs,
-                list: rhs,
-            },
-            Rule::contains_tail => ExprKind::Contains {
-                list: lhs,
-                value: rhs,
-            },
+            Rule::in_tail => ExprKind::In { value: lhs, list: rhs },
+            Rule::contains_tail => ExprKind::Contains { list: lhs, value: rhs },
             _ => return Err(malformed(span)),
         };
         Ok((Expr { kind, span }, depth))
@@ -681,29 +577,17 @@ impl Builder<'_> {
             Rule::paren => {
                 let (expr, depth) = self.expr(self.child(inner, Rule::expr)?)?;
                 let depth = self.deeper(depth, span)?;
-                return Ok((
-                    Expr {
-                        kind: ExprKind::Paren(Box::new(expr)),
-                        span,
-                    },
-                    depth,
-                ));
+                return Ok((Expr { kind: ExprKind::Paren(Box::new(expr)), span }, depth));
             }
             Rule::field_ref => {
                 let mut parts = children(inner);
                 let (principal, principal_span) = self.principal(&required(parts.next(), span)?)?;
                 let field = self.ident(&required(parts.next(), span)?);
-                ExprKind::Field {
-                    principal,
-                    principal_span,
-                    field,
-                }
+                ExprKind::Field { principal, principal_span, field }
             }
             Rule::context_ref => {
-                let name = required(
-                    children(inner).find(|p| p.as_rule() == Rule::field_name),
-                    span,
-                )?;
+                let name =
+                    required(children(inner).find(|p| p.as_rule() == Rule::field_name), span)?;
                 ExprKind::Context(self.ident(&name))
             }
             Rule::principal_ref => {
@@ -786,21 +670,13 @@ impl Builder<'_> {
         };
         let too_large = || {
             error(
-                format!(
-                    "duration `{}` is too large to count in 64-bit seconds",
-                    shorten(text)
-                ),
+                format!("duration `{}` is too large to count in 64-bit seconds", shorten(text)),
                 span,
             )
         };
         let amount = digits.parse::<i64>().map_err(|_| too_large())?;
         let seconds = amount.checked_mul(multiplier).ok_or_else(too_large)?;
-        Ok(DurationLit {
-            amount,
-            unit,
-            seconds,
-            span,
-        })
+        Ok(DurationLit { amount, unit, seconds, span })
     }
 
     // ---- tests (fixtures and expectations) ----------------------------------------------------
@@ -837,12 +713,7 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Ok(TestDecl {
-            doc: self.doc(span),
-            name: required(name, span)?,
-            expectations,
-            span,
-        })
+        Ok(TestDecl { doc: self.doc(span), name: required(name, span)?, expectations, span })
     }
 
     pub fn expectation(&self, pair: P<'_>) -> BuildResult<Expectation> {
@@ -866,10 +737,7 @@ impl Builder<'_> {
         let (outcome, outcome_span) = required(outcome, span)?;
         let misplaced = missing.as_ref().filter(|_| outcome != Outcome::Pending);
         if let Some((missing_span, _)) = misplaced {
-            return Err(error(
-                "only `pending` can list the missing evidence",
-                *missing_span,
-            ));
+            return Err(error("only `pending` can list the missing evidence", *missing_span));
         }
         Ok(Expectation {
             doc: self.doc(span),
@@ -892,10 +760,7 @@ impl Builder<'_> {
                 Rule::call_action => action = Some(self.call(p)?),
                 Rule::start_action => {
                     let workflow = self.child(p, Rule::ident)?;
-                    action = Some(TestAction::Start {
-                        workflow: self.ident(&workflow),
-                        ttl: None,
-                    });
+                    action = Some(TestAction::Start { workflow: self.ident(&workflow), ttl: None });
                 }
                 Rule::with_clause => {
                     let given = self.all(p, Rule::given).map(|g| self.given(g));
@@ -914,20 +779,11 @@ impl Builder<'_> {
             match &mut action {
                 TestAction::Start { ttl, .. } => *ttl = Some(duration),
                 TestAction::Call { .. } => {
-                    return Err(error(
-                        "`ttl` applies only to `starts` requests",
-                        clause_span,
-                    ));
+                    return Err(error("`ttl` applies only to `starts` requests", clause_span));
                 }
             }
         }
-        Ok(TestRequest {
-            chain,
-            action,
-            evidence,
-            context,
-            span,
-        })
+        Ok(TestRequest { chain, action, evidence, context, span })
     }
 
     fn call(&self, pair: P<'_>) -> BuildResult<TestAction> {
@@ -961,12 +817,7 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        Ok(TestEvidence {
-            name: required(name, span)?,
-            fields,
-            by,
-            span,
-        })
+        Ok(TestEvidence { name: required(name, span)?, fields, by, span })
     }
 
     /// The first child of `pair` produced by the grammar rule `of`.
@@ -1066,10 +917,7 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(
-            unescape(r#"a\"b\\c\nd\te\u{1F600}\u{41}"#, 0).unwrap(),
-            "a\"b\\c\nd\te😀A"
-        );
+        assert_eq!(unescape(r#"a\"b\\c\nd\te\u{1F600}\u{41}"#, 0).unwrap(), "a\"b\\c\nd\te😀A");
         assert_eq!(unescape("é\\u{e9}", 0).unwrap(), "éé");
     }
 
@@ -1077,25 +925,10 @@ mod tests {
     fn bad_escapes_point_at_the_escape() {
         let err = unescape(r"ab\q", 10).unwrap_err();
         assert_eq!(err.span, Span::new(12, 14));
-        assert!(
-            err.message.starts_with("unknown escape `\\q`"),
-            "{}",
-            err.message
-        );
-        for bad in [
-            r"\u{D800}",
-            r"\u{}",
-            r"\u{1234567}",
-            r"\u{zz}",
-            r"\u12",
-            r"\u{110000}",
-        ] {
+        assert!(err.message.starts_with("unknown escape `\\q`"), "{}", err.message);
+        for bad in [r"\u{D800}", r"\u{}", r"\u{1234567}", r"\u{zz}", r"\u12", r"\u{110000}"] {
             let err = unescape(bad, 0).unwrap_err();
-            assert!(
-                err.message.starts_with("invalid unicode escape"),
-                "{bad}: {}",
-                err.message
-            );
+            assert!(err.message.starts_with("invalid unicode escape"), "{bad}: {}", err.message);
             assert_eq!(err.span.start, 0);
         }
         assert_eq!(unescape(r"\u{D800}", 0).unwrap_err().span, Span::new(0, 8));

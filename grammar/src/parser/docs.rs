@@ -97,17 +97,11 @@ mod tests {
 
     #[test]
     fn blank_lines_comments_and_trailing_positions_break_the_link() {
-        for src in [
-            "/// x\n\nrole a",
-            "/// x\n// y\nrole a",
-            "role b /// x\nrole a",
-            "//// x\nrole a",
-        ] {
+        for src in
+            ["/// x\n\nrole a", "/// x\n// y\nrole a", "role b /// x\nrole a", "//// x\nrole a"]
+        {
             let docs = index(src);
-            assert!(
-                docs.get(src.rfind("role").unwrap() as u32).is_none(),
-                "{src:?}"
-            );
+            assert!(docs.get(src.rfind("role").unwrap() as u32).is_none(), "{src:?}");
         }
     }
 

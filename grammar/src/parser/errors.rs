@@ -77,9 +77,8 @@ pub(crate) fn from_pest(error: &Error<Rule>, piece: &PieceCtx<'_>) -> ParseError
 fn expected(piece: &PieceCtx<'_>, offset: usize, positives: &[Rule]) -> ParseError {
     let (tok, span) = piece.found(offset);
     let expected = expected_names(positives, piece.within);
-    let (message, span) = tok
-        .and_then(|tok| special_case(piece, tok, positives))
-        .unwrap_or_else(|| {
+    let (message, span) =
+        tok.and_then(|tok| special_case(piece, tok, positives)).unwrap_or_else(|| {
             let found = describe(piece.src, tok);
             let message = if expected.is_empty() {
                 format!("unexpected {found}")
@@ -88,11 +87,7 @@ fn expected(piece: &PieceCtx<'_>, offset: usize, positives: &[Rule]) -> ParseErr
             };
             (message, span)
         });
-    ParseError {
-        message,
-        span,
-        expected,
-    }
+    ParseError { message, span, expected }
 }
 
 /// Mistakes common enough to deserve a message of their own, and where to point.
@@ -133,10 +128,7 @@ pub(crate) fn too_deep(span: Span) -> ParseError {
 /// what follows it.
 pub(crate) fn unclosed(src: &str, what: &str, end: usize, next: Option<&Tok>) -> ParseError {
     ParseError {
-        message: format!(
-            "expected `}}` to close {what}, found {}",
-            describe(src, next)
-        ),
+        message: format!("expected `}}` to close {what}, found {}", describe(src, next)),
         span: Span::new(end, end),
         expected: vec!["`}`".to_string()],
     }
@@ -208,26 +200,20 @@ fn is_comparison(src: &str, tok: &Tok) -> bool {
 
 /// After a complete comparison the parser wants `and`/`or` but no other operator.
 fn is_chained(positives: &[Rule]) -> bool {
-    positives
-        .iter()
-        .any(|r| matches!(r, Rule::kw_and | Rule::kw_or))
+    positives.iter().any(|r| matches!(r, Rule::kw_and | Rule::kw_or))
         && !positives.contains(&Rule::compare_op)
 }
 
 /// Whether the parser wanted a name (so that a keyword there is a misused reserved word).
 fn wants_a_name(positives: &[Rule]) -> bool {
     let is_name = |r: &Rule| matches!(r, Rule::ident | Rule::decl_name | Rule::tool_decl_name);
-    let declares = positives
-        .iter()
-        .any(|r| matches!(r, Rule::decl_name | Rule::tool_decl_name));
+    let declares = positives.iter().any(|r| matches!(r, Rule::decl_name | Rule::tool_decl_name));
     declares || (!positives.is_empty() && positives.iter().all(is_name))
 }
 
 /// A line that belongs in another kind of block.
 fn misplaced(word: &str, positives: &[Rule]) -> Option<&'static str> {
-    let wants_item = positives
-        .iter()
-        .any(|r| matches!(r, Rule::item | Rule::workflow_item));
+    let wants_item = positives.iter().any(|r| matches!(r, Rule::item | Rule::workflow_item));
     if !wants_item {
         return None;
     }
@@ -259,18 +245,9 @@ fn expected_names(positives: &[Rule], within: Within) -> Vec<String> {
         .filter(|r| {
             // `in`, `contains`, `matches` and `has` are operators too.
             !(operator
-                && matches!(
-                    r,
-                    Rule::kw_in | Rule::kw_contains | Rule::kw_matches | Rule::kw_has
-                ))
+                && matches!(r, Rule::kw_in | Rule::kw_contains | Rule::kw_matches | Rule::kw_has))
         })
-        .filter_map(|&r| {
-            if r == Rule::EOI {
-                Some((4, eoi_name(within)))
-            } else {
-                name(r)
-            }
-        })
+        .filter_map(|&r| if r == Rule::EOI { Some((4, eoi_name(within))) } else { name(r) })
         .collect();
     names.sort_by_key(|&(rank, _)| rank);
     let mut out: Vec<String> = Vec::new();
@@ -403,13 +380,7 @@ mod tests {
     #[test]
     fn operators_are_grouped() {
         let names = expected_names(
-            &[
-                Rule::kw_in,
-                Rule::compare_op,
-                Rule::kw_and,
-                Rule::kw_or,
-                Rule::EOI,
-            ],
+            &[Rule::kw_in, Rule::compare_op, Rule::kw_and, Rule::kw_or, Rule::EOI],
             Within::Workflow,
         );
         assert_eq!(names, vec!["an operator", "`and`", "`or`", "a new rule"]);

@@ -34,16 +34,8 @@ const TOP_LEVEL: &[&str] = &[
 ];
 
 /// Words that start a line of a workflow body.
-pub(crate) const WORKFLOW_BODY: &[&str] = &[
-    "start",
-    "allow",
-    "deny",
-    "require",
-    "max_depth",
-    "ttl",
-    "may",
-    "expect",
-];
+pub(crate) const WORKFLOW_BODY: &[&str] =
+    &["start", "allow", "deny", "require", "max_depth", "ttl", "may", "expect"];
 
 /// Words that start a line of a role body.
 pub(crate) const ROLE_BODY: &[&str] = &["may"];
@@ -53,29 +45,13 @@ pub(crate) const TEST_BODY: &[&str] = &["expect"];
 
 /// Keywords that cannot appear inside braces. First on a line inside braces, one means that a
 /// brace was left open: a new declaration starts there anyway.
-const DECLARATION_ONLY: &[&str] = &[
-    "role",
-    "attribute",
-    "tool",
-    "evidence",
-    "workflow",
-    "fixture",
-    "test",
-];
+const DECLARATION_ONLY: &[&str] =
+    &["role", "attribute", "tool", "evidence", "workflow", "fixture", "test"];
 
 /// Keywords followed by a name (most declare it). A keyword right after one of them on the
 /// same line is a misused name, reported as a reserved word, rather than a new declaration.
-const NAME_INTRODUCERS: &[&str] = &[
-    "role",
-    "attribute",
-    "context",
-    "tool",
-    "evidence",
-    "workflow",
-    "fixture",
-    "extends",
-    "by",
-];
+const NAME_INTRODUCERS: &[&str] =
+    &["role", "attribute", "context", "tool", "evidence", "workflow", "fixture", "extends", "by"];
 
 /// The deepest nesting of `(`, `[`, `{` and `not` handed to the (recursive) pest parser.
 pub(crate) const MAX_NESTING: usize = 64;
@@ -134,11 +110,7 @@ pub(crate) fn body(
 
 fn ranges(mut starts: Vec<usize>, end: usize) -> Vec<Range<usize>> {
     starts.push(end);
-    starts
-        .windows(2)
-        .map(|w| w[0]..w[1])
-        .filter(|r| !r.is_empty())
-        .collect()
+    starts.windows(2).map(|w| w[0]..w[1]).filter(|r| !r.is_empty()).collect()
 }
 
 /// Whether the word at `i` starts a new piece, given the words that can.
@@ -149,11 +121,7 @@ fn starts_piece(src: &str, toks: &[Tok], i: usize, starters: &[&str]) -> bool {
         return false;
     }
     if let Some(prev) = i.checked_sub(1).map(|p| &toks[p]) {
-        let prev_word = if prev.kind == TokKind::Word {
-            prev.text(src)
-        } else {
-            ""
-        };
+        let prev_word = if prev.kind == TokKind::Word { prev.text(src) } else { "" };
         let after_dot = prev.is_punct(src, ".") && prev.end == tok.start;
         let declared_name = prev.line == tok.line && NAME_INTRODUCERS.contains(&prev_word);
         let continues = match word {
@@ -165,9 +133,7 @@ fn starts_piece(src: &str, toks: &[Tok], i: usize, starters: &[&str]) -> bool {
             return false;
         }
     }
-    let next_is_dot = toks
-        .get(i + 1)
-        .is_some_and(|n| n.is_punct(src, ".") && n.start == tok.end);
+    let next_is_dot = toks.get(i + 1).is_some_and(|n| n.is_punct(src, ".") && n.start == tok.end);
     match word {
         "context" => !next_is_dot,
         "require" => require_for_follows(src, toks, i),
@@ -315,19 +281,13 @@ mod tests {
             pieces("allow x require a\nrequire b for y"),
             vec!["allow x require a", "require b for y"]
         );
-        assert_eq!(
-            pieces("allow x require a for y"),
-            vec!["allow x", "require a for y"]
-        );
+        assert_eq!(pieces("allow x require a for y"), vec!["allow x", "require a for y"]);
     }
 
     #[test]
     fn an_unclosed_brace_does_not_swallow_later_declarations() {
         let src = "workflow w {\n  allow x\nrole r\nallow y";
-        assert_eq!(
-            pieces(src),
-            vec!["workflow w {\n  allow x", "role r", "allow y"]
-        );
+        assert_eq!(pieces(src), vec!["workflow w {\n  allow x", "role r", "allow y"]);
     }
 
     #[test]
@@ -346,13 +306,7 @@ mod tests {
             .collect();
         assert_eq!(
             texts,
-            vec![
-                "start by a",
-                "max_depth 2",
-                "ttl 1h",
-                "allow x require t",
-                "deny start"
-            ]
+            vec!["start by a", "max_depth 2", "ttl 1h", "allow x require t", "deny start"]
         );
     }
 

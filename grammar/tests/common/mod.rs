@@ -32,15 +32,9 @@ pub fn check_invariants(src: &str) {
         Item::Workflow(w) => w.body.iter().any(|i| matches!(i, WorkflowItem::Error(_))),
         _ => false,
     });
-    assert!(
-        !has_error_nodes || !file.errors.is_empty(),
-        "error nodes without errors: {src:?}"
-    );
+    assert!(!has_error_nodes || !file.errors.is_empty(), "error nodes without errors: {src:?}");
     let Some(formatted) = writ_grammar::format(src) else {
-        assert!(
-            !file.errors.is_empty(),
-            "no errors but not formatted: {src:?}"
-        );
+        assert!(!file.errors.is_empty(), "no errors but not formatted: {src:?}");
         return;
     };
     assert_eq!(
@@ -93,11 +87,7 @@ fn check_spans(src: &str, file: &SourceFile) {
 /// errors (messages). Two sources mean the same thing if these are equal.
 pub fn without_spans(file: &SourceFile) -> String {
     erase_spans(&format!("{:#?}", (&file.items, &file.errors)))
-        + &file
-            .comments
-            .iter()
-            .map(|c| format!("\n{:?} {}", c.text, c.is_doc))
-            .collect::<String>()
+        + &file.comments.iter().map(|c| format!("\n{:?} {}", c.text, c.is_doc)).collect::<String>()
 }
 
 /// Replaces every `Span { start: N, end: M }` in pretty debug output with `Span`.
@@ -135,10 +125,7 @@ pub fn dump(file: &SourceFile) -> String {
         trees.push(node("comments", comments.collect()));
     }
     if !file.errors.is_empty() {
-        let errors = file
-            .errors
-            .iter()
-            .map(|e| leaf(format!("({:?}){}", e.message, at(e.span))));
+        let errors = file.errors.iter().map(|e| leaf(format!("({:?}){}", e.message, at(e.span))));
         trees.push(node("errors", errors.collect()));
     }
     trees.iter().map(|t| t.render(0) + "\n").collect()
@@ -153,30 +140,15 @@ struct Tree {
 }
 
 fn leaf(text: String) -> Tree {
-    Tree {
-        head: text,
-        children: Vec::new(),
-        span: None,
-        is_leaf: true,
-    }
+    Tree { head: text, children: Vec::new(), span: None, is_leaf: true }
 }
 
 fn node(head: &str, children: Vec<Tree>) -> Tree {
-    Tree {
-        head: head.to_string(),
-        children,
-        span: None,
-        is_leaf: false,
-    }
+    Tree { head: head.to_string(), children, span: None, is_leaf: false }
 }
 
 fn spanned(head: &str, span: Span, children: Vec<Tree>) -> Tree {
-    Tree {
-        head: head.to_string(),
-        children,
-        span: Some(span),
-        is_leaf: false,
-    }
+    Tree { head: head.to_string(), children, span: Some(span), is_leaf: false }
 }
 
 fn at(span: Span) -> String {
@@ -189,11 +161,7 @@ impl Tree {
         if self.is_leaf {
             return format!("{}{span}", self.head);
         }
-        let children: String = self
-            .children
-            .iter()
-            .map(|c| format!(" {}", c.inline()))
-            .collect();
+        let children: String = self.children.iter().map(|c| format!(" {}", c.inline())).collect();
         format!("({}{children}){span}", self.head)
     }
 
@@ -203,16 +171,9 @@ impl Tree {
             return inline;
         }
         let pad = "  ".repeat(indent + 1);
-        let children: String = self
-            .children
-            .iter()
-            .map(|c| format!("\n{pad}{}", c.render(indent + 1)))
-            .collect();
-        format!(
-            "({}{children}){}",
-            self.head,
-            self.span.map(at).unwrap_or_default()
-        )
+        let children: String =
+            self.children.iter().map(|c| format!("\n{pad}{}", c.render(indent + 1))).collect();
+        format!("({}{children}){}", self.head, self.span.map(at).unwrap_or_default())
     }
 }
 
@@ -229,13 +190,8 @@ fn string(s: &StrLit) -> Tree {
 }
 
 fn doc(d: &Option<Doc>) -> Option<Tree> {
-    d.as_ref().map(|d| {
-        spanned(
-            "doc",
-            d.span,
-            d.lines.iter().map(|l| leaf(format!("{l:?}"))).collect(),
-        )
-    })
+    d.as_ref()
+        .map(|d| spanned("doc", d.span, d.lines.iter().map(|l| leaf(format!("{l:?}"))).collect()))
 }
 
 fn with_doc(d: &Option<Doc>, mut children: Vec<Tree>) -> Vec<Tree> {
@@ -311,11 +267,7 @@ fn item(item: &Item) -> Tree {
 }
 
 fn value_decl(head: &str, d: &ValueDecl) -> Tree {
-    spanned(
-        head,
-        d.span,
-        with_doc(&d.doc, vec![ident(&d.name), type_expr(&d.ty)]),
-    )
+    spanned(head, d.span, with_doc(&d.doc, vec![ident(&d.name), type_expr(&d.ty)]))
 }
 
 fn type_expr(t: &TypeExpr) -> Tree {
@@ -343,23 +295,16 @@ fn entitlement(e: &Entitlement) -> Tree {
 fn workflow_item(i: &WorkflowItem) -> Tree {
     match i {
         WorkflowItem::Rule(r) => rule(r),
-        WorkflowItem::MaxDepth(n) => node(
-            "max_depth",
-            vec![leaf(format!("{}{}", n.value, at(n.span)))],
-        ),
+        WorkflowItem::MaxDepth(n) => {
+            node("max_depth", vec![leaf(format!("{}{}", n.value, at(n.span)))])
+        }
         WorkflowItem::Ttl(d) => node("ttl", vec![duration(d)]),
         WorkflowItem::Error(span) => spanned("error", *span, Vec::new()),
     }
 }
 
 fn duration(d: &DurationLit) -> Tree {
-    leaf(format!(
-        "{}{}={}s{}",
-        d.amount,
-        d.unit,
-        d.seconds,
-        at(d.span)
-    ))
+    leaf(format!("{}{}={}s{}", d.amount, d.unit, d.seconds, at(d.span)))
 }
 
 fn conditions(children: &mut Vec<Tree>, when: &Option<Expr>, unless: &Option<Expr>) {
@@ -374,12 +319,7 @@ fn conditions(children: &mut Vec<Tree>, when: &Option<Expr>, unless: &Option<Exp
 fn rule(r: &Rule) -> Tree {
     let mut children = Vec::new();
     let head = match &r.kind {
-        RuleKind::Start {
-            by,
-            when,
-            unless,
-            require,
-        } => {
+        RuleKind::Start { by, when, unless, require } => {
             if !by.is_empty() {
                 children.push(idents("by", by));
             }
@@ -387,45 +327,25 @@ fn rule(r: &Rule) -> Tree {
             requirements(&mut children, require);
             "start"
         }
-        RuleKind::Allow {
-            target: t,
-            when,
-            unless,
-            require,
-        } => {
+        RuleKind::Allow { target: t, when, unless, require } => {
             children.push(target(t));
             conditions(&mut children, when, unless);
             requirements(&mut children, require);
             "allow"
         }
-        RuleKind::Deny {
-            target: t,
-            when,
-            unless,
-            because,
-        } => {
+        RuleKind::Deny { target: t, when, unless, because } => {
             children.push(target(t));
             conditions(&mut children, when, unless);
             children.extend(because.iter().map(|b| node("because", vec![string(b)])));
             "deny"
         }
-        RuleKind::DenyStart {
-            start,
-            when,
-            unless,
-            because,
-        } => {
+        RuleKind::DenyStart { start, when, unless, because } => {
             children.push(leaf(format!("start{}", at(*start))));
             conditions(&mut children, when, unless);
             children.extend(because.iter().map(|b| node("because", vec![string(b)])));
             "deny-start"
         }
-        RuleKind::RequireFor {
-            require,
-            target: t,
-            when,
-            unless,
-        } => {
+        RuleKind::RequireFor { require, target: t, when, unless } => {
             requirements(&mut children, require);
             children.push(target(t));
             conditions(&mut children, when, unless);
@@ -480,62 +400,35 @@ fn expr(e: &Expr) -> Tree {
         ExprKind::Duration(d) => duration(d),
         ExprKind::List(items) => spanned("list", s, items.iter().map(string).collect()),
         ExprKind::Name(name) => spanned("name", s, vec![ident(name)]),
-        ExprKind::Principal(p, span) => spanned(
-            "principal",
-            s,
-            vec![leaf(format!("{}{}", p.as_str(), at(*span)))],
-        ),
-        ExprKind::Field {
-            principal,
-            principal_span,
-            field,
-        } => spanned(
+        ExprKind::Principal(p, span) => {
+            spanned("principal", s, vec![leaf(format!("{}{}", p.as_str(), at(*span)))])
+        }
+        ExprKind::Field { principal, principal_span, field } => spanned(
             "field-of",
             s,
-            vec![
-                leaf(format!("{}{}", principal.as_str(), at(*principal_span))),
-                ident(field),
-            ],
+            vec![leaf(format!("{}{}", principal.as_str(), at(*principal_span))), ident(field)],
         ),
         ExprKind::Depth => plain("depth".to_string()),
         ExprKind::Context(name) => spanned("context", s, vec![ident(name)]),
-        ExprKind::Compare {
-            op,
-            op_span,
-            lhs,
-            rhs,
-        } => spanned(
-            op.as_str(),
-            s,
-            vec![leaf(format!("op{}", at(*op_span))), expr(lhs), expr(rhs)],
-        ),
+        ExprKind::Compare { op, op_span, lhs, rhs } => {
+            spanned(op.as_str(), s, vec![leaf(format!("op{}", at(*op_span))), expr(lhs), expr(rhs)])
+        }
         ExprKind::In { value, list } => spanned("in", s, vec![expr(value), expr(list)]),
         ExprKind::Contains { list, value } => spanned("contains", s, vec![expr(list), expr(value)]),
         ExprKind::Matches { value, pattern } => {
             spanned("matches", s, vec![expr(value), string(pattern)])
         }
-        ExprKind::Quantified {
-            quantifier,
-            list,
-            pattern,
-        } => {
+        ExprKind::Quantified { quantifier, list, pattern } => {
             let head = match quantifier {
                 Quantifier::Any => "any-matches",
                 Quantifier::All => "all-matches",
             };
             spanned(head, s, vec![expr(list), string(pattern)])
         }
-        ExprKind::HasRole {
-            principal,
-            principal_span,
-            role,
-        } => spanned(
+        ExprKind::HasRole { principal, principal_span, role } => spanned(
             "has-role",
             s,
-            vec![
-                leaf(format!("{}{}", principal.as_str(), at(*principal_span))),
-                ident(role),
-            ],
+            vec![leaf(format!("{}{}", principal.as_str(), at(*principal_span))), ident(role)],
         ),
         ExprKind::Not(inner) => spanned("not", s, vec![expr(inner)]),
         ExprKind::And(l, r) => spanned("and", s, vec![expr(l), expr(r)]),
@@ -561,15 +454,8 @@ fn expectation(e: &Expectation) -> Tree {
 fn request(r: &TestRequest) -> Tree {
     let mut children = vec![idents("chain", &r.chain)];
     match &r.action {
-        TestAction::Call {
-            workflow,
-            tool,
-            args,
-        } => {
-            let mut call = vec![
-                ident(workflow),
-                leaf(format!("{}{}", tool.text, at(tool.span))),
-            ];
+        TestAction::Call { workflow, tool, args } => {
+            let mut call = vec![ident(workflow), leaf(format!("{}{}", tool.text, at(tool.span)))];
             call.extend(args.iter().map(field_value));
             children.push(node("calls", call));
         }
