@@ -14,7 +14,7 @@ mod output;
 #[command(
     name = "writ",
     version,
-    about = "Policies for AI-agent workflows: check, evaluate, format"
+    about = "Policies for AI-agent workflows: check, evaluate, test, format"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,6 +56,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
+    /// Run the `test` blocks of a policy.
+    Test {
+        /// The policy: a `.writ` file or a directory of them. Default: the current directory.
+        path: Option<std::path::PathBuf>,
+        #[arg(long, value_enum, default_value_t = cmd::test::TestFormat::Human)]
+        format: cmd::test::TestFormat,
+        /// Run only the tests whose name contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Report the rules no test exercised.
+        #[arg(long)]
+        coverage: bool,
+        /// Fail when fewer than this percentage of the rules were exercised (implies --coverage).
+        #[arg(long, value_name = "PERCENT", value_parser = percent)]
+        coverage_min: Option<f64>,
+    },
     /// Format policies in writ's one canonical layout.
     Fmt {
         /// Files or directories to format in place (`-` reads standard input and writes
@@ -67,12 +83,29 @@ enum Command {
     },
 }
 
+fn percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("expected a percentage from 0 to 100, found `{text}`")),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { paths, format } => cmd::check::run(&paths, format),
         Command::Eval { policy, request, requests, explain, format } => {
             cmd::eval::run(&policy, request.as_deref(), requests.as_deref(), explain, format)
+        }
+        Command::Test { path, format, filter, coverage, coverage_min } => {
+            let path = path.unwrap_or_else(|| ".".into());
+            cmd::test::run(&cmd::test::Options {
+                path: &path,
+                format,
+                filter: filter.as_deref(),
+                coverage,
+                coverage_min,
+            })
         }
         Command::Fmt { paths, check } => cmd::fmt::run(&paths, check),
     };

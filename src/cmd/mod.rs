@@ -1,3 +1,4 @@
 pub mod check;
 pub mod eval;
 pub mod fmt;
+pub mod test;

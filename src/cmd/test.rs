@@ -1,0 +1,420 @@
+//! `writ test`: run the `test` blocks of a policy through the real evaluator.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+use writ_compiler::diagnostic::line_col;
+use writ_compiler::tests::{TestCase, TestExpectation};
+use writ_evaluator::ir::PolicyIr;
+use writ_evaluator::{Decision, Policy, Request, Trace, TraceStep, Tri};
+use writ_grammar::ast::Outcome as Expected;
+
+use crate::output::{self, FAILED, OK, USAGE};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestFormat {
+    Human,
+    Json,
+    /// JUnit XML, as GitHub, GitLab and Jenkins read it.
+    Junit,
+}
+
+pub struct Options<'a> {
+    pub path: &'a Path,
+    pub format: TestFormat,
+    pub filter: Option<&'a str>,
+    pub coverage: bool,
+    pub coverage_min: Option<f64>,
+}
+
+/// The result of one expectation.
+#[derive(Serialize)]
+struct ExpectationResult {
+    text: String,
+    file: String,
+    line: usize,
+    column: usize,
+    expected: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_missing: Option<Vec<String>>,
+    actual: Json,
+    passed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request: Option<Json>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<Json>,
+    #[serde(skip)]
+    trace_text: Option<String>,
+}
+
+#[derive(Serialize)]
+struct TestResult {
+    name: String,
+    file: String,
+    line: usize,
+    passed: bool,
+    expectations: Vec<ExpectationResult>,
+}
+
+#[derive(Serialize)]
+struct UncoveredRule {
+    id: String,
+    file: String,
+    line: u32,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Coverage {
+    rules: usize,
+    covered: usize,
+    percent: f64,
+    uncovered: Vec<UncoveredRule>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    passed: usize,
+    failed: usize,
+    tests: Vec<TestResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coverage: Option<Coverage>,
+}
+
+fn expected_name(e: Expected) -> &'static str {
+    match e {
+        Expected::Allow => "allow",
+        Expected::Deny => "deny",
+        Expected::Pending => "pending",
+    }
+}
+
+fn outcome_matches(e: Expected, d: &Decision) -> bool {
+    d.decision.as_str() == expected_name(e)
+}
+
+fn missing_kinds(d: &Decision) -> BTreeSet<String> {
+    d.missing.iter().map(|m| m.evidence.to_string()).collect()
+}
+
+/// Rules whose step in a trace shows that they took effect.
+fn exercised(trace: &Trace, into: &mut BTreeSet<String>) {
+    for step in &trace.steps {
+        match step {
+            TraceStep::Deny { rule, applies: true, .. }
+            | TraceStep::DenyStart { rule, applies: true, .. }
+            | TraceStep::Allow { rule, matches: true, .. }
+            | TraceStep::Start { rule, matches: true, .. }
+            | TraceStep::RequireFor { rule, applies: true, .. } => {
+                into.insert(rule.id.clone());
+            }
+            TraceStep::Entitlement { tried, .. } => {
+                for t in tried.iter().filter(|t| t.result == Tri::True) {
+                    into.insert(t.rule.id.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every rule of the policy, as (id, file, line, text).
+fn all_rules(ir: &PolicyIr) -> Vec<&writ_evaluator::ir::RuleMeta> {
+    let mut out = Vec::new();
+    for r in &ir.roles {
+        out.extend(r.entitlements.iter().map(|e| &e.meta));
+    }
+    let sets = std::iter::once(&ir.guardrails).chain(ir.workflows.iter().map(|w| &w.rules));
+    for w in &ir.workflows {
+        out.extend(w.starts.iter().map(|s| &s.meta));
+        out.extend(w.allows.iter().map(|a| &a.meta));
+    }
+    for set in sets {
+        out.extend(set.denies.iter().map(|d| &d.meta));
+        out.extend(set.deny_starts.iter().map(|d| &d.meta));
+        out.extend(set.requires.iter().map(|r| &r.meta));
+    }
+    out.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    out
+}
+
+fn run_expectation(
+    policy: &Policy,
+    e: &TestExpectation,
+    sources: &[writ_compiler::SourceText],
+    covered: &mut BTreeSet<String>,
+) -> ExpectationResult {
+    let (file, text) =
+        sources.get(e.location.file).map_or(("", ""), |s| (s.path.as_str(), &*s.text));
+    let (line, column) = line_col(text, e.location.span.start as usize);
+    let expected_missing = e.missing.clone();
+    let (actual, passed, trace) = match Request::from_json(&e.request) {
+        Ok(request) => {
+            let (decision, trace) = policy.decide_explained(&request);
+            exercised(&trace, covered);
+            let mut passed = outcome_matches(e.outcome, &decision);
+            if let Some(want) = &e.missing {
+                passed &= missing_kinds(&decision) == want.iter().cloned().collect();
+            }
+            (decision.to_value(), passed, Some(trace))
+        }
+        // The compiler builds these requests; one that does not decode is a bug in writ.
+        Err(err) => (serde_json::json!({"error": err.to_string()}), false, None),
+    };
+    ExpectationResult {
+        text: e.text.clone(),
+        file: file.to_string(),
+        line,
+        column,
+        expected: expected_name(e.outcome).to_string(),
+        expected_missing,
+        actual,
+        passed,
+        request: (!passed).then(|| serde_json::from_str(&e.request).unwrap_or(Json::Null)),
+        explain: (!passed)
+            .then(|| trace.as_ref().and_then(|t| serde_json::to_value(t).ok()))
+            .flatten(),
+        trace_text: (!passed).then(|| trace.map(|t| t.to_string())).flatten(),
+    }
+}
+
+pub fn run(options: &Options) -> u8 {
+    let compiler = match output::compile(options.path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let policy = match output::require_policy(&compiler, options.path) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let sources = compiler.sources();
+    let compilation = compiler.compilation();
+    let mut covered = BTreeSet::new();
+    let tests: Vec<TestResult> = compilation
+        .tests
+        .iter()
+        .filter(|t| options.filter.is_none_or(|f| t.name.contains(f)))
+        .map(|t| run_test(&policy, t, &sources, &mut covered))
+        .collect();
+    let passed = tests.iter().filter(|t| t.passed).count();
+    let failed = tests.len() - passed;
+    let coverage = (options.coverage || options.coverage_min.is_some())
+        .then(|| coverage(policy.ir(), &covered));
+    let report = Report { passed, failed, tests, coverage };
+    match options.format {
+        TestFormat::Human => print!("{}", human(&report, options)),
+        TestFormat::Json => match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                output::error(e);
+                return USAGE;
+            }
+        },
+        TestFormat::Junit => print!("{}", junit(&report)),
+    }
+    let below_min = match (&report.coverage, options.coverage_min) {
+        (Some(c), Some(min)) => c.percent < min,
+        _ => false,
+    };
+    if report.failed > 0 || below_min { FAILED } else { OK }
+}
+
+fn run_test(
+    policy: &Policy,
+    t: &TestCase,
+    sources: &[writ_compiler::SourceText],
+    covered: &mut BTreeSet<String>,
+) -> TestResult {
+    let (file, text) =
+        sources.get(t.location.file).map_or(("", ""), |s| (s.path.as_str(), &*s.text));
+    let (line, _) = line_col(text, t.location.span.start as usize);
+    let expectations: Vec<ExpectationResult> =
+        t.expectations.iter().map(|e| run_expectation(policy, e, sources, covered)).collect();
+    TestResult {
+        name: t.name.clone(),
+        file: file.to_string(),
+        line,
+        passed: expectations.iter().all(|e| e.passed),
+        expectations,
+    }
+}
+
+fn coverage(ir: &PolicyIr, covered: &BTreeSet<String>) -> Coverage {
+    let rules = all_rules(ir);
+    let uncovered: Vec<UncoveredRule> = rules
+        .iter()
+        .filter(|r| !covered.contains(&r.id))
+        .map(|r| UncoveredRule {
+            id: r.id.clone(),
+            file: r.file.clone(),
+            line: r.line,
+            text: r.text.clone(),
+        })
+        .collect();
+    let total = rules.len();
+    let hit = total - uncovered.len();
+    let percent = if total == 0 { 100.0 } else { (hit as f64) * 100.0 / (total as f64) };
+    Coverage { rules: total, covered: hit, percent: (percent * 10.0).round() / 10.0, uncovered }
+}
+
+fn describe_actual(actual: &Json) -> String {
+    if let Some(err) = actual.get("error").and_then(Json::as_str) {
+        return format!("error: {err}");
+    }
+    let mut s = actual["decision"].as_str().unwrap_or("?").to_string();
+    let missing: Vec<&str> = actual["missing"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["evidence"].as_str())
+        .collect();
+    if !missing.is_empty() {
+        s.push_str(&format!(" (missing {})", missing.join(", ")));
+    }
+    for r in actual["reasons"].as_array().into_iter().flatten().filter_map(Json::as_str) {
+        s.push_str(&format!("\n                {r}"));
+    }
+    s
+}
+
+fn human(report: &Report, options: &Options) -> String {
+    let mut out = String::new();
+    for t in &report.tests {
+        let n = t.expectations.len();
+        if t.passed {
+            out.push_str(&format!(
+                "test {:?} ... ok ({n} expectation{})\n",
+                t.name,
+                if n == 1 { "" } else { "s" }
+            ));
+            continue;
+        }
+        out.push_str(&format!("test {:?} ... FAILED\n", t.name));
+        for e in t.expectations.iter().filter(|e| !e.passed) {
+            let expected = match &e.expected_missing {
+                Some(m) => format!("{} (missing {})", e.expected, m.join(", ")),
+                None => e.expected.clone(),
+            };
+            out.push_str(&format!("  {}:{}:{}: {}\n", e.file, e.line, e.column, e.text));
+            out.push_str(&format!("    expected: {expected}\n"));
+            out.push_str(&format!("    actual:   {}\n", describe_actual(&e.actual)));
+            if let Some(req) = &e.request {
+                out.push_str(&format!("    request:  {req}\n"));
+            }
+            if let Some(trace) = &e.trace_text {
+                out.push_str("    trace:\n");
+                for line in trace.lines() {
+                    out.push_str(&format!("      {line}\n"));
+                }
+            }
+        }
+    }
+    if let Some(c) = &report.coverage {
+        out.push_str(&format!(
+            "\ncoverage: {} of {} rules exercised ({:.1}%)\n",
+            c.covered, c.rules, c.percent
+        ));
+        let mut by_file: BTreeMap<&str, Vec<&UncoveredRule>> = BTreeMap::new();
+        for u in &c.uncovered {
+            by_file.entry(&u.file).or_default().push(u);
+        }
+        for (file, rules) in by_file {
+            out.push_str(&format!("  {file}: not exercised\n"));
+            for r in rules {
+                out.push_str(&format!("    line {}: {} `{}`\n", r.line, r.id, r.text));
+            }
+        }
+        if let Some(min) = options.coverage_min
+            && c.percent < min
+        {
+            out.push_str(&format!("coverage {:.1}% is below the minimum of {min}%\n", c.percent));
+        }
+    }
+    if report.tests.is_empty() {
+        out.push_str(match options.filter {
+            Some(_) => "no test matches the filter\n",
+            None => "the policy has no tests\n",
+        });
+    }
+    out.push_str(&format!("\n{} passed, {} failed\n", report.passed, report.failed));
+    out
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 cannot carry most control characters at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn junit(report: &Report) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"writ\" tests=\"{}\" failures=\"{}\">\n",
+        report.tests.len(),
+        report.failed
+    ));
+    let mut by_file: BTreeMap<&str, Vec<&TestResult>> = BTreeMap::new();
+    for t in &report.tests {
+        by_file.entry(&t.file).or_default().push(t);
+    }
+    for (file, tests) in by_file {
+        let failures = tests.iter().filter(|t| !t.passed).count();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\">\n",
+            xml_escape(file),
+            tests.len()
+        ));
+        for t in tests {
+            out.push_str(&format!(
+                "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\" line=\"{}\"",
+                xml_escape(&t.name),
+                xml_escape(file),
+                xml_escape(file),
+                t.line
+            ));
+            if t.passed {
+                out.push_str("/>\n");
+                continue;
+            }
+            out.push_str(">\n");
+            for e in t.expectations.iter().filter(|e| !e.passed) {
+                let message = format!(
+                    "{}:{}: expected {}, got {}",
+                    e.file,
+                    e.line,
+                    e.expected,
+                    e.actual["decision"].as_str().unwrap_or("an error")
+                );
+                let mut body = format!("{}\nactual: {}\n", e.text, describe_actual(&e.actual));
+                if let Some(trace) = &e.trace_text {
+                    body.push_str(trace);
+                }
+                out.push_str(&format!(
+                    "      <failure message=\"{}\" type=\"{}\">{}</failure>\n",
+                    xml_escape(&message),
+                    e.expected,
+                    xml_escape(&body)
+                ));
+            }
+            out.push_str("    </testcase>\n");
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}

@@ -1,0 +1,97 @@
+//! `writ test`: every output format, filtering, coverage and exit codes.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn writ(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args(args)
+        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const FAILING: &str = "tests/fixtures/failing_tests.writ";
+
+#[test]
+fn examples_pass_their_own_tests() {
+    for example in ["examples/coding-agents/policy", "examples/support-agents/policy.writ"] {
+        let (code, stdout, stderr) = writ(&["test", example]);
+        assert_eq!(code, 0, "{stdout}{stderr}");
+        assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    }
+}
+
+#[test]
+fn failures_show_expected_actual_request_and_trace() {
+    let (code, stdout, _) = writ(&["test", FAILING]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("expected: allow"), "{stdout}");
+    assert!(stdout.contains("actual:   pending (missing approval)"), "{stdout}");
+    assert!(stdout.contains("request:  {"), "{stdout}");
+    assert!(stdout.contains("trace:"), "{stdout}");
+    assert!(stdout.contains("1 passed, 2 failed"), "{stdout}");
+    insta::assert_snapshot!(stdout);
+}
+
+#[test]
+fn json_report() {
+    let (code, stdout, _) = writ(&["test", FAILING, "--format", "json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["passed"], 1);
+    assert_eq!(v["failed"], 2);
+    assert_eq!(v["tests"][1]["expectations"][0]["passed"], false);
+    assert!(v["tests"][1]["expectations"][0]["explain"]["steps"].is_array());
+    insta::assert_snapshot!(stdout);
+}
+
+#[test]
+fn junit_report_is_escaped_xml() {
+    let (code, stdout, _) = writ(&["test", FAILING, "--format", "junit"]);
+    assert_eq!(code, 1);
+    assert!(stdout.starts_with("<?xml"));
+    assert!(stdout.contains("prod is out of reach &lt;&amp;&gt;"), "{stdout}");
+    assert_eq!(stdout.matches("<testcase ").count(), 3);
+    assert_eq!(stdout.matches("<failure ").count(), 2);
+    insta::assert_snapshot!(stdout);
+}
+
+#[test]
+fn filter_selects_tests_by_name() {
+    let (code, stdout, _) = writ(&["test", FAILING, "--filter", "ping"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+    let (code, stdout, _) = writ(&["test", FAILING, "--filter", "nothing matches this"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("no test matches the filter"), "{stdout}");
+}
+
+#[test]
+fn coverage_lists_unexercised_rules_and_enforces_a_minimum() {
+    let (code, stdout, _) = writ(&["test", "examples/support-agents/policy.writ", "--coverage"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("coverage: "), "{stdout}");
+    assert!(stdout.contains("not exercised"), "{stdout}");
+    let (code, stdout, _) =
+        writ(&["test", "examples/support-agents/policy.writ", "--coverage-min", "99"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("below the minimum of 99%"), "{stdout}");
+    let (code, _, _) = writ(&["test", "examples/support-agents/policy.writ", "--coverage-min", "10"]);
+    assert_eq!(code, 0);
+    let (code, _, stderr) = writ(&["test", "examples", "--coverage-min", "150"]);
+    assert_eq!(code, 2, "{stderr}");
+}
+
+#[test]
+fn tests_are_type_checked() {
+    let (code, _, stderr) = writ(&["test", "compiler/tests/diagnostics/unknown_fixture.writ"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("writ::unknown_fixture"), "{stderr}");
+}
