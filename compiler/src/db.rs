@@ -99,7 +99,11 @@ pub fn compile(db: &dyn salsa::Database, policy: Policy) -> Compilation {
 }
 
 fn syntax_diagnostic(file: usize, e: &ast::ParseError) -> Diagnostic {
-    let code = if e.message.contains("reserved word") { Code::ReservedWord } else { Code::Syntax };
+    use ast::ParseErrorKind as Kind;
+    let code = match e.kind {
+        Kind::ReservedWord => Code::ReservedWord,
+        Kind::Syntax | Kind::NumberTooLarge | Kind::Limit | Kind::Internal => Code::Syntax,
+    };
     let help = if code == Code::ReservedWord {
         "reserved words cannot name things; choose another name (for example with a suffix: `test_`)".to_string()
     } else if e.expected.is_empty() {
@@ -152,5 +156,76 @@ impl Compiler {
                 text: f.text(&self.db).as_str().into(),
             })
             .collect()
+    }
+}
+
+impl Database {
+    /// A database that reports each query execution to `log` (for tests of incrementality).
+    pub fn with_execution_log(log: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> Database {
+        let callback = move |event: salsa::Event| {
+            if let salsa::EventKind::WillExecute { database_key } = event.kind
+                && let Ok(mut log) = log.lock()
+            {
+                log.push(format!("{database_key:?}"));
+            }
+        };
+        Database { storage: salsa::Storage::new(Some(Box::new(callback))) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use salsa::Setter;
+
+    use super::*;
+
+    fn executions(log: &Mutex<Vec<String>>, query: &str) -> usize {
+        let mut log = log.lock().unwrap();
+        let n = log.iter().filter(|e| e.starts_with(query)).count();
+        log.clear();
+        n
+    }
+
+    #[test]
+    fn an_edit_reparses_only_the_edited_file() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut db = Database::with_execution_log(log.clone());
+        let roles = PolicyFile::new(&db, "roles.writ".into(), "role dev {\n  may ping\n}\n".into());
+        let flow = PolicyFile::new(
+            &db,
+            "flow.writ".into(),
+            "tool ping\nworkflow w {\n  start by dev\n  allow ping\n}\n".into(),
+        );
+        let policy = Policy::new(&db, vec![flow, roles]);
+        assert!(!compile(&db, policy).has_errors());
+        assert_eq!(executions(&log, "parse("), 2);
+
+        flow.set_text(&mut db)
+            .to("tool ping\nworkflow w {\n  start by devv\n  allow ping\n}\n".into());
+        let compilation = compile(&db, policy);
+        assert_eq!(compilation.diagnostics[0].code, Code::UnknownRole);
+        assert_eq!(executions(&log, "parse("), 1, "only flow.writ is parsed again");
+
+        // Nothing changed: nothing runs.
+        let _ = compile(&db, policy);
+        assert_eq!(executions(&log, "compile("), 0);
+    }
+
+    #[test]
+    fn the_policy_hash_covers_paths_and_contents() {
+        let db = Database::default();
+        let a = PolicyFile::new(&db, "a.writ".into(), "tool x".into());
+        let b = PolicyFile::new(&db, "b.writ".into(), "tool x".into());
+        let h1 = policy_hash(&db, Policy::new(&db, vec![a])).clone();
+        let h2 = policy_hash(&db, Policy::new(&db, vec![b])).clone();
+        assert_ne!(h1, h2);
+        assert!(h1.starts_with("sha256:") && h1.len() == 7 + 64);
+        // sha256("a.writ\0tool x\0")
+        use sha2::{Digest, Sha256};
+        let expected: String =
+            Sha256::digest(b"a.writ\0tool x\0").iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(h1, format!("sha256:{expected}"));
     }
 }
