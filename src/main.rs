@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod ci;
 mod cmd;
 mod output;
 
@@ -29,14 +30,26 @@ pub enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Annotated source snippets.
+    Human,
+    /// A JSON array of diagnostics.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// GitHub Actions workflow commands: annotations on the pull request.
+    Github,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Check policies and report every error and warning.
     Check {
         /// Policy files or directories (each is one policy). Default: the current directory.
         paths: Vec<std::path::PathBuf>,
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+        format: CheckFormat,
     },
     /// Decide requests (LANGUAGE.md §5 JSON) against a policy.
     Eval {

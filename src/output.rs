@@ -16,6 +16,57 @@ pub fn error(message: impl std::fmt::Display) {
     eprintln!("error: {message}");
 }
 
+/// The policy's sources with the paths a user can open: `DIR/RELATIVE` for a directory
+/// policy, the path as given for a single file. (Rule ids and the policy digest keep the
+/// policy-relative paths.)
+pub fn display_sources(compiler: &Compiler, policy: &Path) -> Vec<SourceText> {
+    let is_dir = policy.is_dir();
+    compiler
+        .sources()
+        .into_iter()
+        .map(|mut s| {
+            s.path = if is_dir {
+                policy.join(&s.path).display().to_string()
+            } else {
+                policy.display().to_string()
+            };
+            s
+        })
+        .collect()
+}
+
+/// Diagnostics as CI findings.
+pub fn findings(diagnostics: &[Diagnostic], sources: &[SourceText]) -> Vec<crate::ci::Finding> {
+    json_diagnostics(diagnostics, sources)
+        .into_iter()
+        .zip(diagnostics)
+        .map(|(j, d)| crate::ci::Finding {
+            rule_id: d.code.to_string(),
+            rule_description: d.code.description().to_string(),
+            level: if d.is_error() { crate::ci::Level::Error } else { crate::ci::Level::Warning },
+            message: match &j.help {
+                Some(help) => format!("{} (help: {help})", j.message),
+                None => j.message.clone(),
+            },
+            file: j.file,
+            line: j.line,
+            column: j.column,
+            end_line: j.end_line,
+            end_column: j.end_column,
+            related: j
+                .related
+                .into_iter()
+                .map(|r| crate::ci::RelatedPlace {
+                    message: r.message,
+                    file: r.file,
+                    line: r.line,
+                    column: r.column,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// Loads and compiles a policy; `Err(exit code)` after printing an I/O error.
 pub fn compile(path: &Path) -> Result<Compiler, u8> {
     match writ_compiler::load(path) {
@@ -76,7 +127,7 @@ pub fn summary(compilation: &Compilation) -> String {
 pub fn require_policy(compiler: &Compiler, path: &Path) -> Result<writ_evaluator::Policy, u8> {
     let compilation = compiler.compilation();
     let Some(ir) = &compilation.policy else {
-        let sources = compiler.sources();
+        let sources = display_sources(compiler, path);
         let errors: Vec<Diagnostic> =
             compilation.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
         eprint!("{}", render_human(&errors, &sources, stderr_color()));

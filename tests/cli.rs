@@ -246,7 +246,8 @@ fn hostile_policy_text_never_crashes() {
     let example =
         std::fs::read_to_string(root().join("examples/support-agents/policy.writ")).unwrap();
     let mut cases: Vec<(String, Vec<u8>)> = vec![
-        ("truncated".into(), example.as_bytes()[..example.len() / 2].to_vec()),
+        // Cut in the middle of a word inside a workflow body.
+        ("truncated".into(), example.as_bytes()[..example.find("require").unwrap() + 4].to_vec()),
         ("shuffled".into(), {
             let mut lines: Vec<&str> = example.lines().collect();
             lines.reverse();
@@ -289,4 +290,25 @@ fn tempdir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[test]
+fn check_ci_formats() {
+    let path = "compiler/tests/diagnostics/many_errors.writ";
+    let github = writ(&["check", path, "--format", "github"], None);
+    assert_eq!(github.code, 1);
+    assert!(github.stdout.lines().all(|l| l.starts_with("::error file=") || l.starts_with("::warning file=")));
+    insta::assert_snapshot!(transcript(&github));
+    let sarif = writ(&["check", path, "--format", "sarif"], None);
+    assert_eq!(sarif.code, 1);
+    let v: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    for r in results {
+        let rule = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(v["runs"][0]["tool"]["driver"]["rules"][rule]["id"], r["ruleId"]);
+        assert_eq!(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], path);
+    }
+    insta::assert_snapshot!(transcript(&sarif));
 }

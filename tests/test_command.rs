@@ -83,7 +83,8 @@ fn coverage_lists_unexercised_rules_and_enforces_a_minimum() {
         writ(&["test", "examples/support-agents/policy.writ", "--coverage-min", "99"]);
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("below the minimum of 99%"), "{stdout}");
-    let (code, _, _) = writ(&["test", "examples/support-agents/policy.writ", "--coverage-min", "10"]);
+    let (code, _, _) =
+        writ(&["test", "examples/support-agents/policy.writ", "--coverage-min", "10"]);
     assert_eq!(code, 0);
     let (code, _, stderr) = writ(&["test", "examples", "--coverage-min", "150"]);
     assert_eq!(code, 2, "{stderr}");
@@ -94,4 +95,17 @@ fn tests_are_type_checked() {
     let (code, _, stderr) = writ(&["test", "compiler/tests/diagnostics/unknown_fixture.writ"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("writ::unknown_fixture"), "{stderr}");
+}
+
+#[test]
+fn ci_formats_annotate_failing_expectations() {
+    let (code, stdout, _) = writ(&["test", FAILING, "--format", "github"]);
+    assert_eq!(code, 1);
+    assert_eq!(stdout.lines().count(), 2);
+    assert!(stdout.starts_with("::error file=tests/fixtures/failing_tests.writ,line=21,col=3"), "{stdout}");
+    let (code, stdout, _) = writ(&["test", FAILING, "--format", "sarif"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), 2);
+    assert_eq!(v["runs"][0]["results"][0]["ruleId"], "writ::test_failed");
 }

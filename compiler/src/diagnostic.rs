@@ -96,6 +96,47 @@ impl Code {
         }
     }
 
+    /// A short description of what the code is about (for rule tables, e.g. in SARIF).
+    pub fn description(self) -> &'static str {
+        match self {
+            Code::Syntax => "the text does not parse",
+            Code::ReservedWord => "a reserved word used as a name",
+            Code::DuplicateDeclaration => "a name declared twice",
+            Code::DuplicateArgument => "an argument, field or value given twice",
+            Code::DuplicateClause => "a workflow clause set twice",
+            Code::DuplicateEnumValue => "an enumeration lists a value twice",
+            Code::BuiltinAttribute => "a built-in attribute declared",
+            Code::UnknownType => "an unknown type",
+            Code::ExtendsCycle => "roles that extend themselves",
+            Code::InvalidKind => "not a principal kind",
+            Code::UnknownRole => "an unknown role",
+            Code::UnknownTool => "an unknown tool",
+            Code::UnknownTag => "a tag no tool has",
+            Code::UnknownEvidence => "an unknown evidence kind",
+            Code::UnknownAttribute => "an unknown attribute",
+            Code::UnknownContext => "an unknown context value",
+            Code::UnknownWorkflow => "an unknown workflow",
+            Code::UnknownName => "a name that is not defined here",
+            Code::UnknownField => "a field the declaration lacks",
+            Code::UnknownFixture => "an unknown fixture",
+            Code::MisplacedRule => "a rule outside the block it belongs to",
+            Code::StartTarget => "`start` used as a tool target",
+            Code::TargetMatchesNothing => "a target that matches no tool",
+            Code::InvalidCount => "a count out of range",
+            Code::ZeroDuration => "a duration that must be positive",
+            Code::ByWithoutHuman => "`by ROLE` on evidence without givers",
+            Code::TypeMismatch => "values of different types",
+            Code::NotOrdered => "ordering on a type without order",
+            Code::EnumValue => "a value the enumeration cannot take",
+            Code::MissingArgument => "an argument some targeted tools lack",
+            Code::PrincipalOutsideMay => "`principal` outside a role's `may`",
+            Code::NotACondition => "a value where a condition is expected",
+            Code::UnstartableWorkflow => "a workflow nobody can start",
+            Code::NeverAllows => "an allow no starting role is entitled to",
+            Code::UnusedDeclaration => "a declaration nothing uses",
+        }
+    }
+
     /// Warnings do not stop a policy from compiling.
     pub fn severity(self) -> Severity {
         match self {

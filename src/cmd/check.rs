@@ -2,14 +2,15 @@
 
 use std::path::PathBuf;
 
-use crate::Format;
+use crate::CheckFormat;
 use crate::output::{self, FAILED, OK, USAGE};
 
-pub fn run(paths: &[PathBuf], format: Format) -> u8 {
+pub fn run(paths: &[PathBuf], format: CheckFormat) -> u8 {
     let default = [PathBuf::from(".")];
     let paths = if paths.is_empty() { &default[..] } else { paths };
     let mut code = OK;
     let mut json = Vec::new();
+    let mut findings = Vec::new();
     for path in paths {
         let compiler = match output::compile(path) {
             Ok(c) => c,
@@ -19,20 +20,14 @@ pub fn run(paths: &[PathBuf], format: Format) -> u8 {
             }
         };
         let compilation = compiler.compilation();
-        let sources = compiler.sources();
+        let sources = output::display_sources(&compiler, path);
         if compilation.has_errors() {
             code = code.max(FAILED);
         }
         match format {
-            Format::Human => {
-                print!(
-                    "{}",
-                    output::render_human(
-                        &compilation.diagnostics,
-                        &sources,
-                        output::stdout_color()
-                    )
-                );
+            CheckFormat::Human => {
+                let color = output::stdout_color();
+                print!("{}", output::render_human(&compilation.diagnostics, &sources, color));
                 let files = sources.len();
                 println!(
                     "{}: {} in {} file{}",
@@ -42,18 +37,28 @@ pub fn run(paths: &[PathBuf], format: Format) -> u8 {
                     if files == 1 { "" } else { "s" }
                 );
             }
-            Format::Json => {
+            CheckFormat::Json => {
                 json.extend(output::json_diagnostics(&compilation.diagnostics, &sources))
+            }
+            CheckFormat::Sarif | CheckFormat::Github => {
+                findings.extend(output::findings(&compilation.diagnostics, &sources))
             }
         }
     }
-    if format == Format::Json {
-        match serde_json::to_string_pretty(&json) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                output::error(e);
-                return USAGE;
-            }
+    let printed = match format {
+        CheckFormat::Human => return code,
+        CheckFormat::Json => serde_json::to_string_pretty(&json),
+        CheckFormat::Sarif => serde_json::to_string_pretty(&crate::ci::sarif(&findings)),
+        CheckFormat::Github => {
+            print!("{}", crate::ci::github(&findings));
+            return code;
+        }
+    };
+    match printed {
+        Ok(text) => println!("{text}"),
+        Err(e) => {
+            output::error(e);
+            return USAGE;
         }
     }
     code

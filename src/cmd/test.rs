@@ -19,6 +19,10 @@ pub enum TestFormat {
     Json,
     /// JUnit XML, as GitHub, GitLab and Jenkins read it.
     Junit,
+    /// SARIF 2.1.0: each failing expectation is a result at its line.
+    Sarif,
+    /// GitHub Actions workflow commands: an annotation per failing expectation.
+    Github,
 }
 
 pub struct Options<'a> {
@@ -189,7 +193,7 @@ pub fn run(options: &Options) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let sources = compiler.sources();
+    let sources = output::display_sources(&compiler, options.path);
     let compilation = compiler.compilation();
     let mut covered = BTreeSet::new();
     let tests: Vec<TestResult> = compilation
@@ -213,6 +217,14 @@ pub fn run(options: &Options) -> u8 {
             }
         },
         TestFormat::Junit => print!("{}", junit(&report)),
+        TestFormat::Sarif => match serde_json::to_string_pretty(&crate::ci::sarif(&findings(&report))) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                output::error(e);
+                return USAGE;
+            }
+        },
+        TestFormat::Github => print!("{}", crate::ci::github(&findings(&report))),
     }
     let below_min = match (&report.coverage, options.coverage_min) {
         (Some(c), Some(min)) => c.percent < min,
@@ -339,6 +351,33 @@ fn human(report: &Report, options: &Options) -> String {
         });
     }
     out.push_str(&format!("\n{} passed, {} failed\n", report.passed, report.failed));
+    out
+}
+
+/// Failing expectations as CI findings.
+fn findings(report: &Report) -> Vec<crate::ci::Finding> {
+    let mut out = Vec::new();
+    for t in &report.tests {
+        for e in t.expectations.iter().filter(|e| !e.passed) {
+            let expected = match &e.expected_missing {
+                Some(m) => format!("{} (missing {})", e.expected, m.join(", ")),
+                None => e.expected.clone(),
+            };
+            let actual = describe_actual(&e.actual).replace("\n                ", "; ");
+            out.push(crate::ci::Finding {
+                rule_id: "writ::test_failed".into(),
+                rule_description: "a policy test expectation that does not hold".into(),
+                level: crate::ci::Level::Error,
+                message: format!("test {:?}: expected {expected}, got {actual}", t.name),
+                file: e.file.clone(),
+                line: e.line,
+                column: e.column,
+                end_line: e.line,
+                end_column: e.column + e.text.chars().count(),
+                related: Vec::new(),
+            });
+        }
+    }
     out
 }
 
