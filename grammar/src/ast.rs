@@ -96,6 +96,26 @@ pub struct ParseError {
     pub span: Span,
     /// What the parser expected there, for editors and help text.
     pub expected: Vec<String>,
+    /// What kind of mistake it is, for tools that must not depend on the wording of messages.
+    pub kind: ParseErrorKind,
+}
+
+/// The kinds of [`ParseError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParseErrorKind {
+    /// The text does not follow the grammar: a missing or unexpected token, clauses out of
+    /// order or repeated, a chained comparison, a bad escape, a trailing comma, ...
+    Syntax,
+    /// A reserved word where a name belongs: `role allow`, `tool t(for: string)`.
+    ReservedWord,
+    /// An integer or a duration too large for 64 bits (LANGUAGE.md §1).
+    NumberTooLarge,
+    /// Input beyond the parser's limits rather than a mistake: brackets and `not` nested more
+    /// than 64 levels deep, a condition of more than 256 levels of operators, a declaration too
+    /// complex for the parser's own limits, a file over 4 GiB.
+    Limit,
+    /// A bug in the parser (a parse that does not have the shape the grammar promises).
+    Internal,
 }
 
 /// One parsed file.

@@ -6,6 +6,15 @@
 //! body (roles with entitlements, workflows, tests) from their neighbours; elsewhere the
 //! author's blank lines are kept, several collapsing into one.
 //!
+//! Long lines: a rule, entitlement or expectation whose code does not fit in [`WIDTH`] columns
+//! (counted in characters, indentation included, comments not included) is broken before each
+//! of its clauses at once, every clause on a continuation line indented one more level than
+//! the rule: before `when`, `unless`, `require` and `because` in rules and entitlements (not
+//! before the `require` that starts a `require ... for` rule), before `with`, `context` and
+//! `ttl` in expectations. Nothing else is ever broken, so a clause that is too long by itself
+//! stays on one line. Whether a node is broken depends only on its one-line form, which is the
+//! same for the output as for the input: formatting stays idempotent.
+//!
 //! Every comment is kept where it was: a comment above a node stays above it (so `///`
 //! documentation stays attached), a comment at the end of a line stays at the end of that line.
 //! A comment inside a node (between two of its tokens) ends the output line there and the node
@@ -32,6 +41,10 @@ pub fn format(source: &str) -> Option<String> {
     printer.file(&file);
     Some(printer.finish())
 }
+
+/// The widest a line of code may be, in characters, before the node on it is broken before
+/// its clauses.
+const WIDTH: usize = 100;
 
 fn has_error_nodes(file: &SourceFile) -> bool {
     file.items.iter().any(|item| match item {
@@ -90,6 +103,32 @@ struct Printer<'a> {
     block_start: bool,
     /// Where in the source the last printed unit or comment ended.
     last_end: usize,
+    /// The characters on the current output line.
+    column: usize,
+    /// The widest line of code (its comments left out) printed since [`Printer::breakable`]
+    /// started the current node.
+    widest: usize,
+    /// Whether clauses start continuation lines.
+    layout: Layout,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// Clauses on the line of the node they belong to.
+    Flat,
+    /// Each clause on a line of its own.
+    Broken,
+}
+
+/// What [`Printer::breakable`] restores to print a node again.
+struct Checkpoint {
+    out: usize,
+    next: usize,
+    line_open: bool,
+    continued: bool,
+    block_start: bool,
+    last_end: usize,
+    column: usize,
 }
 
 impl<'a> Printer<'a> {
@@ -104,6 +143,9 @@ impl<'a> Printer<'a> {
             continued: false,
             block_start: true,
             last_end: 0,
+            column: 0,
+            widest: 0,
+            layout: Layout::Flat,
         }
     }
 
@@ -121,11 +163,13 @@ impl<'a> Printer<'a> {
             self.out.push_str("  ");
         }
         self.line_open = true;
+        self.column = 2 * level;
     }
 
     fn end_line(&mut self) {
         self.out.push('\n');
         self.line_open = false;
+        self.column = 0;
     }
 
     /// Prints `text`, which stands for source offset `pos`, after a space if `space`.
@@ -135,8 +179,55 @@ impl<'a> Printer<'a> {
             self.start_line(self.indent + usize::from(self.continued));
         } else if space {
             self.out.push(' ');
+            self.column += 1;
         }
         self.out.push_str(text);
+        self.column += text.chars().count();
+        self.widest = self.widest.max(self.column);
+    }
+
+    /// Prints the keyword that starts a clause, on a continuation line if the node is broken.
+    /// The comments before it stay where they are: one that ends the previous line stays at
+    /// the end of that line.
+    fn clause(&mut self, pos: u32, keyword: &str) {
+        if self.layout == Layout::Broken {
+            self.comments_inside(pos as usize);
+            if self.line_open {
+                self.end_line();
+            }
+            self.continued = true;
+        }
+        self.tok(pos, true, keyword);
+    }
+
+    /// Prints a rule, entitlement or expectation with `print`: on one line if its code fits
+    /// in [`WIDTH`] columns, else once more with each clause on a continuation line.
+    fn breakable<T>(&mut self, node: &T, print: fn(&mut Self, &T)) {
+        let checkpoint = Checkpoint {
+            out: self.out.len(),
+            next: self.next,
+            line_open: self.line_open,
+            continued: self.continued,
+            block_start: self.block_start,
+            last_end: self.last_end,
+            column: self.column,
+        };
+        self.layout = Layout::Flat;
+        self.widest = self.column;
+        print(self, node);
+        if self.widest <= WIDTH {
+            return;
+        }
+        self.out.truncate(checkpoint.out);
+        self.next = checkpoint.next;
+        self.line_open = checkpoint.line_open;
+        self.continued = checkpoint.continued;
+        self.block_start = checkpoint.block_start;
+        self.last_end = checkpoint.last_end;
+        self.column = checkpoint.column;
+        self.layout = Layout::Broken;
+        print(self, node);
+        self.layout = Layout::Flat;
     }
 
     fn ident(&mut self, ident: &Ident, space: bool) {
@@ -379,6 +470,10 @@ impl<'a> Printer<'a> {
     }
 
     fn entitlement(&mut self, entitlement: &Entitlement) {
+        self.breakable(entitlement, Self::entitlement_line);
+    }
+
+    fn entitlement_line(&mut self, entitlement: &Entitlement) {
         self.tok(entitlement.span.start, false, "may");
         self.target(&entitlement.target);
         self.conditions(&entitlement.when, &entitlement.unless);
@@ -530,6 +625,10 @@ impl<'a> Printer<'a> {
     // ---- rules --------------------------------------------------------------------------------
 
     fn rule(&mut self, rule: &Rule) {
+        self.breakable(rule, Self::rule_line);
+    }
+
+    fn rule_line(&mut self, rule: &Rule) {
         let at = rule.span.start;
         match &rule.kind {
             RuleKind::Start { by, when, unless, require } => {
@@ -588,7 +687,7 @@ impl<'a> Printer<'a> {
     fn conditions(&mut self, when: &Option<Expr>, unless: &Option<Expr>) {
         for (keyword, condition) in [("when", when), ("unless", unless)] {
             if let Some(condition) = condition {
-                self.tok(condition.span.start, true, keyword);
+                self.clause(condition.span.start, keyword);
                 self.expr(condition, true);
             }
         }
@@ -596,14 +695,14 @@ impl<'a> Printer<'a> {
 
     fn require(&mut self, require: &[EvidenceRequirement]) {
         if let Some(first) = require.first() {
-            self.tok(first.span.start, true, "require");
+            self.clause(first.span.start, "require");
             self.evidence_list(require);
         }
     }
 
     fn because(&mut self, because: &Option<StrLit>) {
         if let Some(reason) = because {
-            self.tok(reason.span.start, true, "because");
+            self.clause(reason.span.start, "because");
             self.string(reason, true);
         }
     }
@@ -758,6 +857,10 @@ impl<'a> Printer<'a> {
     }
 
     fn expectation(&mut self, expectation: &Expectation) {
+        self.breakable(expectation, Self::expectation_line);
+    }
+
+    fn expectation_line(&mut self, expectation: &Expectation) {
         self.tok(expectation.span.start, false, "expect");
         let outcome = match expectation.outcome {
             Outcome::Allow => "allow",
@@ -797,7 +900,7 @@ impl<'a> Printer<'a> {
             }
         }
         if let Some(first) = request.evidence.first() {
-            self.tok(first.span.start, true, "with");
+            self.clause(first.span.start, "with");
             for (i, given) in request.evidence.iter().enumerate() {
                 if i > 0 {
                     self.comma(request.evidence[i - 1].span.end);
@@ -812,13 +915,13 @@ impl<'a> Printer<'a> {
         }
         if let Some(last) = request.context.last() {
             let at = request.context[0].span.start;
-            self.tok(at, true, "context");
+            self.clause(at, "context");
             self.tok(at, true, "{");
             self.field_values(&request.context, true);
             self.tok(self.find(last.span.end, b'}'), true, "}");
         }
         if let Some(ttl) = ttl {
-            self.tok(ttl.span.start, true, "ttl");
+            self.clause(ttl.span.start, "ttl");
             self.duration(ttl, true);
         }
     }
@@ -897,6 +1000,88 @@ mod tests {
         assert_eq!(fmt("role r {\n}\nworkflow w {}"), "role r {}\nworkflow w {}\n");
     }
 
+    /// `prefix` followed by a name that makes a line of exactly `width` characters.
+    fn padded(prefix: &str, width: usize) -> String {
+        let name = format!("n{}", "x".repeat(width - prefix.chars().count() - 1));
+        format!("{prefix}{name}")
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_width_is_not_broken() {
+        let fits = padded("deny x when a unless ", WIDTH);
+        assert_eq!(fits.chars().count(), WIDTH);
+        assert_eq!(fmt(&fits), format!("{fits}\n"));
+        let long = padded("deny x when a unless ", WIDTH + 1);
+        let (head, tail) = long.split_once(" unless ").unwrap();
+        let (keyword, condition) = head.split_once(" when ").unwrap();
+        assert_eq!(fmt(&long), format!("{keyword}\n  when {condition}\n  unless {tail}\n"));
+    }
+
+    #[test]
+    fn columns_count_characters_and_indentation() {
+        // 99 characters of code, one of them two bytes long, fits at the top level; indented
+        // by a workflow it does not.
+        let rule = padded("deny x when s == \"é\" unless ", WIDTH - 1);
+        assert_eq!(rule.chars().count(), WIDTH - 1);
+        assert_eq!(fmt(&rule), format!("{rule}\n"));
+        let broken = rule.replacen(" when", "\n    when", 1).replacen(" unless", "\n    unless", 1);
+        assert_eq!(
+            fmt(&format!("workflow w {{ {rule} }}")),
+            format!("workflow w {{\n  {broken}\n}}\n")
+        );
+    }
+
+    #[test]
+    fn long_rules_break_before_every_clause() {
+        let long = "x".repeat(70);
+        let src = format!(
+            "workflow w {{ start by a, b when initiator.team == \"{long}\" require ticket(project: \"R\") \
+             allow t when a == 1 unless b == \"{long}\" require 2 approval by r, tests_passed \
+             deny start when depth > 1 because \"{long}\" }} \
+             require ticket(project: \"{long}\"), tests_passed for [write] when depth > 1 \
+             role r {{ may t when principal.team == \"{long}\" unless depth > 0 }}"
+        );
+        assert_eq!(
+            fmt(&src),
+            format!(
+                "workflow w {{\n  \
+                 start by a, b\n    when initiator.team == \"{long}\"\n    require ticket(project: \"R\")\n  \
+                 allow t\n    when a == 1\n    unless b == \"{long}\"\n    require 2 approval by r, tests_passed\n  \
+                 deny start\n    when depth > 1\n    because \"{long}\"\n\
+                 }}\n\n\
+                 require ticket(project: \"{long}\"), tests_passed for [write]\n  when depth > 1\n\n\
+                 role r {{\n  may t\n    when principal.team == \"{long}\"\n    unless depth > 0\n}}\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_clause_too_long_by_itself_stays_on_one_line() {
+        let long = "x".repeat(120);
+        let src = format!("deny t because \"{long}\"");
+        assert_eq!(fmt(&src), format!("deny t\n  because \"{long}\"\n"));
+        let src = format!("allow t.{long}");
+        assert_eq!(fmt(&src), format!("{src}\n"));
+    }
+
+    #[test]
+    fn comments_stay_on_their_lines_when_a_rule_is_broken() {
+        let long = "x".repeat(80);
+        let src = format!(
+            "deny t // after the target\n  when a == \"{long}\" // after when\n  // before unless\n  unless b == \"{long}\" because \"c\" // after\n"
+        );
+        assert_eq!(
+            fmt(&src),
+            format!(
+                "deny t // after the target\n  when a == \"{long}\" // after when\n  // before unless\n  \
+                 unless b == \"{long}\"\n  because \"c\" // after\n"
+            )
+        );
+        // Comments do not count towards the width.
+        let src = format!("deny t when a == \"{}\" // {long}\n", "x".repeat(60));
+        assert_eq!(fmt(&src), src);
+    }
+
     #[test]
     fn tests_and_fixtures() {
         let src = "fixture alice=human[release_manager]{team:\"platform\",level:3}\n\
@@ -908,7 +1093,9 @@ mod tests {
             fmt(src),
             "fixture alice = human [release_manager] { team: \"platform\", level: 3 }\n\n\
              test \"t\" {\n  \
-             expect pending(approval): alice via release calls deploy(env: \"prod\") with approval by bob, tests_passed context { business_hours: true }\n  \
+             expect pending(approval): alice via release calls deploy(env: \"prod\")\n    \
+             with approval by bob, tests_passed\n    \
+             context { business_hours: true }\n  \
              expect deny: alice, bot starts release with ticket(project: \"REL\") ttl 20m\n  \
              expect allow: alice via w calls ping\n}\n"
         );

@@ -2,7 +2,8 @@
 //! spans, and the canonical formatter.
 //!
 //! - [`parse`] turns source text into an [`ast::SourceFile`], reporting syntax errors inside it.
-//! - [`format()`] prints a file in the one canonical layout (or `None` if it has syntax errors).
+//! - [`format()`] prints a file in the one canonical layout (or `None` if it has syntax errors);
+//!   a rule, entitlement or expectation wider than 100 columns is broken before its clauses.
 //! - [`KEYWORDS`], [`is_keyword`] and [`line_col`] help editors and diagnostics.
 //!
 //! # Choices where LANGUAGE.md is silent

@@ -26,8 +26,8 @@ use pest::Parser as _;
 use pest::iterators::Pair;
 
 use crate::ast::{
-    Entitlement, Expectation, Ident, Item, ParseError, RoleDecl, SourceFile, Span, StrLit,
-    TestDecl, WorkflowDecl, WorkflowItem,
+    Entitlement, Expectation, Ident, Item, ParseError, ParseErrorKind, RoleDecl, SourceFile, Span,
+    StrLit, TestDecl, WorkflowDecl, WorkflowItem,
 };
 use crate::lexer::{self, Tok};
 use build::Builder;
@@ -67,6 +67,7 @@ fn too_large(source: &str) -> SourceFile {
             message: "the file is too large: writ files are limited to 4 GiB".to_string(),
             span: Span::new(0, 0),
             expected: Vec::new(),
+            kind: ParseErrorKind::Limit,
         }],
     }
 }
@@ -397,6 +398,7 @@ fn build_failure(span: Span) -> ParseError {
         message: "internal error: unexpected syntax tree (please report this)".to_string(),
         span,
         expected: Vec::new(),
+        kind: ParseErrorKind::Internal,
     }
 }
 
@@ -480,6 +482,7 @@ mod tests {
             let file = parse(&format!("deny x when {cond}"));
             assert_eq!(file.errors.len(), 1, "{cond}");
             assert!(file.errors[0].message.starts_with("comparisons cannot be chained"), "{cond}");
+            assert_eq!(file.errors[0].kind, ParseErrorKind::Syntax);
         }
         condition("(a == b) == c");
     }
@@ -491,6 +494,7 @@ mod tests {
             assert_eq!(file.errors.len(), 1, "{keyword}");
             let message = format!("`{keyword}` is a reserved word and cannot be used as a name");
             assert_eq!(file.errors[0].message, message);
+            assert_eq!(file.errors[0].kind, ParseErrorKind::ReservedWord);
             for word in [format!("{keyword}x"), format!("{keyword}_"), format!("x{keyword}")] {
                 parse_ok(&format!("fixture {word} = human"));
             }

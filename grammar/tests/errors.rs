@@ -69,7 +69,7 @@ fn item_kind(item: &Item) -> String {
 }
 
 /// ```text
-/// error: expected `:`, found `=`
+/// error[Syntax]: expected `:`, found `=`
 ///  --> 1:16
 ///   |
 /// 1 | attribute team = string
@@ -83,7 +83,8 @@ fn render(src: &str, error: &ParseError) -> String {
     let width = src[error.span.range()].chars().count().clamp(1, rest.max(1));
     let gutter = " ".repeat(line.to_string().len());
     format!(
-        "error: {}\n{gutter}--> {line}:{col}\n{gutter} |\n{line} | {shown}\n{gutter} | {}{}\n",
+        "error[{:?}]: {}\n{gutter}--> {line}:{col}\n{gutter} |\n{line} | {shown}\n{gutter} | {}{}\n",
+        error.kind,
         error.message,
         " ".repeat(col - 1),
         "^".repeat(width)

@@ -142,7 +142,283 @@ fn mutated_fixture() -> impl Strategy<Value = String> {
     })
 }
 
+// ---- long lines ------------------------------------------------------------------------------
+
+/// A name that is no keyword, of varied length so that lines end up on both sides of the width.
+fn name() -> BoxedStrategy<String> {
+    "[a-z][a-z0-9_]{0,13}".prop_map(|s| format!("n_{s}")).boxed()
+}
+
+/// A string literal without spaces (every space in generated text separates two tokens).
+fn string_lit() -> BoxedStrategy<String> {
+    "[a-z0-9_./*-]{0,24}".prop_map(|s| format!("\"{s}\"")).boxed()
+}
+
+fn value() -> BoxedStrategy<String> {
+    prop_oneof![
+        string_lit(),
+        "[0-9]{1,7}",
+        "[1-9][0-9]{0,2}[smhd]",
+        Just("true".to_string()),
+        prop::collection::vec(string_lit(), 0..4).prop_map(|v| format!("[{}]", v.join(", "))),
+        name(),
+    ]
+    .boxed()
+}
+
+/// `NAME: VALUE, ...`.
+fn fields(max: usize) -> BoxedStrategy<String> {
+    prop::collection::vec((name(), value()), 1..max)
+        .prop_map(|fields| {
+            fields.iter().map(|(n, v)| format!("{n}: {v}")).collect::<Vec<_>>().join(", ")
+        })
+        .boxed()
+}
+
+fn target() -> BoxedStrategy<String> {
+    prop_oneof![
+        prop::collection::vec(name(), 1..4).prop_map(|parts| parts.join(".")),
+        name().prop_map(|n| format!("{n}.*")),
+        prop::collection::vec(name(), 1..4).prop_map(|tags| format!("[{}]", tags.join(", "))),
+        Just("*".to_string()),
+    ]
+    .boxed()
+}
+
+fn comparison() -> BoxedStrategy<String> {
+    prop_oneof![
+        (name(), value()).prop_map(|(n, v)| format!("{n} == {v}")),
+        (name(), prop::collection::vec(string_lit(), 0..5))
+            .prop_map(|(n, v)| format!("{n} in [{}]", v.join(", "))),
+        (name(), string_lit()).prop_map(|(n, v)| format!("initiator.{n} != {v}")),
+        (name(), string_lit()).prop_map(|(n, v)| format!("not ({n} matches {v})")),
+        "[0-9]{1,3}".prop_map(|n| format!("depth > {n}")),
+        name().prop_map(|n| format!("caller has role {n}")),
+    ]
+    .boxed()
+}
+
+fn condition() -> BoxedStrategy<String> {
+    prop::collection::vec((comparison(), prop::bool::ANY), 1..5)
+        .prop_map(|parts| {
+            let mut out = String::new();
+            for (i, (comparison, and)) in parts.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(if and { " and " } else { " or " });
+                }
+                out.push_str(&comparison);
+            }
+            out
+        })
+        .boxed()
+}
+
+/// An optional clause: `KEYWORD TEXT` or nothing.
+fn optional(keyword: &'static str, text: BoxedStrategy<String>) -> BoxedStrategy<String> {
+    prop::option::weighted(0.6, text)
+        .prop_map(move |t| t.map_or_else(String::new, |t| format!(" {keyword} {t}")))
+        .boxed()
+}
+
+/// `[N] NAME[(FIELDS)] [by ROLE], ...`.
+fn evidence_list() -> BoxedStrategy<String> {
+    let item =
+        (prop::option::of(1..4u8), name(), prop::option::of(fields(4)), prop::option::of(name()))
+            .prop_map(|(count, name, fields, by)| {
+                let count = count.map_or_else(String::new, |n| format!("{n} "));
+                let fields = fields.map_or_else(String::new, |f| format!("({f})"));
+                let by = by.map_or_else(String::new, |b| format!(" by {b}"));
+                format!("{count}{name}{fields}{by}")
+            });
+    prop::collection::vec(item, 1..6).prop_map(|items| items.join(", ")).boxed()
+}
+
+fn conditions() -> impl Strategy<Value = String> {
+    (optional("when", condition()), optional("unless", condition())).prop_map(|(w, u)| w + &u)
+}
+
+fn rule() -> BoxedStrategy<String> {
+    prop_oneof![
+        (
+            optional("by", prop::collection::vec(name(), 1..4).prop_map(|v| v.join(", ")).boxed()),
+            conditions(),
+            optional("require", evidence_list())
+        )
+            .prop_map(|(by, c, r)| format!("start{by}{c}{r}")),
+        (target(), conditions(), optional("require", evidence_list()))
+            .prop_map(|(t, c, r)| format!("allow {t}{c}{r}")),
+        (target(), conditions(), optional("because", string_lit()))
+            .prop_map(|(t, c, b)| format!("deny {t}{c}{b}")),
+        (conditions(), optional("because", string_lit()))
+            .prop_map(|(c, b)| format!("deny start{c}{b}")),
+        (evidence_list(), target(), conditions())
+            .prop_map(|(e, t, c)| format!("require {e} for {t}{c}")),
+    ]
+    .boxed()
+}
+
+fn expectation() -> BoxedStrategy<String> {
+    let outcome = prop_oneof![
+        Just("allow".to_string()),
+        Just("deny".to_string()),
+        Just("pending".to_string()),
+        prop::collection::vec(name(), 1..4).prop_map(|v| format!("pending({})", v.join(", "))),
+    ];
+    let chain = prop::collection::vec(name(), 1..4).prop_map(|v| v.join(", "));
+    let given = (name(), prop::option::of(fields(4)), prop::option::of(name())).prop_map(
+        |(name, fields, by)| {
+            let fields = fields.map_or_else(String::new, |f| format!("({f})"));
+            let by = by.map_or_else(String::new, |b| format!(" by {b}"));
+            format!("{name}{fields}{by}")
+        },
+    );
+    let with = prop::collection::vec(given, 1..6).prop_map(|v| v.join(", ")).boxed();
+    let context = fields(5).prop_map(|f| format!("{{ {f} }}")).boxed();
+    let call = (name(), target_tool(), prop::option::of(fields(7))).prop_map(|(w, t, args)| {
+        let args = args.map_or_else(String::new, |a| format!("({a})"));
+        format!("via {w} calls {t}{args}")
+    });
+    let action = prop_oneof![
+        (call, Just(String::new())),
+        (
+            name().prop_map(|w| format!("starts {w}")),
+            optional("ttl", "[1-9][0-9]{0,3}[smhd]".boxed())
+        ),
+    ];
+    (outcome, chain, action, optional("with", with), optional("context", context))
+        .prop_map(|(outcome, chain, (action, ttl), with, context)| {
+            format!("expect {outcome}: {chain} {action}{with}{context}{ttl}")
+        })
+        .boxed()
+}
+
+fn target_tool() -> BoxedStrategy<String> {
+    prop::collection::vec(name(), 1..4).prop_map(|parts| parts.join(".")).boxed()
+}
+
+/// Where generated text has a space, what goes there instead: mostly a space, sometimes other
+/// whitespace or (if `comments`) a comment.
+fn separator(choice: u8, comments: bool) -> &'static str {
+    match choice % 16 {
+        0 => "\n",
+        1 => "\n      ",
+        2 => "   ",
+        3 if comments => " // c\n",
+        4 if comments => "\n// d\n",
+        5 if comments => "\n/// e\n",
+        _ => " ",
+    }
+}
+
+/// A policy of rules, entitlements and expectations, many of them longer than the width, with
+/// its spaces replaced by other whitespace and (if `comments`) comments.
+fn long_policy(comments: bool) -> impl Strategy<Value = String> {
+    let entitlements = prop::collection::vec((target(), conditions()), 0..4)
+        .prop_map(|v| v.into_iter().map(|(t, c)| format!("  may {t}{c}\n")).collect::<String>());
+    (
+        entitlements,
+        prop::collection::vec(rule(), 0..5),
+        prop::collection::vec(rule(), 0..3),
+        prop::collection::vec(expectation(), 0..5),
+        prop::collection::vec(any::<u8>(), 1..64),
+    )
+        .prop_map(move |(entitlements, in_workflow, top_level, expectations, choices)| {
+            let mut src = format!("role n_r {{\n{entitlements}}}\nworkflow n_w {{\n");
+            for rule in in_workflow {
+                src += &format!("  {rule}\n");
+            }
+            src += "}\n";
+            for rule in top_level {
+                src += &format!("{rule}\n");
+            }
+            src += "test \"t\" {\n";
+            for expectation in expectations {
+                src += &format!("  {expectation}\n");
+            }
+            src += "}\n";
+            let mut out = String::with_capacity(src.len());
+            for (i, piece) in src.split(' ').enumerate() {
+                if i > 0 {
+                    out.push_str(separator(choices[i % choices.len()], comments));
+                }
+                out.push_str(piece);
+            }
+            out
+        })
+}
+
+/// The words that start a clause on a continuation line.
+const CLAUSES: &[&str] = &["when", "unless", "require", "because", "with", "context", "ttl"];
+
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
+fn starts_clause(line: &str) -> bool {
+    CLAUSES.iter().any(|c| line.trim_start().strip_prefix(c).is_some_and(|r| r.starts_with(' ')))
+}
+
+/// The clause keywords after the first word of `line` (names in generated text start with
+/// `n_` and strings have no spaces, so a keyword between spaces is one).
+fn clauses_after_first_word(line: &str) -> usize {
+    let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+    words
+        .windows(2)
+        .filter(|w| CLAUSES.contains(&w[0]) && (w[0] != "context" || w[1] == "{"))
+        .count()
+}
+
+/// The layout of formatted text without comments: a rule, entitlement or expectation is broken
+/// exactly when its one-line form is wider than the width, and then before every clause.
+fn check_line_breaking(formatted: &str) {
+    let lines: Vec<&str> = formatted.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let head = lines[i];
+        let first_word = head.split_whitespace().next().unwrap_or_default();
+        if !["start", "allow", "deny", "require", "may", "expect"].contains(&first_word) {
+            i += 1;
+            continue;
+        }
+        let mut continuations = Vec::new();
+        while let Some(next) = lines.get(i + 1 + continuations.len()) {
+            if indentation(next) != indentation(head) + 2 || !starts_clause(next) {
+                break;
+            }
+            continuations.push(next.trim_start());
+        }
+        i += 1 + continuations.len();
+        let flat = std::iter::once(head).chain(continuations.iter().copied()).collect::<Vec<_>>();
+        let flat = flat.join(" ");
+        if continuations.is_empty() {
+            assert!(
+                head.chars().count() <= 100 || clauses_after_first_word(head) == 0,
+                "not broken:\n{head}"
+            );
+        } else {
+            assert!(flat.chars().count() > 100, "broken but fits:\n{flat}\n{formatted}");
+            assert_eq!(clauses_after_first_word(head), 0, "not broken everywhere:\n{head}");
+            for line in &continuations {
+                assert_eq!(clauses_after_first_word(line), 0, "two clauses on:\n{line}");
+            }
+        }
+    }
+}
+
 proptest! {
+    #[test]
+    fn long_lines(src in long_policy(false)) {
+        check_invariants(&src);
+        let formatted = writ_grammar::format(&src);
+        prop_assert!(formatted.is_some(), "does not parse:\n{src}");
+        check_line_breaking(&formatted.unwrap_or_default());
+    }
+
+    #[test]
+    fn long_lines_with_comments(src in long_policy(true)) {
+        check_invariants(&src);
+    }
+
     #[test]
     fn arbitrary_strings(src in any::<String>()) {
         check_invariants(&src);
@@ -172,13 +448,14 @@ fn fixtures_and_their_line_prefixes() {
     }
 }
 
-/// A comment in gaps between tokens of the syntax fixture (every one with
+/// A comment in gaps between tokens of the syntax and long-lines fixtures (every one with
 /// `WRIT_EXHAUSTIVE=1`, else a deterministic sample): the comment is kept, and formatting stays
 /// idempotent and meaning-preserving.
 #[test]
 fn comments_anywhere() {
-    let stride = if std::env::var_os("WRIT_EXHAUSTIVE").is_some() { 1 } else { 7 };
-    for name in ["syntax"] {
+    let exhaustive = std::env::var_os("WRIT_EXHAUSTIVE").is_some();
+    for (name, sample) in [("syntax", 7), ("long", 17)] {
+        let stride = if exhaustive { 1 } else { sample };
         let src = fixture(name);
         let gaps = src.char_indices().filter(|&(i, c)| {
             let prev = src[..i].chars().next_back().unwrap_or(' ');

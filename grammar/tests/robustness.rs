@@ -4,20 +4,23 @@
 mod common;
 
 use common::check_invariants;
+use writ_grammar::ast::ParseErrorKind;
 use writ_grammar::parse;
 
-fn single_error(src: &str) -> String {
+fn single_error(src: &str) -> (String, ParseErrorKind) {
     let file = parse(src);
     assert_eq!(file.errors.len(), 1, "{:#?}", file.errors);
-    file.errors[0].message.clone()
+    (file.errors[0].message.clone(), file.errors[0].kind)
 }
 
 #[test]
 fn a_hundred_thousand_open_parentheses() {
-    let message = single_error(&format!("deny x when {}", "(".repeat(100_000)));
+    let (message, kind) = single_error(&format!("deny x when {}", "(".repeat(100_000)));
     assert!(message.starts_with("nesting is too deep"), "{message}");
-    let message = single_error(&"(".repeat(100_000));
+    assert_eq!(kind, ParseErrorKind::Limit);
+    let (message, kind) = single_error(&"(".repeat(100_000));
     assert!(message.starts_with("nesting is too deep"), "{message}");
+    assert_eq!(kind, ParseErrorKind::Limit);
 }
 
 #[test]
@@ -38,7 +41,9 @@ fn deep_nesting_of_every_kind() {
 #[test]
 fn long_flat_input() {
     let chain = format!("deny x when a{}", " and a".repeat(100_000));
-    assert!(single_error(&chain).contains("too complex"));
+    let (message, kind) = single_error(&chain);
+    assert!(message.contains("too complex"), "{message}");
+    assert_eq!(kind, ParseErrorKind::Limit);
     let many = "allow x when a == 1\n".repeat(10_000);
     let file = parse(&format!("workflow w {{\n{many}}}"));
     assert!(file.errors.is_empty());
@@ -47,9 +52,15 @@ fn long_flat_input() {
 #[test]
 fn huge_numbers() {
     let digits = "9".repeat(10_000);
-    assert!(single_error(&format!("workflow w {{ max_depth {digits} }}")).contains("too large"));
-    assert!(single_error(&format!("workflow w {{ ttl {digits}d }}")).contains("too large"));
-    assert!(single_error("workflow w { ttl 9223372036854775807m }").contains("too large"));
+    for src in [
+        format!("workflow w {{ max_depth {digits} }}"),
+        format!("workflow w {{ ttl {digits}d }}"),
+        "workflow w { ttl 9223372036854775807m }".to_string(),
+    ] {
+        let (message, kind) = single_error(&src);
+        assert!(message.contains("too large"), "{message}");
+        assert_eq!(kind, ParseErrorKind::NumberTooLarge);
+    }
     assert!(parse("workflow w { ttl 9223372036854775807s }").errors.is_empty());
 }
 

@@ -30,7 +30,8 @@ fn formatted_fixtures() {
 }
 
 /// The fixtures are written in canonical layout, except that `edges` (copied from the
-/// conformance corpus) lacks the blank lines between roles with bodies.
+/// conformance corpus) lacks the blank lines between roles with bodies, and `long` has long
+/// lines for the formatter to break.
 #[test]
 fn canonical_fixtures_are_unchanged() {
     for name in ["engineering", "syntax"] {

@@ -29,13 +29,21 @@ pub(crate) struct Builder<'a> {
 }
 
 fn error(message: impl Into<String>, span: Span) -> ParseError {
-    ParseError { message: message.into(), span, expected: Vec::new() }
+    error_of(ParseErrorKind::Syntax, message, span)
+}
+
+fn error_of(kind: ParseErrorKind, message: impl Into<String>, span: Span) -> ParseError {
+    ParseError { message: message.into(), span, expected: Vec::new(), kind }
 }
 
 /// A tree that does not have the shape the grammar promises: a bug, reported rather than
 /// panicking.
 fn malformed(span: Span) -> ParseError {
-    error("internal error: unexpected syntax tree (please report this)", span)
+    error_of(
+        ParseErrorKind::Internal,
+        "internal error: unexpected syntax tree (please report this)",
+        span,
+    )
 }
 
 fn required<T>(node: Option<T>, span: Span) -> BuildResult<T> {
@@ -483,7 +491,8 @@ impl Builder<'_> {
     /// One more level above a subtree of depth `depth`, if that stays within the limit.
     fn deeper(&self, depth: usize, span: Span) -> BuildResult<usize> {
         if depth >= MAX_EXPR_DEPTH {
-            return Err(error(
+            return Err(error_of(
+                ParseErrorKind::Limit,
                 format!(
                     "this condition is too complex: it nests more than {MAX_EXPR_DEPTH} operators"
                 ),
@@ -644,7 +653,8 @@ impl Builder<'_> {
     fn int(&self, pair: &P<'_>) -> BuildResult<IntLit> {
         let span = self.span(pair);
         let value = pair.as_str().parse::<i64>().map_err(|_| {
-            error(
+            error_of(
+                ParseErrorKind::NumberTooLarge,
                 format!(
                     "integer `{}` is too large: the largest is {}",
                     shorten(pair.as_str()),
@@ -669,7 +679,8 @@ impl Builder<'_> {
             _ => return Err(malformed(span)),
         };
         let too_large = || {
-            error(
+            error_of(
+                ParseErrorKind::NumberTooLarge,
                 format!("duration `{}` is too large to count in 64-bit seconds", shorten(text)),
                 span,
             )

@@ -9,7 +9,7 @@ use pest::error::{Error, ErrorVariant, InputLocation};
 
 use super::Rule;
 use super::split::MAX_NESTING;
-use crate::ast::{ParseError, Span};
+use crate::ast::{ParseError, ParseErrorKind, Span};
 use crate::is_keyword;
 use crate::lexer::{Tok, TokKind};
 
@@ -70,6 +70,7 @@ pub(crate) fn from_pest(error: &Error<Rule>, piece: &PieceCtx<'_>) -> ParseError
             message: "this declaration is too complex to parse".to_string(),
             span: Span::new(piece.start(), piece.end()),
             expected: Vec::new(),
+            kind: ParseErrorKind::Limit,
         },
     }
 }
@@ -77,7 +78,7 @@ pub(crate) fn from_pest(error: &Error<Rule>, piece: &PieceCtx<'_>) -> ParseError
 fn expected(piece: &PieceCtx<'_>, offset: usize, positives: &[Rule]) -> ParseError {
     let (tok, span) = piece.found(offset);
     let expected = expected_names(positives, piece.within);
-    let (message, span) =
+    let (message, span, kind) =
         tok.and_then(|tok| special_case(piece, tok, positives)).unwrap_or_else(|| {
             let found = describe(piece.src, tok);
             let message = if expected.is_empty() {
@@ -85,24 +86,29 @@ fn expected(piece: &PieceCtx<'_>, offset: usize, positives: &[Rule]) -> ParseErr
             } else {
                 format!("expected {}, found {found}", one_of(&expected))
             };
-            (message, span)
+            (message, span, ParseErrorKind::Syntax)
         });
-    ParseError { message, span, expected }
+    ParseError { message, span, expected, kind }
 }
 
 /// Mistakes common enough to deserve a message of their own, and where to point.
-fn special_case(piece: &PieceCtx<'_>, tok: &Tok, positives: &[Rule]) -> Option<(String, Span)> {
+fn special_case(
+    piece: &PieceCtx<'_>,
+    tok: &Tok,
+    positives: &[Rule],
+) -> Option<(String, Span, ParseErrorKind)> {
     let text = tok.text(piece.src);
     let message = if tok.kind == (TokKind::Str { terminated: false }) {
         "unterminated string: a string must end with `\"` on the same line".to_string()
     } else if tok.kind == TokKind::Word && is_keyword(text) && wants_a_name(positives) {
-        format!("`{text}` is a reserved word and cannot be used as a name")
+        let message = format!("`{text}` is a reserved word and cannot be used as a name");
+        return Some((message, tok.span(), ParseErrorKind::ReservedWord));
     } else if is_comparison(piece.src, tok) && is_chained(positives) {
         "comparisons cannot be chained: combine them with `and` or `or`, or add parentheses"
             .to_string()
     } else if let Some(comma) = trailing_comma(piece, tok) {
         let message = "trailing commas are not allowed: remove this `,`";
-        return Some((message.to_string(), comma.span()));
+        return Some((message.to_string(), comma.span(), ParseErrorKind::Syntax));
     } else if tok.is_punct(piece.src, "=") && positives.contains(&Rule::compare_op) {
         "expected a comparison operator, found `=`: write `==` to compare".to_string()
     } else if tok.kind == TokKind::Word {
@@ -110,7 +116,7 @@ fn special_case(piece: &PieceCtx<'_>, tok: &Tok, positives: &[Rule]) -> Option<(
     } else {
         return None;
     };
-    Some((message, tok.span()))
+    Some((message, tok.span(), ParseErrorKind::Syntax))
 }
 
 /// The error for text nested deeper than the parser accepts.
@@ -121,6 +127,7 @@ pub(crate) fn too_deep(span: Span) -> ParseError {
         ),
         span,
         expected: Vec::new(),
+        kind: ParseErrorKind::Limit,
     }
 }
 
@@ -131,6 +138,7 @@ pub(crate) fn unclosed(src: &str, what: &str, end: usize, next: Option<&Tok>) ->
         message: format!("expected `}}` to close {what}, found {}", describe(src, next)),
         span: Span::new(end, end),
         expected: vec!["`}`".to_string()],
+        kind: ParseErrorKind::Syntax,
     }
 }
 
@@ -141,6 +149,7 @@ pub(crate) fn unexpected(src: &str, tok: &Tok, within: Within) -> ParseError {
         message: format!("expected {next}, found {}", describe(src, Some(tok))),
         span: tok.span(),
         expected: vec![next],
+        kind: ParseErrorKind::Syntax,
     }
 }
 

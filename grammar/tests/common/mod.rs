@@ -17,7 +17,7 @@ pub fn fixture(name: &str) -> String {
 }
 
 /// The fixtures every property is checked on.
-pub const FIXTURES: &[&str] = &["engineering", "edges", "syntax"];
+pub const FIXTURES: &[&str] = &["engineering", "edges", "syntax", "long"];
 
 // ---- invariants -------------------------------------------------------------------------------
 
@@ -74,6 +74,7 @@ fn check_spans(src: &str, file: &SourceFile) {
     for error in &file.errors {
         valid(error.span, "error");
         assert!(!error.message.is_empty());
+        assert_ne!(error.kind, ParseErrorKind::Internal, "{error:?} in {src:?}");
     }
     for comment in &file.comments {
         valid(comment.span, "comment");
