@@ -297,7 +297,12 @@ fn check_ci_formats() {
     let path = "compiler/tests/diagnostics/many_errors.writ";
     let github = writ(&["check", path, "--format", "github"], None);
     assert_eq!(github.code, 1);
-    assert!(github.stdout.lines().all(|l| l.starts_with("::error file=") || l.starts_with("::warning file=")));
+    assert!(
+        github
+            .stdout
+            .lines()
+            .all(|l| l.starts_with("::error file=") || l.starts_with("::warning file="))
+    );
     insta::assert_snapshot!(transcript(&github));
     let sarif = writ(&["check", path, "--format", "sarif"], None);
     assert_eq!(sarif.code, 1);

@@ -102,7 +102,10 @@ fn ci_formats_annotate_failing_expectations() {
     let (code, stdout, _) = writ(&["test", FAILING, "--format", "github"]);
     assert_eq!(code, 1);
     assert_eq!(stdout.lines().count(), 2);
-    assert!(stdout.starts_with("::error file=tests/fixtures/failing_tests.writ,line=21,col=3"), "{stdout}");
+    assert!(
+        stdout.starts_with("::error file=tests/fixtures/failing_tests.writ,line=21,col=3"),
+        "{stdout}"
+    );
     let (code, stdout, _) = writ(&["test", FAILING, "--format", "sarif"]);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();

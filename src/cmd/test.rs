@@ -217,13 +217,15 @@ pub fn run(options: &Options) -> u8 {
             }
         },
         TestFormat::Junit => print!("{}", junit(&report)),
-        TestFormat::Sarif => match serde_json::to_string_pretty(&crate::ci::sarif(&findings(&report))) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                output::error(e);
-                return USAGE;
+        TestFormat::Sarif => {
+            match serde_json::to_string_pretty(&crate::ci::sarif(&findings(&report))) {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    output::error(e);
+                    return USAGE;
+                }
             }
-        },
+        }
         TestFormat::Github => print!("{}", crate::ci::github(&findings(&report))),
     }
     let below_min = match (&report.coverage, options.coverage_min) {
