@@ -559,15 +559,20 @@ impl Policy {
         };
 
         let what = what();
+        // The path's rule, then the `require ... for` rules that state an unmet requirement, in
+        // source order (not in the order their requirements were merged).
         let mut rules = vec![rule.id.clone()];
+        for x in extras {
+            let contributes = merged.iter().any(|m| {
+                m.have < m.count && m.sources.iter().any(|s| Arc::ptr_eq(&s.id, &x.rule.id))
+            });
+            if contributes && !rules.iter().any(|id| **id == *x.rule.id) {
+                rules.push(x.rule.id.clone());
+            }
+        }
         let mut missing = Vec::new();
         let mut reasons = Vec::new();
         for m in merged.iter().filter(|m| m.have < m.count) {
-            for source in &m.sources {
-                if !rules.iter().any(|id| **id == *source.id) {
-                    rules.push(source.id.clone());
-                }
-            }
             missing.push(Missing {
                 evidence: self
                     .evidence_names

@@ -48,8 +48,9 @@ pub struct Decision {
     pub missing: Vec<Missing>,
     /// The rules that decided: on allow the allow (or start) rule; on a deny by a deny rule
     /// those deny rules; on pending the chosen path's allow (or start) rule and the
-    /// `require ... for` rules that contributed missing evidence; on a delegation failure the
-    /// allow rules that matched. Empty when no rule was involved (e.g. an unknown tool).
+    /// `require ... for` rules that state missing evidence (in source order); on a delegation
+    /// failure the allow rules that matched. Empty when no rule was involved (e.g. an unknown
+    /// tool).
     pub rules: Vec<Arc<str>>,
     /// Why, in words a person can act on. Empty on allow.
     pub reasons: Vec<String>,

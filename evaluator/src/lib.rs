@@ -49,6 +49,9 @@
 //! ```
 //!
 //! The procedure is LANGUAGE.md §5, step by step; conditions are three-valued (§4).
+//! [`reference::decide`] is the same procedure written naively over the IR (no indexes, no
+//! interning, no bitsets); property tests check that the two decide alike on random policies
+//! and requests (see `evaluator/README.md`).
 //!
 //! # Choices where LANGUAGE.md is silent
 //!
@@ -64,15 +67,20 @@
 //!   want of data: `(release/allow/1 reads a value the request lacks)`.
 //! - **`rules`**: the allow (start) rule on allow; the applying denies (deny starts) on deny by
 //!   rule; the matching allows on a delegation failure; the chosen path's rule plus the
-//!   `require ... for` rules that contributed missing evidence on pending; empty on step 1, step
-//!   2, "no rule allows", "no start rule admits" and ttl denials.
+//!   `require ... for` rules that state an unmet requirement on pending (the path's rule first,
+//!   then those rules in source order); empty on step 1, step 2, "no rule allows", "no start
+//!   rule admits" and ttl denials.
 //! - **Delegation (call step 5)** checks every human and service principal of the chain (agents
 //!   are not checked) and names each one that is not entitled; for each, the `may` rules of its
-//!   roles are tried in role order, then source order, until one is true.
+//!   roles are tried in role (declaration) order, then source order, until one is true.
 //! - **Evidence**: items of kinds without givers count one each (`2 tests_passed` is met by two
 //!   items); a giver counts once per requirement (told apart by `id`). An item is checked in
 //!   this order: bound subject, fields, giver present, giver human, giver not in the chain, giver
 //!   holds the role, giver not already counted; the trace names the first check it fails.
+//!   Identical requirements (§7) have the same kind, role and fields, the fields compared as a
+//!   set (`ticket(a: 1, b: 2)` is `ticket(b: 2, a: 1)`). `missing` follows the path: its own
+//!   requirements, then those of the applying `require ... for` rules in source order, each
+//!   merged into its first occurrence (which keeps its fields as written) with the larger count.
 //! - **Starts**: the granted ttl is the requested one or the workflow's. A request built in code
 //!   (not decoded) with an empty chain or a negative ttl is denied, never a panic.
 //! - **Corrupt IR** is rejected by [`Policy::from_ir`] with a [`PolicyError`]: an index out of
@@ -91,6 +99,7 @@ mod decision;
 mod glob;
 mod json;
 mod policy;
+pub mod reference;
 mod render;
 pub mod request;
 mod trace;
@@ -103,6 +112,9 @@ mod conformance;
 
 #[cfg(test)]
 mod proptests;
+
+#[cfg(test)]
+mod differential;
 
 pub use cond::Tri;
 pub use decision::{Decision, Missing, Outcome};

@@ -171,9 +171,14 @@ pub(crate) struct Requirement {
 }
 
 impl Requirement {
-    /// Same kind, role and fields (LANGUAGE.md §7: such requirements are merged).
+    /// Same kind, role and fields (LANGUAGE.md §7: such requirements are merged). Fields are
+    /// compared as sets: `ticket(project: "REL", prio: 1)` and `ticket(prio: 1, project: "REL")`
+    /// are met by the same items, so they are one requirement.
     pub(crate) fn same_as(&self, other: &Requirement) -> bool {
-        self.evidence == other.evidence && self.by == other.by && self.fields == other.fields
+        self.evidence == other.evidence
+            && self.by == other.by
+            && self.fields.iter().all(|f| other.fields.contains(f))
+            && other.fields.iter().all(|f| self.fields.contains(f))
     }
 }
 

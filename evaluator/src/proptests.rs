@@ -1,5 +1,6 @@
-//! Properties: decoding never panics, deciding never panics, `decide` and `decide_explained`
-//! agree, and globs agree with a naive reference matcher.
+//! Properties: decoding never panics, deciding never panics, `decide`, `decide_explained` and
+//! the reference evaluator agree (on the conformance policies; see `differential` for random
+//! policies), and globs agree with a naive reference matcher.
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -242,6 +243,7 @@ fn check(policy: &Policy, request: &Request) {
     let decision = policy.decide(request);
     let (explained, trace) = policy.decide_explained(request);
     assert_eq!(decision, explained);
+    assert_eq!(decision, crate::reference::decide(policy.ir(), request), "reference differs");
     let _ = trace.to_string();
     let v: J = serde_json::from_str(&decision.to_json()).expect("decision JSON");
     let keys: Vec<&str> = v.as_object().expect("object").keys().map(|k| k.as_str()).collect();

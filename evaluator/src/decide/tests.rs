@@ -944,6 +944,45 @@ fn call_6_identical_requirements_merge_keeping_the_larger_count() {
 }
 
 #[test]
+fn call_6_identical_requirements_merge_whatever_the_order_of_their_fields() {
+    // `form(a: "x", b: 1)` and `form(b: 1, a: "x")` are met by the same items: one requirement.
+    let mut ir = testing::engineering();
+    ir.evidence("form", &[("a", ValueType::String), ("b", ValueType::Int)], false, false);
+    let (a, b) = (("a", Value::Str("x".into())), ("b", Value::Int(1)));
+    let need = vec![ir.need_with("form", &[a.clone(), b.clone()])];
+    ir.allow((1, 1), "", "dependency_bot", "ci.run", None, need);
+    let need = vec![ir.need_with("2 form", &[b, a])];
+    ir.require_for((2, 1), "", None, need, "ci.run", None);
+    let p = ir.policy();
+    let form = json!({"kind": "form", "fields": {"b": 1, "a": "x"}});
+    let r = |ev| call("dependency_bot", "ci.run", json!({"pipeline": "p"}), json!([erin()]), ev);
+    let d = decide(&p, r(json!([form])));
+    assert_eq!(missing(&d), [("form", None, 2, 1)], "merged, keeping the larger count");
+    assert_eq!(d.reasons, ["ci.run in dependency_bot needs 2 form(a: \"x\", b: 1); 1 given"]);
+    assert_eq!(rules(&d), ["dependency_bot/allow/4", "require/2"]);
+    assert_eq!(decide(&p, r(json!([form, form]))).decision, Outcome::Allow);
+}
+
+#[test]
+fn call_6_pending_names_the_require_for_rules_in_source_order() {
+    // The allow's own `approval` merges with require/3's; require/2 comes first all the same.
+    let mut ir = testing::engineering();
+    let need = vec![ir.need("approval")];
+    ir.allow((1, 1), "", "dependency_bot", "ci.run", None, need);
+    let need = vec![ir.need("tests_passed")];
+    ir.require_for((2, 1), "", None, need, "ci.run", None);
+    let need = vec![ir.need("approval")];
+    ir.require_for((3, 1), "", None, need, "ci.run", None);
+    let p = ir.policy();
+    let d = decide(
+        &p,
+        call("dependency_bot", "ci.run", json!({"pipeline": "p"}), json!([erin()]), json!([])),
+    );
+    assert_eq!(missing(&d), [("approval", None, 1, 0), ("tests_passed", None, 1, 0)]);
+    assert_eq!(rules(&d), ["dependency_bot/allow/4", "require/2", "require/3"]);
+}
+
+#[test]
 fn call_6_pending_picks_the_path_lacking_fewest_first_on_ties() {
     let p = edges();
     let dev = json!({"id": "dev1", "kind": "human", "roles": ["dev"]});
