@@ -85,6 +85,20 @@ enum Command {
         #[arg(long, value_name = "PERCENT", value_parser = percent)]
         coverage_min: Option<f64>,
     },
+    /// Access review: what each role can reach through the policy's agent workflows.
+    Reach {
+        /// The policy: a `.writ` file or a directory of them.
+        #[arg(long)]
+        policy: std::path::PathBuf,
+        /// Only this role (default: every role).
+        #[arg(long, conflicts_with = "fixture")]
+        role: Option<String>,
+        /// A `fixture` of the policy instead: its roles and attributes are known.
+        #[arg(long)]
+        fixture: Option<String>,
+        #[arg(long, value_enum, default_value_t = cmd::reach::ReachFormat::Table)]
+        format: cmd::reach::ReachFormat,
+    },
     /// Format policies in writ's one canonical layout.
     Fmt {
         /// Files or directories to format in place (`-` reads standard input and writes
@@ -120,6 +134,12 @@ fn main() -> ExitCode {
                 coverage_min,
             })
         }
+        Command::Reach { policy, role, fixture, format } => cmd::reach::run(&cmd::reach::Options {
+            policy: &policy,
+            role: role.as_deref(),
+            fixture: fixture.as_deref(),
+            format,
+        }),
         Command::Fmt { paths, check } => cmd::fmt::run(&paths, check),
     };
     ExitCode::from(code)

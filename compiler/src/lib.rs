@@ -7,6 +7,7 @@ pub mod db;
 pub mod diagnostic;
 mod lints;
 pub mod load;
+pub mod reach;
 mod symbols;
 pub mod tests;
 mod types;
