@@ -99,6 +99,21 @@ enum Command {
         #[arg(long, value_enum, default_value_t = cmd::reach::ReachFormat::Table)]
         format: cmd::reach::ReachFormat,
     },
+    /// Compare two versions of a policy: each role's reach, and decisions on recorded requests.
+    Diff {
+        /// The policy before the change (a `.writ` file or a directory).
+        old: std::path::PathBuf,
+        /// The policy after the change.
+        new: std::path::PathBuf,
+        /// JSON Lines of recorded requests (a file, or `-`): report each whose decision changes.
+        #[arg(long)]
+        requests: Option<String>,
+        #[arg(long, value_enum, default_value_t = cmd::diff::DiffFormat::Human)]
+        format: cmd::diff::DiffFormat,
+        /// Exit 1 when any role's reach widened (gained, or reached under changed conditions).
+        #[arg(long)]
+        fail_on_widen: bool,
+    },
     /// Format policies in writ's one canonical layout.
     Fmt {
         /// Files or directories to format in place (`-` reads standard input and writes
@@ -140,6 +155,15 @@ fn main() -> ExitCode {
             fixture: fixture.as_deref(),
             format,
         }),
+        Command::Diff { old, new, requests, format, fail_on_widen } => {
+            cmd::diff::run(&cmd::diff::Options {
+                old: &old,
+                new: &new,
+                requests: requests.as_deref(),
+                format,
+                fail_on_widen,
+            })
+        }
         Command::Fmt { paths, check } => cmd::fmt::run(&paths, check),
     };
     ExitCode::from(code)

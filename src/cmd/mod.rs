@@ -1,4 +1,5 @@
 pub mod check;
+pub mod diff;
 pub mod eval;
 pub mod fmt;
 pub mod reach;
