@@ -1,0 +1,551 @@
+//! The benchmark run: for every size, generate the policy and requests, load every engine
+//! (timing it and counting the memory it keeps), check that all engines agree on every request
+//! (a disagreement fails the run), time decisions (prepared requests, then JSON in to decision
+//! out) and write `bench/REPORT.md`.
+//!
+//! `cargo bench -p writ-bench --bench report` (options after `--`: `--sizes=10,100`,
+//! `--quick`, `--out=PATH`).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use writ_bench::cedar::{CedarEngine, CedarQuery};
+use writ_bench::measure::{Budget, Stats, fmt_bytes, fmt_ns, fmt_ratio, median_time, sample};
+use writ_bench::rego::{RegoInterpreter, RegoVm};
+use writ_bench::requests::{self, Group};
+use writ_bench::writ::{WritEngine, compile};
+use writ_bench::{Engines, Texts, check_agreement, scenario};
+
+// ---------------------------------------------------------------------------------------------
+// A counting allocator: live bytes and bytes allocated, counted only while enabled.
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() && COUNTING.load(Relaxed) {
+            LIVE.fetch_add(layout.size() as isize, Relaxed);
+            ALLOCATED.fetch_add(layout.size(), Relaxed);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() && COUNTING.load(Relaxed) {
+            LIVE.fetch_add(layout.size() as isize, Relaxed);
+            ALLOCATED.fetch_add(layout.size(), Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        if COUNTING.load(Relaxed) {
+            LIVE.fetch_sub(layout.size() as isize, Relaxed);
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() && COUNTING.load(Relaxed) {
+            LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+            ALLOCATED.fetch_add(new_size, Relaxed);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Memory of a loaded policy: bytes allocated while loading, and bytes still live once loading
+/// is over and its temporaries are dropped (the loaded policy itself).
+#[derive(Clone, Copy, Debug, Default)]
+struct Memory {
+    allocated: f64,
+    retained: f64,
+}
+
+/// Loads with `load`, counting; the value is kept alive until after the count.
+fn memory_of<T>(load: impl FnOnce() -> T) -> (T, Memory) {
+    LIVE.store(0, Relaxed);
+    ALLOCATED.store(0, Relaxed);
+    COUNTING.store(true, Relaxed);
+    let value = black_box(load());
+    COUNTING.store(false, Relaxed);
+    let m =
+        Memory { allocated: ALLOCATED.load(Relaxed) as f64, retained: LIVE.load(Relaxed) as f64 };
+    (value, m)
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const ENGINES: [&str; 4] = ["writ", "Cedar", "Rego VM", "Rego interp."];
+
+struct SizeResult {
+    nominal: usize,
+    rules: usize,
+    units: usize,
+    tools: usize,
+    roles: usize,
+    workflows: usize,
+    bytes: [usize; 3],
+    cedar_policies: usize,
+    requests: usize,
+    outcomes: String,
+    groups: String,
+    /// writ: compile (text → IR), load (IR → Policy).
+    writ_compile: f64,
+    writ_load: f64,
+    load: [f64; 4],
+    memory: [Memory; 4],
+    decide: [Stats; 4],
+    json: [Stats; 4],
+    /// writ's decision alone per request group (`Group::ALL` order).
+    writ_groups: [Stats; 5],
+    disagreements: usize,
+    /// Why the Rego VM could not load the policy, if it could not.
+    vm_error: Option<String>,
+}
+
+struct Options {
+    sizes: Vec<usize>,
+    quick: bool,
+    out: String,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        sizes: vec![10, 100, 1_000, 10_000],
+        quick: false,
+        out: concat!(env!("CARGO_MANIFEST_DIR"), "/REPORT.md").into(),
+    };
+    for arg in std::env::args().skip(1) {
+        if let Some(s) = arg.strip_prefix("--sizes=") {
+            o.sizes = s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        } else if arg == "--quick" {
+            o.quick = true;
+        } else if let Some(s) = arg.strip_prefix("--out=") {
+            o.out = s.into();
+        }
+    }
+    o
+}
+
+fn budget(rules: usize, quick: bool) -> Budget {
+    let mut b = Budget::default();
+    if quick {
+        b.warm_up = Duration::from_millis(50);
+        b.measure = Duration::from_millis(200);
+        b.min_samples = 50;
+    } else if rules >= 10_000 {
+        // Cedar and the Rego interpreter take 10-20 ms per decision here.
+        b.measure = Duration::from_millis(3000);
+        b.min_samples = 150;
+    }
+    b
+}
+
+fn run_size(nominal: usize, o: &Options, overhead: f64) -> SizeResult {
+    let seed = 42;
+    let t0 = Instant::now();
+    let s = scenario::generate(nominal, seed);
+    let texts = Texts::new(&s);
+    let n_requests = match (o.quick, s.rules()) {
+        (true, _) => 300,
+        (false, r) if r >= 10_000 => 500,
+        _ => 2_000,
+    };
+    let reqs = requests::generate(&s, n_requests, seed);
+    eprintln!(
+        "[{nominal}] {} rules, {} units; generated in {:.1?}",
+        s.rules(),
+        s.units.len(),
+        t0.elapsed()
+    );
+
+    // Load times (median of several runs).
+    let reps = match (o.quick, s.rules()) {
+        (true, _) => 2,
+        (false, r) if r >= 10_000 => 3,
+        (false, r) if r >= 1_000 => 5,
+        _ => 15,
+    };
+    let writ_compile = median_time(reps, || compile(&texts.writ));
+    let ir = compile(&texts.writ);
+    let writ_load =
+        median_time(reps, || writ_evaluator::Policy::from_ir(ir.clone()).expect("loads"));
+    let writ_total = median_time(reps, || WritEngine::load(&texts.writ));
+    let cedar_load = median_time(reps, || CedarEngine::load(&s.model, &texts.cedar));
+    let vm_error = RegoVm::load(&texts.rego, &texts.rego_data).err();
+    let vm_load = if vm_error.is_some() {
+        f64::NAN
+    } else {
+        median_time(reps, || RegoVm::load(&texts.rego, &texts.rego_data))
+    };
+    let interp_load = median_time(reps, || RegoInterpreter::load(&texts.rego, &texts.rego_data));
+    eprintln!("[{nominal}] load times measured at {:.1?}", t0.elapsed());
+
+    // Memory of each loaded policy, and the engines used below.
+    let (writ, m_writ) = memory_of(|| WritEngine::load(&texts.writ));
+    let (cedar, m_cedar) = memory_of(|| CedarEngine::load(&s.model, &texts.cedar));
+    let (rego_vm, mut m_vm) = memory_of(|| RegoVm::load(&texts.rego, &texts.rego_data));
+    if rego_vm.is_err() {
+        m_vm = Memory { allocated: f64::NAN, retained: f64::NAN };
+    }
+    let (rego, m_interp) = memory_of(|| RegoInterpreter::load(&texts.rego, &texts.rego_data));
+    let mut engines = Engines { writ, cedar, rego_vm, rego };
+
+    // Agreement: any disagreement fails the run.
+    let agreement = check_agreement(&mut engines, &reqs);
+    eprintln!(
+        "[{nominal}] agreement on {} requests: {} disagreements ({:.1?})",
+        agreement.requests,
+        agreement.disagreements.len(),
+        t0.elapsed()
+    );
+    for d in agreement.disagreements.iter().take(5) {
+        eprintln!("  {d:?}");
+    }
+
+    // Prepared requests.
+    let writ_reqs: Vec<_> = reqs.iter().map(|r| engines.writ.prepare(&r.json)).collect();
+    let cedar_reqs: Vec<CedarQuery> =
+        reqs.iter().map(|r| engines.cedar.prepare_str(&r.json)).collect();
+    let rego_inputs: Vec<_> = reqs.iter().map(|r| RegoVm::prepare(&r.json)).collect();
+    let jsons: Vec<&str> = reqs.iter().map(|r| r.json.as_str()).collect();
+    let n = reqs.len();
+    let b = budget(s.rules(), o.quick);
+
+    let e = &mut engines;
+    let decide = [
+        sample(n, b, overhead, |i| {
+            black_box(e.writ.decide(&writ_reqs[i]));
+        }),
+        sample(n, b, overhead, |i| {
+            black_box(e.cedar.decide(&cedar_reqs[i]));
+        }),
+        match &mut e.rego_vm {
+            Ok(vm) => sample(n, b, overhead, |i| {
+                black_box(vm.decide(&rego_inputs[i]));
+            }),
+            Err(_) => Stats::unavailable(),
+        },
+        sample(n, b, overhead, |i| {
+            black_box(e.rego.decide(&rego_inputs[i]));
+        }),
+    ];
+    // writ per group of requests: which kinds of decision (if any) grow with the policy.
+    let mut group_budget = b;
+    group_budget.measure = b.measure / 4;
+    group_budget.min_samples = 50;
+    let writ_groups = Group::ALL.map(|g| {
+        let idx: Vec<usize> = (0..n).filter(|&i| reqs[i].group == g).collect();
+        if idx.is_empty() {
+            return Stats::unavailable();
+        }
+        sample(idx.len(), group_budget, overhead, |i| {
+            black_box(e.writ.decide(&writ_reqs[idx[i]]));
+        })
+    });
+    eprintln!("[{nominal}] decisions timed at {:.1?}", t0.elapsed());
+    let json = [
+        sample(n, b, overhead, |i| {
+            black_box(e.writ.decide_json(jsons[i]));
+        }),
+        sample(n, b, overhead, |i| {
+            black_box(e.cedar.decide_json(jsons[i]));
+        }),
+        match &mut e.rego_vm {
+            Ok(vm) => sample(n, b, overhead, |i| {
+                black_box(vm.decide_json(jsons[i]));
+            }),
+            Err(_) => Stats::unavailable(),
+        },
+        sample(n, b, overhead, |i| {
+            black_box(e.rego.decide_json(jsons[i]));
+        }),
+    ];
+    eprintln!("[{nominal}] JSON decisions timed at {:.1?}", t0.elapsed());
+
+    let writ_bytes: usize = texts.writ.iter().map(|(_, t)| t.len()).sum();
+    SizeResult {
+        nominal,
+        rules: s.rules(),
+        units: s.units.len(),
+        tools: s.model.tools.len(),
+        roles: s.model.roles.len(),
+        workflows: s.model.workflows.len(),
+        bytes: [
+            writ_bytes,
+            texts.cedar.workflows.len() + texts.cedar.entitlements.len(),
+            texts.rego.iter().map(|(_, t)| t.len()).sum::<usize>()
+                + texts.rego_data.to_string().len(),
+        ],
+        cedar_policies: engines.cedar.workflows.policies().count()
+            + engines.cedar.entitlements.policies().count(),
+        requests: n,
+        outcomes: format!("{:?}", agreement.outcomes),
+        groups: Group::ALL
+            .iter()
+            .map(|g| format!("{}: {}", g.as_str(), agreement.groups.get(g).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        writ_compile,
+        writ_load,
+        load: [writ_total, cedar_load, vm_load, interp_load],
+        memory: [m_writ, m_cedar, m_vm, m_interp],
+        decide,
+        json,
+        writ_groups,
+        disagreements: agreement.disagreements.len(),
+        vm_error,
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let rustc = std::process::Command::new("rustc")
+        .arg("-V")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores; {rustc}; release profile")
+}
+
+fn size_label(r: &SizeResult) -> String {
+    if r.rules == r.nominal {
+        format!("{}", r.rules)
+    } else {
+        format!("{} ({})", r.nominal, r.rules)
+    }
+}
+
+fn timing_table(
+    out: &mut String,
+    results: &[SizeResult],
+    pick: impl Fn(&SizeResult) -> [Stats; 4],
+) {
+    out.push_str(
+        "| rules | writ median | writ p99 | Cedar median | Cedar p99 | Rego VM median | Rego VM p99 | Rego interp. median | Rego interp. p99 | writ/Cedar | writ/Rego VM | writ/Rego interp. |\n",
+    );
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for r in results {
+        let s = pick(r);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            size_label(r),
+            fmt_ns(s[0].median),
+            fmt_ns(s[0].p99),
+            fmt_ns(s[1].median),
+            fmt_ns(s[1].p99),
+            fmt_ns(s[2].median),
+            fmt_ns(s[2].p99),
+            fmt_ns(s[3].median),
+            fmt_ns(s[3].p99),
+            fmt_ratio(s[0].median, s[1].median),
+            fmt_ratio(s[0].median, s[2].median),
+            fmt_ratio(s[0].median, s[3].median),
+        );
+    }
+}
+
+fn report(results: &[SizeResult], total: Duration, quick: bool) -> String {
+    let mut out = String::new();
+    out.push_str("# writ-bench report\n\n");
+    out.push_str(
+        "Generated by `cargo bench -p writ-bench --bench report`; see `bench/README.md` for what is \
+         measured, the Cedar and Rego encodings and how to read the ratios. Ratios are writ's \
+         median divided by the other engine's: below 1 means writ is faster (or smaller).\n\n",
+    );
+    let _ = writeln!(out, "- Machine: {}", machine());
+    let _ = writeln!(
+        out,
+        "- Engines: writ (this workspace), cedar-policy 4.14 (schema-free), regorus 0.14 (RVM bytecode VM and interpreter)"
+    );
+    let _ = writeln!(
+        out,
+        "- Seed 42; whole run {:.0?}{}",
+        total,
+        if quick { " (quick mode: few samples)" } else { "" }
+    );
+    out.push('\n');
+
+    out.push_str("## Agreement\n\n");
+    out.push_str("| rules | requests | writ outcomes | disagreements |\n|---:|---:|---|---:|\n");
+    for r in results {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            size_label(r),
+            r.requests,
+            r.outcomes,
+            r.disagreements
+        );
+    }
+    out.push_str("\nRequest mix per size (by what each request exercises):\n\n");
+    for r in results {
+        let _ = writeln!(out, "- {}: {}", size_label(r), r.groups);
+    }
+    out.push('\n');
+
+    out.push_str("## Decision alone (prepared requests)\n\n");
+    out.push_str(
+        "Per decision. writ: `Policy::decide(&Request)`. Cedar: the workflow request plus one \
+         entitlement request per human or service principal (entities and context pre-built). \
+         Rego: `set_input` + evaluate `data.writ.allow` (input value pre-built).\n\n",
+    );
+    timing_table(&mut out, results, |r| r.decide);
+    out.push_str("\nwrit's decision alone by kind of request (median / p99):\n\n| rules |");
+    for g in Group::ALL {
+        let _ = write!(out, " {} |", g.as_str());
+    }
+    out.push_str("\n|---:|---:|---:|---:|---:|---:|\n");
+    for r in results {
+        let _ = write!(out, "| {} |", size_label(r));
+        for s in &r.writ_groups {
+            let _ = write!(out, " {} / {} |", fmt_ns(s.median), fmt_ns(s.p99));
+        }
+        out.push('\n');
+    }
+    out.push_str("\n## JSON in to decision out\n\n");
+    out.push_str(
+        "Per decision, from the request's JSON text: writ `Request::from_json` + `decide`; Cedar: \
+         serde_json + the gateway's conversion (entities, context, evidence counts) + \
+         authorization; Rego: `Value::from_json_str` + evaluation.\n\n",
+    );
+    timing_table(&mut out, results, |r| r.json);
+
+    out.push_str("\n## Policy compile / load time (median)\n\n");
+    out.push_str(
+        "writ: source text through `writ_compiler` (parse, check, lower) to `PolicyIr`, then \
+         `Policy::from_ir`. Cedar: parsing both policy sets plus the gateway's tables. Rego VM: \
+         parse, compile to RVM bytecode, load program and data. Rego interpreter: parse, add data, \
+         first evaluation (which prepares the engine).\n\n",
+    );
+    out.push_str("| rules | writ (compile + load) | writ compile | writ load | Cedar | Rego VM | Rego interp. | writ/Cedar | writ/Rego VM | writ/Rego interp. |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for r in results {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            size_label(r),
+            fmt_ns(r.load[0]),
+            fmt_ns(r.writ_compile),
+            fmt_ns(r.writ_load),
+            fmt_ns(r.load[1]),
+            fmt_ns(r.load[2]),
+            fmt_ns(r.load[3]),
+            fmt_ratio(r.load[0], r.load[1]),
+            fmt_ratio(r.load[0], r.load[2]),
+            fmt_ratio(r.load[0], r.load[3]),
+        );
+    }
+
+    out.push_str("\n## Memory of the loaded policy\n\n");
+    out.push_str(
+        "Counted by a global allocator in the benchmark binary: bytes still live after loading \
+         (the loaded policy; temporaries such as writ's compiler database are dropped) and, in \
+         parentheses, all bytes allocated while loading.\n\n",
+    );
+    out.push_str("| rules | writ | Cedar | Rego VM | Rego interp. | writ/Cedar | writ/Rego VM | writ/Rego interp. |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for r in results {
+        let m = &r.memory;
+        let cell = |m: &Memory| format!("{} ({})", fmt_bytes(m.retained), fmt_bytes(m.allocated));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            size_label(r),
+            cell(&m[0]),
+            cell(&m[1]),
+            cell(&m[2]),
+            cell(&m[3]),
+            fmt_ratio(m[0].retained, m[1].retained),
+            fmt_ratio(m[0].retained, m[2].retained),
+            fmt_ratio(m[0].retained, m[3].retained),
+        );
+    }
+
+    for r in results.iter().filter(|r| r.vm_error.is_some()) {
+        let _ = writeln!(
+            out,
+            "\nRego VM at {} rules: n/a. {}",
+            size_label(r),
+            r.vm_error.as_deref().unwrap_or_default()
+        );
+    }
+    out.push_str("\n## Generated policies\n\n");
+    out.push_str("| rules | units | workflows | roles | tools | writ source | Cedar policies (text) | Rego module + data |\n");
+    out.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for r in results {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} ({}) | {} |",
+            size_label(r),
+            r.units,
+            r.workflows,
+            r.roles,
+            r.tools,
+            fmt_bytes(r.bytes[0] as f64),
+            r.cedar_policies,
+            fmt_bytes(r.bytes[1] as f64),
+            fmt_bytes(r.bytes[2] as f64),
+        );
+    }
+    let _ = write!(
+        out,
+        "\nSamples per timing cell (decision alone / JSON): samples × calls per sample, in the best \
+         of {} rounds (the round with the lowest median is kept; see `bench/README.md`):\n\n",
+        writ_bench::measure::ROUNDS
+    );
+    for r in results {
+        let cells: Vec<String> = ENGINES
+            .iter()
+            .zip(r.decide.iter().zip(r.json.iter()))
+            .map(|(e, (d, j))| format!("{e} {}×{} / {}×{}", d.samples, d.batch, j.samples, j.batch))
+            .collect();
+        let _ = writeln!(out, "- {}: {}", size_label(r), cells.join(", "));
+    }
+    out
+}
+
+fn main() {
+    let o = options();
+    let start = Instant::now();
+    let overhead = writ_bench::measure::timer_overhead();
+    eprintln!("timer overhead {overhead:.0} ns; sizes {:?}", o.sizes);
+    let mut results = Vec::new();
+    for &size in &o.sizes {
+        results.push(run_size(size, &o, overhead));
+    }
+    let text = report(&results, start.elapsed(), o.quick);
+    std::fs::write(&o.out, &text).expect("writes the report");
+    println!("{text}");
+    eprintln!("wrote {} in {:.1?}", o.out, start.elapsed());
+    let disagreements: usize = results.iter().map(|r| r.disagreements).sum();
+    if disagreements > 0 {
+        eprintln!("FAILED: {disagreements} requests on which the engines disagree");
+        std::process::exit(1);
+    }
+}
