@@ -56,7 +56,7 @@ fn has_error_nodes(file: &SourceFile) -> bool {
 
 /// A string literal in canonical form: `\"`, `\\`, `\n`, `\t` escaped, and `\u{...}` for
 /// control characters and invisible characters that could hide what the text says.
-pub(crate) fn quote(value: &str) -> String {
+pub fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
     for c in value.chars() {

@@ -30,7 +30,7 @@ mod format;
 mod lexer;
 mod parser;
 
-pub use format::format;
+pub use format::{format, quote};
 pub use parser::parse;
 
 /// The reserved words of the language (LANGUAGE.md §1). They match whole words only:

@@ -12,37 +12,8 @@ use writ_evaluator::ir::{
     CmpOp, Cond, EvidenceRequirementIr, Operand, PolicyIr, PrincipalKind, Value, Who,
 };
 
-/// A string literal in writ syntax: `\"`, `\\`, `\n`, `\t` escaped, and `\u{...}` for control
-/// characters and invisible characters that could hide what the text says.
-pub fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if needs_escape(c) => {
-                let _ = write!(out, "\\u{{{:X}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{FEFF}'
-        )
-}
+/// A string literal in writ syntax (the formatter's canonical escaping).
+pub use writ_grammar::quote;
 
 /// `30m`, `2h`, `90s`, `7d`: the largest unit that divides the seconds.
 pub fn duration(seconds: i64) -> String {
