@@ -146,11 +146,11 @@ fn budget(rules: usize, quick: bool) -> Budget {
     if quick {
         b.warm_up = Duration::from_millis(50);
         b.measure = Duration::from_millis(200);
-        b.min_samples = 50;
+        b.min_samples = 20;
     } else if rules >= 10_000 {
         // Cedar and the Rego interpreter take 10-20 ms per decision here.
         b.measure = Duration::from_millis(3000);
-        b.min_samples = 150;
+        b.min_samples = 120;
     }
     b
 }

@@ -4,7 +4,7 @@
 //! ```text
 //! scenario::generate(rules, seed) ──▶ model::PolicyModel ──┬─ writ::emit  ──▶ .writ text ──▶ writ_compiler ──▶ Policy
 //!                                                          ├─ cedar::emit ──▶ policy sets + gateway tables
-//!                                                          └─ rego::emit  ──▶ module + data (VM and interpreter)
+//!                                                          └─ rego::emit  ──▶ modules + data (VM and interpreter)
 //! requests::generate(scenario, n, seed) ──▶ writ request JSON + expected outcome
 //! ```
 

@@ -70,7 +70,7 @@ impl Default for Budget {
     fn default() -> Budget {
         Budget {
             warm_up: Duration::from_millis(300),
-            measure: Duration::from_millis(2400),
+            measure: Duration::from_millis(2500),
             min_samples: 200,
             max_samples: 60_000,
             min_sample_time: Duration::from_micros(2),
@@ -127,7 +127,7 @@ pub fn sample(n: usize, budget: Budget, overhead: f64, mut op: impl FnMut(usize)
 }
 
 /// Rounds of samples per measurement.
-pub const ROUNDS: usize = 3;
+pub const ROUNDS: usize = 5;
 
 /// Median wall time of `reps` runs of `f`, in nanoseconds.
 pub fn median_time<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {

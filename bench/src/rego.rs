@@ -1,5 +1,5 @@
-//! The Rego encoding (regorus 0.14): one module plus a data document, and two ways to run it,
-//! the bytecode VM (RVM) and the tree-walking interpreter.
+//! The Rego encoding (regorus 0.14): modules of one package `writ` plus a data document, and two
+//! ways to run them, the bytecode VM (RVM) and the tree-walking interpreter.
 //!
 //! Encoding (see `bench/README.md`): the input is writ's request JSON unchanged; `data.model`
 //! holds what Rego cannot read from the policy text cheaply (role closures for `extends`, tool
@@ -337,7 +337,8 @@ fn rule_set(
     }
 }
 
-/// The Rego modules: `(path, text)` pairs. The first holds the decision rule and the helpers.
+/// The Rego modules: `(path, text)` pairs. The first holds `allow` and the shared functions
+/// (roles, evidence counting), the last every entitlement (`may(p)`).
 pub fn emit(m: &PolicyModel) -> Vec<(String, String)> {
     let mut out = Modules { done: Vec::new(), current: String::new(), no_split: false };
     let mut e = Emitter { helpers: String::new(), next: 0 };
