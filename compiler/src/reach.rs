@@ -412,7 +412,13 @@ impl<'a> Analysis<'a> {
             }
             values
         });
-        let known = Knowledge { holds, kind: subject.kind, id: subject.id.clone(), attributes };
+        let known = Knowledge {
+            holds,
+            kind: subject.kind,
+            id: subject.id.clone(),
+            attributes,
+            ..Knowledge::default()
+        };
         Analysis { ir, known, agent: subject.kind == Some(PrincipalKind::Agent) }
     }
 
@@ -900,4 +906,131 @@ fn summary(ir: &PolicyIr, workflows: &[WorkflowReach]) -> Summary {
         max_depth,
         max_ttl,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tool visibility for a known chain
+
+/// The tools a run of `workflow` whose chain is `chain` may ever be allowed to call: what an MCP
+/// gateway lists in `tools/list` so that listing agrees with call-time decisions.
+///
+/// Everything about the chain is known here (ids, kinds, roles, attributes, the caller, the
+/// depth); what stays open is what a call brings: arguments, context, evidence and subject. A
+/// tool is listed when some call could be allowed or pending: a deny that certainly applies, an
+/// allow or entitlement that can never hold, or a chain that fails §5 step 1 or 2 (no human or
+/// service, a declared attribute of the wrong type, too deep) hide it. Each listed tool comes with
+/// its allow paths, residual conditions and evidence, as in `writ reach`.
+///
+/// The answer errs only towards listing: a listed tool may still be denied for every argument
+/// when two conditions that each can hold cannot hold together across principals (the
+/// entitlement of a principal after the first is checked on its own). A tool that is not listed is
+/// denied on every call with this chain.
+///
+/// `Err` names an unknown workflow (a misconfigured gateway, not a decision).
+pub fn visible_tools(
+    ir: &PolicyIr,
+    workflow: &str,
+    chain: &[writ_evaluator::Principal],
+) -> Result<Vec<ToolReach>, String> {
+    let w = ir
+        .workflows
+        .iter()
+        .find(|w| w.name == workflow)
+        .ok_or_else(|| format!("unknown workflow `{workflow}`"))?;
+    let (Some(first), Some(last)) = (chain.first(), chain.last()) else {
+        return Ok(Vec::new());
+    };
+    if !chain.iter().any(|p| p.kind != PrincipalKind::Agent) {
+        return Ok(Vec::new());
+    }
+    let depth = u32::try_from(chain.len() - 1).unwrap_or(u32::MAX);
+    if depth > w.max_depth {
+        return Ok(Vec::new());
+    }
+    let mut known: Vec<Knowledge> = Vec::with_capacity(chain.len());
+    for p in chain {
+        match chain_knowledge(ir, p) {
+            Some(k) => known.push(k),
+            // §5 step 1: a declared attribute of the wrong type denies every call.
+            None => return Ok(Vec::new()),
+        }
+    }
+    let mut initiator = known[0].clone();
+    initiator.caller = Some(Box::new(chain_knowledge(ir, last).unwrap_or_default()));
+    initiator.depth = Some(depth);
+    let analysis = Analysis { ir, known: initiator, agent: first.kind == PrincipalKind::Agent };
+    let mut visible = Vec::new();
+    for reach in analysis.tools(w) {
+        if !reach.reachable {
+            continue;
+        }
+        let Some(t) = ir.tools.iter().position(|t| t.name == reach.tool) else { continue };
+        let tool = &ir.tools[t];
+        let others_entitled = chain.iter().zip(&known).skip(1).all(|(p, k)| {
+            p.kind == PrincipalKind::Agent || analysis.entitled(w, tool, t as ToolId, k)
+        });
+        if others_entitled {
+            visible.push(reach);
+        }
+    }
+    Ok(visible)
+}
+
+impl Analysis<'_> {
+    /// Whether `principal` (a later principal of the chain) holds a `may` for the tool whose
+    /// condition can still be true with `principal` bound to it.
+    fn entitled(&self, w: &WorkflowIr, tool: &ToolIr, t: ToolId, principal: &Knowledge) -> bool {
+        let mut known = self.known.clone();
+        known.principal = Some(Box::new(principal.clone()));
+        let scope =
+            Scope { ir: self.ir, known: &known, max_depth: w.max_depth, params: &tool.params[..] };
+        self.ir
+            .roles
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| principal.holds.get(*i).copied().unwrap_or(false))
+            .flat_map(|(_, r)| &r.entitlements)
+            .filter(|e| e.target.tools.contains(&t))
+            .any(|e| match &e.condition {
+                None => true,
+                Some(c) => scope.residual(c, Mode::MustHold, &[]) != Simple::False,
+            })
+    }
+}
+
+/// What a request's principal tells the analysis, or `None` when one of its declared
+/// attributes has the wrong type (which denies every request, §5).
+fn chain_knowledge(ir: &PolicyIr, p: &writ_evaluator::Principal) -> Option<Knowledge> {
+    let roles: Vec<RoleId> = p
+        .roles
+        .iter()
+        .filter_map(|name| ir.roles.iter().position(|r| &r.name == name))
+        .map(|i| i as RoleId)
+        .collect();
+    let mut attributes = vec![None; ir.attributes.len()];
+    for (name, value) in &p.attrs {
+        let Some(index) = ir.attributes.iter().position(|a| &a.name == name) else { continue };
+        attributes[index] = Some(request_value(value, &ir.attributes[index].ty)?);
+    }
+    Some(Knowledge {
+        holds: closure(ir, &roles),
+        kind: Some(p.kind),
+        id: Some(p.id.clone()),
+        attributes: Some(attributes),
+        ..Knowledge::default()
+    })
+}
+
+/// A request value as a value of type `ty`, or `None` when it does not fit.
+fn request_value(v: &writ_evaluator::RequestValue, ty: &ValueType) -> Option<Value> {
+    use writ_evaluator::RequestValue as R;
+    Some(match (v, ty) {
+        (R::Str(s), ValueType::String) => Value::Str(s.clone()),
+        (R::Str(s), ValueType::Enum(values)) if values.contains(s) => Value::Str(s.clone()),
+        (R::Str(s), ValueType::Duration) => Value::Duration(writ_evaluator::parse_duration(s)?),
+        (R::Int(i), ValueType::Int) => Value::Int(*i),
+        (R::Bool(b), ValueType::Bool) => Value::Bool(*b),
+        (R::StrList(l), ValueType::StringList) => Value::StringList(l.clone()),
+        _ => return None,
+    })
 }

@@ -59,8 +59,8 @@ impl Simple {
 }
 
 /// What the analysis knows about the principal whose reach it computes: the initiator of the
-/// chain, which is also `principal` in its own entitlements.
-#[derive(Clone, Debug)]
+/// chain, which is also `principal` in its own entitlements (unless `principal` says otherwise).
+#[derive(Clone, Debug, Default)]
 pub struct Knowledge {
     /// Indexed by role id: whether it holds the role (directly or through `extends`).
     pub holds: Vec<bool>,
@@ -70,6 +70,13 @@ pub struct Knowledge {
     /// `None`: the attributes are unknown to the analysis. `Some`: indexed by attribute id,
     /// the value a fixture gives, or `None` for one it does not give (absent at decision time).
     pub attributes: Option<Vec<Option<Value>>>,
+    /// Who `principal` is in a `may` condition when it is another principal of a known chain
+    /// (see `visible_tools`); `None`: this principal.
+    pub principal: Option<Box<Knowledge>>,
+    /// The caller (the chain's last principal), when the whole chain is known.
+    pub caller: Option<Box<Knowledge>>,
+    /// The chain's depth, when the whole chain is known.
+    pub depth: Option<u32>,
 }
 
 /// Where a condition is simplified: the subject, the workflow's depth bound, and the
@@ -315,25 +322,51 @@ fn excludes_one_way(a: Pred<'_>, b: Pred<'_>) -> bool {
 }
 
 impl Scope<'_> {
-    fn operand(&self, o: &Operand) -> Opd {
+    /// What is known about `who`: the initiator (this principal), `principal` (itself unless a
+    /// chain says otherwise) or the caller (known only with a whole chain).
+    fn who(&self, who: Who) -> Option<&Knowledge> {
         let k = self.known;
-        let me = |w: Who| matches!(w, Who::Initiator | Who::Principal);
+        match who {
+            Who::Initiator => Some(k),
+            Who::Principal => Some(k.principal.as_deref().unwrap_or(k)),
+            Who::Caller => k.caller.as_deref(),
+        }
+    }
+
+    fn operand(&self, o: &Operand) -> Opd {
+        // An unknown property of the subject itself stays open as `initiator.…`.
+        let open_as = |w: Who, p: &Knowledge| {
+            if std::ptr::eq(p, self.known) { Who::Initiator } else { w }
+        };
         match o {
             Operand::Literal(v) => Opd::Val(v.clone()),
-            Operand::Attribute(w, a) if me(*w) => match &k.attributes {
-                None => Opd::Open(Operand::Attribute(Who::Initiator, *a)),
-                Some(values) => match values.get(*a as usize) {
-                    Some(Some(v)) => Opd::Val(v.clone()),
-                    _ => Opd::Missing,
+            Operand::Depth => match self.known.depth {
+                Some(d) => Opd::Val(Value::Int(i64::from(d))),
+                None => Opd::Open(Operand::Depth),
+            },
+            Operand::Attribute(w, a) => match self.who(*w) {
+                None => Opd::Open(o.clone()),
+                Some(p) => match &p.attributes {
+                    None => Opd::Open(Operand::Attribute(open_as(*w, p), *a)),
+                    Some(values) => match values.get(*a as usize) {
+                        Some(Some(v)) => Opd::Val(v.clone()),
+                        _ => Opd::Missing,
+                    },
                 },
             },
-            Operand::Id(w) if me(*w) => match &k.id {
-                Some(id) => Opd::Val(Value::Str(id.clone())),
-                None => Opd::Open(Operand::Id(Who::Initiator)),
+            Operand::Id(w) => match self.who(*w) {
+                None => Opd::Open(o.clone()),
+                Some(p) => match &p.id {
+                    Some(id) => Opd::Val(Value::Str(id.clone())),
+                    None => Opd::Open(Operand::Id(open_as(*w, p))),
+                },
             },
-            Operand::Kind(w) if me(*w) => match k.kind {
-                Some(kind) => Opd::Val(Value::Kind(kind)),
-                None => Opd::Open(Operand::Kind(Who::Initiator)),
+            Operand::Kind(w) => match self.who(*w) {
+                None => Opd::Open(o.clone()),
+                Some(p) => match p.kind {
+                    Some(kind) => Opd::Val(Value::Kind(kind)),
+                    None => Opd::Open(Operand::Kind(open_as(*w, p))),
+                },
             },
             other => Opd::Open(other.clone()),
         }
@@ -424,10 +457,10 @@ impl Scope<'_> {
                     }),
                 }
             }
-            Cond::HasRole(Who::Caller, r) => Atom::Open(Cond::HasRole(Who::Caller, *r)),
-            Cond::HasRole(_, r) => {
-                Atom::Known(self.known.holds.get(*r as usize).copied().unwrap_or(false).into())
-            }
+            Cond::HasRole(w, r) => match self.who(*w) {
+                Some(p) => Atom::Known(p.holds.get(*r as usize).copied().unwrap_or(false).into()),
+                None => Atom::Open(Cond::HasRole(*w, *r)),
+            },
             Cond::Not(inner) => match self.atom(inner) {
                 Atom::Known(t) => Atom::Known(t.not()),
                 Atom::NeverTrue(c) => Atom::NeverFalse(negation(&c)),

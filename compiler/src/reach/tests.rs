@@ -42,7 +42,7 @@ fn lowered(cond: &str) -> (PolicyIr, Cond) {
 
 fn role_subject(ir: &PolicyIr, role: &str) -> Knowledge {
     let id = ir.roles.iter().position(|r| r.name == role).expect("role") as u32;
-    Knowledge { holds: closure(ir, &[id]), kind: None, id: None, attributes: None }
+    Knowledge { holds: closure(ir, &[id]), ..Knowledge::default() }
 }
 
 /// A human fixture `alice` holding `b`, with `tier: 2`, `team: "x"`; no `on_call`, `region`.
@@ -56,6 +56,7 @@ fn fixture_subject(ir: &PolicyIr) -> Knowledge {
         kind: Some(PrincipalKind::Human),
         id: Some("alice".into()),
         attributes: Some(attributes),
+        ..Knowledge::default()
     }
 }
 
@@ -874,4 +875,141 @@ workflow w {
     assert_eq!(texts(&tool.paths[0]), ["signed_commit", "2 approval by dev"]);
     // `branch == "main"` cannot hold where `branch != "main"` must.
     assert_eq!(texts(&tool.paths[1]), ["signed_commit when depth > 1"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// visible_tools: what an MCP gateway lists for a known chain
+
+const VISIBILITY: &str = r#"
+attribute team: string
+role dev {
+  may read
+  may write when principal.team == "core"
+  may deploy when env == "staging"
+}
+role auditor {
+  may read
+}
+tool read(path: string)
+tool write(path: string)
+tool deploy(env: "staging" | "prod")
+tool wipe()
+workflow w {
+  start by dev
+  max_depth 2
+  allow read
+  allow write when caller.kind == agent
+  allow deploy
+  allow wipe
+}
+deny wipe because "never"
+"#;
+
+fn principal(json: &str) -> writ_evaluator::Principal {
+    let request = format!(r#"{{"action": "start", "workflow": "w", "chain": [{json}]}}"#);
+    writ_evaluator::Request::from_json(&request).expect("a request").chain.remove(0)
+}
+
+fn visible(chain: &[&str]) -> Vec<String> {
+    let ir = Compiler::new(vec![("p.writ".into(), VISIBILITY.into())])
+        .compilation()
+        .policy
+        .clone()
+        .expect("the policy compiles");
+    let chain: Vec<_> = chain.iter().map(|p| principal(p)).collect();
+    visible_tools(&ir, "w", &chain)
+        .expect("a known workflow")
+        .iter()
+        .map(|t| {
+            let conditions: Vec<&str> =
+                t.paths.iter().filter_map(|p| p.condition.as_deref()).collect();
+            if conditions.is_empty() {
+                t.tool.clone()
+            } else {
+                format!("{} when {}", t.tool, conditions.join(" | "))
+            }
+        })
+        .collect()
+}
+
+const ALICE: &str =
+    r#"{"id": "alice", "kind": "human", "roles": ["dev"], "attrs": {"team": "core"}}"#;
+const BOB: &str = r#"{"id": "bob", "kind": "human", "roles": ["dev"], "attrs": {"team": "web"}}"#;
+const AGENT: &str = r#"{"id": "agent/1", "kind": "agent"}"#;
+const AUDIT_SVC: &str = r#"{"id": "audit", "kind": "service", "roles": ["auditor"]}"#;
+
+#[test]
+fn visibility_follows_the_chain() {
+    // Everything about the chain is known: alice's team, the caller's kind, the depth.
+    assert_eq!(visible(&[ALICE, AGENT]), ["read", "write", r#"deploy when env == "staging""#]);
+    // bob's team is not `core`: his entitlement to write can never hold.
+    assert_eq!(visible(&[BOB, AGENT]), ["read", r#"deploy when env == "staging""#]);
+    // Alice calling directly: `allow write when caller.kind == agent` is false.
+    assert_eq!(visible(&[ALICE]), ["read", r#"deploy when env == "staging""#]);
+    // A service in the chain narrows it to what it may do too (delegation never amplifies).
+    assert_eq!(visible(&[ALICE, AUDIT_SVC, AGENT]), ["read"]);
+}
+
+#[test]
+fn chains_that_deny_every_call_see_nothing() {
+    // Nobody accountable.
+    assert!(visible(&[AGENT]).is_empty());
+    // Deeper than `max_depth 2`.
+    assert!(visible(&[ALICE, AGENT, AGENT, AGENT]).is_empty());
+    // A declared attribute of the wrong type.
+    let typo = r#"{"id": "alice", "kind": "human", "roles": ["dev"], "attrs": {"team": 5}}"#;
+    assert!(visible(&[typo, AGENT]).is_empty());
+    // No roles at all.
+    assert!(visible(&[r#"{"id": "eve", "kind": "human"}"#, AGENT]).is_empty());
+}
+
+#[test]
+fn unknown_workflows_are_errors() {
+    let ir = Compiler::new(vec![("p.writ".into(), VISIBILITY.into())])
+        .compilation()
+        .policy
+        .clone()
+        .expect("the policy compiles");
+    assert_eq!(
+        visible_tools(&ir, "nope", &[principal(ALICE)]).unwrap_err(),
+        "unknown workflow `nope`"
+    );
+}
+
+/// Listing agrees with deciding: a tool that is not listed is denied whatever the call brings.
+#[test]
+fn hidden_tools_are_denied_at_call_time() {
+    let ir = Compiler::new(vec![("p.writ".into(), VISIBILITY.into())])
+        .compilation()
+        .policy
+        .clone()
+        .expect("the policy compiles");
+    let policy = writ_evaluator::Policy::from_ir(ir.clone()).expect("a policy");
+    let chains: [&[&str]; 5] =
+        [&[ALICE, AGENT], &[BOB, AGENT], &[ALICE], &[ALICE, AUDIT_SVC, AGENT], &[AGENT]];
+    let calls = [
+        ("read", r#"{"path": "a"}"#),
+        ("write", r#"{"path": "a"}"#),
+        ("deploy", r#"{"env": "staging"}"#),
+        ("deploy", r#"{"env": "prod"}"#),
+        ("wipe", "{}"),
+    ];
+    for chain in chains {
+        let listed: Vec<String> =
+            visible_tools(&ir, "w", &chain.iter().map(|p| principal(p)).collect::<Vec<_>>())
+                .expect("a known workflow")
+                .into_iter()
+                .map(|t| t.tool)
+                .collect();
+        for (tool, args) in calls {
+            let request = format!(
+                r#"{{"action": "call", "workflow": "w", "tool": "{tool}", "args": {args}, "chain": [{}]}}"#,
+                chain.join(", ")
+            );
+            let decision = policy.decide(&writ_evaluator::Request::from_json(&request).unwrap());
+            if decision.is_allow() {
+                assert!(listed.contains(&tool.to_string()), "{tool} allowed but hidden: {request}");
+            }
+        }
+    }
 }
