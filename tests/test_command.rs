@@ -63,6 +63,53 @@ fn junit_report_is_escaped_xml() {
     insta::assert_snapshot!(stdout);
 }
 
+/// The JUnit report read back the way GitHub, GitLab and Jenkins read it: one suite per policy
+/// file, counts that agree with the test cases, a `failure` (with the expectation and the trace)
+/// for each failed test.
+#[test]
+fn junit_report_parses_back() {
+    let (_, stdout, _) = writ(&["test", FAILING, "--format", "junit"]);
+    let doc = roxmltree::Document::parse(&stdout).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let count = |node: roxmltree::Node<'_, '_>, attr: &str| -> usize {
+        node.attribute(attr)
+            .unwrap_or_else(|| panic!("`{attr}` on <{}>", node.tag_name().name()))
+            .parse()
+            .expect("a count")
+    };
+    let suites: Vec<_> = root.children().filter(|n| n.has_tag_name("testsuite")).collect();
+    assert!(!suites.is_empty());
+    let (mut tests, mut failures) = (0, 0);
+    let mut failed_names = Vec::new();
+    for suite in &suites {
+        assert!(suite.attribute("name").is_some_and(|n| !n.is_empty()));
+        let cases: Vec<_> = suite.children().filter(|n| n.has_tag_name("testcase")).collect();
+        let failed: Vec<_> =
+            cases.iter().filter(|c| c.children().any(|n| n.has_tag_name("failure"))).collect();
+        assert_eq!(count(*suite, "tests"), cases.len());
+        assert_eq!(count(*suite, "failures"), failed.len());
+        for case in &cases {
+            assert!(case.attribute("name").is_some_and(|n| !n.is_empty()));
+            assert!(case.attribute("classname").is_some());
+        }
+        for case in failed {
+            let failure = case.children().find(|n| n.has_tag_name("failure")).unwrap();
+            let message = failure.attribute("message").unwrap_or_default();
+            assert!(message.contains("expected") && message.contains("got"), "{message}");
+            let body = failure.text().unwrap_or_default();
+            assert!(body.contains("expect ") && body.contains("actual: "), "{body}");
+            failed_names.push(case.attribute("name").unwrap().to_string());
+        }
+        tests += cases.len();
+        failures += count(*suite, "failures");
+    }
+    assert_eq!(count(root, "tests"), tests);
+    assert_eq!(count(root, "failures"), failures);
+    assert_eq!((tests, failures), (3, 2));
+    insta::assert_debug_snapshot!(failed_names);
+}
+
 #[test]
 fn filter_selects_tests_by_name() {
     let (code, stdout, _) = writ(&["test", FAILING, "--filter", "ping"]);
