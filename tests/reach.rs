@@ -56,7 +56,7 @@ const SUPPORT: &str = "examples/support-agents/policy.writ";
 #[test]
 fn every_format_on_both_examples() {
     for (name, policy) in [("coding", CODING), ("support", SUPPORT)] {
-        for format in ["table", "json", "markdown", "dot"] {
+        for format in ["table", "json", "markdown", "dot", "html"] {
             let r = writ(&["reach", "--policy", policy, "--format", format]);
             assert_eq!(r.code, 0, "{}", transcript(&r));
             assert!(r.stderr.is_empty(), "{}", r.stderr);
@@ -70,7 +70,7 @@ fn fixtures_in_every_format() {
     for (policy, fixture) in
         [(CODING, "rita"), (CODING, "rob"), (SUPPORT, "ana"), (SUPPORT, "helpdesk")]
     {
-        for format in ["table", "json"] {
+        for format in ["table", "json", "html"] {
             let r = writ(&["reach", "--policy", policy, "--fixture", fixture, "--format", format]);
             assert_eq!(r.code, 0, "{}", transcript(&r));
             insta::assert_snapshot!(format!("fixture_{fixture}_{format}"), transcript(&r));
@@ -447,4 +447,55 @@ fn a_policy_with_errors_exits_1_with_its_diagnostics() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("writ::unknown_role"), "{}", r.stderr);
     assert!(r.stdout.is_empty());
+}
+
+/// The page is self-contained (no script, no link to anything outside it) and draws every
+/// reachable tool once, secret tools marked; a browser test (`.ci/reach-html.sh`) renders it.
+#[test]
+fn html_page_is_self_contained_and_marks_secrets() {
+    let r = writ(&["reach", "--policy", CODING, "--role", "release_captain", "--format", "html"]);
+    assert_eq!(r.code, 0, "{}", transcript(&r));
+    let page = &r.stdout;
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    for outside in ["<script", "<link", "src=", "http://example", "@import"] {
+        assert!(!page.contains(outside), "the page refers outside itself: {outside}");
+    }
+    assert_eq!(page.matches("<svg ").count(), 1);
+    let reach = role(CODING, "release_captain");
+    let mut tools: Vec<&str> = reach["summary"]["reachable_tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    tools.sort_unstable();
+    for tool in &tools {
+        let node = format!("data-name=\"{tool}\"");
+        assert_eq!(page.matches(&node).count(), 1, "{tool} drawn once");
+    }
+    assert!(page.contains("class=\"node tool secret\" data-name=\"secrets.read\""));
+    assert!(page.contains("class=\"node tool prod\" data-name=\"deploy\""));
+}
+
+#[test]
+fn html_graph_that_is_too_large_leaves_a_note() {
+    // 30 roles that can each start one workflow calling 12 tools: over the drawing limit.
+    let mut text = String::new();
+    for t in 0..12 {
+        text.push_str(&format!("tool t{t}() [x]\n"));
+    }
+    for r in 0..30 {
+        text.push_str(&format!("role r{r} {{\n  may [x]\n}}\n"));
+        text.push_str(&format!("workflow w{r} {{\n  start by r{r}\n  allow *\n}}\n"));
+    }
+    let dir = std::env::temp_dir().join(format!("writ-reach-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("big.writ");
+    std::fs::write(&file, text).unwrap();
+    let r = writ(&["reach", "--policy", file.to_str().unwrap(), "--format", "html"]);
+    assert_eq!(r.code, 0, "{}", transcript(&r));
+    assert!(r.stdout.contains("id=\"no-graph\""), "{}", r.stdout);
+    assert!(r.stdout.contains("too many to read"));
+    assert!(!r.stdout.contains("<svg"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

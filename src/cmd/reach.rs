@@ -1,7 +1,9 @@
 //! `writ reach`: access review. What each role (or one role, or one fixture principal) can
 //! reach through the policy's agent workflows, computed statically from the compiled policy.
 //! The analysis is `writ_compiler::reach`; this module picks the subjects and renders the
-//! result as a table, JSON, Markdown or Graphviz DOT.
+//! result as a table, JSON, Markdown, Graphviz DOT or a self-contained HTML page.
+
+mod html;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -21,6 +23,9 @@ pub enum ReachFormat {
     Markdown,
     /// Graphviz: subjects -> workflows -> tools.
     Dot,
+    /// One self-contained page: the graph drawn as SVG, secret and prod tools marked, and the
+    /// tables.
+    Html,
 }
 
 pub struct Options<'a> {
@@ -75,6 +80,7 @@ pub fn run(o: &Options<'_>) -> u8 {
         },
         ReachFormat::Markdown => markdown(&report),
         ReachFormat::Dot => dot(&report),
+        ReachFormat::Html => html::page(&report),
     };
     print!("{text}");
     OK
