@@ -57,6 +57,8 @@ pub struct Usage {
 
 pub struct Checker<'a> {
     pub input: &'a Input<'a>,
+    /// Line starts of each file, for rule locations.
+    lines: Vec<writ_grammar::LineIndex>,
     pub symbols: Symbols<'a>,
     pub diagnostics: Vec<Diagnostic>,
     pub usage: Usage,
@@ -142,6 +144,7 @@ impl<'a> Checker<'a> {
         let symbols = Symbols::collect(&input.asts, &mut diagnostics);
         Checker {
             input,
+            lines: input.texts.iter().map(|t| writ_grammar::LineIndex::new(t)).collect(),
             symbols,
             diagnostics,
             usage: Usage::default(),
@@ -161,7 +164,10 @@ impl<'a> Checker<'a> {
 
     fn meta(&self, id: String, file: usize, span: Span) -> RuleMeta {
         let text = self.input.texts.get(file).copied().unwrap_or("");
-        let (line, column) = crate::diagnostic::line_col(text, span.start as usize);
+        let (line, column) = match self.lines.get(file) {
+            Some(index) => index.line_col(text, span.start as usize),
+            None => crate::diagnostic::line_col(text, span.start as usize),
+        };
         RuleMeta {
             id,
             file: self.input.paths.get(file).copied().unwrap_or("").to_string(),

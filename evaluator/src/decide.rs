@@ -98,7 +98,7 @@ impl Policy {
 
         // Step 3: denies (true or unknown).
         let mut denied: Vec<(&Deny, Tri)> = Vec::new();
-        for deny in dispatch.denies.iter().filter_map(|&d| self.denies.get(d as usize)) {
+        for deny in dispatch.denies().filter_map(|d| self.denies.get(d as usize)) {
             let result = eval_opt(deny.condition.as_ref(), &scope);
             let applies = result != Tri::False;
             t.record(|| TraceStep::Deny { rule: RuleRef::new(&deny.rule.meta), result, applies });
@@ -181,12 +181,11 @@ impl Policy {
         }
 
         // Step 6: evidence. `require ... for` rules apply when true or unknown.
-        let mut applies = PosSet::new(dispatch.requires.len());
+        let mut applies = PosSet::new(dispatch.requires().len());
         for (i, rule) in dispatch
-            .requires
-            .iter()
+            .requires()
             .enumerate()
-            .filter_map(|(i, &r)| Some((i, self.requires.get(r as usize)?)))
+            .filter_map(|(i, r)| Some((i, self.requires.get(r as usize)?)))
         {
             let result = eval_opt(rule.condition.as_ref(), &scope);
             t.record(|| TraceStep::RequireFor {
@@ -199,11 +198,10 @@ impl Policy {
             }
         }
         let extras = dispatch
-            .requires
-            .iter()
+            .requires()
             .enumerate()
             .filter(|(i, _)| applies.contains(*i))
-            .filter_map(|(_, &r)| self.requires.get(r as usize));
+            .filter_map(|(_, r)| self.requires.get(r as usize));
         let paths = matched_allows().map(|a| (&a.rule, &a.require[..]));
         self.evidence(req, paths, extras, || format!("{tool_name} in {}", req.workflow), None, t)
     }

@@ -1,6 +1,6 @@
 //! The compiled policy: the IR validated, names interned and rules indexed for dispatch.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -228,19 +228,79 @@ pub(crate) struct Workflow {
     pub deny_starts: Box<[u32]>,
 }
 
+/// One workflow's own rules by tool: the tools its rules name, sorted, each with its rules.
+pub(crate) type WorkflowDispatch = Box<[(ToolId, Dispatch)]>;
+
+/// Rule lists by tool while building: (allows, denies, require-fors).
+type RuleLists = BTreeMap<ToolId, (Vec<u32>, Vec<u32>, Vec<u32>)>;
+
 /// `(role, index into [`Policy::mays`])` pairs.
 pub(crate) type MayList = Box<[(RoleId, u32)]>;
 
-/// The rules that can apply to one (workflow, tool) pair, each list in source order.
+/// Rules of one scope that target one tool, each list ascending. [`Policy::denies`] and
+/// [`Policy::requires`] are in source order, so ascending indices are source order.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Dispatch {
     /// Indices into [`Policy::allows`].
     pub allows: Box<[u32]>,
-    /// Indices into [`Policy::denies`] (the workflow's and the top-level ones).
+    /// Indices into [`Policy::denies`].
     pub denies: Box<[u32]>,
-    /// Indices into [`Policy::requires`] (the workflow's and the top-level ones).
+    /// Indices into [`Policy::requires`].
     pub requires: Box<[u32]>,
 }
+
+/// The rules that can apply to a call of one tool in one workflow: the workflow's own and the
+/// top-level ones, merged in source order without allocating.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallRules<'p> {
+    /// The workflow's allows that target the tool (indices into [`Policy::allows`]).
+    pub allows: &'p [u32],
+    local: Option<&'p Dispatch>,
+    top: &'p Dispatch,
+}
+
+impl<'p> CallRules<'p> {
+    /// Indices into [`Policy::denies`], in source order.
+    pub fn denies(&self) -> Merged<'p> {
+        Merged { a: self.local.map_or(&[], |l| &l.denies), b: &self.top.denies }
+    }
+
+    /// Indices into [`Policy::requires`], in source order.
+    pub fn requires(&self) -> Merged<'p> {
+        Merged { a: self.local.map_or(&[], |l| &l.requires), b: &self.top.requires }
+    }
+}
+
+/// Two ascending index lists merged into one ascending sequence.
+#[derive(Clone, Debug)]
+pub(crate) struct Merged<'a> {
+    a: &'a [u32],
+    b: &'a [u32],
+}
+
+impl Iterator for Merged<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        let take_a = match (self.a.first(), self.b.first()) {
+            (Some(x), Some(y)) => x <= y,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        let list = if take_a { &mut self.a } else { &mut self.b };
+        let (&first, rest) = list.split_first()?;
+        *list = rest;
+        Some(first)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.a.len() + self.b.len();
+        (n, Some(n))
+    }
+}
+
+impl ExactSizeIterator for Merged<'_> {}
 
 /// A checked, compiled policy, ready to decide requests. Cheap to share across threads
 /// (`Policy` is `Send + Sync`; deciding takes `&self`).
@@ -267,8 +327,11 @@ pub struct Policy {
     /// Per tool: `(role, index into mays)` for every entitlement whose target has the tool,
     /// ordered by role, then source order.
     pub(crate) mays_by_tool: Box<[MayList]>,
-    /// `dispatch[workflow * tools + tool]`.
-    pub(crate) dispatch: Box<[Dispatch]>,
+    /// Per workflow: the tools its own rules target (sorted by tool), with those rules. Sparse:
+    /// a policy of many workflows and tools holds only the pairs some rule names.
+    pub(crate) dispatch: Box<[WorkflowDispatch]>,
+    /// Per tool: the top-level denies and require-fors that target it.
+    pub(crate) top_level: Box<[Dispatch]>,
     /// Display names of requirements, by (kind) — evidence names as `Arc<str>` for decisions.
     pub(crate) evidence_names: Box<[Arc<str>]>,
     pub(crate) role_names: Box<[Arc<str>]>,
@@ -335,9 +398,13 @@ impl Policy {
         })
     }
 
-    pub(crate) fn dispatch(&self, workflow: u32, tool: u32) -> Option<&Dispatch> {
-        let tools = self.ir.tools.len();
-        self.dispatch.get((workflow as usize).checked_mul(tools)?.checked_add(tool as usize)?)
+    /// The rules that can apply to a call of `tool` in `workflow` (`None`: either is out of
+    /// range).
+    pub(crate) fn dispatch(&self, workflow: u32, tool: u32) -> Option<CallRules<'_>> {
+        let top = self.top_level.get(tool as usize)?;
+        let own = self.dispatch.get(workflow as usize)?;
+        let local = own.binary_search_by_key(&tool, |(t, _)| *t).ok().map(|i| &own[i].1);
+        Some(CallRules { allows: local.map_or(&[], |l| &l.allows), local, top })
     }
 }
 
@@ -490,15 +557,43 @@ impl Builder {
             }
         }
 
-        // Source order of denies and require-fors across scopes and files.
+        // Denies and require-fors in source order across scopes and files, so that ascending
+        // indices are source order (dispatch lists merge without sorting).
         let deny_order = source_order(denies.iter().map(|d| &d.rule));
+        let (denies, deny_targets) = reorder(denies, deny_targets, &deny_order);
         let require_order = source_order(requires.iter().map(|r| &r.rule));
+        let (requires, require_targets) = reorder(requires, require_targets, &require_order);
         let deny_start_order = source_order(deny_starts.iter().map(|d| &d.rule));
 
+        // The rules each scope has for each tool: top level per tool, a workflow's per
+        // (workflow, tool) it names.
+        let workflow_count = ir.workflows.len();
+        let mut top_level: Vec<(Vec<u32>, Vec<u32>)> = vec![(Vec::new(), Vec::new()); tools];
+        let mut own: Vec<RuleLists> = vec![BTreeMap::new(); workflow_count];
+        for (d, (scope, target)) in deny_targets.iter().enumerate() {
+            for &t in target {
+                match scope {
+                    None => top_level.get_mut(t as usize).map(|e| e.0.push(d as u32)),
+                    Some(w) => {
+                        own.get_mut(*w as usize).map(|m| m.entry(t).or_default().1.push(d as u32))
+                    }
+                };
+            }
+        }
+        for (r, (scope, target)) in require_targets.iter().enumerate() {
+            for &t in target {
+                match scope {
+                    None => top_level.get_mut(t as usize).map(|e| e.1.push(r as u32)),
+                    Some(w) => {
+                        own.get_mut(*w as usize).map(|m| m.entry(t).or_default().2.push(r as u32))
+                    }
+                };
+            }
+        }
+
         // Workflows: starts, allows, and the dispatch index.
-        let mut workflows = Vec::with_capacity(ir.workflows.len());
+        let mut workflows = Vec::with_capacity(workflow_count);
         let mut allows = Vec::new();
-        let mut dispatch: Vec<Dispatch> = Vec::with_capacity(ir.workflows.len() * tools);
         for (w, wf) in ir.workflows.iter().enumerate() {
             let base = format!("workflows[{w}]");
             if wf.ttl_seconds < 0 {
@@ -520,7 +615,6 @@ impl Builder {
                 });
             }
 
-            let mut by_tool: Vec<Vec<u32>> = vec![Vec::new(); tools];
             for (i, allow) in wf.allows.iter().enumerate() {
                 let path = format!("{base}.allows[{i}]");
                 let target = self.target(&ir, &path, &allow.target)?;
@@ -533,46 +627,14 @@ impl Builder {
                     condition,
                     require: self.requirements(&ir, &path, &allow.require)?,
                 });
-                for &t in &target {
-                    if let Some(list) = by_tool.get_mut(t as usize) {
-                        list.push(index);
+                if let Some(map) = own.get_mut(w) {
+                    for &t in &target {
+                        map.entry(t).or_default().0.push(index);
                     }
                 }
             }
 
             let in_scope = |scope: Option<u32>| scope.is_none() || scope == Some(w as u32);
-            let mut deny_by_tool: Vec<Vec<u32>> = vec![Vec::new(); tools];
-            for &d in &deny_order {
-                let (scope, target) = &deny_targets[d as usize];
-                if in_scope(*scope) {
-                    for &t in target {
-                        if let Some(list) = deny_by_tool.get_mut(t as usize) {
-                            list.push(d);
-                        }
-                    }
-                }
-            }
-            let mut require_by_tool: Vec<Vec<u32>> = vec![Vec::new(); tools];
-            for &r in &require_order {
-                let (scope, target) = &require_targets[r as usize];
-                if in_scope(*scope) {
-                    for &t in target {
-                        if let Some(list) = require_by_tool.get_mut(t as usize) {
-                            list.push(r);
-                        }
-                    }
-                }
-            }
-            for ((allow_list, deny_list), require_list) in
-                by_tool.into_iter().zip(deny_by_tool).zip(require_by_tool)
-            {
-                dispatch.push(Dispatch {
-                    allows: allow_list.into(),
-                    denies: deny_list.into(),
-                    requires: require_list.into(),
-                });
-            }
-
             let deny_start_list: Vec<u32> = deny_start_order
                 .iter()
                 .copied()
@@ -585,6 +647,20 @@ impl Builder {
                 deny_starts: deny_start_list.into(),
             });
         }
+        let dispatch: Box<[WorkflowDispatch]> = own
+            .into_iter()
+            .map(|map| {
+                map.into_iter()
+                    .map(|(t, (a, d, r))| {
+                        (t, Dispatch { allows: a.into(), denies: d.into(), requires: r.into() })
+                    })
+                    .collect()
+            })
+            .collect();
+        let top_level: Box<[Dispatch]> = top_level
+            .into_iter()
+            .map(|(d, r)| Dispatch { allows: Box::new([]), denies: d.into(), requires: r.into() })
+            .collect();
 
         // Entitlements by tool: by role, then source order (they already are, by construction).
         let mays_by_tool = mays_by_tool.into_iter().map(Into::into).collect();
@@ -606,7 +682,8 @@ impl Builder {
             deny_starts: deny_starts.into(),
             mays: mays.into(),
             mays_by_tool,
-            dispatch: dispatch.into(),
+            dispatch,
+            top_level,
             evidence_names: ir.evidence.iter().map(|e| e.name.as_str().into()).collect(),
             role_names: ir.roles.iter().map(|r| r.name.as_str().into()).collect(),
             ir,
@@ -932,6 +1009,12 @@ fn flatten(items: &[Cond], and: bool) -> Vec<&Cond> {
 }
 
 /// Indices of `rules` sorted by source position (stable: ties keep their order).
+/// `items` and their `targets` permuted into `order` (a permutation of their indices).
+fn reorder<T, U>(items: Vec<T>, targets: Vec<U>, order: &[u32]) -> (Vec<T>, Vec<U>) {
+    let mut slots: Vec<Option<(T, U)>> = items.into_iter().zip(targets).map(Some).collect();
+    order.iter().filter_map(|&i| slots.get_mut(i as usize).and_then(Option::take)).unzip()
+}
+
 fn source_order<'a>(rules: impl Iterator<Item = &'a Rule>) -> Vec<u32> {
     let mut keyed: Vec<((&str, u32, u32), u32)> =
         rules.enumerate().map(|(i, rule)| (rule.source_key(), i as u32)).collect();

@@ -87,14 +87,36 @@ pub fn is_keyword(word: &str) -> bool {
 /// The 1-based line and column (counted in characters) of byte `offset` in `source`. An offset
 /// past the end is taken as the end; one inside a character as that character's start.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(source.len());
-    while !source.is_char_boundary(offset) {
-        offset -= 1;
+    LineIndex::new(source).line_col(source, offset)
+}
+
+/// The line starts of a text, for many [`line_col`] lookups in it: each is a binary search
+/// plus a count of the characters before the offset on its line (not a scan from the start).
+#[derive(Clone, Debug)]
+pub struct LineIndex {
+    /// Byte offset of the start of each line; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(source: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(source.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
     }
-    let before = &source[..offset];
-    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-    (line, before[line_start..].chars().count() + 1)
+
+    /// 1-based line and column (in characters) of a byte offset of `source`, the text this
+    /// index was built from. Offsets past the end clamp to it; offsets inside a character floor
+    /// to its start.
+    pub fn line_col(&self, source: &str, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(source.len());
+        while !source.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.starts[line - 1].min(offset);
+        (line, source.get(start..offset).map_or(0, |t| t.chars().count()) + 1)
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +142,19 @@ mod tests {
         assert_eq!(line_col(src, 6), (2, 2)); // inside 😀
         assert_eq!(line_col(src, 9), (2, 3));
         assert_eq!(line_col(src, 100), (3, 1));
+        // The index agrees with a scan from the start at every offset.
+        let index = LineIndex::new(src);
+        for offset in 0..=src.len() + 2 {
+            let mut o = offset.min(src.len());
+            while !src.is_char_boundary(o) {
+                o -= 1;
+            }
+            let before = &src[..o];
+            let line = before.matches('\n').count() + 1;
+            let column = before[before.rfind('\n').map_or(0, |i| i + 1)..].chars().count() + 1;
+            assert_eq!(index.line_col(src, offset), (line, column), "offset {offset}");
+        }
+        assert_eq!(LineIndex::new("").line_col("", 5), (1, 1));
         assert_eq!(line_col("", 5), (1, 1));
     }
 }
