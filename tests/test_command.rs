@@ -159,3 +159,11 @@ fn ci_formats_annotate_failing_expectations() {
     assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), 2);
     assert_eq!(v["runs"][0]["results"][0]["ruleId"], "writ::test_failed");
 }
+
+/// `by` is not a keyword (LANGUAGE.md §1): a role may be called `by`, even right after `by`.
+#[test]
+fn by_is_a_name() {
+    let (code, stdout, stderr) = writ(&["test", "tests/fixtures/by_is_a_name.writ"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+}

@@ -1,0 +1,33 @@
+//! JSON request in, JSON decision out, in a loop, for profiling the request decoder and the
+//! decision encoder: `cargo run --release -p writ-bench --example json -- 1000`.
+
+fn main() {
+    let rules: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let rounds: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let s = writ_bench::scenario::generate(rules, 42);
+    let engine = writ_bench::writ::WritEngine::load(&writ_bench::writ::emit(&s.model));
+    let requests = writ_bench::requests::generate(&s, 1000, 7);
+    let mut bytes = 0;
+    let (mut decode, mut decide, mut encode) = (0u128, 0u128, 0u128);
+    for _ in 0..rounds {
+        for r in &requests {
+            let t = std::time::Instant::now();
+            let request = writ_evaluator::Request::from_json(&r.json).expect("a request");
+            let t1 = std::time::Instant::now();
+            let decision = engine.policy.decide(&request);
+            let t2 = std::time::Instant::now();
+            bytes += decision.to_json().len();
+            let t3 = std::time::Instant::now();
+            decode += (t1 - t).as_nanos();
+            decide += (t2 - t1).as_nanos();
+            encode += (t3 - t2).as_nanos();
+        }
+    }
+    let n = (rounds * requests.len()) as u128;
+    println!(
+        "mean per request: decode {} ns, decide {} ns, encode {} ns ({bytes} bytes out)",
+        decode / n,
+        decide / n,
+        encode / n
+    );
+}
