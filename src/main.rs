@@ -123,6 +123,8 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the language server (LSP over standard input and output), for editors.
+    Lsp,
 }
 
 fn percent(text: &str) -> Result<f64, String> {
@@ -165,6 +167,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Fmt { paths, check } => cmd::fmt::run(&paths, check),
+        Command::Lsp => cmd::lsp::run(),
     };
     ExitCode::from(code)
 }

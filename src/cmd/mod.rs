@@ -2,5 +2,6 @@ pub mod check;
 pub mod diff;
 pub mod eval;
 pub mod fmt;
+pub mod lsp;
 pub mod reach;
 pub mod test;
