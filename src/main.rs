@@ -125,6 +125,8 @@ enum Command {
     },
     /// Run the language server (LSP over standard input and output), for editors.
     Lsp,
+    /// Serve decisions over HTTP for gateways, reloading the policy when it changes.
+    Serve(cmd::serve::Args),
 }
 
 fn percent(text: &str) -> Result<f64, String> {
@@ -168,6 +170,7 @@ fn main() -> ExitCode {
         }
         Command::Fmt { paths, check } => cmd::fmt::run(&paths, check),
         Command::Lsp => cmd::lsp::run(),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     ExitCode::from(code)
 }

@@ -4,4 +4,5 @@ pub mod eval;
 pub mod fmt;
 pub mod lsp;
 pub mod reach;
+pub mod serve;
 pub mod test;
