@@ -29,8 +29,9 @@ impl LineIndex {
             offset -= 1;
         }
         let line = self.starts.partition_point(|s| *s <= offset).saturating_sub(1);
-        let start = self.starts[line];
-        let character: usize = text[start..offset].chars().map(char::len_utf16).sum();
+        let start = self.starts[line].min(offset);
+        let character: usize =
+            text.get(start..offset).unwrap_or("").chars().map(char::len_utf16).sum();
         Position { line: line as u32, character: character as u32 }
     }
 
@@ -39,8 +40,9 @@ impl LineIndex {
         let Some(&start) = self.starts.get(position.line as usize) else {
             return text.len();
         };
+        let start = start.min(text.len());
         let end = self.starts.get(position.line as usize + 1).map_or(text.len(), |e| e - 1);
-        let line = &text[start..end.max(start)];
+        let line = text.get(start..end.clamp(start, text.len())).unwrap_or("");
         let line = line.strip_suffix('\r').unwrap_or(line);
         let mut units = 0usize;
         for (i, c) in line.char_indices() {
@@ -92,6 +94,6 @@ mod tests {
         assert_eq!(index.offset(text, Position::new(1, 2)), 5); // inside the surrogate pair
         assert_eq!(index.offset(text, Position::new(1, 99)), 10); // before `\r\n`
         assert_eq!(index.offset(text, Position::new(9, 0)), text.len());
-        assert_eq!(index.offset("", Position::new(0, 5)), 0);
+        assert_eq!(LineIndex::new("").offset("", Position::new(0, 5)), 0);
     }
 }

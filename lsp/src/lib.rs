@@ -10,6 +10,7 @@
 
 mod convert;
 mod diagnostics;
+mod features;
 mod server;
 pub mod workspace;
 

@@ -152,3 +152,16 @@ pub fn pos(text: &str, needle: &str, delta: usize) -> (u32, u32) {
     let start = before.rfind('\n').map_or(0, |i| i + 1);
     (line as u32, before[start..].encode_utf16().count() as u32)
 }
+
+/// The value with every object's keys in order (for maps the server builds from hash maps).
+pub fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}
