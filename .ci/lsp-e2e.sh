@@ -28,6 +28,7 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
 fi
 
 cd tests/lsp-e2e
+export PYTHONDONTWRITEBYTECODE=1
 echo "lsp-e2e: $("$WRIT" --version) through pytest-lsp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("pytest-lsp"))')"
 # -p no:cacheprovider: no .pytest_cache in the source tree. Exit code 5 (no tests ran) fails too.
 exec "$venv/bin/python" -m pytest -p no:cacheprovider -ra "$@"
