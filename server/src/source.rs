@@ -110,13 +110,20 @@ fn compile(path: &Path) -> Result<Policy, String> {
 }
 
 fn bundle(path: &Path, verify_key: Option<&Path>) -> Result<Policy, String> {
-    let _bytes =
+    let key = match verify_key {
+        None => None,
+        Some(key) => {
+            let text = std::fs::read_to_string(key)
+                .map_err(|e| format!("cannot read verify key `{}`: {e}", key.display()))?;
+            let parsed = writ_evaluator::bundle::parse_verifying_key(&text)
+                .map_err(|e| format!("verify key `{}`: {e}", key.display()))?;
+            Some(parsed)
+        }
+    };
+    let bytes =
         std::fs::read(path).map_err(|e| format!("cannot read bundle `{}`: {e}", path.display()))?;
-    if let Some(key) = verify_key {
-        std::fs::read(key)
-            .map_err(|e| format!("cannot read verification key `{}`: {e}", key.display()))?;
-    }
-    Err(format!("bundle `{}`: bundles are not supported by this build yet", path.display()))
+    Policy::from_bundle(&bytes, key.as_ref())
+        .map_err(|e| format!("bundle `{}` refused: {e}", path.display()))
 }
 
 #[cfg(test)]
