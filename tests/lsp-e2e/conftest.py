@@ -293,7 +293,7 @@ async def request(awaitable):
 def text_of_hover(hover: types.Hover | None) -> str:
     assert hover is not None, "no hover"
     contents = hover.contents
-    items = contents if isinstance(contents, list) else [contents]
+    items = list(contents) if isinstance(contents, (list, tuple)) else [contents]
     parts = []
     for item in items:
         if isinstance(item, str):
@@ -307,7 +307,7 @@ def locations(result) -> list[tuple[str, types.Range]]:
     """Definition/references results (Location, [Location] or [LocationLink]) as (file, range)."""
     if result is None:
         return []
-    items = result if isinstance(result, list) else [result]
+    items = list(result) if isinstance(result, (list, tuple)) else [result]
     out = []
     for item in items:
         if isinstance(item, types.LocationLink):

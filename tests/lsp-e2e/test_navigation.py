@@ -99,8 +99,8 @@ async def test_definition_of_a_keyword_is_nothing(client):
     assert locations(result) == []
 
 
-async def references(client, name, needle, include_declaration, nth=0):
-    p = doc_pos(name, needle, nth, 1)
+async def references(client, name, needle, include_declaration, delta=1):
+    p = doc_pos(name, needle, 0, delta)
     result = await request(
         client.text_document_references_async(
             types.ReferenceParams(
@@ -124,8 +124,8 @@ async def test_references_across_files(client):
         ("workflows.writ", 5, "tests_passed"),
         ("workflows.writ", 6, "tests_passed"),
     ]
-    assert await references(client, "tools.writ", "evidence tests_passed", False) == uses
-    with_decl = await references(client, "tools.writ", "evidence tests_passed", True)
+    assert await references(client, "tools.writ", "evidence tests_passed", False, delta=10) == uses
+    with_decl = await references(client, "tools.writ", "evidence tests_passed", True, delta=10)
     assert with_decl == sorted(uses + [("tools.writ", 7, "tests_passed")])
 
 

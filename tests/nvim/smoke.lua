@@ -56,8 +56,10 @@ local function request(bufnr, method, params)
   local responses, err = vim.lsp.buf_request_sync(bufnr, method, params, GUARD)
   assert(responses, 'no answer to ' .. method .. ': ' .. tostring(err))
   for _, response in pairs(responses) do
-    if response.err then
-      error(method .. ' failed: ' .. vim.inspect(response.err))
+    -- Neovim 0.7 names the error `error`, later versions `err`.
+    local err = response.err or response.error
+    if err then
+      error(method .. ' failed: ' .. vim.inspect(err))
     end
     return response.result
   end
@@ -285,12 +287,17 @@ check('a code action applies "did you mean"', function()
     return #diagnostics(bufnr) > 0
   end, 20), 'no diagnostics for an unknown tool')
   local d = diagnostics(bufnr)[1]
-  local lsp_diagnostic = d.user_data and d.user_data.lsp or {
-    range = { start = { line = d.lnum, character = d.col }, ['end'] = { line = d.end_lnum, character = d.end_col } },
+  -- Back to an LSP diagnostic: Neovim keeps only some of its fields in user_data.lsp.
+  local lsp_diagnostic = vim.tbl_extend('force', (d.user_data and d.user_data.lsp) or {}, {
+    range = {
+      start = { line = d.lnum, character = d.col },
+      ['end'] = { line = d.end_lnum or d.lnum, character = d.end_col or d.col },
+    },
     message = d.message,
     severity = d.severity,
-    code = d.code,
-  }
+    code = d.code or (d.user_data and d.user_data.lsp and d.user_data.lsp.code),
+    source = d.source,
+  })
   local actions = request(bufnr, 'textDocument/codeAction', {
     textDocument = { uri = vim.uri_from_bufnr(bufnr) },
     range = lsp_diagnostic.range,
