@@ -7,8 +7,9 @@ from lsprotocol import types
 from conftest import HANG_GUARD, find, open_doc, read, request, uri
 
 
-async def lenses(client):
-    open_doc(client, "tests.writ")
+async def lenses(client, open_first=True):
+    if open_first:
+        open_doc(client, "tests.writ")
     result = await request(
         client.text_document_code_lens_async(
             types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri("tests.writ")))
@@ -72,3 +73,14 @@ async def test_running_a_failing_test_says_why(client):
     # Why: the expected and actual decision, and the reason.
     assert "deny" in said.lower(), said
     assert "not entitled" in said, said
+
+
+async def test_a_lens_shows_the_last_result(client):
+    found = await lenses(client)
+    failing = max(found, key=lambda l: l.range.start.line)
+    before = failing.command.title
+    await run(client, failing)
+    again = await lenses(client, open_first=False)
+    after = max(again, key=lambda l: l.range.start.line).command.title
+    assert after != before, f"the lens still says `{after}` after a run"
+    assert "fail" in after.lower() or "✗" in after, after
