@@ -114,6 +114,11 @@ enum Command {
         #[arg(long)]
         fail_on_widen: bool,
     },
+    /// Decision logs: check their hash chain.
+    Log {
+        #[command(subcommand)]
+        command: cmd::log::LogCommand,
+    },
     /// Format policies in writ's one canonical layout.
     Fmt {
         /// Files or directories to format in place (`-` reads standard input and writes
@@ -169,6 +174,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Fmt { paths, check } => cmd::fmt::run(&paths, check),
+        Command::Log { command } => cmd::log::run(&command),
         Command::Lsp => cmd::lsp::run(),
         Command::Serve(args) => cmd::serve::run(args),
     };

@@ -2,6 +2,7 @@ pub mod check;
 pub mod diff;
 pub mod eval;
 pub mod fmt;
+pub mod log;
 pub mod lsp;
 pub mod reach;
 pub mod serve;
