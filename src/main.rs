@@ -132,6 +132,13 @@ enum Command {
     Lsp,
     /// Serve decisions over HTTP for gateways, reloading the policy when it changes.
     Serve(cmd::serve::Args),
+    /// Hooks for coding agents: `writ hook claude-code` decides Claude Code's tool calls.
+    Hook {
+        #[command(subcommand)]
+        command: cmd::hook::HookCommand,
+    },
+    /// A stdio MCP proxy that decides every tool call with its arguments.
+    McpProxy(cmd::mcp_proxy::Args),
 }
 
 fn percent(text: &str) -> Result<f64, String> {
@@ -177,6 +184,8 @@ fn main() -> ExitCode {
         Command::Log { command } => cmd::log::run(&command),
         Command::Lsp => cmd::lsp::run(),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Hook { command } => cmd::hook::run(command),
+        Command::McpProxy(args) => cmd::mcp_proxy::run(args),
     };
     ExitCode::from(code)
 }
