@@ -30,7 +30,11 @@ impl Target {
         if self.is_dir {
             path.starts_with(&self.path)
         } else {
-            path.file_name() == self.path.file_name()
+            // Kubernetes projects config maps and secrets through `..data`, a symbolic link
+            // replaced by rename: a change of it is a change of every file in the directory.
+            let kubernetes =
+                path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".."));
+            (path.file_name() == self.path.file_name() || kubernetes)
                 && path.parent().map(absolute) == self.path.parent().map(absolute)
         }
     }
@@ -126,6 +130,7 @@ mod tests {
         assert!(file.matches(Path::new("/p/policy.writ")));
         assert!(!file.matches(Path::new("/p/other.writ")));
         assert!(!file.matches(Path::new("/q/policy.writ")));
+        assert!(file.matches(Path::new("/p/..data")));
         let dir = Target { path: PathBuf::from("/p"), is_dir: true };
         assert!(dir.matches(Path::new("/p/sub/x.writ")));
         assert!(!dir.matches(Path::new("/pq/x.writ")));

@@ -240,18 +240,25 @@ fn metrics_count_decisions_errors_and_reloads() {
     ] {
         assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
     }
-    // The whole exposition, with the values that vary (timings, the load time) masked.
-    let masked: String = text
-        .lines()
-        .map(|line| {
-            let varies = line.starts_with("writ_request_duration_seconds")
-                || line.starts_with("writ_policy_loaded_timestamp_seconds ");
-            match line.rsplit_once(' ') {
-                Some((name, _)) if varies && !line.starts_with('#') => format!("{name} [value]\n"),
-                _ => format!("{line}\n"),
-            }
-        })
-        .collect();
+    // The whole exposition, with the values that vary (timings, the load time) masked and the
+    // series of each metric sorted (a family's series come in no fixed order).
+    let mut masked = String::new();
+    let mut series: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            series.sort();
+            masked.extend(series.drain(..).map(|l| l + "\n"));
+            masked.push_str(line);
+            masked.push('\n');
+            continue;
+        }
+        let varies = line.starts_with("writ_request_duration_seconds")
+            || line.starts_with("writ_policy_loaded_timestamp_seconds ");
+        series.push(match line.rsplit_once(' ') {
+            Some((name, _)) if varies => format!("{name} [value]"),
+            _ => line.to_string(),
+        });
+    }
     insta::assert_snapshot!("metrics", masked);
 }
 
