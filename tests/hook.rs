@@ -27,7 +27,8 @@ fn hook(args: &[&str], input: &[u8]) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run writ");
-    child.stdin.take().unwrap().write_all(input).unwrap();
+    // A usage error exits before reading its input: the write may find the pipe closed.
+    let _ = child.stdin.take().unwrap().write_all(input);
     let out = child.wait_with_output().unwrap();
     (
         out.status.code().unwrap_or(-1),

@@ -562,3 +562,141 @@ pub fn refusal(judgement: &Judgement, tool: &str, workflow: &str) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const POLICY: &str = r#"
+tool mcp.fs.read(path: string)
+tool mcp.fs.write(path: string, size: int) [write]
+evidence approval by human
+role dev {
+  may mcp.fs.*
+}
+workflow w {
+  start by dev
+  allow mcp.fs.read when path matches "/ok/*"
+  allow mcp.fs.write when size < 10 require approval
+  allow mcp.fs.write when path == "/ok/free"
+}
+"#;
+
+    fn proxy() -> (Proxy, mpsc::UnboundedReceiver<Vec<u8>>, mpsc::UnboundedReceiver<Vec<u8>>) {
+        let compiler = writ_compiler::Compiler::new(vec![("p.writ".into(), POLICY.into())]);
+        let ir = compiler.compilation().policy.clone().expect("the test policy compiles");
+        let (to_client, client) = mpsc::unbounded_channel();
+        let (to_upstream, upstream) = mpsc::unbounded_channel();
+        let options = Options {
+            gate: Gate::new(ir, "w").unwrap(),
+            identity: json!({"id": "ada", "kind": "human", "roles": ["dev"]}),
+            agent: None,
+            server: "fs".into(),
+            timeout: Duration::from_secs(60),
+            log: None,
+            command: Vec::new(),
+        };
+        let proxy = Proxy {
+            options,
+            to_client,
+            to_upstream: Some(to_upstream),
+            pending: HashMap::new(),
+            client_name: None,
+        };
+        (proxy, client, upstream)
+    }
+
+    /// A line a client might send: well-formed calls with arbitrary names, ids and arguments,
+    /// other requests, and garbage.
+    fn line() -> impl Strategy<Value = String> {
+        let value = prop_oneof![
+            any::<i64>().prop_map(|i| json!(i)),
+            any::<bool>().prop_map(|b| json!(b)),
+            "(/ok/|/etc/|)[a-z]{0,6}".prop_map(|s| json!(s)),
+            Just(json!("/ok/free")),
+            Just(json!(null)),
+            Just(json!(1.5)),
+            Just(json!(["/ok/x"])),
+            Just(json!({"path": "/ok/x"})),
+        ];
+        let args = proptest::collection::btree_map(
+            prop_oneof![Just("path".to_string()), Just("size".to_string()), "[a-z-]{1,5}"],
+            value,
+            0..4,
+        );
+        let name = prop_oneof![Just("read"), Just("write"), Just("delete"), Just("")];
+        let id = prop_oneof![(0i64..5).prop_map(|i| json!(i)), Just(json!("a")), Just(json!(null))];
+        let call = (id.clone(), name, args).prop_map(|(id, name, args)| {
+            json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                   "params": {"name": name, "arguments": args}})
+            .to_string()
+        });
+        let other =
+            id.prop_map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "ping"}).to_string());
+        let garbage = prop_oneof![
+            "[ -~]{0,40}",
+            Just(r#"{"id": 1, "id": 2, "method": "tools/call"}"#.to_string()),
+            Just(r#"[{"id": 1, "method": "tools/call"}]"#.to_string()),
+            Just(
+                r#"{"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": []}"#.to_string()
+            ),
+        ];
+        prop_oneof![4 => call, 1 => other, 1 => garbage]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// Whatever the client sends, nothing panics, every `tools/call` that reaches the
+        /// upstream is one the evaluator allows on exactly its arguments, and every call gets
+        /// exactly one answer from the proxy or is forwarded.
+        #[test]
+        fn only_allowed_calls_are_forwarded(lines in proptest::collection::vec(line(), 1..20)) {
+            let (mut proxy, mut client, mut upstream) = proxy();
+            for l in &lines {
+                proxy.on_client(l.as_bytes());
+            }
+            let gate = &proxy.options.gate;
+            let chain = proxy.chain();
+            while let Ok(sent) = upstream.try_recv() {
+                let m: Json = serde_json::from_slice(&sent).expect("only JSON is forwarded");
+                prop_assert!(lines.iter().any(|l| l.as_bytes() == &sent[..]), "forwarded unchanged");
+                if m["method"] == "tools/call" {
+                    let name = m["params"]["name"].as_str().unwrap();
+                    let empty = Map::new();
+                    let args = m["params"]["arguments"].as_object().unwrap_or(&empty);
+                    let tool = names::mcp_tool("fs", name);
+                    let j = gate.decide(&chain, &tool, args, Map::new()).unwrap();
+                    prop_assert_eq!(j.decision.decision, Outcome::Allow, "{}", m);
+                }
+            }
+            while let Ok(answer) = client.try_recv() {
+                let m: Json = serde_json::from_slice(&answer).expect("answers are JSON");
+                prop_assert!(m.get("result").is_some() != m.get("error").is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_call_is_answered_and_not_forwarded() {
+        let (mut proxy, mut client, mut upstream) = proxy();
+        let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                          "params": {"name": "write", "arguments": {"path": "/x", "size": 3}}});
+        proxy.on_client(call.to_string().as_bytes());
+        assert!(upstream.try_recv().is_err());
+        let answer: Json = serde_json::from_slice(&client.try_recv().unwrap()).unwrap();
+        assert_eq!(answer["id"], 7);
+        assert_eq!(answer["result"]["isError"], true);
+        let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(text.contains("1 approval (0 given)"), "{text}");
+
+        let call = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/call",
+                          "params": {"name": "read", "arguments": {"path": "/ok/a", "x": 1}}});
+        proxy.on_client(call.to_string().as_bytes());
+        assert_eq!(upstream.try_recv().unwrap(), call.to_string().into_bytes());
+        assert!(client.try_recv().is_err());
+        assert!(proxy.pending.contains_key("8"));
+    }
+}
