@@ -122,7 +122,7 @@ impl fmt::Display for BundleError {
                 "the bundle's checksum does not match its contents: it was damaged or altered",
             ),
             BundleError::Unsigned => {
-                f.write_str("the bundle is not signed, and a verify key was given: refused")
+                f.write_str("the bundle is not signed, but a verify key was given")
             }
             BundleError::Signature => f.write_str(
                 "the bundle's signature does not verify with the given key: it was signed by \
@@ -307,7 +307,13 @@ fn decode<'de, T: Deserialize<'de>>(
         (_, Ok((_, true))) => Err(malformed("it nests too deeply".into())),
         (Ok(value), Ok((0, false))) => Ok(value),
         (Ok(_), Ok((n, false))) => Err(malformed(format!("{n} bytes follow its end"))),
-        (Err(e), _) | (Ok(_), Err(e)) => Err(malformed(e.to_string())),
+        (Err(e), _) | (Ok(_), Err(e)) => {
+            // postcard's messages start with a capital: ours do not.
+            let text = e.to_string();
+            let mut chars = text.chars();
+            let first = chars.next().map(|c| c.to_lowercase().collect::<String>());
+            Err(malformed(first.unwrap_or_default() + chars.as_str()))
+        }
     }
 }
 

@@ -1,8 +1,10 @@
+pub mod build;
 pub mod check;
 pub mod diff;
 pub mod eval;
 pub mod fmt;
 pub mod hook;
+pub mod keygen;
 pub mod log;
 pub mod lsp;
 pub mod mcp_proxy;
