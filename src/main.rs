@@ -124,6 +124,11 @@ enum Command {
     Build(cmd::build::Args),
     /// Make an ed25519 key pair for signing bundles (NAME.key and NAME.pub).
     Keygen(cmd::keygen::Args),
+    /// Start a policy from elsewhere: `writ import mcp tools.json` declares an MCP server's tools.
+    Import {
+        #[command(subcommand)]
+        command: cmd::import::ImportCommand,
+    },
     /// Decision logs: check their hash chain.
     Log {
         #[command(subcommand)]
@@ -197,6 +202,7 @@ fn main() -> ExitCode {
         }
         Command::Fmt { paths, check } => cmd::fmt::run(&paths, check),
         Command::Log { command } => cmd::log::run(&command),
+        Command::Import { command } => cmd::import::run(&command),
         Command::Build(args) => cmd::build::run(&args),
         Command::Keygen(args) => cmd::keygen::run(&args),
         Command::Lsp => cmd::lsp::run(),

@@ -4,6 +4,7 @@ pub mod diff;
 pub mod eval;
 pub mod fmt;
 pub mod hook;
+pub mod import;
 pub mod keygen;
 pub mod log;
 pub mod lsp;
