@@ -17,11 +17,12 @@
 //! # use writ_evaluator::{Decision, Outcome, Request};
 //! # let request = Request::from_json(r#"{"action": "start", "workflow": "w",
 //! #     "chain": [{"id": "ada", "kind": "human"}]}"#)?;
+//! # let hash = writ_evaluator::log::digest(b"a policy");
 //! # let decision = Decision { decision: Outcome::Deny, missing: vec![], rules: vec![],
-//! #     reasons: vec![], ttl_seconds: None, policy: "sha256:00".into() };
+//! #     reasons: vec![], ttl_seconds: None, policy: hash.as_str().into() };
 //! let mut log = DecisionLog::new(Vec::new());
-//! let id = log.record(&request, &decision, "sha256:00")?;
-//! log.record(&request, &decision, "sha256:00")?;
+//! let id = log.record(&request, &decision, &hash)?;
+//! log.record(&request, &decision, &hash)?;
 //! let bytes = log.into_inner();
 //! let summary = verify(&bytes[..])?;
 //! assert_eq!(summary.lines, 2);
