@@ -208,9 +208,7 @@ fn main() {
             samples.push(start.elapsed());
         }
         stats(&format!("compiler only: edit → diagnostics ({layout})"), samples, 20.0);
-        let text = changed.clone();
-        let start = Instant::now();
-        let _ = writ_compiler::db::parse(&db, input);
+        let text = changed;
         let mut parses = Vec::new();
         for _ in 0..iterations.min(20) {
             let start = Instant::now();
@@ -218,7 +216,6 @@ fn main() {
             let _ = writ_compiler::db::parse(&c.db, c.policy.files(&c.db)[0]);
             parses.push(start.elapsed());
         }
-        let _ = start;
         stats(&format!("parse of the edited file alone ({layout})"), parses, 20.0);
     }
     runtime.block_on(async {

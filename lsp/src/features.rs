@@ -65,7 +65,8 @@ pub fn semantic_tokens(
     for (span, class, decl) in a.semantic_tokens(file) {
         let start = index.position(text, span.start as usize);
         let end = index.position(text, span.end as usize);
-        if start.line != end.line || end.character <= start.character {
+        let backwards = start.line < line || (start.line == line && start.character < col);
+        if start.line != end.line || end.character <= start.character || backwards {
             continue;
         }
         let (ty, mut mods) = token_type(class);

@@ -577,9 +577,7 @@ impl Analysis<'_> {
         } else if p1 == "extends"
             || matches!(head, Some(("extends", _)))
             || (p1 == "role" && p2 == "has")
-        {
-            self.roles()
-        } else if p1 == "[" && block == Block::Fixture
+            // The roles of a fixture: `fixture f = human [`.
             || (block != Block::Test
                 && statement == Some("fixture")
                 && (p1 == "[" || matches!(head, Some(("[", _)))))

@@ -42,7 +42,7 @@ fn with<T>(text: &str, f: impl FnOnce(&Analysis) -> T) -> T {
 #[test]
 fn definitions_and_references() {
     with(POLICY, |a| {
-        let use_ = at(POLICY, "engineer {") - 0;
+        let use_ = at(POLICY, "engineer {");
         let def = a.definition(0, at(POLICY, "extends engineer") + 9).unwrap();
         assert_eq!(def.span.start as usize, use_);
         let refs = a.references(0, use_, true);
