@@ -335,3 +335,47 @@ fn start_up_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_tampered_bundle_is_refused_at_start() {
+    use writ_evaluator::bundle::{SigningKey, encode_verifying_key, write};
+    let dir = temp_dir("bundle");
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let compiler = writ_compiler::Compiler::new(vec![("policy.writ".into(), POLICY.into())]);
+    let ir = compiler.compilation().policy.clone().expect("the policy compiles");
+    let mut bytes = write(&ir, std::time::SystemTime::now(), Some(&key)).unwrap();
+    let public = dir.join("writ.pub");
+    std::fs::write(&public, encode_verifying_key(&key.verifying_key())).unwrap();
+    let bundle = dir.join("policy.writb");
+    let (bundle_arg, public_arg) = (bundle.display().to_string(), public.display().to_string());
+
+    // The good bundle serves.
+    std::fs::write(&bundle, &bytes).unwrap();
+    let served = serve(&["--bundle", &bundle_arg, "--verify-key", &public_arg]);
+    assert_eq!(json(post(served.addr, "/v1/decide", ALLOW))["decision"], "allow");
+    served.signal("TERM");
+    assert_eq!(served.wait().0, 0);
+
+    // One byte changed: refused, exit 1.
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&bundle, &bytes).unwrap();
+    let (code, stderr) = run_writ(&[
+        "serve",
+        "--bundle",
+        &bundle_arg,
+        "--verify-key",
+        &public_arg,
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: bundle `{bundle_arg}` refused: the bundle's checksum")),
+        "{stderr}"
+    );
+
+    // `--verify-key` belongs to bundles.
+    let (code, stderr) = run_writ(&["serve", "--policy", "p.writ", "--verify-key", &public_arg]);
+    assert_eq!(code, 2, "{stderr}");
+}

@@ -43,6 +43,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
+    if args.verify_key.is_some() && args.bundle.is_none() {
+        output::error("`--verify-key` verifies a bundle: give `--bundle FILE` with it");
+        return USAGE;
+    }
     let source = match (args.policy, args.bundle) {
         (Some(policy), _) => Source::Policy(policy),
         (None, Some(path)) => Source::Bundle { path, verify_key: args.verify_key },
