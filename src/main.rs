@@ -54,8 +54,14 @@ enum Command {
     /// Decide requests (LANGUAGE.md §5 JSON) against a policy.
     Eval {
         /// The policy: a `.writ` file or a directory of them.
+        #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+        policy: Option<std::path::PathBuf>,
+        /// A bundle built by `writ build`, instead of `--policy`.
         #[arg(long)]
-        policy: std::path::PathBuf,
+        bundle: Option<std::path::PathBuf>,
+        /// A public key file (`writ keygen`): the bundle must be signed by its secret key.
+        #[arg(long, requires = "bundle")]
+        verify_key: Option<std::path::PathBuf>,
         /// One JSON request (a file, or `-` for standard input).
         #[arg(long, conflicts_with = "requests", required_unless_present = "requests")]
         request: Option<String>,
@@ -114,6 +120,20 @@ enum Command {
         #[arg(long)]
         fail_on_widen: bool,
     },
+    /// Compile a policy into a bundle (a versioned binary file, optionally signed) for gateways.
+    Build(cmd::build::Args),
+    /// Make an ed25519 key pair for signing bundles (NAME.key and NAME.pub).
+    Keygen(cmd::keygen::Args),
+    /// Start a policy from elsewhere: `writ import mcp tools.json` declares an MCP server's tools.
+    Import {
+        #[command(subcommand)]
+        command: cmd::import::ImportCommand,
+    },
+    /// Decision logs: check their hash chain.
+    Log {
+        #[command(subcommand)]
+        command: cmd::log::LogCommand,
+    },
     /// Format policies in writ's one canonical layout.
     Fmt {
         /// Files or directories to format in place (`-` reads standard input and writes
@@ -123,6 +143,17 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the language server (LSP over standard input and output), for editors.
+    Lsp,
+    /// Serve decisions over HTTP for gateways, reloading the policy when it changes.
+    Serve(cmd::serve::Args),
+    /// Hooks for coding agents: `writ hook claude-code` decides Claude Code's tool calls.
+    Hook {
+        #[command(subcommand)]
+        command: cmd::hook::HookCommand,
+    },
+    /// A stdio MCP proxy that decides every tool call with its arguments.
+    McpProxy(cmd::mcp_proxy::Args),
 }
 
 fn percent(text: &str) -> Result<f64, String> {
@@ -136,8 +167,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { paths, format } => cmd::check::run(&paths, format),
-        Command::Eval { policy, request, requests, explain, format } => {
-            cmd::eval::run(&policy, request.as_deref(), requests.as_deref(), explain, format)
+        Command::Eval { policy, bundle, verify_key, request, requests, explain, format } => {
+            let source = cmd::eval::Source {
+                policy: policy.as_deref(),
+                bundle: bundle.as_deref(),
+                verify_key: verify_key.as_deref(),
+            };
+            cmd::eval::run(&source, request.as_deref(), requests.as_deref(), explain, format)
         }
         Command::Test { path, format, filter, coverage, coverage_min } => {
             let path = path.unwrap_or_else(|| ".".into());
@@ -165,6 +201,14 @@ fn main() -> ExitCode {
             })
         }
         Command::Fmt { paths, check } => cmd::fmt::run(&paths, check),
+        Command::Log { command } => cmd::log::run(&command),
+        Command::Import { command } => cmd::import::run(&command),
+        Command::Build(args) => cmd::build::run(&args),
+        Command::Keygen(args) => cmd::keygen::run(&args),
+        Command::Lsp => cmd::lsp::run(),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Hook { command } => cmd::hook::run(command),
+        Command::McpProxy(args) => cmd::mcp_proxy::run(args),
     };
     ExitCode::from(code)
 }

@@ -5,6 +5,7 @@
 mod check;
 pub mod db;
 pub mod diagnostic;
+pub mod ide;
 mod lints;
 pub mod load;
 pub mod reach;

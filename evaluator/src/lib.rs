@@ -93,11 +93,13 @@
 
 pub mod ir;
 
+pub mod bundle;
 mod cond;
 mod decide;
 mod decision;
 mod glob;
 mod json;
+pub mod log;
 mod policy;
 pub mod reference;
 mod render;

@@ -9,18 +9,34 @@ use writ_evaluator::{Policy, Request};
 use crate::Format;
 use crate::output::{self, OK, USAGE};
 
+/// Where the policy comes from: policy files, or a bundle (verified with a key when given).
+pub struct Source<'a> {
+    pub policy: Option<&'a Path>,
+    pub bundle: Option<&'a Path>,
+    pub verify_key: Option<&'a Path>,
+}
+
 pub fn run(
-    policy_path: &Path,
+    source: &Source<'_>,
     request: Option<&str>,
     requests: Option<&str>,
     explain: bool,
     format: Format,
 ) -> u8 {
-    let compiler = match output::compile(policy_path) {
-        Ok(c) => c,
-        Err(code) => return code,
+    let policy = match (source.policy, source.bundle) {
+        (_, Some(bundle)) => super::build::load_bundle(bundle, source.verify_key),
+        (Some(_), None) if source.verify_key.is_some() => {
+            output::error("`--verify-key` checks a bundle: give `--bundle FILE` with it");
+            return USAGE;
+        }
+        (Some(policy_path), None) => output::compile(policy_path)
+            .and_then(|compiler| output::require_policy(&compiler, policy_path)),
+        (None, None) => {
+            output::error("give `--policy PATH` or `--bundle FILE`");
+            return USAGE;
+        }
     };
-    let policy = match output::require_policy(&compiler, policy_path) {
+    let policy = match policy {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -1,6 +1,14 @@
+pub mod build;
 pub mod check;
 pub mod diff;
 pub mod eval;
 pub mod fmt;
+pub mod hook;
+pub mod import;
+pub mod keygen;
+pub mod log;
+pub mod lsp;
+pub mod mcp_proxy;
 pub mod reach;
+pub mod serve;
 pub mod test;

@@ -1,0 +1,333 @@
+//! Claude Code's `PreToolUse` hook: the hook's JSON input in, its JSON answer out.
+//!
+//! Input (Claude Code's hooks reference): `session_id`, `transcript_path`, `cwd`,
+//! `permission_mode`, `hook_event_name` (`"PreToolUse"`), `tool_name`, `tool_input`,
+//! `tool_use_id`, and, when the hook fires inside a sub-agent, `agent_id` and `agent_type`.
+//! Output: `{"hookSpecificOutput": {"hookEventName": "PreToolUse", "permissionDecision":
+//! "allow" | "deny" | "ask", "permissionDecisionReason": "..."}}`, exit status 0.
+//!
+//! The request writ decides:
+//! - `tool`: [`names::claude_tool`] of `tool_name`; `args`: `tool_input` (see [`crate::gate`] for
+//!   which fields become arguments). The path inputs of built-in tools (`file_path`,
+//!   `notebook_path`, `path`) are made absolute against `cwd` and normalised lexically (`.` and
+//!   `..` resolved, repeated `/` collapsed), so that `src/../.github/x` cannot slip past a rule on
+//!   `*/.github/*`. `WebFetch` also gets `host`, derived from `url` ([`url_host`]; unknown when
+//!   the URL has no clear host), whatever the input says. `Glob` and `Grep` without `path`
+//!   search `cwd`, so their `path` is `cwd` then.
+//! - `chain`: the identity (the accountable human or service), then the Claude Code session as
+//!   an `agent` (`claude-code/SESSION_ID`), then, when `agent_id` is present, the sub-agent
+//!   (`claude-code/SESSION_ID/AGENT_ID`, with the attribute `agent_type`).
+//! - `context`: `cwd` and `permission_mode` when Claude Code sends them (a policy reads them by
+//!   declaring `context cwd: string`, `context permission_mode: string`).
+//!
+//! The answer: `allow` → `allow`; `deny` → `deny` with writ's reasons; `pending` → `ask`, the
+//! reason naming the missing evidence, so that the person asked knows what they vouch for. Any
+//! failure (input that is not the hook's JSON, a policy that does not compile, an unreadable
+//! identity) → `deny` with the reason. Never anything that lets a call through by accident.
+
+use serde_json::{Map, Value as Json, json};
+use writ_evaluator::Outcome;
+
+use crate::gate::{Gate, Judgement, missing_text};
+use crate::names;
+
+/// What the hook answers.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// `allow`, `deny` or `ask`.
+    pub permission: &'static str,
+    pub reason: String,
+    /// The request and decision, when writ got as far as deciding.
+    pub judgement: Option<Judgement>,
+}
+
+impl Answer {
+    /// A deny for a failure before any decision.
+    pub fn failure(reason: impl std::fmt::Display) -> Answer {
+        Answer {
+            permission: "deny",
+            reason: format!("writ could not decide, so the call is denied: {reason}"),
+            judgement: None,
+        }
+    }
+
+    /// The hook output JSON.
+    pub fn to_json(&self) -> Json {
+        json!({
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": self.permission,
+                "permissionDecisionReason": self.reason,
+            }
+        })
+    }
+}
+
+/// The hook's decision on one `PreToolUse` input. `identity` is the principal JSON of the
+/// identity file, or the reason there is none.
+pub fn answer(gate: &Gate, identity: Result<&Json, &str>, input: &[u8]) -> Answer {
+    let payload = match crate::strict::parse(input) {
+        Ok(Json::Object(map)) => map,
+        Ok(_) => return Answer::failure("the hook input is not a JSON object"),
+        Err(e) => return Answer::failure(format_args!("the hook input is not valid JSON: {e}")),
+    };
+    let call = match HookCall::from_payload(&payload) {
+        Ok(call) => call,
+        Err(e) => return Answer::failure(e),
+    };
+    let identity = match identity {
+        Ok(identity) => identity.clone(),
+        Err(e) => return Answer::failure(e),
+    };
+    let mut chain = vec![identity];
+    chain.extend(call.agents());
+    let judgement = match gate.decide(&chain, &call.tool, &call.input, call.context()) {
+        Ok(j) => j,
+        Err(e) => return Answer::failure(e),
+    };
+    let d = &judgement.decision;
+    let subject = format!("`{}` ({}) in workflow `{}`", call.tool, call.tool_name, gate.workflow);
+    let (permission, reason) = match d.decision {
+        Outcome::Allow => ("allow", format!("writ allows {subject} (rule {})", d.rules.join(", "))),
+        Outcome::Deny => ("deny", format!("writ denies {subject}: {}", d.reasons.join("; "))),
+        Outcome::Pending => (
+            "ask",
+            format!(
+                "writ: {subject} needs evidence it cannot see here: {}. Approve only if you \
+                 vouch for that evidence ({})",
+                missing_text(d).join(", "),
+                d.reasons.join("; ")
+            ),
+        ),
+    };
+    Answer { permission, reason, judgement: Some(judgement) }
+}
+
+/// The parts of the hook input writ reads.
+struct HookCall {
+    session: String,
+    tool_name: String,
+    tool: String,
+    input: Map<String, Json>,
+    cwd: Option<String>,
+    permission_mode: Option<String>,
+    agent_id: Option<String>,
+    agent_type: Option<String>,
+}
+
+impl HookCall {
+    fn from_payload(p: &Map<String, Json>) -> Result<HookCall, String> {
+        let string = |key: &str, required: bool| -> Result<Option<String>, String> {
+            match p.get(key) {
+                Some(Json::String(s)) => Ok(Some(s.clone())),
+                None | Some(Json::Null) if !required => Ok(None),
+                None | Some(Json::Null) => Err(format!("`{key}`: missing required field")),
+                Some(other) => Err(format!("`{key}`: expected a string, found {}", kind(other))),
+            }
+        };
+        if let Some(event) = string("hook_event_name", false)?
+            && event != "PreToolUse"
+        {
+            return Err(format!(
+                "`hook_event_name`: `writ hook claude-code` answers `PreToolUse` hooks, found \
+                 `{event}`; install it under `PreToolUse` in the settings"
+            ));
+        }
+        let session = string("session_id", true)?.unwrap_or_default();
+        let tool_name = string("tool_name", true)?.unwrap_or_default();
+        let cwd = string("cwd", false)?;
+        let mut input = match p.get("tool_input") {
+            Some(Json::Object(m)) => m.clone(),
+            None | Some(Json::Null) => Map::new(),
+            Some(other) => {
+                return Err(format!("`tool_input`: expected an object, found {}", kind(other)));
+            }
+        };
+        let tool = names::claude_tool(&tool_name);
+        if matches!(tool_name.as_str(), "Glob" | "Grep")
+            && input.get("path").is_none_or(Json::is_null)
+            && let Some(cwd) = &cwd
+        {
+            // Without `path` they search the working directory.
+            input.insert("path".into(), Json::String(cwd.clone()));
+        }
+        if !tool_name.starts_with("mcp__") {
+            for key in ["file_path", "notebook_path", "path"] {
+                if let Some(Json::String(path)) = input.get(key) {
+                    let normal = normalize(path, cwd.as_deref());
+                    input.insert(key.to_string(), Json::String(normal));
+                }
+            }
+        }
+        if tool_name == "WebFetch" {
+            // Derived, never taken from the input: absent (unknown) when `url` has no clear host.
+            let host = input.get("url").and_then(Json::as_str).and_then(url_host);
+            match host {
+                Some(host) => input.insert("host".into(), Json::String(host)),
+                None => input.remove("host"),
+            };
+        }
+        Ok(HookCall {
+            session,
+            tool_name,
+            tool,
+            input,
+            cwd,
+            permission_mode: string("permission_mode", false)?,
+            agent_id: string("agent_id", false)?,
+            agent_type: string("agent_type", false)?,
+        })
+    }
+
+    /// The session, then the sub-agent if the hook fired inside one.
+    fn agents(&self) -> Vec<Json> {
+        let session = format!("claude-code/{}", self.session);
+        let mut attrs = Map::new();
+        if let (None, Some(t)) = (&self.agent_id, &self.agent_type) {
+            // A session started with `--agent`: the main thread has a type but no id.
+            attrs.insert("agent_type".into(), Json::String(t.clone()));
+        }
+        let mut agents = vec![json!({"id": session, "kind": "agent", "attrs": attrs})];
+        if let Some(id) = &self.agent_id {
+            let mut attrs = Map::new();
+            if let Some(t) = &self.agent_type {
+                attrs.insert("agent_type".into(), Json::String(t.clone()));
+            }
+            agents.push(json!({"id": format!("{session}/{id}"), "kind": "agent", "attrs": attrs}));
+        }
+        agents
+    }
+
+    fn context(&self) -> Map<String, Json> {
+        let mut context = Map::new();
+        if let Some(cwd) = &self.cwd {
+            context.insert("cwd".into(), Json::String(cwd.clone()));
+        }
+        if let Some(mode) = &self.permission_mode {
+            context.insert("permission_mode".into(), Json::String(mode.clone()));
+        }
+        context
+    }
+}
+
+fn kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// `path` made absolute against `cwd` (when it is relative and `cwd` is absolute) and normalised
+/// lexically: `.` dropped, `..` removes the component before it (never above `/`), repeated `/`
+/// collapsed. A path that stays relative keeps its form, normalised the same way.
+pub fn normalize(path: &str, cwd: Option<&str>) -> String {
+    let joined = match cwd {
+        Some(cwd) if !path.starts_with('/') && cwd.starts_with('/') => format!("{cwd}/{path}"),
+        _ => path.to_string(),
+    };
+    let absolute = joined.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !absolute {
+                    parts.push("..");
+                }
+            }
+            p => parts.push(p),
+        }
+    }
+    let body = parts.join("/");
+    if absolute {
+        format!("/{body}")
+    } else if body.is_empty() {
+        ".".to_string()
+    } else {
+        body
+    }
+}
+
+/// The host of an `http` or `https` URL, lower-cased, without port or trailing dot; `None` for
+/// any other scheme and for anything unusual (an empty host, percent-escapes or characters
+/// outside ASCII letters, digits, `-` and `.` in it, a bracketed IPv6 address is kept as is).
+/// Like browsers, `\` ends the authority as `/` does, and userinfo before `@` is dropped.
+pub fn url_host(url: &str) -> Option<String> {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#', '\\']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if host_port.starts_with('[') {
+        let end = host_port.find(']')?;
+        let (host, after) = host_port.split_at(end + 1);
+        if !(after.is_empty() || after.strip_prefix(':')?.bytes().all(|b| b.is_ascii_digit())) {
+            return None;
+        }
+        host.to_string()
+    } else {
+        let host = match host_port.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            Some(_) => return None,
+            None => host_port,
+        };
+        let host = host.strip_suffix('.').unwrap_or(host);
+        if !host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+            return None;
+        }
+        host.to_ascii_lowercase()
+    };
+    if host.is_empty() { None } else { Some(host) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{normalize, url_host};
+
+    #[test]
+    fn hosts() {
+        let cases = [
+            ("https://docs.rs/serde", Some("docs.rs")),
+            ("HTTPS://Docs.RS:443/x?y#z", Some("docs.rs")),
+            ("https://docs.rs.", Some("docs.rs")),
+            ("https://docs.rs@evil.example/", Some("evil.example")),
+            ("https://evil.example\\@docs.rs/", Some("evil.example")),
+            ("https://evil.example#@docs.rs/", Some("evil.example")),
+            ("http://[::1]:8080/", Some("[::1]")),
+            ("https://d%6fcs.rs/", None),
+            ("https://:443/", None),
+            ("https://docs.rs:x/", None),
+            ("ftp://docs.rs/", None),
+            ("docs.rs/serde", None),
+            ("https://dоcs.rs/", None),
+        ];
+        for (url, want) in cases {
+            assert_eq!(url_host(url).as_deref(), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn paths_are_normalised() {
+        let cases = [
+            ("/repo/src/../.github/workflows/ci.yml", None, "/repo/.github/workflows/ci.yml"),
+            ("/repo/./.github//workflows/ci.yml", None, "/repo/.github/workflows/ci.yml"),
+            (".github/workflows/ci.yml", Some("/repo"), "/repo/.github/workflows/ci.yml"),
+            ("../../../../etc/passwd", Some("/repo/a"), "/etc/passwd"),
+            ("a/../../b", None, "../b"),
+            ("./", None, "."),
+            ("/", None, "/"),
+            ("x", Some("relative"), "x"),
+        ];
+        for (path, cwd, want) in cases {
+            assert_eq!(normalize(path, cwd), want, "{path} in {cwd:?}");
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The policy gate both commands share: a compiled policy, one workflow, and the step from an
+//! agent's tool call (a writ tool name and a JSON object of inputs) to a writ `call` request and
+//! its decision.
+//!
+//! Inputs become arguments by name (each key made a writ word, see [`crate::names`]). Only the
+//! arguments the policy's tool declares are passed on: an agent's tools carry many fields a
+//! policy has no use for (`description`, `timeout`, `offset`), and Claude Code adds new ones
+//! between releases, so an undeclared field is **ignored** rather than denied. A declared
+//! argument is passed as it came, and the evaluator denies it when its JSON value is not of the
+//! declared type (LANGUAGE.md §5 call step 1); a declared argument the call lacks is unknown, so
+//! denies and `require ... for` rules that read it apply (fail closed).
+
+use std::path::Path;
+
+use serde_json::{Map, Value as Json, json};
+use writ_compiler::{Compiler, JsonDiagnostic};
+use writ_evaluator::ir::PolicyIr;
+use writ_evaluator::{Decision, Policy, Request};
+
+use crate::names;
+
+/// A compiled policy and the workflow the agent runs in.
+pub struct Gate {
+    pub policy: Policy,
+    pub workflow: String,
+}
+
+/// A request and the decision on it.
+#[derive(Clone, Debug)]
+pub struct Judgement {
+    /// The request as decided, in the JSON of LANGUAGE.md §5.
+    pub request: Json,
+    /// The same, decoded (what the decision log records).
+    pub decoded: Request,
+    pub decision: Decision,
+}
+
+impl Gate {
+    /// Loads and compiles the policy at `path` and checks that it has `workflow`. The error is a
+    /// message for a person: unreadable files, the first errors of the policy, a workflow that is
+    /// not declared.
+    pub fn load(path: &Path, workflow: &str) -> Result<Gate, String> {
+        let files = writ_compiler::load(path)
+            .map_err(|e| format!("cannot read policy `{}`: {e}", path.display()))?;
+        let compiler = Compiler::new(files);
+        let compilation = compiler.compilation();
+        let Some(ir) = &compilation.policy else {
+            let sources = compiler.sources();
+            let errors: Vec<String> = compilation
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .take(3)
+                .map(|d| {
+                    let j = JsonDiagnostic::new(d, &sources);
+                    format!("{}:{}:{}: {}", j.file, j.line, j.column, j.message)
+                })
+                .collect();
+            return Err(format!(
+                "policy `{}` has errors ({}); run `writ check` on it",
+                path.display(),
+                errors.join("; ")
+            ));
+        };
+        let gate = Gate::new(ir.clone(), workflow)
+            .map_err(|e| format!("policy `{}`: {e}", path.display()))?;
+        Ok(gate)
+    }
+
+    /// A gate over an already compiled policy.
+    pub fn new(ir: PolicyIr, workflow: &str) -> Result<Gate, String> {
+        let policy = Policy::from_ir(ir).map_err(|e| format!("could not be loaded: {e}"))?;
+        if policy.workflow_id(workflow).is_none() {
+            let known: Vec<&str> = policy.ir().workflows.iter().map(|w| w.name.as_str()).collect();
+            return Err(format!(
+                "unknown workflow `{workflow}` (the policy declares {})",
+                if known.is_empty() { "none".to_string() } else { quoted(&known) }
+            ));
+        }
+        Ok(Gate { policy, workflow: workflow.to_string() })
+    }
+
+    /// Decides a call of `tool` with `input` by `chain` (principals as LANGUAGE.md §5 JSON).
+    /// `Err` is a call that cannot be put as a request (two input keys that name one argument,
+    /// a malformed principal): the caller answers deny with it.
+    pub fn decide(
+        &self,
+        chain: &[Json],
+        tool: &str,
+        input: &Map<String, Json>,
+        context: Map<String, Json>,
+    ) -> Result<Judgement, String> {
+        let declared = self.policy.ir().tools.iter().find(|t| t.name == tool);
+        let mut args = Map::new();
+        let mut from: Map<String, Json> = Map::new();
+        for (key, value) in input {
+            let name = names::word(key);
+            if let Some(t) = declared
+                && !t.params.iter().any(|p| p.name == name)
+            {
+                continue;
+            }
+            if declared.is_none() {
+                // Not passed on: the tool is unknown, and the hint below lists the inputs.
+                continue;
+            }
+            if let Some(Json::String(other)) = from.get(&name) {
+                return Err(format!(
+                    "the inputs `{other}` and `{key}` of `{tool}` both name the argument `{name}`"
+                ));
+            }
+            from.insert(name.clone(), Json::String(key.clone()));
+            args.insert(name, value.clone());
+        }
+        let request = json!({
+            "action": "call",
+            "workflow": self.workflow,
+            "tool": tool,
+            "args": args,
+            "chain": chain,
+            "context": context,
+        });
+        let parsed = Request::from_json(&request.to_string())
+            .map_err(|e| format!("invalid request: {e}"))?;
+        let mut decision = self.policy.decide(&parsed);
+        if declared.is_none() {
+            decision.reasons.push(declare_hint(tool, input, &self.workflow));
+        }
+        Ok(Judgement { request, decoded: parsed, decision })
+    }
+
+    /// Whether the policy declares `tool`.
+    pub fn declares(&self, tool: &str) -> bool {
+        self.policy.tool_id(tool).is_some()
+    }
+}
+
+/// How to govern a tool the policy does not declare: a declaration built from the call's inputs.
+pub fn declare_hint(tool: &str, input: &Map<String, Json>, workflow: &str) -> String {
+    let mut params = Vec::new();
+    for (key, value) in input {
+        let name = names::word(key);
+        if names::KEYWORDS.contains(&name.as_str()) || params.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let ty = match value {
+            Json::String(_) => "string",
+            Json::Bool(_) => "bool",
+            Json::Number(n) if n.is_i64() => "int",
+            Json::Array(items) if items.iter().all(Json::is_string) => "[string]",
+            _ => continue,
+        };
+        params.push((name, ty));
+    }
+    let params: Vec<String> = params.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+    let declaration = if params.is_empty() {
+        format!("tool {tool}")
+    } else {
+        format!("tool {tool}({})", params.join(", "))
+    };
+    format!(
+        "to govern `{tool}`, declare it (e.g. `{declaration}`), entitle a role to it (`may {tool}`) \
+         and allow it in workflow `{workflow}` (`allow {tool}`)"
+    )
+}
+
+/// `` `a`, `b`, `c` ``
+fn quoted(items: &[&str]) -> String {
+    items.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// A principal file (LANGUAGE.md §5 principal JSON: `{"id", "kind", "roles", "attrs"}`), checked
+/// by the evaluator's own request decoder. The kind must be `human` or `service`: the identity
+/// is who is accountable for the agent's work.
+pub fn load_identity(path: &Path) -> Result<Json, String> {
+    let text = std::fs::read(path)
+        .map_err(|e| format!("cannot read identity `{}`: {e}", path.display()))?;
+    identity_from_json(&text).map_err(|e| format!("identity `{}`: {e}", path.display()))
+}
+
+/// See [`load_identity`].
+pub fn identity_from_json(bytes: &[u8]) -> Result<Json, String> {
+    let value = crate::strict::parse(bytes)?;
+    let request = json!({"action": "call", "workflow": "_", "tool": "_", "chain": [value]});
+    if let Err(e) = Request::from_json(&request.to_string()) {
+        let field = e.field.strip_prefix("chain[0]").unwrap_or(&e.field);
+        let field = field.strip_prefix('.').unwrap_or(field);
+        return Err(if field.is_empty() { e.message } else { format!("`{field}`: {}", e.message) });
+    }
+    match value.get("kind").and_then(Json::as_str) {
+        Some("human" | "service") => Ok(value),
+        _ => Err("`kind`: an identity must be a `human` or a `service` (the accountable \
+                  principal the agent acts for)"
+            .to_string()),
+    }
+}
+
+/// The `missing` entries as words: `2 approval by security_reviewer (1 given)`,
+/// `1 ticket(project: "REL") (0 given)`.
+pub fn missing_text(decision: &Decision) -> Vec<String> {
+    decision
+        .missing
+        .iter()
+        .map(|m| {
+            let mut text = format!("{} {}", m.need, m.evidence);
+            if let Ok(Json::Object(entry)) = serde_json::to_value(m)
+                && let Some(Json::Object(fields)) = entry.get("fields")
+            {
+                let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                text.push_str(&format!("({})", fields.join(", ")));
+            }
+            if let Some(by) = &m.by {
+                text.push_str(&format!(" by {by}"));
+            }
+            text.push_str(&format!(" ({} given)", m.have));
+            text
+        })
+        .collect()
+}

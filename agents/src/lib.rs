@@ -1,0 +1,19 @@
+//! writ beside coding agents: the policy gate behind `writ hook claude-code` (Claude Code's
+//! `PreToolUse` hook) and `writ mcp-proxy` (a stdio MCP proxy).
+//!
+//! - [`names`]: how agent tool and argument names become writ names.
+//! - [`gate`]: a compiled policy and workflow; a tool call to a writ request and decision;
+//!   identity files.
+//! - [`claude`]: the hook's input and answer.
+//! - [`mcp`]: the proxy.
+//! - [`strict`]: JSON parsing that rejects duplicate keys.
+//!
+//! invariant: no call is let through without an `allow` decision from the evaluator on the very
+//! arguments the tool receives; every failure answers deny.
+
+pub mod claude;
+pub mod declog;
+pub mod gate;
+pub mod mcp;
+pub mod names;
+pub mod strict;

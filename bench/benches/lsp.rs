@@ -1,0 +1,225 @@
+//! The language server's latency on a generated ~5,000-line policy, in process (no stdio
+//! framing): the time from a `didChange` inside one rule to its `publishDiagnostics`, and the
+//! time of a completion request inside a condition. Reports the median and p99.
+//!
+//! `cargo bench -p writ-bench --bench lsp`. Targets (issue 5): under 20 ms for diagnostics and
+//! under 10 ms for completion. `WRIT_BENCH_LSP_ITERATIONS` sets the samples (default 200).
+//!
+//! Two layouts of the same policy: one 5,000-line file (every edit re-parses all of it), and a
+//! workspace folder of 25 files of 200 lines (an edit re-parses one file; checking is always
+//! whole-program, since the namespace is shared).
+
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt, StreamExt};
+use serde_json::{Value, json};
+use tower::{Service, ServiceExt};
+use tower_lsp_server::jsonrpc::Request;
+use tower_lsp_server::{ClientSocket, LspService};
+use writ_lsp::Backend;
+
+/// One unit of the generated policy: 20 lines.
+fn unit(n: usize) -> String {
+    format!(
+        r#"/// Engineers of team {n}.
+role role_{n} extends base {{
+  may svc_{n}.*
+  may deploy_{n} when env == "staging"
+}}
+tool svc_{n}.read(repo: string, branch: string) [read]
+tool svc_{n}.write(repo: string, branch: string, files: [string]) [write]
+tool deploy_{n}(env: "staging" | "prod", service: string) [write, prod]
+evidence approval_{n} by human
+/// The agents of team {n}.
+workflow flow_{n} {{
+  start by role_{n}
+  max_depth 2
+  allow svc_{n}.read
+  allow svc_{n}.write when branch matches "feature/*" require approval_{n} by role_{n}
+  allow deploy_{n} when env == "staging" and initiator.team == "t{n}"
+  deny svc_{n}.write when branch == "main" because "never main"
+  deny deploy_{n} when context.frozen
+}}
+
+"#
+    )
+}
+
+const HEADER: &str = "role base\nattribute team: string\ncontext frozen: bool\n\n";
+const UNITS: usize = 250;
+
+struct Server {
+    service: LspService<Backend>,
+    socket: ClientSocket,
+    id: i64,
+}
+
+impl Server {
+    async fn call(&mut self, request: Request) -> (Option<Value>, Vec<Value>) {
+        let service = self.service.ready().await.expect("ready");
+        let fut = service.call(request);
+        tokio::pin!(fut);
+        let mut sent = Vec::new();
+        let response = loop {
+            tokio::select! {
+                r = &mut fut => break r,
+                Some(m) = self.socket.next() => sent.push(serde_json::to_value(m).unwrap()),
+            }
+        };
+        while let Some(Some(m)) = self.socket.next().now_or_never() {
+            sent.push(serde_json::to_value(m).unwrap());
+        }
+        (response.expect("alive").map(|r| serde_json::to_value(r).unwrap()), sent)
+    }
+
+    async fn request(&mut self, method: &'static str, params: Value) -> Value {
+        self.id += 1;
+        let r = Request::build(method).id(self.id).params(params).finish();
+        self.call(r).await.0.expect("a response")
+    }
+
+    async fn notify(&mut self, method: &'static str, params: Value) -> Vec<Value> {
+        self.call(Request::build(method).params(params).finish()).await.1
+    }
+}
+
+fn stats(name: &str, mut samples: Vec<Duration>, target_ms: f64) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name:<52} median {:>7.2} ms   p99 {:>7.2} ms   (target < {target_ms} ms: {})",
+        ms(at(0.5)),
+        ms(at(0.99)),
+        if ms(at(0.99)) < target_ms { "met" } else { "MISSED" }
+    );
+}
+
+async fn run(layout: &str, files: Vec<(String, String)>, edited: usize, iterations: usize) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for (path, text) in &files {
+        std::fs::write(dir.path().join(path), text).unwrap();
+    }
+    let root = dir.path().canonicalize().unwrap();
+    let root_uri = format!("file://{}", root.display());
+    let (service, socket) = writ_lsp::service();
+    let mut s = Server { service, socket, id: 0 };
+    s.request(
+        "initialize",
+        json!({"capabilities": {}, "workspaceFolders": [{"uri": root_uri, "name": "bench"}]}),
+    )
+    .await;
+    s.notify("initialized", json!({})).await;
+    let (path, text) = &files[edited];
+    let uri = format!("{root_uri}/{path}");
+    let published = s
+        .notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "writ", "version": 1, "text": text}}),
+        )
+        .await;
+    assert!(published.iter().any(|m| m["method"] == "textDocument/publishDiagnostics"));
+
+    // The edit: inside the `matches` pattern of one rule in the middle of the file.
+    let needle = "branch matches \"feature/";
+    let mid = text.len() / 2;
+    let offset = text[mid..].find(needle).map(|i| mid + i + needle.len()).expect("a rule to edit");
+    let line = text[..offset].matches('\n').count() as u32;
+    let col = (offset - text[..offset].rfind('\n').map_or(0, |i| i + 1)) as u32;
+    let lines = files.iter().map(|(_, t)| t.lines().count()).sum::<usize>();
+
+    let mut edits = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let version = 2 + i as i32;
+        // Insert a character, then delete it: the text alternates between two versions.
+        let change = if i % 2 == 0 {
+            json!({"range": {"start": {"line": line, "character": col}, "end": {"line": line, "character": col}}, "text": "x"})
+        } else {
+            json!({"range": {"start": {"line": line, "character": col}, "end": {"line": line, "character": col + 1}}, "text": ""})
+        };
+        let params =
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]});
+        let start = Instant::now();
+        let sent = s.notify("textDocument/didChange", params).await;
+        let elapsed = start.elapsed();
+        assert!(
+            sent.iter().any(|m| m["method"] == "textDocument/publishDiagnostics"
+                && m["params"]["uri"] == json!(uri)
+                && m["params"]["version"] == json!(version)),
+            "no diagnostics for version {version}"
+        );
+        edits.push(elapsed);
+    }
+    let title = format!("didChange → publishDiagnostics ({layout}, {lines} lines)");
+    stats(&title, edits, 20.0);
+
+    // Completion inside a condition: after `when ` in the edited rule's line.
+    let when = text[offset..].find("when ").map(|i| offset + i + 5).unwrap_or(offset);
+    let ccol = (when - text[..when].rfind('\n').map_or(0, |i| i + 1)) as u32;
+    let cline = text[..when].matches('\n').count() as u32;
+    let mut completions = Vec::with_capacity(iterations);
+    for _ in 0..iterations {
+        let params =
+            json!({"textDocument": {"uri": uri}, "position": {"line": cline, "character": ccol}});
+        let start = Instant::now();
+        let answer = s.request("textDocument/completion", params).await;
+        completions.push(start.elapsed());
+        assert!(answer["result"].as_array().is_some_and(|a| !a.is_empty()), "{answer}");
+    }
+    stats(&format!("completion ({layout})"), completions, 10.0);
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this once, quickly.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let iterations = std::env::var("WRIT_BENCH_LSP_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if quick { 4 } else { 200 });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut one = String::from(HEADER);
+    for n in 0..UNITS {
+        one.push_str(&unit(n));
+    }
+    let per_file = UNITS / 25;
+    let mut many = vec![("base.writ".to_string(), HEADER.to_string())];
+    for f in 0..25 {
+        let text: String = (f * per_file..(f + 1) * per_file).map(unit).collect();
+        many.push((format!("team_{f:02}.writ"), text));
+    }
+    // The floor: the compiler alone, re-checking after the same edit (no LSP, no conversion).
+    for (layout, files) in
+        [("one file", vec![("policy.writ".to_string(), one.clone())]), ("25 files", many.clone())]
+    {
+        let edited = files.len() / 2;
+        let compiler = writ_compiler::Compiler::new(files.clone());
+        let _ = compiler.compilation();
+        let mut db = compiler.db;
+        let input = compiler.policy.files(&db)[edited];
+        let original = files[edited].1.clone();
+        let changed = original.replacen("feature/*", "feature/x*", 1);
+        let mut samples = Vec::with_capacity(iterations);
+        for i in 0..iterations {
+            use salsa::Setter;
+            let text = if i % 2 == 0 { changed.clone() } else { original.clone() };
+            let start = Instant::now();
+            input.set_text(&mut db).to(text);
+            let _ = writ_compiler::compile(&db, compiler.policy);
+            samples.push(start.elapsed());
+        }
+        stats(&format!("compiler only: edit → diagnostics ({layout})"), samples, 20.0);
+        let text = changed;
+        let mut parses = Vec::new();
+        for _ in 0..iterations.min(20) {
+            let start = Instant::now();
+            let c = writ_compiler::Compiler::new(vec![("p.writ".into(), text.clone())]);
+            let _ = writ_compiler::db::parse(&c.db, c.policy.files(&c.db)[0]);
+            parses.push(start.elapsed());
+        }
+        stats(&format!("parse of the edited file alone ({layout})"), parses, 20.0);
+    }
+    runtime.block_on(async {
+        run("one file", vec![("policy.writ".to_string(), one)], 0, iterations).await;
+        run("25 files", many, 13, iterations).await;
+    });
+}

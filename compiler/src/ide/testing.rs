@@ -1,0 +1,132 @@
+//! Running a policy's tests through the evaluator, for editors (a "run test" code lens).
+//!
+//! [`run_expectation`] is the one place that decides whether an expectation passed: the
+//! compiler lowers it to request JSON, the evaluator decides it, and the outcome (and, for
+//! `expect pending(...)`, the missing evidence kinds) must match.
+
+use std::collections::BTreeSet;
+
+use writ_evaluator::{Decision, Policy, Request, Trace};
+use writ_grammar::ast::Outcome;
+
+use crate::db::{Policy as PolicyInput, compile};
+use crate::diagnostic::Location;
+use crate::tests::TestExpectation;
+
+/// The result of one `expect` line.
+#[derive(Clone, Debug)]
+pub struct ExpectationRun {
+    pub location: Location,
+    /// The expectation as written, whitespace collapsed.
+    pub text: String,
+    pub passed: bool,
+    /// The decision, or `None` when the request did not decode (a bug in writ).
+    pub decision: Option<Decision>,
+    pub trace: Option<Trace>,
+    /// Why it failed, in words: "expected allow, got deny: no rule allows ...".
+    pub why: Option<String>,
+}
+
+/// The result of one test.
+#[derive(Clone, Debug)]
+pub struct TestRun {
+    pub name: String,
+    pub passed: bool,
+    pub expectations: Vec<ExpectationRun>,
+}
+
+impl TestRun {
+    /// One line for a person: `test "x" passed (2 expectations)` or why it failed.
+    pub fn summary(&self) -> String {
+        let n = self.expectations.len();
+        if self.passed {
+            return format!(
+                "test \"{}\" passed ({n} expectation{})",
+                self.name,
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        let failed: Vec<String> = self
+            .expectations
+            .iter()
+            .filter(|e| !e.passed)
+            .map(|e| format!("`{}`: {}", e.text, e.why.as_deref().unwrap_or("failed")))
+            .collect();
+        format!("test \"{}\" failed: {}", self.name, failed.join("; "))
+    }
+}
+
+pub fn outcome_name(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Allow => "allow",
+        Outcome::Deny => "deny",
+        Outcome::Pending => "pending",
+    }
+}
+
+/// Decides one expectation's request and compares the decision with what it expects.
+pub fn run_expectation(policy: &Policy, e: &TestExpectation) -> ExpectationRun {
+    let (decision, trace, why) = match Request::from_json(&e.request) {
+        Ok(request) => {
+            let (decision, trace) = policy.decide_explained(&request);
+            let mut why = None;
+            let got = decision.decision.as_str();
+            if got != outcome_name(e.outcome) {
+                let mut w = format!("expected {}, got {got}", outcome_name(e.outcome));
+                if !decision.reasons.is_empty() {
+                    w.push_str(&format!(": {}", decision.reasons.join("; ")));
+                }
+                why = Some(w);
+            } else if let Some(want) = &e.missing {
+                let have: BTreeSet<String> =
+                    decision.missing.iter().map(|m| m.evidence.to_string()).collect();
+                let want: BTreeSet<String> = want.iter().cloned().collect();
+                if have != want {
+                    let list =
+                        |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+                    why = Some(format!(
+                        "expected missing {}, got missing {}",
+                        list(&want),
+                        list(&have)
+                    ));
+                }
+            }
+            (Some(decision), Some(trace), why)
+        }
+        Err(err) => (None, None, Some(format!("the test request does not decode: {err}"))),
+    };
+    ExpectationRun {
+        location: e.location,
+        text: e.text.clone(),
+        passed: why.is_none(),
+        decision,
+        trace,
+        why,
+    }
+}
+
+/// Runs the test called `name` of a policy; an error when the policy does not compile or has
+/// no such test.
+pub fn run_test(
+    db: &dyn salsa::Database,
+    policy: PolicyInput,
+    name: &str,
+) -> Result<TestRun, String> {
+    let compilation = compile(db, policy);
+    let test = compilation
+        .tests
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| format!("there is no test `{name}` in this policy"))?;
+    let ir =
+        compilation.policy.as_ref().ok_or("the policy has errors; fix them to run its tests")?;
+    let policy =
+        Policy::from_ir(ir.clone()).map_err(|e| format!("the compiled policy is invalid: {e}"))?;
+    let expectations: Vec<ExpectationRun> =
+        test.expectations.iter().map(|e| run_expectation(&policy, e)).collect();
+    Ok(TestRun {
+        name: name.to_string(),
+        passed: expectations.iter().all(|e| e.passed),
+        expectations,
+    })
+}

@@ -1,0 +1,530 @@
+//! The decision log: one JSON line per decision, each line carrying the hash of the line before
+//! it, so that a deleted, inserted, altered or reordered line is detectable.
+//!
+//! ```text
+//! {"ts":"2026-11-29T22:30:00.123Z","id":"019…","prev":null,"request":"sha256:…",
+//!  "policy":"sha256:…","action":"call","workflow":"release","tool":"deploy",
+//!  "chain":[{"id":"ada","kind":"human"},{"id":"bot","kind":"agent"}],
+//!  "decision":"pending","missing":[…],"rules":["release/allow/1"]}
+//! ```
+//!
+//! (one line in the file). `prev` is `sha256:<hex>` of the previous line's bytes (without its
+//! newline), `null` on the first line of a log. The format and its limits are documented in
+//! `docs/decision-log.md`.
+//!
+//! ```
+//! use writ_evaluator::log::{DecisionLog, verify};
+//! # use writ_evaluator::{Decision, Outcome, Request};
+//! # let request = Request::from_json(r#"{"action": "start", "workflow": "w",
+//! #     "chain": [{"id": "ada", "kind": "human"}]}"#)?;
+//! # let hash = writ_evaluator::log::digest(b"a policy");
+//! # let decision = Decision { decision: Outcome::Deny, missing: vec![], rules: vec![],
+//! #     reasons: vec![], ttl_seconds: None, policy: hash.as_str().into() };
+//! let mut log = DecisionLog::new(Vec::new());
+//! let id = log.record(&request, &decision, &hash)?;
+//! log.record(&request, &decision, &hash)?;
+//! let bytes = log.into_inner();
+//! let summary = verify(&bytes[..])?;
+//! assert_eq!(summary.lines, 2);
+//! assert!(id.len() == 36);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::io::{self, BufRead, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use sha2::{Digest, Sha256};
+
+use crate::decision::{Decision, Missing};
+use crate::request::{Action, Request};
+
+/// The fields of a log line, in the order they are written.
+pub const FIELDS: [&str; 12] = [
+    "ts", "id", "prev", "request", "policy", "action", "workflow", "tool", "chain", "decision",
+    "missing", "rules",
+];
+
+/// Writes decision log lines to `out`, chaining each to the one before.
+///
+/// Every [`record`](DecisionLog::record) writes one whole line with a single `write_all`;
+/// wrap a file in a [`std::io::BufWriter`] for throughput and call
+/// [`flush`](DecisionLog::flush) before exiting (dropping a `BufWriter` flushes it too, but
+/// swallows the error).
+#[derive(Debug)]
+pub struct DecisionLog<W: Write> {
+    out: W,
+    prev: Option<String>,
+    line: String,
+}
+
+impl<W: Write> DecisionLog<W> {
+    /// A new log: its first line has `"prev": null`.
+    pub fn new(out: W) -> DecisionLog<W> {
+        DecisionLog { out, prev: None, line: String::new() }
+    }
+
+    /// Appends to an existing log whose last line hashes to `prev` (see [`last_hash`]); with
+    /// `None`, the same as [`DecisionLog::new`].
+    pub fn resume(out: W, prev: Option<String>) -> DecisionLog<W> {
+        DecisionLog { out, prev, line: String::new() }
+    }
+
+    /// Writes one line for `decision` on `request` and returns the decision id (a UUID v7:
+    /// unique, and ordered by time).
+    pub fn record(
+        &mut self,
+        request: &Request,
+        decision: &Decision,
+        policy_hash: &str,
+    ) -> io::Result<String> {
+        let id = uuid::Uuid::now_v7().hyphenated().to_string();
+        self.record_with(request, decision, policy_hash, SystemTime::now(), &id)?;
+        Ok(id)
+    }
+
+    /// [`record`](DecisionLog::record) with the timestamp and decision id given (for tests,
+    /// and for callers that hand out the id before logging).
+    pub fn record_with(
+        &mut self,
+        request: &Request,
+        decision: &Decision,
+        policy_hash: &str,
+        at: SystemTime,
+        id: &str,
+    ) -> io::Result<()> {
+        let entry = Entry {
+            ts: rfc3339_millis(at),
+            id,
+            prev: self.prev.as_deref(),
+            request: digest(request.to_json().as_bytes()),
+            policy: policy_hash,
+            request_value: request,
+            decision,
+        };
+        self.line.clear();
+        // Serializing strings and numbers cannot fail; a failure would be a bug, not input.
+        let text = serde_json::to_string(&entry).map_err(io::Error::other)?;
+        self.line.push_str(&text);
+        let hash = digest(self.line.as_bytes());
+        self.line.push('\n');
+        self.out.write_all(self.line.as_bytes())?;
+        self.prev = Some(hash);
+        Ok(())
+    }
+
+    /// `sha256:<hex>` of the last line written (or the hash this log resumed from).
+    pub fn last_hash(&self) -> Option<&str> {
+        self.prev.as_deref()
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+/// One line, serialized in the order of [`FIELDS`].
+struct Entry<'a> {
+    ts: String,
+    id: &'a str,
+    prev: Option<&'a str>,
+    request: String,
+    policy: &'a str,
+    request_value: &'a Request,
+    decision: &'a Decision,
+}
+
+impl Serialize for Entry<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let call_tool = match &self.request_value.action {
+            Action::Call { tool, .. } => Some(tool.as_str()),
+            Action::Start { .. } => None,
+        };
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("ts", &self.ts)?;
+        map.serialize_entry("id", self.id)?;
+        map.serialize_entry("prev", &self.prev)?;
+        map.serialize_entry("request", &self.request)?;
+        map.serialize_entry("policy", self.policy)?;
+        map.serialize_entry("action", if call_tool.is_some() { "call" } else { "start" })?;
+        map.serialize_entry("workflow", &self.request_value.workflow)?;
+        if let Some(tool) = call_tool {
+            map.serialize_entry("tool", tool)?;
+        }
+        map.serialize_entry("chain", &Chain(self.request_value))?;
+        map.serialize_entry("decision", &self.decision.decision)?;
+        map.serialize_entry("missing", &self.decision.missing as &[Missing])?;
+        map.serialize_entry("rules", &Rules(self.decision))?;
+        map.end()
+    }
+}
+
+struct Chain<'a>(&'a Request);
+
+impl Serialize for Chain<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.chain.iter().map(|p| {
+            let mut m = serde_json::Map::new();
+            m.insert("id".into(), p.id.clone().into());
+            m.insert("kind".into(), p.kind.as_str().into());
+            m
+        }))
+    }
+}
+
+struct Rules<'a>(&'a Decision);
+
+impl Serialize for Rules<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.rules.iter().map(|r| &**r))
+    }
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for b in hash {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `2026-11-29T22:30:00.123Z`: RFC 3339, UTC, milliseconds. Times before 1970 print as 1970.
+pub fn rfc3339_millis(at: SystemTime) -> String {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let millis = since.subsec_millis();
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (year, month, day).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verification
+
+/// A log that verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifySummary {
+    /// How many lines (decisions) the log holds.
+    pub lines: usize,
+    /// The first line's `prev`: `None` for a log that starts a chain, the last hash of the
+    /// previous file for a log that continues one (after rotation).
+    pub first_prev: Option<String>,
+    /// `sha256:<hex>` of the last line: keep it elsewhere, and check it with
+    /// [`VerifyOptions::last`] later, to detect a truncated tail. `None` for an empty log.
+    pub last_hash: Option<String>,
+}
+
+/// What [`verify_with`] checks beyond the chain itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VerifyOptions<'a> {
+    /// The log continues another whose last line hashes to this: the first line's `prev`
+    /// must be it (instead of `null`).
+    pub after: Option<&'a str>,
+    /// The hash of the last line, kept outside the log: the log must end with that line.
+    pub last: Option<&'a str>,
+}
+
+/// Why a log does not verify.
+#[derive(Debug)]
+pub enum LogError {
+    /// The log could not be read.
+    Io(io::Error),
+    /// Line `line` (1-based) is malformed or does not follow the line before it.
+    Line { line: usize, message: String },
+    /// The log ends somewhere other than the expected last line.
+    Tail { lines: usize, message: String },
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogError::Io(e) => write!(f, "cannot read the log: {e}"),
+            LogError::Line { line, message } => write!(f, "line {line}: {message}"),
+            LogError::Tail { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for LogError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LogError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for LogError {
+    fn from(e: io::Error) -> LogError {
+        LogError::Io(e)
+    }
+}
+
+/// Checks a whole log that starts a chain (its first line's `prev` is `null`).
+pub fn verify(reader: impl BufRead) -> Result<VerifySummary, LogError> {
+    verify_with(reader, VerifyOptions::default())
+}
+
+/// Checks every line of a log: each is a JSON object with the fields of [`FIELDS`] of the
+/// right types, and each line's `prev` is the hash of the line before it (the first line's
+/// `prev` is `null`, or [`VerifyOptions::after`]). Stops at the first problem, naming its line.
+pub fn verify_with(
+    mut reader: impl BufRead,
+    options: VerifyOptions<'_>,
+) -> Result<VerifySummary, LogError> {
+    let mut buf = Vec::new();
+    let mut prev: Option<String> = None;
+    let mut first_prev = None;
+    let mut lines = 0usize;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        lines += 1;
+        let err = |message: String| LogError::Line { line: lines, message };
+        let Some(body) = buf.strip_suffix(b"\n") else {
+            return Err(err("is incomplete: no newline at its end (a write was cut short)".into()));
+        };
+        let line_prev = check_line(body).map_err(err)?;
+        if lines == 1 {
+            match (options.after, line_prev.as_deref()) {
+                (None, None) => {}
+                (None, Some(p)) => {
+                    return Err(err(format!(
+                        "the first line's `prev` is `{p}`, not null: lines were deleted before \
+                         it, or the log continues another (give the other log's last hash)"
+                    )));
+                }
+                (Some(after), p) if p == Some(after) => {}
+                (Some(after), p) => {
+                    return Err(err(format!(
+                        "the first line's `prev` is {}, not `{after}`: it does not continue that log",
+                        p.map_or("null".to_string(), |p| format!("`{p}`"))
+                    )));
+                }
+            }
+            first_prev = line_prev;
+        } else if line_prev != prev {
+            let previous = lines - 1;
+            return Err(err(format!(
+                "`prev` is {}, but line {previous} hashes to `{}`: line {previous} was altered, \
+                 or lines were deleted, inserted or reordered here",
+                line_prev.map_or("null".to_string(), |p| format!("`{p}`")),
+                prev.unwrap_or_default()
+            )));
+        }
+        prev = Some(digest(body));
+    }
+    if let Some(last) = options.last {
+        match &prev {
+            Some(p) if p == last => {}
+            Some(p) => {
+                return Err(LogError::Tail {
+                    lines,
+                    message: format!(
+                        "the log does not end with the expected line: its last line (line \
+                         {lines}) hashes to `{p}`, not `{last}` (lines were removed from its \
+                         end, or appended after the hash was taken)"
+                    ),
+                });
+            }
+            None => {
+                return Err(LogError::Tail {
+                    lines,
+                    message: format!("the log is empty, but its last line should hash to `{last}`"),
+                });
+            }
+        }
+    }
+    Ok(VerifySummary { lines, first_prev, last_hash: prev })
+}
+
+/// The hash to [`DecisionLog::resume`] from: `sha256:<hex>` of the last line of `reader`
+/// (`None` when it is empty). It does not verify the log (see [`verify`]); a last line without
+/// its newline (a cut-short write) is an error.
+pub fn last_hash(mut reader: impl BufRead) -> Result<Option<String>, LogError> {
+    let mut buf = Vec::new();
+    let mut last = None;
+    let mut lines = 0usize;
+    loop {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(last);
+        }
+        lines += 1;
+        let Some(body) = buf.strip_suffix(b"\n") else {
+            return Err(LogError::Line {
+                line: lines,
+                message: "is incomplete: no newline at its end (a write was cut short)".into(),
+            });
+        };
+        last = Some(digest(body));
+    }
+}
+
+/// Checks one line's shape; returns its `prev`.
+fn check_line(body: &[u8]) -> Result<Option<String>, String> {
+    use serde_json::Value;
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("is not JSON: {e}"))?;
+    let Value::Object(map) = value else {
+        return Err("is not a JSON object".into());
+    };
+    let string = |name: &str| -> Result<&str, String> {
+        match map.get(name) {
+            Some(Value::String(s)) => Ok(s),
+            Some(_) => Err(format!("`{name}` is not a string")),
+            None => Err(format!("`{name}`: missing field")),
+        }
+    };
+    let hash = |name: &str| -> Result<(), String> {
+        let s = string(name)?;
+        if is_sha256(s) { Ok(()) } else { Err(format!("`{name}` is `{s}`, not a sha256 digest")) }
+    };
+    let ts = string("ts")?;
+    if !is_timestamp(ts) {
+        return Err(format!("`ts` is `{ts}`, not an RFC 3339 UTC timestamp"));
+    }
+    if string("id")?.is_empty() {
+        return Err("`id` is empty".into());
+    }
+    hash("request")?;
+    hash("policy")?;
+    string("workflow")?;
+    match string("action")? {
+        "call" => {
+            string("tool")?;
+        }
+        "start" => {
+            if map.contains_key("tool") {
+                return Err("`tool` on a start".into());
+            }
+        }
+        other => return Err(format!("`action` is `{other}`, not `call` or `start`")),
+    }
+    match string("decision")? {
+        "allow" | "deny" | "pending" => {}
+        other => return Err(format!("`decision` is `{other}`, not `allow`, `deny` or `pending`")),
+    }
+    for name in ["chain", "missing", "rules"] {
+        match map.get(name) {
+            Some(Value::Array(_)) => {}
+            Some(_) => return Err(format!("`{name}` is not a list")),
+            None => return Err(format!("`{name}`: missing field")),
+        }
+    }
+    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(format!("unknown field `{unknown}`"));
+    }
+    match map.get("prev") {
+        Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if is_sha256(s) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Err(format!("`prev` is `{s}`, not a sha256 digest")),
+        Some(_) => Err("`prev` is neither null nor a string".into()),
+        None => Err("`prev`: missing field".into()),
+    }
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`.
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    b.len() >= 20
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && b[10] == b'T'
+        && digits(11..13)
+        && b[13] == b':'
+        && digits(14..16)
+        && b[16] == b':'
+        && digits(17..19)
+        && b[b.len() - 1] == b'Z'
+        && (b.len() == 20 || (b[19] == b'.' && b.len() > 21 && digits(20..b.len() - 1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps() {
+        let at = |s: u64, ms: u64| UNIX_EPOCH + Duration::from_secs(s) + Duration::from_millis(ms);
+        assert_eq!(rfc3339_millis(at(0, 0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_millis(at(951_782_400, 5)), "2000-02-29T00:00:00.005Z");
+        assert_eq!(rfc3339_millis(at(1_796_077_800, 123)), "2026-11-30T22:30:00.123Z");
+        assert_eq!(rfc3339_millis(at(4_102_444_799, 999)), "2099-12-31T23:59:59.999Z");
+        assert!(is_timestamp(&rfc3339_millis(SystemTime::now())));
+        assert!(!is_timestamp("2026-11-29 22:30:00Z"));
+        assert!(!is_timestamp("2026-11-29T22:30:00.Z"));
+    }
+
+    #[test]
+    fn digests() {
+        assert_eq!(
+            digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert!(is_sha256(&digest(b"x")));
+        assert!(!is_sha256("sha256:E3B0"));
+    }
+
+    #[test]
+    fn empty_log() {
+        let summary = verify(&b""[..]).unwrap();
+        assert_eq!(summary, VerifySummary { lines: 0, first_prev: None, last_hash: None });
+        assert_eq!(last_hash(&b""[..]).unwrap(), None);
+        let err = verify_with(&b""[..], VerifyOptions { last: Some("sha256:00"), after: None });
+        assert!(matches!(err, Err(LogError::Tail { lines: 0, .. })));
+    }
+}

@@ -1,0 +1,260 @@
+//! Every language feature, driven through LSP messages, with snapshots of the answers.
+
+mod common;
+
+use common::{Harness, pos};
+use serde_json::{Value, json};
+
+const ROLES: &str = r#"/// People who build the product.
+role engineer {
+  may repo.*
+  may deploy when env == "staging"
+}
+/// Engineers trusted with production.
+role senior extends engineer {
+  may deploy
+}
+attribute team: string
+context business_hours: bool
+"#;
+
+const TOOLS: &str = r#"/// Pushes commits.
+tool repo.push(repo: string, branch: string) [write]
+tool repo.read(repo: string)
+/// Deploys a service.
+tool deploy(env: "staging" | "prod", service: string) [write, prod]
+evidence tests_passed
+/// A ticket in the tracker.
+evidence ticket(project: string)
+evidence approval by human
+"#;
+
+const FLOW: &str = r#"workflow release {
+  start by senior
+  allow deploy when env == "prod" require approval by senior, ticket(project: "REL")
+  allow repo.push when branch matches "rel/*"
+  allow repo.read
+}
+deny [prod] when initiator.team == "contractors" because "no"
+
+fixture alice = human [senior] { team: "platform" }
+fixture bob = human [senior]
+test "prod deploys need approval" {
+  expect pending: alice via release calls deploy(env: "prod", service: "api")
+  expect allow: alice via release calls deploy(env: "prod", service: "api") with approval by bob, ticket(project: "REL")
+}
+test "a wrong expectation" {
+  expect allow: alice via release calls repo.push(repo: "a", branch: "main")
+}
+"#;
+
+async fn start() -> (Harness, String) {
+    let mut h =
+        Harness::start(&[("roles.writ", ROLES), ("tools.writ", TOOLS), ("flow.writ", FLOW)]).await;
+    let flow = h.uri("flow.writ");
+    h.open(&flow, FLOW).await;
+    h.take_diagnostics();
+    (h, flow)
+}
+
+async fn at(h: &mut Harness, method: &'static str, uri: &str, text: &str, needle: &str) -> Value {
+    let (line, ch) = pos(text, needle, 1);
+    h.at(method, uri, line, ch).await
+}
+
+#[tokio::test]
+async fn hover() {
+    let (mut h, flow) = start().await;
+    let role = at(&mut h, "textDocument/hover", &flow, FLOW, "senior\n").await;
+    insta::assert_json_snapshot!("hover_role", role);
+    let tool = at(&mut h, "textDocument/hover", &flow, FLOW, "deploy when").await;
+    insta::assert_json_snapshot!("hover_tool", tool);
+    let evidence = at(&mut h, "textDocument/hover", &flow, FLOW, "ticket(").await;
+    insta::assert_json_snapshot!("hover_evidence", evidence);
+    let rule = at(&mut h, "textDocument/hover", &flow, FLOW, "allow repo.push").await;
+    insta::assert_json_snapshot!("hover_rule", rule);
+    let guardrail = at(&mut h, "textDocument/hover", &flow, FLOW, "deny [prod]").await;
+    insta::assert_json_snapshot!("hover_guardrail", guardrail);
+    let argument = at(&mut h, "textDocument/hover", &flow, FLOW, "env ==").await;
+    insta::assert_json_snapshot!("hover_argument", argument);
+}
+
+#[tokio::test]
+async fn definition_references_highlights() {
+    let (mut h, flow) = start().await;
+    let def = at(&mut h, "textDocument/definition", &flow, FLOW, "senior\n").await;
+    insta::assert_json_snapshot!("definition_across_files", def);
+    let refs = at(&mut h, "textDocument/references", &flow, FLOW, "senior\n").await;
+    insta::assert_json_snapshot!("references_across_files", refs);
+    let hl = at(&mut h, "textDocument/documentHighlight", &flow, FLOW, "alice =").await;
+    insta::assert_json_snapshot!("highlights", hl);
+}
+
+#[tokio::test]
+async fn rename() {
+    let (mut h, flow) = start().await;
+    let (line, ch) = pos(FLOW, "senior\n", 1);
+    let prepare = h.at("textDocument/prepareRename", &flow, line, ch).await;
+    assert_eq!(prepare["placeholder"], "senior");
+    let rename = |name: &'static str| json!({"textDocument": {"uri": flow}, "position": {"line": line, "character": ch}, "newName": name});
+    let ok = h.request("textDocument/rename", rename("lead")).await;
+    let ok = h.redact(ok);
+    insta::assert_json_snapshot!("rename", common::sorted(ok));
+    let reserved = h.request("textDocument/rename", rename("allow")).await;
+    insta::assert_json_snapshot!("rename_reserved", reserved);
+    let taken = h.request("textDocument/rename", rename("engineer")).await;
+    insta::assert_json_snapshot!("rename_taken", taken);
+}
+
+/// Completion at the end of `typed`, written as a new line in the workflow.
+async fn complete(typed: &str) -> Vec<String> {
+    let (mut h, flow) = start().await;
+    let text = FLOW.replacen("  allow repo.read\n", &format!("  allow repo.read\n{typed}\n"), 1);
+    h.change(&flow, 2, json!([{"text": text}])).await;
+    let (line, ch) = pos(&text, &format!("\n{typed}\n"), typed.len() + 1);
+    let items = h
+        .request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": flow}, "position": {"line": line, "character": ch}}),
+        )
+        .await;
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("{typed:?}: {items}"))
+        .iter()
+        .map(|i| {
+            format!(
+                "{} -> {}",
+                i["label"].as_str().unwrap(),
+                i["textEdit"]["newText"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn completion_knows_where_it_is() {
+    let cases = [
+        "  ",
+        "  start by ",
+        "  start by sen",
+        "  allow ",
+        "  allow [",
+        "  allow repo.",
+        "  allow deploy when ",
+        "  allow deploy when env == ",
+        "  allow deploy when env in [",
+        "  allow deploy when initiator.",
+        "  allow deploy when context.",
+        "  allow deploy when initiator.kind == ",
+        "  allow deploy when initiator has role ",
+        "  allow deploy require ",
+        "  allow deploy require ticket(",
+        "  allow deploy require approval by ",
+    ];
+    let mut out = Vec::new();
+    for typed in cases {
+        out.push(json!({"typed": typed, "items": complete(typed).await}));
+    }
+    insta::assert_json_snapshot!("completion", out);
+}
+
+#[tokio::test]
+async fn formatting_symbols_folding_tokens() {
+    let (mut h, flow) = start().await;
+    let messy = "role   dev{may ping}\ntool ping\n";
+    h.change(&flow, 2, json!([{"text": messy}])).await;
+    let fmt = h
+        .request(
+            "textDocument/formatting",
+            json!({"textDocument": {"uri": flow}, "options": {"tabSize": 2, "insertSpaces": true}}),
+        )
+        .await;
+    insta::assert_json_snapshot!("formatting", fmt);
+    h.change(&flow, 3, json!([{"text": FLOW}])).await;
+    let doc = json!({"textDocument": {"uri": flow}});
+    let symbols = h.request("textDocument/documentSymbol", doc.clone()).await;
+    insta::assert_json_snapshot!("document_symbols", symbols);
+    let ws = h.request("workspace/symbol", json!({"query": "rel"})).await;
+    let ws = h.redact(ws);
+    insta::assert_json_snapshot!("workspace_symbols", ws);
+    let folds = h.request("textDocument/foldingRange", doc.clone()).await;
+    insta::assert_json_snapshot!("folding", folds);
+    let tokens = h.request("textDocument/semanticTokens/full", doc).await;
+    assert!(tokens["data"].as_array().unwrap().len() > 50);
+    let first: Vec<Value> = tokens["data"].as_array().unwrap()[..25].to_vec();
+    insta::assert_json_snapshot!("semantic_tokens_start", first);
+}
+
+#[tokio::test]
+async fn code_actions() {
+    let (mut h, flow) = start().await;
+    let broken = "workflow w {\n  start by senoir\n  allow dploy\n  allow repo.read require tikcet, audit\n}\n";
+    h.change(&flow, 2, json!([{"text": broken}])).await;
+    let diags = h.last_diagnostics(&flow).unwrap();
+    assert_eq!(diags["diagnostics"].as_array().unwrap().len(), 4, "{diags}");
+    let actions = h
+        .request(
+            "textDocument/codeAction",
+            json!({
+                "textDocument": {"uri": flow},
+                "range": {"start": {"line": 0, "character": 0}, "end": {"line": 5, "character": 0}},
+                "context": {"diagnostics": []},
+            }),
+        )
+        .await;
+    let actions = common::sorted(h.redact(actions));
+    insta::assert_json_snapshot!("code_actions", actions);
+}
+
+#[tokio::test]
+async fn remove_an_unused_declaration() {
+    let (mut h, flow) = start().await;
+    let text = format!("{FLOW}/// Never used.\nevidence unused_kind\n");
+    h.change(&flow, 2, json!([{"text": text}])).await;
+    let diags = h.last_diagnostics(&flow).unwrap();
+    assert_eq!(diags["diagnostics"][0]["code"], "writ::unused_declaration", "{diags}");
+    assert_eq!(diags["diagnostics"][0]["severity"], 2);
+    let range = diags["diagnostics"][0]["range"].clone();
+    let actions = h
+        .request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": flow}, "range": range, "context": {"diagnostics": []}}),
+        )
+        .await;
+    let actions = common::sorted(h.redact(actions));
+    insta::assert_json_snapshot!("remove_unused", actions);
+}
+
+#[tokio::test]
+async fn test_code_lens_runs_the_test() {
+    let (mut h, flow) = start().await;
+    let lenses = h.request("textDocument/codeLens", json!({"textDocument": {"uri": flow}})).await;
+    let lenses = h.redact(lenses);
+    insta::assert_json_snapshot!("code_lenses", lenses);
+    for name in ["prod deploys need approval", "a wrong expectation"] {
+        let result = h
+            .request(
+                "workspace/executeCommand",
+                json!({"command": "writ.runTest", "arguments": [flow, name]}),
+            )
+            .await;
+        let shown: Vec<Value> = std::mem::take(&mut h.inbox)
+            .into_iter()
+            .filter(|m| m["method"] == "window/showMessage")
+            .map(|m| m["params"].clone())
+            .collect();
+        insta::assert_json_snapshot!(
+            format!("run_test_{}", name.replace(' ', "_")),
+            json!({"result": result, "shown": shown})
+        );
+    }
+    let lenses = h.request("textDocument/codeLens", json!({"textDocument": {"uri": flow}})).await;
+    let titles: Vec<&str> = lenses
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["command"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["▶ run test (passed)", "▶ run test (failed)"]);
+}

@@ -1,0 +1,175 @@
+//! The decision log writer: one thread owns the hash-chained log (`writ_evaluator::log`) behind
+//! a buffered writer, fed by a bounded channel.
+//!
+//! Handlers send a record *before* they answer, so a decision that was answered is in the
+//! channel; the writer flushes whenever the channel runs dry (so an idle server's log is on
+//! disk) and, on shutdown, drains the channel, flushes and reports. A full channel makes
+//! handlers wait (back-pressure) rather than drop records.
+
+use std::fs::OpenOptions;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio::sync::mpsc;
+use writ_evaluator::log::{DecisionLog, last_hash};
+use writ_evaluator::{Decision, Request};
+
+use crate::metrics::{ErrorKind, Metrics};
+
+/// Records queued before handlers wait for the writer.
+const QUEUE: usize = 16 * 1024;
+/// The writer's buffer.
+const BUFFER: usize = 256 * 1024;
+
+/// Where decision log lines go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogTarget {
+    Stdout,
+    /// Appended to; an existing log is continued (its chain resumes from its last line).
+    File(PathBuf),
+}
+
+impl LogTarget {
+    /// `-` is standard output.
+    pub fn parse(text: &str) -> LogTarget {
+        if text == "-" { LogTarget::Stdout } else { LogTarget::File(text.into()) }
+    }
+}
+
+impl std::fmt::Display for LogTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogTarget::Stdout => f.write_str("-"),
+            LogTarget::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// One decision to log.
+pub struct Record {
+    pub request: Request,
+    pub decision: Decision,
+    pub at: SystemTime,
+    pub id: String,
+}
+
+enum Message {
+    Record(Box<Record>),
+    /// Everything sent before this is written: flush, and stop.
+    Close,
+}
+
+/// The handlers' end of the log.
+#[derive(Clone)]
+pub struct LogSender {
+    tx: mpsc::Sender<Message>,
+    metrics: Arc<Metrics>,
+}
+
+impl LogSender {
+    /// Queues a record, waiting while the queue is full. A writer that is gone (which only a
+    /// bug can cause) is counted as a decision log error.
+    pub async fn send(&self, record: Record) {
+        if self.tx.send(Message::Record(Box::new(record))).await.is_err() {
+            self.metrics.error(ErrorKind::DecisionLog);
+        }
+    }
+}
+
+/// The writer thread.
+pub struct LogWriter {
+    tx: mpsc::Sender<Message>,
+    thread: std::thread::JoinHandle<Result<u64, String>>,
+}
+
+type Out = DecisionLog<BufWriter<Box<dyn Write + Send>>>;
+
+/// Opens the log (continuing an existing file's chain) and starts its writer thread.
+pub fn start(target: &LogTarget, metrics: Arc<Metrics>) -> Result<(LogSender, LogWriter), String> {
+    let log: Out = match target {
+        LogTarget::Stdout => {
+            DecisionLog::new(BufWriter::with_capacity(BUFFER, Box::new(std::io::stdout())))
+        }
+        LogTarget::File(path) => {
+            let describe = |e: &dyn std::fmt::Display| {
+                format!("cannot open decision log `{}`: {e}", path.display())
+            };
+            let prev = match std::fs::File::open(path) {
+                Ok(file) => last_hash(BufReader::new(file)).map_err(|e| {
+                    format!("cannot continue decision log `{}`: {e}", path.display())
+                })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(describe(&e)),
+            };
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| describe(&e))?;
+            DecisionLog::resume(BufWriter::with_capacity(BUFFER, Box::new(file)), prev)
+        }
+    };
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let writer_metrics = metrics.clone();
+    let thread = std::thread::Builder::new()
+        .name("writ-decision-log".into())
+        .spawn(move || write_all(log, rx, &writer_metrics))
+        .map_err(|e| format!("cannot start the decision log writer: {e}"))?;
+    Ok((LogSender { tx: tx.clone(), metrics }, LogWriter { tx, thread }))
+}
+
+fn write_all(
+    mut log: Out,
+    mut rx: mpsc::Receiver<Message>,
+    metrics: &Metrics,
+) -> Result<u64, String> {
+    let mut written = 0u64;
+    let mut failed = 0u64;
+    let mut last_error: Option<String> = None;
+    while let Some(message) = rx.blocking_recv() {
+        match message {
+            Message::Record(r) => {
+                match log.record_with(&r.request, &r.decision, &r.decision.policy, r.at, &r.id) {
+                    Ok(()) => written += 1,
+                    Err(e) => {
+                        failed += 1;
+                        metrics.error(ErrorKind::DecisionLog);
+                        if last_error.is_none() {
+                            eprintln!("error: cannot write the decision log: {e}");
+                        }
+                        last_error = Some(e.to_string());
+                    }
+                }
+                if rx.is_empty()
+                    && let Err(e) = log.flush()
+                {
+                    metrics.error(ErrorKind::DecisionLog);
+                    eprintln!("error: cannot flush the decision log: {e}");
+                }
+            }
+            Message::Close => break,
+        }
+    }
+    log.flush().map_err(|e| format!("cannot flush the decision log: {e}"))?;
+    match last_error {
+        None => Ok(written),
+        Some(e) => Err(format!("{failed} decision(s) could not be logged; the last error: {e}")),
+    }
+}
+
+impl LogWriter {
+    /// Writes everything queued, flushes, and stops; the number of lines written. Call it once
+    /// no handler can send any more.
+    pub async fn close(self) -> Result<u64, String> {
+        // The thread may have stopped already (it only does when the channel closes).
+        let _ = self.tx.send(Message::Close).await;
+        drop(self.tx);
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .map_err(|_| "the decision log writer stopped unexpectedly".to_string())?
+            .map_err(|_| "the decision log writer panicked".to_string())?
+    }
+}

@@ -1,0 +1,376 @@
+//! The HTTP API: routes, handlers, and the error answers.
+//!
+//! Every answer is JSON (metrics aside). Errors are `{"error": MESSAGE}` plus `"field"` when a
+//! field of the body is at fault (`chain[0].kind`; `""` for the body as a whole). Bad input is
+//! always a 4xx: 400 malformed, 404 no such endpoint, 405 wrong method, 413 too large; 503
+//! means no policy is loaded. A gateway must treat any answer but a 200 decision as deny.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State as Extract};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Value as Json, json};
+use tower_http::catch_panic::CatchPanicLayer;
+use writ_evaluator::{Decision, Request, RequestError};
+
+use crate::declog::Record;
+use crate::metrics::{Endpoint, ErrorKind};
+use crate::state::State;
+
+/// The header that carries a decision's id (the `id` of its decision log line).
+pub const DECISION_ID: &str = "x-writ-decision-id";
+
+type Shared = Arc<State>;
+
+pub fn router(state: Shared, body_limit: usize) -> Router {
+    let panic_metrics = state.metrics.clone();
+    Router::new()
+        .route("/v1/decide", post(decide))
+        .route("/v1/decide/batch", post(batch))
+        .route("/v1/tools", post(tools))
+        .route("/v1/health", get(health))
+        .route("/v1/status", get(status))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(move |_: Box<dyn std::any::Any + Send + 'static>| {
+            panic_metrics.error(ErrorKind::Internal);
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error (a bug in writ); treat this as deny",
+                None,
+            )
+        }))
+        .with_state(state)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
+    let body = match field {
+        Some(field) => json!({"error": message, "field": field}),
+        None => json!({"error": message}),
+    };
+    json_response(status, body.to_string())
+}
+
+/// 400 for a request that does not fit the schema, naming the field.
+fn bad_request(state: &State, e: &RequestError) -> Response {
+    state.metrics.error(ErrorKind::BadRequest);
+    error(StatusCode::BAD_REQUEST, &e.to_string(), Some(&e.field))
+}
+
+/// The body could not be read: 413 over the limit, 400 otherwise.
+fn body_rejection(state: &State, rejection: &BytesRejection) -> Response {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        state.metrics.error(ErrorKind::TooLarge);
+        error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large", Some(""))
+    } else {
+        state.metrics.error(ErrorKind::BadRequest);
+        error(
+            StatusCode::BAD_REQUEST,
+            &format!("cannot read the request body: {rejection}"),
+            Some(""),
+        )
+    }
+}
+
+fn no_policy(state: &State) -> Response {
+    state.metrics.error(ErrorKind::NoPolicy);
+    error(StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded; treat this as deny", None)
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions
+
+/// Counts and logs a decision; its id.
+async fn record(state: &State, request: Request, decision: Decision) -> String {
+    state.metrics.decision(decision.decision);
+    let id = new_id();
+    if let Some(log) = &state.log {
+        log.send(Record { request, decision, at: SystemTime::now(), id: id.clone() }).await;
+    }
+    id
+}
+
+async fn decide(Extract(state): Extract<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
+    let started = Instant::now();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_rejection(&state, &rejection),
+    };
+    let request = match Request::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return bad_request(&state, &e),
+    };
+    let decision = match state.policy.load().as_ref() {
+        Some(loaded) => loaded.policy.decide(&request),
+        None => return no_policy(&state),
+    };
+    let text = decision.to_json();
+    let id = record(&state, request, decision).await;
+    let mut response = json_response(StatusCode::OK, text);
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(DECISION_ID, value);
+    }
+    state.metrics.latency(Endpoint::Decide, started.elapsed());
+    response
+}
+
+/// An array of requests, decided by one policy; an array of answers in the same order, each a
+/// decision (with its `id`) or `{"error", "field", "index"}`.
+async fn batch(Extract(state): Extract<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
+    let started = Instant::now();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_rejection(&state, &rejection),
+    };
+    let items: Vec<&RawValue> = match serde_json::from_slice(&body) {
+        Ok(items) => items,
+        Err(e) if e.is_data() => {
+            state.metrics.error(ErrorKind::BadRequest);
+            let found =
+                serde_json::from_slice::<Json>(&body).map_or("something else", |v| describe(&v));
+            let message = format!("expected an array of requests, found {found}");
+            return error(StatusCode::BAD_REQUEST, &message, Some(""));
+        }
+        Err(e) => return syntax_error(&state, &e),
+    };
+    let Some(loaded) = state.policy.load_full() else { return no_policy(&state) };
+    let mut answers = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        match Request::from_json(item.get()) {
+            Ok(request) => {
+                let decision = loaded.policy.decide(&request);
+                let mut value = decision.to_value();
+                let id = record(&state, request, decision).await;
+                if let Json::Object(map) = &mut value {
+                    map.insert("id".into(), Json::String(id));
+                }
+                answers.push(value);
+            }
+            Err(e) => {
+                state.metrics.error(ErrorKind::BadRequest);
+                answers.push(json!({"error": e.to_string(), "field": e.field, "index": index}));
+            }
+        }
+    }
+    let text = Json::Array(answers).to_string();
+    state.metrics.latency(Endpoint::Batch, started.elapsed());
+    json_response(StatusCode::OK, text)
+}
+
+fn syntax_error(state: &State, e: &serde_json::Error) -> Response {
+    state.metrics.error(ErrorKind::BadRequest);
+    error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}"), Some(""))
+}
+
+fn describe(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tool visibility
+
+/// The top-level entries of a JSON object, in order and with duplicates kept (so that a
+/// duplicate key is an error, as in requests).
+struct Entries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Entries<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Entries<'a>, M::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// `{"workflow": NAME, "chain": [...]}`: the workflow and the decoded chain.
+fn tools_body(body: &[u8]) -> Result<(String, Vec<writ_evaluator::Principal>), RequestError> {
+    let fail = |field: &str, message: String| RequestError { field: field.into(), message };
+    let entries = match serde_json::from_slice::<Entries<'_>>(body) {
+        Ok(Entries(entries)) => entries,
+        Err(e) if e.is_data() => {
+            return Err(fail("", "expected an object with `workflow` and `chain`".into()));
+        }
+        Err(e) => return Err(fail("", format!("invalid JSON: {e}"))),
+    };
+    let (mut workflow, mut chain) = (None, None);
+    for (key, value) in entries {
+        let slot = match key.as_str() {
+            "workflow" => &mut workflow,
+            "chain" => &mut chain,
+            _ => return Err(fail(&key, "unknown field (expected `workflow` or `chain`)".into())),
+        };
+        if slot.replace(value).is_some() {
+            return Err(fail(&key, "duplicate key".into()));
+        }
+    }
+    let workflow = workflow.ok_or_else(|| fail("workflow", "missing required field".into()))?;
+    let workflow: String = serde_json::from_str(workflow.get())
+        .map_err(|_| fail("workflow", "expected a string".into()))?;
+    let chain = chain.ok_or_else(|| fail("chain", "missing required field".into()))?;
+    // The chain is decoded exactly as a request's, with the same errors and field names.
+    let request = format!(
+        r#"{{"action":"start","workflow":{},"chain":{}}}"#,
+        serde_json::to_string(&workflow).unwrap_or_default(),
+        chain.get()
+    );
+    Ok((workflow, Request::from_json(&request)?.chain))
+}
+
+async fn tools(Extract(state): Extract<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
+    let started = Instant::now();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_rejection(&state, &rejection),
+    };
+    let (workflow, chain) = match tools_body(&body) {
+        Ok(parsed) => parsed,
+        Err(e) => return bad_request(&state, &e),
+    };
+    let Some(loaded) = state.policy.load_full() else { return no_policy(&state) };
+    let ir = loaded.policy.ir();
+    let response = match writ_compiler::reach::visible_tools(ir, &workflow, &chain) {
+        Ok(tools) => {
+            let body =
+                json!({"policy": loaded.policy.hash(), "workflow": workflow, "tools": tools});
+            json_response(StatusCode::OK, body.to_string())
+        }
+        Err(message) => {
+            state.metrics.error(ErrorKind::BadRequest);
+            error(StatusCode::BAD_REQUEST, &message, Some("workflow"))
+        }
+    };
+    state.metrics.latency(Endpoint::Tools, started.elapsed());
+    response
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+
+/// 200 once a policy is loaded; 503 before.
+async fn health(Extract(state): Extract<Shared>) -> Response {
+    match state.policy.load().as_ref() {
+        Some(loaded) => json_response(
+            StatusCode::OK,
+            json!({"status": "ok", "policy": loaded.policy.hash()}).to_string(),
+        ),
+        None => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "unavailable", "error": "no policy is loaded"}).to_string(),
+        ),
+    }
+}
+
+async fn status(Extract(state): Extract<Shared>) -> Response {
+    json_response(StatusCode::OK, state.status().to_string())
+}
+
+async fn metrics(Extract(state): Extract<Shared>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn not_found(Extract(state): Extract<Shared>, uri: Uri) -> Response {
+    state.metrics.error(ErrorKind::NotFound);
+    let path = uri.path();
+    let shown: String = path.chars().take(200).collect();
+    error(StatusCode::NOT_FOUND, &format!("no endpoint `{shown}`"), None)
+}
+
+async fn method_not_allowed(Extract(state): Extract<Shared>, method: Method, uri: Uri) -> Response {
+    state.metrics.error(ErrorKind::NotFound);
+    let shown: String = uri.path().chars().take(200).collect();
+    let message = format!("method `{method}` is not allowed on `{shown}`");
+    error(StatusCode::METHOD_NOT_ALLOWED, &message, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(body: &str) -> String {
+        tools_body(body.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn tools_bodies_name_the_field_at_fault() {
+        assert_eq!(err("[]"), "expected an object with `workflow` and `chain`");
+        assert_eq!(err("{"), "invalid JSON: EOF while parsing an object at line 1 column 1");
+        assert_eq!(err(r#"{"chain": []}"#), "`workflow`: missing required field");
+        assert_eq!(err(r#"{"workflow": 1, "chain": []}"#), "`workflow`: expected a string");
+        assert_eq!(err(r#"{"workflow": "w"}"#), "`chain`: missing required field");
+        assert_eq!(
+            err(r#"{"workflow": "w", "chain": [], "x": 1}"#),
+            "`x`: unknown field (expected `workflow` or `chain`)"
+        );
+        assert_eq!(
+            err(r#"{"workflow": "w", "workflow": "v", "chain": []}"#),
+            "`workflow`: duplicate key"
+        );
+        assert!(
+            err(r#"{"workflow": "w", "chain": [{"id": "a", "kind": "robot"}]}"#)
+                .starts_with("`chain[0].kind`: expected one of")
+        );
+        assert!(
+            err(r#"{"workflow": "w", "chain": [{"id": "a", "id": "b", "kind": "human"}]}"#)
+                .starts_with("`chain[0].id`")
+        );
+    }
+
+    #[test]
+    fn tools_bodies_decode_the_chain() {
+        let (workflow, chain) = tools_body(
+            br#"{"workflow": "w\"", "chain": [{"id": "ada", "kind": "human", "roles": ["dev"]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(workflow, "w\"");
+        assert_eq!(chain.len(), 1);
+        assert_eq!(chain[0].roles, vec!["dev".to_string()]);
+    }
+}

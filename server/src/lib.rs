@@ -1,0 +1,264 @@
+//! The writ decision server (`writ serve`): decisions over HTTP for gateways.
+//!
+//! ```text
+//!               ┌──────────── SIGHUP, file changes (debounced) ─────────────┐
+//!               ▼                                                           │
+//! Source::load (compile or verify, on a blocking thread) ──ok──▶ ArcSwap<Loaded> ◀── handlers
+//!               └──error──▶ /v1/status, stderr; the old policy keeps serving     │
+//!                                                                                ▼
+//!                      decision log thread ◀── bounded channel ◀── one record per decision
+//! ```
+//!
+//! - Every request reads the policy once (`ArcSwap::load`), so a reload replaces the policy
+//!   atomically between decisions and a batch is decided by one policy.
+//! - A handler queues its decision's log record before it answers, and shutdown (SIGTERM,
+//!   SIGINT) stops accepting connections, lets requests in flight finish, then drains and
+//!   flushes the log: every answered decision is logged.
+//! - Bad input is a 4xx naming the field, never a 5xx and never a panic; a panic (a bug) is
+//!   caught and answered 500, which a gateway treats as deny like every non-decision.
+//!
+//! Endpoints and semantics: `docs/server.md`.
+
+#![forbid(unsafe_code)]
+
+mod declog;
+mod http;
+mod metrics;
+mod source;
+mod state;
+mod watch;
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+
+pub use declog::LogTarget;
+pub use http::DECISION_ID;
+pub use source::{Loaded, Source};
+pub use state::Reloaded;
+
+use crate::metrics::Metrics;
+use crate::state::State;
+
+/// The default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How a server runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub source: Source,
+    /// Port 0 picks a free port (see [`Server::local_addr`]).
+    pub addr: SocketAddr,
+    pub decision_log: Option<LogTarget>,
+    /// Larger request bodies are answered 413.
+    pub body_limit: usize,
+    /// Reload when the policy files, the bundle or the verification key change.
+    pub watch: bool,
+    /// Refuse to start when the policy does not load (otherwise start unready: `/v1/health`
+    /// answers 503 and decisions 503 until a reload succeeds).
+    pub require_policy: bool,
+    /// After a shutdown signal, how long requests in flight may take before their connections
+    /// are dropped.
+    pub grace: Duration,
+}
+
+impl Config {
+    pub fn new(source: Source, addr: SocketAddr) -> Config {
+        Config {
+            source,
+            addr,
+            decision_log: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            watch: true,
+            require_policy: true,
+            grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A server bound to its address with its first policy loaded (or not, see
+/// [`Config::require_policy`]), not yet serving.
+pub struct Server {
+    config: Config,
+    state: Arc<State>,
+    listener: tokio::net::TcpListener,
+    writer: Option<declog::LogWriter>,
+}
+
+/// Controls a running server from outside its handlers.
+#[derive(Clone)]
+pub struct Handle {
+    state: Arc<State>,
+}
+
+impl Handle {
+    /// Loads the policy again, as SIGHUP does.
+    pub async fn reload(&self, why: &str) -> Reloaded {
+        self.state.reload(why).await
+    }
+
+    /// The `/v1/status` document.
+    pub fn status(&self) -> serde_json::Value {
+        self.state.status()
+    }
+}
+
+/// Why a server could not start or stopped badly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The policy did not compile, or the bundle did not verify.
+    Policy(String),
+    /// The address, the decision log, the runtime.
+    Io(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Policy(message) | Error::Io(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// What a server did, when it stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Lines written to the decision log (0 without one).
+    pub logged: u64,
+    /// Whether the grace period ran out with requests still in flight.
+    pub cut_short: bool,
+}
+
+impl Server {
+    /// Loads the policy, opens the decision log, and binds the address.
+    pub async fn start(config: Config) -> Result<Server, Error> {
+        let metrics = Arc::new(Metrics::new());
+        let (log, writer) = match &config.decision_log {
+            Some(target) => {
+                let (sender, writer) = declog::start(target, metrics.clone()).map_err(Error::Io)?;
+                (Some((sender, target.clone())), Some(writer))
+            }
+            None => (None, None),
+        };
+        let state = Arc::new(State::new(config.source.clone(), metrics, log));
+        let source = config.source.clone();
+        let first = tokio::task::spawn_blocking(move || source.load())
+            .await
+            .unwrap_or_else(|_| Err("loading the policy panicked".to_string()));
+        if let Err(message) = &first
+            && config.require_policy
+        {
+            if let Some(writer) = writer {
+                let _ = writer.close().await;
+            }
+            return Err(Error::Policy(message.clone()));
+        }
+        state.install(first, "start");
+        let listener = match tokio::net::TcpListener::bind(config.addr).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                if let Some(writer) = writer {
+                    let _ = writer.close().await;
+                }
+                return Err(Error::Io(format!("cannot listen on `{}`: {e}", config.addr)));
+            }
+        };
+        Ok(Server { config, state, listener, writer })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or(self.config.addr)
+    }
+
+    pub fn handle(&self) -> Handle {
+        Handle { state: self.state.clone() }
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets requests in flight finish
+    /// (within the grace period), and flushes the decision log.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<Summary, Error> {
+        let Server { config, state, listener, writer } = self;
+        let watcher = if config.watch { watch::start(state.clone()) } else { None };
+        let router = http::router(state.clone(), config.body_limit);
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping.send(());
+        };
+        let serving = axum::serve(listener, router).with_graceful_shutdown(signal).into_future();
+        let deadline = async move {
+            if stopped.await.is_ok() {
+                tokio::time::sleep(config.grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        let mut cut_short = false;
+        let served = tokio::select! {
+            served = serving => served.map_err(|e| Error::Io(format!("the server failed: {e}"))),
+            () = deadline => {
+                cut_short = true;
+                Ok(())
+            }
+        };
+        drop(watcher);
+        let logged = match writer {
+            Some(writer) => writer.close().await.map_err(Error::Io)?,
+            None => 0,
+        };
+        served?;
+        Ok(Summary { logged, cut_short })
+    }
+}
+
+/// `writ serve`: runs a server until SIGTERM or SIGINT, reloading on SIGHUP. Progress and
+/// errors go to standard error (standard output may be the decision log).
+pub fn run(config: Config) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io(format!("cannot start the runtime: {e}")))?;
+    runtime.block_on(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen =
+            |kind, name| signal(kind).map_err(|e| Error::Io(format!("cannot handle {name}: {e}")));
+        let mut hangup = listen(SignalKind::hangup(), "SIGHUP")?;
+        let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
+        let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
+
+        let server = Server::start(config).await?;
+        let handle = server.handle();
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                handle.reload("SIGHUP").await;
+            }
+        });
+        eprintln!("writ serve: listening on http://{}", server.local_addr());
+        let shutdown = async move {
+            let name = tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = interrupt.recv() => "SIGINT",
+            };
+            eprintln!("writ serve: {name}: finishing requests in flight");
+        };
+        let summary = server.serve(shutdown).await?;
+        if summary.cut_short {
+            eprintln!(
+                "writ serve: the grace period ran out; requests still in flight were dropped"
+            );
+        }
+        eprintln!("writ serve: stopped ({} decisions logged)", summary.logged);
+        Ok(())
+    })
+}

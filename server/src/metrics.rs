@@ -1,0 +1,229 @@
+//! Prometheus metrics (OpenMetrics text at `GET /metrics`).
+//!
+//! Every series is created when the server starts, so a scrape shows zeros rather than
+//! missing series, and the hot path only touches atomics it already holds.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use writ_evaluator::Outcome;
+
+type Labels = Vec<(&'static str, &'static str)>;
+
+/// What went wrong, as the `kind` label of `writ_errors_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A body that is not a request (400), per request (a batch counts each bad element).
+    BadRequest,
+    /// A body over the size limit (413).
+    TooLarge,
+    /// No endpoint at that path (404) or not with that method (405).
+    NotFound,
+    /// A decision asked for while no policy is loaded (503).
+    NoPolicy,
+    /// A decision that could not be written to the decision log.
+    DecisionLog,
+    /// A handler that panicked (500; a bug, never input).
+    Internal,
+}
+
+impl ErrorKind {
+    const ALL: [ErrorKind; 6] = [
+        ErrorKind::BadRequest,
+        ErrorKind::TooLarge,
+        ErrorKind::NotFound,
+        ErrorKind::NoPolicy,
+        ErrorKind::DecisionLog,
+        ErrorKind::Internal,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            ErrorKind::BadRequest => "bad_request",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::NoPolicy => "no_policy",
+            ErrorKind::DecisionLog => "decision_log",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+/// The endpoints whose latency is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Decide,
+    Batch,
+    Tools,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    allow: Counter,
+    deny: Counter,
+    pending: Counter,
+    decide_latency: Histogram,
+    batch_latency: Histogram,
+    tools_latency: Histogram,
+    reload_ok: Counter,
+    reload_failed: Counter,
+    errors: [Counter; ErrorKind::ALL.len()],
+    loaded: Gauge,
+    loaded_at: Gauge<f64, AtomicU64>,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+
+        let decisions = Family::<Labels, Counter>::default();
+        registry.register("writ_decisions", "Decisions made, by outcome", decisions.clone());
+        let outcome = |o: &'static str| decisions.get_or_create(&vec![("outcome", o)]).clone();
+        let (allow, deny, pending) = (outcome("allow"), outcome("deny"), outcome("pending"));
+
+        let latency = Family::<Labels, Histogram>::new_with_constructor(|| {
+            // 5 µs to 40 ms.
+            Histogram::new(exponential_buckets(0.000_005, 2.0, 14))
+        });
+        registry.register(
+            "writ_request_duration_seconds",
+            "Time to answer a decision, batch or tools request, from its body read to its \
+             answer (decision logging included)",
+            latency.clone(),
+        );
+        let endpoint = |e: &'static str| latency.get_or_create(&vec![("endpoint", e)]).clone();
+        let (decide_latency, batch_latency, tools_latency) =
+            (endpoint("decide"), endpoint("batch"), endpoint("tools"));
+
+        let reloads = Family::<Labels, Counter>::default();
+        registry.register(
+            "writ_reloads",
+            "Policy reloads, by result (a failed reload keeps the previous policy)",
+            reloads.clone(),
+        );
+        let reload_ok = reloads.get_or_create(&vec![("result", "ok")]).clone();
+        let reload_failed = reloads.get_or_create(&vec![("result", "failed")]).clone();
+
+        let error_family = Family::<Labels, Counter>::default();
+        registry.register(
+            "writ_errors",
+            "Requests answered with an error, and decisions the log could not record, by kind",
+            error_family.clone(),
+        );
+        let errors =
+            ErrorKind::ALL.map(|k| error_family.get_or_create(&vec![("kind", k.label())]).clone());
+
+        let loaded = Gauge::default();
+        registry.register(
+            "writ_policy_loaded",
+            "1 when a policy is loaded and serving",
+            loaded.clone(),
+        );
+        let loaded_at = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "writ_policy_loaded_timestamp_seconds",
+            "When the policy being served was loaded (Unix time)",
+            loaded_at.clone(),
+        );
+
+        Metrics {
+            registry,
+            allow,
+            deny,
+            pending,
+            decide_latency,
+            batch_latency,
+            tools_latency,
+            reload_ok,
+            reload_failed,
+            errors,
+            loaded,
+            loaded_at,
+        }
+    }
+
+    pub fn decision(&self, outcome: Outcome) {
+        match outcome {
+            Outcome::Allow => self.allow.inc(),
+            Outcome::Deny => self.deny.inc(),
+            Outcome::Pending => self.pending.inc(),
+        };
+    }
+
+    pub fn latency(&self, endpoint: Endpoint, elapsed: Duration) {
+        let histogram = match endpoint {
+            Endpoint::Decide => &self.decide_latency,
+            Endpoint::Batch => &self.batch_latency,
+            Endpoint::Tools => &self.tools_latency,
+        };
+        histogram.observe(elapsed.as_secs_f64());
+    }
+
+    pub fn error(&self, kind: ErrorKind) {
+        let index = ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        self.errors[index].inc();
+    }
+
+    pub fn reload(&self, ok: bool) {
+        if ok {
+            self.reload_ok.inc()
+        } else {
+            self.reload_failed.inc()
+        };
+    }
+
+    pub fn reloads(&self) -> (u64, u64) {
+        (self.reload_ok.get(), self.reload_failed.get())
+    }
+
+    /// A policy is being served, loaded at `unix_seconds`.
+    pub fn loaded(&self, unix_seconds: f64) {
+        self.loaded.set(1);
+        self.loaded_at.set(unix_seconds);
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_exists_from_the_start() {
+        let metrics = Metrics::new();
+        metrics.decision(Outcome::Pending);
+        metrics.error(ErrorKind::TooLarge);
+        let text = metrics.encode();
+        for line in [
+            "writ_decisions_total{outcome=\"allow\"} 0",
+            "writ_decisions_total{outcome=\"pending\"} 1",
+            "writ_reloads_total{result=\"failed\"} 0",
+            "writ_errors_total{kind=\"too_large\"} 1",
+            "writ_errors_total{kind=\"internal\"} 0",
+            "writ_policy_loaded 0",
+            "writ_request_duration_seconds_count{endpoint=\"decide\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

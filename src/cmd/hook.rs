@@ -1,0 +1,83 @@
+//! `writ hook claude-code`: Claude Code's `PreToolUse` hook (see `writ_agents::claude`).
+//!
+//! Always exits 0 with an answer on standard output, as the hook protocol expects: every
+//! failure, even a panic, is answered `deny` with its reason. (Claude Code treats exit status 2
+//! as a block and any other non-zero status as a non-blocking error, which would let the call
+//! through: so the hook never exits non-zero once its arguments are parsed.)
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use writ_agents::claude::{self, Answer};
+use writ_agents::declog::LogFile;
+use writ_agents::gate::{Gate, load_identity};
+
+#[derive(clap::Subcommand)]
+pub enum HookCommand {
+    /// Claude Code's `PreToolUse` hook: reads the hook's JSON on standard input and prints
+    /// allow, deny (with writ's reasons) or ask (naming the missing evidence).
+    ClaudeCode(ClaudeCodeArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ClaudeCodeArgs {
+    /// The policy: a `.writ` file or a directory of them.
+    #[arg(long)]
+    policy: PathBuf,
+    /// The workflow the agent's session runs in.
+    #[arg(long)]
+    workflow: String,
+    /// The accountable principal: a JSON file `{"id", "kind", "roles", "attrs"}`
+    /// (default: the file named by `WRIT_IDENTITY`).
+    #[arg(long)]
+    identity: Option<PathBuf>,
+    /// Append each decision to this decision log (hash-chained JSON Lines).
+    #[arg(long, value_name = "FILE")]
+    decision_log: Option<PathBuf>,
+}
+
+pub fn run(command: HookCommand) -> u8 {
+    match command {
+        HookCommand::ClaudeCode(args) => claude_code(&args),
+    }
+}
+
+fn claude_code(args: &ClaudeCodeArgs) -> u8 {
+    let answer = std::panic::catch_unwind(|| decide(args))
+        .unwrap_or_else(|_| Answer::failure("internal error (a bug in writ; please report it)"));
+    let text = serde_json::to_string(&answer.to_json()).unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+    crate::output::OK
+}
+
+fn decide(args: &ClaudeCodeArgs) -> Answer {
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut input) {
+        return Answer::failure(format_args!("cannot read the hook input: {e}"));
+    }
+    let gate = match Gate::load(&args.policy, &args.workflow) {
+        Ok(g) => g,
+        Err(e) => return Answer::failure(e),
+    };
+    let identity = identity(args.identity.as_deref());
+    let answer = claude::answer(&gate, identity.as_ref().map_err(String::as_str), &input);
+    if let (Some(path), Some(judgement)) = (&args.decision_log, &answer.judgement) {
+        let logged = LogFile::open(path).and_then(|log| log.record(judgement));
+        if let Err(e) = logged {
+            return Answer::failure(e);
+        }
+    }
+    answer
+}
+
+fn identity(path: Option<&Path>) -> Result<serde_json::Value, String> {
+    let from_env = std::env::var_os("WRIT_IDENTITY").map(PathBuf::from);
+    match path.map(Path::to_path_buf).or(from_env) {
+        Some(path) => load_identity(&path),
+        None => Err("no identity: give `--identity FILE` (a principal as JSON: `{\"id\": ..., \
+                     \"kind\": \"human\", \"roles\": [...]}`) or set `WRIT_IDENTITY`"
+            .to_string()),
+    }
+}

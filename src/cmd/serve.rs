@@ -1,0 +1,72 @@
+//! `writ serve`: the decision server (the `writ-server` crate; `docs/server.md`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use writ_server::{Config, LogTarget, Source};
+
+use crate::output::{self, FAILED, OK, USAGE};
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["policy", "bundle"])))]
+pub struct Args {
+    /// The policy: a `.writ` file or a directory of them, compiled at start and on reload.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// A bundle built by `writ build`, verified at start and on reload.
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    /// A public key file (`writ keygen`): the bundle must be signed by its private key.
+    #[arg(long, requires = "bundle")]
+    verify_key: Option<PathBuf>,
+    /// The address to listen on (port 0: any free port; the chosen one is printed).
+    #[arg(long, default_value = "127.0.0.1:8181")]
+    addr: SocketAddr,
+    /// Write one hash-chained JSON line per decision to this file (appended to; `-` for
+    /// standard output). Check it with `writ log verify`.
+    #[arg(long, value_name = "FILE|-")]
+    decision_log: Option<String>,
+    /// Answer 413 to request bodies larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = writ_server::DEFAULT_BODY_LIMIT)]
+    max_body: usize,
+    /// Do not reload when the policy files or the bundle change (SIGHUP still reloads).
+    #[arg(long)]
+    no_watch: bool,
+    /// Start even when the policy does not load: `/v1/health` answers 503, and decisions 503,
+    /// until a reload succeeds (for a bundle that arrives after the server starts).
+    #[arg(long)]
+    allow_unready: bool,
+    /// After SIGTERM or SIGINT, how many seconds requests in flight may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    grace: u64,
+}
+
+pub fn run(args: Args) -> u8 {
+    if args.verify_key.is_some() && args.bundle.is_none() {
+        output::error("`--verify-key` verifies a bundle: give `--bundle FILE` with it");
+        return USAGE;
+    }
+    let source = match (args.policy, args.bundle) {
+        (Some(policy), _) => Source::Policy(policy),
+        (None, Some(path)) => Source::Bundle { path, verify_key: args.verify_key },
+        // clap requires one of the two.
+        (None, None) => return USAGE,
+    };
+    let mut config = Config::new(source, args.addr);
+    config.decision_log = args.decision_log.as_deref().map(LogTarget::parse);
+    config.body_limit = args.max_body;
+    config.watch = !args.no_watch;
+    config.require_policy = !args.allow_unready;
+    config.grace = Duration::from_secs(args.grace);
+    match writ_server::run(config) {
+        Ok(()) => OK,
+        Err(error) => {
+            output::error(&error);
+            match error {
+                writ_server::Error::Policy(_) => FAILED,
+                writ_server::Error::Io(_) => USAGE,
+            }
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! End-to-end tests of `writ serve`, the binary: signals (SIGTERM and SIGINT stop gracefully,
+//! SIGHUP reloads), start-up errors, and the decision log it leaves behind.
+//!
+//! (The HTTP API in detail is tested in-process in `server/tests/`.)
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+
+const POLICY: &str = r#"role dev {
+  may ping
+}
+
+tool ping
+
+workflow w {
+  start by dev
+  allow ping
+}
+"#;
+
+/// `ping` is no longer allowed.
+const POLICY_V2: &str = r#"role dev {
+  may ping
+}
+
+tool ping
+
+workflow w {
+  start by dev
+  deny ping because "ping is retired"
+  allow ping
+}
+"#;
+
+const BROKEN: &str = "role dev {\n  may pong\n}\n";
+
+const ALLOW: &str = r#"{"action": "call", "workflow": "w", "tool": "ping",
+  "chain": [{"id": "ada", "kind": "human", "roles": ["dev"]}, {"id": "bot/1", "kind": "agent"}]}"#;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let dir =
+        std::env::temp_dir().join(format!("writ-serve-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running `writ serve`.
+struct Served {
+    child: Child,
+    addr: SocketAddr,
+    /// Standard error, line by line, as it arrives.
+    stderr: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn serve(args: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .arg("serve")
+        .args(["--addr", "127.0.0.1:0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run writ serve");
+    let stderr = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let lines = stderr.clone();
+    let pipe = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("writ serve: listening on http://") {
+                let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
+            }
+            lines.lock().unwrap().push(line);
+        }
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
+        let _ = child.kill();
+        panic!("writ serve did not start: {:?}", stderr.lock().unwrap())
+    });
+    Served { child, addr, stderr }
+}
+
+impl Served {
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the exit; (exit code, standard output, standard error).
+    fn wait(mut self) -> (i32, String, String) {
+        let mut stdout = String::new();
+        self.child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+        let status = self.child.wait().unwrap();
+        // The stderr reader sees the pipe close after the exit.
+        std::thread::sleep(Duration::from_millis(100));
+        let stderr = self.stderr.lock().unwrap().join("\n");
+        (status.code().unwrap_or(-1), stdout, stderr)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// (status, body), or `None` when the connection failed (refused, reset, closed early).
+fn post(addr: SocketAddr, path: &str, body: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body.as_bytes()).ok()?;
+    answer(&mut stream)
+}
+
+fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(60))).ok()?;
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    answer(&mut stream)
+}
+
+fn answer(stream: &mut TcpStream) -> Option<(u16, String)> {
+    let mut out = Vec::new();
+    stream.read_to_end(&mut out).ok()?;
+    let text = String::from_utf8(out).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+fn json(answer: Option<(u16, String)>) -> Json {
+    let (status, body) = answer.expect("an answer");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn verify_log(log: &Path) -> usize {
+    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args(["log", "verify", &log.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(log).unwrap().lines().count()
+}
+
+#[test]
+fn sigterm_finishes_requests_in_flight_and_logs_every_decision() {
+    let dir = temp_dir("sigterm");
+    let policy = dir.join("policy.writ");
+    std::fs::write(&policy, POLICY).unwrap();
+    let log = dir.join("decisions.jsonl");
+    let served = serve(&[
+        "--policy",
+        &policy.display().to_string(),
+        "--decision-log",
+        &log.display().to_string(),
+    ]);
+    let addr = served.addr;
+
+    // A request in flight: its head and half its body are sent before SIGTERM.
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let head = format!(
+        "POST /v1/decide HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        ALLOW.len()
+    );
+    let (first, rest) = ALLOW.split_at(ALLOW.len() / 2);
+    slow.write_all(head.as_bytes()).unwrap();
+    slow.write_all(first.as_bytes()).unwrap();
+
+    // Clients sending single decisions and batches until the server stops answering. Every
+    // decision a client was answered with is counted.
+    let decided = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let batch = format!("[{}]", vec![ALLOW; 100].join(","));
+    let clients: Vec<_> = (0..4)
+        .map(|i| {
+            let (decided, stop, batch) = (decided.clone(), stop.clone(), batch.clone());
+            std::thread::spawn(move || {
+                let mut failures = 0;
+                while !stop.load(Ordering::SeqCst) && failures < 20 {
+                    let (path, body, n) = if i % 2 == 0 {
+                        ("/v1/decide", ALLOW, 1)
+                    } else {
+                        ("/v1/decide/batch", batch.as_str(), 100)
+                    };
+                    match post(addr, path, body) {
+                        Some((200, _)) => {
+                            decided.fetch_add(n, Ordering::SeqCst);
+                        }
+                        Some((status, body)) => panic!("answered {status}: {body}"),
+                        None => {
+                            failures += 1;
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    eventually("some decisions", || decided.load(Ordering::SeqCst) >= 500);
+    served.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    slow.write_all(rest.as_bytes()).unwrap();
+    let (status, body) = answer(&mut slow).expect("the request in flight is answered");
+    assert_eq!(status, 200, "{body}");
+    decided.fetch_add(1, Ordering::SeqCst);
+    stop.store(true, Ordering::SeqCst);
+    for client in clients {
+        client.join().unwrap();
+    }
+
+    let (code, _, stderr) = served.wait();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("writ serve: SIGTERM: finishing requests in flight"), "{stderr}");
+    let decided = decided.load(Ordering::SeqCst);
+    assert!(stderr.contains(&format!("stopped ({decided} decisions logged)")), "{stderr}");
+    assert_eq!(verify_log(&log), decided, "every answered decision is logged, no other");
+}
+
+#[test]
+fn sighup_reloads_and_a_broken_policy_keeps_the_old_one() {
+    let dir = temp_dir("sighup");
+    let policy = dir.join("policy.writ");
+    std::fs::write(&policy, POLICY).unwrap();
+    let served = serve(&["--policy", &policy.display().to_string(), "--no-watch"]);
+    let addr = served.addr;
+    let first = json(post(addr, "/v1/decide", ALLOW));
+    assert_eq!(first["decision"], "allow");
+
+    std::fs::write(&policy, BROKEN).unwrap();
+    served.signal("HUP");
+    eventually("the failed reload", || json(get(addr, "/v1/status"))["reloads"]["failed"] == 1);
+    assert_eq!(json(post(addr, "/v1/decide", ALLOW)), first);
+    let status = json(get(addr, "/v1/status"));
+    let error = status["last_reload_error"]["message"].as_str().unwrap();
+    assert!(error.contains("unknown tool `pong`"), "{error}");
+
+    std::fs::write(&policy, POLICY_V2).unwrap();
+    served.signal("HUP");
+    eventually("the new policy", || json(post(addr, "/v1/decide", ALLOW))["decision"] == "deny");
+    assert_eq!(json(get(addr, "/v1/status"))["last_reload_error"], Json::Null);
+
+    served.signal("INT");
+    let (code, _, stderr) = served.wait();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("error: reload failed (SIGHUP)"), "{stderr}");
+    assert!(stderr.contains("writ serve: SIGINT: finishing requests in flight"), "{stderr}");
+}
+
+#[test]
+fn the_decision_log_can_go_to_standard_output() {
+    let dir = temp_dir("stdout");
+    let policy = dir.join("policy.writ");
+    std::fs::write(&policy, POLICY).unwrap();
+    let served = serve(&["--policy", &policy.display().to_string(), "--decision-log", "-"]);
+    let decision = json(post(served.addr, "/v1/decide", ALLOW));
+    served.signal("TERM");
+    let (code, stdout, stderr) = served.wait();
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<Json> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines[0]["decision"], decision["decision"]);
+    assert_eq!(lines[0]["prev"], Json::Null);
+}
+
+fn run_writ(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_writ")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn start_up_errors() {
+    let dir = temp_dir("errors");
+    let policy = dir.join("policy.writ");
+    std::fs::write(&policy, BROKEN).unwrap();
+    let policy = policy.display().to_string();
+
+    // A policy that does not compile: exit 1, naming the error.
+    let (code, stderr) = run_writ(&["serve", "--policy", &policy, "--addr", "127.0.0.1:0"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&format!("error: policy `{policy}` has 1 error")), "{stderr}");
+    assert!(stderr.contains("unknown tool `pong` [writ::unknown_tool]"), "{stderr}");
+
+    // An address in use: exit 2.
+    std::fs::write(dir.join("policy.writ"), POLICY).unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, stderr) = run_writ(&["serve", "--policy", &policy, "--addr", &addr]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&format!("error: cannot listen on `{addr}`")), "{stderr}");
+
+    // Neither a policy nor a bundle: a usage error.
+    let (code, stderr) = run_writ(&["serve"]);
+    assert_eq!(code, 2, "{stderr}");
+
+    // A decision log whose last line was cut short is not appended to.
+    let log = dir.join("cut-short.jsonl");
+    std::fs::write(&log, "{\"ts\": ").unwrap();
+    let log = log.display().to_string();
+    let (code, stderr) =
+        run_writ(&["serve", "--policy", &policy, "--addr", "127.0.0.1:0", "--decision-log", &log]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: cannot continue decision log `{log}`: line 1")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_tampered_bundle_is_refused_at_start() {
+    use writ_evaluator::bundle::{SigningKey, encode_verifying_key, write};
+    let dir = temp_dir("bundle");
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let compiler = writ_compiler::Compiler::new(vec![("policy.writ".into(), POLICY.into())]);
+    let ir = compiler.compilation().policy.clone().expect("the policy compiles");
+    let mut bytes = write(&ir, std::time::SystemTime::now(), Some(&key)).unwrap();
+    let public = dir.join("writ.pub");
+    std::fs::write(&public, encode_verifying_key(&key.verifying_key())).unwrap();
+    let bundle = dir.join("policy.writb");
+    let (bundle_arg, public_arg) = (bundle.display().to_string(), public.display().to_string());
+
+    // The good bundle serves.
+    std::fs::write(&bundle, &bytes).unwrap();
+    let served = serve(&["--bundle", &bundle_arg, "--verify-key", &public_arg]);
+    assert_eq!(json(post(served.addr, "/v1/decide", ALLOW))["decision"], "allow");
+    served.signal("TERM");
+    assert_eq!(served.wait().0, 0);
+
+    // One byte changed: refused, exit 1.
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&bundle, &bytes).unwrap();
+    let (code, stderr) = run_writ(&[
+        "serve",
+        "--bundle",
+        &bundle_arg,
+        "--verify-key",
+        &public_arg,
+        "--addr",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("error: bundle `{bundle_arg}` refused: the bundle's checksum")),
+        "{stderr}"
+    );
+
+    // `--verify-key` belongs to bundles.
+    let (code, stderr) = run_writ(&["serve", "--policy", "p.writ", "--verify-key", &public_arg]);
+    assert_eq!(code, 2, "{stderr}");
+}
