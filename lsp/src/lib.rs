@@ -24,12 +24,17 @@ pub fn service() -> (LspService<Backend>, ClientSocket) {
     LspService::new(Backend::new)
 }
 
-/// Serves LSP over standard input and output until the client says `exit`.
-pub fn run_stdio() -> std::io::Result<()> {
+/// Serves LSP over standard input and output until the client says `exit` (or closes the
+/// stream). `Ok(true)`: a `shutdown` request came first, as the protocol asks; `Ok(false)`: it
+/// did not, and the process should exit with status 1 (LSP 3.17, `exit`).
+pub fn run_stdio() -> std::io::Result<bool> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let (service, socket) = service();
+    let shut_down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = shut_down.clone();
+    runtime.block_on(async move {
+        let (service, socket) =
+            LspService::new(move |client| Backend::with_shutdown_flag(client, flag.clone()));
         Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
     });
-    Ok(())
+    Ok(shut_down.load(std::sync::atomic::Ordering::SeqCst))
 }

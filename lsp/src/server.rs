@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tower_lsp_server::jsonrpc::{Error, Result};
@@ -31,6 +33,8 @@ pub struct Backend {
     /// Taken first by every notification that changes the workspace, so that edits are applied
     /// and their diagnostics published in the order the client sent them.
     order: tokio::sync::Mutex<()>,
+    /// Set by `shutdown`: an `exit` before it ends the process with status 1 (LSP 3.17).
+    shut_down: Arc<AtomicBool>,
 }
 
 /// Runs `f`, turning a panic into an internal error instead of a dead server.
@@ -40,7 +44,18 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 
 impl Backend {
     pub fn new(client: Client) -> Backend {
-        Backend { client, state: Mutex::new(State::default()), order: tokio::sync::Mutex::new(()) }
+        Backend::with_shutdown_flag(client, Arc::default())
+    }
+
+    /// A backend that sets `shut_down` when the client asks it to shut down, so that whoever
+    /// runs the server can tell a clean `shutdown`/`exit` from an `exit` alone.
+    pub fn with_shutdown_flag(client: Client, shut_down: Arc<AtomicBool>) -> Backend {
+        Backend {
+            client,
+            state: Mutex::new(State::default()),
+            order: tokio::sync::Mutex::new(()),
+            shut_down,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -204,6 +219,7 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        self.shut_down.store(true, Ordering::SeqCst);
         Ok(())
     }
 
