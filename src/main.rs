@@ -164,6 +164,7 @@ fn percent(text: &str) -> Result<f64, String> {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { paths, format } => cmd::check::run(&paths, format),
@@ -211,4 +212,23 @@ fn main() -> ExitCode {
         Command::McpProxy(args) => cmd::mcp_proxy::run(args),
     };
     ExitCode::from(code)
+}
+
+/// A reader that stops early (`writ eval --requests big.jsonl | head`) closes the pipe; the
+/// next `print!` then panics with "failed printing to stdout". That is not a crash of writ: end
+/// quietly with status 0, as `grep` and `rg` do. Every other panic keeps the default report.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

@@ -317,3 +317,36 @@ fn check_ci_formats() {
     }
     insta::assert_snapshot!(transcript(&sarif));
 }
+
+/// A reader that closes the pipe early (`writ eval --requests big.jsonl | head -1`) ends writ
+/// quietly: no panic message, status 0.
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let request =
+        std::fs::read_to_string(root().join("examples/coding-agents/requests/feature-start.json"))
+            .unwrap()
+            .replace('\n', " ");
+    let input = format!("{request}\n").repeat(50_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args(["eval", "--policy", "examples/coding-agents/policy", "--requests", "-"])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    let n = std::io::Read::read(&mut stdout, &mut first).unwrap();
+    assert!(n > 0);
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+    let _ = feeder.join();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+}
