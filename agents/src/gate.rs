@@ -140,7 +140,7 @@ pub fn declare_hint(tool: &str, input: &Map<String, Json>, workflow: &str) -> St
     let mut params = Vec::new();
     for (key, value) in input {
         let name = names::word(key);
-        if names::KEYWORDS.contains(&name.as_str()) || params.iter().any(|(n, _)| *n == name) {
+        if writ_grammar::is_keyword(&name) || params.iter().any(|(n, _)| *n == name) {
             continue;
         }
         let ty = match value {

@@ -61,51 +61,6 @@ pub fn claude_tool(name: &str) -> String {
     format!("claude.{}", snake(name))
 }
 
-/// The words LANGUAGE.md §1 reserves: an argument with one of these names cannot be declared.
-pub const KEYWORDS: &[&str] = &[
-    "role",
-    "extends",
-    "may",
-    "attribute",
-    "context",
-    "tool",
-    "evidence",
-    "workflow",
-    "start",
-    "allow",
-    "deny",
-    "require",
-    "for",
-    "when",
-    "unless",
-    "because",
-    "max_depth",
-    "ttl",
-    "and",
-    "or",
-    "not",
-    "in",
-    "matches",
-    "contains",
-    "has",
-    "any",
-    "all",
-    "true",
-    "false",
-    "initiator",
-    "caller",
-    "principal",
-    "depth",
-    "test",
-    "fixture",
-    "expect",
-    "via",
-    "calls",
-    "starts",
-    "with",
-    "bound",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

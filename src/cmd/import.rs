@@ -134,7 +134,7 @@ pub fn import(json: &Json, server: Option<&str>) -> Result<Imported, String> {
         for (prop, prop_schema) in properties.into_iter().flatten() {
             let what = format!("tool `{name}`, property `{prop}`");
             let arg = names::word(prop);
-            if reserved(&arg) {
+            if writ_grammar::is_keyword(&arg) {
                 let note =
                     format!("`{prop}` is a reserved word in writ: calls that pass it are denied");
                 notes.push(format!("{what}: not representable: {note}"));
@@ -200,15 +200,10 @@ fn tool_name(name: &str, server: Option<&str>) -> String {
         return names::mcp_tool(server, name);
     }
     let mut words: Vec<String> = name.split('.').map(names::word).collect();
-    if reserved(&words[0]) {
+    if writ_grammar::is_keyword(&words[0]) {
         words[0] = format!("_{}", words[0]);
     }
     words.join(".")
-}
-
-/// A word LANGUAGE.md §1 reserves (`names::KEYWORDS` lacks `by`).
-fn reserved(word: &str) -> bool {
-    word == "by" || names::KEYWORDS.contains(&word)
 }
 
 /// The writ type of a property's schema, with a note where meaning shifts; or what it is.
