@@ -127,11 +127,17 @@ fn subject_line(r: &Reach) -> String {
 }
 
 fn needs(evidence: &[Requirement]) -> String {
+    needs_as(evidence, str::to_string)
+}
+
+/// The evidence of a path, `EVIDENCE` or `EVIDENCE when CONDITION`, each piece of writ syntax
+/// passed through `code` (as is, Markdown or HTML).
+fn needs_as(evidence: &[Requirement], code: impl Fn(&str) -> String) -> String {
     let items: Vec<String> = evidence
         .iter()
         .map(|r| match &r.when {
-            Some(w) => format!("{} when {w}", r.text),
-            None => r.text.clone(),
+            Some(w) => format!("{} when {}", code(&r.text), code(w)),
+            None => code(&r.text),
         })
         .collect();
     items.join(", ")
@@ -146,15 +152,21 @@ fn when(p: &CallPath) -> String {
 }
 
 fn start_text(w: &WorkflowReach) -> Vec<String> {
+    starts_as(w, str::to_string)
+}
+
+/// One line per way to start `w`: `RULE when CONDITION, needs EVIDENCE` (or `RULE always`),
+/// each piece of writ syntax passed through `code` (as is, Markdown or HTML).
+fn starts_as(w: &WorkflowReach, code: impl Fn(&str) -> String + Copy) -> Vec<String> {
     w.starts
         .iter()
         .map(|s| {
             let mut line = match &s.condition {
-                Some(c) => format!("{} when {c}", s.rule),
-                None => format!("{} always", s.rule),
+                Some(c) => format!("{} when {}", code(&s.rule), code(c)),
+                None => format!("{} always", code(&s.rule)),
             };
             if !s.evidence.is_empty() {
-                let _ = write!(line, ", needs {}", needs(&s.evidence));
+                let _ = write!(line, ", needs {}", needs_as(&s.evidence, code));
             }
             line
         })
@@ -321,14 +333,7 @@ fn cell(text: &str) -> String {
 }
 
 fn md_needs(evidence: &[Requirement]) -> String {
-    let items: Vec<String> = evidence
-        .iter()
-        .map(|r| match &r.when {
-            Some(w) => format!("{} when {}", code(&r.text), code(w)),
-            None => code(&r.text),
-        })
-        .collect();
-    items.join(", ")
+    needs_as(evidence, code)
 }
 
 fn markdown(report: &Report) -> String {
@@ -348,20 +353,7 @@ fn markdown(report: &Report) -> String {
         out.push_str("\n| Workflow | Start | max_depth | ttl |\n| --- | --- | --- | --- |\n");
         for w in &r.workflows {
             let start = if w.startable {
-                w.starts
-                    .iter()
-                    .map(|s| {
-                        let mut t = match &s.condition {
-                            Some(c) => format!("{} when {}", code(&s.rule), code(c)),
-                            None => format!("{} always", code(&s.rule)),
-                        };
-                        if !s.evidence.is_empty() {
-                            let _ = write!(t, ", needs {}", md_needs(&s.evidence));
-                        }
-                        t
-                    })
-                    .collect::<Vec<_>>()
-                    .join("<br>")
+                starts_as(w, code).join("<br>")
             } else {
                 format!("**cannot start**: {}", cell(w.never.as_deref().unwrap_or("")))
             };

@@ -16,9 +16,9 @@ use layout::core::style::{LineStyleKind, StyleAttr};
 use layout::std_shapes::render::get_shape_size;
 use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
-use writ_compiler::reach::{self, Reach, Report, Requirement, WorkflowReach};
+use writ_compiler::reach::{self, Reach, Report};
 
-use super::{longest, needs, secrets, subject_line, tag_counts};
+use super::{longest, needs, needs_as, secrets, starts_as, subject_line, tag_counts};
 
 /// Above this many nodes and edges the graph is not drawn (it would not be readable, and the
 /// layout is superlinear); `--role` or `--fixture` draws one subject.
@@ -127,7 +127,7 @@ fn subject(out: &mut String, r: &Reach) {
     );
     for w in &r.workflows {
         let start = if w.startable {
-            start_cell(w)
+            starts_as(w, code).join("<br>")
         } else {
             format!(
                 "<span class=\"never\">cannot start</span>: {}",
@@ -158,7 +158,7 @@ fn subject(out: &mut String, r: &Reach) {
                 } else {
                     (String::new(), String::new())
                 };
-                let needs = if p.reachable { needs_cell(&p.evidence) } else { String::new() };
+                let needs = if p.reachable { needs_as(&p.evidence, code) } else { String::new() };
                 let when = match (&p.never, &p.condition) {
                     (Some(reason), _) => {
                         format!("<span class=\"never\">never</span>: {}", esc(reason))
@@ -177,34 +177,6 @@ fn subject(out: &mut String, r: &Reach) {
         out.push_str("</tbody>\n</table>\n");
     }
     out.push_str("</section>\n");
-}
-
-fn start_cell(w: &WorkflowReach) -> String {
-    w.starts
-        .iter()
-        .map(|s| {
-            let mut t = match &s.condition {
-                Some(c) => format!("{} when {}", code(&s.rule), code(c)),
-                None => format!("{} always", code(&s.rule)),
-            };
-            if !s.evidence.is_empty() {
-                let _ = write!(t, ", needs {}", needs_cell(&s.evidence));
-            }
-            t
-        })
-        .collect::<Vec<_>>()
-        .join("<br>")
-}
-
-fn needs_cell(evidence: &[Requirement]) -> String {
-    evidence
-        .iter()
-        .map(|r| match &r.when {
-            Some(w) => format!("{} when {}", code(&r.text), code(w)),
-            None => code(&r.text),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn tool_class(tags: &[String]) -> &'static str {
