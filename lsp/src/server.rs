@@ -30,8 +30,13 @@ struct State {
 pub struct Backend {
     client: Client,
     state: Mutex<State>,
-    /// Taken first by every notification that changes the workspace, so that edits are applied
-    /// and their diagnostics published in the order the client sent them.
+    /// Taken by every notification that changes the workspace, after it has applied its change
+    /// and before it publishes, so that diagnostics go out in the order the client sent edits.
+    ///
+    /// invariant: a notification changes the workspace before its first `.await`. tower-lsp
+    /// polls each message's future for the first time in the order the messages arrived, so a
+    /// request that follows an edit always sees it, however long an earlier publish is taking.
+    /// (Waiting for this lock first let a completion run against the previous text.)
     order: tokio::sync::Mutex<()>,
     /// Set by `shutdown`: an `exit` before it ends the process with status 1 (LSP 3.17).
     shut_down: Arc<AtomicBool>,
@@ -224,14 +229,13 @@ impl LanguageServer for Backend {
     }
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
-        let _order = self.order.lock().await;
         let doc = params.text_document;
         let program = self.lock().ws.open(doc.uri.clone(), doc.version, doc.text);
+        let _order = self.order.lock().await;
         self.publish(vec![program], Vec::new(), Some(&doc.uri)).await;
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
-        let _order = self.order.lock().await;
         let uri = params.text_document.uri;
         let version = params.text_document.version;
         let outcome = {
@@ -259,20 +263,20 @@ impl LanguageServer for Backend {
                 return;
             }
         };
+        let _order = self.order.lock().await;
         self.publish(vec![program], Vec::new(), Some(&uri)).await;
     }
 
     async fn did_save(&self, _: DidSaveTextDocumentParams) {}
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
-        let _order = self.order.lock().await;
         let uri = params.text_document.uri;
         let (cleared, program) = self.lock().ws.close(&uri);
+        let _order = self.order.lock().await;
         self.publish(program.into_iter().collect(), cleared, None).await;
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
-        let _order = self.order.lock().await;
         let mut programs = Vec::new();
         let mut cleared = Vec::new();
         {
@@ -283,6 +287,7 @@ impl LanguageServer for Backend {
                 programs.extend(p);
             }
         }
+        let _order = self.order.lock().await;
         self.publish(programs, cleared, None).await;
     }
 

@@ -258,3 +258,41 @@ async fn test_code_lens_runs_the_test() {
         .collect();
     assert_eq!(titles, ["▶ run test (passed)", "▶ run test (failed)"]);
 }
+
+/// A completion sent right after an edit answers for the edited text, even while the server is
+/// still publishing the diagnostics of an earlier edit (the client is not reading them). The
+/// pytest-lsp suite once caught completions answered against the previous text this way.
+#[tokio::test]
+async fn a_request_after_an_edit_sees_the_edit_while_diagnostics_are_pending() {
+    let (mut h, flow) = start().await;
+    let broken = FLOW.replacen("  allow repo.read\n", "  allow repo.read when nothing\n", 1);
+    let typed = "  allow deploy when env == ";
+    let text = FLOW.replacen("  allow repo.read\n", &format!("  allow repo.read\n{typed}\n"), 1);
+    let (line, ch) = pos(&text, &format!("\n{typed}\n"), typed.len() + 1);
+    let doc = |version: i32, text: &str| json!({"textDocument": {"uri": flow, "languageId": "writ", "version": version, "text": text}});
+    let answers = h
+        .burst(vec![
+            ("textDocument/didOpen", doc(2, &broken), false),
+            ("textDocument/didOpen", doc(3, &text), false),
+            (
+                "textDocument/completion",
+                json!({"textDocument": {"uri": flow}, "position": {"line": line, "character": ch}}),
+                true,
+            ),
+        ])
+        .await;
+    let items = answers[2].as_ref().expect("an answer")["result"].clone();
+    let labels: Vec<&str> = items
+        .as_array()
+        .unwrap_or_else(|| panic!("{items}"))
+        .iter()
+        .filter_map(|i| i["label"].as_str())
+        .collect();
+    assert!(
+        labels.contains(&"\"prod\"") || labels.contains(&"prod"),
+        "answered for the old text: {labels:?}"
+    );
+    // The diagnostics still arrive in order: the last ones published are for the last text.
+    let last = h.last_diagnostics(&flow).expect("diagnostics for the document");
+    assert_eq!(last["version"], 3, "{last}");
+}

@@ -75,6 +75,45 @@ impl Harness {
         response.expect("server alive").map(|r| serde_json::to_value(r).unwrap())
     }
 
+    /// Hands `messages` (method, params; requests when `Some(id)`) to the server the way the
+    /// transport does: each future is created and polled once, in arrival order, before any
+    /// of them is driven further, and nothing the server sends is read in the meantime. Then
+    /// everything is driven to the end, reading the client socket. Returns the answers in order.
+    pub async fn burst(
+        &mut self,
+        messages: Vec<(&'static str, Value, bool)>,
+    ) -> Vec<Option<Value>> {
+        let mut futures = Vec::new();
+        for (method, params, is_request) in messages {
+            let mut builder = Request::build(method).params(params);
+            if is_request {
+                self.next_id += 1;
+                builder = builder.id(self.next_id);
+            }
+            let service = self.service.ready().await.expect("service ready");
+            let mut fut = service.call(builder.finish());
+            let first = futures::poll!(&mut fut);
+            futures.push((fut, first));
+        }
+        let mut out = Vec::new();
+        for (mut fut, first) in futures {
+            let response = match first {
+                std::task::Poll::Ready(r) => r,
+                std::task::Poll::Pending => loop {
+                    tokio::select! {
+                        r = &mut fut => break r,
+                        Some(m) = self.socket.next() => self.inbox.push(serde_json::to_value(m).unwrap()),
+                    }
+                },
+            };
+            out.push(response.expect("server alive").map(|r| serde_json::to_value(r).unwrap()));
+        }
+        while let Some(Some(m)) = self.socket.next().now_or_never() {
+            self.inbox.push(serde_json::to_value(m).unwrap());
+        }
+        out
+    }
+
     /// Sends a request; returns its `result`, or `{"error": ...}`.
     pub async fn request(&mut self, method: &'static str, params: Value) -> Value {
         self.next_id += 1;
