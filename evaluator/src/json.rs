@@ -75,7 +75,7 @@ impl Json {
 
     /// Finds the first key that occurs twice in one object, depth first, in document order.
     /// Returns the rendered path of the second occurrence and the key.
-    fn check_duplicates(&self, path: &Path<'_>) -> Result<(), (String, String)> {
+    pub(crate) fn check_duplicates(&self, path: &Path<'_>) -> Result<(), (String, String)> {
         match self {
             Json::Array(items) => {
                 for (i, item) in items.iter().enumerate() {

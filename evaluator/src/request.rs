@@ -124,11 +124,24 @@ impl std::error::Error for RequestError {}
 impl Request {
     /// Decodes a request from JSON text.
     pub fn from_json(text: &str) -> Result<Request, RequestError> {
-        Request::from_slice(text.as_bytes())
+        match fast::decode_str(text) {
+            Some(request) => Ok(request),
+            None => Request::from_slice_general(text.as_bytes()),
+        }
     }
 
     /// Decodes a request from JSON bytes (which must be UTF-8).
     pub fn from_slice(bytes: &[u8]) -> Result<Request, RequestError> {
+        match fast::decode(bytes) {
+            Some(request) => Ok(request),
+            None => Request::from_slice_general(bytes),
+        }
+    }
+
+    /// The general decoder: a JSON tree (duplicate keys kept), checked, then read field by
+    /// field in a fixed order so that every error names the first problem. `from_slice` tries
+    /// the fast path first and comes here when the request is anything but plain.
+    fn from_slice_general(bytes: &[u8]) -> Result<Request, RequestError> {
         let json = Json::parse(bytes)
             .map_err(|(path, message)| RequestError { field: path.render(), message })?;
         decode_request(json)
@@ -603,6 +616,8 @@ impl Serialize for Request {
         st.end()
     }
 }
+
+mod fast;
 
 #[cfg(test)]
 mod tests;

@@ -516,3 +516,243 @@ fn error_display_is_cedar_style() {
     };
     assert_eq!(e.to_string(), "`args.env`: expected a string, found an integer");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fast path agrees with the general decoder
+
+/// Plain requests, the kind gateways send all day, never leave the fast path.
+#[test]
+fn plain_requests_take_the_fast_path() {
+    let mut with_unknown = call();
+    with_unknown["trace_id"] = json!({"span": [1, 2.5, null]});
+    let mut escaped = call();
+    escaped["args"]["service"] = json!("a \"quoted\" \u{e9} name");
+    for v in [call(), start(), with_unknown, escaped] {
+        let text = v.to_string();
+        let fast = fast::decode(text.as_bytes());
+        assert!(fast.is_some(), "fell back on {text}");
+        assert_eq!(fast.map(Ok), Some(Request::from_slice_general(text.as_bytes())));
+    }
+}
+
+/// Anything unusual goes to the general decoder, which has the exact error (or accepts it).
+#[test]
+fn unusual_requests_leave_the_fast_path() {
+    let text = call().to_string();
+    for odd in [
+        text.replacen("\"subject\"", "\"subject\":null,\"subject\"", 1),
+        text.replacen("\"prod\"", "null", 1),
+        text.replacen("\"prod\"", "2.5", 1),
+        text.replacen("\"action\"", "\"act\\u0069on\"", 1),
+        text.replacen("\"tool\":\"deploy\"", "\"tool\":7", 1),
+        text.replacen("\"trace\"", "\"trace\"", 1) + " x",
+    ] {
+        assert_eq!(fast::decode(odd.as_bytes()), None, "{odd}");
+    }
+}
+
+/// JSON text, built piece by piece so that it can hold what `serde_json::Value` cannot: the
+/// same key twice, keys with escapes, and every kind of value where a writ value belongs.
+mod text {
+    use proptest::prelude::*;
+
+    pub fn object(pairs: Vec<(String, String)>) -> String {
+        let body: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        format!("{{{}}}", body.join(","))
+    }
+
+    pub fn list(items: Vec<String>) -> String {
+        format!("[{}]", items.join(","))
+    }
+
+    fn words() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            r#""call""#, r#""start""#, r#""human""#, r#""service""#, r#""agent""#, r#""x""#,
+            r#""a\"b""#, r#""\u0063all""#, r#""20m""#, r#""5x""#, r#""""#, r#""dev""#,
+            r#""sha256:9f""#, r#""é""#,
+        ])
+        .prop_map(str::to_owned)
+    }
+
+    /// One of `good` mostly, now and then anything at all.
+    fn mostly(good: &[&'static str]) -> BoxedStrategy<String> {
+        prop_oneof![
+            40 => prop::sample::select(good.to_vec()).prop_map(|w| format!("\"{w}\"")),
+            1 => value(),
+        ]
+        .boxed()
+    }
+
+    fn scalar() -> impl Strategy<Value = String> {
+        prop_oneof![
+            12 => words(),
+            1 => prop::sample::select(vec![
+                "1", "-5", "0", "9223372036854775807", "9223372036854775808",
+                "-9223372036854775809", "1.5", "1e2", "true", "false", "null",
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    /// Any JSON value, with a bias to writ values.
+    pub fn value() -> impl Strategy<Value = String> {
+        scalar().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(words(), 0..3).prop_map(list),
+                prop::collection::vec(inner.clone(), 0..3).prop_map(list),
+                (prop::sample::subsequence(vec!["a", "b", "c"], 0..3), prop::collection::vec(inner, 3))
+                    .prop_map(|(keys, values)| {
+                        object(keys.into_iter().map(|k| format!("\"{k}\"")).zip(values).collect())
+                    }),
+            ]
+        })
+    }
+
+    /// A key from `known`, now and then escaped, unknown or empty.
+    pub fn key(known: Vec<&'static str>) -> impl Strategy<Value = String> {
+        prop_oneof![
+            16 => prop::sample::select(known).prop_map(|k| format!("\"{k}\"")),
+            1 => prop::sample::select(vec![r#""zz""#, r#""a.b""#, r#""""#, r#""\u0061""#])
+                .prop_map(str::to_owned),
+        ]
+    }
+
+    /// A writ value mostly; now and then any JSON value.
+    fn writ_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            30 => words(),
+            8 => prop::sample::select(vec!["1", "-5", "true", "false"]).prop_map(str::to_owned),
+            8 => prop::collection::vec(words(), 0..3).prop_map(list),
+            1 => value(),
+        ]
+    }
+
+    /// An object of writ values (args, attrs, context, fields): distinct keys mostly.
+    pub fn values() -> impl Strategy<Value = String> {
+        let keys = vec!["env", "repo", "team", "n", "on_call", "a.b", "\\u0061", ""];
+        prop_oneof![
+            40 => (prop::sample::subsequence(keys, 0..4), prop::collection::vec(writ_value(), 4))
+                .prop_map(|(keys, values)| {
+                    object(keys.into_iter().map(|k| format!("\"{k}\"")).zip(values).collect())
+                }),
+            1 => prop::collection::vec((key(vec!["env", "repo"]), writ_value()), 0..4).prop_map(object),
+            1 => value(),
+        ]
+    }
+
+    /// Pairs of an object, with one of them now and then repeated.
+    /// The first `required` pairs are kept but for now and then one; the others mostly.
+    pub fn fields(
+        required: usize,
+        pairs: Vec<BoxedStrategy<(String, String)>>,
+    ) -> impl Strategy<Value = String> {
+        (pairs, prop::collection::vec(prop::bool::weighted(0.85), 16), any::<prop::sample::Index>(), 0..40usize)
+            .prop_map(move |(pairs, keep, shuffle, dup)| {
+                let mut kept: Vec<(String, String)> = pairs
+                    .into_iter()
+                    .zip(keep.iter().cycle())
+                    .enumerate()
+                    .filter(|(i, (_, k))| if *i < required { dup != 1 || *i > 0 } else { **k })
+                    .map(|(_, (p, _))| p)
+                    .collect();
+                if !kept.is_empty() {
+                    let n = kept.len();
+                    kept.rotate_left(shuffle.index(n));
+                    if dup == 0 {
+                        let again = kept[shuffle.index(n)].clone();
+                        kept.push(again);
+                    }
+                }
+                object(kept)
+            })
+    }
+
+    pub fn principal() -> impl Strategy<Value = String> {
+        fields(2, vec![
+            (Just(r#""id""#.to_owned()), words()).boxed(),
+            (Just(r#""kind""#.to_owned()), mostly(&["human", "service", "agent"])).boxed(),
+            (Just(r#""roles""#.to_owned()), prop_oneof![
+                20 => prop::collection::vec(words(), 0..3).prop_map(list),
+                1 => value(),
+            ])
+            .boxed(),
+            (Just(r#""attrs""#.to_owned()), values()).boxed(),
+            (key(vec!["extra"]), value()).boxed(),
+        ])
+    }
+
+    pub fn evidence_item() -> impl Strategy<Value = String> {
+        fields(1, vec![
+            (Just(r#""kind""#.to_owned()), mostly(&["approval", "tests_passed"])).boxed(),
+            (Just(r#""by""#.to_owned()), prop_oneof![20 => principal(), 1 => value()]).boxed(),
+            (Just(r#""subject""#.to_owned()), prop_oneof![30 => words(), 1 => value()]).boxed(),
+            (Just(r#""fields""#.to_owned()), values()).boxed(),
+        ])
+    }
+
+    pub fn request() -> impl Strategy<Value = String> {
+        fields(4, vec![
+            (Just(r#""action""#.to_owned()), mostly(&["call", "start"])).boxed(),
+            (Just(r#""workflow""#.to_owned()), mostly(&["release", "a\\\"b"])).boxed(),
+            (Just(r#""chain""#.to_owned()), prop_oneof![
+                20 => prop::collection::vec(principal(), 1..3).prop_map(list),
+                1 => Just("[]".to_owned()),
+                1 => value(),
+            ])
+            .boxed(),
+            (Just(r#""tool""#.to_owned()), prop_oneof![30 => words(), 1 => value()]).boxed(),
+            (Just(r#""args""#.to_owned()), values()).boxed(),
+            (Just(r#""subject""#.to_owned()), prop_oneof![30 => words(), 1 => value()]).boxed(),
+            (Just(r#""evidence""#.to_owned()), prop_oneof![
+                20 => prop::collection::vec(evidence_item(), 0..3).prop_map(list),
+                1 => value(),
+            ])
+            .boxed(),
+            (Just(r#""context""#.to_owned()), values()).boxed(),
+            (Just(r#""ttl""#.to_owned()), mostly(&["20m", "1h"])).boxed(),
+            (key(vec!["trace"]), value()).boxed(),
+        ])
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+    /// Whatever the fast path accepts, the general decoder accepts as the same request; the
+    /// fast path never invents an acceptance or an error.
+    #[test]
+    fn the_fast_path_agrees_with_the_general_decoder(text in text::request()) {
+        if let Some(fast) = fast::decode(text.as_bytes()) {
+            proptest::prop_assert_eq!(Ok(fast), Request::from_slice_general(text.as_bytes()), "{}", text);
+        }
+    }
+}
+
+/// The generator above reaches both paths, so the property is not vacuous.
+#[test]
+fn the_generator_reaches_the_fast_path_and_the_general_one() {
+    use proptest::strategy::{Strategy, ValueTree};
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = text::request();
+    let (mut fast, mut general, mut accepted) = (0, 0, 0);
+    for _ in 0..2000 {
+        let text = strategy.new_tree(&mut runner).unwrap().current();
+        match fast::decode(text.as_bytes()) {
+            Some(_) => fast += 1,
+            None => {
+                general += 1;
+                match Request::from_slice_general(text.as_bytes()) {
+                    Ok(_) => accepted += 1,
+                    Err(e) => {
+                        if std::env::var("WRIT_DEBUG_GEN").is_ok() {
+                            eprintln!("{} | {}", e.message, e.field);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("fast {fast}, general {general}, of which accepted {accepted}");
+    assert!(fast >= 300, "only {fast} of 2000 took the fast path");
+    assert!(general >= 300 && accepted >= 300, "{general} fell back, {accepted} of them accepted");
+}

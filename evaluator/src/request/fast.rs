@@ -1,0 +1,392 @@
+//! The fast path of request decoding: straight from `serde_json`'s parser into [`Request`],
+//! without building a JSON tree first, keys borrowed from the input.
+//!
+//! It only has to be right for requests that are well-formed, and it gives up on anything
+//! unusual: an error of any kind, `null` anywhere, a value that is not a writ value, a duplicate
+//! key, a key with escapes, a missing field, a bad duration. Then [`super::Request::from_slice`]
+//! decodes with the general path, which reports the exact error (or accepts the request), so
+//! what is accepted and every error message are the general path's by construction.
+//!
+//! invariant: `decode(bytes) == Some(r)` implies the general path decodes `bytes` to `r`
+//! (property-tested in `request/tests.rs`).
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+use super::{Action, EvidenceItem, Principal, Request, RequestValue, parse_duration};
+use crate::ir::PrincipalKind;
+use crate::json::{Json, Path};
+
+/// Objects with more entries than this are left to the general path, whose duplicate check
+/// is not quadratic.
+const MAX_ENTRIES: usize = 32;
+
+/// Decodes `bytes` if it is a plain, well-formed request; `None` means "use the general path".
+pub(super) fn decode(bytes: &[u8]) -> Option<Request> {
+    finish(serde_json::Deserializer::from_slice(bytes))
+}
+
+/// [`decode`] for text already known to be UTF-8 (strings are not validated again).
+pub(super) fn decode_str(text: &str) -> Option<Request> {
+    finish(serde_json::Deserializer::from_str(text))
+}
+
+fn finish<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+) -> Option<Request> {
+    let request = de.deserialize_map(RequestVisitor).ok()?;
+    de.end().ok()?;
+    Some(request)
+}
+
+/// The error that sends decoding to the general path. Its text is never shown.
+fn give_up<E: de::Error>() -> E {
+    E::custom("not on the fast path")
+}
+
+/// Records a key of an object with fixed fields: `false` if it was seen before.
+fn first_time(seen: &mut u16, bit: u16) -> bool {
+    let fresh = *seen & (1 << bit) == 0;
+    *seen |= 1 << bit;
+    fresh
+}
+
+/// The value of a key the schema does not know: ignored, but a duplicate key anywhere inside
+/// it still makes the request malformed, and the key itself must not repeat.
+fn skip_unknown<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    key: &'de str,
+    unknown: &mut Vec<&'de str>,
+) -> Result<(), A::Error> {
+    if unknown.contains(&key) || unknown.len() >= MAX_ENTRIES {
+        return Err(give_up());
+    }
+    unknown.push(key);
+    let value: Json = map.next_value()?;
+    match value.check_duplicates(&Path::Root) {
+        Ok(()) => Ok(()),
+        Err(_) => Err(give_up()),
+    }
+}
+
+struct RequestVisitor;
+
+impl<'de> Visitor<'de> for RequestVisitor {
+    type Value = Request;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a request")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Request, A::Error> {
+        let mut seen = 0u16;
+        let mut unknown = Vec::new();
+        let mut is_call = None;
+        let mut workflow = None;
+        let mut tool = None;
+        let mut args = None;
+        let mut chain = None;
+        let mut subject = None;
+        let mut evidence = None;
+        let mut context = None;
+        let mut ttl: Option<&'de str> = None;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let bit = match key {
+                "action" => 0,
+                "workflow" => 1,
+                "tool" => 2,
+                "args" => 3,
+                "chain" => 4,
+                "subject" => 5,
+                "evidence" => 6,
+                "context" => 7,
+                "ttl" => 8,
+                _ => {
+                    skip_unknown(&mut map, key, &mut unknown)?;
+                    continue;
+                }
+            };
+            if !first_time(&mut seen, bit) {
+                return Err(give_up());
+            }
+            match bit {
+                0 => {
+                    is_call = Some(match map.next_value::<&'de str>()? {
+                        "call" => true,
+                        "start" => false,
+                        _ => return Err(give_up()),
+                    })
+                }
+                1 => workflow = Some(map.next_value::<String>()?),
+                2 => tool = Some(map.next_value::<String>()?),
+                3 => args = Some(map.next_value_seed(Values)?),
+                4 => chain = Some(map.next_value_seed(Principals)?),
+                5 => subject = Some(map.next_value::<String>()?),
+                6 => evidence = Some(map.next_value_seed(EvidenceItems)?),
+                7 => context = Some(map.next_value_seed(Values)?),
+                _ => ttl = Some(map.next_value::<&'de str>()?),
+            }
+        }
+        let (Some(is_call), Some(workflow), Some(chain)) = (is_call, workflow, chain) else {
+            return Err(give_up());
+        };
+        let action = if is_call {
+            let Some(tool) = tool else { return Err(give_up()) };
+            Action::Call { tool, args: args.unwrap_or_default() }
+        } else {
+            let ttl_seconds = match ttl {
+                None => None,
+                Some(text) => Some(parse_duration(text).ok_or_else(give_up)?),
+            };
+            Action::Start { ttl_seconds }
+        };
+        Ok(Request {
+            action,
+            workflow,
+            chain,
+            subject,
+            evidence: evidence.unwrap_or_default(),
+            context: context.unwrap_or_default(),
+        })
+    }
+}
+
+/// `args`, `attrs`, `context`, evidence `fields`: an object of writ values.
+struct Values;
+
+impl<'de> DeserializeSeed<'de> for Values {
+    type Value = Vec<(String, RequestValue)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Values {
+    type Value = Vec<(String, RequestValue)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of values")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out: Vec<(String, RequestValue)> = Vec::new();
+        while let Some(key) = map.next_key::<&'de str>()? {
+            if out.len() >= MAX_ENTRIES || out.iter().any(|(k, _)| k == key) {
+                return Err(give_up());
+            }
+            let value = map.next_value_seed(Value)?;
+            out.push((key.to_owned(), value));
+        }
+        Ok(out)
+    }
+}
+
+/// One writ value: a string, a 64-bit integer, a boolean or a list of strings. Anything else
+/// (`null` included) leaves the fast path.
+struct Value;
+
+impl<'de> DeserializeSeed<'de> for Value {
+    type Value = RequestValue;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RequestValue, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Value {
+    type Value = RequestValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a writ value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<RequestValue, E> {
+        Ok(RequestValue::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<RequestValue, E> {
+        Ok(RequestValue::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RequestValue, E> {
+        i64::try_from(v).map(RequestValue::Int).map_err(|_| give_up())
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<RequestValue, E> {
+        Ok(RequestValue::Str(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<RequestValue, E> {
+        Ok(RequestValue::Str(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RequestValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<String>()? {
+            items.push(item);
+        }
+        Ok(RequestValue::StrList(items))
+    }
+}
+
+struct Principals;
+
+impl<'de> DeserializeSeed<'de> for Principals {
+    type Value = Vec<Principal>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Principal>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Principals {
+    type Value = Vec<Principal>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of principals")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Principal>, A::Error> {
+        let mut out = Vec::with_capacity(4);
+        while let Some(p) = seq.next_element_seed(OnePrincipal)? {
+            out.push(p);
+        }
+        if out.is_empty() {
+            return Err(give_up());
+        }
+        Ok(out)
+    }
+}
+
+struct OnePrincipal;
+
+impl<'de> DeserializeSeed<'de> for OnePrincipal {
+    type Value = Principal;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Principal, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OnePrincipal {
+    type Value = Principal;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a principal")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Principal, A::Error> {
+        let mut seen = 0u16;
+        let mut unknown = Vec::new();
+        let (mut id, mut kind, mut roles, mut attrs) = (None, None, None, None);
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let bit = match key {
+                "id" => 0,
+                "kind" => 1,
+                "roles" => 2,
+                "attrs" => 3,
+                _ => {
+                    skip_unknown(&mut map, key, &mut unknown)?;
+                    continue;
+                }
+            };
+            if !first_time(&mut seen, bit) {
+                return Err(give_up());
+            }
+            match bit {
+                0 => id = Some(map.next_value::<String>()?),
+                1 => {
+                    kind = Some(match map.next_value::<&'de str>()? {
+                        "human" => PrincipalKind::Human,
+                        "service" => PrincipalKind::Service,
+                        "agent" => PrincipalKind::Agent,
+                        _ => return Err(give_up()),
+                    })
+                }
+                2 => roles = Some(map.next_value::<Vec<String>>()?),
+                _ => attrs = Some(map.next_value_seed(Values)?),
+            }
+        }
+        let (Some(id), Some(kind)) = (id, kind) else { return Err(give_up()) };
+        Ok(Principal {
+            id,
+            kind,
+            roles: roles.unwrap_or_default(),
+            attrs: attrs.unwrap_or_default(),
+        })
+    }
+}
+
+struct EvidenceItems;
+
+impl<'de> DeserializeSeed<'de> for EvidenceItems {
+    type Value = Vec<EvidenceItem>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<EvidenceItem>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EvidenceItems {
+    type Value = Vec<EvidenceItem>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of evidence items")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<EvidenceItem>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(item) = seq.next_element_seed(OneEvidenceItem)? {
+            out.push(item);
+        }
+        Ok(out)
+    }
+}
+
+struct OneEvidenceItem;
+
+impl<'de> DeserializeSeed<'de> for OneEvidenceItem {
+    type Value = EvidenceItem;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<EvidenceItem, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OneEvidenceItem {
+    type Value = EvidenceItem;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an evidence item")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EvidenceItem, A::Error> {
+        let mut seen = 0u16;
+        let mut unknown = Vec::new();
+        let (mut kind, mut by, mut subject, mut fields) = (None, None, None, None);
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let bit = match key {
+                "kind" => 0,
+                "by" => 1,
+                "subject" => 2,
+                "fields" => 3,
+                _ => {
+                    skip_unknown(&mut map, key, &mut unknown)?;
+                    continue;
+                }
+            };
+            if !first_time(&mut seen, bit) {
+                return Err(give_up());
+            }
+            match bit {
+                0 => kind = Some(map.next_value::<String>()?),
+                1 => by = Some(map.next_value_seed(OnePrincipal)?),
+                2 => subject = Some(map.next_value::<String>()?),
+                _ => fields = Some(map.next_value_seed(Values)?),
+            }
+        }
+        let Some(kind) = kind else { return Err(give_up()) };
+        Ok(EvidenceItem { kind, by, subject, fields: fields.unwrap_or_default() })
+    }
+}
