@@ -1186,6 +1186,15 @@ fn tapes() -> impl Strategy<Value = (Vec<u32>, Vec<Vec<u32>>)> {
 
 fn check(policy_tape: &[u32], request_tapes: &[Vec<u32>]) -> Result<(), TestCaseError> {
     let case = case(policy_tape, request_tapes).map_err(TestCaseError::fail)?;
+    // The batch APIs answer as one call per request would, JSON in included.
+    let batch = case.policy.decide_many(case.requests.iter().map(|(_, r)| r));
+    let texts: Vec<String> = case.requests.iter().map(|(j, _)| j.to_string()).collect();
+    let from_json = case.policy.decide_many_json(texts.iter().map(String::as_str));
+    for (((json, req), batched), decoded) in case.requests.iter().zip(&batch).zip(from_json) {
+        let one = case.policy.decide(req);
+        prop_assert_eq!(&one, batched, "decide_many differs on {}", json);
+        prop_assert_eq!(Ok(one), decoded, "decide_many_json differs on {}", json);
+    }
     for (json, req) in &case.requests {
         let fast = case.policy.decide(req);
         let slow = reference::decide(&case.ir, req);
