@@ -9,6 +9,7 @@ fn main() {
     let requests = writ_bench::requests::generate(&s, 1000, 7);
     let mut bytes = 0;
     let (mut decode, mut decide, mut encode) = (0u128, 0u128, 0u128);
+    let mut totals = Vec::with_capacity(rounds * requests.len());
     for _ in 0..rounds {
         for r in &requests {
             let t = std::time::Instant::now();
@@ -21,9 +22,18 @@ fn main() {
             decode += (t1 - t).as_nanos();
             decide += (t2 - t1).as_nanos();
             encode += (t3 - t2).as_nanos();
+            totals.push((t3 - t).as_nanos());
         }
     }
     let n = (rounds * requests.len()) as u128;
+    totals.sort_unstable();
+    let at = |q: f64| totals[((totals.len() - 1) as f64 * q) as usize];
+    println!(
+        "JSON in to JSON out per request: median {} ns, p90 {} ns, p99 {} ns",
+        at(0.5),
+        at(0.9),
+        at(0.99)
+    );
     println!(
         "mean per request: decode {} ns, decide {} ns, encode {} ns ({bytes} bytes out)",
         decode / n,

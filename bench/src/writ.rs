@@ -235,6 +235,15 @@ impl WritEngine {
         self.policy.decide(request).decision
     }
 
+    /// JSON request in, JSON decision out, as a gateway does: decode, decide, encode. A request
+    /// that does not decode gets the error as its answer (a gateway denies it).
+    pub fn decide_json_to_json(&self, json: &str) -> String {
+        match Request::from_json(json) {
+            Ok(request) => self.policy.decide(&request).to_json(),
+            Err(e) => e.to_string(),
+        }
+    }
+
     /// JSON in, decision out.
     pub fn decide_json(&self, json: &str) -> Outcome {
         match Request::from_json(json) {

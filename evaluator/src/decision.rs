@@ -80,8 +80,18 @@ impl Decision {
 
     /// The decision as compact JSON text (one line).
     pub fn to_json(&self) -> String {
-        // Serializing plain strings and numbers into a String cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        // Sized once up front: the fixed keys and the policy hash take about 130 bytes, and
+        // every string is written out at least whole.
+        let strings: usize = self.reasons.iter().map(|r| r.len() + 4).sum::<usize>()
+            + self.rules.iter().map(|r| r.len() + 3).sum::<usize>()
+            + self.missing.len() * 64;
+        let mut out = Vec::with_capacity(160 + self.policy.len() + strings);
+        // Serializing plain strings and numbers into memory cannot fail, and serde_json writes
+        // UTF-8 only.
+        if serde_json::to_writer(&mut out, self).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out).unwrap_or_default()
     }
 
     /// The decision as a JSON value.
