@@ -289,6 +289,23 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_inside_one_rule_reparses_only_its_declaration() {
+        let mut db = Database::default();
+        let flow = PolicyFile::new(&db, "flow.writ".into(), FLOW.into());
+        let roles = PolicyFile::new(&db, "roles.writ".into(), ROLES.into());
+        let policy = Policy::new(&db, vec![flow, roles]);
+        let before = compile(&db, policy).clone();
+        let declarations = parse(&db, flow).items.len();
+        assert_eq!(flow.reuse(&db).0.lock().unwrap().reused(), 0);
+
+        flow.set_text(&mut db).to(FLOW.replacen("\"frozen\"", "\"frozen!\"", 1));
+        let after = compile(&db, policy);
+        assert_eq!(flow.reuse(&db).0.lock().unwrap().reused(), declarations - 1);
+        // Only the `because` text changed; everything after it moved by one byte.
+        assert_eq!(after.diagnostics.len(), before.diagnostics.len());
+    }
+
+    #[test]
     fn the_policy_hash_covers_paths_and_contents() {
         let db = Database::default();
         let a = PolicyFile::new(&db, "a.writ".into(), "tool x".into());
