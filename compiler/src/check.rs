@@ -68,6 +68,9 @@ pub struct Checker<'a> {
     pub parents: Vec<Vec<usize>>,
     /// The policy's tests, lowered to requests.
     pub tests: Vec<crate::tests::TestCase>,
+    /// Every tool's name with its index, sorted by name: a glob looks only at the names that
+    /// start with its literal prefix.
+    tools_by_name: Vec<(&'a str, usize)>,
 }
 
 fn kind_word(e: &Expr) -> Option<PrincipalKind> {
@@ -142,7 +145,11 @@ impl<'a> Checker<'a> {
     pub fn new(input: &'a Input<'a>) -> Checker<'a> {
         let mut diagnostics = Vec::new();
         let symbols = Symbols::collect(&input.asts, &mut diagnostics);
+        let mut tools_by_name: Vec<(&'a str, usize)> =
+            symbols.tools.iter().enumerate().map(|(i, t)| (t.decl.name.text.as_str(), i)).collect();
+        tools_by_name.sort_unstable();
         Checker {
+            tools_by_name,
             input,
             lines: input.texts.iter().map(|t| writ_grammar::LineIndex::new(t)).collect(),
             symbols,
@@ -544,8 +551,23 @@ impl<'a> Checker<'a> {
     // ----- targets and evidence ---------------------------------------------------------------
 
     /// Resolves a target to the declared tools it matches.
+    /// The tools whose names `glob` (written `pattern`) matches, in declaration order. Only
+    /// the names that start with the pattern's literal prefix are tried.
+    fn glob_matches(&self, pattern: &str, glob: &writ_evaluator::Glob) -> Vec<usize> {
+        let prefix = &pattern[..pattern.find(['*', '?']).unwrap_or(pattern.len())];
+        let from = self.tools_by_name.partition_point(|(name, _)| *name < prefix);
+        let mut tools: Vec<usize> = self.tools_by_name[from..]
+            .iter()
+            .take_while(|(name, _)| name.starts_with(prefix))
+            .filter(|(name, _)| glob.is_match(name))
+            .map(|&(_, t)| t)
+            .collect();
+        tools.sort_unstable();
+        tools
+    }
+
     fn target(&mut self, file: usize, target: &Target) -> Option<TargetIr> {
-        let all: Vec<usize> = (0..self.symbols.tools.len()).collect();
+        let all = 0..self.symbols.tools.len();
         let (tools, text): (Vec<usize>, String) = match &target.kind {
             TargetKind::Tool(name) => {
                 match self.symbols.tool(&name.text) {
@@ -573,11 +595,7 @@ impl<'a> Checker<'a> {
             }
             TargetKind::Glob(pattern) => {
                 let glob = writ_evaluator::Glob::new(pattern);
-                let tools: Vec<usize> = all
-                    .iter()
-                    .copied()
-                    .filter(|t| glob.is_match(&self.symbols.tools[*t].decl.name.text))
-                    .collect();
+                let tools = self.glob_matches(pattern, &glob);
                 if tools.is_empty() {
                     self.error(
                         Diagnostic::new(
@@ -605,15 +623,14 @@ impl<'a> Checker<'a> {
                     );
                     return None;
                 }
-                (all, "*".to_string())
+                (all.collect(), "*".to_string())
             }
             TargetKind::Tags(tags) => {
                 let mut tools = BTreeSet::new();
                 let mut ok = true;
                 for tag in tags {
                     let tagged: Vec<usize> = all
-                        .iter()
-                        .copied()
+                        .clone()
                         .filter(|t| {
                             self.symbols.tools[*t].decl.tags.iter().any(|g| g.name == tag.name)
                         })

@@ -44,6 +44,15 @@ fn unstartable_workflows(c: &mut Checker<'_>) {
 /// An allow whose tools no role that can start the workflow is entitled to: delegation never
 /// amplifies, so the initiator must be entitled, and on the starting roles alone it never is.
 fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
+    // For each role, the roles whose closure contains it (computed once, not per workflow).
+    let mut holders: Vec<Vec<usize>> = vec![Vec::new(); c.closure.len()];
+    for (r, closure) in c.closure.iter().enumerate() {
+        for &h in closure {
+            if let Some(list) = holders.get_mut(h) {
+                list.push(r);
+            }
+        }
+    }
     for (w_index, w) in c.symbols.workflows.clone().iter().enumerate() {
         let Some(wir) = ir.workflows.get(w_index) else {
             continue;
@@ -66,9 +75,8 @@ fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
         let named: BTreeSet<usize> =
             wir.starts.iter().flat_map(|s| s.by.iter().map(|r| *r as usize)).collect();
         // Roles whose holders meet some `start by`: those whose closure contains a named role.
-        let starters: Vec<usize> = (0..c.closure.len())
-            .filter(|r| c.closure[*r].iter().any(|h| named.contains(h)))
-            .collect();
+        let starters: BTreeSet<usize> =
+            named.iter().filter_map(|n| holders.get(*n)).flatten().copied().collect();
         let mut entitled: BTreeSet<u32> = BTreeSet::new();
         for r in &starters {
             for held in &c.closure[*r] {

@@ -31,7 +31,7 @@ mod lexer;
 mod parser;
 
 pub use format::{format, quote};
-pub use parser::parse;
+pub use parser::{Reuse, parse, parse_reusing};
 
 /// The reserved words of the language (LANGUAGE.md §1). They match whole words only:
 /// `tests_passed` and `roles` are identifiers. `human`, `service` and `agent` are not reserved.

@@ -18,6 +18,7 @@
 mod build;
 mod docs;
 mod errors;
+mod reuse;
 mod split;
 
 use std::ops::Range;
@@ -33,6 +34,7 @@ use crate::lexer::{self, Tok};
 use build::Builder;
 use docs::DocIndex;
 use errors::{PieceCtx, Within};
+pub use reuse::Reuse;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "writ.pest"]
@@ -42,19 +44,46 @@ pub(crate) struct WritParser;
 /// [`SourceFile::errors`], and the text they cover becomes [`Item::Error`] (or
 /// [`WorkflowItem::Error`]) while the rest of the file is parsed normally.
 pub fn parse(source: &str) -> SourceFile {
+    parse_reusing(source, &mut Reuse::default())
+}
+
+/// Parses like [`parse`], taking the declarations whose text is unchanged since the parse that
+/// filled `reuse` from it instead of parsing them again, and leaving in `reuse` the
+/// declarations of `source` for the next call. The result is always the same as [`parse`]'s.
+pub fn parse_reusing(source: &str, reuse: &mut Reuse) -> SourceFile {
     if u32::try_from(source.len()).is_err() {
+        *reuse = Reuse::default();
         return too_large(source);
     }
     let lexed = lexer::lex(source);
     let docs = DocIndex::new(source, &lexed.comments);
     let mut parser = Parser { src: source, toks: &lexed.tokens, docs: &docs, errors: Vec::new() };
     let mut items = Vec::new();
+    let mut next = Reuse::default();
     for piece in split::top_level(source, &lexed.tokens) {
-        items.extend(parser.piece::<Item>(piece).into_iter().map(|parsed| match parsed {
+        let span = parser.span_of(&piece);
+        let text = &source[span.range()];
+        let doc = docs.get(span.start);
+        if let Some((key, mut cached)) = reuse.pieces.remove_entry(text)
+            && cached.move_to(span.start, &doc)
+        {
+            items.push(cached.item.clone());
+            next.pieces.insert(key, cached);
+            next.reused += 1;
+            continue;
+        }
+        let errors = parser.errors.len();
+        let parsed = parser.piece::<Item>(piece);
+        if let ([Parsed::Node(item)], true) = (parsed.as_slice(), parser.errors.len() == errors) {
+            let cached = reuse::Cached { base: span.start, doc, item: item.clone() };
+            next.pieces.insert(text.into(), cached);
+        }
+        items.extend(parsed.into_iter().map(|parsed| match parsed {
             Parsed::Node(item) => item,
             Parsed::Error(span) => Item::Error(span),
         }));
     }
+    *reuse = next;
     SourceFile { items, comments: lexed.comments, errors: parser.errors }
 }
 
