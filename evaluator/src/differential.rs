@@ -1193,7 +1193,11 @@ fn check(policy_tape: &[u32], request_tapes: &[Vec<u32>]) -> Result<(), TestCase
     for (((json, req), batched), decoded) in case.requests.iter().zip(&batch).zip(from_json) {
         let one = case.policy.decide(req);
         prop_assert_eq!(&one, batched, "decide_many differs on {}", json);
-        prop_assert_eq!(Ok(one), decoded, "decide_many_json differs on {}", json);
+        // The generator sometimes changes a decoded request in ways JSON cannot say (an empty
+        // chain, a negative ttl); the JSON batch is compared where the text is the request.
+        if Request::from_json(&json.to_string()).as_ref() == Ok(req) {
+            prop_assert_eq!(Ok(one), decoded, "decide_many_json differs on {}", json);
+        }
     }
     for (json, req) in &case.requests {
         let fast = case.policy.decide(req);
