@@ -22,6 +22,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use writ_evaluator::{Decision, Request, RequestError};
 
 use crate::declog::Record;
+use crate::id::new_id;
 use crate::metrics::{Endpoint, ErrorKind};
 use crate::state::State;
 
@@ -99,19 +100,16 @@ fn no_policy(state: &State) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "no policy is loaded; treat this as deny", None)
 }
 
-fn new_id() -> String {
-    uuid::Uuid::now_v7().hyphenated().to_string()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Decisions
 
 /// Counts and logs a decision; its id.
 async fn record(state: &State, request: Request, decision: Decision) -> String {
     state.metrics.decision(decision.decision);
-    let id = new_id();
+    let at = SystemTime::now();
+    let id = new_id(at);
     if let Some(log) = &state.log {
-        log.send(Record { request, decision, at: SystemTime::now(), id: id.clone() }).await;
+        log.send(Record { request, decision, at, id: id.clone() }).await;
     }
     id
 }

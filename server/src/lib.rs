@@ -23,6 +23,7 @@
 
 mod declog;
 mod http;
+mod id;
 mod metrics;
 mod source;
 mod state;
