@@ -120,9 +120,14 @@ impl<'de> Visitor<'de> for RequestVisitor {
                 1 => workflow = Some(map.next_value::<String>()?),
                 2 => tool = Some(map.next_value::<String>()?),
                 3 => args = Some(map.next_value_seed(Values)?),
-                4 => chain = Some(map.next_value_seed(Principals)?),
+                4 => {
+                    chain = Some(map.next_value_seed(List { item: OnePrincipal, non_empty: true })?)
+                }
                 5 => subject = Some(map.next_value::<String>()?),
-                6 => evidence = Some(map.next_value_seed(EvidenceItems)?),
+                6 => {
+                    evidence =
+                        Some(map.next_value_seed(List { item: OneEvidenceItem, non_empty: false })?)
+                }
                 7 => context = Some(map.next_value_seed(Values)?),
                 _ => ttl = Some(map.next_value::<&'de str>()?),
             }
@@ -230,35 +235,40 @@ impl<'de> Visitor<'de> for Value {
     }
 }
 
-struct Principals;
+/// A list of `item`s (`chain`, `evidence`); an empty one leaves the fast path if `non_empty`.
+struct List<S> {
+    item: S,
+    non_empty: bool,
+}
 
-impl<'de> DeserializeSeed<'de> for Principals {
-    type Value = Vec<Principal>;
+impl<'de, S: DeserializeSeed<'de> + Copy> DeserializeSeed<'de> for List<S> {
+    type Value = Vec<S::Value>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Principal>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for Principals {
-    type Value = Vec<Principal>;
+impl<'de, S: DeserializeSeed<'de> + Copy> Visitor<'de> for List<S> {
+    type Value = Vec<S::Value>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of principals")
+        f.write_str("a list")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Principal>, A::Error> {
-        let mut out = Vec::with_capacity(4);
-        while let Some(p) = seq.next_element_seed(OnePrincipal)? {
-            out.push(p);
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).clamp(2, 8));
+        while let Some(item) = seq.next_element_seed(self.item)? {
+            out.push(item);
         }
-        if out.is_empty() {
+        if self.non_empty && out.is_empty() {
             return Err(give_up());
         }
         Ok(out)
     }
 }
 
+#[derive(Clone, Copy)]
 struct OnePrincipal;
 
 impl<'de> DeserializeSeed<'de> for OnePrincipal {
@@ -318,32 +328,7 @@ impl<'de> Visitor<'de> for OnePrincipal {
     }
 }
 
-struct EvidenceItems;
-
-impl<'de> DeserializeSeed<'de> for EvidenceItems {
-    type Value = Vec<EvidenceItem>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<EvidenceItem>, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for EvidenceItems {
-    type Value = Vec<EvidenceItem>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of evidence items")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<EvidenceItem>, A::Error> {
-        let mut out = Vec::new();
-        while let Some(item) = seq.next_element_seed(OneEvidenceItem)? {
-            out.push(item);
-        }
-        Ok(out)
-    }
-}
-
+#[derive(Clone, Copy)]
 struct OneEvidenceItem;
 
 impl<'de> DeserializeSeed<'de> for OneEvidenceItem {
