@@ -81,25 +81,27 @@ impl State {
             Ok(loaded) => {
                 let hash = loaded.policy.hash().to_string();
                 let unix = loaded.loaded_at.duration_since(UNIX_EPOCH).unwrap_or_default();
-                self.policy.store(Some(Arc::new(loaded)));
-                self.metrics.loaded(unix.as_secs_f64());
-                self.metrics.reload(true);
                 if let Ok(mut last) = self.last_error.lock() {
                     *last = None;
                 }
+                self.policy.store(Some(Arc::new(loaded)));
+                self.metrics.loaded(unix.as_secs_f64());
+                self.metrics.reload(true);
                 eprintln!("writ serve: loaded {} ({why})", hash);
                 Reloaded::Ok(hash)
             }
             Err(message) => {
+                // The error first, then the count: whoever sees the failed reload counted (as
+                // `/v1/status` readers polling it do) also sees its error.
+                if let Ok(mut last) = self.last_error.lock() {
+                    *last = Some(LoadError { at: SystemTime::now(), message: message.clone() });
+                }
                 self.metrics.reload(false);
                 let keeps = match self.policy.load().as_ref() {
                     Some(current) => format!("still serving {}", current.policy.hash()),
                     None => "no policy is loaded".to_string(),
                 };
                 eprintln!("writ serve: error: reload failed ({why}); {keeps}: {message}");
-                if let Ok(mut last) = self.last_error.lock() {
-                    *last = Some(LoadError { at: SystemTime::now(), message: message.clone() });
-                }
                 Reloaded::Failed(message)
             }
         }
