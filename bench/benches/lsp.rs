@@ -26,36 +26,9 @@ use serde_json::{Value, json};
 use tower::{Service, ServiceExt};
 use tower_lsp_server::jsonrpc::Request;
 use tower_lsp_server::{ClientSocket, LspService};
+use writ_bench::editing::{HEADER, one_file, unit};
 use writ_lsp::Backend;
 
-/// One unit of the generated policy: 20 lines.
-fn unit(n: usize) -> String {
-    format!(
-        r#"/// Engineers of team {n}.
-role role_{n} extends base {{
-  may svc_{n}.*
-  may deploy_{n} when env == "staging"
-}}
-tool svc_{n}.read(repo: string, branch: string) [read]
-tool svc_{n}.write(repo: string, branch: string, files: [string]) [write]
-tool deploy_{n}(env: "staging" | "prod", service: string) [write, prod]
-evidence approval_{n} by human
-/// The agents of team {n}.
-workflow flow_{n} {{
-  start by role_{n}
-  max_depth 2
-  allow svc_{n}.read
-  allow svc_{n}.write when branch matches "feature/*" require approval_{n} by role_{n}
-  allow deploy_{n} when env == "staging" and initiator.team == "t{n}"
-  deny svc_{n}.write when branch == "main" because "never main"
-  deny deploy_{n} when context.frozen
-}}
-
-"#
-    )
-}
-
-const HEADER: &str = "role base\nattribute team: string\ncontext frozen: bool\n\n";
 const UNITS: usize = 250;
 
 struct Server {
@@ -187,10 +160,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(if quick { 4 } else { 200 });
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let mut one = String::from(HEADER);
-    for n in 0..UNITS {
-        one.push_str(&unit(n));
-    }
+    let one = one_file(UNITS);
     let per_file = UNITS / 25;
     let mut many = vec![("base.writ".to_string(), HEADER.to_string())];
     for f in 0..25 {

@@ -9,6 +9,7 @@
 //! ```
 
 pub mod cedar;
+pub mod editing;
 pub mod measure;
 pub mod model;
 pub mod rego;

@@ -1,48 +1,18 @@
-//! Profiling driver (not a benchmark): parse scaling and one edit on the generated policy.
+//! Profiling driver (not a benchmark): parse scaling and one edit on the language server
+//! benchmark's policy. `cargo run --release -p writ-bench --example edit_profile -- parse|parseonce|edit [UNITS] [ITERATIONS]`.
 use std::time::Instant;
 
-fn unit(n: usize) -> String {
-    format!(
-        r#"/// Engineers of team {n}.
-role role_{n} extends base {{
-  may svc_{n}.*
-  may deploy_{n} when env == "staging"
-}}
-tool svc_{n}.read(repo: string, branch: string) [read]
-tool svc_{n}.write(repo: string, branch: string, files: [string]) [write]
-tool deploy_{n}(env: "staging" | "prod", service: string) [write, prod]
-evidence approval_{n} by human
-/// The agents of team {n}.
-workflow flow_{n} {{
-  start by role_{n}
-  max_depth 2
-  allow svc_{n}.read
-  allow svc_{n}.write when branch matches "feature/*" require approval_{n} by role_{n}
-  allow deploy_{n} when env == "staging" and initiator.team == "t{n}"
-  deny svc_{n}.write when branch == "main" because "never main"
-  deny deploy_{n} when context.frozen
-}}
-
-"#
-    )
-}
-const HEADER: &str = "role base\nattribute team: string\ncontext frozen: bool\n\n";
+use writ_bench::editing::one_file;
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let units: usize = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(250);
     let iters: usize = std::env::args().nth(3).and_then(|s| s.parse().ok()).unwrap_or(10);
-    let mut one = String::from(HEADER);
-    for n in 0..units {
-        one.push_str(&unit(n));
-    }
+    let one = one_file(units);
     match mode.as_str() {
         "parse" => {
             for u in [50, 100, 250, 500] {
-                let mut t = String::from(HEADER);
-                for n in 0..u {
-                    t.push_str(&unit(n));
-                }
+                let t = one_file(u);
                 let start = Instant::now();
                 for _ in 0..iters {
                     std::hint::black_box(writ_grammar::parse(&t));
