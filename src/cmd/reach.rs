@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use clap::ValueEnum;
-use writ_compiler::reach::{self, CallPath, Reach, Report, Requirement, Subject, WorkflowReach};
+use writ_compiler::reach::{
+    self, CallPath, Reach, Report, Requirement, Subject, ToolReach, WorkflowReach,
+};
 
 use crate::output::{self, OK, USAGE};
 
@@ -143,12 +145,37 @@ fn needs_as(evidence: &[Requirement], code: impl Fn(&str) -> String) -> String {
     items.join(", ")
 }
 
-fn when(p: &CallPath) -> String {
-    match (&p.never, &p.condition) {
-        (Some(reason), _) => format!("never: {reason}"),
-        (None, Some(c)) => c.clone(),
+/// The cells of one path in a workflow's tools table: tool, tags, rule, needs, when. The tool
+/// and its tags only on the tool's first path (`first`). Every renderer shares it; they differ
+/// in how writ syntax is marked up (`code`), how a reason a path never applies is shown
+/// (`never`), and what an empty cell holds (`none`).
+fn path_cells(
+    t: &ToolReach,
+    first: bool,
+    p: &CallPath,
+    code: impl Fn(&str) -> String + Copy,
+    never: impl Fn(&str) -> String,
+    none: &str,
+) -> [String; 5] {
+    let (tool, tags) = if !first {
+        (String::new(), String::new())
+    } else if t.tags.is_empty() {
+        (code(&t.tool), none.to_string())
+    } else {
+        let tags: Vec<String> = t.tags.iter().map(|t| code(t)).collect();
+        (code(&t.tool), tags.join(", "))
+    };
+    let needs = if p.reachable && !p.evidence.is_empty() {
+        needs_as(&p.evidence, code)
+    } else {
+        none.to_string()
+    };
+    let when = match (&p.never, &p.condition) {
+        (Some(reason), _) => never(reason),
+        (None, Some(c)) => code(c),
         (None, None) => "always".to_string(),
-    }
+    };
+    [tool, tags, code(&p.rule), needs, when]
 }
 
 fn start_text(w: &WorkflowReach) -> Vec<String> {
@@ -277,19 +304,8 @@ fn table(report: &Report) -> String {
             ]];
             for t in &w.tools {
                 for (n, p) in t.paths.iter().enumerate() {
-                    let (tool, tags) = if n == 0 {
-                        let tags =
-                            if t.tags.is_empty() { "-".to_string() } else { t.tags.join(", ") };
-                        (t.tool.clone(), tags)
-                    } else {
-                        (String::new(), String::new())
-                    };
-                    let needs = if p.reachable && !p.evidence.is_empty() {
-                        needs(&p.evidence)
-                    } else {
-                        "-".to_string()
-                    };
-                    rows.push(vec![tool, tags, p.rule.clone(), needs, when(p)]);
+                    let never = |reason: &str| format!("never: {reason}");
+                    rows.push(path_cells(t, n == 0, p, str::to_string, never, "-").to_vec());
                 }
             }
             out.push_str(&aligned(&rows, "    "));
@@ -332,10 +348,6 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
-fn md_needs(evidence: &[Requirement]) -> String {
-    needs_as(evidence, code)
-}
-
 fn markdown(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Access review\n\nPolicy {}.", code(&report.policy));
@@ -367,20 +379,9 @@ fn markdown(report: &Report) -> String {
             );
             for t in &w.tools {
                 for (n, p) in t.paths.iter().enumerate() {
-                    let (tool, tags) = if n == 0 {
-                        let tags: Vec<String> = t.tags.iter().map(|t| code(t)).collect();
-                        (code(&t.tool), tags.join(", "))
-                    } else {
-                        (String::new(), String::new())
-                    };
-                    let needs = if p.reachable { md_needs(&p.evidence) } else { String::new() };
-                    let when = match (&p.never, &p.condition) {
-                        (Some(reason), _) => format!("**never**: {}", cell(reason)),
-                        (None, Some(c)) => code(c),
-                        (None, None) => "always".to_string(),
-                    };
-                    let _ =
-                        writeln!(out, "| {tool} | {tags} | {} | {needs} | {when} |", code(&p.rule));
+                    let never = |reason: &str| format!("**never**: {}", cell(reason));
+                    let [tool, tags, rule, needs, when] = path_cells(t, n == 0, p, code, never, "");
+                    let _ = writeln!(out, "| {tool} | {tags} | {rule} | {needs} | {when} |");
                 }
             }
         }

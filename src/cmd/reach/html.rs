@@ -18,7 +18,7 @@ use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
 use writ_compiler::reach::{self, Reach, Report};
 
-use super::{longest, needs, needs_as, secrets, starts_as, subject_line, tag_counts};
+use super::{longest, needs, path_cells, secrets, starts_as, subject_line, tag_counts};
 
 /// Above this many nodes and edges the graph is not drawn (it would not be readable, and the
 /// layout is superlinear); `--role` or `--fixture` draws one subject.
@@ -152,25 +152,13 @@ fn subject(out: &mut String, r: &Reach) {
         for t in &w.tools {
             let class = tool_class(&t.tags);
             for (n, p) in t.paths.iter().enumerate() {
-                let (tool, tags) = if n == 0 {
-                    let tags: Vec<String> = t.tags.iter().map(|t| code(t)).collect();
-                    (code(&t.tool), tags.join(", "))
-                } else {
-                    (String::new(), String::new())
-                };
-                let needs = if p.reachable { needs_as(&p.evidence, code) } else { String::new() };
-                let when = match (&p.never, &p.condition) {
-                    (Some(reason), _) => {
-                        format!("<span class=\"never\">never</span>: {}", esc(reason))
-                    }
-                    (None, Some(c)) => code(c),
-                    (None, None) => "always".to_string(),
-                };
+                let never =
+                    |reason: &str| format!("<span class=\"never\">never</span>: {}", esc(reason));
+                let [tool, tags, rule, needs, when] = path_cells(t, n == 0, p, code, never, "");
                 let _ = writeln!(
                     out,
-                    "<tr class=\"{class}\"><td>{tool}</td><td>{tags}</td><td>{}</td>\
+                    "<tr class=\"{class}\"><td>{tool}</td><td>{tags}</td><td>{rule}</td>\
                      <td>{needs}</td><td>{when}</td></tr>",
-                    code(&p.rule)
                 );
             }
         }
