@@ -44,11 +44,27 @@ fn give_up<E: de::Error>() -> E {
     E::custom("not on the fast path")
 }
 
-/// Records a key of an object with fixed fields: `false` if it was seen before.
-fn first_time(seen: &mut u16, bit: u16) -> bool {
-    let fresh = *seen & (1 << bit) == 0;
-    *seen |= 1 << bit;
-    fresh
+/// Reads an object whose keys are `fields` (at most 16): `read(i, map)` reads the value of
+/// `fields[i]`. An unknown key is skipped (after its checks); a key seen twice gives up.
+fn read_fields<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    fields: &[&str],
+    mut read: impl FnMut(usize, &mut A) -> Result<(), A::Error>,
+) -> Result<(), A::Error> {
+    let mut seen = 0u16;
+    let mut unknown = Vec::new();
+    while let Some(key) = map.next_key::<&'de str>()? {
+        let Some(i) = fields.iter().position(|f| *f == key) else {
+            skip_unknown(map, key, &mut unknown)?;
+            continue;
+        };
+        if seen & (1 << i) != 0 {
+            return Err(give_up());
+        }
+        seen |= 1 << i;
+        read(i, map)?;
+    }
+    Ok(())
 }
 
 /// The value of a key the schema does not know: ignored, but a duplicate key anywhere inside
@@ -79,8 +95,6 @@ impl<'de> Visitor<'de> for RequestVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Request, A::Error> {
-        let mut seen = 0u16;
-        let mut unknown = Vec::new();
         let mut is_call = None;
         let mut workflow = None;
         let mut tool = None;
@@ -90,26 +104,11 @@ impl<'de> Visitor<'de> for RequestVisitor {
         let mut evidence = None;
         let mut context = None;
         let mut ttl: Option<&'de str> = None;
-        while let Some(key) = map.next_key::<&'de str>()? {
-            let bit = match key {
-                "action" => 0,
-                "workflow" => 1,
-                "tool" => 2,
-                "args" => 3,
-                "chain" => 4,
-                "subject" => 5,
-                "evidence" => 6,
-                "context" => 7,
-                "ttl" => 8,
-                _ => {
-                    skip_unknown(&mut map, key, &mut unknown)?;
-                    continue;
-                }
-            };
-            if !first_time(&mut seen, bit) {
-                return Err(give_up());
-            }
-            match bit {
+        let fields = [
+            "action", "workflow", "tool", "args", "chain", "subject", "evidence", "context", "ttl",
+        ];
+        read_fields(&mut map, &fields, |i, map| {
+            match i {
                 0 => {
                     is_call = Some(match map.next_value::<&'de str>()? {
                         "call" => true,
@@ -131,7 +130,8 @@ impl<'de> Visitor<'de> for RequestVisitor {
                 7 => context = Some(map.next_value_seed(Values)?),
                 _ => ttl = Some(map.next_value::<&'de str>()?),
             }
-        }
+            Ok(())
+        })?;
         let (Some(is_call), Some(workflow), Some(chain)) = (is_call, workflow, chain) else {
             return Err(give_up());
         };
@@ -287,24 +287,9 @@ impl<'de> Visitor<'de> for OnePrincipal {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Principal, A::Error> {
-        let mut seen = 0u16;
-        let mut unknown = Vec::new();
         let (mut id, mut kind, mut roles, mut attrs) = (None, None, None, None);
-        while let Some(key) = map.next_key::<&'de str>()? {
-            let bit = match key {
-                "id" => 0,
-                "kind" => 1,
-                "roles" => 2,
-                "attrs" => 3,
-                _ => {
-                    skip_unknown(&mut map, key, &mut unknown)?;
-                    continue;
-                }
-            };
-            if !first_time(&mut seen, bit) {
-                return Err(give_up());
-            }
-            match bit {
+        read_fields(&mut map, &["id", "kind", "roles", "attrs"], |i, map| {
+            match i {
                 0 => id = Some(map.next_value::<String>()?),
                 1 => {
                     kind = Some(match map.next_value::<&'de str>()? {
@@ -317,7 +302,8 @@ impl<'de> Visitor<'de> for OnePrincipal {
                 2 => roles = Some(map.next_value::<Vec<String>>()?),
                 _ => attrs = Some(map.next_value_seed(Values)?),
             }
-        }
+            Ok(())
+        })?;
         let (Some(id), Some(kind)) = (id, kind) else { return Err(give_up()) };
         Ok(Principal {
             id,
@@ -347,30 +333,16 @@ impl<'de> Visitor<'de> for OneEvidenceItem {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EvidenceItem, A::Error> {
-        let mut seen = 0u16;
-        let mut unknown = Vec::new();
         let (mut kind, mut by, mut subject, mut fields) = (None, None, None, None);
-        while let Some(key) = map.next_key::<&'de str>()? {
-            let bit = match key {
-                "kind" => 0,
-                "by" => 1,
-                "subject" => 2,
-                "fields" => 3,
-                _ => {
-                    skip_unknown(&mut map, key, &mut unknown)?;
-                    continue;
-                }
-            };
-            if !first_time(&mut seen, bit) {
-                return Err(give_up());
-            }
-            match bit {
+        read_fields(&mut map, &["kind", "by", "subject", "fields"], |i, map| {
+            match i {
                 0 => kind = Some(map.next_value::<String>()?),
                 1 => by = Some(map.next_value_seed(OnePrincipal)?),
                 2 => subject = Some(map.next_value::<String>()?),
                 _ => fields = Some(map.next_value_seed(Values)?),
             }
-        }
+            Ok(())
+        })?;
         let Some(kind) = kind else { return Err(give_up()) };
         Ok(EvidenceItem { kind, by, subject, fields: fields.unwrap_or_default() })
     }
