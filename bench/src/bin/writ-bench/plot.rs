@@ -59,8 +59,8 @@ pub fn latency(results: &[SizeResult], path: &Path) -> Result<(), Box<dyn std::e
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_label_formatter(&|y| duration(*y))
             .draw()?;
-        for (engine, colour) in ENGINES.iter().zip(COLOURS) {
-            let series = points(f, ENGINES.iter().position(|e| e == engine).unwrap_or(0));
+        for (i, (engine, colour)) in ENGINES.iter().zip(COLOURS).enumerate() {
+            let series = points(f, i);
             if series.is_empty() {
                 continue;
             }
