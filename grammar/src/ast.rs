@@ -141,6 +141,8 @@ pub enum Item {
     Rule(Rule),
     Fixture(FixtureDecl),
     Test(TestDecl),
+    /// `assert "NAME" { never ... }` (§11).
+    Assert(AssertDecl),
     /// Text that did not parse; the matching [`ParseError`] is in [`SourceFile::errors`].
     Error(Span),
 }
@@ -156,6 +158,7 @@ impl Item {
             Item::Rule(d) => d.span,
             Item::Fixture(d) => d.span,
             Item::Test(d) => d.span,
+            Item::Assert(d) => d.span,
             Item::Error(s) => *s,
         }
     }
@@ -207,6 +210,10 @@ pub enum TypeKind {
     StringList,
     /// `"a" | "b"`
     Enum(Vec<StrLit>),
+    /// `command`: a shell command line (LANGUAGE.md §8); tool arguments only.
+    Command,
+    /// `path`: a file path, resolved before conditions see it (§9); tool arguments only.
+    Path,
     /// A word that names no type (`strng`); the checker reports it.
     Unknown(Ident),
 }
@@ -479,6 +486,80 @@ pub enum ExprKind {
     Or(Box<Expr>, Box<Expr>),
     /// `( e )`, kept so that the formatter preserves the author's grouping.
     Paren(Box<Expr>),
+    /// `CMD runs PATTERN` (§8). `command` is an operand (the checker requires a `command`
+    /// argument).
+    Runs {
+        command: Box<Expr>,
+        /// The span of `runs`.
+        op_span: Span,
+        pattern: CommandPattern,
+    },
+    /// `CMD runs only [PATTERN, ...]` (§8). The list may be written empty; the checker reports it.
+    RunsOnly {
+        command: Box<Expr>,
+        /// The span of `runs only`.
+        op_span: Span,
+        patterns: Vec<CommandPattern>,
+        /// The span of the list, `[` to `]`.
+        list_span: Span,
+    },
+    /// `P under "dir"` (§9).
+    Under {
+        path: Box<Expr>,
+        op_span: Span,
+        dir: StrLit,
+    },
+    /// `calls(TARGET)` / `calls(TARGET within DURATION)` (§10): an integer.
+    Calls {
+        target: Target,
+        within: Option<DurationLit>,
+    },
+    /// `given(ITEM)` (§11, assertions only): an integer. `ITEM` is written as in `require`;
+    /// a count (`2 approval`) is kept for the checker to report.
+    Given(EvidenceRequirement),
+}
+
+/// A command pattern (§8): `["git", "push", ...]`. It may be written empty; the checker
+/// reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CommandPattern {
+    pub items: Vec<PatternItem>,
+    pub span: Span,
+}
+
+/// One item of a [`CommandPattern`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PatternItem {
+    /// A string literal: a glob (§4) over one word.
+    Word(StrLit),
+    /// `...`: any number of words, zero included.
+    Rest(Span),
+}
+
+/// `assert "NAME" { CLAIM ... }` (§11).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AssertDecl {
+    pub doc: Option<Doc>,
+    pub name: StrLit,
+    pub claims: Vec<Claim>,
+    pub span: Span,
+}
+
+/// One claim of an assertion.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Claim {
+    pub doc: Option<Doc>,
+    pub kind: ClaimKind,
+    pub when: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ClaimKind {
+    /// `never allow [via WORKFLOW] TARGET`
+    NeverAllow { via: Option<Ident>, target: Target },
+    /// `never start WORKFLOW`
+    NeverStart { workflow: Ident },
 }
 
 /// `fixture NAME = KIND [[ROLE, ...]] [{ ATTR: VALUE, ... }]`
@@ -526,8 +607,9 @@ pub struct Expectation {
 /// A request written in the language's own terms:
 ///
 /// ```text
-/// CHAIN via WORKFLOW calls TOOL(ARG: VALUE, ...) [with EVIDENCE, ...] [context { NAME: VALUE, ... }]
-/// CHAIN starts WORKFLOW [with EVIDENCE, ...] [context { ... }] [ttl DURATION]
+/// CHAIN via WORKFLOW calls TOOL(ARG: VALUE, ...) [with EVIDENCE, ...] [context { NAME: VALUE, ... }] [RUN]
+/// CHAIN starts WORKFLOW [with EVIDENCE, ...] [context { ... }] [ttl DURATION] [RUN]
+/// RUN: [in "CWD"] [at "RFC 3339 TIME"] [after [TOOL [at "TIME" | DURATION ago], ...]]
 /// ```
 ///
 /// CHAIN is one or more fixture names separated by `,` (`alice, helper`). For a call, `via W`
@@ -539,7 +621,31 @@ pub struct TestRequest {
     pub action: TestAction,
     pub evidence: Vec<TestEvidence>,
     pub context: Vec<FieldValue>,
+    /// `in "/work/app"`: the request's `cwd` (§10).
+    pub cwd: Option<StrLit>,
+    /// `at "2026-12-02T16:00:00Z"`: the request's `time` (§10).
+    pub time: Option<StrLit>,
+    /// `after [TOOL at "...", TOOL 2h ago, TOOL]`: the run's `history`, oldest first (§10).
+    /// `None` when not written (the request has no history); `Some(vec![])` for `after []`.
+    pub history: Option<Vec<TestHistoryEntry>>,
     pub span: Span,
+}
+
+/// One earlier call in a test request's `after [...]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TestHistoryEntry {
+    pub tool: ToolName,
+    pub at: Option<HistoryTime>,
+    pub span: Span,
+}
+
+/// When an earlier call was made.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum HistoryTime {
+    /// `at "2026-12-02T15:00:00Z"`
+    At(StrLit),
+    /// `2h ago`: that long before the request's `at` (which must then be given).
+    Ago(DurationLit),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
