@@ -7,8 +7,10 @@
 use serde::Serialize;
 
 use crate::glob::Glob;
-use crate::ir::{CmpOp, PrincipalKind, RoleId, Who};
+use crate::ir::{CmpOp, PrincipalKind, RoleId, ToolId, Who};
 use crate::request::{Principal, RequestValue, parse_duration};
+use crate::shell::{self, CommandLine, Pattern};
+use crate::time::{HistoryEntry, Timestamp};
 
 /// A three-valued truth value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -78,6 +80,8 @@ pub(crate) enum Class {
     Duration,
     List,
     Kind,
+    /// A `command` argument: read only by `runs` and `runs only`.
+    Command,
 }
 
 impl Class {
@@ -89,6 +93,7 @@ impl Class {
             Class::Duration => "duration",
             Class::List => "[string]",
             Class::Kind => "principal kind",
+            Class::Command => "command",
         }
     }
 }
@@ -103,6 +108,18 @@ pub(crate) enum COperand {
     Id(Who),
     Kind(Who),
     Depth,
+    /// `calls(...)`: an integer.
+    Calls(Box<Calls>),
+}
+
+/// What `calls(...)` counts (LANGUAGE.md §10).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Calls {
+    /// The declared tools the target matches, sorted.
+    pub tools: Box<[ToolId]>,
+    /// A glob target, which also counts entries naming undeclared tools.
+    pub glob: Option<Glob>,
+    pub within_seconds: Option<i64>,
 }
 
 /// A literal value, in evaluated form.
@@ -126,6 +143,13 @@ pub(crate) enum CCond {
     AnyMatches(COperand, Glob),
     AllMatches(COperand, Glob),
     HasRole(Who, RoleId),
+    /// `CMD runs P`: the name of a `command` argument.
+    Runs(Box<str>, Pattern),
+    /// `CMD runs only [P, ...]`.
+    RunsOnly(Box<str>, Box<[Pattern]>),
+    /// `P under "dir"`: the name of a `path` argument (already resolved in `args`) and the
+    /// directory as written.
+    Under(Box<str>, Box<str>),
     Not(Box<CCond>),
     And(Box<[CCond]>),
     Or(Box<[CCond]>),
@@ -154,6 +178,43 @@ pub(crate) struct Scope<'a> {
     pub depth: i64,
     /// Whether a principal holds a role (through `extends`).
     pub holds: &'a dyn Fn(&Principal, RoleId) -> bool,
+    /// The run's facts (§10) and the call's parsed command lines.
+    pub run: &'a RunFacts<'a>,
+}
+
+/// What a request says about its run (LANGUAGE.md §10), prepared once per decision: the
+/// working directory, the time, the history with each entry's tool resolved, and the parsed
+/// `command` arguments of the call (each parsed once, whatever number of rules read it).
+#[derive(Debug, Default)]
+pub(crate) struct RunFacts<'a> {
+    pub cwd: Option<&'a str>,
+    pub time: Option<Timestamp>,
+    pub history: Option<&'a [HistoryEntry]>,
+    /// For each history entry, the declared tool it names (`None`: undeclared). Empty when the
+    /// policy never counts calls.
+    pub history_tools: Vec<Option<ToolId>>,
+    /// `(argument name, parsed command line)` for each `command` argument of the call.
+    pub commands: Vec<(&'a str, CommandLine)>,
+}
+
+impl RunFacts<'_> {
+    fn command(&self, name: &str) -> Option<&CommandLine> {
+        self.commands.iter().find(|(n, _)| *n == name).map(|(_, c)| c)
+    }
+
+    /// `calls(...)`; `None` when unknown.
+    fn count(&self, calls: &Calls) -> Option<i64> {
+        let history = self.history?;
+        let mut index = 0usize;
+        crate::time::count_calls(Some(history), self.time, calls.within_seconds, |name| {
+            let tool = self.history_tools.get(index).copied().flatten();
+            index += 1;
+            match tool {
+                Some(t) => calls.tools.binary_search(&t).is_ok(),
+                None => calls.glob.as_ref().is_some_and(|g| g.is_match(name)),
+            }
+        })
+    }
 }
 
 impl<'a> Scope<'a> {
@@ -212,6 +273,7 @@ impl COperand {
             COperand::Id(who) => scope.who(*who).map(|p| Val::Str(&p.id)),
             COperand::Kind(who) => scope.who(*who).map(|p| Val::Kind(p.kind)),
             COperand::Depth => Some(Val::Int(scope.depth)),
+            COperand::Calls(calls) => scope.run.count(calls).map(Val::Int),
         }
     }
 }
@@ -273,6 +335,24 @@ impl CCond {
                 Some(p) => Tri::from((scope.holds)(p, *role)),
                 None => Tri::Unknown,
             },
+            CCond::Runs(name, pattern) => match scope.run.command(name) {
+                Some(CommandLine::Known(commands)) => shell::runs(commands, pattern).result,
+                _ => Tri::Unknown,
+            },
+            CCond::RunsOnly(name, patterns) => match scope.run.command(name) {
+                Some(CommandLine::Known(commands)) => shell::runs_only(commands, patterns).result,
+                _ => Tri::Unknown,
+            },
+            CCond::Under(name, dir) => {
+                let path = match lookup(scope.args, name) {
+                    Some(RequestValue::Str(p)) => p.as_str(),
+                    _ => return Tri::Unknown,
+                };
+                match crate::path::resolve(dir, scope.run.cwd) {
+                    Some(dir) => Tri::from(crate::path::is_under(path, &dir)),
+                    None => Tri::Unknown,
+                }
+            }
             CCond::Not(inner) => inner.eval(scope).not(),
             CCond::And(items) => {
                 let mut acc = Tri::True;
@@ -408,6 +488,7 @@ mod tests {
             principal: None,
             depth: 1,
             holds: &holds,
+            run: &RunFacts::default(),
         };
         c.eval(&scope)
     }
@@ -608,6 +689,7 @@ mod tests {
             principal: None,
             depth: 0,
             holds: &holds,
+            run: &RunFacts::default(),
         };
         assert_eq!(eval_opt(None, &scope), T);
         assert_eq!(eval_opt(Some(&lit_tri(T)), &scope), U, "no args in this scope");

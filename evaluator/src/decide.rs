@@ -8,12 +8,13 @@
 //! allows and applying `require ... for` rules are inline bitmasks (up to 64 per tool), and the
 //! distinct givers of a requirement are kept in an inline array (up to 8).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::cond::{Scope, Tri, eval_opt, lookup};
+use crate::cond::{RunFacts, Scope, Tri, eval_opt, lookup};
 use crate::decision::{Decision, Missing, Outcome};
-use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value};
+use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value, ValueType};
 use crate::policy::{Deny, Policy, RequireFor, Requirement, Rule, Workflow};
 use crate::render;
 use crate::request::{
@@ -109,6 +110,11 @@ impl Policy {
             return self.deny(Vec::new(), vec![self.depth_reason(req, wf)]);
         };
 
+        // Paths are resolved and command lines parsed once, before any condition reads them
+        // (LANGUAGE.md §8, §9); reasons and traces show the resolved paths.
+        let resolved = self.resolve_paths(tool, args, req.cwd.as_deref());
+        let args: &[(String, RequestValue)] = &resolved;
+        let run = self.run_facts(req, Some((tool, args)));
         let holds = |p: &Principal, r: RoleId| self.holds(p, r);
         let scope = Scope {
             args,
@@ -118,6 +124,7 @@ impl Policy {
             principal: None,
             depth,
             holds: &holds,
+            run: &run,
         };
         let Some(dispatch) = self.dispatch(w, tool) else {
             return self.deny(Vec::new(), vec!["internal error: no dispatch entry".to_owned()]);
@@ -231,6 +238,75 @@ impl Policy {
             .filter_map(|(_, r)| self.requires.get(r as usize));
         let paths = matched_allows().map(|a| (&a.rule, &a.require[..]));
         self.evidence(req, paths, extras, || format!("{tool_name} in {}", req.workflow), None, t)
+    }
+
+    /// The declared type of argument `name` of `tool`.
+    fn param_type(&self, tool: ToolId, name: &str) -> Option<&ValueType> {
+        let decl = self.ir.tools.get(tool as usize)?;
+        let index = *self.params_by_name.get(tool as usize)?.get(name)?;
+        decl.params.get(index as usize).map(|p| &p.ty)
+    }
+
+    /// The call's arguments with every `path` argument resolved (LANGUAGE.md §9). A path that
+    /// cannot be resolved (relative without `cwd`, `~`, NUL) becomes a value that is not a
+    /// string, so every condition on it is unknown. Borrows when nothing changes, which is the
+    /// case for tools without `path` arguments and for paths already in canonical form.
+    fn resolve_paths<'a>(
+        &self,
+        tool: ToolId,
+        args: &'a [(String, RequestValue)],
+        cwd: Option<&str>,
+    ) -> Cow<'a, [(String, RequestValue)]> {
+        let Some(decl) = self.ir.tools.get(tool as usize) else {
+            return Cow::Borrowed(args);
+        };
+        if !decl.params.iter().any(|p| p.ty == ValueType::Path) {
+            return Cow::Borrowed(args);
+        }
+        let mut out: Option<Vec<(String, RequestValue)>> = None;
+        for (i, (name, value)) in args.iter().enumerate() {
+            let (Some(ValueType::Path), RequestValue::Str(text)) =
+                (self.param_type(tool, name), value)
+            else {
+                continue;
+            };
+            let replacement = match crate::path::resolve(text, cwd) {
+                Some(Cow::Borrowed(_)) => continue,
+                Some(Cow::Owned(resolved)) => RequestValue::Str(resolved),
+                None => RequestValue::Other(serde_json::Value::String(text.clone())),
+            };
+            if let Some(slot) = out.get_or_insert_with(|| args.to_vec()).get_mut(i) {
+                slot.1 = replacement;
+            }
+        }
+        out.map_or(Cow::Borrowed(args), Cow::Owned)
+    }
+
+    /// The run's facts for conditions: `cwd`, `time`, the history with its tools resolved (only
+    /// when some condition counts calls), and the call's `command` arguments, parsed.
+    fn run_facts<'a>(
+        &self,
+        req: &'a Request,
+        call: Option<(ToolId, &'a [(String, RequestValue)])>,
+    ) -> RunFacts<'a> {
+        let history = req.history.as_deref();
+        let history_tools = match history {
+            Some(entries) if self.counts_calls => {
+                entries.iter().map(|e| self.tools_by_name.get(e.tool.as_str()).copied()).collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut commands = Vec::new();
+        if let Some((tool, args)) = call {
+            for (name, value) in args {
+                if let (Some(ValueType::Command), RequestValue::Str(text)) =
+                    (self.param_type(tool, name), value)
+                {
+                    commands.push((name.as_str(), crate::shell::parse(text)));
+                }
+            }
+        }
+        RunFacts { cwd: req.cwd.as_deref(), time: req.time, history, history_tools, commands }
     }
 
     /// Call step 1: every argument is declared and fits its type.
@@ -403,6 +479,7 @@ impl Policy {
             return self.deny(Vec::new(), vec![self.depth_reason(req, wf)]);
         };
 
+        let run = self.run_facts(req, None);
         let holds = |p: &Principal, r: RoleId| self.holds(p, r);
         let scope = Scope {
             args: &[],
@@ -412,6 +489,7 @@ impl Policy {
             principal: None,
             depth,
             holds: &holds,
+            run: &run,
         };
 
         // Step 2: deny starts (true or unknown).

@@ -150,6 +150,8 @@ const FIELDS: &[(&str, Ty)] = &[
 const WORKFLOWS: &[&str] = &["release", "deps", "incident"];
 const FILES: &[&str] = &["a.writ", "b.writ", "sub/c.writ"];
 
+const COMMANDS: &[&str] = &["git status", "rm -rf x", "ls | grep a"];
+const PATHS: &[&str] = &["/a/b", "src/../x", "./y"];
 const STRS: &[&str] = &["a", "b", "main", "deps/x", "release/1", "", "alice", "svc1", "é?"];
 const INTS: &[i64] = &[-1, 0, 1, 2, 3, 5];
 const DURS: &[i64] = &[0, 60, 1800, 3600, 7200];
@@ -190,7 +192,10 @@ impl Ty {
 
     fn of(ty: &ValueType) -> Class {
         match ty {
-            ValueType::String | ValueType::Enum(_) => Class::Str,
+            // Not generated yet: command and path arguments are exercised by the v2 generator.
+            ValueType::String | ValueType::Enum(_) | ValueType::Path | ValueType::Command => {
+                Class::Str
+            }
             ValueType::Int => Class::Int,
             ValueType::Bool => Class::Bool,
             ValueType::Duration => Class::Dur,
@@ -967,13 +972,17 @@ fn good_value(t: &mut Tape<'_>, ty: &ValueType) -> J {
         }
         ValueType::StringList => json!(t.pick(LISTS)),
         ValueType::Enum(variants) => json!(t.pick(variants)),
+        ValueType::Command => json!(t.pick(COMMANDS)),
+        ValueType::Path => json!(t.pick(PATHS)),
     }
 }
 
 fn wrong_value(t: &mut Tape<'_>, ty: &ValueType) -> J {
     match t.weighted(&[60, 15, 15, 10]) {
         0 => match ty {
-            ValueType::String | ValueType::StringList => json!(3),
+            ValueType::String | ValueType::StringList | ValueType::Command | ValueType::Path => {
+                json!(3)
+            }
             ValueType::Int => json!(*t.pick(&["3", "1e2"])),
             ValueType::Bool => json!("true"),
             ValueType::Duration => json!(*t.pick(&["soon", "30", "5w", "99999999999999999999d"])),

@@ -76,6 +76,12 @@ pub enum ValueType {
     StringList,
     /// A string that must be one of these.
     Enum(Vec<String>),
+    /// A shell command line, sent as a JSON string and read as the simple commands bash would
+    /// run (LANGUAGE.md §8). Tool arguments only.
+    Command,
+    /// A file path, sent as a JSON string and resolved against the request's `cwd` before any
+    /// condition sees it (§9). Tool arguments only.
+    Path,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -162,7 +168,7 @@ pub struct RequireForRuleIr {
 }
 
 /// The declared tools a target matches, already expanded, plus the target as written.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TargetIr {
     /// Sorted, no duplicates.
     pub tools: Vec<ToolId>,
@@ -239,6 +245,39 @@ pub enum Operand {
     Kind(Who),
     /// `depth`: an integer, always known.
     Depth,
+    /// `calls(TARGET [within D])`: an integer, the number of earlier calls of the run that the
+    /// target matches (§10); unknown without `history` (and, windowed, without `time` or when a
+    /// matching entry has no `at`).
+    Calls(CallsIr),
+}
+
+/// What `calls(...)` counts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CallsIr {
+    /// The declared tools the target matches. A history entry naming a declared tool counts
+    /// when that tool is here.
+    pub target: TargetIr,
+    /// For a glob target (`repo.*`, `*`): the glob as written. A history entry naming a tool
+    /// the policy does not declare counts only when this glob matches its name (never by tags,
+    /// never by a plain tool name, which always names a declared tool).
+    pub glob: Option<String>,
+    /// `within D`, in seconds (greater than zero).
+    pub within_seconds: Option<i64>,
+}
+
+/// A command pattern (§8): `["git", "push", ...]`, at least one item.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CommandPatternIr {
+    pub items: Vec<PatternItemIr>,
+}
+
+/// One item of a command pattern.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PatternItemIr {
+    /// A glob (§4) over one word.
+    Word(String),
+    /// `...`: any number of words, zero included.
+    Rest,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -271,6 +310,14 @@ pub enum Cond {
     AllMatches(Operand, String),
     /// `X has role R` (through `extends`). Always known.
     HasRole(Who, RoleId),
+    /// `CMD runs PATTERN`: the operand is a `command` argument (§8).
+    Runs(Operand, CommandPatternIr),
+    /// `CMD runs only [PATTERN, ...]`: the operand is a `command` argument; at least one
+    /// pattern (§8).
+    RunsOnly(Operand, Vec<CommandPatternIr>),
+    /// `P under "dir"`: the operand is a `path` argument; the directory is as written, resolved
+    /// against the request's `cwd` when relative (§9).
+    Under(Operand, String),
     Not(Box<Cond>),
     And(Vec<Cond>),
     Or(Vec<Cond>),

@@ -100,10 +100,13 @@ mod decision;
 mod glob;
 mod json;
 pub mod log;
+pub mod path;
 mod policy;
 pub mod reference;
 mod render;
 pub mod request;
+pub mod shell;
+pub mod time;
 mod trace;
 
 #[cfg(test)]

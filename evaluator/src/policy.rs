@@ -5,13 +5,14 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::cond::{CCond, COperand, Class, Lit};
+use crate::cond::{CCond, COperand, Calls, Class, Lit};
 use crate::glob::Glob;
 use crate::ir::{
-    CmpOp, Cond, EvidenceId, EvidenceRequirementIr, Operand, PolicyIr, RoleId, RuleMeta, TargetIr,
-    ToolId, Value, ValueType, Who, WorkflowId,
+    CmpOp, CommandPatternIr, Cond, EvidenceId, EvidenceRequirementIr, Operand, PatternItemIr,
+    PolicyIr, RoleId, RuleMeta, TargetIr, ToolId, Value, ValueType, Who, WorkflowId,
 };
 use crate::request::Principal;
+use crate::shell::{Pattern, PatternItem};
 
 /// An IR that breaks the contract of [`crate::ir`]: an index out of range, a cycle in
 /// `extends`, an ill-typed condition, a name declared twice.
@@ -335,6 +336,9 @@ pub struct Policy {
     /// Display names of requirements, by (kind) — evidence names as `Arc<str>` for decisions.
     pub(crate) evidence_names: Box<[Arc<str>]>,
     pub(crate) role_names: Box<[Arc<str>]>,
+    /// Whether some condition counts calls (`calls(...)`): only then is a request's history
+    /// resolved to tools.
+    pub(crate) counts_calls: bool,
 }
 
 impl Policy {
@@ -483,6 +487,20 @@ impl Builder {
                 && variants.is_empty()
             {
                 return Err(perr(format!("attributes/contexts[{i}]"), "empty enumeration"));
+            }
+            if matches!(decl.ty, ValueType::Command | ValueType::Path) {
+                return Err(perr(
+                    format!("attributes/contexts[{i}]"),
+                    "`command` and `path` are types of tool arguments only",
+                ));
+            }
+        }
+        for (i, kind) in ir.evidence.iter().enumerate() {
+            if kind.fields.iter().any(|f| matches!(f.ty, ValueType::Command | ValueType::Path)) {
+                return Err(perr(
+                    format!("evidence[{i}]"),
+                    "`command` and `path` are types of tool arguments only",
+                ));
             }
         }
 
@@ -686,6 +704,7 @@ impl Builder {
             top_level,
             evidence_names: ir.evidence.iter().map(|e| e.name.as_str().into()).collect(),
             role_names: ir.roles.iter().map(|r| r.name.as_str().into()).collect(),
+            counts_calls: counts_calls(&ir),
             ir,
         })
     }
@@ -900,6 +919,29 @@ impl Builder {
                 }
                 CCond::HasRole(*who, *role)
             }
+            Cond::Runs(op, pattern) => {
+                let name = self.command_arg(ir, path, op, ctx)?;
+                CCond::Runs(name, compile_pattern(path, pattern)?)
+            }
+            Cond::RunsOnly(op, patterns) => {
+                let name = self.command_arg(ir, path, op, ctx)?;
+                if patterns.is_empty() {
+                    return Err(e("`runs only` without patterns".to_owned()));
+                }
+                CCond::RunsOnly(
+                    name,
+                    patterns.iter().map(|p| compile_pattern(path, p)).collect::<Result<_, _>>()?,
+                )
+            }
+            Cond::Under(op, dir) => {
+                let Operand::Arg(name) = op else {
+                    return Err(e("`under` needs a `path` argument".to_owned()));
+                };
+                if !self.arg_types(ir, path, name, ctx)?.iter().all(|t| **t == ValueType::Path) {
+                    return Err(e(format!("`under` needs a `path` argument; `{name}` is not one")));
+                }
+                CCond::Under(name.as_str().into(), dir.as_str().into())
+            }
             Cond::Not(inner) => CCond::Not(Box::new(self.cond(ir, path, inner, ctx, depth + 1)?)),
             Cond::And(items) => CCond::And(
                 flatten(items, true)
@@ -914,6 +956,62 @@ impl Builder {
                     .collect::<Result<_, _>>()?,
             ),
         })
+    }
+
+    /// The declared types of argument `name` on every tool the rule targets.
+    fn arg_types<'i>(
+        &self,
+        ir: &'i PolicyIr,
+        path: &str,
+        name: &str,
+        ctx: Ctx<'_>,
+    ) -> Result<Vec<&'i ValueType>, PolicyError> {
+        let tools = match ctx {
+            Ctx::Tools(tools) | Ctx::May(tools) => tools,
+            Ctx::Start => {
+                return Err(perr(path, format!("reads argument `{name}` in a start rule")));
+            }
+        };
+        let mut types = Vec::with_capacity(tools.len());
+        for &t in tools {
+            let tool = ir
+                .tools
+                .get(t as usize)
+                .ok_or_else(|| perr(path, format!("tool {t} out of range")))?;
+            let param = self
+                .params_by_name
+                .get(t as usize)
+                .and_then(|params| params.get(name))
+                .and_then(|&p| tool.params.get(p as usize))
+                .ok_or_else(|| {
+                    perr(path, format!("tool `{}` has no argument `{name}`", tool.name))
+                })?;
+            types.push(&param.ty);
+        }
+        if types.is_empty() {
+            return Err(perr(path, "empty target"));
+        }
+        Ok(types)
+    }
+
+    /// The operand of `runs` / `runs only`: a `command` argument of every targeted tool.
+    fn command_arg(
+        &self,
+        ir: &PolicyIr,
+        path: &str,
+        op: &Operand,
+        ctx: Ctx<'_>,
+    ) -> Result<Box<str>, PolicyError> {
+        let Operand::Arg(name) = op else {
+            return Err(perr(path, "`runs` needs a `command` argument"));
+        };
+        if !self.arg_types(ir, path, name, ctx)?.iter().all(|t| **t == ValueType::Command) {
+            return Err(perr(
+                path,
+                format!("`runs` needs a `command` argument; `{name}` is not one"),
+            ));
+        }
+        Ok(name.as_str().into())
     }
 
     fn who(&self, path: &str, who: Who, ctx: Ctx<'_>) -> Result<(), PolicyError> {
@@ -986,6 +1084,18 @@ impl Builder {
                 (COperand::Kind(*who), Class::Kind)
             }
             Operand::Depth => (COperand::Depth, Class::Int),
+            Operand::Calls(calls) => {
+                let tools = self.target(ir, path, &calls.target)?;
+                if calls.within_seconds.is_some_and(|s| s <= 0) {
+                    return Err(perr(path, "`calls(... within D)` needs D greater than zero"));
+                }
+                let calls = Calls {
+                    tools: tools.into(),
+                    glob: calls.glob.as_deref().map(Glob::new),
+                    within_seconds: calls.within_seconds,
+                };
+                (COperand::Calls(Box::new(calls)), Class::Int)
+            }
         })
     }
 }
@@ -1032,9 +1142,81 @@ fn expect_class(path: &str, got: &Class, want: Class) -> Result<(), PolicyError>
     Ok(())
 }
 
+/// Whether any condition of the policy reads `calls(...)`.
+fn counts_calls(ir: &PolicyIr) -> bool {
+    fn operand(op: &Operand) -> bool {
+        matches!(op, Operand::Calls(_))
+    }
+    fn cond(c: &Cond) -> bool {
+        // Iterative, so that a deep IR cannot overflow the stack here (the builder bounds depth
+        // later and rejects it).
+        let mut stack = vec![c];
+        while let Some(c) = stack.pop() {
+            match c {
+                Cond::Truth(a)
+                | Cond::Matches(a, _)
+                | Cond::AnyMatches(a, _)
+                | Cond::AllMatches(a, _)
+                | Cond::Runs(a, _)
+                | Cond::RunsOnly(a, _)
+                | Cond::Under(a, _) => {
+                    if operand(a) {
+                        return true;
+                    }
+                }
+                Cond::Compare(_, a, b) | Cond::In(a, b) | Cond::Contains(a, b) => {
+                    if operand(a) || operand(b) {
+                        return true;
+                    }
+                }
+                Cond::HasRole(..) => {}
+                Cond::Not(inner) => stack.push(inner),
+                Cond::And(items) | Cond::Or(items) => stack.extend(items.iter()),
+            }
+        }
+        false
+    }
+    let set = |rules: &crate::ir::RuleSetIr| {
+        rules.denies.iter().any(|r| r.condition.as_ref().is_some_and(cond))
+            || rules.deny_starts.iter().any(|r| r.condition.as_ref().is_some_and(cond))
+            || rules.requires.iter().any(|r| r.condition.as_ref().is_some_and(cond))
+    };
+    set(&ir.guardrails)
+        || ir
+            .roles
+            .iter()
+            .flat_map(|r| &r.entitlements)
+            .any(|e| e.condition.as_ref().is_some_and(cond))
+        || ir.workflows.iter().any(|w| {
+            set(&w.rules)
+                || w.starts.iter().any(|r| r.condition.as_ref().is_some_and(cond))
+                || w.allows.iter().any(|r| r.condition.as_ref().is_some_and(cond))
+        })
+}
+
+/// A command pattern of the IR, compiled. Patterns have at least one item.
+fn compile_pattern(path: &str, pattern: &CommandPatternIr) -> Result<Pattern, PolicyError> {
+    if pattern.items.is_empty() {
+        return Err(perr(path, "an empty command pattern"));
+    }
+    Ok(Pattern::new(
+        pattern
+            .items
+            .iter()
+            .map(|item| match item {
+                PatternItemIr::Word(w) => PatternItem::Word(w.clone()),
+                PatternItemIr::Rest => PatternItem::Rest,
+            })
+            .collect(),
+    ))
+}
+
+/// The class an argument of this type is read as. A `path` is a string (its resolved form);
+/// a `command` is readable only by `runs` and `runs only`.
 pub(crate) fn class_of_type(ty: &ValueType) -> Class {
     match ty {
-        ValueType::String | ValueType::Enum(_) => Class::Str,
+        ValueType::String | ValueType::Enum(_) | ValueType::Path => Class::Str,
+        ValueType::Command => Class::Command,
         ValueType::Int => Class::Int,
         ValueType::Bool => Class::Bool,
         ValueType::Duration => Class::Duration,

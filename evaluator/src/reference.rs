@@ -27,11 +27,12 @@ use std::sync::Arc;
 
 use crate::decision::{Decision, Missing, Outcome};
 use crate::ir::{
-    AllowRuleIr, CmpOp, Cond, DenyRuleIr, DenyStartRuleIr, EvidenceRequirementIr, Operand,
-    PolicyIr, PrincipalKind, RequireForRuleIr, RoleId, RuleMeta, ToolIr, Value, ValueType, Who,
-    WorkflowIr,
+    AllowRuleIr, CmpOp, CommandPatternIr, Cond, DenyRuleIr, DenyStartRuleIr, EvidenceRequirementIr,
+    Operand, PatternItemIr, PolicyIr, PrincipalKind, RequireForRuleIr, RoleId, RuleMeta, ToolIr,
+    Value, ValueType, Who, WorkflowIr,
 };
 use crate::request::{Action, Principal, Request, RequestValue, format_duration};
+use crate::shell::{self, CommandLine};
 
 /// Decides `request` against `ir`, LANGUAGE.md §5 step by step.
 pub fn decide(ir: &PolicyIr, request: &Request) -> Decision {
@@ -93,6 +94,8 @@ fn decide_call(
         return deny(ir, Vec::new(), vec![depth_reason(req, wf)]);
     }
 
+    let resolved = resolve_args(decl, args, req.cwd.as_deref());
+    let args = &resolved[..];
     let env = Env { ir, req, tool: Some(decl), args, principal: None };
 
     // Step 3: every deny (top level or in the workflow) whose target has the tool and whose
@@ -364,6 +367,7 @@ fn fits(ty: &ValueType, value: &RequestValue) -> bool {
             RequestValue::Str(s) => variants.contains(s),
             _ => false,
         },
+        ValueType::Command | ValueType::Path => matches!(value, RequestValue::Str(_)),
     }
 }
 
@@ -548,6 +552,27 @@ fn eval(env: &Env<'_>, cond: &Cond) -> Truth {
             Some(p) => Truth::of(holds(env.ir, p, *role)),
             None => Truth::Unknown,
         },
+        Cond::Runs(op, pattern) => match command_line(env, op) {
+            Some(CommandLine::Known(commands)) => {
+                from_tri(shell::runs_reference(&commands, &shell_pattern(pattern)))
+            }
+            _ => Truth::Unknown,
+        },
+        Cond::RunsOnly(op, patterns) => match command_line(env, op) {
+            Some(CommandLine::Known(commands)) => {
+                let patterns: Vec<shell::Pattern> = patterns.iter().map(shell_pattern).collect();
+                from_tri(shell::runs_only_reference(&commands, &patterns))
+            }
+            _ => Truth::Unknown,
+        },
+        Cond::Under(op, dir) => match (read(env, op), resolve_path(dir, env.req.cwd.as_deref())) {
+            (Some(Val::Str(path)), Some(dir)) => {
+                let path_segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+                let dir_segments: Vec<&str> = dir.split('/').filter(|s| !s.is_empty()).collect();
+                Truth::of(path_segments.starts_with(&dir_segments))
+            }
+            _ => Truth::Unknown,
+        },
         Cond::Not(inner) => not(eval(env, inner)),
         Cond::And(items) => {
             let mut result = Truth::True;
@@ -604,7 +629,104 @@ fn read(env: &Env<'_>, op: &Operand) -> Option<Val> {
         Operand::Id(who) => Some(Val::Str(env.who(*who)?.id.clone())),
         Operand::Kind(who) => Some(Val::Kind(env.who(*who)?.kind)),
         Operand::Depth => Some(Val::Int(env.req.chain.len() as i64 - 1)),
+        Operand::Calls(calls) => {
+            let history = env.req.history.as_ref()?;
+            let mut count = 0;
+            for entry in history {
+                let counted = match env.ir.tools.iter().position(|t| t.name == entry.tool) {
+                    Some(t) => calls.target.tools.contains(&(t as u32)),
+                    None => calls.glob.as_ref().is_some_and(|g| glob(g, &entry.tool)),
+                };
+                if !counted {
+                    continue;
+                }
+                match calls.within_seconds {
+                    None => count += 1,
+                    Some(window) => {
+                        let now = env.req.time?.0;
+                        let at = entry.at?.0;
+                        let window = i128::from(window) * 1_000_000_000;
+                        if now - window < at && at <= now {
+                            count += 1;
+                        }
+                    }
+                }
+            }
+            Some(Val::Int(count))
+        }
     }
+}
+
+/// A `command` argument's command line (parsed by the one parser writ has: the reference
+/// checks the decision procedure and the matcher, not bash's grammar).
+fn command_line(env: &Env<'_>, op: &Operand) -> Option<CommandLine> {
+    let Operand::Arg(name) = op else { return None };
+    match env.args.iter().find(|(k, _)| k == name) {
+        Some((_, RequestValue::Str(text))) => Some(shell::parse(text)),
+        _ => None,
+    }
+}
+
+fn shell_pattern(pattern: &CommandPatternIr) -> shell::Pattern {
+    shell::Pattern::new(
+        pattern
+            .items
+            .iter()
+            .map(|item| match item {
+                PatternItemIr::Word(w) => shell::PatternItem::Word(w.clone()),
+                PatternItemIr::Rest => shell::PatternItem::Rest,
+            })
+            .collect(),
+    )
+}
+
+fn from_tri(t: crate::Tri) -> Truth {
+    match t {
+        crate::Tri::True => Truth::True,
+        crate::Tri::False => Truth::False,
+        crate::Tri::Unknown => Truth::Unknown,
+    }
+}
+
+/// LANGUAGE.md §9, literally: join a relative path to `cwd`, then walk the segments.
+fn resolve_path(path: &str, cwd: Option<&str>) -> Option<String> {
+    if path.contains('\0') || path.starts_with('~') {
+        return None;
+    }
+    let joined = if path.starts_with('/') { path.to_owned() } else { format!("{}/{path}", cwd?) };
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in joined.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    Some(format!("/{}", segments.join("/")))
+}
+
+/// The call's arguments with `path` arguments resolved; an unresolvable one is not a string.
+fn resolve_args(
+    tool: &ToolIr,
+    args: &[(String, RequestValue)],
+    cwd: Option<&str>,
+) -> Vec<(String, RequestValue)> {
+    args.iter()
+        .map(|(name, value)| {
+            let is_path = tool.params.iter().any(|p| p.name == *name && p.ty == ValueType::Path);
+            match value {
+                RequestValue::Str(text) if is_path => match resolve_path(text, cwd) {
+                    Some(resolved) => (name.clone(), RequestValue::Str(resolved)),
+                    None => {
+                        (name.clone(), RequestValue::Other(serde_json::Value::String(text.clone())))
+                    }
+                },
+                _ => (name.clone(), value.clone()),
+            }
+        })
+        .collect()
 }
 
 fn literal_val(v: &Value) -> Val {
@@ -892,6 +1014,8 @@ fn type_text(ty: &ValueType) -> String {
         ValueType::Bool => "a boolean".to_owned(),
         ValueType::Duration => "a duration such as \"30m\"".to_owned(),
         ValueType::StringList => "a list of strings".to_owned(),
+        ValueType::Command => "a command line (a string)".to_owned(),
+        ValueType::Path => "a path (a string)".to_owned(),
         ValueType::Enum(variants) => {
             let quoted: Vec<String> = variants.iter().map(|v| quote(v)).collect();
             format!("one of {}", quoted.join(", "))

@@ -16,6 +16,7 @@ pub(crate) fn fits(ty: &ValueType, value: &RequestValue) -> bool {
         (ValueType::Duration, RequestValue::Str(s)) => parse_duration(s).is_some(),
         (ValueType::StringList, RequestValue::StrList(_)) => true,
         (ValueType::Enum(variants), RequestValue::Str(s)) => variants.iter().any(|v| v == s),
+        (ValueType::Command | ValueType::Path, RequestValue::Str(_)) => true,
         _ => false,
     }
 }
@@ -28,6 +29,8 @@ pub(crate) fn type_text(ty: &ValueType) -> String {
         ValueType::Bool => "a boolean".to_owned(),
         ValueType::Duration => "a duration such as \"30m\"".to_owned(),
         ValueType::StringList => "a list of strings".to_owned(),
+        ValueType::Command => "a command line (a string)".to_owned(),
+        ValueType::Path => "a path (a string)".to_owned(),
         ValueType::Enum(variants) => {
             let mut out = String::from("one of ");
             for (i, v) in variants.iter().enumerate() {

@@ -44,6 +44,12 @@ pub struct Request {
     pub evidence: Vec<EvidenceItem>,
     /// Context values, as given (`null` ones dropped), in request order.
     pub context: Vec<(String, RequestValue)>,
+    /// The run's working directory (§10): absolute.
+    pub cwd: Option<String>,
+    /// When the request is made (§10).
+    pub time: Option<crate::time::Timestamp>,
+    /// The run's earlier calls, oldest first (§10).
+    pub history: Option<Vec<crate::time::HistoryEntry>>,
 }
 
 /// What the request asks for.
@@ -420,7 +426,17 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
     let path = Path::Key(&root, "context");
     let context = values(optional_object(&path, context)?);
 
-    Ok(Request { action, workflow, chain, subject, evidence, context })
+    Ok(Request {
+        action,
+        workflow,
+        chain,
+        subject,
+        evidence,
+        context,
+        cwd: None,
+        time: None,
+        history: None,
+    })
 }
 
 fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {

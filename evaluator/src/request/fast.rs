@@ -152,6 +152,9 @@ impl<'de> Visitor<'de> for RequestVisitor {
             subject,
             evidence: evidence.unwrap_or_default(),
             context: context.unwrap_or_default(),
+            cwd: None,
+            time: None,
+            history: None,
         })
     }
 }
