@@ -104,6 +104,7 @@ mod policy;
 pub mod reference;
 mod render;
 pub mod request;
+pub mod time;
 mod trace;
 
 #[cfg(test)]
@@ -126,4 +127,5 @@ pub use request::{
     Action, EvidenceItem, Principal, Request, RequestError, RequestValue, format_duration,
     parse_duration,
 };
+pub use time::Timestamp;
 pub use trace::{ItemRef, MayTried, RejectReason, Rejection, RuleRef, Trace, TraceStep};
