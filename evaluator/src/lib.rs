@@ -100,6 +100,7 @@ mod decision;
 mod glob;
 mod json;
 pub mod log;
+pub mod path;
 mod policy;
 pub mod reference;
 mod render;
