@@ -24,6 +24,14 @@
 //! `null` is never a value: a key whose value is `null` is dropped while decoding (absent, hence
 //! unknown to conditions).
 //!
+//! # Ids and subjects (§7)
+//!
+//! An `id` of a chain principal or an evidence giver that is empty, starts or ends with
+//! whitespace (Unicode `White_Space`, [`char::is_whitespace`]) or contains a control character
+//! (U+0000–U+001F, U+007F–U+009F) is a shape error naming it (`chain[1].id`,
+//! `evidence[0].by.id`). An empty `subject`, on the request or an evidence item, decodes as
+//! absent.
+//!
 //! # The run: `cwd`, `time`, `history` (§10)
 //!
 //! `cwd` must be a string starting with `/`; it is kept as sent, and resolved lexically
@@ -435,7 +443,7 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
         other => return Err(expected(&path, "a list of principals", &other)),
     };
 
-    let subject = optional_string(&Path::Key(&root, "subject"), subject)?;
+    let subject = non_empty(optional_string(&Path::Key(&root, "subject"), subject)?);
 
     let path = Path::Key(&root, "evidence");
     let evidence = match evidence {
@@ -479,6 +487,40 @@ const ABSOLUTE: &str = "an absolute path (a string starting with `/`)";
 
 /// What a `time` or `at` must be.
 const TIMESTAMP: &str = "an RFC 3339 timestamp such as \"2026-12-02T16:00:00Z\"";
+
+/// §7: an empty `subject` is absent.
+fn non_empty(subject: Option<String>) -> Option<String> {
+    subject.filter(|s| !s.is_empty())
+}
+
+/// §7: why `id` is not a canonical spelling of an identity (empty, whitespace at either end,
+/// a control character), or `None` if it is one.
+pub(crate) fn id_problem(id: &str) -> Option<String> {
+    let (Some(first), Some(last)) = (id.chars().next(), id.chars().next_back()) else {
+        return Some("expected an id, found an empty string".to_owned());
+    };
+    if let Some((at, c)) = id.char_indices().find(|&(_, c)| is_control(c)) {
+        return Some(format!(
+            "an id may not contain a control character, found U+{:04X} at byte {at}",
+            u32::from(c)
+        ));
+    }
+    if first.is_whitespace() {
+        return Some(format!(
+            "an id may not start with whitespace, found U+{:04X}",
+            u32::from(first)
+        ));
+    }
+    if last.is_whitespace() {
+        return Some(format!("an id may not end with whitespace, found U+{:04X}", u32::from(last)));
+    }
+    None
+}
+
+/// U+0000–U+001F and U+007F–U+009F (Unicode's `Cc`).
+fn is_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+}
 
 fn optional_timestamp(
     path: &Path<'_>,
@@ -532,6 +574,9 @@ fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
     }
     let (id_path, id) = required(path, "id", id)?;
     let id = string(&id_path, id)?;
+    if let Some(problem) = id_problem(&id) {
+        return Err(err(&id_path, problem));
+    }
     let (kind_path, kind) = required(path, "kind", kind)?;
     let kind = match &kind {
         Json::Str(s) if s == "human" => PrincipalKind::Human,
@@ -578,7 +623,7 @@ fn evidence_item(path: &Path<'_>, json: Json) -> Result<EvidenceItem, RequestErr
         None | Some(Json::Null) => None,
         Some(json) => Some(principal(&Path::Key(path, "by"), json)?),
     };
-    let subject = optional_string(&Path::Key(path, "subject"), subject)?;
+    let subject = non_empty(optional_string(&Path::Key(path, "subject"), subject)?);
     let fields_path = Path::Key(path, "fields");
     let fields = values(optional_object(&fields_path, fields)?);
     Ok(EvidenceItem { kind, by, subject, fields })

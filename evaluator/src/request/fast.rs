@@ -3,7 +3,8 @@
 //!
 //! It only has to be right for requests that are well-formed, and it gives up on anything
 //! unusual: an error of any kind, `null` anywhere, a value that is not a writ value, a duplicate
-//! key, a key with escapes, a missing field, a bad duration, a `cwd` not starting with `/`, a bad timestamp, a `time` or `at` with escapes. Then [`super::Request::from_slice`]
+//! key, a key with escapes, a missing field, a bad duration, an id that is not canonical (§7),
+//! a `cwd` not starting with `/`, a bad timestamp, a `time` or `at` with escapes. Then [`super::Request::from_slice`]
 //! decodes with the general path, which reports the exact error (or accepts the request), so
 //! what is accepted and every error message are the general path's by construction.
 //!
@@ -13,7 +14,10 @@
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-use super::{Action, EvidenceItem, HistoryEntry, Principal, Request, RequestValue, parse_duration};
+use super::{
+    Action, EvidenceItem, HistoryEntry, Principal, Request, RequestValue, id_problem,
+    parse_duration,
+};
 use crate::ir::PrincipalKind;
 use crate::json::{Json, Path};
 use crate::time::Timestamp;
@@ -166,7 +170,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
             action,
             workflow,
             chain,
-            subject,
+            subject: subject.filter(|s: &String| !s.is_empty()),
             evidence: evidence.unwrap_or_default(),
             context: context.unwrap_or_default(),
             cwd,
@@ -310,7 +314,13 @@ impl<'de> Visitor<'de> for OnePrincipal {
         let (mut id, mut kind, mut roles, mut attrs) = (None, None, None, None);
         read_fields(&mut map, &["id", "kind", "roles", "attrs"], |i, map| {
             match i {
-                0 => id = Some(map.next_value::<String>()?),
+                0 => {
+                    let text = map.next_value::<String>()?;
+                    if id_problem(&text).is_some() {
+                        return Err(give_up());
+                    }
+                    id = Some(text);
+                }
                 1 => {
                     kind = Some(match map.next_value::<&'de str>()? {
                         "human" => PrincipalKind::Human,
@@ -364,6 +374,7 @@ impl<'de> Visitor<'de> for OneEvidenceItem {
             Ok(())
         })?;
         let Some(kind) = kind else { return Err(give_up()) };
+        let subject = subject.filter(|s: &String| !s.is_empty());
         Ok(EvidenceItem { kind, by, subject, fields: fields.unwrap_or_default() })
     }
 }

@@ -517,6 +517,58 @@ fn error_display_is_cedar_style() {
     assert_eq!(e.to_string(), "`args.env`: expected a string, found an integer");
 }
 
+// --- §7: canonical ids, empty subjects
+
+#[test]
+fn ids_that_are_never_canonical_are_shape_errors() {
+    // The cases of the conformance corpus (`edges/`).
+    assert_eq!(
+        error(with(call(), "/evidence/0/by/id", json!("olly "))),
+        ("evidence[0].by.id".into(), "an id may not end with whitespace, found U+0020".into())
+    );
+    assert_eq!(
+        error(with(call(), "/chain/0/id", json!("dev1\u{0}"))),
+        (
+            "chain[0].id".into(),
+            "an id may not contain a control character, found U+0000 at byte 4".into()
+        )
+    );
+    assert_eq!(
+        error(with(call(), "/chain/0/id", json!(""))),
+        ("chain[0].id".into(), "expected an id, found an empty string".into())
+    );
+    assert_eq!(
+        error(with(call(), "/chain/1/id", json!(" agent/1"))),
+        ("chain[1].id".into(), "an id may not start with whitespace, found U+0020".into())
+    );
+    // Unicode White_Space, not only ASCII.
+    for id in ["\u{a0}bob", "bob\u{3000}", "\u{2028}bob", "bob\u{2003}", "\u{1680}bob", "bob\u{85}"]
+    {
+        assert_eq!(error(with(call(), "/chain/0/id", json!(id))).0, "chain[0].id", "{id:?}");
+    }
+    // Both ranges of control characters, anywhere.
+    for id in ["a\tb", "a\nb", "\u{1f}a", "a\u{7f}", "a\u{80}b", "a\u{9f}b", "\rb"] {
+        assert_eq!(error(with(call(), "/chain/0/id", json!(id))).0, "chain[0].id", "{id:?}");
+        assert_eq!(error(with(call(), "/evidence/1/by/id", json!(id))).0, "evidence[1].by.id");
+    }
+    // Inner spaces, non-ASCII letters and characters that are neither: canonical.
+    for id in ["Ada Lovelace", "é", "a\u{200b}b", "a\u{a0}b", "a\u{3000}b"] {
+        let r = decode(with(call(), "/chain/0/id", json!(id))).unwrap();
+        assert_eq!(r.chain[0].id, id);
+    }
+}
+
+#[test]
+fn an_empty_subject_is_absent() {
+    let r = decode(with(call(), "/subject", json!(""))).unwrap();
+    assert_eq!(r.subject, None);
+    let r = decode(with(call(), "/evidence/1/subject", json!(""))).unwrap();
+    assert_eq!(r.evidence[1].subject, None);
+    // A subject of spaces is not empty: bound evidence must carry the same spaces.
+    let r = decode(with(call(), "/subject", json!(" "))).unwrap();
+    assert_eq!(r.subject.as_deref(), Some(" "));
+}
+
 // --- §10: cwd, time, history
 
 /// A call with the run's fields.
@@ -804,6 +856,8 @@ fn unusual_requests_leave_the_fast_path() {
         text.replacen("\"action\"", "\"act\\u0069on\"", 1),
         text.replacen("\"tool\":\"deploy\"", "\"tool\":7", 1),
         text.clone() + " x",
+        text.replacen("\"bob\"", "\"bob \"", 1),
+        text.replacen("\"alice\"", "\"\"", 1),
     ] {
         assert_eq!(fast::decode(odd.as_bytes()), None, "{odd}");
     }
@@ -958,6 +1012,18 @@ mod text {
             })
     }
 
+    /// Ids: words mostly, now and then one that is not canonical (§7).
+    fn id() -> impl Strategy<Value = String> {
+        prop_oneof![
+            30 => words().prop_filter("a non-empty id", |w| w != r#""""#),
+            1 => prop::sample::select(vec![
+                r#""""#, r#"" a""#, r#""a ""#, r#""a\t""#, r#""\u00a0a""#, r#""a\u3000""#, r#""a\u0000b""#,
+                r#""a\u007fb""#, r#""a\u0085""#, r#""a b""#, r#""a\u200bb""#,
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
     /// Timestamps: RFC 3339 mostly, now and then one that is not.
     fn timestamp() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -992,7 +1058,7 @@ mod text {
         fields(
             2,
             vec![
-                (Just(r#""id""#.to_owned()), words()).boxed(),
+                (Just(r#""id""#.to_owned()), id()).boxed(),
                 (Just(r#""kind""#.to_owned()), mostly(&["human", "service", "agent"])).boxed(),
                 (
                     Just(r#""roles""#.to_owned()),
