@@ -98,6 +98,7 @@ mod cond;
 mod decide;
 mod decision;
 mod glob;
+pub mod history;
 mod json;
 pub mod log;
 pub mod path;
