@@ -10,7 +10,8 @@ use crate::glob::Glob;
 use crate::ir::{CmpOp, PrincipalKind, RoleId, ToolId, Who};
 use crate::request::{Principal, RequestValue, parse_duration};
 use crate::shell::{self, CommandLine, Pattern};
-use crate::time::{HistoryEntry, Timestamp};
+use crate::request::HistoryEntry;
+use crate::time::Timestamp;
 
 /// A three-valued truth value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -206,7 +207,7 @@ impl RunFacts<'_> {
     fn count(&self, calls: &Calls) -> Option<i64> {
         let history = self.history?;
         let mut index = 0usize;
-        crate::time::count_calls(Some(history), self.time, calls.within_seconds, |name| {
+        crate::history::count_calls(Some(history), self.time, calls.within_seconds, |name| {
             let tool = self.history_tools.get(index).copied().flatten();
             index += 1;
             match tool {

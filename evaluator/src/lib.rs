@@ -98,6 +98,7 @@ mod cond;
 mod decide;
 mod decision;
 mod glob;
+pub mod history;
 mod json;
 pub mod log;
 pub mod path;
@@ -126,7 +127,8 @@ pub use decision::{Decision, Missing, Outcome};
 pub use glob::Glob;
 pub use policy::{Policy, PolicyError};
 pub use request::{
-    Action, EvidenceItem, Principal, Request, RequestError, RequestValue, format_duration,
-    parse_duration,
+    Action, EvidenceItem, HistoryEntry, Principal, Request, RequestError, RequestValue,
+    format_duration, parse_duration,
 };
+pub use time::Timestamp;
 pub use trace::{ItemRef, MayTried, RejectReason, Rejection, RuleRef, Trace, TraceStep};

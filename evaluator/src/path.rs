@@ -1,28 +1,122 @@
-//! PLACEHOLDER until the `v2-request` branch lands: lexical path resolution (LANGUAGE.md §9).
+//! Paths (LANGUAGE.md §9): a `path` argument is resolved, lexically, before any condition sees
+//! it, and `P under "D"` compares resolved forms.
+//!
+//! [`resolve`] never touches a file system and follows no symbolic link. A resolved path is
+//! **canonical**: it starts with `/`, has no empty segment (`//`), no `.` or `..` segment, and
+//! no trailing `/` (except `/` itself). Resolving a canonical path gives it back unchanged and
+//! borrowed, which is the common case, so that resolution costs one scan and no allocation.
+//!
+//! # Choices where LANGUAGE.md is silent
+//!
+//! - **`cwd` is resolved too**, the same way, before a relative path is joined to it: a `cwd`
+//!   of `/work//app/./x/..` means `/work/app`. The request keeps `cwd` as it was sent; every
+//!   use goes through [`resolve`], so `under "."` compares with the resolved `cwd`. A `cwd`
+//!   that does not start with `/` (which decoding refuses, but a request built in code may
+//!   hold) or that holds a NUL character resolves no relative path (unknown).
+//! - **The empty path is unknown**, like a NUL or a leading `~`: it names no file (POSIX
+//!   refuses it), and resolving it to the working directory would put it `under "."`.
+//! - A path that is only `~` or starts with `~` (`~/x`, `~alice/x`) is unknown; a `~` anywhere
+//!   else (`a/~b`, `/~`) is an ordinary character.
 
 use std::borrow::Cow;
 
-/// Resolves `path` against `cwd` lexically; `None` when unknown.
+/// Resolves `path` (LANGUAGE.md §9): a relative path is joined to `cwd` (itself resolved first);
+/// then `//` collapse, `.` segments go, `..` removes the segment before it (at the root it stays
+/// at the root) and a trailing `/` goes. `None` (unknown) for a relative path without a usable
+/// `cwd`, for a path containing NUL, starting with `~`, or empty.
+///
+/// Borrows `path` when it is already canonical; linear time in `path` and `cwd`.
+///
+/// ```
+/// use writ_evaluator::path::resolve;
+/// assert_eq!(resolve("src/../.env", Some("/work/app")).as_deref(), Some("/work/app/.env"));
+/// assert_eq!(resolve("/a//b/./c/", None).as_deref(), Some("/a/b/c"));
+/// assert_eq!(resolve("/../..", None).as_deref(), Some("/"));
+/// assert_eq!(resolve("src/main.rs", None), None);
+/// assert_eq!(resolve("~/.ssh/id_rsa", Some("/home/a")), None);
+/// ```
 pub fn resolve<'a>(path: &'a str, cwd: Option<&str>) -> Option<Cow<'a, str>> {
-    if path.contains('\0') || path.starts_with('~') {
+    if path.is_empty() || path.starts_with('~') || path.contains('\0') {
         return None;
     }
-    let joined = if path.starts_with('/') { path.to_owned() } else { format!("{}/{path}", cwd?) };
-    let mut out: Vec<&str> = Vec::new();
-    for seg in joined.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            s => out.push(s),
+    if path.starts_with('/') {
+        if is_canonical(path) {
+            return Some(Cow::Borrowed(path));
         }
+        let mut out = String::with_capacity(path.len());
+        push_segments(&mut out, path);
+        return Some(Cow::Owned(finish(out)));
     }
-    let resolved = format!("/{}", out.join("/"));
-    Some(if resolved == path { Cow::Borrowed(path) } else { Cow::Owned(resolved) })
+    let cwd = cwd?;
+    if !cwd.starts_with('/') || cwd.contains('\0') {
+        return None;
+    }
+    let mut out = String::with_capacity(cwd.len() + 1 + path.len());
+    push_segments(&mut out, cwd);
+    push_segments(&mut out, path);
+    Some(Cow::Owned(finish(out)))
 }
 
-/// Whether the resolved `path` is `dir` or beneath it.
-pub fn is_under(path: &str, dir: &str) -> bool {
-    dir == "/" || path == dir || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
+/// Whether `resolved` is `dir_resolved` or lies beneath it: equal, or `dir_resolved` followed
+/// by `/`; every absolute path is under `/`. Both must be resolved ([`resolve`]); for other
+/// text the answer is the same string comparison, which may not mean what it seems.
+///
+/// ```
+/// use writ_evaluator::path::is_under;
+/// assert!(is_under("/work/app/src", "/work/app"));
+/// assert!(is_under("/work/app", "/work/app"));
+/// assert!(!is_under("/work/application", "/work/app"));
+/// assert!(is_under("/etc", "/"));
+/// ```
+pub fn is_under(resolved: &str, dir_resolved: &str) -> bool {
+    if dir_resolved == "/" {
+        return resolved.starts_with('/');
+    }
+    match resolved.strip_prefix(dir_resolved) {
+        Some(rest) => rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
 }
+
+/// Whether `path` is already resolved: absolute, and no empty, `.` or `..` segment, and no
+/// trailing `/` (but `/` itself). It may not contain NUL or start with `~` either, which
+/// [`resolve`] checks before.
+pub fn is_canonical(path: &str) -> bool {
+    match path.strip_prefix('/') {
+        None => false,
+        Some("") => true,
+        Some(rest) => rest.split('/').all(|segment| !matches!(segment, "" | "." | "..")),
+    }
+}
+
+/// Appends the segments of `path` to `out`, which holds a resolved path without its trailing
+/// `/` (the root is empty): `.` and empty segments go, `..` removes the last segment of `out`.
+///
+/// Linear overall: `..` scans back over the segment it removes, so each byte of `out` is
+/// scanned at most once more.
+fn push_segments(out: &mut String, path: &str) {
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                let parent = out.rfind('/').unwrap_or(0);
+                out.truncate(parent);
+            }
+            _ => {
+                out.push('/');
+                out.push_str(segment);
+            }
+        }
+    }
+}
+
+/// The root is `/`.
+fn finish(mut out: String) -> String {
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -643,8 +643,8 @@ fn read(env: &Env<'_>, op: &Operand) -> Option<Val> {
                 match calls.within_seconds {
                     None => count += 1,
                     Some(window) => {
-                        let now = env.req.time?.0;
-                        let at = entry.at?.0;
+                        let now = env.req.time?.as_unix_nanos();
+                        let at = entry.at?.as_unix_nanos();
                         let window = i128::from(window) * 1_000_000_000;
                         if now - window < at && at <= now {
                             count += 1;

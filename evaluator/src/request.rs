@@ -23,6 +23,22 @@
 //!
 //! `null` is never a value: a key whose value is `null` is dropped while decoding (absent, hence
 //! unknown to conditions).
+//!
+//! # Ids and subjects (§7)
+//!
+//! An `id` of a chain principal or an evidence giver that is empty, starts or ends with
+//! whitespace (Unicode `White_Space`, [`char::is_whitespace`]) or contains a control character
+//! (U+0000–U+001F, U+007F–U+009F) is a shape error naming it (`chain[1].id`,
+//! `evidence[0].by.id`). An empty `subject`, on the request or an evidence item, decodes as
+//! absent.
+//!
+//! # The run: `cwd`, `time`, `history` (§10)
+//!
+//! `cwd` must be a string starting with `/`; it is kept as sent, and resolved lexically
+//! wherever it is used ([`crate::path::resolve`]). `time` and each history entry's `at` are
+//! RFC 3339 timestamps ([`crate::time`]). `null` in `cwd`, `time`, `history` or an entry's `at`
+//! means absent; a `history` of `[]` is present and empty (every `calls(...)` is 0), which is
+//! not the same as no `history` (every `calls(...)` is unknown).
 
 use std::fmt;
 
@@ -31,6 +47,7 @@ use serde::{Serialize, Serializer};
 
 use crate::ir::PrincipalKind;
 use crate::json::{Json, Path};
+use crate::time::Timestamp;
 
 /// A decoded request.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,12 +61,22 @@ pub struct Request {
     pub evidence: Vec<EvidenceItem>,
     /// Context values, as given (`null` ones dropped), in request order.
     pub context: Vec<(String, RequestValue)>,
-    /// The run's working directory (§10): absolute.
+    /// The run's working directory (§9, §10): starts with `/`, kept as sent (not resolved).
     pub cwd: Option<String>,
     /// When the request is made (§10).
-    pub time: Option<crate::time::Timestamp>,
-    /// The run's earlier calls, oldest first (§10).
-    pub history: Option<Vec<crate::time::HistoryEntry>>,
+    pub time: Option<Timestamp>,
+    /// The calls the run made before, oldest first (§10). `None` (no `history`) is not
+    /// `Some(vec![])` (a run that has called nothing yet).
+    pub history: Option<Vec<HistoryEntry>>,
+}
+
+/// One earlier call of the run (§10).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The tool called, by name (possibly one the policy does not declare).
+    pub tool: String,
+    /// When it was called.
+    pub at: Option<Timestamp>,
 }
 
 /// What the request asks for.
@@ -273,8 +300,8 @@ fn expected(path: &Path<'_>, what: &str, found: &Json) -> RequestError {
     err(path, format!("expected {what}, found {}", found.describe()))
 }
 
-/// `expected one of `human`, `service`, `agent`, found `robot``: for a choice among words,
-/// a string found is quoted.
+/// `expected one of `human`, `service`, `agent`, found `robot``: for a choice among words (or
+/// a string of some form), a string found is quoted.
 fn expected_one_of(path: &Path<'_>, what: &str, found: &Json) -> RequestError {
     let found = match found {
         Json::Str(s) => format!("`{}`", shorten(s, 60)),
@@ -346,6 +373,9 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
     let mut evidence = None;
     let mut context = None;
     let mut ttl = None;
+    let mut cwd = None;
+    let mut time = None;
+    let mut history = None;
     for (key, value) in entries {
         let slot = match key.as_str() {
             "action" => &mut action,
@@ -357,6 +387,9 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
             "evidence" => &mut evidence,
             "context" => &mut context,
             "ttl" => &mut ttl,
+            "cwd" => &mut cwd,
+            "time" => &mut time,
+            "history" => &mut history,
             _ => continue, // unknown keys are ignored
         };
         *slot = Some(value);
@@ -410,7 +443,7 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
         other => return Err(expected(&path, "a list of principals", &other)),
     };
 
-    let subject = optional_string(&Path::Key(&root, "subject"), subject)?;
+    let subject = non_empty(optional_string(&Path::Key(&root, "subject"), subject)?);
 
     let path = Path::Key(&root, "evidence");
     let evidence = match evidence {
@@ -426,17 +459,101 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
     let path = Path::Key(&root, "context");
     let context = values(optional_object(&path, context)?);
 
-    Ok(Request {
-        action,
-        workflow,
-        chain,
-        subject,
-        evidence,
-        context,
-        cwd: None,
-        time: None,
-        history: None,
-    })
+    let cwd = match cwd {
+        None | Some(Json::Null) => None,
+        Some(Json::Str(s)) if s.starts_with('/') => Some(s),
+        Some(other) => return Err(expected_one_of(&Path::Key(&root, "cwd"), ABSOLUTE, &other)),
+    };
+    let time = optional_timestamp(&Path::Key(&root, "time"), time)?;
+
+    let path = Path::Key(&root, "history");
+    let history = match history {
+        None | Some(Json::Null) => None,
+        Some(Json::Array(items)) => Some(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| history_entry(&Path::Index(&path, i), item))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Some(other) => return Err(expected(&path, "a list of history entries", &other)),
+    };
+
+    Ok(Request { action, workflow, chain, subject, evidence, context, cwd, time, history })
+}
+
+/// What a `cwd` must be.
+const ABSOLUTE: &str = "an absolute path (a string starting with `/`)";
+
+/// What a `time` or `at` must be.
+const TIMESTAMP: &str = "an RFC 3339 timestamp such as \"2026-12-02T16:00:00Z\"";
+
+/// §7: an empty `subject` is absent.
+fn non_empty(subject: Option<String>) -> Option<String> {
+    subject.filter(|s| !s.is_empty())
+}
+
+/// §7: why `id` is not a canonical spelling of an identity (empty, whitespace at either end,
+/// a control character), or `None` if it is one.
+pub(crate) fn id_problem(id: &str) -> Option<String> {
+    let (Some(first), Some(last)) = (id.chars().next(), id.chars().next_back()) else {
+        return Some("expected an id, found an empty string".to_owned());
+    };
+    if let Some((at, c)) = id.char_indices().find(|&(_, c)| is_control(c)) {
+        return Some(format!(
+            "an id may not contain a control character, found U+{:04X} at byte {at}",
+            u32::from(c)
+        ));
+    }
+    if first.is_whitespace() {
+        return Some(format!(
+            "an id may not start with whitespace, found U+{:04X}",
+            u32::from(first)
+        ));
+    }
+    if last.is_whitespace() {
+        return Some(format!("an id may not end with whitespace, found U+{:04X}", u32::from(last)));
+    }
+    None
+}
+
+/// U+0000–U+001F and U+007F–U+009F (Unicode's `Cc`).
+fn is_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}')
+}
+
+fn optional_timestamp(
+    path: &Path<'_>,
+    json: Option<Json>,
+) -> Result<Option<Timestamp>, RequestError> {
+    match json {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Str(s)) => match Timestamp::parse(&s) {
+            Ok(t) => Ok(Some(t)),
+            Err(why) => {
+                Err(err(path, format!("expected {TIMESTAMP}, found `{}` ({why})", shorten(&s, 60))))
+            }
+        },
+        Some(other) => Err(expected(path, TIMESTAMP, &other)),
+    }
+}
+
+fn history_entry(path: &Path<'_>, json: Json) -> Result<HistoryEntry, RequestError> {
+    let entries = object(path, json)?;
+    let mut tool = None;
+    let mut at = None;
+    for (key, value) in entries {
+        let slot = match key.as_str() {
+            "tool" => &mut tool,
+            "at" => &mut at,
+            _ => continue,
+        };
+        *slot = Some(value);
+    }
+    let (tool_path, tool) = required(path, "tool", tool)?;
+    let tool = string(&tool_path, tool)?;
+    let at = optional_timestamp(&Path::Key(path, "at"), at)?;
+    Ok(HistoryEntry { tool, at })
 }
 
 fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
@@ -457,6 +574,9 @@ fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
     }
     let (id_path, id) = required(path, "id", id)?;
     let id = string(&id_path, id)?;
+    if let Some(problem) = id_problem(&id) {
+        return Err(err(&id_path, problem));
+    }
     let (kind_path, kind) = required(path, "kind", kind)?;
     let kind = match &kind {
         Json::Str(s) if s == "human" => PrincipalKind::Human,
@@ -503,7 +623,7 @@ fn evidence_item(path: &Path<'_>, json: Json) -> Result<EvidenceItem, RequestErr
         None | Some(Json::Null) => None,
         Some(json) => Some(principal(&Path::Key(path, "by"), json)?),
     };
-    let subject = optional_string(&Path::Key(path, "subject"), subject)?;
+    let subject = non_empty(optional_string(&Path::Key(path, "subject"), subject)?);
     let fields_path = Path::Key(path, "fields");
     let fields = values(optional_object(&fields_path, fields)?);
     Ok(EvidenceItem { kind, by, subject, fields })
@@ -601,9 +721,20 @@ impl Serialize for EvidenceItem {
     }
 }
 
+impl Serialize for HistoryEntry {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("HistoryEntry", 2)?;
+        st.serialize_field("tool", &self.tool)?;
+        if let Some(at) = &self.at {
+            st.serialize_field("at", at)?;
+        }
+        st.end()
+    }
+}
+
 impl Serialize for Request {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Request", 9)?;
+        let mut st = s.serialize_struct("Request", 12)?;
         match &self.action {
             Action::Start { ttl_seconds } => {
                 st.serialize_field("action", "start")?;
@@ -628,6 +759,15 @@ impl Serialize for Request {
         }
         if !self.context.is_empty() {
             st.serialize_field("context", &Pairs(&self.context))?;
+        }
+        if let Some(cwd) = &self.cwd {
+            st.serialize_field("cwd", cwd)?;
+        }
+        if let Some(time) = &self.time {
+            st.serialize_field("time", time)?;
+        }
+        if let Some(history) = &self.history {
+            st.serialize_field("history", history)?;
         }
         st.end()
     }

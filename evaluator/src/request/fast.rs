@@ -3,7 +3,8 @@
 //!
 //! It only has to be right for requests that are well-formed, and it gives up on anything
 //! unusual: an error of any kind, `null` anywhere, a value that is not a writ value, a duplicate
-//! key, a key with escapes, a missing field, a bad duration. Then [`super::Request::from_slice`]
+//! key, a key with escapes, a missing field, a bad duration, an id that is not canonical (§7),
+//! a `cwd` not starting with `/`, a bad timestamp, a `time` or `at` with escapes. Then [`super::Request::from_slice`]
 //! decodes with the general path, which reports the exact error (or accepts the request), so
 //! what is accepted and every error message are the general path's by construction.
 //!
@@ -13,9 +14,13 @@
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
-use super::{Action, EvidenceItem, Principal, Request, RequestValue, parse_duration};
+use super::{
+    Action, EvidenceItem, HistoryEntry, Principal, Request, RequestValue, id_problem,
+    parse_duration,
+};
 use crate::ir::PrincipalKind;
 use crate::json::{Json, Path};
+use crate::time::Timestamp;
 
 /// Objects with more entries than this are left to the general path, whose duplicate check
 /// is not quadratic.
@@ -104,8 +109,12 @@ impl<'de> Visitor<'de> for RequestVisitor {
         let mut evidence = None;
         let mut context = None;
         let mut ttl: Option<&'de str> = None;
+        let mut cwd = None;
+        let mut time = None;
+        let mut history = None;
         let fields = [
             "action", "workflow", "tool", "args", "chain", "subject", "evidence", "context", "ttl",
+            "cwd", "time", "history",
         ];
         read_fields(&mut map, &fields, |i, map| {
             match i {
@@ -128,7 +137,19 @@ impl<'de> Visitor<'de> for RequestVisitor {
                         Some(map.next_value_seed(List { item: OneEvidenceItem, non_empty: false })?)
                 }
                 7 => context = Some(map.next_value_seed(Values)?),
-                _ => ttl = Some(map.next_value::<&'de str>()?),
+                8 => ttl = Some(map.next_value::<&'de str>()?),
+                9 => {
+                    let dir = map.next_value::<String>()?;
+                    if !dir.starts_with('/') {
+                        return Err(give_up());
+                    }
+                    cwd = Some(dir);
+                }
+                10 => time = Some(timestamp(map.next_value::<&'de str>()?)?),
+                _ => {
+                    history =
+                        Some(map.next_value_seed(List { item: OneHistoryEntry, non_empty: false })?)
+                }
             }
             Ok(())
         })?;
@@ -149,12 +170,12 @@ impl<'de> Visitor<'de> for RequestVisitor {
             action,
             workflow,
             chain,
-            subject,
+            subject: subject.filter(|s: &String| !s.is_empty()),
             evidence: evidence.unwrap_or_default(),
             context: context.unwrap_or_default(),
-            cwd: None,
-            time: None,
-            history: None,
+            cwd,
+            time,
+            history,
         })
     }
 }
@@ -293,7 +314,13 @@ impl<'de> Visitor<'de> for OnePrincipal {
         let (mut id, mut kind, mut roles, mut attrs) = (None, None, None, None);
         read_fields(&mut map, &["id", "kind", "roles", "attrs"], |i, map| {
             match i {
-                0 => id = Some(map.next_value::<String>()?),
+                0 => {
+                    let text = map.next_value::<String>()?;
+                    if id_problem(&text).is_some() {
+                        return Err(give_up());
+                    }
+                    id = Some(text);
+                }
                 1 => {
                     kind = Some(match map.next_value::<&'de str>()? {
                         "human" => PrincipalKind::Human,
@@ -347,6 +374,44 @@ impl<'de> Visitor<'de> for OneEvidenceItem {
             Ok(())
         })?;
         let Some(kind) = kind else { return Err(give_up()) };
+        let subject = subject.filter(|s: &String| !s.is_empty());
         Ok(EvidenceItem { kind, by, subject, fields: fields.unwrap_or_default() })
+    }
+}
+
+/// An RFC 3339 timestamp (`time`, `at`); a malformed one leaves the fast path.
+fn timestamp<E: de::Error>(text: &str) -> Result<Timestamp, E> {
+    Timestamp::parse(text).map_err(|_| give_up())
+}
+
+#[derive(Clone, Copy)]
+struct OneHistoryEntry;
+
+impl<'de> DeserializeSeed<'de> for OneHistoryEntry {
+    type Value = HistoryEntry;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<HistoryEntry, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OneHistoryEntry {
+    type Value = HistoryEntry;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a history entry")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HistoryEntry, A::Error> {
+        let (mut tool, mut at) = (None, None);
+        read_fields(&mut map, &["tool", "at"], |i, map| {
+            match i {
+                0 => tool = Some(map.next_value::<String>()?),
+                _ => at = Some(timestamp(map.next_value::<&'de str>()?)?),
+            }
+            Ok(())
+        })?;
+        let Some(tool) = tool else { return Err(give_up()) };
+        Ok(HistoryEntry { tool, at })
     }
 }

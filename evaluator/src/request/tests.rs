@@ -517,6 +517,312 @@ fn error_display_is_cedar_style() {
     assert_eq!(e.to_string(), "`args.env`: expected a string, found an integer");
 }
 
+// --- §7: canonical ids, empty subjects
+
+#[test]
+fn ids_that_are_never_canonical_are_shape_errors() {
+    // The cases of the conformance corpus (`edges/`).
+    assert_eq!(
+        error(with(call(), "/evidence/0/by/id", json!("olly "))),
+        ("evidence[0].by.id".into(), "an id may not end with whitespace, found U+0020".into())
+    );
+    assert_eq!(
+        error(with(call(), "/chain/0/id", json!("dev1\u{0}"))),
+        (
+            "chain[0].id".into(),
+            "an id may not contain a control character, found U+0000 at byte 4".into()
+        )
+    );
+    assert_eq!(
+        error(with(call(), "/chain/0/id", json!(""))),
+        ("chain[0].id".into(), "expected an id, found an empty string".into())
+    );
+    assert_eq!(
+        error(with(call(), "/chain/1/id", json!(" agent/1"))),
+        ("chain[1].id".into(), "an id may not start with whitespace, found U+0020".into())
+    );
+    // Unicode White_Space, not only ASCII.
+    for id in ["\u{a0}bob", "bob\u{3000}", "\u{2028}bob", "bob\u{2003}", "\u{1680}bob", "bob\u{85}"]
+    {
+        assert_eq!(error(with(call(), "/chain/0/id", json!(id))).0, "chain[0].id", "{id:?}");
+    }
+    // Both ranges of control characters, anywhere.
+    for id in ["a\tb", "a\nb", "\u{1f}a", "a\u{7f}", "a\u{80}b", "a\u{9f}b", "\rb"] {
+        assert_eq!(error(with(call(), "/chain/0/id", json!(id))).0, "chain[0].id", "{id:?}");
+        assert_eq!(error(with(call(), "/evidence/1/by/id", json!(id))).0, "evidence[1].by.id");
+    }
+    // Inner spaces, non-ASCII letters and characters that are neither: canonical.
+    for id in ["Ada Lovelace", "é", "a\u{200b}b", "a\u{a0}b", "a\u{3000}b"] {
+        let r = decode(with(call(), "/chain/0/id", json!(id))).unwrap();
+        assert_eq!(r.chain[0].id, id);
+    }
+}
+
+#[test]
+fn an_empty_subject_is_absent() {
+    let r = decode(with(call(), "/subject", json!(""))).unwrap();
+    assert_eq!(r.subject, None);
+    let r = decode(with(call(), "/evidence/1/subject", json!(""))).unwrap();
+    assert_eq!(r.evidence[1].subject, None);
+    // A subject of spaces is not empty: bound evidence must carry the same spaces.
+    let r = decode(with(call(), "/subject", json!(" "))).unwrap();
+    assert_eq!(r.subject.as_deref(), Some(" "));
+}
+
+// --- §10: cwd, time, history
+
+/// A call with the run's fields.
+fn run() -> serde_json::Value {
+    let mut v = call();
+    v["cwd"] = json!("/work/app");
+    v["time"] = json!("2026-12-02T16:00:00Z");
+    v["history"] = json!([
+        {"tool": "secrets.read", "at": "2026-12-02T15:58:12Z"},
+        {"tool": "deploy", "at": "2026-12-02T09:14:00Z"},
+        {"tool": "fs.read"}
+    ]);
+    v
+}
+
+fn at(text: &str) -> Timestamp {
+    Timestamp::parse(text).unwrap()
+}
+
+#[test]
+fn decodes_the_run() {
+    let r = decode(run()).unwrap();
+    assert_eq!(r.cwd.as_deref(), Some("/work/app"));
+    assert_eq!(r.time, Some(at("2026-12-02T16:00:00Z")));
+    assert_eq!(
+        r.history,
+        Some(vec![
+            HistoryEntry { tool: "secrets.read".into(), at: Some(at("2026-12-02T15:58:12Z")) },
+            HistoryEntry { tool: "deploy".into(), at: Some(at("2026-12-02T09:14:00Z")) },
+            HistoryEntry { tool: "fs.read".into(), at: None },
+        ])
+    );
+    // On a start too.
+    let mut v = start();
+    v["history"] = json!([]);
+    v["time"] = json!("2026-12-02T17:00:00+01:00");
+    let r = decode(v).unwrap();
+    assert_eq!(r.history, Some(vec![]));
+    assert_eq!(r.time, Some(at("2026-12-02T16:00:00Z")));
+    // Absent.
+    let r = decode(call()).unwrap();
+    assert_eq!((r.cwd, r.time, r.history), (None, None, None));
+}
+
+#[test]
+fn the_run_round_trips_through_json() {
+    let mut v = run();
+    v["time"] = json!("2026-12-02t17:00:00.250+01:00");
+    let r = decode(v).unwrap();
+    let text = r.to_json();
+    assert!(text.contains(r#""time":"2026-12-02T16:00:00.25Z""#), "{text}");
+    assert!(text.contains(r#"{"tool":"fs.read"}"#), "{text}");
+    assert_eq!(Request::from_json(&text).unwrap(), r);
+    // An empty history stays present.
+    let r = decode(with(run(), "/history", json!([]))).unwrap();
+    assert!(r.to_json().contains(r#""history":[]"#));
+    assert_eq!(Request::from_json(&r.to_json()).unwrap(), r);
+}
+
+#[test]
+fn null_in_the_run_means_absent() {
+    let mut v = run();
+    v["cwd"] = json!(null);
+    v["time"] = json!(null);
+    v["history"][0]["at"] = json!(null);
+    let r = decode(v).unwrap();
+    assert_eq!((r.cwd, r.time), (None, None));
+    assert_eq!(r.history.as_ref().and_then(|h| h.first()).map(|e| e.at), Some(None));
+    let r = decode(with(run(), "/history", json!(null))).unwrap();
+    assert_eq!(r.history, None);
+}
+
+#[test]
+fn cwd_not_absolute() {
+    assert_eq!(
+        error(with(run(), "/cwd", json!("work/app"))),
+        (
+            "cwd".into(),
+            "expected an absolute path (a string starting with `/`), found `work/app`".into()
+        )
+    );
+    assert_eq!(
+        error(with(run(), "/cwd", json!(7))),
+        (
+            "cwd".into(),
+            "expected an absolute path (a string starting with `/`), found an integer".into()
+        )
+    );
+    for bad in ["", "~/app", "./app", " /work", "\\work"] {
+        assert_eq!(error(with(run(), "/cwd", json!(bad))).0, "cwd", "{bad:?}");
+    }
+    // Any string starting with `/` is a cwd; it is kept as sent and resolved where used.
+    let r = decode(with(run(), "/cwd", json!("/work//app/./x/.."))).unwrap();
+    assert_eq!(r.cwd.as_deref(), Some("/work//app/./x/.."));
+}
+
+#[test]
+fn time_malformed() {
+    assert_eq!(
+        error(with(run(), "/time", json!("2026-12-02 16:00"))),
+        (
+            "time".into(),
+            "expected an RFC 3339 timestamp such as \"2026-12-02T16:00:00Z\", found \
+             `2026-12-02 16:00` (not of the form YYYY-MM-DDThh:mm:ss with Z or an offset ±hh:mm)"
+                .into()
+        )
+    );
+    assert_eq!(
+        error(with(run(), "/time", json!(1_764_691_200))),
+        (
+            "time".into(),
+            "expected an RFC 3339 timestamp such as \"2026-12-02T16:00:00Z\", found an integer"
+                .into()
+        )
+    );
+    assert!(
+        error(with(run(), "/time", json!("2016-12-31T23:59:60Z")))
+            .1
+            .ends_with("(a leap second is refused)")
+    );
+    assert!(
+        error(with(run(), "/time", json!("2026-02-30T00:00:00Z"))).1.ends_with("(no such date)")
+    );
+    for bad in ["", "2026-12-02T16:00:00", "2026-12-02T16:00:00+0200", "2026-12-02T16:00:00Z[UTC]"]
+    {
+        assert_eq!(error(with(run(), "/time", json!(bad))).0, "time", "{bad:?}");
+    }
+}
+
+#[test]
+fn history_malformed() {
+    assert_eq!(
+        error(with(run(), "/history", json!({"tool": "deploy"}))),
+        ("history".into(), "expected a list of history entries, found an object".into())
+    );
+    assert_eq!(
+        error(with(run(), "/history/2", json!("deploy"))),
+        ("history[2]".into(), "expected an object, found a string".into())
+    );
+    assert_eq!(
+        error(without(run(), "/history/1/tool")),
+        ("history[1].tool".into(), "missing required field".into())
+    );
+    assert_eq!(
+        error(with(run(), "/history/1/tool", json!(null))),
+        ("history[1].tool".into(), "expected a string, found null".into())
+    );
+    assert_eq!(
+        error(with(run(), "/history/0/tool", json!(["deploy"]))),
+        ("history[0].tool".into(), "expected a string, found a list".into())
+    );
+    assert_eq!(
+        error(with(run(), "/history/1/at", json!("yesterday"))),
+        (
+            "history[1].at".into(),
+            "expected an RFC 3339 timestamp such as \"2026-12-02T16:00:00Z\", found `yesterday` \
+             (not of the form YYYY-MM-DDThh:mm:ss with Z or an offset ±hh:mm)"
+                .into()
+        )
+    );
+    assert_eq!(
+        error(with(run(), "/history/1/at", json!(3))).1,
+        "expected an RFC 3339 timestamp such as \"2026-12-02T16:00:00Z\", found an integer"
+    );
+    // Unknown keys of an entry are ignored; duplicate ones are malformed.
+    let mut v = run();
+    v["history"][2]["note"] = json!({"x": [1.5]});
+    let r = decode(v).unwrap();
+    assert_eq!(r.history.map(|h| h.len()), Some(3));
+    let text = run().to_string().replacen(
+        r#""tool":"fs.read""#,
+        r#""tool":"fs.read","tool":"fs.write""#,
+        1,
+    );
+    let e = Request::from_json(&text).unwrap_err();
+    assert_eq!((e.field.as_str(), e.message.as_str()), ("history[2].tool", "duplicate key `tool`"));
+}
+
+/// The order of checks: the run's fields come after `context`, in the order `cwd`, `time`,
+/// `history`.
+#[test]
+fn the_run_is_checked_after_context() {
+    let mut v = run();
+    v["context"] = json!(1);
+    v["cwd"] = json!(1);
+    v["time"] = json!(1);
+    assert_eq!(error(v.clone()).0, "context");
+    v["context"] = json!({});
+    assert_eq!(error(v.clone()).0, "cwd");
+    v["cwd"] = json!("/");
+    assert_eq!(error(v.clone()).0, "time");
+    v["time"] = json!(null);
+    v["history"] = json!([{"tool": "a"}, {"tool": "b", "at": 1}, {}]);
+    assert_eq!(error(v).0, "history[1].at");
+}
+
+#[test]
+fn invalid_utf8_in_the_run_is_an_error() {
+    for (at, bytes) in [
+        ("cwd", &b"\"/work/\xff\""[..]),
+        ("time", b"\"2026-12-02T16:00:00\xc3Z\""),
+        ("tool", b"\"de\xedploy\""),
+        ("at", b"\"\xf0\x28\x8c\x28\""),
+    ] {
+        let mut text = match at {
+            "cwd" => br#"{"action":"call","workflow":"w","tool":"t","chain":[{"id":"a","kind":"human"}],"cwd":"#.to_vec(),
+            "time" => br#"{"action":"call","workflow":"w","tool":"t","chain":[{"id":"a","kind":"human"}],"time":"#.to_vec(),
+            "tool" => br#"{"action":"call","workflow":"w","tool":"t","chain":[{"id":"a","kind":"human"}],"history":[{"tool":"#.to_vec(),
+            _ => br#"{"action":"call","workflow":"w","tool":"t","chain":[{"id":"a","kind":"human"}],"history":[{"tool":"x","at":"#.to_vec(),
+        };
+        text.extend_from_slice(bytes);
+        text.extend_from_slice(if at == "cwd" || at == "time" { b"}" } else { b"}]}" });
+        let e = Request::from_slice(&text).unwrap_err();
+        assert!(e.message.starts_with("invalid JSON"), "{at}: {e}");
+    }
+}
+
+/// A history of `n` entries as JSON text, each with a tool and an `at`.
+fn long_history(n: usize, extra: &str) -> String {
+    let mut text = String::with_capacity(n * 50 + 200);
+    text.push_str(
+        r#"{"action":"call","workflow":"w","tool":"t","chain":[{"id":"a","kind":"human"}],"#,
+    );
+    text.push_str(extra);
+    text.push_str(r#""time":"2026-12-02T16:00:00Z","history":["#);
+    for i in 0..n {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(r#"{"tool":"fs.read","at":"2026-12-02T15:58:12Z"}"#);
+    }
+    text.push_str("]}");
+    text
+}
+
+/// A million entries (in release builds; 100,000 in debug ones, which are ten times slower)
+/// decode on both paths, in a thread with a small stack: nothing recurses per entry.
+#[test]
+fn a_million_history_entries() {
+    let n = if cfg!(debug_assertions) { 100_000 } else { 1_000_000 };
+    let worker = std::thread::Builder::new().stack_size(256 * 1024).spawn(move || {
+        let plain = long_history(n, "");
+        let fast = fast::decode(plain.as_bytes()).map(|r| r.history.map_or(0, |h| h.len()));
+        // `"subject": null` sends the request to the general decoder.
+        let odd = long_history(n, r#""subject":null,"#);
+        assert_eq!(fast::decode(odd.as_bytes()), None);
+        let general = Request::from_slice(odd.as_bytes()).map(|r| r.history.map_or(0, |h| h.len()));
+        (fast, general)
+    });
+    let (fast, general) = worker.unwrap().join().unwrap();
+    assert_eq!(fast, Some(n));
+    assert_eq!(general, Ok(n));
+}
+
 // ---------------------------------------------------------------------------------------------
 // The fast path agrees with the general decoder
 
@@ -527,7 +833,11 @@ fn plain_requests_take_the_fast_path() {
     with_unknown["trace_id"] = json!({"span": [1, 2.5, null]});
     let mut escaped = call();
     escaped["args"]["service"] = json!("a \"quoted\" \u{e9} name");
-    for v in [call(), start(), with_unknown, escaped] {
+    let mut run_start = start();
+    run_start["cwd"] = json!("/work//app/..");
+    run_start["time"] = json!("2026-12-02t17:00:00.5+01:00");
+    run_start["history"] = json!([]);
+    for v in [call(), start(), with_unknown, escaped, run(), run_start] {
         let text = v.to_string();
         let fast = fast::decode(text.as_bytes());
         assert!(fast.is_some(), "fell back on {text}");
@@ -546,7 +856,23 @@ fn unusual_requests_leave_the_fast_path() {
         text.replacen("\"action\"", "\"act\\u0069on\"", 1),
         text.replacen("\"tool\":\"deploy\"", "\"tool\":7", 1),
         text.clone() + " x",
+        text.replacen("\"bob\"", "\"bob \"", 1),
+        text.replacen("\"alice\"", "\"\"", 1),
     ] {
+        assert_eq!(fast::decode(odd.as_bytes()), None, "{odd}");
+    }
+    let text = run().to_string();
+    for odd in [
+        text.replacen("\"/work/app\"", "\"work/app\"", 1),
+        text.replacen("\"2026-12-02T16:00:00Z\"", "\"2026-12-02 16:00:00Z\"", 1),
+        text.replacen("\"2026-12-02T16:00:00Z\"", "null", 1),
+        text.replacen("\"2026-12-02T16:00:00Z\"", "\"2026-12-02T16:00:00\\u005a\"", 1),
+        text.replacen("\"2026-12-02T09:14:00Z\"", "\"yesterday\"", 1),
+        text.replacen("\"2026-12-02T09:14:00Z\"", "null", 1),
+        text.replacen("{\"tool\":\"fs.read\"}", "{}", 1),
+        text.replacen("{\"tool\":\"fs.read\"}", "{\"tool\":\"a\",\"tool\":\"a\"}", 1),
+    ] {
+        assert_ne!(odd, text);
         assert_eq!(fast::decode(odd.as_bytes()), None, "{odd}");
     }
 }
@@ -686,11 +1012,53 @@ mod text {
             })
     }
 
+    /// Ids: words mostly, now and then one that is not canonical (§7).
+    fn id() -> impl Strategy<Value = String> {
+        prop_oneof![
+            30 => words().prop_filter("a non-empty id", |w| w != r#""""#),
+            1 => prop::sample::select(vec![
+                r#""""#, r#"" a""#, r#""a ""#, r#""a\t""#, r#""\u00a0a""#, r#""a\u3000""#, r#""a\u0000b""#,
+                r#""a\u007fb""#, r#""a\u0085""#, r#""a b""#, r#""a\u200bb""#,
+            ])
+            .prop_map(str::to_owned),
+        ]
+    }
+
+    /// Timestamps: RFC 3339 mostly, now and then one that is not.
+    fn timestamp() -> impl Strategy<Value = String> {
+        prop_oneof![
+            80 => prop::sample::select(vec![
+                "2026-12-02T16:00:00Z", "2026-12-02t15:00:00.5z", "2026-12-02T17:00:00+01:00",
+                "0000-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z",
+            ])
+            .prop_map(|t| format!("\"{t}\"")),
+            1 => prop::sample::select(vec![
+                r#""2026-12-02 16:00:00Z""#, r#""2026-02-30T00:00:00Z""#, r#""2016-12-31T23:59:60Z""#,
+                r#""2026-12-02T16:00:00+0200""#, r#""2026-12-02T16:00:00Z[UTC]""#,
+                r#""2026-12-02T16:00:00.1234567891Z""#, r#""2026-12-02T16:00:00\u005a""#, r#""""#,
+            ])
+            .prop_map(str::to_owned),
+            1 => value(),
+        ]
+    }
+
+    pub fn history_entry() -> impl Strategy<Value = String> {
+        fields(
+            1,
+            vec![
+                (Just(r#""tool""#.to_owned()), mostly(&["deploy", "secrets.get", "fs.read"]))
+                    .boxed(),
+                (Just(r#""at""#.to_owned()), timestamp()).boxed(),
+                (key(vec!["note"]), value()).boxed(),
+            ],
+        )
+    }
+
     pub fn principal() -> impl Strategy<Value = String> {
         fields(
             2,
             vec![
-                (Just(r#""id""#.to_owned()), words()).boxed(),
+                (Just(r#""id""#.to_owned()), id()).boxed(),
                 (Just(r#""kind""#.to_owned()), mostly(&["human", "service", "agent"])).boxed(),
                 (
                     Just(r#""roles""#.to_owned()),
@@ -746,6 +1114,23 @@ mod text {
                     .boxed(),
                 (Just(r#""context""#.to_owned()), values()).boxed(),
                 (Just(r#""ttl""#.to_owned()), mostly(&["20m", "1h"])).boxed(),
+                (
+                    Just(r#""cwd""#.to_owned()),
+                    prop_oneof![
+                        40 => mostly(&["/work/app", "/", "/work//app/./x/..", "/a\\u0000"]),
+                        1 => mostly(&["work/app", "", "~/x"]),
+                    ],
+                )
+                    .boxed(),
+                (Just(r#""time""#.to_owned()), timestamp()).boxed(),
+                (
+                    Just(r#""history""#.to_owned()),
+                    prop_oneof![
+                        40 => prop::collection::vec(history_entry(), 0..4).prop_map(list),
+                        1 => value(),
+                    ],
+                )
+                    .boxed(),
                 (key(vec!["trace"]), value()).boxed(),
             ],
         )
