@@ -9,9 +9,10 @@
 //!    the pest grammar and turned into a node by [`build::Builder`].
 //! 4. A piece that fails becomes [`Item::Error`] with exactly one [`ParseError`], and parsing
 //!    goes on with the next piece. Two refinements keep good text around a mistake:
-//!    - a declaration with a body (workflow, role, test) is re-parsed line by line, so that a
-//!      typo in one rule costs only that rule ([`WorkflowItem::Error`]; for an entitlement or
-//!      an expectation, an [`Item::Error`] right after its role or test);
+//!    - a declaration with a body (workflow, role, test, assertion) is re-parsed line by line,
+//!      so that a typo in one rule costs only that rule ([`WorkflowItem::Error`]; for an
+//!      entitlement, an expectation or a claim, an [`Item::Error`] right after its role, test
+//!      or assertion);
 //!    - when a complete node is followed by lines that do not parse (a misspelled keyword does
 //!      not start a new piece), the node is kept and only the rest is an error.
 
@@ -27,8 +28,8 @@ use pest::Parser as _;
 use pest::iterators::Pair;
 
 use crate::ast::{
-    Entitlement, Expectation, Ident, Item, ParseError, ParseErrorKind, RoleDecl, SourceFile, Span,
-    StrLit, TestDecl, WorkflowDecl, WorkflowItem,
+    AssertDecl, Claim, Entitlement, Expectation, Ident, Item, ParseError, ParseErrorKind, RoleDecl,
+    SourceFile, Span, StrLit, TestDecl, WorkflowDecl, WorkflowItem,
 };
 use crate::lexer::{self, Tok};
 use build::Builder;
@@ -197,6 +198,17 @@ impl Node for Expectation {
     }
 }
 
+impl Node for Claim {
+    const WITHIN: Within = Within::Assert;
+    const WHOLE: Rule = Rule::claim_only;
+    const PREFIX: Rule = Rule::claim_prefix;
+    const NODE: Rule = Rule::claim;
+
+    fn build(builder: &Builder<'_>, pair: Pair<'_, Rule>) -> Result<Self, ParseError> {
+        builder.claim(pair)
+    }
+}
+
 impl Parser<'_> {
     /// Parses the tokens `range` as one node, recovering as well as possible.
     fn piece<T: Node>(&mut self, range: Range<usize>) -> Vec<Parsed<T>> {
@@ -262,7 +274,8 @@ impl Parser<'_> {
         Some(vec![Parsed::Node(node), Parsed::Error(self.span_of(&(rest..range.end)))])
     }
 
-    /// Re-parses a declaration with a body (workflow, role or test) that failed as a whole, one
+    /// Re-parses a declaration with a body (workflow, role, test or assertion) that failed as a
+    /// whole, one
     /// body line at a time. `None` if its header does not parse or nothing in it fails (then the
     /// whole piece is one error).
     fn recover_block(&mut self, range: &Range<usize>) -> Option<Vec<Parsed<Item>>> {
@@ -272,6 +285,7 @@ impl Parser<'_> {
             "workflow" => (Rule::workflow_head, split::WORKFLOW_BODY),
             "role" => (Rule::role_head, split::ROLE_BODY),
             "test" => (Rule::test_head, split::TEST_BODY),
+            "assert" => (Rule::assert_head, split::ASSERT_BODY),
             _ => return None,
         };
         let open = range.clone().find(|&i| toks[i].is_punct(src, "{"))?;
@@ -285,7 +299,7 @@ impl Parser<'_> {
         let end = close.map_or(toks[range.end - 1].end, |close| toks[close].end);
         let span = Span::new(start, end);
         let lines = split::body(src, toks, open + 1..close.unwrap_or(range.end), starters);
-        // Broken entitlements and expectations (which have no error node of their own).
+        // Broken entitlements, expectations and claims (which have no error node of their own).
         let mut broken = Vec::new();
         let (item, name) = match head {
             BlockHead::Workflow(name) => {
@@ -307,6 +321,12 @@ impl Parser<'_> {
                 broken = errors;
                 let label = format!("test {}", describe_string(&name));
                 (Item::Test(TestDecl { doc, name, expectations, span }), label)
+            }
+            BlockHead::Assert(name) => {
+                let (claims, errors) = partition(self.lines::<Claim>(lines));
+                broken = errors;
+                let label = format!("assertion {}", describe_string(&name));
+                (Item::Assert(AssertDecl { doc, name, claims, span }), label)
             }
         };
         let mut parsed = vec![Parsed::Node(item)];
@@ -359,9 +379,11 @@ enum BlockHead {
     Workflow(Ident),
     Role(Ident, Vec<Ident>),
     Test(StrLit),
+    Assert(StrLit),
 }
 
-/// The parts of a block's header (`workflow NAME {`, `role NAME extends ... {`, `test "NAME" {`).
+/// The parts of a block's header (`workflow NAME {`, `role NAME extends ... {`, `test "NAME" {`,
+/// `assert "NAME" {`).
 fn block_head(
     builder: &Builder<'_>,
     keyword: &str,
@@ -374,6 +396,7 @@ fn block_head(
             let extends = find(Rule::extends).map(|p| builder.idents(p.clone()));
             BlockHead::Role(builder.ident(find(Rule::decl_name)?), extends.unwrap_or_default())
         }
+        "assert" => BlockHead::Assert(builder.string(find(Rule::assert_name)?).ok()?),
         _ => BlockHead::Test(builder.string(find(Rule::string)?).ok()?),
     })
 }
@@ -401,7 +424,7 @@ fn partition<T>(parsed: Vec<Parsed<T>>) -> (Vec<T>, Vec<Span>) {
     (nodes, errors)
 }
 
-/// A test's name in a message: `"name"`, shortened.
+/// A test's or an assertion's name in a message: `"name"`, shortened.
 fn describe_string(name: &StrLit) -> String {
     format!("`\"{}\"`", errors::shorten(&name.value))
 }
