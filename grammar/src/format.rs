@@ -10,8 +10,9 @@
 //! columns (counted in characters, indentation included, comments not included) is laid out
 //! again, in the first of these ways whose every line fits (the last one otherwise):
 //!
-//! 1. If it has a `runs only [...]` list of patterns: its clauses stay on one line, and each
-//!    `runs only` list that does not fit after its `[` is broken (see below).
+//! 1. If it has a `runs only [...]` list of patterns and at most one clause (the usual
+//!    `allow TOOL when CMD runs only [...]`): the clause stays on its line, and each `runs only`
+//!    list that does not fit after its `[` is broken (see below).
 //! 2. It is broken before each of its clauses at once, every clause on a continuation line
 //!    indented one more level than the rule: before `when`, `unless`, `require` and `because`
 //!    in rules, entitlements and claims (not before the `require` that starts a
@@ -134,6 +135,8 @@ struct Printer<'a> {
     /// A `runs only` list with patterns was printed since [`Printer::breakable`] started the
     /// current node.
     has_lists: bool,
+    /// The clauses printed since [`Printer::breakable`] started the current node.
+    clauses: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,6 +175,7 @@ impl<'a> Printer<'a> {
             layout: Layout::Flat,
             break_lists: false,
             has_lists: false,
+            clauses: 0,
         }
     }
 
@@ -216,6 +220,7 @@ impl<'a> Printer<'a> {
     /// The comments before it stay where they are: one that ends the previous line stays at
     /// the end of that line.
     fn clause(&mut self, pos: u32, keyword: &str) {
+        self.clauses += 1;
         if self.layout == Layout::Broken {
             self.comments_inside(pos as usize);
             if self.line_open {
@@ -240,13 +245,14 @@ impl<'a> Printer<'a> {
             column: self.column,
         };
         self.has_lists = false;
+        self.clauses = 0;
         let layouts = [(Layout::Flat, false), (Layout::Flat, true), (Layout::Broken, true)];
         for (i, &(layout, break_lists)) in layouts.iter().enumerate() {
             if i > 0 {
                 if self.widest <= WIDTH {
                     break;
                 }
-                if break_lists && layout == Layout::Flat && !self.has_lists {
+                if break_lists && layout == Layout::Flat && !(self.has_lists && self.clauses <= 1) {
                     continue;
                 }
                 self.out.truncate(checkpoint.out);

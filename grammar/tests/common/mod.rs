@@ -17,7 +17,7 @@ pub fn fixture(name: &str) -> String {
 }
 
 /// The fixtures every property is checked on.
-pub const FIXTURES: &[&str] = &["engineering", "edges", "syntax", "long"];
+pub const FIXTURES: &[&str] = &["engineering", "edges", "syntax", "long", "agents", "v2"];
 
 // ---- invariants -------------------------------------------------------------------------------
 
