@@ -1137,7 +1137,8 @@ impl<'a> Printer<'a> {
                     }
                     Some(HistoryTime::Ago(duration)) => {
                         self.duration(duration, true);
-                        self.tok(duration.span.end, true, "ago");
+                        // The entry ends with `ago`.
+                        self.tok(entry.span.end.saturating_sub(3), true, "ago");
                     }
                     None => {}
                 }

@@ -511,8 +511,50 @@ mod tests {
             ExprKind::HasRole { principal, role, .. } => {
                 format!("(has {} {})", principal.as_str(), role.name)
             }
+            ExprKind::Runs { command, pattern, .. } => {
+                format!("(runs {} {})", sexp(command), pattern_sexp(pattern))
+            }
+            ExprKind::RunsOnly { command, patterns, .. } => {
+                let patterns: Vec<String> = patterns.iter().map(pattern_sexp).collect();
+                format!("(runs-only {} {})", sexp(command), patterns.join(" "))
+            }
+            ExprKind::Under { path, dir, .. } => format!("(under {} {:?})", sexp(path), dir.value),
+            ExprKind::Calls { target, within } => {
+                let target = match &target.kind {
+                    TargetKind::Tool(t) => t.text.clone(),
+                    TargetKind::Glob(g) => g.clone(),
+                    TargetKind::All => "*".to_string(),
+                    TargetKind::Tags(tags) => {
+                        let tags: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
+                        format!("[{}]", tags.join(" "))
+                    }
+                    TargetKind::Start => "start".to_string(),
+                };
+                match within {
+                    Some(d) => format!("(calls {target} {}s)", d.seconds),
+                    None => format!("(calls {target})"),
+                }
+            }
+            ExprKind::Given(req) => {
+                let count = req.count.as_ref().map_or(String::new(), |c| format!("{} ", c.value));
+                let by = req.by.as_ref().map_or(String::new(), |b| format!(" by {}", b.name));
+                let fields = if req.fields.is_empty() { "" } else { "(..)" };
+                format!("(given {count}{}{fields}{by})", req.name.name)
+            }
             other => format!("{other:?}"),
         }
+    }
+
+    fn pattern_sexp(pattern: &CommandPattern) -> String {
+        let items: Vec<String> = pattern
+            .items
+            .iter()
+            .map(|item| match item {
+                PatternItem::Word(word) => format!("{:?}", word.value),
+                PatternItem::Rest(_) => "...".to_string(),
+            })
+            .collect();
+        format!("[{}]", items.join(" "))
     }
 
     #[test]
@@ -526,6 +568,144 @@ mod tests {
         assert_eq!(condition("not (a or b) and c"), "(and (not [(or a b)]) c)");
         assert_eq!(condition("not x matches \"a*\""), "(not (matches x \"a*\"))");
         assert_eq!(condition("initiator has role r or x in y"), "(or (has initiator r) (in x y))");
+    }
+
+    #[test]
+    fn commands_paths_and_history_bind_like_comparisons() {
+        assert_eq!(condition(r#"c runs ["rm", ..., "-*r*"]"#), r#"(runs c ["rm" ... "-*r*"])"#);
+        assert_eq!(condition(r#"c runs only [["ls"], [...]]"#), r#"(runs-only c ["ls"] [...])"#);
+        assert_eq!(condition(r#"c runs ["only"]"#), r#"(runs c ["only"])"#);
+        assert_eq!(condition("c runs only [] or c runs []"), "(or (runs-only c ) (runs c []))");
+        assert_eq!(
+            condition(r#"not c runs ["a"] and f under "src" or x"#),
+            r#"(or (and (not (runs c ["a"])) (under f "src")) x)"#
+        );
+        assert_eq!(condition("calls(deploy within 24h) < 3"), "(< (calls deploy 86400s) 3)");
+        assert_eq!(
+            condition("calls([secret, prod]) > calls(*)"),
+            "(> (calls [secret prod]) (calls *))"
+        );
+        assert_eq!(condition("calls(repo.*) == 0"), "(== (calls repo.*) 0)");
+        assert_eq!(condition("not calls(x) > 0"), "(not (> (calls x) 0))");
+        assert_eq!(
+            condition(r#"given(2 ticket(p: "R") by lead) < 2"#),
+            "(< (given 2 ticket(..) by lead) 2)"
+        );
+        for cond in [r#"c runs ["a"] == true"#, r#"f under "a" under "b""#, r#"a == b runs ["c"]"#]
+        {
+            let file = parse(&format!("deny x when {cond}"));
+            assert!(file.errors[0].message.starts_with("comparisons cannot be chained"), "{cond}");
+        }
+    }
+
+    #[test]
+    fn operator_spans() {
+        let src = r#"deny x when c runs  only [["a", ...]] or f under "d""#;
+        let Some(RuleKind::Deny { when: Some(expr), .. }) = rules(src).pop() else { panic!() };
+        let ExprKind::Or(lhs, rhs) = expr.kind else { panic!() };
+        let ExprKind::RunsOnly { op_span, list_span, patterns, .. } = lhs.kind else { panic!() };
+        assert_eq!(&src[op_span.range()], "runs  only");
+        assert_eq!(&src[list_span.range()], r#"[["a", ...]]"#);
+        assert_eq!(&src[patterns[0].span.range()], r#"["a", ...]"#);
+        let PatternItem::Rest(rest) = patterns[0].items[1] else { panic!() };
+        assert_eq!(&src[rest.range()], "...");
+        let ExprKind::Under { op_span, dir, .. } = rhs.kind else { panic!() };
+        assert_eq!((&src[op_span.range()], &src[dir.span.range()]), ("under", r#""d""#));
+    }
+
+    #[test]
+    fn command_and_path_are_types_but_not_keywords() {
+        let file = parse_ok("tool t(command: command, path: path, s: [string])");
+        let Item::Tool(tool) = &file.items[0] else { panic!() };
+        let types: Vec<&TypeKind> = tool.params.iter().flatten().map(|p| &p.ty.kind).collect();
+        assert_eq!(types, vec![&TypeKind::Command, &TypeKind::Path, &TypeKind::StringList]);
+    }
+
+    #[test]
+    fn within_at_after_and_ago_are_contextual() {
+        parse_ok(
+            "tool within
+tool at
+tool after.ago
+fixture ago = human",
+        );
+        assert_eq!(
+            condition("calls(within within 1h) > within"),
+            "(> (calls within 3600s) within)"
+        );
+        let file = parse_ok(
+            "test \"t\" {\n  expect allow: at via after calls ago(at: \"x\") at \"t\" after [at at \"u\", ago 1h ago, after]\n}",
+        );
+        let Item::Test(test) = &file.items[0] else { panic!() };
+        let request = &test.expectations[0].request;
+        assert_eq!(request.chain[0].name, "at");
+        assert_eq!(request.time.as_ref().map(|t| t.value.as_str()), Some("t"));
+        let history = request.history.as_ref().unwrap();
+        let tools: Vec<&str> = history.iter().map(|e| e.tool.text.as_str()).collect();
+        assert_eq!(tools, vec!["at", "ago", "after"]);
+        assert!(matches!(&history[0].at, Some(HistoryTime::At(t)) if t.value == "u"));
+        assert!(matches!(&history[1].at, Some(HistoryTime::Ago(d)) if d.seconds == 3600));
+        assert_eq!(history[2].at, None);
+    }
+
+    #[test]
+    fn test_run_clauses() {
+        let request = |clauses: &str| {
+            let src = format!("test \"t\" {{ expect deny: a starts w {clauses} }}");
+            let file = parse_ok(&src);
+            let Some(Item::Test(test)) = file.items.into_iter().next() else { panic!() };
+            test.expectations.into_iter().next().unwrap().request
+        };
+        let none = request("");
+        assert_eq!((none.cwd, none.time, none.history), (None, None, None));
+        let empty = request(r#"ttl 1h in "/w" after []"#);
+        assert_eq!(empty.cwd.map(|c| c.value), Some("/w".to_string()));
+        assert_eq!(empty.history, Some(vec![]));
+        assert!(matches!(empty.action, TestAction::Start { ttl: Some(_), .. }));
+        for (clauses, message) in [
+            (r#"at "t" in "/w""#, "`in` must come before `at`"),
+            (r#"after [] at "t""#, "`at` must come before `after`"),
+            (r#"in "/a" in "/b""#, "duplicate `in` clause"),
+        ] {
+            let file = parse(&format!("test \"t\" {{ expect deny: a starts w {clauses} }}"));
+            assert_eq!(file.errors.len(), 1, "{clauses}");
+            assert_eq!(file.errors[0].message, message);
+        }
+    }
+
+    #[test]
+    fn assertions_and_claims() {
+        let src = "/// A.\nassert \"a\" {\n  /// C.\n  never allow via w repo.* when x unless y\n  never start w\n  never allow [s]\n}\nassert \"b\" {}";
+        let file = parse_ok(src);
+        let Item::Assert(a) = &file.items[0] else { panic!("{:?}", file.items) };
+        assert_eq!(a.name.value, "a");
+        assert_eq!(a.doc.as_ref().unwrap().text(), "A.");
+        assert_eq!(a.claims.len(), 3);
+        let claim = &a.claims[0];
+        assert_eq!(claim.doc.as_ref().unwrap().text(), "C.");
+        assert_eq!(&src[claim.span.range()], "never allow via w repo.* when x unless y");
+        let ClaimKind::NeverAllow { via: Some(via), target } = &claim.kind else { panic!() };
+        assert_eq!((via.name.as_str(), &target.kind), ("w", &TargetKind::Glob("repo.*".into())));
+        assert!(claim.when.is_some() && claim.unless.is_some());
+        assert!(
+            matches!(&a.claims[1].kind, ClaimKind::NeverStart { workflow } if workflow.name == "w")
+        );
+        assert!(
+            matches!(&a.claims[2].kind, ClaimKind::NeverAllow { via: None, target } if matches!(target.kind, TargetKind::Tags(_)))
+        );
+        assert!(matches!(&file.items[1], Item::Assert(b) if b.claims.is_empty()));
+    }
+
+    #[test]
+    fn a_typo_in_one_claim_keeps_the_others() {
+        let src = "assert \"a\" {\n  never allow a\n  never allow b when x = 1\n  never start w\n}\nrole r";
+        let file = parse(src);
+        assert_eq!(file.errors.len(), 1);
+        let [Item::Assert(a), Item::Error(span), Item::Role(_)] = file.items.as_slice() else {
+            panic!("{:?}", file.items)
+        };
+        assert_eq!(a.claims.len(), 2);
+        assert_eq!(&src[span.range()], "never allow b when x = 1");
     }
 
     #[test]

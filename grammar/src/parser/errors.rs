@@ -137,6 +137,13 @@ fn pattern_mistake(src: &str, tok: &Tok, positives: &[Rule]) -> Option<String> {
         "expected a string or `...`, found `[`: `runs` takes one pattern such as \
          `[\"rm\", ...]`; to admit only listed commands, write `runs only [[...], ...]`"
             .to_string()
+    } else if tok.kind == TokKind::Word && positives.contains(&Rule::pattern_item) {
+        // `runs [rm, ...]`
+        format!(
+            "expected a string or `...`, found {}: each word of a pattern is a string, such as \
+             `\"rm\"`",
+            describe(src, Some(tok))
+        )
     } else if string && wants_pattern {
         // `runs "rm -rf"`
         format!(

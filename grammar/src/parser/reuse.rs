@@ -553,7 +553,7 @@ mod tests {
     use super::Reuse;
     use crate::parser::{parse, parse_reusing};
 
-    const BASE: &str = "/// Doc.\nrole base\nattribute team: string\n\n/// Devs.\nrole dev extends base {\n  /// may\n  may svc.*\n  may deploy when env == \"staging\"\n}\ntool svc.read(repo: string) [read]\ntool deploy(env: \"staging\" | \"prod\") [write]\nevidence ok by human\n/// Flow.\nworkflow w {\n  start by dev\n  /// rule\n  allow svc.read when repo matches \"a/*\" require ok by dev\n  deny deploy when context.frozen because \"no\"\n  ttl 1h\n}\nfixture f = human [dev] { team: \"t\" }\ntest \"t\" {\n  expect allow: f via w calls svc.read(repo: \"a/b\")\n}\ndeny deploy\n";
+    const BASE: &str = "/// Doc.\nrole base\nattribute team: string\n\n/// Devs.\nrole dev extends base {\n  /// may\n  may svc.*\n  may deploy when env == \"staging\"\n}\ntool svc.read(repo: string) [read]\ntool deploy(env: \"staging\" | \"prod\") [write]\nevidence ok by human\n/// Flow.\nworkflow w {\n  start by dev\n  /// rule\n  allow svc.read when repo matches \"a/*\" require ok by dev\n  deny deploy when context.frozen because \"no\"\n  ttl 1h\n}\nfixture f = human [dev] { team: \"t\" }\ntest \"t\" {\n  expect allow: f via w calls svc.read(repo: \"a/b\") in \"/w\" after [deploy 1h ago]\n}\ndeny deploy\n/// Claims.\nassert \"a\" {\n  /// One.\n  never allow via w svc.* when repo runs only [[\"a\", ...], [\"b\"]]\n  never start w unless calls([read] within 1h) > given(ok by dev)\n}\ndeny svc.read when repo under \"x\"\n";
 
     /// Text an edit may insert: keywords, punctuation, comments and newlines.
     fn snippet() -> impl Strategy<Value = String> {
@@ -570,6 +570,11 @@ mod tests {
             Just("\nrole r\n".to_string()),
             Just("workflow v {\n allow x\n".to_string()),
             Just("tool".to_string()),
+            Just("assert \"b\" {".to_string()),
+            Just("\n  never allow x\n".to_string()),
+            Just(" runs [\"a\", ...]".to_string()),
+            Just("...".to_string()),
+            Just("[".to_string()),
         ]
     }
 
