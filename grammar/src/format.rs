@@ -1320,6 +1320,38 @@ mod tests {
     }
 
     #[test]
+    fn v2_constructs_are_spaced_canonically() {
+        let src = "tool t(c:command,p:path)\ndeny t when c runs[\"rm\",...,\"-*r*\"]or c runs only[[ \"ls\" ],[...]]\
+                   \n  or p under\"src\"\ndeny t when calls ( [a,b] within 1h )>calls(*)or given( 2 ok ( p : \"x\" ) by r )<1";
+        assert_eq!(
+            fmt(src),
+            "tool t(c: command, p: path)\ndeny t when c runs [\"rm\", ..., \"-*r*\"] or c runs only [[\"ls\"], [...]] \
+             or p under \"src\"\ndeny t when calls([a, b] within 1h) > calls(*) or given(2 ok(p: \"x\") by r) < 1\n"
+        );
+    }
+
+    #[test]
+    fn a_long_runs_only_list_is_packed_after_its_bracket() {
+        let patterns: Vec<String> = (0..12).map(|i| format!("[\"cmd{i}\", ...]")).collect();
+        let src = format!("workflow w {{ allow t when c runs only [{}] }}", patterns.join(", "));
+        let line = |range: std::ops::Range<usize>| patterns[range].join(", ");
+        assert_eq!(
+            fmt(&src),
+            format!(
+                "workflow w {{\n  allow t when c runs only [\n    {},\n    {}\n  ]\n}}\n",
+                line(0..6),
+                line(6..12)
+            )
+        );
+    }
+
+    #[test]
+    fn a_comment_before_ago_stays_before_it() {
+        let src = "test \"t\" {\n  expect deny: a starts w after [x 9s // c\n    ago, y]\n}\n";
+        assert_eq!(fmt(src), src);
+    }
+
+    #[test]
     fn tests_and_fixtures() {
         let src = "fixture alice=human[release_manager]{team:\"platform\",level:3}\n\
                    test \"t\" { expect pending ( approval ) : alice via release calls deploy(env:\"prod\")\n\
