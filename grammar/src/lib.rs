@@ -3,7 +3,8 @@
 //!
 //! - [`parse`] turns source text into an [`ast::SourceFile`], reporting syntax errors inside it.
 //! - [`format()`] prints a file in the one canonical layout (or `None` if it has syntax errors);
-//!   a rule, entitlement or expectation wider than 100 columns is broken before its clauses.
+//!   a rule, entitlement, claim or expectation wider than 100 columns is broken at its long
+//!   `runs only` lists or before its clauses (see the `format` module for the exact layout).
 //! - [`KEYWORDS`], [`is_keyword`] and [`line_col`] help editors and diagnostics.
 //!
 //! # Choices where LANGUAGE.md is silent
