@@ -261,6 +261,9 @@ pub struct WorkflowDecl {
     pub span: Span,
 }
 
+// Nearly every item of a workflow is a rule: boxing rules to spare `max_depth` and `ttl` some
+// bytes would cost an allocation per rule.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum WorkflowItem {
     Rule(Rule),
@@ -515,8 +518,9 @@ pub enum ExprKind {
         within: Option<DurationLit>,
     },
     /// `given(ITEM)` (§11, assertions only): an integer. `ITEM` is written as in `require`;
-    /// a count (`2 approval`) is kept for the checker to report.
-    Given(EvidenceRequirement),
+    /// a count (`2 approval`) is kept for the checker to report. Boxed: it is the largest
+    /// expression by far, and every [`Expr`] would pay for it.
+    Given(Box<EvidenceRequirement>),
 }
 
 /// A command pattern (§8): `["git", "push", ...]`. It may be written empty; the checker
@@ -545,12 +549,15 @@ pub struct AssertDecl {
     pub span: Span,
 }
 
-/// One claim of an assertion.
+/// One claim of an assertion: `never allow [via W] TARGET [when C] [unless U]` or
+/// `never start W [when C] [unless U]`. As in rules, `unless U` means `and not U`: only a
+/// request for which `when` is true and `unless` is false can break the claim.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Claim {
     pub doc: Option<Doc>,
     pub kind: ClaimKind,
     pub when: Option<Expr>,
+    pub unless: Option<Expr>,
     pub span: Span,
 }
 

@@ -6,14 +6,34 @@
 //! body (roles with entitlements, workflows, tests) from their neighbours; elsewhere the
 //! author's blank lines are kept, several collapsing into one.
 //!
-//! Long lines: a rule, entitlement or expectation whose code does not fit in [`WIDTH`] columns
-//! (counted in characters, indentation included, comments not included) is broken before each
-//! of its clauses at once, every clause on a continuation line indented one more level than
-//! the rule: before `when`, `unless`, `require` and `because` in rules and entitlements (not
-//! before the `require` that starts a `require ... for` rule), before `with`, `context` and
-//! `ttl` in expectations. Nothing else is ever broken, so a clause that is too long by itself
-//! stays on one line. Whether a node is broken depends only on its one-line form, which is the
-//! same for the output as for the input: formatting stays idempotent.
+//! Long lines: a rule, entitlement, claim or expectation whose code does not fit in [`WIDTH`]
+//! columns (counted in characters, indentation included, comments not included) is laid out
+//! again, in the first of these ways whose every line fits (the last one otherwise):
+//!
+//! 1. If it has a `runs only [...]` list of patterns and at most one clause (the usual
+//!    `allow TOOL when CMD runs only [...]`): the clause stays on its line, and each `runs only`
+//!    list that does not fit after its `[` is broken (see below).
+//! 2. It is broken before each of its clauses at once, every clause on a continuation line
+//!    indented one more level than the rule: before `when`, `unless`, `require` and `because`
+//!    in rules, entitlements and claims (not before the `require` that starts a
+//!    `require ... for` rule), before `with`, `context`, `ttl`, `in`, `at` and `after` in
+//!    expectations. A `runs only` list that still does not fit after its `[` is broken too.
+//!
+//! A broken `runs only` list has its patterns on the lines after its `[`, indented one more
+//! level than the line of the `[`, packed: as many on a line as fit in the width (a pattern
+//! wider than that on a line of its own), each followed by `,` except the last; its `]` starts
+//! the line after the last pattern, at the level of the line of the `[`:
+//!
+//! ```text
+//!   allow sh.run when command runs only [
+//!     ["git", "status"], ["git", "diff", ...], ["git", "log", ...], ["git", "add", ...],
+//!     ["cargo", "test", ...]
+//!   ]
+//! ```
+//!
+//! Nothing else is ever broken, so a clause that is too long by itself (a long `runs` pattern,
+//! say) stays on one line. Which layout a node gets depends only on its tree and its comments,
+//! which are the same for the output as for the input: formatting stays idempotent.
 //!
 //! Every comment is kept where it was: a comment above a node stays above it (so `///`
 //! documentation stays attached), a comment at the end of a line stays at the end of that line.
@@ -110,6 +130,13 @@ struct Printer<'a> {
     widest: usize,
     /// Whether clauses start continuation lines.
     layout: Layout,
+    /// Whether a `runs only` list that does not fit after its `[` is broken.
+    break_lists: bool,
+    /// A `runs only` list with patterns was printed since [`Printer::breakable`] started the
+    /// current node.
+    has_lists: bool,
+    /// The clauses printed since [`Printer::breakable`] started the current node.
+    clauses: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +173,9 @@ impl<'a> Printer<'a> {
             column: 0,
             widest: 0,
             layout: Layout::Flat,
+            break_lists: false,
+            has_lists: false,
+            clauses: 0,
         }
     }
 
@@ -190,6 +220,7 @@ impl<'a> Printer<'a> {
     /// The comments before it stay where they are: one that ends the previous line stays at
     /// the end of that line.
     fn clause(&mut self, pos: u32, keyword: &str) {
+        self.clauses += 1;
         if self.layout == Layout::Broken {
             self.comments_inside(pos as usize);
             if self.line_open {
@@ -200,8 +231,9 @@ impl<'a> Printer<'a> {
         self.tok(pos, true, keyword);
     }
 
-    /// Prints a rule, entitlement or expectation with `print`: on one line if its code fits
-    /// in [`WIDTH`] columns, else once more with each clause on a continuation line.
+    /// Prints a rule, entitlement, claim or expectation with `print`: on one line if its code
+    /// fits in [`WIDTH`] columns, else in the first of the layouts described in the module
+    /// documentation that fits (or the last).
     fn breakable<T>(&mut self, node: &T, print: fn(&mut Self, &T)) {
         let checkpoint = Checkpoint {
             out: self.out.len(),
@@ -212,22 +244,32 @@ impl<'a> Printer<'a> {
             last_end: self.last_end,
             column: self.column,
         };
-        self.layout = Layout::Flat;
-        self.widest = self.column;
-        print(self, node);
-        if self.widest <= WIDTH {
-            return;
+        self.has_lists = false;
+        self.clauses = 0;
+        let layouts = [(Layout::Flat, false), (Layout::Flat, true), (Layout::Broken, true)];
+        for (i, &(layout, break_lists)) in layouts.iter().enumerate() {
+            if i > 0 {
+                if self.widest <= WIDTH {
+                    break;
+                }
+                if break_lists && layout == Layout::Flat && !(self.has_lists && self.clauses <= 1) {
+                    continue;
+                }
+                self.out.truncate(checkpoint.out);
+                self.next = checkpoint.next;
+                self.line_open = checkpoint.line_open;
+                self.continued = checkpoint.continued;
+                self.block_start = checkpoint.block_start;
+                self.last_end = checkpoint.last_end;
+                self.column = checkpoint.column;
+            }
+            self.layout = layout;
+            self.break_lists = break_lists;
+            self.widest = self.column;
+            print(self, node);
         }
-        self.out.truncate(checkpoint.out);
-        self.next = checkpoint.next;
-        self.line_open = checkpoint.line_open;
-        self.continued = checkpoint.continued;
-        self.block_start = checkpoint.block_start;
-        self.last_end = checkpoint.last_end;
-        self.column = checkpoint.column;
-        self.layout = Layout::Broken;
-        print(self, node);
         self.layout = Layout::Flat;
+        self.break_lists = false;
     }
 
     fn ident(&mut self, ident: &Ident, space: bool) {
@@ -417,6 +459,7 @@ impl<'a> Printer<'a> {
             }
             Item::Workflow(w) => (w.name.span.end, w.body.len(), w.span),
             Item::Test(t) => (t.name.span.end, t.expectations.len(), t.span),
+            Item::Assert(a) => (a.name.span.end, a.claims.len(), a.span),
             _ => return false,
         };
         let open = self.find(open_after, b'{');
@@ -448,6 +491,7 @@ impl<'a> Printer<'a> {
             Item::Rule(rule) => self.rule(rule),
             Item::Fixture(fixture) => self.fixture(fixture),
             Item::Test(test) => self.test(test),
+            Item::Assert(assert) => self.assert(assert),
             // `format` refuses files with errors.
             Item::Error(_) => {}
         }
@@ -495,6 +539,8 @@ impl<'a> Printer<'a> {
             TypeKind::Int => self.tok(at, true, "int"),
             TypeKind::Bool => self.tok(at, true, "bool"),
             TypeKind::Duration => self.tok(at, true, "duration"),
+            TypeKind::Command => self.tok(at, true, "command"),
+            TypeKind::Path => self.tok(at, true, "path"),
             TypeKind::StringList => {
                 self.tok(at, true, "[");
                 self.tok(at + 1, false, "string");
@@ -670,14 +716,18 @@ impl<'a> Printer<'a> {
     }
 
     fn target(&mut self, target: &Target) {
+        self.target_spaced(target, true);
+    }
+
+    fn target_spaced(&mut self, target: &Target, space: bool) {
         let at = target.span.start;
         match &target.kind {
-            TargetKind::Tool(name) => self.tok(at, true, &name.text),
-            TargetKind::Glob(pattern) => self.tok(at, true, pattern),
-            TargetKind::All => self.tok(at, true, "*"),
-            TargetKind::Start => self.tok(at, true, "start"),
+            TargetKind::Tool(name) => self.tok(at, space, &name.text),
+            TargetKind::Glob(pattern) => self.tok(at, space, pattern),
+            TargetKind::All => self.tok(at, space, "*"),
+            TargetKind::Start => self.tok(at, space, "start"),
             TargetKind::Tags(tags) => {
-                self.tok(at, true, "[");
+                self.tok(at, space, "[");
                 self.idents(tags, false);
                 self.tok(target.span.end - 1, false, "]");
             }
@@ -712,15 +762,22 @@ impl<'a> Printer<'a> {
             if i > 0 {
                 self.comma(list[i - 1].span.end);
             }
-            if let Some(count) = &requirement.count {
-                self.tok(count.span.start, true, &count.value.to_string());
-            }
-            self.ident(&requirement.name, true);
-            self.field_args(requirement.name.span.end, &requirement.fields);
-            if let Some(by) = &requirement.by {
-                self.tok(by.span.start, true, "by");
-                self.ident(by, true);
-            }
+            self.requirement(requirement, true);
+        }
+    }
+
+    /// `[N] NAME[(FIELD: VALUE, ...)] [by ROLE]`.
+    fn requirement(&mut self, requirement: &EvidenceRequirement, space: bool) {
+        let mut space = space;
+        if let Some(count) = &requirement.count {
+            self.tok(count.span.start, space, &count.value.to_string());
+            space = true;
+        }
+        self.ident(&requirement.name, space);
+        self.field_args(requirement.name.span.end, &requirement.fields);
+        if let Some(by) = &requirement.by {
+            self.tok(by.span.start, true, "by");
+            self.ident(by, true);
         }
     }
 
@@ -812,7 +869,101 @@ impl<'a> Printer<'a> {
                 self.expr(inner, false);
                 self.tok(expr.span.end - 1, false, ")");
             }
+            ExprKind::Runs { command, op_span, pattern } => {
+                self.expr(command, space);
+                self.tok(op_span.start, true, "runs");
+                self.pattern(pattern, true);
+            }
+            ExprKind::RunsOnly { command, op_span, patterns, list_span } => {
+                self.expr(command, space);
+                self.tok(op_span.start, true, "runs");
+                self.tok(op_span.end.saturating_sub(4), true, "only");
+                self.pattern_list(patterns, *list_span);
+            }
+            ExprKind::Under { path, op_span, dir } => {
+                self.expr(path, space);
+                self.tok(op_span.start, true, "under");
+                self.string(dir, true);
+            }
+            ExprKind::Calls { target, within } => {
+                self.tok(at, space, "calls");
+                self.tok(self.find(at + 5, b'('), false, "(");
+                self.target_spaced(target, false);
+                if let Some(within) = within {
+                    self.tok(within.span.start, true, "within");
+                    self.duration(within, true);
+                }
+                self.tok(expr.span.end - 1, false, ")");
+            }
+            ExprKind::Given(requirement) => {
+                self.tok(at, space, "given");
+                self.tok(self.find(at + 5, b'('), false, "(");
+                self.requirement(requirement, false);
+                self.tok(expr.span.end - 1, false, ")");
+            }
         }
+    }
+
+    /// A command pattern: `["git", "push", ...]`.
+    fn pattern(&mut self, pattern: &CommandPattern, space: bool) {
+        self.tok(pattern.span.start, space, "[");
+        for (i, item) in pattern.items.iter().enumerate() {
+            if i > 0 {
+                self.comma(pattern_item_span(&pattern.items[i - 1]).end);
+            }
+            match item {
+                PatternItem::Word(word) => self.string(word, i > 0),
+                PatternItem::Rest(span) => self.tok(span.start, i > 0, "..."),
+            }
+        }
+        self.tok(pattern.span.end - 1, false, "]");
+    }
+
+    /// The list of patterns after `runs only`: on one line, or broken as the module
+    /// documentation describes.
+    fn pattern_list(&mut self, patterns: &[CommandPattern], list: Span) {
+        self.tok(list.start, true, "[");
+        let close = list.end - 1;
+        if patterns.is_empty() {
+            self.tok(close, false, "]");
+            return;
+        }
+        self.has_lists = true;
+        let widths: Vec<usize> = patterns.iter().map(pattern_width).collect();
+        let flat = widths.iter().sum::<usize>() + 2 * (patterns.len() - 1) + 1;
+        if !self.break_lists || self.column + flat <= WIDTH {
+            for (i, pattern) in patterns.iter().enumerate() {
+                if i > 0 {
+                    self.comma(patterns[i - 1].span.end);
+                }
+                self.pattern(pattern, i > 0);
+            }
+            self.tok(close, false, "]");
+            return;
+        }
+        // The patterns go on lines one level deeper than the line of the `[`.
+        let (indent, continued) = (self.indent, self.continued);
+        self.indent = indent + usize::from(continued);
+        self.continued = true;
+        for (i, pattern) in patterns.iter().enumerate() {
+            if i > 0 {
+                self.comma(patterns[i - 1].span.end);
+            }
+            self.comments_inside(pattern.span.start as usize);
+            let comma = usize::from(i + 1 < patterns.len());
+            let fits = self.column + 1 + widths[i] + comma <= WIDTH;
+            if self.line_open && (i == 0 || !fits) {
+                self.end_line();
+            }
+            self.pattern(pattern, self.line_open);
+        }
+        self.comments_inside(close as usize);
+        if self.line_open {
+            self.end_line();
+        }
+        self.indent = indent;
+        self.continued = continued;
+        self.tok(close, false, "]");
     }
 
     fn infix(&mut self, lhs: &Expr, operator: &str, rhs: &Expr, space: bool) {
@@ -823,6 +974,42 @@ impl<'a> Printer<'a> {
 
     fn duration(&mut self, duration: &DurationLit, space: bool) {
         self.tok(duration.span.start, space, &format!("{}{}", duration.amount, duration.unit));
+    }
+
+    // ---- assertions ---------------------------------------------------------------------------
+
+    fn assert(&mut self, assert: &AssertDecl) {
+        self.tok(assert.span.start, false, "assert");
+        self.string(&assert.name, true);
+        let open = self.find(assert.name.span.end, b'{');
+        let close = assert.span.end - 1;
+        self.braces(open, close, &assert.claims, |_, c| c.span, Self::claim);
+        self.end_unit(assert.span.end);
+    }
+
+    fn claim(&mut self, claim: &Claim) {
+        self.breakable(claim, Self::claim_line);
+    }
+
+    fn claim_line(&mut self, claim: &Claim) {
+        self.tok(claim.span.start, false, "never");
+        match &claim.kind {
+            ClaimKind::NeverAllow { via, target } => {
+                let after = via.as_ref().map_or(target.span.start, |via| via.span.start);
+                self.tok(after, true, "allow");
+                if let Some(via) = via {
+                    self.tok(via.span.start, true, "via");
+                    self.ident(via, true);
+                }
+                self.target(target);
+            }
+            ClaimKind::NeverStart { workflow } => {
+                self.tok(workflow.span.start, true, "start");
+                self.ident(workflow, true);
+            }
+        }
+        self.conditions(&claim.when, &claim.unless);
+        self.end_unit(claim.span.end);
     }
 
     // ---- tests --------------------------------------------------------------------------------
@@ -924,7 +1111,57 @@ impl<'a> Printer<'a> {
             self.clause(ttl.span.start, "ttl");
             self.duration(ttl, true);
         }
+        if let Some(cwd) = &request.cwd {
+            self.clause(cwd.span.start, "in");
+            self.string(cwd, true);
+        }
+        if let Some(time) = &request.time {
+            self.clause(time.span.start, "at");
+            self.string(time, true);
+        }
+        if let Some(history) = &request.history {
+            // The `after [...]` clause ends the request.
+            let close = request.span.end - 1;
+            let at = history.first().map_or(close, |entry| entry.span.start);
+            self.clause(at, "after");
+            self.tok(at, true, "[");
+            for (i, entry) in history.iter().enumerate() {
+                if i > 0 {
+                    self.comma(history[i - 1].span.end);
+                }
+                self.tok(entry.tool.span.start, i > 0, &entry.tool.text);
+                match &entry.at {
+                    Some(HistoryTime::At(time)) => {
+                        self.tok(time.span.start, true, "at");
+                        self.string(time, true);
+                    }
+                    Some(HistoryTime::Ago(duration)) => {
+                        self.duration(duration, true);
+                        // The entry ends with `ago`.
+                        self.tok(entry.span.end.saturating_sub(3), true, "ago");
+                    }
+                    None => {}
+                }
+            }
+            self.tok(close, false, "]");
+        }
     }
+}
+
+fn pattern_item_span(item: &PatternItem) -> Span {
+    match item {
+        PatternItem::Word(word) => word.span,
+        PatternItem::Rest(span) => *span,
+    }
+}
+
+/// The width of a pattern on one line, in characters.
+fn pattern_width(pattern: &CommandPattern) -> usize {
+    let items = pattern.items.iter().map(|item| match item {
+        PatternItem::Word(word) => quote(&word.value).chars().count(),
+        PatternItem::Rest(_) => 3,
+    });
+    2 + items.sum::<usize>() + 2 * pattern.items.len().saturating_sub(1)
 }
 
 #[cfg(test)]
@@ -1080,6 +1317,38 @@ mod tests {
         // Comments do not count towards the width.
         let src = format!("deny t when a == \"{}\" // {long}\n", "x".repeat(60));
         assert_eq!(fmt(&src), src);
+    }
+
+    #[test]
+    fn v2_constructs_are_spaced_canonically() {
+        let src = "tool t(c:command,p:path)\ndeny t when c runs[\"rm\",...,\"-*r*\"]or c runs only[[ \"ls\" ],[...]]\
+                   \n  or p under\"src\"\ndeny t when calls ( [a,b] within 1h )>calls(*)or given( 2 ok ( p : \"x\" ) by r )<1";
+        assert_eq!(
+            fmt(src),
+            "tool t(c: command, p: path)\ndeny t when c runs [\"rm\", ..., \"-*r*\"] or c runs only [[\"ls\"], [...]] \
+             or p under \"src\"\ndeny t when calls([a, b] within 1h) > calls(*) or given(2 ok(p: \"x\") by r) < 1\n"
+        );
+    }
+
+    #[test]
+    fn a_long_runs_only_list_is_packed_after_its_bracket() {
+        let patterns: Vec<String> = (0..12).map(|i| format!("[\"cmd{i}\", ...]")).collect();
+        let src = format!("workflow w {{ allow t when c runs only [{}] }}", patterns.join(", "));
+        let line = |range: std::ops::Range<usize>| patterns[range].join(", ");
+        assert_eq!(
+            fmt(&src),
+            format!(
+                "workflow w {{\n  allow t when c runs only [\n    {},\n    {}\n  ]\n}}\n",
+                line(0..6),
+                line(6..12)
+            )
+        );
+    }
+
+    #[test]
+    fn a_comment_before_ago_stays_before_it() {
+        let src = "test \"t\" {\n  expect deny: a starts w after [x 9s // c\n    ago, y]\n}\n";
+        assert_eq!(fmt(src), src);
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub(crate) enum TokKind {
     Number,
     /// A string literal. `terminated` is false when the line or the input ends first.
     Str { terminated: bool },
-    /// `==`, `!=`, `<=`, `>=`, or any other single character.
+    /// `==`, `!=`, `<=`, `>=`, `...`, or any other single character.
     Punct,
 }
 
@@ -100,7 +100,13 @@ pub(crate) fn lex(src: &str) -> Lexed {
                 }
                 let two = bytes.get(i..i + 2);
                 let is_op = matches!(two, Some(b"==" | b"!=" | b"<=" | b">="));
-                i += if is_op { 2 } else { c.len_utf8() };
+                i += if bytes.get(i..i + 3) == Some(b"...") {
+                    3
+                } else if is_op {
+                    2
+                } else {
+                    c.len_utf8()
+                };
                 TokKind::Punct
             }
         };
@@ -183,6 +189,25 @@ mod tests {
                 (Word, "x"),
                 (Punct, "=="),
                 (Str { terminated: true }, r#""a\"b""#),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_ellipsis_is_one_token() {
+        use TokKind::*;
+        assert_eq!(
+            kinds(r#"["rm", ..., "-r"] ...."#),
+            vec![
+                (Punct, "["),
+                (Str { terminated: true }, r#""rm""#),
+                (Punct, ","),
+                (Punct, "..."),
+                (Punct, ","),
+                (Str { terminated: true }, r#""-r""#),
+                (Punct, "]"),
+                (Punct, "..."),
+                (Punct, "."),
             ]
         );
     }

@@ -3,7 +3,8 @@
 //!
 //! - [`parse`] turns source text into an [`ast::SourceFile`], reporting syntax errors inside it.
 //! - [`format()`] prints a file in the one canonical layout (or `None` if it has syntax errors);
-//!   a rule, entitlement or expectation wider than 100 columns is broken before its clauses.
+//!   a rule, entitlement, claim or expectation wider than 100 columns is broken at its long
+//!   `runs only` lists or before its clauses (see the `format` module for the exact layout).
 //! - [`KEYWORDS`], [`is_keyword`] and [`line_col`] help editors and diagnostics.
 //!
 //! # Choices where LANGUAGE.md is silent
@@ -24,6 +25,24 @@
 //!   `ttl DURATION`, in that order. Values in fields and arguments are literals or names.
 //! - Nesting of brackets and `not` is limited to 64 levels, and a condition to 256 levels of
 //!   operators (long `and`/`or` chains included), so that no input can exhaust the stack.
+//!   Command patterns count as brackets (`runs only [[...]]` is two levels).
+//!
+//! Version 2 (LANGUAGE.md §8-§11):
+//!
+//! - `command` and `path` are type names like `string` (not reserved); the checker allows them
+//!   for tool arguments only.
+//! - `runs`, `runs only` and `under` are comparison operators: they bind like `matches` and do
+//!   not chain. An empty pattern (`runs []`) and an empty list (`runs only []`) parse; the
+//!   checker reports them. `...` is a token of its own.
+//! - `calls(TARGET [within DURATION])` and `given(ITEM)` are operands; `within` is reserved
+//!   only there, and `given` is parsed anywhere (the checker allows it in assertions only).
+//! - `assert "NAME" { CLAIM ... }` is a top-level declaration. A claim is
+//!   `never allow [via WORKFLOW] TARGET` or `never start WORKFLOW`, then `[when C] [unless C]`
+//!   in that order, as in rules (`unless U` means `and not U`). `///` documents assertions and
+//!   claims; a claim that does not parse costs only itself.
+//! - Tests: a request may end with `in "CWD"`, `at "TIME"` and
+//!   `after [TOOL [at "TIME" | DURATION ago], ...]`, in that order, each at most once (`after []`
+//!   is a run with an empty history). `at`, `after` and `ago` are not reserved.
 
 pub mod ast;
 mod format;
@@ -34,7 +53,9 @@ pub use format::{format, quote};
 pub use parser::{Reuse, parse, parse_reusing};
 
 /// The reserved words of the language (LANGUAGE.md §1). They match whole words only:
-/// `tests_passed` and `roles` are identifiers. `human`, `service` and `agent` are not reserved.
+/// `tests_passed` and `roles` are identifiers. `human`, `service` and `agent` are not reserved,
+/// nor is `within` (a keyword only inside `calls(...)`), nor are `at`, `after` and `ago` (words
+/// of a test request's run clauses).
 pub const KEYWORDS: &[&str] = &[
     "role",
     "extends",
@@ -77,6 +98,12 @@ pub const KEYWORDS: &[&str] = &[
     "starts",
     "with",
     "bound",
+    "runs",
+    "only",
+    "under",
+    "assert",
+    "never",
+    "given",
 ];
 
 /// Whether `word` is a reserved word.
@@ -125,11 +152,17 @@ mod tests {
 
     #[test]
     fn keywords() {
-        assert_eq!(KEYWORDS.len(), 41);
+        assert_eq!(KEYWORDS.len(), 47);
         assert!(is_keyword("max_depth"));
         assert!(!is_keyword("tests_passed"));
         assert!(!is_keyword("human"));
         assert!(!is_keyword("pending"));
+        for word in ["runs", "only", "under", "assert", "never", "given"] {
+            assert!(is_keyword(word), "{word}");
+        }
+        for word in ["within", "at", "after", "ago", "command", "path"] {
+            assert!(!is_keyword(word), "{word}");
+        }
     }
 
     #[test]

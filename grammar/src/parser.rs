@@ -9,9 +9,10 @@
 //!    the pest grammar and turned into a node by [`build::Builder`].
 //! 4. A piece that fails becomes [`Item::Error`] with exactly one [`ParseError`], and parsing
 //!    goes on with the next piece. Two refinements keep good text around a mistake:
-//!    - a declaration with a body (workflow, role, test) is re-parsed line by line, so that a
-//!      typo in one rule costs only that rule ([`WorkflowItem::Error`]; for an entitlement or
-//!      an expectation, an [`Item::Error`] right after its role or test);
+//!    - a declaration with a body (workflow, role, test, assertion) is re-parsed line by line,
+//!      so that a typo in one rule costs only that rule ([`WorkflowItem::Error`]; for an
+//!      entitlement, an expectation or a claim, an [`Item::Error`] right after its role, test
+//!      or assertion);
 //!    - when a complete node is followed by lines that do not parse (a misspelled keyword does
 //!      not start a new piece), the node is kept and only the rest is an error.
 
@@ -27,8 +28,8 @@ use pest::Parser as _;
 use pest::iterators::Pair;
 
 use crate::ast::{
-    Entitlement, Expectation, Ident, Item, ParseError, ParseErrorKind, RoleDecl, SourceFile, Span,
-    StrLit, TestDecl, WorkflowDecl, WorkflowItem,
+    AssertDecl, Claim, Entitlement, Expectation, Ident, Item, ParseError, ParseErrorKind, RoleDecl,
+    SourceFile, Span, StrLit, TestDecl, WorkflowDecl, WorkflowItem,
 };
 use crate::lexer::{self, Tok};
 use build::Builder;
@@ -197,6 +198,17 @@ impl Node for Expectation {
     }
 }
 
+impl Node for Claim {
+    const WITHIN: Within = Within::Assert;
+    const WHOLE: Rule = Rule::claim_only;
+    const PREFIX: Rule = Rule::claim_prefix;
+    const NODE: Rule = Rule::claim;
+
+    fn build(builder: &Builder<'_>, pair: Pair<'_, Rule>) -> Result<Self, ParseError> {
+        builder.claim(pair)
+    }
+}
+
 impl Parser<'_> {
     /// Parses the tokens `range` as one node, recovering as well as possible.
     fn piece<T: Node>(&mut self, range: Range<usize>) -> Vec<Parsed<T>> {
@@ -262,7 +274,8 @@ impl Parser<'_> {
         Some(vec![Parsed::Node(node), Parsed::Error(self.span_of(&(rest..range.end)))])
     }
 
-    /// Re-parses a declaration with a body (workflow, role or test) that failed as a whole, one
+    /// Re-parses a declaration with a body (workflow, role, test or assertion) that failed as a
+    /// whole, one
     /// body line at a time. `None` if its header does not parse or nothing in it fails (then the
     /// whole piece is one error).
     fn recover_block(&mut self, range: &Range<usize>) -> Option<Vec<Parsed<Item>>> {
@@ -272,6 +285,7 @@ impl Parser<'_> {
             "workflow" => (Rule::workflow_head, split::WORKFLOW_BODY),
             "role" => (Rule::role_head, split::ROLE_BODY),
             "test" => (Rule::test_head, split::TEST_BODY),
+            "assert" => (Rule::assert_head, split::ASSERT_BODY),
             _ => return None,
         };
         let open = range.clone().find(|&i| toks[i].is_punct(src, "{"))?;
@@ -285,7 +299,7 @@ impl Parser<'_> {
         let end = close.map_or(toks[range.end - 1].end, |close| toks[close].end);
         let span = Span::new(start, end);
         let lines = split::body(src, toks, open + 1..close.unwrap_or(range.end), starters);
-        // Broken entitlements and expectations (which have no error node of their own).
+        // Broken entitlements, expectations and claims (which have no error node of their own).
         let mut broken = Vec::new();
         let (item, name) = match head {
             BlockHead::Workflow(name) => {
@@ -307,6 +321,12 @@ impl Parser<'_> {
                 broken = errors;
                 let label = format!("test {}", describe_string(&name));
                 (Item::Test(TestDecl { doc, name, expectations, span }), label)
+            }
+            BlockHead::Assert(name) => {
+                let (claims, errors) = partition(self.lines::<Claim>(lines));
+                broken = errors;
+                let label = format!("assertion {}", describe_string(&name));
+                (Item::Assert(AssertDecl { doc, name, claims, span }), label)
             }
         };
         let mut parsed = vec![Parsed::Node(item)];
@@ -359,9 +379,11 @@ enum BlockHead {
     Workflow(Ident),
     Role(Ident, Vec<Ident>),
     Test(StrLit),
+    Assert(StrLit),
 }
 
-/// The parts of a block's header (`workflow NAME {`, `role NAME extends ... {`, `test "NAME" {`).
+/// The parts of a block's header (`workflow NAME {`, `role NAME extends ... {`, `test "NAME" {`,
+/// `assert "NAME" {`).
 fn block_head(
     builder: &Builder<'_>,
     keyword: &str,
@@ -374,6 +396,7 @@ fn block_head(
             let extends = find(Rule::extends).map(|p| builder.idents(p.clone()));
             BlockHead::Role(builder.ident(find(Rule::decl_name)?), extends.unwrap_or_default())
         }
+        "assert" => BlockHead::Assert(builder.string(find(Rule::assert_name)?).ok()?),
         _ => BlockHead::Test(builder.string(find(Rule::string)?).ok()?),
     })
 }
@@ -401,7 +424,7 @@ fn partition<T>(parsed: Vec<Parsed<T>>) -> (Vec<T>, Vec<Span>) {
     (nodes, errors)
 }
 
-/// A test's name in a message: `"name"`, shortened.
+/// A test's or an assertion's name in a message: `"name"`, shortened.
 fn describe_string(name: &StrLit) -> String {
     format!("`\"{}\"`", errors::shorten(&name.value))
 }
@@ -488,8 +511,50 @@ mod tests {
             ExprKind::HasRole { principal, role, .. } => {
                 format!("(has {} {})", principal.as_str(), role.name)
             }
+            ExprKind::Runs { command, pattern, .. } => {
+                format!("(runs {} {})", sexp(command), pattern_sexp(pattern))
+            }
+            ExprKind::RunsOnly { command, patterns, .. } => {
+                let patterns: Vec<String> = patterns.iter().map(pattern_sexp).collect();
+                format!("(runs-only {} {})", sexp(command), patterns.join(" "))
+            }
+            ExprKind::Under { path, dir, .. } => format!("(under {} {:?})", sexp(path), dir.value),
+            ExprKind::Calls { target, within } => {
+                let target = match &target.kind {
+                    TargetKind::Tool(t) => t.text.clone(),
+                    TargetKind::Glob(g) => g.clone(),
+                    TargetKind::All => "*".to_string(),
+                    TargetKind::Tags(tags) => {
+                        let tags: Vec<&str> = tags.iter().map(|t| t.name.as_str()).collect();
+                        format!("[{}]", tags.join(" "))
+                    }
+                    TargetKind::Start => "start".to_string(),
+                };
+                match within {
+                    Some(d) => format!("(calls {target} {}s)", d.seconds),
+                    None => format!("(calls {target})"),
+                }
+            }
+            ExprKind::Given(req) => {
+                let count = req.count.as_ref().map_or(String::new(), |c| format!("{} ", c.value));
+                let by = req.by.as_ref().map_or(String::new(), |b| format!(" by {}", b.name));
+                let fields = if req.fields.is_empty() { "" } else { "(..)" };
+                format!("(given {count}{}{fields}{by})", req.name.name)
+            }
             other => format!("{other:?}"),
         }
+    }
+
+    fn pattern_sexp(pattern: &CommandPattern) -> String {
+        let items: Vec<String> = pattern
+            .items
+            .iter()
+            .map(|item| match item {
+                PatternItem::Word(word) => format!("{:?}", word.value),
+                PatternItem::Rest(_) => "...".to_string(),
+            })
+            .collect();
+        format!("[{}]", items.join(" "))
     }
 
     #[test]
@@ -503,6 +568,144 @@ mod tests {
         assert_eq!(condition("not (a or b) and c"), "(and (not [(or a b)]) c)");
         assert_eq!(condition("not x matches \"a*\""), "(not (matches x \"a*\"))");
         assert_eq!(condition("initiator has role r or x in y"), "(or (has initiator r) (in x y))");
+    }
+
+    #[test]
+    fn commands_paths_and_history_bind_like_comparisons() {
+        assert_eq!(condition(r#"c runs ["rm", ..., "-*r*"]"#), r#"(runs c ["rm" ... "-*r*"])"#);
+        assert_eq!(condition(r#"c runs only [["ls"], [...]]"#), r#"(runs-only c ["ls"] [...])"#);
+        assert_eq!(condition(r#"c runs ["only"]"#), r#"(runs c ["only"])"#);
+        assert_eq!(condition("c runs only [] or c runs []"), "(or (runs-only c ) (runs c []))");
+        assert_eq!(
+            condition(r#"not c runs ["a"] and f under "src" or x"#),
+            r#"(or (and (not (runs c ["a"])) (under f "src")) x)"#
+        );
+        assert_eq!(condition("calls(deploy within 24h) < 3"), "(< (calls deploy 86400s) 3)");
+        assert_eq!(
+            condition("calls([secret, prod]) > calls(*)"),
+            "(> (calls [secret prod]) (calls *))"
+        );
+        assert_eq!(condition("calls(repo.*) == 0"), "(== (calls repo.*) 0)");
+        assert_eq!(condition("not calls(x) > 0"), "(not (> (calls x) 0))");
+        assert_eq!(
+            condition(r#"given(2 ticket(p: "R") by lead) < 2"#),
+            "(< (given 2 ticket(..) by lead) 2)"
+        );
+        for cond in [r#"c runs ["a"] == true"#, r#"f under "a" under "b""#, r#"a == b runs ["c"]"#]
+        {
+            let file = parse(&format!("deny x when {cond}"));
+            assert!(file.errors[0].message.starts_with("comparisons cannot be chained"), "{cond}");
+        }
+    }
+
+    #[test]
+    fn operator_spans() {
+        let src = r#"deny x when c runs  only [["a", ...]] or f under "d""#;
+        let Some(RuleKind::Deny { when: Some(expr), .. }) = rules(src).pop() else { panic!() };
+        let ExprKind::Or(lhs, rhs) = expr.kind else { panic!() };
+        let ExprKind::RunsOnly { op_span, list_span, patterns, .. } = lhs.kind else { panic!() };
+        assert_eq!(&src[op_span.range()], "runs  only");
+        assert_eq!(&src[list_span.range()], r#"[["a", ...]]"#);
+        assert_eq!(&src[patterns[0].span.range()], r#"["a", ...]"#);
+        let PatternItem::Rest(rest) = patterns[0].items[1] else { panic!() };
+        assert_eq!(&src[rest.range()], "...");
+        let ExprKind::Under { op_span, dir, .. } = rhs.kind else { panic!() };
+        assert_eq!((&src[op_span.range()], &src[dir.span.range()]), ("under", r#""d""#));
+    }
+
+    #[test]
+    fn command_and_path_are_types_but_not_keywords() {
+        let file = parse_ok("tool t(command: command, path: path, s: [string])");
+        let Item::Tool(tool) = &file.items[0] else { panic!() };
+        let types: Vec<&TypeKind> = tool.params.iter().flatten().map(|p| &p.ty.kind).collect();
+        assert_eq!(types, vec![&TypeKind::Command, &TypeKind::Path, &TypeKind::StringList]);
+    }
+
+    #[test]
+    fn within_at_after_and_ago_are_contextual() {
+        parse_ok(
+            "tool within
+tool at
+tool after.ago
+fixture ago = human",
+        );
+        assert_eq!(
+            condition("calls(within within 1h) > within"),
+            "(> (calls within 3600s) within)"
+        );
+        let file = parse_ok(
+            "test \"t\" {\n  expect allow: at via after calls ago(at: \"x\") at \"t\" after [at at \"u\", ago 1h ago, after]\n}",
+        );
+        let Item::Test(test) = &file.items[0] else { panic!() };
+        let request = &test.expectations[0].request;
+        assert_eq!(request.chain[0].name, "at");
+        assert_eq!(request.time.as_ref().map(|t| t.value.as_str()), Some("t"));
+        let history = request.history.as_ref().unwrap();
+        let tools: Vec<&str> = history.iter().map(|e| e.tool.text.as_str()).collect();
+        assert_eq!(tools, vec!["at", "ago", "after"]);
+        assert!(matches!(&history[0].at, Some(HistoryTime::At(t)) if t.value == "u"));
+        assert!(matches!(&history[1].at, Some(HistoryTime::Ago(d)) if d.seconds == 3600));
+        assert_eq!(history[2].at, None);
+    }
+
+    #[test]
+    fn test_run_clauses() {
+        let request = |clauses: &str| {
+            let src = format!("test \"t\" {{ expect deny: a starts w {clauses} }}");
+            let file = parse_ok(&src);
+            let Some(Item::Test(test)) = file.items.into_iter().next() else { panic!() };
+            test.expectations.into_iter().next().unwrap().request
+        };
+        let none = request("");
+        assert_eq!((none.cwd, none.time, none.history), (None, None, None));
+        let empty = request(r#"ttl 1h in "/w" after []"#);
+        assert_eq!(empty.cwd.map(|c| c.value), Some("/w".to_string()));
+        assert_eq!(empty.history, Some(vec![]));
+        assert!(matches!(empty.action, TestAction::Start { ttl: Some(_), .. }));
+        for (clauses, message) in [
+            (r#"at "t" in "/w""#, "`in` must come before `at`"),
+            (r#"after [] at "t""#, "`at` must come before `after`"),
+            (r#"in "/a" in "/b""#, "duplicate `in` clause"),
+        ] {
+            let file = parse(&format!("test \"t\" {{ expect deny: a starts w {clauses} }}"));
+            assert_eq!(file.errors.len(), 1, "{clauses}");
+            assert_eq!(file.errors[0].message, message);
+        }
+    }
+
+    #[test]
+    fn assertions_and_claims() {
+        let src = "/// A.\nassert \"a\" {\n  /// C.\n  never allow via w repo.* when x unless y\n  never start w\n  never allow [s]\n}\nassert \"b\" {}";
+        let file = parse_ok(src);
+        let Item::Assert(a) = &file.items[0] else { panic!("{:?}", file.items) };
+        assert_eq!(a.name.value, "a");
+        assert_eq!(a.doc.as_ref().unwrap().text(), "A.");
+        assert_eq!(a.claims.len(), 3);
+        let claim = &a.claims[0];
+        assert_eq!(claim.doc.as_ref().unwrap().text(), "C.");
+        assert_eq!(&src[claim.span.range()], "never allow via w repo.* when x unless y");
+        let ClaimKind::NeverAllow { via: Some(via), target } = &claim.kind else { panic!() };
+        assert_eq!((via.name.as_str(), &target.kind), ("w", &TargetKind::Glob("repo.*".into())));
+        assert!(claim.when.is_some() && claim.unless.is_some());
+        assert!(
+            matches!(&a.claims[1].kind, ClaimKind::NeverStart { workflow } if workflow.name == "w")
+        );
+        assert!(
+            matches!(&a.claims[2].kind, ClaimKind::NeverAllow { via: None, target } if matches!(target.kind, TargetKind::Tags(_)))
+        );
+        assert!(matches!(&file.items[1], Item::Assert(b) if b.claims.is_empty()));
+    }
+
+    #[test]
+    fn a_typo_in_one_claim_keeps_the_others() {
+        let src = "assert \"a\" {\n  never allow a\n  never allow b when x = 1\n  never start w\n}\nrole r";
+        let file = parse(src);
+        assert_eq!(file.errors.len(), 1);
+        let [Item::Assert(a), Item::Error(span), Item::Role(_)] = file.items.as_slice() else {
+            panic!("{:?}", file.items)
+        };
+        assert_eq!(a.claims.len(), 2);
+        assert_eq!(&src[span.range()], "never allow b when x = 1");
     }
 
     #[test]

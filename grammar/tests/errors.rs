@@ -64,6 +64,7 @@ fn item_kind(item: &Item) -> String {
         Item::Rule(_) => "rule".into(),
         Item::Fixture(_) => "fixture".into(),
         Item::Test(_) => "test".into(),
+        Item::Assert(a) => format!("assert({} claims)", a.claims.len()),
         Item::Error(_) => "ERROR".into(),
     }
 }

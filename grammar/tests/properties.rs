@@ -51,6 +51,19 @@ fn vocabulary() -> impl Strategy<Value = String> {
             "starts",
             "with",
             "bound",
+            "runs",
+            "only",
+            "under",
+            "assert",
+            "never",
+            "given",
+            "within",
+            "at",
+            "after",
+            "ago",
+            "command",
+            "path",
+            "...",
             "by",
             "pending",
             "human",
@@ -185,9 +198,38 @@ fn target() -> BoxedStrategy<String> {
     .boxed()
 }
 
+/// A command pattern: `["git", ..., "-*r*"]`, possibly empty.
+fn pattern() -> BoxedStrategy<String> {
+    let item = prop_oneof![3 => string_lit(), 1 => Just("...".to_string())];
+    prop::collection::vec(item, 0..5).prop_map(|items| format!("[{}]", items.join(", "))).boxed()
+}
+
+/// `[N] NAME[(FIELDS)] [by ROLE]`.
+fn evidence_item() -> BoxedStrategy<String> {
+    (prop::option::of(1..4u8), name(), prop::option::of(fields(4)), prop::option::of(name()))
+        .prop_map(|(count, name, fields, by)| {
+            let count = count.map_or_else(String::new, |n| format!("{n} "));
+            let fields = fields.map_or_else(String::new, |f| format!("({f})"));
+            let by = by.map_or_else(String::new, |b| format!(" by {b}"));
+            format!("{count}{name}{fields}{by}")
+        })
+        .boxed()
+}
+
 fn comparison() -> BoxedStrategy<String> {
     prop_oneof![
         (name(), value()).prop_map(|(n, v)| format!("{n} == {v}")),
+        (name(), pattern()).prop_map(|(n, p)| format!("{n} runs {p}")),
+        (name(), prop::collection::vec(pattern(), 0..14))
+            .prop_map(|(n, p)| format!("{n} runs only [{}]", p.join(", "))),
+        (name(), string_lit()).prop_map(|(n, d)| format!("not {n} under {d}")),
+        (target(), prop::option::of("[1-9][0-9]{0,2}[smhd]"), "[0-9]{1,3}").prop_map(
+            |(t, within, n)| match within {
+                Some(d) => format!("calls({t} within {d}) < {n}"),
+                None => format!("calls({t}) >= {n}"),
+            }
+        ),
+        (evidence_item(), "[0-9]{1,2}").prop_map(|(e, n)| format!("given({e}) < {n}")),
         (name(), prop::collection::vec(string_lit(), 0..5))
             .prop_map(|(n, v)| format!("{n} in [{}]", v.join(", "))),
         (name(), string_lit()).prop_map(|(n, v)| format!("initiator.{n} != {v}")),
@@ -222,15 +264,7 @@ fn optional(keyword: &'static str, text: BoxedStrategy<String>) -> BoxedStrategy
 
 /// `[N] NAME[(FIELDS)] [by ROLE], ...`.
 fn evidence_list() -> BoxedStrategy<String> {
-    let item =
-        (prop::option::of(1..4u8), name(), prop::option::of(fields(4)), prop::option::of(name()))
-            .prop_map(|(count, name, fields, by)| {
-                let count = count.map_or_else(String::new, |n| format!("{n} "));
-                let fields = fields.map_or_else(String::new, |f| format!("({f})"));
-                let by = by.map_or_else(String::new, |b| format!(" by {b}"));
-                format!("{count}{name}{fields}{by}")
-            });
-    prop::collection::vec(item, 1..6).prop_map(|items| items.join(", ")).boxed()
+    prop::collection::vec(evidence_item(), 1..6).prop_map(|items| items.join(", ")).boxed()
 }
 
 fn conditions() -> impl Strategy<Value = String> {
@@ -255,6 +289,35 @@ fn rule() -> BoxedStrategy<String> {
             .prop_map(|(e, t, c)| format!("require {e} for {t}{c}")),
     ]
     .boxed()
+}
+
+/// `never allow [via W] TARGET [when C] [unless C]` or `never start W [when C] [unless C]`.
+fn claim() -> BoxedStrategy<String> {
+    prop_oneof![
+        (prop::option::of(name()), target(), conditions()).prop_map(|(via, t, c)| {
+            let via = via.map_or_else(String::new, |w| format!("via {w} "));
+            format!("never allow {via}{t}{c}")
+        }),
+        (name(), conditions()).prop_map(|(w, c)| format!("never start {w}{c}")),
+    ]
+    .boxed()
+}
+
+/// `in "CWD"`, `at "TIME"`, `after [TOOL [at "TIME" | DURATION ago], ...]`, each optional.
+fn run_clauses() -> BoxedStrategy<String> {
+    let entry = (
+        target_tool(),
+        prop_oneof![
+            Just(String::new()),
+            string_lit().prop_map(|t| format!(" at {t}")),
+            "[1-9][0-9]{0,2}[smhd]".prop_map(|d| format!(" {d} ago")),
+        ],
+    )
+        .prop_map(|(tool, at)| format!("{tool}{at}"));
+    let history = prop::collection::vec(entry, 0..5).prop_map(|v| format!("[{}]", v.join(", ")));
+    (optional("in", string_lit()), optional("at", string_lit()), optional("after", history.boxed()))
+        .prop_map(|(cwd, time, history)| format!("{cwd}{time}{history}"))
+        .boxed()
 }
 
 fn expectation() -> BoxedStrategy<String> {
@@ -285,9 +348,9 @@ fn expectation() -> BoxedStrategy<String> {
             optional("ttl", "[1-9][0-9]{0,3}[smhd]".boxed())
         ),
     ];
-    (outcome, chain, action, optional("with", with), optional("context", context))
-        .prop_map(|(outcome, chain, (action, ttl), with, context)| {
-            format!("expect {outcome}: {chain} {action}{with}{context}{ttl}")
+    (outcome, chain, action, optional("with", with), optional("context", context), run_clauses())
+        .prop_map(|(outcome, chain, (action, ttl), with, context, run)| {
+            format!("expect {outcome}: {chain} {action}{with}{context}{ttl}{run}")
         })
         .boxed()
 }
@@ -310,8 +373,8 @@ fn separator(choice: u8, comments: bool) -> &'static str {
     }
 }
 
-/// A policy of rules, entitlements and expectations, many of them longer than the width, with
-/// its spaces replaced by other whitespace and (if `comments`) comments.
+/// A policy of rules, entitlements, claims and expectations, many of them longer than the width,
+/// with its spaces replaced by other whitespace and (if `comments`) comments.
 fn long_policy(comments: bool) -> impl Strategy<Value = String> {
     let entitlements = prop::collection::vec((target(), conditions()), 0..4)
         .prop_map(|v| v.into_iter().map(|(t, c)| format!("  may {t}{c}\n")).collect::<String>());
@@ -320,87 +383,161 @@ fn long_policy(comments: bool) -> impl Strategy<Value = String> {
         prop::collection::vec(rule(), 0..5),
         prop::collection::vec(rule(), 0..3),
         prop::collection::vec(expectation(), 0..5),
+        prop::collection::vec(claim(), 0..4),
         prop::collection::vec(any::<u8>(), 1..64),
     )
-        .prop_map(move |(entitlements, in_workflow, top_level, expectations, choices)| {
-            let mut src = format!("role n_r {{\n{entitlements}}}\nworkflow n_w {{\n");
-            for rule in in_workflow {
-                src += &format!("  {rule}\n");
-            }
-            src += "}\n";
-            for rule in top_level {
-                src += &format!("{rule}\n");
-            }
-            src += "test \"t\" {\n";
-            for expectation in expectations {
-                src += &format!("  {expectation}\n");
-            }
-            src += "}\n";
-            let mut out = String::with_capacity(src.len());
-            for (i, piece) in src.split(' ').enumerate() {
-                if i > 0 {
-                    out.push_str(separator(choices[i % choices.len()], comments));
+        .prop_map(
+            move |(entitlements, in_workflow, top_level, expectations, claims, choices)| {
+                let mut src = format!("role n_r {{\n{entitlements}}}\nworkflow n_w {{\n");
+                for rule in in_workflow {
+                    src += &format!("  {rule}\n");
                 }
-                out.push_str(piece);
-            }
-            out
-        })
+                src += "}\n";
+                for rule in top_level {
+                    src += &format!("{rule}\n");
+                }
+                src += "test \"t\" {\n";
+                for expectation in expectations {
+                    src += &format!("  {expectation}\n");
+                }
+                src += "}\nassert \"a\" {\n";
+                for claim in claims {
+                    src += &format!("  {claim}\n");
+                }
+                src += "}\n";
+                let mut out = String::with_capacity(src.len());
+                for (i, piece) in src.split(' ').enumerate() {
+                    if i > 0 {
+                        out.push_str(separator(choices[i % choices.len()], comments));
+                    }
+                    out.push_str(piece);
+                }
+                out
+            },
+        )
 }
 
-/// The words that start a clause on a continuation line.
-const CLAUSES: &[&str] = &["when", "unless", "require", "because", "with", "context", "ttl"];
+/// The words that start a clause on a continuation line, in rules, entitlements and claims.
+const CLAUSES: &[&str] = &["when", "unless", "require", "because"];
+/// The words that start a clause on a continuation line, in expectations.
+const REQUEST_CLAUSES: &[&str] = &["with", "context", "ttl", "in", "at", "after"];
+
+fn clauses_of(head: &str) -> &'static [&'static str] {
+    if head.trim_start().starts_with("expect ") { REQUEST_CLAUSES } else { CLAUSES }
+}
 
 fn indentation(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }
 
-fn starts_clause(line: &str) -> bool {
-    CLAUSES.iter().any(|c| line.trim_start().strip_prefix(c).is_some_and(|r| r.starts_with(' ')))
+fn starts_clause(line: &str, clauses: &[&str]) -> bool {
+    clauses.iter().any(|c| line.trim_start().strip_prefix(c).is_some_and(|r| r.starts_with(' ')))
 }
 
-/// The clause keywords after the first word of `line` (names in generated text start with
-/// `n_` and strings have no spaces, so a keyword between spaces is one).
-fn clauses_after_first_word(line: &str) -> usize {
-    let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+/// The clause keywords after the first word of `line`, outside brackets (names in generated
+/// text start with `n_` and strings have no spaces or brackets, so a keyword between spaces is
+/// one).
+fn clauses_after_first_word(line: &str, clauses: &[&str]) -> usize {
+    let mut depth = 0i32;
+    let mut words = Vec::new();
+    for word in line.split_whitespace().skip(1) {
+        if depth == 0 {
+            words.push(word);
+        }
+        depth += word.matches(['[', '(']).count() as i32;
+        depth -= word.matches([']', ')']).count() as i32;
+    }
     words
         .windows(2)
-        .filter(|w| CLAUSES.contains(&w[0]) && (w[0] != "context" || w[1] == "{"))
+        .filter(|w| clauses.contains(&w[0]) && (w[0] != "context" || w[1] == "{"))
         .count()
 }
 
-/// The layout of formatted text without comments: a rule, entitlement or expectation is broken
-/// exactly when its one-line form is wider than the width, and then before every clause.
-fn check_line_breaking(formatted: &str) {
+/// Lines of formatted text with every broken `runs only` list joined back into the line of
+/// its `[`, each with whether it had one. Checks on the way that a list is broken only when it
+/// does not fit after its `[`, and that its patterns are packed as the formatter documents.
+fn join_lists(formatted: &str) -> Vec<(String, bool)> {
     let lines: Vec<&str> = formatted.lines().collect();
+    let mut out: Vec<(String, bool)> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
-        let head = lines[i];
+        let mut line = lines[i].to_string();
+        let mut broken = false;
+        while line.ends_with(" [") && !line.trim_start().starts_with("//") {
+            let open_indent = indentation(lines[i]);
+            let column = line.chars().count();
+            let mut inner = Vec::new();
+            i += 1;
+            while !lines[i].trim_start().starts_with(']') {
+                assert_eq!(indentation(lines[i]), open_indent + 2, "{}", lines[i]);
+                inner.push(lines[i].trim());
+                i += 1;
+            }
+            assert_eq!(indentation(lines[i]), open_indent, "{}", lines[i]);
+            let flat = inner.join(" ");
+            assert!(column + flat.chars().count() + 1 > 100, "broken but fits:\n{formatted}");
+            for (n, pair) in inner.windows(2).enumerate() {
+                let first_of_next = pair[1].split_inclusive("], ").next().unwrap_or(pair[1]);
+                let width = open_indent + 2 + pair[0].chars().count() + 1;
+                assert!(
+                    width + first_of_next.trim_end().chars().count() > 100,
+                    "not packed after line {n}:\n{formatted}"
+                );
+            }
+            line = format!("{line}{flat}{}", lines[i].trim_start());
+            broken = true;
+        }
+        out.push((line, broken));
+        i += 1;
+    }
+    out
+}
+
+/// The layout of formatted text without comments: a rule, entitlement, claim or expectation is
+/// broken exactly when its one-line form is wider than the width: only at its `runs only` lists
+/// if it has one clause and that fits, else before every clause.
+fn check_line_breaking(formatted: &str) {
+    let lines = join_lists(formatted);
+    let mut i = 0;
+    while i < lines.len() {
+        let (head, head_lists) = (&lines[i].0, lines[i].1);
         let first_word = head.split_whitespace().next().unwrap_or_default();
-        if !["start", "allow", "deny", "require", "may", "expect"].contains(&first_word) {
+        if !["start", "allow", "deny", "require", "may", "expect", "never"].contains(&first_word) {
             i += 1;
             continue;
         }
+        let clauses = clauses_of(head);
         let mut continuations = Vec::new();
-        while let Some(next) = lines.get(i + 1 + continuations.len()) {
-            if indentation(next) != indentation(head) + 2 || !starts_clause(next) {
+        let mut lists = head_lists;
+        while let Some((next, next_lists)) = lines.get(i + 1 + continuations.len()) {
+            if indentation(next) != indentation(head) + 2 || !starts_clause(next, clauses) {
                 break;
             }
+            lists |= next_lists;
             continuations.push(next.trim_start());
         }
         i += 1 + continuations.len();
-        let flat = std::iter::once(head).chain(continuations.iter().copied()).collect::<Vec<_>>();
-        let flat = flat.join(" ");
-        if continuations.is_empty() {
+        let flat = std::iter::once(head.as_str()).chain(continuations.iter().copied());
+        let flat = flat.collect::<Vec<_>>().join(" ");
+        if continuations.is_empty() && head_lists {
+            assert!(flat.chars().count() > 100, "lists broken but fits:\n{flat}");
+            assert!(clauses_after_first_word(head, clauses) <= 1, "clauses not broken:\n{head}");
+        } else if continuations.is_empty() {
             assert!(
-                head.chars().count() <= 100 || clauses_after_first_word(head) == 0,
+                head.chars().count() <= 100 || clauses_after_first_word(head, clauses) == 0,
                 "not broken:\n{head}"
             );
         } else {
             assert!(flat.chars().count() > 100, "broken but fits:\n{flat}\n{formatted}");
-            assert_eq!(clauses_after_first_word(head), 0, "not broken everywhere:\n{head}");
+            assert_eq!(
+                clauses_after_first_word(head, clauses),
+                0,
+                "not broken everywhere:\n{head}"
+            );
             for line in &continuations {
-                assert_eq!(clauses_after_first_word(line), 0, "two clauses on:\n{line}");
+                assert_eq!(clauses_after_first_word(line, clauses), 0, "two clauses on:\n{line}");
             }
+            let _ = lists;
         }
     }
 }
@@ -454,7 +591,7 @@ fn fixtures_and_their_line_prefixes() {
 #[test]
 fn comments_anywhere() {
     let exhaustive = std::env::var_os("WRIT_EXHAUSTIVE").is_some();
-    for (name, sample) in [("syntax", 7), ("long", 17)] {
+    for (name, sample) in [("syntax", 7), ("long", 17), ("v2", 19)] {
         let stride = if exhaustive { 1 } else { sample };
         let src = fixture(name);
         let gaps = src.char_indices().filter(|&(i, c)| {

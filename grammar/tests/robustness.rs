@@ -31,11 +31,41 @@ fn deep_nesting_of_every_kind() {
         format!("deny x when {}", "not (".repeat(50_000)),
         format!("deny x when x in {}", "[".repeat(100_000)),
         format!("workflow w {}", "{".repeat(100_000)),
+        format!("deny x when c runs only {}", "[".repeat(100_000)),
+        format!("deny x when c runs {}\"a\"{}", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("deny x when {}c runs [\"a\"]", "not ".repeat(100_000)),
+        format!("deny x when {}calls(x) > 0", "not (".repeat(50_000)),
+        format!("assert \"a\" {{ never allow x when {} }}", "given(".repeat(100_000)),
+        format!("test \"t\" {{ expect deny: a starts w after {} }}", "[".repeat(100_000)),
     ] {
         let file = parse(&deep);
         assert!(!file.errors.is_empty());
         check_invariants(&deep);
     }
+}
+
+#[test]
+fn nesting_of_v2_constructs_up_to_the_limit_parses() {
+    // `runs only [[...]]` is two levels; 62 parentheses around it make 64.
+    let src = format!("deny x when {}c runs only [[\"a\", ...]]{}", "(".repeat(62), ")".repeat(62));
+    assert!(parse(&src).errors.is_empty());
+    let src = format!("deny x when {}c runs only [[\"a\", ...]]{}", "(".repeat(63), ")".repeat(63));
+    let (message, kind) = single_error(&src);
+    assert!(message.starts_with("nesting is too deep"), "{message}");
+    assert_eq!(kind, ParseErrorKind::Limit);
+}
+
+#[test]
+fn long_flat_v2_input() {
+    let patterns = vec!["[\"a\", ..., \"b\"]"; 20_000].join(", ");
+    let file = parse(&format!("deny x when c runs only [{patterns}]"));
+    assert!(file.errors.is_empty());
+    let claims = "  never allow x when calls(x within 1h) > 0\n".repeat(5_000);
+    let file = parse(&format!("assert \"a\" {{\n{claims}}}"));
+    assert!(file.errors.is_empty());
+    let history = vec!["deploy 1h ago"; 20_000].join(", ");
+    let file = parse(&format!("test \"t\" {{ expect deny: a starts w after [{history}] }}"));
+    assert!(file.errors.is_empty());
 }
 
 #[test]

@@ -31,22 +31,23 @@ fn formatted_fixtures() {
 
 /// The fixtures are written in canonical layout, except that `edges` (copied from the
 /// conformance corpus) lacks the blank lines between roles with bodies, and `long` has long
-/// lines for the formatter to break.
+/// lines for the formatter to break. `agents` is the version 2 conformance policy, unchanged.
 #[test]
 fn canonical_fixtures_are_unchanged() {
-    for name in ["engineering", "syntax"] {
+    for name in ["engineering", "syntax", "agents", "v2"] {
         let src = fixture(name);
         assert_eq!(format(&src).as_deref(), Some(src.as_str()), "{name}");
     }
 }
 
-/// A badly laid out file with comments everywhere.
+/// Badly laid out files, one per case in `tests/format/`: the snapshot is the formatted text,
+/// which is a fixed point of the formatter.
 #[test]
-fn formatted_messy_file() {
-    let src = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/format/messy.writ"),
-    )
-    .unwrap();
-    let formatted = format(&src).expect("parses");
-    insta::assert_snapshot!(formatted);
+fn formatted() {
+    insta::glob!("format/*.writ", |path| {
+        let src = std::fs::read_to_string(path).unwrap();
+        let formatted = format(&src).expect("parses");
+        assert_eq!(format(&formatted).as_deref(), Some(formatted.as_str()), "not idempotent");
+        insta::assert_snapshot!(formatted);
+    });
 }

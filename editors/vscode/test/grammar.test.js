@@ -85,6 +85,72 @@ test "production deploys" {
 }
 `;
 
+const SAMPLE_V2 = `tool sh.run(command: command) [exec]
+tool fs.edit(file: path) [file]
+
+workflow coding {
+  start by dev
+  allow sh.run when command runs only [
+    ["git", "status"], ["git", "diff", ...], ["ls", ...]
+  ]
+  allow fs.edit when file under "src" and calls([secret] within 1h) < 2 and calls(deploy.*) == 0
+}
+deny sh.run when command runs ["rm", ..., "-*r*", ...] because "no recursive deletes"
+
+/// Claims.
+assert "deploys carry approvals" {
+  never allow deploy when env == "prod" and given(2 approval by lead) < 2
+  never allow via coding sh.run when command runs ["curl", ...]
+  never start release when initiator.kind == agent
+}
+
+test "runs" {
+  expect deny: alice via coding calls fs.edit(file: "x") in "/work" at "2026-12-02T16:00:00Z"
+    after [secrets.get at "2026-12-02T15:58:12Z", deploy 2h ago, ping]
+}
+`;
+
+test('version 2: commands, paths, history, assertions and test run clauses', async () => {
+  const tokens = await tokenize(SAMPLE_V2);
+  assert.equal(scopeOf(tokens, 'command', 1), 'support.type.primitive.writ'); // command: command
+  assert.equal(scopeOf(tokens, 'command', 0), 'variable.parameter.writ');
+  assert.equal(scopeOf(tokens, 'path'), 'support.type.primitive.writ');
+  for (const kw of ['runs', 'only', 'under']) {
+    assert.equal(scopeOf(tokens, kw), 'keyword.operator.word.writ', kw);
+  }
+  assert.equal(scopeOf(tokens, '...'), 'keyword.operator.rest.writ');
+  assert.equal(scopeOf(tokens, 'calls'), 'keyword.other.calls.writ');
+  assert.equal(scopeOf(tokens, 'within'), 'keyword.other.within.writ');
+  assert.equal(scopeOf(tokens, 'secret'), 'entity.name.tag.writ');
+  assert.equal(scopeOf(tokens, '1h'), 'constant.numeric.duration.writ');
+  assert.equal(scopeOf(tokens, 'deploy.*'), 'entity.name.function.tool.writ');
+  assert.equal(scopeOf(tokens, 'assert'), 'storage.type.assert.writ');
+  assert.equal(scopeOf(tokens, 'deploys carry approvals'), 'string.quoted.double.writ');
+  assert.match(scopeOf(tokens, 'never'), /^keyword\.control\./);
+  assert.equal(scopeOf(tokens, 'never', 2), 'keyword.control.never.writ'); // never start
+  assert.equal(scopeOf(tokens, 'given'), 'keyword.other.given.writ');
+  assert.equal(scopeOf(tokens, 'approval'), 'entity.name.type.evidence.writ');
+  assert.equal(scopeOf(tokens, 'lead'), 'entity.name.type.role.writ');
+  assert.equal(scopeOf(tokens, 'via', 0), 'keyword.other.via.writ'); // never allow via coding
+  assert.equal(scopeOf(tokens, 'coding', 1), 'entity.name.type.workflow.writ');
+  assert.equal(scopeOf(tokens, 'sh.run', 3), 'entity.name.function.tool.writ');
+  assert.equal(scopeOf(tokens, 'release'), 'entity.name.type.workflow.writ'); // never start release
+  // Test run clauses: `at` and `after` are keywords only there.
+  assert.equal(scopeOf(tokens, 'in', 0), 'keyword.operator.word.writ');
+  assert.equal(scopeOf(tokens, 'at', 0), 'keyword.other.at.writ');
+  assert.equal(scopeOf(tokens, 'after'), 'keyword.other.after.writ');
+  assert.equal(scopeOf(tokens, 'at', 1), 'keyword.other.writ'); // inside after [...]
+  assert.equal(scopeOf(tokens, 'ago'), 'keyword.other.writ');
+  assert.equal(scopeOf(tokens, 'secrets.get'), 'entity.name.function.tool.writ');
+  assert.equal(scopeOf(tokens, 'ping'), 'entity.name.function.tool.writ');
+  assert.equal(scopeOf(tokens, '2h'), 'constant.numeric.duration.writ');
+  // Elsewhere `within`, `at`, `after` and `ago` are names.
+  const names = await tokenize('allow deploy when within == at and after > ago');
+  for (const word of ['within', 'at', 'after', 'ago']) {
+    assert.equal(scopeOf(names, word).startsWith('keyword'), false, word);
+  }
+});
+
 test('comments and doc comments', async () => {
   const tokens = await tokenize(SAMPLE);
   assert.equal(tokens[0].line, 0);
@@ -208,6 +274,7 @@ test('every shipped policy tokenizes cleanly, each line ending back at the top l
   };
   walk(path.join(repo, 'examples'));
   walk(path.join(repo, 'tests', 'lsp-e2e', 'workspace'));
+  walk(path.join(repo, 'grammar', 'tests', 'fixtures'));
   assert.ok(files.length >= 5, `only ${files.length} policies found`);
   for (const file of files) {
     const lines = fs.readFileSync(file, 'utf8').split('\n');

@@ -2,7 +2,8 @@
 //!
 //! The grammar accepts a little more than the language so that some mistakes get a precise
 //! message here instead of a generic "expected ..." from pest: clauses out of order or
-//! repeated, chained comparisons, bad escapes, integers and durations that do not fit in 64 bits.
+//! repeated (in rules, claims and a test request's run clauses), chained comparisons, bad
+//! escapes, integers and durations that do not fit in 64 bits.
 
 use pest::iterators::Pair;
 
@@ -69,6 +70,8 @@ fn is_token(of: Rule) -> bool {
             | colon
             | equals
             | pipe
+            | list_open
+            | pattern_open
             | EOI
     )
 }
@@ -123,6 +126,7 @@ impl Builder<'_> {
             Rule::workflow_decl => Item::Workflow(self.workflow(inner)?),
             Rule::fixture_decl => Item::Fixture(self.fixture(inner)?),
             Rule::test_decl => Item::Test(self.test(inner)?),
+            Rule::assert_decl => Item::Assert(self.assert(inner)?),
             Rule::rule => Item::Rule(self.rule(inner)?),
             _ => return Err(malformed(self.span(&inner))),
         })
@@ -209,6 +213,8 @@ impl Builder<'_> {
                 "int" => TypeKind::Int,
                 "bool" => TypeKind::Bool,
                 "duration" => TypeKind::Duration,
+                "command" => TypeKind::Command,
+                "path" => TypeKind::Path,
                 _ => TypeKind::Unknown(self.ident(&inner)),
             },
             _ => return Err(malformed(span)),
@@ -545,6 +551,43 @@ impl Builder<'_> {
             let kind = ExprKind::Matches { value: Box::new(lhs), pattern };
             return Ok((Expr { kind, span }, self.deeper(lhs_depth, span)?));
         }
+        let kind = match tail_rule {
+            Rule::runs_tail => {
+                let pattern = self.pattern(required(parts.next(), span)?)?;
+                ExprKind::Runs { command: Box::new(lhs), op_span: operator_span, pattern }
+            }
+            Rule::runs_only_tail => {
+                let only = required(parts.next(), span)?;
+                let list = required(parts.next(), span)?;
+                let list_span = self.span(&list);
+                let patterns = self.all(list, Rule::pattern).map(|p| self.pattern(p));
+                ExprKind::RunsOnly {
+                    command: Box::new(lhs),
+                    op_span: operator_span.to(self.span(&only)),
+                    patterns: patterns.collect::<Result<_, _>>()?,
+                    list_span,
+                }
+            }
+            Rule::under_tail => {
+                let dir = self.string(&required(parts.next(), span)?)?;
+                ExprKind::Under { path: Box::new(lhs), op_span: operator_span, dir }
+            }
+            _ => return self.binary(lhs, lhs_depth, tail_rule, operator, parts, span),
+        };
+        Ok((Expr { kind, span }, self.deeper(lhs_depth, span)?))
+    }
+
+    /// The comparisons with an operand on each side: `==` and the others, `in`, `contains`.
+    fn binary<'i>(
+        &self,
+        lhs: Expr,
+        lhs_depth: usize,
+        tail_rule: Rule,
+        operator: P<'i>,
+        mut parts: impl Iterator<Item = P<'i>>,
+        span: Span,
+    ) -> BuildResult<(Expr, usize)> {
+        let operator_span = self.span(&operator);
         let (rhs, rhs_depth) = self.expr(required(parts.next(), span)?)?;
         let depth = self.deeper(lhs_depth.max(rhs_depth), span)?;
         let (lhs, rhs) = (Box::new(lhs), Box::new(rhs));
@@ -560,6 +603,20 @@ impl Builder<'_> {
             _ => return Err(malformed(span)),
         };
         Ok((Expr { kind, span }, depth))
+    }
+
+    /// A command pattern: `["git", "push", ...]`.
+    fn pattern(&self, pair: P<'_>) -> BuildResult<CommandPattern> {
+        let span = self.span(&pair);
+        let items = self.all(pair, Rule::pattern_item).map(|item| {
+            let inner = self.single(item)?;
+            match inner.as_rule() {
+                Rule::string => Ok(PatternItem::Word(self.string(&inner)?)),
+                Rule::rest => Ok(PatternItem::Rest(self.span(&inner))),
+                _ => Err(malformed(self.span(&inner))),
+            }
+        });
+        Ok(CommandPattern { items: items.collect::<Result<_, _>>()?, span })
     }
 
     fn quantified(&self, pair: P<'_>) -> BuildResult<(Expr, usize)> {
@@ -604,6 +661,15 @@ impl Builder<'_> {
                 ExprKind::Principal(principal, principal_span)
             }
             Rule::kw_depth => ExprKind::Depth,
+            Rule::calls_expr => {
+                let target = self.target(self.child(inner.clone(), Rule::target)?)?;
+                let within = inner.into_inner().find(|p| p.as_rule() == Rule::duration);
+                ExprKind::Calls { target, within: within.map(|d| self.duration(&d)).transpose()? }
+            }
+            Rule::given_expr => {
+                let requirement = self.requirement(self.child(inner, Rule::requirement)?)?;
+                ExprKind::Given(Box::new(requirement))
+            }
             _ => return Ok((self.atom(inner)?, 1)),
         };
         Ok((Expr { kind, span }, 1))
@@ -765,8 +831,10 @@ impl Builder<'_> {
         let (mut chain, mut action, mut evidence, mut context) =
             (Vec::new(), None, Vec::new(), Vec::new());
         let mut ttl = None;
+        let mut run = Vec::new();
         for p in children(pair) {
             match p.as_rule() {
+                Rule::cwd_clause | Rule::time_clause | Rule::history_clause => run.push(p),
                 Rule::chain => chain = self.idents(p),
                 Rule::call_action => action = Some(self.call(p)?),
                 Rule::start_action => {
@@ -774,7 +842,7 @@ impl Builder<'_> {
                     action = Some(TestAction::Start { workflow: self.ident(&workflow), ttl: None });
                 }
                 Rule::with_clause => {
-                    let given = self.all(p, Rule::given).map(|g| self.given(g));
+                    let given = self.all(p, Rule::test_evidence).map(|g| self.test_evidence(g));
                     evidence = given.collect::<Result<_, _>>()?;
                 }
                 Rule::context_clause => context = self.field_values(p)?,
@@ -794,7 +862,116 @@ impl Builder<'_> {
                 }
             }
         }
-        Ok(TestRequest { chain, action, evidence, context, span })
+        let RunClauses { cwd, time, history } = self.run_clauses(run)?;
+        Ok(TestRequest { chain, action, evidence, context, cwd, time, history, span })
+    }
+
+    /// A test request's `in "CWD"`, `at "TIME"` and `after [...]`, checking that they come in
+    /// that order and that none is repeated.
+    fn run_clauses(&self, pairs: Vec<P<'_>>) -> BuildResult<RunClauses> {
+        let mut clauses = RunClauses::default();
+        let mut seen: Vec<(usize, &str)> = Vec::new();
+        for pair in pairs {
+            let (order, keyword) = match pair.as_rule() {
+                Rule::cwd_clause => (0, "in"),
+                Rule::time_clause => (1, "at"),
+                Rule::history_clause => (2, "after"),
+                _ => return Err(malformed(self.span(&pair))),
+            };
+            let keyword_span = match pair.clone().into_inner().next() {
+                Some(kw) => self.span(&kw),
+                None => self.span(&pair),
+            };
+            if seen.iter().any(|&(_, k)| k == keyword) {
+                return Err(error(format!("duplicate `{keyword}` clause"), keyword_span));
+            }
+            if let Some(&(_, later)) = seen.iter().find(|&&(o, _)| o > order) {
+                return Err(error(format!("`{keyword}` must come before `{later}`"), keyword_span));
+            }
+            seen.push((order, keyword));
+            match pair.as_rule() {
+                Rule::cwd_clause => {
+                    clauses.cwd = Some(self.string(&self.child(pair, Rule::cwd_value)?)?);
+                }
+                Rule::time_clause => {
+                    clauses.time = Some(self.string(&self.child(pair, Rule::time_value)?)?);
+                }
+                _ => {
+                    let list = self.child(pair, Rule::history_list)?;
+                    let entries =
+                        self.all(list, Rule::history_entry).map(|e| self.history_entry(e));
+                    clauses.history = Some(entries.collect::<Result<_, _>>()?);
+                }
+            }
+        }
+        Ok(clauses)
+    }
+
+    /// `TOOL`, `TOOL at "TIME"` or `TOOL DURATION ago`.
+    fn history_entry(&self, pair: P<'_>) -> BuildResult<TestHistoryEntry> {
+        let span = self.span(&pair);
+        let (mut tool, mut at) = (None, None);
+        for p in children(pair) {
+            match p.as_rule() {
+                Rule::tool_name => tool = Some(self.tool_name(&p)),
+                Rule::time_value => at = Some(HistoryTime::At(self.string(&p)?)),
+                Rule::duration => at = Some(HistoryTime::Ago(self.duration(&p)?)),
+                _ => {}
+            }
+        }
+        Ok(TestHistoryEntry { tool: required(tool, span)?, at, span })
+    }
+
+    // ---- assertions ---------------------------------------------------------------------------
+
+    fn assert(&self, pair: P<'_>) -> BuildResult<AssertDecl> {
+        let span = self.span(&pair);
+        let (mut name, mut claims) = (None, Vec::new());
+        for p in children(pair) {
+            match p.as_rule() {
+                Rule::assert_name => name = Some(self.string(&p)?),
+                Rule::claim => claims.push(self.claim(p)?),
+                _ => {}
+            }
+        }
+        Ok(AssertDecl { doc: self.doc(span), name: required(name, span)?, claims, span })
+    }
+
+    /// `never allow [via WORKFLOW] TARGET [when C] [unless C]` or
+    /// `never start WORKFLOW [when C] [unless C]`.
+    pub fn claim(&self, pair: P<'_>) -> BuildResult<Claim> {
+        let span = self.span(&pair);
+        let mut kind = None;
+        let mut clauses = Vec::new();
+        for p in children(pair) {
+            match p.as_rule() {
+                Rule::never_allow => {
+                    let (mut via, mut target) = (None, None);
+                    for part in children(p) {
+                        match part.as_rule() {
+                            Rule::ident => via = Some(self.ident(&part)),
+                            Rule::target => target = Some(self.target(part)?),
+                            _ => {}
+                        }
+                    }
+                    kind = Some(ClaimKind::NeverAllow { via, target: required(target, span)? });
+                }
+                Rule::never_start => {
+                    let workflow = self.ident(&self.child(p, Rule::ident)?);
+                    kind = Some(ClaimKind::NeverStart { workflow });
+                }
+                Rule::when_clause | Rule::unless_clause => clauses.push(p),
+                _ => {}
+            }
+        }
+        let clauses = self.clauses(clauses)?;
+        Ok(Claim {
+            doc: self.doc(span),
+            kind: required(kind, span)?,
+            when: clauses.when,
+            unless: clauses.unless,
+            span,
+        })
     }
 
     fn call(&self, pair: P<'_>) -> BuildResult<TestAction> {
@@ -815,7 +992,7 @@ impl Builder<'_> {
         })
     }
 
-    fn given(&self, pair: P<'_>) -> BuildResult<TestEvidence> {
+    fn test_evidence(&self, pair: P<'_>) -> BuildResult<TestEvidence> {
         let span = self.span(&pair);
         let (mut name, mut fields, mut by) = (None, Vec::new(), None);
         let mut after_by = false;
@@ -836,6 +1013,13 @@ impl Builder<'_> {
         let span = self.span(&pair);
         required(pair.into_inner().find(|p| p.as_rule() == of), span)
     }
+}
+
+#[derive(Default)]
+struct RunClauses {
+    cwd: Option<StrLit>,
+    time: Option<StrLit>,
+    history: Option<Vec<TestHistoryEntry>>,
 }
 
 #[derive(Default)]

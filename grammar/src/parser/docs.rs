@@ -9,7 +9,8 @@ use crate::lexer::{is_first_on_line, newlines_between};
 ///
 /// A block is a run of `///` comments, each alone on its line, on consecutive lines. It
 /// documents whatever starts on the very next line; the builder asks only for declarations,
-/// rules, entitlements and expectations, so a block above anything else stays a plain comment.
+/// rules, entitlements, claims and expectations, so a block above anything else stays a plain
+/// comment.
 #[derive(Debug, Default)]
 pub(crate) struct DocIndex {
     docs: HashMap<u32, Doc>,

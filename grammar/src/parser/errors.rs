@@ -20,6 +20,7 @@ pub(crate) enum Within {
     Workflow,
     Role,
     Test,
+    Assert,
 }
 
 /// A piece of the source being parsed: a range of tokens of the whole file.
@@ -111,12 +112,48 @@ fn special_case(
         return Some((message.to_string(), comma.span(), ParseErrorKind::Syntax));
     } else if tok.is_punct(piece.src, "=") && positives.contains(&Rule::compare_op) {
         "expected a comparison operator, found `=`: write `==` to compare".to_string()
+    } else if let Some(message) = pattern_mistake(piece.src, tok, positives) {
+        message
     } else if tok.kind == TokKind::Word {
         misplaced(text, positives)?.to_string()
     } else {
         return None;
     };
     Some((message, tok.span(), ParseErrorKind::Syntax))
+}
+
+/// A command pattern written where a list of them belongs, or the other way round, or a
+/// command written as one string.
+fn pattern_mistake(src: &str, tok: &Tok, positives: &[Rule]) -> Option<String> {
+    let string = matches!(tok.kind, TokKind::Str { .. });
+    let wants_pattern = positives.contains(&Rule::pattern_open);
+    Some(if string && wants_pattern && positives.contains(&Rule::rbracket) {
+        // `runs only ["git", "status"]`
+        "`runs only` takes a list of patterns, each in its own brackets: \
+         `runs only [[\"git\", \"status\"], [\"ls\", ...]]`"
+            .to_string()
+    } else if tok.is_punct(src, "[") && positives.contains(&Rule::pattern_item) {
+        // `runs [["git", "status"]]`
+        "expected a string or `...`, found `[`: `runs` takes one pattern such as \
+         `[\"rm\", ...]`; to admit only listed commands, write `runs only [[...], ...]`"
+            .to_string()
+    } else if tok.kind == TokKind::Word && positives.contains(&Rule::pattern_item) {
+        // `runs [rm, ...]`
+        format!(
+            "expected a string or `...`, found {}: each word of a pattern is a string, such as \
+             `\"rm\"`",
+            describe(src, Some(tok))
+        )
+    } else if string && wants_pattern {
+        // `runs "rm -rf"`
+        format!(
+            "expected a pattern such as `[\"git\", \"status\"]`, found {}: a pattern has one \
+             string per word",
+            describe(src, Some(tok))
+        )
+    } else {
+        return None;
+    })
 }
 
 /// The error for text nested deeper than the parser accepts.
@@ -203,7 +240,7 @@ fn is_comparison(src: &str, tok: &Tok) -> bool {
     matches!(
         (tok.kind, tok.text(src)),
         (TokKind::Punct, "==" | "!=" | "<" | "<=" | ">" | ">=")
-            | (TokKind::Word, "in" | "contains" | "matches" | "has")
+            | (TokKind::Word, "in" | "contains" | "matches" | "has" | "runs" | "under")
     )
 }
 
@@ -231,6 +268,7 @@ fn misplaced(word: &str, positives: &[Rule]) -> Option<&'static str> {
         "max_depth" => "`max_depth` belongs inside a workflow body",
         "ttl" => "`ttl` belongs inside a workflow body",
         "expect" => "`expect` belongs inside a test: `test \"name\" { expect ... }`",
+        "never" => "`never` belongs inside an assertion: `assert \"name\" { never ... }`",
         _ => return None,
     })
 }
@@ -242,6 +280,7 @@ fn eoi_name(within: Within) -> &'static str {
         Within::Workflow => "a new rule",
         Within::Role => "another `may`",
         Within::Test => "another `expect`",
+        Within::Assert => "another `never`",
     }
 }
 
@@ -252,9 +291,17 @@ fn expected_names(positives: &[Rule], within: Within) -> Vec<String> {
     let mut names: Vec<(u8, &str)> = positives
         .iter()
         .filter(|r| {
-            // `in`, `contains`, `matches` and `has` are operators too.
+            // `in`, `contains`, `matches`, `has`, `runs` and `under` are operators too.
             !(operator
-                && matches!(r, Rule::kw_in | Rule::kw_contains | Rule::kw_matches | Rule::kw_has))
+                && matches!(
+                    r,
+                    Rule::kw_in
+                        | Rule::kw_contains
+                        | Rule::kw_matches
+                        | Rule::kw_has
+                        | Rule::kw_runs
+                        | Rule::kw_under
+                ))
         })
         .filter_map(|&r| if r == Rule::EOI { Some((4, eoi_name(within))) } else { name(r) })
         .collect();
@@ -289,7 +336,7 @@ fn name(of: Rule) -> Option<(u8, &'static str)> {
         kw_require => as_keyword("`require`"),
         kw_because => as_keyword("`because`"),
         kw_via => as_keyword("`via`"),
-        kw_calls => as_keyword("`calls`"),
+        kw_calls | calls_expr => as_keyword("`calls`"),
         kw_starts => as_keyword("`starts`"),
         kw_with => as_keyword("`with`"),
         kw_context => as_keyword("`context`"),
@@ -319,9 +366,35 @@ fn name(of: Rule) -> Option<(u8, &'static str)> {
         kw_test => as_keyword("`test`"),
         kw_fixture => as_keyword("`fixture`"),
         kw_expect | expectation => as_keyword("`expect`"),
+        kw_runs | runs_tail => as_keyword("`runs`"),
+        kw_only => as_keyword("`only`"),
+        runs_only_tail => as_keyword("`runs only`"),
+        kw_under | under_tail => as_keyword("`under`"),
+        kw_assert | assert_decl => as_keyword("`assert`"),
+        kw_never | claim => as_keyword("`never`"),
+        kw_given | given_expr => as_keyword("`given`"),
+        kw_within => as_keyword("`within`"),
+        kw_at | time_clause => as_keyword("`at`"),
+        kw_after | history_clause => as_keyword("`after`"),
+        kw_ago => as_keyword("`ago`"),
+        cwd_clause => as_keyword("`in`"),
+        rest => as_punct("`...`"),
         lparen | params | field_args | call_args | missing_list | paren => as_punct("`(`"),
         rparen => as_punct("`)`"),
         lbracket | tag_list | tag_target | fixture_roles | list_type => as_punct("`[`"),
+        pattern | pattern_open => as_construct("a pattern such as `[\"git\", \"status\"]`"),
+        pattern_list | list_open => {
+            as_construct("a list of patterns such as `[[\"git\", \"status\"]]`")
+        }
+        pattern_item => as_construct("a string or `...`"),
+        under_dir => as_construct("a directory as a string, such as `\"src\"`"),
+        assert_name => as_construct("the assertion's name as a string"),
+        never_allow => as_keyword("`allow`"),
+        never_start => as_keyword("`start`"),
+        cwd_value => as_construct("a directory as a string, such as `\"/work/app\"`"),
+        time_value => as_construct("a time as a string, such as `\"2026-12-02T16:00:00Z\"`"),
+        history_list => as_construct("a list of earlier calls such as `[deploy 2h ago]`"),
+        history_entry => as_construct("a tool name"),
         rbracket => as_punct("`]`"),
         lbrace | role_body | fixture_attrs => as_punct("`{`"),
         rbrace => as_punct("`}`"),
@@ -341,7 +414,9 @@ fn name(of: Rule) -> Option<(u8, &'static str)> {
         target | glob => as_construct("a target (a tool name, a glob or `[tags]`)"),
         expr | and_expr | not_expr | cmp_expr => as_construct("a condition"),
         operand | value | list | field_ref | context_ref | principal_ref => as_construct("a value"),
-        evidence_list | requirement | given | with_clause => as_construct("an evidence name"),
+        evidence_list | requirement | test_evidence | with_clause => {
+            as_construct("an evidence name")
+        }
         outcome | pending => as_construct("`allow`, `deny` or `pending`"),
         chain => as_construct("a fixture name"),
         request | call_action | start_action => as_construct("`via` or `starts`"),
@@ -362,9 +437,10 @@ fn name(of: Rule) -> Option<(u8, &'static str)> {
         role_decl | attribute_decl | context_decl | tool_decl | evidence_decl | workflow_decl
         | fixture_decl | test_decl => as_construct("a declaration"),
         EOI | file | item_only | item_prefix | workflow_item_only | workflow_item_prefix
-        | workflow_head | role_head | test_head | entitlement_only | entitlement_prefix
-        | expectation_only | expectation_prefix | WHITESPACE | COMMENT | word_char | word
-        | reserved | glob_part => None,
+        | workflow_head | role_head | test_head | assert_head | entitlement_only
+        | entitlement_prefix | expectation_only | expectation_prefix | claim_only
+        | claim_prefix | WHITESPACE | COMMENT | word_char | word | reserved | glob_part
+        | string_body => None,
     }
 }
 

@@ -161,6 +161,7 @@ impl Shift for Item {
             Item::Rule(d) => d.shift(by),
             Item::Fixture(d) => d.shift(by),
             Item::Test(d) => d.shift(by),
+            Item::Assert(d) => d.shift(by),
             Item::Error(s) => s.shift(by),
         }
     }
@@ -206,7 +207,9 @@ impl Shift for TypeExpr {
             | TypeKind::Int
             | TypeKind::Bool
             | TypeKind::Duration
-            | TypeKind::StringList => {}
+            | TypeKind::StringList
+            | TypeKind::Command
+            | TypeKind::Path => {}
             TypeKind::Enum(values) => values.shift(by),
             TypeKind::Unknown(name) => name.shift(by),
         }
@@ -393,7 +396,72 @@ impl Shift for Expr {
                 a.shift(by);
                 b.shift(by);
             }
+            ExprKind::Runs { command, op_span, pattern } => {
+                command.shift(by);
+                op_span.shift(by);
+                pattern.shift(by);
+            }
+            ExprKind::RunsOnly { command, op_span, patterns, list_span } => {
+                command.shift(by);
+                op_span.shift(by);
+                patterns.shift(by);
+                list_span.shift(by);
+            }
+            ExprKind::Under { path, op_span, dir } => {
+                path.shift(by);
+                op_span.shift(by);
+                dir.shift(by);
+            }
+            ExprKind::Calls { target, within } => {
+                target.shift(by);
+                within.shift(by);
+            }
+            ExprKind::Given(requirement) => requirement.shift(by),
         }
+        span.shift(by);
+    }
+}
+
+impl Shift for CommandPattern {
+    fn shift(&mut self, by: u32) {
+        let CommandPattern { items, span } = self;
+        items.shift(by);
+        span.shift(by);
+    }
+}
+
+impl Shift for PatternItem {
+    fn shift(&mut self, by: u32) {
+        match self {
+            PatternItem::Word(word) => word.shift(by),
+            PatternItem::Rest(span) => span.shift(by),
+        }
+    }
+}
+
+impl Shift for AssertDecl {
+    fn shift(&mut self, by: u32) {
+        let AssertDecl { doc, name, claims, span } = self;
+        doc.shift(by);
+        name.shift(by);
+        claims.shift(by);
+        span.shift(by);
+    }
+}
+
+impl Shift for Claim {
+    fn shift(&mut self, by: u32) {
+        let Claim { doc, kind, when, unless, span } = self;
+        doc.shift(by);
+        match kind {
+            ClaimKind::NeverAllow { via, target } => {
+                via.shift(by);
+                target.shift(by);
+            }
+            ClaimKind::NeverStart { workflow } => workflow.shift(by),
+        }
+        when.shift(by);
+        unless.shift(by);
         span.shift(by);
     }
 }
@@ -433,7 +501,7 @@ impl Shift for Expectation {
 
 impl Shift for TestRequest {
     fn shift(&mut self, by: u32) {
-        let TestRequest { chain, action, evidence, context, span } = self;
+        let TestRequest { chain, action, evidence, context, cwd, time, history, span } = self;
         chain.shift(by);
         match action {
             TestAction::Call { workflow, tool, args } => {
@@ -448,6 +516,22 @@ impl Shift for TestRequest {
         }
         evidence.shift(by);
         context.shift(by);
+        cwd.shift(by);
+        time.shift(by);
+        history.shift(by);
+        span.shift(by);
+    }
+}
+
+impl Shift for TestHistoryEntry {
+    fn shift(&mut self, by: u32) {
+        let TestHistoryEntry { tool, at, span } = self;
+        tool.shift(by);
+        match at {
+            Some(HistoryTime::At(time)) => time.shift(by),
+            Some(HistoryTime::Ago(duration)) => duration.shift(by),
+            None => {}
+        }
         span.shift(by);
     }
 }
@@ -469,7 +553,7 @@ mod tests {
     use super::Reuse;
     use crate::parser::{parse, parse_reusing};
 
-    const BASE: &str = "/// Doc.\nrole base\nattribute team: string\n\n/// Devs.\nrole dev extends base {\n  /// may\n  may svc.*\n  may deploy when env == \"staging\"\n}\ntool svc.read(repo: string) [read]\ntool deploy(env: \"staging\" | \"prod\") [write]\nevidence ok by human\n/// Flow.\nworkflow w {\n  start by dev\n  /// rule\n  allow svc.read when repo matches \"a/*\" require ok by dev\n  deny deploy when context.frozen because \"no\"\n  ttl 1h\n}\nfixture f = human [dev] { team: \"t\" }\ntest \"t\" {\n  expect allow: f via w calls svc.read(repo: \"a/b\")\n}\ndeny deploy\n";
+    const BASE: &str = "/// Doc.\nrole base\nattribute team: string\n\n/// Devs.\nrole dev extends base {\n  /// may\n  may svc.*\n  may deploy when env == \"staging\"\n}\ntool svc.read(repo: string) [read]\ntool deploy(env: \"staging\" | \"prod\") [write]\nevidence ok by human\n/// Flow.\nworkflow w {\n  start by dev\n  /// rule\n  allow svc.read when repo matches \"a/*\" require ok by dev\n  deny deploy when context.frozen because \"no\"\n  ttl 1h\n}\nfixture f = human [dev] { team: \"t\" }\ntest \"t\" {\n  expect allow: f via w calls svc.read(repo: \"a/b\") in \"/w\" after [deploy 1h ago]\n}\ndeny deploy\n/// Claims.\nassert \"a\" {\n  /// One.\n  never allow via w svc.* when repo runs only [[\"a\", ...], [\"b\"]]\n  never start w unless calls([read] within 1h) > given(ok by dev)\n}\ndeny svc.read when repo under \"x\"\n";
 
     /// Text an edit may insert: keywords, punctuation, comments and newlines.
     fn snippet() -> impl Strategy<Value = String> {
@@ -486,6 +570,11 @@ mod tests {
             Just("\nrole r\n".to_string()),
             Just("workflow v {\n allow x\n".to_string()),
             Just("tool".to_string()),
+            Just("assert \"b\" {".to_string()),
+            Just("\n  never allow x\n".to_string()),
+            Just(" runs [\"a\", ...]".to_string()),
+            Just("...".to_string()),
+            Just("[".to_string()),
         ]
     }
 

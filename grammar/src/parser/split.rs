@@ -3,7 +3,7 @@
 //!
 //! A piece starts at a keyword that can only begin a declaration (or rule) there, outside any
 //! braces. The exceptions below keep valid text together: `deny start`, `... for start`,
-//! `has role`, `context.NAME`, words after a dot (`mcp.server.test`), a keyword written where a
+//! `never start`, `never allow`, `has role`, `context.NAME`, words after a dot (`mcp.server.test`), a keyword written where a
 //! name is declared (`role allow`, reported as a reserved word), and a `require` list that is
 //! not followed by `for` (a clause of the rule before it).
 
@@ -12,8 +12,8 @@ use std::ops::Range;
 use crate::is_keyword;
 use crate::lexer::{Tok, TokKind};
 
-/// Words that start a top-level piece. `may`, `max_depth`, `ttl` and `expect` never start a
-/// valid one, but starting a piece there gives the misplaced line an error of its own.
+/// Words that start a top-level piece. `may`, `max_depth`, `ttl`, `expect` and `never` never
+/// start a valid one, but starting a piece there gives the misplaced line an error of its own.
 const TOP_LEVEL: &[&str] = &[
     "role",
     "attribute",
@@ -27,15 +27,17 @@ const TOP_LEVEL: &[&str] = &[
     "start",
     "fixture",
     "test",
+    "assert",
     "may",
     "max_depth",
     "ttl",
     "expect",
+    "never",
 ];
 
 /// Words that start a line of a workflow body.
 pub(crate) const WORKFLOW_BODY: &[&str] =
-    &["start", "allow", "deny", "require", "max_depth", "ttl", "may", "expect"];
+    &["start", "allow", "deny", "require", "max_depth", "ttl", "may", "expect", "never"];
 
 /// Words that start a line of a role body.
 pub(crate) const ROLE_BODY: &[&str] = &["may"];
@@ -43,10 +45,13 @@ pub(crate) const ROLE_BODY: &[&str] = &["may"];
 /// Words that start a line of a test body.
 pub(crate) const TEST_BODY: &[&str] = &["expect"];
 
+/// Words that start a line (a claim) of an assertion's body.
+pub(crate) const ASSERT_BODY: &[&str] = &["never"];
+
 /// Keywords that cannot appear inside braces. First on a line inside braces, one means that a
 /// brace was left open: a new declaration starts there anyway.
 const DECLARATION_ONLY: &[&str] =
-    &["role", "attribute", "tool", "evidence", "workflow", "fixture", "test"];
+    &["role", "attribute", "tool", "evidence", "workflow", "fixture", "test", "assert"];
 
 /// Keywords followed by a name (most declare it). A keyword right after one of them on the
 /// same line is a misused name, reported as a reserved word, rather than a new declaration.
@@ -125,7 +130,8 @@ fn starts_piece(src: &str, toks: &[Tok], i: usize, starters: &[&str]) -> bool {
         let after_dot = prev.is_punct(src, ".") && prev.end == tok.start;
         let declared_name = prev.line == tok.line && NAME_INTRODUCERS.contains(&prev_word);
         let continues = match word {
-            "start" => matches!(prev_word, "deny" | "for"),
+            "start" => matches!(prev_word, "deny" | "for" | "never"),
+            "allow" => prev_word == "never",
             "role" => prev_word == "has",
             _ => false,
         };
@@ -184,6 +190,12 @@ pub(crate) fn too_deep(src: &str, toks: &[Tok]) -> Option<usize> {
     /// Keywords that can appear inside a comparison, after a `not`.
     const INSIDE_CONDITIONS: &[&str] = &[
         "not",
+        "runs",
+        "only",
+        "under",
+        "calls",
+        "given",
+        "by",
         "in",
         "matches",
         "contains",
@@ -268,6 +280,8 @@ mod tests {
             "require a for start",
             "role allow",
             "attribute test: int",
+            "never allow x when a",
+            "never start w",
             "role senior extends allow",
             "start by deny",
         ] {
@@ -282,6 +296,28 @@ mod tests {
             vec!["allow x require a", "require b for y"]
         );
         assert_eq!(pieces("allow x require a for y"), vec!["allow x", "require a for y"]);
+    }
+
+    #[test]
+    fn assertions_are_pieces_and_claims_split_at_never() {
+        let src = "assert \"a\" {\n  never allow x when y\n  never start w\n}\ndeny x";
+        assert_eq!(
+            pieces(src),
+            vec!["assert \"a\" {\n  never allow x when y\n  never start w\n}", "deny x"]
+        );
+        let toks = lex(src).tokens;
+        let open = toks.iter().position(|t| t.is_punct(src, "{")).unwrap();
+        let close = toks.iter().position(|t| t.is_punct(src, "}")).unwrap();
+        let lines: Vec<_> = body(src, &toks, open + 1..close, ASSERT_BODY)
+            .iter()
+            .map(|r| src[toks[r.start].start..toks[r.end - 1].end].to_string())
+            .collect();
+        assert_eq!(lines, vec!["never allow x when y", "never start w"]);
+        // An assertion left open does not swallow the next declaration.
+        assert_eq!(
+            pieces("assert \"a\" {\n never start w\nrole r"),
+            vec!["assert \"a\" {\n never start w", "role r"]
+        );
     }
 
     #[test]
@@ -324,5 +360,11 @@ mod tests {
         assert_eq!(check(&deep("not a and ", 1000)), None);
         assert_eq!(check(&deep("(a) or ", 1000)), None);
         assert_eq!(check(&deep("allow x when not a\n", 1000)), None);
+        // The operands of `runs`, `under`, `calls` and `given` do not end a `not`.
+        let nots = deep("not ", 60);
+        for tail in ["c runs only [[[[[", "c under ((((((", "calls(((((", "given(a by ((((("] {
+            assert!(check(&format!("{nots}{tail}")).is_some(), "{tail}");
+        }
+        assert_eq!(check(&deep("x runs only [[\"a\", ...]] and ", 1000)), None);
     }
 }

@@ -17,7 +17,7 @@ pub fn fixture(name: &str) -> String {
 }
 
 /// The fixtures every property is checked on.
-pub const FIXTURES: &[&str] = &["engineering", "edges", "syntax", "long"];
+pub const FIXTURES: &[&str] = &["engineering", "edges", "syntax", "long", "agents", "v2"];
 
 // ---- invariants -------------------------------------------------------------------------------
 
@@ -263,8 +263,30 @@ fn item(item: &Item) -> Tree {
             children.extend(t.expectations.iter().map(expectation));
             spanned("test", t.span, with_doc(&t.doc, children))
         }
+        Item::Assert(a) => {
+            let mut children = vec![string(&a.name)];
+            children.extend(a.claims.iter().map(claim));
+            spanned("assert", a.span, with_doc(&a.doc, children))
+        }
         Item::Error(span) => spanned("error", *span, Vec::new()),
     }
+}
+
+fn claim(c: &Claim) -> Tree {
+    let mut children = Vec::new();
+    let head = match &c.kind {
+        ClaimKind::NeverAllow { via, target: t } => {
+            children.extend(via.iter().map(|w| node("via", vec![ident(w)])));
+            children.push(target(t));
+            "never-allow"
+        }
+        ClaimKind::NeverStart { workflow } => {
+            children.push(ident(workflow));
+            "never-start"
+        }
+    };
+    conditions(&mut children, &c.when, &c.unless);
+    spanned(head, c.span, with_doc(&c.doc, children))
 }
 
 fn value_decl(head: &str, d: &ValueDecl) -> Tree {
@@ -278,6 +300,8 @@ fn type_expr(t: &TypeExpr) -> Tree {
         TypeKind::Bool => spanned("bool", t.span, vec![]),
         TypeKind::Duration => spanned("duration", t.span, vec![]),
         TypeKind::StringList => spanned("list-of-string", t.span, vec![]),
+        TypeKind::Command => spanned("command", t.span, vec![]),
+        TypeKind::Path => spanned("path", t.span, vec![]),
         TypeKind::Enum(values) => spanned("enum", t.span, values.iter().map(string).collect()),
         TypeKind::Unknown(name) => spanned("unknown-type", t.span, vec![ident(name)]),
     }
@@ -360,21 +384,30 @@ fn requirements(children: &mut Vec<Tree>, list: &[EvidenceRequirement]) {
     if list.is_empty() {
         return;
     }
-    let items = list.iter().map(|req| {
-        let mut parts = Vec::new();
-        if let Some(count) = &req.count {
-            parts.push(leaf(format!("{}{}", count.value, at(count.span))));
-        }
-        parts.push(ident(&req.name));
-        if !req.fields.is_empty() {
-            parts.push(node("fields", req.fields.iter().map(field_value).collect()));
-        }
-        if let Some(by) = &req.by {
-            parts.push(node("by", vec![ident(by)]));
-        }
-        spanned("evidence", req.span, parts)
+    children.push(node("require", list.iter().map(requirement).collect()));
+}
+
+fn requirement(req: &EvidenceRequirement) -> Tree {
+    let mut parts = Vec::new();
+    if let Some(count) = &req.count {
+        parts.push(leaf(format!("{}{}", count.value, at(count.span))));
+    }
+    parts.push(ident(&req.name));
+    if !req.fields.is_empty() {
+        parts.push(node("fields", req.fields.iter().map(field_value).collect()));
+    }
+    if let Some(by) = &req.by {
+        parts.push(node("by", vec![ident(by)]));
+    }
+    spanned("evidence", req.span, parts)
+}
+
+fn pattern(p: &CommandPattern) -> Tree {
+    let items = p.items.iter().map(|item| match item {
+        PatternItem::Word(word) => string(word),
+        PatternItem::Rest(span) => leaf(format!("...{}", at(*span))),
     });
-    children.push(node("require", items.collect()));
+    spanned("pattern", p.span, items.collect())
 }
 
 fn target(t: &Target) -> Tree {
@@ -435,6 +468,22 @@ fn expr(e: &Expr) -> Tree {
         ExprKind::And(l, r) => spanned("and", s, vec![expr(l), expr(r)]),
         ExprKind::Or(l, r) => spanned("or", s, vec![expr(l), expr(r)]),
         ExprKind::Paren(inner) => spanned("paren", s, vec![expr(inner)]),
+        ExprKind::Runs { command, op_span, pattern: p } => {
+            spanned("runs", s, vec![leaf(format!("op{}", at(*op_span))), expr(command), pattern(p)])
+        }
+        ExprKind::RunsOnly { command, op_span, patterns, list_span } => {
+            let list = spanned("patterns", *list_span, patterns.iter().map(pattern).collect());
+            spanned("runs-only", s, vec![leaf(format!("op{}", at(*op_span))), expr(command), list])
+        }
+        ExprKind::Under { path, op_span, dir } => {
+            spanned("under", s, vec![leaf(format!("op{}", at(*op_span))), expr(path), string(dir)])
+        }
+        ExprKind::Calls { target: t, within } => {
+            let mut children = vec![target(t)];
+            children.extend(within.iter().map(|d| node("within", vec![duration(d)])));
+            spanned("calls", s, children)
+        }
+        ExprKind::Given(req) => spanned("given", s, vec![requirement(req)]),
     }
 }
 
@@ -477,6 +526,20 @@ fn request(r: &TestRequest) -> Tree {
     }
     if !r.context.is_empty() {
         children.push(node("context", r.context.iter().map(field_value).collect()));
+    }
+    children.extend(r.cwd.iter().map(|cwd| node("in", vec![string(cwd)])));
+    children.extend(r.time.iter().map(|time| node("at", vec![string(time)])));
+    if let Some(history) = &r.history {
+        let entries = history.iter().map(|e| {
+            let mut parts = vec![leaf(format!("{}{}", e.tool.text, at(e.tool.span)))];
+            match &e.at {
+                Some(HistoryTime::At(time)) => parts.push(node("at", vec![string(time)])),
+                Some(HistoryTime::Ago(d)) => parts.push(node("ago", vec![duration(d)])),
+                None => {}
+            }
+            spanned("call", e.span, parts)
+        });
+        children.push(node("after", entries.collect()));
     }
     spanned("request", r.span, children)
 }
