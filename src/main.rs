@@ -55,7 +55,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
         format: CheckFormat,
     },
-    /// Decide requests (LANGUAGE.md §5 JSON) against a policy.
+    /// Decide requests (JSON, see docs/language.md#requests) against a policy.
     Eval {
         /// The policy: a `.writ` file or a directory of them.
         #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]

@@ -25,7 +25,7 @@ use crate::trace::{
 };
 
 impl Policy {
-    /// Decides a request (LANGUAGE.md §5).
+    /// Decides a request, by the decision procedure of `docs/language.md`.
     pub fn decide(&self, req: &Request) -> Decision {
         self.decide_with(req, &mut NoTrace)
     }

@@ -35,7 +35,7 @@ impl fmt::Display for Outcome {
     }
 }
 
-/// The answer to a request. Serializes exactly as LANGUAGE.md §5:
+/// The answer to a request. Serializes exactly as `docs/language.md` documents ("Decisions"):
 /// `{"decision", "missing", "rules", "reasons", "ttl_seconds", "policy"}`, in that order.
 ///
 /// Rule ids, evidence and role names and the policy digest are shared with the [`crate::Policy`]

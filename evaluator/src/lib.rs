@@ -48,12 +48,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The procedure is LANGUAGE.md §5, step by step; conditions are three-valued (§4).
+//! The procedure is that of `docs/language.md`, step by step; conditions are three-valued.
 //! [`reference::decide`] is the same procedure written naively over the IR (no indexes, no
 //! interning, no bitsets); property tests check that the two decide alike on random policies
 //! and requests (see `evaluator/README.md`).
 //!
-//! # Choices where LANGUAGE.md is silent
+//! # Choices where the language specification is silent
 //!
 //! - **Values that are not writ values** (a float, an object, a mixed list) are well-formed
 //!   JSON: wrong-typed as arguments and declared attributes or context values (deny, step 1),

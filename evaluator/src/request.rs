@@ -1,4 +1,4 @@
-//! Requests (LANGUAGE.md §5): decoding, shape checking, and the data model.
+//! Requests (`docs/language.md`, "Requests"): decoding, shape checking, and the data model.
 //!
 //! Decoding is independent of any policy: it checks the request's *shape* (the schema of §5 and
 //! §7) and keeps values as they came. Whether values fit the policy's declarations (argument,

@@ -7,7 +7,7 @@
 //!   `runs only` lists or before its clauses (see the `format` module for the exact layout).
 //! - [`KEYWORDS`], [`is_keyword`] and [`line_col`] help editors and diagnostics.
 //!
-//! # Choices where LANGUAGE.md is silent
+//! # Choices where the language specification is silent
 //!
 //! - Clauses of a rule may only come in the order of the table in §3, each at most once; a
 //!   clause out of order or repeated is a syntax error that says so.
@@ -52,7 +52,7 @@ mod parser;
 pub use format::{format, quote};
 pub use parser::{Reuse, parse, parse_reusing};
 
-/// The reserved words of the language (LANGUAGE.md §1). They match whole words only:
+/// The reserved words of the language (`docs/language.md`). They match whole words only:
 /// `tests_passed` and `roles` are identifiers. `human`, `service` and `agent` are not reserved,
 /// nor is `within` (a keyword only inside `calls(...)`), nor are `at`, `after` and `ago` (words
 /// of a test request's run clauses).
