@@ -7,13 +7,15 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use writ_evaluator::ir::{
-    AllowRuleIr, CmpOp, Cond, DenyRuleIr, DenyStartRuleIr, EntitlementIr, EvidenceKindIr,
-    EvidenceRequirementIr, Operand, ParamIr, PolicyIr, PrincipalKind, RequireForRuleIr, RoleIr,
-    RuleMeta, RuleSetIr, StartRuleIr, TargetIr, ToolIr, Value, ValueDeclIr, Who, WorkflowIr,
+    AllowRuleIr, CallsIr, CmpOp, CommandPatternIr, Cond, DenyRuleIr, DenyStartRuleIr,
+    EntitlementIr, EvidenceKindIr, EvidenceRequirementIr, Operand, ParamIr, PatternItemIr,
+    PolicyIr, PrincipalKind, RequireForRuleIr, RoleIr, RuleMeta, RuleSetIr, StartRuleIr, TargetIr,
+    ToolIr, Value, ValueDeclIr, Who, WorkflowIr,
 };
 use writ_grammar::ast::{
-    CompareOp, EvidenceRequirement, Expr, ExprKind, FieldValue, Ident, Param, PrincipalRef,
-    Quantifier, Rule, RuleKind, SourceFile, Span, Target, TargetKind, WorkflowItem,
+    CommandPattern, CompareOp, EvidenceRequirement, Expr, ExprKind, FieldValue, Ident, Param,
+    PatternItem, PrincipalRef, Quantifier, Rule, RuleKind, SourceFile, Span, Target, TargetKind,
+    WorkflowItem,
 };
 
 use crate::diagnostic::{Code, Diagnostic, Location, did_you_mean, suggest};
@@ -242,7 +244,9 @@ impl<'a> Checker<'a> {
                     .help("`id`, `kind` and `roles` are built in; choose another name"),
                 );
             }
+            let what = if attributes { "an attribute" } else { "a context value" };
             let ty = self.type_expr(d.file, &d.decl.ty).unwrap_or(Ty::Str);
+            let ty = self.argument_only(d.file, &d.decl.ty, ty, what);
             out.push(ValueDeclIr { name: name.name.clone(), ty: ty.to_value_type() });
         }
         out
@@ -294,6 +298,33 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `command` and `path` are types of tool arguments only (LANGUAGE.md §2): reported on
+    /// anything else, which is then treated as a string.
+    fn argument_only(
+        &mut self,
+        file: usize,
+        expr: &writ_grammar::ast::TypeExpr,
+        ty: Ty,
+        what: &str,
+    ) -> Ty {
+        if !matches!(ty, Ty::Command | Ty::Path) {
+            return ty;
+        }
+        self.error(
+            Diagnostic::new(
+                Code::ArgumentOnlyType,
+                at(file, expr.span),
+                format!("{what} cannot be {ty}"),
+            )
+            .label("tool arguments only")
+            .help(
+                "`command` and `path` are types of tool arguments, which writ parses or resolves; \
+                 declare this one as a `string`",
+            ),
+        );
+        Ty::Str
+    }
+
     fn params(&mut self, file: usize, params: &[Param], what: &str) -> Vec<ParamIr> {
         let mut seen: HashMap<&str, Span> = HashMap::new();
         let mut out = Vec::new();
@@ -313,6 +344,11 @@ impl<'a> Checker<'a> {
             }
             seen.insert(&p.name.name, p.name.span);
             let ty = self.type_expr(file, &p.ty).unwrap_or(Ty::Str);
+            let ty = if what == "argument" {
+                ty
+            } else {
+                self.argument_only(file, &p.ty, ty, "an evidence field")
+            };
             out.push(ParamIr { name: p.name.name.clone(), ty: ty.to_value_type() });
         }
         out
@@ -912,6 +948,10 @@ impl<'a> Checker<'a> {
             }
             return Some(value);
         }
+        // A command line is written as a string (and sent as one).
+        if *ty == Ty::Command && found == Ty::Str {
+            return Some(value);
+        }
         if !ty.comparable(&found) {
             self.error(
                 Diagnostic::new(
@@ -1259,6 +1299,8 @@ impl<'a> Checker<'a> {
                         .label(format!("{}", v.ty))
                         .help(if v.ty == Ty::StringList {
                             "to match the elements of a list, write `any LIST matches \"glob\"` or `all LIST matches \"glob\"`".to_string()
+                        } else if v.ty == Ty::Command {
+                            command_help(pattern.value.split_whitespace())
                         } else {
                             "`matches` compares a string with a glob pattern".to_string()
                         }),
@@ -1294,6 +1336,55 @@ impl<'a> Checker<'a> {
                     Quantifier::Any => Cond::AnyMatches(l.operand, glob),
                     Quantifier::All => Cond::AllMatches(l.operand, glob),
                 })
+            }
+            ExprKind::Runs { command, op_span, pattern } => {
+                let operand = self.command_operand(command, *op_span, "runs", sc);
+                let pattern = self.pattern(sc.file, pattern);
+                Some(Cond::Runs(operand?, pattern?))
+            }
+            ExprKind::RunsOnly { command, op_span, patterns, list_span } => {
+                let operand = self.command_operand(command, *op_span, "runs only", sc);
+                if patterns.is_empty() {
+                    self.error(
+                        Diagnostic::new(
+                            Code::EmptyPattern,
+                            at(sc.file, *list_span),
+                            "`runs only []` admits no command at all",
+                        )
+                        .label("no patterns")
+                        .help("list the commands to admit: `runs only [[\"git\", \"status\"], [\"ls\", ...]]`"),
+                    );
+                    return None;
+                }
+                let patterns: Vec<Option<CommandPatternIr>> =
+                    patterns.iter().map(|p| self.pattern(sc.file, p)).collect();
+                let patterns: Option<Vec<CommandPatternIr>> = patterns.into_iter().collect();
+                Some(Cond::RunsOnly(operand?, patterns?))
+            }
+            ExprKind::Under { path, op_span, dir } => {
+                let v = self.value(path, sc)?;
+                if v.ty != Ty::Path {
+                    let text = self.snippet(sc.file, path.span).to_string();
+                    self.error(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            at(sc.file, path.span),
+                            format!("`under` needs a path, but `{text}` is {}", v.ty),
+                        )
+                        .label(format!("{}", v.ty))
+                        .related(at(sc.file, *op_span), "`under` compares resolved paths")
+                        .help(if v.ty.is_string() {
+                            format!(
+                                "declare the argument as `path` so that it is resolved, or write `{text} matches \"{}/*\"`",
+                                dir.value.trim_end_matches('/')
+                            )
+                        } else {
+                            "`under` takes a `path` argument on the left".to_string()
+                        }),
+                    );
+                    return None;
+                }
+                Some(Cond::Under(v.operand, dir.value.clone()))
             }
             ExprKind::HasRole { principal, principal_span, role } => {
                 let ok = self.principal_visible(*principal, *principal_span, sc);
@@ -1361,6 +1452,21 @@ impl<'a> Checker<'a> {
                 }),
             );
         }
+        if v.ty == Ty::Command {
+            self.error(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    at(sc.file, value.span),
+                    format!(
+                        "`{}` is a command, not a string: `{op}` cannot test it",
+                        self.snippet(sc.file, value.span)
+                    ),
+                )
+                .label("a command")
+                .help(command_help(std::iter::empty())),
+            );
+            return None;
+        }
         if !v.ty.is_string() {
             ok = false;
             self.error(
@@ -1423,6 +1529,28 @@ impl<'a> Checker<'a> {
         let lt = self.snippet(sc.file, lhs.span).to_string();
         let rt = self.snippet(sc.file, rhs.span).to_string();
         let ordering = !matches!(op, CompareOp::Eq | CompareOp::Ne);
+        if let Some((side, text, other)) = if l.ty == Ty::Command {
+            Some((lhs, &lt, &r))
+        } else if r.ty == Ty::Command {
+            Some((rhs, &rt, &l))
+        } else {
+            None
+        } {
+            let words = match &other.operand {
+                Operand::Literal(Value::Str(s)) => s.clone(),
+                _ => String::new(),
+            };
+            self.error(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    at(sc.file, side.span),
+                    format!("`{text}` is a command, not a string: it cannot be compared"),
+                )
+                .label("a command")
+                .help(command_help(words.split_whitespace())),
+            );
+            return None;
+        }
         if !l.ty.comparable(&r.ty) {
             let mut d = Diagnostic::new(
                 Code::TypeMismatch,
@@ -1474,6 +1602,57 @@ impl<'a> Checker<'a> {
             }
         }
         Some(Cond::Compare(cmp_op(op), l.operand, r.operand))
+    }
+
+    /// The left side of `runs` / `runs only`: a `command` argument.
+    fn command_operand(&mut self, e: &Expr, op_span: Span, op: &str, sc: Scope) -> Option<Operand> {
+        let v = self.value(e, sc)?;
+        if v.ty == Ty::Command {
+            return Some(v.operand);
+        }
+        let text = self.snippet(sc.file, e.span).to_string();
+        self.error(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                at(sc.file, e.span),
+                format!("`{op}` needs a command, but `{text}` is {}", v.ty),
+            )
+            .label(format!("{}", v.ty))
+            .related(
+                at(sc.file, op_span),
+                format!("`{op}` reads the simple commands of a command line"),
+            )
+            .help(if v.ty.is_string() {
+                "declare the tool's argument as `command` (`tool sh(command: command)`) so that \
+                 writ parses it as bash would"
+                    .to_string()
+            } else {
+                format!("`{op}` takes a `command` argument on the left")
+            }),
+        );
+        None
+    }
+
+    /// A command pattern, checked: at least one item.
+    fn pattern(&mut self, file: usize, pattern: &CommandPattern) -> Option<CommandPatternIr> {
+        if pattern.items.is_empty() {
+            self.error(
+                Diagnostic::new(Code::EmptyPattern, at(file, pattern.span), "an empty command pattern")
+                    .label("matches no command")
+                    .help("a pattern lists words: `[\"git\", \"push\", ...]`; `...` stands for any number of words"),
+            );
+            return None;
+        }
+        Some(CommandPatternIr {
+            items: pattern
+                .items
+                .iter()
+                .map(|item| match item {
+                    PatternItem::Word(w) => PatternItemIr::Word(w.value.clone()),
+                    PatternItem::Rest(_) => PatternItemIr::Rest,
+                })
+                .collect(),
+        })
     }
 
     fn principal_visible(&mut self, p: PrincipalRef, span: Span, sc: Scope) -> bool {
@@ -1590,12 +1769,59 @@ impl<'a> Checker<'a> {
                     None
                 }
             },
+            ExprKind::Calls { target, within } => {
+                let target_ir = self.target(sc.file, target);
+                let within_seconds = match within {
+                    None => None,
+                    Some(d) if d.seconds <= 0 => {
+                        self.error(
+                            Diagnostic::new(
+                                Code::ZeroDuration,
+                                at(sc.file, d.span),
+                                "a `within` window must be longer than zero",
+                            )
+                            .label("an empty window")
+                            .help("write a window such as `within 24h`, or leave it out to count the whole run"),
+                        );
+                        return None;
+                    }
+                    Some(d) => Some(d.seconds),
+                };
+                let target_ir = target_ir?;
+                for &t in &target_ir.tools {
+                    self.usage.allowed_tools.insert(t as usize);
+                }
+                let glob = match &target.kind {
+                    TargetKind::Glob(pattern) => Some(pattern.clone()),
+                    TargetKind::All => Some("*".to_string()),
+                    _ => None,
+                };
+                Some(Typed {
+                    ty: Ty::Int,
+                    operand: Operand::Calls(CallsIr { target: target_ir, glob, within_seconds }),
+                })
+            }
+            ExprKind::Given(_) => {
+                self.error(
+                    Diagnostic::new(
+                        Code::GivenOutsideAssertion,
+                        at(sc.file, e.span),
+                        "`given(...)` counts evidence only inside an assertion",
+                    )
+                    .label("not inside `assert`")
+                    .help("in a rule, ask for evidence with `require`: `allow TOOL require 2 approval by lead`"),
+                );
+                None
+            }
             ExprKind::Compare { .. }
             | ExprKind::In { .. }
             | ExprKind::Contains { .. }
             | ExprKind::Matches { .. }
             | ExprKind::Quantified { .. }
             | ExprKind::HasRole { .. }
+            | ExprKind::Runs { .. }
+            | ExprKind::RunsOnly { .. }
+            | ExprKind::Under { .. }
             | ExprKind::Not(_)
             | ExprKind::And(..)
             | ExprKind::Or(..) => {
@@ -1753,6 +1979,22 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// The help for a command used as text: use `runs` (or `runs only`), with the words given
+/// (`command == "git push"`) turned into a pattern.
+fn command_help<'w>(words: impl Iterator<Item = &'w str>) -> String {
+    let items: Vec<String> =
+        words.filter(|w| *w != "*").map(|w| format!("{:?}", w.trim_end_matches('*'))).collect();
+    let pattern = if items.is_empty() {
+        "[\"git\", \"push\", ...]".to_string()
+    } else {
+        format!("[{}, ...]", items.join(", "))
+    };
+    format!(
+        "a command is matched by the simple commands it runs, never by its text: write \
+         `command runs {pattern}` (in a deny) or `command runs only [{pattern}]` (in an allow)"
+    )
+}
+
 fn type_help(ty: &Ty) -> String {
     match ty {
         Ty::Str => "strings are written in double quotes: `\"text\"`".to_string(),
@@ -1765,6 +2007,8 @@ fn type_help(ty: &Ty) -> String {
             values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
         ),
         Ty::Kind => "write `human`, `service` or `agent`".to_string(),
+        Ty::Command => "write a command line as a string: `\"git status\"`".to_string(),
+        Ty::Path => "write a path as a string: `\"/work/app/README.md\"`".to_string(),
     }
 }
 

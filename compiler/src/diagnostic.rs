@@ -49,10 +49,16 @@ pub enum Code {
     MissingArgument,
     PrincipalOutsideMay,
     NotACondition,
+    EmptyPattern,
+    ArgumentOnlyType,
+    GivenOutsideAssertion,
     // Warnings.
     UnstartableWorkflow,
     NeverAllows,
     UnusedDeclaration,
+    RunsInAllow,
+    AdmitsAnyProgram,
+    UnverifiedAssertion,
 }
 
 impl Code {
@@ -93,6 +99,12 @@ impl Code {
             Code::UnstartableWorkflow => "unstartable_workflow",
             Code::NeverAllows => "never_allows",
             Code::UnusedDeclaration => "unused_declaration",
+            Code::EmptyPattern => "empty_pattern",
+            Code::ArgumentOnlyType => "argument_only_type",
+            Code::GivenOutsideAssertion => "given_outside_assertion",
+            Code::RunsInAllow => "runs_in_allow",
+            Code::AdmitsAnyProgram => "admits_any_program",
+            Code::UnverifiedAssertion => "unverified_assertion",
         }
     }
 
@@ -134,15 +146,24 @@ impl Code {
             Code::UnstartableWorkflow => "a workflow nobody can start",
             Code::NeverAllows => "an allow no starting role is entitled to",
             Code::UnusedDeclaration => "a declaration nothing uses",
+            Code::EmptyPattern => "a command pattern or pattern list with nothing in it",
+            Code::ArgumentOnlyType => "`command` or `path` outside a tool's arguments",
+            Code::GivenOutsideAssertion => "`given(...)` outside an assertion",
+            Code::RunsInAllow => "an allow on `runs`, which admits anything that also runs it",
+            Code::AdmitsAnyProgram => "a `runs only` pattern that admits a shell or interpreter",
+            Code::UnverifiedAssertion => "an assertion this version does not verify",
         }
     }
 
     /// Warnings do not stop a policy from compiling.
     pub fn severity(self) -> Severity {
         match self {
-            Code::UnstartableWorkflow | Code::NeverAllows | Code::UnusedDeclaration => {
-                Severity::Warning
-            }
+            Code::UnstartableWorkflow
+            | Code::NeverAllows
+            | Code::UnusedDeclaration
+            | Code::RunsInAllow
+            | Code::AdmitsAnyProgram
+            | Code::UnverifiedAssertion => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -181,9 +202,15 @@ impl Code {
         Code::MissingArgument,
         Code::PrincipalOutsideMay,
         Code::NotACondition,
+        Code::EmptyPattern,
+        Code::ArgumentOnlyType,
+        Code::GivenOutsideAssertion,
         Code::UnstartableWorkflow,
         Code::NeverAllows,
         Code::UnusedDeclaration,
+        Code::RunsInAllow,
+        Code::AdmitsAnyProgram,
+        Code::UnverifiedAssertion,
     ];
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use writ_evaluator::ir::PolicyIr;
-use writ_grammar::ast::{RuleKind, WorkflowItem};
+use writ_grammar::ast::{CommandPattern, Expr, ExprKind, PatternItem, RuleKind, WorkflowItem};
 
 use crate::check::Checker;
 use crate::diagnostic::{Code, Diagnostic};
@@ -13,6 +13,120 @@ pub(crate) fn run(c: &mut Checker<'_>, ir: &PolicyIr) {
     unstartable_workflows(c);
     never_allows(c, ir);
     unused(c);
+    command_allows(c);
+    unverified_assertions(c);
+}
+
+/// Programs that run whatever their arguments say: a shell, an interpreter, or a wrapper that
+/// runs another program.
+const RUNS_ANYTHING: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "mksh", "fish", "csh", "tcsh", "python", "python3", "node",
+    "deno", "bun", "perl", "ruby", "php", "lua", "env", "xargs", "sudo", "doas", "exec", "eval",
+    "nohup", "timeout", "nice", "command", "builtin", "find", "awk", "make",
+];
+
+/// Allows on commands: `runs` admits anything that also runs the pattern (`runs only` is the
+/// allow-list form), and a `runs only` pattern that admits a shell or interpreter with any
+/// arguments admits every program.
+fn command_allows(c: &mut Checker<'_>) {
+    let mut conditions: Vec<(usize, &Expr, bool)> = Vec::new();
+    for w in &c.symbols.workflows {
+        for item in &w.decl.body {
+            if let WorkflowItem::Rule(r) = item
+                && let RuleKind::Allow { when, unless, .. } = &r.kind
+            {
+                conditions.extend(when.iter().map(|e| (w.file, e, true)));
+                conditions.extend(unless.iter().map(|e| (w.file, e, false)));
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (file, e, positive) in conditions {
+        // Iterative walk, tracking whether the node counts towards allowing (not negated).
+        let mut stack = vec![(e, positive)];
+        while let Some((e, positive)) = stack.pop() {
+            match &e.kind {
+                ExprKind::Not(inner) => stack.push((inner, !positive)),
+                ExprKind::Paren(inner) => stack.push((inner, positive)),
+                ExprKind::And(a, b) | ExprKind::Or(a, b) => {
+                    stack.push((a, positive));
+                    stack.push((b, positive));
+                }
+                ExprKind::Runs { op_span, .. } if positive => {
+                    found.push(
+                        Diagnostic::new(
+                            Code::RunsInAllow,
+                            at(file, *op_span),
+                            "`runs` in an allow admits any command line that also runs this",
+                        )
+                        .label("`git status; rm -rf /` runs `git status` too")
+                        .help("allow with `runs only [...]`, which admits exactly the listed commands; keep `runs` for denies"),
+                    );
+                }
+                ExprKind::RunsOnly { patterns, .. } if positive => {
+                    for p in patterns {
+                        if let Some(program) = admits_any_program(p) {
+                            found.push(
+                                Diagnostic::new(
+                                    Code::AdmitsAnyProgram,
+                                    at(file, p.span),
+                                    format!("this pattern admits any program: {program}"),
+                                )
+                                .label("admits any program")
+                                .help("list the exact commands instead, or require a human's confirmation for this allow"),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    c.diagnostics.extend(found);
+}
+
+/// Why a `runs only` pattern admits any program, if it does: it starts with `...` or `"*"`, or
+/// its first word can be a shell, interpreter or wrapper and later items admit any words.
+fn admits_any_program(p: &CommandPattern) -> Option<String> {
+    let (first, rest) = p.items.split_first()?;
+    let open = |item: &PatternItem| match item {
+        PatternItem::Rest(_) => true,
+        PatternItem::Word(w) => w.value.contains('*'),
+    };
+    match first {
+        PatternItem::Rest(_) => Some("`...` first matches any command".to_string()),
+        PatternItem::Word(w) if w.value.starts_with('*') => {
+            Some(format!("{:?} as the first word matches any command", w.value))
+        }
+        PatternItem::Word(w) => {
+            let glob = writ_evaluator::Glob::new(&w.value);
+            let program = RUNS_ANYTHING.iter().find(|p| glob.is_match(p))?;
+            rest.iter().any(open).then(|| {
+                format!(
+                    "`{program}` with any arguments runs whatever they say (`{program} -c ...`)"
+                )
+            })
+        }
+    }
+}
+
+/// Assertions (§11) are parsed and their names checked, but this version does not verify them:
+/// say so rather than pass them silently.
+fn unverified_assertions(c: &mut Checker<'_>) {
+    for a in c.symbols.assertions.clone() {
+        c.diagnostics.push(
+            Diagnostic::new(
+                Code::UnverifiedAssertion,
+                at(a.file, a.decl.name.span),
+                format!(
+                    "assertion {:?} is not verified by this version of writ",
+                    a.decl.name.value
+                ),
+            )
+            .label("not checked")
+            .help("`writ verify` is not built yet; until then, cover the claim with `test` blocks"),
+        );
+    }
 }
 
 /// A workflow without any `start` rule can never run.

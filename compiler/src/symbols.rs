@@ -61,6 +61,8 @@ pub struct Symbols<'a> {
     pub workflows: Vec<Declared<'a, WorkflowDecl>>,
     pub fixtures: Vec<Declared<'a, FixtureDecl>>,
     pub tests: Vec<Declared<'a, TestDecl>>,
+    /// Assertions (§11), in source order.
+    pub assertions: Vec<Declared<'a, writ_grammar::ast::AssertDecl>>,
     /// Top-level rules, in source order.
     pub rules: Vec<Declared<'a, Rule>>,
 }
@@ -70,6 +72,7 @@ impl<'a> Symbols<'a> {
     pub fn collect(files: &[&'a SourceFile], diagnostics: &mut Vec<Diagnostic>) -> Symbols<'a> {
         let mut symbols = Symbols::default();
         let mut test_names: HashMap<&'a str, Location> = HashMap::new();
+        let mut assertion_names: HashMap<&'a str, Location> = HashMap::new();
         for (file, ast) in files.iter().enumerate() {
             for item in &ast.items {
                 let (name, span, symbol) = match item {
@@ -123,6 +126,25 @@ impl<'a> Symbols<'a> {
                         symbols.rules.push(Declared { decl: r, file });
                         continue;
                     }
+                    Item::Assert(d) => {
+                        let here = Location { file, span: d.name.span };
+                        if let Some(first) = assertion_names.get(d.name.value.as_str()) {
+                            diagnostics.push(
+                                Diagnostic::new(
+                                    Code::DuplicateDeclaration,
+                                    here,
+                                    format!("assertion `{}` is declared twice", d.name.value),
+                                )
+                                .label("declared again here")
+                                .related(*first, "first declared here")
+                                .help("give each assertion its own name"),
+                            );
+                        } else {
+                            assertion_names.insert(&d.name.value, here);
+                        }
+                        symbols.assertions.push(Declared { decl: d, file });
+                        continue;
+                    }
                     Item::Error(_) => continue,
                 };
                 let here = Location { file, span };
@@ -151,7 +173,7 @@ impl<'a> Symbols<'a> {
                     Item::Evidence(d) => symbols.evidence.push(Declared { decl: d, file }),
                     Item::Workflow(d) => symbols.workflows.push(Declared { decl: d, file }),
                     Item::Fixture(d) => symbols.fixtures.push(Declared { decl: d, file }),
-                    Item::Test(_) | Item::Rule(_) | Item::Error(_) => {}
+                    Item::Test(_) | Item::Rule(_) | Item::Assert(_) | Item::Error(_) => {}
                 }
             }
         }

@@ -344,6 +344,7 @@ fn expectation(
         }
     }
     request.insert("context".into(), Json::Object(context));
+    ok &= run_clauses(c, file, &e.request, &mut request);
     let text = c.input.texts.get(file).and_then(|t| t.get(e.span.range())).unwrap_or("");
     ok.then(|| TestExpectation {
         outcome: e.outcome,
@@ -352,6 +353,126 @@ fn expectation(
         text: text.split_whitespace().collect::<Vec<_>>().join(" "),
         location: at(file, e.span),
     })
+}
+
+/// A test request's `in "CWD"`, `at "TIME"` and `after [...]` (LANGUAGE.md §10), checked and
+/// written into the request. `DURATION ago` is that long before the request's `at`.
+fn run_clauses(
+    c: &mut Checker<'_>,
+    file: usize,
+    r: &writ_grammar::ast::TestRequest,
+    request: &mut Map<String, Json>,
+) -> bool {
+    use writ_evaluator::time::Timestamp;
+    let mut ok = true;
+    if let Some(cwd) = &r.cwd {
+        if cwd.value.starts_with('/') {
+            request.insert("cwd".into(), json!(cwd.value));
+        } else {
+            ok = false;
+            c.diagnostics.push(
+                Diagnostic::new(
+                    Code::TypeMismatch,
+                    at(file, cwd.span),
+                    format!("the working directory must be absolute, not {:?}", cwd.value),
+                )
+                .label("not an absolute path")
+                .help("write a path that starts with `/`: `in \"/work/app\"`"),
+            );
+        }
+    }
+    let time_error = |c: &mut Checker<'_>, lit: &writ_grammar::ast::StrLit, why: &str| {
+        c.diagnostics.push(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                at(file, lit.span),
+                format!("{:?} is not an RFC 3339 time: {why}", lit.value),
+            )
+            .label("not a time")
+            .help("write a time such as `\"2026-12-02T16:00:00Z\"`"),
+        );
+    };
+    let mut now = None;
+    if let Some(time) = &r.time {
+        match Timestamp::parse(&time.value) {
+            Ok(t) => {
+                now = Some(t);
+                request.insert("time".into(), json!(t.to_string()));
+            }
+            Err(e) => {
+                ok = false;
+                time_error(c, time, e.reason());
+            }
+        }
+    }
+    if let Some(entries) = &r.history {
+        let mut history = Vec::new();
+        for entry in entries {
+            if c.symbols.tool(&entry.tool.text).is_none() {
+                ok = false;
+                let hint = crate::diagnostic::did_you_mean(
+                    &entry.tool.text,
+                    c.symbols.tool_names().collect::<Vec<_>>(),
+                );
+                c.diagnostics.push(
+                    Diagnostic::new(
+                        Code::UnknownTool,
+                        at(file, entry.tool.span),
+                        format!("unknown tool `{}`", entry.tool.text),
+                    )
+                    .label("not a declared tool")
+                    .help(
+                        hint.unwrap_or_else(|| {
+                            "a test's history names the policy's tools".to_string()
+                        }),
+                    ),
+                );
+                continue;
+            }
+            let mut j = Map::new();
+            j.insert("tool".into(), json!(entry.tool.text));
+            match &entry.at {
+                None => {}
+                Some(writ_grammar::ast::HistoryTime::At(lit)) => match Timestamp::parse(&lit.value)
+                {
+                    Ok(t) => {
+                        j.insert("at".into(), json!(t.to_string()));
+                    }
+                    Err(e) => {
+                        ok = false;
+                        time_error(c, lit, e.reason());
+                    }
+                },
+                Some(writ_grammar::ast::HistoryTime::Ago(d)) => {
+                    let at_time = now.and_then(|n| {
+                        Timestamp::from_unix_nanos(
+                            n.as_unix_nanos() - i128::from(d.seconds) * 1_000_000_000,
+                        )
+                    });
+                    match at_time {
+                        Some(t) => {
+                            j.insert("at".into(), json!(t.to_string()));
+                        }
+                        None => {
+                            ok = false;
+                            c.diagnostics.push(
+                                Diagnostic::new(
+                                    Code::TypeMismatch,
+                                    at(file, d.span),
+                                    "`ago` counts back from the request's time, which is not given",
+                                )
+                                .label("ago from when?")
+                                .help("give the request a time: `at \"2026-12-02T16:00:00Z\"` before `after [...]`"),
+                            );
+                        }
+                    }
+                }
+            }
+            history.push(Json::Object(j));
+        }
+        request.insert("history".into(), Json::Array(history));
+    }
+    ok
 }
 
 fn unknown_evidence(c: &mut Checker<'_>, file: usize, name: &Ident) {

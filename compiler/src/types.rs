@@ -16,6 +16,10 @@ pub enum Ty {
     Enum(Vec<String>),
     /// `human`, `service` or `agent`: the type of `X.kind`.
     Kind,
+    /// A shell command line (§8): read only by `runs` and `runs only`.
+    Command,
+    /// A file path (§9): a string in its resolved form, also read by `under`.
+    Path,
 }
 
 impl Ty {
@@ -27,6 +31,8 @@ impl Ty {
             TypeKind::Duration => Ty::Duration,
             TypeKind::StringList => Ty::StringList,
             TypeKind::Enum(values) => Ty::Enum(values.iter().map(|v| v.value.clone()).collect()),
+            TypeKind::Command => Ty::Command,
+            TypeKind::Path => Ty::Path,
             TypeKind::Unknown(_) => return None,
         })
     }
@@ -40,12 +46,14 @@ impl Ty {
             Ty::Duration => ValueType::Duration,
             Ty::StringList => ValueType::StringList,
             Ty::Enum(values) => ValueType::Enum(values.clone()),
+            Ty::Command => ValueType::Command,
+            Ty::Path => ValueType::Path,
         }
     }
 
-    /// Strings and enumerations are both strings at run time.
+    /// Strings, enumerations and paths (in their resolved form) are strings at run time.
     pub fn is_string(&self) -> bool {
-        matches!(self, Ty::Str | Ty::Enum(_))
+        matches!(self, Ty::Str | Ty::Enum(_) | Ty::Path)
     }
 
     pub fn is_ordered(&self) -> bool {
@@ -67,6 +75,8 @@ impl fmt::Display for Ty {
             Ty::Duration => f.write_str("a duration"),
             Ty::StringList => f.write_str("a list of strings"),
             Ty::Kind => f.write_str("a principal kind"),
+            Ty::Command => f.write_str("a command"),
+            Ty::Path => f.write_str("a path"),
             Ty::Enum(values) => {
                 f.write_str("one of ")?;
                 for (i, v) in values.iter().enumerate() {

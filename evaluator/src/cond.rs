@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::glob::Glob;
 use crate::ir::{CmpOp, PrincipalKind, RoleId, ToolId, Who};
+use crate::request::HistoryEntry;
 use crate::request::{Principal, RequestValue, parse_duration};
 use crate::shell::{self, CommandLine, Pattern};
-use crate::request::HistoryEntry;
 use crate::time::Timestamp;
 
 /// A three-valued truth value.

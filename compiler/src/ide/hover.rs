@@ -26,6 +26,8 @@ pub(crate) fn type_text(ty: &TypeKind) -> String {
         TypeKind::Bool => "bool".into(),
         TypeKind::Duration => "duration".into(),
         TypeKind::StringList => "[string]".into(),
+        TypeKind::Command => "command".into(),
+        TypeKind::Path => "path".into(),
         TypeKind::Enum(values) => {
             values.iter().map(|v| writ_grammar::quote(&v.value)).collect::<Vec<_>>().join(" | ")
         }

@@ -186,6 +186,30 @@ impl Indexer {
                         self.push(a.name.span, SymbolKind::Attribute, &a.name.name, None, false);
                     }
                 }
+                Item::Assert(a) => {
+                    for claim in &a.claims {
+                        let tool = match &claim.kind {
+                            writ_grammar::ast::ClaimKind::NeverAllow { via, target } => {
+                                if let Some(w) = via {
+                                    self.push(w.span, SymbolKind::Workflow, &w.name, None, false);
+                                }
+                                self.target(target)
+                            }
+                            writ_grammar::ast::ClaimKind::NeverStart { workflow } => {
+                                self.push(
+                                    workflow.span,
+                                    SymbolKind::Workflow,
+                                    &workflow.name,
+                                    None,
+                                    false,
+                                );
+                                None
+                            }
+                        };
+                        self.cond(claim.when.as_ref(), tool.as_deref());
+                        self.cond(claim.unless.as_ref(), tool.as_deref());
+                    }
+                }
                 Item::Test(t) => {
                     self.push(t.name.span, SymbolKind::Test, &t.name.value, None, true);
                     for e in &t.expectations {
@@ -331,6 +355,13 @@ impl Indexer {
                 self.cond(Some(a), tool);
                 self.cond(Some(b), tool);
             }
+            ExprKind::Runs { command: a, .. }
+            | ExprKind::RunsOnly { command: a, .. }
+            | ExprKind::Under { path: a, .. } => self.cond(Some(a), tool),
+            ExprKind::Calls { target, .. } => {
+                self.target(target);
+            }
+            ExprKind::Given(req) => self.requirements(std::slice::from_ref(&**req)),
             ExprKind::Matches { value: a, .. }
             | ExprKind::Quantified { list: a, .. }
             | ExprKind::Not(a)

@@ -274,6 +274,7 @@ impl<'db> Analysis<'db> {
                 Item::Rule(d) => d.doc.as_ref(),
                 Item::Fixture(d) => d.doc.as_ref(),
                 Item::Test(d) => d.doc.as_ref(),
+                Item::Assert(d) => d.doc.as_ref(),
                 Item::Error(_) => None,
             })
         });

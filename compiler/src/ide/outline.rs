@@ -126,6 +126,9 @@ impl Analysis<'_> {
                     sym(&f.name.name, Some(SymbolKind::Fixture), "fixture", f.name.span)
                 }
                 Item::Test(t) => sym(&t.name.value, Some(SymbolKind::Test), "test", t.name.span),
+                Item::Assert(a) => {
+                    sym(&a.name.value, Some(SymbolKind::Test), "assert", a.name.span)
+                }
                 Item::Error(_) => continue,
             };
             out.push(s);

@@ -9,7 +9,8 @@
 use std::fmt::Write as _;
 
 use writ_evaluator::ir::{
-    CmpOp, Cond, EvidenceRequirementIr, Operand, PolicyIr, PrincipalKind, Value, Who,
+    CmpOp, CommandPatternIr, Cond, EvidenceRequirementIr, Operand, PatternItemIr, PolicyIr,
+    PrincipalKind, Value, Who,
 };
 
 /// A string literal in writ syntax (the formatter's canonical escaping).
@@ -67,7 +68,24 @@ pub fn operand(ir: &PolicyIr, o: &Operand) -> String {
         Operand::Id(w) => format!("{}.id", who(*w)),
         Operand::Kind(w) => format!("{}.kind", who(*w)),
         Operand::Depth => "depth".to_string(),
+        Operand::Calls(calls) => match calls.within_seconds {
+            None => format!("calls({})", calls.target.text),
+            Some(s) => format!("calls({} within {})", calls.target.text, duration(s)),
+        },
     }
+}
+
+/// A command pattern in writ syntax: `["git", "push", ...]`.
+pub fn pattern(p: &CommandPatternIr) -> String {
+    let items: Vec<String> = p
+        .items
+        .iter()
+        .map(|item| match item {
+            PatternItemIr::Word(w) => quote(w),
+            PatternItemIr::Rest => "...".to_string(),
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
 }
 
 fn cmp(op: CmpOp) -> &'static str {
@@ -136,6 +154,16 @@ fn print(ir: &PolicyIr, c: &Cond, ctx: Prec, out: &mut String) {
         }
         Cond::HasRole(w, r) => {
             let _ = write!(out, "{} has role {}", who(*w), role(ir, *r));
+        }
+        Cond::Runs(c, p) => {
+            let _ = write!(out, "{} runs {}", operand(ir, c), pattern(p));
+        }
+        Cond::RunsOnly(c, ps) => {
+            let ps: Vec<String> = ps.iter().map(pattern).collect();
+            let _ = write!(out, "{} runs only [{}]", operand(ir, c), ps.join(", "));
+        }
+        Cond::Under(p, dir) => {
+            let _ = write!(out, "{} under {}", operand(ir, p), quote(dir));
         }
     }
 }

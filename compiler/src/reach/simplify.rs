@@ -467,6 +467,8 @@ impl Scope<'_> {
                 Atom::NeverFalse(c) => Atom::NeverTrue(negation(&c)),
                 Atom::Open(c) => self.fold(negation(&c)),
             },
+            // Arguments, the command line and the history are never known without a request.
+            Cond::Runs(..) | Cond::RunsOnly(..) | Cond::Under(..) => Atom::Open(c.clone()),
             Cond::And(_) | Cond::Or(_) => Atom::Open(c.clone()),
         }
     }

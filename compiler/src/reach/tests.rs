@@ -286,6 +286,8 @@ fn eval(c: &Cond, w: &World) -> Tri {
         Cond::Not(inner) => eval(inner, w).not(),
         Cond::And(items) => items.iter().fold(Tri::True, |acc, i| acc.and(eval(i, w))),
         Cond::Or(items) => items.iter().fold(Tri::False, |acc, i| acc.or(eval(i, w))),
+        // The generated policies here are version 1; v2 conditions stay open atoms.
+        Cond::Runs(..) | Cond::RunsOnly(..) | Cond::Under(..) => Tri::Unknown,
     }
 }
 
@@ -351,6 +353,7 @@ fn operands(c: &Cond, out: &mut Vec<(Operand, Vec<Value>)>) {
             note(o, lists);
         }
         Cond::HasRole(..) => {}
+        Cond::Runs(o, _) | Cond::RunsOnly(o, _) | Cond::Under(o, _) => note(o, Vec::new()),
         Cond::Not(inner) => operands(inner, out),
         Cond::And(items) | Cond::Or(items) => items.iter().for_each(|i| operands(i, out)),
     }
@@ -711,6 +714,8 @@ fn request_world(ir: &PolicyIr, req: &Json, params: &[ParamIr], conds: &[&Cond])
             }
             Operand::Depth => Some(Value::Int(chain.len() as i64 - 1)),
             Operand::Literal(v) => Some(v.clone()),
+            // History is not part of these generated requests.
+            Operand::Calls(_) => None,
         };
         values.push((o, v));
     }
