@@ -22,7 +22,8 @@ pub(crate) fn run(c: &mut Checker<'_>, ir: &PolicyIr) {
 const RUNS_ANYTHING: &[&str] = &[
     "sh", "bash", "zsh", "dash", "ksh", "mksh", "fish", "csh", "tcsh", "python", "python3", "node",
     "deno", "bun", "perl", "ruby", "php", "lua", "env", "xargs", "sudo", "doas", "exec", "eval",
-    "nohup", "timeout", "nice", "command", "builtin", "find", "awk", "make",
+    "nohup", "timeout", "nice", "command", "builtin", "find", "awk", "make", "pwsh", "ssh", "su",
+    "watch", "npx",
 ];
 
 /// Allows on commands: `runs` admits anything that also runs the pattern (`runs only` is the
@@ -99,12 +100,16 @@ fn admits_any_program(p: &CommandPattern) -> Option<String> {
             Some(format!("{:?} as the first word matches any command", w.value))
         }
         PatternItem::Word(w) => {
-            let glob = writ_evaluator::Glob::new(&w.value);
-            let program = RUNS_ANYTHING.iter().find(|p| glob.is_match(p))?;
+            // `runs only` matches word for word, so `/usr/bin/python3.12` is a program of its
+            // own: judge it by its final segment, without a version suffix.
+            let segment = w.value.rsplit('/').next().unwrap_or(&w.value);
+            let unversioned = segment.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+            let glob = writ_evaluator::Glob::new(segment);
+            if !RUNS_ANYTHING.iter().any(|p| glob.is_match(p) || unversioned == *p) {
+                return None;
+            }
             rest.iter().any(open).then(|| {
-                format!(
-                    "`{program}` with any arguments runs whatever they say (`{program} -c ...`)"
-                )
+                format!("`{}` with any arguments runs whatever program they name", w.value)
             })
         }
     }
