@@ -47,7 +47,12 @@ fn run_corpus(name: &str) {
             .collect();
         let want: BTreeSet<&str> =
             expect["missing"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        let mut ok = got["decision"] == expect["decision"] && missing == want;
+        // A malformed request is an error line (`{"error": ...}`), never a decision.
+        let mut ok = if expect["decision"] == "error" {
+            got["error"].is_string() && got.get("decision").is_none()
+        } else {
+            got["decision"] == expect["decision"] && missing == want
+        };
         if let Some(ttl) = expect.get("ttl_seconds") {
             ok &= &got["ttl_seconds"] == ttl;
         }
@@ -58,11 +63,39 @@ fn run_corpus(name: &str) {
     }
     assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
     insta::assert_snapshot!(format!("conformance_{name}"), snapshot);
+    reference_agrees(&dir, &cases);
+}
+
+/// The reference evaluator, written from the specification alone, decides every case of the
+/// corpus as the compiled evaluator does, decision for decision.
+fn reference_agrees(dir: &std::path::Path, cases: &[Value]) {
+    let compiler = writ_compiler::Compiler::new(writ_compiler::load(dir).unwrap());
+    let ir = compiler.compilation().policy.clone().expect("the corpus policy compiles");
+    let policy = writ_evaluator::Policy::from_ir(ir.clone()).unwrap();
+    for case in cases {
+        let Ok(request) = writ_evaluator::Request::from_json(&case["request"].to_string()) else {
+            assert_eq!(case["expect"]["decision"], "error", "{}", case["name"]);
+            continue;
+        };
+        let fast = policy.decide(&request);
+        let reference = writ_evaluator::reference::decide(&ir, &request);
+        assert_eq!(
+            (fast.decision, &fast.missing, &fast.rules),
+            (reference.decision, &reference.missing, &reference.rules),
+            "{}: the reference evaluator disagrees",
+            case["name"]
+        );
+    }
 }
 
 #[test]
 fn conformance_edges() {
     run_corpus("edges");
+}
+
+#[test]
+fn conformance_agents() {
+    run_corpus("agents");
 }
 
 #[test]

@@ -867,6 +867,35 @@ impl Builder {
         if depth > 256 {
             return Err(perr(path, "condition nested too deeply"));
         }
+        // Only the connectives recurse; leaves are compiled in a frame of their own, so that
+        // 256 levels stay far from the stack's end even in a debug build.
+        Ok(match cond {
+            Cond::Not(inner) => CCond::Not(Box::new(self.cond(ir, path, inner, ctx, depth + 1)?)),
+            Cond::And(items) => CCond::And(
+                flatten(items, true)
+                    .into_iter()
+                    .map(|c| self.cond(ir, path, c, ctx, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Cond::Or(items) => CCond::Or(
+                flatten(items, false)
+                    .into_iter()
+                    .map(|c| self.cond(ir, path, c, ctx, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            ),
+            leaf => self.leaf(ir, path, leaf, ctx)?,
+        })
+    }
+
+    /// A condition other than `not`, `and` and `or`.
+    #[inline(never)]
+    fn leaf(
+        &self,
+        ir: &PolicyIr,
+        path: &str,
+        cond: &Cond,
+        ctx: Ctx<'_>,
+    ) -> Result<CCond, PolicyError> {
         let e = |message: String| perr(path, message);
         Ok(match cond {
             Cond::Truth(op) => {
@@ -942,19 +971,9 @@ impl Builder {
                 }
                 CCond::Under(name.as_str().into(), dir.as_str().into())
             }
-            Cond::Not(inner) => CCond::Not(Box::new(self.cond(ir, path, inner, ctx, depth + 1)?)),
-            Cond::And(items) => CCond::And(
-                flatten(items, true)
-                    .into_iter()
-                    .map(|c| self.cond(ir, path, c, ctx, depth + 1))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Cond::Or(items) => CCond::Or(
-                flatten(items, false)
-                    .into_iter()
-                    .map(|c| self.cond(ir, path, c, ctx, depth + 1))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Cond::Not(_) | Cond::And(_) | Cond::Or(_) => {
+                return Err(e("a connective reached the leaf compiler".to_owned()));
+            }
         })
     }
 
