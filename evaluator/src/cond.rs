@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::glob::Glob;
 use crate::ir::{CmpOp, PrincipalKind, RoleId, ToolId, Who};
+use crate::render;
 use crate::request::HistoryEntry;
 use crate::request::{Principal, RequestValue, parse_duration};
 use crate::shell::{self, CommandLine, Pattern};
@@ -121,6 +122,8 @@ pub(crate) struct Calls {
     /// A glob target, which also counts entries naming undeclared tools.
     pub glob: Option<Glob>,
     pub within_seconds: Option<i64>,
+    /// `calls(deploy within 24h)`, for traces.
+    pub text: Box<str>,
 }
 
 /// A literal value, in evaluated form.
@@ -144,16 +147,161 @@ pub(crate) enum CCond {
     AnyMatches(COperand, Glob),
     AllMatches(COperand, Glob),
     HasRole(Who, RoleId),
-    /// `CMD runs P`: the name of a `command` argument.
-    Runs(Box<str>, Pattern),
+    /// `CMD runs P` (one pattern).
+    Runs(Box<CommandCond>),
     /// `CMD runs only [P, ...]`.
-    RunsOnly(Box<str>, Box<[Pattern]>),
-    /// `P under "dir"`: the name of a `path` argument (already resolved in `args`) and the
-    /// directory as written.
-    Under(Box<str>, Box<str>),
+    RunsOnly(Box<CommandCond>),
+    /// `P under "dir"`.
+    Under(Box<UnderCond>),
     Not(Box<CCond>),
     And(Box<[CCond]>),
     Or(Box<[CCond]>),
+}
+
+/// `runs` or `runs only` on a `command` argument.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct CommandCond {
+    /// The name of the `command` argument.
+    pub arg: Box<str>,
+    pub patterns: Box<[Pattern]>,
+    /// The condition in writ syntax, for traces.
+    pub text: Box<str>,
+}
+
+/// `P under "dir"`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct UnderCond {
+    /// The name of a `path` argument (already resolved in the scope's `args`).
+    pub arg: Box<str>,
+    /// The directory as written; a relative one is resolved against `cwd` at decision time.
+    pub dir: Box<str>,
+    /// The condition in writ syntax, for traces.
+    pub text: Box<str>,
+}
+
+impl CommandCond {
+    /// `runs`; `None` when the command line is unknown or absent.
+    fn runs(&self, scope: &Scope<'_>) -> Option<shell::Match> {
+        let pattern = self.patterns.first()?;
+        match scope.run.command(&self.arg)? {
+            CommandLine::Known(commands) => Some(shell::runs(commands, pattern)),
+            CommandLine::Unknown(_) => None,
+        }
+    }
+
+    /// `runs only`; `None` when the command line is unknown or absent.
+    fn runs_only(&self, scope: &Scope<'_>) -> Option<shell::Match> {
+        match scope.run.command(&self.arg)? {
+            CommandLine::Known(commands) => Some(shell::runs_only(commands, &self.patterns)),
+            CommandLine::Unknown(_) => None,
+        }
+    }
+
+    /// Why `runs` / `runs only` came out as it did, for traces.
+    fn fact(&self, scope: &Scope<'_>, only: bool) -> String {
+        let line = match scope.run.command(&self.arg) {
+            None => {
+                return format!("{}: unknown: the request has no `{}`", self.text, self.arg);
+            }
+            Some(CommandLine::Unknown(why)) => {
+                return format!(
+                    "{}: unknown: the command line cannot be known ({})",
+                    self.text, why.reason
+                );
+            }
+            Some(CommandLine::Known(commands)) => commands,
+        };
+        let m = match (only, self.patterns.first()) {
+            (true, _) => shell::runs_only(line, &self.patterns),
+            (false, Some(pattern)) => shell::runs(line, pattern),
+            (false, None) => return format!("{}: unknown: no pattern", self.text),
+        };
+        let which = m
+            .command
+            .and_then(|i| line.get(i).map(|c| (i, c)))
+            .map(|(i, c)| format!("simple command {} {}", i + 1, render::simple_command(c)));
+        let why = match (only, m.result, which) {
+            (_, _, _) if line.is_empty() => "the command line runs no simple command".to_owned(),
+            (false, Tri::True, Some(w)) => format!("{w} matches"),
+            (false, Tri::False, _) => {
+                format!("it runs {}; none matches", render::count(line.len(), "simple command"))
+            }
+            (false, Tri::Unknown, Some(w)) => format!("{w} may match: a dynamic word is unknown"),
+            (true, Tri::True, _) => {
+                format!("it runs {}; each is listed", render::count(line.len(), "simple command"))
+            }
+            (true, Tri::False, Some(w)) => format!("{w} matches no listed pattern"),
+            (true, Tri::Unknown, Some(w)) => {
+                format!("{w} may not match: a dynamic word is unknown")
+            }
+            (_, _, None) => "no simple command decided it".to_owned(),
+        };
+        format!("{}: {}: {why}", self.text, m.result.as_str())
+    }
+}
+
+impl COperand {
+    /// For traces: what `calls(...)` counted.
+    fn fact(&self, scope: &Scope<'_>, out: &mut Vec<String>) {
+        let COperand::Calls(calls) = self else {
+            return;
+        };
+        let line = match (scope.run.history, scope.run.count(calls)) {
+            (None, _) => format!("{}: unknown: the request has no `history`", calls.text),
+            (Some(_), None) if scope.run.time.is_none() => {
+                format!("{}: unknown: the request has no `time`", calls.text)
+            }
+            (Some(_), None) => {
+                format!("{}: unknown: an entry it counts has no `at`", calls.text)
+            }
+            (Some(h), Some(n)) => {
+                format!("{} = {n} (of {})", calls.text, render::count(h.len(), "history entry"))
+            }
+        };
+        out.push(line);
+    }
+}
+
+impl UnderCond {
+    fn eval(&self, scope: &Scope<'_>) -> Tri {
+        let Some(RequestValue::Str(path)) = lookup(scope.args, &self.arg) else {
+            return Tri::Unknown;
+        };
+        match crate::path::resolve(&self.dir, scope.run.cwd) {
+            Some(dir) => Tri::from(crate::path::is_under(path, &dir)),
+            None => Tri::Unknown,
+        }
+    }
+
+    fn fact(&self, scope: &Scope<'_>) -> String {
+        let path = match lookup(scope.args, &self.arg) {
+            Some(RequestValue::Str(path)) => path,
+            Some(other) => {
+                return format!(
+                    "{}: unknown: `{}` {other} cannot be resolved (relative without `cwd`, `~` or NUL)",
+                    self.text, self.arg
+                );
+            }
+            None => return format!("{}: unknown: the request has no `{}`", self.text, self.arg),
+        };
+        match crate::path::resolve(&self.dir, scope.run.cwd) {
+            Some(dir) => {
+                let result = Tri::from(crate::path::is_under(path, &dir));
+                format!(
+                    "{}: {}: `{}` is {}, the directory {}",
+                    self.text,
+                    result.as_str(),
+                    self.arg,
+                    render::quote(path),
+                    render::quote(&dir)
+                )
+            }
+            None => format!(
+                "{}: unknown: the directory is relative and the request has no `cwd`",
+                self.text
+            ),
+        }
+    }
 }
 
 /// A value read at decision time, borrowed from the policy or the request.
@@ -308,6 +456,32 @@ fn known(b: Option<bool>) -> Tri {
 }
 
 impl CCond {
+    /// For traces: what each condition on the run's facts (`runs`, `runs only`, `under`,
+    /// `calls(...)`) found, in source order. Only tracing calls this.
+    pub(crate) fn facts(&self, scope: &Scope<'_>, out: &mut Vec<String>) {
+        let mut stack = vec![self];
+        while let Some(c) = stack.pop() {
+            match c {
+                CCond::Runs(c) => out.push(c.fact(scope, false)),
+                CCond::RunsOnly(c) => out.push(c.fact(scope, true)),
+                CCond::Under(c) => out.push(c.fact(scope)),
+                CCond::Truth(a)
+                | CCond::Matches(a, _)
+                | CCond::AnyMatches(a, _)
+                | CCond::AllMatches(a, _) => {
+                    a.fact(scope, out);
+                }
+                CCond::Compare(_, a, b) | CCond::In(a, b) | CCond::Contains(a, b) => {
+                    a.fact(scope, out);
+                    b.fact(scope, out);
+                }
+                CCond::HasRole(..) => {}
+                CCond::Not(inner) => stack.push(inner),
+                CCond::And(items) | CCond::Or(items) => stack.extend(items.iter().rev()),
+            }
+        }
+    }
+
     /// Evaluates the condition with three values.
     pub(crate) fn eval(&self, scope: &Scope<'_>) -> Tri {
         match self {
@@ -336,24 +510,9 @@ impl CCond {
                 Some(p) => Tri::from((scope.holds)(p, *role)),
                 None => Tri::Unknown,
             },
-            CCond::Runs(name, pattern) => match scope.run.command(name) {
-                Some(CommandLine::Known(commands)) => shell::runs(commands, pattern).result,
-                _ => Tri::Unknown,
-            },
-            CCond::RunsOnly(name, patterns) => match scope.run.command(name) {
-                Some(CommandLine::Known(commands)) => shell::runs_only(commands, patterns).result,
-                _ => Tri::Unknown,
-            },
-            CCond::Under(name, dir) => {
-                let path = match lookup(scope.args, name) {
-                    Some(RequestValue::Str(p)) => p.as_str(),
-                    _ => return Tri::Unknown,
-                };
-                match crate::path::resolve(dir, scope.run.cwd) {
-                    Some(dir) => Tri::from(crate::path::is_under(path, &dir)),
-                    None => Tri::Unknown,
-                }
-            }
+            CCond::Runs(c) => c.runs(scope).map_or(Tri::Unknown, |m| m.result),
+            CCond::RunsOnly(c) => c.runs_only(scope).map_or(Tri::Unknown, |m| m.result),
+            CCond::Under(c) => c.eval(scope),
             CCond::Not(inner) => inner.eval(scope).not(),
             CCond::And(items) => {
                 let mut acc = Tri::True;

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::cond::{RunFacts, Scope, Tri, eval_opt, lookup};
+use crate::cond::{CCond, RunFacts, Scope, Tri, eval_opt, lookup};
 use crate::decision::{Decision, Missing, Outcome};
 use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value, ValueType};
 use crate::policy::{Deny, Policy, RequireFor, Requirement, Rule, Workflow};
@@ -20,6 +20,7 @@ use crate::render;
 use crate::request::{
     Action, EvidenceItem, Principal, Request, RequestValue, format_duration, parse_duration,
 };
+use crate::shell::CommandLine;
 use crate::trace::{
     ItemRef, MayTried, NoTrace, RejectReason, Rejection, RuleRef, Trace, TraceStep, Tracer,
 };
@@ -112,9 +113,15 @@ impl Policy {
 
         // Paths are resolved and command lines parsed once, before any condition reads them
         // (LANGUAGE.md §8, §9); reasons and traces show the resolved paths.
+        let args_before_resolution = args;
         let resolved = self.resolve_paths(tool, args, req.cwd.as_deref());
         let args: &[(String, RequestValue)] = &resolved;
         let run = self.run_facts(req, Some((tool, args)));
+        if T::ENABLED
+            && let Some(step) = self.run_step(req, tool, args_before_resolution, args, &run)
+        {
+            t.record(|| step);
+        }
         let holds = |p: &Principal, r: RoleId| self.holds(p, r);
         let scope = Scope {
             args,
@@ -135,7 +142,12 @@ impl Policy {
         for deny in dispatch.denies().filter_map(|d| self.denies.get(d as usize)) {
             let result = eval_opt(deny.condition.as_ref(), &scope);
             let applies = result != Tri::False;
-            t.record(|| TraceStep::Deny { rule: RuleRef::new(&deny.rule.meta), result, applies });
+            t.record(|| TraceStep::Deny {
+                rule: RuleRef::new(&deny.rule.meta),
+                result,
+                applies,
+                facts: facts(deny.condition.as_ref(), &scope),
+            });
             if applies {
                 denied.push((deny, result));
             }
@@ -161,6 +173,7 @@ impl Policy {
                 rule: RuleRef::new(&allow.rule.meta),
                 result,
                 matches: result == Tri::True,
+                facts: facts(allow.condition.as_ref(), &scope),
             });
             if result == Tri::True {
                 matched.insert(i);
@@ -226,6 +239,7 @@ impl Policy {
                 rule: RuleRef::new(&rule.rule.meta),
                 result,
                 applies: result != Tri::False,
+                facts: facts(rule.condition.as_ref(), &scope),
             });
             if result != Tri::False {
                 applies.insert(i);
@@ -501,6 +515,7 @@ impl Policy {
                 rule: RuleRef::new(&deny.rule.meta),
                 result,
                 applies,
+                facts: facts(deny.condition.as_ref(), &scope),
             });
             if applies {
                 denied.push((deny, result));
@@ -526,6 +541,7 @@ impl Policy {
                 roles_met,
                 result,
                 matches,
+                facts: if roles_met { facts(start.condition.as_ref(), &scope) } else { Vec::new() },
             });
             if matches {
                 matched.insert(i);
@@ -854,6 +870,55 @@ impl Policy {
         }
     }
 
+    /// The `run` step of a call's trace ([`TraceStep::Run`]); `None` when the call has no
+    /// `command` or `path` argument and the request does not describe its run.
+    fn run_step(
+        &self,
+        req: &Request,
+        tool: ToolId,
+        given: &[(String, RequestValue)],
+        resolved: &[(String, RequestValue)],
+        run: &RunFacts<'_>,
+    ) -> Option<TraceStep> {
+        let mut paths = Vec::new();
+        for ((name, before), (_, after)) in given.iter().zip(resolved) {
+            if self.param_type(tool, name) != Some(&ValueType::Path) {
+                continue;
+            }
+            paths.push(match after {
+                RequestValue::Str(p) => format!("{name}: {before} -> {}", render::quote(p)),
+                _ => format!("{name}: {before} cannot be resolved: unknown"),
+            });
+        }
+        let commands: Vec<String> = run
+            .commands
+            .iter()
+            .map(|(name, line)| match line {
+                CommandLine::Known(cs) if cs.is_empty() => format!("{name}: no simple command"),
+                CommandLine::Known(cs) => {
+                    let cs: Vec<String> = cs.iter().map(render::simple_command).collect();
+                    format!("{name}: {}", cs.join(", "))
+                }
+                CommandLine::Unknown(why) => format!("{name}: unknown ({})", why.reason),
+            })
+            .collect();
+        if paths.is_empty()
+            && commands.is_empty()
+            && req.cwd.is_none()
+            && req.time.is_none()
+            && req.history.is_none()
+        {
+            return None;
+        }
+        Some(TraceStep::Run {
+            cwd: req.cwd.clone(),
+            time: req.time.map(|t| t.to_string()),
+            history: req.history.as_ref().map(Vec::len),
+            paths,
+            commands,
+        })
+    }
+
     fn request_step(&self, req: &Request) -> TraceStep {
         let (action, call) = match &req.action {
             Action::Call { tool, args } => ("call", Some(render::call(self, tool, args))),
@@ -867,6 +932,15 @@ impl Policy {
             depth: req.depth(),
         }
     }
+}
+
+/// For traces: what the conditions on the run's facts in `cond` found.
+fn facts(cond: Option<&CCond>, scope: &Scope<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(cond) = cond {
+        cond.facts(scope, &mut out);
+    }
+    out
 }
 
 /// A deny's reason: its `because` text, or the rule that denied. When the condition was

@@ -5,12 +5,13 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use crate::cond::{CCond, COperand, Calls, Class, Lit};
+use crate::cond::{CCond, COperand, Calls, Class, CommandCond, Lit, UnderCond};
 use crate::glob::Glob;
 use crate::ir::{
     CmpOp, CommandPatternIr, Cond, EvidenceId, EvidenceRequirementIr, Operand, PatternItemIr,
     PolicyIr, RoleId, RuleMeta, TargetIr, ToolId, Value, ValueType, Who, WorkflowId,
 };
+use crate::render;
 use crate::request::Principal;
 use crate::shell::{Pattern, PatternItem};
 
@@ -949,18 +950,21 @@ impl Builder {
                 CCond::HasRole(*who, *role)
             }
             Cond::Runs(op, pattern) => {
-                let name = self.command_arg(ir, path, op, ctx)?;
-                CCond::Runs(name, compile_pattern(path, pattern)?)
+                let arg = self.command_arg(ir, path, op, ctx)?;
+                let text = format!("{arg} runs {}", render::command_pattern(pattern)).into();
+                let patterns = Box::new([compile_pattern(path, pattern)?]);
+                CCond::Runs(Box::new(CommandCond { arg, patterns, text }))
             }
             Cond::RunsOnly(op, patterns) => {
-                let name = self.command_arg(ir, path, op, ctx)?;
+                let arg = self.command_arg(ir, path, op, ctx)?;
                 if patterns.is_empty() {
                     return Err(e("`runs only` without patterns".to_owned()));
                 }
-                CCond::RunsOnly(
-                    name,
-                    patterns.iter().map(|p| compile_pattern(path, p)).collect::<Result<_, _>>()?,
-                )
+                let listed: Vec<String> = patterns.iter().map(render::command_pattern).collect();
+                let text = format!("{arg} runs only [{}]", listed.join(", ")).into();
+                let patterns =
+                    patterns.iter().map(|p| compile_pattern(path, p)).collect::<Result<_, _>>()?;
+                CCond::RunsOnly(Box::new(CommandCond { arg, patterns, text }))
             }
             Cond::Under(op, dir) => {
                 let Operand::Arg(name) = op else {
@@ -969,7 +973,11 @@ impl Builder {
                 if !self.arg_types(ir, path, name, ctx)?.iter().all(|t| **t == ValueType::Path) {
                     return Err(e(format!("`under` needs a `path` argument; `{name}` is not one")));
                 }
-                CCond::Under(name.as_str().into(), dir.as_str().into())
+                CCond::Under(Box::new(UnderCond {
+                    arg: name.as_str().into(),
+                    dir: dir.as_str().into(),
+                    text: format!("{name} under {}", render::quote(dir)).into(),
+                }))
             }
             Cond::Not(_) | Cond::And(_) | Cond::Or(_) => {
                 return Err(e("a connective reached the leaf compiler".to_owned()));
@@ -1112,6 +1120,7 @@ impl Builder {
                     tools: tools.into(),
                     glob: calls.glob.as_deref().map(Glob::new),
                     within_seconds: calls.within_seconds,
+                    text: render::calls(calls).into(),
                 };
                 (COperand::Calls(Box::new(calls)), Class::Int)
             }

@@ -2,9 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::ir::{Value, ValueType};
+use crate::ir::{CallsIr, CommandPatternIr, PatternItemIr, Value, ValueType};
 use crate::policy::{Policy, Requirement};
 use crate::request::{RequestValue, format_duration, parse_duration};
+use crate::shell::SimpleCommand;
 
 /// Whether a request value has the declared type (a duration is a string in duration syntax;
 /// an enumeration value is one of its strings).
@@ -132,4 +133,40 @@ pub(crate) fn requirement(policy: &Policy, r: &Requirement, count: u32) -> Strin
         let _ = write!(out, " by {}", role.name);
     }
     out
+}
+
+/// A command pattern in writ syntax: `["git", "push", ...]`.
+pub fn command_pattern(p: &CommandPatternIr) -> String {
+    let items: Vec<String> = p
+        .items
+        .iter()
+        .map(|item| match item {
+            PatternItemIr::Word(w) => quote(w),
+            PatternItemIr::Rest => "...".to_owned(),
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// `calls(deploy)`, `calls([secret] within 24h)`.
+pub fn calls(c: &CallsIr) -> String {
+    match c.within_seconds {
+        None => format!("calls({})", c.target.text),
+        Some(s) => format!("calls({} within {})", c.target.text, format_duration(s)),
+    }
+}
+
+/// A simple command's words as a pattern would list them: `["rm", "-rf", "/"]`.
+pub(crate) fn simple_command(c: &SimpleCommand) -> String {
+    let words: Vec<String> = c.words.iter().map(|w| quote(&w.text)).collect();
+    format!("[{}]", words.join(", "))
+}
+
+/// `1 entry`, `3 entries`, `2 simple commands`.
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    match (n, noun.strip_suffix('y')) {
+        (1, _) => format!("1 {noun}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {noun}s"),
+    }
 }

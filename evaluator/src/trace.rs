@@ -77,16 +77,63 @@ pub enum TraceStep {
     Fits { problems: Vec<String> },
     /// Call step 2 / start step 1: delegation depth.
     Depth { depth: usize, max_depth: u32, ok: bool },
+    /// What the request says about its run, as conditions see it (LANGUAGE.md §8–10): each
+    /// `path` argument resolved, each `command` argument's simple commands (or why it is
+    /// unknown), `cwd`, `time` and the history's length. Recorded only when the call has a
+    /// `command` or `path` argument or the request describes its run.
+    Run {
+        cwd: Option<String>,
+        time: Option<String>,
+        /// How many history entries the request carries; `None` when it has no `history`.
+        history: Option<usize>,
+        /// `file: "src/../.env" -> "/work/app/.env"`.
+        paths: Vec<String>,
+        /// `command: ["git", "status"], ["rm", "-rf", "/"]` or `command: unknown (...)`.
+        commands: Vec<String>,
+    },
     /// Call step 3: a deny whose target has the tool. It applies when true or unknown.
-    Deny { rule: RuleRef, result: Tri, applies: bool },
+    Deny {
+        rule: RuleRef,
+        result: Tri,
+        applies: bool,
+        /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
+        /// the simple command that decided, the resolved path, the count. Absent when none.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        facts: Vec<String>,
+    },
     /// Start step 2: a deny start. It applies when true or unknown.
-    DenyStart { rule: RuleRef, result: Tri, applies: bool },
+    DenyStart {
+        rule: RuleRef,
+        result: Tri,
+        applies: bool,
+        /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
+        /// the simple command that decided, the resolved path, the count. Absent when none.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        facts: Vec<String>,
+    },
     /// Call step 4: an allow whose target has the tool. It matches when true.
-    Allow { rule: RuleRef, result: Tri, matches: bool },
+    Allow {
+        rule: RuleRef,
+        result: Tri,
+        matches: bool,
+        /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
+        /// the simple command that decided, the resolved path, the count. Absent when none.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        facts: Vec<String>,
+    },
     /// Start step 3: a start rule. It matches when the initiator holds one of its roles (if it
     /// names any) and its condition is true. The condition is not evaluated when the roles
     /// are not met (`result` is then absent).
-    Start { rule: RuleRef, roles_met: bool, result: Option<Tri>, matches: bool },
+    Start {
+        rule: RuleRef,
+        roles_met: bool,
+        result: Option<Tri>,
+        matches: bool,
+        /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
+        /// the simple command that decided, the resolved path, the count. Absent when none.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        facts: Vec<String>,
+    },
     /// Start step 4: the requested ttl against the workflow's.
     Ttl { requested: Option<i64>, limit: i64, ok: bool },
     /// Call step 5: one human or service principal's entitlement, with the `may` rules of the
@@ -100,7 +147,15 @@ pub enum TraceStep {
     },
     /// Call step 6: a `require ... for` rule whose target has the tool. It applies when true or
     /// unknown.
-    RequireFor { rule: RuleRef, result: Tri, applies: bool },
+    RequireFor {
+        rule: RuleRef,
+        result: Tri,
+        applies: bool,
+        /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
+        /// the simple command that decided, the resolved path, the count. Absent when none.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        facts: Vec<String>,
+    },
     /// Evidence for one requirement of one path (an allow or start rule).
     Evidence {
         /// The allow or start rule whose path this is.
@@ -265,22 +320,45 @@ impl fmt::Display for Trace {
                     "  depth {depth} {} max_depth {max_depth}",
                     verdict(*ok, "within", "exceeds")
                 )?,
-                TraceStep::Deny { rule, result, applies } => writeln!(
-                    f,
-                    "  deny {rule}: {result} -> {}",
-                    verdict(*applies, "applies", "does not apply")
-                )?,
-                TraceStep::DenyStart { rule, result, applies } => writeln!(
-                    f,
-                    "  deny start {rule}: {result} -> {}",
-                    verdict(*applies, "applies", "does not apply")
-                )?,
-                TraceStep::Allow { rule, result, matches } => writeln!(
-                    f,
-                    "  allow {rule}: {result} -> {}",
-                    verdict(*matches, "matches", "does not match")
-                )?,
-                TraceStep::Start { rule, roles_met, result, matches } => {
+                TraceStep::Run { cwd, time, history, paths, commands } => {
+                    if let Some(cwd) = cwd {
+                        writeln!(f, "  cwd: {cwd}")?;
+                    }
+                    if let Some(time) = time {
+                        writeln!(f, "  time: {time}")?;
+                    }
+                    if let Some(n) = history {
+                        writeln!(f, "  history: {}", crate::render::count(*n, "entry"))?;
+                    }
+                    for p in paths.iter().chain(commands) {
+                        writeln!(f, "  {p}")?;
+                    }
+                }
+                TraceStep::Deny { rule, result, applies, facts } => {
+                    writeln!(
+                        f,
+                        "  deny {rule}: {result} -> {}",
+                        verdict(*applies, "applies", "does not apply")
+                    )?;
+                    write_facts(f, facts)?;
+                }
+                TraceStep::DenyStart { rule, result, applies, facts } => {
+                    writeln!(
+                        f,
+                        "  deny start {rule}: {result} -> {}",
+                        verdict(*applies, "applies", "does not apply")
+                    )?;
+                    write_facts(f, facts)?;
+                }
+                TraceStep::Allow { rule, result, matches, facts } => {
+                    writeln!(
+                        f,
+                        "  allow {rule}: {result} -> {}",
+                        verdict(*matches, "matches", "does not match")
+                    )?;
+                    write_facts(f, facts)?;
+                }
+                TraceStep::Start { rule, roles_met, result, matches, facts } => {
                     let cond = match result {
                         Some(r) => format!("condition {r}"),
                         None => "condition not evaluated".to_owned(),
@@ -290,7 +368,8 @@ impl fmt::Display for Trace {
                         "  start {rule}: roles {}, {cond} -> {}",
                         verdict(*roles_met, "met", "not met"),
                         verdict(*matches, "matches", "does not match")
-                    )?
+                    )?;
+                    write_facts(f, facts)?;
                 }
                 TraceStep::Ttl { requested, limit, ok } => match requested {
                     Some(r) => writeln!(
@@ -316,11 +395,14 @@ impl fmt::Display for Trace {
                         writeln!(f, "    {} (role {}): {}", t.rule, t.role, t.result)?;
                     }
                 }
-                TraceStep::RequireFor { rule, result, applies } => writeln!(
-                    f,
-                    "  require {rule}: {result} -> {}",
-                    verdict(*applies, "applies", "does not apply")
-                )?,
+                TraceStep::RequireFor { rule, result, applies, facts } => {
+                    writeln!(
+                        f,
+                        "  require {rule}: {result} -> {}",
+                        verdict(*applies, "applies", "does not apply")
+                    )?;
+                    write_facts(f, facts)?;
+                }
                 TraceStep::Evidence { path, from, requirement, need, have, counted, rejected } => {
                     let source =
                         if from == path { String::new() } else { format!(" (from {from})") };
@@ -353,4 +435,11 @@ impl fmt::Display for Trace {
         }
         Ok(())
     }
+}
+
+fn write_facts(f: &mut fmt::Formatter<'_>, facts: &[String]) -> fmt::Result {
+    for fact in facts {
+        writeln!(f, "    {fact}")?;
+    }
+    Ok(())
 }

@@ -9,8 +9,7 @@
 use std::fmt::Write as _;
 
 use writ_evaluator::ir::{
-    CmpOp, CommandPatternIr, Cond, EvidenceRequirementIr, Operand, PatternItemIr, PolicyIr,
-    PrincipalKind, Value, Who,
+    CmpOp, Cond, EvidenceRequirementIr, Operand, PolicyIr, PrincipalKind, Value, Who,
 };
 
 /// A string literal in writ syntax (the formatter's canonical escaping).
@@ -68,25 +67,13 @@ pub fn operand(ir: &PolicyIr, o: &Operand) -> String {
         Operand::Id(w) => format!("{}.id", who(*w)),
         Operand::Kind(w) => format!("{}.kind", who(*w)),
         Operand::Depth => "depth".to_string(),
-        Operand::Calls(calls) => match calls.within_seconds {
-            None => format!("calls({})", calls.target.text),
-            Some(s) => format!("calls({} within {})", calls.target.text, duration(s)),
-        },
+        Operand::Calls(calls) => writ_evaluator::calls_text(calls),
     }
 }
 
-/// A command pattern in writ syntax: `["git", "push", ...]`.
-pub fn pattern(p: &CommandPatternIr) -> String {
-    let items: Vec<String> = p
-        .items
-        .iter()
-        .map(|item| match item {
-            PatternItemIr::Word(w) => quote(w),
-            PatternItemIr::Rest => "...".to_string(),
-        })
-        .collect();
-    format!("[{}]", items.join(", "))
-}
+/// A command pattern in writ syntax: `["git", "push", ...]` (printed by the evaluator, which
+/// cites patterns in traces: one printer for both).
+pub use writ_evaluator::command_pattern as pattern;
 
 fn cmp(op: CmpOp) -> &'static str {
     match op {

@@ -1279,6 +1279,7 @@ fn trace_records_every_step_of_a_call() {
         .iter()
         .map(|s| match s {
             TraceStep::Request { .. } => "request",
+            TraceStep::Run { .. } => "run",
             TraceStep::Fits { .. } => "fits",
             TraceStep::Depth { .. } => "depth",
             TraceStep::Deny { .. } => "deny",

@@ -87,6 +87,7 @@ impl Pattern {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Match {
     pub result: Tri,
+    pub command: Option<usize>,
 }
 
 fn lay(items: &[Item], words: &[Word]) -> Tri {
@@ -124,7 +125,7 @@ pub fn runs(commands: &[SimpleCommand], pattern: &Pattern) -> Match {
             acc = acc.or(lay(&pattern.items, c.words.get(start..).unwrap_or(&[])));
         }
     }
-    Match { result: acc }
+    Match { result: acc, command: None }
 }
 
 /// `C runs only [P, ...]`.
@@ -137,7 +138,7 @@ pub fn runs_only(commands: &[SimpleCommand], patterns: &[Pattern]) -> Match {
         }
         acc = acc.and(one);
     }
-    Match { result: acc }
+    Match { result: acc, command: None }
 }
 
 /// Brute-force `runs`, for differential tests.
