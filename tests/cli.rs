@@ -350,3 +350,23 @@ fn a_closed_stdout_is_not_a_crash() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(0), "{stderr}");
 }
+
+/// Version 2 in traces: the run step (resolved paths, simple commands, or why a command line is
+/// unknown) and what each `runs`, `runs only`, `under` and `calls(...)` found.
+#[test]
+fn eval_explains_commands_paths_and_history() {
+    let args = [
+        "eval",
+        "--policy",
+        "tests/fixtures/v2/policy.writ",
+        "--requests",
+        "tests/fixtures/v2/requests.jsonl",
+        "--explain",
+    ];
+    let human = writ(&[&args[..], &["--format", "human"]].concat(), None);
+    assert_eq!(human.code, 0, "{}", transcript(&human));
+    insta::assert_snapshot!(transcript(&human));
+    let json = writ(&args, None);
+    assert_eq!(json.code, 0, "{}", transcript(&json));
+    insta::assert_snapshot!(transcript(&json));
+}
