@@ -951,7 +951,9 @@ fn deny_reason(deny: &Deny, result: Tri) -> String {
         None => format!("denied by {}", deny.rule.id),
     };
     if result == Tri::Unknown {
-        format!("{base} (the request lacks a value this rule reads, and denies fail closed)")
+        format!(
+            "{base} (a value this rule reads is missing or cannot be known, and denies fail closed)"
+        )
     } else {
         base
     }

@@ -994,7 +994,9 @@ fn deny_reason(meta: &RuleMeta, because: &Option<String>, result: Truth) -> Stri
         None => format!("denied by {}", meta.id),
     };
     if result == Truth::Unknown {
-        format!("{base} (the request lacks a value this rule reads, and denies fail closed)")
+        format!(
+            "{base} (a value this rule reads is missing or cannot be known, and denies fail closed)"
+        )
     } else {
         base
     }

@@ -423,7 +423,7 @@ fn call_3_unknown_deny_condition_applies_and_says_why() {
     assert_eq!(
         d.reasons,
         [
-            "bots never edit CI definitions (the request lacks a value this rule reads, and denies fail closed)"
+            "bots never edit CI definitions (a value this rule reads is missing or cannot be known, and denies fail closed)"
         ]
     );
 }
