@@ -83,3 +83,26 @@ fn fail_on_widen() {
     assert_eq!(code, 0);
     assert!(stdout.contains("no role's reach changed"));
 }
+
+/// Version 2 conditions in reach changes and replayed decisions: a `runs only` list that admits
+/// one more program and a removed `under` deny are widenings, shown in writ syntax.
+#[test]
+fn commands_and_paths_widen() {
+    let (old, new) = ("tests/fixtures/v2/policy.writ", "tests/fixtures/v2-widened/policy.writ");
+    let (code, stdout) = writ(&["diff", old, new, "--fail-on-widen", "--format", "json"]);
+    assert_eq!(code, 1, "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["widened"], true);
+    let changes = v["reach"].as_array().unwrap();
+    let tool = |name: &str| changes.iter().find(|c| c["tool"] == name).cloned();
+    let sh = tool("sh.run").expect("sh.run changed");
+    assert!(sh["after"].as_str().unwrap().contains(r#"["git", "push", ...]"#), "{sh}");
+    let fs = tool("fs.read").expect("fs.read changed");
+    assert!(fs["before"].as_str().unwrap().contains(r#"not (file under ".env")"#), "{fs}");
+    assert!(!fs["after"].as_str().unwrap().contains(".env"), "{fs}");
+    assert!(tool("deploy").is_none(), "deploy did not change: {stdout}");
+    let (code, stdout) =
+        writ(&["diff", old, new, "--requests", "tests/fixtures/v2/requests.jsonl"]);
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(stdout);
+}

@@ -499,3 +499,20 @@ fn html_graph_that_is_too_large_leaves_a_note() {
     assert!(!r.stdout.contains("<svg"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Version 2 conditions stay residual (nothing about a command line, a path or the history is
+/// known without a request) and print in writ syntax, with the denies that cut them.
+#[test]
+fn commands_paths_and_history_stay_residual() {
+    let dev = role("tests/fixtures/v2/policy.writ", "dev");
+    let condition = |t: &str| tool(&dev, "coding", t)["paths"][0]["condition"].clone();
+    assert_eq!(
+        condition("sh.run"),
+        r#"command runs only [["git", "status"], ["ls", ...]] and not (command runs ["rm", ..., "-*r*", ...])"#
+    );
+    assert_eq!(condition("fs.read"), r#"file under "." and not (file under ".env")"#);
+    assert_eq!(condition("deploy"), "calls(deploy within 1d) < 3");
+    for t in ["sh.run", "fs.read", "deploy"] {
+        assert_eq!(tool(&dev, "coding", t)["reachable"], true, "{t}");
+    }
+}

@@ -16,6 +16,7 @@ pub mod rego;
 pub mod requests;
 pub mod rng;
 pub mod scenario;
+pub mod v2;
 pub mod writ;
 
 use std::collections::BTreeMap;

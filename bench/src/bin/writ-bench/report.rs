@@ -586,6 +586,9 @@ pub fn run(o: &Options) -> (Vec<SizeResult>, String) {
     for &size in &o.sizes {
         results.push(run_size(size, o, overhead));
     }
-    let text = report(&results, start.elapsed(), o.quick);
+    eprintln!("language version 2 workloads");
+    let v2 = writ_bench::v2::run(overhead, o.quick);
+    let mut text = report(&results, start.elapsed(), o.quick);
+    text.push_str(&writ_bench::v2::section(&v2));
     (results, text)
 }
