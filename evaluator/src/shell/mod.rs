@@ -113,7 +113,8 @@ pub fn parse(text: &str) -> CommandLine {
 }
 
 fn analyse(text: &str) -> Result<Vec<SimpleCommand>, Unknown> {
-    let mut walker = Walker { out: Vec::new(), depth: 0, shells: 0, options: options() };
+    let mut walker =
+        Walker { out: Vec::new(), depth: 0, shells: 0, options: options(), current: String::new() };
     walker.line(text)?;
     Ok(walker.out)
 }
@@ -156,6 +157,8 @@ struct Walker {
     /// How many `-c` / `eval` command lines enclose the one being walked.
     shells: usize,
     options: ParserOptions,
+    /// The command line being walked (positions in the tree refer to it).
+    current: String,
 }
 
 /// Shells whose `-c` string is a command line.
@@ -225,9 +228,11 @@ impl Walker {
             Ok(p) => p,
             Err(e) => return unknown(format!("it does not parse: {e}")),
         };
+        let outer = std::mem::replace(&mut self.current, text.to_owned());
         for list in &program.complete_commands {
             self.list(list)?;
         }
+        self.current = outer;
         Ok(())
     }
 
@@ -295,7 +300,15 @@ impl Walker {
     fn compound(&mut self, compound: &ast::CompoundCommand) -> Result<(), Unknown> {
         use ast::CompoundCommand as C;
         match compound {
-            C::Arithmetic(a) => self.arithmetic(&a.expr.value),
+            C::Arithmetic(a) => {
+                // The parser reads `( ( ls ) )` (two subshells in bash) as `(( ls ))`.
+                let start = a.loc.start.index;
+                let mut opening = self.current.chars().skip(start);
+                if opening.next() != Some('(') || opening.next() != Some('(') {
+                    return unknown("`( (` (two subshells) is read by the parser as `((`");
+                }
+                self.arithmetic(&a.expr.value)
+            }
             C::ArithmeticForClause(f) => {
                 for e in [&f.initializer, &f.condition, &f.updater].into_iter().flatten() {
                     self.arithmetic(&e.value)?;
