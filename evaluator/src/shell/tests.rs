@@ -711,3 +711,31 @@ fn explore() {
         }
     }
 }
+
+#[test]
+#[ignore]
+fn speed_parts() {
+    let line = "cd /work/project && git status --short | grep -v '^??' ; \
+                cargo test -p writ-evaluator --lib -- --nocapture 2>&1 | tail -n 40 ; \
+                ls -la src/ > /tmp/listing.txt && echo \"done: $(date +%s)\"";
+    let n = 20_000;
+    let opts = options();
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        let mut p = Parser::new(std::io::BufReader::new(line.as_bytes()), &opts);
+        std::hint::black_box(p.parse_program().is_ok());
+    }
+    println!("brush parse_program: {:?}", started.elapsed() / n);
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(
+            brush_parser::uncached_tokenize_str(line, &opts.tokenizer_options()).is_ok(),
+        );
+    }
+    println!("brush tokenize: {:?}", started.elapsed() / n);
+    let started = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(brush_parser::word::parse("\"done: $(date +%s)\"", &opts).is_ok());
+    }
+    println!("one word parse: {:?}", started.elapsed() / n);
+}
