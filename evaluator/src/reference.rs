@@ -631,6 +631,10 @@ fn read(env: &Env<'_>, op: &Operand) -> Option<Val> {
         Operand::Depth => Some(Val::Int(env.req.chain.len() as i64 - 1)),
         Operand::Calls(calls) => {
             let history = env.req.history.as_ref()?;
+            // §10: the windowed form is unknown without `time`, whatever the history holds.
+            if calls.within_seconds.is_some() {
+                env.req.time?;
+            }
             let mut count = 0;
             for entry in history {
                 let counted = match env.ir.tools.iter().position(|t| t.name == entry.tool) {
