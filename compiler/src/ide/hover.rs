@@ -53,8 +53,8 @@ the request has no history.";
 const WITHIN: &str = "```writ\ncalls(TARGET within DURATION)\n```\nCounts only the calls made \
 within DURATION before the request's `time`. Unknown without a `time`, or when a call the \
 target matches has no `at`.";
-const REST: &str = "```writ\n...\n```\nIn a command pattern: any number of words, none \
-included (dynamic words too).";
+const REST: &str = "```writ\n...\n```\nIn a command pattern: any number of words, zero \
+included, dynamic words too.";
 const ASSERT: &str = "```writ\nassert \"NAME\" { never ... }\n```\nClaims about the policy \
 that `writ verify` proves for every possible request, or refutes with a counterexample request. \
 `writ test` checks them too.";
