@@ -98,14 +98,17 @@ pub fn tokens(text: &str) -> Vec<Token> {
                 }
                 // A dot continues the word (`repo.push`, `initiator.`), but `..` never does: in
                 // `x...` the word is `x` and `...` is a token of its own.
-                if i < bytes.len() && bytes[i] == b'.' && !text[i..].starts_with("..") {
+                if i < bytes.len()
+                    && bytes[i] == b'.'
+                    && !text.get(i..).is_some_and(|t| t.starts_with(".."))
+                {
                     i += 1;
                     continue;
                 }
                 break;
             }
             TokenKind::Word
-        } else if text[i..].starts_with("...") {
+        } else if text.get(i..).is_some_and(|t| t.starts_with("...")) {
             i += 3;
             TokenKind::Rest
         } else if matches!(c, '=' | '!' | '<' | '>') {
