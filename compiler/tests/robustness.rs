@@ -14,6 +14,7 @@ fn corpus() -> Vec<String> {
         "examples/support-agents/policy.writ",
         "examples/coding-agents/policy/workflows.writ",
         "examples/coding-agents/policy/tests.writ",
+        "tests/conformance/agents/policy.writ",
     ] {
         out.push(std::fs::read_to_string(root.join(p)).unwrap());
     }
@@ -31,7 +32,20 @@ fn corpus() -> Vec<String> {
 }
 
 fn compile(text: String) {
-    let compiler = Compiler::new(vec![("p.writ".into(), text)]);
+    let compiler = Compiler::new(vec![("p.writ".into(), text.clone())]);
+    // The editor queries must not panic either, anywhere in the text.
+    let ide = writ_compiler::ide::Analysis::new(&compiler.db, compiler.policy);
+    let _ = ide.semantic_tokens(0);
+    let _ = ide.document_symbols(0);
+    let _ = ide.folds(0);
+    let len = text.len();
+    for offset in
+        [0, 1, len / 7, len / 3, len / 2, len * 2 / 3, len.saturating_sub(1), len, len + 1]
+    {
+        let _ = ide.hover(0, offset);
+        let _ = ide.completions(0, offset);
+        let _ = ide.definition(0, offset);
+    }
     let compilation = compiler.compilation();
     let sources = compiler.sources();
     for d in &compilation.diagnostics {
@@ -103,6 +117,32 @@ const WORDS: &[&str] = &[
     "0",
     "bound",
     "because",
+    // Version 2.
+    "runs",
+    "only",
+    "under",
+    "assert",
+    "never",
+    "given",
+    "within",
+    "at",
+    "after",
+    "ago",
+    "command",
+    "path",
+    "...",
+    "..",
+    "[\"git\", ...]",
+    "[[\"ls\", ...]]",
+    "calls(",
+    "given(",
+    "24h",
+    "\"/work\"",
+    "\"2026-12-02T16:00:00Z\"",
+    "assert \"a\" {",
+    "never allow via",
+    "never start",
+    "after [",
 ];
 
 #[derive(Debug, Clone)]
@@ -164,7 +204,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
 
     #[test]
-    fn mutated_policies_never_panic(which in 0usize..6, mutations in proptest::collection::vec(mutation(), 1..6)) {
+    fn mutated_policies_never_panic(which in 0usize..7, mutations in proptest::collection::vec(mutation(), 1..6)) {
         let corpus = corpus();
         let mut text = corpus[which % corpus.len()].clone();
         for m in &mutations {

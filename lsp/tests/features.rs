@@ -296,3 +296,139 @@ async fn a_request_after_an_edit_sees_the_edit_while_diagnostics_are_pending() {
     let last = h.last_diagnostics(&flow).expect("diagnostics for the document");
     assert_eq!(last["version"], 3, "{last}");
 }
+
+const V2: &str = r#"role dev {
+  may sh.run
+  may fs.edit
+  may deploy
+}
+tool sh.run(command: command) [exec]
+tool fs.edit(file: path) [file]
+tool deploy(env: "staging" | "prod") [prod]
+evidence approval by human
+
+workflow coding {
+  start by dev
+  allow sh.run when command runs only [["git", "status"], ["ls", ...]]
+  allow fs.edit when file under "src"
+  allow deploy when calls(deploy within 24h) < 3
+}
+deny sh.run when command runs ["rm", ..., "-*r*", ...]
+
+assert "no deletes" {
+  never allow via coding sh.run when command runs ["rm", ...]
+  never start coding when given(approval by dev) < 1
+}
+"#;
+
+async fn start_v2() -> (Harness, String) {
+    let mut h = Harness::start(&[("v2.writ", V2)]).await;
+    let uri = h.uri("v2.writ");
+    h.open(&uri, V2).await;
+    let diags = h.last_diagnostics(&uri).expect("diagnostics");
+    let errors: Vec<&Value> =
+        diags["diagnostics"].as_array().unwrap().iter().filter(|d| d["severity"] == 1).collect();
+    assert!(errors.is_empty(), "the v2 policy compiles: {errors:?}");
+    (h, uri)
+}
+
+#[tokio::test]
+async fn version_2_hover() {
+    let (mut h, uri) = start_v2().await;
+    let mut out = Vec::new();
+    for needle in [
+        "runs only",
+        "runs [",
+        "under",
+        "calls(",
+        "within",
+        "...",
+        "assert",
+        "never start",
+        "given",
+        "command) [exec]",
+        "path)",
+        "command runs only",
+        "file under",
+    ] {
+        let answer = at(&mut h, "textDocument/hover", &uri, V2, needle).await;
+        out.push(json!({"at": needle, "hover": answer}));
+    }
+    insta::assert_json_snapshot!("hover_v2", out);
+}
+
+#[tokio::test]
+async fn version_2_completion() {
+    let (mut h, uri) = start_v2().await;
+    let mut out = Vec::new();
+    for (version, typed) in [
+        "  allow sh.run when command ",
+        "  allow fs.edit when file ",
+        "  allow deploy when calls(",
+        "  allow deploy when calls([",
+        "  allow deploy when calls(deploy ",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let text = V2.replacen("  start by dev\n", &format!("  start by dev\n{typed}\n"), 1);
+        h.change(&uri, version as i32 + 2, json!([{"text": text}])).await;
+        let (line, ch) = pos(&text, &format!("\n{typed}\n"), typed.len() + 1);
+        let items = h
+            .request(
+                "textDocument/completion",
+                json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": ch}}),
+            )
+            .await;
+        let items: Vec<String> = items
+            .as_array()
+            .unwrap_or_else(|| panic!("{typed:?}: {items}"))
+            .iter()
+            .map(|i| format!("{} ({})", i["label"].as_str().unwrap(), i["kind"]))
+            .collect();
+        out.push(json!({"typed": typed, "items": items}));
+    }
+    insta::assert_json_snapshot!("completion_v2", out);
+}
+
+#[tokio::test]
+async fn version_2_semantic_tokens() {
+    let (mut h, uri) = start_v2().await;
+    let tokens =
+        h.request("textDocument/semanticTokens/full", json!({"textDocument": {"uri": uri}})).await;
+    let data: Vec<u64> =
+        tokens["data"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let types = [
+        "keyword",
+        "comment",
+        "string",
+        "number",
+        "operator",
+        "class",
+        "function",
+        "struct",
+        "property",
+        "variable",
+        "namespace",
+        "enumMember",
+        "parameter",
+        "type",
+    ];
+    // Decoded: one line per source line, `text:type` for each token (lines 5.. of the policy:
+    // the tools, the workflow, the deny and the assertion).
+    let lines: Vec<&str> = V2.lines().collect();
+    let (mut line, mut col) = (0usize, 0usize);
+    let mut shown: Vec<String> = vec![String::new(); lines.len()];
+    for t in data.chunks(5) {
+        if t[0] > 0 {
+            col = 0;
+        }
+        line += t[0] as usize;
+        col += t[1] as usize;
+        let text: String = lines[line].chars().skip(col).take(t[2] as usize).collect();
+        let mods = if t[4] & 1 != 0 { "+decl" } else { "" };
+        shown[line].push_str(&format!("{text}:{}{mods} ", types[t[3] as usize]));
+    }
+    let shown: Vec<String> = shown.into_iter().skip(5).map(|s| s.trim_end().to_string()).collect();
+    insta::assert_json_snapshot!("semantic_tokens_v2", shown);
+}

@@ -8,7 +8,7 @@ use common::Harness;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-const START: &str = "role dev {\n  may ping\n}\n/// 😀 doc\ntool ping(env: \"a\" | \"b\") [t]\nworkflow w {\n  start by dev\n  allow ping when env == \"a\"\n}\nfixture f = human [dev]\ntest \"x\" {\n  expect allow: f via w calls ping(env: \"a\")\n}\n";
+const START: &str = "role dev {\n  may ping\n}\n/// 😀 doc\ntool ping(env: \"a\" | \"b\") [t]\ntool sh(c: command, p: path) [x]\nworkflow w {\n  start by dev\n  allow ping when env == \"a\"\n  allow sh when c runs only [[\"ls\", ...]] and p under \".\" and calls([t] within 1h) < 2\n}\ndeny sh when c runs [\"rm\", ..., \"-r\"]\nassert \"a\" {\n  never allow via w sh when c runs [\"rm\", ...]\n  never start w when given(approval by dev) > 0\n}\nfixture f = human [dev]\ntest \"x\" {\n  expect allow: f via w calls ping(env: \"a\") in \"/w\" at \"2026-12-02T16:00:00Z\" after [ping 2h ago, sh at \"2026-12-02T15:00:00Z\"]\n}\n";
 
 const FRAGMENTS: &[&str] = &[
     "role",
@@ -52,6 +52,29 @@ const FRAGMENTS: &[&str] = &[
     "*",
     "\u{0}",
     "\\",
+    // Version 2.
+    "runs ",
+    "runs only ",
+    "only",
+    "under ",
+    "calls(",
+    " within 1h",
+    "within",
+    "...",
+    "..",
+    ".",
+    "[\"git\", ...]",
+    "assert \"a\" {",
+    "never allow ",
+    "never start ",
+    "via ",
+    "given(",
+    "command",
+    "path",
+    " in \"/w\"",
+    " at \"2026-12-02T16:00:00Z\"",
+    "after [",
+    " 2h ago",
 ];
 
 #[derive(Clone, Debug)]

@@ -55,9 +55,15 @@ const TOP_KEYWORDS: &[&str] = &[
     "require",
     "fixture",
     "test",
+    "assert",
 ];
 const WORKFLOW_KEYWORDS: &[&str] = &["start", "allow", "deny", "require", "max_depth", "ttl"];
 const CLAUSE_KEYWORDS: &[&str] = &["when", "unless", "require", "because", "for"];
+/// A claim's clauses (`never allow x when ... unless ...`).
+const CLAIM_CLAUSES: &[&str] = &["when", "unless"];
+/// Type names where a declaration's type is written; `command` and `path` for tools only.
+const VALUE_TYPES: &[&str] = &["string", "int", "bool", "duration", "[string]"];
+const TOOL_TYPES: &[&str] = &["command", "path"];
 
 fn item(label: &str, kind: CompletionKind, detail: Option<String>) -> Completion {
     Completion { label: label.to_string(), kind, detail, insert: None }
@@ -77,6 +83,8 @@ enum Block {
     Fixture,
     /// `context { ... }` inside a test request.
     TestContext,
+    /// `assert "name" { ... }`: claims.
+    Assert,
 }
 
 struct Before<'t> {
@@ -112,13 +120,17 @@ impl<'t> Before<'t> {
                         .filter(|t| t.kind == TokenKind::Word)
                         .map(|t| t.text(self.text))
                         .find(|w| {
-                            matches!(*w, "role" | "workflow" | "test" | "fixture" | "context")
+                            matches!(
+                                *w,
+                                "role" | "workflow" | "test" | "fixture" | "context" | "assert"
+                            )
                         });
                     stack.push(match opener {
                         Some("role") => Block::Role,
                         Some("workflow") => Block::Workflow,
                         Some("test") => Block::Test,
                         Some("fixture") => Block::Fixture,
+                        Some("assert") => Block::Assert,
                         Some("context") if stack.last() == Some(&Block::Test) => Block::TestContext,
                         _ => Block::Top,
                     });
@@ -150,6 +162,31 @@ impl<'t> Before<'t> {
                 return None;
             }
         }
+    }
+
+    /// The innermost `open` bracket still open at the cursor (within the current braces), and
+    /// the text of the token before it: `("(", "calls")` inside `calls(`.
+    fn open_bracket(&self, open: &str, close: &str) -> Option<(usize, &'t str)> {
+        let mut depth = 0usize;
+        for j in (0..self.toks.len()).rev() {
+            let t = self.text_of(j);
+            if t == close {
+                depth += 1;
+            } else if t == open {
+                if depth == 0 {
+                    return Some((j, j.checked_sub(1).map_or("", |p| self.text_of(p))));
+                }
+                depth -= 1;
+            } else if matches!(t, "{" | "}") {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// Whether token `i` is a number (an integer or a duration).
+    fn is_number(&self, i: Option<usize>) -> bool {
+        i.and_then(|i| self.toks.get(i)).is_some_and(|t| t.kind == TokenKind::Number)
     }
 
     fn starts_line(&self, i: usize) -> bool {
@@ -207,6 +244,7 @@ fn is_statement_keyword(w: &str) -> bool {
             | "fixture"
             | "test"
             | "expect"
+            | "assert"
     )
 }
 
@@ -332,6 +370,8 @@ impl Analysis<'_> {
         let Some(start) = b.statement_start() else { return Vec::new() };
         let head = b.text_of(start);
         let target_at = match head {
+            // `never allow via coding sh.run`: the target follows the workflow.
+            "allow" if b.text_of(start + 1) == "via" => Some(start + 3),
             "allow" | "may" => Some(start + 1),
             "deny" if b.text_of(start + 1) != "start" => Some(start + 1),
             "require" => (start..b.toks.len()).find(|i| b.text_of(*i) == "for").map(|i| i + 1),
@@ -407,8 +447,78 @@ impl Analysis<'_> {
             detail: Some("a declared context value".into()),
             insert: Some("context.".into()),
         });
+        out.push(Completion {
+            label: "calls(".into(),
+            kind: CompletionKind::Keyword,
+            detail: Some("how many calls of a tool the run's history has".into()),
+            insert: Some("calls(".into()),
+        });
+        if block == Block::Assert {
+            out.push(Completion {
+                label: "given(".into(),
+                kind: CompletionKind::Keyword,
+                detail: Some("how many givers of an evidence requirement".into()),
+                insert: Some("given(".into()),
+            });
+        }
         out.extend(keywords(&["not", "any", "all", "true", "false"]));
         out
+    }
+
+    /// The operators a `command` or `path` argument takes, after `ARG `.
+    fn operators_after(&self, b: &Before, arg: &str) -> Option<Vec<Completion>> {
+        let ty = self.targeted_tools(b).into_iter().find_map(|t| {
+            t.params.iter().flatten().find(|p| p.name.name == arg).map(|p| &p.ty.kind)
+        })?;
+        let op =
+            |label: &str, detail: &str| item(label, CompletionKind::Keyword, Some(detail.into()));
+        match ty {
+            TypeKind::Command => Some(vec![
+                op("runs", "some simple command matches the pattern (for denies)"),
+                op("runs only", "every simple command matches one of the patterns (for allows)"),
+            ]),
+            TypeKind::Path => Some(vec![op("under", "the resolved path is in this directory")]),
+            _ => None,
+        }
+    }
+
+    /// Inside `calls(`: a target, then `within`.
+    fn in_calls(&self, b: &Before, open: usize) -> Vec<Completion> {
+        let p1 = b.back_text(0);
+        let tags_open = b.open_bracket("[", "]").is_some_and(|(i, _)| i > open);
+        if tags_open {
+            self.tags()
+        } else if p1 == "(" {
+            self.targets(false)
+        } else if p1 == "within" || p1 == "," {
+            Vec::new()
+        } else if b.toks.len().checked_sub(open + 1) == Some(1) || p1 == "]" {
+            // One target written: `calls(deploy ` or `calls([secret] `.
+            vec![item("within", CompletionKind::Keyword, Some("count only recent calls".into()))]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The run clauses and the other clauses a test request may still take, in their order:
+    /// those after the last one written.
+    fn request_clauses(&self, b: &Before) -> Vec<Completion> {
+        const ORDER: &[&str] = &["with", "context", "in", "at", "after"];
+        // The `expect` of this request (its outcome, `allow` or `deny`, is a statement keyword).
+        let Some(start) = (0..b.toks.len())
+            .rev()
+            .take_while(|i| !matches!(b.text_of(*i), "{" | "}"))
+            .find(|i| b.text_of(*i) == "expect")
+        else {
+            return Vec::new();
+        };
+        let written = (start..b.toks.len()).map(|i| b.text_of(i));
+        if !written.clone().any(|w| matches!(w, "calls" | "starts")) {
+            return Vec::new();
+        }
+        let last = written.filter_map(|w| ORDER.iter().position(|c| *c == w)).max();
+        let from = last.map_or(0, |l| l + 1);
+        ORDER.get(from..).map_or_else(Vec::new, keywords)
     }
 
     fn members(&self, principal: bool) -> Vec<Completion> {
@@ -583,6 +693,42 @@ impl Analysis<'_> {
                 && (p1 == "[" || matches!(head, Some(("[", _)))))
         {
             self.roles()
+        } else if let Some((open, _)) = b.open_bracket("(", ")").filter(|(_, h)| *h == "calls") {
+            self.in_calls(b, open)
+        } else if b.open_bracket("(", ")").is_some_and(|(_, h)| h == "given")
+            && (p1 == "(" || b.is_number(b.back(0)))
+        {
+            self.evidence()
+        } else if block == Block::Test
+            && b.open_bracket("[", "]").is_some_and(|(_, h)| h == "after")
+        {
+            // `after [deploy 2h ago, secrets.read at "...", ...]`
+            if matches!(p1, "[" | ",") {
+                self.tool_decls()
+                    .iter()
+                    .map(|t| item(&t.name.text, CompletionKind::Tool, Some(tool_signature(t))))
+                    .collect()
+            } else if b.is_number(b.back(0)) {
+                keywords(&["ago"])
+            } else if b.back(0).and_then(|i| b.word(i)).is_some() && matches!(p2, "[" | ",") {
+                keywords(&["at"])
+            } else {
+                Vec::new()
+            }
+        } else if block == Block::Assert && p1 == "never" {
+            keywords(&["allow", "start"])
+        } else if block == Block::Assert && p1 == "start" && p2 == "never" {
+            self.workflows()
+        } else if block == Block::Assert && (p1 == "allow" || p2 == "via") {
+            // `never allow ` and `never allow via coding `: a target, or a workflow first.
+            let mut out = self.targets(false);
+            if p1 == "allow" {
+                out.insert(
+                    0,
+                    item("via", CompletionKind::Keyword, Some("through one workflow".into())),
+                );
+            }
+            out
         } else if matches!(p1, "allow" | "may" | "for") || (p1 == "deny" && block != Block::Test) {
             self.targets(p1 == "deny")
         } else if (p1 == "[" && matches!(p2, "allow" | "may" | "for" | "deny"))
@@ -616,6 +762,12 @@ impl Analysis<'_> {
             self.fields_of(owner).unwrap_or_else(|| self.condition_starts(b, block))
         } else if matches!(p1, "==" | "!=") {
             self.values_for(b, p2, false)
+        } else if matches!(p2, "when" | "unless" | "and" | "or" | "not" | "(")
+            && let Some(ops) = self.operators_after(b, p1)
+        {
+            ops
+        } else if p1 == "runs" {
+            keywords(&["only"])
         } else if p1 == "in"
             || (p1 == "[" && p2 == "in")
             || (p1 == "," && matches!(head, Some(("[", "in"))))
@@ -643,6 +795,20 @@ impl Analysis<'_> {
                     c
                 })
                 .collect()
+        } else if p1 == ":"
+            && block == Block::Top
+            && matches!(statement, Some("tool" | "evidence" | "attribute" | "context"))
+        {
+            // A declaration's type; `command` and `path` are for tool arguments only.
+            let mut out = keywords(VALUE_TYPES);
+            if statement == Some("tool") {
+                out.extend(keywords(TOOL_TYPES));
+            }
+            for c in &mut out {
+                c.kind = CompletionKind::Value;
+                c.detail = Some("type".into());
+            }
+            out
         } else if block == Block::Test && p1 == ":" {
             self.fixtures()
         } else if p1 == "=" && statement == Some("fixture") {
@@ -657,9 +823,36 @@ impl Analysis<'_> {
                 Block::Top => keywords(TOP_KEYWORDS),
                 Block::Workflow => keywords(WORKFLOW_KEYWORDS),
                 Block::Role => keywords(&["may"]),
-                Block::Test => keywords(&["expect"]),
+                // A request may go on on the next line (`with ...`, `after [...]`).
+                Block::Test => {
+                    let mut out = keywords(&["expect"]);
+                    if self.request_done(b) {
+                        out.extend(self.request_clauses(b));
+                    }
+                    out
+                }
+                Block::Assert => vec![
+                    Completion {
+                        label: "never allow".into(),
+                        kind: CompletionKind::Keyword,
+                        detail: Some("no such call is allowed".into()),
+                        insert: Some("never allow ".into()),
+                    },
+                    Completion {
+                        label: "never start".into(),
+                        kind: CompletionKind::Keyword,
+                        detail: Some("no such start is allowed".into()),
+                        insert: Some("never start ".into()),
+                    },
+                ],
                 Block::Fixture | Block::TestContext => Vec::new(),
             }
+        } else if block == Block::Test && self.request_done(b) {
+            self.request_clauses(b)
+        } else if block == Block::Assert
+            && statement.is_some_and(|s| matches!(s, "allow" | "start"))
+        {
+            keywords(CLAIM_CLAUSES)
         } else if statement
             .is_some_and(|s| matches!(s, "allow" | "deny" | "may" | "start" | "require"))
         {
@@ -668,6 +861,22 @@ impl Analysis<'_> {
             Vec::new()
         };
         Completions { replace, items }
+    }
+
+    /// Whether the cursor follows a complete part of a test request (its tool or arguments, an
+    /// evidence item, a context block, a run clause), where another clause may start.
+    fn request_done(&self, b: &Before) -> bool {
+        if b.open_bracket("(", ")").is_some() || b.open_bracket("[", "]").is_some() {
+            return false;
+        }
+        let last = b.back(0).and_then(|i| b.toks.get(i));
+        let p1 = b.back_text(0);
+        let p2 = b.back_text(1);
+        matches!(p1, ")" | "]" | "}")
+            || last.is_some_and(|t| matches!(t.kind, TokenKind::Str | TokenKind::Number))
+            || (b.back(0).and_then(|i| b.word(i)).is_some()
+                && !writ_grammar::is_keyword(p1)
+                && matches!(p2, "calls" | "starts" | "with" | "by" | ","))
     }
 
     /// The fields of an evidence kind or the arguments of a tool, as `name: ` items.

@@ -5,6 +5,7 @@ use writ_grammar::ast::{
     WorkflowItem,
 };
 
+use super::lex::{Token, TokenKind, keyword_at, tokens, type_at};
 use super::{Analysis, SymbolKind};
 
 fn collapse(text: &str) -> String {
@@ -32,6 +33,91 @@ pub(crate) fn type_text(ty: &TypeKind) -> String {
             values.iter().map(|v| writ_grammar::quote(&v.value)).collect::<Vec<_>>().join(" | ")
         }
         TypeKind::Unknown(id) => id.name.clone(),
+    }
+}
+
+const RUNS: &str = "```writ\nCOMMAND runs [ITEM, ...]\n```\nTrue if the pattern matches some \
+simple command of the command line, starting at its first word or at any later word that is not \
+dynamic (so `[\"rm\", ...]` also sees `sudo rm -rf /`, `xargs rm` and `/bin/rm`). It casts wide: \
+meant for denies.";
+const RUNS_ONLY: &str = "```writ\nCOMMAND runs only [[ITEM, ...], ...]\n```\nTrue if every \
+simple command of the command line, from its first word, is matched word for word by one of the \
+patterns (a line with no simple command runs only what is allowed). It admits exactly what is \
+listed: meant for allows.";
+const UNDER: &str = "```writ\nPATH under \"DIR\"\n```\nTrue if the resolved path is DIR or \
+lies inside it. A relative DIR is resolved against the request's `cwd` like the path itself \
+(`under \".\"` is the working directory), lexically: symbolic links are not followed.";
+const CALLS: &str = "```writ\ncalls(TARGET)\n```\nAn integer: how many calls in the run's \
+history (the request's `history`) the target (a tool, a glob or tags) matches. Unknown when \
+the request has no history.";
+const WITHIN: &str = "```writ\ncalls(TARGET within DURATION)\n```\nCounts only the calls made \
+within DURATION before the request's `time`. Unknown without a `time`, or when a call the \
+target matches has no `at`.";
+const REST: &str = "```writ\n...\n```\nIn a command pattern: any number of words, zero \
+included, dynamic words too.";
+const ASSERT: &str = "```writ\nassert \"NAME\" { never ... }\n```\nClaims about the policy \
+that `writ verify` proves for every possible request, or refutes with a counterexample request. \
+`writ test` checks them too.";
+const NEVER_ALLOW: &str = "```writ\nnever allow [via WORKFLOW] TARGET [when C]\n```\nNo call \
+of a tool the target matches (through WORKFLOW, or any workflow) for which C is true is \
+decided `allow`.";
+const NEVER_START: &str = "```writ\nnever start WORKFLOW [when C]\n```\nNo start of the \
+workflow for which C is true is decided `allow`.";
+const GIVEN: &str = "```writ\ngiven(ITEM)\n```\nIn an assertion: an integer, the number of \
+distinct givers (or items, for kinds without givers) in the request's evidence that count for \
+the requirement ITEM, written as in `require` (`given(approval by lead)`).";
+const COMMAND: &str = "```writ\ncommand\n```\nA shell command line (a JSON string), parsed \
+as bash does: conditions see its simple commands through `runs` and `runs only`, never its \
+text (`==` and `matches` are type errors).";
+const PATH: &str = "```writ\npath\n```\nA file path (a JSON string), resolved against the \
+request's `cwd` before any condition sees it. Compared like a string in resolved form, and \
+with `under`.";
+const AT: &str = "```writ\nat \"TIME\"\n```\nIn a test request: the request's `time` \
+(RFC 3339). In an `after` entry: when that call was made.";
+const AFTER: &str = "```writ\nafter [TOOL [at \"TIME\" | DURATION ago], ...]\n```\nIn a test \
+request: the run's history, oldest first. Without it the request has no history, and \
+`calls(...)` is unknown.";
+const AGO: &str = "```writ\nDURATION ago\n```\nIn an `after` entry: that long before the \
+request's `at`.";
+
+/// The short documentation of the word or token `toks[i]`, for the keywords and types of
+/// version 2 (the version 1 keywords hover as the rule they are in).
+fn word_doc(text: &str, toks: &[Token], i: usize) -> Option<&'static str> {
+    let t = toks.get(i)?;
+    if t.kind == TokenKind::Rest {
+        return Some(REST);
+    }
+    let word = t.text(text);
+    if type_at(text, toks, i) {
+        return match word {
+            "command" => Some(COMMAND),
+            "path" => Some(PATH),
+            _ => None,
+        };
+    }
+    if !keyword_at(text, toks, i) {
+        return None;
+    }
+    let next = toks.get(i + 1).map(|t| t.text(text));
+    let prev = i.checked_sub(1).and_then(|p| toks.get(p)).map(|t| t.text(text));
+    match word {
+        "runs" if next == Some("only") => Some(RUNS_ONLY),
+        "runs" => Some(RUNS),
+        "only" if prev == Some("runs") => Some(RUNS_ONLY),
+        "under" => Some(UNDER),
+        // `calls deploy(...)` in a test request is the request itself, not a count.
+        "calls" if next == Some("(") => Some(CALLS),
+        "within" => Some(WITHIN),
+        "assert" => Some(ASSERT),
+        "never" if next == Some("start") => Some(NEVER_START),
+        "never" if next == Some("allow") => Some(NEVER_ALLOW),
+        "allow" if prev == Some("never") => Some(NEVER_ALLOW),
+        "start" if prev == Some("never") => Some(NEVER_START),
+        "given" => Some(GIVEN),
+        "at" => Some(AT),
+        "after" => Some(AFTER),
+        "ago" => Some(AGO),
+        _ => None,
     }
 }
 
@@ -95,7 +181,20 @@ impl<'db> Analysis<'db> {
                 return Some((occ.span, text));
             }
         }
-        self.describe_rule_at(file, offset)
+        self.describe_word_at(file, offset).or_else(|| self.describe_rule_at(file, offset))
+    }
+
+    /// A keyword, `...` or type of version 2 at `offset` (touching it from either side).
+    fn describe_word_at(&self, file: usize, offset: usize) -> Option<(Span, String)> {
+        let text = self.text(file);
+        let toks = tokens(text);
+        let inside = |t: &Token| (t.span.start as usize) <= offset && offset < t.span.end as usize;
+        let i = toks
+            .iter()
+            .position(inside)
+            .or_else(|| toks.iter().position(|t| t.span.end as usize == offset))?;
+        let doc = word_doc(text, &toks, i)?;
+        Some((toks.get(i)?.span, doc.to_string()))
     }
 
     fn describe_global(&self, name: &str) -> Option<String> {
@@ -255,7 +354,27 @@ impl<'db> Analysis<'db> {
                 )
             })
             .collect();
-        (!lines.is_empty()).then(|| block(&lines.join("\n")))
+        let types: Vec<&TypeKind> = tools
+            .iter()
+            .filter(|t| owner.is_none_or(|o| o == t.name.text))
+            .filter_map(|t| t.params.iter().flatten().find(|p| p.name.name == name))
+            .map(|p| &p.ty.kind)
+            .collect();
+        // What a command or path argument is, in a sentence (the type's hover without its
+        // heading).
+        let about = match types.first() {
+            Some(TypeKind::Command) => COMMAND.split_once("```\n").map(|(_, s)| s),
+            Some(TypeKind::Path) => PATH.split_once("```\n").map(|(_, s)| s),
+            _ => None,
+        };
+        (!lines.is_empty()).then(|| {
+            let mut out = block(&lines.join("\n"));
+            if let Some(about) = about.filter(|_| types.windows(2).all(|w| w.first() == w.last())) {
+                out.push_str("\n\n");
+                out.push_str(about);
+            }
+            out
+        })
     }
 
     fn describe_field(&self, name: &str, owner: Option<&str>) -> Option<String> {

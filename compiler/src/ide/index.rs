@@ -256,6 +256,10 @@ impl Indexer {
                         for c in &req.context {
                             self.push(c.name.span, SymbolKind::Context, &c.name.name, None, false);
                         }
+                        // `after [deploy 2h ago, ...]`: the run's earlier calls name tools.
+                        for h in req.history.iter().flatten() {
+                            self.push(h.tool.span, SymbolKind::Tool, &h.tool.text, None, false);
+                        }
                     }
                 }
                 Item::Error(_) => {}

@@ -3,7 +3,7 @@
 
 use writ_grammar::ast::{Item, RuleKind, Span, WorkflowItem};
 
-use super::lex::{TokenKind, tokens};
+use super::lex::{TokenKind, keyword_at, tokens, type_at};
 use super::{Analysis, SymbolKind};
 
 /// A declaration for an outline.
@@ -39,7 +39,8 @@ pub enum TokenClass {
     Number,
     Operator,
     Symbol(SymbolKind),
-    /// `human`, `service`, `agent`, `pending`, types.
+    /// `human`, `service`, `agent`, `pending`, types (`string`, ..., `command`, `path`) where a
+    /// type is written.
     Builtin,
 }
 
@@ -205,13 +206,16 @@ impl Analysis<'_> {
         let text = self.text(file);
         let index = self.index(file);
         let mut out = Vec::new();
-        for t in tokens(text) {
+        let toks = tokens(text);
+        for (i, t) in toks.iter().copied().enumerate() {
             let class = match t.kind {
                 TokenKind::Comment => TokenClass::Comment,
                 TokenKind::DocComment => TokenClass::Doc,
                 TokenKind::Str => TokenClass::String,
                 TokenKind::Number => TokenClass::Number,
-                TokenKind::Operator => TokenClass::Operator,
+                // `...` in a command pattern, coloured like the editors' grammar does
+                // (`keyword.operator.rest`).
+                TokenKind::Operator | TokenKind::Rest => TokenClass::Operator,
                 TokenKind::Punct => continue,
                 TokenKind::Word => {
                     let word = t.text(text);
@@ -235,19 +239,12 @@ impl Analysis<'_> {
                         }
                         continue;
                     }
-                    if writ_grammar::is_keyword(word) {
+                    // Reserved words, and `within`/`at`/`after`/`ago` where they are clauses.
+                    if keyword_at(text, &toks, i) {
                         TokenClass::Keyword
-                    } else if matches!(
-                        word,
-                        "human"
-                            | "service"
-                            | "agent"
-                            | "pending"
-                            | "string"
-                            | "int"
-                            | "bool"
-                            | "duration"
-                    ) {
+                    } else if matches!(word, "human" | "service" | "agent" | "pending")
+                        || type_at(text, &toks, i)
+                    {
                         TokenClass::Builtin
                     } else if let Some(o) = index
                         .iter()

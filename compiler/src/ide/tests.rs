@@ -118,3 +118,253 @@ fn did_you_mean_is_parsed() {
     assert_eq!(did_you_mean("did you mean `dev`?"), Some("dev"));
     assert_eq!(did_you_mean("declare it"), None);
 }
+
+const V2: &str = r#"role dev {
+  may sh.run
+  may fs.edit
+  may deploy
+}
+role lead
+tool sh.run(command: command) [exec]
+tool fs.edit(file: path, text: string) [file]
+tool deploy(env: "staging" | "prod") [prod]
+tool secrets.get(name: string) [secret]
+evidence approval by human
+
+workflow coding {
+  start by dev
+  allow sh.run when command runs only [["git", "status"], ["ls", ...]]
+  allow fs.edit when file under "src"
+  allow deploy when calls(deploy within 24h) < 3
+}
+deny sh.run when command runs ["rm", ..., "-*r*", ...]
+deny [secret] when calls([secret]) > 0
+
+assert "no deletes" {
+  never allow via coding sh.run when command runs ["rm", ...]
+  never start coding when given(approval by lead) < 1
+}
+
+fixture ann = human [dev]
+test "history" {
+  expect allow: ann via coding calls deploy(env: "prod") in "/w" at "2026-12-02T16:00:00Z" after [deploy 2h ago, secrets.get at "2026-12-02T15:00:00Z"]
+}
+"#;
+
+/// The labels offered at the end of `typed`, added as a new line of the workflow `coding`.
+fn labels_in_workflow(typed: &str) -> Vec<String> {
+    let text = V2.replacen("  start by dev\n", &format!("  start by dev\n{typed}\n"), 1);
+    let at = text.find(&format!("{typed}\n")).unwrap() + typed.len();
+    with(&text, |a| a.completions(0, at).items.into_iter().map(|c| c.label).collect())
+}
+
+/// The labels offered at the end of `typed`, appended to the file.
+fn labels_at_end(typed: &str) -> Vec<String> {
+    let text = format!("{V2}{typed}");
+    with(&text, |a| a.completions(0, text.len()).items.into_iter().map(|c| c.label).collect())
+}
+
+#[test]
+fn completion_of_v2_operators_after_command_and_path_arguments() {
+    assert_eq!(labels_in_workflow("  allow sh.run when command "), ["runs", "runs only"]);
+    assert_eq!(labels_in_workflow("  allow sh.run when not command "), ["runs", "runs only"]);
+    assert_eq!(labels_in_workflow("  allow fs.edit when file "), ["under"]);
+    assert_eq!(labels_in_workflow("  allow sh.run when command runs "), ["only"]);
+    // A string argument gets no v2 operator.
+    let text = labels_in_workflow("  allow fs.edit when text ");
+    assert!(!text.iter().any(|l| l == "under" || l == "runs"), "{text:?}");
+    // Condition starts offer `calls(`; `given(` only inside an assertion.
+    let starts = labels_in_workflow("  allow sh.run when ");
+    assert!(starts.contains(&"command".to_string()), "{starts:?}");
+    assert!(starts.contains(&"calls(".to_string()), "{starts:?}");
+    assert!(!starts.contains(&"given(".to_string()), "{starts:?}");
+}
+
+#[test]
+fn completion_inside_calls() {
+    let target = labels_in_workflow("  allow deploy when calls(");
+    for want in ["deploy", "sh.run", "secrets.*", "[secret]", "[exec]", "*"] {
+        assert!(target.contains(&want.to_string()), "{want}: {target:?}");
+    }
+    assert!(!target.contains(&"initiator".to_string()), "not a condition: {target:?}");
+    assert_eq!(
+        labels_in_workflow("  allow deploy when calls(["),
+        ["exec", "file", "prod", "secret"]
+    );
+    assert_eq!(
+        labels_in_workflow("  allow deploy when calls([exec, "),
+        ["exec", "file", "prod", "secret"]
+    );
+    assert_eq!(labels_in_workflow("  allow deploy when calls(deploy "), ["within"]);
+    assert_eq!(labels_in_workflow("  allow deploy when calls([prod] "), ["within"]);
+    assert!(labels_in_workflow("  allow deploy when calls(deploy within ").is_empty());
+}
+
+#[test]
+fn completion_of_assertions_types_and_test_clauses() {
+    assert!(labels_at_end("").contains(&"assert".to_string()));
+    assert_eq!(labels_at_end("assert \"x\" {\n  "), ["never allow", "never start"]);
+    assert_eq!(labels_at_end("assert \"x\" {\n  never "), ["allow", "start"]);
+    assert_eq!(labels_at_end("assert \"x\" {\n  never start "), ["coding"]);
+    let allow = labels_at_end("assert \"x\" {\n  never allow ");
+    assert_eq!(allow.first().map(String::as_str), Some("via"), "{allow:?}");
+    assert!(allow.contains(&"sh.run".to_string()), "{allow:?}");
+    let via = labels_at_end("assert \"x\" {\n  never allow via coding ");
+    assert!(via.contains(&"sh.run".to_string()) && !via.contains(&"via".to_string()), "{via:?}");
+    assert_eq!(labels_at_end("assert \"x\" {\n  never allow sh.run "), ["when", "unless"]);
+    // In a claim's condition: the target's arguments, and `given(`.
+    let cond = labels_at_end("assert \"x\" {\n  never allow via coding sh.run when ");
+    assert!(
+        cond.contains(&"command".to_string()) && cond.contains(&"given(".to_string()),
+        "{cond:?}"
+    );
+    assert_eq!(
+        labels_at_end("assert \"x\" {\n  never allow via coding sh.run when command "),
+        ["runs", "runs only"]
+    );
+    assert_eq!(labels_at_end("assert \"x\" {\n  never start coding when given("), ["approval"]);
+    // Types: `command` and `path` for tools only.
+    assert_eq!(
+        labels_at_end("tool t(a: "),
+        ["string", "int", "bool", "duration", "[string]", "command", "path"]
+    );
+    assert_eq!(labels_at_end("attribute a: "), ["string", "int", "bool", "duration", "[string]"]);
+    // Test requests: the clauses after the last one written, in order.
+    let req = "test \"t\" {\n  expect allow: ann via coding calls deploy(env: \"prod\") ";
+    assert_eq!(labels_at_end(req), ["with", "context", "in", "at", "after"]);
+    assert_eq!(labels_at_end(&format!("{req}in \"/w\" ")), ["at", "after"]);
+    assert_eq!(labels_at_end(&format!("{req}at \"T\" ")), ["after"]);
+    let after = labels_at_end(&format!("{req}after ["));
+    assert!(after.contains(&"deploy".to_string()) && after.contains(&"sh.run".to_string()));
+    assert_eq!(labels_at_end(&format!("{req}after [deploy ")), ["at"]);
+    assert_eq!(labels_at_end(&format!("{req}after [deploy 2h ")), ["ago"]);
+    assert!(labels_at_end(&format!("{req}after [deploy 2h ago, ")).contains(&"deploy".to_string()));
+    // On the next line: another expectation, or the request goes on.
+    assert_eq!(
+        labels_at_end(&format!("{req}\n    ")),
+        ["expect", "with", "context", "in", "at", "after"]
+    );
+}
+
+#[test]
+fn hover_on_v2_keywords_types_and_arguments() {
+    with(V2, |a| {
+        let hover = |needle: &str, delta: usize| {
+            let (span, text) = a.hover(0, at(V2, needle) + delta).unwrap();
+            (V2.get(span.range()).unwrap().to_string(), text)
+        };
+        let (w, t) = hover("runs only", 0);
+        assert_eq!(w, "runs");
+        assert!(
+            t.starts_with("```writ\nCOMMAND runs only") && t.contains("meant for allows"),
+            "{t}"
+        );
+        let (w, t) = hover("only [[", 1);
+        assert_eq!(w, "only");
+        assert!(t.contains("runs only"), "{t}");
+        let (_, t) = hover("runs [\"rm\"", 0);
+        assert!(t.starts_with("```writ\nCOMMAND runs [") && t.contains("meant for denies"), "{t}");
+        assert!(t.contains("not dynamic"), "{t}");
+        let (w, t) = hover("under", 2);
+        assert_eq!(w, "under");
+        assert!(t.contains("`cwd`"), "{t}");
+        let (w, t) = hover("calls(deploy", 0);
+        assert_eq!(w, "calls");
+        assert!(t.contains("history"), "{t}");
+        let (_, t) = hover("within", 0);
+        assert!(t.contains("`time`"), "{t}");
+        let (w, t) = hover("...", 1);
+        assert_eq!(w, "...");
+        assert!(t.contains("any number of words"), "{t}");
+        let (_, t) = hover("assert", 0);
+        assert!(t.contains("writ verify"), "{t}");
+        let (_, t) = hover("never allow", 0);
+        assert!(t.starts_with("```writ\nnever allow"), "{t}");
+        let (_, t) = hover("never start", 0);
+        assert!(t.starts_with("```writ\nnever start"), "{t}");
+        let (_, t) = hover("given", 0);
+        assert!(t.contains("distinct givers"), "{t}");
+        let (w, t) = hover(" ago", 1);
+        assert_eq!(w, "ago");
+        assert!(t.contains("`at`"), "{t}");
+        let (w, t) = hover("after [", 0);
+        assert_eq!(w, "after");
+        assert!(t.contains("history"), "{t}");
+        // Types where they are written, and arguments of those types.
+        let (w, t) = hover("command) [exec]", 0);
+        assert_eq!(w, "command");
+        assert!(t.starts_with("```writ\ncommand\n```") && t.contains("bash"), "{t}");
+        let (_, t) = hover("path,", 0);
+        assert!(t.starts_with("```writ\npath\n```"), "{t}");
+        let (w, t) = hover("command runs only", 0);
+        assert_eq!(w, "command");
+        assert!(t.starts_with("```writ\ncommand: command  // argument of sh.run\n```"), "{t}");
+        assert!(t.contains("`runs only`"), "{t}");
+        let (_, t) = hover("file under", 0);
+        assert!(t.starts_with("```writ\nfile: path  // argument of fs.edit"), "{t}");
+        assert!(t.contains("resolved"), "{t}");
+        // The v1 keywords still describe their rule.
+        let (_, t) = hover("allow fs.edit", 0);
+        assert!(t.starts_with("**allow:**"), "{t}");
+    });
+}
+
+#[test]
+fn semantic_tokens_of_v2() {
+    with(V2, |a| {
+        let classes: Vec<(String, TokenClass)> = a
+            .semantic_tokens(0)
+            .into_iter()
+            .map(|(s, c, _)| (V2.get(s.range()).unwrap().to_string(), c))
+            .collect();
+        let class_of = |word: &str, nth: usize| {
+            classes
+                .iter()
+                .filter(|(w, _)| w == word)
+                .nth(nth)
+                .map(|(_, c)| *c)
+                .unwrap_or_else(|| panic!("no {word} #{nth}"))
+        };
+        for kw in ["runs", "only", "under", "calls", "within", "assert", "never", "given"] {
+            assert_eq!(class_of(kw, 0), TokenClass::Keyword, "{kw}");
+        }
+        assert_eq!(class_of("...", 0), TokenClass::Operator);
+        assert_eq!(classes.iter().filter(|(w, _)| w == "...").count(), 4);
+        assert!(!classes.iter().any(|(w, _)| w == "."), "`...` is one token");
+        assert_eq!(class_of("\"git\"", 0), TokenClass::String);
+        assert_eq!(class_of("\"-*r*\"", 0), TokenClass::String);
+        // `command: command`: the argument, then its type.
+        assert_eq!(class_of("command", 0), TokenClass::Symbol(SymbolKind::Argument));
+        assert_eq!(class_of("command", 1), TokenClass::Builtin);
+        assert_eq!(class_of("path", 0), TokenClass::Builtin);
+        assert_eq!(class_of("command", 2), TokenClass::Symbol(SymbolKind::Argument));
+        assert_eq!(class_of("file", 1), TokenClass::Symbol(SymbolKind::Tag));
+        assert_eq!(class_of("file", 2), TokenClass::Symbol(SymbolKind::Argument));
+        // Run clauses: keywords there; the tools of `after` are tools.
+        for kw in ["at", "after", "ago"] {
+            assert_eq!(class_of(kw, 0), TokenClass::Keyword, "{kw}");
+        }
+        assert_eq!(class_of("secrets.get", 1), TokenClass::Symbol(SymbolKind::Tool));
+        assert_eq!(class_of("secret", 1), TokenClass::Symbol(SymbolKind::Tag));
+    });
+    // Elsewhere the contextual words are names.
+    let text = "tool t(within: int, at: int, after: int, ago: int)\ndeny t when within == at and after > ago\n";
+    with(text, |a| {
+        let keywords: Vec<&str> = a
+            .semantic_tokens(0)
+            .into_iter()
+            .filter(|(_, c, _)| *c == TokenClass::Keyword)
+            .filter_map(|(s, _, _)| text.get(s.range()))
+            .collect();
+        assert_eq!(keywords, ["tool", "deny", "when", "and"]);
+    });
+}
+
+#[test]
+fn history_entries_name_tools() {
+    with(V2, |a| {
+        let refs = a.references(0, at(V2, "secrets.get("), false);
+        assert_eq!(refs.len(), 1, "{refs:?}");
+        assert_eq!(refs[0].span.start as usize, at(V2, "secrets.get at"));
+    });
+}

@@ -135,6 +135,13 @@ test('version 2: commands, paths, history, assertions and test run clauses', asy
   assert.equal(scopeOf(tokens, 'coding', 1), 'entity.name.type.workflow.writ');
   assert.equal(scopeOf(tokens, 'sh.run', 3), 'entity.name.function.tool.writ');
   assert.equal(scopeOf(tokens, 'release'), 'entity.name.type.workflow.writ'); // never start release
+  // A claim through a workflow may target tags.
+  const tagged = await tokenize('  never allow via coding [exec, net] when command runs ["curl", ...]');
+  assert.equal(scopeOf(tagged, 'coding'), 'entity.name.type.workflow.writ');
+  assert.equal(scopeOf(tagged, 'exec'), 'entity.name.tag.writ');
+  assert.equal(scopeOf(tagged, 'net'), 'entity.name.tag.writ');
+  assert.equal(scopeOf(tagged, 'when'), 'keyword.other.writ');
+  assert.equal(scopeOf(tagged, 'runs'), 'keyword.operator.word.writ');
   // Test run clauses: `at` and `after` are keywords only there.
   assert.equal(scopeOf(tokens, 'in', 0), 'keyword.operator.word.writ');
   assert.equal(scopeOf(tokens, 'at', 0), 'keyword.other.at.writ');
