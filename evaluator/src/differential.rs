@@ -722,7 +722,16 @@ fn runs_only(t: &mut Tape<'_>, ir: &PolicyIr, scope: Scope<'_>) -> Option<Cond> 
     }
     let arg = Operand::Arg(t.pick(&args).clone());
     let n = 1 + t.weighted(&[20, 30, 25, 15, 10]);
-    Some(Cond::RunsOnly(arg, (0..n).map(|_| pattern(t)).collect()))
+    let mut patterns: Vec<CommandPatternIr> = (0..n).map(|_| pattern(t)).collect();
+    // An allow list names commands from their first word, as rules do: `["git", "diff", ...]`.
+    for p in &mut patterns {
+        if t.chance(60)
+            && let Some(first) = p.items.first_mut()
+        {
+            *first = PatternItemIr::Word((*t.pick(&["git", "rm", "ls", "cat", "env", "*"])).into());
+        }
+    }
+    Some(Cond::RunsOnly(arg, patterns))
 }
 
 /// `under`, `==`, `!=`, `in`, `contains` or `matches` on a `path` argument.
@@ -1564,6 +1573,72 @@ fn step(d: &Decision, is_call: bool) -> &'static str {
     }
 }
 
+/// The v2 leaves (`runs`, `runs only`, `under`, comparisons of `path` arguments, `calls`)
+/// of the conditions of rules that target the tool `req` calls, with their kind.
+fn v2_leaves<'i>(ir: &'i PolicyIr, req: &Request) -> Vec<(&'static str, &'i Cond)> {
+    let Action::Call { tool, .. } = &req.action else { return Vec::new() };
+    let Some(t) = ir.tools.iter().position(|x| x.name == *tool) else { return Vec::new() };
+    let t = t as ToolId;
+    let is_path = |op: &Operand| {
+        matches!(op, Operand::Arg(name)
+            if ir.tools[t as usize].params.iter().any(|p| p.name == *name && p.ty == ValueType::Path))
+    };
+    let mut conds: Vec<&Cond> = Vec::new();
+    for rules in std::iter::once(&ir.guardrails).chain(ir.workflows.iter().map(|w| &w.rules)) {
+        let targeted = |target: &TargetIr| target.tools.contains(&t);
+        conds.extend(
+            rules
+                .denies
+                .iter()
+                .filter(|r| targeted(&r.target))
+                .filter_map(|r| r.condition.as_ref()),
+        );
+        conds.extend(
+            rules
+                .requires
+                .iter()
+                .filter(|r| targeted(&r.target))
+                .filter_map(|r| r.condition.as_ref()),
+        );
+    }
+    for w in &ir.workflows {
+        conds.extend(
+            w.allows
+                .iter()
+                .filter(|r| r.target.tools.contains(&t))
+                .filter_map(|r| r.condition.as_ref()),
+        );
+    }
+    let mut ls = Vec::new();
+    for c in conds {
+        leaves(c, &mut ls);
+    }
+    ls.into_iter()
+        .filter_map(|leaf| {
+            let kind = match leaf {
+                Cond::Runs(..) => "runs",
+                Cond::RunsOnly(..) => "runs only",
+                Cond::Under(..) => "under",
+                Cond::Compare(_, a, b) | Cond::In(a, b) | Cond::Contains(b, a)
+                    if is_path(a) || is_path(b) =>
+                {
+                    "path compare"
+                }
+                Cond::Matches(a, _) if is_path(a) => "path compare",
+                Cond::Compare(_, Operand::Calls(c), _) | Cond::Compare(_, _, Operand::Calls(c)) => {
+                    if c.within_seconds.is_some() {
+                        "calls within"
+                    } else {
+                        "calls"
+                    }
+                }
+                _ => return None,
+            };
+            Some((kind, leaf))
+        })
+        .collect()
+}
+
 /// Over a fixed batch of generated cases, every outcome of calls and of starts is at least 5%
 /// of its action's decisions, every deny step and every reason an evidence item can fail to
 /// count occurs, and the two evaluators agree.
@@ -1577,6 +1652,7 @@ fn differential_generator_mix_is_healthy() {
     let mut steps: BTreeMap<&str, u32> = BTreeMap::new();
     let mut rejects: BTreeMap<&str, u32> = BTreeMap::new();
     let mut totals: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut v2: BTreeMap<(&str, &str), u32> = BTreeMap::new();
     for _ in 0..2000 {
         let (p, rs) = tapes().new_tree(&mut runner).expect("tapes").current();
         let case = case(&p, &rs).unwrap_or_else(|e| panic!("{e}"));
@@ -1588,6 +1664,16 @@ fn differential_generator_mix_is_healthy() {
             *totals.entry(action).or_default() += 1;
             *outcomes.entry((action, d.decision.as_str())).or_default() += 1;
             *steps.entry(step(&d, is_call)).or_default() += 1;
+            if is_call && !matches!(step(&d, is_call), "deny: step 1") {
+                for (kind, leaf) in v2_leaves(&case.ir, req) {
+                    let truth = match reference::call_condition(&case.ir, req, leaf) {
+                        Some(true) => "true",
+                        Some(false) => "false",
+                        None => "unknown",
+                    };
+                    *v2.entry((kind, truth)).or_default() += 1;
+                }
+            }
             if d.decision == Outcome::Allow
                 && trace.steps.iter().any(|s| {
                     matches!(s, TraceStep::Evidence { path, need, .. }
@@ -1615,6 +1701,18 @@ fn differential_generator_mix_is_healthy() {
         }
     }
     eprintln!("totals {totals:?}\noutcomes {outcomes:?}\nsteps {steps:?}\nrejections {rejects:?}");
+    eprintln!("v2 conditions {v2:?}");
+    for kind in ["runs", "runs only", "under", "path compare", "calls", "calls within"] {
+        let n = |truth: &str| v2.get(&(kind, truth)).copied().unwrap_or(0);
+        let total = n("true") + n("false") + n("unknown");
+        for truth in ["true", "false", "unknown"] {
+            assert!(
+                n(truth) * 40 >= total && n(truth) >= 10,
+                "{kind} is {truth} in {} of {total}, under 2.5%\n{v2:?}",
+                n(truth)
+            );
+        }
+    }
     for action in ["call", "start"] {
         let total = totals.get(action).copied().unwrap_or(0);
         for outcome in ["allow", "deny", "pending"] {

@@ -309,6 +309,23 @@ fn decide_start(ir: &PolicyIr, req: &Request, ttl: Option<i64>) -> Decision {
     evidence(ir, req, &matched, &[], &format!("starting {}", req.workflow), Some(granted))
 }
 
+/// One condition, evaluated as [`decide`] evaluates a call's conditions outside `may` (paths
+/// resolved, `principal` unknown): `Some(true)`, `Some(false)`, or `None` for unknown. For
+/// tests that measure how often generated conditions decide; `None` on a start or an unknown
+/// tool.
+#[cfg(test)]
+pub(crate) fn call_condition(ir: &PolicyIr, req: &Request, cond: &Cond) -> Option<bool> {
+    let Action::Call { tool, args } = &req.action else { return None };
+    let decl = ir.tools.iter().find(|t| t.name == *tool)?;
+    let resolved = resolve_args(decl, args, req.cwd.as_deref());
+    let env = Env { ir, req, tool: Some(decl), args: &resolved, principal: None };
+    match eval(&env, cond) {
+        Truth::True => Some(true),
+        Truth::False => Some(false),
+        Truth::Unknown => None,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Step 1 checks
 

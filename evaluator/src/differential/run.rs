@@ -68,13 +68,14 @@ const REDIRS: &[&str] = &[
 
 /// The whole command line (a `command` argument's text).
 pub(super) fn command_line(t: &mut Tape<'_>) -> String {
-    match t.weighted(&[80, 6, 5, 4, 3, 2]) {
-        0 => list(t, 0),
-        1 => (*t.pick(&["", " ", "# rm -rf /", "A=1", "> out", "\n\n", "X=1 Y=2 # git push"]))
+    match t.weighted(&[45, 38, 5, 4, 3, 3, 2]) {
+        0 => plain(t),
+        1 => list(t, 0),
+        2 => (*t.pick(&["", " ", "# rm -rf /", "A=1", "> out", "\n\n", "X=1 Y=2 # git push"]))
             .to_owned(),
-        2 => heredoc(t),
-        3 => garbage(t),
-        4 => {
+        3 => heredoc(t),
+        4 => garbage(t),
+        5 => {
             let mut s = list(t, 0);
             let at = t.below(s.len() + 1);
             let at = (0..=at).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
@@ -100,6 +101,23 @@ pub(super) fn command_line(t: &mut Tape<'_>) -> String {
             }
         }
     }
+}
+
+/// Plain words and plain operators only (no quotes, expansions or redirections): a command
+/// line any parser knows, so that `runs` and `runs only` decide.
+fn plain(t: &mut Tape<'_>) -> String {
+    let mut s = String::new();
+    for i in 0..1 + t.weighted(&[50, 30, 15, 5]) {
+        if i > 0 {
+            s.push_str(*t.pick(&["; ", " && ", " || ", " | ", " & ", "\n"]));
+        }
+        s.push_str(t_pick_head(t));
+        for _ in 0..t.weighted(&[15, 30, 30, 15, 10]) {
+            s.push(' ');
+            s.push_str(*t.pick(&WORDS[..WORDS.len() - 4]));
+        }
+    }
+    s
 }
 
 /// `pipeline (SEP pipeline)*`.
