@@ -17,6 +17,29 @@
 //! every operand and operator, are well typed by construction, read `principal` only inside
 //! entitlements and arguments only where every targeted tool has them with one type.
 //!
+//! Language version 2 is in both: tools often have a `command` argument (`cmd`) and a `path`
+//! argument (`file`), and an argument `v` may be a `path` on one tool and a `string` on another.
+//! Conditions use `runs` (patterns of 1 to 4 items from a pool of words and globs such as
+//! `"-*f*"` and `"--force*"`, with `...` anywhere), `runs only` (1 to 5 patterns, mostly naming a
+//! command first), `under` (absolute and relative directories, some not in resolved form),
+//! `==`, `!=`, `in`, `contains` and `matches` on paths, and `calls(...)` (a tool, a glob, which
+//! also counts undeclared tools, or tags; half with `within` 60s to 48h) compared with small
+//! integers, in every kind of rule. The command-line *text* of requests comes from [`run`]: a
+//! small grammar of shell constructs (lists, pipelines, `!`, `time`, subshells, groups,
+//! compound commands, `[[ ]]`, `(( ))`, `coproc`, substitutions, quotes and words split by
+//! them, expansions, globs, brace expansion, redirections, here-documents with and without
+//! their end, `bash -c`, `eval`, leading assignments, comments, extended globs, nesting past
+//! the limits), plain command lines that any parser knows (a fair share, so that `runs`
+//! decides), random characters and NUL. The generator knows nothing of how text parses: both
+//! evaluators parse it with [`crate::shell::parse`]. Paths have `.`, `..`, `//`, a trailing
+//! `/`, a leading `~`, NUL, or are empty; `cwd` is absent, `null`, absolute (sometimes with
+//! `..`, `//`, a trailing `/` or NUL) or malformed; `time` is absent, `null`, RFC 3339 in its
+//! spellings (`t`/`z`, offsets, fractions) or malformed; `history` is absent, `null`, `[]`, or
+//! entries naming declared and undeclared tools, with `at` absent, `null`, malformed, or at the
+//! edges of the policy's windows (exactly `time - D`, a nanosecond after, exactly `time`, a
+//! nanosecond after). A request made malformed on purpose must fail to decode (also through
+//! [`crate::Policy::decide_many_json`]); every other one must decode.
+//!
 //! Requests are aimed at the policy so that every step of LANGUAGE.md §5 decides a fair share
 //! of them: mostly known workflows and tools the workflow allows, principals holding the roles
 //! that entitle them, well-typed values; but also missing, `null` and wrong-typed values,
@@ -35,6 +58,11 @@
 //!
 //! A failure prints the policy IR and the request as JSON and both decisions, after
 //! shrinking; proptest saves its seed under `evaluator/proptest-regressions/`.
+//!
+//! `differential_generator_mix_is_healthy` checks the mix over a fixed batch: outcomes, deny
+//! steps, evidence rejections, and that each v2 condition kind (`runs`, `runs only`, `under`,
+//! path comparisons, `calls`, windowed `calls`) is true, false and unknown in a fair share of
+//! the calls that reach the rules.
 
 use std::collections::BTreeMap;
 

@@ -109,12 +109,12 @@ fn plain(t: &mut Tape<'_>) -> String {
     let mut s = String::new();
     for i in 0..1 + t.weighted(&[50, 30, 15, 5]) {
         if i > 0 {
-            s.push_str(*t.pick(&["; ", " && ", " || ", " | ", " & ", "\n"]));
+            s.push_str(one(t, &["; ", " && ", " || ", " | ", " & ", "\n"]));
         }
         s.push_str(t_pick_head(t));
         for _ in 0..t.weighted(&[15, 30, 30, 15, 10]) {
             s.push(' ');
-            s.push_str(*t.pick(&WORDS[..WORDS.len() - 4]));
+            s.push_str(one(t, &WORDS[..WORDS.len() - 4]));
         }
     }
     s
@@ -124,14 +124,14 @@ fn plain(t: &mut Tape<'_>) -> String {
 fn list(t: &mut Tape<'_>, depth: usize) -> String {
     let mut s = pipeline(t, depth);
     for _ in 0..t.weighted(&[50, 30, 15, 5]) {
-        s.push_str(*t.pick(&["; ", " && ", " || ", " & ", "\n", ";", "&&"]));
+        s.push_str(one(t, &["; ", " && ", " || ", " & ", "\n", ";", "&&"]));
         s.push_str(&pipeline(t, depth));
     }
     match t.weighted(&[85, 5, 5, 5]) {
         0 => {}
         1 => s.push_str(" &"),
         2 => s.push(';'),
-        _ => s.push_str(*t.pick(&[" # git push --force", " #", "\n# rm -rf /"])),
+        _ => s.push_str(one(t, &[" # git push --force", " #", "\n# rm -rf /"])),
     }
     s
 }
@@ -142,11 +142,11 @@ fn pipeline(t: &mut Tape<'_>, depth: usize) -> String {
         s.push_str("! ");
     }
     if t.chance(5) {
-        s.push_str(*t.pick(&["time ", "time -p "]));
+        s.push_str(one(t, &["time ", "time -p "]));
     }
     s.push_str(&command(t, depth));
     for _ in 0..t.weighted(&[75, 18, 7]) {
-        s.push_str(*t.pick(&[" | ", " |& ", "|"]));
+        s.push_str(one(t, &[" | ", " |& ", "|"]));
         s.push_str(&command(t, depth));
     }
     s
@@ -193,7 +193,7 @@ fn compound(t: &mut Tape<'_>, depth: usize) -> String {
 fn simple(t: &mut Tape<'_>, depth: usize) -> String {
     let mut s = String::new();
     if t.chance(10) {
-        s.push_str(*t.pick(ASSIGNS));
+        s.push_str(one(t, ASSIGNS));
     }
     match t.weighted(&[80, 8, 5, 3, 4]) {
         0 => {
@@ -233,19 +233,17 @@ fn simple(t: &mut Tape<'_>, depth: usize) -> String {
                 _ => s.push_str("eval \"$CMD\""),
             }
         }
-        3 => {
-            s.push_str(*t.pick(&["$CMD -rf x", "${GIT} push", "`which rm` -rf x", "$(echo rm) x"]))
-        }
-        _ => s.push_str(*t.pick(&["sudo rm -rf /", "git push --force origin main", "ls -la"])),
+        3 => s.push_str(one(t, &["$CMD -rf x", "${GIT} push", "`which rm` -rf x", "$(echo rm) x"])),
+        _ => s.push_str(one(t, &["sudo rm -rf /", "git push --force origin main", "ls -la"])),
     }
     for _ in 0..t.weighted(&[85, 12, 3]) {
-        s.push_str(*t.pick(REDIRS));
+        s.push_str(one(t, REDIRS));
     }
     s
 }
 
 fn t_pick_head(t: &mut Tape<'_>) -> &'static str {
-    if t.chance(80) { *t.pick(HEADS) } else { *t.pick(WORDS) }
+    if t.chance(80) { one(t, HEADS) } else { one(t, WORDS) }
 }
 
 /// `w` as typed: plain, quoted, split by empty quotes, escaped, or replaced by a dynamic form.
@@ -274,6 +272,11 @@ fn word_form(t: &mut Tape<'_>, w: &str, depth: usize) -> String {
         11 => (*t.pick(&["@(a|b)", "!(x)", "+(y)"])).to_owned(),
         _ => (*t.pick(&["$((1+2))", "<(ls)", "\"a\"'b'c"])).to_owned(),
     }
+}
+
+/// One of `items`.
+fn one(t: &mut Tape<'_>, items: &[&'static str]) -> &'static str {
+    items.get(t.below(items.len())).copied().unwrap_or_default()
 }
 
 /// `'...'`, closing and reopening around single quotes.
@@ -469,10 +472,10 @@ pub(super) fn rfc3339(t: &mut Tape<'_>, nanos: i128, offset_minutes: i32) -> Str
             s.push_str(digits.trim_end_matches('0'));
         }
     } else if t.chance(10) {
-        s.push_str(*t.pick(&[".0", ".000", ".000000000"]));
+        s.push_str(one(t, &[".0", ".000", ".000000000"]));
     }
     if offset_minutes == 0 {
-        s.push_str(*t.pick(&["Z", "Z", "z", "+00:00", "-00:00"]));
+        s.push_str(one(t, &["Z", "Z", "z", "+00:00", "-00:00"]));
     } else {
         let sign = if offset_minutes < 0 { '-' } else { '+' };
         let a = offset_minutes.abs();
