@@ -17,6 +17,29 @@
 //! every operand and operator, are well typed by construction, read `principal` only inside
 //! entitlements and arguments only where every targeted tool has them with one type.
 //!
+//! Language version 2 is in both: tools often have a `command` argument (`cmd`) and a `path`
+//! argument (`file`), and an argument `v` may be a `path` on one tool and a `string` on another.
+//! Conditions use `runs` (patterns of 1 to 4 items from a pool of words and globs such as
+//! `"-*f*"` and `"--force*"`, with `...` anywhere), `runs only` (1 to 5 patterns, mostly naming a
+//! command first), `under` (absolute and relative directories, some not in resolved form),
+//! `==`, `!=`, `in`, `contains` and `matches` on paths, and `calls(...)` (a tool, a glob, which
+//! also counts undeclared tools, or tags; half with `within` 60s to 48h) compared with small
+//! integers, in every kind of rule. The command-line *text* of requests comes from [`run`]: a
+//! small grammar of shell constructs (lists, pipelines, `!`, `time`, subshells, groups,
+//! compound commands, `[[ ]]`, `(( ))`, `coproc`, substitutions, quotes and words split by
+//! them, expansions, globs, brace expansion, redirections, here-documents with and without
+//! their end, `bash -c`, `eval`, leading assignments, comments, extended globs, nesting past
+//! the limits), plain command lines that any parser knows (a fair share, so that `runs`
+//! decides), random characters and NUL. The generator knows nothing of how text parses: both
+//! evaluators parse it with [`crate::shell::parse`]. Paths have `.`, `..`, `//`, a trailing
+//! `/`, a leading `~`, NUL, or are empty; `cwd` is absent, `null`, absolute (sometimes with
+//! `..`, `//`, a trailing `/` or NUL) or malformed; `time` is absent, `null`, RFC 3339 in its
+//! spellings (`t`/`z`, offsets, fractions) or malformed; `history` is absent, `null`, `[]`, or
+//! entries naming declared and undeclared tools, with `at` absent, `null`, malformed, or at the
+//! edges of the policy's windows (exactly `time - D`, a nanosecond after, exactly `time`, a
+//! nanosecond after). A request made malformed on purpose must fail to decode (also through
+//! [`crate::Policy::decide_many_json`]); every other one must decode.
+//!
 //! Requests are aimed at the policy so that every step of LANGUAGE.md §5 decides a fair share
 //! of them: mostly known workflows and tools the workflow allows, principals holding the roles
 //! that entitle them, well-typed values; but also missing, `null` and wrong-typed values,
@@ -35,6 +58,11 @@
 //!
 //! A failure prints the policy IR and the request as JSON and both decisions, after
 //! shrinking; proptest saves its seed under `evaluator/proptest-regressions/`.
+//!
+//! `differential_generator_mix_is_healthy` checks the mix over a fixed batch: outcomes, deny
+//! steps, evidence rejections, and that each v2 condition kind (`runs`, `runs only`, `under`,
+//! path comparisons, `calls`, windowed `calls`) is true, false and unknown in a fair share of
+//! the calls that reach the rules.
 
 use std::collections::BTreeMap;
 
@@ -47,11 +75,13 @@ use crate::ir::*;
 use crate::request::{Action, Request};
 use crate::{Decision, Outcome, Policy, RejectReason, TraceStep, reference};
 
+mod run;
+
 // ---------------------------------------------------------------------------------------------
 // Tapes
 
-const POLICY_TAPE: usize = 1600;
-const REQUEST_TAPE: usize = 320;
+const POLICY_TAPE: usize = 1024;
+const REQUEST_TAPE: usize = 480;
 const REQUESTS_PER_POLICY: usize = 4;
 
 /// Random choices, read in order; 0 past the end.
@@ -136,6 +166,8 @@ const PARAMS: &[(&str, Ty)] = &[
     ("timeout", Ty::Dur),
     ("files", Ty::List),
     ("name", Ty::Str),
+    ("cmd", Ty::Cmd),
+    ("file", Ty::Path),
 ];
 const TAGS: &[&str] = &["write", "prod", "secret", "network"];
 const EVIDENCE: &[&str] = &["tests_passed", "approval", "code_review", "ticket", "signoff"];
@@ -150,8 +182,43 @@ const FIELDS: &[(&str, Ty)] = &[
 const WORKFLOWS: &[&str] = &["release", "deps", "incident"];
 const FILES: &[&str] = &["a.writ", "b.writ", "sub/c.writ"];
 
-const COMMANDS: &[&str] = &["git status", "rm -rf x", "ls | grep a"];
-const PATHS: &[&str] = &["/a/b", "src/../x", "./y"];
+/// Items of command patterns (besides `...`): words of [`run`]'s command lines and globs.
+const PATTERN_WORDS: &[&str] = &[
+    "rm", "git", "push", "*", "-*f*", "--force*", "-*r*", "ls", "status", "sudo", "xargs", "-la",
+    "/bin/rm", "x", "-f", "-rf", "origin", "main", "cat", "env", "?", "--",
+];
+/// Directories of `under`: absolute and relative, some not in resolved form.
+const DIRS: &[&str] = &[
+    ".",
+    "src",
+    "/work/app",
+    "/",
+    "../x",
+    "/work/app/src",
+    ".github/workflows",
+    "/etc",
+    "./src/",
+    "..",
+    "/work//app/",
+    "/work/app/.env",
+];
+/// Resolved paths, for `==` and `in` on `path` arguments.
+const PATH_LITS: &[&str] = &[
+    "/work/app/src/main.rs",
+    "/work/app",
+    "/work/app/.env",
+    "/",
+    "/etc/passwd",
+    "/work/x",
+    "src/main.rs",
+];
+/// Globs over resolved paths.
+const PATH_GLOBS: &[&str] =
+    &["/work/app/*", "*.rs", "/work/*", "*/.env", "/etc/*", "*", "/work/app/src/?*", "/?"];
+/// Globs of `calls(...)` targets.
+const CALL_GLOBS: &[&str] = &["repo.*", "*", "*.read", "de*", "secrets.*", "http.*"];
+/// `within` windows of `calls(...)`, in seconds (60s to 48h).
+const WINDOWS: &[i64] = &[60, 300, 3600, 7200, 86_400, 172_800, 1800];
 const STRS: &[&str] = &["a", "b", "main", "deps/x", "release/1", "", "alice", "svc1", "é?"];
 const INTS: &[i64] = &[-1, 0, 1, 2, 3, 5];
 const DURS: &[i64] = &[0, 60, 1800, 3600, 7200];
@@ -176,6 +243,8 @@ enum Ty {
     Dur,
     List,
     Enum(&'static [&'static str]),
+    Cmd,
+    Path,
 }
 
 impl Ty {
@@ -187,15 +256,16 @@ impl Ty {
             Ty::Dur => ValueType::Duration,
             Ty::List => ValueType::StringList,
             Ty::Enum(vs) => ValueType::Enum(vs.iter().map(|v| (*v).to_owned()).collect()),
+            Ty::Cmd => ValueType::Command,
+            Ty::Path => ValueType::Path,
         }
     }
 
     fn of(ty: &ValueType) -> Class {
         match ty {
-            // Not generated yet: command and path arguments are exercised by the v2 generator.
-            ValueType::String | ValueType::Enum(_) | ValueType::Path | ValueType::Command => {
-                Class::Str
-            }
+            // A path is string-like (its resolved form); a command is read by `runs` only.
+            ValueType::String | ValueType::Enum(_) | ValueType::Path => Class::Str,
+            ValueType::Command => Class::Cmd,
             ValueType::Int => Class::Int,
             ValueType::Bool => Class::Bool,
             ValueType::Duration => Class::Dur,
@@ -213,6 +283,8 @@ enum Class {
     Dur,
     List,
     Kind,
+    /// A `command` argument: only `runs` and `runs only` read it.
+    Cmd,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,12 +324,13 @@ fn policy(t: &mut Tape<'_>) -> PolicyIr {
     for name in &TOOLS[..n_tools] {
         let mut params: Vec<ParamIr> = PARAMS
             .iter()
-            .filter(|_| t.chance(45))
+            .filter(|(_, ty)| t.chance(if matches!(ty, Ty::Cmd | Ty::Path) { 60 } else { 45 }))
             .map(|(n, ty)| ParamIr { name: (*n).to_owned(), ty: ty.value_type() })
             .collect();
         if t.chance(25) {
             // `v` has a different type on different tools: usable only where it agrees.
-            let ty = if t.chance(50) { ValueType::Int } else { ValueType::String };
+            // A `path` here and a `string` there is one class (string-like) for conditions.
+            let ty = [ValueType::Int, ValueType::String, ValueType::Path][t.below(3)].clone();
             params.push(ParamIr { name: "v".to_owned(), ty });
         }
         t.shuffle(&mut params);
@@ -551,6 +624,7 @@ fn literal(t: &mut Tape<'_>, class: Class, variants: Option<&[String]>) -> Value
         Class::Dur => Value::Duration(*t.pick(DURS)),
         Class::List => Value::StringList(t.pick(LISTS).iter().map(|s| (*s).to_owned()).collect()),
         Class::Kind => Value::Kind(*t.pick(KINDS)),
+        Class::Cmd => Value::Str("ls".to_owned()),
     }
 }
 
@@ -585,7 +659,7 @@ fn cond(t: &mut Tape<'_>, ir: &PolicyIr, scope: Scope<'_>, depth: usize) -> Cond
         };
     }
     let who = |t: &mut Tape<'_>| who(t, scope);
-    match t.weighted(&[10, 35, 10, 5, 10, 6, 6, 8]) {
+    match t.weighted(&[10, 35, 10, 5, 10, 6, 6, 8, 12, 10, 12, 10]) {
         0 => Cond::Truth(operand(t, ir, scope, Class::Bool, 80).0),
         1 => {
             let class = [Class::Str, Class::Int, Class::Bool, Class::Dur, Class::List, Class::Kind]
@@ -615,8 +689,197 @@ fn cond(t: &mut Tape<'_>, ir: &PolicyIr, scope: Scope<'_>, depth: usize) -> Cond
         4 => Cond::Matches(operand(t, ir, scope, Class::Str, 90).0, glob(t)),
         5 => Cond::AnyMatches(operand(t, ir, scope, Class::List, 90).0, glob(t)),
         6 => Cond::AllMatches(operand(t, ir, scope, Class::List, 90).0, glob(t)),
-        _ => Cond::HasRole(who(t), t.below(ir.roles.len()) as RoleId),
+        7 => Cond::HasRole(who(t), t.below(ir.roles.len()) as RoleId),
+        // v2: where the targeted tools lack a `command` or `path` argument, a `calls(...)`.
+        8 => runs(t, ir, scope).unwrap_or_else(|| calls_cond(t, ir)),
+        9 => runs_only(t, ir, scope).unwrap_or_else(|| calls_cond(t, ir)),
+        10 => path_cond(t, ir, scope).unwrap_or_else(|| calls_cond(t, ir)),
+        _ => calls_cond(t, ir),
     }
+}
+
+/// The arguments that have type `ty` on every tool the rule targets.
+fn args_of(ir: &PolicyIr, scope: Scope<'_>, ty: &ValueType) -> Vec<String> {
+    let Some(tools) = scope.tools else { return Vec::new() };
+    let Some(&first) = tools.first() else { return Vec::new() };
+    let has = |tool: ToolId, name: &str| {
+        ir.tools[tool as usize].params.iter().any(|q| q.name == name && q.ty == *ty)
+    };
+    ir.tools[first as usize]
+        .params
+        .iter()
+        .filter(|p| p.ty == *ty && tools.iter().all(|&tool| has(tool, &p.name)))
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// A command pattern: 1 to 4 items from [`PATTERN_WORDS`], `...` anywhere.
+fn pattern(t: &mut Tape<'_>) -> CommandPatternIr {
+    let n = 1 + t.weighted(&[30, 35, 25, 10]);
+    let mut items: Vec<PatternItemIr> = (0..n)
+        .map(|_| {
+            if t.chance(20) {
+                PatternItemIr::Rest
+            } else {
+                PatternItemIr::Word((*t.pick(PATTERN_WORDS)).to_owned())
+            }
+        })
+        .collect();
+    // Often open-ended, as rules are written: `["git", "push", ...]`.
+    if n < 4 && items.last() != Some(&PatternItemIr::Rest) && t.chance(45) {
+        items.push(PatternItemIr::Rest);
+    }
+    CommandPatternIr { items }
+}
+
+/// `CMD runs PATTERN`, if every targeted tool has a `command` argument.
+fn runs(t: &mut Tape<'_>, ir: &PolicyIr, scope: Scope<'_>) -> Option<Cond> {
+    let args = args_of(ir, scope, &ValueType::Command);
+    if args.is_empty() {
+        return None;
+    }
+    let arg = Operand::Arg(t.pick(&args).clone());
+    Some(Cond::Runs(arg, pattern(t)))
+}
+
+/// `CMD runs only [PATTERN, ...]` with 1 to 5 patterns.
+fn runs_only(t: &mut Tape<'_>, ir: &PolicyIr, scope: Scope<'_>) -> Option<Cond> {
+    let args = args_of(ir, scope, &ValueType::Command);
+    if args.is_empty() {
+        return None;
+    }
+    let arg = Operand::Arg(t.pick(&args).clone());
+    let n = 1 + t.weighted(&[20, 30, 25, 15, 10]);
+    let mut patterns: Vec<CommandPatternIr> = (0..n).map(|_| pattern(t)).collect();
+    // An allow list names commands from their first word, as rules do: `["git", "diff", ...]`.
+    for p in &mut patterns {
+        if t.chance(60)
+            && let Some(first) = p.items.first_mut()
+        {
+            *first = PatternItemIr::Word((*t.pick(&["git", "rm", "ls", "cat", "env", "*"])).into());
+        }
+    }
+    Some(Cond::RunsOnly(arg, patterns))
+}
+
+/// `under`, `==`, `!=`, `in`, `contains` or `matches` on a `path` argument.
+fn path_cond(t: &mut Tape<'_>, ir: &PolicyIr, scope: Scope<'_>) -> Option<Cond> {
+    let args = args_of(ir, scope, &ValueType::Path);
+    if args.is_empty() {
+        return None;
+    }
+    let arg = Operand::Arg(t.pick(&args).clone());
+    let path_lit = |t: &mut Tape<'_>| (*t.pick(PATH_LITS)).to_owned();
+    Some(match t.weighted(&[45, 20, 15, 20]) {
+        0 => Cond::Under(arg, (*t.pick(DIRS)).to_owned()),
+        1 => {
+            let lit = Operand::Literal(Value::Str(path_lit(t)));
+            let op = if t.chance(70) { CmpOp::Eq } else { CmpOp::Ne };
+            if t.chance(20) { Cond::Compare(op, lit, arg) } else { Cond::Compare(op, arg, lit) }
+        }
+        2 => {
+            let list: Vec<String> = (0..t.below(4)).map(|_| path_lit(t)).collect();
+            let list = Operand::Literal(Value::StringList(list));
+            if t.chance(70) { Cond::In(arg, list) } else { Cond::Contains(list, arg) }
+        }
+        _ => Cond::Matches(arg, (*t.pick(PATH_GLOBS)).to_owned()),
+    })
+}
+
+/// `calls(TARGET [within D])`: a tool, a glob over tool names or tags; half of them windowed.
+fn calls(t: &mut Tape<'_>, ir: &PolicyIr) -> CallsIr {
+    let n = ir.tools.len();
+    let single = |t: &mut Tape<'_>| {
+        let tool = t.below(n);
+        TargetIr { tools: vec![tool as ToolId], text: ir.tools[tool].name.clone() }
+    };
+    let (target, glob) = match t.weighted(&[45, 30, 25]) {
+        0 => (single(t), None),
+        1 => {
+            let g = *t.pick(CALL_GLOBS);
+            let matcher = crate::glob::Glob::new(g);
+            let tools: Vec<ToolId> = (0..n)
+                .filter(|&i| matcher.is_match(&ir.tools[i].name))
+                .map(|i| i as ToolId)
+                .collect();
+            if tools.is_empty() {
+                // The compiler refuses a target that matches no declared tool.
+                (single(t), None)
+            } else {
+                (TargetIr { tools, text: g.to_owned() }, Some(g.to_owned()))
+            }
+        }
+        _ => {
+            let tags: Vec<&str> = TAGS.iter().copied().filter(|_| t.chance(40)).collect();
+            let tools: Vec<ToolId> = (0..n)
+                .filter(|&i| ir.tools[i].tags.iter().any(|g| tags.contains(&g.as_str())))
+                .map(|i| i as ToolId)
+                .collect();
+            if tools.is_empty() {
+                (single(t), None)
+            } else {
+                (TargetIr { tools, text: format!("[{}]", tags.join(", ")) }, None)
+            }
+        }
+    };
+    let within_seconds = t.chance(50).then(|| *t.pick(WINDOWS));
+    CallsIr { target, glob, within_seconds }
+}
+
+/// `calls(...)` compared with a small integer.
+fn calls_cond(t: &mut Tape<'_>, ir: &PolicyIr) -> Cond {
+    let a = Operand::Calls(calls(t, ir));
+    let b = Operand::Literal(Value::Int(*t.pick(&[0, 1, 2, 3])));
+    let op = *t.pick(&[CmpOp::Lt, CmpOp::Gt, CmpOp::Eq, CmpOp::Le, CmpOp::Ge, CmpOp::Ne]);
+    if t.chance(20) { Cond::Compare(op, b, a) } else { Cond::Compare(op, a, b) }
+}
+
+/// Every condition of the policy (of every rule and entitlement), as written.
+fn conditions(ir: &PolicyIr) -> Vec<&Cond> {
+    let mut out: Vec<&Cond> = Vec::new();
+    for rules in std::iter::once(&ir.guardrails).chain(ir.workflows.iter().map(|w| &w.rules)) {
+        out.extend(rules.denies.iter().filter_map(|r| r.condition.as_ref()));
+        out.extend(rules.deny_starts.iter().filter_map(|r| r.condition.as_ref()));
+        out.extend(rules.requires.iter().filter_map(|r| r.condition.as_ref()));
+    }
+    for w in &ir.workflows {
+        out.extend(w.starts.iter().filter_map(|r| r.condition.as_ref()));
+        out.extend(w.allows.iter().filter_map(|r| r.condition.as_ref()));
+    }
+    for r in &ir.roles {
+        out.extend(r.entitlements.iter().filter_map(|e| e.condition.as_ref()));
+    }
+    out
+}
+
+/// The leaves of a condition.
+fn leaves<'c>(c: &'c Cond, out: &mut Vec<&'c Cond>) {
+    match c {
+        Cond::Not(inner) => leaves(inner, out),
+        Cond::And(items) | Cond::Or(items) => items.iter().for_each(|i| leaves(i, out)),
+        leaf => out.push(leaf),
+    }
+}
+
+/// The `within` windows the policy's `calls(...)` use, in seconds.
+fn windows(ir: &PolicyIr) -> Vec<i64> {
+    let mut out = Vec::new();
+    for c in conditions(ir) {
+        let mut ls = Vec::new();
+        leaves(c, &mut ls);
+        for leaf in ls {
+            if let Cond::Compare(_, a, b) = leaf {
+                for op in [a, b] {
+                    if let Operand::Calls(CallsIr { within_seconds: Some(w), .. }) = op
+                        && !out.contains(w)
+                    {
+                        out.push(*w);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn glob(t: &mut Tape<'_>) -> String {
@@ -691,7 +954,12 @@ fn operand(
     match class {
         Class::Str => whos.iter().for_each(|&w| reads.push((Operand::Id(w), None))),
         Class::Kind => whos.iter().for_each(|&w| reads.push((Operand::Kind(w), None))),
-        Class::Int => reads.push((Operand::Depth, None)),
+        Class::Int => {
+            reads.push((Operand::Depth, None));
+            if t.chance(30) {
+                reads.push((Operand::Calls(calls(t, ir)), None));
+            }
+        }
         _ => {}
     }
     if !reads.is_empty() && t.chance(percent) {
@@ -722,8 +990,10 @@ fn holders(ir: &PolicyIr, role: RoleId) -> Vec<RoleId> {
     }
 }
 
-/// A request against `ir`, as JSON (decoded by the caller, as a gateway would).
-fn request(t: &mut Tape<'_>, ir: &PolicyIr) -> J {
+/// A request against `ir`, as JSON (decoded by the caller, as a gateway would), and whether it
+/// was made malformed on purpose (a shape error of `cwd`, `time` or `history`). `windows` are
+/// the policy's `calls(... within D)` windows, to put history entries at their edges.
+fn request(t: &mut Tape<'_>, ir: &PolicyIr, windows: &[i64]) -> (J, bool) {
     let is_call = t.chance(60);
     // A request with wrong-typed values here and there (denied at step 1).
     let corrupt = t.chance(8);
@@ -798,6 +1068,26 @@ fn request(t: &mut Tape<'_>, ir: &PolicyIr) -> J {
     };
     if let Some(s) = subject {
         r["subject"] = json!(s);
+    }
+
+    // The run (§10): `cwd`, `time`, `history`, each well formed most of the time.
+    let mut malformed = false;
+    if let Some((cwd, bad)) = run::cwd(t) {
+        r["cwd"] = cwd;
+        malformed |= bad;
+    }
+    let now = match run::time(t) {
+        None => None,
+        Some((now, text, bad)) => {
+            r["time"] = text;
+            malformed |= bad;
+            now
+        }
+    };
+    let names: Vec<&str> = ir.tools.iter().map(|tool| tool.name.as_str()).collect();
+    if let Some((history, bad)) = run::history(t, &names, windows, now) {
+        r["history"] = history;
+        malformed |= bad;
     }
 
     if is_call {
@@ -896,7 +1186,7 @@ fn request(t: &mut Tape<'_>, ir: &PolicyIr) -> J {
     if !items.is_empty() || t.chance(50) {
         r["evidence"] = J::Array(items);
     }
-    r
+    (r, malformed)
 }
 
 fn principal(
@@ -972,8 +1262,8 @@ fn good_value(t: &mut Tape<'_>, ty: &ValueType) -> J {
         }
         ValueType::StringList => json!(t.pick(LISTS)),
         ValueType::Enum(variants) => json!(t.pick(variants)),
-        ValueType::Command => json!(t.pick(COMMANDS)),
-        ValueType::Path => json!(t.pick(PATHS)),
+        ValueType::Command => json!(run::command_line(t)),
+        ValueType::Path => json!(run::path_text(t)),
     }
 }
 
@@ -1154,11 +1444,21 @@ fn other_value(t: &mut Tape<'_>, v: &Value) -> J {
 // The property
 
 /// A generated case: the policy and its requests, decoded (with, rarely, a request only code
-/// can build: an empty chain, a negative ttl).
+/// can build: an empty chain, a negative ttl), and the texts of the requests made malformed on
+/// purpose (which must not decode).
 struct Case {
     ir: PolicyIr,
     policy: Policy,
-    requests: Vec<(J, Request)>,
+    requests: Vec<Generated>,
+    malformed: Vec<String>,
+}
+
+/// A generated request: its JSON text and what it decodes to.
+struct Generated {
+    text: String,
+    req: Request,
+    /// Changed after decoding, in a way JSON cannot say (so `text` is not `req`).
+    edited: bool,
 }
 
 fn case(policy_tape: &[u32], request_tapes: &[Vec<u32>]) -> Result<Case, String> {
@@ -1169,24 +1469,43 @@ fn case(policy_tape: &[u32], request_tapes: &[Vec<u32>]) -> Result<Case, String>
             serde_json::to_string(&ir).unwrap_or_default()
         )
     })?;
+    let windows = windows(&ir);
     let mut requests = Vec::new();
+    let mut malformed = Vec::new();
     for tape in request_tapes {
         let mut t = Tape::new(tape);
-        let json = request(&mut t, &ir);
-        let mut req = Request::from_json(&json.to_string())
-            .map_err(|e| format!("generated request does not decode: {e}\n{json}"))?;
-        match t.weighted(&[198, 1, 1]) {
-            0 => {}
-            1 => req.chain.clear(),
-            _ => {
-                if let Action::Start { ttl_seconds } = &mut req.action {
-                    *ttl_seconds = Some(-60);
-                }
+        let (json, bad) = request(&mut t, &ir, &windows);
+        let text = json.to_string();
+        let mut req = match (Request::from_json(&text), bad) {
+            (Ok(req), false) => req,
+            (Err(_), true) => {
+                malformed.push(text);
+                continue;
             }
-        }
-        requests.push((json, req));
+            (Ok(_), true) => {
+                return Err(format!("a request meant to be malformed decodes\n{text}"));
+            }
+            (Err(e), false) => {
+                return Err(format!("generated request does not decode: {e}\n{text}"));
+            }
+        };
+        let edited = match t.weighted(&[198, 1, 1]) {
+            0 => false,
+            1 => {
+                req.chain.clear();
+                true
+            }
+            _ => match &mut req.action {
+                Action::Start { ttl_seconds } => {
+                    *ttl_seconds = Some(-60);
+                    true
+                }
+                Action::Call { .. } => false,
+            },
+        };
+        requests.push(Generated { text, req, edited });
     }
-    Ok(Case { ir, policy, requests })
+    Ok(Case { ir, policy, requests, malformed })
 }
 
 fn tapes() -> impl Strategy<Value = (Vec<u32>, Vec<Vec<u32>>)> {
@@ -1195,27 +1514,30 @@ fn tapes() -> impl Strategy<Value = (Vec<u32>, Vec<Vec<u32>>)> {
 
 fn check(policy_tape: &[u32], request_tapes: &[Vec<u32>]) -> Result<(), TestCaseError> {
     let case = case(policy_tape, request_tapes).map_err(TestCaseError::fail)?;
-    // The batch APIs answer as one call per request would, JSON in included.
-    let batch = case.policy.decide_many(case.requests.iter().map(|(_, r)| r));
-    let texts: Vec<String> = case.requests.iter().map(|(j, _)| j.to_string()).collect();
-    let from_json = case.policy.decide_many_json(texts.iter().map(String::as_str));
-    for (((json, req), batched), decoded) in case.requests.iter().zip(&batch).zip(from_json) {
-        let one = case.policy.decide(req);
-        prop_assert_eq!(&one, batched, "decide_many differs on {}", json);
-        // The generator sometimes changes a decoded request in ways JSON cannot say (an empty
-        // chain, a negative ttl); the JSON batch is compared where the text is the request.
-        if Request::from_json(&json.to_string()).as_ref() == Ok(req) {
-            prop_assert_eq!(Ok(one), decoded, "decide_many_json differs on {}", json);
-        }
+    // The batch APIs answer as one call per request would, JSON in included; malformed
+    // requests are errors there too.
+    let batch = case.policy.decide_many(case.requests.iter().map(|g| &g.req));
+    let texts = case.requests.iter().map(|g| g.text.as_str());
+    let mut from_json =
+        case.policy.decide_many_json(texts.chain(case.malformed.iter().map(String::as_str)));
+    let bad = from_json.split_off(case.requests.len());
+    for (text, decoded) in case.malformed.iter().zip(bad) {
+        prop_assert!(decoded.is_err(), "a malformed request decides: {}", text);
     }
-    for (json, req) in &case.requests {
-        let fast = case.policy.decide(req);
-        let slow = reference::decide(&case.ir, req);
+    for ((g, batched), decoded) in case.requests.iter().zip(&batch).zip(from_json) {
+        let fast = case.policy.decide(&g.req);
+        prop_assert_eq!(&fast, batched, "decide_many differs on {}", g.text);
+        if !g.edited {
+            prop_assert_eq!(Ok(&fast), decoded.as_ref(), "decide_many_json differs on {}", g.text);
+        }
+        let slow = reference::decide(&case.ir, &g.req);
         if fast != slow {
             return Err(TestCaseError::fail(format!(
-                "the evaluators disagree\npolicy IR: {}\nrequest: {json}\n(decoded: {req:?})\n\
+                "the evaluators disagree\npolicy IR: {}\nrequest: {}\n(decoded: {:?})\n\
                  fast:      {}\nreference: {}",
                 serde_json::to_string(&case.ir).unwrap_or_default(),
+                g.text,
+                g.req,
                 fast.to_json(),
                 slow.to_json(),
             )));
@@ -1279,6 +1601,72 @@ fn step(d: &Decision, is_call: bool) -> &'static str {
     }
 }
 
+/// The v2 leaves (`runs`, `runs only`, `under`, comparisons of `path` arguments, `calls`)
+/// of the conditions of rules that target the tool `req` calls, with their kind.
+fn v2_leaves<'i>(ir: &'i PolicyIr, req: &Request) -> Vec<(&'static str, &'i Cond)> {
+    let Action::Call { tool, .. } = &req.action else { return Vec::new() };
+    let Some(t) = ir.tools.iter().position(|x| x.name == *tool) else { return Vec::new() };
+    let t = t as ToolId;
+    let is_path = |op: &Operand| {
+        matches!(op, Operand::Arg(name)
+            if ir.tools[t as usize].params.iter().any(|p| p.name == *name && p.ty == ValueType::Path))
+    };
+    let mut conds: Vec<&Cond> = Vec::new();
+    for rules in std::iter::once(&ir.guardrails).chain(ir.workflows.iter().map(|w| &w.rules)) {
+        let targeted = |target: &TargetIr| target.tools.contains(&t);
+        conds.extend(
+            rules
+                .denies
+                .iter()
+                .filter(|r| targeted(&r.target))
+                .filter_map(|r| r.condition.as_ref()),
+        );
+        conds.extend(
+            rules
+                .requires
+                .iter()
+                .filter(|r| targeted(&r.target))
+                .filter_map(|r| r.condition.as_ref()),
+        );
+    }
+    for w in &ir.workflows {
+        conds.extend(
+            w.allows
+                .iter()
+                .filter(|r| r.target.tools.contains(&t))
+                .filter_map(|r| r.condition.as_ref()),
+        );
+    }
+    let mut ls = Vec::new();
+    for c in conds {
+        leaves(c, &mut ls);
+    }
+    ls.into_iter()
+        .filter_map(|leaf| {
+            let kind = match leaf {
+                Cond::Runs(..) => "runs",
+                Cond::RunsOnly(..) => "runs only",
+                Cond::Under(..) => "under",
+                Cond::Compare(_, a, b) | Cond::In(a, b) | Cond::Contains(b, a)
+                    if is_path(a) || is_path(b) =>
+                {
+                    "path compare"
+                }
+                Cond::Matches(a, _) if is_path(a) => "path compare",
+                Cond::Compare(_, Operand::Calls(c), _) | Cond::Compare(_, _, Operand::Calls(c)) => {
+                    if c.within_seconds.is_some() {
+                        "calls within"
+                    } else {
+                        "calls"
+                    }
+                }
+                _ => return None,
+            };
+            Some((kind, leaf))
+        })
+        .collect()
+}
+
 /// Over a fixed batch of generated cases, every outcome of calls and of starts is at least 5%
 /// of its action's decisions, every deny step and every reason an evidence item can fail to
 /// count occurs, and the two evaluators agree.
@@ -1292,10 +1680,11 @@ fn differential_generator_mix_is_healthy() {
     let mut steps: BTreeMap<&str, u32> = BTreeMap::new();
     let mut rejects: BTreeMap<&str, u32> = BTreeMap::new();
     let mut totals: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut v2: BTreeMap<(&str, &str), u32> = BTreeMap::new();
     for _ in 0..2000 {
         let (p, rs) = tapes().new_tree(&mut runner).expect("tapes").current();
         let case = case(&p, &rs).unwrap_or_else(|e| panic!("{e}"));
-        for (_, req) in &case.requests {
+        for Generated { req, .. } in &case.requests {
             let is_call = matches!(req.action, Action::Call { .. });
             let action = if is_call { "call" } else { "start" };
             let (d, trace) = case.policy.decide_explained(req);
@@ -1303,6 +1692,16 @@ fn differential_generator_mix_is_healthy() {
             *totals.entry(action).or_default() += 1;
             *outcomes.entry((action, d.decision.as_str())).or_default() += 1;
             *steps.entry(step(&d, is_call)).or_default() += 1;
+            if is_call && !matches!(step(&d, is_call), "deny: step 1") {
+                for (kind, leaf) in v2_leaves(&case.ir, req) {
+                    let truth = match reference::call_condition(&case.ir, req, leaf) {
+                        Some(true) => "true",
+                        Some(false) => "false",
+                        None => "unknown",
+                    };
+                    *v2.entry((kind, truth)).or_default() += 1;
+                }
+            }
             if d.decision == Outcome::Allow
                 && trace.steps.iter().any(|s| {
                     matches!(s, TraceStep::Evidence { path, need, .. }
@@ -1330,6 +1729,18 @@ fn differential_generator_mix_is_healthy() {
         }
     }
     eprintln!("totals {totals:?}\noutcomes {outcomes:?}\nsteps {steps:?}\nrejections {rejects:?}");
+    eprintln!("v2 conditions {v2:?}");
+    for kind in ["runs", "runs only", "under", "path compare", "calls", "calls within"] {
+        let n = |truth: &str| v2.get(&(kind, truth)).copied().unwrap_or(0);
+        let total = n("true") + n("false") + n("unknown");
+        for truth in ["true", "false", "unknown"] {
+            assert!(
+                n(truth) * 40 >= total && n(truth) >= 10,
+                "{kind} is {truth} in {} of {total}, under 2.5%\n{v2:?}",
+                n(truth)
+            );
+        }
+    }
     for action in ["call", "start"] {
         let total = totals.get(action).copied().unwrap_or(0);
         for outcome in ["allow", "deny", "pending"] {

@@ -309,6 +309,23 @@ fn decide_start(ir: &PolicyIr, req: &Request, ttl: Option<i64>) -> Decision {
     evidence(ir, req, &matched, &[], &format!("starting {}", req.workflow), Some(granted))
 }
 
+/// One condition, evaluated as [`decide`] evaluates a call's conditions outside `may` (paths
+/// resolved, `principal` unknown): `Some(true)`, `Some(false)`, or `None` for unknown. For
+/// tests that measure how often generated conditions decide; `None` on a start or an unknown
+/// tool.
+#[cfg(test)]
+pub(crate) fn call_condition(ir: &PolicyIr, req: &Request, cond: &Cond) -> Option<bool> {
+    let Action::Call { tool, args } = &req.action else { return None };
+    let decl = ir.tools.iter().find(|t| t.name == *tool)?;
+    let resolved = resolve_args(decl, args, req.cwd.as_deref());
+    let env = Env { ir, req, tool: Some(decl), args: &resolved, principal: None };
+    match eval(&env, cond) {
+        Truth::True => Some(true),
+        Truth::False => Some(false),
+        Truth::Unknown => None,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Step 1 checks
 
@@ -630,10 +647,11 @@ fn read(env: &Env<'_>, op: &Operand) -> Option<Val> {
         Operand::Kind(who) => Some(Val::Kind(env.who(*who)?.kind)),
         Operand::Depth => Some(Val::Int(env.req.chain.len() as i64 - 1)),
         Operand::Calls(calls) => {
+            // §10: unknown without `history`; the windowed form also without `time`, whether or
+            // not any entry matches.
             let history = env.req.history.as_ref()?;
-            // §10: the windowed form is unknown without `time`, whatever the history holds.
-            if calls.within_seconds.is_some() {
-                env.req.time?;
+            if calls.within_seconds.is_some() && env.req.time.is_none() {
+                return None;
             }
             let mut count = 0;
             for entry in history {
@@ -692,12 +710,26 @@ fn from_tri(t: crate::Tri) -> Truth {
     }
 }
 
-/// LANGUAGE.md §9, literally: join a relative path to `cwd`, then walk the segments.
+/// LANGUAGE.md §9, literally: join a relative path to `cwd`, then walk the segments. Unknown
+/// (`None`): a path with NUL or a leading `~`; a relative path without `cwd`, or joined to a
+/// `cwd` that holds NUL (the joined path does) or is not absolute; and, as [`crate::path`]
+/// chooses where the spec is silent, the empty path.
 fn resolve_path(path: &str, cwd: Option<&str>) -> Option<String> {
-    if path.contains('\0') || path.starts_with('~') {
+    if path.is_empty() || path.contains('\0') || path.starts_with('~') {
         return None;
     }
-    let joined = if path.starts_with('/') { path.to_owned() } else { format!("{}/{path}", cwd?) };
+    let joined = if path.starts_with('/') {
+        path.to_owned()
+    } else {
+        let cwd = cwd?;
+        if !cwd.starts_with('/') {
+            return None;
+        }
+        format!("{cwd}/{path}")
+    };
+    if joined.contains('\0') {
+        return None;
+    }
     let mut segments: Vec<&str> = Vec::new();
     for segment in joined.split('/') {
         match segment {
