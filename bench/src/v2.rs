@@ -69,9 +69,11 @@ fn pattern(items: &[&str]) -> Pattern {
     Pattern::new(
         items
             .iter()
-            .map(|i| {
-                if *i == "..." { PatternItem::Rest } else { PatternItem::Word((*i).to_owned()) }
-            })
+            .map(
+                |i| {
+                    if *i == "..." { PatternItem::Rest } else { PatternItem::Word((*i).to_owned()) }
+                },
+            )
             .collect(),
     )
 }
@@ -205,7 +207,11 @@ pub fn run(overhead: f64, quick: bool) -> V2Results {
     let relative =
         call("coding", "fs.read", r#"{"file": "src/../src/main.rs"}"#, r#", "cwd": "/work/app""#);
     for r in [&as_string, &as_path, &relative] {
-        assert_eq!(policy.decide(r).decision, Outcome::Allow, "the path bench requests are allowed");
+        assert_eq!(
+            policy.decide(r).decision,
+            Outcome::Allow,
+            "the path bench requests are allowed"
+        );
     }
     let string_decision = sample(1, budget, overhead, |_| {
         std::hint::black_box(policy.decide(&as_string));
@@ -243,7 +249,11 @@ pub fn run(overhead: f64, quick: bool) -> V2Results {
     );
     let policy = load(HISTORY_POLICY);
     let req = call("release", "deploy", r#"{"env": "prod"}"#, &extra);
-    assert_eq!(policy.decide(&req).decision, Outcome::Allow, "the history bench request is allowed");
+    assert_eq!(
+        policy.decide(&req).decision,
+        Outcome::Allow,
+        "the history bench request is allowed"
+    );
     let history_decision = sample(1, budget, overhead, |_| {
         std::hint::black_box(policy.decide(&req));
     });
