@@ -278,9 +278,14 @@ impl Policy {
             return Cow::Borrowed(args);
         }
         let mut out: Option<Vec<(String, RequestValue)>> = None;
-        for (i, (name, value)) in args.iter().enumerate() {
-            let (Some(ValueType::Path), RequestValue::Str(text)) =
-                (self.param_type(tool, name), value)
+        // A tool has few parameters: walk its `path` ones and find each among the arguments
+        // (compared by name, no hashing).
+        for param in decl.params.iter().filter(|p| p.ty == ValueType::Path) {
+            let Some((i, text)) =
+                args.iter().enumerate().find_map(|(i, (name, value))| match value {
+                    RequestValue::Str(text) if *name == param.name => Some((i, text)),
+                    _ => None,
+                })
             else {
                 continue;
             };
@@ -311,12 +316,16 @@ impl Policy {
             _ => Vec::new(),
         };
         let mut commands = Vec::new();
-        if let Some((tool, args)) = call {
-            for (name, value) in args {
-                if let (Some(ValueType::Command), RequestValue::Str(text)) =
-                    (self.param_type(tool, name), value)
-                {
-                    commands.push((name.as_str(), crate::shell::parse(text)));
+        if let Some((decl, args)) =
+            call.and_then(|(t, args)| Some((self.ir.tools.get(t as usize)?, args)))
+        {
+            for param in decl.params.iter().filter(|p| p.ty == ValueType::Command) {
+                for (name, value) in args {
+                    if let RequestValue::Str(text) = value
+                        && *name == param.name
+                    {
+                        commands.push((name.as_str(), crate::shell::parse(text)));
+                    }
                 }
             }
         }

@@ -36,6 +36,10 @@ use std::borrow::Cow;
 /// assert_eq!(resolve("~/.ssh/id_rsa", Some("/home/a")), None);
 /// ```
 pub fn resolve<'a>(path: &'a str, cwd: Option<&str>) -> Option<Cow<'a, str>> {
+    // The common case first, in one scan: an absolute path already canonical, without NUL.
+    if canonical_scan(path.as_bytes(), true) {
+        return Some(Cow::Borrowed(path));
+    }
     if path.is_empty() || path.starts_with('~') || path.contains('\0') {
         return None;
     }
@@ -82,11 +86,37 @@ pub fn is_under(resolved: &str, dir_resolved: &str) -> bool {
 /// trailing `/` (but `/` itself). It may not contain NUL or start with `~` either, which
 /// [`resolve`] checks before.
 pub fn is_canonical(path: &str) -> bool {
-    match path.strip_prefix('/') {
-        None => false,
-        Some("") => true,
-        Some(rest) => rest.split('/').all(|segment| !matches!(segment, "" | "." | "..")),
+    canonical_scan(path.as_bytes(), false)
+}
+
+/// [`is_canonical`] in one pass over the bytes; with `refuse_nul`, a NUL byte also fails it.
+fn canonical_scan(bytes: &[u8], refuse_nul: bool) -> bool {
+    if bytes == b"/" {
+        return true;
     }
+    if bytes.first() != Some(&b'/') {
+        return false;
+    }
+    // One pass over the bytes: every segment (between `/`s, and after the last) must be
+    // non-empty and neither `.` nor `..`.
+    let mut segment_len = 0usize;
+    let mut dots = 0usize;
+    for &b in bytes.iter().skip(1) {
+        if b == 0 && refuse_nul {
+            return false;
+        }
+        if b == b'/' {
+            if segment_len == 0 || segment_len == dots && dots <= 2 {
+                return false;
+            }
+            segment_len = 0;
+            dots = 0;
+        } else {
+            segment_len += 1;
+            dots += usize::from(b == b'.');
+        }
+    }
+    !(segment_len == 0 || segment_len == dots && dots <= 2)
 }
 
 /// Appends the segments of `path` to `out`, which holds a resolved path without its trailing
