@@ -71,7 +71,9 @@ fn recorded_payloads() {
         };
         assert_eq!(out["hookSpecificOutput"]["permissionDecision"], want, "{name}");
         // The library's view of the same payload: the request writ decided.
-        let lib = writ_agents::claude::answer(&gate, Ok(&identity), &input);
+        // A fixed clock, so that the snapshot of the request does not change with the time.
+        let now = writ_evaluator::Timestamp::parse("2026-12-02T16:00:00Z").unwrap();
+        let lib = writ_agents::claude::answer(&gate, Ok(&identity), &input, now);
         assert_eq!(lib.to_json(), out);
         let request = lib.judgement.map(|j| j.request).unwrap_or(Value::Null);
         insta::assert_json_snapshot!(json!({"answer": out, "request": request}));
@@ -195,8 +197,26 @@ fn failures_deny_and_exit_0() {
         (
             "tool_input not an object",
             vec!["--policy", POLICY, "--workflow", "coding", "--identity", IDENTITY],
-            br#"{"session_id": "s", "tool_name": "Bash", "tool_input": "ls"}"#,
+            br#"{"session_id": "s", "hook_event_name": "PreToolUse", "cwd": "/w", "tool_name": "Bash", "tool_input": "ls"}"#,
             "`tool_input`: expected an object, found a string",
+        ),
+        (
+            "no hook_event_name",
+            vec!["--policy", POLICY, "--workflow", "coding", "--identity", IDENTITY],
+            br#"{"session_id": "s", "cwd": "/w", "tool_name": "Bash", "tool_input": {}}"#,
+            "`hook_event_name`: missing required field",
+        ),
+        (
+            "no cwd",
+            vec!["--policy", POLICY, "--workflow", "coding", "--identity", IDENTITY],
+            br#"{"session_id": "s", "hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {}}"#,
+            "`cwd`: missing required field",
+        ),
+        (
+            "a relative cwd",
+            vec!["--policy", POLICY, "--workflow", "coding", "--identity", IDENTITY],
+            br#"{"session_id": "s", "hook_event_name": "PreToolUse", "cwd": "w", "tool_name": "Bash", "tool_input": {}}"#,
+            "`cwd`: expected an absolute directory",
         ),
     ];
     for (name, args, input, want) in cases {

@@ -9,15 +9,19 @@
 //! The request writ decides:
 //! - `tool`: [`names::claude_tool`] of `tool_name`; `args`: `tool_input` (see [`crate::gate`] for
 //!   which fields become arguments). The path inputs of built-in tools (`file_path`,
-//!   `notebook_path`, `path`) are made absolute against `cwd` and normalised lexically (`.` and
-//!   `..` resolved, repeated `/` collapsed), so that `src/../.github/x` cannot slip past a rule on
-//!   `*/.github/*`. `WebFetch` also gets `host`, derived from `url` ([`url_host`]; unknown when
+//!   `notebook_path`, `path`) are resolved against `cwd` as writ resolves `path` arguments
+//!   ([`writ_evaluator::path::resolve`]: `.` and `..` resolved, repeated `/` collapsed), so that
+//!   `src/../.github/x` cannot slip past a rule on `*/.github/*` even where a policy declares
+//!   them `string`. `WebFetch` also gets `host`, derived from `url` ([`url_host`]; unknown when
 //!   the URL has no clear host), whatever the input says. `Glob` and `Grep` without `path`
 //!   search `cwd`, so their `path` is `cwd` then.
 //! - `chain`: the identity (the accountable human or service), then the Claude Code session as
 //!   an `agent` (`claude-code/SESSION_ID`), then, when `agent_id` is present, the sub-agent
 //!   (`claude-code/SESSION_ID/AGENT_ID`, with the attribute `agent_type`).
-//! - `context`: `cwd` and `permission_mode` when Claude Code sends them (a policy reads them by
+//! - `cwd` (required, absolute: a payload without one is denied, as is one without
+//!   `hook_event_name`) and `time` (when the hook runs) as the request's run fields, so that
+//!   `path` arguments resolve and `calls(... within D)` has a clock.
+//! - `context`: `cwd`, and `permission_mode` when Claude Code sends it (a policy reads them by
 //!   declaring `context cwd: string`, `context permission_mode: string`).
 //!
 //! The answer: `allow` → `allow`; `deny` → `deny` with writ's reasons; `pending` → `ask`, the
@@ -63,9 +67,14 @@ impl Answer {
     }
 }
 
-/// The hook's decision on one `PreToolUse` input. `identity` is the principal JSON of the
-/// identity file, or the reason there is none.
-pub fn answer(gate: &Gate, identity: Result<&Json, &str>, input: &[u8]) -> Answer {
+/// The hook's decision on one `PreToolUse` input, made at `now` (the request's `time`).
+/// `identity` is the principal JSON of the identity file, or the reason there is none.
+pub fn answer(
+    gate: &Gate,
+    identity: Result<&Json, &str>,
+    input: &[u8],
+    now: writ_evaluator::Timestamp,
+) -> Answer {
     let payload = match crate::strict::parse(input) {
         Ok(Json::Object(map)) => map,
         Ok(_) => return Answer::failure("the hook input is not a JSON object"),
@@ -81,7 +90,10 @@ pub fn answer(gate: &Gate, identity: Result<&Json, &str>, input: &[u8]) -> Answe
     };
     let mut chain = vec![identity];
     chain.extend(call.agents());
-    let judgement = match gate.decide(&chain, &call.tool, &call.input, call.context()) {
+    let mut run = Map::new();
+    run.insert("cwd".into(), Json::String(call.cwd.clone()));
+    run.insert("time".into(), Json::String(now.to_string()));
+    let judgement = match gate.decide(&chain, &call.tool, &call.input, call.context(), run) {
         Ok(j) => j,
         Err(e) => return Answer::failure(e),
     };
@@ -109,7 +121,8 @@ struct HookCall {
     tool_name: String,
     tool: String,
     input: Map<String, Json>,
-    cwd: Option<String>,
+    /// Absolute: the hook refuses a payload without one.
+    cwd: String,
     permission_mode: Option<String>,
     agent_id: Option<String>,
     agent_type: Option<String>,
@@ -125,9 +138,9 @@ impl HookCall {
                 Some(other) => Err(format!("`{key}`: expected a string, found {}", kind(other))),
             }
         };
-        if let Some(event) = string("hook_event_name", false)?
-            && event != "PreToolUse"
-        {
+        // Without the event name the payload may be any hook's (or none's): refuse it.
+        let event = string("hook_event_name", true)?.unwrap_or_default();
+        if event != "PreToolUse" {
             return Err(format!(
                 "`hook_event_name`: `writ hook claude-code` answers `PreToolUse` hooks, found \
                  `{event}`; install it under `PreToolUse` in the settings"
@@ -135,7 +148,15 @@ impl HookCall {
         }
         let session = string("session_id", true)?.unwrap_or_default();
         let tool_name = string("tool_name", true)?.unwrap_or_default();
-        let cwd = string("cwd", false)?;
+        // Relative paths are resolved against `cwd`, and `under "."` compares with it: a
+        // missing or relative one would let `src/../.env` escape, so it is refused.
+        let cwd = match string("cwd", false)? {
+            Some(cwd) if cwd.starts_with('/') && !cwd.contains('\0') => cwd,
+            Some(cwd) => {
+                return Err(format!("`cwd`: expected an absolute directory, found {cwd:?}"));
+            }
+            None => return Err("`cwd`: missing required field".to_string()),
+        };
         let mut input = match p.get("tool_input") {
             Some(Json::Object(m)) => m.clone(),
             None | Some(Json::Null) => Map::new(),
@@ -146,16 +167,20 @@ impl HookCall {
         let tool = names::claude_tool(&tool_name);
         if matches!(tool_name.as_str(), "Glob" | "Grep")
             && input.get("path").is_none_or(Json::is_null)
-            && let Some(cwd) = &cwd
         {
             // Without `path` they search the working directory.
             input.insert("path".into(), Json::String(cwd.clone()));
         }
         if !tool_name.starts_with("mcp__") {
             for key in ["file_path", "notebook_path", "path"] {
-                if let Some(Json::String(path)) = input.get(key) {
-                    let normal = normalize(path, cwd.as_deref());
-                    input.insert(key.to_string(), Json::String(normal));
+                // Resolved as writ resolves `path` arguments, so that a policy declaring them
+                // `string` sees the same absolute form; one that cannot be resolved (`~/x`, NUL)
+                // is left as sent, and a `path` rule finds it unknown.
+                if let Some(Json::String(path)) = input.get(key)
+                    && let Some(resolved) = writ_evaluator::path::resolve(path, Some(&cwd))
+                {
+                    let resolved = resolved.into_owned();
+                    input.insert(key.to_string(), Json::String(resolved));
                 }
             }
         }
@@ -200,9 +225,7 @@ impl HookCall {
 
     fn context(&self) -> Map<String, Json> {
         let mut context = Map::new();
-        if let Some(cwd) = &self.cwd {
-            context.insert("cwd".into(), Json::String(cwd.clone()));
-        }
+        context.insert("cwd".into(), Json::String(self.cwd.clone()));
         if let Some(mode) = &self.permission_mode {
             context.insert("permission_mode".into(), Json::String(mode.clone()));
         }
@@ -218,39 +241,6 @@ fn kind(value: &Json) -> &'static str {
         Json::String(_) => "a string",
         Json::Array(_) => "a list",
         Json::Object(_) => "an object",
-    }
-}
-
-/// `path` made absolute against `cwd` (when it is relative and `cwd` is absolute) and normalised
-/// lexically: `.` dropped, `..` removes the component before it (never above `/`), repeated `/`
-/// collapsed. A path that stays relative keeps its form, normalised the same way.
-pub fn normalize(path: &str, cwd: Option<&str>) -> String {
-    let joined = match cwd {
-        Some(cwd) if !path.starts_with('/') && cwd.starts_with('/') => format!("{cwd}/{path}"),
-        _ => path.to_string(),
-    };
-    let absolute = joined.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|p| *p != "..") {
-                    parts.pop();
-                } else if !absolute {
-                    parts.push("..");
-                }
-            }
-            p => parts.push(p),
-        }
-    }
-    let body = parts.join("/");
-    if absolute {
-        format!("/{body}")
-    } else if body.is_empty() {
-        ".".to_string()
-    } else {
-        body
     }
 }
 
@@ -290,7 +280,7 @@ pub fn url_host(url: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{normalize, url_host};
+    use super::url_host;
 
     #[test]
     fn hosts() {
@@ -311,23 +301,6 @@ mod tests {
         ];
         for (url, want) in cases {
             assert_eq!(url_host(url).as_deref(), want, "{url}");
-        }
-    }
-
-    #[test]
-    fn paths_are_normalised() {
-        let cases = [
-            ("/repo/src/../.github/workflows/ci.yml", None, "/repo/.github/workflows/ci.yml"),
-            ("/repo/./.github//workflows/ci.yml", None, "/repo/.github/workflows/ci.yml"),
-            (".github/workflows/ci.yml", Some("/repo"), "/repo/.github/workflows/ci.yml"),
-            ("../../../../etc/passwd", Some("/repo/a"), "/etc/passwd"),
-            ("a/../../b", None, "../b"),
-            ("./", None, "."),
-            ("/", None, "/"),
-            ("x", Some("relative"), "x"),
-        ];
-        for (path, cwd, want) in cases {
-            assert_eq!(normalize(path, cwd), want, "{path} in {cwd:?}");
         }
     }
 }

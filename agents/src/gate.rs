@@ -81,14 +81,17 @@ impl Gate {
     }
 
     /// Decides a call of `tool` with `input` by `chain` (principals as LANGUAGE.md §5 JSON).
-    /// `Err` is a call that cannot be put as a request (two input keys that name one argument,
-    /// a malformed principal): the caller answers deny with it.
+    /// `run` holds the request's run fields (`cwd`, `time`, `history`, docs/language.md "The
+    /// run's history"), put at the top of the request as they are. `Err` is a call that cannot
+    /// be put as a request (two input keys that name one argument, a malformed principal): the
+    /// caller answers deny with it.
     pub fn decide(
         &self,
         chain: &[Json],
         tool: &str,
         input: &Map<String, Json>,
         context: Map<String, Json>,
+        run: Map<String, Json>,
     ) -> Result<Judgement, String> {
         let declared = self.policy.ir().tools.iter().find(|t| t.name == tool);
         let mut args = Map::new();
@@ -112,7 +115,7 @@ impl Gate {
             from.insert(name.clone(), Json::String(key.clone()));
             args.insert(name, value.clone());
         }
-        let request = json!({
+        let mut request = json!({
             "action": "call",
             "workflow": self.workflow,
             "tool": tool,
@@ -120,6 +123,13 @@ impl Gate {
             "chain": chain,
             "context": context,
         });
+        if let Json::Object(fields) = &mut request {
+            for (key, value) in run {
+                if matches!(key.as_str(), "cwd" | "time" | "history") {
+                    fields.insert(key, value);
+                }
+            }
+        }
         let parsed = Request::from_json(&request.to_string())
             .map_err(|e| format!("invalid request: {e}"))?;
         let mut decision = self.policy.decide(&parsed);

@@ -354,10 +354,11 @@ impl Proxy {
         }
         let tool = names::mcp_tool(&self.options.server, name);
         let chain = self.chain();
-        let judgement = match self.options.gate.decide(&chain, &tool, arguments, Map::new()) {
-            Ok(j) => j,
-            Err(e) => return self.refuse(&id, format!("writ could not decide `{tool}`: {e}")),
-        };
+        let judgement =
+            match self.options.gate.decide(&chain, &tool, arguments, Map::new(), Map::new()) {
+                Ok(j) => j,
+                Err(e) => return self.refuse(&id, format!("writ could not decide `{tool}`: {e}")),
+            };
         if let Some(log) = &self.options.log
             && let Err(e) = log.record(&judgement)
         {
@@ -668,7 +669,7 @@ workflow w {
                     let empty = Map::new();
                     let args = m["params"]["arguments"].as_object().unwrap_or(&empty);
                     let tool = names::mcp_tool("fs", name);
-                    let j = gate.decide(&chain, &tool, args, Map::new()).unwrap();
+                    let j = gate.decide(&chain, &tool, args, Map::new(), Map::new()).unwrap();
                     prop_assert_eq!(j.decision.decision, Outcome::Allow, "{}", m);
                 }
             }

@@ -62,7 +62,14 @@ fn decide(args: &ClaudeCodeArgs) -> Answer {
         Err(e) => return Answer::failure(e),
     };
     let identity = identity(args.identity.as_deref());
-    let answer = claude::answer(&gate, identity.as_ref().map_err(String::as_str), &input);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| writ_evaluator::Timestamp::from_unix_nanos(d.as_nanos() as i128));
+    let Some(now) = now else {
+        return Answer::failure("the system clock is outside 0000..9999");
+    };
+    let answer = claude::answer(&gate, identity.as_ref().map_err(String::as_str), &input, now);
     if let (Some(path), Some(judgement)) = (&args.decision_log, &answer.judgement) {
         let logged = LogFile::open(path).and_then(|log| log.record(judgement));
         if let Err(e) = logged {
