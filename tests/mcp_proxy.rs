@@ -374,3 +374,46 @@ fn start_up_errors_exit_2() {
     let (code, _) = run(&base);
     assert_eq!(code, 2, "no upstream command");
 }
+
+/// Request ids are strings or integers, and numerically equal ones are one id: a `tools/list`
+/// sent as `7.0` is answered filtered, like one sent as `7`. Other ids, and messages over
+/// `--max-message-bytes`, are answered with -32600 and never forwarded.
+#[test]
+fn ids_are_strings_or_integers_and_messages_are_bounded() {
+    let mut p = Proxy::start("ids", "normal", &["--max-message-bytes", "4096"]);
+    p.initialize();
+    for bad in [json!({"n": 1}), json!([1]), json!(true), json!(7.5)] {
+        p.send(json!({"jsonrpc": "2.0", "id": bad, "method": "tools/call",
+                      "params": {"name": "read_text_file", "arguments": {"path": "/tmp/x/project/a"}}}));
+        let e = p.recv();
+        assert_eq!(
+            (e["id"].clone(), e["error"]["code"].clone()),
+            (Value::Null, json!(-32600)),
+            "{bad}"
+        );
+    }
+    p.send_raw(r#"{"jsonrpc": "2.0", "id": 7.0, "method": "tools/list", "params": {}}"#);
+    let answer = p.recv();
+    let names: Vec<&str> = answer["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["read_text_file", "write_file"], "filtered under id 7.0: {answer}");
+    let big = format!(
+        r#"{{"jsonrpc": "2.0", "id": 9, "method": "ping", "params": {{"x": "{}"}}}}"#,
+        "a".repeat(5000)
+    );
+    p.send_raw(&big);
+    let e = p.recv();
+    assert_eq!(e["error"]["code"], -32600);
+    assert!(e["error"]["message"].as_str().unwrap().contains("--max-message-bytes"), "{e}");
+    assert_eq!(p.request(10, "ping", json!({}))["result"], json!({}), "the proxy goes on");
+    let (code, received) = p.finish();
+    assert_eq!(code, 0);
+    assert_eq!(
+        methods(&received),
+        ["initialize", "notifications/initialized", "tools/list", "ping"]
+    );
+}

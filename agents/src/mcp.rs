@@ -57,9 +57,32 @@ pub struct Options {
     pub server: String,
     /// How long to wait for the upstream's answer to a request.
     pub timeout: Duration,
+    /// The longest message (one line) the proxy reads from either side.
+    pub max_message_bytes: usize,
     pub log: Option<LogFile>,
     /// The upstream command and its arguments.
     pub command: Vec<OsString>,
+}
+
+/// The key of a request id: its JSON text, with numerically equal numbers made one (`7` and
+/// `7.0` are the same id). `None` for an id JSON-RPC does not allow here: not a string or an
+/// integer (an object, a list, a boolean, a fraction such as `7.5`, or past 2^53).
+fn id_key(id: &Json) -> Option<String> {
+    match id {
+        Json::String(_) => Some(id.to_string()),
+        Json::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                return Some(i.to_string());
+            }
+            if let Some(u) = n.as_u64() {
+                return Some(u.to_string());
+            }
+            let f = n.as_f64()?;
+            // Integral and exactly representable: the same id as the integer.
+            (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then(|| (f as i64).to_string())
+        }
+        _ => None,
+    }
 }
 
 /// JSON-RPC error codes.
@@ -118,8 +141,9 @@ pub async fn relay(
     let (to_upstream, upstream_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let client_writer = tokio::spawn(writer(client_out, client_rx));
     let upstream_writer = tokio::spawn(writer(up_in, upstream_rx));
-    let mut from_client = lines(client_in);
-    let mut from_upstream = lines(up_out);
+    let max = options.max_message_bytes;
+    let mut from_client = lines(client_in, max);
+    let mut from_upstream = lines(up_out, max);
 
     let mut proxy = Proxy {
         options,
@@ -132,7 +156,8 @@ pub async fn relay(
         let deadline = proxy.next_deadline();
         tokio::select! {
             line = from_client.recv() => match line {
-                Some(line) => proxy.on_client(&line),
+                Some(Ok(line)) => proxy.on_client(&line),
+                Some(Err(length)) => proxy.client_too_long(length),
                 None => {
                     // The client is gone: let the upstream finish what it has, then stop.
                     proxy.to_upstream = None;
@@ -140,7 +165,11 @@ pub async fn relay(
                 }
             },
             line = from_upstream.recv() => match line {
-                Some(line) => proxy.on_upstream(&line),
+                Some(Ok(line)) => proxy.on_upstream(&line),
+                Some(Err(length)) => eprintln!(
+                    "writ mcp-proxy: dropped a message of {length} bytes from the upstream (over \
+                     --max-message-bytes)"
+                ),
                 None => break proxy.upstream_gone(&mut child).await,
             },
             () = sleep_until(deadline) => proxy.expire(),
@@ -159,22 +188,44 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Reads newline-delimited lines (without the newline) on a task of its own.
-fn lines(input: impl AsyncRead + Unpin + Send + 'static) -> mpsc::UnboundedReceiver<Vec<u8>> {
+/// A line read from one side: its bytes (without the newline), or, for a line longer than the
+/// limit, how many bytes it had (they were not kept).
+type Line = Result<Vec<u8>, usize>;
+
+/// Reads newline-delimited lines on a task of its own, keeping at most `max` bytes of any one:
+/// a longer line is read to its end and reported by length, so no message can make the proxy
+/// hold more than `max` bytes of it.
+fn lines(
+    input: impl AsyncRead + Unpin + Send + 'static,
+    max: usize,
+) -> mpsc::UnboundedReceiver<Line> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut reader = BufReader::new(input);
+        let mut line = Vec::new();
+        let mut length = 0usize;
         loop {
-            let mut line = Vec::new();
-            match reader.read_until(b'\n', &mut line).await {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if line.last() == Some(&b'\n') {
-                        line.pop();
-                    }
-                    if tx.send(line).is_err() {
-                        break;
-                    }
+            let buf = match reader.fill_buf().await {
+                Ok([]) | Err(_) => break,
+                Ok(buf) => buf,
+            };
+            let (chunk, ends) = match buf.iter().position(|&b| b == b'\n') {
+                Some(at) => (buf.get(..at).unwrap_or_default(), Some(at + 1)),
+                None => (buf, None),
+            };
+            length = length.saturating_add(chunk.len());
+            if length <= max {
+                line.extend_from_slice(chunk);
+            } else {
+                line = Vec::new();
+            }
+            let used = ends.unwrap_or(buf.len());
+            reader.consume(used);
+            if ends.is_some() {
+                let out = if length <= max { Ok(std::mem::take(&mut line)) } else { Err(length) };
+                length = 0;
+                if tx.send(out).is_err() {
+                    break;
                 }
             }
         }
@@ -244,6 +295,20 @@ impl Proxy {
         vec![self.options.identity.clone(), json!({"id": id, "kind": "agent", "attrs": attrs})]
     }
 
+    /// A client message over `--max-message-bytes`: never parsed, never forwarded.
+    fn client_too_long(&self, length: usize) {
+        eprintln!("writ mcp-proxy: refused a message of {length} bytes from the client");
+        self.error(
+            &Json::Null,
+            INVALID_REQUEST,
+            format!(
+                "the message has {length} bytes, over the proxy's limit of {} \
+                 (--max-message-bytes)",
+                self.options.max_message_bytes
+            ),
+        );
+    }
+
     fn on_client(&mut self, line: &[u8]) {
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
@@ -273,6 +338,17 @@ impl Proxy {
         };
         let method = message.get("method").and_then(Json::as_str).map(str::to_string);
         let id = message.get("id").filter(|id| !id.is_null()).cloned();
+        if let (Some(_), Some(bad)) = (&method, &id)
+            && id_key(bad).is_none()
+        {
+            // Never forwarded: an id the proxy cannot match an answer to, or one a client could
+            // use to make two requests look like one.
+            return self.error(
+                &Json::Null,
+                INVALID_REQUEST,
+                format!("a request id must be a string or an integer, found {bad}"),
+            );
+        }
         match (method.as_deref(), id) {
             (Some("tools/call"), Some(id)) => self.call(line, &message, id),
             (Some("tools/call"), None) => {
@@ -294,7 +370,9 @@ impl Proxy {
                     && let Some(request) = message.get("params").and_then(|p| p.get("requestId"))
                 {
                     // The client no longer waits: neither a timeout error nor a late answer.
-                    self.pending.remove(&request.to_string());
+                    if let Some(key) = id_key(request) {
+                        self.pending.remove(&key);
+                    }
                 }
                 self.send_upstream(line.to_vec());
             }
@@ -304,7 +382,13 @@ impl Proxy {
     }
 
     fn forward_request(&mut self, line: &[u8], method: &str, id: &Json) {
-        let key = id.to_string();
+        let Some(key) = id_key(id) else {
+            return self.error(
+                id,
+                INVALID_REQUEST,
+                "a request id must be a string or an integer".into(),
+            );
+        };
         if self.pending.contains_key(&key) {
             return self.error(
                 id,
@@ -345,7 +429,7 @@ impl Proxy {
                 );
             }
         };
-        if self.pending.contains_key(&id.to_string()) {
+        if id_key(&id).is_some_and(|key| self.pending.contains_key(&key)) {
             return self.error(
                 &id,
                 INVALID_REQUEST,
@@ -406,7 +490,7 @@ impl Proxy {
             let _ = self.to_client.send(line.to_vec());
             return;
         }
-        let key = message.get("id").map(Json::to_string).unwrap_or_default();
+        let key = message.get("id").and_then(id_key).unwrap_or_default();
         let Some(pending) = self.pending.remove(&key) else {
             eprintln!(
                 "writ mcp-proxy: dropped an answer from the upstream to request id {key}, which \
@@ -524,14 +608,15 @@ impl Proxy {
     /// exits, at most a few seconds, then end it.
     async fn drain(
         &mut self,
-        from_upstream: &mut mpsc::UnboundedReceiver<Vec<u8>>,
+        from_upstream: &mut mpsc::UnboundedReceiver<Line>,
         child: &mut Child,
     ) -> u8 {
         let deadline = Instant::now() + Duration::from_secs(3);
         loop {
             tokio::select! {
                 line = from_upstream.recv() => match line {
-                    Some(line) => self.on_upstream(&line),
+                    Some(Ok(line)) => self.on_upstream(&line),
+                    Some(Err(_)) => {}
                     None => break,
                 },
                 () = tokio::time::sleep_until(deadline) => break,
@@ -596,6 +681,7 @@ workflow w {
             agent: None,
             server: "fs".into(),
             timeout: Duration::from_secs(60),
+            max_message_bytes: 4 * 1024 * 1024,
             log: None,
             command: Vec::new(),
         };

@@ -34,6 +34,10 @@ pub struct Args {
     /// with an error (and telling the upstream to cancel it).
     #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
+    /// The longest message (one JSON-RPC line) read from the client or the upstream; a longer
+    /// one from the client is answered with an error and never forwarded.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    max_message_bytes: u64,
     /// The upstream MCP server's command and arguments.
     #[arg(last = true, required = true, value_name = "UPSTREAM")]
     command: Vec<OsString>,
@@ -50,6 +54,7 @@ pub fn run(args: Args) -> u8 {
             agent: args.agent.clone(),
             server: args.server.clone(),
             timeout: Duration::from_secs(args.timeout),
+            max_message_bytes: usize::try_from(args.max_message_bytes).unwrap_or(usize::MAX),
             log,
             command: args.command.clone(),
         })
