@@ -41,8 +41,9 @@ fn filesystem_server() {
     insta::assert_snapshot!("filesystem_writ", stdout);
     insta::assert_snapshot!("filesystem_warnings", stderr);
     assert!(stdout.contains(
-        "tool mcp.filesystem.read_text_file(path: string, tail: int, head: int) [read_only]"
+        "tool mcp.filesystem.read_text_file(path: path, tail: int, head: int) [read_only]"
     ));
+    assert!(stdout.contains("tool mcp.filesystem.move_file(source: path, destination: path)"));
     assert!(stderr.contains("tool `edit_file`, property `edits`: not representable"), "{stderr}");
     let (code, report) = check("fs", &stdout);
     assert_eq!(code, 0, "{report}");

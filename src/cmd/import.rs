@@ -3,7 +3,9 @@
 //!
 //! JSON Schema to writ: `string` → `string`, a string `enum` (or `const`) → `"a" | "b"`,
 //! `integer` → `int`, `number` → `int` (noted: a call with a fraction is then wrong-typed,
-//! hence denied), `boolean` → `bool`, an array of strings → `[string]`; a type that may also be
+//! hence denied), a string that names a file → `path` and one that holds shell text →
+//! `command` ([`string_kind`] says which names),
+//! `boolean` → `bool`, an array of strings → `[string]`; a type that may also be
 //! `null` is the other type (writ treats `null` as absent). Anything else is not representable:
 //! the parameter is left out, which denies every call that passes it (an undeclared argument),
 //! and is reported on standard error and as a comment above the tool. Names follow the MCP
@@ -161,6 +163,7 @@ pub fn import(json: &Json, server: Option<&str>) -> Result<Imported, String> {
                     if let Some(d) = prop_schema.get("description").and_then(Json::as_str) {
                         docs.push(format!("- `{arg}`: {}", one_line(d)));
                     }
+                    let ty = if ty == "string" { string_kind(prop, prop_schema) } else { &ty };
                     params.push(format!("{arg}: {ty}"));
                 }
                 Err(found) => {
@@ -271,6 +274,46 @@ fn writ_type(schema: &Json) -> Result<(String, Option<String>), String> {
     }
 }
 
+/// Names of string properties that hold a file path, and that hold shell text.
+const PATH_NAMES: &[&str] = &[
+    "path",
+    "file",
+    "filepath",
+    "file_path",
+    "filename",
+    "file_name",
+    "dir",
+    "directory",
+    "dirpath",
+    "dir_path",
+    "folder",
+    "source",
+    "destination",
+    "src",
+    "dest",
+    "cwd",
+    "root",
+];
+const COMMAND_NAMES: &[&str] = &["command", "cmd", "shell_command", "bash_command", "script"];
+
+/// `path`, `command` or `string` for a string property: `path` when its schema says
+/// `"format": "path"` or its name is one of [`PATH_NAMES`] or ends in `_path`, `_file` or
+/// `_dir`; `command` when its name is one of [`COMMAND_NAMES`] (shell text, which writ parses
+/// as bash would). Judged on the name as the server spells it, case-insensitively.
+fn string_kind(prop: &str, schema: &Json) -> &'static str {
+    let name = prop.to_ascii_lowercase();
+    if schema.get("format").and_then(Json::as_str) == Some("path")
+        || PATH_NAMES.contains(&name.as_str())
+        || ["_path", "_file", "_dir"].iter().any(|s| name.ends_with(s))
+    {
+        "path"
+    } else if COMMAND_NAMES.contains(&name.as_str()) {
+        "command"
+    } else {
+        "string"
+    }
+}
+
 /// MCP tool annotations as tags.
 fn tags(annotations: Option<&Json>) -> Vec<&'static str> {
     let hint = |key: &str| annotations.and_then(|a| a.get(key)).and_then(Json::as_bool);
@@ -347,6 +390,25 @@ mod tests {
         assert!(t(json!({"enum": [1, 2]})).is_err());
         assert!(t(json!({"$ref": "#/x"})).is_err());
         assert!(t(json!({"type": 3})).is_err());
+    }
+
+    #[test]
+    fn strings_that_name_files_or_hold_shell_text() {
+        let plain = json!({"type": "string"});
+        for name in ["path", "File_Path", "source", "destination", "config_file", "out_dir", "cwd"]
+        {
+            assert_eq!(super::string_kind(name, &plain), "path", "{name}");
+        }
+        assert_eq!(
+            super::string_kind("where", &json!({"type": "string", "format": "path"})),
+            "path"
+        );
+        for name in ["command", "cmd", "script"] {
+            assert_eq!(super::string_kind(name, &plain), "command", "{name}");
+        }
+        for name in ["content", "pattern", "url", "pathological", "commander"] {
+            assert_eq!(super::string_kind(name, &plain), "string", "{name}");
+        }
     }
 
     #[test]
