@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value as Json, json};
 use writ_evaluator::ir::Value;
-use writ_grammar::ast::{Expectation, FieldValue, Ident, Outcome, TestAction, TestDecl};
+use writ_grammar::ast::{Expectation, FieldValue, Ident, Outcome, TestAction, TestDecl, ToolName};
 
 use crate::check::Checker;
 use crate::diagnostic::{Code, Diagnostic, Location};
@@ -184,6 +184,22 @@ fn resolve_fixture(
     }
 }
 
+/// `unknown_tool` at a tool named in a test (its call or its history), with a did-you-mean or,
+/// failing one, `help`.
+fn unknown_tool(c: &mut Checker<'_>, file: usize, tool: &ToolName, help: String) {
+    let hint =
+        crate::diagnostic::did_you_mean(&tool.text, c.symbols.tool_names().collect::<Vec<_>>());
+    c.diagnostics.push(
+        Diagnostic::new(
+            Code::UnknownTool,
+            at(file, tool.span),
+            format!("unknown tool `{}`", tool.text),
+        )
+        .label("not a declared tool")
+        .help(hint.unwrap_or(help)),
+    );
+}
+
 fn resolve_workflow(c: &mut Checker<'_>, file: usize, name: &Ident) -> bool {
     if c.symbols.workflow(&name.name).is_some() {
         return true;
@@ -255,23 +271,8 @@ fn expectation(
                 }
                 None => {
                     ok = false;
-                    let hint = crate::diagnostic::did_you_mean(
-                        &tool.text,
-                        c.symbols.tool_names().collect::<Vec<_>>(),
-                    );
-                    c.diagnostics.push(
-                        Diagnostic::new(
-                            Code::UnknownTool,
-                            at(file, tool.span),
-                            format!("unknown tool `{}`", tool.text),
-                        )
-                        .label("not a declared tool")
-                        .help(
-                            hint.unwrap_or_else(|| {
-                                format!("declare it: `tool {}(...)`", tool.text)
-                            }),
-                        ),
-                    );
+                    let help = format!("declare it: `tool {}(...)`", tool.text);
+                    unknown_tool(c, file, tool, help);
                 }
             }
         }
@@ -410,23 +411,8 @@ fn run_clauses(
         for entry in entries {
             if c.symbols.tool(&entry.tool.text).is_none() {
                 ok = false;
-                let hint = crate::diagnostic::did_you_mean(
-                    &entry.tool.text,
-                    c.symbols.tool_names().collect::<Vec<_>>(),
-                );
-                c.diagnostics.push(
-                    Diagnostic::new(
-                        Code::UnknownTool,
-                        at(file, entry.tool.span),
-                        format!("unknown tool `{}`", entry.tool.text),
-                    )
-                    .label("not a declared tool")
-                    .help(
-                        hint.unwrap_or_else(|| {
-                            "a test's history names the policy's tools".to_string()
-                        }),
-                    ),
-                );
+                let help = "a test's history names the policy's tools".to_string();
+                unknown_tool(c, file, &entry.tool, help);
                 continue;
             }
             let mut j = Map::new();
