@@ -44,3 +44,28 @@ fn edges_lowers_as_specified() {
 fn engineering_lowers_as_specified() {
     check("engineering");
 }
+
+/// The horizon a history store keeps is the widest `calls(...)` anywhere in the policy.
+#[test]
+fn history_horizon_is_the_widest_calls() {
+    use writ_evaluator::history::{HistoryHorizon, history_horizon};
+    let horizon = |rules: &str| {
+        let text = format!(
+            "tool deploy\ntool read\nrole dev {{ may deploy }}\nworkflow w {{\n  start by dev\n{rules}\n}}\n"
+        );
+        let compiler = Compiler::new(vec![("p.writ".to_string(), text)]);
+        let ir = compiler.compilation().policy.clone().expect("a lowered policy");
+        history_horizon(&ir)
+    };
+    assert_eq!(horizon("  allow deploy"), HistoryHorizon::Nothing);
+    assert_eq!(
+        horizon(
+            "  allow deploy when calls(deploy within 24h) < 3\n  deny read when not (calls(read within 1m) < 9)"
+        ),
+        HistoryHorizon::Seconds(86_400)
+    );
+    assert_eq!(
+        horizon("  allow deploy when calls(deploy within 1h) < 3 or calls(read) == 0"),
+        HistoryHorizon::WholeRun
+    );
+}

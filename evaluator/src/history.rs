@@ -259,3 +259,91 @@ mod tests {
         }
     }
 }
+
+/// How much of a run's history a policy can ever read: what a gateway that records history must
+/// keep (and may drop the rest of).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HistoryHorizon {
+    /// No rule reads `calls(...)`: the gateway need keep nothing.
+    Nothing,
+    /// Every `calls(...)` is windowed; the longest window is this many seconds. Entries older
+    /// than that (before `time - seconds`) can never count again.
+    Seconds(i64),
+    /// Some `calls(...)` has no window: every entry of the run counts, for as long as the run
+    /// lasts.
+    WholeRun,
+}
+
+impl HistoryHorizon {
+    fn widen(self, other: HistoryHorizon) -> HistoryHorizon {
+        use HistoryHorizon::*;
+        match (self, other) {
+            (WholeRun, _) | (_, WholeRun) => WholeRun,
+            (Seconds(a), Seconds(b)) => Seconds(a.max(b)),
+            (Seconds(a), Nothing) | (Nothing, Seconds(a)) => Seconds(a),
+            (Nothing, Nothing) => Nothing,
+        }
+    }
+}
+
+/// The [`HistoryHorizon`] of a policy: the widest over every `calls(...)` in every condition
+/// (entitlements, starts, allows, denies, deny-starts, `require ... for`, guardrails).
+pub fn history_horizon(ir: &crate::ir::PolicyIr) -> HistoryHorizon {
+    use crate::ir::{Cond, Operand, RuleSetIr};
+    fn operand(op: &Operand) -> HistoryHorizon {
+        match op {
+            Operand::Calls(calls) => match calls.within_seconds {
+                Some(seconds) => HistoryHorizon::Seconds(seconds.max(0)),
+                None => HistoryHorizon::WholeRun,
+            },
+            _ => HistoryHorizon::Nothing,
+        }
+    }
+    fn cond(c: &Cond) -> HistoryHorizon {
+        match c {
+            Cond::Truth(a)
+            | Cond::Matches(a, _)
+            | Cond::AnyMatches(a, _)
+            | Cond::AllMatches(a, _)
+            | Cond::Runs(a, _)
+            | Cond::RunsOnly(a, _)
+            | Cond::Under(a, _) => operand(a),
+            Cond::Compare(_, a, b) | Cond::In(a, b) | Cond::Contains(a, b) => {
+                operand(a).widen(operand(b))
+            }
+            Cond::HasRole(..) => HistoryHorizon::Nothing,
+            Cond::Not(inner) => cond(inner),
+            Cond::And(items) | Cond::Or(items) => {
+                items.iter().fold(HistoryHorizon::Nothing, |h, c| h.widen(cond(c)))
+            }
+        }
+    }
+    fn opt(c: &Option<Cond>) -> HistoryHorizon {
+        c.as_ref().map_or(HistoryHorizon::Nothing, cond)
+    }
+    fn rules(set: &RuleSetIr) -> HistoryHorizon {
+        let denies = set.denies.iter().map(|r| opt(&r.condition));
+        let deny_starts = set.deny_starts.iter().map(|r| opt(&r.condition));
+        let requires = set.requires.iter().map(|r| opt(&r.condition));
+        denies
+            .chain(deny_starts)
+            .chain(requires)
+            .fold(HistoryHorizon::Nothing, HistoryHorizon::widen)
+    }
+    let mut horizon = rules(&ir.guardrails);
+    for role in &ir.roles {
+        for e in &role.entitlements {
+            horizon = horizon.widen(opt(&e.condition));
+        }
+    }
+    for w in &ir.workflows {
+        horizon = horizon.widen(rules(&w.rules));
+        for s in &w.starts {
+            horizon = horizon.widen(opt(&s.condition));
+        }
+        for a in &w.allows {
+            horizon = horizon.widen(opt(&a.condition));
+        }
+    }
+    horizon
+}
