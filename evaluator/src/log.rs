@@ -41,7 +41,8 @@ use sha2::{Digest, Sha256};
 use crate::decision::{Decision, Missing};
 use crate::request::{Action, Request};
 
-/// The fields of a log line, in the order they are written.
+/// The fields of a log line, in the order they are written. A line written in shadow mode
+/// ends with one more, `"mode": "log-only"` ([`Mode::LogOnly`]).
 pub const FIELDS: [&str; 12] = [
     "ts", "id", "prev", "request", "policy", "action", "workflow", "tool", "chain", "decision",
     "missing", "rules",
@@ -58,18 +59,47 @@ pub struct DecisionLog<W: Write> {
     out: W,
     prev: Option<String>,
     line: String,
+    mode: Mode,
+}
+
+/// Whether the gateway writing a log acts on its decisions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// The gateway answers what writ decided (the default; lines carry no `mode`).
+    #[default]
+    Enforce,
+    /// Shadow mode (`--mode log-only`): the gateway answers allow whatever writ decided, and
+    /// logs what it decided. Lines carry `"mode": "log-only"`, so that a log reader can tell
+    /// a deny that was enforced from one that was only recorded.
+    LogOnly,
+}
+
+impl Mode {
+    /// The mode as the CLI and the log spell it: `enforce`, `log-only`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::LogOnly => "log-only",
+        }
+    }
 }
 
 impl<W: Write> DecisionLog<W> {
     /// A new log: its first line has `"prev": null`.
     pub fn new(out: W) -> DecisionLog<W> {
-        DecisionLog { out, prev: None, line: String::new() }
+        DecisionLog { out, prev: None, line: String::new(), mode: Mode::Enforce }
+    }
+
+    /// The same log, its lines marked with `mode` (see [`Mode`]).
+    pub fn with_mode(mut self, mode: Mode) -> DecisionLog<W> {
+        self.mode = mode;
+        self
     }
 
     /// Appends to an existing log whose last line hashes to `prev` (see [`last_hash`]); with
     /// `None`, the same as [`DecisionLog::new`].
     pub fn resume(out: W, prev: Option<String>) -> DecisionLog<W> {
-        DecisionLog { out, prev, line: String::new() }
+        DecisionLog { out, prev, line: String::new(), mode: Mode::Enforce }
     }
 
     /// Writes one line for `decision` on `request` and returns the decision id (a UUID v7:
@@ -103,6 +133,7 @@ impl<W: Write> DecisionLog<W> {
             policy: policy_hash,
             request_value: request,
             decision,
+            mode: self.mode,
         };
         self.line.clear();
         // Serializing strings and numbers cannot fail; a failure would be a bug, not input.
@@ -146,6 +177,7 @@ struct Entry<'a> {
     policy: &'a str,
     request_value: &'a Request,
     decision: &'a Decision,
+    mode: Mode,
 }
 
 impl Serialize for Entry<'_> {
@@ -169,6 +201,9 @@ impl Serialize for Entry<'_> {
         map.serialize_entry("decision", &self.decision.decision)?;
         map.serialize_entry("missing", &self.decision.missing as &[Missing])?;
         map.serialize_entry("rules", &Rules(self.decision))?;
+        if self.mode == Mode::LogOnly {
+            map.serialize_entry("mode", Mode::LogOnly.as_str())?;
+        }
         map.end()
     }
 }
@@ -453,7 +488,13 @@ fn check_line(body: &[u8]) -> Result<Option<String>, String> {
             None => return Err(format!("`{name}`: missing field")),
         }
     }
-    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+    match map.get("mode") {
+        None => {}
+        Some(Value::String(m)) if m == Mode::LogOnly.as_str() => {}
+        Some(other) => return Err(format!("`mode` is {other}, not `\"log-only\"`")),
+    }
+    let known = |k: &str| FIELDS.contains(&k) || k == "mode";
+    if let Some(unknown) = map.keys().find(|k| !known(k)) {
         return Err(format!("unknown field `{unknown}`"));
     }
     match map.get("prev") {

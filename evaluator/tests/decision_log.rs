@@ -269,3 +269,23 @@ fn arbitrary_bytes_never_panic() {
         }
     }
 }
+
+#[test]
+fn log_only_lines_are_marked_and_verify() {
+    use writ_evaluator::log::Mode;
+    let mut log = DecisionLog::new(Vec::new()).with_mode(Mode::LogOnly);
+    log.record(&call(), &pending(), POLICY).unwrap();
+    let bytes = log.into_inner();
+    let line: serde_json::Value = serde_json::from_slice(lines(&bytes)[0].as_bytes()).unwrap();
+    assert_eq!(line["mode"], "log-only");
+    assert_eq!(verify(&bytes[..]).unwrap().lines, 1);
+    // An enforcing log writes no `mode`, and a `mode` other than log-only is refused.
+    let mut log = DecisionLog::new(Vec::new());
+    log.record(&call(), &pending(), POLICY).unwrap();
+    let bytes = log.into_inner();
+    assert!(!lines(&bytes)[0].contains("\"mode\""));
+    let forged = lines(&bytes)[0].replace("\"rules\":", "\"mode\":\"enforce\",\"rules\":");
+    let (line, message) = line_error(&join(&[forged]));
+    assert_eq!(line, 1);
+    assert!(message.contains("`mode`"), "{message}");
+}
