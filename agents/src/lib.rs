@@ -16,4 +16,5 @@ pub mod declog;
 pub mod gate;
 pub mod mcp;
 pub mod names;
+pub mod run;
 pub mod strict;
