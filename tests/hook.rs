@@ -15,6 +15,11 @@ fn root() -> PathBuf {
 const POLICY: &str = "examples/claude-code/policy.writ";
 const IDENTITY: &str = "examples/claude-code/identity.json";
 
+/// The hooks' run store for this test process.
+fn state_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("writ-hook-tests-{}", std::process::id()))
+}
+
 /// Runs the hook; returns (exit code, stdout, stderr).
 fn hook(args: &[&str], input: &[u8]) -> (i32, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
@@ -22,6 +27,7 @@ fn hook(args: &[&str], input: &[u8]) -> (i32, String, String) {
         .args(args)
         .current_dir(root())
         .env_remove("WRIT_IDENTITY")
+        .env("WRIT_STATE_DIR", state_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -73,7 +79,17 @@ fn recorded_payloads() {
         // The library's view of the same payload: the request writ decided.
         // A fixed clock, so that the snapshot of the request does not change with the time.
         let now = writ_evaluator::Timestamp::parse("2026-12-02T16:00:00Z").unwrap();
-        let lib = writ_agents::claude::answer(&gate, Ok(&identity), &input, now);
+        let store = writ_agents::run::MemoryStore::default();
+        let run_gate = writ_agents::run::RunGate {
+            gate: &gate,
+            store: &store,
+            retention: writ_agents::run::Retention::for_policy(
+                &gate,
+                writ_agents::run::DEFAULT_IDLE,
+            ),
+            mode: writ_evaluator::log::Mode::Enforce,
+        };
+        let lib = writ_agents::claude::answer(&run_gate, Ok(&identity), &input, now);
         assert_eq!(lib.to_json(), out);
         let request = lib.judgement.map(|j| j.request).unwrap_or(Value::Null);
         insta::assert_json_snapshot!(json!({"answer": out, "request": request}));
@@ -306,7 +322,10 @@ fn decision_log_shows_the_human_the_session_and_the_sub_agent() {
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("decisions.jsonl");
     let log_arg = log.to_string_lossy().into_owned();
+    let state_arg = dir.join("state").to_string_lossy().into_owned();
     let args = [
+        "--state-dir",
+        &state_arg,
         "--policy",
         POLICY,
         "--workflow",
@@ -329,12 +348,20 @@ fn decision_log_shows_the_human_the_session_and_the_sub_agent() {
 
     let text = std::fs::read(&log).unwrap();
     let summary = writ_evaluator::log::verify(&text[..]).expect("the log verifies");
-    assert_eq!(summary.lines, 2);
+    // The session's start (decided with its first call), then the two calls.
+    assert_eq!(summary.lines, 3);
     let lines: Vec<Value> = text
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect();
+    assert_eq!(lines[0]["action"], "start");
+    assert_eq!(lines[0]["decision"], "allow");
+    assert_eq!(
+        lines[0]["chain"],
+        json!([{"id": "ana@acme.dev", "kind": "human"}, {"id": "claude-code/s-1", "kind": "agent"}])
+    );
+    let lines = &lines[1..];
     assert_eq!(lines[0]["decision"], "allow");
     assert_eq!(
         lines[0]["chain"],
@@ -360,12 +387,14 @@ fn parallel_hooks_keep_the_log_chain_whole() {
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("decisions.jsonl");
     let log_arg = log.to_string_lossy().into_owned();
+    let state_arg = dir.join("state").to_string_lossy().into_owned();
     let read = payload("Read", json!({"file_path": "/work/acme/src/main.rs"}));
     let children: Vec<_> = (0..8)
         .map(|_| {
             let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
                 .args(["hook", "claude-code", "--policy", POLICY, "--workflow", "coding"])
                 .args(["--identity", IDENTITY, "--decision-log", &log_arg])
+                .args(["--state-dir", &state_arg])
                 .current_dir(root())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
@@ -381,7 +410,11 @@ fn parallel_hooks_keep_the_log_chain_whole() {
         assert_eq!(decision(&v), "allow");
     }
     let text = std::fs::read(&log).unwrap();
-    assert_eq!(writ_evaluator::log::verify(&text[..]).expect("verifies").lines, 8);
+    // One start (the eight hooks share the session: one of them admits it, in the store's
+    // transaction), then the eight calls.
+    assert_eq!(writ_evaluator::log::verify(&text[..]).expect("verifies").lines, 9);
+    let starts = String::from_utf8_lossy(&text).matches("\"action\":\"start\"").count();
+    assert_eq!(starts, 1);
     assert!(!Path::new(&format!("{log_arg}.lock")).exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -391,4 +424,146 @@ fn usage_errors_exit_2_which_claude_code_treats_as_a_block() {
     let (code, stdout, _) = hook(&["--workflow", "coding"], b"{}");
     assert_eq!(code, 2);
     assert!(stdout.is_empty());
+}
+
+/// A scratch directory for one test: a policy, an identity, the run store.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(name: &str, policy: &str, identity: Value) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("writ-hook-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("policy.writ"), policy).unwrap();
+        std::fs::write(dir.join("identity.json"), identity.to_string()).unwrap();
+        Scratch { dir }
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).to_string_lossy().into_owned()
+    }
+
+    /// The hook's raw answer (any event's shape).
+    fn hook(&self, extra: &[&str], input: &Value) -> Value {
+        let (policy, identity, state) =
+            (self.path("policy.writ"), self.path("identity.json"), self.path("state"));
+        let mut args = vec!["--policy", &policy, "--workflow", "coding", "--identity", &identity];
+        args.extend(["--state-dir", &state]);
+        args.extend(extra);
+        let (code, stdout, stderr) = hook(&args, &serde_json::to_vec(input).unwrap());
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str(&stdout).expect("the answer is JSON")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn event(name: &str, tool: &str, input: Value, tool_use_id: &str) -> Value {
+    let mut v: Value = serde_json::from_slice(&payload(tool, input)).unwrap();
+    v["hook_event_name"] = json!(name);
+    v["tool_use_id"] = json!(tool_use_id);
+    v
+}
+
+const COUNTING: &str = r#"
+tool claude.read(file_path: path) [file]
+evidence human_confirmation
+role engineer { may claude.* }
+role visitor { may claude.* }
+workflow coding {
+  start by engineer
+  allow claude.read when calls(claude.read) < 1
+  allow claude.read require human_confirmation
+}
+deny claude.read when calls(claude.read) >= 2 because "two reads are enough"
+"#;
+
+#[test]
+fn a_session_whose_start_is_denied_has_every_call_denied() {
+    let s = Scratch::new(
+        "start",
+        COUNTING,
+        json!({"id": "vic@acme.dev", "kind": "human", "roles": ["visitor"]}),
+    );
+    let start = json!({"session_id": "s-1", "cwd": "/work/acme", "hook_event_name": "SessionStart", "source": "startup"});
+    let out = s.hook(&[], &start);
+    let context = out["hookSpecificOutput"]["additionalContext"].as_str().unwrap();
+    assert!(context.contains("was not admitted"), "{context}");
+    let read = event("PreToolUse", "Read", json!({"file_path": "README.md"}), "t1");
+    let out = s.hook(&[], &read);
+    assert_eq!(decision(&out), "deny");
+    assert!(reason(&out).contains("its start by `vic@acme.dev` is denied"), "{}", reason(&out));
+}
+
+#[test]
+fn calls_are_counted_across_hook_processes_and_approved_ones_recorded_after() {
+    let s = Scratch::new(
+        "count",
+        COUNTING,
+        json!({"id": "ana@acme.dev", "kind": "human", "roles": ["engineer"]}),
+    );
+    let start =
+        json!({"session_id": "s-1", "cwd": "/work/acme", "hook_event_name": "SessionStart"});
+    assert_eq!(s.hook(&[], &start), json!({}), "an admitted session has nothing to say");
+    let read = |id: &str| event("PreToolUse", "Read", json!({"file_path": "README.md"}), id);
+    let after = |id: &str| event("PostToolUse", "Read", json!({"file_path": "README.md"}), id);
+    assert_eq!(decision(&s.hook(&[], &read("t1"))), "allow");
+    // Recorded at PreToolUse already: the PostToolUse of the same call adds nothing.
+    assert_eq!(s.hook(&[], &after("t1")), json!({}));
+    assert_eq!(decision(&s.hook(&[], &read("t2"))), "ask");
+    // The person approved it and it ran: now it counts.
+    s.hook(&[], &after("t2"));
+    let third = s.hook(&[], &read("t3"));
+    assert_eq!(decision(&third), "deny");
+    assert!(reason(&third).contains("two reads are enough"));
+    // Another session has its own history.
+    let mut other = read("t4");
+    other["session_id"] = json!("s-2");
+    assert_eq!(decision(&s.hook(&[], &other)), "allow");
+}
+
+#[test]
+fn log_only_leaves_the_decision_to_claude_code_and_logs_it() {
+    let s = Scratch::new(
+        "shadow",
+        COUNTING,
+        json!({"id": "vic@acme.dev", "kind": "human", "roles": ["visitor"]}),
+    );
+    let log = s.path("decisions.jsonl");
+    let read = event("PreToolUse", "Read", json!({"file_path": "README.md"}), "t1");
+    let out = s.hook(&["--mode", "log-only", "--decision-log", &log], &read);
+    assert_eq!(out, json!({}), "no permission decision: Claude Code's own rules apply");
+    let text = std::fs::read(&log).unwrap();
+    writ_evaluator::log::verify(&text[..]).expect("the log verifies");
+    let lines: Vec<Value> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["mode"], "log-only");
+        assert_eq!(line["decision"], "deny");
+    }
+    assert_eq!(lines[0]["action"], "start");
+    assert_eq!(lines[1]["action"], "call");
+}
+
+#[test]
+fn an_unusable_state_directory_denies() {
+    let s = Scratch::new(
+        "badstate",
+        COUNTING,
+        json!({"id": "ana@acme.dev", "kind": "human", "roles": ["engineer"]}),
+    );
+    std::fs::write(s.path("state"), "a file where the directory should be").unwrap();
+    let out = s.hook(&[], &event("PreToolUse", "Read", json!({"file_path": "README.md"}), "t1"));
+    assert_eq!(decision(&out), "deny");
+    assert!(reason(&out).contains("state directory"), "{}", reason(&out));
 }

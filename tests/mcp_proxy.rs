@@ -28,13 +28,24 @@ struct Proxy {
 
 impl Proxy {
     fn start(name: &str, mode: &str, extra: &[&str]) -> Proxy {
+        Proxy::start_with(
+            name,
+            mode,
+            ["tests/mcp-proxy/policy.writ", "tests/mcp-proxy/identity.json"],
+            extra,
+        )
+    }
+
+    /// With another `[policy, identity]`.
+    fn start_with(name: &str, mode: &str, files: [&str; 2], extra: &[&str]) -> Proxy {
+        let [policy, identity] = files;
         let dir = std::env::temp_dir().join(format!("writ-mcp-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let record = dir.join("record.jsonl");
         let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
-            .args(["mcp-proxy", "--policy", "tests/mcp-proxy/policy.writ"])
-            .args(["--workflow", "fs_agent", "--identity", "tests/mcp-proxy/identity.json"])
+            .args(["mcp-proxy", "--policy", policy])
+            .args(["--workflow", "fs_agent", "--identity", identity])
             .args(["--server", "fs"])
             .args(extra)
             .arg("--")
@@ -267,10 +278,14 @@ fn an_upstream_crash_answers_what_was_forwarded_and_invents_nothing() {
     assert!(p.closes());
     let (code, _) = p.finish();
     assert_eq!(code, 1);
-    // The decision (allow) was logged before the call went out; nothing else was.
+    // The run's start (at `initialize`), then the decision (allow), logged before the call
+    // went out; nothing else was.
     let text = std::fs::read(&log).unwrap();
-    assert_eq!(writ_evaluator::log::verify(&text[..]).unwrap().lines, 1);
-    let line: Value = serde_json::from_slice(text.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(writ_evaluator::log::verify(&text[..]).unwrap().lines, 2);
+    let mut lines = text.split(|b| *b == b'\n');
+    let start: Value = serde_json::from_slice(lines.next().unwrap()).unwrap();
+    assert_eq!((&start["action"], &start["decision"]), (&json!("start"), &json!("allow")));
+    let line: Value = serde_json::from_slice(lines.next().unwrap()).unwrap();
     assert_eq!(line["decision"], "allow");
     assert_eq!(
         line["chain"],
@@ -416,4 +431,90 @@ fn ids_are_strings_or_integers_and_messages_are_bounded() {
         methods(&received),
         ["initialize", "notifications/initialized", "tools/list", "ping"]
     );
+}
+
+#[test]
+fn a_run_whose_start_is_denied_gets_no_tools_and_no_calls() {
+    let files = ["tests/mcp-proxy/policy.writ", "tests/mcp-proxy/visitor.json"];
+    let mut p = Proxy::start_with("visitor", "normal", files, &[]);
+    let answer = p.request(
+        0,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {},
+               "clientInfo": {"name": "test-agent", "version": "1"}}),
+    );
+    assert_eq!(answer["error"]["code"], -32001, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("was not admitted"), "{message}");
+    // A client that carries on anyway gets nothing.
+    let list = p.request(1, "tools/list", json!({}));
+    assert_eq!(list["result"]["tools"], json!([]));
+    let call = p.call(2, "read_text_file", json!({"path": "/tmp/x/project/a.txt"}));
+    assert_eq!(call["result"]["isError"], true);
+    assert!(text(&call).contains("was not admitted"), "{}", text(&call));
+    let (_, received) = p.finish();
+    assert_eq!(methods(&received), ["tools/list"], "neither initialize nor the call went out");
+}
+
+#[test]
+fn the_run_history_counts_calls_and_is_shared_through_the_state_directory() {
+    let dir = std::env::temp_dir().join(format!("writ-mcp-history-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.to_string_lossy().into_owned();
+    let files = ["tests/mcp-proxy/counting.writ", "tests/mcp-proxy/identity.json"];
+    let read = json!({"path": "/tmp/x/project/a.txt"});
+    let args = ["--state-dir", &state, "--run", "session-1"];
+    let mut p = Proxy::start_with("history-1", "normal", files, &args);
+    p.initialize();
+    assert!(text(&p.call(1, "read_text_file", read.clone())).starts_with("called"));
+    assert!(text(&p.call(2, "read_text_file", read.clone())).starts_with("called"));
+    p.finish();
+    // A second proxy of the same run: the two reads are remembered.
+    let mut p = Proxy::start_with("history-2", "normal", files, &args);
+    p.initialize();
+    let third = p.call(3, "read_text_file", read.clone());
+    assert_eq!(third["result"]["isError"], true);
+    assert!(text(&third).contains("two reads per run"), "{}", text(&third));
+    p.finish();
+    // Another run, or the default in-memory store, starts from nothing.
+    let mut p = Proxy::start_with("history-3", "normal", files, &[]);
+    p.initialize();
+    assert!(text(&p.call(1, "read_text_file", read.clone())).starts_with("called"));
+    p.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn log_only_forwards_everything_and_logs_what_would_have_been_denied() {
+    let dir = std::env::temp_dir().join(format!("writ-mcp-shadow-log-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("decisions.jsonl").to_string_lossy().into_owned();
+    let args = ["--mode", "log-only", "--decision-log", &log];
+    let mut p = Proxy::start("shadow", "normal", &args);
+    p.initialize();
+    let denied = p.call(1, "read_text_file", json!({"path": "/etc/shadow"}));
+    assert!(text(&denied).starts_with("called read_text_file"), "{denied}");
+    let list = p.request(2, "tools/list", json!({}));
+    assert!(list["result"]["tools"].as_array().unwrap().len() > 2, "unfiltered: {list}");
+    p.finish();
+    let text = std::fs::read(&log).unwrap();
+    writ_evaluator::log::verify(&text[..]).expect("the log verifies");
+    let lines: Vec<Value> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let decisions: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["action"].as_str().unwrap(),
+                l["decision"].as_str().unwrap(),
+                l["mode"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(decisions, [("start", "allow", "log-only"), ("call", "deny", "log-only")]);
+    let _ = std::fs::remove_dir_all(&dir);
 }

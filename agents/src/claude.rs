@@ -31,17 +31,47 @@
 
 use serde_json::{Map, Value as Json, json};
 use writ_evaluator::Outcome;
+use writ_evaluator::log::Mode;
 
-use crate::gate::{Gate, Judgement, missing_text};
+use crate::gate::{Judgement, missing_text};
 use crate::names;
+use crate::run::{RunCall, RunGate};
+
+/// The hook events `writ hook claude-code` answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookEvent {
+    /// Before a tool runs: writ decides it.
+    PreToolUse,
+    /// After a tool ran: the call is recorded in the run's history if it was not already
+    /// (a call answered `ask` that the person approved).
+    PostToolUse,
+    /// A session begins: its start is decided up front and the admission cached (Claude Code
+    /// cannot block a session here; a session that is not admitted has every call denied).
+    SessionStart,
+}
+
+impl HookEvent {
+    fn parse(name: &str) -> Option<HookEvent> {
+        match name {
+            "PreToolUse" => Some(HookEvent::PreToolUse),
+            "PostToolUse" => Some(HookEvent::PostToolUse),
+            "SessionStart" => Some(HookEvent::SessionStart),
+            _ => None,
+        }
+    }
+}
 
 /// What the hook answers.
 #[derive(Clone, Debug)]
 pub struct Answer {
-    /// `allow`, `deny` or `ask`.
-    pub permission: &'static str,
+    pub event: HookEvent,
+    /// `allow`, `deny` or `ask` on `PreToolUse`; `None` when the hook leaves the decision to
+    /// Claude Code (in log-only mode, and on the other events).
+    pub permission: Option<&'static str>,
     pub reason: String,
-    /// The request and decision, when writ got as far as deciding.
+    /// The run's start, when it was decided for this input.
+    pub start: Option<Judgement>,
+    /// The call's request and decision, when writ got as far as deciding.
     pub judgement: Option<Judgement>,
 }
 
@@ -49,28 +79,39 @@ impl Answer {
     /// A deny for a failure before any decision.
     pub fn failure(reason: impl std::fmt::Display) -> Answer {
         Answer {
-            permission: "deny",
+            event: HookEvent::PreToolUse,
+            permission: Some("deny"),
             reason: format!("writ could not decide, so the call is denied: {reason}"),
+            start: None,
             judgement: None,
         }
     }
 
     /// The hook output JSON.
     pub fn to_json(&self) -> Json {
-        json!({
-            "hookSpecificOutput": {
-                "hookEventName": "PreToolUse",
-                "permissionDecision": self.permission,
-                "permissionDecisionReason": self.reason,
-            }
-        })
+        match (self.event, self.permission) {
+            (HookEvent::PreToolUse, Some(permission)) => json!({
+                "hookSpecificOutput": {
+                    "hookEventName": "PreToolUse",
+                    "permissionDecision": permission,
+                    "permissionDecisionReason": self.reason,
+                }
+            }),
+            (HookEvent::SessionStart, _) if !self.reason.is_empty() => json!({
+                "hookSpecificOutput": {
+                    "hookEventName": "SessionStart",
+                    "additionalContext": self.reason,
+                }
+            }),
+            _ => json!({}),
+        }
     }
 }
 
-/// The hook's decision on one `PreToolUse` input, made at `now` (the request's `time`).
-/// `identity` is the principal JSON of the identity file, or the reason there is none.
+/// The hook's answer to one input, made at `now` (the request's `time`). `identity` is the
+/// principal JSON of the identity file, or the reason there is none.
 pub fn answer(
-    gate: &Gate,
+    gate: &RunGate<'_>,
     identity: Result<&Json, &str>,
     input: &[u8],
     now: writ_evaluator::Timestamp,
@@ -90,15 +131,65 @@ pub fn answer(
     };
     let mut chain = vec![identity];
     chain.extend(call.agents());
-    let mut run = Map::new();
-    run.insert("cwd".into(), Json::String(call.cwd.clone()));
-    run.insert("time".into(), Json::String(now.to_string()));
-    let judgement = match gate.decide(&chain, &call.tool, &call.input, call.context(), run) {
+    let mut run_fields = Map::new();
+    run_fields.insert("cwd".into(), Json::String(call.cwd.clone()));
+    let run_call = RunCall {
+        run: &call.session,
+        chain: &chain,
+        start_chain: 2,
+        tool: &call.tool,
+        input: &call.input,
+        context: call.context(),
+        run_fields,
+        call_id: call.tool_use_id.as_deref(),
+        now,
+    };
+    match call.event {
+        HookEvent::PreToolUse => pre_tool_use(gate, &call, &run_call),
+        HookEvent::PostToolUse => {
+            let failed = gate.record(&run_call).err();
+            Answer {
+                event: HookEvent::PostToolUse,
+                permission: None,
+                // Nothing to tell Claude Code: a failure to record is reported on stderr by
+                // the command, and the next PreToolUse of the run fails closed if the store does.
+                reason: failed.unwrap_or_default(),
+                start: None,
+                judgement: None,
+            }
+        }
+        HookEvent::SessionStart => match gate.admit(&run_call) {
+            Ok(admitted) => Answer {
+                event: HookEvent::SessionStart,
+                permission: None,
+                reason: admitted
+                    .refusal
+                    .map(|r| format!("writ: {r}. Every tool call of this session will be denied."))
+                    .unwrap_or_default(),
+                start: admitted.start,
+                judgement: None,
+            },
+            Err(e) => Answer {
+                event: HookEvent::SessionStart,
+                permission: None,
+                reason: format!(
+                    "writ could not admit this session ({e}); its tool calls will be denied until it can"
+                ),
+                start: None,
+                judgement: None,
+            },
+        },
+    }
+}
+
+fn pre_tool_use(gate: &RunGate<'_>, call: &HookCall, run_call: &RunCall<'_>) -> Answer {
+    let judged = match gate.call(run_call) {
         Ok(j) => j,
         Err(e) => return Answer::failure(e),
     };
-    let d = &judgement.decision;
-    let subject = format!("`{}` ({}) in workflow `{}`", call.tool, call.tool_name, gate.workflow);
+    let d = &judged.call.decision;
+    let subject =
+        format!("`{}` ({}) in workflow `{}`", call.tool, call.tool_name, gate.gate.workflow);
     let (permission, reason) = match d.decision {
         Outcome::Allow => ("allow", format!("writ allows {subject} (rule {})", d.rules.join(", "))),
         Outcome::Deny => ("deny", format!("writ denies {subject}: {}", d.reasons.join("; "))),
@@ -112,12 +203,22 @@ pub fn answer(
             ),
         ),
     };
-    Answer { permission, reason, judgement: Some(judgement) }
+    Answer {
+        event: HookEvent::PreToolUse,
+        // Shadow mode leaves every decision to Claude Code's own permissions: the hook changes
+        // nothing, and the log shows what it would have done.
+        permission: (gate.mode == Mode::Enforce).then_some(permission),
+        reason,
+        start: judged.start,
+        judgement: Some(judged.call),
+    }
 }
 
 /// The parts of the hook input writ reads.
 struct HookCall {
+    event: HookEvent,
     session: String,
+    tool_use_id: Option<String>,
     tool_name: String,
     tool: String,
     input: Map<String, Json>,
@@ -139,15 +240,21 @@ impl HookCall {
             }
         };
         // Without the event name the payload may be any hook's (or none's): refuse it.
-        let event = string("hook_event_name", true)?.unwrap_or_default();
-        if event != "PreToolUse" {
+        let name = string("hook_event_name", true)?.unwrap_or_default();
+        let Some(event) = HookEvent::parse(&name) else {
             return Err(format!(
-                "`hook_event_name`: `writ hook claude-code` answers `PreToolUse` hooks, found \
-                 `{event}`; install it under `PreToolUse` in the settings"
+                "`hook_event_name`: `writ hook claude-code` answers `PreToolUse`, `PostToolUse` \
+                 and `SessionStart` hooks, found `{name}`; install it under those in the settings"
             ));
-        }
+        };
+        // The session is the run: its admission and history are kept under its id.
         let session = string("session_id", true)?.unwrap_or_default();
-        let tool_name = string("tool_name", true)?.unwrap_or_default();
+        if session.is_empty() {
+            return Err(
+                "`session_id`: empty (the session is the run writ keeps history for)".into()
+            );
+        }
+        let tool_name = string("tool_name", event != HookEvent::SessionStart)?.unwrap_or_default();
         // Relative paths are resolved against `cwd`, and `under "."` compares with it: a
         // missing or relative one would let `src/../.env` escape, so it is refused.
         let cwd = match string("cwd", false)? {
@@ -193,7 +300,9 @@ impl HookCall {
             };
         }
         Ok(HookCall {
+            event,
             session,
+            tool_use_id: string("tool_use_id", false)?,
             tool_name,
             tool,
             input,

@@ -11,19 +11,21 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use writ_evaluator::log::{DecisionLog, last_hash};
+use writ_evaluator::log::{DecisionLog, Mode, last_hash};
 
 use crate::gate::Judgement;
 
 /// A decision log file that every record appends to under the lock.
 pub struct LogFile {
     path: PathBuf,
+    mode: Mode,
 }
 
 impl LogFile {
     /// Checks that the log can be opened and that its last line is whole.
-    pub fn open(path: &Path) -> Result<LogFile, String> {
-        let log = LogFile { path: path.to_path_buf() };
+    /// Lines are marked with `mode` (`log-only` in shadow mode, see [`Mode`]).
+    pub fn open(path: &Path, mode: Mode) -> Result<LogFile, String> {
+        let log = LogFile { path: path.to_path_buf(), mode };
         log.with_lock(|_| Ok(()))?;
         Ok(log)
     }
@@ -53,7 +55,7 @@ impl LogFile {
             .map_err(|e| format!("cannot open decision log `{shown}`: {e}"))?;
         let prev =
             last_hash(BufReader::new(&file)).map_err(|e| format!("decision log `{shown}`: {e}"))?;
-        let mut log = DecisionLog::resume(file, prev);
+        let mut log = DecisionLog::resume(file, prev).with_mode(self.mode);
         let out = f(&mut log).map_err(|e| format!("cannot write decision log `{shown}`: {e}"))?;
         log.flush().map_err(|e| format!("cannot write decision log `{shown}`: {e}"))?;
         Ok(out)

@@ -39,11 +39,13 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use writ_evaluator::log::Mode;
 use writ_evaluator::{Outcome, Request};
 
 use crate::declog::LogFile;
 use crate::gate::{Gate, Judgement, missing_text};
 use crate::names;
+use crate::run::{DEFAULT_IDLE, Retention, RunCall, RunGate, RunStore, now};
 
 /// What the proxy needs.
 pub struct Options {
@@ -62,6 +64,16 @@ pub struct Options {
     pub log: Option<LogFile>,
     /// The upstream command and its arguments.
     pub command: Vec<OsString>,
+    /// Where the run's admission and history are kept ([`crate::run::MemoryStore`] by
+    /// default; a [`crate::run::SqliteStore`] shares them with other processes).
+    pub store: Box<dyn RunStore>,
+    /// The run's key in the store (a fresh id per proxy by default).
+    pub run: String,
+    /// The directory relative `path` arguments resolve against: the proxy's own, in which the
+    /// upstream is started (so it resolves them the same way).
+    pub cwd: Option<String>,
+    /// Enforce, or log only.
+    pub mode: Mode,
 }
 
 /// The key of a request id: its JSON text, with numerically equal numbers made one (`7` and
@@ -90,6 +102,9 @@ const PARSE_ERROR: i64 = -32700;
 const INVALID_REQUEST: i64 = -32600;
 const INVALID_PARAMS: i64 = -32602;
 const INTERNAL_ERROR: i64 = -32603;
+/// The answer to an `initialize` of a run whose start writ does not allow (a server error in
+/// JSON-RPC's implementation-defined range).
+const NOT_ADMITTED: i64 = -32001;
 
 /// Runs the proxy on this process's standard input and output. Returns the exit status.
 pub fn run(options: Options) -> u8 {
@@ -362,6 +377,11 @@ impl Proxy {
                         .and_then(|c| c.get("name"))
                         .and_then(Json::as_str)
                         .map(str::to_string);
+                    if let Some(refusal) = self.admit()
+                        && self.options.mode == Mode::Enforce
+                    {
+                        return self.error(&id, NOT_ADMITTED, refusal);
+                    }
                 }
                 self.forward_request(line, method, &id);
             }
@@ -438,24 +458,91 @@ impl Proxy {
         }
         let tool = names::mcp_tool(&self.options.server, name);
         let chain = self.chain();
-        let judgement =
-            match self.options.gate.decide(&chain, &tool, arguments, Map::new(), Map::new()) {
-                Ok(j) => j,
-                Err(e) => return self.refuse(&id, format!("writ could not decide `{tool}`: {e}")),
-            };
-        if let Some(log) = &self.options.log
-            && let Err(e) = log.record(&judgement)
-        {
-            eprintln!("writ mcp-proxy: {e}");
-            return self
-                .refuse(&id, format!("writ refused `{tool}`: the decision log failed: {e}"));
-        }
-        match judgement.decision.decision {
-            Outcome::Allow => self.forward_request(line, "tools/call", &id),
-            _ => {
-                let text = refusal(&judgement, &tool, &self.options.gate.workflow);
-                self.refuse(&id, text);
+        let call_id = id_key(&id);
+        let now = match now() {
+            Ok(now) => now,
+            Err(e) => return self.refuse(&id, format!("writ could not decide `{tool}`: {e}")),
+        };
+        let call = RunCall {
+            run: &self.options.run,
+            chain: &chain,
+            start_chain: 2,
+            tool: &tool,
+            input: arguments,
+            context: Map::new(),
+            run_fields: self.run_fields(),
+            call_id: call_id.as_deref(),
+            now,
+        };
+        let judged = match self.run_gate().call(&call) {
+            Ok(j) => j,
+            Err(e) => return self.refuse(&id, format!("writ could not decide `{tool}`: {e}")),
+        };
+        for judgement in judged.start.iter().chain([&judged.call]) {
+            if let Some(log) = &self.options.log
+                && let Err(e) = log.record(judgement)
+            {
+                eprintln!("writ mcp-proxy: {e}");
+                return self
+                    .refuse(&id, format!("writ refused `{tool}`: the decision log failed: {e}"));
             }
+        }
+        if judged.answered_allow {
+            self.forward_request(line, "tools/call", &id);
+        } else {
+            let text = refusal(&judged.call, &tool, &self.options.gate.workflow);
+            self.refuse(&id, text);
+        }
+    }
+
+    fn run_gate(&self) -> RunGate<'_> {
+        RunGate {
+            gate: &self.options.gate,
+            store: &*self.options.store,
+            retention: Retention::for_policy(&self.options.gate, DEFAULT_IDLE),
+            mode: self.options.mode,
+        }
+    }
+
+    fn run_fields(&self) -> Map<String, Json> {
+        let mut fields = Map::new();
+        if let Some(cwd) = &self.options.cwd {
+            fields.insert("cwd".into(), Json::String(cwd.clone()));
+        }
+        fields
+    }
+
+    /// Decides the run's start (unless it is admitted already); `Some(reason)` when it is not
+    /// admitted. The start is logged.
+    fn admit(&self) -> Option<String> {
+        let chain = self.chain();
+        let empty = Map::new();
+        let now = match now() {
+            Ok(now) => now,
+            Err(e) => return Some(format!("writ could not decide the run's start: {e}")),
+        };
+        let call = RunCall {
+            run: &self.options.run,
+            chain: &chain,
+            start_chain: 2,
+            tool: "",
+            input: &empty,
+            context: Map::new(),
+            run_fields: self.run_fields(),
+            call_id: None,
+            now,
+        };
+        match self.run_gate().admit(&call) {
+            Ok(admitted) => {
+                if let (Some(log), Some(start)) = (&self.options.log, &admitted.start)
+                    && let Err(e) = log.record(start)
+                {
+                    eprintln!("writ mcp-proxy: {e}");
+                    return Some(format!("writ could not log the run's start: {e}"));
+                }
+                admitted.refusal
+            }
+            Err(e) => Some(format!("writ could not decide the run's start: {e}")),
         }
     }
 
@@ -511,7 +598,10 @@ impl Proxy {
 
     /// Keeps in `result.tools` only the tools this run may ever be allowed to call.
     fn filter_tools(&self, message: &mut Map<String, Json>) {
-        let visible = self.visible();
+        if self.options.mode == Mode::LogOnly {
+            return;
+        }
+        let visible = if self.admit().is_some() { HashSet::new() } else { self.visible() };
         if let Some(Json::Array(tools)) = message.get_mut("result").and_then(|r| r.get_mut("tools"))
         {
             tools.retain(|t| {
@@ -684,6 +774,10 @@ workflow w {
             max_message_bytes: 4 * 1024 * 1024,
             log: None,
             command: Vec::new(),
+            store: Box::new(crate::run::MemoryStore::default()),
+            run: "test-run".into(),
+            cwd: Some("/work".into()),
+            mode: Mode::Enforce,
         };
         let proxy = Proxy {
             options,

@@ -369,15 +369,8 @@ impl RunGate<'_> {
     /// Decides `call` within its run: see the module documentation. `Err` is a failure before
     /// any decision (a store error, a call that cannot be put as a request): deny.
     pub fn call(&self, call: &RunCall<'_>) -> Result<RunJudgement, String> {
-        let now = i64::try_from(call.now.as_unix_nanos())
-            .map_err(|_| "the clock is outside the years 1678..2262".to_string())?;
-        let initiator = call
-            .chain
-            .first()
-            .and_then(|p| p.get("id"))
-            .and_then(Json::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let now = unix_nanos(call.now)?;
+        let initiator = initiator(call.chain);
         let policy = self.gate.policy.hash().to_string();
         let mut outcome: Option<Result<RunJudgement, String>> = None;
         let mut decide = |record: &RunRecord| -> RunUpdate {
@@ -400,35 +393,13 @@ impl RunGate<'_> {
         policy: &str,
     ) -> (Result<RunJudgement, String>, RunUpdate) {
         let mut update = RunUpdate::default();
-        let admitted = record.admission.as_ref().filter(|a| {
-            a.policy == policy
-                && a.workflow == self.gate.workflow
-                && a.initiator == initiator
-                && a.expires_at > now
-        });
-        let mut start = None;
-        let mut refused = None;
-        if admitted.is_none() {
-            let start_chain = call.chain.get(..call.start_chain).unwrap_or(call.chain);
-            let judgement = match self.start(start_chain, call) {
-                Ok(j) => j,
-                Err(e) => return (Err(e), update),
-            };
-            let d = &judgement.decision;
-            if d.decision == Outcome::Allow {
-                let ttl = d.ttl_seconds.unwrap_or(0).max(0);
-                update.admit = Some(Admission {
-                    policy: policy.to_string(),
-                    workflow: self.gate.workflow.clone(),
-                    initiator: initiator.to_string(),
-                    expires_at: now.saturating_add(ttl.saturating_mul(1_000_000_000)),
-                    rules: d.rules.iter().map(|r| r.to_string()).collect(),
-                });
-            } else {
-                refused = Some(start_refusal(&judgement, &self.gate.workflow, initiator));
-            }
-            start = Some(judgement);
-        }
+        let admitted = match self.admission(call, record, now, initiator, policy) {
+            Ok(a) => a,
+            Err(e) => return (Err(e), update),
+        };
+        update.admit = admitted.admit;
+        let start = admitted.start;
+        let refused = admitted.refusal;
         if record.calls.len() >= MAX_CALLS_PER_RUN {
             return (
                 Err(format!(
@@ -481,6 +452,84 @@ impl RunGate<'_> {
         (Ok(RunJudgement { start, call: judgement, answered_allow }), update)
     }
 
+    /// Decides the run's start now, unless an admission is cached (a `SessionStart` hook, or
+    /// a gateway's `initialize`).
+    pub fn admit(&self, call: &RunCall<'_>) -> Result<Admitted, String> {
+        let now = unix_nanos(call.now)?;
+        let initiator = initiator(call.chain);
+        let policy = self.gate.policy.hash().to_string();
+        let mut outcome = None;
+        let mut decide = |record: &RunRecord| -> RunUpdate {
+            let result = self.admission(call, record, now, &initiator, &policy);
+            let mut update = RunUpdate::default();
+            if let Ok(admitted) = &result {
+                update.admit = admitted.admit.clone();
+            }
+            outcome = Some(result);
+            update
+        };
+        self.store
+            .transact(call.run, now, self.retention, &mut decide)
+            .map_err(|e| e.to_string())?;
+        outcome.unwrap_or_else(|| Err("the run store did not run the decision".to_string()))
+    }
+
+    /// Records `call` in its run's history without deciding it: a call that ran after a
+    /// person approved it (Claude Code's `PostToolUse`). A call already recorded under the
+    /// same `call_id` is not recorded again.
+    pub fn record(&self, call: &RunCall<'_>) -> Result<(), String> {
+        let now = unix_nanos(call.now)?;
+        let mut decide = |record: &RunRecord| -> RunUpdate {
+            let latest = record.calls.iter().map(|c| c.at).max().unwrap_or(i64::MIN);
+            RunUpdate {
+                admit: None,
+                record: Some(RecordedCall {
+                    tool: call.tool.to_string(),
+                    at: now.max(latest),
+                    call_id: call.call_id.map(str::to_string),
+                }),
+            }
+        };
+        self.store.transact(call.run, now, self.retention, &mut decide).map_err(|e| e.to_string())
+    }
+
+    /// The run's admission: cached, or decided now.
+    fn admission(
+        &self,
+        call: &RunCall<'_>,
+        record: &RunRecord,
+        now: i64,
+        initiator: &str,
+        policy: &str,
+    ) -> Result<Admitted, String> {
+        let cached = record.admission.as_ref().is_some_and(|a| {
+            a.policy == policy
+                && a.workflow == self.gate.workflow
+                && a.initiator == initiator
+                && a.expires_at > now
+        });
+        if cached {
+            return Ok(Admitted { start: None, admit: None, refusal: None });
+        }
+        let start_chain = call.chain.get(..call.start_chain).unwrap_or(call.chain);
+        let judgement = self.start(start_chain, call)?;
+        let d = &judgement.decision;
+        let (admit, refusal) = if d.decision == Outcome::Allow {
+            let ttl = d.ttl_seconds.unwrap_or(0).max(0);
+            let admission = Admission {
+                policy: policy.to_string(),
+                workflow: self.gate.workflow.clone(),
+                initiator: initiator.to_string(),
+                expires_at: now.saturating_add(ttl.saturating_mul(1_000_000_000)),
+                rules: d.rules.iter().map(|r| r.to_string()).collect(),
+            };
+            (Some(admission), None)
+        } else {
+            (None, Some(start_refusal(&judgement, &self.gate.workflow, initiator)))
+        };
+        Ok(Admitted { start: Some(judgement), admit, refusal })
+    }
+
     fn start(&self, chain: &[Json], call: &RunCall<'_>) -> Result<Judgement, String> {
         let mut request = json!({
             "action": "start",
@@ -499,6 +548,35 @@ impl RunGate<'_> {
         let decision = self.gate.policy.decide(&decoded);
         Ok(Judgement { request, decoded, decision })
     }
+}
+
+/// What [`RunGate::admit`] found.
+pub struct Admitted {
+    /// The start decided now (`None`: a cached admission holds).
+    pub start: Option<Judgement>,
+    /// The admission to store, when the start was decided now and allowed.
+    pub admit: Option<Admission>,
+    /// Why the run is not admitted (a start decided now and not allowed).
+    pub refusal: Option<String>,
+}
+
+/// Now, as a request's `time`.
+pub fn now() -> Result<Timestamp, String> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| Timestamp::from_unix_nanos(i128::try_from(d.as_nanos()).ok()?))
+        .ok_or_else(|| "the system clock is before 1970 or after 9999".to_string())
+}
+
+fn unix_nanos(t: Timestamp) -> Result<i64, String> {
+    i64::try_from(t.as_unix_nanos())
+        .map_err(|_| "the clock is outside the years 1678..2262".to_string())
+}
+
+/// The accountable principal's id: the chain's first.
+fn initiator(chain: &[Json]) -> String {
+    chain.first().and_then(|p| p.get("id")).and_then(Json::as_str).unwrap_or_default().to_string()
 }
 
 /// Why a call is denied when its run's start is not allowed.

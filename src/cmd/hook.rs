@@ -10,12 +10,16 @@ use std::path::{Path, PathBuf};
 
 use writ_agents::claude::{self, Answer};
 use writ_agents::declog::LogFile;
-use writ_agents::gate::{Gate, load_identity};
+use writ_agents::gate::{Gate, Judgement, load_identity};
+use writ_agents::run::{DEFAULT_IDLE, Retention, RunGate, SqliteStore};
+
+use crate::cmd::gateway::{self, ModeArg};
 
 #[derive(clap::Subcommand)]
 pub enum HookCommand {
-    /// Claude Code's `PreToolUse` hook: reads the hook's JSON on standard input and prints
-    /// allow, deny (with writ's reasons) or ask (naming the missing evidence).
+    /// Claude Code's hooks: on `PreToolUse`, reads the hook's JSON on standard input and
+    /// prints allow, deny (with writ's reasons) or ask (naming the missing evidence); on
+    /// `SessionStart`, decides the session's start; on `PostToolUse`, records the call.
     ClaudeCode(ClaudeCodeArgs),
 }
 
@@ -34,6 +38,15 @@ pub struct ClaudeCodeArgs {
     /// Append each decision to this decision log (hash-chained JSON Lines).
     #[arg(long, value_name = "FILE")]
     decision_log: Option<PathBuf>,
+    /// Where each session's admission and history are kept (a SQLite database, `runs.sqlite3`;
+    /// default: `WRIT_STATE_DIR`, else `$XDG_STATE_HOME/writ`, else `~/.local/state/writ`).
+    /// Keep it where the agent cannot write.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// `enforce` answers what writ decides; `log-only` leaves every decision to Claude Code's
+    /// own permissions and only logs what writ would have answered.
+    #[arg(long, value_enum, default_value_t = ModeArg::Enforce)]
+    mode: ModeArg,
 }
 
 pub fn run(command: HookCommand) -> u8 {
@@ -62,23 +75,41 @@ fn decide(args: &ClaudeCodeArgs) -> Answer {
         Err(e) => return Answer::failure(e),
     };
     let identity = identity(args.identity.as_deref());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .and_then(|d| writ_evaluator::Timestamp::from_unix_nanos(d.as_nanos() as i128));
-    let Some(now) = now else {
-        return Answer::failure("the system clock is outside 0000..9999");
+    let now = match writ_agents::run::now() {
+        Ok(now) => now,
+        Err(e) => return Answer::failure(e),
     };
-    let answer = claude::answer(&gate, identity.as_ref().map_err(String::as_str), &input, now);
-    if let (Some(path), Some(judgement)) = (&args.decision_log, &answer.judgement) {
-        let logged = LogFile::open(path).and_then(|log| log.record(judgement));
-        if let Err(e) = logged {
-            return Answer::failure(e);
+    let dir = match args.state_dir.clone().map_or_else(gateway::default_state_dir, Ok) {
+        Ok(dir) => dir,
+        Err(e) => return Answer::failure(e),
+    };
+    let store = match SqliteStore::open(&dir) {
+        Ok(store) => store,
+        Err(e) => return Answer::failure(e),
+    };
+    let mode = args.mode.into();
+    let log = match args.decision_log.as_deref().map(|p| LogFile::open(p, mode)).transpose() {
+        Ok(log) => log,
+        Err(e) => return Answer::failure(e),
+    };
+    let run_gate = RunGate {
+        gate: &gate,
+        store: &store,
+        retention: Retention::for_policy(&gate, DEFAULT_IDLE),
+        mode,
+    };
+    let answer = claude::answer(&run_gate, identity.as_ref().map_err(String::as_str), &input, now);
+    if let Some(log) = &log {
+        let judgements: [Option<&Judgement>; 2] =
+            [answer.start.as_ref(), answer.judgement.as_ref()];
+        for judgement in judgements.into_iter().flatten() {
+            if let Err(e) = log.record(judgement) {
+                return Answer::failure(e);
+            }
         }
     }
     answer
 }
-
 fn identity(path: Option<&Path>) -> Result<serde_json::Value, String> {
     let from_env = std::env::var_os("WRIT_IDENTITY").map(PathBuf::from);
     match path.map(Path::to_path_buf).or(from_env) {

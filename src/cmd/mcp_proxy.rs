@@ -7,7 +7,9 @@ use std::time::Duration;
 use writ_agents::declog::LogFile;
 use writ_agents::gate::{Gate, load_identity};
 use writ_agents::mcp;
+use writ_agents::run::{MemoryStore, RunStore, SqliteStore};
 
+use crate::cmd::gateway::ModeArg;
 use crate::output::{self, USAGE};
 
 #[derive(clap::Args)]
@@ -38,6 +40,18 @@ pub struct Args {
     /// one from the client is answered with an error and never forwarded.
     #[arg(long, value_name = "BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     max_message_bytes: u64,
+    /// Keep the run's admission and history in a SQLite database in this directory (shared
+    /// with other proxies and hooks given the same `--run`), instead of in memory.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// The run this proxy's calls belong to (default: a new run per proxy). With
+    /// `--state-dir`, processes that name the same run share its history.
+    #[arg(long, value_name = "ID")]
+    run: Option<String>,
+    /// `enforce` answers what writ decides; `log-only` forwards every call and lists every
+    /// tool, and logs what writ would have answered.
+    #[arg(long, value_enum, default_value_t = ModeArg::Enforce)]
+    mode: ModeArg,
     /// The upstream MCP server's command and arguments.
     #[arg(last = true, required = true, value_name = "UPSTREAM")]
     command: Vec<OsString>,
@@ -47,7 +61,22 @@ pub fn run(args: Args) -> u8 {
     let setup = || -> Result<mcp::Options, String> {
         let gate = Gate::load(&args.policy, &args.workflow)?;
         let identity = load_identity(&args.identity)?;
-        let log = args.decision_log.as_deref().map(LogFile::open).transpose()?;
+        let mode = args.mode.into();
+        let log = args.decision_log.as_deref().map(|p| LogFile::open(p, mode)).transpose()?;
+        let store: Box<dyn RunStore> = match &args.state_dir {
+            Some(dir) => Box::new(SqliteStore::open(dir).map_err(|e| e.to_string())?),
+            None => Box::new(MemoryStore::default()),
+        };
+        let run = match &args.run {
+            Some(run) if run.is_empty() => return Err("`--run`: empty".to_string()),
+            Some(run) => run.clone(),
+            None => format!("mcp-proxy/{}", uuid_like()),
+        };
+        // The upstream starts in this directory, so it resolves relative paths against it.
+        let cwd = std::env::current_dir()
+            .ok()
+            .and_then(|d| d.to_str().map(str::to_string))
+            .filter(|d| d.starts_with('/'));
         Ok(mcp::Options {
             gate,
             identity,
@@ -57,6 +86,10 @@ pub fn run(args: Args) -> u8 {
             max_message_bytes: usize::try_from(args.max_message_bytes).unwrap_or(usize::MAX),
             log,
             command: args.command.clone(),
+            store,
+            run,
+            cwd,
+            mode,
         })
     };
     match setup() {
@@ -66,4 +99,17 @@ pub fn run(args: Args) -> u8 {
             USAGE
         }
     }
+}
+
+/// A random run id: 128 bits from the OS, as hex.
+fn uuid_like() -> String {
+    let mut bytes = [0u8; 16];
+    // Without randomness the id is still unique enough for one machine's processes.
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos ^ u128::from(std::process::id())).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -3,6 +3,7 @@ pub mod check;
 pub mod diff;
 pub mod eval;
 pub mod fmt;
+pub mod gateway;
 pub mod hook;
 pub mod import;
 pub mod keygen;
