@@ -291,7 +291,7 @@ fn undeclared_inputs_are_ignored_and_declared_ones_type_checked() {
     // A declared input of the wrong type is a deny, not an ignored field.
     let out = example(&payload("Bash", json!({"command": 42})));
     assert_eq!(decision(&out), "deny");
-    assert!(reason(&out).contains("argument `command` of claude.bash must be a string"));
+    assert!(reason(&out).contains("argument `command` of claude.bash must be a command line"));
     // A declared input that is missing is unknown: the guardrails that read it apply.
     let out = example(&payload("Read", json!({})));
     assert_eq!(decision(&out), "deny");
