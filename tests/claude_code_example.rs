@@ -26,6 +26,11 @@ fn hook(tool: &str, input: Value) -> (String, String) {
         .args(["--identity", IDENTITY])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("WRIT_IDENTITY")
+        // The run store: the attempts share one session, as an agent's would.
+        .env(
+            "WRIT_STATE_DIR",
+            std::env::temp_dir().join(format!("writ-example-e2e-{}", std::process::id())),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
