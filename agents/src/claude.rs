@@ -13,7 +13,8 @@
 //!   ([`writ_evaluator::path::resolve`]: `.` and `..` resolved, repeated `/` collapsed), so that
 //!   `src/../.github/x` cannot slip past a rule on `*/.github/*` even where a policy declares
 //!   them `string`. `WebFetch` also gets `host`, derived from `url` ([`url_host`]; unknown when
-//!   the URL has no clear host), whatever the input says. `Glob` and `Grep` without `path`
+//!   the URL has no clear host), whatever the input says; `Bash` gets `assigns`, the shell
+//!   variables its command line sets ([`derive_assigns`]). `Glob` and `Grep` without `path`
 //!   search `cwd`, so their `path` is `cwd` then.
 //! - `chain`: the identity (the accountable human or service), then the Claude Code session as
 //!   an `agent` (`claude-code/SESSION_ID`), then, when `agent_id` is present, the sub-agent
@@ -291,6 +292,9 @@ impl HookCall {
                 }
             }
         }
+        if tool_name == "Bash" {
+            derive_assigns(&mut input);
+        }
         if tool_name == "WebFetch" {
             // Derived, never taken from the input: absent (unknown) when `url` has no clear host.
             let host = input.get("url").and_then(Json::as_str).and_then(url_host);
@@ -351,6 +355,23 @@ fn kind(value: &Json) -> &'static str {
         Json::Array(_) => "a list",
         Json::Object(_) => "an object",
     }
+}
+
+/// Sets `assigns` (derived, never taken from the input) to the shell variables the `command`
+/// sets ([`writ_evaluator::shell::assigned_variables`]): `LD_PRELOAD=x ls` runs only `ls` as
+/// far as `runs only` can see, but what `ls` loads is not the `ls` a policy allowed. Absent
+/// (unknown) when the command line is unknown or not a string.
+pub fn derive_assigns(input: &mut Map<String, Json>) {
+    let names = input
+        .get("command")
+        .and_then(Json::as_str)
+        .and_then(writ_evaluator::shell::assigned_variables);
+    match names {
+        Some(names) => {
+            input.insert("assigns".into(), names.into_iter().map(Json::String).collect())
+        }
+        None => input.remove("assigns"),
+    };
 }
 
 /// The host of an `http` or `https` URL, lower-cased, without port or trailing dot; `None` for

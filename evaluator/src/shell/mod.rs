@@ -86,8 +86,31 @@ pub enum CommandLine {
 
 /// Parses a command line (§8 "Simple commands", "Unknown command lines").
 pub fn parse(text: &str) -> CommandLine {
+    match analysis(text) {
+        Ok(a) => CommandLine::Known(a.commands),
+        Err(u) => CommandLine::Unknown(u),
+    }
+}
+
+/// The shell variables a command line sets, in textual order, repeats kept once: leading
+/// assignments of simple commands (`LD_PRELOAD=x ls`: removed from the command's words by §8),
+/// assignments on their own (`PATH=.:$PATH; ls`) and `for` loop variables. `None`
+/// when the command line is unknown (§8). Not part of the language: gateways derive an
+/// argument from it, since a variable such as `PATH`, `LD_PRELOAD` or `GIT_EXTERNAL_DIFF` changes
+/// what an allowed program runs.
+pub fn assigned_variables(text: &str) -> Option<Vec<String>> {
+    analysis(text).ok().map(|a| a.assigned)
+}
+
+/// What the walk of a command line found.
+struct Analysis {
+    commands: Vec<SimpleCommand>,
+    assigned: Vec<String>,
+}
+
+fn analysis(text: &str) -> Result<Analysis, Unknown> {
     if text.contains('\0') {
-        return CommandLine::Unknown(Unknown { reason: "it contains a NUL character".into() });
+        return unknown("it contains a NUL character");
     }
     let result = if depth::cheap_bound(text) <= INLINE_BOUND {
         analyse(text)
@@ -106,17 +129,20 @@ pub fn parse(text: &str) -> CommandLine {
             Err(_) => unknown("no thread to parse a deeply nested line"),
         }
     };
-    match result {
-        Ok(commands) => CommandLine::Known(commands),
-        Err(u) => CommandLine::Unknown(u),
-    }
+    result
 }
 
-fn analyse(text: &str) -> Result<Vec<SimpleCommand>, Unknown> {
-    let mut walker =
-        Walker { out: Vec::new(), depth: 0, shells: 0, options: options(), current: String::new() };
+fn analyse(text: &str) -> Result<Analysis, Unknown> {
+    let mut walker = Walker {
+        out: Vec::new(),
+        assigned: Vec::new(),
+        depth: 0,
+        shells: 0,
+        options: options(),
+        current: String::new(),
+    };
     walker.line(text)?;
-    Ok(walker.out)
+    Ok(Analysis { commands: walker.out, assigned: walker.assigned })
 }
 
 fn options() -> ParserOptions {
@@ -153,6 +179,8 @@ struct Analysed {
 
 struct Walker {
     out: Vec<SimpleCommand>,
+    /// See [`assigned_variables`].
+    assigned: Vec<String>,
     depth: usize,
     /// How many `-c` / `eval` command lines enclose the one being walked.
     shells: usize,
@@ -318,6 +346,7 @@ impl Walker {
             C::BraceGroup(g) => self.list(&g.list),
             C::Subshell(s) => self.list(&s.list),
             C::ForClause(f) => {
+                self.assigns(&f.variable_name);
                 for w in f.values.iter().flatten() {
                     self.substitutions_of(&w.value)?;
                 }
@@ -517,11 +546,21 @@ impl Walker {
         self.nested(nested)
     }
 
+    fn assigns(&mut self, name: &str) {
+        if !self.assigned.iter().any(|a| a == name) {
+            self.assigned.push(name.to_string());
+        }
+    }
+
     fn assignment(
         &mut self,
         assignment: &ast::Assignment,
         nested: &mut Vec<Nested>,
     ) -> Result<(), Unknown> {
+        match &assignment.name {
+            ast::AssignmentName::VariableName(name)
+            | ast::AssignmentName::ArrayElementName(name, _) => self.assigns(name),
+        }
         let values: Vec<&ast::Word> = match &assignment.value {
             ast::AssignmentValue::Scalar(w) => vec![w],
             ast::AssignmentValue::Array(items) => {

@@ -583,7 +583,7 @@ proptest! {
 
     #[test]
     fn plain_words_take_the_fast_path_faithfully(raw in "[a-zA-Z0-9._/=:,+%@^-]{1,12}") {
-        let fast = Walker { out: Vec::new(), depth: 0, shells: 0, options: options(), current: String::new() }
+        let fast = Walker { out: Vec::new(), assigned: Vec::new(), depth: 0, shells: 0, options: options(), current: String::new() }
             .word(&raw)
             .map(|a| a.word);
         let pieces = brush_parser::word::parse(&raw, &options());
@@ -738,4 +738,24 @@ fn speed_parts() {
         std::hint::black_box(brush_parser::word::parse("\"done: $(date +%s)\"", &opts).is_ok());
     }
     println!("one word parse: {:?}", started.elapsed() / n);
+}
+
+#[test]
+fn assigned_variables_are_found_wherever_the_line_sets_them() {
+    let cases: [(&str, Option<&[&str]>); 9] = [
+        ("ls", Some(&[])),
+        ("LD_PRELOAD=./x.so ls", Some(&["LD_PRELOAD"])),
+        ("PATH=.:$PATH; ls", Some(&["PATH"])),
+        ("A=1 B=2 git diff && A=3 ls", Some(&["A", "B"])),
+        ("for PATH in /tmp; do ls; done", Some(&["PATH"])),
+        ("echo $(GIT_DIR=/x git log)", Some(&["GIT_DIR"])),
+        ("bash -c 'PAGER=evil git log'", Some(&["PAGER"])),
+        ("arr[1]=x; ls", Some(&["arr"])),
+        ("$X ls", None),
+    ];
+    for (line, want) in cases {
+        let got = assigned_variables(line);
+        let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(got, want, "{line}");
+    }
 }
