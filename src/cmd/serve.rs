@@ -20,6 +20,11 @@ pub struct Args {
     /// A public key file (`writ keygen`): the bundle must be signed by its private key.
     #[arg(long, requires = "bundle")]
     verify_key: Option<PathBuf>,
+    /// Refuse bundles whose version (`writ build --version`) is lower than N, at start as on
+    /// reloads. Reloads never go below the version served anyway; this carries that floor
+    /// across restarts (set it to the version last deployed).
+    #[arg(long, value_name = "N", requires = "bundle")]
+    min_bundle_version: Option<u64>,
     /// The address to listen on (port 0: any free port; the chosen one is printed).
     #[arg(long, default_value = "127.0.0.1:8181")]
     addr: SocketAddr,
@@ -47,9 +52,17 @@ pub fn run(args: Args) -> u8 {
         output::error("`--verify-key` verifies a bundle: give `--bundle FILE` with it");
         return USAGE;
     }
+    if args.min_bundle_version.is_some() && args.bundle.is_none() {
+        output::error("`--min-bundle-version` guards a bundle: give `--bundle FILE` with it");
+        return USAGE;
+    }
     let source = match (args.policy, args.bundle) {
         (Some(policy), _) => Source::Policy(policy),
-        (None, Some(path)) => Source::Bundle { path, verify_key: args.verify_key },
+        (None, Some(path)) => Source::Bundle {
+            path,
+            verify_key: args.verify_key,
+            min_version: args.min_bundle_version.unwrap_or(0),
+        },
         // clap requires one of the two.
         (None, None) => return USAGE,
     };
