@@ -35,6 +35,16 @@ pub struct Args {
     /// Answer 413 to request bodies larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = writ_server::DEFAULT_BODY_LIMIT)]
     max_body: usize,
+    /// Close a connection that has not sent a request's head within this many seconds (of
+    /// opening, or of its previous answer).
+    #[arg(long, value_name = "SECONDS", default_value_t = writ_server::DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Answer 400 to a request whose body has not arrived within this many seconds of its
+    /// head, and close its connection.
+    #[arg(long, value_name = "SECONDS", default_value_t = writ_server::DEFAULT_BODY_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout: u64,
     /// Do not reload when the policy files or the bundle change (SIGHUP still reloads).
     #[arg(long)]
     no_watch: bool,
@@ -69,6 +79,8 @@ pub fn run(args: Args) -> u8 {
     let mut config = Config::new(source, args.addr);
     config.decision_log = args.decision_log.as_deref().map(LogTarget::parse);
     config.body_limit = args.max_body;
+    config.header_timeout = Duration::from_secs(args.header_timeout);
+    config.body_timeout = Duration::from_secs(args.body_timeout);
     config.watch = !args.no_watch;
     config.require_policy = !args.allow_unready;
     config.grace = Duration::from_secs(args.grace);
