@@ -238,6 +238,36 @@ mod tests {
     }
 
     #[test]
+    fn files_load_once_two_reads_in_a_row_agree() {
+        // Changes on the first three reads, then stays: the fifth read agrees with the fourth.
+        let reads = std::cell::Cell::new(0);
+        let read = || {
+            reads.set(reads.get() + 1);
+            Ok(reads.get().min(4))
+        };
+        assert_eq!(settled(Path::new("p.writ"), read), Ok(4));
+        assert_eq!(reads.get(), 5);
+    }
+
+    #[test]
+    fn files_that_keep_changing_are_not_loaded() {
+        let reads = std::cell::Cell::new(0);
+        let read = || {
+            reads.set(reads.get() + 1);
+            Ok(reads.get())
+        };
+        let error = settled(Path::new("p.writ"), read).unwrap_err();
+        assert_eq!(reads.get(), SETTLE_READS);
+        assert!(error.starts_with("`p.writ` kept changing while it was read (20 reads"), "{error}");
+        // A read that fails fails the load at once.
+        let failing = || Err::<u32, _>("cannot read policy `p.writ`".to_string());
+        assert_eq!(
+            settled(Path::new("p.writ"), failing),
+            Err("cannot read policy `p.writ`".into())
+        );
+    }
+
+    #[test]
     fn a_missing_policy_is_an_error() {
         let error = Source::Policy("/nonexistent/writ/policy".into()).load().unwrap_err();
         assert!(error.starts_with("cannot read policy `/nonexistent/writ/policy`"), "{error}");
