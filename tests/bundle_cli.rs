@@ -54,7 +54,7 @@ fn transcript(r: &Run, dir: &Path) -> String {
             && bare.bytes().all(|b| b.is_ascii_digit())
             && word.ends_with(' ')
         {
-            out.push_str("[n] ");
+            out.push_str(&word.replace(bare, "[n]"));
         } else {
             out.push_str(word);
         }
@@ -163,6 +163,16 @@ fn bad_bundles_and_keys_are_refused() {
     let built = writ(&["build", "--policy", policy, "-o", &s(&unsigned)]);
     assert_eq!(built.code, 0);
     insta::assert_snapshot!("build_unsigned", transcript(&built, &dir));
+    // The version: by default the build time (SOURCE_DATE_EPOCH here); 1 or more.
+    assert!(built.stdout.contains(": version 1796077800, policy"), "{}", built.stdout);
+    let versioned = dir.join("versioned.writb");
+    let built = writ(&["build", "--policy", policy, "-o", &s(&versioned), "--version", "7"]);
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    assert!(built.stdout.contains(": version 7, policy"), "{}", built.stdout);
+    let info = writ_evaluator::bundle::inspect(&std::fs::read(&versioned).unwrap()).unwrap();
+    assert_eq!(info.version, 7);
+    let zero = writ(&["build", "--policy", policy, "-o", &s(&versioned), "--version", "0"]);
+    assert_eq!(zero.code, 2, "{}", zero.stderr);
 
     let eval = |bundle: &Path, key: Option<&str>| {
         let bundle = s(bundle);

@@ -379,3 +379,39 @@ fn a_tampered_bundle_is_refused_at_start() {
     let (code, stderr) = run_writ(&["serve", "--policy", "p.writ", "--verify-key", &public_arg]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[test]
+fn a_bundle_older_than_the_minimum_version_is_refused_at_start() {
+    use writ_evaluator::bundle::{SigningKey, encode_verifying_key, write_version};
+    let dir = temp_dir("min-version");
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let compiler = writ_compiler::Compiler::new(vec![("policy.writ".into(), POLICY.into())]);
+    let ir = compiler.compilation().policy.clone().expect("the policy compiles");
+    let bytes = write_version(&ir, std::time::SystemTime::now(), 5, Some(&key)).unwrap();
+    let public = dir.join("writ.pub");
+    std::fs::write(&public, encode_verifying_key(&key.verifying_key())).unwrap();
+    let bundle = dir.join("policy.writb");
+    std::fs::write(&bundle, &bytes).unwrap();
+    let (bundle_arg, public_arg) = (bundle.display().to_string(), public.display().to_string());
+    let args = ["serve", "--bundle", &bundle_arg, "--verify-key", &public_arg];
+
+    let (code, stderr) = run_writ(&[&args[..], &["--min-bundle-version", "6"]].concat());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: bundle `{bundle_arg}` refused: its version 5 is lower than the minimum \
+             version 6 (`--min-bundle-version`)"
+        )),
+        "{stderr}"
+    );
+
+    let served = serve(&[&args[1..], &["--min-bundle-version", "5"]].concat());
+    let status = json(get(served.addr, "/v1/status"));
+    assert_eq!(status["policy"]["bundle_version"], 5);
+    served.signal("TERM");
+    assert_eq!(served.wait().0, 0);
+
+    // `--min-bundle-version` belongs to bundles.
+    let (code, stderr) = run_writ(&["serve", "--policy", "p.writ", "--min-bundle-version", "1"]);
+    assert_eq!(code, 2, "{stderr}");
+}

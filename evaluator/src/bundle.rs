@@ -4,17 +4,22 @@
 //! ```text
 //! offset        size  field
 //! 0             8     magic `WRITBNDL`
-//! 8             2     format version, u16 little-endian (1)
+//! 8             2     format version, u16 little-endian (2; 1 is still read)
 //! 10            2     flags, u16 little-endian (bit 0: signed; other bits must be 0)
 //! 12            4     header length H, u32 little-endian
-//! 16            H     header: postcard of { writ_version, policy_hash, built_at (unix s) }
+//! 16            H     header: postcard of { writ_version, policy_hash, built_at (unix s),
+//!                     version } (format 1: no version, read as version 0)
 //! 16+H          8     payload length P, u64 little-endian
 //! 24+H          P     payload: postcard of the PolicyIr
 //! 24+H+P        32    sha256 of every byte before it
 //! 56+H+P        64    ed25519 signature of the same bytes (only when signed)
 //! ```
 //!
-//! Nothing may follow. [`read`] checks, in order: length, magic, version, flags, lengths,
+//! Nothing may follow. The checksum and the signature cover the format version and the header,
+//! so a bundle's version (what servers refuse to roll back, `docs/bundles.md`) cannot be
+//! changed, nor a format-2 bundle passed off as an unversioned format-1 one.
+//!
+//! [`read`] checks, in order: length, magic, version, flags, lengths,
 //! checksum, signature (when a key is given: an unsigned bundle is then refused), header,
 //! payload, that the header's policy hash is the payload's, and [`Policy::from_ir`]'s checks.
 //! Any bytes give a [`BundleError`], never a panic. See `docs/bundles.md`.
@@ -33,8 +38,10 @@ use crate::policy::{Policy, PolicyError};
 
 /// The first eight bytes of every bundle.
 pub const MAGIC: [u8; 8] = *b"WRITBNDL";
-/// The format version this crate writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this crate writes (it reads this one and [`FORMAT_VERSION_1`]).
+pub const FORMAT_VERSION: u16 = 2;
+/// The format before bundles had a version: still read, as version 0.
+pub const FORMAT_VERSION_1: u16 = 1;
 /// The writ version written into bundles (this crate's version).
 pub const WRIT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -56,12 +63,25 @@ pub struct BundleInfo {
     pub policy_hash: String,
     /// When it was built (whole seconds).
     pub built_at: SystemTime,
+    /// The bundle's version (`writ build --version`, by default the build time in Unix
+    /// seconds); 0 for a format-1 bundle, which has none. A server never replaces a bundle
+    /// with one of a lower version.
+    pub version: u64,
     /// Whether it carries a signature (checked only when a key is given).
     pub signed: bool,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Header {
+    writ_version: String,
+    policy_hash: String,
+    built_at: u64,
+    version: u64,
+}
+
+/// A format-1 header (no version).
+#[derive(Deserialize)]
+struct HeaderV1 {
     writ_version: String,
     policy_hash: String,
     built_at: u64,
@@ -112,8 +132,8 @@ impl fmt::Display for BundleError {
             }
             BundleError::UnsupportedVersion { found } => write!(
                 f,
-                "bundle format version {found} is not supported (this writ reads version \
-                 {FORMAT_VERSION}); rebuild the bundle with this writ"
+                "bundle format version {found} is not supported (this writ reads versions \
+                 {FORMAT_VERSION_1} and {FORMAT_VERSION}); rebuild the bundle with this writ"
             ),
             BundleError::UnknownFlags { flags } => {
                 write!(f, "the bundle has unknown flags `{flags:#06x}`")
@@ -143,10 +163,24 @@ impl fmt::Display for BundleError {
 
 impl std::error::Error for BundleError {}
 
-/// Encodes `ir` as a bundle built at `built_at`, signed with `key` when given.
+/// Encodes `ir` as a bundle built at `built_at`, signed with `key` when given. Its version is
+/// `built_at` in Unix seconds (as `writ build` without `--version`); see [`write_version`].
 pub fn write(
     ir: &PolicyIr,
     built_at: SystemTime,
+    key: Option<&SigningKey>,
+) -> Result<Vec<u8>, BundleError> {
+    let version = built_at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    write_version(ir, built_at, version, key)
+}
+
+/// Encodes `ir` as a bundle of version `version` built at `built_at`, signed with `key` when
+/// given. Versions must increase from one release of a policy to the next: servers refuse to
+/// go back to a lower one.
+pub fn write_version(
+    ir: &PolicyIr,
+    built_at: SystemTime,
+    version: u64,
     key: Option<&SigningKey>,
 ) -> Result<Vec<u8>, BundleError> {
     let encode = |e: postcard::Error| BundleError::Encode(e.to_string());
@@ -154,6 +188,7 @@ pub fn write(
         writ_version: WRIT_VERSION.to_string(),
         policy_hash: ir.hash.clone(),
         built_at: built_at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs(),
+        version,
     })
     .map_err(encode)?;
     let payload = postcard::to_allocvec(ir).map_err(encode)?;
@@ -181,6 +216,7 @@ pub fn write(
 
 /// The parts of a bundle, located and length-checked (nothing verified yet).
 struct Layout<'a> {
+    format_version: u16,
     flags: u16,
     header: &'a [u8],
     payload: &'a [u8],
@@ -204,7 +240,7 @@ fn layout(bytes: &[u8]) -> Result<Layout<'_>, BundleError> {
     let Some(version) = u16_at(8) else {
         return Err(BundleError::Truncated { expected: FIXED as u64, found });
     };
-    if version != FORMAT_VERSION {
+    if version != FORMAT_VERSION && version != FORMAT_VERSION_1 {
         return Err(BundleError::UnsupportedVersion { found: version });
     }
     let (Some(flags), Some(header_len)) = (u16_at(10), bytes.get(12..16)) else {
@@ -236,6 +272,7 @@ fn layout(bytes: &[u8]) -> Result<Layout<'_>, BundleError> {
     let payload_at = payload_at as usize;
     let checksum_at = payload_at + payload_len as usize;
     Ok(Layout {
+        format_version: version,
         flags,
         header: &bytes[FIXED..payload_at - 8],
         payload: &bytes[payload_at..checksum_at],
@@ -280,15 +317,26 @@ pub fn inspect(bytes: &[u8]) -> Result<BundleInfo, BundleError> {
 }
 
 fn decode_header(parts: &Layout<'_>) -> Result<BundleInfo, BundleError> {
-    let header: Header = decode(parts.header, "header")?;
+    let header: Header = if parts.format_version == FORMAT_VERSION_1 {
+        let old: HeaderV1 = decode(parts.header, "header")?;
+        Header {
+            writ_version: old.writ_version,
+            policy_hash: old.policy_hash,
+            built_at: old.built_at,
+            version: 0,
+        }
+    } else {
+        decode(parts.header, "header")?
+    };
     Ok(BundleInfo {
-        format_version: FORMAT_VERSION,
+        format_version: parts.format_version,
         writ_version: header.writ_version,
         policy_hash: header.policy_hash,
         built_at: UNIX_EPOCH
             .checked_add(Duration::from_secs(header.built_at))
             .unwrap_or(UNIX_EPOCH),
         signed: parts.flags & FLAG_SIGNED != 0,
+        version: header.version,
     })
 }
 
@@ -378,9 +426,15 @@ impl Policy {
     /// Loads a bundle written by [`write`] (`writ build`): checks it (with `key`, its
     /// signature too: an unsigned bundle is then refused) and builds the policy.
     pub fn from_bundle(bytes: &[u8], key: Option<&VerifyingKey>) -> Result<Policy, BundleError> {
-        let (_, ir) = read(bytes, key)?;
-        Policy::from_ir(ir).map_err(BundleError::Policy)
+        load(bytes, key).map(|(_, policy)| policy)
     }
+}
+
+/// [`Policy::from_bundle`], with what the bundle's header says (its version, for a server to
+/// refuse rollbacks).
+pub fn load(bytes: &[u8], key: Option<&VerifyingKey>) -> Result<(BundleInfo, Policy), BundleError> {
+    let (info, ir) = read(bytes, key)?;
+    Ok((info, Policy::from_ir(ir).map_err(BundleError::Policy)?))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -558,6 +612,63 @@ mod tests {
         let checksum = Sha256::digest(&out);
         out.extend_from_slice(&checksum);
         out
+    }
+
+    #[test]
+    fn the_version_is_in_the_signed_header() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_796_077_800);
+        let secret = SigningKey::from_bytes(&[7; 32]);
+        let public = secret.verifying_key();
+        // By default, the build time.
+        let default = write(&ir(), at, Some(&secret)).unwrap();
+        assert_eq!(read(&default, Some(&public)).unwrap().0.version, 1_796_077_800);
+        let seven = write_version(&ir(), at, 7, Some(&secret)).unwrap();
+        let info = inspect(&seven).unwrap();
+        assert_eq!((info.version, info.format_version), (7, FORMAT_VERSION));
+        assert_eq!(load(&seven, Some(&public)).unwrap().0.version, 7);
+        // The version cannot be edited: every byte of the header is covered. (Here: re-encode
+        // the header with version 8, keeping the signature.)
+        let header_len = u32::from_le_bytes(seven[12..16].try_into().unwrap()) as usize;
+        let mut header: Header = postcard::from_bytes(&seven[FIXED..FIXED + header_len]).unwrap();
+        header.version = 8;
+        let edited_header = postcard::to_allocvec(&header).unwrap();
+        assert_eq!(edited_header.len(), header_len);
+        let mut edited = seven.clone();
+        edited[FIXED..FIXED + header_len].copy_from_slice(&edited_header);
+        assert_eq!(read(&edited, Some(&public)).unwrap_err(), BundleError::Checksum);
+        // Nor can the format version be lowered to 1 to pass it off as unversioned.
+        let mut downgraded = seven.clone();
+        downgraded[8] = 1;
+        assert_eq!(read(&downgraded, Some(&public)).unwrap_err(), BundleError::Checksum);
+    }
+
+    /// A format-1 bundle, as writ wrote them before versions (unsigned).
+    fn format_1(ir: &PolicyIr, built_at: u64) -> Vec<u8> {
+        let header =
+            postcard::to_allocvec(&(WRIT_VERSION.to_string(), ir.hash.clone(), built_at)).unwrap();
+        let payload = postcard::to_allocvec(ir).unwrap();
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&1u16.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&payload);
+        let checksum = Sha256::digest(&out);
+        out.extend_from_slice(&checksum);
+        out
+    }
+
+    #[test]
+    fn format_1_bundles_read_as_version_0() {
+        let old = format_1(&ir(), 1_700_000_000);
+        let (info, decoded) = read(&old, None).unwrap();
+        assert_eq!(decoded, ir());
+        assert_eq!((info.format_version, info.version), (1, 0));
+        assert_eq!(info.built_at, UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+        let mut future = old.clone();
+        future[8] = 3;
+        assert_eq!(read(&future, None).unwrap_err(), BundleError::UnsupportedVersion { found: 3 });
     }
 
     #[test]

@@ -84,8 +84,12 @@ fn refusals() {
     case("not a bundle", b"{\"hash\": \"sha256:00\"}", false);
     case("magic only", b"WRIT", false);
     let mut b = unsigned();
-    b[8] = 2;
-    case("format version 2", &b, false);
+    b[8] = 3;
+    case("format version 3", &b, false);
+    // Lowered to format 1 (no version, read as version 0): the checksum covers the format.
+    let mut b = unsigned();
+    b[8] = 1;
+    case("format version lowered to 1", &b, false);
     let mut b = unsigned();
     b[11] = 0x80;
     case("unknown flag", &b, false);

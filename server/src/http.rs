@@ -66,7 +66,7 @@ fn json_response(status: StatusCode, body: String) -> Response {
     response
 }
 
-fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str, field: Option<&str>) -> Response {
     let body = match field {
         Some(field) => json!({"error": message, "field": field}),
         None => json!({"error": message}),

@@ -16,11 +16,16 @@
 //!   flushes the log: every answered decision is logged.
 //! - Bad input is a 4xx naming the field, never a 5xx and never a panic; a panic (a bug) is
 //!   caught and answered 500, which a gateway treats as deny like every non-decision.
+//! - A client cannot hold a connection: a request's head and its body each have a deadline,
+//!   and a body declared too large is answered 413 before it is read (`conn`).
+//! - A reload loads only files that read the same twice in a row, and never a bundle of a
+//!   lower version than the one served (`source`).
 //!
 //! Endpoints and semantics: `docs/server.md`.
 
 #![forbid(unsafe_code)]
 
+mod conn;
 mod declog;
 mod http;
 mod id;
@@ -29,12 +34,10 @@ mod source;
 mod state;
 mod watch;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-
-use axum::serve::ListenerExt;
 
 pub use declog::LogTarget;
 pub use http::DECISION_ID;
@@ -46,6 +49,10 @@ use crate::state::State;
 
 /// The default body limit: 1 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default time a client has to send a request's head: 10 s.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default time a client has to send a request's body, once its head is in: 30 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How a server runs.
 #[derive(Clone, Debug)]
@@ -54,8 +61,14 @@ pub struct Config {
     /// Port 0 picks a free port (see [`Server::local_addr`]).
     pub addr: SocketAddr,
     pub decision_log: Option<LogTarget>,
-    /// Larger request bodies are answered 413.
+    /// Larger request bodies are answered 413 (at once when their `Content-Length` says so).
     pub body_limit: usize,
+    /// How long a connection may take to send a request's head (from its opening, or from the
+    /// previous answer on a kept-alive connection) before it is closed.
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive, once its head is in, before the request
+    /// is answered 400 and its connection closed.
+    pub body_timeout: Duration,
     /// Reload when the policy files, the bundle or the verification key change.
     pub watch: bool,
     /// Refuse to start when the policy does not load (otherwise start unready: `/v1/health`
@@ -73,6 +86,8 @@ impl Config {
             addr,
             decision_log: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             watch: true,
             require_policy: true,
             grace: Duration::from_secs(30),
@@ -188,37 +203,18 @@ impl Server {
     ) -> Result<Summary, Error> {
         let Server { config, state, listener, writer } = self;
         let watcher = if config.watch { watch::start(state.clone()) } else { None };
-        let router = http::router(state.clone(), config.body_limit);
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-        let signal = async move {
-            shutdown.await;
-            let _ = stopping.send(());
+        let limits = conn::Limits {
+            header_timeout: config.header_timeout,
+            body_timeout: config.body_timeout,
+            body_limit: config.body_limit,
         };
-        let serving = axum::serve(listener, router).with_graceful_shutdown(signal).into_future();
-        let deadline = async move {
-            if stopped.await.is_ok() {
-                tokio::time::sleep(config.grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        let mut cut_short = false;
-        let served = tokio::select! {
-            served = serving => served.map_err(|e| Error::Io(format!("the server failed: {e}"))),
-            () = deadline => {
-                cut_short = true;
-                Ok(())
-            }
-        };
+        let router = conn::guarded(http::router(state.clone(), config.body_limit), state, limits);
+        let cut_short = conn::serve(listener, router, limits, shutdown, config.grace).await;
         drop(watcher);
         let logged = match writer {
             Some(writer) => writer.close().await.map_err(Error::Io)?,
             None => 0,
         };
-        served?;
         Ok(Summary { logged, cut_short })
     }
 }

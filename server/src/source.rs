@@ -1,14 +1,24 @@
 //! Where the policy comes from, and loading it: policy files compiled here, or a bundle
 //! verified here. A policy that does not compile or verify is an error, never a `Policy`.
+//!
+//! A load reads its files until two reads [`SETTLE`] apart agree byte for byte, so a file
+//! caught in the middle of being written is not compiled; and a bundle is refused when its
+//! version is lower than the one served (a rollback), see [`Source::admit`].
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use writ_compiler::{Compiler, JsonDiagnostic};
 use writ_evaluator::Policy;
 
 /// At most this many compiler errors are quoted in a load error (the rest are counted).
 const QUOTED_ERRORS: usize = 5;
+
+/// How long apart two reads of a load's files must agree before they are compiled or verified.
+pub const SETTLE: Duration = Duration::from_millis(100);
+/// How many times a load reads its files, at most, looking for two reads in a row that agree
+/// (about two seconds of reads); then it fails, and the served policy stays.
+pub const SETTLE_READS: u32 = 20;
 
 /// The policy a server serves.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +30,8 @@ pub enum Source {
         path: PathBuf,
         /// A public key file (`writ keygen`): when given, the bundle's signature must verify.
         verify_key: Option<PathBuf>,
+        /// Bundles of a lower version are refused, at start as on reloads (0: any version).
+        min_version: u64,
     },
 }
 
@@ -43,7 +55,7 @@ impl Source {
     pub fn watched(&self) -> Vec<PathBuf> {
         match self {
             Source::Policy(path) => vec![path.clone()],
-            Source::Bundle { path, verify_key } => {
+            Source::Bundle { path, verify_key, .. } => {
                 let mut paths = vec![path.clone()];
                 paths.extend(verify_key.iter().cloned());
                 paths
@@ -51,14 +63,58 @@ impl Source {
         }
     }
 
-    /// Loads, compiles or verifies the policy. The error is one paragraph for people: what
-    /// failed, naming the file.
+    /// Loads, compiles or verifies the policy, once its files read the same twice in a row.
+    /// The error is one paragraph for people: what failed, naming the file.
     pub fn load(&self) -> Result<Loaded, String> {
-        let policy = match self {
-            Source::Policy(path) => compile(path)?,
-            Source::Bundle { path, verify_key } => bundle(path, verify_key.as_deref())?,
+        let (policy, version) = match self {
+            Source::Policy(path) => {
+                let files = settled(path, || {
+                    writ_compiler::load(path)
+                        .map_err(|e| format!("cannot read policy `{}`: {e}", path.display()))
+                })?;
+                (compile(path, files)?, None)
+            }
+            Source::Bundle { path, verify_key, min_version } => {
+                let key = verify_key.as_deref();
+                let (bytes, key_text) = settled(path, || read_bundle(path, key))?;
+                let (version, policy) = bundle(path, &bytes, key.zip(key_text.as_deref()))?;
+                if version < *min_version {
+                    return Err(format!(
+                        "bundle `{}` refused: its version {version} is lower than the minimum \
+                         version {min_version} (`--min-bundle-version`)",
+                        path.display()
+                    ));
+                }
+                (policy, Some(version))
+            }
         };
-        Ok(Loaded { policy, loaded_at: SystemTime::now() })
+        Ok(Loaded { policy, loaded_at: SystemTime::now(), bundle_version: version })
+    }
+
+    /// `next` if it may replace `current`: a bundle of a lower version than the one served is
+    /// refused (a rollback), as is one of the same version with another policy (a version
+    /// names one policy). The same bundle again is accepted: it changes nothing.
+    pub fn admit(&self, current: Option<&Loaded>, next: Loaded) -> Result<Loaded, String> {
+        let (Some(current), Some(version)) = (current, next.bundle_version) else {
+            return Ok(next);
+        };
+        let Some(serving) = current.bundle_version else { return Ok(next) };
+        let path = self.path().display();
+        if version < serving {
+            return Err(format!(
+                "bundle `{path}` refused: its version {version} is lower than version \
+                 {serving}, which is served (a rollback)"
+            ));
+        }
+        if version == serving && next.policy.hash() != current.policy.hash() {
+            return Err(format!(
+                "bundle `{path}` refused: it has version {version}, as the bundle served, but \
+                 another policy ({} instead of {}); a changed policy needs a higher version",
+                next.policy.hash(),
+                current.policy.hash()
+            ));
+        }
+        Ok(next)
     }
 }
 
@@ -67,11 +123,49 @@ impl Source {
 pub struct Loaded {
     pub policy: Policy,
     pub loaded_at: SystemTime,
+    /// The bundle's version (`None` for policy files).
+    pub bundle_version: Option<u64>,
 }
 
-fn compile(path: &Path) -> Result<Policy, String> {
-    let files = writ_compiler::load(path)
-        .map_err(|e| format!("cannot read policy `{}`: {e}", path.display()))?;
+/// What `read` returns once two reads [`SETTLE`] apart agree; an error after
+/// [`SETTLE_READS`] reads without two in a row that agree (or when a read fails).
+fn settled<T: PartialEq>(path: &Path, read: impl Fn() -> Result<T, String>) -> Result<T, String> {
+    let mut last = read()?;
+    for _ in 1..SETTLE_READS {
+        std::thread::sleep(SETTLE);
+        let next = read()?;
+        if next == last {
+            return Ok(next);
+        }
+        last = next;
+    }
+    Err(format!(
+        "`{}` kept changing while it was read ({SETTLE_READS} reads {} ms apart, no two in a \
+         row the same): it is still being written; replace files by renaming a finished file \
+         over them",
+        path.display(),
+        SETTLE.as_millis()
+    ))
+}
+
+/// The bytes of a bundle and the text of its verify key.
+fn read_bundle(
+    path: &Path,
+    verify_key: Option<&Path>,
+) -> Result<(Vec<u8>, Option<String>), String> {
+    let key = match verify_key {
+        None => None,
+        Some(key) => Some(
+            std::fs::read_to_string(key)
+                .map_err(|e| format!("cannot read verify key `{}`: {e}", key.display()))?,
+        ),
+    };
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read bundle `{}`: {e}", path.display()))?;
+    Ok((bytes, key))
+}
+
+fn compile(path: &Path, files: Vec<(String, String)>) -> Result<Policy, String> {
     let compiler = Compiler::new(files);
     let compilation = compiler.compilation();
     let Some(ir) = &compilation.policy else {
@@ -109,20 +203,17 @@ fn compile(path: &Path) -> Result<Policy, String> {
         .map_err(|e| format!("policy `{}` could not be loaded: {e}", path.display()))
 }
 
-fn bundle(path: &Path, verify_key: Option<&Path>) -> Result<Policy, String> {
-    let key = match verify_key {
+/// The bundle's version and policy, verified with the key (its file and text) when given.
+fn bundle(path: &Path, bytes: &[u8], key: Option<(&Path, &str)>) -> Result<(u64, Policy), String> {
+    let key = match key {
         None => None,
-        Some(key) => {
-            let text = std::fs::read_to_string(key)
-                .map_err(|e| format!("cannot read verify key `{}`: {e}", key.display()))?;
-            let parsed = writ_evaluator::bundle::parse_verifying_key(&text)
-                .map_err(|e| format!("verify key `{}`: {e}", key.display()))?;
-            Some(parsed)
-        }
+        Some((file, text)) => Some(
+            writ_evaluator::bundle::parse_verifying_key(text)
+                .map_err(|e| format!("verify key `{}`: {e}", file.display()))?,
+        ),
     };
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read bundle `{}`: {e}", path.display()))?;
-    Policy::from_bundle(&bytes, key.as_ref())
+    writ_evaluator::bundle::load(bytes, key.as_ref())
+        .map(|(info, policy)| (info.version, policy))
         .map_err(|e| format!("bundle `{}` refused: {e}", path.display()))
 }
 
@@ -144,6 +235,36 @@ mod tests {
         let error = Source::Policy(path.clone()).load().unwrap_err();
         assert!(error.starts_with(&format!("policy `{}` has 1 error", path.display())), "{error}");
         assert!(error.contains("bad.writ:1:"), "{error}");
+    }
+
+    #[test]
+    fn files_load_once_two_reads_in_a_row_agree() {
+        // Changes on the first three reads, then stays: the fifth read agrees with the fourth.
+        let reads = std::cell::Cell::new(0);
+        let read = || {
+            reads.set(reads.get() + 1);
+            Ok(reads.get().min(4))
+        };
+        assert_eq!(settled(Path::new("p.writ"), read), Ok(4));
+        assert_eq!(reads.get(), 5);
+    }
+
+    #[test]
+    fn files_that_keep_changing_are_not_loaded() {
+        let reads = std::cell::Cell::new(0);
+        let read = || {
+            reads.set(reads.get() + 1);
+            Ok(reads.get())
+        };
+        let error = settled(Path::new("p.writ"), read).unwrap_err();
+        assert_eq!(reads.get(), SETTLE_READS);
+        assert!(error.starts_with("`p.writ` kept changing while it was read (20 reads"), "{error}");
+        // A read that fails fails the load at once.
+        let failing = || Err::<u32, _>("cannot read policy `p.writ`".to_string());
+        assert_eq!(
+            settled(Path::new("p.writ"), failing),
+            Err("cannot read policy `p.writ`".into())
+        );
     }
 
     #[test]

@@ -64,14 +64,16 @@ impl State {
     }
 
     /// Loads the source again (compiling or verifying it on a blocking thread) and, if it
-    /// loads, serves it from the next request on. A failure leaves the served policy alone and
-    /// is reported on standard error and in `/v1/status`.
+    /// loads and may replace the policy served ([`Source::admit`]: no bundle rollbacks), serves
+    /// it from the next request on. A failure leaves the served policy alone and is reported on
+    /// standard error and in `/v1/status`.
     pub async fn reload(self: &Arc<State>, why: &str) -> Reloaded {
         let _one = self.reloading.lock().await;
         let source = self.source.clone();
         let result = tokio::task::spawn_blocking(move || source.load())
             .await
-            .unwrap_or_else(|_| Err("loading the policy panicked".to_string()));
+            .unwrap_or_else(|_| Err("loading the policy panicked".to_string()))
+            .and_then(|next| self.source.admit(self.policy.load().as_deref(), next));
         self.install(result, why)
     }
 
@@ -111,10 +113,14 @@ impl State {
     pub fn status(&self) -> Json {
         let current = self.policy.load_full();
         let policy = current.as_ref().map(|loaded| {
-            json!({
+            let mut policy = json!({
                 "hash": loaded.policy.hash(),
                 "loaded_at": rfc3339_millis(loaded.loaded_at),
-            })
+            });
+            if let (Some(version), Json::Object(map)) = (loaded.bundle_version, &mut policy) {
+                map.insert("bundle_version".into(), json!(version));
+            }
+            policy
         });
         let last_error = self
             .last_error

@@ -8,18 +8,23 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use serde_json::json;
-use writ_evaluator::bundle::{SigningKey, encode_verifying_key, write};
+use writ_evaluator::bundle::{SigningKey, encode_verifying_key, write_version};
 use writ_server::{Error, Reloaded, Source};
 
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
+/// `text` as a bundle: version 1 of `POLICY`, version 2 of `POLICY_V2`.
 fn bundle(text: &str, key: Option<&SigningKey>) -> Vec<u8> {
+    bundle_version(text, if text == POLICY_V2 { 2 } else { 1 }, key)
+}
+
+fn bundle_version(text: &str, version: u64, key: Option<&SigningKey>) -> Vec<u8> {
     let compiler = writ_compiler::Compiler::new(vec![("policy.writ".into(), text.into())]);
     let ir = compiler.compilation().policy.clone().expect("the policy compiles");
     let built_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
-    write(&ir, built_at, key).expect("a bundle")
+    write_version(&ir, built_at, version, key).expect("a bundle")
 }
 
 /// `DIR/policy.writb` and `DIR/writ.pub` (the public half of `key(1)`).
@@ -32,7 +37,11 @@ fn files(dir: &Path, bytes: &[u8]) -> (PathBuf, PathBuf) {
 }
 
 fn source(path: &Path, public: Option<&Path>) -> Source {
-    Source::Bundle { path: path.to_path_buf(), verify_key: public.map(Path::to_path_buf) }
+    Source::Bundle {
+        path: path.to_path_buf(),
+        verify_key: public.map(Path::to_path_buf),
+        min_version: 0,
+    }
 }
 
 fn refused(source: Source) -> String {
@@ -145,4 +154,74 @@ fn a_replaced_bundle_file_is_reloaded() {
     std::fs::write(&staged, bundle(POLICY_V2, Some(&key(1)))).unwrap();
     std::fs::rename(&staged, &path).unwrap();
     eventually("the new bundle", || server.post("/v1/decide", ALLOW).json()["decision"] == "deny");
+}
+
+#[test]
+fn a_reload_to_an_older_bundle_is_refused() {
+    let dir = temp_dir("bundle-rollback");
+    let old = bundle(POLICY, Some(&key(1)));
+    let (path, public) = files(&dir, &bundle(POLICY_V2, Some(&key(1))));
+    let server = TestServer::start(config(source(&path, Some(&public))));
+    let served = server.post("/v1/decide", ALLOW).json();
+    assert_eq!(served["decision"], "deny");
+    assert_eq!(server.get("/v1/status").json()["policy"]["bundle_version"], 2);
+
+    // The older build, validly signed: refused, and the newer one keeps serving.
+    std::fs::write(&path, &old).unwrap();
+    let Reloaded::Failed(message) = server.reload() else { panic!("an older bundle loaded") };
+    assert_eq!(
+        message,
+        format!(
+            "bundle `{}` refused: its version 1 is lower than version 2, which is served (a \
+             rollback)",
+            path.display()
+        )
+    );
+    assert_eq!(server.post("/v1/decide", ALLOW).json(), served);
+    let status = server.get("/v1/status").json();
+    assert_eq!(status["last_reload_error"]["message"], message.as_str());
+    assert_eq!(status["reloads"], json!({"ok": 1, "failed": 1}));
+    assert!(server.get("/metrics").body.contains("writ_reloads_total{result=\"failed\"} 1"));
+
+    // The same version with another policy: refused too.
+    std::fs::write(&path, bundle_version(POLICY, 2, Some(&key(1)))).unwrap();
+    let Reloaded::Failed(message) = server.reload() else { panic!("a same-version bundle loaded") };
+    assert!(message.contains("it has version 2, as the bundle served, but another policy"));
+    assert_eq!(server.post("/v1/decide", ALLOW).json(), served);
+
+    // The same bundle again changes nothing and is not an error; a higher version loads.
+    std::fs::write(&path, bundle(POLICY_V2, Some(&key(1)))).unwrap();
+    assert!(matches!(server.reload(), Reloaded::Ok(_)));
+    std::fs::write(&path, bundle_version(POLICY, 3, Some(&key(1)))).unwrap();
+    assert!(matches!(server.reload(), Reloaded::Ok(_)));
+    assert_eq!(server.post("/v1/decide", ALLOW).json()["decision"], "allow");
+    assert_eq!(server.get("/v1/status").json()["policy"]["bundle_version"], 3);
+}
+
+#[test]
+fn a_minimum_version_guards_the_start_and_an_unready_server() {
+    let dir = temp_dir("bundle-minimum");
+    let (path, public) = files(&dir, &bundle(POLICY, Some(&key(1))));
+    let mut guarded = source(&path, Some(&public));
+    if let Source::Bundle { min_version, .. } = &mut guarded {
+        *min_version = 2;
+    }
+    assert_eq!(
+        refused(guarded.clone()),
+        format!(
+            "bundle `{}` refused: its version 1 is lower than the minimum version 2 \
+             (`--min-bundle-version`)",
+            path.display()
+        )
+    );
+
+    // Started unready, it stays unready until a bundle of version 2 or more arrives.
+    let mut unready = config(guarded);
+    unready.require_policy = false;
+    let server = TestServer::start(unready);
+    assert_eq!(server.post("/v1/decide", ALLOW).status, 503);
+    assert!(matches!(server.reload(), Reloaded::Failed(_)));
+    std::fs::write(&path, bundle(POLICY_V2, Some(&key(1)))).unwrap();
+    assert!(matches!(server.reload(), Reloaded::Ok(_)));
+    assert_eq!(server.post("/v1/decide", ALLOW).json()["decision"], "deny");
 }

@@ -21,6 +21,12 @@ pub struct Args {
     /// Sign the bundle with this secret key (a `.key` file from `writ keygen`).
     #[arg(long, value_name = "KEYFILE")]
     sign: Option<PathBuf>,
+    /// The bundle's version, 1 or more: `writ serve` refuses to replace a bundle with one of a
+    /// lower version (a rollback), or of the same version with another policy. Default: the
+    /// build time in Unix seconds (`SOURCE_DATE_EPOCH` when set), which increases from one
+    /// build to the next. Signed with the bundle, so it cannot be edited.
+    #[arg(long = "version", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    bundle_version: Option<u64>,
 }
 
 pub fn run(args: &Args) -> u8 {
@@ -39,7 +45,11 @@ pub fn run(args: &Args) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let bytes = match bundle::write(policy.ir(), built_at(), key.as_ref()) {
+    let built_at = built_at();
+    let version = args
+        .bundle_version
+        .unwrap_or_else(|| built_at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs());
+    let bytes = match bundle::write_version(policy.ir(), built_at, version, key.as_ref()) {
         Ok(b) => b,
         Err(e) => {
             output::error(e);
@@ -51,7 +61,7 @@ pub fn run(args: &Args) -> u8 {
         return USAGE;
     }
     println!(
-        "built `{}`: policy {}, {} bytes, {}",
+        "built `{}`: version {version}, policy {}, {} bytes, {}",
         args.output.display(),
         policy.hash(),
         bytes.len(),

@@ -20,6 +20,11 @@ pub struct Args {
     /// A public key file (`writ keygen`): the bundle must be signed by its private key.
     #[arg(long, requires = "bundle")]
     verify_key: Option<PathBuf>,
+    /// Refuse bundles whose version (`writ build --version`) is lower than N, at start as on
+    /// reloads. Reloads never go below the version served anyway; this carries that floor
+    /// across restarts (set it to the version last deployed).
+    #[arg(long, value_name = "N", requires = "bundle")]
+    min_bundle_version: Option<u64>,
     /// The address to listen on (port 0: any free port; the chosen one is printed).
     #[arg(long, default_value = "127.0.0.1:8181")]
     addr: SocketAddr,
@@ -30,6 +35,16 @@ pub struct Args {
     /// Answer 413 to request bodies larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = writ_server::DEFAULT_BODY_LIMIT)]
     max_body: usize,
+    /// Close a connection that has not sent a request's head within this many seconds (of
+    /// opening, or of its previous answer).
+    #[arg(long, value_name = "SECONDS", default_value_t = writ_server::DEFAULT_HEADER_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Answer 400 to a request whose body has not arrived within this many seconds of its
+    /// head, and close its connection.
+    #[arg(long, value_name = "SECONDS", default_value_t = writ_server::DEFAULT_BODY_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout: u64,
     /// Do not reload when the policy files or the bundle change (SIGHUP still reloads).
     #[arg(long)]
     no_watch: bool,
@@ -47,15 +62,25 @@ pub fn run(args: Args) -> u8 {
         output::error("`--verify-key` verifies a bundle: give `--bundle FILE` with it");
         return USAGE;
     }
+    if args.min_bundle_version.is_some() && args.bundle.is_none() {
+        output::error("`--min-bundle-version` guards a bundle: give `--bundle FILE` with it");
+        return USAGE;
+    }
     let source = match (args.policy, args.bundle) {
         (Some(policy), _) => Source::Policy(policy),
-        (None, Some(path)) => Source::Bundle { path, verify_key: args.verify_key },
+        (None, Some(path)) => Source::Bundle {
+            path,
+            verify_key: args.verify_key,
+            min_version: args.min_bundle_version.unwrap_or(0),
+        },
         // clap requires one of the two.
         (None, None) => return USAGE,
     };
     let mut config = Config::new(source, args.addr);
     config.decision_log = args.decision_log.as_deref().map(LogTarget::parse);
     config.body_limit = args.max_body;
+    config.header_timeout = Duration::from_secs(args.header_timeout);
+    config.body_timeout = Duration::from_secs(args.body_timeout);
     config.watch = !args.no_watch;
     config.require_policy = !args.allow_unready;
     config.grace = Duration::from_secs(args.grace);
