@@ -394,10 +394,9 @@ async fn tools_run_check(
             "run `{id}` belongs to workflow `{}`, not `{workflow}`",
             run.workflow
         )),
-        Ok(Lookup::Live(run)) if run.initiator != initiator => forbidden(format!(
-            "run `{id}` was started by `{}`, not `{initiator}`",
-            run.initiator
-        )),
+        Ok(Lookup::Live(run)) if run.initiator != initiator => {
+            forbidden(format!("run `{id}` was started by `{}`, not `{initiator}`", run.initiator))
+        }
         Ok(Lookup::Live(_)) => None,
         Ok(Lookup::Expired(run)) => forbidden(format!("run `{id}` expired at {}", run.expires)),
         Ok(Lookup::Unknown) => forbidden(format!(

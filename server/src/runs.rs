@@ -64,9 +64,9 @@ pub fn check_run_id(text: &str) -> Result<(), RequestError> {
     let allowed = |c: char| c.is_ascii_alphanumeric() || "._~/@+=-".contains(c);
     match text.chars().find(|&c| !allowed(c)) {
         None => Ok(()),
-        Some(c) => Err(fail(format!(
-            "a run id may hold letters, digits and `._~/@+=-`, not {c:?}"
-        ))),
+        Some(c) => {
+            Err(fail(format!("a run id may hold letters, digits and `._~/@+=-`, not {c:?}")))
+        }
     }
 }
 
@@ -174,8 +174,7 @@ impl Runs {
         let ttl = granted_ttl(policy, &request, &decision, requested_ttl);
         let expires = request_time_plus(now, ttl);
         let initiator = request.initiator().map(|p| p.id.clone()).unwrap_or_default();
-        let run =
-            Run { workflow: request.workflow.clone(), initiator, admitted: now, expires };
+        let run = Run { workflow: request.workflow.clone(), initiator, admitted: now, expires };
         match self.store.admit(id, &run, now).await {
             Ok(Admission::Admitted) => Decided { request, decision },
             Ok(Admission::Taken(run)) => refuse(request, taken(id, &run)),

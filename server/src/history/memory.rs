@@ -38,10 +38,7 @@ struct Slot {
 
 impl MemoryStore {
     pub fn new(max_runs: usize) -> MemoryStore {
-        MemoryStore {
-            map: Mutex::new(Map { slots: HashMap::new(), last_sweep: None }),
-            max_runs,
-        }
+        MemoryStore { map: Mutex::new(Map { slots: HashMap::new(), last_sweep: None }), max_runs }
     }
 
     /// Runs held (live ones, and expired ones not yet swept).
@@ -201,7 +198,10 @@ mod tests {
         );
         assert_eq!(store.len(), 2);
         // Once `a` has expired, the sweep makes room.
-        assert_eq!(store.admit("c", &run("w", "ada", 10, 100), at(10)).unwrap(), Admission::Admitted);
+        assert_eq!(
+            store.admit("c", &run("w", "ada", 10, 100), at(10)).unwrap(),
+            Admission::Admitted
+        );
         assert_eq!(store.len(), 2);
         assert_eq!(store.lookup("a", at(10)).unwrap(), Lookup::Unknown);
         // The periodic sweep drops expired runs even when the store is not full.
@@ -217,10 +217,8 @@ mod tests {
     fn calls_of_one_run_are_decided_one_at_a_time() {
         // 16 tasks on 4 threads each try to make a call allowed while the run has made fewer
         // than 3: exactly 3 are allowed.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .build()
-            .unwrap();
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(4).build().unwrap();
         let store = Arc::new(MemoryStore::new(10));
         store.admit("r", &run("w", "ada", 0, 1000), at(0)).unwrap();
         let allowed: usize = runtime.block_on(async {

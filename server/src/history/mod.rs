@@ -72,7 +72,9 @@ pub enum Admission {
     /// The run id names a live run already (this one): nothing changed.
     Taken(Run),
     /// The memory store holds its maximum of live runs.
-    Full { max_runs: usize },
+    Full {
+        max_runs: usize,
+    },
 }
 
 /// Which entries of a run's history can still count, given the policy's [`HistoryHorizon`]
@@ -182,7 +184,12 @@ impl Store {
 
     /// Admits `id` as `run` unless it names a live run (an expired run's id starts over, its
     /// history empty).
-    pub async fn admit(&self, id: &str, run: &Run, now: Timestamp) -> Result<Admission, StoreError> {
+    pub async fn admit(
+        &self,
+        id: &str,
+        run: &Run,
+        now: Timestamp,
+    ) -> Result<Admission, StoreError> {
         match self {
             Store::Memory(store) => store.admit(id, run, now),
             Store::Redis(store) => store.admit(id, run, now).await,

@@ -120,7 +120,12 @@ impl RedisStore {
         (format!("{}run:{id}:meta", self.prefix), format!("{}run:{id}:calls", self.prefix))
     }
 
-    pub async fn admit(&self, id: &str, run: &Run, now: Timestamp) -> Result<Admission, StoreError> {
+    pub async fn admit(
+        &self,
+        id: &str,
+        run: &Run,
+        now: Timestamp,
+    ) -> Result<Admission, StoreError> {
         let (meta, calls) = self.keys(id);
         let mut invocation = self.admit.key(meta);
         invocation
