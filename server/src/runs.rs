@@ -225,10 +225,12 @@ impl Runs {
                     return (decided, Record::Nothing);
                 }
                 let mut bound = request.clone();
+                let at = call_time(now, history);
+                bound.time = Some(at);
                 bound.history = Some(history.to_vec());
                 let decision = policy.decide(&bound);
                 let record = if self.answers_allow(&decision) {
-                    Record::Call(tool.clone())
+                    Record::Call { tool: tool.clone(), at }
                 } else {
                     Record::Nothing
                 };
@@ -248,6 +250,14 @@ impl Runs {
     fn answers_allow(&self, decision: &Decision) -> bool {
         decision.decision == Outcome::Allow || self.mode == Mode::LogOnly
     }
+}
+
+/// The time of a call: the server's clock, or the run's last recorded call's time if that is
+/// later. A window counts only calls at or before the request's time, so a call recorded by a
+/// faster clock (another replica's), or after this request read the clock, must not be in its
+/// future: a run's time never goes backwards.
+fn call_time(now: Timestamp, history: &[HistoryEntry]) -> Timestamp {
+    history.iter().filter_map(|e| e.at).fold(now, Timestamp::max)
 }
 
 /// The answer to a decided request. In enforce mode, the decision. In log-only mode, an
@@ -332,6 +342,16 @@ fn store_failed(metrics: &Metrics, id: &str, e: &StoreError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_s_time_never_goes_backwards() {
+        let at = |s| Timestamp::from_unix_seconds(s).unwrap();
+        let entry = |s| HistoryEntry { tool: "deploy".into(), at: Some(at(s)) };
+        assert_eq!(call_time(at(10), &[]), at(10));
+        assert_eq!(call_time(at(10), &[entry(5), entry(8)]), at(10));
+        // Recorded by a replica whose clock is ahead: the call is not before it.
+        assert_eq!(call_time(at(10), &[entry(5), entry(12)]), at(12));
+    }
 
     #[test]
     fn run_ids() {

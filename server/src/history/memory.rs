@@ -89,10 +89,10 @@ impl MemoryStore {
         }
         slot.history.retain(|entry| keep.keeps(entry.at));
         let (answer, record) = decide(&found, slot.history.make_contiguous());
-        if let Record::Call(tool) = record
-            && keep.keeps(Some(now))
+        if let Record::Call { tool, at } = record
+            && keep.keeps(Some(at))
         {
-            slot.history.push_back(HistoryEntry { tool, at: Some(now) });
+            slot.history.push_back(HistoryEntry { tool, at: Some(at) });
         }
         Ok(answer)
     }
@@ -137,7 +137,7 @@ mod tests {
             .call(id, at(now), keep, |found, history| {
                 let seen = history.iter().map(|e| e.tool.clone()).collect();
                 let record = match found {
-                    Lookup::Live(_) => Record::Call(tool.into()),
+                    Lookup::Live(_) => Record::Call { tool: tool.into(), at: at(now) },
                     _ => Record::Nothing,
                 };
                 (seen, record)
@@ -232,7 +232,7 @@ mod tests {
                                 // Widen the race: a decision that takes a while.
                                 std::thread::sleep(std::time::Duration::from_millis(2));
                                 if count < 3 {
-                                    (1, Record::Call("deploy".into()))
+                                    (1, Record::Call { tool: "deploy".into(), at: at(1) })
                                 } else {
                                     (0, Record::Nothing)
                                 }

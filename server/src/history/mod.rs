@@ -116,9 +116,10 @@ impl Keep {
 pub enum Record {
     /// Nothing: the call was not made.
     Nothing,
-    /// The call of this tool was made (answered allow): add it to the run's history, at the
-    /// call's time.
-    Call(String),
+    /// The call of `tool` was made (answered allow) at `at`: add it to the run's history.
+    /// `at` is the request's time, which must be no earlier than the history's last entry
+    /// (see `runs::call_time`).
+    Call { tool: String, at: Timestamp },
 }
 
 /// Why a store could not answer. The caller denies (fail closed).

@@ -179,11 +179,11 @@ impl RedisStore {
             let history: Vec<HistoryEntry> =
                 read.history.into_iter().filter(|e| keep.keeps(e.at)).collect();
             let (answer, record) = decide(&found, &history);
-            let Record::Call(tool) = record else { return Ok(answer) };
-            if !keep.keeps(Some(now)) {
+            let Record::Call { tool, at } = record else { return Ok(answer) };
+            if !keep.keeps(Some(at)) {
                 return Ok(answer);
             }
-            if self.record(id, &read.version, &tool, now, keep, read.run.expires).await? {
+            if self.record(id, &read.version, &tool, at, keep, read.run.expires).await? {
                 return Ok(answer);
             }
             // Another call of the run was recorded since the read: decide again. Back off a
@@ -237,13 +237,13 @@ impl RedisStore {
         id: &str,
         version: &str,
         tool: &str,
-        now: Timestamp,
+        at: Timestamp,
         keep: Keep,
         expires: Timestamp,
     ) -> Result<bool, StoreError> {
         let (meta, calls) = self.keys(id);
         let sequence: u64 = version.parse().map_err(|_| unexpected("the run's version"))?;
-        let member = format!("{sequence:020}|{}|{tool}", now.as_unix_nanos());
+        let member = format!("{sequence:020}|{}|{tool}", at.as_unix_nanos());
         let below = match keep {
             Keep::After(cutoff) => millis(cutoff).to_string(),
             Keep::All | Keep::Nothing => "-inf".to_owned(),
@@ -252,7 +252,7 @@ impl RedisStore {
         invocation
             .key(calls)
             .arg(version)
-            .arg(millis(now))
+            .arg(millis(at))
             .arg(member)
             .arg(below)
             .arg(millis(expires));
