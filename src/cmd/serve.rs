@@ -78,7 +78,7 @@ pub fn run(args: Args) -> u8 {
     } else if args.history.starts_with("redis://") {
         HistoryConfig::Redis { url: args.history, prefix: args.history_prefix }
     } else {
-        output::error(&format!(
+        output::error(format!(
             "`--history {}`: expected `memory` or a URL `redis://HOST:PORT/DB`",
             args.history
         ));

@@ -110,7 +110,7 @@ fn lookup(run: &Run, now: Timestamp) -> Lookup {
 /// Drops the runs that expired. A slot some call holds is live or being denied as expired;
 /// either way dropping it from the map is safe (the call keeps its own reference).
 fn sweep(map: &mut Map, now: Timestamp) {
-    map.slots.retain(|_, slot| slot.lock().map_or(false, |slot| slot.run.expires > now));
+    map.slots.retain(|_, slot| slot.lock().is_ok_and(|slot| slot.run.expires > now));
     map.last_sweep = Some(now);
 }
 
