@@ -415,3 +415,143 @@ fn a_bundle_older_than_the_minimum_version_is_refused_at_start() {
     let (code, stderr) = run_writ(&["serve", "--policy", "p.writ", "--min-bundle-version", "1"]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+/// `writ serve --history redis://...`: a policy limiting deploys per run.
+const LIMITED: &str = r#"role dev {
+  may deploy
+}
+
+tool deploy
+
+workflow w {
+  start by dev
+  allow deploy when calls(deploy within 24h) < 3
+}
+"#;
+
+const START: &str = r#"{"action": "start", "workflow": "w",
+  "chain": [{"id": "ada", "kind": "human", "roles": ["dev"]}, {"id": "bot/1", "kind": "agent"}]}"#;
+
+const DEPLOY: &str = r#"{"action": "call", "workflow": "w", "tool": "deploy",
+  "chain": [{"id": "ada", "kind": "human", "roles": ["dev"]}, {"id": "bot/1", "kind": "agent"}]}"#;
+
+/// A POST to `/v1/decide` for run `run`; the decision (`allow`, `deny`) and its first reason.
+fn decide_in_run(addr: SocketAddr, run: &str, body: &str) -> (String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let head = format!(
+        "POST /v1/decide HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nwrit-run: {run}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
+    let decision = json(answer(&mut stream));
+    let reason = decision["reasons"][0].as_str().unwrap_or_default().to_string();
+    (decision["decision"].as_str().unwrap_or_default().to_string(), reason)
+}
+
+/// A `redis-server` on a free loopback port, stopped when dropped.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `redis-server` (Debian's package; `.ci/run` installs it). Without it the test fails
+/// under CI (`CI` set) and is skipped, saying so, elsewhere.
+fn redis_server() -> Option<Redis> {
+    let found =
+        Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server is not installed: `.ci/run` installs Debian's `redis-server` package"
+        );
+        eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args(["--appendonly", "no", "--daemonize", "no"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run redis-server");
+    let redis = Redis { child, port };
+    eventually("redis-server to answer PING", || {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok()
+            && stream.read_exact(&mut reply).is_ok()
+            && &reply == b"+PONG\r\n"
+    });
+    Some(redis)
+}
+
+#[test]
+fn two_replicas_sharing_redis_count_a_limit_across_both() {
+    let Some(mut redis) = redis_server() else { return };
+    let dir = temp_dir("redis");
+    let policy = dir.join("policy.writ");
+    std::fs::write(&policy, LIMITED).unwrap();
+    let url = format!("redis://127.0.0.1:{}/0", redis.port);
+    let prefix = format!("writ-test-{}:", std::process::id());
+    let args =
+        ["--policy", &policy.display().to_string(), "--history", &url, "--history-prefix", &prefix];
+    let (a, b) = (serve(&args), serve(&args));
+
+    // A run started on one replica is known to the other; calls alternate between them.
+    assert_eq!(decide_in_run(a.addr, "run-1", START).0, "allow");
+    let (again, reason) = decide_in_run(b.addr, "run-1", START);
+    assert_eq!(again, "deny");
+    assert!(reason.contains("is already admitted"), "{reason}");
+    let outcomes: Vec<String> = (0..6)
+        .map(|i| decide_in_run(if i % 2 == 0 { a.addr } else { b.addr }, "run-1", DEPLOY).0)
+        .collect();
+    assert_eq!(outcomes, ["allow", "allow", "allow", "deny", "deny", "deny"]);
+
+    // A concurrent burst on a fresh run, across both replicas: exactly 3 allowed.
+    assert_eq!(decide_in_run(b.addr, "run-2", START).0, "allow");
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let addr = if i % 2 == 0 { a.addr } else { b.addr };
+            std::thread::spawn(move || decide_in_run(addr, "run-2", DEPLOY).0 == "allow")
+        })
+        .collect();
+    let allowed = threads.into_iter().map(|t| t.join().unwrap()).filter(|a| *a).count();
+    assert_eq!(allowed, 3, "a limit of 3 deploys per run, counted across both replicas");
+
+    // Redis gone: calls of a run are denied (fail closed), and counted.
+    let _ = redis.child.kill();
+    let _ = redis.child.wait();
+    let (decision, reason) = decide_in_run(a.addr, "run-1", DEPLOY);
+    assert_eq!(decision, "deny");
+    assert!(reason.contains("the history store failed"), "{reason}");
+    let metrics = get(a.addr, "/metrics").expect("metrics").1;
+    assert!(!metrics.contains("writ_errors_total{kind=\"history_store\"} 0"), "{metrics}");
+    // Requests without a run do not need the store.
+    let plain = json(post(a.addr, "/v1/decide", DEPLOY));
+    assert_eq!(plain["decision"], "deny", "no history: calls(...) is unknown");
+
+    // Unreachable at start: exit 2, naming the store.
+    let (code, stderr) = run_writ(&[
+        "serve",
+        "--policy",
+        &policy.display().to_string(),
+        "--addr",
+        "127.0.0.1:0",
+        "--history",
+        &url,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("error: cannot reach the history store"), "{stderr}");
+}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::sync::mpsc;
-use writ_evaluator::log::{DecisionLog, last_hash};
+use writ_evaluator::log::{DecisionLog, Mode, last_hash};
 use writ_evaluator::{Decision, Request};
 
 use crate::metrics::{ErrorKind, Metrics};
@@ -89,8 +89,13 @@ pub struct LogWriter {
 
 type Out = DecisionLog<BufWriter<Box<dyn Write + Send>>>;
 
-/// Opens the log (continuing an existing file's chain) and starts its writer thread.
-pub fn start(target: &LogTarget, metrics: Arc<Metrics>) -> Result<(LogSender, LogWriter), String> {
+/// Opens the log (continuing an existing file's chain) and starts its writer thread. Its lines
+/// are marked with `mode` (`"mode": "log-only"` in shadow mode).
+pub fn start(
+    target: &LogTarget,
+    mode: Mode,
+    metrics: Arc<Metrics>,
+) -> Result<(LogSender, LogWriter), String> {
     let log: Out = match target {
         LogTarget::Stdout => {
             DecisionLog::new(BufWriter::with_capacity(BUFFER, Box::new(std::io::stdout())))
@@ -114,6 +119,7 @@ pub fn start(target: &LogTarget, metrics: Arc<Metrics>) -> Result<(LogSender, Lo
             DecisionLog::resume(BufWriter::with_capacity(BUFFER, Box::new(file)), prev)
         }
     };
+    let log = log.with_mode(mode);
     let (tx, rx) = mpsc::channel(QUEUE);
     let writer_metrics = metrics.clone();
     let thread = std::thread::Builder::new()

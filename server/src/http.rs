@@ -12,18 +12,21 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State as Extract};
-use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
 use tower_http::catch_panic::CatchPanicLayer;
-use writ_evaluator::{Decision, Request, RequestError};
+use writ_evaluator::log::Mode;
+use writ_evaluator::{Decision, Policy, Request, RequestError};
 
 use crate::declog::Record;
+use crate::history::Lookup;
 use crate::id::new_id;
 use crate::metrics::{Endpoint, ErrorKind};
+use crate::runs::{self, RUN_HEADER};
 use crate::state::State;
 
 /// The header that carries a decision's id (the `id` of its decision log line).
@@ -114,21 +117,80 @@ async fn record(state: &State, request: Request, decision: Decision) -> String {
     id
 }
 
-async fn decide(Extract(state): Extract<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
+/// The run a request names (the `writ-run` header), if any.
+fn run_id(headers: &HeaderMap) -> Result<Option<String>, RequestError> {
+    let fail = |message: &str| RequestError { field: RUN_HEADER.into(), message: message.into() };
+    let mut values = headers.get_all(RUN_HEADER).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(fail("more than one `writ-run` header"));
+    }
+    let text = value.to_str().map_err(|_| fail("a run id is visible ASCII"))?;
+    runs::check_run_id(text)?;
+    Ok(Some(text.to_owned()))
+}
+
+/// Decides `request`: as sent, or bound to its run. The request as decided (with the run's
+/// `time` and `history`) and the decision.
+async fn decide_one(
+    state: &State,
+    policy: &Policy,
+    run: Option<&str>,
+    request: Request,
+) -> (Request, Decision) {
+    match run {
+        None => {
+            let decision = policy.decide(&request);
+            (request, decision)
+        }
+        Some(id) => {
+            let decided = state.runs.decide(policy, &state.metrics, id, request).await;
+            (decided.request, decided.decision)
+        }
+    }
+}
+
+async fn decide(
+    Extract(state): Extract<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let started = Instant::now();
     let body = match body {
         Ok(body) => body,
         Err(rejection) => return body_rejection(&state, &rejection),
     };
+    let run = match run_id(&headers) {
+        Ok(run) => run,
+        Err(e) => return bad_request(&state, &e),
+    };
     let request = match Request::from_slice(&body) {
         Ok(request) => request,
         Err(e) => return bad_request(&state, &e),
     };
-    let decision = match state.policy.load().as_ref() {
-        Some(loaded) => loaded.policy.decide(&request),
-        None => return no_policy(&state),
+    if run.is_some()
+        && let Err(e) = runs::check_unbound_fields(&request)
+    {
+        return bad_request(&state, &e);
+    }
+    let (request, decision, text) = match (&run, state.runs.mode) {
+        // The common case, on the policy's guard (no reference count touched).
+        (None, Mode::Enforce) => {
+            let decision = match state.policy.load().as_ref() {
+                Some(loaded) => loaded.policy.decide(&request),
+                None => return no_policy(&state),
+            };
+            let text = decision.to_json();
+            (request, decision, text)
+        }
+        (run, mode) => {
+            let Some(loaded) = state.policy.load_full() else { return no_policy(&state) };
+            let (request, decision) =
+                decide_one(&state, &loaded.policy, run.as_deref(), request).await;
+            let text = runs::answer(mode, &loaded.policy, &request, &decision).to_string();
+            (request, decision, text)
+        }
     };
-    let text = decision.to_json();
     let id = record(&state, request, decision).await;
     let mut response = json_response(StatusCode::OK, text);
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -139,12 +201,21 @@ async fn decide(Extract(state): Extract<Shared>, body: Result<Bytes, BytesReject
 }
 
 /// An array of requests, decided by one policy; an array of answers in the same order, each a
-/// decision (with its `id`) or `{"error", "field", "index"}`.
-async fn batch(Extract(state): Extract<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
+/// decision (with its `id`) or `{"error", "field", "index"}`. With a `writ-run` header, every
+/// element belongs to that run, and they are decided in order (each sees the calls before it).
+async fn batch(
+    Extract(state): Extract<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let started = Instant::now();
     let body = match body {
         Ok(body) => body,
         Err(rejection) => return body_rejection(&state, &rejection),
+    };
+    let run = match run_id(&headers) {
+        Ok(run) => run,
+        Err(e) => return bad_request(&state, &e),
     };
     let items: Vec<&RawValue> = match serde_json::from_slice(&body) {
         Ok(items) => items,
@@ -160,10 +231,17 @@ async fn batch(Extract(state): Extract<Shared>, body: Result<Bytes, BytesRejecti
     let Some(loaded) = state.policy.load_full() else { return no_policy(&state) };
     let mut answers = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        match Request::from_json(item.get()) {
+        let request = Request::from_json(item.get()).and_then(|request| {
+            if run.is_some() {
+                runs::check_unbound_fields(&request)?;
+            }
+            Ok(request)
+        });
+        match request {
             Ok(request) => {
-                let decision = loaded.policy.decide(&request);
-                let mut value = decision.to_value();
+                let (request, decision) =
+                    decide_one(&state, &loaded.policy, run.as_deref(), request).await;
+                let mut value = runs::answer(state.runs.mode, &loaded.policy, &request, &decision);
                 let id = record(&state, request, decision).await;
                 if let Json::Object(map) = &mut value {
                     map.insert("id".into(), Json::String(id));
@@ -258,17 +336,31 @@ fn tools_body(body: &[u8]) -> Result<(String, Vec<writ_evaluator::Principal>), R
     Ok((workflow, Request::from_json(&request)?.chain))
 }
 
-async fn tools(Extract(state): Extract<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn tools(
+    Extract(state): Extract<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let started = Instant::now();
     let body = match body {
         Ok(body) => body,
         Err(rejection) => return body_rejection(&state, &rejection),
+    };
+    let run = match run_id(&headers) {
+        Ok(run) => run,
+        Err(e) => return bad_request(&state, &e),
     };
     let (workflow, chain) = match tools_body(&body) {
         Ok(parsed) => parsed,
         Err(e) => return bad_request(&state, &e),
     };
     let Some(loaded) = state.policy.load_full() else { return no_policy(&state) };
+    if let Some(id) = &run {
+        let initiator = chain.first().map_or("", |p| p.id.as_str());
+        if let Some(refused) = tools_run_check(&state, id, &workflow, initiator).await {
+            return refused;
+        }
+    }
     let ir = loaded.policy.ir();
     let response = match writ_compiler::reach::visible_tools(ir, &workflow, &chain) {
         Ok(tools) => {
@@ -283,6 +375,41 @@ async fn tools(Extract(state): Extract<Shared>, body: Result<Bytes, BytesRejecti
     };
     state.metrics.latency(Endpoint::Tools, started.elapsed());
     response
+}
+
+/// `/v1/tools` for run `id`: `None` when the run is admitted, live, of `workflow` and started by
+/// `initiator`; otherwise the answer (403 naming what failed; 503 when the store fails).
+async fn tools_run_check(
+    state: &State,
+    id: &str,
+    workflow: &str,
+    initiator: &str,
+) -> Option<Response> {
+    let forbidden = |message: String| {
+        state.metrics.error(ErrorKind::BadRequest);
+        Some(error(StatusCode::FORBIDDEN, &message, Some(RUN_HEADER)))
+    };
+    match state.runs.store.lookup(id, runs::now()).await {
+        Ok(Lookup::Live(run)) if run.workflow != workflow => forbidden(format!(
+            "run `{id}` belongs to workflow `{}`, not `{workflow}`",
+            run.workflow
+        )),
+        Ok(Lookup::Live(run)) if run.initiator != initiator => {
+            forbidden(format!("run `{id}` was started by `{}`, not `{initiator}`", run.initiator))
+        }
+        Ok(Lookup::Live(_)) => None,
+        Ok(Lookup::Expired(run)) => forbidden(format!("run `{id}` expired at {}", run.expires)),
+        Ok(Lookup::Unknown) => forbidden(format!(
+            "run `{id}` was not admitted: no start of it was allowed (or it expired and was \
+             dropped)"
+        )),
+        Err(e) => {
+            state.metrics.error(ErrorKind::HistoryStore);
+            eprintln!("writ serve: error: run `{id}`: {e}");
+            let message = format!("run `{id}`: {e}; treat this as deny");
+            Some(error(StatusCode::SERVICE_UNAVAILABLE, &message, None))
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

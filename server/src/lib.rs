@@ -21,15 +21,21 @@
 //! - A reload loads only files that read the same twice in a row, and never a bundle of a
 //!   lower version than the one served (`source`).
 //!
+//! - Requests that name their run (the `writ-run` header) are bound to it: a start admits the
+//!   run, a call is decided on the run's history and recorded atomically per run, in memory or
+//!   in Redis (`runs.rs`, `history/`).
+//!
 //! Endpoints and semantics: `docs/server.md`.
 
 #![forbid(unsafe_code)]
 
 mod conn;
 mod declog;
+mod history;
 mod http;
 mod id;
 mod metrics;
+mod runs;
 mod source;
 mod state;
 mod watch;
@@ -40,9 +46,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use declog::LogTarget;
+pub use history::{DEFAULT_MAX_RUNS, DEFAULT_PREFIX, HistoryConfig};
 pub use http::DECISION_ID;
+pub use runs::RUN_HEADER;
 pub use source::{Loaded, Source};
 pub use state::Reloaded;
+pub use writ_evaluator::log::Mode;
 
 use crate::metrics::Metrics;
 use crate::state::State;
@@ -77,6 +86,10 @@ pub struct Config {
     /// After a shutdown signal, how long requests in flight may take before their connections
     /// are dropped.
     pub grace: Duration,
+    /// Enforce decisions, or answer allow and log what was decided (shadow mode).
+    pub mode: Mode,
+    /// Where runs named by the `writ-run` header are kept.
+    pub history: HistoryConfig,
 }
 
 impl Config {
@@ -91,6 +104,8 @@ impl Config {
             watch: true,
             require_policy: true,
             grace: Duration::from_secs(30),
+            mode: Mode::Enforce,
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -154,14 +169,18 @@ impl Server {
     /// Loads the policy, opens the decision log, and binds the address.
     pub async fn start(config: Config) -> Result<Server, Error> {
         let metrics = Arc::new(Metrics::new());
+        // Before the log is opened: a store that cannot be reached stops the start.
+        let store = history::Store::open(&config.history).await.map_err(Error::Io)?;
+        let runs = runs::Runs::new(store, config.mode, config.history.clone());
         let (log, writer) = match &config.decision_log {
             Some(target) => {
-                let (sender, writer) = declog::start(target, metrics.clone()).map_err(Error::Io)?;
+                let (sender, writer) =
+                    declog::start(target, config.mode, metrics.clone()).map_err(Error::Io)?;
                 (Some((sender, target.clone())), Some(writer))
             }
             None => (None, None),
         };
-        let state = Arc::new(State::new(config.source.clone(), metrics, log));
+        let state = Arc::new(State::new(config.source.clone(), metrics, log, runs));
         let source = config.source.clone();
         let first = tokio::task::spawn_blocking(move || source.load())
             .await

@@ -33,16 +33,19 @@ pub enum ErrorKind {
     DecisionLog,
     /// A handler that panicked (500; a bug, never input).
     Internal,
+    /// The history store failed (Redis unreachable, say): the call was denied.
+    HistoryStore,
 }
 
 impl ErrorKind {
-    const ALL: [ErrorKind; 6] = [
+    const ALL: [ErrorKind; 7] = [
         ErrorKind::BadRequest,
         ErrorKind::TooLarge,
         ErrorKind::NotFound,
         ErrorKind::NoPolicy,
         ErrorKind::DecisionLog,
         ErrorKind::Internal,
+        ErrorKind::HistoryStore,
     ];
 
     fn label(self) -> &'static str {
@@ -53,6 +56,7 @@ impl ErrorKind {
             ErrorKind::NoPolicy => "no_policy",
             ErrorKind::DecisionLog => "decision_log",
             ErrorKind::Internal => "internal",
+            ErrorKind::HistoryStore => "history_store",
         }
     }
 }

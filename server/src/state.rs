@@ -10,6 +10,7 @@ use writ_evaluator::log::rfc3339_millis;
 
 use crate::declog::{LogSender, LogTarget};
 use crate::metrics::Metrics;
+use crate::runs::Runs;
 use crate::source::{Loaded, Source};
 
 /// A failed load, kept for `/v1/status`.
@@ -30,6 +31,8 @@ pub struct State {
     pub started_at: SystemTime,
     /// One reload at a time.
     pub reloading: tokio::sync::Mutex<()>,
+    /// Admitted runs and their history; the mode.
+    pub runs: Runs,
 }
 
 /// What a reload did.
@@ -46,6 +49,7 @@ impl State {
         source: Source,
         metrics: Arc<Metrics>,
         log: Option<(LogSender, LogTarget)>,
+        runs: Runs,
     ) -> State {
         let (log, log_target) = match log {
             Some((sender, target)) => (Some(sender), Some(target)),
@@ -60,6 +64,7 @@ impl State {
             log_target,
             started_at: SystemTime::now(),
             reloading: tokio::sync::Mutex::new(()),
+            runs,
         }
     }
 
@@ -136,6 +141,8 @@ impl State {
             "last_reload_error": last_error,
             "reloads": {"ok": ok, "failed": failed},
             "decision_log": self.log_target.as_ref().map(|t| t.to_string()),
+            "mode": self.runs.mode.as_str(),
+            "history": self.runs.status(),
             "started_at": rfc3339_millis(self.started_at),
             "version": env!("CARGO_PKG_VERSION"),
         })

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use writ_server::{Config, LogTarget, Source};
+use writ_server::{Config, HistoryConfig, LogTarget, Source};
+
+use crate::cmd::gateway::ModeArg;
 
 use crate::output::{self, FAILED, OK, USAGE};
 
@@ -55,6 +57,20 @@ pub struct Args {
     /// After SIGTERM or SIGINT, how many seconds requests in flight may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     grace: u64,
+    /// `enforce` answers what writ decides; `log-only` answers allow to every decision (for
+    /// rolling a policy out) and logs what writ decided, marked `"mode": "log-only"`.
+    #[arg(long, value_enum, default_value_t = ModeArg::Enforce)]
+    mode: ModeArg,
+    /// Where the runs named by the `writ-run` header are kept: `memory` (this process), or
+    /// `redis://HOST:PORT/DB` (shared by replicas).
+    #[arg(long, value_name = "memory|redis://...", default_value = "memory")]
+    history: String,
+    /// The prefix of every Redis key (with `--history redis://...`).
+    #[arg(long, value_name = "PREFIX", default_value = writ_server::DEFAULT_PREFIX)]
+    history_prefix: String,
+    /// The most live runs kept in memory; past it, starts are denied (with `--history memory`).
+    #[arg(long, value_name = "N", default_value_t = writ_server::DEFAULT_MAX_RUNS)]
+    max_runs: usize,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -76,7 +92,20 @@ pub fn run(args: Args) -> u8 {
         // clap requires one of the two.
         (None, None) => return USAGE,
     };
+    let history = if args.history == "memory" {
+        HistoryConfig::Memory { max_runs: args.max_runs }
+    } else if args.history.starts_with("redis://") {
+        HistoryConfig::Redis { url: args.history, prefix: args.history_prefix }
+    } else {
+        output::error(format!(
+            "`--history {}`: expected `memory` or a URL `redis://HOST:PORT/DB`",
+            args.history
+        ));
+        return USAGE;
+    };
     let mut config = Config::new(source, args.addr);
+    config.history = history;
+    config.mode = args.mode.into();
     config.decision_log = args.decision_log.as_deref().map(LogTarget::parse);
     config.body_limit = args.max_body;
     config.header_timeout = Duration::from_secs(args.header_timeout);

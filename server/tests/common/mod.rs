@@ -138,6 +138,20 @@ impl TestServer {
     pub fn post(&self, path: &str, body: &str) -> Answer {
         request(self.addr, "POST", path, Some(body.as_bytes()))
     }
+
+    /// A POST with extra headers (`("writ-run", "r1")`).
+    pub fn post_with(&self, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        raw(self.addr, format!("{head}{body}").as_bytes())
+    }
 }
 
 impl Drop for TestServer {
