@@ -7,7 +7,6 @@ use std::time::Duration;
 use writ_server::{Config, HistoryConfig, LogTarget, Source};
 
 use crate::cmd::gateway::ModeArg;
-
 use crate::output::{self, FAILED, OK, USAGE};
 
 #[derive(clap::Args)]
