@@ -170,7 +170,7 @@ fn calls_are_decided_with_their_arguments() {
     assert!(text(&extra).starts_with("called read_text_file"));
     let wrong = p.call(6, "read_text_file", json!({"path": ["/tmp/x/project/a.txt"]}));
     assert_eq!(wrong["result"]["isError"], true);
-    assert!(text(&wrong).contains("argument `path` of mcp.fs.read_text_file must be a string"));
+    assert!(text(&wrong).contains("argument `path` of mcp.fs.read_text_file must be a path"));
 
     let (code, received) = p.finish();
     assert_eq!(code, 0);

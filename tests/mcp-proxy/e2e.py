@@ -3,7 +3,9 @@ filesystem MCP server (@modelcontextprotocol/server-filesystem) through `writ mc
 
 Usage: e2e.py WRIT SERVER_JS   (run by .ci/mcp-proxy.sh)
 
-Checks: the listed tools are filtered by the policy; an allowed read returns the file; a denied
+Checks: the run's start is decided at `initialize`; the listed tools are filtered by the
+policy; an allowed read returns the file; `..` in a path never escapes a rule on the project
+(the server is given the project's parent, which holds a secret); a denied
 write never reaches the server (the file is unchanged); a pending write names the evidence it
 lacks and creates nothing; a tool the run may never call is refused without reaching the
 server; the decision log verifies and shows the human and the agent in every chain.
@@ -32,7 +34,7 @@ def text_of(result):
     return "\n".join(getattr(c, "text", "") for c in result.content)
 
 
-async def session(writ, server_js, project, log):
+async def session(writ, server_js, root, project, log):
     params = StdioServerParameters(
         command=writ,
         args=[
@@ -43,7 +45,7 @@ async def session(writ, server_js, project, log):
             "--server", "fs",
             "--decision-log", log,
             "--",
-            "node", server_js, project,
+            "node", server_js, root,
         ],
     )
     async with stdio_client(params) as (read, write):
@@ -64,6 +66,16 @@ async def session(writ, server_js, project, log):
             r = await s.call_tool("read_text_file", {"path": hello})
             check("an allowed read returns the file", not r.is_error and "hello from the project" in text_of(r),
                   text_of(r))
+
+            for attempt in [
+                os.path.join(project, "..", "secret.txt"),
+                project + "/./../secret.txt",
+                project + "//..//secret.txt",
+                os.path.join(project, "drafts", "..", "..", "secret.txt"),
+            ]:
+                r = await s.call_tool("read_text_file", {"path": attempt})
+                check(f"a read of {attempt} (outside the project) is denied",
+                      r.is_error and "writ denied" in text_of(r) and "TOKEN" not in text_of(r), text_of(r))
 
             r = await s.call_tool("read_text_file", {"path": "/etc/hostname"})
             check("a read outside the project is denied", r.is_error and "writ denied" in text_of(r), text_of(r))
@@ -100,15 +112,23 @@ def main():
             f.write("hello from the project\n")
         with open(os.path.join(project, "README.md"), "w") as f:
             f.write("# Project\n")
+        with open(os.path.join(tmp, "secret.txt"), "w") as f:
+            f.write("TOKEN=do-not-leak\n")
         log = os.path.join(tmp, "decisions.jsonl")
 
-        asyncio.run(session(writ, server_js, project, log))
+        asyncio.run(session(writ, server_js, tmp, project, log))
 
         with open(log) as f:
             lines = [json.loads(line) for line in f if line.strip()]
-        decisions = [(l["tool"], l["decision"]) for l in lines]
+        check("the run's start is decided (and logged) first",
+              lines and lines[0]["action"] == "start" and lines[0]["decision"] == "allow", lines[:1])
+        decisions = [(l["tool"], l["decision"]) for l in lines if l["action"] == "call"]
         check("every call was logged, in order", decisions == [
             ("mcp.fs.read_text_file", "allow"),
+            ("mcp.fs.read_text_file", "deny"),
+            ("mcp.fs.read_text_file", "deny"),
+            ("mcp.fs.read_text_file", "deny"),
+            ("mcp.fs.read_text_file", "deny"),
             ("mcp.fs.read_text_file", "deny"),
             ("mcp.fs.write_file", "deny"),
             ("mcp.fs.write_file", "pending"),
