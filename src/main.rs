@@ -151,7 +151,8 @@ enum Command {
     Lsp,
     /// Serve decisions over HTTP for gateways, reloading the policy when it changes.
     Serve(cmd::serve::Args),
-    /// Hooks for coding agents: `writ hook claude-code` decides Claude Code's tool calls.
+    /// Hooks for coding agents: `writ hook claude-code`, `writ hook codex` and `writ hook
+    /// gemini` decide Claude Code's, Codex CLI's and Gemini CLI's tool calls.
     Hook {
         #[command(subcommand)]
         command: cmd::hook::HookCommand,

@@ -1,10 +1,11 @@
-//! writ beside coding agents: the policy gate behind `writ hook claude-code` (Claude Code's
-//! `PreToolUse` hook) and `writ mcp-proxy` (a stdio MCP proxy).
+//! writ beside coding agents: the policy gate behind `writ hook claude-code`, `writ hook codex`
+//! and `writ hook gemini` (the agents' tool hooks) and `writ mcp-proxy` (a stdio MCP proxy).
 //!
 //! - [`names`]: how agent tool and argument names become writ names.
 //! - [`gate`]: a compiled policy and workflow; a tool call to a writ request and decision;
 //!   identity files.
-//! - [`claude`]: the hook's input and answer.
+//! - [`hook`]: what every agent's hook shares: the run, the chain, the decision and its answer.
+//! - [`claude`], [`codex`], [`gemini`]: each agent's hook input and answer format.
 //! - [`mcp`]: the proxy.
 //! - [`strict`]: JSON parsing that rejects duplicate keys.
 //!
@@ -12,8 +13,11 @@
 //! arguments the tool receives; every failure answers deny.
 
 pub mod claude;
+pub mod codex;
 pub mod declog;
 pub mod gate;
+pub mod gemini;
+pub mod hook;
 pub mod mcp;
 pub mod names;
 pub mod run;

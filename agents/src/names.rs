@@ -1,12 +1,18 @@
 //! How tool and argument names from coding agents become writ names.
 //!
 //! A writ word is `[A-Za-z_][A-Za-z0-9_]*` (LANGUAGE.md §1); tool names are words joined by
-//! dots, the first an identifier (here always `claude` or `mcp`). The convention:
+//! dots, the first an identifier (here `claude`, `codex`, `gemini` or `mcp`). The convention:
 //!
 //! - Claude Code's built-in tools become `claude.SNAKE`: `Bash` → `claude.bash`,
 //!   `WebFetch` → `claude.web_fetch`, `NotebookEdit` → `claude.notebook_edit`, `LS` → `claude.ls`.
-//! - MCP tools become `mcp.SERVER.TOOL`, from Claude Code's `mcp__SERVER__TOOL` or from the
-//!   proxy's `--server` and the upstream's tool name.
+//! - Codex CLI's built-in tools become `codex.SNAKE`: `Bash` (every shell tool, as Codex's hooks
+//!   name it) → `codex.bash`, `apply_patch` → `codex.apply_patch`, `shell` → `codex.shell`.
+//! - Gemini CLI's built-in tools become `gemini.SNAKE`: `run_shell_command` →
+//!   `gemini.run_shell_command`, `read_file` → `gemini.read_file`, `replace` → `gemini.replace`.
+//! - MCP tools become `mcp.SERVER.TOOL`: from Claude Code's and Codex's `mcp__SERVER__TOOL`,
+//!   from Gemini CLI's `mcp_context` (`server_name`, `tool_name`: Gemini's own `mcp_SERVER_TOOL`
+//!   cannot be split reliably when the server's name holds a `_`), or from the proxy's
+//!   `--server` and the upstream's tool name.
 //! - In every word (server, tool, argument), each character a word cannot hold becomes `_`; an
 //!   empty word is `_`; a word that would start with a digit gets a leading `_`
 //!   (`read-file` → `read_file`, `-i` → `_i`, `2fa` → `_2fa`).
@@ -28,12 +34,14 @@ pub fn word(text: &str) -> String {
 /// `CamelCase` → `camel_case`, keeping runs of capitals together (`LS` → `ls`,
 /// `HTTPFetch` → `http_fetch`), then made a word.
 pub fn snake(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            let prev = chars[i - 1];
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+    let mut prev: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_uppercase()
+            && let Some(prev) = prev
+        {
+            let next_lower = chars.peek().is_some_and(|n| n.is_ascii_lowercase());
             if prev.is_ascii_lowercase()
                 || prev.is_ascii_digit()
                 || (prev.is_ascii_uppercase() && next_lower)
@@ -42,6 +50,7 @@ pub fn snake(text: &str) -> String {
             }
         }
         out.push(c.to_ascii_lowercase());
+        prev = Some(c);
     }
     word(&out)
 }
@@ -54,11 +63,32 @@ pub fn mcp_tool(server: &str, tool: &str) -> String {
 /// The writ tool for a Claude Code tool name: `mcp__SERVER__TOOL` is an MCP tool (split at the
 /// first `__` after the server's name), anything else a built-in (`claude.SNAKE`).
 pub fn claude_tool(name: &str) -> String {
-    if let Some(rest) = name.strip_prefix("mcp__") {
-        let (server, tool) = rest.split_once("__").unwrap_or((rest, ""));
-        return mcp_tool(server, tool);
+    match mcp_parts(name) {
+        Some((server, tool)) => mcp_tool(server, tool),
+        None => format!("claude.{}", snake(name)),
     }
-    format!("claude.{}", snake(name))
+}
+
+/// The writ tool for a Codex CLI tool name: `mcp__SERVER__TOOL` is an MCP tool (as for
+/// Claude Code), anything else a built-in (`codex.SNAKE`).
+pub fn codex_tool(name: &str) -> String {
+    match mcp_parts(name) {
+        Some((server, tool)) => mcp_tool(server, tool),
+        None => format!("codex.{}", snake(name)),
+    }
+}
+
+/// The writ tool for a Gemini CLI built-in tool name (`gemini.SNAKE`). MCP tools are named from
+/// the payload's `mcp_context` with [`mcp_tool`]; a name that only looks like one
+/// (`mcp_github_create_issue`) stays a `gemini.` tool, which no policy declares by accident.
+pub fn gemini_tool(name: &str) -> String {
+    format!("gemini.{}", snake(name))
+}
+
+/// `mcp__SERVER__TOOL` split at the first `__` after the server's name.
+fn mcp_parts(name: &str) -> Option<(&str, &str)> {
+    let rest = name.strip_prefix("mcp__")?;
+    Some(rest.split_once("__").unwrap_or((rest, "")))
 }
 
 #[cfg(test)]
@@ -103,6 +133,35 @@ mod tests {
         assert_eq!(mcp_tool("fs", "read_text_file"), "mcp.fs.read_text_file");
         assert_eq!(mcp_tool("fs", "tools.list"), "mcp.fs.tools_list");
         assert_eq!(mcp_tool("2fa", ""), "mcp._2fa._");
+    }
+
+    #[test]
+    fn codex_and_gemini_tools() {
+        let codex = [
+            ("Bash", "codex.bash"),
+            ("apply_patch", "codex.apply_patch"),
+            ("shell", "codex.shell"),
+            ("local_shell", "codex.local_shell"),
+            ("spawn_agent", "codex.spawn_agent"),
+            ("update_plan", "codex.update_plan"),
+            ("mcp__github__create_issue", "mcp.github.create_issue"),
+            ("mcp__my-server__read-file", "mcp.my_server.read_file"),
+        ];
+        for (name, writ) in codex {
+            assert_eq!(codex_tool(name), writ, "{name}");
+        }
+        let gemini = [
+            ("run_shell_command", "gemini.run_shell_command"),
+            ("read_file", "gemini.read_file"),
+            ("read_many_files", "gemini.read_many_files"),
+            ("replace", "gemini.replace"),
+            ("google_web_search", "gemini.google_web_search"),
+            ("mcp_github_create_issue", "gemini.mcp_github_create_issue"),
+            ("mcp__github__create_issue", "gemini.mcp__github__create_issue"),
+        ];
+        for (name, writ) in gemini {
+            assert_eq!(gemini_tool(name), writ, "{name}");
+        }
     }
 
     #[test]

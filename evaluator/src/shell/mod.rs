@@ -112,7 +112,7 @@ fn analysis(text: &str) -> Result<Analysis, Unknown> {
     if text.contains('\0') {
         return unknown("it contains a NUL character");
     }
-    let result = if depth::cheap_bound(text) <= INLINE_BOUND {
+    if depth::cheap_bound(text) <= INLINE_BOUND {
         analyse(text)
     } else if depth::estimate(text, MAX_DEPTH) > MAX_DEPTH {
         unknown(format!("constructs nest more than {MAX_DEPTH} deep"))
@@ -128,8 +128,7 @@ fn analysis(text: &str) -> Result<Analysis, Unknown> {
             }
             Err(_) => unknown("no thread to parse a deeply nested line"),
         }
-    };
-    result
+    }
 }
 
 fn analyse(text: &str) -> Result<Analysis, Unknown> {
