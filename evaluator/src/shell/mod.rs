@@ -931,6 +931,16 @@ fn lay_all(pattern: &Pattern, words: &[Word], path_allowance: bool) -> Vec<Tri> 
 }
 
 fn runs_one(command: &SimpleCommand, pattern: &Pattern) -> Tri {
+    // Most commands have no word where the pattern's leading string item could start: no need
+    // for the table then. (A leading `...` lays anywhere, so it always builds the table.)
+    if let Some(Item::Word(glob, star)) = pattern.items.first() {
+        let viable = command.words.iter().enumerate().any(|(start, w)| {
+            (start == 0 || !w.dynamic) && item_matches(glob, *star, w, true) != Tri::False
+        });
+        if !viable {
+            return Tri::False;
+        }
+    }
     let table = lay_all(pattern, &command.words, true);
     let mut acc = Tri::False;
     for (start, w) in command.words.iter().enumerate() {
@@ -948,6 +958,13 @@ fn runs_one(command: &SimpleCommand, pattern: &Pattern) -> Tri {
 fn runs_only_one(command: &SimpleCommand, patterns: &[Pattern]) -> Tri {
     let mut acc = Tri::False;
     for p in patterns {
+        // A leading string item that is false on the program settles the pattern.
+        if let (Some(Item::Word(glob, star)), Some(program)) =
+            (p.items.first(), command.words.first())
+            && item_matches(glob, *star, program, false) == Tri::False
+        {
+            continue;
+        }
         acc = acc.or(lay_all(p, &command.words, false).first().copied().unwrap_or(Tri::False));
         if acc == Tri::True {
             break;
