@@ -26,6 +26,7 @@
 #![forbid(unsafe_code)]
 
 mod depth;
+mod fast;
 #[cfg(test)]
 mod tests;
 
@@ -103,6 +104,7 @@ pub fn assigned_variables(text: &str) -> Option<Vec<String>> {
 }
 
 /// What the walk of a command line found.
+#[derive(Debug, PartialEq, Eq)]
 struct Analysis {
     commands: Vec<SimpleCommand>,
     assigned: Vec<String>,
@@ -111,6 +113,9 @@ struct Analysis {
 fn analysis(text: &str) -> Result<Analysis, Unknown> {
     if text.contains('\0') {
         return unknown("it contains a NUL character");
+    }
+    if let Some(analysis) = fast::analyse(text) {
+        return Ok(analysis);
     }
     if depth::cheap_bound(text) <= INLINE_BOUND {
         analyse(text)
@@ -216,14 +221,13 @@ fn is_duplication(target: &Word) -> bool {
 /// Characters of a word that the word parser would return as one unquoted text piece with
 /// nothing dynamic in it.
 fn is_plain(raw: &str) -> bool {
-    !raw.is_empty()
-        && raw.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.' | b'/' | b'_' | b'=' | b':' | b',' | b'+' | b'%' | b'@' | b'^'
-                )
-        })
+    !raw.is_empty() && raw.bytes().all(is_plain_byte)
+}
+
+/// A byte that is itself in an unquoted word: letters, digits and `-._/=:,+%@^`.
+fn is_plain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(b, b'-' | b'.' | b'/' | b'_' | b'=' | b':' | b',' | b'+' | b'%' | b'@' | b'^')
 }
 
 /// Whether a raw word may hold a command substitution or a bash 5.3 `${ cmd; }`.
@@ -927,6 +931,16 @@ fn lay_all(pattern: &Pattern, words: &[Word], path_allowance: bool) -> Vec<Tri> 
 }
 
 fn runs_one(command: &SimpleCommand, pattern: &Pattern) -> Tri {
+    // Most commands have no word where the pattern's leading string item could start: no need
+    // for the table then. (A leading `...` lays anywhere, so it always builds the table.)
+    if let Some(Item::Word(glob, star)) = pattern.items.first() {
+        let viable = command.words.iter().enumerate().any(|(start, w)| {
+            (start == 0 || !w.dynamic) && item_matches(glob, *star, w, true) != Tri::False
+        });
+        if !viable {
+            return Tri::False;
+        }
+    }
     let table = lay_all(pattern, &command.words, true);
     let mut acc = Tri::False;
     for (start, w) in command.words.iter().enumerate() {
@@ -944,6 +958,13 @@ fn runs_one(command: &SimpleCommand, pattern: &Pattern) -> Tri {
 fn runs_only_one(command: &SimpleCommand, patterns: &[Pattern]) -> Tri {
     let mut acc = Tri::False;
     for p in patterns {
+        // A leading string item that is false on the program settles the pattern.
+        if let (Some(Item::Word(glob, star)), Some(program)) =
+            (p.items.first(), command.words.first())
+            && item_matches(glob, *star, program, false) == Tri::False
+        {
+            continue;
+        }
         acc = acc.or(lay_all(p, &command.words, false).first().copied().unwrap_or(Tri::False));
         if acc == Tri::True {
             break;

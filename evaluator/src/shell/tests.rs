@@ -759,3 +759,202 @@ fn assigned_variables_are_found_wherever_the_line_sets_them() {
         assert_eq!(got, want, "{line}");
     }
 }
+
+/// Tokens the fast path's differential test builds lines from: inside its subset, at its edges
+/// and well outside it.
+const FAST_TOKENS: &[&str] = &[
+    "git",
+    "status",
+    "ls",
+    "-la",
+    "src/",
+    "cargo",
+    "test",
+    "--workspace",
+    "a=b",
+    "--x=y",
+    "HEAD~3",
+    "~x",
+    "a:~b",
+    "x=~y",
+    "'q s'",
+    "\"d q\"",
+    "\"it's\"",
+    "''",
+    "\"\"",
+    "'$x'",
+    "\"$x\"",
+    "$x",
+    "*",
+    "a*",
+    "[a]",
+    "{a,b}",
+    "#c",
+    "\\x",
+    "if",
+    "then",
+    "for",
+    "time",
+    "in",
+    "bash",
+    "sh",
+    "/bin/sh",
+    "-c",
+    "eval",
+    "10",
+    "2",
+    "3",
+    "x'y'\"z\"",
+    "é",
+    "'é'",
+    "%1",
+    "@x",
+    "^a",
+    "!",
+    "(",
+    ")",
+    "{",
+    "}",
+    ";",
+    "&&",
+    "||",
+    "|",
+    "&",
+    "|&",
+    ";;",
+    "\n",
+    "\t",
+    ">",
+    ">>",
+    "<",
+    "2>",
+    "2>&1",
+    ">&2",
+    "<&0",
+    ">&-",
+    "&>",
+    ">|",
+    "<<",
+    "<>",
+    "10>",
+    ">&x",
+    "2>& 1",
+    "'a=b'",
+    "A'=1'",
+    "\"a\"=b",
+    "=",
+    "~",
+    "'unclosed",
+    "\"unclosed",
+    "\"a\\\"b\"",
+    "\"x`y`\"",
+    "\"!x\"",
+    "'\tq'",
+    "a\rb",
+    "1>",
+    "0<",
+    "-",
+    "--",
+    "rm",
+    "-rf",
+    "/",
+    "echo",
+    "cd",
+    "..",
+];
+
+/// Tokens inside the subset and at its edges, so that most generated lines take the fast path.
+const FAST_INSIDE: &[&str] = &[
+    "git", "push", "-f", "HEAD~1", "'a b'", "\"c d\"", "x'y'", "''", ";", "&&", "||", "|", ">",
+    ">>", "<", "2>", "2>&1", ">&2", ">&-", "1>", "out.txt", "--x=y", "a=b", "rm", "sh", "-c", "%",
+    "@", "^", ",", "+", ":", "a:b", "'~'", "\"~\"", "a~", "in", "do", "x", "2",
+];
+
+fn fast_line() -> impl Strategy<Value = String> {
+    prop_oneof![fast_line_from(FAST_TOKENS), fast_line_from(FAST_INSIDE)]
+}
+
+fn fast_line_from(tokens: &'static [&'static str]) -> impl Strategy<Value = String> {
+    let token = proptest::sample::select(tokens);
+    let glue = proptest::sample::select(&[" ", " ", " ", "", "  "][..]);
+    proptest::collection::vec((token, glue), 0..12)
+        .prop_map(|parts| parts.into_iter().map(|(t, g)| format!("{t}{g}")).collect::<String>())
+}
+
+/// Every line the fast path reads, it reads as the walk over brush-parser's tree does.
+fn fast_agrees(line: &str) {
+    if let Some(fast) = fast::analyse(line) {
+        match analyse(line) {
+            Ok(slow) => assert_eq!(fast, slow, "{line:?}"),
+            Err(u) => panic!("{line:?}: the fast path read it, brush-parser: unknown ({u})"),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 20_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_fast_path_agrees_with_brush_parser(line in fast_line()) {
+        fast_agrees(&line);
+    }
+}
+
+#[test]
+fn the_fast_path_reads_everyday_lines_and_leaves_the_rest() {
+    let read = [
+        "git status",
+        "git status && cargo test --workspace --release -- --nocapture 2>&1 | grep -v 'warning: unused' ; git diff --stat HEAD~3 -- src/ tests/ && rg --line-number \"fn main\" src/bin/ examples/",
+        "ls -la src/ > /dev/null 2>&1",
+        "cargo test;",
+        "",
+        "npm run lint || echo 'lint failed'",
+        "cat <README.md",
+        "echo x >>log.txt",
+    ];
+    for line in read {
+        assert!(fast::analyse(line).is_some(), "{line:?} should take the fast path");
+        fast_agrees(line);
+    }
+    let left = [
+        "echo $HOME",
+        "LD_PRELOAD=x ls",
+        "bash -c 'git push'",
+        "eval ls",
+        "ls *.rs",
+        "cd ~",
+        "git log HEAD@{1}",
+        "if true; then ls; fi",
+        "ls &",
+        "a &&",
+        "&& a",
+        "ls # comment",
+        "cat <<EOF\nx\nEOF",
+        "echo \"$(id)\"",
+        "ls\nrm -rf /",
+        "10>x ls",
+        "(ls)",
+    ];
+    for line in left {
+        assert!(fast::analyse(line).is_none(), "{line:?} should go to brush-parser");
+    }
+}
+
+/// The differential test means something only if many lines take the fast path: at least one
+/// in ten of the generated lines must, and every one must agree.
+#[test]
+fn the_fast_path_differential_test_reaches_its_subset() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = fast_line();
+    let (mut accepted, total) = (0, 20_000);
+    for _ in 0..total {
+        let line = strategy.new_tree(&mut runner).expect("a line").current();
+        if fast::analyse(&line).is_some() {
+            accepted += 1;
+            fast_agrees(&line);
+        }
+    }
+    assert!(accepted * 10 >= total, "only {accepted} of {total} lines took the fast path");
+}
