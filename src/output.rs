@@ -20,19 +20,24 @@ pub fn error(message: impl std::fmt::Display) {
 /// policy, the path as given for a single file. (Rule ids and the policy digest keep the
 /// policy-relative paths.)
 pub fn display_sources(compiler: &Compiler, policy: &Path) -> Vec<SourceText> {
-    let is_dir = policy.is_dir();
     compiler
         .sources()
         .into_iter()
         .map(|mut s| {
-            s.path = if is_dir {
-                policy.join(&s.path).display().to_string()
-            } else {
-                policy.display().to_string()
-            };
+            s.path = display_path(policy, &s.path);
             s
         })
         .collect()
+}
+
+/// How a policy file (named relative to the policy, as the compiler and the IR name it) is shown
+/// to the user: under the policy directory, or the policy file as given.
+pub fn display_path(policy: &Path, file: &str) -> String {
+    if policy.is_dir() {
+        policy.join(file).display().to_string()
+    } else {
+        policy.display().to_string()
+    }
 }
 
 /// Diagnostics as CI findings.

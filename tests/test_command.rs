@@ -115,9 +115,47 @@ fn filter_selects_tests_by_name() {
     let (code, stdout, _) = writ(&["test", FAILING, "--filter", "ping"]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
-    let (code, stdout, _) = writ(&["test", FAILING, "--filter", "nothing matches this"]);
-    assert_eq!(code, 0);
-    assert!(stdout.contains("no test matches the filter"), "{stdout}");
+    // A filter that matches nothing is a usage error, never a green run.
+    let (code, stdout, stderr) = writ(&["test", FAILING, "--filter", "nothing matches this"]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("no test name contains `nothing matches this` (`--filter`); the policy's tests are \"ping is allowed\""),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_coverage_shortfall_is_reported_in_every_format() {
+    let policy = "examples/support-agents/policy.writ";
+    let args = |format: &'static str| ["test", policy, "--coverage-min", "99", "--format", format];
+    let (code, stdout, _) = writ(&args("github"));
+    assert_eq!(code, 1);
+    let line =
+        stdout.lines().find(|l| l.contains("coverage_below_minimum")).expect("an annotation");
+    assert!(line.starts_with("::error file=examples/support-agents/policy.writ,line="), "{line}");
+    assert!(line.contains("coverage 87.5%25 is below the minimum of 99%25"), "{line}");
+    let (code, stdout, _) = writ(&args("junit"));
+    assert_eq!(code, 1);
+    let doc = roxmltree::Document::parse(&stdout).expect("JUnit XML");
+    let failure = doc
+        .descendants()
+        .find(|n| n.has_tag_name("failure") && n.attribute("type") == Some("coverage"))
+        .expect("a coverage failure");
+    assert!(failure.attribute("message").unwrap().contains("below the minimum of 99%"));
+    let root = doc.root_element();
+    let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
+    assert_eq!(root.attribute("tests"), Some(cases.to_string().as_str()));
+    let (code, stdout, _) = writ(&args("sarif"));
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["ruleId"] == "writ::coverage_below_minimum"), "{v}");
+    let (code, stdout, _) = writ(&args("json"));
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["coverage"]["minimum"], 99.0);
+    assert_eq!(v["coverage"]["below_minimum"], true);
 }
 
 #[test]

@@ -76,6 +76,22 @@ struct Coverage {
     covered: usize,
     percent: f64,
     uncovered: Vec<UncoveredRule>,
+    /// `--coverage-min`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    minimum: Option<f64>,
+    /// Whether `percent` is below `minimum` (so the run fails).
+    below_minimum: bool,
+}
+
+impl Coverage {
+    /// `coverage 62.5% is below the minimum of 80% (5 of 8 rules exercised)`, when it is.
+    fn shortfall(&self) -> Option<String> {
+        let minimum = self.minimum.filter(|_| self.below_minimum)?;
+        Some(format!(
+            "coverage {:.1}% is below the minimum of {minimum}% ({} of {} rules exercised)",
+            self.percent, self.covered, self.rules
+        ))
+    }
 }
 
 #[derive(Serialize)]
@@ -202,10 +218,24 @@ pub fn run(options: &Options) -> u8 {
         .filter(|t| options.filter.is_none_or(|f| t.name.contains(f)))
         .map(|t| run_test(&policy, t, &sources, &mut covered))
         .collect();
+    if let Some(filter) = options.filter
+        && tests.is_empty()
+    {
+        // A typo in a filter must not pass as a green run.
+        let names: Vec<String> =
+            compilation.tests.iter().take(5).map(|t| format!("{:?}", t.name)).collect();
+        let more = compilation.tests.len().saturating_sub(names.len());
+        output::error(format!(
+            "no test name contains `{filter}` (`--filter`); the policy's tests are {}{}",
+            if names.is_empty() { "none".to_string() } else { names.join(", ") },
+            if more > 0 { format!(" and {more} more") } else { String::new() }
+        ));
+        return USAGE;
+    }
     let passed = tests.iter().filter(|t| t.passed).count();
     let failed = tests.len() - passed;
     let coverage = (options.coverage || options.coverage_min.is_some())
-        .then(|| coverage(policy.ir(), &covered));
+        .then(|| coverage(policy.ir(), &covered, options.coverage_min, options.path));
     let report = Report { passed, failed, tests, coverage };
     match options.format {
         TestFormat::Human => print!("{}", human(&report, options)),
@@ -228,10 +258,7 @@ pub fn run(options: &Options) -> u8 {
         }
         TestFormat::Github => print!("{}", crate::ci::github(&findings(&report))),
     }
-    let below_min = match (&report.coverage, options.coverage_min) {
-        (Some(c), Some(min)) => c.percent < min,
-        _ => false,
-    };
+    let below_min = report.coverage.as_ref().is_some_and(|c| c.below_minimum);
     if report.failed > 0 || below_min { FAILED } else { OK }
 }
 
@@ -255,14 +282,19 @@ fn run_test(
     }
 }
 
-fn coverage(ir: &PolicyIr, covered: &BTreeSet<String>) -> Coverage {
+fn coverage(
+    ir: &PolicyIr,
+    covered: &BTreeSet<String>,
+    minimum: Option<f64>,
+    policy: &Path,
+) -> Coverage {
     let rules = all_rules(ir);
     let uncovered: Vec<UncoveredRule> = rules
         .iter()
         .filter(|r| !covered.contains(&r.id))
         .map(|r| UncoveredRule {
             id: r.id.clone(),
-            file: r.file.clone(),
+            file: output::display_path(policy, &r.file),
             line: r.line,
             text: r.text.clone(),
         })
@@ -270,7 +302,9 @@ fn coverage(ir: &PolicyIr, covered: &BTreeSet<String>) -> Coverage {
     let total = rules.len();
     let hit = total - uncovered.len();
     let percent = if total == 0 { 100.0 } else { (hit as f64) * 100.0 / (total as f64) };
-    Coverage { rules: total, covered: hit, percent: (percent * 10.0).round() / 10.0, uncovered }
+    let percent = (percent * 10.0).round() / 10.0;
+    let below_minimum = minimum.is_some_and(|m| percent < m);
+    Coverage { rules: total, covered: hit, percent, uncovered, minimum, below_minimum }
 }
 
 fn describe_actual(actual: &Json) -> String {
@@ -340,10 +374,8 @@ fn human(report: &Report, options: &Options) -> String {
                 out.push_str(&format!("    line {}: {} `{}`\n", r.line, r.id, r.text));
             }
         }
-        if let Some(min) = options.coverage_min
-            && c.percent < min
-        {
-            out.push_str(&format!("coverage {:.1}% is below the minimum of {min}%\n", c.percent));
+        if let Some(shortfall) = c.shortfall() {
+            out.push_str(&format!("{shortfall}\n"));
         }
     }
     if report.tests.is_empty() {
@@ -380,6 +412,25 @@ fn findings(report: &Report) -> Vec<crate::ci::Finding> {
             });
         }
     }
+    if let Some(c) = &report.coverage
+        && let Some(shortfall) = c.shortfall()
+    {
+        // Annotated on the first rule no test exercises, listing them all.
+        let first = c.uncovered.first();
+        let ids: Vec<&str> = c.uncovered.iter().map(|u| u.id.as_str()).collect();
+        out.push(crate::ci::Finding {
+            rule_id: "writ::coverage_below_minimum".into(),
+            rule_description: "policy tests exercise fewer rules than `--coverage-min` asks".into(),
+            level: crate::ci::Level::Error,
+            message: format!("{shortfall}; not exercised: {}", ids.join(", ")),
+            file: first.map(|u| u.file.clone()).unwrap_or_default(),
+            line: first.map_or(1, |u| u.line as usize),
+            column: 1,
+            end_line: first.map_or(1, |u| u.line as usize),
+            end_column: 1,
+            related: Vec::new(),
+        });
+    }
     out
 }
 
@@ -403,11 +454,13 @@ fn xml_escape(s: &str) -> String {
 }
 
 fn junit(report: &Report) -> String {
+    // A coverage shortfall is one more failing test case, in a suite of its own.
+    let short = report.coverage.as_ref().is_some_and(|c| c.below_minimum);
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!(
         "<testsuites name=\"writ\" tests=\"{}\" failures=\"{}\">\n",
-        report.tests.len(),
-        report.failed
+        report.tests.len() + usize::from(short),
+        report.failed + usize::from(short)
     ));
     let mut by_file: BTreeMap<&str, Vec<&TestResult>> = BTreeMap::new();
     for t in &report.tests {
@@ -454,6 +507,20 @@ fn junit(report: &Report) -> String {
             }
             out.push_str("    </testcase>\n");
         }
+        out.push_str("  </testsuite>\n");
+    }
+    if let Some(c) = &report.coverage
+        && let Some(shortfall) = c.shortfall()
+    {
+        let ids: Vec<&str> = c.uncovered.iter().map(|u| u.id.as_str()).collect();
+        out.push_str(
+            "  <testsuite name=\"writ coverage\" tests=\"1\" failures=\"1\" errors=\"0\">\n",
+        );
+        out.push_str(&format!(
+            "    <testcase name=\"coverage\" classname=\"writ coverage\">\n      <failure message=\"{}\" type=\"coverage\">not exercised: {}</failure>\n    </testcase>\n",
+            xml_escape(&shortfall),
+            xml_escape(&ids.join(", "))
+        ));
         out.push_str("  </testsuite>\n");
     }
     out.push_str("</testsuites>\n");
