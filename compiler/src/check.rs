@@ -1565,6 +1565,12 @@ impl<'a> Checker<'a> {
                 (Ty::Duration, Ty::Int) | (Ty::Int, Ty::Duration) => {
                     "durations are written with a unit: `30s`, `10m`, `1h`, `7d`".to_string()
                 }
+                (Ty::Int, t) | (t, Ty::Int) if t.is_string() => {
+                    "integers are written without quotes: `3`, not `\"3\"`".to_string()
+                }
+                (Ty::Bool, t) | (t, Ty::Bool) if t.is_string() => {
+                    "booleans are written `true` or `false`, without quotes".to_string()
+                }
                 (t, _) | (_, t) if t.is_string() => "strings are written in double quotes: `\"prod\"`".to_string(),
                 _ => "both sides of a comparison must have the same type".to_string(),
             });

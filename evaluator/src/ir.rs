@@ -215,6 +215,15 @@ impl PrincipalKind {
             PrincipalKind::Agent => "agent",
         }
     }
+
+    /// The kind with its article, for messages: `a human`, `a service`, `an agent`.
+    pub fn with_article(self) -> &'static str {
+        match self {
+            PrincipalKind::Human => "a human",
+            PrincipalKind::Service => "a service",
+            PrincipalKind::Agent => "an agent",
+        }
+    }
 }
 
 /// Which principal an expression reads.

@@ -30,6 +30,17 @@ pub(crate) enum OtherNumber {
     Float(f64),
 }
 
+/// A JSON number that did not fit an `i64` or `u64`, for messages: a whole number that large was
+/// written as an integer too long for 64 bits (`1180000000000000000000`), anything else is not
+/// an integer (`3.5`, `3.0`).
+pub(crate) fn describe_float(f: f64) -> &'static str {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() >= 9.223_372_036_854_775_808e18 {
+        "an integer outside the 64-bit range"
+    } else {
+        "a number that is not an integer"
+    }
+}
+
 impl Json {
     /// What kind of JSON value this is, for messages ("found an object").
     pub(crate) fn describe(&self) -> &'static str {
@@ -38,7 +49,7 @@ impl Json {
             Json::Bool(_) => "a boolean",
             Json::Int(_) => "an integer",
             Json::OtherNumber(OtherNumber::Unsigned(_)) => "an integer outside the 64-bit range",
-            Json::OtherNumber(OtherNumber::Float(_)) => "a number that is not an integer",
+            Json::OtherNumber(OtherNumber::Float(f)) => describe_float(*f),
             Json::Str(_) => "a string",
             Json::Array(_) => "a list",
             Json::Object(_) => "an object",

@@ -220,7 +220,7 @@ impl RequestValue {
             RequestValue::Other(serde_json::Value::Object(_)) => "an object",
             RequestValue::Other(serde_json::Value::Array(_)) => "a list that is not all strings",
             RequestValue::Other(serde_json::Value::Number(n)) if n.is_f64() => {
-                "a number that is not an integer"
+                crate::json::describe_float(n.as_f64().unwrap_or(f64::NAN))
             }
             RequestValue::Other(serde_json::Value::Number(_)) => {
                 "an integer outside the 64-bit range"

@@ -235,7 +235,7 @@ impl fmt::Display for RejectReason {
             }
             RejectReason::NoGiver => f.write_str("it has no giver (`by`)"),
             RejectReason::GiverNotHuman { kind } => {
-                write!(f, "the giver is a {}, not a human", kind.as_str())
+                write!(f, "the giver is {}, not a human", kind.with_article())
             }
             RejectReason::SelfApproval => {
                 f.write_str("the giver is in the chain (no self-approval)")

@@ -467,6 +467,13 @@ fn fractions_and_exponents_are_not_integers() {
 }
 
 #[test]
+fn integers_too_long_for_64_bits_are_named_so() {
+    for raw in ["1180000000000000000000", "-9223372036854775809", "18446744073709551616"] {
+        assert_eq!(arg_value(raw).describe(), "an integer outside the 64-bit range", "{raw}");
+    }
+}
+
+#[test]
 fn objects_and_mixed_lists_are_not_writ_values() {
     let v = arg_value(r#"{"a": 1}"#);
     assert_eq!(v.describe(), "an object");
