@@ -34,7 +34,7 @@ pub(crate) enum OtherNumber {
 /// written as an integer too long for 64 bits (`1180000000000000000000`), anything else is not
 /// an integer (`3.5`, `3.0`).
 pub(crate) fn describe_float(f: f64) -> &'static str {
-    if f.is_finite() && f.fract() == 0.0 && f.abs() >= 9.223_372_036_854_775_808e18 {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() >= 2f64.powi(63) {
         "an integer outside the 64-bit range"
     } else {
         "a number that is not an integer"

@@ -11,6 +11,7 @@
 mod convert;
 mod diagnostics;
 mod features;
+pub mod framing;
 mod server;
 pub mod workspace;
 
@@ -34,7 +35,20 @@ pub fn run_stdio() -> std::io::Result<bool> {
     runtime.block_on(async move {
         let (service, socket) =
             LspService::new(move |client| Backend::with_shutdown_flag(client, flag.clone()));
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+        // The client's messages are checked before the server sees them (`framing`): one that
+        // is not a JSON-RPC message is answered with an error instead of ending the session.
+        let (server_in, from_guard) = tokio::io::duplex(1 << 16);
+        let (to_writer, server_out) = tokio::io::duplex(1 << 16);
+        let (answers, queue) = tokio::sync::mpsc::unbounded_channel();
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        tokio::spawn(framing::guard_input(stdin, server_in, answers.clone()));
+        let server_out = tokio::io::BufReader::new(server_out);
+        let writer =
+            tokio::spawn(framing::write_output(server_out, answers, queue, tokio::io::stdout()));
+        Server::new(from_guard, to_writer, socket).serve(service).await;
+        let _ = writer.await;
     });
+    // Standard input is read on a blocking thread that may still wait for a message.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     Ok(shut_down.load(std::sync::atomic::Ordering::SeqCst))
 }
