@@ -29,8 +29,15 @@ pub fn run(paths: &[PathBuf], format: CheckFormat) -> u8 {
                 let color = output::stdout_color();
                 print!("{}", output::render_human(&compilation.diagnostics, &sources, color));
                 let files = sources.len();
+                // Lints judge a whole, correct program, so they run only once there are no
+                // errors: say so, rather than let "0 warnings" read as a clean bill.
+                let later = if compilation.has_errors() {
+                    "; lints run once the errors are fixed"
+                } else {
+                    ""
+                };
                 println!(
-                    "{}: {} in {} file{}",
+                    "{}: {} in {} file{}{later}",
                     path.display(),
                     output::summary(compilation),
                     files,
