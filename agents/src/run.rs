@@ -212,8 +212,30 @@ impl SqliteStore {
             .map_err(|e| fail("cannot open the run store in", &e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| fail("cannot configure the run store in", &e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| fail("cannot configure the run store in", &e))?;
+        // Switching a new database to WAL, and creating its tables, can meet another hook doing
+        // the same: SQLite then answers "locked" at once for the journal mode, without waiting
+        // on the busy timeout. Both steps are idempotent, so they are retried until it passes.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match Self::prepare(&conn) {
+                Ok(()) => break,
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(e) => return Err(fail("cannot prepare the run store in", &e)),
+            }
+        }
+        Ok(SqliteStore { path, conn: Mutex::new(conn) })
+    }
+
+    /// WAL mode and the tables (both idempotent).
+    fn prepare(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS runs (
                  run TEXT PRIMARY KEY, admission TEXT, last_seen INTEGER NOT NULL);
@@ -225,14 +247,20 @@ impl SqliteStore {
              CREATE UNIQUE INDEX IF NOT EXISTS calls_run_id ON calls(run, call_id)
                  WHERE call_id IS NOT NULL;",
         )
-        .map_err(|e| fail("cannot create the run store's tables in", &e))?;
-        Ok(SqliteStore { path, conn: Mutex::new(conn) })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// SQLite's "busy" or "locked": another connection holds the lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {

@@ -282,3 +282,28 @@ fn a_corrupt_store_denies_rather_than_forgets() {
     assert!(SqliteStore::open(&dir).is_err());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Hooks that start at once on a new state directory all open the store: creating it, switching
+/// it to WAL and making its tables race, and none may fail with "database is locked".
+#[test]
+fn many_processes_can_create_the_store_at_once() {
+    for round in 0..5 {
+        let dir = std::env::temp_dir()
+            .join(format!("writ-run-store-race-{}-{round}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let barrier = Arc::new(std::sync::Barrier::new(16));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (dir, barrier) = (dir.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    SqliteStore::open(&dir).map(|_| ())
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().expect("thread"), Ok(()), "round {round}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
