@@ -89,13 +89,9 @@ pub(crate) fn render(answer: &Answer) -> Json {
                 "permissionDecisionReason": answer.reason,
             }
         }),
-        (HookEvent::SessionStart, _) if !answer.reason.is_empty() => json!({
-            "systemMessage": answer.reason,
-            "hookSpecificOutput": {
-                "hookEventName": "SessionStart",
-                "additionalContext": answer.reason,
-            }
-        }),
+        (HookEvent::SessionStart, _) if !answer.reason.is_empty() => {
+            hook::session_start_notice(&answer.reason)
+        }
         _ => json!({}),
     }
 }

@@ -510,6 +510,15 @@ pub fn derive_assigns(input: &mut Map<String, Json>) {
     };
 }
 
+/// A `SessionStart` answer that tells both the person (`systemMessage`) and the model
+/// (`additionalContext`) why the session will be refused: the form Codex CLI and Gemini CLI read.
+pub(crate) fn session_start_notice(reason: &str) -> Json {
+    json!({
+        "systemMessage": reason,
+        "hookSpecificOutput": {"hookEventName": "SessionStart", "additionalContext": reason},
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::command_line;

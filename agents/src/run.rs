@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
-use writ_evaluator::history::{HistoryHorizon, history_horizon};
+use writ_evaluator::history::HistoryHorizon;
 use writ_evaluator::log::Mode;
 use writ_evaluator::{Decision, Outcome, Request, Timestamp};
 
@@ -76,6 +76,16 @@ pub struct RunRecord {
     pub calls: Vec<RecordedCall>,
 }
 
+impl RunRecord {
+    /// `now`, or the time of the run's latest recorded call if that is later: the run's clock
+    /// never goes back. (A process whose clock read came before another's, but whose
+    /// transaction came after, would otherwise see that call in its future, and not count it
+    /// in a window.)
+    pub fn clock(&self, now: i64) -> i64 {
+        self.calls.iter().map(|c| c.at).fold(now, i64::max)
+    }
+}
+
 /// What a transaction changes in a run.
 #[derive(Clone, Debug, Default)]
 pub struct RunUpdate {
@@ -94,7 +104,7 @@ pub struct Retention {
 impl Retention {
     /// What a policy can read: its [`HistoryHorizon`], at least [`MIN_KEEP`].
     pub fn for_policy(gate: &Gate, idle: Duration) -> Retention {
-        let keep = match history_horizon(gate.policy.ir()) {
+        let keep = match gate.policy.history_horizon() {
             HistoryHorizon::WholeRun => None,
             HistoryHorizon::Seconds(s) => {
                 Some(Duration::from_secs(u64::try_from(s).unwrap_or(0)).max(MIN_KEEP))
@@ -169,13 +179,13 @@ impl RunStore for MemoryStore {
         let oldest = retention.oldest_kept(now);
         record.calls.retain(|c| c.at > oldest);
         let update = decide(record);
-        apply(record, update)?;
+        apply(record, update);
         *seen = now;
         Ok(())
     }
 }
 
-fn apply(record: &mut RunRecord, update: RunUpdate) -> Result<(), StoreError> {
+fn apply(record: &mut RunRecord, update: RunUpdate) {
     if let Some(admission) = update.admit {
         record.admission = Some(admission);
     }
@@ -186,7 +196,6 @@ fn apply(record: &mut RunRecord, update: RunUpdate) -> Result<(), StoreError> {
             record.calls.push(call);
         }
     }
-    Ok(())
 }
 
 /// Runs in a SQLite database under a state directory, shared by processes: each transaction is
@@ -397,18 +406,28 @@ impl RunGate<'_> {
     /// Decides `call` within its run: see the module documentation. `Err` is a failure before
     /// any decision (a store error, a call that cannot be put as a request): deny.
     pub fn call(&self, call: &RunCall<'_>) -> Result<RunJudgement, String> {
+        self.within_run(call, |record, now, initiator, policy| {
+            self.decide_in(call, record, now, initiator, policy)
+        })
+    }
+
+    /// Runs `decide` on `call`'s run in one store transaction (with the request's time, the
+    /// initiator and the policy hash it needs) and applies the update it returns.
+    fn within_run<T>(
+        &self,
+        call: &RunCall<'_>,
+        mut decide: impl FnMut(&RunRecord, i64, &str, &str) -> (Result<T, String>, RunUpdate),
+    ) -> Result<T, String> {
         let now = unix_nanos(call.now)?;
         let initiator = initiator(call.chain);
         let policy = self.gate.policy.hash().to_string();
-        let mut outcome: Option<Result<RunJudgement, String>> = None;
-        let mut decide = |record: &RunRecord| -> RunUpdate {
-            let (result, update) = self.decide_in(call, record, now, &initiator, &policy);
+        let mut outcome = None;
+        let mut step = |record: &RunRecord| -> RunUpdate {
+            let (result, update) = decide(record, now, &initiator, &policy);
             outcome = Some(result);
             update
         };
-        self.store
-            .transact(call.run, now, self.retention, &mut decide)
-            .map_err(|e| e.to_string())?;
+        self.store.transact(call.run, now, self.retention, &mut step).map_err(|e| e.to_string())?;
         outcome.unwrap_or_else(|| Err("the run store did not run the decision".to_string()))
     }
 
@@ -438,11 +457,7 @@ impl RunGate<'_> {
                 update,
             );
         }
-        // The run's clock never goes back: a process whose clock read came before another's
-        // but whose transaction came after would otherwise see that call in its future, and not
-        // count it in a window.
-        let latest = record.calls.iter().map(|c| c.at).max().unwrap_or(i64::MIN);
-        let now = now.max(latest);
+        let now = record.clock(now);
         let time = Timestamp::from_unix_nanos(i128::from(now)).unwrap_or(call.now);
         let mut run = call.run_fields.clone();
         run.insert("time".into(), Json::String(time.to_string()));
@@ -483,23 +498,11 @@ impl RunGate<'_> {
     /// Decides the run's start now, unless an admission is cached (a `SessionStart` hook, or
     /// a gateway's `initialize`).
     pub fn admit(&self, call: &RunCall<'_>) -> Result<Admitted, String> {
-        let now = unix_nanos(call.now)?;
-        let initiator = initiator(call.chain);
-        let policy = self.gate.policy.hash().to_string();
-        let mut outcome = None;
-        let mut decide = |record: &RunRecord| -> RunUpdate {
-            let result = self.admission(call, record, now, &initiator, &policy);
-            let mut update = RunUpdate::default();
-            if let Ok(admitted) = &result {
-                update.admit = admitted.admit.clone();
-            }
-            outcome = Some(result);
-            update
-        };
-        self.store
-            .transact(call.run, now, self.retention, &mut decide)
-            .map_err(|e| e.to_string())?;
-        outcome.unwrap_or_else(|| Err("the run store did not run the decision".to_string()))
+        self.within_run(call, |record, now, initiator, policy| {
+            let result = self.admission(call, record, now, initiator, policy);
+            let admit = result.as_ref().ok().and_then(|a| a.admit.clone());
+            (result, RunUpdate { admit, record: None })
+        })
     }
 
     /// Records `call` in its run's history without deciding it: a call that ran after a
@@ -507,16 +510,13 @@ impl RunGate<'_> {
     /// same `call_id` is not recorded again.
     pub fn record(&self, call: &RunCall<'_>) -> Result<(), String> {
         let now = unix_nanos(call.now)?;
-        let mut decide = |record: &RunRecord| -> RunUpdate {
-            let latest = record.calls.iter().map(|c| c.at).max().unwrap_or(i64::MIN);
-            RunUpdate {
-                admit: None,
-                record: Some(RecordedCall {
-                    tool: call.tool.to_string(),
-                    at: now.max(latest),
-                    call_id: call.call_id.map(str::to_string),
-                }),
-            }
+        let mut decide = |record: &RunRecord| RunUpdate {
+            admit: None,
+            record: Some(RecordedCall {
+                tool: call.tool.to_string(),
+                at: record.clock(now),
+                call_id: call.call_id.map(str::to_string),
+            }),
         };
         self.store.transact(call.run, now, self.retention, &mut decide).map_err(|e| e.to_string())
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::cond::{CCond, RunFacts, Scope, Tri, eval_opt, lookup};
 use crate::decision::{Decision, Missing, Outcome};
+use crate::history::HistoryHorizon;
 use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value, ValueType};
 use crate::policy::{Deny, Policy, RequireFor, Requirement, Rule, Workflow};
 use crate::render;
@@ -310,7 +311,7 @@ impl Policy {
     ) -> RunFacts<'a> {
         let history = req.history.as_deref();
         let history_tools = match history {
-            Some(entries) if self.counts_calls => {
+            Some(entries) if self.history_horizon != HistoryHorizon::Nothing => {
                 entries.iter().map(|e| self.tools_by_name.get(e.tool.as_str()).copied()).collect()
             }
             _ => Vec::new(),

@@ -287,7 +287,11 @@ impl HistoryHorizon {
 }
 
 /// The [`HistoryHorizon`] of a policy: the widest over every `calls(...)` in every condition
-/// (entitlements, starts, allows, denies, deny-starts, `require ... for`, guardrails).
+/// (entitlements, starts, allows, denies, deny-starts, `require ... for`, guardrails). A built
+/// [`crate::Policy`] carries it ([`crate::Policy::history_horizon`]); this is the walk.
+///
+/// Iterative, so that a deep IR cannot overflow the stack here (the policy builder bounds depth
+/// after it runs, and rejects a deeper IR).
 pub fn history_horizon(ir: &crate::ir::PolicyIr) -> HistoryHorizon {
     use crate::ir::{Cond, Operand, RuleSetIr};
     fn operand(op: &Operand) -> HistoryHorizon {
@@ -299,7 +303,21 @@ pub fn history_horizon(ir: &crate::ir::PolicyIr) -> HistoryHorizon {
             _ => HistoryHorizon::Nothing,
         }
     }
-    fn cond(c: &Cond) -> HistoryHorizon {
+    fn rules(set: &RuleSetIr) -> impl Iterator<Item = &Option<Cond>> {
+        let denies = set.denies.iter().map(|r| &r.condition);
+        let deny_starts = set.deny_starts.iter().map(|r| &r.condition);
+        denies.chain(deny_starts).chain(set.requires.iter().map(|r| &r.condition))
+    }
+    let roles = ir.roles.iter().flat_map(|r| &r.entitlements).map(|e| &e.condition);
+    let workflows = ir.workflows.iter().flat_map(|w| {
+        let starts = w.starts.iter().map(|r| &r.condition);
+        let allows = w.allows.iter().map(|r| &r.condition);
+        rules(&w.rules).chain(starts).chain(allows)
+    });
+    let mut stack: Vec<&Cond> =
+        rules(&ir.guardrails).chain(roles).chain(workflows).flatten().collect();
+    let mut horizon = HistoryHorizon::Nothing;
+    while let Some(c) = stack.pop() {
         match c {
             Cond::Truth(a)
             | Cond::Matches(a, _)
@@ -307,42 +325,16 @@ pub fn history_horizon(ir: &crate::ir::PolicyIr) -> HistoryHorizon {
             | Cond::AllMatches(a, _)
             | Cond::Runs(a, _)
             | Cond::RunsOnly(a, _)
-            | Cond::Under(a, _) => operand(a),
+            | Cond::Under(a, _) => horizon = horizon.widen(operand(a)),
             Cond::Compare(_, a, b) | Cond::In(a, b) | Cond::Contains(a, b) => {
-                operand(a).widen(operand(b))
+                horizon = horizon.widen(operand(a)).widen(operand(b));
             }
-            Cond::HasRole(..) => HistoryHorizon::Nothing,
-            Cond::Not(inner) => cond(inner),
-            Cond::And(items) | Cond::Or(items) => {
-                items.iter().fold(HistoryHorizon::Nothing, |h, c| h.widen(cond(c)))
-            }
+            Cond::HasRole(..) => {}
+            Cond::Not(inner) => stack.push(inner),
+            Cond::And(items) | Cond::Or(items) => stack.extend(items.iter()),
         }
-    }
-    fn opt(c: &Option<Cond>) -> HistoryHorizon {
-        c.as_ref().map_or(HistoryHorizon::Nothing, cond)
-    }
-    fn rules(set: &RuleSetIr) -> HistoryHorizon {
-        let denies = set.denies.iter().map(|r| opt(&r.condition));
-        let deny_starts = set.deny_starts.iter().map(|r| opt(&r.condition));
-        let requires = set.requires.iter().map(|r| opt(&r.condition));
-        denies
-            .chain(deny_starts)
-            .chain(requires)
-            .fold(HistoryHorizon::Nothing, HistoryHorizon::widen)
-    }
-    let mut horizon = rules(&ir.guardrails);
-    for role in &ir.roles {
-        for e in &role.entitlements {
-            horizon = horizon.widen(opt(&e.condition));
-        }
-    }
-    for w in &ir.workflows {
-        horizon = horizon.widen(rules(&w.rules));
-        for s in &w.starts {
-            horizon = horizon.widen(opt(&s.condition));
-        }
-        for a in &w.allows {
-            horizon = horizon.widen(opt(&a.condition));
+        if horizon == HistoryHorizon::WholeRun {
+            break;
         }
     }
     horizon

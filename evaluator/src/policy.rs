@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::cond::{CCond, COperand, Calls, Class, CommandCond, Lit, UnderCond};
 use crate::glob::Glob;
+use crate::history::{HistoryHorizon, history_horizon};
 use crate::ir::{
     CmpOp, CommandPatternIr, Cond, EvidenceId, EvidenceRequirementIr, Operand, PatternItemIr,
     PolicyIr, RoleId, RuleMeta, TargetIr, ToolId, Value, ValueType, Who, WorkflowId,
@@ -337,9 +338,9 @@ pub struct Policy {
     /// Display names of requirements, by (kind) — evidence names as `Arc<str>` for decisions.
     pub(crate) evidence_names: Box<[Arc<str>]>,
     pub(crate) role_names: Box<[Arc<str>]>,
-    /// Whether some condition counts calls (`calls(...)`): only then is a request's history
-    /// resolved to tools.
-    pub(crate) counts_calls: bool,
+    /// How far back the policy's `calls(...)` look; only when some condition counts calls
+    /// (not [`HistoryHorizon::Nothing`]) is a request's history resolved to tools.
+    pub(crate) history_horizon: HistoryHorizon,
 }
 
 impl Policy {
@@ -357,6 +358,12 @@ impl Policy {
     /// `sha256:<hex>`: the policy digest (LANGUAGE.md §7).
     pub fn hash(&self) -> &str {
         &self.hash
+    }
+
+    /// How much of a run's history the policy can ever read: what a gateway that records
+    /// history must keep (computed once, when the policy is built).
+    pub fn history_horizon(&self) -> HistoryHorizon {
+        self.history_horizon
     }
 
     /// The index of a workflow, by name.
@@ -705,7 +712,7 @@ impl Builder {
             top_level,
             evidence_names: ir.evidence.iter().map(|e| e.name.as_str().into()).collect(),
             role_names: ir.roles.iter().map(|r| r.name.as_str().into()).collect(),
-            counts_calls: counts_calls(&ir),
+            history_horizon: history_horizon(&ir),
             ir,
         })
     }
@@ -1168,58 +1175,6 @@ fn expect_class(path: &str, got: &Class, want: Class) -> Result<(), PolicyError>
         ));
     }
     Ok(())
-}
-
-/// Whether any condition of the policy reads `calls(...)`.
-fn counts_calls(ir: &PolicyIr) -> bool {
-    fn operand(op: &Operand) -> bool {
-        matches!(op, Operand::Calls(_))
-    }
-    fn cond(c: &Cond) -> bool {
-        // Iterative, so that a deep IR cannot overflow the stack here (the builder bounds depth
-        // later and rejects it).
-        let mut stack = vec![c];
-        while let Some(c) = stack.pop() {
-            match c {
-                Cond::Truth(a)
-                | Cond::Matches(a, _)
-                | Cond::AnyMatches(a, _)
-                | Cond::AllMatches(a, _)
-                | Cond::Runs(a, _)
-                | Cond::RunsOnly(a, _)
-                | Cond::Under(a, _) => {
-                    if operand(a) {
-                        return true;
-                    }
-                }
-                Cond::Compare(_, a, b) | Cond::In(a, b) | Cond::Contains(a, b) => {
-                    if operand(a) || operand(b) {
-                        return true;
-                    }
-                }
-                Cond::HasRole(..) => {}
-                Cond::Not(inner) => stack.push(inner),
-                Cond::And(items) | Cond::Or(items) => stack.extend(items.iter()),
-            }
-        }
-        false
-    }
-    let set = |rules: &crate::ir::RuleSetIr| {
-        rules.denies.iter().any(|r| r.condition.as_ref().is_some_and(cond))
-            || rules.deny_starts.iter().any(|r| r.condition.as_ref().is_some_and(cond))
-            || rules.requires.iter().any(|r| r.condition.as_ref().is_some_and(cond))
-    };
-    set(&ir.guardrails)
-        || ir
-            .roles
-            .iter()
-            .flat_map(|r| &r.entitlements)
-            .any(|e| e.condition.as_ref().is_some_and(cond))
-        || ir.workflows.iter().any(|w| {
-            set(&w.rules)
-                || w.starts.iter().any(|r| r.condition.as_ref().is_some_and(cond))
-                || w.allows.iter().any(|r| r.condition.as_ref().is_some_and(cond))
-        })
 }
 
 /// A command pattern of the IR, compiled. Patterns have at least one item.

@@ -15,11 +15,10 @@
 //! The mode (`--mode log-only`) changes what is *answered*, never what is decided or logged:
 //! [`answer`] turns every decision into an allow that carries the real one.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value as Json, json};
-use writ_evaluator::history::{HistoryHorizon, history_horizon};
 use writ_evaluator::log::Mode;
 use writ_evaluator::request::{Action, HistoryEntry};
 use writ_evaluator::{Decision, Outcome, Policy, Request, RequestError, Timestamp};
@@ -37,13 +36,12 @@ pub const MAX_RUN_ID: usize = 128;
 /// log-only mode, of a workflow the policy does not declare): the language's default ttl.
 const DEFAULT_TTL_SECONDS: i64 = 3600;
 
-/// The runs of a server: its store, its mode, and the horizon of the policy it serves.
+/// The runs of a server: its store and its mode. (How much history to keep is the served
+/// policy's own [`Policy::history_horizon`].)
 pub struct Runs {
     pub store: Store,
     pub mode: Mode,
     config: HistoryConfig,
-    /// The [`HistoryHorizon`] of the policy with this hash (computed once per policy).
-    horizon: Mutex<Option<(String, HistoryHorizon)>>,
 }
 
 /// A request as it was decided (its `time` and `history` filled in for a run) and what writ
@@ -97,7 +95,7 @@ pub fn now() -> Timestamp {
 
 impl Runs {
     pub fn new(store: Store, mode: Mode, config: HistoryConfig) -> Runs {
-        Runs { store, mode, config, horizon: Mutex::new(None) }
+        Runs { store, mode, config }
     }
 
     /// The `history` part of `/v1/status` (no Redis URL: it may hold a password).
@@ -112,18 +110,6 @@ impl Runs {
                 "store": self.store.kind(),
                 "prefix": prefix,
             }),
-        }
-    }
-
-    fn horizon(&self, policy: &Policy) -> HistoryHorizon {
-        let Ok(mut cached) = self.horizon.lock() else { return history_horizon(policy.ir()) };
-        match &*cached {
-            Some((hash, horizon)) if hash == policy.hash() => *horizon,
-            _ => {
-                let horizon = history_horizon(policy.ir());
-                *cached = Some((policy.hash().to_owned(), horizon));
-                horizon
-            }
         }
     }
 
@@ -198,7 +184,7 @@ impl Runs {
         tool: String,
         now: Timestamp,
     ) -> Decided {
-        let keep = Keep::new(self.horizon(policy), now);
+        let keep = Keep::new(policy.history_horizon(), now);
         let initiator = request.initiator().map(|p| p.id.clone()).unwrap_or_default();
         let decided = self
             .store
