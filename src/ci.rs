@@ -71,18 +71,16 @@ pub fn sarif(findings: &[Finding]) -> Json {
                 "message": {"text": f.message},
                 "locations": [location(&f.file, f.line, f.column, Some((f.end_line, f.end_column)))],
             });
-            if !f.related.is_empty() {
-                result["relatedLocations"] = f
-                    .related
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| {
-                        let mut l = location(&r.file, r.line, r.column, None);
-                        l["id"] = json!(i);
-                        l["message"] = json!({"text": r.message});
-                        l
-                    })
-                    .collect();
+            if let (false, Some(result)) = (f.related.is_empty(), result.as_object_mut()) {
+                let related = f.related.iter().enumerate().map(|(i, r)| {
+                    let mut l = location(&r.file, r.line, r.column, None);
+                    if let Some(l) = l.as_object_mut() {
+                        l.insert("id".into(), json!(i));
+                        l.insert("message".into(), json!({"text": r.message}));
+                    }
+                    l
+                });
+                result.insert("relatedLocations".into(), related.collect());
             }
             result
         })
@@ -103,11 +101,15 @@ pub fn sarif(findings: &[Finding]) -> Json {
 }
 
 fn location(file: &str, line: usize, column: usize, end: Option<(usize, usize)>) -> Json {
-    let mut region = json!({"startLine": line.max(1), "startColumn": column.max(1)});
-    if let Some((end_line, end_column)) = end {
-        region["endLine"] = json!(end_line.max(line).max(1));
-        region["endColumn"] = json!(end_column.max(1));
-    }
+    let region = match end {
+        None => json!({"startLine": line.max(1), "startColumn": column.max(1)}),
+        Some((end_line, end_column)) => json!({
+            "startLine": line.max(1),
+            "startColumn": column.max(1),
+            "endLine": end_line.max(line).max(1),
+            "endColumn": end_column.max(1),
+        }),
+    };
     json!({"physicalLocation": {
         "artifactLocation": {"uri": file.replace('\\', "/")},
         "region": region,

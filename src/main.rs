@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success, 1 policy errors / failed tests / unformatted files, 2 usage or I/O
 //! errors (and malformed requests).
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
@@ -72,9 +73,14 @@ enum Command {
         /// JSON Lines, one request per line (a file, or `-`); one decision per line, in order.
         #[arg(long)]
         requests: Option<String>,
-        /// Add a step-by-step trace of the decision procedure.
+        /// Add a step-by-step trace of the decision procedure (and note request keys that
+        /// the schema does not have, which decoding ignores).
         #[arg(long)]
         explain: bool,
+        /// Make a request key the schema does not have (`evidance`, `chain[0].rolse`) an
+        /// error instead of ignoring it.
+        #[arg(long)]
+        strict: bool,
         /// `json` (default) prints decisions as JSON; `human` as text.
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
@@ -173,13 +179,31 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check { paths, format } => cmd::check::run(&paths, format),
-        Command::Eval { policy, bundle, verify_key, request, requests, explain, format } => {
+        Command::Eval {
+            policy,
+            bundle,
+            verify_key,
+            request,
+            requests,
+            explain,
+            strict,
+            format,
+        } => {
             let source = cmd::eval::Source {
                 policy: policy.as_deref(),
                 bundle: bundle.as_deref(),
                 verify_key: verify_key.as_deref(),
             };
-            cmd::eval::run(&source, request.as_deref(), requests.as_deref(), explain, format)
+            let how = cmd::eval::How {
+                explain: if explain { cmd::eval::Explain::Trace } else { cmd::eval::Explain::No },
+                keys: if strict {
+                    writ_evaluator::UnknownKeys::Reject
+                } else {
+                    writ_evaluator::UnknownKeys::Ignore
+                },
+                format,
+            };
+            cmd::eval::run(&source, request.as_deref(), requests.as_deref(), how)
         }
         Command::Test { path, format, filter, coverage, coverage_min } => {
             let path = path.unwrap_or_else(|| ".".into());

@@ -1,6 +1,13 @@
 //! The attack spellings of docs/language.md ("What writ sees"), decided by the `writ` binary
 //! against the agents corpus policy: every way of talking around a `git push` or `rm -rf` rule
 //! that v1's text matching let through is denied, and plain commands still pass.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};

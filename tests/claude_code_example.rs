@@ -2,6 +2,13 @@
 //! claude-code` binary answers hook payloads for bypass attempts (the policy rewriting itself,
 //! credentials, destructive and exfiltrating commands, attack spellings of each) and for
 //! everyday work. No attempt may be answered `allow`; every everyday action must be.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -1,4 +1,11 @@
 //! End-to-end tests of the `writ` binary: every command and output format, snapshotted.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -369,4 +376,39 @@ fn eval_explains_commands_paths_and_history() {
     let json = writ(&args, None);
     assert_eq!(json.code, 0, "{}", transcript(&json));
     insta::assert_snapshot!(transcript(&json));
+}
+
+/// A misspelt request key is ignored by default (LANGUAGE.md §7), noted by `--explain`, and an
+/// error naming the key and the closest known one with `--strict`.
+#[test]
+fn eval_strict_rejects_a_misspelt_key_and_explain_notes_it() {
+    let request = r#"{"action": "call", "workflow": "ticket_agent", "tool": "refund.issue",
+        "args": {"order_id": "o-2", "amount_cents": 200, "reason": "late"},
+        "chain": [{"id": "lin", "kind": "human", "rolse": ["support_lead"]}],
+        "evidance": [{"kind": "ticket"}]}"#;
+    let policy = "examples/support-agents/policy.writ";
+    let lenient = writ(&["eval", "--policy", policy, "--request", "-"], Some(request));
+    assert_eq!(lenient.code, 0, "{}", lenient.stderr);
+    let explained = writ(
+        &["eval", "--policy", policy, "--request", "-", "--explain", "--format", "human"],
+        Some(request),
+    );
+    assert_eq!(explained.code, 0, "{}", explained.stderr);
+    let notes: Vec<&str> = explained.stdout.lines().filter(|l| l.contains("note:")).collect();
+    insta::assert_snapshot!(notes.join("\n"), @r"
+      note: request key `evidance` is not in the schema and was ignored (did you mean `evidence`?)
+      note: request key `chain[0].rolse` is not in the schema and was ignored (did you mean `roles`?)
+    ");
+    let json = writ(&["eval", "--policy", policy, "--request", "-", "--explain"], Some(request));
+    let decision: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(decision["unknown_keys"][1]["field"], "chain[0].rolse");
+    let strict = writ(&["eval", "--policy", policy, "--request", "-", "--strict"], Some(request));
+    assert_eq!(strict.code, 2);
+    assert!(strict.stdout.is_empty(), "no decision for a rejected request");
+    insta::assert_snapshot!(transcript(&strict), @r"
+    exit: 2
+    --- stdout
+    --- stderr
+    error: invalid request: `evidance`: unknown key; did you mean `evidence`?
+    ");
 }

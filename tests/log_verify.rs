@@ -1,5 +1,12 @@
 //! `writ log verify` end to end: a log of real decisions verifies; altered, deleted, inserted
 //! and reordered lines fail naming the line; `--last` catches a cut tail.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,5 +1,12 @@
 //! `writ lsp` over real standard input and output: a message that is not JSON-RPC gets an error
 //! answer and the session goes on (tower-lsp-server alone would end it).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};

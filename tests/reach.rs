@@ -1,5 +1,12 @@
 //! End-to-end tests of `writ reach`: every format on both examples (snapshotted), facts about
 //! the examples worked out by hand from their policies, and the command's errors.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

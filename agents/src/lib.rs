@@ -11,6 +11,7 @@
 //!
 //! invariant: no call is let through without an `allow` decision from the evaluator on the very
 //! arguments the tool receives; every failure answers deny.
+#![forbid(unsafe_code)]
 
 pub mod claude;
 pub mod codex;

@@ -277,7 +277,8 @@ struct Proxy {
 
 impl Proxy {
     fn send_client(&self, message: &Json) {
-        let _ = self.to_client.send(serde_json::to_vec(message).unwrap_or_default());
+        // `Value`'s `Display` is its JSON text and cannot fail: never an empty message.
+        let _ = self.to_client.send(message.to_string().into_bytes());
     }
 
     fn send_upstream(&self, bytes: Vec<u8>) {
@@ -660,7 +661,7 @@ impl Proxy {
                 "method": "notifications/cancelled",
                 "params": {"requestId": id, "reason": "writ mcp-proxy: timed out"},
             });
-            self.send_upstream(serde_json::to_vec(&cancel).unwrap_or_default());
+            self.send_upstream(cancel.to_string().into_bytes());
         }
     }
 

@@ -5,6 +5,13 @@
 //! `cargo bench -p writ-bench --bench decide [-- FILTER]`, e.g. `-- decide/1000`.
 //! Sizes: `WRIT_BENCH_SIZES=10,100,1000,10000` (default 10, 100, 1000: at 10,000 rules one
 //! iteration of the Rego interpreter takes over a second).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -1,6 +1,13 @@
 //! Times parsing, compiling and loading one generated policy, for profiling the compiler
 //! (`perf record`, `valgrind --tool=callgrind`) without the whole report:
 //! `cargo run --release -p writ-bench --example compile -- 10000`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a measuring tool, never shipped: a broken scenario should stop the run loudly"
+)]
 
 fn main() {
     let rules: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);

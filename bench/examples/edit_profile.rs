@@ -1,5 +1,12 @@
 //! Profiling driver (not a benchmark): parse scaling and one edit on the language server
 //! benchmark's policy. `cargo run --release -p writ-bench --example edit_profile -- parse|parseonce|edit [UNITS] [ITERATIONS]`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a measuring tool, never shipped: a broken scenario should stop the run loudly"
+)]
 use std::time::Instant;
 
 use writ_bench::editing::one_file;

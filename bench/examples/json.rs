@@ -1,5 +1,12 @@
 //! JSON request in, JSON decision out, in a loop, for profiling the request decoder and the
 //! decision encoder: `cargo run --release -p writ-bench --example json -- 1000`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a measuring tool, never shipped: a broken scenario should stop the run loudly"
+)]
 
 fn main() {
     let rules: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);

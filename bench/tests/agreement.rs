@@ -1,6 +1,13 @@
 //! The decision agreement check at small sizes: on every generated request, writ decides what
 //! the scenario was built to produce, and Cedar and Rego (VM and interpreter) allow exactly when
 //! writ allows (writ's `pending` counts as not allowed). Any disagreement fails the test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use writ_bench::requests::Group;
 use writ_bench::{Engines, Texts, check_agreement, requests, scenario};

@@ -19,7 +19,7 @@ use writ_grammar::ast::{
 };
 
 use crate::diagnostic::{Code, Diagnostic, Location, did_you_mean, suggest};
-use crate::symbols::{Symbols, at};
+use crate::symbols::{Declared, Symbols, at};
 use crate::types::Ty;
 
 /// The files of one policy, in source order.
@@ -428,60 +428,33 @@ impl<'a> Checker<'a> {
         let mut marks = vec![Mark::New; roles.len()];
         let mut cyclic_edges: HashSet<(usize, usize)> = HashSet::new();
         for start in 0..roles.len() {
-            if marks[start] != Mark::New {
-                continue;
+            match marks.get_mut(start) {
+                Some(mark @ Mark::New) => *mark = Mark::Active,
+                _ => continue,
             }
-            // Iterative DFS: (role, next parent index).
+            // Iterative DFS: (role, next parent index). Roles and parents index `roles`.
             let mut stack: Vec<(usize, usize)> = vec![(start, 0)];
-            marks[start] = Mark::Active;
             while let Some(&mut (role, ref mut next)) = stack.last_mut() {
-                if let Some(&(parent, span)) = parents[role].get(*next) {
-                    *next += 1;
-                    match marks[parent] {
-                        Mark::New => {
-                            marks[parent] = Mark::Active;
-                            stack.push((parent, 0));
-                        }
-                        Mark::Active => {
-                            cyclic_edges.insert((role, parent));
-                            let from = stack.iter().position(|(r, _)| *r == parent).unwrap_or(0);
-                            let path: Vec<&str> = stack[from..]
-                                .iter()
-                                .map(|(r, _)| roles[*r].decl.name.name.as_str())
-                                .chain(std::iter::once(roles[parent].decl.name.name.as_str()))
-                                .collect();
-                            let mut d = Diagnostic::new(
-                                Code::ExtendsCycle,
-                                at(roles[role].file, span),
-                                format!(
-                                    "role `{}` extends itself: {}",
-                                    roles[parent].decl.name.name,
-                                    path.iter()
-                                        .map(|p| format!("`{p}`"))
-                                        .collect::<Vec<_>>()
-                                        .join(" → ")
-                                ),
-                            )
-                            .label("this closes the cycle")
-                            .help("`extends` must form a hierarchy: remove one of these `extends`");
-                            for (r, _) in &stack[from..] {
-                                if *r != role {
-                                    d = d.related(
-                                        at(roles[*r].file, roles[*r].decl.name.span),
-                                        format!(
-                                            "`{}` is part of the cycle",
-                                            roles[*r].decl.name.name
-                                        ),
-                                    );
-                                }
-                            }
-                            self.error(d);
-                        }
-                        Mark::Done => {}
+                let Some(&(parent, span)) = parents.get(role).and_then(|ps| ps.get(*next)) else {
+                    if let Some(mark) = marks.get_mut(role) {
+                        *mark = Mark::Done;
                     }
-                } else {
-                    marks[role] = Mark::Done;
                     stack.pop();
+                    continue;
+                };
+                *next += 1;
+                match marks.get_mut(parent) {
+                    Some(mark @ Mark::New) => {
+                        *mark = Mark::Active;
+                        stack.push((parent, 0));
+                    }
+                    Some(Mark::Active) => {
+                        cyclic_edges.insert((role, parent));
+                        let from = stack.iter().position(|(r, _)| *r == parent).unwrap_or(0);
+                        let cycle = stack.get(from..).unwrap_or_default();
+                        self.extends_cycle(&roles, cycle, (role, span), parent);
+                    }
+                    Some(Mark::Done) | None => {}
                 }
             }
         }
@@ -504,12 +477,51 @@ impl<'a> Checker<'a> {
                 let mut todo = vec![r];
                 while let Some(x) = todo.pop() {
                     if seen.insert(x) {
-                        todo.extend(self.parents[x].iter().copied());
+                        todo.extend(self.parents.get(x).into_iter().flatten().copied());
                     }
                 }
                 seen
             })
             .collect();
+    }
+
+    /// Reports the cycle of `extends` that the edge `closing` (from a role, at a span) to
+    /// `parent` closes; `cycle` is the search stack from `parent` on.
+    fn extends_cycle(
+        &mut self,
+        roles: &[Declared<'_, writ_grammar::ast::RoleDecl>],
+        cycle: &[(usize, usize)],
+        closing: (usize, Span),
+        parent: usize,
+    ) {
+        let name = |r: usize| roles.get(r).map_or("?", |d| d.decl.name.name.as_str());
+        let (role, span) = closing;
+        let path: Vec<String> = cycle
+            .iter()
+            .map(|(r, _)| name(*r))
+            .chain(std::iter::once(name(parent)))
+            .map(|p| format!("`{p}`"))
+            .collect();
+        let Some(closing_role) = roles.get(role) else {
+            writ_stdx::never!("role {role} out of range");
+            return;
+        };
+        let mut d = Diagnostic::new(
+            Code::ExtendsCycle,
+            at(closing_role.file, span),
+            format!("role `{}` extends itself: {}", name(parent), path.join(" → ")),
+        )
+        .label("this closes the cycle")
+        .help("`extends` must form a hierarchy: remove one of these `extends`");
+        for (r, _) in cycle {
+            if let Some(member) = roles.get(*r).filter(|_| *r != role) {
+                d = d.related(
+                    at(member.file, member.decl.name.span),
+                    format!("`{}` is part of the cycle", member.decl.name.name),
+                );
+            }
+        }
+        self.error(d);
     }
 
     fn unknown_role(&mut self, file: usize, name: &Ident) {
@@ -592,8 +604,10 @@ impl<'a> Checker<'a> {
     fn glob_matches(&self, pattern: &str, glob: &writ_evaluator::Glob) -> Vec<usize> {
         let prefix = &pattern[..pattern.find(['*', '?']).unwrap_or(pattern.len())];
         let from = self.tools_by_name.partition_point(|(name, _)| *name < prefix);
-        let mut tools: Vec<usize> = self.tools_by_name[from..]
+        let mut tools: Vec<usize> = self
+            .tools_by_name
             .iter()
+            .skip(from)
             .take_while(|(name, _)| name.starts_with(prefix))
             .filter(|(name, _)| glob.is_match(name))
             .map(|&(_, t)| t)
@@ -668,7 +682,8 @@ impl<'a> Checker<'a> {
                     let tagged: Vec<usize> = all
                         .clone()
                         .filter(|t| {
-                            self.symbols.tools[*t].decl.tags.iter().any(|g| g.name == tag.name)
+                            let tags = self.symbols.tools.get(*t).map(|d| &d.decl.tags);
+                            tags.into_iter().flatten().any(|g| g.name == tag.name)
                         })
                         .collect();
                     if tagged.is_empty() {
@@ -797,7 +812,7 @@ impl<'a> Checker<'a> {
             return None;
         };
         self.usage.evidence.insert(kind);
-        let decl = self.symbols.evidence[kind];
+        let decl = *self.symbols.evidence.get(kind)?;
         let declared = at(decl.file, decl.decl.name.span);
         let by = match &req.by {
             None => None,
@@ -1406,7 +1421,10 @@ impl<'a> Checker<'a> {
                     )
                     .label("not a condition")
                     .help(match &v.ty {
-                        Ty::Enum(values) => format!("compare it: `{text} == {:?}`", values[0]),
+                        Ty::Enum(values) => format!(
+                            "compare it: `{text} == {:?}`",
+                            values.first().map_or("", String::as_str)
+                        ),
                         Ty::Str => {
                             format!("compare it: `{text} == \"...\"` or `{text} matches \"...\"`")
                         }
@@ -1719,7 +1737,7 @@ impl<'a> Checker<'a> {
                     name => match self.symbols.attribute(name) {
                         Some(a) => {
                             self.usage.attributes.insert(a);
-                            let d = self.symbols.attributes[a];
+                            let d = self.symbols.attributes.get(a)?;
                             let ty = Ty::from_type_expr(&d.decl.ty)?;
                             Some(Typed { ty, operand: Operand::Attribute(w, a as u32) })
                         }
@@ -1751,7 +1769,7 @@ impl<'a> Checker<'a> {
             ExprKind::Context(name) => match self.symbols.context(&name.name) {
                 Some(c) => {
                     self.usage.contexts.insert(c);
-                    let d = self.symbols.contexts[c];
+                    let d = self.symbols.contexts.get(c)?;
                     let ty = Ty::from_type_expr(&d.decl.ty)?;
                     Some(Typed { ty, operand: Operand::Context(c as u32) })
                 }
@@ -1884,8 +1902,9 @@ impl<'a> Checker<'a> {
         };
         let mut found: Vec<(usize, Option<Ty>)> = Vec::new();
         for &t in tools {
-            let decl = self.symbols.tools[t].decl;
-            let ty = decl
+            let Some(tool) = self.symbols.tools.get(t) else { continue };
+            let ty = tool
+                .decl
                 .params
                 .iter()
                 .flatten()
@@ -1899,12 +1918,8 @@ impl<'a> Checker<'a> {
             let params: BTreeSet<&str> = tools
                 .iter()
                 .flat_map(|t| {
-                    self.symbols.tools[*t]
-                        .decl
-                        .params
-                        .iter()
-                        .flatten()
-                        .map(|p| p.name.name.as_str())
+                    let tool = self.symbols.tools.get(*t).map(|d| &d.decl.params);
+                    tool.into_iter().flatten().flatten().map(|p| p.name.name.as_str())
                 })
                 .collect();
             let help = hint_other(self)
@@ -1935,26 +1950,31 @@ impl<'a> Checker<'a> {
             let lacking: Vec<&str> = found
                 .iter()
                 .filter(|(_, ty)| ty.is_none())
-                .map(|(t, _)| self.symbols.tools[*t].decl.name.text.as_str())
+                .map(|(t, _)| self.symbols.tool_name(*t))
                 .collect();
+            let lacking_first = lacking.first().copied().unwrap_or_default();
             let mut d = Diagnostic::new(
                 Code::MissingArgument,
                 at(sc.file, id.span),
                 format!("argument `{name}` is not on every tool that `{}` targets", sc.target_text),
             )
-            .label(format!("`{}` has no `{name}`", lacking[0]))
+            .label(format!("`{lacking_first}` has no `{name}`"))
             .help(format!(
                 "{} {} no argument `{name}`: narrow the target, or declare the argument on every tool it matches",
                 lacking.iter().take(3).map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
                 if lacking.len() == 1 { "has" } else { "have" },
             ));
-            if let Some(loc) = self.symbols.location_of(lacking[0]) {
-                d = d.related(loc, format!("`{}` declared here", lacking[0]));
+            if let Some(loc) = self.symbols.location_of(lacking_first) {
+                d = d.related(loc, format!("`{lacking_first}` declared here"));
             }
             self.error(d);
             return None;
         }
-        let first = having[0].1.clone().unwrap_or(Ty::Str);
+        let Some(&&(first_tool, ref first)) = having.first() else {
+            writ_stdx::never!("`having` was checked to be non-empty");
+            return None;
+        };
+        let first = first.clone().unwrap_or(Ty::Str);
         if let Some((t, ty)) = having.iter().find(|(_, ty)| ty.as_ref() != Some(&first)) {
             let other = ty.clone().unwrap_or(Ty::Str);
             self.error(
@@ -1969,8 +1989,8 @@ impl<'a> Checker<'a> {
                 .label("ambiguous type")
                 .help(format!(
                     "`{}` declares it as {first} but `{}` as {other}: narrow the target",
-                    self.symbols.tools[having[0].0].decl.name.text,
-                    self.symbols.tools[*t].decl.name.text
+                    self.symbols.tool_name(first_tool),
+                    self.symbols.tool_name(*t)
                 )),
             );
             return None;

@@ -94,13 +94,7 @@ pub fn policy_hash(db: &dyn salsa::Database, policy: Policy) -> String {
         h.update(f.text(db).as_bytes());
         h.update([0u8]);
     }
-    let digest = h.finalize();
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    format!("sha256:{}", writ_stdx::hex(&h.finalize()))
 }
 
 /// Resolves, type-checks, lints and lowers the whole policy.

@@ -1,6 +1,7 @@
 //! The writ compiler: a salsa database whose inputs are a policy's source files, with queries
 //! for parsing, name resolution, type checking, lints and lowering to the evaluator's IR.
 //! Diagnostics are data inside the database and miette [`miette::Diagnostic`]s when rendered.
+#![forbid(unsafe_code)]
 
 mod check;
 pub mod db;

@@ -198,7 +198,7 @@ fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
             named.iter().filter_map(|n| holders.get(*n)).flatten().copied().collect();
         let mut entitled: BTreeSet<u32> = BTreeSet::new();
         for r in &starters {
-            for held in &c.closure[*r] {
+            for held in c.closure.get(*r).into_iter().flatten() {
                 if let Some(role) = ir.roles.get(*held) {
                     for e in &role.entitlements {
                         entitled.extend(e.target.tools.iter().copied());
@@ -228,7 +228,7 @@ fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
                 continue;
             };
             let starter_names: Vec<String> =
-                named.iter().map(|r| format!("`{}`", c.symbols.roles[*r].decl.name.name)).collect();
+                named.iter().map(|r| format!("`{}`", c.symbols.role_name(*r))).collect();
             c.diagnostics.push(
                 Diagnostic::new(
                     Code::NeverAllows,

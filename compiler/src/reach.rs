@@ -118,8 +118,9 @@ pub fn fixtures(compiler: &crate::Compiler, ir: &PolicyIr) -> Vec<Subject> {
                 .attrs
                 .iter()
                 .filter_map(|fv| {
-                    let index = ir.attributes.iter().position(|a| a.name == fv.name.name)?;
-                    let value = literal(&fv.value, &ir.attributes[index].ty)?;
+                    let (index, decl) =
+                        ir.attributes.iter().enumerate().find(|(_, a)| a.name == fv.name.name)?;
+                    let value = literal(&fv.value, &decl.ty)?;
                     Some((index as AttributeId, value))
                 })
                 .collect();
@@ -955,7 +956,9 @@ pub fn visible_tools(
             None => return Ok(Vec::new()),
         }
     }
-    let mut initiator = known[0].clone();
+    let Some(mut initiator) = known.first().cloned() else {
+        return Ok(Vec::new());
+    };
     initiator.caller = Some(Box::new(chain_knowledge(ir, last).unwrap_or_default()));
     initiator.depth = Some(depth);
     let analysis = Analysis { ir, known: initiator, agent: first.kind == PrincipalKind::Agent };
@@ -964,8 +967,10 @@ pub fn visible_tools(
         if !reach.reachable {
             continue;
         }
-        let Some(t) = ir.tools.iter().position(|t| t.name == reach.tool) else { continue };
-        let tool = &ir.tools[t];
+        let Some((t, tool)) = ir.tools.iter().enumerate().find(|(_, t)| t.name == reach.tool)
+        else {
+            continue;
+        };
         let others_entitled = chain.iter().zip(&known).skip(1).all(|(p, k)| {
             p.kind == PrincipalKind::Agent || analysis.entitled(w, tool, t as ToolId, k)
         });
@@ -1009,8 +1014,14 @@ fn chain_knowledge(ir: &PolicyIr, p: &writ_evaluator::Principal) -> Option<Knowl
         .collect();
     let mut attributes = vec![None; ir.attributes.len()];
     for (name, value) in &p.attrs {
-        let Some(index) = ir.attributes.iter().position(|a| &a.name == name) else { continue };
-        attributes[index] = Some(request_value(value, &ir.attributes[index].ty)?);
+        let Some((index, decl)) = ir.attributes.iter().enumerate().find(|(_, a)| &a.name == name)
+        else {
+            continue;
+        };
+        let value = request_value(value, &decl.ty)?;
+        if let Some(slot) = attributes.get_mut(index) {
+            *slot = Some(value);
+        }
     }
     Some(Knowledge {
         holds: closure(ir, &roles),

@@ -253,6 +253,16 @@ impl<'a> Symbols<'a> {
     pub fn location_of(&self, name: &str) -> Option<Location> {
         self.lookup(name).map(|(_, l)| l)
     }
+
+    /// The name of tool `t`, as written (`?` for an index that is not a tool's).
+    pub fn tool_name(&self, t: usize) -> &'a str {
+        self.tools.get(t).map_or("?", |d| d.decl.name.text.as_str())
+    }
+
+    /// The name of role `r` (`?` for an index that is not a role's).
+    pub fn role_name(&self, r: usize) -> &'a str {
+        self.roles.get(r).map_or("?", |d| d.decl.name.name.as_str())
+    }
 }
 
 /// A location in file `file`.

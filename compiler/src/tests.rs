@@ -124,7 +124,7 @@ fn fixture(c: &mut Checker<'_>, file: usize, f: &writ_grammar::ast::FixtureDecl)
             );
             continue;
         };
-        let decl = c.symbols.attributes[index];
+        let Some(&decl) = c.symbols.attributes.get(index) else { continue };
         let ty = Ty::from_type_expr(&decl.decl.ty).unwrap_or(Ty::Str);
         match c.literal(file, &a.value, &ty, &a.name.name) {
             Some(v) => {
@@ -251,9 +251,8 @@ fn expectation(
             request.insert("workflow".into(), json!(workflow.name));
             request.insert("tool".into(), json!(tool.text));
             chain.push(json!({"id": format!("{}-agent", workflow.name), "kind": "agent"}));
-            match c.symbols.tool(&tool.text) {
-                Some(t) => {
-                    let decl = c.symbols.tools[t];
+            match c.symbols.tool(&tool.text).and_then(|t| c.symbols.tools.get(t).copied()) {
+                Some(decl) => {
                     let params = decl.decl.params.as_deref().unwrap_or(&[]);
                     let owner = format!("tool `{}`", tool.text);
                     match c.field_values(
@@ -294,7 +293,7 @@ fn expectation(
             unknown_evidence(c, file, &item.name);
             continue;
         };
-        let decl = c.symbols.evidence[kind];
+        let Some(&decl) = c.symbols.evidence.get(kind) else { continue };
         let mut j = Map::new();
         j.insert("kind".into(), json!(item.name.name));
         let params = decl.decl.fields.as_deref().unwrap_or(&[]);
@@ -492,7 +491,7 @@ fn context_value(c: &mut Checker<'_>, file: usize, fv: &FieldValue) -> Option<Va
         );
         return None;
     };
-    let decl = c.symbols.contexts[index];
+    let decl = c.symbols.contexts.get(index)?;
     let ty = Ty::from_type_expr(&decl.decl.ty).unwrap_or(Ty::Str);
     c.literal(file, &fv.value, &ty, &fv.name.name)
 }

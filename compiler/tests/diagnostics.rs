@@ -1,6 +1,13 @@
 //! Data-driven diagnostics tests: every `diagnostics/*.writ` file is checked and its
 //! diagnostics are snapshotted, rendered for people (miette's graphical report) and as JSON.
 //! A file named after a diagnostic code must produce that code. A new case is a new file.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use std::path::Path;
 

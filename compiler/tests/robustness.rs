@@ -1,6 +1,13 @@
 //! No policy text makes the compiler panic: mutations of real policies (truncated, lines
 //! shuffled or dropped, junk inserted, tokens swapped) go through parsing, checking, lints and
 //! lowering, and whatever IR comes out is accepted by the evaluator.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use proptest::prelude::*;
 use writ_compiler::Compiler;

@@ -228,7 +228,7 @@ struct Layout<'a> {
 
 fn layout(bytes: &[u8]) -> Result<Layout<'_>, BundleError> {
     let found = bytes.len();
-    if found < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+    if bytes.get(..MAGIC.len()) != Some(MAGIC.as_slice()) {
         // A prefix of the magic is a truncated bundle; anything else is not a bundle.
         return Err(if MAGIC.starts_with(bytes) && !bytes.is_empty() {
             BundleError::Truncated { expected: FIXED as u64, found }
@@ -236,27 +236,27 @@ fn layout(bytes: &[u8]) -> Result<Layout<'_>, BundleError> {
             BundleError::BadMagic
         });
     }
-    let u16_at = |at: usize| bytes.get(at..at + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
+    let u16_at = |at: usize| le_bytes(bytes, at).map(u16::from_le_bytes);
     let Some(version) = u16_at(8) else {
         return Err(BundleError::Truncated { expected: FIXED as u64, found });
     };
     if version != FORMAT_VERSION && version != FORMAT_VERSION_1 {
         return Err(BundleError::UnsupportedVersion { found: version });
     }
-    let (Some(flags), Some(header_len)) = (u16_at(10), bytes.get(12..16)) else {
+    let (Some(flags), Some(header_len)) = (u16_at(10), le_bytes(bytes, 12).map(u32::from_le_bytes))
+    else {
         return Err(BundleError::Truncated { expected: FIXED as u64, found });
     };
     if flags & !FLAG_SIGNED != 0 {
         return Err(BundleError::UnknownFlags { flags });
     }
-    let header_len =
-        u64::from(u32::from_le_bytes([header_len[0], header_len[1], header_len[2], header_len[3]]));
+    let header_len = u64::from(header_len);
     let payload_at = FIXED as u64 + header_len + 8;
     let truncated = |expected: u64| BundleError::Truncated { expected, found };
     let payload_len = usize::try_from(payload_at - 8)
         .ok()
-        .and_then(|at| bytes.get(at..at + 8))
-        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        .and_then(|at| le_bytes(bytes, at))
+        .map(u64::from_le_bytes)
         .ok_or_else(|| truncated(payload_at))?;
     let tail = (CHECKSUM + if flags & FLAG_SIGNED != 0 { SIGNATURE } else { 0 }) as u64;
     let expected = payload_at.checked_add(payload_len).and_then(|n| n.checked_add(tail));
@@ -268,18 +268,28 @@ fn layout(bytes: &[u8]) -> Result<Layout<'_>, BundleError> {
         Ok(n) if n < found => return Err(BundleError::TrailingBytes { expected, found }),
         _ => return Err(truncated(expected)),
     }
-    // Every length now fits in `found`.
+    // Every length now fits in `found`, so no slice below is out of range; `get` says so
+    // without a panic path.
     let payload_at = payload_at as usize;
     let checksum_at = payload_at + payload_len as usize;
+    let part = |range: std::ops::Range<usize>| bytes.get(range).ok_or_else(|| truncated(expected));
     Ok(Layout {
         format_version: version,
         flags,
-        header: &bytes[FIXED..payload_at - 8],
-        payload: &bytes[payload_at..checksum_at],
-        covered: &bytes[..checksum_at],
-        checksum: &bytes[checksum_at..checksum_at + CHECKSUM],
-        signature: (flags & FLAG_SIGNED != 0).then(|| &bytes[checksum_at + CHECKSUM..]),
+        header: part(FIXED..payload_at - 8)?,
+        payload: part(payload_at..checksum_at)?,
+        covered: part(0..checksum_at)?,
+        checksum: part(checksum_at..checksum_at + CHECKSUM)?,
+        signature: match flags & FLAG_SIGNED {
+            0 => None,
+            _ => Some(part(checksum_at + CHECKSUM..found)?),
+        },
     })
+}
+
+/// The `N` bytes at `at`, for `from_le_bytes`; `None` past the end.
+fn le_bytes<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+    bytes.get(at..at.checked_add(N)?)?.try_into().ok()
 }
 
 /// Checks a bundle (with `key`, its signature too) and decodes it.
@@ -457,12 +467,12 @@ impl std::error::Error for KeyError {}
 
 /// `writ-ed25519-public:<64 hex digits>` and a newline: the text of a `.pub` file.
 pub fn encode_verifying_key(key: &VerifyingKey) -> String {
-    format!("{PUBLIC_PREFIX}{}\n", hex(key.as_bytes()))
+    format!("{PUBLIC_PREFIX}{}\n", writ_stdx::hex(key.as_bytes()))
 }
 
 /// `writ-ed25519-secret:<64 hex digits>` and a newline: the text of a `.key` file.
 pub fn encode_signing_key(key: &SigningKey) -> String {
-    format!("{SECRET_PREFIX}{}\n", hex(&key.to_bytes()))
+    format!("{SECRET_PREFIX}{}\n", writ_stdx::hex(&key.to_bytes()))
 }
 
 /// Reads the text of a `.pub` file (surrounding whitespace allowed).
@@ -494,11 +504,13 @@ fn parse_key(text: &str, prefix: &str, other: &str, what: &str) -> Result<[u8; 3
         )));
     }
     let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks_exact(2).enumerate() {
-        let (Some(hi), Some(lo)) = (nibble(pair[0]), nibble(pair[1])) else {
+    for (byte, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        let (Some(hi), Some(lo)) =
+            (pair.first().and_then(|&b| nibble(b)), pair.get(1).and_then(|&b| nibble(b)))
+        else {
             return Err(KeyError(format!("a {what} key holds only hex digits after `{prefix}`")));
         };
-        out[i] = hi << 4 | lo;
+        *byte = hi << 4 | lo;
     }
     Ok(out)
 }
@@ -510,10 +522,6 @@ fn nibble(b: u8) -> Option<u8> {
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

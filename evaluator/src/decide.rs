@@ -12,6 +12,10 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+/// The reason of the deny that an impossible state (a rule index out of range in a policy that
+/// `Policy::from_ir` accepted) gives: failing closed, never skipping the rule.
+const MISSING_RULE: &str = "internal error: a deny rule of the policy is missing";
+
 use crate::cond::{CCond, RunFacts, Scope, Tri, eval_opt, lookup};
 use crate::decision::{Decision, Missing, Outcome};
 use crate::history::HistoryHorizon;
@@ -140,7 +144,12 @@ impl Policy {
 
         // Step 3: denies (true or unknown).
         let mut denied: Vec<(&Deny, Tri)> = Vec::new();
-        for deny in dispatch.denies().filter_map(|d| self.denies.get(d as usize)) {
+        for d in dispatch.denies() {
+            let Some(deny) = self.denies.get(d as usize) else {
+                // `Policy::from_ir` checked every index; a rule that is not there denies.
+                writ_stdx::never!("deny rule {d} out of range");
+                return self.deny(Vec::new(), vec![MISSING_RULE.to_owned()]);
+            };
             let result = eval_opt(deny.condition.as_ref(), &scope);
             let applies = result != Tri::False;
             t.record(|| TraceStep::Deny {
@@ -518,7 +527,11 @@ impl Policy {
 
         // Step 2: deny starts (true or unknown).
         let mut denied: Vec<(&Deny, Tri)> = Vec::new();
-        for deny in wf.deny_starts.iter().filter_map(|&d| self.deny_starts.get(d as usize)) {
+        for &d in &wf.deny_starts {
+            let Some(deny) = self.deny_starts.get(d as usize) else {
+                writ_stdx::never!("deny start rule {d} out of range");
+                return self.deny(Vec::new(), vec![MISSING_RULE.to_owned()]);
+            };
             let result = eval_opt(deny.condition.as_ref(), &scope);
             let applies = result != Tri::False;
             t.record(|| TraceStep::DenyStart {

@@ -87,16 +87,32 @@ impl Decision {
             + self.missing.len() * 64;
         let mut out = Vec::with_capacity(160 + self.policy.len() + strings);
         // Serializing plain strings and numbers into memory cannot fail, and serde_json writes
-        // UTF-8 only.
-        if serde_json::to_writer(&mut out, self).is_err() {
-            return String::new();
+        // UTF-8 only; were it to fail, the answer is a deny, never an empty or partial text.
+        match serde_json::to_writer(&mut out, self).map(|()| String::from_utf8(out)) {
+            Ok(Ok(text)) => text,
+            _ => {
+                writ_stdx::never!("a decision could not be written as JSON");
+                self.unwritable().to_string()
+            }
         }
-        String::from_utf8(out).unwrap_or_default()
     }
 
-    /// The decision as a JSON value.
+    /// The decision as a JSON value (a deny if it cannot be written, as for [`Self::to_json`]).
     pub fn to_value(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
+        serde_json::to_value(self).unwrap_or_else(|_| {
+            writ_stdx::never!("a decision could not be written as JSON");
+            self.unwritable()
+        })
+    }
+
+    /// What a decision that cannot be written becomes: a deny saying so.
+    fn unwritable(&self) -> serde_json::Value {
+        serde_json::json!({
+            "decision": "deny",
+            "rules": [],
+            "reasons": ["internal error: the decision could not be written"],
+            "policy": &*self.policy,
+        })
     }
 }
 

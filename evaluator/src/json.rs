@@ -76,11 +76,11 @@ impl Json {
     }
 
     /// Parses `text`, rejecting duplicate keys. Errors carry the path of the duplicate key.
-    pub(crate) fn parse(text: &[u8]) -> Result<Json, (Path<'static>, String)> {
-        let json: Json =
-            serde_json::from_slice(text).map_err(|e| (Path::Root, format!("invalid JSON: {e}")))?;
+    pub(crate) fn parse(text: &[u8]) -> Result<Json, (Path<'static>, ParseProblem)> {
+        let json: Json = serde_json::from_slice(text)
+            .map_err(|e| (Path::Root, ParseProblem::Syntax(e.to_string())))?;
         json.check_duplicates(&Path::Root)
-            .map_err(|(path, key)| (Path::Owned(path), format!("duplicate key `{key}`")))?;
+            .map_err(|(path, key)| (Path::Owned(path), ParseProblem::DuplicateKey(key)))?;
         Ok(json)
     }
 
@@ -112,7 +112,7 @@ impl Json {
 fn first_duplicate(entries: &[(String, Json)]) -> Option<&str> {
     if entries.len() <= 16 {
         for (i, (key, _)) in entries.iter().enumerate() {
-            if entries[..i].iter().any(|(k, _)| k == key) {
+            if entries.iter().take(i).any(|(k, _)| k == key) {
                 return Some(key);
             }
         }
@@ -247,13 +247,31 @@ impl<'de> Visitor<'de> for JsonVisitor {
     }
 }
 
+/// Why [`Json::parse`] refused a text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ParseProblem {
+    /// Not JSON: serde_json's message.
+    Syntax(String),
+    /// A key given twice in one object.
+    DuplicateKey(String),
+}
+
+impl std::fmt::Display for ParseProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParseProblem::Syntax(message) => write!(f, "invalid JSON: {message}"),
+            ParseProblem::DuplicateKey(key) => write!(f, "duplicate key `{key}`"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn dup(text: &str) -> (String, String) {
         match Json::parse(text.as_bytes()) {
-            Err((path, message)) => (path.render(), message),
+            Err((path, problem)) => (path.render(), problem.to_string()),
             Ok(json) => panic!("expected an error, got {json:?}"),
         }
     }

@@ -49,7 +49,7 @@
 //! ```
 //!
 //! The procedure is that of `docs/language.md`, step by step; conditions are three-valued.
-//! [`reference::decide`] is the same procedure written naively over the IR (no indexes, no
+//! `reference::decide` (the `reference` feature, for tests) is the same procedure written naively over the IR (no indexes, no
 //! interning, no bitsets); property tests check that the two decide alike on random policies
 //! and requests (see `evaluator/README.md`).
 //!
@@ -103,6 +103,7 @@ mod json;
 pub mod log;
 pub mod path;
 mod policy;
+#[cfg(any(test, feature = "reference"))]
 pub mod reference;
 mod render;
 pub mod request;
@@ -128,8 +129,8 @@ pub use glob::Glob;
 pub use policy::{Policy, PolicyError};
 pub use render::{calls as calls_text, command_pattern};
 pub use request::{
-    Action, EvidenceItem, HistoryEntry, Principal, Request, RequestError, RequestValue,
-    format_duration, parse_duration,
+    Action, EvidenceItem, HistoryEntry, Principal, Request, RequestError, RequestErrorKind,
+    RequestValue, UnknownKey, UnknownKeys, format_duration, parse_duration,
 };
 pub use time::Timestamp;
 pub use trace::{ItemRef, MayTried, RejectReason, Rejection, RuleRef, Trace, TraceStep};

@@ -232,16 +232,8 @@ impl Serialize for Rules<'_> {
 /// `sha256:<hex>` of `bytes`.
 pub fn digest(bytes: &[u8]) -> String {
     let hash = Sha256::digest(bytes);
-    let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for b in hash {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    out
+    format!("sha256:{}", writ_stdx::hex(&hash))
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// `2026-11-29T22:30:00.123Z`: RFC 3339, UTC, milliseconds. Times before 1970 print as 1970.
 pub fn rfc3339_millis(at: SystemTime) -> String {
@@ -517,20 +509,21 @@ fn is_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
     let digits =
         |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
     b.len() >= 20
         && digits(0..4)
-        && b[4] == b'-'
+        && at(4, b'-')
         && digits(5..7)
-        && b[7] == b'-'
+        && at(7, b'-')
         && digits(8..10)
-        && b[10] == b'T'
+        && at(10, b'T')
         && digits(11..13)
-        && b[13] == b':'
+        && at(13, b':')
         && digits(14..16)
-        && b[16] == b':'
+        && at(16, b':')
         && digits(17..19)
-        && b[b.len() - 1] == b'Z'
-        && (b.len() == 20 || (b[19] == b'.' && b.len() > 21 && digits(20..b.len() - 1)))
+        && b.last() == Some(&b'Z')
+        && (b.len() == 20 || (at(19, b'.') && b.len() > 21 && digits(20..b.len() - 1)))
 }
 
 #[cfg(test)]

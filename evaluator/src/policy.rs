@@ -415,7 +415,8 @@ impl Policy {
     pub(crate) fn dispatch(&self, workflow: u32, tool: u32) -> Option<CallRules<'_>> {
         let top = self.top_level.get(tool as usize)?;
         let own = self.dispatch.get(workflow as usize)?;
-        let local = own.binary_search_by_key(&tool, |(t, _)| *t).ok().map(|i| &own[i].1);
+        let local = own.binary_search_by_key(&tool, |(t, _)| *t).ok().and_then(|i| own.get(i));
+        let local = local.map(|(_, rules)| rules);
         Some(CallRules { allows: local.map_or(&[], |l| &l.allows), local, top })
     }
 }
@@ -729,42 +730,54 @@ impl Builder {
                 }
             }
         }
-        // Depth-first, iteratively (no recursion on IR depth): 0 = new, 1 = on stack, 2 = done.
-        let mut state = vec![0u8; n];
+        // Depth-first, iteratively (no recursion on IR depth). Every index below was checked
+        // against `n` above; an index out of range would be a corrupt IR, reported as such.
+        #[derive(Clone, Copy, PartialEq)]
+        enum Visit {
+            New,
+            OnStack,
+            Done,
+        }
+        let out_of_range = |r: usize| perr(format!("roles[{r}].extends"), "role out of range");
+        let mut state = vec![Visit::New; n];
         let mut closure: Vec<RoleSet> = vec![RoleSet::empty(n); n];
         for root in 0..n {
-            if state[root] == 2 {
-                continue;
+            match state.get_mut(root) {
+                Some(Visit::Done) => continue,
+                Some(visit) => *visit = Visit::OnStack,
+                None => return Err(out_of_range(root)),
             }
             let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
-            state[root] = 1;
             while let Some(&mut (r, ref mut next)) = stack.last_mut() {
-                let parents = &ir.roles[r].extends;
+                let parents = &ir.roles.get(r).ok_or_else(|| out_of_range(r))?.extends;
                 if let Some(&p) = parents.get(*next) {
                     *next += 1;
                     let p = p as usize;
-                    match state[p] {
-                        0 => {
-                            state[p] = 1;
+                    match state.get_mut(p).ok_or_else(|| out_of_range(r))? {
+                        visit @ Visit::New => {
+                            *visit = Visit::OnStack;
                             stack.push((p, 0));
                         }
-                        1 => {
+                        Visit::OnStack => {
+                            let name = ir.roles.get(p).map_or("?", |role| role.name.as_str());
                             return Err(perr(
                                 format!("roles[{r}].extends"),
-                                format!("`extends` has a cycle through `{}`", ir.roles[p].name),
+                                format!("`extends` has a cycle through `{name}`"),
                             ));
                         }
-                        _ => {}
+                        Visit::Done => {}
                     }
                 } else {
                     let mut set = RoleSet::empty(n);
                     set.insert(r as RoleId);
                     for &p in parents {
-                        let parent = closure[p as usize].clone();
-                        set.union_with(&parent);
+                        let parent = closure.get(p as usize).ok_or_else(|| out_of_range(r))?;
+                        set.union_with(&parent.clone());
                     }
-                    closure[r] = set;
-                    state[r] = 2;
+                    if let (Some(slot), Some(visit)) = (closure.get_mut(r), state.get_mut(r)) {
+                        *slot = set;
+                        *visit = Visit::Done;
+                    }
                     stack.pop();
                 }
             }
@@ -1073,8 +1086,12 @@ impl Builder {
                 };
                 let mut class = None;
                 for &t in tools {
-                    let tool = &ir.tools[t as usize];
-                    let param = self.params_by_name[t as usize]
+                    let (Some(tool), Some(params)) =
+                        (ir.tools.get(t as usize), self.params_by_name.get(t as usize))
+                    else {
+                        return Err(perr(path, format!("tool {t} out of range")));
+                    };
+                    let param = params
                         .get(name.as_str())
                         .and_then(|&p| tool.params.get(p as usize))
                         .ok_or_else(|| {

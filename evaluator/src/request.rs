@@ -136,10 +136,37 @@ pub enum RequestValue {
 /// A request that is not valid JSON or does not fit the schema.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestError {
+    /// What is wrong, for callers that act on it (a gateway answers every kind with a deny).
+    pub kind: RequestErrorKind,
     /// Where: `chain[1].kind`, `args`, `evidence[0].by.roles[2]`; empty for a JSON syntax error
     /// or a top level that is not an object.
     pub field: String,
+    /// What is wrong, in words, as `writ eval` and `writ serve` print it.
     pub message: String,
+}
+
+/// What is wrong with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestErrorKind {
+    /// Not JSON (or not UTF-8, or nested too deeply).
+    Syntax,
+    /// A key given twice in one object.
+    DuplicateKey,
+    /// A required field is absent.
+    Missing,
+    /// A field holds the wrong kind of JSON value (a number where a string goes).
+    WrongType,
+    /// A field of the right type holds a value the schema rules out: an empty chain, an id
+    /// with whitespace at an end, a timestamp or duration that does not parse, a relative
+    /// `cwd`, an unknown `action` or principal kind.
+    InvalidValue,
+    /// A key the schema does not have, when unknown keys are rejected
+    /// ([`Request::from_slice_strict`]).
+    UnknownKey,
+    /// Set by a gateway for a request it assembles from more than the JSON body (a run
+    /// header, a run's history), when that part is wrong.
+    Gateway,
 }
 
 impl fmt::Display for RequestError {
@@ -153,6 +180,18 @@ impl fmt::Display for RequestError {
 }
 
 impl std::error::Error for RequestError {}
+
+impl RequestError {
+    /// An error of `kind` at `field` (empty for the whole request), for a gateway that
+    /// assembles a request from more than its JSON body.
+    pub fn new(
+        kind: RequestErrorKind,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        RequestError { kind, field: field.into(), message: message.into() }
+    }
+}
 
 impl Request {
     /// Decodes a request from JSON text.
@@ -175,9 +214,46 @@ impl Request {
     /// field in a fixed order so that every error names the first problem. `from_slice` tries
     /// the fast path first and comes here when the request is anything but plain.
     fn from_slice_general(bytes: &[u8]) -> Result<Request, RequestError> {
-        let json = Json::parse(bytes)
-            .map_err(|(path, message)| RequestError { field: path.render(), message })?;
-        decode_request(json)
+        decode_request(Json::parse(bytes).map_err(parse_error)?, &mut IgnoredKeys::default())
+    }
+
+    /// Decodes a request as [`Request::from_slice`] does, but a key the schema does not have
+    /// (`evidance`, `chain[0].rolse`) is an error ([`RequestErrorKind::UnknownKey`], naming the
+    /// closest key the schema has) instead of being ignored: `writ eval --strict`,
+    /// `writ serve --strict`. Another error found first is reported first.
+    pub fn from_slice_strict(bytes: &[u8]) -> Result<Request, RequestError> {
+        let json = Json::parse(bytes).map_err(parse_error)?;
+        let mut unknown = IgnoredKeys::default();
+        let request = decode_request(json, &mut unknown);
+        let Some(key) = unknown.first() else { return request };
+        match request {
+            // A required field missing beside an unknown key is most likely that key
+            // misspelt: the unknown key, with its "did you mean", says more.
+            Ok(_) => Err(key.error()),
+            Err(e) if e.kind == RequestErrorKind::Missing => Err(key.error()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Decodes with [`Request::from_slice`] or [`Request::from_slice_strict`], as `unknown`
+    /// says.
+    pub fn from_slice_with(bytes: &[u8], unknown: UnknownKeys) -> Result<Request, RequestError> {
+        match unknown {
+            UnknownKeys::Ignore => Request::from_slice(bytes),
+            UnknownKeys::Reject => Request::from_slice_strict(bytes),
+        }
+    }
+
+    /// The keys of a request that the schema does not have and decoding ignores, by path
+    /// (`evidance`, `chain[0].rolse`), each with the closest key the schema has, if one is
+    /// close: what `writ eval --explain` notes. Empty for a request that does not decode.
+    pub fn unknown_keys(bytes: &[u8]) -> Vec<UnknownKey> {
+        let Ok(json) = Json::parse(bytes) else { return Vec::new() };
+        let mut unknown = IgnoredKeys::default();
+        match decode_request(json, &mut unknown) {
+            Ok(_) => unknown.keys,
+            Err(_) => Vec::new(),
+        }
     }
 
     /// The first principal of the chain: the accountable identity that set the work going.
@@ -287,27 +363,112 @@ pub fn format_duration(seconds: i64) -> String {
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
+/// A key the request schema does not have, found while decoding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownKey {
+    /// Where: `evidance`, `chain[0].rolse`.
+    pub field: String,
+    /// The key the schema has at that place that is closest to it, if one is close.
+    pub did_you_mean: Option<&'static str>,
+}
+
+impl UnknownKey {
+    fn error(&self) -> RequestError {
+        let message = match self.did_you_mean {
+            Some(key) => format!("unknown key; did you mean `{key}`?"),
+            None => "unknown key".to_owned(),
+        };
+        RequestError { kind: RequestErrorKind::UnknownKey, field: self.field.clone(), message }
+    }
+}
+
+/// What a request key that the schema does not have is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnknownKeys {
+    /// Ignored, as LANGUAGE.md §7 says (the default).
+    #[default]
+    Ignore,
+    /// An error ([`RequestErrorKind::UnknownKey`]): `--strict`.
+    Reject,
+}
+
+/// The unknown keys met while decoding, in document order (no allocation until there is one).
+#[derive(Default)]
+struct IgnoredKeys {
+    keys: Vec<UnknownKey>,
+}
+
+impl IgnoredKeys {
+    /// Notes `key` of the object at `path`, whose schema has the keys `known`.
+    fn note(&mut self, path: &Path<'_>, key: &str, known: &'static [&'static str]) {
+        if self.keys.len() >= 64 {
+            return;
+        }
+        let did_you_mean = known
+            .iter()
+            .map(|k| (strsim::damerau_levenshtein(k, key), *k))
+            .filter(|&(distance, k)| distance <= (k.len() / 3).max(1))
+            .min_by_key(|&(distance, _)| distance)
+            .map(|(_, k)| k);
+        self.keys.push(UnknownKey { field: Path::Key(path, key).render(), did_you_mean });
+    }
+
+    fn first(&self) -> Option<&UnknownKey> {
+        self.keys.first()
+    }
+}
+
+/// The keys of a request object, of a principal, of an evidence item and of a history entry
+/// (LANGUAGE.md §5): what the decoders below read, and nothing else.
+const REQUEST_KEYS: &[&str] = &[
+    "action", "workflow", "tool", "args", "chain", "subject", "evidence", "context", "ttl", "cwd",
+    "time", "history",
+];
+const PRINCIPAL_KEYS: &[&str] = &["id", "kind", "roles", "attrs"];
+const EVIDENCE_KEYS: &[&str] = &["kind", "by", "subject", "fields"];
+const HISTORY_KEYS: &[&str] = &["tool", "at"];
+
+/// The error of a text that `Json::parse` refuses.
+fn parse_error((path, problem): (Path<'static>, crate::json::ParseProblem)) -> RequestError {
+    let kind = match problem {
+        crate::json::ParseProblem::Syntax(_) => RequestErrorKind::Syntax,
+        crate::json::ParseProblem::DuplicateKey(_) => RequestErrorKind::DuplicateKey,
+    };
+    RequestError { kind, field: path.render(), message: problem.to_string() }
+}
+
 fn err(path: &Path<'_>, message: impl Into<String>) -> RequestError {
-    RequestError { field: path.render(), message: message.into() }
+    RequestError {
+        kind: RequestErrorKind::InvalidValue,
+        field: path.render(),
+        message: message.into(),
+    }
 }
 
 fn missing(path: &Path<'_>) -> RequestError {
-    err(path, "missing required field")
+    RequestError {
+        kind: RequestErrorKind::Missing,
+        field: path.render(),
+        message: "missing required field".to_owned(),
+    }
 }
 
 /// `expected a string, found an integer`: what the value is, not what it says.
 fn expected(path: &Path<'_>, what: &str, found: &Json) -> RequestError {
-    err(path, format!("expected {what}, found {}", found.describe()))
+    RequestError {
+        kind: RequestErrorKind::WrongType,
+        field: path.render(),
+        message: format!("expected {what}, found {}", found.describe()),
+    }
 }
 
 /// `expected one of `human`, `service`, `agent`, found `robot``: for a choice among words (or
 /// a string of some form), a string found is quoted.
 fn expected_one_of(path: &Path<'_>, what: &str, found: &Json) -> RequestError {
-    let found = match found {
-        Json::Str(s) => format!("`{}`", shorten(s, 60)),
-        other => other.describe().to_owned(),
-    };
-    err(path, format!("expected {what}, found {found}"))
+    match found {
+        Json::Str(s) => err(path, format!("expected {what}, found `{}`", shorten(s, 60))),
+        other => expected(path, what, other),
+    }
 }
 
 type Entries = Vec<(String, Json)>;
@@ -353,12 +514,13 @@ fn optional_string(path: &Path<'_>, json: Option<Json>) -> Result<Option<String>
     }
 }
 
-fn decode_request(json: Json) -> Result<Request, RequestError> {
+fn decode_request(json: Json, unknown: &mut IgnoredKeys) -> Result<Request, RequestError> {
     let root = Path::Root;
     let entries = match json {
         Json::Object(entries) => entries,
         other => {
             return Err(RequestError {
+                kind: RequestErrorKind::WrongType,
                 field: String::new(),
                 message: format!("expected a JSON object, found {}", other.describe()),
             });
@@ -390,7 +552,10 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
             "cwd" => &mut cwd,
             "time" => &mut time,
             "history" => &mut history,
-            _ => continue, // unknown keys are ignored
+            _ => {
+                unknown.note(&root, &key, REQUEST_KEYS);
+                continue;
+            }
         };
         *slot = Some(value);
     }
@@ -438,7 +603,7 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
         Json::Array(items) => items
             .into_iter()
             .enumerate()
-            .map(|(i, item)| principal(&Path::Index(&path, i), item))
+            .map(|(i, item)| principal(&Path::Index(&path, i), item, unknown))
             .collect::<Result<Vec<_>, _>>()?,
         other => return Err(expected(&path, "a list of principals", &other)),
     };
@@ -451,7 +616,7 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
         Some(Json::Array(items)) => items
             .into_iter()
             .enumerate()
-            .map(|(i, item)| evidence_item(&Path::Index(&path, i), item))
+            .map(|(i, item)| evidence_item(&Path::Index(&path, i), item, unknown))
             .collect::<Result<Vec<_>, _>>()?,
         Some(other) => return Err(expected(&path, "a list of evidence items", &other)),
     };
@@ -473,7 +638,7 @@ fn decode_request(json: Json) -> Result<Request, RequestError> {
             items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| history_entry(&Path::Index(&path, i), item))
+                .map(|(i, item)| history_entry(&Path::Index(&path, i), item, unknown))
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         Some(other) => return Err(expected(&path, "a list of history entries", &other)),
@@ -538,7 +703,11 @@ fn optional_timestamp(
     }
 }
 
-fn history_entry(path: &Path<'_>, json: Json) -> Result<HistoryEntry, RequestError> {
+fn history_entry(
+    path: &Path<'_>,
+    json: Json,
+    unknown: &mut IgnoredKeys,
+) -> Result<HistoryEntry, RequestError> {
     let entries = object(path, json)?;
     let mut tool = None;
     let mut at = None;
@@ -546,7 +715,10 @@ fn history_entry(path: &Path<'_>, json: Json) -> Result<HistoryEntry, RequestErr
         let slot = match key.as_str() {
             "tool" => &mut tool,
             "at" => &mut at,
-            _ => continue,
+            _ => {
+                unknown.note(path, &key, HISTORY_KEYS);
+                continue;
+            }
         };
         *slot = Some(value);
     }
@@ -556,7 +728,11 @@ fn history_entry(path: &Path<'_>, json: Json) -> Result<HistoryEntry, RequestErr
     Ok(HistoryEntry { tool, at })
 }
 
-fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
+fn principal(
+    path: &Path<'_>,
+    json: Json,
+    unknown: &mut IgnoredKeys,
+) -> Result<Principal, RequestError> {
     let entries = object(path, json)?;
     let mut id = None;
     let mut kind = None;
@@ -568,7 +744,10 @@ fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
             "kind" => &mut kind,
             "roles" => &mut roles,
             "attrs" => &mut attrs,
-            _ => continue,
+            _ => {
+                unknown.note(path, &key, PRINCIPAL_KEYS);
+                continue;
+            }
         };
         *slot = Some(value);
     }
@@ -601,7 +780,11 @@ fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
     Ok(Principal { id, kind, roles, attrs })
 }
 
-fn evidence_item(path: &Path<'_>, json: Json) -> Result<EvidenceItem, RequestError> {
+fn evidence_item(
+    path: &Path<'_>,
+    json: Json,
+    unknown: &mut IgnoredKeys,
+) -> Result<EvidenceItem, RequestError> {
     let entries = object(path, json)?;
     let mut kind = None;
     let mut by = None;
@@ -613,7 +796,10 @@ fn evidence_item(path: &Path<'_>, json: Json) -> Result<EvidenceItem, RequestErr
             "by" => &mut by,
             "subject" => &mut subject,
             "fields" => &mut fields,
-            _ => continue,
+            _ => {
+                unknown.note(path, &key, EVIDENCE_KEYS);
+                continue;
+            }
         };
         *slot = Some(value);
     }
@@ -621,7 +807,7 @@ fn evidence_item(path: &Path<'_>, json: Json) -> Result<EvidenceItem, RequestErr
     let kind = string(&kind_path, kind)?;
     let by = match by {
         None | Some(Json::Null) => None,
-        Some(json) => Some(principal(&Path::Key(path, "by"), json)?),
+        Some(json) => Some(principal(&Path::Key(path, "by"), json, unknown)?),
     };
     let subject = non_empty(optional_string(&Path::Key(path, "subject"), subject)?);
     let fields_path = Path::Key(path, "fields");

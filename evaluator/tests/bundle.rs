@@ -1,5 +1,12 @@
 //! Bundles: every way a bundle can be wrong is refused with a clear error, and no bytes at all
 //! panic the reader.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -338,7 +338,10 @@ impl<'a> Printer<'a> {
 
     /// A comment on a line of its own, in a block.
     fn own_line_comment(&mut self, blank_before: bool) {
-        let comment = &self.comments[self.next];
+        let Some(comment) = self.comments.get(self.next) else {
+            writ_stdx::never!("own_line_comment called with no comment left");
+            return;
+        };
         let blank = blank_before || self.blank_in_source(comment.span.start as usize);
         self.blank_line_if(blank);
         self.start_line(self.indent);
@@ -371,19 +374,17 @@ impl<'a> Printer<'a> {
     /// declaration with a body), or before the node itself if none do.
     fn leading(&mut self, start: u32, blank_first: bool, blank_attached: bool) {
         let first = self.next;
-        let end = first + self.comments[first..].partition_point(|c| c.span.start < start);
+        let rest = self.comments.get(first..).unwrap_or_default();
+        let end = first + rest.partition_point(|c| c.span.start < start);
         // The comments with no blank line between them and the node.
         let mut attached = end;
         let mut below = start;
-        while attached > first
-            && newlines_between(
-                self.src,
-                self.comments[attached - 1].span.end as usize,
-                below as usize,
-            ) <= 1
+        while let Some(above) = attached.checked_sub(1).filter(|&a| a >= first)
+            && let Some(comment) = self.comments.get(above)
+            && newlines_between(self.src, comment.span.end as usize, below as usize) <= 1
         {
-            attached -= 1;
-            below = self.comments[attached].span.start;
+            attached = above;
+            below = comment.span.start;
         }
         for i in first..end {
             let forced = (i == first && blank_first) || (i == attached && blank_attached);
@@ -442,7 +443,7 @@ impl<'a> Printer<'a> {
             match b {
                 b' ' | b'\t' | b'\r' | b'\n' => i += 1,
                 b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                    i += bytes[i..].iter().position(|&b| b == b'\n').unwrap_or(bytes.len() - i);
+                    i = crate::lexer::line_end(bytes, i);
                 }
                 b if b == ch => return u32::try_from(i).ok(),
                 _ => break,
@@ -576,8 +577,8 @@ impl<'a> Printer<'a> {
         let open = self.find(after, b'(');
         self.tok(open, false, "(");
         for (i, param) in params.iter().enumerate() {
-            if i > 0 {
-                self.comma(params[i - 1].span.end);
+            if let Some(prev) = i.checked_sub(1).and_then(|p| params.get(p)) {
+                self.comma(prev.span.end);
             }
             self.ident(&param.name, i > 0);
             self.tok(param.name.span.end, false, ":");
@@ -600,8 +601,8 @@ impl<'a> Printer<'a> {
     /// `a, b, c`.
     fn idents(&mut self, names: &[Ident], space: bool) {
         for (i, name) in names.iter().enumerate() {
-            if i > 0 {
-                self.comma(names[i - 1].span.end);
+            if let Some(prev) = i.checked_sub(1).and_then(|p| names.get(p)) {
+                self.comma(prev.span.end);
             }
             self.ident(name, space || i > 0);
         }
@@ -759,8 +760,8 @@ impl<'a> Printer<'a> {
 
     fn evidence_list(&mut self, list: &[EvidenceRequirement]) {
         for (i, requirement) in list.iter().enumerate() {
-            if i > 0 {
-                self.comma(list[i - 1].span.end);
+            if let Some(prev) = i.checked_sub(1).and_then(|p| list.get(p)) {
+                self.comma(prev.span.end);
             }
             self.requirement(requirement, true);
         }
@@ -795,8 +796,8 @@ impl<'a> Printer<'a> {
 
     fn field_values(&mut self, fields: &[FieldValue], space: bool) {
         for (i, field) in fields.iter().enumerate() {
-            if i > 0 {
-                self.comma(fields[i - 1].span.end);
+            if let Some(prev) = i.checked_sub(1).and_then(|p| fields.get(p)) {
+                self.comma(prev.span.end);
             }
             self.ident(&field.name, space || i > 0);
             self.tok(field.name.span.end, false, ":");
@@ -816,8 +817,8 @@ impl<'a> Printer<'a> {
             ExprKind::List(items) => {
                 self.tok(at, space, "[");
                 for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.comma(items[i - 1].span.end);
+                    if let Some(prev) = i.checked_sub(1).and_then(|p| items.get(p)) {
+                        self.comma(prev.span.end);
                     }
                     self.string(item, i > 0);
                 }
@@ -908,8 +909,8 @@ impl<'a> Printer<'a> {
     fn pattern(&mut self, pattern: &CommandPattern, space: bool) {
         self.tok(pattern.span.start, space, "[");
         for (i, item) in pattern.items.iter().enumerate() {
-            if i > 0 {
-                self.comma(pattern_item_span(&pattern.items[i - 1]).end);
+            if let Some(prev) = i.checked_sub(1).and_then(|p| pattern.items.get(p)) {
+                self.comma(pattern_item_span(prev).end);
             }
             match item {
                 PatternItem::Word(word) => self.string(word, i > 0),
@@ -933,8 +934,8 @@ impl<'a> Printer<'a> {
         let flat = widths.iter().sum::<usize>() + 2 * (patterns.len() - 1) + 1;
         if !self.break_lists || self.column + flat <= WIDTH {
             for (i, pattern) in patterns.iter().enumerate() {
-                if i > 0 {
-                    self.comma(patterns[i - 1].span.end);
+                if let Some(prev) = i.checked_sub(1).and_then(|p| patterns.get(p)) {
+                    self.comma(prev.span.end);
                 }
                 self.pattern(pattern, i > 0);
             }
@@ -946,12 +947,13 @@ impl<'a> Printer<'a> {
         self.indent = indent + usize::from(continued);
         self.continued = true;
         for (i, pattern) in patterns.iter().enumerate() {
-            if i > 0 {
-                self.comma(patterns[i - 1].span.end);
+            if let Some(prev) = i.checked_sub(1).and_then(|p| patterns.get(p)) {
+                self.comma(prev.span.end);
             }
             self.comments_inside(pattern.span.start as usize);
             let comma = usize::from(i + 1 < patterns.len());
-            let fits = self.column + 1 + widths[i] + comma <= WIDTH;
+            let width = widths.get(i).copied().unwrap_or_default();
+            let fits = self.column + 1 + width + comma <= WIDTH;
             if self.line_open && (i == 0 || !fits) {
                 self.end_line();
             }
@@ -1089,8 +1091,8 @@ impl<'a> Printer<'a> {
         if let Some(first) = request.evidence.first() {
             self.clause(first.span.start, "with");
             for (i, given) in request.evidence.iter().enumerate() {
-                if i > 0 {
-                    self.comma(request.evidence[i - 1].span.end);
+                if let Some(prev) = i.checked_sub(1).and_then(|p| request.evidence.get(p)) {
+                    self.comma(prev.span.end);
                 }
                 self.ident(&given.name, true);
                 self.field_args(given.name.span.end, &given.fields);
@@ -1101,7 +1103,7 @@ impl<'a> Printer<'a> {
             }
         }
         if let Some(last) = request.context.last() {
-            let at = request.context[0].span.start;
+            let at = request.context.first().map_or(last.span.start, |first| first.span.start);
             self.clause(at, "context");
             self.tok(at, true, "{");
             self.field_values(&request.context, true);
@@ -1126,8 +1128,8 @@ impl<'a> Printer<'a> {
             self.clause(at, "after");
             self.tok(at, true, "[");
             for (i, entry) in history.iter().enumerate() {
-                if i > 0 {
-                    self.comma(history[i - 1].span.end);
+                if let Some(prev) = i.checked_sub(1).and_then(|p| history.get(p)) {
+                    self.comma(prev.span.end);
                 }
                 self.tok(entry.tool.span.start, i > 0, &entry.tool.text);
                 match &entry.at {

@@ -61,9 +61,9 @@ pub(crate) fn lex(src: &str) -> Lexed {
     let mut line = 0u32;
     let mut line_has_token = false;
     let mut i = 0;
-    while i < bytes.len() {
+    while let Some(&byte) = bytes.get(i) {
         let start = i;
-        let kind = match bytes[i] {
+        let kind = match byte {
             b'\n' => {
                 line += 1;
                 line_has_token = false;
@@ -116,12 +116,16 @@ pub(crate) fn lex(src: &str) -> Lexed {
     Lexed { tokens, comments }
 }
 
-fn line_end(bytes: &[u8], from: usize) -> usize {
-    bytes[from..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| from + n)
+/// The offset of the end of the line that `from` is on (its `\n`, or the end of `bytes`).
+pub(crate) fn line_end(bytes: &[u8], from: usize) -> usize {
+    let rest = bytes.get(from..).unwrap_or_default();
+    rest.iter().position(|&b| b == b'\n').map_or(bytes.len(), |n| from + n)
 }
 
 fn word_end(bytes: &[u8], from: usize) -> usize {
-    bytes[from..]
+    bytes
+        .get(from..)
+        .unwrap_or_default()
         .iter()
         .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_'))
         .map_or(bytes.len(), |n| from + n)
@@ -131,8 +135,8 @@ fn word_end(bytes: &[u8], from: usize) -> usize {
 /// span lines. Only ASCII bytes are compared, so the end is always a char boundary.
 fn string_end(bytes: &[u8], from: usize) -> (usize, bool) {
     let mut i = from + 1;
-    while i < bytes.len() {
-        match bytes[i] {
+    while let Some(&byte) = bytes.get(i) {
+        match byte {
             b'"' => return (i + 1, true),
             b'\n' => return (i, false),
             b'\\' if bytes.get(i + 1).is_some_and(|&b| b != b'\n') => i += 2,

@@ -43,6 +43,7 @@
 //! - Tests: a request may end with `in "CWD"`, `at "TIME"` and
 //!   `after [TOOL [at "TIME" | DURATION ago], ...]`, in that order, each at most once (`after []`
 //!   is a run with an empty history). `at`, `after` and `ago` are not reserved.
+#![forbid(unsafe_code)]
 
 pub mod ast;
 mod format;
@@ -141,7 +142,7 @@ impl LineIndex {
             offset -= 1;
         }
         let line = self.starts.partition_point(|&s| s <= offset).max(1);
-        let start = self.starts[line - 1].min(offset);
+        let start = self.starts.get(line - 1).map_or(0, |&s| s.min(offset));
         (line, source.get(start..offset).map_or(0, |t| t.chars().count()) + 1)
     }
 }

@@ -209,7 +209,7 @@ impl Node for Claim {
     }
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     /// Parses the tokens `range` as one node, recovering as well as possible.
     fn piece<T: Node>(&mut self, range: Range<usize>) -> Vec<Parsed<T>> {
         let failure = match self.whole::<T>(&range) {
@@ -230,8 +230,8 @@ impl Parser<'_> {
     /// Parses the tokens `range` as exactly one node.
     fn whole<T: Node>(&self, range: &Range<usize>) -> Result<T, Failure> {
         let span = self.span_of(range);
-        if let Some(deep) = split::too_deep(self.src, &self.toks[range.clone()]) {
-            let deep = self.toks[range.start + deep].span();
+        if let Some(deep) = split::too_deep(self.src, self.tokens(range)) {
+            let deep = self.toks.get(range.start + deep).map_or(span, Tok::span);
             return Err(Failure::Other(errors::too_deep(deep)));
         }
         let text = &self.src[span.range()];
@@ -258,8 +258,8 @@ impl Parser<'_> {
         error: &ParseError,
     ) -> Option<Vec<Parsed<T>>> {
         let at = error.span.start as usize;
-        let rest = range.clone().find(|&i| self.toks[i].start == at)?;
-        if rest == range.start || !self.toks[rest].first_on_line {
+        let rest = range.clone().find(|&i| self.toks.get(i).is_some_and(|t| t.start == at))?;
+        if rest == range.start || !self.toks.get(rest).is_some_and(|t| t.first_on_line) {
             return None;
         }
         let span = self.span_of(range);
@@ -280,7 +280,7 @@ impl Parser<'_> {
     /// whole piece is one error).
     fn recover_block(&mut self, range: &Range<usize>) -> Option<Vec<Parsed<Item>>> {
         let (src, toks) = (self.src, self.toks);
-        let keyword = toks[range.start].text(src);
+        let keyword = toks.get(range.start)?.text(src);
         let (head_rule, starters): (Rule, &[&str]) = match keyword {
             "workflow" => (Rule::workflow_head, split::WORKFLOW_BODY),
             "role" => (Rule::role_head, split::ROLE_BODY),
@@ -288,15 +288,15 @@ impl Parser<'_> {
             "assert" => (Rule::assert_head, split::ASSERT_BODY),
             _ => return None,
         };
-        let open = range.clone().find(|&i| toks[i].is_punct(src, "{"))?;
-        let start = toks[range.start].start;
-        let head = WritParser::parse(head_rule, &src[start..toks[open].end]).ok()?;
+        let open = range.clone().find(|&i| toks.get(i).is_some_and(|t| t.is_punct(src, "{")))?;
+        let start = self.start_of(range);
+        let head = WritParser::parse(head_rule, src.get(start..toks.get(open)?.end)?).ok()?;
         let head = block_head(&self.builder(range), keyword, head.flatten().collect())?;
 
         let errors_before = self.errors.len();
         let doc = self.docs.get(start as u32);
         let close = matching_brace(src, toks, open, range.end);
-        let end = close.map_or(toks[range.end - 1].end, |close| toks[close].end);
+        let end = close.and_then(|close| toks.get(close)).map_or(self.end_of(range), |t| t.end);
         let span = Span::new(start, end);
         let lines = split::body(src, toks, open + 1..close.unwrap_or(range.end), starters);
         // Broken entitlements, expectations and claims (which have no error node of their own).
@@ -350,7 +350,7 @@ impl Parser<'_> {
     ) -> Option<Span> {
         let (src, toks) = (self.src, self.toks);
         let Some(close) = close else {
-            let end = toks[range.end - 1].end;
+            let end = self.end_of(range);
             self.errors.push(errors::unclosed(src, what, end, toks.get(range.end)));
             return None;
         };
@@ -358,19 +358,36 @@ impl Parser<'_> {
         if rest.is_empty() {
             return None;
         }
-        self.errors.push(errors::unexpected(src, &toks[rest.start], Within::File));
+        if let Some(first) = toks.get(rest.start) {
+            self.errors.push(errors::unexpected(src, first, Within::File));
+        }
         Some(self.span_of(&rest))
     }
 
     /// A builder for the piece of tokens `range`.
     fn builder(&self, range: &Range<usize>) -> Builder<'_> {
-        let base = self.toks[range.start].start;
-        Builder { base, docs: self.docs, toks: &self.toks[range.clone()] }
+        Builder { base: self.start_of(range), docs: self.docs, toks: self.tokens(range) }
+    }
+
+    /// The tokens of the piece `range` (pieces come from `split` and lie within `toks`).
+    fn tokens(&self, range: &Range<usize>) -> &'a [Tok] {
+        self.toks.get(range.clone()).unwrap_or_default()
+    }
+
+    /// Where the piece `range` starts: its first token's start.
+    fn start_of(&self, range: &Range<usize>) -> usize {
+        self.toks.get(range.start).map_or(0, |t| t.start)
+    }
+
+    /// Where the piece `range` ends: its last token's end (its start if it has no token).
+    fn end_of(&self, range: &Range<usize>) -> usize {
+        let last = range.end.checked_sub(1).and_then(|i| self.toks.get(i));
+        last.map_or_else(|| self.start_of(range), |t| t.end)
     }
 
     /// From the start of the first token to the end of the last one.
     fn span_of(&self, range: &Range<usize>) -> Span {
-        Span::new(self.toks[range.start].start, self.toks[range.end - 1].end)
+        Span::new(self.start_of(range), self.end_of(range))
     }
 }
 

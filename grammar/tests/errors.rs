@@ -1,5 +1,12 @@
 //! Syntax errors: one case per file in `tests/errors/`, each with one mistake. The snapshot
 //! shows what the parser kept and the error, located in the source.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 mod common;
 

@@ -1,4 +1,11 @@
 //! Snapshots of the parsed tree and of the formatted text of the fixtures.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 mod common;
 

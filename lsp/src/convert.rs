@@ -29,7 +29,7 @@ impl LineIndex {
             offset -= 1;
         }
         let line = self.starts.partition_point(|s| *s <= offset).saturating_sub(1);
-        let start = self.starts[line].min(offset);
+        let start = self.starts.get(line).map_or(0, |&s| s.min(offset));
         let character: usize =
             text.get(start..offset).unwrap_or("").chars().map(char::len_utf16).sum();
         Position { line: line as u32, character: character as u32 }

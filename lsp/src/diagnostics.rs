@@ -13,7 +13,7 @@ use crate::workspace::Workspace;
 
 /// Every file of a program with its diagnostics (an empty list clears a file's diagnostics).
 pub fn program_diagnostics(ws: &Workspace, program: usize) -> Vec<(Uri, Vec<lsp::Diagnostic>)> {
-    let prog = ws.program(program);
+    let Some(prog) = ws.program(program) else { return Vec::new() };
     let compilation = writ_compiler::compile(&ws.db, prog.policy);
     let texts: Vec<&str> = prog.files.iter().map(|f| f.input.text(&ws.db).as_str()).collect();
     let mut indexes: HashMap<usize, LineIndex> = HashMap::new();
@@ -28,13 +28,17 @@ pub fn program_diagnostics(ws: &Workspace, program: usize) -> Vec<(Uri, Vec<lsp:
             .range(text, d.location.span);
         let mut related = Vec::new();
         for r in &d.related {
-            let Some(other) = texts.get(r.location.file) else { continue };
+            let (Some(other), Some(other_uri)) =
+                (texts.get(r.location.file), prog.files.get(r.location.file).map(|f| &f.uri))
+            else {
+                continue;
+            };
             let range = indexes
                 .entry(r.location.file)
                 .or_insert_with(|| LineIndex::new(other))
                 .range(other, r.location.span);
             related.push(DiagnosticRelatedInformation {
-                location: Location { uri: prog.files[r.location.file].uri.clone(), range },
+                location: Location { uri: other_uri.clone(), range },
                 message: r.message.clone(),
             });
         }
@@ -56,7 +60,9 @@ pub fn program_diagnostics(ws: &Workspace, program: usize) -> Vec<(Uri, Vec<lsp:
             tags: (d.code == Code::UnusedDeclaration).then(|| vec![DiagnosticTag::UNNECESSARY]),
             ..Default::default()
         };
-        out[file].1.push(diagnostic);
+        if let Some((_, diagnostics)) = out.get_mut(file) {
+            diagnostics.push(diagnostic);
+        }
     }
     out
 }

@@ -90,7 +90,7 @@ pub fn semantic_tokens(
 
 /// A compiler place as an LSP location.
 pub fn location(ws: &Workspace, program: usize, place: Place) -> Option<lsp::Location> {
-    let file = ws.program(program).files.get(place.file)?;
+    let file = ws.program(program)?.files.get(place.file)?;
     let text = file.input.text(&ws.db);
     Some(lsp::Location {
         uri: file.uri.clone(),
@@ -175,5 +175,5 @@ pub fn folding(f: ide::Fold, text: &str, index: &LineIndex) -> Option<FoldingRan
 
 /// The file's analysis.
 pub fn analysis(ws: &Workspace, id: FileId) -> Analysis<'_> {
-    Analysis::new(&ws.db, ws.program(id.program).policy)
+    Analysis::new(&ws.db, id.policy)
 }

@@ -7,6 +7,7 @@
 //! and LSP positions (UTF-16) and between the compiler's answers and LSP messages.
 //!
 //! invariant: only this crate knows LSP types.
+#![forbid(unsafe_code)]
 
 mod convert;
 mod diagnostics;

@@ -117,7 +117,9 @@ impl Backend {
         let Some(id) = state.ws.locate(uri) else {
             return Err(Error::invalid_params(format!("unknown document `{}`", uri.as_str())));
         };
-        let text = state.ws.text(id);
+        let Some(text) = state.ws.text(id) else {
+            return Err(Error::invalid_params(format!("unknown document `{}`", uri.as_str())));
+        };
         let index = LineIndex::new(text);
         guarded(|| f(&state.ws, id, text, &index))
     }
@@ -548,8 +550,7 @@ impl LanguageServer for Backend {
         let uri: Uri =
             uri.parse().map_err(|_| Error::invalid_params(format!("`{uri}` is not a URI")))?;
         let outcome = self.with_file(&uri, |ws, id, _, _| {
-            let program = ws.program(id.program);
-            let run = writ_compiler::ide::run_test(&ws.db, program.policy, &name)
+            let run = writ_compiler::ide::run_test(&ws.db, id.policy, &name)
                 .map_err(Error::invalid_params)?;
             let expectations: Vec<serde_json::Value> = run
                 .expectations

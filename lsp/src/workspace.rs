@@ -50,10 +50,12 @@ pub struct Workspace {
 }
 
 /// Where a document is: program and file index.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FileId {
     pub program: usize,
     pub file: usize,
+    /// The program's compiler input, so that analysing the file needs no lookup.
+    pub policy: Policy,
 }
 
 fn relative_path(root: &Path, path: &Path) -> Option<String> {
@@ -121,17 +123,23 @@ impl Workspace {
     /// The program and file of a document, if it belongs to one.
     pub fn locate(&self, uri: &Uri) -> Option<FileId> {
         self.programs.iter().enumerate().find_map(|(p, prog)| {
-            prog.files.iter().position(|f| &f.uri == uri).map(|file| FileId { program: p, file })
+            let file = prog.files.iter().position(|f| &f.uri == uri)?;
+            Some(FileId { program: p, file, policy: prog.policy })
         })
     }
 
     /// The text of a file as the compiler sees it.
-    pub fn text(&self, id: FileId) -> &str {
-        self.programs[id.program].files[id.file].input.text(&self.db)
+    pub fn text(&self, id: FileId) -> Option<&str> {
+        Some(self.file(id)?.input.text(&self.db))
     }
 
-    pub fn program(&self, index: usize) -> &Program {
-        &self.programs[index]
+    /// Program `index`, if there is one.
+    pub fn program(&self, index: usize) -> Option<&Program> {
+        self.programs.get(index)
+    }
+
+    fn file(&self, id: FileId) -> Option<&FileEntry> {
+        self.programs.get(id.program)?.files.get(id.file)
     }
 
     /// Opens a document (or replaces an open document's text). Returns the program it is in.
@@ -143,7 +151,10 @@ impl Workspace {
     /// Sets the text of a document, placing it in a program first if it is in none.
     pub fn set_text(&mut self, uri: Uri, text: String) -> usize {
         if let Some(id) = self.locate(&uri) {
-            let input = self.programs[id.program].files[id.file].input;
+            let Some(input) = self.file(id).map(|f| f.input) else {
+                writ_stdx::never!("`locate` returned a file that is not there");
+                return id.program;
+            };
             if input.text(&self.db) != &text {
                 input.set_text(&mut self.db).to(text);
             }
@@ -179,22 +190,28 @@ impl Workspace {
     }
 
     fn insert_file(&mut self, program: usize, uri: Uri, text: String) {
-        let prog = &self.programs[program];
+        let Some(prog) = self.programs.get(program) else {
+            writ_stdx::never!("insert_file into program {program}, which is not there");
+            return;
+        };
         let root = prog.root.as_deref().unwrap_or(Path::new(""));
         let path = uri
             .to_file_path()
             .and_then(|p| relative_path(root, &p))
             .unwrap_or_else(|| lone_name(&uri));
         let input = PolicyFile::new(&self.db, path.clone(), text);
-        let files = &mut self.programs[program].files;
+        let Some(files) = self.programs.get_mut(program).map(|p| &mut p.files) else { return };
         let at = files.partition_point(|f| f.path.as_bytes() < path.as_bytes());
         files.insert(at, FileEntry { uri, path, input });
         self.sync_files(program);
     }
 
     fn remove_file(&mut self, id: FileId) {
-        self.programs[id.program].files.remove(id.file);
-        if self.programs[id.program].root.is_none() && self.programs[id.program].files.is_empty() {
+        let Some(prog) = self.programs.get_mut(id.program) else { return };
+        if id.file < prog.files.len() {
+            prog.files.remove(id.file);
+        }
+        if prog.root.is_none() && prog.files.is_empty() {
             self.programs.remove(id.program);
         } else {
             self.sync_files(id.program);
@@ -202,9 +219,9 @@ impl Workspace {
     }
 
     fn sync_files(&mut self, program: usize) {
-        let inputs: Vec<PolicyFile> =
-            self.programs[program].files.iter().map(|f| f.input).collect();
-        let policy = self.programs[program].policy;
+        let Some(prog) = self.programs.get(program) else { return };
+        let inputs: Vec<PolicyFile> = prog.files.iter().map(|f| f.input).collect();
+        let policy = prog.policy;
         policy.set_files(&mut self.db).to(inputs);
     }
 
@@ -214,7 +231,7 @@ impl Workspace {
     pub fn close(&mut self, uri: &Uri) -> (Vec<Uri>, Option<usize>) {
         self.open.remove(uri);
         let Some(id) = self.locate(uri) else { return (Vec::new(), None) };
-        if self.programs[id.program].root.is_none() {
+        if self.programs.get(id.program).is_some_and(|p| p.root.is_none()) {
             let gone = self.programs.remove(id.program);
             return (gone.files.into_iter().map(|f| f.uri).collect(), None);
         }

@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
 use tower_http::catch_panic::CatchPanicLayer;
 use writ_evaluator::log::Mode;
-use writ_evaluator::{Decision, Policy, Request, RequestError};
+use writ_evaluator::{Decision, Policy, Request, RequestError, RequestErrorKind};
 
 use crate::declog::Record;
 use crate::history::Lookup;
@@ -119,7 +119,7 @@ async fn record(state: &State, request: Request, decision: Decision) -> String {
 
 /// The run a request names (the `writ-run` header), if any.
 fn run_id(headers: &HeaderMap) -> Result<Option<String>, RequestError> {
-    let fail = |message: &str| RequestError { field: RUN_HEADER.into(), message: message.into() };
+    let fail = |message: &str| RequestError::new(RequestErrorKind::Gateway, RUN_HEADER, message);
     let mut values = headers.get_all(RUN_HEADER).iter();
     let Some(value) = values.next() else { return Ok(None) };
     if values.next().is_some() {
@@ -164,7 +164,7 @@ async fn decide(
         Ok(run) => run,
         Err(e) => return bad_request(&state, &e),
     };
-    let request = match Request::from_slice(&body) {
+    let request = match Request::from_slice_with(&body, state.unknown_keys) {
         Ok(request) => request,
         Err(e) => return bad_request(&state, &e),
     };
@@ -231,7 +231,8 @@ async fn batch(
     let Some(loaded) = state.policy.load_full() else { return no_policy(&state) };
     let mut answers = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        let request = Request::from_json(item.get()).and_then(|request| {
+        let item = item.get().as_bytes();
+        let request = Request::from_slice_with(item, state.unknown_keys).and_then(|request| {
             if run.is_some() {
                 runs::check_unbound_fields(&request)?;
             }
@@ -304,33 +305,42 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Entries<'a> {
 
 /// `{"workflow": NAME, "chain": [...]}`: the workflow and the decoded chain.
 fn tools_body(body: &[u8]) -> Result<(String, Vec<writ_evaluator::Principal>), RequestError> {
-    let fail = |field: &str, message: String| RequestError { field: field.into(), message };
+    use RequestErrorKind::{DuplicateKey, Missing, Syntax, UnknownKey, WrongType};
+    let fail = |kind, field: &str, message: String| RequestError::new(kind, field, message);
     let entries = match serde_json::from_slice::<Entries<'_>>(body) {
         Ok(Entries(entries)) => entries,
         Err(e) if e.is_data() => {
-            return Err(fail("", "expected an object with `workflow` and `chain`".into()));
+            return Err(fail(
+                WrongType,
+                "",
+                "expected an object with `workflow` and `chain`".into(),
+            ));
         }
-        Err(e) => return Err(fail("", format!("invalid JSON: {e}"))),
+        Err(e) => return Err(fail(Syntax, "", format!("invalid JSON: {e}"))),
     };
     let (mut workflow, mut chain) = (None, None);
     for (key, value) in entries {
         let slot = match key.as_str() {
             "workflow" => &mut workflow,
             "chain" => &mut chain,
-            _ => return Err(fail(&key, "unknown field (expected `workflow` or `chain`)".into())),
+            _ => {
+                let message = "unknown field (expected `workflow` or `chain`)".into();
+                return Err(fail(UnknownKey, &key, message));
+            }
         };
         if slot.replace(value).is_some() {
-            return Err(fail(&key, "duplicate key".into()));
+            return Err(fail(DuplicateKey, &key, "duplicate key".into()));
         }
     }
-    let workflow = workflow.ok_or_else(|| fail("workflow", "missing required field".into()))?;
+    let workflow =
+        workflow.ok_or_else(|| fail(Missing, "workflow", "missing required field".into()))?;
     let workflow: String = serde_json::from_str(workflow.get())
-        .map_err(|_| fail("workflow", "expected a string".into()))?;
-    let chain = chain.ok_or_else(|| fail("chain", "missing required field".into()))?;
+        .map_err(|_| fail(WrongType, "workflow", "expected a string".into()))?;
+    let chain = chain.ok_or_else(|| fail(Missing, "chain", "missing required field".into()))?;
     // The chain is decoded exactly as a request's, with the same errors and field names.
     let request = format!(
         r#"{{"action":"start","workflow":{},"chain":{}}}"#,
-        serde_json::to_string(&workflow).unwrap_or_default(),
+        Json::String(workflow.clone()),
         chain.get()
     );
     Ok((workflow, Request::from_json(&request)?.chain))

@@ -90,6 +90,8 @@ pub struct Config {
     pub mode: Mode,
     /// Where runs named by the `writ-run` header are kept.
     pub history: HistoryConfig,
+    /// Whether a request key the schema does not have is ignored or answered 400 (`--strict`).
+    pub unknown_keys: writ_evaluator::UnknownKeys,
 }
 
 impl Config {
@@ -106,6 +108,7 @@ impl Config {
             grace: Duration::from_secs(30),
             mode: Mode::Enforce,
             history: HistoryConfig::default(),
+            unknown_keys: writ_evaluator::UnknownKeys::Ignore,
         }
     }
 }
@@ -180,7 +183,9 @@ impl Server {
             }
             None => (None, None),
         };
-        let state = Arc::new(State::new(config.source.clone(), metrics, log, runs));
+        let mut state = State::new(config.source.clone(), metrics, log, runs);
+        state.unknown_keys = config.unknown_keys;
+        let state = Arc::new(state);
         let source = config.source.clone();
         let first = tokio::task::spawn_blocking(move || source.load())
             .await

@@ -70,15 +70,10 @@ pub enum Endpoint {
 }
 
 /// Latency bucket bounds: 5 µs doubling to 40.96 ms, in nanoseconds (then +Inf).
-const BOUNDS_NS: [u64; 14] = {
-    let mut bounds = [0; 14];
-    let mut i = 0;
-    while i < 14 {
-        bounds[i] = 5_000 << i;
-        i += 1;
-    }
-    bounds
-};
+const BOUNDS_NS: [u64; 14] = [
+    5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 320_000, 640_000, 1_280_000, 2_560_000,
+    5_120_000, 10_240_000, 20_480_000, 40_960_000,
+];
 
 /// A latency histogram on plain atomics. (`prometheus_client`'s takes a lock for every
 /// observation, which two worker threads answering tens of thousands of requests a second
@@ -97,8 +92,12 @@ struct LatencyInner {
 impl Latency {
     fn observe(&self, elapsed: Duration) {
         let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let bucket = BOUNDS_NS.iter().position(|&bound| ns <= bound).unwrap_or(BOUNDS_NS.len());
-        self.0.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        // The first bucket whose bound is at least `ns`, else the last (+Inf) bucket.
+        let bucket = BOUNDS_NS.iter().position(|&bound| ns <= bound);
+        let counter = bucket.and_then(|b| self.0.buckets.get(b)).or(self.0.buckets.last());
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         self.0.sum_ns.fetch_add(ns, Ordering::Relaxed);
     }
 }
@@ -231,8 +230,10 @@ impl Metrics {
     }
 
     pub fn error(&self, kind: ErrorKind) {
-        let index = ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
-        self.errors[index].inc();
+        let index = ErrorKind::ALL.iter().position(|k| *k == kind);
+        if let Some(counter) = index.and_then(|i| self.errors.get(i)) {
+            counter.inc();
+        }
     }
 
     pub fn reload(&self, ok: bool) {

@@ -21,7 +21,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Value as Json, json};
 use writ_evaluator::log::Mode;
 use writ_evaluator::request::{Action, HistoryEntry};
-use writ_evaluator::{Decision, Outcome, Policy, Request, RequestError, Timestamp};
+use writ_evaluator::{
+    Decision, Outcome, Policy, Request, RequestError, RequestErrorKind, Timestamp,
+};
 
 use crate::history::{Admission, HistoryConfig, Keep, Lookup, Record, Run, Store, StoreError};
 use crate::metrics::{ErrorKind, Metrics};
@@ -55,7 +57,7 @@ pub struct Decided {
 /// ULIDs and `session/42` fit; `:` and spaces do not, so the id is safe in store keys and
 /// logs).
 pub fn check_run_id(text: &str) -> Result<(), RequestError> {
-    let fail = |message: String| RequestError { field: RUN_HEADER.into(), message };
+    let fail = |message: String| RequestError::new(RequestErrorKind::Gateway, RUN_HEADER, message);
     if text.is_empty() || text.len() > MAX_RUN_ID {
         return Err(fail(format!("a run id is 1 to {MAX_RUN_ID} characters")));
     }
@@ -71,12 +73,15 @@ pub fn check_run_id(text: &str) -> Result<(), RequestError> {
 /// A request bound to a run may not carry what the server fills in: the gateway cannot
 /// replay or forge a run's history or time.
 pub fn check_unbound_fields(request: &Request) -> Result<(), RequestError> {
-    let fail = |field: &str| RequestError {
-        field: field.into(),
-        message: format!(
-            "not allowed with a `{RUN_HEADER}` header: the server keeps the run's `time` and \
-             `history`"
-        ),
+    let fail = |field: &str| {
+        RequestError::new(
+            RequestErrorKind::Gateway,
+            field,
+            format!(
+                "not allowed with a `{RUN_HEADER}` header: the server keeps the run's `time` \
+                 and `history`"
+            ),
+        )
     };
     if request.history.is_some() {
         return Err(fail("history"));

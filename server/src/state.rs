@@ -33,6 +33,8 @@ pub struct State {
     pub reloading: tokio::sync::Mutex<()>,
     /// Admitted runs and their history; the mode.
     pub runs: Runs,
+    /// Whether a request key the schema does not have is ignored or an error (`--strict`).
+    pub unknown_keys: writ_evaluator::UnknownKeys,
 }
 
 /// What a reload did.
@@ -65,6 +67,7 @@ impl State {
             started_at: SystemTime::now(),
             reloading: tokio::sync::Mutex::new(()),
             runs,
+            unknown_keys: writ_evaluator::UnknownKeys::Ignore,
         }
     }
 

@@ -1,4 +1,11 @@
 //! The decision server's HTTP API, against a real server on a loopback port.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 mod common;
 
@@ -395,4 +402,29 @@ fn many_concurrent_clients_are_all_answered_and_logged() {
     assert_eq!(server.stop().logged, 400);
     let verified = writ_evaluator::log::verify(&std::fs::read(&log).unwrap()[..]).unwrap();
     assert_eq!(verified.lines, 400);
+}
+
+/// `--strict`: a key the schema does not have is a 400 naming it, in `/v1/decide` and in each
+/// element of a batch; without it the key is ignored (LANGUAGE.md §7).
+#[test]
+fn strict_answers_400_to_an_unknown_key() {
+    let misspelt = ALLOW.replacen("\"chain\"", "\"evidance\": [], \"chain\"", 1);
+    assert_ne!(misspelt, ALLOW, "the request has a `chain` key to put a typo before");
+    let (lenient, _) = server(POLICY);
+    assert_eq!(lenient.post("/v1/decide", &misspelt).status, 200);
+
+    let dir = temp_dir("api-strict");
+    let mut config = config(Source::Policy(policy_file(&dir, POLICY)));
+    config.unknown_keys = writ_evaluator::UnknownKeys::Reject;
+    let strict = TestServer::start(config);
+    let answer = strict.post("/v1/decide", &misspelt);
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert_eq!(
+        answer.json(),
+        json!({"error": "`evidance`: unknown key; did you mean `evidence`?", "field": "evidance"})
+    );
+    assert_eq!(strict.post("/v1/decide", ALLOW).status, 200);
+    let batch = strict.post("/v1/decide/batch", &format!("[{ALLOW}, {misspelt}]"));
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    assert_eq!(batch.json()[1]["field"], "evidance");
 }

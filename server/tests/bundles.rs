@@ -1,5 +1,12 @@
 //! Serving bundles: verified at start and on every reload; one that does not verify is never
 //! loaded.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 mod common;
 

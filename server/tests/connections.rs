@@ -3,6 +3,13 @@
 //!
 //! (No assertion here measures time: each waits, with a generous read timeout, for the server
 //! to act, with the server's timeouts set to a second.)
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 mod common;
 

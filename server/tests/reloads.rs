@@ -1,5 +1,12 @@
 //! Reloads load only finished files: a policy file written in parts, with a pause between, is
 //! never served half written.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 mod common;
 

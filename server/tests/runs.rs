@@ -1,5 +1,12 @@
 //! Runs (the `writ-run` header): admission by start, calls bound to their run, history kept by
 //! the server, and log-only mode. In memory here; Redis in `tests/serve.rs` (two replicas).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 mod common;
 

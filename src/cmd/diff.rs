@@ -331,8 +331,13 @@ fn human(r: &DiffReport) -> String {
                 decision_line(&c.old),
                 decision_line(&c.new)
             ));
-            for reason in
-                c.new["reasons"].as_array().into_iter().flatten().filter_map(|v| v.as_str())
+            for reason in c
+                .new
+                .get("reasons")
+                .and_then(|r| r.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
             {
                 out.push_str(&format!("    now: {reason}\n"));
             }

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use serde_json::{Value as Json, json};
-use writ_evaluator::{Policy, Request};
+use writ_evaluator::{Policy, Request, UnknownKeys};
 
 use crate::Format;
 use crate::output::{self, OK, USAGE};
@@ -16,13 +16,22 @@ pub struct Source<'a> {
     pub verify_key: Option<&'a Path>,
 }
 
-pub fn run(
-    source: &Source<'_>,
-    request: Option<&str>,
-    requests: Option<&str>,
-    explain: bool,
-    format: Format,
-) -> u8 {
+/// How requests are read and decisions printed.
+#[derive(Clone, Copy)]
+pub struct How {
+    pub explain: Explain,
+    pub keys: UnknownKeys,
+    pub format: Format,
+}
+
+/// Whether a decision comes with its trace (and the request's ignored keys noted).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Explain {
+    No,
+    Trace,
+}
+
+pub fn run(source: &Source<'_>, request: Option<&str>, requests: Option<&str>, how: How) -> u8 {
     let policy = match (source.policy, source.bundle) {
         (_, Some(bundle)) => super::build::load_bundle(bundle, source.verify_key),
         (Some(_), None) if source.verify_key.is_some() => {
@@ -41,8 +50,8 @@ pub fn run(
         Err(code) => return code,
     };
     match (request, requests) {
-        (Some(source), _) => one(&policy, source, explain, format),
-        (None, Some(source)) => many(&policy, source, explain, format),
+        (Some(source), _) => one(&policy, source, how),
+        (None, Some(source)) => many(&policy, source, how),
         (None, None) => {
             output::error("give `--request FILE` or `--requests FILE`");
             USAGE
@@ -59,20 +68,30 @@ fn open(source: &str) -> std::io::Result<Box<dyn Read>> {
 }
 
 /// The decision as JSON, with the trace under `explain` when asked for.
+/// The decision as JSON, and with `Explain::Trace` its trace (also under `explain`) and the
+/// keys of `text` that decoding ignored (under `unknown_keys`).
 fn decide(
     policy: &Policy,
     request: &Request,
-    explain: bool,
+    text: &[u8],
+    explain: Explain,
 ) -> (Json, Option<writ_evaluator::Trace>) {
-    if explain {
+    if explain == Explain::Trace {
         let (decision, trace) = policy.decide_explained(request);
-        let mut value = serde_json::to_value(&decision).unwrap_or(Json::Null);
+        let mut value = decision.to_value();
         if let Json::Object(map) = &mut value {
             map.insert("explain".into(), serde_json::to_value(&trace).unwrap_or(Json::Null));
+            let unknown: Vec<Json> = Request::unknown_keys(text)
+                .into_iter()
+                .map(|k| json!({"field": k.field, "did_you_mean": k.did_you_mean}))
+                .collect();
+            if !unknown.is_empty() {
+                map.insert("unknown_keys".into(), Json::Array(unknown));
+            }
         }
         (value, Some(trace))
     } else {
-        (serde_json::to_value(policy.decide(request)).unwrap_or(Json::Null), None)
+        (policy.decide(request).to_value(), None)
     }
 }
 
@@ -103,6 +122,16 @@ fn human(decision: &Json, trace: Option<&writ_evaluator::Trace>) -> String {
         out.push_str(&format!("  rules: {}\n", rules.join(", ")));
     }
     out.push_str(&format!("  policy: {}\n", decision["policy"].as_str().unwrap_or("")));
+    for key in decision.get("unknown_keys").and_then(Json::as_array).into_iter().flatten() {
+        let field = key.get("field").and_then(Json::as_str).unwrap_or("?");
+        let hint = match key.get("did_you_mean").and_then(Json::as_str) {
+            Some(known) => format!(" (did you mean `{known}`?)"),
+            None => String::new(),
+        };
+        out.push_str(&format!(
+            "  note: request key `{field}` is not in the schema and was ignored{hint}\n"
+        ));
+    }
     if let Some(trace) = trace {
         out.push_str("\ntrace:\n");
         for line in trace.to_string().lines() {
@@ -114,28 +143,30 @@ fn human(decision: &Json, trace: Option<&writ_evaluator::Trace>) -> String {
     out
 }
 
-fn one(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
+fn one(policy: &Policy, source: &str, how: How) -> u8 {
     let mut text = String::new();
     if let Err(e) = open(source).and_then(|mut r| r.read_to_string(&mut text)) {
         output::error(format_args!("cannot read request `{source}`: {e}"));
         return USAGE;
     }
-    let request = match Request::from_json(&text) {
+    let request = match Request::from_slice_with(text.as_bytes(), how.keys) {
         Ok(r) => r,
         Err(e) => {
             output::error(format_args!("invalid request: {e}"));
             return USAGE;
         }
     };
-    let (decision, trace) = decide(policy, &request, explain);
-    match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default()),
+    let (decision, trace) = decide(policy, &request, text.as_bytes(), how.explain);
+    match how.format {
+        // `{:#}` is the value's pretty JSON text; it cannot fail.
+        Format::Json => println!("{decision:#}"),
         Format::Human => print!("{}", human(&decision, trace.as_ref())),
     }
     OK
 }
 
-fn many(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
+fn many(policy: &Policy, source: &str, how: How) -> u8 {
+    let format = how.format;
     let reader = match open(source) {
         Ok(r) => BufReader::new(r),
         Err(e) => {
@@ -158,9 +189,9 @@ fn many(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let printed = match Request::from_slice(&line) {
+        let printed = match Request::from_slice_with(&line, how.keys) {
             Ok(request) => {
-                let (decision, trace) = decide(policy, &request, explain);
+                let (decision, trace) = decide(policy, &request, &line, how.explain);
                 match format {
                     Format::Json => decision.to_string(),
                     Format::Human => {

@@ -76,7 +76,9 @@ fn answer_hook(agent: Agent, args: &HookArgs) -> u8 {
         // store does.
         eprintln!("writ: the call could not be recorded: {}", answer.reason);
     }
-    let text = serde_json::to_string(&answer.to_json()).unwrap_or_default();
+    // `Value`'s `Display` is its JSON text and cannot fail: never an empty answer, which the
+    // agent would read as no objection.
+    let text = answer.to_json().to_string();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{text}");
     let _ = out.flush();

@@ -203,8 +203,8 @@ fn tool_name(name: &str, server: Option<&str>) -> String {
         return names::mcp_tool(server, name);
     }
     let mut words: Vec<String> = name.split('.').map(names::word).collect();
-    if writ_grammar::is_keyword(&words[0]) {
-        words[0] = format!("_{}", words[0]);
+    if let Some(first) = words.first_mut().filter(|w| writ_grammar::is_keyword(w)) {
+        first.insert(0, '_');
     }
     words.join(".")
 }

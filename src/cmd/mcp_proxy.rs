@@ -111,5 +111,5 @@ fn uuid_like() -> String {
             .map_or(0, |d| d.as_nanos());
         bytes = (nanos ^ u128::from(std::process::id())).to_le_bytes();
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    writ_stdx::hex(&bytes)
 }

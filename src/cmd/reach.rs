@@ -242,8 +242,8 @@ fn aligned(rows: &[Vec<String>], indent: &str) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0usize; columns];
     for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
         }
     }
     let mut out = String::new();
@@ -252,7 +252,8 @@ fn aligned(rows: &[Vec<String>], indent: &str) -> String {
         for (i, cell) in row.iter().enumerate() {
             line.push_str(cell);
             if i + 1 < row.len() {
-                let pad = widths[i] - cell.chars().count() + 2;
+                let width = widths.get(i).copied().unwrap_or_default();
+                let pad = width.saturating_sub(cell.chars().count()) + 2;
                 line.extend(std::iter::repeat_n(' ', pad));
             }
         }

@@ -60,6 +60,10 @@ pub struct Args {
     /// rolling a policy out) and logs what writ decided, marked `"mode": "log-only"`.
     #[arg(long, value_enum, default_value_t = ModeArg::Enforce)]
     mode: ModeArg,
+    /// Answer 400 to a request with a key the schema does not have (`evidance`,
+    /// `chain[0].rolse`) instead of ignoring the key.
+    #[arg(long)]
+    strict: bool,
     /// Where the runs named by the `writ-run` header are kept: `memory` (this process), or
     /// `redis://HOST:PORT/DB` (shared by replicas).
     #[arg(long, value_name = "memory|redis://...", default_value = "memory")]
@@ -105,6 +109,9 @@ pub fn run(args: Args) -> u8 {
     let mut config = Config::new(source, args.addr);
     config.history = history;
     config.mode = args.mode.into();
+    if args.strict {
+        config.unknown_keys = writ_evaluator::UnknownKeys::Reject;
+    }
     config.decision_log = args.decision_log.as_deref().map(LogTarget::parse);
     config.body_limit = args.max_body;
     config.header_timeout = Duration::from_secs(args.header_timeout);

@@ -492,7 +492,7 @@ fn junit(report: &Report) -> String {
                     e.file,
                     e.line,
                     e.expected,
-                    e.actual["decision"].as_str().unwrap_or("an error")
+                    e.actual.get("decision").and_then(|d| d.as_str()).unwrap_or("an error")
                 );
                 let mut body = format!("{}\nactual: {}\n", e.text, describe_actual(&e.actual));
                 if let Some(trace) = &e.trace_text {

@@ -113,8 +113,10 @@ impl<'t> Before<'t> {
         for (i, t) in self.toks.iter().enumerate() {
             match t.text(self.text) {
                 "{" => {
-                    let opener = self.toks[..i]
+                    let opener = self
+                        .toks
                         .iter()
+                        .take(i)
                         .rev()
                         .take(64)
                         .filter(|t| t.kind == TokenKind::Word)
@@ -190,11 +192,12 @@ impl<'t> Before<'t> {
     }
 
     fn starts_line(&self, i: usize) -> bool {
-        let Some(prev) = i.checked_sub(1).map(|p| self.toks[p]) else { return true };
+        let Some(prev) = i.checked_sub(1).and_then(|p| self.toks.get(p)) else { return true };
+        let Some(this) = self.toks.get(i) else { return true };
         matches!(prev.text(self.text), "{" | "}")
             || self
                 .text
-                .get(prev.span.end as usize..self.toks[i].span.start as usize)
+                .get(prev.span.end as usize..this.span.start as usize)
                 .is_some_and(|g| g.contains('\n'))
     }
 
@@ -320,7 +323,8 @@ impl Analysis<'_> {
         for t in &tools {
             let parts: Vec<&str> = t.name.text.split('.').collect();
             for n in 1..parts.len() {
-                let g = format!("{}.*", parts[..n].join("."));
+                let prefix: Vec<&str> = parts.iter().take(n).copied().collect();
+                let g = format!("{}.*", prefix.join("."));
                 if !globs.contains(&g) {
                     globs.push(g);
                 }
@@ -737,7 +741,7 @@ impl Analysis<'_> {
             self.tags()
         } else if matches!(p1, "require" | "with")
             || matches!(head, Some(("require" | "with", _)))
-            || (b.back(0).is_some_and(|i| b.toks[i].kind == TokenKind::Number)
+            || (b.back(0).and_then(|i| b.toks.get(i)).is_some_and(|t| t.kind == TokenKind::Number)
                 && matches!(p2, "require" | ","))
         {
             if head.is_some()

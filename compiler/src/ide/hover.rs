@@ -313,8 +313,7 @@ impl<'db> Analysis<'db> {
     pub fn role_closure(&self, name: &str) -> Vec<(usize, String)> {
         let mut out: Vec<(usize, String)> = vec![(0, name.to_string())];
         let mut i = 0;
-        while i < out.len() && out.len() < 1000 {
-            let (depth, role) = out[i].clone();
+        while let Some((depth, role)) = out.get(i).filter(|_| out.len() < 1000).cloned() {
             if let Some((_, decl)) = self.role_decl(&role) {
                 for e in &decl.extends {
                     if !out.iter().any(|(_, r)| *r == e.name) {

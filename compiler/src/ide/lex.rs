@@ -64,8 +64,8 @@ pub fn tokens(text: &str) -> Vec<Token> {
             if doc { TokenKind::DocComment } else { TokenKind::Comment }
         } else if c == '"' {
             i += 1;
-            while i < bytes.len() {
-                match bytes[i] {
+            while let Some(&byte) = bytes.get(i) {
+                match byte {
                     b'\\' => i += 2,
                     b'"' => {
                         i += 1;
@@ -81,25 +81,25 @@ pub fn tokens(text: &str) -> Vec<Token> {
             }
             TokenKind::Str
         } else if c.is_ascii_digit() {
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
+            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
                 i += 1;
             }
-            if i < bytes.len() && matches!(bytes[i], b's' | b'm' | b'h' | b'd') {
+            if matches!(bytes.get(i), Some(b's' | b'm' | b'h' | b'd')) {
                 i += 1;
             }
             TokenKind::Number
         } else if is_word_start(c) || c == '*' || c == '?' {
             // Dotted words and globs: `repo.push`, `repo.*`, `*`, `initiator.` (half-typed).
             loop {
-                while i < bytes.len()
-                    && (is_word_char(bytes[i] as char) || matches!(bytes[i], b'*' | b'?'))
+                while bytes
+                    .get(i)
+                    .is_some_and(|&b| is_word_char(b as char) || matches!(b, b'*' | b'?'))
                 {
                     i += 1;
                 }
                 // A dot continues the word (`repo.push`, `initiator.`), but `..` never does: in
                 // `x...` the word is `x` and `...` is a token of its own.
-                if i < bytes.len()
-                    && bytes[i] == b'.'
+                if bytes.get(i) == Some(&b'.')
                     && !text.get(i..).is_some_and(|t| t.starts_with(".."))
                 {
                     i += 1;
@@ -113,7 +113,7 @@ pub fn tokens(text: &str) -> Vec<Token> {
             TokenKind::Rest
         } else if matches!(c, '=' | '!' | '<' | '>') {
             i += 1;
-            if i < bytes.len() && bytes[i] == b'=' {
+            if bytes.get(i) == Some(&b'=') {
                 i += 1;
             }
             if &text[start..i] == "=" { TokenKind::Punct } else { TokenKind::Operator }

@@ -15,7 +15,9 @@ pub fn overlap(a: &str, b: &str) -> bool {
     let index = |i: usize, j: usize| i * (m + 1) + j;
     let mut seen = vec![false; states];
     let mut stack = vec![(0usize, 0usize)];
-    seen[0] = true;
+    if let Some(start) = seen.first_mut() {
+        *start = true;
+    }
     // One step of one pattern that consumes a character: (next position, the character or
     // `None` for any character).
     fn steps(p: &[char], i: usize) -> Vec<(usize, Option<char>)> {

@@ -680,14 +680,7 @@ impl Scope<'_> {
             return Simple::False;
         }
         // Drop members implied by another (absorption included: `a and (a or b)` is `a`).
-        let mut keep = vec![true; out.len()];
-        for i in 0..out.len() {
-            if (0..out.len()).any(|j| j != i && keep[j] && self.implies_cond(&out[j], &out[i])) {
-                keep[i] = false;
-            }
-        }
-        let mut out: Vec<Cond> =
-            out.into_iter().zip(keep).filter(|(_, k)| *k).map(|(c, _)| c).collect();
+        let mut out = drop_redundant(out, |member, other| self.implies_cond(other, member));
         match out.len() {
             0 => Simple::True,
             1 => Simple::Residual(out.remove(0)),
@@ -699,7 +692,7 @@ impl Scope<'_> {
     /// atoms over one operand with finitely many values leave it none.
     fn contradictory(&self, items: &[Cond]) -> bool {
         for (i, a) in items.iter().enumerate() {
-            if items[i + 1..].iter().any(|b| self.excludes_cond(a, b)) {
+            if items.iter().skip(i + 1).any(|b| self.excludes_cond(a, b)) {
                 return true;
             }
         }
@@ -734,14 +727,7 @@ impl Scope<'_> {
         }
         dedupe(&mut out);
         // Drop members that imply another (absorption included: `a or (a and b)` is `a`).
-        let mut keep = vec![true; out.len()];
-        for i in 0..out.len() {
-            if (0..out.len()).any(|j| j != i && keep[j] && self.implies_cond(&out[i], &out[j])) {
-                keep[i] = false;
-            }
-        }
-        let mut out: Vec<Cond> =
-            out.into_iter().zip(keep).filter(|(_, k)| *k).map(|(c, _)| c).collect();
+        let mut out = drop_redundant(out, |member, other| self.implies_cond(member, other));
         match out.len() {
             0 => Simple::False,
             1 => Simple::Residual(out.remove(0)),
@@ -769,4 +755,22 @@ pub fn conjuncts(c: &Cond) -> Vec<Cond> {
         Cond::Or(_) => Vec::new(),
         atom => vec![atom.clone()],
     }
+}
+
+/// The members of `items` in order, without each one that `redundant(member, other)` says is
+/// redundant next to another member still kept (earlier members are dropped first, so of two
+/// equivalent members the later one stays).
+fn drop_redundant(items: Vec<Cond>, redundant: impl Fn(&Cond, &Cond) -> bool) -> Vec<Cond> {
+    let mut keep = vec![true; items.len()];
+    for (i, member) in items.iter().enumerate() {
+        let dropped = items
+            .iter()
+            .zip(&keep)
+            .enumerate()
+            .any(|(j, (other, &kept))| j != i && kept && redundant(member, other));
+        if let Some(kept) = keep.get_mut(i).filter(|_| dropped) {
+            *kept = false;
+        }
+    }
+    items.into_iter().zip(keep).filter_map(|(item, kept)| kept.then_some(item)).collect()
 }

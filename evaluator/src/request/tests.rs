@@ -517,11 +517,104 @@ fn durations() {
 
 #[test]
 fn error_display_is_cedar_style() {
-    let e = RequestError {
-        field: "args.env".into(),
-        message: "expected a string, found an integer".into(),
-    };
+    let e = RequestError::new(
+        RequestErrorKind::WrongType,
+        "args.env",
+        "expected a string, found an integer",
+    );
     assert_eq!(e.to_string(), "`args.env`: expected a string, found an integer");
+}
+
+// --- error kinds, unknown keys
+
+fn kind_of(text: &str) -> RequestErrorKind {
+    match Request::from_slice(text.as_bytes()) {
+        Err(e) => e.kind,
+        Ok(r) => panic!("expected an error, decoded {r:?}"),
+    }
+}
+
+#[test]
+fn every_error_has_a_kind_callers_can_match() {
+    use RequestErrorKind::*;
+    assert_eq!(kind_of("{"), Syntax);
+    assert_eq!(kind_of(r#"{"action": "call", "action": "call"}"#), DuplicateKey);
+    assert_eq!(kind_of(r#"{"action": "call"}"#), Missing);
+    assert_eq!(kind_of("[]"), WrongType);
+    assert_eq!(kind_of(&with(call(), "/tool", json!(3)).to_string()), WrongType);
+    assert_eq!(kind_of(&with(call(), "/action", json!("stop")).to_string()), InvalidValue);
+    assert_eq!(kind_of(&with(call(), "/action", json!(1)).to_string()), WrongType);
+    assert_eq!(kind_of(&with(call(), "/chain/0/kind", json!("robot")).to_string()), InvalidValue);
+    assert_eq!(kind_of(&with(call(), "/chain", json!([])).to_string()), InvalidValue);
+    assert_eq!(kind_of(&with(call(), "/chain/0/id", json!(" alice")).to_string()), InvalidValue);
+    assert_eq!(kind_of(&with(start(), "/ttl", json!("soon")).to_string()), InvalidValue);
+}
+
+/// Every key of the schema, at every level, is known: the key lists that unknown keys are
+/// told from are the keys the decoders read.
+#[test]
+fn a_request_with_every_key_has_no_unknown_key() {
+    let mut v = call();
+    v["ttl"] = json!("20m");
+    v["cwd"] = json!("/work");
+    v["time"] = json!("2026-12-03T10:00:00Z");
+    v["history"] = json!([{"tool": "deploy", "at": "2026-12-03T09:00:00Z"}]);
+    let text = v.to_string();
+    assert_eq!(Request::unknown_keys(text.as_bytes()), Vec::new());
+    assert_eq!(Request::from_slice_strict(text.as_bytes()), Request::from_slice(text.as_bytes()));
+    for key in REQUEST_KEYS {
+        assert!(text.contains(&format!("\"{key}\"")), "{key} is not in the test request");
+    }
+}
+
+#[test]
+fn unknown_keys_are_ignored_or_rejected_with_a_suggestion() {
+    let mut v = call();
+    v["evidance"] = json!([]);
+    v["chain"][0]["rolse"] = json!(["x"]);
+    v["evidence"][0]["by"]["kinnd"] = json!("human");
+    v["history"] = json!([{"tool": "deploy", "when": "x"}]);
+    v["zzz_extension"] = json!(1);
+    let text = v.to_string();
+    // Ignored by default (LANGUAGE.md §7): the same request as without them.
+    assert!(Request::from_slice(text.as_bytes()).is_ok());
+    let unknown: Vec<(String, Option<&str>)> = Request::unknown_keys(text.as_bytes())
+        .into_iter()
+        .map(|k| (k.field, k.did_you_mean))
+        .collect();
+    assert_eq!(
+        unknown,
+        [
+            ("evidance".to_owned(), Some("evidence")),
+            ("zzz_extension".to_owned(), None),
+            ("chain[0].rolse".to_owned(), Some("roles")),
+            ("evidence[0].by.kinnd".to_owned(), Some("kind")),
+            ("history[0].when".to_owned(), None),
+        ]
+    );
+    // Rejected, the first in document order, when strict.
+    let e = Request::from_slice_strict(text.as_bytes()).unwrap_err();
+    assert_eq!(e.kind, RequestErrorKind::UnknownKey);
+    assert_eq!(e.to_string(), "`evidance`: unknown key; did you mean `evidence`?");
+    let e = Request::from_slice_with(text.as_bytes(), UnknownKeys::Reject).unwrap_err();
+    assert_eq!(e.field, "evidance");
+}
+
+#[test]
+fn strict_names_a_misspelt_required_key_rather_than_its_absence() {
+    let mut v = call();
+    let chain = v["chain"].take();
+    v.as_object_mut().unwrap().remove("chain");
+    v["chian"] = chain;
+    let text = v.to_string();
+    assert_eq!(Request::from_slice(text.as_bytes()).unwrap_err().kind, RequestErrorKind::Missing);
+    let e = Request::from_slice_strict(text.as_bytes()).unwrap_err();
+    assert_eq!(e.to_string(), "`chian`: unknown key; did you mean `chain`?");
+    // Another error found first is still reported first.
+    let mut v = with(call(), "/tool", json!(1));
+    v["evidance"] = json!([]);
+    let e = Request::from_slice_strict(v.to_string().as_bytes()).unwrap_err();
+    assert_eq!(e.kind, RequestErrorKind::WrongType);
 }
 
 // --- §7: canonical ids, empty subjects

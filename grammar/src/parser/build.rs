@@ -83,7 +83,7 @@ impl Builder<'_> {
         let span = pair.as_span();
         let (start, end) = (self.base + span.start(), self.base + span.end());
         let last = self.toks.partition_point(|t| t.end <= end);
-        let end = match last.checked_sub(1).map(|i| self.toks[i].end) {
+        let end = match last.checked_sub(1).and_then(|i| self.toks.get(i)).map(|t| t.end) {
             Some(token_end) if token_end > start => token_end,
             _ => end,
         };

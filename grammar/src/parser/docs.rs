@@ -19,29 +19,30 @@ pub(crate) struct DocIndex {
 impl DocIndex {
     pub fn new(src: &str, comments: &[Comment]) -> DocIndex {
         let mut docs = HashMap::new();
-        let mut i = 0;
-        while i < comments.len() {
-            if !is_doc_line(src, &comments[i]) {
-                i += 1;
+        let mut rest = comments;
+        while let Some((first, after)) = rest.split_first() {
+            rest = after;
+            if !is_doc_line(src, first) {
                 continue;
             }
-            let first = i;
-            while i + 1 < comments.len()
-                && is_doc_line(src, &comments[i + 1])
-                && next_line(src, comments[i].span.end, comments[i + 1].span.start)
+            // The block runs while the next comment is a doc line on the very next line.
+            let mut block = vec![first];
+            let mut last = first;
+            while let Some((next, after)) = rest.split_first()
+                && is_doc_line(src, next)
+                && next_line(src, last.span.end, next.span.start)
             {
-                i += 1;
+                block.push(next);
+                last = next;
+                rest = after;
             }
-            let last = &comments[i];
             if let Some(target) = code_on_next_line(src, last.span.end as usize) {
-                let block = &comments[first..=i];
                 let doc = Doc {
                     lines: block.iter().map(|c| doc_text(&c.text)).collect(),
-                    span: block[0].span.to(last.span),
+                    span: first.span.to(last.span),
                 };
                 docs.insert(target as u32, doc);
             }
-            i += 1;
         }
         DocIndex { docs }
     }

@@ -32,12 +32,14 @@ pub(crate) struct PieceCtx<'a> {
 }
 
 impl PieceCtx<'_> {
+    /// Where the piece starts (pieces are never empty: `split` drops empty ranges).
     fn start(&self) -> usize {
-        self.toks[self.range.start].start
+        self.toks.get(self.range.start).map_or(0, |t| t.start)
     }
 
     fn end(&self) -> usize {
-        self.toks[self.range.end - 1].end
+        let last = self.range.end.checked_sub(1).and_then(|i| self.toks.get(i));
+        last.map_or_else(|| self.start(), |t| t.end)
     }
 
     /// The token at `offset` and the span to report. At the end of the piece, the token is
@@ -48,7 +50,7 @@ impl PieceCtx<'_> {
             let end = self.end();
             return (self.toks.get(self.range.end), Span::new(end, end));
         }
-        let toks = &self.toks[self.range.clone()];
+        let toks = self.toks.get(self.range.clone()).unwrap_or_default();
         let index = toks.partition_point(|t| t.end <= offset);
         match toks.get(index) {
             Some(tok) => (Some(tok), tok.span()),

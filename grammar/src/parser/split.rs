@@ -100,8 +100,7 @@ pub(crate) fn body(
 ) -> Vec<Range<usize>> {
     let mut starts = vec![body.start];
     let mut depth = 0usize;
-    for i in body.clone() {
-        let tok = &toks[i];
+    for (i, tok) in toks.iter().enumerate().take(body.end).skip(body.start) {
         if tok.is_punct(src, "{") {
             depth += 1;
         } else if tok.is_punct(src, "}") {
@@ -115,17 +114,24 @@ pub(crate) fn body(
 
 fn ranges(mut starts: Vec<usize>, end: usize) -> Vec<Range<usize>> {
     starts.push(end);
-    starts.windows(2).map(|w| w[0]..w[1]).filter(|r| !r.is_empty()).collect()
+    starts
+        .iter()
+        .zip(starts.iter().skip(1))
+        .map(|(&a, &b)| a..b)
+        .filter(|r| !r.is_empty())
+        .collect()
 }
 
 /// Whether the word at `i` starts a new piece, given the words that can.
 fn starts_piece(src: &str, toks: &[Tok], i: usize, starters: &[&str]) -> bool {
-    let tok = &toks[i];
+    let Some(tok) = toks.get(i) else {
+        return false;
+    };
     let word = tok.text(src);
     if !starters.contains(&word) {
         return false;
     }
-    if let Some(prev) = i.checked_sub(1).map(|p| &toks[p]) {
+    if let Some(prev) = i.checked_sub(1).and_then(|p| toks.get(p)) {
         let prev_word = if prev.kind == TokKind::Word { prev.text(src) } else { "" };
         let after_dot = prev.is_punct(src, ".") && prev.end == tok.start;
         let declared_name = prev.line == tok.line && NAME_INTRODUCERS.contains(&prev_word);

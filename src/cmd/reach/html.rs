@@ -401,7 +401,9 @@ fn layout(d: &Drawing) -> String {
             &None,
         );
         arrow.properties = Some("class=\"edge\"".to_string());
-        vg.add_edge(arrow, handles[*from], handles[*to]);
+        if let (Some(&from), Some(&to)) = (handles.get(*from), handles.get(*to)) {
+            vg.add_edge(arrow, from, to);
+        }
     }
     let mut svg = SVGWriter::new();
     vg.do_it(false, false, false, &mut svg);

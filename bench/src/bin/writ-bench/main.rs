@@ -5,6 +5,13 @@
 //! `BENCHMARKS.md` (between its markers; the rest of the file is left alone) and writes the plot
 //! `bench/latency.svg`. Options: `--sizes=10,100`, `--quick` (few samples), `--out=PATH` (the
 //! Markdown file to update), `--plot=PATH`, `--print` (also print the section).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a measuring tool, never shipped: a broken scenario should stop the run loudly"
+)]
 
 mod plot;
 mod report;

@@ -3,86 +3,20 @@
 //! (a disagreement fails the run), time decisions (prepared requests, then JSON in to decision
 //! out), and render the Markdown report.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use writ_bench::cedar::{CedarEngine, CedarQuery};
+use writ_bench::counting::{Counting, Memory, memory_of};
 use writ_bench::measure::{Budget, Stats, fmt_bytes, fmt_ns, fmt_ratio, median_time, sample};
 use writ_bench::rego::{RegoInterpreter, RegoVm};
 use writ_bench::requests::{self, Group};
 use writ_bench::writ::{WritEngine, compile};
 use writ_bench::{Engines, Texts, check_agreement, scenario};
 
-// ---------------------------------------------------------------------------------------------
-// A counting allocator: live bytes and bytes allocated, counted only while enabled.
-
-struct Counting;
-
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() && COUNTING.load(Relaxed) {
-            LIVE.fetch_add(layout.size() as isize, Relaxed);
-            ALLOCATED.fetch_add(layout.size(), Relaxed);
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() && COUNTING.load(Relaxed) {
-            LIVE.fetch_add(layout.size() as isize, Relaxed);
-            ALLOCATED.fetch_add(layout.size(), Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        if COUNTING.load(Relaxed) {
-            LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() && COUNTING.load(Relaxed) {
-            LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-            ALLOCATED.fetch_add(new_size, Relaxed);
-        }
-        p
-    }
-}
-
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// Memory of a loaded policy: bytes allocated while loading, and bytes still live once loading
-/// is over and its temporaries are dropped (the loaded policy itself).
-#[derive(Clone, Copy, Debug, Default)]
-struct Memory {
-    allocated: f64,
-    retained: f64,
-}
-
-/// Loads with `load`, counting; the value is kept alive until after the count.
-fn memory_of<T>(load: impl FnOnce() -> T) -> (T, Memory) {
-    LIVE.store(0, Relaxed);
-    ALLOCATED.store(0, Relaxed);
-    COUNTING.store(true, Relaxed);
-    let value = black_box(load());
-    COUNTING.store(false, Relaxed);
-    let m =
-        Memory { allocated: ALLOCATED.load(Relaxed) as f64, retained: LIVE.load(Relaxed) as f64 };
-    (value, m)
-}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -1,52 +1,25 @@
 //! The allow path allocates nothing but the decision itself (its one-element `rules` vector),
-//! and the other outcomes stay small. Counted with a test-only global allocator that delegates
-//! to the system allocator (the library itself forbids `unsafe`).
+//! and the other outcomes stay small. Counted with the benchmark crate's counting allocator
+//! (`writ_bench::counting`, the one place with `unsafe` code).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
+use writ_bench::counting::{Counting, allocations};
 use writ_evaluator::ir::PolicyIr;
 use writ_evaluator::{Outcome, Policy, Request};
-
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to `System`; counting touches only a thread-local
-// `Cell` (no allocation, no reentrancy).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn allocations<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATIONS.with(Cell::get);
-    let out = f();
-    (out, ALLOCATIONS.with(Cell::get) - before)
-}
-
 fn engineering() -> Policy {
     let ir: PolicyIr =
-        serde_json::from_str(include_str!("conformance/engineering/ir.json")).unwrap();
+        serde_json::from_str(include_str!("../../evaluator/tests/conformance/engineering/ir.json"))
+            .unwrap();
     Policy::from_ir(ir).unwrap()
 }
 
