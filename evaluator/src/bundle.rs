@@ -453,13 +453,82 @@ pub fn load(bytes: &[u8], key: Option<&VerifyingKey>) -> Result<(BundleInfo, Pol
 const PUBLIC_PREFIX: &str = "writ-ed25519-public:";
 const SECRET_PREFIX: &str = "writ-ed25519-secret:";
 
-/// A key file that does not hold a key.
+/// Which half of a key pair a key file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyHalf {
+    /// A `.pub` file: `writ-ed25519-public:...`, for `--verify-key`.
+    Public,
+    /// A `.key` file: `writ-ed25519-secret:...`, for `--key`.
+    Secret,
+}
+
+impl KeyHalf {
+    fn prefix(self) -> &'static str {
+        match self {
+            KeyHalf::Public => PUBLIC_PREFIX,
+            KeyHalf::Secret => SECRET_PREFIX,
+        }
+    }
+
+    fn other(self) -> KeyHalf {
+        match self {
+            KeyHalf::Public => KeyHalf::Secret,
+            KeyHalf::Secret => KeyHalf::Public,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            KeyHalf::Public => "public",
+            KeyHalf::Secret => "secret",
+        }
+    }
+}
+
+/// A key file that does not hold the key asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyError(pub String);
+#[non_exhaustive]
+pub enum KeyError {
+    /// The file holds the other half of the pair (a secret key given as `--verify-key`).
+    OtherHalf { expected: KeyHalf },
+    /// The text does not start with the key's prefix.
+    NotAKey { expected: KeyHalf },
+    /// Not 64 hex digits after the prefix (`found` characters).
+    Length { expected: KeyHalf, found: usize },
+    /// Something other than hex digits after the prefix.
+    NotHex { expected: KeyHalf },
+    /// 32 bytes that are not an ed25519 public key.
+    NotOnCurve,
+}
 
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match *self {
+            KeyError::OtherHalf { expected } => write!(
+                f,
+                "this is not a {} key (the key file holds the other half of the pair)",
+                expected.as_str()
+            ),
+            KeyError::NotAKey { expected } => write!(
+                f,
+                "not a writ {} key: it does not start with `{}`",
+                expected.as_str(),
+                expected.prefix()
+            ),
+            KeyError::Length { expected, found } => write!(
+                f,
+                "a {} key has 64 hex digits after `{}`, found {found}",
+                expected.as_str(),
+                expected.prefix()
+            ),
+            KeyError::NotHex { expected } => write!(
+                f,
+                "a {} key holds only hex digits after `{}`",
+                expected.as_str(),
+                expected.prefix()
+            ),
+            KeyError::NotOnCurve => f.write_str("not a valid ed25519 public key"),
+        }
     }
 }
 
@@ -477,38 +546,35 @@ pub fn encode_signing_key(key: &SigningKey) -> String {
 
 /// Reads the text of a `.pub` file (surrounding whitespace allowed).
 pub fn parse_verifying_key(text: &str) -> Result<VerifyingKey, KeyError> {
-    let bytes = parse_key(text, PUBLIC_PREFIX, SECRET_PREFIX, "public")?;
-    VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError("not a valid ed25519 public key".into()))
+    let bytes = parse_key(text, KeyHalf::Public)?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::NotOnCurve)
 }
 
 /// Reads the text of a `.key` file (surrounding whitespace allowed).
 pub fn parse_signing_key(text: &str) -> Result<SigningKey, KeyError> {
-    let bytes = parse_key(text, SECRET_PREFIX, PUBLIC_PREFIX, "secret")?;
+    let bytes = parse_key(text, KeyHalf::Secret)?;
     Ok(SigningKey::from_bytes(&bytes))
 }
 
-fn parse_key(text: &str, prefix: &str, other: &str, what: &str) -> Result<[u8; 32], KeyError> {
+fn parse_key(text: &str, expected: KeyHalf) -> Result<[u8; 32], KeyError> {
     let text = text.trim();
-    let Some(digits) = text.strip_prefix(prefix) else {
-        return Err(KeyError(if text.starts_with(other) {
-            format!("this is not a {what} key (the key file holds the other half of the pair)")
+    let Some(digits) = text.strip_prefix(expected.prefix()) else {
+        return Err(if text.starts_with(expected.other().prefix()) {
+            KeyError::OtherHalf { expected }
         } else {
-            format!("not a writ {what} key: it does not start with `{prefix}`")
-        }));
+            KeyError::NotAKey { expected }
+        });
     };
     let bytes = digits.as_bytes();
     if bytes.len() != 64 {
-        return Err(KeyError(format!(
-            "a {what} key has 64 hex digits after `{prefix}`, found {}",
-            digits.chars().count()
-        )));
+        return Err(KeyError::Length { expected, found: digits.chars().count() });
     }
     let mut out = [0u8; 32];
     for (byte, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
         let (Some(hi), Some(lo)) =
             (pair.first().and_then(|&b| nibble(b)), pair.get(1).and_then(|&b| nibble(b)))
         else {
-            return Err(KeyError(format!("a {what} key holds only hex digits after `{prefix}`")));
+            return Err(KeyError::NotHex { expected });
         };
         *byte = hi << 4 | lo;
     }
@@ -688,12 +754,21 @@ mod tests {
         let public = secret.verifying_key();
         let text = encode_verifying_key(&public);
         assert_eq!(parse_verifying_key(&format!("  {text}\n")).unwrap(), public);
-        assert!(
-            parse_verifying_key(&encode_signing_key(&secret)).unwrap_err().0.contains("other half")
+        let other = parse_verifying_key(&encode_signing_key(&secret)).unwrap_err();
+        assert_eq!(other, KeyError::OtherHalf { expected: KeyHalf::Public });
+        assert!(other.to_string().contains("other half"), "{other}");
+        assert_eq!(
+            parse_signing_key("writ-ed25519-secret:zz"),
+            Err(KeyError::Length { expected: KeyHalf::Secret, found: 2 })
         );
-        assert!(parse_signing_key("writ-ed25519-secret:zz").is_err());
-        assert!(parse_signing_key(&format!("{SECRET_PREFIX}{}", "g".repeat(64))).is_err());
-        assert!(parse_verifying_key("").is_err());
-        assert!(parse_verifying_key(&format!("{PUBLIC_PREFIX}{}", "é".repeat(32))).is_err());
+        assert_eq!(
+            parse_signing_key(&format!("{SECRET_PREFIX}{}", "g".repeat(64))).map(|_| ()),
+            Err(KeyError::NotHex { expected: KeyHalf::Secret })
+        );
+        assert_eq!(parse_verifying_key(""), Err(KeyError::NotAKey { expected: KeyHalf::Public }));
+        assert_eq!(
+            parse_verifying_key(&format!("{PUBLIC_PREFIX}{}", "é".repeat(32))),
+            Err(KeyError::NotHex { expected: KeyHalf::Public })
+        );
     }
 }

@@ -126,7 +126,7 @@ mod differential;
 pub use cond::Tri;
 pub use decision::{Decision, Missing, Outcome};
 pub use glob::Glob;
-pub use policy::{Policy, PolicyError};
+pub use policy::{Policy, PolicyError, PolicyErrorKind};
 pub use render::{calls as calls_text, command_pattern};
 pub use request::{
     Action, EvidenceItem, HistoryEntry, Principal, Request, RequestError, RequestErrorKind,

@@ -20,9 +20,30 @@ use crate::shell::{Pattern, PatternItem};
 /// `extends`, an ill-typed condition, a name declared twice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyError {
+    /// What is wrong, for callers that act on it (every kind means the policy is not loaded).
+    pub kind: PolicyErrorKind,
     /// Where in the IR: `workflows[1].allows[0].condition`, `roles[2].extends`.
     pub path: String,
+    /// What is wrong, in words.
     pub message: String,
+}
+
+/// What is wrong with a policy IR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PolicyErrorKind {
+    /// An index (of a role, tool, evidence kind, attribute, context value, rule) past the end
+    /// of its list.
+    OutOfRange,
+    /// A name declared twice (two tools, two roles...).
+    Duplicate,
+    /// A cycle in `extends`.
+    Cycle,
+    /// More declarations or rules than the evaluator indexes, or a condition nested too deeply.
+    TooLarge,
+    /// Anything else the IR's contract rules out: an ill-typed condition, an empty target,
+    /// a negative ttl, a count below 1, an argument a tool does not have.
+    Malformed,
 }
 
 impl fmt::Display for PolicyError {
@@ -33,8 +54,8 @@ impl fmt::Display for PolicyError {
 
 impl std::error::Error for PolicyError {}
 
-fn perr(path: impl Into<String>, message: impl Into<String>) -> PolicyError {
-    PolicyError { path: path.into(), message: message.into() }
+fn perr(kind: PolicyErrorKind, path: impl Into<String>, message: impl Into<String>) -> PolicyError {
+    PolicyError { kind, path: path.into(), message: message.into() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -78,9 +99,14 @@ fn intern<'a>(
 ) -> Result<NameMap, PolicyError> {
     let mut map = NameMap::default();
     for (i, name) in names.enumerate() {
-        let index = u32::try_from(i).map_err(|_| perr(path, format!("too many {what}s")))?;
+        let index = u32::try_from(i)
+            .map_err(|_| perr(PolicyErrorKind::TooLarge, path, format!("too many {what}s")))?;
         if map.insert(name.into(), index).is_some() {
-            return Err(perr(format!("{path}[{i}]"), format!("{what} `{name}` is declared twice")));
+            return Err(perr(
+                PolicyErrorKind::Duplicate,
+                format!("{path}[{i}]"),
+                format!("{what} `{name}` is declared twice"),
+            ));
         }
     }
     Ok(map)
@@ -489,16 +515,21 @@ impl Builder {
             .ok()
             .and(u32::try_from(roles).ok())
             .and(u32::try_from(ir.workflows.len()).ok())
-            .ok_or_else(|| perr("", "too many declarations"))?;
+            .ok_or_else(|| perr(PolicyErrorKind::TooLarge, "", "too many declarations"))?;
 
         for (i, decl) in ir.attributes.iter().chain(&ir.contexts).enumerate() {
             if let ValueType::Enum(variants) = &decl.ty
                 && variants.is_empty()
             {
-                return Err(perr(format!("attributes/contexts[{i}]"), "empty enumeration"));
+                return Err(perr(
+                    PolicyErrorKind::Malformed,
+                    format!("attributes/contexts[{i}]"),
+                    "empty enumeration",
+                ));
             }
             if matches!(decl.ty, ValueType::Command | ValueType::Path) {
                 return Err(perr(
+                    PolicyErrorKind::Malformed,
                     format!("attributes/contexts[{i}]"),
                     "`command` and `path` are types of tool arguments only",
                 ));
@@ -507,6 +538,7 @@ impl Builder {
         for (i, kind) in ir.evidence.iter().enumerate() {
             if kind.fields.iter().any(|f| matches!(f.ty, ValueType::Command | ValueType::Path)) {
                 return Err(perr(
+                    PolicyErrorKind::Malformed,
                     format!("evidence[{i}]"),
                     "`command` and `path` are types of tool arguments only",
                 ));
@@ -525,7 +557,8 @@ impl Builder {
                 let target = self.target(&ir, &path, &ent.target)?;
                 let condition =
                     self.cond_opt(&ir, &path, ent.condition.as_ref(), Ctx::May(&target))?;
-                let index = u32::try_from(mays.len()).map_err(|_| perr(&path, "too many rules"))?;
+                let index = u32::try_from(mays.len())
+                    .map_err(|_| perr(PolicyErrorKind::TooLarge, &path, "too many rules"))?;
                 mays.push(May { rule: Rule::new(&ent.meta), condition });
                 for &t in &target {
                     if let Some(list) = mays_by_tool.get_mut(t as usize) {
@@ -624,14 +657,22 @@ impl Builder {
         for (w, wf) in ir.workflows.iter().enumerate() {
             let base = format!("workflows[{w}]");
             if wf.ttl_seconds < 0 {
-                return Err(perr(format!("{base}.ttl_seconds"), "negative ttl"));
+                return Err(perr(
+                    PolicyErrorKind::Malformed,
+                    format!("{base}.ttl_seconds"),
+                    "negative ttl",
+                ));
             }
             let mut starts = Vec::with_capacity(wf.starts.len());
             for (i, start) in wf.starts.iter().enumerate() {
                 let path = format!("{base}.starts[{i}]");
                 for &r in &start.by {
                     if r as usize >= roles {
-                        return Err(perr(format!("{path}.by"), format!("role {r} out of range")));
+                        return Err(perr(
+                            PolicyErrorKind::OutOfRange,
+                            format!("{path}.by"),
+                            format!("role {r} out of range"),
+                        ));
                     }
                 }
                 starts.push(Start {
@@ -647,8 +688,8 @@ impl Builder {
                 let target = self.target(&ir, &path, &allow.target)?;
                 let condition =
                     self.cond_opt(&ir, &path, allow.condition.as_ref(), Ctx::Tools(&target))?;
-                let index =
-                    u32::try_from(allows.len()).map_err(|_| perr(&path, "too many rules"))?;
+                let index = u32::try_from(allows.len())
+                    .map_err(|_| perr(PolicyErrorKind::TooLarge, &path, "too many rules"))?;
                 allows.push(Allow {
                     rule: Rule::new(&allow.meta),
                     condition,
@@ -724,6 +765,7 @@ impl Builder {
             for &parent in &role.extends {
                 if parent as usize >= n {
                     return Err(perr(
+                        PolicyErrorKind::OutOfRange,
                         format!("roles[{r}].extends"),
                         format!("role {parent} out of range"),
                     ));
@@ -738,7 +780,9 @@ impl Builder {
             OnStack,
             Done,
         }
-        let out_of_range = |r: usize| perr(format!("roles[{r}].extends"), "role out of range");
+        let out_of_range = |r: usize| {
+            perr(PolicyErrorKind::OutOfRange, format!("roles[{r}].extends"), "role out of range")
+        };
         let mut state = vec![Visit::New; n];
         let mut closure: Vec<RoleSet> = vec![RoleSet::empty(n); n];
         for root in 0..n {
@@ -761,6 +805,7 @@ impl Builder {
                         Visit::OnStack => {
                             let name = ir.roles.get(p).map_or("?", |role| role.name.as_str());
                             return Err(perr(
+                                PolicyErrorKind::Cycle,
                                 format!("roles[{r}].extends"),
                                 format!("`extends` has a cycle through `{name}`"),
                             ));
@@ -796,11 +841,16 @@ impl Builder {
         let mut tools = target.tools.clone();
         for &t in &tools {
             if t as usize >= ir.tools.len() {
-                return Err(perr(format!("{path}.target"), format!("tool {t} out of range")));
+                return Err(perr(
+                    PolicyErrorKind::OutOfRange,
+                    format!("{path}.target"),
+                    format!("tool {t} out of range"),
+                ));
             }
         }
         if tools.is_empty() {
             return Err(perr(
+                PolicyErrorKind::Malformed,
                 format!("{path}.target"),
                 format!("target `{}` matches no tool", target.text),
             ));
@@ -820,17 +870,26 @@ impl Builder {
         for (i, req) in reqs.iter().enumerate() {
             let path = format!("{path}.require[{i}]");
             let kind = ir.evidence.get(req.evidence as usize).ok_or_else(|| {
-                perr(&path, format!("evidence kind {} out of range", req.evidence))
+                perr(
+                    PolicyErrorKind::OutOfRange,
+                    &path,
+                    format!("evidence kind {} out of range", req.evidence),
+                )
             })?;
             if req.count == 0 {
-                return Err(perr(&path, "count must be at least 1"));
+                return Err(perr(PolicyErrorKind::Malformed, &path, "count must be at least 1"));
             }
             if let Some(r) = req.by {
                 if r as usize >= ir.roles.len() {
-                    return Err(perr(&path, format!("role {r} out of range")));
+                    return Err(perr(
+                        PolicyErrorKind::OutOfRange,
+                        &path,
+                        format!("role {r} out of range"),
+                    ));
                 }
                 if !kind.by_human {
                     return Err(perr(
+                        PolicyErrorKind::Malformed,
                         &path,
                         format!("`by` on `{}`, which is not declared `by human`", kind.name),
                     ));
@@ -838,11 +897,16 @@ impl Builder {
             }
             for (name, value) in &req.fields {
                 let field = kind.fields.iter().find(|f| &f.name == name).ok_or_else(|| {
-                    perr(&path, format!("evidence `{}` has no field `{name}`", kind.name))
+                    perr(
+                        PolicyErrorKind::Malformed,
+                        &path,
+                        format!("evidence `{}` has no field `{name}`", kind.name),
+                    )
                 })?;
                 let want = class_of_type(&field.ty);
                 if class_of_value(value) != want {
                     return Err(perr(
+                        PolicyErrorKind::Malformed,
                         &path,
                         format!(
                             "field `{name}` is a {}, not a {}",
@@ -886,7 +950,7 @@ impl Builder {
         depth: usize,
     ) -> Result<CCond, PolicyError> {
         if depth > 256 {
-            return Err(perr(path, "condition nested too deeply"));
+            return Err(perr(PolicyErrorKind::TooLarge, path, "condition nested too deeply"));
         }
         // Only the connectives recurse; leaves are compiled in a frame of their own, so that
         // 256 levels stay far from the stack's end even in a debug build.
@@ -917,7 +981,7 @@ impl Builder {
         cond: &Cond,
         ctx: Ctx<'_>,
     ) -> Result<CCond, PolicyError> {
-        let e = |message: String| perr(path, message);
+        let e = |message: String| perr(PolicyErrorKind::Malformed, path, message);
         Ok(match cond {
             Cond::Truth(op) => {
                 let op = self.operand(ir, path, op, ctx)?;
@@ -965,7 +1029,11 @@ impl Builder {
             Cond::HasRole(who, role) => {
                 self.who(path, *who, ctx)?;
                 if *role as usize >= ir.roles.len() {
-                    return Err(e(format!("role {role} out of range")));
+                    return Err(perr(
+                        PolicyErrorKind::OutOfRange,
+                        path,
+                        format!("role {role} out of range"),
+                    ));
                 }
                 CCond::HasRole(*who, *role)
             }
@@ -1016,27 +1084,34 @@ impl Builder {
         let tools = match ctx {
             Ctx::Tools(tools) | Ctx::May(tools) => tools,
             Ctx::Start => {
-                return Err(perr(path, format!("reads argument `{name}` in a start rule")));
+                return Err(perr(
+                    PolicyErrorKind::Malformed,
+                    path,
+                    format!("reads argument `{name}` in a start rule"),
+                ));
             }
         };
         let mut types = Vec::with_capacity(tools.len());
         for &t in tools {
-            let tool = ir
-                .tools
-                .get(t as usize)
-                .ok_or_else(|| perr(path, format!("tool {t} out of range")))?;
+            let tool = ir.tools.get(t as usize).ok_or_else(|| {
+                perr(PolicyErrorKind::OutOfRange, path, format!("tool {t} out of range"))
+            })?;
             let param = self
                 .params_by_name
                 .get(t as usize)
                 .and_then(|params| params.get(name))
                 .and_then(|&p| tool.params.get(p as usize))
                 .ok_or_else(|| {
-                    perr(path, format!("tool `{}` has no argument `{name}`", tool.name))
+                    perr(
+                        PolicyErrorKind::Malformed,
+                        path,
+                        format!("tool `{}` has no argument `{name}`", tool.name),
+                    )
                 })?;
             types.push(&param.ty);
         }
         if types.is_empty() {
-            return Err(perr(path, "empty target"));
+            return Err(perr(PolicyErrorKind::Malformed, path, "empty target"));
         }
         Ok(types)
     }
@@ -1050,10 +1125,15 @@ impl Builder {
         ctx: Ctx<'_>,
     ) -> Result<Box<str>, PolicyError> {
         let Operand::Arg(name) = op else {
-            return Err(perr(path, "`runs` needs a `command` argument"));
+            return Err(perr(
+                PolicyErrorKind::Malformed,
+                path,
+                "`runs` needs a `command` argument",
+            ));
         };
         if !self.arg_types(ir, path, name, ctx)?.iter().all(|t| **t == ValueType::Command) {
             return Err(perr(
+                PolicyErrorKind::Malformed,
                 path,
                 format!("`runs` needs a `command` argument; `{name}` is not one"),
             ));
@@ -1063,7 +1143,11 @@ impl Builder {
 
     fn who(&self, path: &str, who: Who, ctx: Ctx<'_>) -> Result<(), PolicyError> {
         if who == Who::Principal && !matches!(ctx, Ctx::May(_)) {
-            return Err(perr(path, "`principal` outside an entitlement"));
+            return Err(perr(
+                PolicyErrorKind::Malformed,
+                path,
+                "`principal` outside an entitlement",
+            ));
         }
         Ok(())
     }
@@ -1081,7 +1165,11 @@ impl Builder {
                 let tools = match ctx {
                     Ctx::Tools(tools) | Ctx::May(tools) => tools,
                     Ctx::Start => {
-                        return Err(perr(path, format!("reads argument `{name}` in a start rule")));
+                        return Err(perr(
+                            PolicyErrorKind::Malformed,
+                            path,
+                            format!("reads argument `{name}` in a start rule"),
+                        ));
                     }
                 };
                 let mut class = None;
@@ -1089,40 +1177,48 @@ impl Builder {
                     let (Some(tool), Some(params)) =
                         (ir.tools.get(t as usize), self.params_by_name.get(t as usize))
                     else {
-                        return Err(perr(path, format!("tool {t} out of range")));
+                        return Err(perr(
+                            PolicyErrorKind::OutOfRange,
+                            path,
+                            format!("tool {t} out of range"),
+                        ));
                     };
                     let param = params
                         .get(name.as_str())
                         .and_then(|&p| tool.params.get(p as usize))
                         .ok_or_else(|| {
-                            perr(path, format!("tool `{}` has no argument `{name}`", tool.name))
+                            perr(
+                                PolicyErrorKind::Malformed,
+                                path,
+                                format!("tool `{}` has no argument `{name}`", tool.name),
+                            )
                         })?;
                     let c = class_of_type(&param.ty);
                     if class.is_some_and(|prev| prev != c) {
                         return Err(perr(
+                            PolicyErrorKind::Malformed,
                             path,
                             format!("argument `{name}` has different types on the targeted tools"),
                         ));
                     }
                     class = Some(c);
                 }
-                let class = class.ok_or_else(|| perr(path, "empty target"))?;
+                let class =
+                    class.ok_or_else(|| perr(PolicyErrorKind::Malformed, path, "empty target"))?;
                 (COperand::Arg(name.as_str().into(), class), class)
             }
             Operand::Context(id) => {
-                let decl = ir
-                    .contexts
-                    .get(*id as usize)
-                    .ok_or_else(|| perr(path, format!("context {id} out of range")))?;
+                let decl = ir.contexts.get(*id as usize).ok_or_else(|| {
+                    perr(PolicyErrorKind::OutOfRange, path, format!("context {id} out of range"))
+                })?;
                 let class = class_of_type(&decl.ty);
                 (COperand::Context(decl.name.as_str().into(), class), class)
             }
             Operand::Attribute(who, id) => {
                 self.who(path, *who, ctx)?;
-                let decl = ir
-                    .attributes
-                    .get(*id as usize)
-                    .ok_or_else(|| perr(path, format!("attribute {id} out of range")))?;
+                let decl = ir.attributes.get(*id as usize).ok_or_else(|| {
+                    perr(PolicyErrorKind::OutOfRange, path, format!("attribute {id} out of range"))
+                })?;
                 let class = class_of_type(&decl.ty);
                 (COperand::Attribute(*who, decl.name.as_str().into(), class), class)
             }
@@ -1138,7 +1234,11 @@ impl Builder {
             Operand::Calls(calls) => {
                 let tools = self.target(ir, path, &calls.target)?;
                 if calls.within_seconds.is_some_and(|s| s <= 0) {
-                    return Err(perr(path, "`calls(... within D)` needs D greater than zero"));
+                    return Err(perr(
+                        PolicyErrorKind::Malformed,
+                        path,
+                        "`calls(... within D)` needs D greater than zero",
+                    ));
                 }
                 let calls = Calls {
                     tools: tools.into(),
@@ -1187,6 +1287,7 @@ fn source_order<'a>(rules: impl Iterator<Item = &'a Rule>) -> Vec<u32> {
 fn expect_class(path: &str, got: &Class, want: Class) -> Result<(), PolicyError> {
     if *got != want {
         return Err(perr(
+            PolicyErrorKind::Malformed,
             path,
             format!("expected a {} operand, found a {}", want.name(), got.name()),
         ));
@@ -1197,7 +1298,7 @@ fn expect_class(path: &str, got: &Class, want: Class) -> Result<(), PolicyError>
 /// A command pattern of the IR, compiled. Patterns have at least one item.
 fn compile_pattern(path: &str, pattern: &CommandPatternIr) -> Result<Pattern, PolicyError> {
     if pattern.items.is_empty() {
-        return Err(perr(path, "an empty command pattern"));
+        return Err(perr(PolicyErrorKind::Malformed, path, "an empty command pattern"));
     }
     Ok(Pattern::new(
         pattern

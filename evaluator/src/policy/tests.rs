@@ -154,6 +154,7 @@ fn extends_out_of_range() {
     let e = err(ir);
     assert_eq!(e.path, "roles[1].extends");
     assert!(e.message.contains("out of range"), "{e}");
+    assert_eq!(e.kind, PolicyErrorKind::OutOfRange);
 }
 
 #[test]
@@ -162,6 +163,7 @@ fn extends_cycle() {
     ir.roles[0].extends = vec![1]; // dev extends ops extends dev
     let e = err(ir);
     assert!(e.message.contains("cycle"), "{e}");
+    assert_eq!(e.kind, PolicyErrorKind::Cycle);
     let mut ir = testing::edges().ir;
     ir.roles[2].extends = vec![2];
     assert!(err(ir).message.contains("cycle"));
@@ -174,6 +176,7 @@ fn names_declared_twice() {
     let e = err(ir);
     assert_eq!(e.path, "tools[1]");
     assert_eq!(e.message, "tool `op.a` is declared twice");
+    assert_eq!(e.kind, PolicyErrorKind::Duplicate);
     let mut ir = testing::edges().ir;
     ir.tools[1].params[1].name = "x".into();
     assert_eq!(err(ir).path, "tools[1].params[1]");
@@ -336,7 +339,11 @@ fn start_roles_out_of_range_and_negative_ttl() {
 
 #[test]
 fn error_display() {
-    let e = PolicyError { path: "roles[1].extends".into(), message: "role 17 out of range".into() };
+    let e = PolicyError {
+        kind: PolicyErrorKind::OutOfRange,
+        path: "roles[1].extends".into(),
+        message: "role 17 out of range".into(),
+    };
     assert_eq!(e.to_string(), "invalid policy IR at `roles[1].extends`: role 17 out of range");
 }
 
