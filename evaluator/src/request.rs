@@ -556,7 +556,7 @@ fn history_entry(path: &Path<'_>, json: Json) -> Result<HistoryEntry, RequestErr
     Ok(HistoryEntry { tool, at })
 }
 
-fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
+pub(crate) fn principal(path: &Path<'_>, json: Json) -> Result<Principal, RequestError> {
     let entries = object(path, json)?;
     let mut id = None;
     let mut kind = None;
@@ -631,11 +631,11 @@ fn evidence_item(path: &Path<'_>, json: Json) -> Result<EvidenceItem, RequestErr
 
 /// The values of an object, `null` ones dropped. Never fails: a value that is not a writ
 /// value is kept as [`RequestValue::Other`].
-fn values(entries: Entries) -> Vec<(String, RequestValue)> {
+pub(crate) fn values(entries: Entries) -> Vec<(String, RequestValue)> {
     entries.into_iter().filter_map(|(key, json)| value(json).map(|v| (key, v))).collect()
 }
 
-fn value(json: Json) -> Option<RequestValue> {
+pub(crate) fn value(json: Json) -> Option<RequestValue> {
     Some(match json {
         Json::Null => return None,
         Json::Str(s) => RequestValue::Str(s),
