@@ -15,6 +15,7 @@
 pub mod claude;
 pub mod codex;
 pub mod declog;
+pub mod evidence;
 pub mod gate;
 pub mod gemini;
 pub mod hook;

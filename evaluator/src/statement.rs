@@ -35,11 +35,12 @@
 //!
 //! # Bounds
 //!
-//! [`Trust::admit`] considers at most [`MAX_CONSIDERED`] statements per request (the rest are
-//! counted in [`Admitted::skipped`], never parsed); each costs one JSON parse of at most
-//! [`MAX_STATEMENT_BYTES`] and, only when it names the request's subject and a trusted signer,
-//! one ed25519 verification. 10,000 statements for one subject therefore cost at most 1,000
-//! verifications (about 50 ms) and memory proportional to the statements the caller holds.
+//! Each statement costs one JSON parse of at most [`MAX_STATEMENT_BYTES`]. Of those for the
+//! request's subject, [`Trust::admit`] verifies at most [`MAX_CONSIDERED`] (in the order given;
+//! the rest are counted in [`Admitted::skipped`]), each one ed25519 verification when its signer
+//! is trusted. 10,000 statements for one subject therefore cost 10,000 parses and at most 1,000
+//! verifications (about 50 ms), and add at most 1,000 evidence items to the request. Callers
+//! bound how many statements they read (files, a server's store).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -711,9 +712,10 @@ impl Trust {
     }
 
     /// Verifies `statements` for `request` (its `subject`, at `now`) and appends an evidence
-    /// item to its `evidence` for each one that verifies (once per digest). At most
-    /// [`MAX_CONSIDERED`] are considered; the rest are counted as skipped. Never fails: what
-    /// does not verify is reported in [`Admitted::rejected`], by its index in `statements`.
+    /// item to its `evidence` for each one that verifies (once per digest). Of the statements
+    /// for the request's subject, at most [`MAX_CONSIDERED`] are verified; the rest are counted
+    /// in [`Admitted::skipped`]. Never fails: what does not verify is reported in
+    /// [`Admitted::rejected`], by its index in `statements`.
     pub fn admit<'a>(
         &self,
         request: &mut Request,
@@ -722,19 +724,30 @@ impl Trust {
     ) -> Admitted {
         let mut admitted = Admitted::default();
         let mut seen = HashSet::new();
+        let mut considered = 0usize;
+        let subject = request.subject.clone();
         for (index, bytes) in statements.into_iter().enumerate() {
-            if index >= MAX_CONSIDERED {
-                admitted.skipped += 1;
-                continue;
-            }
-            match self.verify(bytes, request.subject.as_deref(), now) {
-                Ok(verified) if !seen.insert(verified.digest.clone()) => {
-                    admitted.rejected.push(Rejected {
-                        index,
-                        digest: Some(verified.digest),
-                        reason: Rejection::Duplicate,
-                    })
+            let statement = match Statement::parse(bytes) {
+                Ok(s) => s,
+                Err(reason) => {
+                    admitted.rejected.push(Rejected { index, digest: None, reason });
+                    continue;
                 }
+            };
+            let digest = statement.digest();
+            if subject.as_deref() == Some(statement.subject()) {
+                if considered >= MAX_CONSIDERED {
+                    admitted.skipped += 1;
+                    continue;
+                }
+                considered += 1;
+            }
+            match self.verify_parsed(statement, subject.as_deref(), now) {
+                Ok(_) if !seen.insert(digest.clone()) => admitted.rejected.push(Rejected {
+                    index,
+                    digest: Some(digest),
+                    reason: Rejection::Duplicate,
+                }),
                 Ok(verified) => {
                     request.evidence.push(verified.item);
                     admitted.counted.push(Counted {
@@ -745,13 +758,20 @@ impl Trust {
                     });
                 }
                 Err(reason) => {
-                    let digest = Statement::parse(bytes).ok().map(|s| s.digest());
-                    admitted.rejected.push(Rejected { index, digest, reason });
+                    admitted.rejected.push(Rejected { index, digest: Some(digest), reason })
                 }
             }
         }
         admitted
     }
+}
+
+/// The current time, as statements are checked against it.
+pub fn now() -> Timestamp {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i128::try_from(d.as_nanos()).unwrap_or(i128::MAX));
+    Timestamp::from_unix_nanos(nanos).unwrap_or(Timestamp::MAX)
 }
 
 /// A statement that verified, and the evidence item it gives.
@@ -772,7 +792,8 @@ pub struct Admitted {
     pub counted: Vec<Counted>,
     /// The statements ignored, and why.
     pub rejected: Vec<Rejected>,
-    /// How many were not considered (beyond [`MAX_CONSIDERED`]).
+    /// How many statements for the request's subject were not verified (beyond
+    /// [`MAX_CONSIDERED`]).
     pub skipped: usize,
 }
 

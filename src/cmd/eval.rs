@@ -4,6 +4,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use serde_json::{Value as Json, json};
+use writ_agents::evidence::{self, Loaded};
+use writ_evaluator::statement::Trust;
 use writ_evaluator::{Policy, Request};
 
 use crate::Format;
@@ -16,8 +18,47 @@ pub struct Source<'a> {
     pub verify_key: Option<&'a Path>,
 }
 
+/// Signed statements to decide with (`--trust FILE --evidence PATH...`).
+pub struct Evidence<'a> {
+    pub trust: Option<&'a Path>,
+    pub paths: &'a [std::path::PathBuf],
+}
+
+/// The trust file and the statements read, once for every request.
+struct Statements {
+    trust: Trust,
+    loaded: Vec<Loaded>,
+}
+
+impl Statements {
+    fn load(evidence: &Evidence<'_>) -> Result<Option<Statements>, u8> {
+        let Some(path) = evidence.trust else { return Ok(None) };
+        let trust = evidence::load_trust(path).map_err(|e| {
+            output::error(e);
+            USAGE
+        })?;
+        let read = evidence::read_paths(evidence.paths);
+        if let Some(problem) = read.problems.first() {
+            output::error(problem);
+            return Err(USAGE);
+        }
+        Ok(Some(Statements { trust, loaded: read.loaded }))
+    }
+
+    /// Adds the statements that verify for `request` to its evidence; reports the others on
+    /// standard error. Returns the report for `--explain`.
+    fn admit(&self, request: &mut Request) -> Json {
+        let admitted = evidence::admit(&self.trust, request, &self.loaded);
+        for line in evidence::rejections(&admitted, &self.loaded) {
+            eprintln!("writ: {line}");
+        }
+        evidence::report_json(&admitted, &self.loaded)
+    }
+}
+
 pub fn run(
     source: &Source<'_>,
+    evidence: &Evidence<'_>,
     request: Option<&str>,
     requests: Option<&str>,
     explain: bool,
@@ -40,9 +81,14 @@ pub fn run(
         Ok(p) => p,
         Err(code) => return code,
     };
+    let statements = match Statements::load(evidence) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let with = With { policy: &policy, statements: statements.as_ref(), explain, format };
     match (request, requests) {
-        (Some(source), _) => one(&policy, source, explain, format),
-        (None, Some(source)) => many(&policy, source, explain, format),
+        (Some(source), _) => one(&with, source),
+        (None, Some(source)) => many(&with, source),
         (None, None) => {
             output::error("give `--request FILE` or `--requests FILE`");
             USAGE
@@ -58,26 +104,41 @@ fn open(source: &str) -> std::io::Result<Box<dyn Read>> {
     }
 }
 
-/// The decision as JSON, with the trace under `explain` when asked for.
-fn decide(
-    policy: &Policy,
-    request: &Request,
+/// What every request is decided with.
+struct With<'a> {
+    policy: &'a Policy,
+    statements: Option<&'a Statements>,
     explain: bool,
-) -> (Json, Option<writ_evaluator::Trace>) {
-    if explain {
-        let (decision, trace) = policy.decide_explained(request);
+    format: Format,
+}
+
+/// The decision as JSON, with the trace under `explain` (and the statements counted and
+/// ignored under `statements`) when asked for.
+fn decide(with: &With<'_>, mut request: Request) -> (Json, Option<Explained>) {
+    let statements = with.statements.map(|s| s.admit(&mut request));
+    if with.explain {
+        let (decision, trace) = with.policy.decide_explained(&request);
         let mut value = serde_json::to_value(&decision).unwrap_or(Json::Null);
         if let Json::Object(map) = &mut value {
             map.insert("explain".into(), serde_json::to_value(&trace).unwrap_or(Json::Null));
+            if let Some(statements) = &statements {
+                map.insert("statements".into(), statements.clone());
+            }
         }
-        (value, Some(trace))
+        (value, Some(Explained { trace, statements }))
     } else {
-        (serde_json::to_value(policy.decide(request)).unwrap_or(Json::Null), None)
+        (serde_json::to_value(with.policy.decide(&request)).unwrap_or(Json::Null), None)
     }
 }
 
+/// What `--explain` adds.
+struct Explained {
+    trace: writ_evaluator::Trace,
+    statements: Option<Json>,
+}
+
 /// A decision for people: the outcome, then its reasons, missing evidence and rules.
-fn human(decision: &Json, trace: Option<&writ_evaluator::Trace>) -> String {
+fn human(decision: &Json, explained: Option<&Explained>) -> String {
     let mut out = String::new();
     let outcome = decision["decision"].as_str().unwrap_or("?");
     out.push_str(outcome);
@@ -103,18 +164,36 @@ fn human(decision: &Json, trace: Option<&writ_evaluator::Trace>) -> String {
         out.push_str(&format!("  rules: {}\n", rules.join(", ")));
     }
     out.push_str(&format!("  policy: {}\n", decision["policy"].as_str().unwrap_or("")));
-    if let Some(trace) = trace {
-        out.push_str("\ntrace:\n");
-        for line in trace.to_string().lines() {
-            out.push_str("  ");
-            out.push_str(line);
-            out.push('\n');
+    let Some(explained) = explained else { return out };
+    if let Some(statements) = &explained.statements {
+        out.push_str("\nstatements:\n");
+        for c in statements["counted"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  counted: {} ({} by {}, {})\n",
+                c["source"].as_str().unwrap_or("?"),
+                c["kind"].as_str().unwrap_or("?"),
+                c["signer"].as_str().unwrap_or("?"),
+                c["digest"].as_str().unwrap_or("?"),
+            ));
         }
+        for r in statements["rejected"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  ignored: {}: {}\n",
+                r["source"].as_str().unwrap_or("?"),
+                r["message"].as_str().unwrap_or("?"),
+            ));
+        }
+    }
+    out.push_str("\ntrace:\n");
+    for line in explained.trace.to_string().lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
     }
     out
 }
 
-fn one(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
+fn one(with: &With<'_>, source: &str) -> u8 {
     let mut text = String::new();
     if let Err(e) = open(source).and_then(|mut r| r.read_to_string(&mut text)) {
         output::error(format_args!("cannot read request `{source}`: {e}"));
@@ -127,15 +206,16 @@ fn one(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
             return USAGE;
         }
     };
-    let (decision, trace) = decide(policy, &request, explain);
-    match format {
+    let (decision, explained) = decide(with, request);
+    match with.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&decision).unwrap_or_default()),
-        Format::Human => print!("{}", human(&decision, trace.as_ref())),
+        Format::Human => print!("{}", human(&decision, explained.as_ref())),
     }
     OK
 }
 
-fn many(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
+fn many(with: &With<'_>, source: &str) -> u8 {
+    let format = with.format;
     let reader = match open(source) {
         Ok(r) => BufReader::new(r),
         Err(e) => {
@@ -160,11 +240,11 @@ fn many(policy: &Policy, source: &str, explain: bool, format: Format) -> u8 {
         }
         let printed = match Request::from_slice(&line) {
             Ok(request) => {
-                let (decision, trace) = decide(policy, &request, explain);
+                let (decision, explained) = decide(with, request);
                 match format {
                     Format::Json => decision.to_string(),
                     Format::Human => {
-                        format!("line {line_no}: {}", human(&decision, trace.as_ref()))
+                        format!("line {line_no}: {}", human(&decision, explained.as_ref()))
                     }
                 }
             }
