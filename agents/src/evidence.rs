@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use writ_evaluator::Request;
-use writ_evaluator::statement::{self, Admitted, MAX_STATEMENT_BYTES, Trust, TrustError};
+use writ_evaluator::statement::{self, Admitted, Trust, TrustError};
 
 /// At most this many statement files are read per decision, over all `--evidence` paths (in
 /// path order, then file-name order within a directory).
@@ -18,7 +18,7 @@ pub const MAX_FILES: usize = 20_000;
 /// At most this many statements are taken from one file of JSON Lines.
 pub const MAX_PER_FILE: usize = 10_000;
 /// A file longer than this is not read (a JSON Lines file of at most [`MAX_PER_FILE`]
-/// statements of at most [`MAX_STATEMENT_BYTES`] each, with room to spare, is shorter).
+/// statements of at most [`statement::MAX_STATEMENT_BYTES`] each, with room to spare, is shorter).
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One statement read, with where it came from (`dir/lee.json`, `all.jsonl:3`, the server).

@@ -40,9 +40,12 @@ use sha2::{Digest, Sha256};
 
 use crate::decision::{Decision, Missing};
 use crate::request::{Action, Request};
+use crate::statement::Counted;
 
-/// The fields of a log line, in the order they are written. A line written in shadow mode
-/// ends with one more, `"mode": "log-only"` ([`Mode::LogOnly`]).
+/// The fields of a log line, in the order they are written. A decision that counted signed
+/// statements adds `"statements": [{"digest", "signer"}, ...]`
+/// ([`DecisionLog::record_statements`]); a line written in shadow mode ends with one more,
+/// `"mode": "log-only"` ([`Mode::LogOnly`]).
 pub const FIELDS: [&str; 12] = [
     "ts", "id", "prev", "request", "policy", "action", "workflow", "tool", "chain", "decision",
     "missing", "rules",
@@ -125,7 +128,23 @@ impl<W: Write> DecisionLog<W> {
         at: SystemTime,
         id: &str,
     ) -> io::Result<()> {
+        self.record_statements(request, decision, policy_hash, at, id, &[])
+    }
+
+    /// [`record_with`](DecisionLog::record_with) for a request whose evidence includes signed
+    /// statements: the line ends with `"statements": [{"digest", "signer"}, ...]`, those that
+    /// were added to the request's evidence (none: no `statements` field).
+    pub fn record_statements(
+        &mut self,
+        request: &Request,
+        decision: &Decision,
+        policy_hash: &str,
+        at: SystemTime,
+        id: &str,
+        statements: &[Counted],
+    ) -> io::Result<()> {
         let entry = Entry {
+            statements,
             ts: rfc3339_millis(at),
             id,
             prev: self.prev.as_deref(),
@@ -170,6 +189,7 @@ impl<W: Write> DecisionLog<W> {
 
 /// One line, serialized in the order of [`FIELDS`].
 struct Entry<'a> {
+    statements: &'a [Counted],
     ts: String,
     id: &'a str,
     prev: Option<&'a str>,
@@ -201,6 +221,14 @@ impl Serialize for Entry<'_> {
         map.serialize_entry("decision", &self.decision.decision)?;
         map.serialize_entry("missing", &self.decision.missing as &[Missing])?;
         map.serialize_entry("rules", &Rules(self.decision))?;
+        if !self.statements.is_empty() {
+            let statements: Vec<serde_json::Value> = self
+                .statements
+                .iter()
+                .map(|c| serde_json::json!({"digest": c.digest, "signer": c.signer}))
+                .collect();
+            map.serialize_entry("statements", &statements)?;
+        }
         if self.mode == Mode::LogOnly {
             map.serialize_entry("mode", Mode::LogOnly.as_str())?;
         }
@@ -481,6 +509,10 @@ fn check_line(body: &[u8]) -> Result<Option<String>, String> {
         "allow" | "deny" | "pending" => {}
         other => return Err(format!("`decision` is `{other}`, not `allow`, `deny` or `pending`")),
     }
+    match map.get("statements") {
+        None | Some(Value::Array(_)) => {}
+        Some(_) => return Err("`statements` is not a list".into()),
+    }
     for name in ["chain", "missing", "rules"] {
         match map.get(name) {
             Some(Value::Array(_)) => {}
@@ -493,7 +525,7 @@ fn check_line(body: &[u8]) -> Result<Option<String>, String> {
         Some(Value::String(m)) if m == Mode::LogOnly.as_str() => {}
         Some(other) => return Err(format!("`mode` is {other}, not `\"log-only\"`")),
     }
-    let known = |k: &str| FIELDS.contains(&k) || k == "mode";
+    let known = |k: &str| FIELDS.contains(&k) || k == "mode" || k == "statements";
     if let Some(unknown) = map.keys().find(|k| !known(k)) {
         return Err(format!("unknown field `{unknown}`"));
     }

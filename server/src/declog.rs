@@ -56,6 +56,8 @@ pub struct Record {
     pub decision: Decision,
     pub at: SystemTime,
     pub id: String,
+    /// The signed statements added to the request's evidence.
+    pub statements: Vec<writ_evaluator::statement::Counted>,
 }
 
 enum Message {
@@ -140,7 +142,15 @@ fn write_all(
     while let Some(message) = rx.blocking_recv() {
         match message {
             Message::Record(r) => {
-                match log.record_with(&r.request, &r.decision, &r.decision.policy, r.at, &r.id) {
+                let policy = &r.decision.policy;
+                match log.record_statements(
+                    &r.request,
+                    &r.decision,
+                    policy,
+                    r.at,
+                    &r.id,
+                    &r.statements,
+                ) {
                     Ok(()) => written += 1,
                     Err(e) => {
                         failed += 1;

@@ -31,6 +31,7 @@
 
 mod conn;
 mod declog;
+mod evidence;
 mod history;
 mod http;
 mod id;
@@ -90,6 +91,10 @@ pub struct Config {
     pub mode: Mode,
     /// Where runs named by the `writ-run` header are kept.
     pub history: HistoryConfig,
+    /// The trust file (`--trust`): with it, `/v1/evidence` takes signed statements and
+    /// `/v1/decide` adds the held ones for the request's subject (`docs/evidence.md`). They
+    /// are held where runs are (memory, or the same Redis).
+    pub trust: Option<writ_evaluator::statement::Trust>,
 }
 
 impl Config {
@@ -106,6 +111,7 @@ impl Config {
             grace: Duration::from_secs(30),
             mode: Mode::Enforce,
             history: HistoryConfig::default(),
+            trust: None,
         }
     }
 }
@@ -171,6 +177,13 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         // Before the log is opened: a store that cannot be reached stops the start.
         let store = history::Store::open(&config.history).await.map_err(Error::Io)?;
+        let evidence = config.trust.clone().map(|trust| match &store {
+            history::Store::Redis(redis) => {
+                let (connection, prefix) = redis.connection();
+                evidence::Evidence::in_redis(trust, connection, prefix)
+            }
+            history::Store::Memory(_) => evidence::Evidence::in_memory(trust),
+        });
         let runs = runs::Runs::new(store, config.mode, config.history.clone());
         let (log, writer) = match &config.decision_log {
             Some(target) => {
@@ -180,7 +193,9 @@ impl Server {
             }
             None => (None, None),
         };
-        let state = Arc::new(State::new(config.source.clone(), metrics, log, runs));
+        let mut state = State::new(config.source.clone(), metrics, log, runs);
+        state.evidence = evidence;
+        let state = Arc::new(state);
         let source = config.source.clone();
         let first = tokio::task::spawn_blocking(move || source.load())
             .await

@@ -33,6 +33,8 @@ pub struct State {
     pub reloading: tokio::sync::Mutex<()>,
     /// Admitted runs and their history; the mode.
     pub runs: Runs,
+    /// With `--trust`: the trust file and the statements held.
+    pub evidence: Option<crate::evidence::Evidence>,
 }
 
 /// What a reload did.
@@ -65,6 +67,7 @@ impl State {
             started_at: SystemTime::now(),
             reloading: tokio::sync::Mutex::new(()),
             runs,
+            evidence: None,
         }
     }
 

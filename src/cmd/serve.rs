@@ -70,6 +70,11 @@ pub struct Args {
     /// The most live runs kept in memory; past it, starts are denied (with `--history memory`).
     #[arg(long, value_name = "N", default_value_t = writ_server::DEFAULT_MAX_RUNS)]
     max_runs: usize,
+    /// A trust file (docs/evidence.md): take signed statements on `POST /v1/evidence`, list
+    /// them on `GET /v1/evidence?subject=S`, and add the held ones for a request's subject to
+    /// its evidence on `/v1/decide`. They are kept where `--history` keeps runs.
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -102,7 +107,18 @@ pub fn run(args: Args) -> u8 {
         ));
         return USAGE;
     };
+    let trust = match &args.trust {
+        None => None,
+        Some(path) => match writ_agents::evidence::load_trust(path) {
+            Ok(trust) => Some(trust),
+            Err(e) => {
+                output::error(e);
+                return USAGE;
+            }
+        },
+    };
     let mut config = Config::new(source, args.addr);
+    config.trust = trust;
     config.history = history;
     config.mode = args.mode.into();
     config.decision_log = args.decision_log.as_deref().map(LogTarget::parse);
