@@ -228,3 +228,185 @@ pub fn report_json(admitted: &Admitted, statements: &[Loaded]) -> serde_json::Va
         "skipped": admitted.skipped,
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Where a gateway finds statements
+
+/// How long asking an evidence server may take before the call is decided without its
+/// statements.
+pub const SERVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+/// The longest answer read from an evidence server.
+pub const MAX_SERVER_ANSWER: usize = 32 * 1024 * 1024;
+
+/// `--evidence-server URL`: `http://HOST:PORT` (an optional path prefix), checked at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerUrl {
+    /// `HOST:PORT`.
+    pub authority: String,
+    /// The path before `/v1/evidence`, without a trailing `/`.
+    pub base: String,
+}
+
+impl ServerUrl {
+    /// Reads `http://HOST[:PORT][/PREFIX]`. Only plain http: put a local `writ serve` (or a TLS
+    /// terminating proxy) in front of a remote one.
+    pub fn parse(text: &str) -> Result<ServerUrl, String> {
+        let Some(rest) = text.strip_prefix("http://") else {
+            return Err(format!(
+                "`--evidence-server {text}`: expected `http://HOST:PORT` (only plain http is \
+                 spoken)"
+            ));
+        };
+        let (authority, base) = match rest.find('/') {
+            Some(at) => rest.split_at(at),
+            None => (rest, ""),
+        };
+        if authority.is_empty() || authority.contains(['@', ' ', '?', '#']) {
+            return Err(format!("`--evidence-server {text}`: expected `http://HOST:PORT`"));
+        }
+        let authority =
+            if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") };
+        Ok(ServerUrl { authority, base: base.trim_end_matches('/').to_owned() })
+    }
+}
+
+impl fmt::Display for ServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "http://{}{}", self.authority, self.base)
+    }
+}
+
+/// Where a hook or proxy reads statements.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// `--evidence PATH...`: files and directories.
+    Paths(Vec<PathBuf>),
+    /// `--evidence-server URL`: a `writ serve --trust`'s `GET /v1/evidence`.
+    Server(ServerUrl),
+}
+
+/// The statements a gateway decides with: the trust file and where statements are.
+#[derive(Clone, Debug)]
+pub struct GateEvidence {
+    pub trust: Trust,
+    pub source: Source,
+}
+
+impl GateEvidence {
+    /// The statements for `subject` (files: all of them; the server: those it holds for the
+    /// subject). Never fails: what cannot be read is a problem, and gives no statements.
+    pub fn statements(&self, subject: &str) -> Statements {
+        match &self.source {
+            Source::Paths(paths) => read_paths(paths),
+            Source::Server(url) => match fetch(url, subject) {
+                Ok(loaded) => Statements { loaded, problems: Vec::new() },
+                Err(message) => Statements {
+                    loaded: Vec::new(),
+                    problems: vec![ReadProblem::Server { url: url.to_string(), message }],
+                },
+            },
+        }
+    }
+
+    /// How a reviewer gets a statement to this gateway: the end of a `writ attest` command.
+    pub fn delivery(&self) -> String {
+        match &self.source {
+            Source::Paths(paths) => match paths.first() {
+                Some(p) if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) => {
+                    format!("-o {}/NAME.json", p.display())
+                }
+                Some(p) => format!(">> {}", p.display()),
+                None => String::new(),
+            },
+            Source::Server(url) => {
+                format!("| curl --data-binary @- {url}/v1/evidence")
+            }
+        }
+    }
+}
+
+/// `%XX` for every byte but unreserved ones (RFC 3986).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `GET URL/v1/evidence?subject=S`, on a thread of its own (callers may be inside a runtime),
+/// within [`SERVER_TIMEOUT`].
+pub fn fetch(url: &ServerUrl, subject: &str) -> Result<Vec<Loaded>, String> {
+    let url = url.clone();
+    let path = format!("{}/v1/evidence?subject={}", url.base, percent_encode(subject));
+    let worker = std::thread::Builder::new()
+        .name("writ-evidence-fetch".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start a runtime: {e}"))?;
+            runtime.block_on(async {
+                tokio::time::timeout(SERVER_TIMEOUT, get(&url.authority, &path))
+                    .await
+                    .map_err(|_| format!("no answer within {}s", SERVER_TIMEOUT.as_secs()))?
+            })
+        })
+        .map_err(|e| format!("cannot start a thread: {e}"))?;
+    let body = worker.join().map_err(|_| "the request failed (a bug)".to_string())??;
+    let answer: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| format!("the answer is not JSON: {e}"))?;
+    let Some(items) = answer.get("statements").and_then(serde_json::Value::as_array) else {
+        return Err("the answer has no `statements` list".into());
+    };
+    Ok(items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| Loaded {
+            source: format!("evidence server statement {}", i + 1),
+            bytes: item.to_string().into_bytes(),
+        })
+        .collect())
+}
+
+async fn get(authority: &str, path: &str) -> Result<Vec<u8>, String> {
+    use http_body_util::{BodyExt, Empty, Limited};
+    let stream = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, Empty<hyper::body::Bytes>>(io)
+            .await
+            .map_err(|e| format!("cannot speak HTTP: {e}"))?;
+    tokio::spawn(connection);
+    let request = hyper::Request::get(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::ACCEPT, "application/json")
+        .body(Empty::new())
+        .map_err(|e| format!("cannot build the request: {e}"))?;
+    let response = sender.send_request(request).await.map_err(|e| format!("{e}"))?;
+    let status = response.status();
+    let body = Limited::new(response.into_body(), MAX_SERVER_ANSWER)
+        .collect()
+        .await
+        .map_err(|e| format!("cannot read the answer: {e}"))?
+        .to_bytes();
+    if status != hyper::StatusCode::OK {
+        let text = String::from_utf8_lossy(&body);
+        return Err(format!("answered {status}: {}", crate::evidence::first_line(&text)));
+    }
+    Ok(body.to_vec())
+}
+
+fn first_line(text: &str) -> &str {
+    let line = text.lines().next().unwrap_or_default();
+    match line.char_indices().nth(200) {
+        Some((at, _)) => line.get(..at).unwrap_or(line),
+        None => line,
+    }
+}

@@ -113,7 +113,7 @@ impl<W: Write> DecisionLog<W> {
         decision: &Decision,
         policy_hash: &str,
     ) -> io::Result<String> {
-        let id = uuid::Uuid::now_v7().hyphenated().to_string();
+        let id = new_decision_id();
         self.record_with(request, decision, policy_hash, SystemTime::now(), &id)?;
         Ok(id)
     }
@@ -185,6 +185,11 @@ impl<W: Write> DecisionLog<W> {
     pub fn into_inner(self) -> W {
         self.out
     }
+}
+
+/// A new decision id: a UUID v7 (unique, and ordered by time).
+pub fn new_decision_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
 }
 
 /// One line, serialized in the order of [`FIELDS`].

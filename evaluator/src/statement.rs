@@ -823,11 +823,19 @@ pub struct Rejected {
 // Subjects of tool calls
 
 /// The subject of a tool call, as the hook and the MCP proxy compute it: `sha256:<hex>` of
-/// the canonical JSON `{"workflow":W,"tool":T,"args":{...}}` (no whitespace, object keys sorted
-/// by their UTF-8 bytes at every depth, strings escaped as `serde_json` does), where `args` are
-/// the call's arguments as the gate resolved them (the request's `args`). A statement for one
-/// call therefore never counts for another (another command, another file, another workflow).
-pub fn call_subject(workflow: &str, tool: &str, args: &[(String, RequestValue)]) -> String {
+/// the canonical JSON `{"workflow":W,"tool":T,"args":{...},"cwd":C}` (no whitespace, object
+/// keys sorted by their UTF-8 bytes at every depth, strings escaped as `serde_json` does;
+/// `cwd` only when the call has one), where `args` are the call's arguments as the gate
+/// resolved them (the request's `args`: the agent's path inputs already resolved, undeclared
+/// inputs dropped) and `cwd` the run's working directory. A statement for one call therefore
+/// never counts for another: another command, another file, another directory, another
+/// workflow.
+pub fn call_subject(
+    workflow: &str,
+    tool: &str,
+    args: &[(String, RequestValue)],
+    cwd: Option<&str>,
+) -> String {
     let mut sorted: Vec<&(String, RequestValue)> = args.iter().collect();
     sorted.sort_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
     let mut arg_map = Map::new();
@@ -839,13 +847,18 @@ pub fn call_subject(workflow: &str, tool: &str, args: &[(String, RequestValue)])
     map.insert("workflow".into(), workflow.into());
     map.insert("tool".into(), tool.into());
     map.insert("args".into(), Value::Object(arg_map));
+    if let Some(cwd) = cwd {
+        map.insert("cwd".into(), cwd.into());
+    }
     digest(Value::Object(map).to_string().as_bytes())
 }
 
 /// The subject of a request that is a call (see [`call_subject`]); `None` for a start.
 pub fn request_call_subject(request: &Request) -> Option<String> {
     match &request.action {
-        crate::Action::Call { tool, args } => Some(call_subject(&request.workflow, tool, args)),
+        crate::Action::Call { tool, args } => {
+            Some(call_subject(&request.workflow, tool, args, request.cwd.as_deref()))
+        }
         crate::Action::Start { .. } => None,
     }
 }

@@ -409,11 +409,24 @@ fn call_subjects_are_canonical() {
     if let RequestValue::Other(v) = &mut b[0].1 {
         *v = serde_json::from_str(r#"{"a": [{"c": 2, "d": 1}], "b": 1}"#).unwrap();
     }
-    assert_eq!(call_subject("w", "claude.bash", &a), call_subject("w", "claude.bash", &b));
-    assert_ne!(call_subject("w", "claude.bash", &a), call_subject("v", "claude.bash", &a));
+    assert_eq!(
+        call_subject("w", "claude.bash", &a, None),
+        call_subject("w", "claude.bash", &b, None)
+    );
+    assert_ne!(
+        call_subject("w", "claude.bash", &a, None),
+        call_subject("v", "claude.bash", &a, None)
+    );
     let push = [("command".to_owned(), RequestValue::Str("git push".into()))];
     let other = [("command".to_owned(), RequestValue::Str("git push --force".into()))];
-    assert_ne!(call_subject("w", "claude.bash", &push), call_subject("w", "claude.bash", &other));
+    assert_ne!(
+        call_subject("w", "claude.bash", &push, None),
+        call_subject("w", "claude.bash", &other, None)
+    );
+    assert_ne!(
+        call_subject("w", "claude.bash", &push, Some("/a")),
+        call_subject("w", "claude.bash", &push, Some("/b"))
+    );
     // sha256 of `{"workflow":"w","tool":"claude.bash","args":{"command":"git push"}}`
-    insta::assert_snapshot!(call_subject("w", "claude.bash", &push), @"sha256:3853692202beaaf4142ee910d0e05290baa20c50e0982269c8e5d34b344c4d88");
+    insta::assert_snapshot!(call_subject("w", "claude.bash", &push, None), @"sha256:3853692202beaaf4142ee910d0e05290baa20c50e0982269c8e5d34b344c4d88");
 }
