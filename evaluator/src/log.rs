@@ -30,6 +30,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod checkpoint;
+
 use std::fmt;
 use std::io::{self, BufRead, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -330,6 +332,10 @@ pub struct VerifyOptions<'a> {
     pub after: Option<&'a str>,
     /// The hash of the last line, kept outside the log: the log must end with that line.
     pub last: Option<&'a str>,
+    /// A checkpoint's claim (`lines`, `last`): the log has at least that many lines, and that
+    /// line hashes to `last` (lines appended after the checkpoint are fine). Check the
+    /// checkpoint's signature first ([`checkpoint::Checkpoint::verify`]).
+    pub checkpoint: Option<(u64, Option<&'a str>)>,
 }
 
 /// Why a log does not verify.
@@ -384,6 +390,7 @@ pub fn verify_with(
     let mut prev: Option<String> = None;
     let mut first_prev = None;
     let mut lines = 0usize;
+    let mut at_checkpoint: Option<String> = None;
     loop {
         buf.clear();
         if reader.read_until(b'\n', &mut buf)? == 0 {
@@ -423,6 +430,31 @@ pub fn verify_with(
             )));
         }
         prev = Some(digest(body));
+        if options.checkpoint.is_some_and(|(n, _)| n == lines as u64) {
+            at_checkpoint.clone_from(&prev);
+        }
+    }
+    if let Some((n, expected)) = options.checkpoint {
+        if (lines as u64) < n {
+            return Err(LogError::Tail {
+                lines,
+                message: format!(
+                    "the log has {lines} lines, but the checkpoint saw {n}: lines were removed \
+                     from its end"
+                ),
+            });
+        }
+        if at_checkpoint.as_deref() != expected {
+            return Err(LogError::Tail {
+                lines,
+                message: format!(
+                    "line {n} hashes to `{}`, but the checkpoint says `{}`: the log was \
+                     rewritten up to that line",
+                    at_checkpoint.unwrap_or_else(|| "nothing".into()),
+                    expected.unwrap_or("nothing")
+                ),
+            });
+        }
     }
     if let Some(last) = options.last {
         match &prev {
@@ -451,14 +483,19 @@ pub fn verify_with(
 /// The hash to [`DecisionLog::resume`] from: `sha256:<hex>` of the last line of `reader`
 /// (`None` when it is empty). It does not verify the log (see [`verify`]); a last line without
 /// its newline (a cut-short write) is an error.
-pub fn last_hash(mut reader: impl BufRead) -> Result<Option<String>, LogError> {
+pub fn last_hash(reader: impl BufRead) -> Result<Option<String>, LogError> {
+    tail(reader).map(|(_, last)| last)
+}
+
+/// How many lines `reader` holds, and the hash of its last (see [`last_hash`]).
+pub fn tail(mut reader: impl BufRead) -> Result<(u64, Option<String>), LogError> {
     let mut buf = Vec::new();
     let mut last = None;
     let mut lines = 0usize;
     loop {
         buf.clear();
         if reader.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(last);
+            return Ok((lines as u64, last));
         }
         lines += 1;
         let Some(body) = buf.strip_suffix(b"\n") else {
@@ -602,7 +639,10 @@ mod tests {
         let summary = verify(&b""[..]).unwrap();
         assert_eq!(summary, VerifySummary { lines: 0, first_prev: None, last_hash: None });
         assert_eq!(last_hash(&b""[..]).unwrap(), None);
-        let err = verify_with(&b""[..], VerifyOptions { last: Some("sha256:00"), after: None });
+        let err = verify_with(
+            &b""[..],
+            VerifyOptions { last: Some("sha256:00"), ..VerifyOptions::default() },
+        );
         assert!(matches!(err, Err(LogError::Tail { lines: 0, .. })));
     }
 }

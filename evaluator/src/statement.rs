@@ -66,7 +66,7 @@ pub const MAX_CONSIDERED: usize = 1_000;
 /// How far in the future `issued_at` may lie (clocks differ between machines).
 pub const CLOCK_SKEW_SECONDS: i64 = 60;
 
-const SIGNATURE_PREFIX: &str = "ed25519:";
+pub(crate) const SIGNATURE_PREFIX: &str = "ed25519:";
 const KEYS: [&str; 8] = [
     "writ_statement",
     "signer",
@@ -431,7 +431,7 @@ enum Part {
     Whole,
 }
 
-fn parse_signature(text: &str) -> Option<Signature> {
+pub(crate) fn parse_signature(text: &str) -> Option<Signature> {
     let digits = text.strip_prefix(SIGNATURE_PREFIX)?.as_bytes();
     if digits.len() != 128 {
         return None;

@@ -46,7 +46,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use declog::LogTarget;
+pub use declog::{CheckpointConfig, LogTarget};
 pub use history::{DEFAULT_MAX_RUNS, DEFAULT_PREFIX, HistoryConfig};
 pub use http::DECISION_ID;
 pub use runs::RUN_HEADER;
@@ -95,6 +95,8 @@ pub struct Config {
     /// `/v1/decide` adds the held ones for the request's subject (`docs/evidence.md`). They
     /// are held where runs are (memory, or the same Redis).
     pub trust: Option<writ_evaluator::statement::Trust>,
+    /// Sign a checkpoint of the decision log file periodically (`--checkpoint-every`).
+    pub checkpoint: Option<CheckpointConfig>,
 }
 
 impl Config {
@@ -112,6 +114,7 @@ impl Config {
             mode: Mode::Enforce,
             history: HistoryConfig::default(),
             trust: None,
+            checkpoint: None,
         }
     }
 }
@@ -188,7 +191,8 @@ impl Server {
         let (log, writer) = match &config.decision_log {
             Some(target) => {
                 let (sender, writer) =
-                    declog::start(target, config.mode, metrics.clone()).map_err(Error::Io)?;
+                    declog::start(target, config.mode, metrics.clone(), config.checkpoint.clone())
+                        .map_err(Error::Io)?;
                 (Some((sender, target.clone())), Some(writer))
             }
             None => (None, None),

@@ -75,6 +75,18 @@ pub struct Args {
     /// its evidence on `/v1/decide`. They are kept where `--history` keeps runs.
     #[arg(long, value_name = "FILE")]
     trust: Option<PathBuf>,
+    /// Sign a checkpoint of the decision log (`writ log verify --checkpoint`) every this many
+    /// seconds while decisions are logged, and when the server stops. Needs `--checkpoint-key`
+    /// and a `--decision-log FILE`.
+    #[arg(long, value_name = "SECONDS", requires = "checkpoint_key",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every: Option<u64>,
+    /// The secret key file (`writ keygen`) checkpoints are signed with.
+    #[arg(long, value_name = "KEYFILE", requires = "checkpoint_every")]
+    checkpoint_key: Option<PathBuf>,
+    /// Where the checkpoint is written (default: the decision log's path and `.checkpoint`).
+    #[arg(long, value_name = "FILE", requires = "checkpoint_every")]
+    checkpoint_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -117,8 +129,29 @@ pub fn run(args: Args) -> u8 {
             }
         },
     };
+    let checkpoint = match (args.checkpoint_every, &args.checkpoint_key) {
+        (Some(every), Some(key)) => {
+            let Some(log) = args.decision_log.as_deref().filter(|l| *l != "-") else {
+                output::error(
+                    "`--checkpoint-every` signs a decision log file: give `--decision-log FILE`",
+                );
+                return USAGE;
+            };
+            let key = match super::build::read_key(key, writ_evaluator::bundle::parse_signing_key) {
+                Ok(k) => k,
+                Err(code) => return code,
+            };
+            let path = args
+                .checkpoint_file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{log}.checkpoint")));
+            Some(writ_server::CheckpointConfig { key, every: Duration::from_secs(every), path })
+        }
+        _ => None,
+    };
     let mut config = Config::new(source, args.addr);
     config.trust = trust;
+    config.checkpoint = checkpoint;
     config.history = history;
     config.mode = args.mode.into();
     config.decision_log = args.decision_log.as_deref().map(LogTarget::parse);
