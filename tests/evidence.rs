@@ -658,6 +658,7 @@ fn hook(dir: &Path, evidence: &[&str], input: &str) -> (String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
         .args(["hook", "claude-code", "--policy", "hook.writ", "--workflow", "coding"])
         .args(["--identity", "identity.json", "--state-dir", "state", "--trust", "trust.json"])
+        .args(["--decision-log", "decisions.jsonl"])
         .args(evidence)
         .current_dir(dir)
         .stdin(Stdio::piped())
@@ -708,7 +709,10 @@ fn a_pending_git_push_is_allowed_once_a_lead_attests_that_very_call() {
     let (decision, reason) = hook(&dir, &evidence, &push);
     assert_eq!(decision, "deny");
     let subject = reason.split("Its subject is ").nth(1).unwrap().split('.').next().unwrap();
-    insta::assert_snapshot!(reason.replace(subject, "SUBJECT"));
+    let evidence_dir = std::fs::canonicalize(dir.join("evidence")).unwrap();
+    let shown =
+        reason.replace(subject, "SUBJECT").replace(evidence_dir.to_str().unwrap(), "EVIDENCE");
+    insta::assert_snapshot!(shown);
 
     // A lead's statement for another command does not count.
     let other = payload("git push origin main", 2);
@@ -720,6 +724,12 @@ fn a_pending_git_push_is_allowed_once_a_lead_attests_that_very_call() {
     run_reviewer_command(&dir, &reason.replace("NAME.json", "push.json"));
     let (decision, reason) = hook(&dir, &evidence, &push);
     assert_eq!(decision, "allow", "{reason}");
+    // The decision log names the statement that counted, and its signer.
+    let log = std::fs::read_to_string(dir.join("decisions.jsonl")).unwrap();
+    let last: Json = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["decision"], "allow");
+    assert_eq!(last["statements"][0]["signer"], "lee");
+    assert_eq!(writ(&dir, &["log", "verify", "decisions.jsonl"]).0, 0);
 }
 
 #[test]

@@ -308,14 +308,19 @@ impl GateEvidence {
         }
     }
 
-    /// How a reviewer gets a statement to this gateway: the end of a `writ attest` command.
+    /// How a reviewer gets a statement to this gateway: the end of a `writ attest` command
+    /// (the evidence directory as an absolute path: the reviewer runs it elsewhere).
     pub fn delivery(&self) -> String {
         match &self.source {
             Source::Paths(paths) => match paths.first() {
-                Some(p) if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) => {
-                    format!("-o {}/NAME.json", p.display())
+                Some(p) => {
+                    let shown = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                    if std::fs::metadata(p).is_ok_and(|m| m.is_dir()) {
+                        format!("-o {}/NAME.json", shown.display())
+                    } else {
+                        format!(">> {}", shown.display())
+                    }
                 }
-                Some(p) => format!(">> {}", p.display()),
                 None => String::new(),
             },
             Source::Server(url) => {
