@@ -47,8 +47,38 @@ pub struct Evidence {
     store: Held,
 }
 
+/// Statements held in memory: per subject, (expiry, canonical JSON); and how many in all.
+#[derive(Default)]
+struct Memory {
+    by_subject: HashMap<String, Vec<(Timestamp, String)>>,
+    total: usize,
+}
+
+impl Memory {
+    /// Drops the expired statements of `subject`.
+    fn expire(&mut self, subject: &str, now: Timestamp) {
+        if let Some(list) = self.by_subject.get_mut(subject) {
+            let before = list.len();
+            list.retain(|(expires, _)| *expires > now);
+            self.total = self.total.saturating_sub(before - list.len());
+            if list.is_empty() {
+                self.by_subject.remove(subject);
+            }
+        }
+    }
+
+    /// Drops every expired statement.
+    fn sweep(&mut self, now: Timestamp) {
+        self.by_subject.retain(|_, list| {
+            list.retain(|(expires, _)| *expires > now);
+            !list.is_empty()
+        });
+        self.total = self.by_subject.values().map(Vec::len).sum();
+    }
+}
+
 enum Held {
-    Memory(Mutex<HashMap<String, Vec<(Timestamp, String)>>>),
+    Memory(Mutex<Memory>),
     Redis { connection: ConnectionManager, prefix: String, hold: Script },
 }
 
@@ -77,7 +107,7 @@ fn millis(t: Timestamp) -> i64 {
 
 impl Evidence {
     pub fn in_memory(trust: Trust) -> Evidence {
-        Evidence { trust, store: Held::Memory(Mutex::new(HashMap::new())) }
+        Evidence { trust, store: Held::Memory(Mutex::new(Memory::default())) }
     }
 
     pub fn in_redis(trust: Trust, connection: ConnectionManager, prefix: String) -> Evidence {
@@ -94,24 +124,21 @@ impl Evidence {
         let text = statement.to_json();
         match &self.store {
             Held::Memory(map) => {
-                let mut map = map.lock().map_err(|_| HeldError("a lock was poisoned".into()))?;
-                let held: usize = map.values().map(Vec::len).sum();
-                if held >= MAX_HELD {
-                    map.retain(|_, list| {
-                        list.retain(|(expires, _)| *expires > now);
-                        !list.is_empty()
-                    });
+                let mut memory = map.lock().map_err(|_| HeldError("a lock was poisoned".into()))?;
+                if memory.total >= MAX_HELD {
+                    memory.sweep(now);
                 }
-                let total: usize = map.values().map(Vec::len).sum();
-                let list = map.entry(statement.subject().to_owned()).or_default();
-                list.retain(|(expires, _)| *expires > now);
+                memory.expire(statement.subject(), now);
+                let full = memory.total >= MAX_HELD;
+                let list = memory.by_subject.entry(statement.subject().to_owned()).or_default();
                 if list.iter().any(|(_, t)| *t == text) {
                     return Ok(Hold::AlreadyHeld);
                 }
-                if list.len() >= MAX_PER_SUBJECT || total >= MAX_HELD {
+                if list.len() >= MAX_PER_SUBJECT || full {
                     return Ok(Hold::Full);
                 }
                 list.push((statement.expires_at(), text));
+                memory.total += 1;
                 Ok(Hold::Added)
             }
             Held::Redis { connection, prefix, hold } => {
@@ -142,13 +169,10 @@ impl Evidence {
     pub async fn held(&self, subject: &str, now: Timestamp) -> Result<Vec<String>, HeldError> {
         match &self.store {
             Held::Memory(map) => {
-                let mut map = map.lock().map_err(|_| HeldError("a lock was poisoned".into()))?;
-                let Some(list) = map.get_mut(subject) else { return Ok(Vec::new()) };
-                list.retain(|(expires, _)| *expires > now);
+                let mut memory = map.lock().map_err(|_| HeldError("a lock was poisoned".into()))?;
+                memory.expire(subject, now);
+                let Some(list) = memory.by_subject.get(subject) else { return Ok(Vec::new()) };
                 let mut out: Vec<(Timestamp, String)> = list.clone();
-                if list.is_empty() {
-                    map.remove(subject);
-                }
                 out.sort();
                 Ok(out.into_iter().map(|(_, t)| t).take(MAX_PER_SUBJECT).collect())
             }
