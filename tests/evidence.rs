@@ -881,3 +881,30 @@ fn serve_writes_checkpoints_of_its_decision_log() {
     );
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[test]
+fn serve_can_count_signed_statements_only() {
+    let dir = setup("signed-only");
+    let lee = attest(&dir, "lee", "lee", &[]);
+    let mut claimed = request(SUBJECT);
+    let boss = |id: &str| {
+        json!({"kind": "approval", "subject": SUBJECT,
+        "by": {"id": id, "kind": "human", "roles": ["lead"]}})
+    };
+    claimed["evidence"] = json!([boss("boss"), boss("chief")]);
+    let decide_claimed = |addr| {
+        let (status, body) = http(addr, "POST", "/v1/decide", &claimed.to_string());
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Json>(&body).unwrap()["decision"].as_str().unwrap().to_string()
+    };
+    // By default the request's own items count (the gateway is trusted for them) ...
+    let open = serve(&dir, &[]);
+    assert_eq!(decide_claimed(open.addr), "allow");
+    // ... with --signed-evidence-only, only statements do.
+    let strict = serve(&dir, &["--signed-evidence-only"]);
+    assert_eq!(decide_claimed(strict.addr), "pending");
+    assert_eq!(http(strict.addr, "POST", "/v1/evidence", &lee).0, 201);
+    let (status, body) = http(strict.addr, "POST", "/v1/decide", &claimed.to_string());
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_str::<Json>(&body).unwrap()["missing"][0]["have"], 1);
+}

@@ -41,6 +41,16 @@ redis.call('PEXPIREAT', KEYS[1], last[2])
 return 1
 ";
 
+/// Whether the evidence items a request carries itself count beside the statements held.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SignedOnly {
+    /// They count (the gateway that sends the request is trusted for them).
+    #[default]
+    No,
+    /// They are dropped: only verified statements are evidence.
+    Yes,
+}
+
 /// What the server does with statements.
 pub struct Evidence {
     pub trust: Trust,

@@ -25,7 +25,7 @@ use writ_evaluator::{Decision, Policy, Request, RequestError};
 use writ_evaluator::statement::{self, Counted, Rejection, Statement};
 
 use crate::declog::Record;
-use crate::evidence::Hold;
+use crate::evidence::{Hold, SignedOnly};
 use crate::history::Lookup;
 use crate::id::new_id;
 use crate::metrics::{Endpoint, ErrorKind};
@@ -130,6 +130,9 @@ async fn record(
 /// evidence; those counted. A store that fails gives none (the decision stays as it would be
 /// without them), reported on standard error.
 async fn add_held(state: &State, request: &mut Request) -> Vec<Counted> {
+    if state.evidence.is_some() && state.signed_evidence_only == SignedOnly::Yes {
+        request.evidence.clear();
+    }
     let (Some(evidence), Some(subject)) = (&state.evidence, request.subject.clone()) else {
         return Vec::new();
     };

@@ -47,6 +47,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use declog::{CheckpointConfig, LogTarget};
+pub use evidence::SignedOnly;
 pub use history::{DEFAULT_MAX_RUNS, DEFAULT_PREFIX, HistoryConfig};
 pub use http::DECISION_ID;
 pub use runs::RUN_HEADER;
@@ -95,6 +96,9 @@ pub struct Config {
     /// `/v1/decide` adds the held ones for the request's subject (`docs/evidence.md`). They
     /// are held where runs are (memory, or the same Redis).
     pub trust: Option<writ_evaluator::statement::Trust>,
+    /// With a trust file, drop the evidence items a request carries itself, so that only
+    /// signed statements count (`--signed-evidence-only`).
+    pub signed_evidence_only: SignedOnly,
     /// Sign a checkpoint of the decision log file periodically (`--checkpoint-every`).
     pub checkpoint: Option<CheckpointConfig>,
 }
@@ -114,6 +118,7 @@ impl Config {
             mode: Mode::Enforce,
             history: HistoryConfig::default(),
             trust: None,
+            signed_evidence_only: SignedOnly::No,
             checkpoint: None,
         }
     }
@@ -199,6 +204,7 @@ impl Server {
         };
         let mut state = State::new(config.source.clone(), metrics, log, runs);
         state.evidence = evidence;
+        state.signed_evidence_only = config.signed_evidence_only;
         let state = Arc::new(state);
         let source = config.source.clone();
         let first = tokio::task::spawn_blocking(move || source.load())

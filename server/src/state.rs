@@ -35,6 +35,8 @@ pub struct State {
     pub runs: Runs,
     /// With `--trust`: the trust file and the statements held.
     pub evidence: Option<crate::evidence::Evidence>,
+    /// Whether a request's own evidence items are dropped (only statements count).
+    pub signed_evidence_only: crate::evidence::SignedOnly,
 }
 
 /// What a reload did.
@@ -68,6 +70,7 @@ impl State {
             reloading: tokio::sync::Mutex::new(()),
             runs,
             evidence: None,
+            signed_evidence_only: crate::evidence::SignedOnly::No,
         }
     }
 

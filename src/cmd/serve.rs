@@ -75,6 +75,10 @@ pub struct Args {
     /// its evidence on `/v1/decide`. They are kept where `--history` keeps runs.
     #[arg(long, value_name = "FILE")]
     trust: Option<PathBuf>,
+    /// With `--trust`: drop the evidence items requests carry themselves, so that only signed
+    /// statements count (a gateway can then not claim a giver).
+    #[arg(long, requires = "trust")]
+    signed_evidence_only: bool,
     /// Sign a checkpoint of the decision log (`writ log verify --checkpoint`) every this many
     /// seconds while decisions are logged, and when the server stops. Needs `--checkpoint-key`
     /// and a `--decision-log FILE`.
@@ -151,6 +155,11 @@ pub fn run(args: Args) -> u8 {
     };
     let mut config = Config::new(source, args.addr);
     config.trust = trust;
+    config.signed_evidence_only = if args.signed_evidence_only {
+        writ_server::SignedOnly::Yes
+    } else {
+        writ_server::SignedOnly::No
+    };
     config.checkpoint = checkpoint;
     config.history = history;
     config.mode = args.mode.into();
