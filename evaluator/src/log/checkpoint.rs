@@ -179,3 +179,44 @@ enum Part {
     Signed,
     Whole,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{VerifyOptions, digest, verify_with};
+
+    fn at() -> Timestamp {
+        Timestamp::parse("2026-12-03T12:00:00Z").unwrap()
+    }
+
+    #[test]
+    fn a_checkpoint_round_trips_and_rejects_changes() {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let c = Checkpoint::sign(&key, 3, Some(&digest(b"x")), at());
+        let parsed = Checkpoint::parse(c.to_json().as_bytes()).unwrap();
+        assert_eq!(parsed, c);
+        assert_eq!(parsed.verify(&key.verifying_key()), Ok(()));
+        let other = SigningKey::from_bytes(&[8; 32]).verifying_key();
+        assert!(matches!(parsed.verify(&other), Err(CheckpointError::OtherSigner { .. })));
+        let text = c.to_json();
+        for i in 0..text.len() {
+            let mut bytes = text.clone().into_bytes();
+            bytes[i] ^= 1;
+            let verified = Checkpoint::parse(&bytes).and_then(|c| c.verify(&key.verifying_key()));
+            assert!(verified.is_err(), "byte {i}");
+        }
+        for bad in ["", "{}", "[]", r#"{"writ_checkpoint":1,"lines":0,"last":"sha256:00"}"#] {
+            assert!(Checkpoint::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_empty_log_meets_only_an_empty_checkpoint() {
+        // (Logs with lines, cut and rewritten, are tested end to end in tests/evidence.rs.)
+        let empty = |checkpoint| {
+            verify_with(&b""[..], VerifyOptions { checkpoint, ..VerifyOptions::default() })
+        };
+        assert_eq!(empty(Some((0, None))).unwrap().lines, 0);
+        assert!(empty(Some((1, Some(&digest(b"x"))))).is_err());
+    }
+}
