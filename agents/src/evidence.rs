@@ -247,22 +247,38 @@ pub struct ServerUrl {
     pub base: String,
 }
 
+/// An `--evidence-server` that is not `http://HOST[:PORT][/PREFIX]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadServerUrl {
+    pub url: String,
+}
+
+impl fmt::Display for BadServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`--evidence-server {}`: expected `http://HOST:PORT` (only plain http is spoken)",
+            self.url
+        )
+    }
+}
+
+impl std::error::Error for BadServerUrl {}
+
 impl ServerUrl {
     /// Reads `http://HOST[:PORT][/PREFIX]`. Only plain http: put a local `writ serve` (or a TLS
     /// terminating proxy) in front of a remote one.
-    pub fn parse(text: &str) -> Result<ServerUrl, String> {
+    pub fn parse(text: &str) -> Result<ServerUrl, BadServerUrl> {
+        let bad = || BadServerUrl { url: text.to_owned() };
         let Some(rest) = text.strip_prefix("http://") else {
-            return Err(format!(
-                "`--evidence-server {text}`: expected `http://HOST:PORT` (only plain http is \
-                 spoken)"
-            ));
+            return Err(bad());
         };
         let (authority, base) = match rest.find('/') {
             Some(at) => rest.split_at(at),
             None => (rest, ""),
         };
         if authority.is_empty() || authority.contains(['@', ' ', '?', '#']) {
-            return Err(format!("`--evidence-server {text}`: expected `http://HOST:PORT`"));
+            return Err(bad());
         }
         let authority =
             if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") };
@@ -345,7 +361,7 @@ fn percent_encode(text: &str) -> String {
 
 /// `GET URL/v1/evidence?subject=S`, on a thread of its own (callers may be inside a runtime),
 /// within [`SERVER_TIMEOUT`].
-pub fn fetch(url: &ServerUrl, subject: &str) -> Result<Vec<Loaded>, String> {
+fn fetch(url: &ServerUrl, subject: &str) -> Result<Vec<Loaded>, String> {
     let url = url.clone();
     let path = format!("{}/v1/evidence?subject={}", url.base, percent_encode(subject));
     let worker = std::thread::Builder::new()

@@ -68,7 +68,7 @@ impl EvidenceArgs {
         let Some(path) = &self.trust else { return Ok(None) };
         let trust = evidence::load_trust(path).map_err(|e| e.to_string())?;
         let source = match &self.evidence_server {
-            Some(url) => Source::Server(ServerUrl::parse(url)?),
+            Some(url) => Source::Server(ServerUrl::parse(url).map_err(|e| e.to_string())?),
             None if self.evidence.is_empty() => {
                 return Err("`--trust` needs `--evidence PATH...` or `--evidence-server URL`: \
                             where the statements are"
