@@ -84,6 +84,14 @@ enum Command {
         /// `json` (default) prints decisions as JSON; `human` as text.
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
+        /// A trust file (docs/evidence.md): the signers whose statements count, and who they are.
+        #[arg(long, value_name = "FILE")]
+        trust: Option<std::path::PathBuf>,
+        /// Signed statements (`writ attest`): files or directories of them. Those that verify
+        /// for the request's subject are added to its evidence; the others are reported on
+        /// standard error (and under `--explain`) and ignored.
+        #[arg(long, value_name = "PATH", num_args = 1.., requires = "trust")]
+        evidence: Vec<std::path::PathBuf>,
     },
     /// Run the `test` blocks of a policy.
     Test {
@@ -132,8 +140,10 @@ enum Command {
     },
     /// Compile a policy into a bundle (a versioned binary file, optionally signed) for gateways.
     Build(cmd::build::Args),
-    /// Make an ed25519 key pair for signing bundles (NAME.key and NAME.pub).
+    /// Make an ed25519 key pair for signing bundles and statements (NAME.key and NAME.pub).
     Keygen(cmd::keygen::Args),
+    /// Sign an evidence statement: SIGNER attests KIND (with fields) for a subject, for a while.
+    Attest(cmd::attest::Args),
     /// Start a policy from elsewhere: `writ import mcp tools.json` declares an MCP server's tools.
     Import {
         #[command(subcommand)]
@@ -188,6 +198,8 @@ fn main() -> ExitCode {
             explain,
             strict,
             format,
+            trust,
+            evidence,
         } => {
             let source = cmd::eval::Source {
                 policy: policy.as_deref(),
@@ -203,7 +215,8 @@ fn main() -> ExitCode {
                 },
                 format,
             };
-            cmd::eval::run(&source, request.as_deref(), requests.as_deref(), how)
+            let evidence = cmd::eval::Evidence { trust: trust.as_deref(), paths: &evidence };
+            cmd::eval::run(&source, &evidence, request.as_deref(), requests.as_deref(), how)
         }
         Command::Test { path, format, filter, coverage, coverage_min } => {
             let path = path.unwrap_or_else(|| ".".into());
@@ -235,6 +248,7 @@ fn main() -> ExitCode {
         Command::Import { command } => cmd::import::run(&command),
         Command::Build(args) => cmd::build::run(&args),
         Command::Keygen(args) => cmd::keygen::run(&args),
+        Command::Attest(args) => cmd::attest::run(&args),
         Command::Lsp => cmd::lsp::run(),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Hook { command } => cmd::hook::run(command),

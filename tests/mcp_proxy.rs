@@ -525,3 +525,53 @@ fn log_only_forwards_everything_and_logs_what_would_have_been_denied() {
     assert_eq!(decisions, [("start", "allow", "log-only"), ("call", "deny", "log-only")]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With `--trust` and `--evidence`, a pending call names the `writ attest` command a lead runs;
+/// once the lead has, the same call is forwarded, and a statement for another call is not.
+#[test]
+fn a_pending_call_is_forwarded_once_a_lead_attests_that_call() {
+    let dir =
+        std::env::temp_dir().join(format!("writ-mcp-signed-statements-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("evidence")).unwrap();
+    let writ = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_writ")).args(args).current_dir(&dir).output();
+        assert!(out.unwrap().status.success(), "writ {args:?}");
+    };
+    writ(&["keygen", "-o", "lee"]);
+    let key = std::fs::read_to_string(dir.join("lee.pub")).unwrap();
+    let trust = json!({"signers": [{"key": key.trim(),
+        "principal": {"id": "lee", "kind": "human", "roles": ["lead"]}}]});
+    std::fs::write(dir.join("trust.json"), trust.to_string()).unwrap();
+    let (trust, evidence) = (dir.join("trust.json"), dir.join("evidence"));
+    let mut p = Proxy::start(
+        "evidence",
+        "normal",
+        &["--trust", trust.to_str().unwrap(), "--evidence", evidence.to_str().unwrap()],
+    );
+    p.initialize();
+    let draft = json!({"path": "/tmp/x/project/drafts/a.txt", "content": "x"});
+    let other = json!({"path": "/tmp/x/project/drafts/b.txt", "content": "x"});
+    let attest = |answer: &Value| {
+        let text = text(answer);
+        let start = text.find("`writ attest ").expect("an attest command") + 1;
+        let end = start + text[start..].find('`').unwrap();
+        let command = text[start..end].replace("REVIEWER.key", "lee.key");
+        let args: Vec<&str> = command.split(' ').skip(1).collect();
+        writ(&args);
+    };
+    let pending = p.call(1, "write_file", draft.clone());
+    assert_eq!(pending["result"]["isError"], true);
+    assert!(text(&pending).contains("is pending"), "{}", text(&pending));
+    // The lead attests another call: the draft stays pending.
+    attest(&p.call(2, "write_file", other));
+    assert_eq!(p.call(3, "write_file", draft.clone())["result"]["isError"], true);
+    attest(&pending);
+    let allowed = p.call(4, "write_file", draft);
+    assert!(text(&allowed).starts_with("called write_file"), "{}", text(&allowed));
+    let (code, received) = p.finish();
+    assert_eq!(code, 0);
+    let calls: Vec<&Value> = received.iter().filter(|m| m["method"] == "tools/call").collect();
+    assert_eq!(calls.len(), 1, "{received:?}");
+    assert_eq!(calls[0]["id"], 4);
+}

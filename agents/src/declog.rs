@@ -33,7 +33,12 @@ impl LogFile {
     /// Appends one line for `judgement`; returns the decision id.
     pub fn record(&self, judgement: &Judgement) -> Result<String, String> {
         self.with_lock(|log| {
-            log.record(&judgement.decoded, &judgement.decision, &judgement.decision.policy)
+            let counted = judgement.evidence.as_ref().map_or(&[][..], |e| &e.counted[..]);
+            let (request, decision) = (&judgement.decoded, &judgement.decision);
+            let at = std::time::SystemTime::now();
+            let id = uuid_v7();
+            log.record_statements(request, decision, &decision.policy, at, &id, counted)
+                .map(|()| id)
                 .map_err(|e| e.to_string())
         })
     }
@@ -101,4 +106,9 @@ impl Drop for Lock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
+}
+
+/// A decision id, as [`DecisionLog::record`] makes them (a UUID v7).
+fn uuid_v7() -> String {
+    writ_evaluator::log::new_decision_id()
 }

@@ -15,14 +15,19 @@ use std::path::Path;
 use serde_json::{Map, Value as Json, json};
 use writ_compiler::{Compiler, JsonDiagnostic};
 use writ_evaluator::ir::PolicyIr;
+use writ_evaluator::statement::{Counted, Rejection, request_call_subject};
 use writ_evaluator::{Decision, Policy, Request};
 
+use crate::evidence::{self, GateEvidence};
 use crate::names;
 
 /// A compiled policy and the workflow the agent runs in.
 pub struct Gate {
     pub policy: Policy,
     pub workflow: String,
+    /// Signed statements to decide calls with (`--trust` with `--evidence` or
+    /// `--evidence-server`).
+    pub evidence: Option<GateEvidence>,
 }
 
 /// A request and the decision on it.
@@ -33,6 +38,18 @@ pub struct Judgement {
     /// The same, decoded (what the decision log records).
     pub decoded: Request,
     pub decision: Decision,
+    /// What signed statements did for a call, when the gate has evidence configured.
+    pub evidence: Option<EvidenceUse>,
+}
+
+/// The statements a call was decided with.
+#[derive(Clone, Debug, Default)]
+pub struct EvidenceUse {
+    /// Added to the request's evidence.
+    pub counted: Vec<Counted>,
+    /// Statements for this call that were ignored, and why (statements for other calls are
+    /// not listed), and evidence that could not be read.
+    pub ignored: Vec<String>,
 }
 
 impl Gate {
@@ -77,7 +94,13 @@ impl Gate {
                 if known.is_empty() { "none".to_string() } else { quoted(&known) }
             ));
         }
-        Ok(Gate { policy, workflow: workflow.to_string() })
+        Ok(Gate { policy, workflow: workflow.to_string(), evidence: None })
+    }
+
+    /// The same gate, deciding calls with the statements of `evidence`.
+    pub fn with_evidence(mut self, evidence: Option<GateEvidence>) -> Gate {
+        self.evidence = evidence;
+        self
     }
 
     /// Decides a call of `tool` with `input` by `chain` (principals as LANGUAGE.md §5 JSON).
@@ -130,19 +153,99 @@ impl Gate {
                 }
             }
         }
-        let parsed = Request::from_json(&request.to_string())
+        let mut parsed = Request::from_json(&request.to_string())
             .map_err(|e| format!("invalid request: {e}"))?;
+        // With evidence, the call's subject (docs/evidence.md): what a statement for this
+        // very call names.
+        let mut used = None;
+        if let Some(evidence) = &self.evidence {
+            parsed.subject = request_call_subject(&parsed);
+            if let Some(subject) = parsed.subject.clone() {
+                used = Some(add_statements(evidence, &subject, &mut parsed));
+            }
+        }
+        if let Json::Object(fields) = &mut request {
+            if let Some(subject) = &parsed.subject {
+                fields.insert("subject".into(), Json::String(subject.clone()));
+            }
+            if !parsed.evidence.is_empty() {
+                let items = serde_json::to_value(&parsed.evidence).unwrap_or(Json::Null);
+                fields.insert("evidence".into(), items);
+            }
+        }
         let mut decision = self.policy.decide(&parsed);
         if declared.is_none() {
             decision.reasons.push(declare_hint(tool, input, &self.workflow));
         }
-        Ok(Judgement { request, decoded: parsed, decision })
+        Ok(Judgement { request, decoded: parsed, decision, evidence: used })
     }
 
     /// Whether the policy declares `tool`.
     pub fn declares(&self, tool: &str) -> bool {
         self.policy.tool_id(tool).is_some()
     }
+}
+
+/// For a pending call decided with evidence: what is missing, the call's subject, the
+/// `writ attest` command a reviewer runs for each missing kind, and the statements ignored.
+/// `None` without evidence or a subject.
+pub fn reviewer_steps(gate: &Gate, judgement: &Judgement) -> Option<String> {
+    let evidence = gate.evidence.as_ref()?;
+    let subject = judgement.decoded.subject.as_deref()?;
+    let delivery = evidence.delivery();
+    let mut text = format!(
+        "it needs {}. Its subject is {subject}. A reviewer whose key is in the trust file runs: ",
+        missing_text(&judgement.decision).join(", ")
+    );
+    let commands: Vec<String> = judgement
+        .decision
+        .missing
+        .iter()
+        .map(|m| {
+            let mut command =
+                format!("writ attest {} --key REVIEWER.key --subject {subject}", m.evidence);
+            if let Ok(Json::Object(entry)) = serde_json::to_value(m)
+                && let Some(Json::Object(fields)) = entry.get("fields")
+            {
+                for (name, value) in fields {
+                    let value = match value {
+                        Json::String(s) if serde_json::from_str::<Json>(s).is_err() => s.clone(),
+                        other => other.to_string(),
+                    };
+                    command
+                        .push_str(&format!(" --field '{name}={}'", value.replace('\'', "'\\''")));
+                }
+            }
+            if !delivery.is_empty() {
+                command.push(' ');
+                command.push_str(&delivery);
+            }
+            format!("`{command}`")
+        })
+        .collect();
+    text.push_str(&commands.join(" and "));
+    text.push_str("; then retry the call");
+    if let Some(used) = &judgement.evidence
+        && !used.ignored.is_empty()
+    {
+        text.push_str(&format!(" ({})", used.ignored.join("; ")));
+    }
+    Some(text)
+}
+
+/// Reads the statements for `subject` and adds those that verify to `request`'s evidence.
+fn add_statements(evidence: &GateEvidence, subject: &str, request: &mut Request) -> EvidenceUse {
+    let read = evidence.statements(subject);
+    let admitted = evidence::admit(&evidence.trust, request, &read.loaded);
+    let mut ignored: Vec<String> = read.problems.iter().map(ToString::to_string).collect();
+    for rejected in &admitted.rejected {
+        if matches!(rejected.reason, Rejection::OtherSubject { .. }) {
+            continue;
+        }
+        let source = read.loaded.get(rejected.index).map_or("?", |s| s.source.as_str());
+        ignored.push(format!("statement `{source}` ignored: {}", rejected.reason));
+    }
+    EvidenceUse { counted: admitted.counted, ignored }
 }
 
 /// How to govern a tool the policy does not declare: a declaration built from the call's inputs.

@@ -359,7 +359,13 @@ fn before_tool(
     let d = &judged.call.decision;
     let subject =
         format!("`{}` ({}) in workflow `{}`", call.tool, call.tool_name, gate.gate.workflow);
+    let steps = crate::gate::reviewer_steps(gate.gate, &judged.call);
     let (permission, reason) = match d.decision {
+        // With evidence, a pending call waits for a reviewer's statement: the person at the
+        // keyboard is not asked to vouch for it (the agent retries once it exists).
+        Outcome::Pending if steps.is_some() => {
+            (Permission::Deny, format!("writ: {subject} is pending: {}", steps.unwrap_or_default()))
+        }
         Outcome::Allow => {
             (Permission::Allow, format!("writ allows {subject} (rule {})", d.rules.join(", ")))
         }

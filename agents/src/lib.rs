@@ -16,6 +16,7 @@
 pub mod claude;
 pub mod codex;
 pub mod declog;
+pub mod evidence;
 pub mod gate;
 pub mod gemini;
 pub mod hook;

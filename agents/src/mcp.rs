@@ -491,7 +491,13 @@ impl Proxy {
         if judged.answered_allow {
             self.forward_request(line, "tools/call", &id);
         } else {
-            let text = refusal(&judged.call, &tool, &self.options.gate.workflow);
+            let text = match crate::gate::reviewer_steps(&self.options.gate, &judged.call) {
+                Some(steps) if judged.call.decision.decision == Outcome::Pending => format!(
+                    "writ: `{tool}` in workflow `{}` is pending; the call was not made: {steps}",
+                    self.options.gate.workflow
+                ),
+                _ => refusal(&judged.call, &tool, &self.options.gate.workflow),
+            };
             self.refuse(&id, text);
         }
     }

@@ -574,7 +574,7 @@ impl RunGate<'_> {
         let decoded = Request::from_json(&request.to_string())
             .map_err(|e| format!("invalid start request: {e}"))?;
         let decision = self.gate.policy.decide(&decoded);
-        Ok(Judgement { request, decoded, decision })
+        Ok(Judgement { request, decoded, decision, evidence: None })
     }
 }
 

@@ -108,6 +108,7 @@ pub mod reference;
 mod render;
 pub mod request;
 pub mod shell;
+pub mod statement;
 pub mod time;
 mod trace;
 

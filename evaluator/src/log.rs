@@ -30,6 +30,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod checkpoint;
+
 use std::fmt;
 use std::io::{self, BufRead, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -40,9 +42,12 @@ use sha2::{Digest, Sha256};
 
 use crate::decision::{Decision, Missing};
 use crate::request::{Action, Request};
+use crate::statement::Counted;
 
-/// The fields of a log line, in the order they are written. A line written in shadow mode
-/// ends with one more, `"mode": "log-only"` ([`Mode::LogOnly`]).
+/// The fields of a log line, in the order they are written. A decision that counted signed
+/// statements adds `"statements": [{"digest", "signer"}, ...]`
+/// ([`DecisionLog::record_statements`]); a line written in shadow mode ends with one more,
+/// `"mode": "log-only"` ([`Mode::LogOnly`]).
 pub const FIELDS: [&str; 12] = [
     "ts", "id", "prev", "request", "policy", "action", "workflow", "tool", "chain", "decision",
     "missing", "rules",
@@ -110,7 +115,7 @@ impl<W: Write> DecisionLog<W> {
         decision: &Decision,
         policy_hash: &str,
     ) -> io::Result<String> {
-        let id = uuid::Uuid::now_v7().hyphenated().to_string();
+        let id = new_decision_id();
         self.record_with(request, decision, policy_hash, SystemTime::now(), &id)?;
         Ok(id)
     }
@@ -125,7 +130,23 @@ impl<W: Write> DecisionLog<W> {
         at: SystemTime,
         id: &str,
     ) -> io::Result<()> {
+        self.record_statements(request, decision, policy_hash, at, id, &[])
+    }
+
+    /// [`record_with`](DecisionLog::record_with) for a request whose evidence includes signed
+    /// statements: the line ends with `"statements": [{"digest", "signer"}, ...]`, those that
+    /// were added to the request's evidence (none: no `statements` field).
+    pub fn record_statements(
+        &mut self,
+        request: &Request,
+        decision: &Decision,
+        policy_hash: &str,
+        at: SystemTime,
+        id: &str,
+        statements: &[Counted],
+    ) -> io::Result<()> {
         let entry = Entry {
+            statements,
             ts: rfc3339_millis(at),
             id,
             prev: self.prev.as_deref(),
@@ -168,8 +189,14 @@ impl<W: Write> DecisionLog<W> {
     }
 }
 
+/// A new decision id: a UUID v7 (unique, and ordered by time).
+pub fn new_decision_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
 /// One line, serialized in the order of [`FIELDS`].
 struct Entry<'a> {
+    statements: &'a [Counted],
     ts: String,
     id: &'a str,
     prev: Option<&'a str>,
@@ -201,6 +228,14 @@ impl Serialize for Entry<'_> {
         map.serialize_entry("decision", &self.decision.decision)?;
         map.serialize_entry("missing", &self.decision.missing as &[Missing])?;
         map.serialize_entry("rules", &Rules(self.decision))?;
+        if !self.statements.is_empty() {
+            let statements: Vec<serde_json::Value> = self
+                .statements
+                .iter()
+                .map(|c| serde_json::json!({"digest": c.digest, "signer": c.signer}))
+                .collect();
+            map.serialize_entry("statements", &statements)?;
+        }
         if self.mode == Mode::LogOnly {
             map.serialize_entry("mode", Mode::LogOnly.as_str())?;
         }
@@ -289,6 +324,10 @@ pub struct VerifyOptions<'a> {
     pub after: Option<&'a str>,
     /// The hash of the last line, kept outside the log: the log must end with that line.
     pub last: Option<&'a str>,
+    /// A checkpoint's claim (`lines`, `last`): the log has at least that many lines, and that
+    /// line hashes to `last` (lines appended after the checkpoint are fine). Check the
+    /// checkpoint's signature first ([`checkpoint::Checkpoint::verify`]).
+    pub checkpoint: Option<(u64, Option<&'a str>)>,
 }
 
 /// Why a log does not verify.
@@ -343,6 +382,7 @@ pub fn verify_with(
     let mut prev: Option<String> = None;
     let mut first_prev = None;
     let mut lines = 0usize;
+    let mut at_checkpoint: Option<String> = None;
     loop {
         buf.clear();
         if reader.read_until(b'\n', &mut buf)? == 0 {
@@ -382,6 +422,31 @@ pub fn verify_with(
             )));
         }
         prev = Some(digest(body));
+        if options.checkpoint.is_some_and(|(n, _)| n == lines as u64) {
+            at_checkpoint.clone_from(&prev);
+        }
+    }
+    if let Some((n, expected)) = options.checkpoint {
+        if (lines as u64) < n {
+            return Err(LogError::Tail {
+                lines,
+                message: format!(
+                    "the log has {lines} lines, but the checkpoint saw {n}: lines were removed \
+                     from its end"
+                ),
+            });
+        }
+        if at_checkpoint.as_deref() != expected {
+            return Err(LogError::Tail {
+                lines,
+                message: format!(
+                    "line {n} hashes to `{}`, but the checkpoint says `{}`: the log was \
+                     rewritten up to that line",
+                    at_checkpoint.unwrap_or_else(|| "nothing".into()),
+                    expected.unwrap_or("nothing")
+                ),
+            });
+        }
     }
     if let Some(last) = options.last {
         match &prev {
@@ -410,14 +475,19 @@ pub fn verify_with(
 /// The hash to [`DecisionLog::resume`] from: `sha256:<hex>` of the last line of `reader`
 /// (`None` when it is empty). It does not verify the log (see [`verify`]); a last line without
 /// its newline (a cut-short write) is an error.
-pub fn last_hash(mut reader: impl BufRead) -> Result<Option<String>, LogError> {
+pub fn last_hash(reader: impl BufRead) -> Result<Option<String>, LogError> {
+    tail(reader).map(|(_, last)| last)
+}
+
+/// How many lines `reader` holds, and the hash of its last (see [`last_hash`]).
+pub fn tail(mut reader: impl BufRead) -> Result<(u64, Option<String>), LogError> {
     let mut buf = Vec::new();
     let mut last = None;
     let mut lines = 0usize;
     loop {
         buf.clear();
         if reader.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(last);
+            return Ok((lines as u64, last));
         }
         lines += 1;
         let Some(body) = buf.strip_suffix(b"\n") else {
@@ -473,6 +543,10 @@ fn check_line(body: &[u8]) -> Result<Option<String>, String> {
         "allow" | "deny" | "pending" => {}
         other => return Err(format!("`decision` is `{other}`, not `allow`, `deny` or `pending`")),
     }
+    match map.get("statements") {
+        None | Some(Value::Array(_)) => {}
+        Some(_) => return Err("`statements` is not a list".into()),
+    }
     for name in ["chain", "missing", "rules"] {
         match map.get(name) {
             Some(Value::Array(_)) => {}
@@ -485,7 +559,7 @@ fn check_line(body: &[u8]) -> Result<Option<String>, String> {
         Some(Value::String(m)) if m == Mode::LogOnly.as_str() => {}
         Some(other) => return Err(format!("`mode` is {other}, not `\"log-only\"`")),
     }
-    let known = |k: &str| FIELDS.contains(&k) || k == "mode";
+    let known = |k: &str| FIELDS.contains(&k) || k == "mode" || k == "statements";
     if let Some(unknown) = map.keys().find(|k| !known(k)) {
         return Err(format!("unknown field `{unknown}`"));
     }
@@ -558,7 +632,10 @@ mod tests {
         let summary = verify(&b""[..]).unwrap();
         assert_eq!(summary, VerifySummary { lines: 0, first_prev: None, last_hash: None });
         assert_eq!(last_hash(&b""[..]).unwrap(), None);
-        let err = verify_with(&b""[..], VerifyOptions { last: Some("sha256:00"), after: None });
+        let err = verify_with(
+            &b""[..],
+            VerifyOptions { last: Some("sha256:00"), ..VerifyOptions::default() },
+        );
         assert!(matches!(err, Err(LogError::Tail { lines: 0, .. })));
     }
 }

@@ -394,7 +394,7 @@ pub enum UnknownKeys {
 
 /// The unknown keys met while decoding, in document order (no allocation until there is one).
 #[derive(Default)]
-struct IgnoredKeys {
+pub(crate) struct IgnoredKeys {
     keys: Vec<UnknownKey>,
 }
 
@@ -728,7 +728,7 @@ fn history_entry(
     Ok(HistoryEntry { tool, at })
 }
 
-fn principal(
+pub(crate) fn principal(
     path: &Path<'_>,
     json: Json,
     unknown: &mut IgnoredKeys,
@@ -817,11 +817,11 @@ fn evidence_item(
 
 /// The values of an object, `null` ones dropped. Never fails: a value that is not a writ
 /// value is kept as [`RequestValue::Other`].
-fn values(entries: Entries) -> Vec<(String, RequestValue)> {
+pub(crate) fn values(entries: Entries) -> Vec<(String, RequestValue)> {
     entries.into_iter().filter_map(|(key, json)| value(json).map(|v| (key, v))).collect()
 }
 
-fn value(json: Json) -> Option<RequestValue> {
+pub(crate) fn value(json: Json) -> Option<RequestValue> {
     Some(match json {
         Json::Null => return None,
         Json::Str(s) => RequestValue::Str(s),

@@ -135,7 +135,8 @@ fn an_intact_log_verifies() {
     let last = lines(&bytes).pop().unwrap();
     assert_eq!(summary.last_hash.as_deref(), Some(digest(last.as_bytes()).as_str()));
     assert_eq!(last_hash(&bytes[..]).unwrap(), summary.last_hash);
-    let with_last = VerifyOptions { last: summary.last_hash.as_deref(), after: None };
+    let with_last =
+        VerifyOptions { last: summary.last_hash.as_deref(), ..VerifyOptions::default() };
     assert!(verify_with(&bytes[..], with_last).is_ok());
 }
 
@@ -160,7 +161,7 @@ fn a_rotated_log_verifies_after_the_previous_one() {
     let (line, message) = line_error(&second);
     assert_eq!(line, 1);
     assert!(message.contains("not null"), "{message}");
-    let options = VerifyOptions { after: end.as_deref(), last: None };
+    let options = VerifyOptions { after: end.as_deref(), ..VerifyOptions::default() };
     assert_eq!(verify_with(&second[..], options).unwrap().first_prev, end);
 }
 
@@ -219,7 +220,7 @@ fn a_truncated_tail_is_found_only_against_the_kept_hash() {
     // The chain itself is intact...
     assert_eq!(verify(&truncated[..]).unwrap().lines, 4);
     // ...but it does not end where it should.
-    let options = VerifyOptions { last: kept.as_deref(), after: None };
+    let options = VerifyOptions { last: kept.as_deref(), ..VerifyOptions::default() };
     let err = verify_with(&truncated[..], options).unwrap_err();
     assert!(matches!(err, LogError::Tail { lines: 4, .. }));
     let text = err.to_string().replace(kept.as_deref().unwrap(), "[kept]");

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use tokio::sync::mpsc;
-use writ_evaluator::log::{DecisionLog, Mode, last_hash};
+use writ_evaluator::bundle::SigningKey;
+use writ_evaluator::log::checkpoint::Checkpoint;
+use writ_evaluator::log::{DecisionLog, Mode, tail};
 use writ_evaluator::{Decision, Request};
 
 use crate::metrics::{ErrorKind, Metrics};
@@ -50,12 +52,50 @@ impl std::fmt::Display for LogTarget {
     }
 }
 
+/// `--checkpoint-every N --checkpoint-key KEY`: a signed checkpoint of the log file
+/// (`writ_evaluator::log::checkpoint`), rewritten at most every `every` and when the server
+/// stops.
+#[derive(Clone, Debug)]
+pub struct CheckpointConfig {
+    pub key: SigningKey,
+    pub every: std::time::Duration,
+    /// Where the checkpoint is written (replaced atomically).
+    pub path: PathBuf,
+}
+
+/// The writer's checkpoint state: the config, the lines in the file, when it last wrote one.
+struct Checkpoints {
+    config: CheckpointConfig,
+    lines: u64,
+    written: std::time::Instant,
+}
+
+impl Checkpoints {
+    fn write(&mut self, last: Option<&str>) {
+        let checkpoint =
+            Checkpoint::sign(&self.config.key, self.lines, last, writ_evaluator::statement::now());
+        let path = &self.config.path;
+        let mut temp = path.clone().into_os_string();
+        temp.push(format!(".{}.tmp", std::process::id()));
+        let temp = PathBuf::from(temp);
+        let text = format!("{}\n", checkpoint.to_json());
+        let written = std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&temp);
+            eprintln!("writ serve: error: cannot write checkpoint `{}`: {e}", path.display());
+        }
+        self.written = std::time::Instant::now();
+    }
+}
+
 /// One decision to log.
 pub struct Record {
     pub request: Request,
     pub decision: Decision,
     pub at: SystemTime,
     pub id: String,
+    /// The signed statements added to the request's evidence.
+    pub statements: Vec<writ_evaluator::statement::Counted>,
 }
 
 enum Message {
@@ -95,7 +135,12 @@ pub fn start(
     target: &LogTarget,
     mode: Mode,
     metrics: Arc<Metrics>,
+    checkpoint: Option<CheckpointConfig>,
 ) -> Result<(LogSender, LogWriter), String> {
+    let mut lines = 0u64;
+    if checkpoint.is_some() && *target == LogTarget::Stdout {
+        return Err("checkpoints are written for a decision log file, not `-`".into());
+    }
     let log: Out = match target {
         LogTarget::Stdout => {
             DecisionLog::new(BufWriter::with_capacity(BUFFER, Box::new(std::io::stdout())))
@@ -105,9 +150,13 @@ pub fn start(
                 format!("cannot open decision log `{}`: {e}", path.display())
             };
             let prev = match std::fs::File::open(path) {
-                Ok(file) => last_hash(BufReader::new(file)).map_err(|e| {
-                    format!("cannot continue decision log `{}`: {e}", path.display())
-                })?,
+                Ok(file) => {
+                    let (count, prev) = tail(BufReader::new(file)).map_err(|e| {
+                        format!("cannot continue decision log `{}`: {e}", path.display())
+                    })?;
+                    lines = count;
+                    prev
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => return Err(describe(&e)),
             };
@@ -124,7 +173,14 @@ pub fn start(
     let writer_metrics = metrics.clone();
     let thread = std::thread::Builder::new()
         .name("writ-decision-log".into())
-        .spawn(move || write_all(log, rx, &writer_metrics))
+        .spawn(move || {
+            let checkpoints = checkpoint.map(|config| Checkpoints {
+                config,
+                lines,
+                written: std::time::Instant::now(),
+            });
+            write_all(log, rx, &writer_metrics, checkpoints)
+        })
         .map_err(|e| format!("cannot start the decision log writer: {e}"))?;
     Ok((LogSender { tx: tx.clone(), metrics }, LogWriter { tx, thread }))
 }
@@ -133,6 +189,7 @@ fn write_all(
     mut log: Out,
     mut rx: mpsc::Receiver<Message>,
     metrics: &Metrics,
+    mut checkpoints: Option<Checkpoints>,
 ) -> Result<u64, String> {
     let mut written = 0u64;
     let mut failed = 0u64;
@@ -140,8 +197,21 @@ fn write_all(
     while let Some(message) = rx.blocking_recv() {
         match message {
             Message::Record(r) => {
-                match log.record_with(&r.request, &r.decision, &r.decision.policy, r.at, &r.id) {
-                    Ok(()) => written += 1,
+                let policy = &r.decision.policy;
+                match log.record_statements(
+                    &r.request,
+                    &r.decision,
+                    policy,
+                    r.at,
+                    &r.id,
+                    &r.statements,
+                ) {
+                    Ok(()) => {
+                        written += 1;
+                        if let Some(c) = &mut checkpoints {
+                            c.lines += 1;
+                        }
+                    }
                     Err(e) => {
                         failed += 1;
                         metrics.error(ErrorKind::DecisionLog);
@@ -155,6 +225,10 @@ fn write_all(
                     if let Err(e) = log.flush() {
                         metrics.error(ErrorKind::DecisionLog);
                         eprintln!("error: cannot flush the decision log: {e}");
+                    } else if let Some(c) = &mut checkpoints
+                        && c.written.elapsed() >= c.config.every
+                    {
+                        c.write(log.last_hash());
                     }
                     // Linger before waiting on the channel again: a writer blocked on an empty
                     // channel must be woken (a futex call and a context switch) by the next
@@ -169,6 +243,9 @@ fn write_all(
         }
     }
     log.flush().map_err(|e| format!("cannot flush the decision log: {e}"))?;
+    if let Some(c) = &mut checkpoints {
+        c.write(log.last_hash());
+    }
     match last_error {
         None => Ok(written),
         Some(e) => Err(format!("{failed} decision(s) could not be logged; the last error: {e}")),

@@ -22,7 +22,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use writ_evaluator::log::Mode;
 use writ_evaluator::{Decision, Policy, Request, RequestError, RequestErrorKind};
 
+use writ_evaluator::statement::{self, Counted, Rejection, Statement};
+
 use crate::declog::Record;
+use crate::evidence::{Hold, SignedOnly};
 use crate::history::Lookup;
 use crate::id::new_id;
 use crate::metrics::{Endpoint, ErrorKind};
@@ -40,6 +43,7 @@ pub fn router(state: Shared, body_limit: usize) -> Router {
         .route("/v1/decide", post(decide))
         .route("/v1/decide/batch", post(batch))
         .route("/v1/tools", post(tools))
+        .route("/v1/evidence", post(post_evidence).get(get_evidence))
         .route("/v1/health", get(health))
         .route("/v1/status", get(status))
         .route("/metrics", get(metrics))
@@ -107,14 +111,42 @@ fn no_policy(state: &State) -> Response {
 // Decisions
 
 /// Counts and logs a decision; its id.
-async fn record(state: &State, request: Request, decision: Decision) -> String {
+async fn record(
+    state: &State,
+    request: Request,
+    decision: Decision,
+    statements: Vec<Counted>,
+) -> String {
     state.metrics.decision(decision.decision);
     let at = SystemTime::now();
     let id = new_id(at);
     if let Some(log) = &state.log {
-        log.send(Record { request, decision, at, id: id.clone() }).await;
+        log.send(Record { request, decision, at, id: id.clone(), statements }).await;
     }
     id
+}
+
+/// With `--trust`: adds the held statements for the request's subject that verify now to its
+/// evidence; those counted. A store that fails gives none (the decision stays as it would be
+/// without them), reported on standard error.
+async fn add_held(state: &State, request: &mut Request) -> Vec<Counted> {
+    if state.evidence.is_some() && state.signed_evidence_only == SignedOnly::Yes {
+        request.evidence.clear();
+    }
+    let (Some(evidence), Some(subject)) = (&state.evidence, request.subject.clone()) else {
+        return Vec::new();
+    };
+    let now = statement::now();
+    match evidence.held(&subject, now).await {
+        Ok(held) => {
+            let admitted = evidence.trust.admit(request, held.iter().map(|s| s.as_bytes()), now);
+            admitted.counted
+        }
+        Err(e) => {
+            eprintln!("writ serve: error: {e}; deciding without held statements");
+            Vec::new()
+        }
+    }
 }
 
 /// The run a request names (the `writ-run` header), if any.
@@ -164,10 +196,11 @@ async fn decide(
         Ok(run) => run,
         Err(e) => return bad_request(&state, &e),
     };
-    let request = match Request::from_slice_with(&body, state.unknown_keys) {
+    let mut request = match Request::from_slice_with(&body, state.unknown_keys) {
         Ok(request) => request,
         Err(e) => return bad_request(&state, &e),
     };
+    let statements = add_held(&state, &mut request).await;
     if run.is_some()
         && let Err(e) = runs::check_unbound_fields(&request)
     {
@@ -191,7 +224,7 @@ async fn decide(
             (request, decision, text)
         }
     };
-    let id = record(&state, request, decision).await;
+    let id = record(&state, request, decision, statements).await;
     let mut response = json_response(StatusCode::OK, text);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(DECISION_ID, value);
@@ -239,11 +272,12 @@ async fn batch(
             Ok(request)
         });
         match request {
-            Ok(request) => {
+            Ok(mut request) => {
+                let statements = add_held(&state, &mut request).await;
                 let (request, decision) =
                     decide_one(&state, &loaded.policy, run.as_deref(), request).await;
                 let mut value = runs::answer(state.runs.mode, &loaded.policy, &request, &decision);
-                let id = record(&state, request, decision).await;
+                let id = record(&state, request, decision, statements).await;
                 if let Json::Object(map) = &mut value {
                     map.insert("id".into(), Json::String(id));
                 }
@@ -258,6 +292,121 @@ async fn batch(
     let text = Json::Array(answers).to_string();
     state.metrics.latency(Endpoint::Batch, started.elapsed());
     json_response(StatusCode::OK, text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evidence (`--trust`)
+
+fn no_trust(state: &State) -> Response {
+    state.metrics.error(ErrorKind::BadRequest);
+    error(
+        StatusCode::NOT_FOUND,
+        "this server holds no evidence: start it with `--trust FILE`",
+        None,
+    )
+}
+
+fn rejected(status: StatusCode, reason: &Rejection) -> Response {
+    let body = json!({"error": reason.to_string(), "reason": reason.code()});
+    json_response(status, body.to_string())
+}
+
+/// `POST /v1/evidence`: a statement. 201 when it verifies (held, or held already), 400 when it
+/// is not a statement, 403 with the reason when it does not verify, 507 when its subject holds
+/// the most statements it may, 503 when the store fails.
+async fn post_evidence(
+    Extract(state): Extract<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Some(evidence) = &state.evidence else { return no_trust(&state) };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_rejection(&state, &rejection),
+    };
+    let parsed = match Statement::parse(&body) {
+        Ok(s) => s,
+        Err(reason) => {
+            state.metrics.error(ErrorKind::BadRequest);
+            return rejected(StatusCode::BAD_REQUEST, &reason);
+        }
+    };
+    let now = statement::now();
+    let subject = parsed.subject().to_owned();
+    let verified = match evidence.trust.verify_parsed(parsed, Some(&subject), now) {
+        Ok(v) => v,
+        Err(reason) => return rejected(StatusCode::FORBIDDEN, &reason),
+    };
+    let held = match evidence.hold(&verified.statement, now).await {
+        Ok(Hold::Added) => "new",
+        Ok(Hold::AlreadyHeld) => "already",
+        Ok(Hold::Full) => {
+            let message = format!(
+                "the server holds the most statements it may for this subject ({})",
+                crate::evidence::MAX_PER_SUBJECT
+            );
+            return error(StatusCode::INSUFFICIENT_STORAGE, &message, None);
+        }
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+    };
+    let body = json!({
+        "digest": verified.digest,
+        "subject": subject,
+        "signer": verified.signer,
+        "kind": verified.statement.kind(),
+        "expires_at": verified.statement.expires_at().to_string(),
+        "held": held,
+    });
+    json_response(StatusCode::CREATED, body.to_string())
+}
+
+/// `GET /v1/evidence?subject=S`: `{"subject": S, "statements": [...]}`, the statements held
+/// for S that are still valid, as they were posted (canonical form).
+async fn get_evidence(Extract(state): Extract<Shared>, uri: Uri) -> Response {
+    let Some(evidence) = &state.evidence else { return no_trust(&state) };
+    let subject = uri.query().and_then(|q| {
+        q.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            (key == "subject").then(|| percent_decode(value)).flatten()
+        })
+    });
+    let Some(subject) = subject.filter(|s| !s.is_empty()) else {
+        state.metrics.error(ErrorKind::BadRequest);
+        return error(
+            StatusCode::BAD_REQUEST,
+            "give the subject: `/v1/evidence?subject=S` (percent-encoded)",
+            Some("subject"),
+        );
+    };
+    match evidence.held(&subject, statement::now()).await {
+        Ok(held) => {
+            let statements: Vec<Box<RawValue>> = held
+                .into_iter()
+                .filter(|text| Statement::parse(text.as_bytes()).is_ok())
+                .filter_map(|text| RawValue::from_string(text).ok())
+                .collect();
+            let body = json!({"subject": subject, "statements": statements});
+            json_response(StatusCode::OK, body.to_string())
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string(), None),
+    }
+}
+
+/// `%XX` escapes and `+` for a space; `None` for a bad escape or text that is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'%' => {
+                let hex = [bytes.next()?, bytes.next()?];
+                let hex = std::str::from_utf8(&hex).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+            }
+            b'+' => out.push(b' '),
+            other => out.push(other),
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn syntax_error(state: &State, e: &serde_json::Error) -> Response {

@@ -31,6 +31,7 @@
 
 mod conn;
 mod declog;
+mod evidence;
 mod history;
 mod http;
 mod id;
@@ -45,7 +46,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use declog::LogTarget;
+pub use declog::{CheckpointConfig, LogTarget};
+pub use evidence::SignedOnly;
 pub use history::{DEFAULT_MAX_RUNS, DEFAULT_PREFIX, HistoryConfig};
 pub use http::DECISION_ID;
 pub use runs::RUN_HEADER;
@@ -92,6 +94,15 @@ pub struct Config {
     pub history: HistoryConfig,
     /// Whether a request key the schema does not have is ignored or answered 400 (`--strict`).
     pub unknown_keys: writ_evaluator::UnknownKeys,
+    /// The trust file (`--trust`): with it, `/v1/evidence` takes signed statements and
+    /// `/v1/decide` adds the held ones for the request's subject (`docs/evidence.md`). They
+    /// are held where runs are (memory, or the same Redis).
+    pub trust: Option<writ_evaluator::statement::Trust>,
+    /// With a trust file, drop the evidence items a request carries itself, so that only
+    /// signed statements count (`--signed-evidence-only`).
+    pub signed_evidence_only: SignedOnly,
+    /// Sign a checkpoint of the decision log file periodically (`--checkpoint-every`).
+    pub checkpoint: Option<CheckpointConfig>,
 }
 
 impl Config {
@@ -109,6 +120,9 @@ impl Config {
             mode: Mode::Enforce,
             history: HistoryConfig::default(),
             unknown_keys: writ_evaluator::UnknownKeys::Ignore,
+            trust: None,
+            signed_evidence_only: SignedOnly::No,
+            checkpoint: None,
         }
     }
 }
@@ -174,17 +188,27 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         // Before the log is opened: a store that cannot be reached stops the start.
         let store = history::Store::open(&config.history).await.map_err(Error::Io)?;
+        let evidence = config.trust.clone().map(|trust| match &store {
+            history::Store::Redis(redis) => {
+                let (connection, prefix) = redis.connection();
+                evidence::Evidence::in_redis(trust, connection, prefix)
+            }
+            history::Store::Memory(_) => evidence::Evidence::in_memory(trust),
+        });
         let runs = runs::Runs::new(store, config.mode, config.history.clone());
         let (log, writer) = match &config.decision_log {
             Some(target) => {
                 let (sender, writer) =
-                    declog::start(target, config.mode, metrics.clone()).map_err(Error::Io)?;
+                    declog::start(target, config.mode, metrics.clone(), config.checkpoint.clone())
+                        .map_err(Error::Io)?;
                 (Some((sender, target.clone())), Some(writer))
             }
             None => (None, None),
         };
         let mut state = State::new(config.source.clone(), metrics, log, runs);
         state.unknown_keys = config.unknown_keys;
+        state.evidence = evidence;
+        state.signed_evidence_only = config.signed_evidence_only;
         let state = Arc::new(state);
         let source = config.source.clone();
         let first = tokio::task::spawn_blocking(move || source.load())

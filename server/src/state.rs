@@ -35,6 +35,10 @@ pub struct State {
     pub runs: Runs,
     /// Whether a request key the schema does not have is ignored or an error (`--strict`).
     pub unknown_keys: writ_evaluator::UnknownKeys,
+    /// With `--trust`: the trust file and the statements held.
+    pub evidence: Option<crate::evidence::Evidence>,
+    /// Whether a request's own evidence items are dropped (only statements count).
+    pub signed_evidence_only: crate::evidence::SignedOnly,
 }
 
 /// What a reload did.
@@ -68,6 +72,8 @@ impl State {
             reloading: tokio::sync::Mutex::new(()),
             runs,
             unknown_keys: writ_evaluator::UnknownKeys::Ignore,
+            evidence: None,
+            signed_evidence_only: crate::evidence::SignedOnly::No,
         }
     }
 

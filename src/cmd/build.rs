@@ -81,7 +81,7 @@ fn built_at() -> SystemTime {
 }
 
 /// Writes a file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path.file_name().ok_or_else(|| std::io::Error::other("not a file name"))?;
     let mut temp_name = std::ffi::OsString::from(".");
     temp_name.push(name);

@@ -4,6 +4,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use serde_json::{Value as Json, json};
+use writ_agents::evidence::{self, Loaded};
+use writ_evaluator::statement::Trust;
 use writ_evaluator::{Policy, Request, UnknownKeys};
 
 use crate::Format;
@@ -31,7 +33,51 @@ pub enum Explain {
     Trace,
 }
 
-pub fn run(source: &Source<'_>, request: Option<&str>, requests: Option<&str>, how: How) -> u8 {
+/// Signed statements to decide with (`--trust FILE --evidence PATH...`).
+pub struct Evidence<'a> {
+    pub trust: Option<&'a Path>,
+    pub paths: &'a [std::path::PathBuf],
+}
+
+/// The trust file and the statements read, once for every request.
+struct Statements {
+    trust: Trust,
+    loaded: Vec<Loaded>,
+}
+
+impl Statements {
+    fn load(evidence: &Evidence<'_>) -> Result<Option<Statements>, u8> {
+        let Some(path) = evidence.trust else { return Ok(None) };
+        let trust = evidence::load_trust(path).map_err(|e| {
+            output::error(e);
+            USAGE
+        })?;
+        let read = evidence::read_paths(evidence.paths);
+        if let Some(problem) = read.problems.first() {
+            output::error(problem);
+            return Err(USAGE);
+        }
+        Ok(Some(Statements { trust, loaded: read.loaded }))
+    }
+
+    /// Adds the statements that verify for `request` to its evidence; reports the others on
+    /// standard error. Returns the report for `--explain`.
+    fn admit(&self, request: &mut Request) -> Json {
+        let admitted = evidence::admit(&self.trust, request, &self.loaded);
+        for line in evidence::rejections(&admitted, &self.loaded) {
+            eprintln!("writ: {line}");
+        }
+        evidence::report_json(&admitted, &self.loaded)
+    }
+}
+
+pub fn run(
+    source: &Source<'_>,
+    evidence: &Evidence<'_>,
+    request: Option<&str>,
+    requests: Option<&str>,
+    how: How,
+) -> u8 {
     let policy = match (source.policy, source.bundle) {
         (_, Some(bundle)) => super::build::load_bundle(bundle, source.verify_key),
         (Some(_), None) if source.verify_key.is_some() => {
@@ -49,9 +95,14 @@ pub fn run(source: &Source<'_>, request: Option<&str>, requests: Option<&str>, h
         Ok(p) => p,
         Err(code) => return code,
     };
+    let statements = match Statements::load(evidence) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let with = With { policy: &policy, statements: statements.as_ref(), how };
     match (request, requests) {
-        (Some(source), _) => one(&policy, source, how),
-        (None, Some(source)) => many(&policy, source, how),
+        (Some(source), _) => one(&with, source),
+        (None, Some(source)) => many(&with, source),
         (None, None) => {
             output::error("give `--request FILE` or `--requests FILE`");
             USAGE
@@ -67,17 +118,20 @@ fn open(source: &str) -> std::io::Result<Box<dyn Read>> {
     }
 }
 
-/// The decision as JSON, with the trace under `explain` when asked for.
-/// The decision as JSON, and with `Explain::Trace` its trace (also under `explain`) and the
-/// keys of `text` that decoding ignored (under `unknown_keys`).
-fn decide(
-    policy: &Policy,
-    request: &Request,
-    text: &[u8],
-    explain: Explain,
-) -> (Json, Option<writ_evaluator::Trace>) {
-    if explain == Explain::Trace {
-        let (decision, trace) = policy.decide_explained(request);
+/// What every request is decided with.
+struct With<'a> {
+    policy: &'a Policy,
+    statements: Option<&'a Statements>,
+    how: How,
+}
+
+/// The decision as JSON; with `Explain::Trace`, also its trace (under `explain`), the keys of
+/// `text` that decoding ignored (under `unknown_keys`) and the statements counted and ignored
+/// (under `statements`).
+fn decide(with: &With<'_>, mut request: Request, text: &[u8]) -> (Json, Option<Explained>) {
+    let statements = with.statements.map(|s| s.admit(&mut request));
+    if with.how.explain == Explain::Trace {
+        let (decision, trace) = with.policy.decide_explained(&request);
         let mut value = decision.to_value();
         if let Json::Object(map) = &mut value {
             map.insert("explain".into(), serde_json::to_value(&trace).unwrap_or(Json::Null));
@@ -88,15 +142,24 @@ fn decide(
             if !unknown.is_empty() {
                 map.insert("unknown_keys".into(), Json::Array(unknown));
             }
+            if let Some(statements) = &statements {
+                map.insert("statements".into(), statements.clone());
+            }
         }
-        (value, Some(trace))
+        (value, Some(Explained { trace, statements }))
     } else {
-        (policy.decide(request).to_value(), None)
+        (with.policy.decide(&request).to_value(), None)
     }
 }
 
+/// What `--explain` adds.
+struct Explained {
+    trace: writ_evaluator::Trace,
+    statements: Option<Json>,
+}
+
 /// A decision for people: the outcome, then its reasons, missing evidence and rules.
-fn human(decision: &Json, trace: Option<&writ_evaluator::Trace>) -> String {
+fn human(decision: &Json, explained: Option<&Explained>) -> String {
     let mut out = String::new();
     let outcome = decision["decision"].as_str().unwrap_or("?");
     out.push_str(outcome);
@@ -132,41 +195,59 @@ fn human(decision: &Json, trace: Option<&writ_evaluator::Trace>) -> String {
             "  note: request key `{field}` is not in the schema and was ignored{hint}\n"
         ));
     }
-    if let Some(trace) = trace {
-        out.push_str("\ntrace:\n");
-        for line in trace.to_string().lines() {
-            out.push_str("  ");
-            out.push_str(line);
-            out.push('\n');
+    let Some(explained) = explained else { return out };
+    if let Some(statements) = &explained.statements {
+        out.push_str("\nstatements:\n");
+        for c in statements["counted"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  counted: {} ({} by {}, {})\n",
+                c["source"].as_str().unwrap_or("?"),
+                c["kind"].as_str().unwrap_or("?"),
+                c["signer"].as_str().unwrap_or("?"),
+                c["digest"].as_str().unwrap_or("?"),
+            ));
         }
+        for r in statements["rejected"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "  ignored: {}: {}\n",
+                r["source"].as_str().unwrap_or("?"),
+                r["message"].as_str().unwrap_or("?"),
+            ));
+        }
+    }
+    out.push_str("\ntrace:\n");
+    for line in explained.trace.to_string().lines() {
+        out.push_str("  ");
+        out.push_str(line);
+        out.push('\n');
     }
     out
 }
 
-fn one(policy: &Policy, source: &str, how: How) -> u8 {
+fn one(with: &With<'_>, source: &str) -> u8 {
     let mut text = String::new();
     if let Err(e) = open(source).and_then(|mut r| r.read_to_string(&mut text)) {
         output::error(format_args!("cannot read request `{source}`: {e}"));
         return USAGE;
     }
-    let request = match Request::from_slice_with(text.as_bytes(), how.keys) {
+    let request = match Request::from_slice_with(text.as_bytes(), with.how.keys) {
         Ok(r) => r,
         Err(e) => {
             output::error(format_args!("invalid request: {e}"));
             return USAGE;
         }
     };
-    let (decision, trace) = decide(policy, &request, text.as_bytes(), how.explain);
-    match how.format {
+    let (decision, explained) = decide(with, request, text.as_bytes());
+    match with.how.format {
         // `{:#}` is the value's pretty JSON text; it cannot fail.
         Format::Json => println!("{decision:#}"),
-        Format::Human => print!("{}", human(&decision, trace.as_ref())),
+        Format::Human => print!("{}", human(&decision, explained.as_ref())),
     }
     OK
 }
 
-fn many(policy: &Policy, source: &str, how: How) -> u8 {
-    let format = how.format;
+fn many(with: &With<'_>, source: &str) -> u8 {
+    let format = with.how.format;
     let reader = match open(source) {
         Ok(r) => BufReader::new(r),
         Err(e) => {
@@ -189,13 +270,13 @@ fn many(policy: &Policy, source: &str, how: How) -> u8 {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let printed = match Request::from_slice_with(&line, how.keys) {
+        let printed = match Request::from_slice_with(&line, with.how.keys) {
             Ok(request) => {
-                let (decision, trace) = decide(policy, &request, &line, how.explain);
+                let (decision, explained) = decide(with, request, &line);
                 match format {
                     Format::Json => decision.to_string(),
                     Format::Human => {
-                        format!("line {line_no}: {}", human(&decision, trace.as_ref()))
+                        format!("line {line_no}: {}", human(&decision, explained.as_ref()))
                     }
                 }
             }

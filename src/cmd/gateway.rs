@@ -1,8 +1,10 @@
 //! What the commands that stand where agents act (`writ hook`, `writ mcp-proxy`, `writ serve`)
-//! share on the command line: the enforcement mode and the state directory.
+//! share on the command line: the enforcement mode, the state directory, and where signed
+//! evidence statements come from.
 
 use std::path::PathBuf;
 
+use writ_agents::evidence::{self, GateEvidence, ServerUrl, Source};
 use writ_evaluator::log::Mode;
 
 /// `--mode`: whether the gateway acts on writ's decisions.
@@ -40,5 +42,40 @@ pub fn default_state_dir() -> Result<PathBuf, String> {
         None => Err("no state directory: give `--state-dir DIR` or set `WRIT_STATE_DIR` (HOME \
                      is not set)"
             .to_string()),
+    }
+}
+
+/// `--trust FILE` with `--evidence PATH...` or `--evidence-server URL`: the signed statements
+/// the hook and the proxy decide calls with (docs/evidence.md).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct EvidenceArgs {
+    /// A trust file: the signers whose statements count, and who they are.
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
+    /// Files or directories of signed statements (`writ attest`), read at every call.
+    #[arg(long, value_name = "PATH", num_args = 1.., requires = "trust", conflicts_with = "evidence_server")]
+    pub evidence: Vec<PathBuf>,
+    /// Ask a `writ serve --trust` for the statements it holds for each call
+    /// (`http://HOST:PORT`). Unreachable: no statements (a pending call stays pending).
+    #[arg(long, value_name = "URL", requires = "trust")]
+    pub evidence_server: Option<String>,
+}
+
+impl EvidenceArgs {
+    /// The evidence configured, if any; `Err` (a start-up error) for a trust file that cannot
+    /// be used or a bad URL.
+    pub fn load(&self) -> Result<Option<GateEvidence>, String> {
+        let Some(path) = &self.trust else { return Ok(None) };
+        let trust = evidence::load_trust(path).map_err(|e| e.to_string())?;
+        let source = match &self.evidence_server {
+            Some(url) => Source::Server(ServerUrl::parse(url).map_err(|e| e.to_string())?),
+            None if self.evidence.is_empty() => {
+                return Err("`--trust` needs `--evidence PATH...` or `--evidence-server URL`: \
+                            where the statements are"
+                    .to_string());
+            }
+            None => Source::Paths(self.evidence.clone()),
+        };
+        Ok(Some(GateEvidence { trust, source }))
     }
 }

@@ -57,6 +57,8 @@ pub struct HookArgs {
     /// permissions and only logs what writ would have answered.
     #[arg(long, value_enum, default_value_t = ModeArg::Enforce)]
     mode: ModeArg,
+    #[command(flatten)]
+    evidence: gateway::EvidenceArgs,
 }
 
 pub fn run(command: HookCommand) -> u8 {
@@ -93,6 +95,10 @@ fn decide(agent: Agent, args: &HookArgs) -> Answer {
     }
     let gate = match Gate::load(&args.policy, &args.workflow) {
         Ok(g) => g,
+        Err(e) => return fail(&e),
+    };
+    let gate = match args.evidence.load() {
+        Ok(evidence) => gate.with_evidence(evidence),
         Err(e) => return fail(&e),
     };
     let identity = identity(args.identity.as_deref());

@@ -52,6 +52,8 @@ pub struct Args {
     /// tool, and logs what writ would have answered.
     #[arg(long, value_enum, default_value_t = ModeArg::Enforce)]
     mode: ModeArg,
+    #[command(flatten)]
+    evidence: crate::cmd::gateway::EvidenceArgs,
     /// The upstream MCP server's command and arguments.
     #[arg(last = true, required = true, value_name = "UPSTREAM")]
     command: Vec<OsString>,
@@ -59,7 +61,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> u8 {
     let setup = || -> Result<mcp::Options, String> {
-        let gate = Gate::load(&args.policy, &args.workflow)?;
+        let gate = Gate::load(&args.policy, &args.workflow)?.with_evidence(args.evidence.load()?);
         let identity = load_identity(&args.identity)?;
         let mode = args.mode.into();
         let log = args.decision_log.as_deref().map(|p| LogFile::open(p, mode)).transpose()?;

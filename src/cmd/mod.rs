@@ -1,3 +1,4 @@
+pub mod attest;
 pub mod build;
 pub mod check;
 pub mod diff;

@@ -74,6 +74,27 @@ pub struct Args {
     /// The most live runs kept in memory; past it, starts are denied (with `--history memory`).
     #[arg(long, value_name = "N", default_value_t = writ_server::DEFAULT_MAX_RUNS)]
     max_runs: usize,
+    /// A trust file (docs/evidence.md): take signed statements on `POST /v1/evidence`, list
+    /// them on `GET /v1/evidence?subject=S`, and add the held ones for a request's subject to
+    /// its evidence on `/v1/decide`. They are kept where `--history` keeps runs.
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
+    /// With `--trust`: drop the evidence items requests carry themselves, so that only signed
+    /// statements count (a gateway can then not claim a giver).
+    #[arg(long, requires = "trust")]
+    signed_evidence_only: bool,
+    /// Sign a checkpoint of the decision log (`writ log verify --checkpoint`) every this many
+    /// seconds while decisions are logged, and when the server stops. Needs `--checkpoint-key`
+    /// and a `--decision-log FILE`.
+    #[arg(long, value_name = "SECONDS", requires = "checkpoint_key",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every: Option<u64>,
+    /// The secret key file (`writ keygen`) checkpoints are signed with.
+    #[arg(long, value_name = "KEYFILE", requires = "checkpoint_every")]
+    checkpoint_key: Option<PathBuf>,
+    /// Where the checkpoint is written (default: the decision log's path and `.checkpoint`).
+    #[arg(long, value_name = "FILE", requires = "checkpoint_every")]
+    checkpoint_file: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -106,7 +127,44 @@ pub fn run(args: Args) -> u8 {
         ));
         return USAGE;
     };
+    let trust = match &args.trust {
+        None => None,
+        Some(path) => match writ_agents::evidence::load_trust(path) {
+            Ok(trust) => Some(trust),
+            Err(e) => {
+                output::error(e);
+                return USAGE;
+            }
+        },
+    };
+    let checkpoint = match (args.checkpoint_every, &args.checkpoint_key) {
+        (Some(every), Some(key)) => {
+            let Some(log) = args.decision_log.as_deref().filter(|l| *l != "-") else {
+                output::error(
+                    "`--checkpoint-every` signs a decision log file: give `--decision-log FILE`",
+                );
+                return USAGE;
+            };
+            let key = match super::build::read_key(key, writ_evaluator::bundle::parse_signing_key) {
+                Ok(k) => k,
+                Err(code) => return code,
+            };
+            let path = args
+                .checkpoint_file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(format!("{log}.checkpoint")));
+            Some(writ_server::CheckpointConfig { key, every: Duration::from_secs(every), path })
+        }
+        _ => None,
+    };
     let mut config = Config::new(source, args.addr);
+    config.trust = trust;
+    config.signed_evidence_only = if args.signed_evidence_only {
+        writ_server::SignedOnly::Yes
+    } else {
+        writ_server::SignedOnly::No
+    };
+    config.checkpoint = checkpoint;
     config.history = history;
     config.mode = args.mode.into();
     if args.strict {

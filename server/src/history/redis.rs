@@ -116,6 +116,12 @@ impl RedisStore {
         })
     }
 
+    /// The shared connection (multiplexed; cloning it is cheap) and the key prefix, for the
+    /// other things a server keeps beside runs (held evidence statements).
+    pub fn connection(&self) -> (ConnectionManager, String) {
+        (self.connection.clone(), self.prefix.clone())
+    }
+
     fn keys(&self, id: &str) -> (String, String) {
         (format!("{}run:{id}:meta", self.prefix), format!("{}run:{id}:calls", self.prefix))
     }
