@@ -106,6 +106,9 @@ pub struct ClaimResult {
     pub verdict: Verdict,
     /// Why, in words.
     pub reason: String,
+    /// The ids of the rules and entitlements the claim was decided against (for `writ test
+    /// --coverage`).
+    pub exercised: Vec<String>,
 }
 
 impl ClaimResult {
@@ -132,7 +135,9 @@ pub fn verify(policy: &Policy, assertions: &[Assertion]) -> Vec<ClaimResult> {
         for (i, claim) in a.claims.iter().enumerate() {
             let verdict = verify_claim(policy, claim);
             let reason = reason(policy.ir(), claim, &verdict);
+            let exercised = exercised(policy.ir(), &claim.kind);
             out.push(ClaimResult {
+                exercised,
                 assert: a.name.clone(),
                 claim: i + 1,
                 text: claim.text.clone(),
@@ -190,6 +195,53 @@ fn ways(ir: &PolicyIr, kind: &ClaimKind) -> Vec<Way> {
             if let Some(wf) = ir.workflows.get(*workflow as usize) {
                 for s in 0..wf.starts.len() {
                     out.push(Way::Start { workflow: *workflow as usize, start: s });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The rules each way of the claim reads: its allow (start) rule, the denies (deny-starts) and
+/// `require ... for` rules that target the tool, and the entitlements for it.
+fn exercised(ir: &PolicyIr, kind: &ClaimKind) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut add = |id: &str| {
+        if !out.iter().any(|x| x == id) {
+            out.push(id.to_string());
+        }
+    };
+    for way in ways(ir, kind) {
+        match way {
+            Way::Call { workflow, tool, allow } => {
+                let Some(wf) = ir.workflows.get(workflow) else { continue };
+                let targets = |t: &TargetIr| t.tools.binary_search(&tool).is_ok();
+                if let Some(a) = wf.allows.get(allow) {
+                    add(&a.meta.id);
+                }
+                for d in wf.rules.denies.iter().chain(&ir.guardrails.denies) {
+                    if targets(&d.target) {
+                        add(&d.meta.id);
+                    }
+                }
+                for r in wf.rules.requires.iter().chain(&ir.guardrails.requires) {
+                    if targets(&r.target) {
+                        add(&r.meta.id);
+                    }
+                }
+                for role in &ir.roles {
+                    for e in role.entitlements.iter().filter(|e| targets(&e.target)) {
+                        add(&e.meta.id);
+                    }
+                }
+            }
+            Way::Start { workflow, start } => {
+                let Some(wf) = ir.workflows.get(workflow) else { continue };
+                if let Some(s) = wf.starts.get(start) {
+                    add(&s.meta.id);
+                }
+                for d in wf.rules.deny_starts.iter().chain(&ir.guardrails.deny_starts) {
+                    add(&d.meta.id);
                 }
             }
         }
@@ -285,6 +337,53 @@ fn counterexample(policy: &Policy, condition: Option<&Cond>, way: Way) -> Outcom
         Leaf::Undecided(why) => Leaf::Undecided(why),
     };
     g.search(&expr, Absence::Excluded, &mut leaf)
+}
+
+/// Whether no request at all (allowed or not) makes the claim's condition true: a claim that can
+/// never apply says nothing (`env == "prod" and env == "staging"`). `false` when unsure.
+pub fn never_applies(ir: &PolicyIr, claim: &Claim) -> bool {
+    let Some(condition) = claim.condition.as_ref() else { return false };
+    let mut places: Vec<(Option<&writ_evaluator::ir::ToolIr>, &str, u32)> = Vec::new();
+    match &claim.kind {
+        ClaimKind::NeverAllow { via, target } => {
+            for (w, wf) in ir.workflows.iter().enumerate() {
+                if via.is_some_and(|v| v as usize != w) {
+                    continue;
+                }
+                for t in &target.tools {
+                    places.push((ir.tools.get(*t as usize), &wf.name, wf.max_depth));
+                }
+            }
+        }
+        ClaimKind::NeverStart { workflow } => {
+            if let Some(wf) = ir.workflows.get(*workflow as usize) {
+                places.push((None, &wf.name, wf.max_depth));
+            }
+        }
+    }
+    for (tool, workflow, max_depth) in places {
+        let mut g = Goal::default();
+        let mut low = Lowering::new(ir, tool.map(|t| &t.params[..]), max_depth);
+        let expr = low.cond(&mut g, Some(condition), None);
+        let case = Case {
+            ir,
+            workflow,
+            action: match tool {
+                Some(t) => Action::Call { tool: &t.name },
+                None => Action::Start,
+            },
+            needs: Vec::new(),
+            requires: Vec::new(),
+            given: low.given,
+            feature_vars: low.feature_vars,
+        };
+        let mut leaf = |values: &search::Assignment| witness::request(&g, &case, values);
+        match g.search(&expr, Absence::Excluded, &mut leaf) {
+            Outcome::None => {}
+            Outcome::Found(_) | Outcome::Unknown(_) => return false,
+        }
+    }
+    true
 }
 
 /// Checks a counterexample with the evaluator: allowed, and the condition true. The rule that

@@ -71,3 +71,84 @@ assert "shell" {
     // `git curl` runs only git and runs curl (from its second word).
     assert_eq!(words(text), ["holds", "fails", "fails"]);
 }
+
+#[test]
+fn history_depth_and_conditional_evidence() {
+    let text = r#"
+role eng { may deploy when principal.team == "ops" or depth == 0 }
+attribute team: string
+tool deploy(env: "staging" | "prod") [write]
+tool secrets.read(name: string) [secret]
+evidence approval by human
+workflow w {
+  start by eng
+  max_depth 2
+  allow deploy when calls(deploy within 24h) < 3
+}
+require approval for deploy when env == "prod"
+deny deploy when calls([secret]) > 0
+assert "a" {
+  never allow deploy when calls(deploy within 24h) >= 3
+  never allow deploy when calls(deploy) >= 3
+  never allow deploy when calls(secrets.read) > 0
+  never allow deploy when env == "prod" and given(approval) == 0
+  never allow deploy when env == "staging" and given(approval) == 0
+  never allow deploy when depth == 2 and initiator.team != "ops"
+  never allow deploy when depth == 1 and caller.kind == agent and initiator.team != "ops"
+}
+"#;
+    assert_eq!(words(text), ["holds", "fails", "holds", "holds", "fails", "fails", "holds"]);
+}
+
+#[test]
+fn paths_lists_and_ints() {
+    let text = r#"
+role dev { may edit
+  may pay when amount <= 100 }
+tool edit(file_path: path, tags: [string])
+tool pay(amount: int)
+workflow coding {
+  start by dev
+  allow edit when file_path under "/work" and all tags matches "ok-*"
+  allow pay when amount > 10
+}
+deny edit when file_path under "/work/.github"
+deny edit when tags contains "ok-secret"
+assert "a" {
+  never allow edit when file_path under "/work/.github/workflows"
+  never allow edit when file_path matches "/etc/*"
+  never allow edit when file_path matches "/work/*"
+  never allow edit when any tags matches "ok-s*"
+  never allow edit when tags contains "ok-secret"
+  never allow pay when amount > 100
+  never allow pay when amount == 100
+  never allow pay when amount < 11
+}
+"#;
+    assert_eq!(
+        words(text),
+        ["holds", "holds", "fails", "fails", "holds", "holds", "fails", "holds"]
+    );
+}
+
+#[test]
+fn relative_under_depends_on_the_cwd() {
+    let text = r#"
+role dev { may edit }
+tool edit(file_path: path)
+workflow coding {
+  start by dev
+  allow edit when file_path under "."
+}
+deny edit when file_path under ".github/workflows"
+assert "a" {
+  never allow edit when file_path matches "/etc/*"
+  never allow edit when file_path matches "*/.github/workflows/*"
+}
+"#;
+    // With cwd /etc, /etc/x is under "."; the second: with cwd /w, /w/a/.github/workflows/x
+    // is not under /w/.github/workflows.
+    let v = verdicts(text);
+    assert_eq!(v.first().map(Verdict::word), Some("fails"));
+    assert_ne!(v.get(1).map(Verdict::word), Some("holds"));
+}
