@@ -20,8 +20,6 @@ pub struct Lowering<'a> {
     pub max_depth: u32,
     /// `given(...)` items met, by the index of their variable.
     pub given: Vec<(usize, EvidenceRequirementIr)>,
-    /// The variable of each feature, by feature index.
-    pub feature_vars: Vec<Option<usize>>,
 }
 
 fn value(v: &Value) -> Val {
@@ -55,7 +53,7 @@ pub fn is(v: usize, c: Val) -> Expr {
 
 impl<'a> Lowering<'a> {
     pub fn new(ir: &'a PolicyIr, params: Option<&'a [ParamIr]>, max_depth: u32) -> Lowering<'a> {
-        Lowering { ir, params, max_depth, given: Vec::new(), feature_vars: Vec::new() }
+        Lowering { ir, params, max_depth, given: Vec::new() }
     }
 
     pub fn depth(&self, g: &mut Goal) -> usize {
@@ -135,7 +133,7 @@ impl<'a> Lowering<'a> {
         }
     }
 
-    fn feature(&mut self, g: &mut Goal, f: Feature) -> Expr {
+    fn feature(&self, g: &mut Goal, f: Feature) -> Expr {
         let i = match g.features.iter().position(|x| *x == f) {
             Some(i) => i,
             None => {
@@ -144,12 +142,6 @@ impl<'a> Lowering<'a> {
             }
         };
         let v = g.var(Var::Feature(i), Ty::Bool);
-        if self.feature_vars.len() <= i {
-            self.feature_vars.resize(i + 1, None);
-        }
-        if let Some(slot) = self.feature_vars.get_mut(i) {
-            *slot = Some(v);
-        }
         Expr::Truth(Term::Var(v))
     }
 
@@ -226,6 +218,18 @@ impl<'a> Lowering<'a> {
                     }
                 } else {
                     let Term::Var(v) = path else { return Expr::Const(Tri::Unknown) };
+                    // Paths that end in the directory, or lie beneath it, for some cwd.
+                    if let Some(tail) = writ_evaluator::path::resolve(dir, Some("/"))
+                        && tail != "/"
+                    {
+                        let mut at = vec![super::strings::Tok::Run];
+                        at.extend(tail.chars().map(super::strings::Tok::Lit));
+                        let mut beneath = at.clone();
+                        beneath.push(super::strings::Tok::Lit('/'));
+                        beneath.push(super::strings::Tok::Run);
+                        g.add_pattern(v, Pattern(at));
+                        g.add_pattern(v, Pattern(beneath));
+                    }
                     let f = self.feature(g, Feature::UnderRelative { path: v, dir: dir.clone() });
                     // The path must be given for `under` to be known.
                     Expr::And(vec![Expr::Matches(Term::Var(v), Pattern::glob("*")), f])

@@ -298,7 +298,7 @@ fn counterexample(policy: &Policy, condition: Option<&Cond>, way: Way) -> Outcom
                 needs: rule.require.clone(),
                 requires,
                 given: low.given,
-                feature_vars: low.feature_vars,
+                extra: Vec::new(),
             };
             (expr, case)
         }
@@ -323,7 +323,7 @@ fn counterexample(policy: &Policy, condition: Option<&Cond>, way: Way) -> Outcom
                 needs: rule.require.clone(),
                 requires: Vec::new(),
                 given: low.given,
-                feature_vars: low.feature_vars,
+                extra: Vec::new(),
             };
             (expr, case)
         }
@@ -375,7 +375,7 @@ pub fn never_applies(ir: &PolicyIr, claim: &Claim) -> bool {
             needs: Vec::new(),
             requires: Vec::new(),
             given: low.given,
-            feature_vars: low.feature_vars,
+            extra: Vec::new(),
         };
         let mut leaf = |values: &search::Assignment| witness::request(&g, &case, values);
         match g.search(&expr, Absence::Excluded, &mut leaf) {

@@ -365,10 +365,25 @@ pub type Assignment = Vec<Option<Val>>;
 /// How unassigned variables read.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Reading {
-    /// Not chosen yet: undetermined (reads as unknown, and `NotTrue` of unknown is unknown).
+    /// Not chosen yet: open (any value, absence included, may still come).
     Partial,
     /// Absent from the request.
     Final,
+}
+
+/// A truth value under a partial assignment: a value of §4's three, or still open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Four {
+    Known(Tri),
+    /// Depends on variables not assigned yet.
+    Open,
+}
+
+/// What a term reads.
+enum Read<'t> {
+    Value(&'t Val),
+    Absent,
+    Open,
 }
 
 struct Eval<'a> {
@@ -378,88 +393,126 @@ struct Eval<'a> {
 }
 
 impl Eval<'_> {
-    fn term<'t>(&'t self, t: &'t Term) -> Option<&'t Val> {
-        let v = match t {
-            Term::Const(c) => return Some(c),
-            Term::Var(v) => *v,
-            Term::ByDepth { initiator, caller } => {
-                match self.depth.and_then(|d| self.values.get(d)).and_then(Option::as_ref) {
-                    Some(Val::Int(0)) => *initiator,
-                    Some(Val::Int(_)) => *caller,
-                    _ => return None,
-                }
-            }
-        };
+    fn slot(&self, v: usize) -> Read<'_> {
         match self.values.get(v).and_then(Option::as_ref) {
-            Some(Val::Absent) | None => None,
-            Some(val) => Some(val),
+            Some(Val::Absent) => Read::Absent,
+            Some(val) => Read::Value(val),
+            None if self.reading == Reading::Final => Read::Absent,
+            None => Read::Open,
         }
     }
 
-    fn expr(&self, e: &Expr) -> Tri {
+    fn term<'t>(&'t self, t: &'t Term) -> Read<'t> {
+        match t {
+            Term::Const(Val::Absent) => Read::Absent,
+            Term::Const(c) => Read::Value(c),
+            Term::Var(v) => self.slot(*v),
+            Term::ByDepth { initiator, caller } => match self.depth.map(|d| self.slot(d)) {
+                Some(Read::Value(Val::Int(0))) => self.slot(*initiator),
+                Some(Read::Value(Val::Int(_))) => self.slot(*caller),
+                Some(Read::Open) => Read::Open,
+                _ => self.slot(*initiator),
+            },
+        }
+    }
+
+    /// One operand's value through `f`; open or unknown as the operand is.
+    fn one(&self, t: &Term, f: impl Fn(&Val) -> Tri) -> Four {
+        match self.term(t) {
+            Read::Value(v) => Four::Known(f(v)),
+            Read::Absent => Four::Known(Tri::Unknown),
+            Read::Open => Four::Open,
+        }
+    }
+
+    fn two(&self, a: &Term, b: &Term, f: impl Fn(&Val, &Val) -> Tri) -> Four {
+        match (self.term(a), self.term(b)) {
+            (Read::Value(x), Read::Value(y)) => Four::Known(f(x, y)),
+            (Read::Open, _) | (_, Read::Open) => Four::Open,
+            _ => Four::Known(Tri::Unknown),
+        }
+    }
+
+    fn expr(&self, e: &Expr) -> Four {
         match e {
-            Expr::Const(t) => *t,
-            Expr::Truth(t) => match self.term(t) {
-                Some(Val::Bool(b)) => Tri::from(*b),
+            Expr::Const(t) => Four::Known(*t),
+            Expr::Truth(t) => self.one(t, |v| match v {
+                Val::Bool(b) => Tri::from(*b),
                 _ => Tri::Unknown,
-            },
-            Expr::Cmp(op, a, b) => match (self.term(a), self.term(b)) {
-                (Some(a), Some(b)) => compare(*op, a, b),
+            }),
+            Expr::Cmp(op, a, b) => self.two(a, b, |x, y| compare(*op, x, y)),
+            Expr::In(v, l) => self.two(v, l, |x, y| match (x, y) {
+                (Val::Str(s), Val::List(items)) => Tri::from(items.contains(s)),
                 _ => Tri::Unknown,
-            },
-            Expr::In(v, l) => match (self.term(v), self.term(l)) {
-                (Some(Val::Str(s)), Some(Val::List(items))) => Tri::from(items.contains(s)),
+            }),
+            Expr::Contains(l, v) => self.two(l, v, |x, y| match (x, y) {
+                (Val::List(items), Val::Str(s)) => Tri::from(items.contains(s)),
                 _ => Tri::Unknown,
-            },
-            Expr::Contains(l, v) => match (self.term(l), self.term(v)) {
-                (Some(Val::List(items)), Some(Val::Str(s))) => Tri::from(items.contains(s)),
+            }),
+            Expr::Matches(t, p) => self.one(t, |v| match v {
+                Val::Str(s) => Tri::from(p.matches(s)),
                 _ => Tri::Unknown,
-            },
-            Expr::Matches(t, p) => match self.term(t) {
-                Some(Val::Str(s)) => Tri::from(p.matches(s)),
+            }),
+            Expr::AnyMatches(t, p) => self.one(t, |v| match v {
+                Val::List(items) => Tri::from(items.iter().any(|s| p.matches(s))),
                 _ => Tri::Unknown,
-            },
-            Expr::AnyMatches(t, p) => match self.term(t) {
-                Some(Val::List(items)) => Tri::from(items.iter().any(|s| p.matches(s))),
+            }),
+            Expr::AllMatches(t, p) => self.one(t, |v| match v {
+                Val::List(items) => Tri::from(items.iter().all(|s| p.matches(s))),
                 _ => Tri::Unknown,
-            },
-            Expr::AllMatches(t, p) => match self.term(t) {
-                Some(Val::List(items)) => Tri::from(items.iter().all(|s| p.matches(s))),
+            }),
+            Expr::Under(t, dir) => self.one(t, |v| match v {
+                Val::Str(s) => Tri::from(writ_evaluator::path::is_under(s, dir)),
                 _ => Tri::Unknown,
-            },
-            Expr::Under(t, dir) => match self.term(t) {
-                Some(Val::Str(s)) => Tri::from(writ_evaluator::path::is_under(s, dir)),
+            }),
+            Expr::KindIn(t, kinds) => self.one(t, |v| match v {
+                Val::Kind(k) => Tri::from(kinds.contains(k)),
                 _ => Tri::Unknown,
-            },
-            Expr::KindIn(t, kinds) => match self.term(t) {
-                Some(Val::Kind(k)) => Tri::from(kinds.contains(k)),
-                _ => Tri::Unknown,
-            },
+            }),
             Expr::And(items) => {
-                let mut acc = Tri::True;
+                let (mut open, mut unknown) = (false, false);
                 for i in items {
-                    acc = acc.and(self.expr(i));
-                    if acc == Tri::False {
-                        break;
+                    match self.expr(i) {
+                        Four::Known(Tri::False) => return Four::Known(Tri::False),
+                        Four::Open => open = true,
+                        Four::Known(Tri::Unknown) => unknown = true,
+                        Four::Known(Tri::True) => {}
                     }
                 }
-                acc
+                if open {
+                    Four::Open
+                } else if unknown {
+                    Four::Known(Tri::Unknown)
+                } else {
+                    Four::Known(Tri::True)
+                }
             }
             Expr::Or(items) => {
-                let mut acc = Tri::False;
+                let (mut open, mut unknown) = (false, false);
                 for i in items {
-                    acc = acc.or(self.expr(i));
-                    if acc == Tri::True {
-                        break;
+                    match self.expr(i) {
+                        Four::Known(Tri::True) => return Four::Known(Tri::True),
+                        Four::Open => open = true,
+                        Four::Known(Tri::Unknown) => unknown = true,
+                        Four::Known(Tri::False) => {}
                     }
                 }
-                acc
+                if open {
+                    Four::Open
+                } else if unknown {
+                    Four::Known(Tri::Unknown)
+                } else {
+                    Four::Known(Tri::False)
+                }
             }
-            Expr::Not(inner) => self.expr(inner).not(),
-            Expr::NotTrue(inner) => match (self.expr(inner), self.reading) {
-                (Tri::True, _) => Tri::False,
-                (Tri::False, _) | (Tri::Unknown, Reading::Final) => Tri::True,
-                (Tri::Unknown, Reading::Partial) => Tri::Unknown,
+            Expr::Not(inner) => match self.expr(inner) {
+                Four::Known(t) => Four::Known(t.not()),
+                Four::Open => Four::Open,
+            },
+            Expr::NotTrue(inner) => match self.expr(inner) {
+                Four::Known(Tri::True) => Four::Known(Tri::False),
+                Four::Known(_) => Four::Known(Tri::True),
+                Four::Open => Four::Open,
             },
         }
     }
@@ -492,7 +545,10 @@ fn compare(op: CmpOp, a: &Val, b: &Val) -> Tri {
 /// Evaluates an expression over a finished assignment (unassigned values absent).
 pub fn final_value(goal: &Goal, values: &Assignment, e: &Expr) -> Tri {
     let depth = goal.find(&Var::Depth);
-    Eval { values, depth, reading: Reading::Final }.expr(e)
+    match (Eval { values, depth, reading: Reading::Final }).expr(e) {
+        Four::Known(t) => t,
+        Four::Open => Tri::Unknown,
+    }
 }
 
 /// The walk's limits: nodes visited before the search gives up (as unknown).
@@ -613,8 +669,10 @@ impl Goal {
                 }
                 Ty::Count => (0..=self.count_top(v) + 1).map(Val::Int).collect(),
             };
-            let optional = matches!(info.var, Var::Attr(..) | Var::Arg(_) | Var::Context(_))
-                || matches!(info.var, Var::Calls(_));
+            let optional = matches!(
+                info.var,
+                Var::Attr(..) | Var::Arg(_) | Var::Context(_) | Var::Calls(_) | Var::Ttl
+            );
             if absence == Absence::Included && optional {
                 vals.push(Val::Absent);
             }
@@ -640,9 +698,16 @@ impl Goal {
     }
 
     /// The order variables are tried in: the depth, then kinds, then the rest as they first
-    /// appear.
-    fn order(&self) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..self.vars.len()).collect();
+    /// appear in the goal (so that the goal's first members are settled first), then those only
+    /// the leaf reads.
+    fn order(&self, goal: &Expr) -> Vec<usize> {
+        let mut order = Vec::new();
+        vars_of(goal, &mut order);
+        for v in 0..self.vars.len() {
+            if !order.contains(&v) {
+                order.push(v);
+            }
+        }
         order.sort_by_key(|v| match self.vars.get(*v).map(|i| &i.var) {
             Some(Var::Depth) => 0,
             Some(Var::Kind(_)) => 1,
@@ -659,7 +724,7 @@ impl Goal {
         leaf: &mut dyn FnMut(&Assignment) -> Leaf<T>,
     ) -> Outcome<T> {
         let (candidates, inexact) = self.candidates(absence);
-        let order = self.order();
+        let order = self.order(goal);
         let mut state = Walk {
             goal: self,
             expr: goal,
@@ -696,7 +761,7 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn value(&self, reading: Reading) -> Tri {
+    fn value(&self, reading: Reading) -> Four {
         Eval { values: &self.values, depth: self.depth, reading }.expr(self.expr)
     }
 
@@ -705,12 +770,15 @@ impl Walk<'_> {
         if self.nodes > MAX_NODES {
             return None;
         }
+        // False, or unknown for good: no assignment of the rest makes the goal true.
         let now = self.value(Reading::Partial);
-        if now == Tri::False {
+        if matches!(now, Four::Known(Tri::False | Tri::Unknown)) {
             return None;
         }
         let done = at >= self.order.len();
-        if now == Tri::True || (done && self.value(Reading::Final) == Tri::True) {
+        if now == Four::Known(Tri::True)
+            || (done && self.value(Reading::Final) == Four::Known(Tri::True))
+        {
             match leaf(&self.values) {
                 Leaf::Found(t) => return Some(t),
                 Leaf::Reject => {}

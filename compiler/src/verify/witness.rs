@@ -31,7 +31,8 @@ pub struct Case<'a> {
     pub requires: Vec<(Expr, Vec<EvidenceRequirementIr>)>,
     /// `given(...)` variables and their items.
     pub given: Vec<(usize, EvidenceRequirementIr)>,
-    pub feature_vars: Vec<Option<usize>>,
+    /// More bounds on the evidence (`writ diff`: another policy's requirement left unmet).
+    pub extra: Vec<(EvidenceRequirementIr, Bound)>,
 }
 
 fn json_of(v: &Val, var: &Var, goal: &Goal) -> Option<Json> {
@@ -129,6 +130,7 @@ pub fn request(goal: &Goal, case: &Case<'_>, values: &Assignment) -> Leaf<Json> 
             }
         }
     }
+    bounds.extend(case.extra.iter().cloned());
     for (v, item) in &case.given {
         if let Some(Val::Int(n)) = values.get(*v).and_then(Option::as_ref) {
             let n = (*n).clamp(0, i64::from(u32::MAX)) as u32;
@@ -144,7 +146,9 @@ pub fn request(goal: &Goal, case: &Case<'_>, values: &Assignment) -> Leaf<Json> 
     };
 
     // Commands, relative paths.
-    let realized = match commands::realize(&goal.features, &case.feature_vars, values) {
+    let feature_vars: Vec<Option<usize>> =
+        (0..goal.features.len()).map(|i| goal.find(&Var::Feature(i))).collect();
+    let realized = match commands::realize(&goal.features, &feature_vars, values) {
         Ok(r) => r,
         Err(Unrealized::Impossible) => return Leaf::Reject,
         Err(Unrealized::Undecided(why)) => return Leaf::Undecided(why),
