@@ -109,6 +109,16 @@ enum Command {
         #[arg(long, value_name = "PERCENT", value_parser = percent)]
         coverage_min: Option<f64>,
     },
+    /// Prove the policy's assertions (`assert "NAME" { never ... }`) over every possible
+    /// request: each claim holds, fails with a counterexample request, or is unknown with the
+    /// reason. Exit 0 when every claim holds, 1 when one fails or is unknown, 2 for policy
+    /// errors.
+    Verify {
+        /// A `.writ` file or a directory of them.
+        path: std::path::PathBuf,
+        #[arg(long, value_enum, default_value_t = cmd::verify::VerifyFormat::Human)]
+        format: cmd::verify::VerifyFormat,
+    },
     /// Access review: what each role can reach through the policy's agent workflows.
     Reach {
         /// The policy: a `.writ` file or a directory of them.
@@ -228,6 +238,7 @@ fn main() -> ExitCode {
                 coverage_min,
             })
         }
+        Command::Verify { path, format } => cmd::verify::run(&path, format),
         Command::Reach { policy, role, fixture, format } => cmd::reach::run(&cmd::reach::Options {
             policy: &policy,
             role: role.as_deref(),

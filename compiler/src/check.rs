@@ -45,6 +45,8 @@ struct Scope<'s> {
     /// The tools the rule targets (their arguments are visible); `None` for start rules.
     tools: Option<&'s [usize]>,
     target_text: &'s str,
+    /// Inside an assertion's claim: `given(ITEM)` is visible.
+    in_assertion: bool,
 }
 
 /// Which declarations something refers to, for the unused-declaration lint.
@@ -70,6 +72,8 @@ pub struct Checker<'a> {
     pub parents: Vec<Vec<usize>>,
     /// The policy's tests, lowered to requests.
     pub tests: Vec<crate::tests::TestCase>,
+    /// The policy's assertions, lowered (§11).
+    pub assertions: Vec<crate::verify::Assertion>,
     /// Every tool's name with its index, sorted by name: a glob looks only at the names that
     /// start with its literal prefix.
     tools_by_name: Vec<(&'a str, usize)>,
@@ -160,6 +164,7 @@ impl<'a> Checker<'a> {
             closure: Vec::new(),
             parents: Vec::new(),
             tests: Vec::new(),
+            assertions: Vec::new(),
         }
     }
 
@@ -212,6 +217,7 @@ impl<'a> Checker<'a> {
         let workflows = self.workflows();
         let guardrails = self.guardrails();
         self.fixtures_and_tests();
+        self.assertions();
         let ir =
             PolicyIr { hash, roles, attributes, contexts, tools, evidence, workflows, guardrails };
         // Lints judge a whole, correct program; on a program with errors they would mostly
@@ -568,6 +574,7 @@ impl<'a> Checker<'a> {
                         in_may: true,
                         tools: Some(&tools),
                         target_text: &target.text,
+                        in_assertion: false,
                     };
                     let Some(condition) =
                         self.conditions(e.when.as_ref(), e.unless.as_ref(), scope)
@@ -1140,7 +1147,13 @@ impl<'a> Checker<'a> {
                 }
                 let roles: Vec<Option<usize>> =
                     by.iter().map(|r| self.resolve_role(file, r)).collect();
-                let scope = Scope { file, in_may: false, tools: None, target_text: "" };
+                let scope = Scope {
+                    file,
+                    in_may: false,
+                    tools: None,
+                    target_text: "",
+                    in_assertion: false,
+                };
                 let condition = self.conditions(when.as_ref(), unless.as_ref(), scope);
                 let require = self.requirements(file, require);
                 if let (Some(condition), Some(require)) = (condition, require)
@@ -1195,7 +1208,13 @@ impl<'a> Checker<'a> {
             }
             RuleKind::DenyStart { when, unless, because, .. } => {
                 counters.deny_start += 1;
-                let scope = Scope { file, in_may: false, tools: None, target_text: "" };
+                let scope = Scope {
+                    file,
+                    in_may: false,
+                    tools: None,
+                    target_text: "",
+                    in_assertion: false,
+                };
                 if let Some(condition) = self.conditions(when.as_ref(), unless.as_ref(), scope) {
                     out.rules.deny_starts.push(DenyStartRuleIr {
                         meta: self.meta(id("deny_start", counters.deny_start), file, rule.span),
@@ -1243,7 +1262,13 @@ impl<'a> Checker<'a> {
         let target = target?;
         let tools: Vec<usize> = target.tools.iter().map(|t| *t as usize).collect();
         let text = target.text.clone();
-        let scope = Scope { file, in_may: false, tools: Some(&tools), target_text: &text };
+        let scope = Scope {
+            file,
+            in_may: false,
+            tools: Some(&tools),
+            target_text: &text,
+            in_assertion: false,
+        };
         self.conditions(when.as_ref(), unless.as_ref(), scope)
     }
 
@@ -1825,6 +1850,25 @@ impl<'a> Checker<'a> {
                     operand: Operand::Calls(CallsIr { target: target_ir, glob, within_seconds }),
                 })
             }
+            ExprKind::Given(requirement) if sc.in_assertion => {
+                if let Some(n) = &requirement.count {
+                    self.error(
+                        Diagnostic::new(
+                            Code::InvalidCount,
+                            at(sc.file, n.span),
+                            "`given(...)` is a count already: its item takes no count",
+                        )
+                        .label("a count inside `given`")
+                        .help(format!(
+                            "compare the count instead: `given({}) >= {}`",
+                            requirement.name.name, n.value
+                        )),
+                    );
+                    return None;
+                }
+                let lowered = self.requirement(sc.file, requirement)?;
+                Some(Typed { ty: Ty::Int, operand: Operand::Given(lowered) })
+            }
             ExprKind::Given(_) => {
                 self.error(
                     Diagnostic::new(
@@ -2002,6 +2046,85 @@ impl<'a> Checker<'a> {
 
     fn fixtures_and_tests(&mut self) {
         self.tests = crate::tests::check(self);
+    }
+
+    // ----- assertions -------------------------------------------------------------------------
+
+    /// Checks and lowers every assertion's claims (§11): the workflow named, the target, and
+    /// the condition, type-checked like a rule's with `given(ITEM)` visible.
+    fn assertions(&mut self) {
+        use writ_grammar::ast::ClaimKind as Written;
+        let decls = self.symbols.assertions.clone();
+        for d in decls {
+            let file = d.file;
+            let mut claims = Vec::new();
+            for claim in &d.decl.claims {
+                let kind = match &claim.kind {
+                    Written::NeverStart { workflow } => {
+                        let wf = self.claim_workflow(file, workflow);
+                        let scope = Scope {
+                            file,
+                            in_may: false,
+                            tools: None,
+                            target_text: "",
+                            in_assertion: true,
+                        };
+                        let condition =
+                            self.conditions(claim.when.as_ref(), claim.unless.as_ref(), scope);
+                        match (wf, condition) {
+                            (Some(workflow), Some(condition)) => {
+                                Some((crate::verify::ClaimKind::NeverStart { workflow }, condition))
+                            }
+                            _ => None,
+                        }
+                    }
+                    Written::NeverAllow { via, target } => {
+                        let wf = via.as_ref().map(|w| self.claim_workflow(file, w));
+                        let target = self.target(file, target);
+                        let condition = target.as_ref().and_then(|t| {
+                            let tools: Vec<usize> = t.tools.iter().map(|x| *x as usize).collect();
+                            let scope = Scope {
+                                file,
+                                in_may: false,
+                                tools: Some(&tools),
+                                target_text: &t.text,
+                                in_assertion: true,
+                            };
+                            self.conditions(claim.when.as_ref(), claim.unless.as_ref(), scope)
+                        });
+                        match (wf, target, condition) {
+                            (Some(None), _, _) => None,
+                            (via, Some(target), Some(condition)) => Some((
+                                crate::verify::ClaimKind::NeverAllow { via: via.flatten(), target },
+                                condition,
+                            )),
+                            _ => None,
+                        }
+                    }
+                };
+                if let Some((kind, condition)) = kind {
+                    claims.push(crate::verify::Claim {
+                        location: at(file, claim.span),
+                        text: collapse(self.snippet(file, claim.span)),
+                        kind,
+                        condition,
+                    });
+                }
+            }
+            self.assertions.push(crate::verify::Assertion {
+                name: d.decl.name.value.clone(),
+                location: at(file, d.decl.span),
+                claims,
+            });
+        }
+    }
+
+    /// The workflow a claim names, by its IR index (reported like a test's unknown workflow).
+    fn claim_workflow(&mut self, file: usize, name: &Ident) -> Option<u32> {
+        if !crate::tests::resolve_workflow(self, file, name) {
+            return None;
+        }
+        self.symbols.workflow(&name.name).map(|w| w as u32)
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Compilation {
     pub policy: Option<PolicyIr>,
     /// The policy's tests, lowered to requests.
     pub tests: Vec<TestCase>,
+    /// The policy's assertions, lowered (§11); empty when there are errors.
+    pub assertions: Vec<crate::verify::Assertion>,
 }
 
 impl Compilation {
@@ -122,6 +124,7 @@ pub fn compile(db: &dyn salsa::Database, policy: Policy) -> Compilation {
         diagnostics,
         policy: if has_errors { None } else { ir },
         tests: std::mem::take(&mut checker.tests),
+        assertions: if has_errors { Vec::new() } else { std::mem::take(&mut checker.assertions) },
     }
 }
 

@@ -58,7 +58,7 @@ pub enum Code {
     UnusedDeclaration,
     RunsInAllow,
     AdmitsAnyProgram,
-    UnverifiedAssertion,
+    VacuousClaim,
 }
 
 impl Code {
@@ -104,7 +104,7 @@ impl Code {
             Code::GivenOutsideAssertion => "given_outside_assertion",
             Code::RunsInAllow => "runs_in_allow",
             Code::AdmitsAnyProgram => "admits_any_program",
-            Code::UnverifiedAssertion => "unverified_assertion",
+            Code::VacuousClaim => "vacuous_claim",
         }
     }
 
@@ -151,7 +151,7 @@ impl Code {
             Code::GivenOutsideAssertion => "`given(...)` outside an assertion",
             Code::RunsInAllow => "an allow on `runs`, which admits anything that also runs it",
             Code::AdmitsAnyProgram => "a `runs only` pattern that admits a shell or interpreter",
-            Code::UnverifiedAssertion => "an assertion this version does not verify",
+            Code::VacuousClaim => "a claim no request can apply to",
         }
     }
 
@@ -163,7 +163,7 @@ impl Code {
             | Code::UnusedDeclaration
             | Code::RunsInAllow
             | Code::AdmitsAnyProgram
-            | Code::UnverifiedAssertion => Severity::Warning,
+            | Code::VacuousClaim => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -210,7 +210,7 @@ impl Code {
         Code::UnusedDeclaration,
         Code::RunsInAllow,
         Code::AdmitsAnyProgram,
-        Code::UnverifiedAssertion,
+        Code::VacuousClaim,
     ];
 }
 

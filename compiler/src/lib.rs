@@ -13,6 +13,7 @@ pub mod reach;
 mod symbols;
 pub mod tests;
 mod types;
+pub mod verify;
 
 pub use db::{Compilation, Compiler, Database, Policy, PolicyFile, compile, parse, policy_hash};
 pub use diagnostic::{Code, Diagnostic, JsonDiagnostic, Report, Severity, SourceText};

@@ -14,7 +14,7 @@ pub(crate) fn run(c: &mut Checker<'_>, ir: &PolicyIr) {
     never_allows(c, ir);
     unused(c);
     command_allows(c);
-    unverified_assertions(c);
+    vacuous_claims(c, ir);
 }
 
 /// Programs that run whatever their arguments say: a shell, an interpreter, or a wrapper that
@@ -115,22 +115,23 @@ fn admits_any_program(p: &CommandPattern) -> Option<String> {
     }
 }
 
-/// Assertions (§11) are parsed and their names checked, but this version does not verify them:
-/// say so rather than pass them silently.
-fn unverified_assertions(c: &mut Checker<'_>) {
-    for a in c.symbols.assertions.clone() {
-        c.diagnostics.push(
-            Diagnostic::new(
-                Code::UnverifiedAssertion,
-                at(a.file, a.decl.name.span),
-                format!(
-                    "assertion {:?} is not verified by this version of writ",
-                    a.decl.name.value
-                ),
-            )
-            .label("not checked")
-            .help("`writ verify` is not built yet; until then, cover the claim with `test` blocks"),
-        );
+/// A claim whose condition no request can make true (`env == "prod" and env == "staging"`)
+/// holds whatever the policy says: it proves nothing, and is almost always a typo.
+fn vacuous_claims(c: &mut Checker<'_>, ir: &PolicyIr) {
+    for a in c.assertions.clone() {
+        for claim in &a.claims {
+            if crate::verify::never_applies(ir, claim) {
+                c.diagnostics.push(
+                    Diagnostic::new(
+                        Code::VacuousClaim,
+                        claim.location,
+                        format!("no request makes this claim's condition true: assertion {:?} proves nothing", a.name),
+                    )
+                    .label("can never apply")
+                    .help("a claim is about the requests its condition describes; check for a condition that contradicts itself"),
+                );
+            }
+        }
     }
 }
 

@@ -22,7 +22,7 @@
 //! a requirement's `when` is a condition under which the evidence is needed (true or unknown,
 //! like a `require ... for`). See `docs/reach.md`.
 
-mod globs;
+pub(crate) mod globs;
 pub mod print;
 pub mod simplify;
 

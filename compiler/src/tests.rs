@@ -41,7 +41,7 @@ pub(crate) fn check(c: &mut Checker<'_>) -> Vec<TestCase> {
     tests.iter().map(|t| test(c, t.file, t.decl, &fixtures)).collect()
 }
 
-fn value_json(v: &Value) -> Json {
+pub(crate) fn value_json(v: &Value) -> Json {
     match v {
         Value::Str(s) => json!(s),
         Value::Int(i) => json!(i),
@@ -200,7 +200,7 @@ fn unknown_tool(c: &mut Checker<'_>, file: usize, tool: &ToolName, help: String)
     );
 }
 
-fn resolve_workflow(c: &mut Checker<'_>, file: usize, name: &Ident) -> bool {
+pub(crate) fn resolve_workflow(c: &mut Checker<'_>, file: usize, name: &Ident) -> bool {
     if c.symbols.workflow(&name.name).is_some() {
         return true;
     }

@@ -177,7 +177,7 @@ pub struct TargetIr {
 }
 
 /// `[N] NAME[(FIELD: VALUE, ...)] [by ROLE]`
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EvidenceRequirementIr {
     pub evidence: EvidenceId,
     /// At least 1.
@@ -258,6 +258,11 @@ pub enum Operand {
     /// target matches (§10); unknown without `history` (and, windowed, without `time` or when a
     /// matching entry has no `at`).
     Calls(CallsIr),
+    /// `given(ITEM)` (§11, assertions only): an integer, the number of distinct givers (items,
+    /// for kinds without givers) in the request's evidence that count for the requirement by
+    /// §5 step 6's rules (its `count` is 1 and unused). Never in a policy's rules:
+    /// [`crate::Policy::from_ir`] refuses it there; [`crate::reference::claim_condition`] reads it.
+    Given(EvidenceRequirementIr),
 }
 
 /// What `calls(...)` counts.

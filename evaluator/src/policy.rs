@@ -1248,6 +1248,9 @@ impl Builder {
                 };
                 (COperand::Calls(Box::new(calls)), Class::Int)
             }
+            Operand::Given(_) => {
+                return Err(perr(path, "`given(...)` belongs to assertions, not to rules"));
+            }
         })
     }
 }

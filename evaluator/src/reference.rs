@@ -34,8 +34,8 @@ use std::sync::Arc;
 use crate::decision::{Decision, Missing, Outcome};
 use crate::ir::{
     AllowRuleIr, CmpOp, CommandPatternIr, Cond, DenyRuleIr, DenyStartRuleIr, EvidenceRequirementIr,
-    Operand, PatternItemIr, PolicyIr, PrincipalKind, RequireForRuleIr, RoleId, RuleMeta, ToolIr,
-    Value, ValueType, Who, WorkflowIr,
+    Operand, PolicyIr, PrincipalKind, RequireForRuleIr, RoleId, RuleMeta, ToolIr, Value, ValueType,
+    Who, WorkflowIr,
 };
 use crate::request::{Action, Principal, Request, RequestValue, format_duration};
 use crate::shell::{self, CommandLine};
@@ -329,6 +329,26 @@ pub(crate) fn call_condition(ir: &PolicyIr, req: &Request, cond: &Cond) -> Optio
         Truth::True => Some(true),
         Truth::False => Some(false),
         Truth::Unknown => None,
+    }
+}
+
+/// The condition of an assertion's claim (§11), read literally over a request: the call's
+/// arguments (paths resolved against `cwd`) on a call, none on a start; `given(ITEM)` counts the
+/// request's evidence by §5 step 6's rules. `writ verify` checks every counterexample with this
+/// (and the request's decision with [`crate::Policy::decide`]) before it reports one.
+pub fn claim_condition(ir: &PolicyIr, req: &Request, cond: &Cond) -> crate::Tri {
+    let (decl, resolved) = match &req.action {
+        Action::Call { tool, args } => match ir.tools.iter().find(|t| t.name == *tool) {
+            Some(decl) => (Some(decl), resolve_args(decl, args, req.cwd.as_deref())),
+            None => return crate::Tri::Unknown,
+        },
+        Action::Start { .. } => (None, Vec::new()),
+    };
+    let env = Env { ir, req, tool: decl, args: &resolved, principal: None };
+    match eval(&env, cond) {
+        Truth::True => crate::Tri::True,
+        Truth::False => crate::Tri::False,
+        Truth::Unknown => crate::Tri::Unknown,
     }
 }
 
@@ -682,6 +702,7 @@ fn read(env: &Env<'_>, op: &Operand) -> Option<Val> {
             }
             Some(Val::Int(count))
         }
+        Operand::Given(r) => Some(Val::Int(i64::from(count(env.ir, env.req, r)))),
     }
 }
 
@@ -696,16 +717,7 @@ fn command_line(env: &Env<'_>, op: &Operand) -> Option<CommandLine> {
 }
 
 fn shell_pattern(pattern: &CommandPatternIr) -> shell::Pattern {
-    shell::Pattern::new(
-        pattern
-            .items
-            .iter()
-            .map(|item| match item {
-                PatternItemIr::Word(w) => shell::PatternItem::Word(w.clone()),
-                PatternItemIr::Rest => shell::PatternItem::Rest,
-            })
-            .collect(),
-    )
+    shell::Pattern::from(pattern)
 }
 
 fn from_tri(t: crate::Tri) -> Truth {

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use writ_compiler::reach::{self, CallPath, Reach, Subject};
+use writ_compiler::verify::diff::{Unsettled, Widening};
 use writ_evaluator::{Decision, Policy, Request};
 
 use crate::output::{self, FAILED, OK, USAGE};
@@ -54,8 +55,17 @@ struct DecisionChange {
 struct DiffReport {
     old_policy: String,
     new_policy: String,
-    /// Whether any role can reach something it could not before, or under changed conditions.
+    /// Whether some request is let further by NEW than by OLD (a widening below, an unsettled
+    /// pair, or a recorded request whose decision went from deny or pending to allow).
     widened: bool,
+    /// Requests NEW allows (or leaves pending) that OLD denies, or NEW allows and OLD leaves
+    /// pending: one witness per workflow and tool (or start), found by the decision procedure
+    /// of `writ verify` and decided by both policies.
+    widenings: Vec<Widening>,
+    /// Workflows and tools the procedure could not settle (counted as widened).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unsettled: Vec<Unsettled>,
+    /// How each role's reach reads before and after (`writ reach`), for reviewers.
     reach: Vec<ReachChange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     requests: Option<RequestSummary>,
@@ -66,6 +76,8 @@ struct RequestSummary {
     decided: usize,
     malformed: usize,
     changed: Vec<DecisionChange>,
+    /// Changed requests whose decision went from deny or pending to allow.
+    widened: usize,
 }
 
 /// A path as one line: the rule's condition and its evidence.
@@ -213,7 +225,7 @@ fn replay(old: &Policy, new: &Policy, source: &str) -> Result<RequestSummary, u8
             }
         }
     };
-    let mut summary = RequestSummary { decided: 0, malformed: 0, changed: Vec::new() };
+    let mut summary = RequestSummary { decided: 0, malformed: 0, changed: Vec::new(), widened: 0 };
     for (index, line) in BufReader::new(reader).split(b'\n').enumerate() {
         let line = match line {
             Ok(l) => l,
@@ -232,6 +244,9 @@ fn replay(old: &Policy, new: &Policy, source: &str) -> Result<RequestSummary, u8
         summary.decided += 1;
         let (a, b) = (old.decide(&request), new.decide(&request));
         if outcome(&a) != outcome(&b) {
+            if b.decision == writ_evaluator::Outcome::Allow && a.decision != b.decision {
+                summary.widened += 1;
+            }
             summary.changed.push(DecisionChange {
                 line: index + 1,
                 request: String::from_utf8_lossy(&line).trim().to_string(),
@@ -262,11 +277,16 @@ pub fn run(options: &Options) -> u8 {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let widened = changes.iter().any(|c| c.change != "lost");
+    let (widenings, unsettled) = writ_compiler::verify::diff::widenings(&old, &new);
+    let widened = !widenings.is_empty()
+        || !unsettled.is_empty()
+        || requests.as_ref().is_some_and(|r| r.widened > 0);
     let report = DiffReport {
         old_policy: old.hash().to_string(),
         new_policy: new.hash().to_string(),
         widened,
+        widenings,
+        unsettled,
         reach: changes,
         requests,
     };
@@ -343,12 +363,40 @@ fn human(r: &DiffReport) -> String {
             }
         }
     }
+    widenings_human(r, &mut out);
     out.push_str(if r.widened {
         "\nreach widened: review this change for security\n"
     } else {
         "\nreach did not widen\n"
     });
     out
+}
+
+fn widening_title(w: &Widening) -> String {
+    let what = match &w.tool {
+        Some(t) => format!("{t} via {}", w.workflow),
+        None => format!("starting {}", w.workflow),
+    };
+    let who = if w.roles.is_empty() { String::new() } else { format!(" ({})", w.roles.join(", ")) };
+    format!("{what}{who}: {} -> {} (by {})", w.old, w.new, w.rule)
+}
+
+fn widenings_human(r: &DiffReport, out: &mut String) {
+    if r.widenings.is_empty() && r.unsettled.is_empty() {
+        out.push_str("\nwidenings: no request is let further\n");
+        return;
+    }
+    out.push_str("\nwidenings:\n");
+    for w in &r.widenings {
+        out.push_str(&format!("  + {}\n    request: {}\n", widening_title(w), w.request));
+    }
+    for u in &r.unsettled {
+        let what = u.tool.as_deref().map_or_else(
+            || format!("starting {}", u.workflow),
+            |t| format!("{t} via {}", u.workflow),
+        );
+        out.push_str(&format!("  ? {what}: not settled ({})\n", u.reason));
+    }
 }
 
 fn markdown(r: &DiffReport) -> String {
@@ -388,6 +436,16 @@ fn markdown(r: &DiffReport) -> String {
                     decision_line(&c.new)
                 ));
             }
+        }
+    }
+    if !r.widenings.is_empty() {
+        out.push_str("\nRequests let further:\n\n");
+        for w in &r.widenings {
+            out.push_str(&format!(
+                "- {}: `{}`\n",
+                esc(&widening_title(w)),
+                esc(&w.request.to_string())
+            ));
         }
     }
     out.push_str(if r.widened {

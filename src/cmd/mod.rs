@@ -14,3 +14,4 @@ pub mod mcp_proxy;
 pub mod reach;
 pub mod serve;
 pub mod test;
+pub mod verify;

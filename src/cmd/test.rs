@@ -99,8 +99,20 @@ struct Report {
     passed: usize,
     failed: usize,
     tests: Vec<TestResult>,
+    /// The assertions' claims (§11), as `writ verify --format json` prints them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    assertions: Vec<Json>,
+    /// Claims that fail or are unknown.
+    #[serde(skip_serializing_if = "is_zero")]
+    assertions_failed: usize,
+    #[serde(skip)]
+    checked: crate::cmd::verify::Checked,
     #[serde(skip_serializing_if = "Option::is_none")]
     coverage: Option<Coverage>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn expected_name(e: Expected) -> &'static str {
@@ -218,8 +230,18 @@ pub fn run(options: &Options) -> u8 {
         .filter(|t| options.filter.is_none_or(|f| t.name.contains(f)))
         .map(|t| run_test(&policy, t, &sources, &mut covered))
         .collect();
+    // The assertions run with the tests (a filter selects them by name too); the rules they
+    // are decided against count as exercised.
+    let mut checked = crate::cmd::verify::Checked::run(&compiler, &policy, &sources);
+    if let Some(filter) = options.filter {
+        checked.retain(|r| r.assert.contains(filter));
+    }
+    for r in &checked.results {
+        covered.extend(r.exercised.iter().cloned());
+    }
     if let Some(filter) = options.filter
         && tests.is_empty()
+        && checked.results.is_empty()
     {
         // A typo in a filter must not pass as a green run.
         let names: Vec<String> =
@@ -236,7 +258,9 @@ pub fn run(options: &Options) -> u8 {
     let failed = tests.len() - passed;
     let coverage = (options.coverage || options.coverage_min.is_some())
         .then(|| coverage(policy.ir(), &covered, options.coverage_min, options.path));
-    let report = Report { passed, failed, tests, coverage };
+    let assertions_failed = checked.results.iter().filter(|r| !r.verdict.holds()).count();
+    let assertions = checked.results.iter().map(|r| r.json()).collect();
+    let report = Report { passed, failed, tests, assertions, assertions_failed, checked, coverage };
     match options.format {
         TestFormat::Human => print!("{}", human(&report, options)),
         TestFormat::Json => match serde_json::to_string_pretty(&report) {
@@ -259,7 +283,7 @@ pub fn run(options: &Options) -> u8 {
         TestFormat::Github => print!("{}", crate::ci::github(&findings(&report))),
     }
     let below_min = report.coverage.as_ref().is_some_and(|c| c.below_minimum);
-    if report.failed > 0 || below_min { FAILED } else { OK }
+    if report.failed > 0 || report.assertions_failed > 0 || below_min { FAILED } else { OK }
 }
 
 fn run_test(
@@ -378,6 +402,10 @@ fn human(report: &Report, options: &Options) -> String {
             out.push_str(&format!("{shortfall}\n"));
         }
     }
+    if !report.checked.results.is_empty() {
+        out.push('\n');
+        out.push_str(&report.checked.human());
+    }
     if report.tests.is_empty() {
         out.push_str(match options.filter {
             Some(_) => "no test matches the filter\n",
@@ -412,6 +440,7 @@ fn findings(report: &Report) -> Vec<crate::ci::Finding> {
             });
         }
     }
+    out.extend(report.checked.findings());
     if let Some(c) = &report.coverage
         && let Some(shortfall) = c.shortfall()
     {
@@ -434,7 +463,7 @@ fn findings(report: &Report) -> Vec<crate::ci::Finding> {
     out
 }
 
-fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -459,8 +488,8 @@ fn junit(report: &Report) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!(
         "<testsuites name=\"writ\" tests=\"{}\" failures=\"{}\">\n",
-        report.tests.len() + usize::from(short),
-        report.failed + usize::from(short)
+        report.tests.len() + usize::from(short) + report.checked.results.len(),
+        report.failed + usize::from(short) + report.assertions_failed
     ));
     let mut by_file: BTreeMap<&str, Vec<&TestResult>> = BTreeMap::new();
     for t in &report.tests {
@@ -509,6 +538,7 @@ fn junit(report: &Report) -> String {
         }
         out.push_str("  </testsuite>\n");
     }
+    out.push_str(&report.checked.junit(report.assertions_failed));
     if let Some(c) = &report.coverage
         && let Some(shortfall) = c.shortfall()
     {

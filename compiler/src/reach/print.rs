@@ -68,6 +68,7 @@ pub fn operand(ir: &PolicyIr, o: &Operand) -> String {
         Operand::Kind(w) => format!("{}.kind", who(*w)),
         Operand::Depth => "depth".to_string(),
         Operand::Calls(calls) => writ_evaluator::calls_text(calls),
+        Operand::Given(r) => format!("given({})", requirement(ir, r)),
     }
 }
 

@@ -715,7 +715,7 @@ fn request_world(ir: &PolicyIr, req: &Json, params: &[ParamIr], conds: &[&Cond])
             Operand::Depth => Some(Value::Int(chain.len() as i64 - 1)),
             Operand::Literal(v) => Some(v.clone()),
             // History is not part of these generated requests.
-            Operand::Calls(_) => None,
+            Operand::Calls(_) | Operand::Given(_) => None,
         };
         values.push((o, v));
     }

@@ -873,6 +873,20 @@ impl Pattern {
     }
 }
 
+impl From<&crate::ir::CommandPatternIr> for Pattern {
+    fn from(p: &crate::ir::CommandPatternIr) -> Pattern {
+        Pattern::new(
+            p.items
+                .iter()
+                .map(|item| match item {
+                    crate::ir::PatternItemIr::Word(w) => PatternItem::Word(w.clone()),
+                    crate::ir::PatternItemIr::Rest => PatternItem::Rest,
+                })
+                .collect(),
+        )
+    }
+}
+
 /// The result of a match.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Match {
