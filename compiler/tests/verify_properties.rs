@@ -7,6 +7,13 @@
 //! `a`), `caller` only through its kind, `may` conditions without `principal`, integers compared
 //! with 1, evidence counts up to 2 with `given` compared with 1 or 2, so any request that breaks
 //! a claim has a twin inside it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
+)]
 
 use proptest::prelude::*;
 use serde_json::{Value as Json, json};
@@ -16,7 +23,7 @@ use writ_evaluator::{Outcome, Policy, Request, Tri};
 
 /// Atoms of conditions over the call, and of `may` conditions (`principal`).
 fn atom(in_may: bool) -> impl Strategy<Value = String> {
-    let mut atoms = vec![
+    let atoms = vec![
         r#"e == "x""#.to_string(),
         r#"e != "y""#.to_string(),
         r#"e in ["x", "y"]"#.to_string(),

@@ -1249,7 +1249,11 @@ impl Builder {
                 (COperand::Calls(Box::new(calls)), Class::Int)
             }
             Operand::Given(_) => {
-                return Err(perr(path, "`given(...)` belongs to assertions, not to rules"));
+                return Err(perr(
+                    PolicyErrorKind::Malformed,
+                    path,
+                    "`given(...)` belongs to assertions, not to rules",
+                ));
             }
         })
     }

@@ -12,6 +12,9 @@
 use serde_json::{Map, Value as Json, json};
 use writ_evaluator::ir::{EvidenceRequirementIr, PolicyIr, RoleId, Value};
 
+/// One evidence item's attribute values, by name.
+type Valuation = Vec<(String, Value)>;
+
 /// The subject a counterexample's request and its bound evidence carry.
 pub const SUBJECT: &str = "writ-verify-subject";
 
@@ -69,7 +72,7 @@ struct Type {
     /// Roles given directly (by human kinds).
     roles: Vec<RoleId>,
     /// The field values of each item it gives (one item for kinds without givers).
-    items: Vec<Vec<(String, Value)>>,
+    items: Vec<Valuation>,
 }
 
 /// Evidence items (request JSON) meeting every bound, with fresh giver ids not in `taken`.
@@ -167,7 +170,7 @@ fn types(
             }
         }
     }
-    let mut valuations: Vec<Vec<(String, Value)>> = vec![Vec::new()];
+    let mut valuations: Vec<Valuation> = vec![Vec::new()];
     for (name, values) in &fields {
         let mut next = Vec::new();
         for base in &valuations {
@@ -203,7 +206,7 @@ fn types(
         return Ok(out);
     }
     // Item sets: the union of the vectors of the items given.
-    let mut item_sets: Vec<(u64, Vec<Vec<(String, Value)>>)> = vec![(0, Vec::new())];
+    let mut item_sets: Vec<(u64, Vec<Valuation>)> = vec![(0, Vec::new())];
     for valuation in &valuations {
         let v = vector_of(valuation);
         if v == 0 {
