@@ -116,28 +116,8 @@ impl Gate {
         context: Map<String, Json>,
         run: Map<String, Json>,
     ) -> Result<Judgement, String> {
-        let declared = self.policy.ir().tools.iter().find(|t| t.name == tool);
-        let mut args = Map::new();
-        let mut from: Map<String, Json> = Map::new();
-        for (key, value) in input {
-            let name = names::word(key);
-            if let Some(t) = declared
-                && !t.params.iter().any(|p| p.name == name)
-            {
-                continue;
-            }
-            if declared.is_none() {
-                // Not passed on: the tool is unknown, and the hint below lists the inputs.
-                continue;
-            }
-            if let Some(Json::String(other)) = from.get(&name) {
-                return Err(format!(
-                    "the inputs `{other}` and `{key}` of `{tool}` both name the argument `{name}`"
-                ));
-            }
-            from.insert(name.clone(), Json::String(key.clone()));
-            args.insert(name, value.clone());
-        }
+        let declared = self.declares(tool);
+        let args = call_args(self.policy.ir(), tool, input).map_err(|e| e.to_string())?;
         let mut request = json!({
             "action": "call",
             "workflow": self.workflow,
@@ -174,7 +154,7 @@ impl Gate {
             }
         }
         let mut decision = self.policy.decide(&parsed);
-        if declared.is_none() {
+        if !declared {
             decision.reasons.push(declare_hint(tool, input, &self.workflow));
         }
         Ok(Judgement { request, decoded: parsed, decision, evidence: used })
@@ -184,6 +164,63 @@ impl Gate {
     pub fn declares(&self, tool: &str) -> bool {
         self.policy.tool_id(tool).is_some()
     }
+}
+
+/// Two inputs of a call that name one argument once made writ words (`file-path` and
+/// `file_path`): the call cannot be put as a request, and is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArgsClash {
+    pub tool: String,
+    /// The input seen first, and the one that clashed with it.
+    pub first: String,
+    pub second: String,
+    /// The argument both name.
+    pub argument: String,
+}
+
+impl std::fmt::Display for ArgsClash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the inputs `{}` and `{}` of `{}` both name the argument `{}`",
+            self.first, self.second, self.tool, self.argument
+        )
+    }
+}
+
+impl std::error::Error for ArgsClash {}
+
+/// A tool call's inputs (a JSON object, as an agent or an MCP client sends them) as the `args`
+/// of a writ `call` request to `tool`: each key made a writ word ([`names::word`]), and only the
+/// arguments the policy's `tool` declares passed on (none when the policy does not declare
+/// the tool). Every gateway of MCP calls (the proxy, the hooks, `writ serve --grpc` behind
+/// Envoy) maps a call this way.
+pub fn call_args(
+    ir: &PolicyIr,
+    tool: &str,
+    input: &Map<String, Json>,
+) -> Result<Map<String, Json>, ArgsClash> {
+    let mut args = Map::new();
+    // Not passed on when the tool is unknown: the policy denies it whatever the inputs.
+    let Some(declared) = ir.tools.iter().find(|t| t.name == tool) else { return Ok(args) };
+    let mut from: Vec<(String, &str)> = Vec::new();
+    for (key, value) in input {
+        let name = names::word(key);
+        if !declared.params.iter().any(|p| p.name == name) {
+            continue;
+        }
+        if let Some((_, other)) = from.iter().find(|(n, _)| *n == name) {
+            return Err(ArgsClash {
+                tool: tool.to_string(),
+                first: (*other).to_string(),
+                second: key.clone(),
+                argument: name,
+            });
+        }
+        from.push((name.clone(), key));
+        args.insert(name, value.clone());
+    }
+    Ok(args)
 }
 
 /// For a pending call decided with evidence: what is missing, the call's subject, the

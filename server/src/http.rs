@@ -37,9 +37,10 @@ pub const DECISION_ID: &str = "x-writ-decision-id";
 
 type Shared = Arc<State>;
 
-pub fn router(state: Shared, body_limit: usize) -> Router {
+pub fn router(state: Shared, body_limit: usize, playground: bool) -> Router {
     let panic_metrics = state.metrics.clone();
-    Router::new()
+    let routes = if playground { crate::playground::router() } else { Router::new() };
+    routes
         .route("/v1/decide", post(decide))
         .route("/v1/decide/batch", post(batch))
         .route("/v1/tools", post(tools))
@@ -182,6 +183,65 @@ async fn decide_one(
     }
 }
 
+/// Why a request was not decided.
+pub(crate) enum NotDecided {
+    /// It does not fit the schema (or its run fields are the server's): a 400.
+    BadRequest(RequestError),
+    /// No policy is loaded: a 503.
+    NoPolicy,
+}
+
+/// A request decided, logged and counted: what `/v1/decide` answers, and what every other
+/// front of the server (Envoy's ext_authz) derives its answer from.
+pub(crate) struct Answered {
+    /// The answer's JSON text (the decision; in log-only mode an allow carrying it).
+    pub text: String,
+    /// The decision's id (its decision log line's).
+    pub id: String,
+    /// What writ decided.
+    pub outcome: writ_evaluator::Outcome,
+    /// Whether the answer is allow (writ allowed, or the mode is log-only).
+    pub allowed: bool,
+}
+
+/// The one decision path of the server: the held statements added, the request bound to its
+/// run (if it names one), decided by the policy served, answered in the server's mode, logged
+/// and counted.
+pub(crate) async fn decide_request(
+    state: &State,
+    run: Option<&str>,
+    mut request: Request,
+) -> Result<Answered, NotDecided> {
+    let statements = add_held(state, &mut request).await;
+    if run.is_some()
+        && let Err(e) = runs::check_unbound_fields(&request)
+    {
+        return Err(NotDecided::BadRequest(e));
+    }
+    let mode = state.runs.mode;
+    let (request, decision, text) = match (run, mode) {
+        // The common case, on the policy's guard (no reference count touched).
+        (None, Mode::Enforce) => {
+            let decision = match state.policy.load().as_ref() {
+                Some(loaded) => loaded.policy.decide(&request),
+                None => return Err(NotDecided::NoPolicy),
+            };
+            let text = decision.to_json();
+            (request, decision, text)
+        }
+        (run, mode) => {
+            let Some(loaded) = state.policy.load_full() else { return Err(NotDecided::NoPolicy) };
+            let (request, decision) = decide_one(state, &loaded.policy, run, request).await;
+            let text = runs::answer(mode, &loaded.policy, &request, &decision).to_string();
+            (request, decision, text)
+        }
+    };
+    let outcome = decision.decision;
+    let allowed = outcome == writ_evaluator::Outcome::Allow || mode == Mode::LogOnly;
+    let id = record(state, request, decision, statements).await;
+    Ok(Answered { text, id, outcome, allowed })
+}
+
 async fn decide(
     Extract(state): Extract<Shared>,
     headers: HeaderMap,
@@ -196,37 +256,17 @@ async fn decide(
         Ok(run) => run,
         Err(e) => return bad_request(&state, &e),
     };
-    let mut request = match Request::from_slice_with(&body, state.unknown_keys) {
+    let request = match Request::from_slice_with(&body, state.unknown_keys) {
         Ok(request) => request,
         Err(e) => return bad_request(&state, &e),
     };
-    let statements = add_held(&state, &mut request).await;
-    if run.is_some()
-        && let Err(e) = runs::check_unbound_fields(&request)
-    {
-        return bad_request(&state, &e);
-    }
-    let (request, decision, text) = match (&run, state.runs.mode) {
-        // The common case, on the policy's guard (no reference count touched).
-        (None, Mode::Enforce) => {
-            let decision = match state.policy.load().as_ref() {
-                Some(loaded) => loaded.policy.decide(&request),
-                None => return no_policy(&state),
-            };
-            let text = decision.to_json();
-            (request, decision, text)
-        }
-        (run, mode) => {
-            let Some(loaded) = state.policy.load_full() else { return no_policy(&state) };
-            let (request, decision) =
-                decide_one(&state, &loaded.policy, run.as_deref(), request).await;
-            let text = runs::answer(mode, &loaded.policy, &request, &decision).to_string();
-            (request, decision, text)
-        }
+    let answered = match decide_request(&state, run.as_deref(), request).await {
+        Ok(answered) => answered,
+        Err(NotDecided::BadRequest(e)) => return bad_request(&state, &e),
+        Err(NotDecided::NoPolicy) => return no_policy(&state),
     };
-    let id = record(&state, request, decision, statements).await;
-    let mut response = json_response(StatusCode::OK, text);
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    let mut response = json_response(StatusCode::OK, answered.text);
+    if let Ok(value) = HeaderValue::from_str(&answered.id) {
         response.headers_mut().insert(DECISION_ID, value);
     }
     state.metrics.latency(Endpoint::Decide, started.elapsed());

@@ -31,11 +31,13 @@
 
 mod conn;
 mod declog;
+pub mod envoy;
 mod evidence;
 mod history;
 mod http;
 mod id;
 mod metrics;
+mod playground;
 mod runs;
 mod source;
 mod state;
@@ -47,6 +49,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use declog::{CheckpointConfig, LogTarget};
+pub use envoy::{Claims, EnvoyConfig, KindFrom};
 pub use evidence::SignedOnly;
 pub use history::{DEFAULT_MAX_RUNS, DEFAULT_PREFIX, HistoryConfig};
 pub use http::DECISION_ID;
@@ -103,6 +106,10 @@ pub struct Config {
     pub signed_evidence_only: SignedOnly,
     /// Sign a checkpoint of the decision log file periodically (`--checkpoint-every`).
     pub checkpoint: Option<CheckpointConfig>,
+    /// Also serve Envoy's ext_authz over gRPC (`--grpc ADDR`; `docs/envoy.md`).
+    pub envoy: Option<EnvoyConfig>,
+    /// Serve the playground page and its endpoints (`--playground`; `docs/playground.md`).
+    pub playground: bool,
 }
 
 impl Config {
@@ -123,6 +130,8 @@ impl Config {
             trust: None,
             signed_evidence_only: SignedOnly::No,
             checkpoint: None,
+            envoy: None,
+            playground: false,
         }
     }
 }
@@ -133,6 +142,8 @@ pub struct Server {
     config: Config,
     state: Arc<State>,
     listener: tokio::net::TcpListener,
+    /// The gRPC listener of `--grpc`.
+    grpc: Option<tokio::net::TcpListener>,
     writer: Option<declog::LogWriter>,
 }
 
@@ -232,11 +243,28 @@ impl Server {
                 return Err(Error::Io(format!("cannot listen on `{}`: {e}", config.addr)));
             }
         };
-        Ok(Server { config, state, listener, writer })
+        let grpc = match &config.envoy {
+            None => None,
+            Some(envoy) => match tokio::net::TcpListener::bind(envoy.addr).await {
+                Ok(listener) => Some(listener),
+                Err(e) => {
+                    if let Some(writer) = writer {
+                        let _ = writer.close().await;
+                    }
+                    return Err(Error::Io(format!("cannot listen on `{}`: {e}", envoy.addr)));
+                }
+            },
+        };
+        Ok(Server { config, state, listener, grpc, writer })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().unwrap_or(self.config.addr)
+    }
+
+    /// The address of the gRPC listener (`--grpc`), if there is one.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn handle(&self) -> Handle {
@@ -249,15 +277,51 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Summary, Error> {
-        let Server { config, state, listener, writer } = self;
+        let Server { config, state, listener, grpc, writer } = self;
         let watcher = if config.watch { watch::start(state.clone()) } else { None };
         let limits = conn::Limits {
             header_timeout: config.header_timeout,
             body_timeout: config.body_timeout,
             body_limit: config.body_limit,
         };
-        let router = conn::guarded(http::router(state.clone(), config.body_limit), state, limits);
+        // One shutdown for both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let grpc = match (grpc, &config.envoy) {
+            (Some(listener), Some(envoy)) => {
+                let service = envoy::service(state.clone(), envoy.clone(), config.body_limit);
+                let mut stopped = stopped.clone();
+                let signal = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                let server = tonic::transport::Server::builder()
+                    .timeout(config.body_timeout)
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(
+                        tonic::transport::server::TcpIncoming::from(listener),
+                        signal,
+                    );
+                Some(tokio::spawn(server))
+            }
+            _ => None,
+        };
+        let router = conn::guarded(
+            http::router(state.clone(), config.body_limit, config.playground),
+            state,
+            limits,
+        );
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
         let cut_short = conn::serve(listener, router, limits, shutdown, config.grace).await;
+        if let Some(grpc) = grpc {
+            // Checks in flight finish within the grace period, then are dropped.
+            match tokio::time::timeout(config.grace, grpc).await {
+                Ok(Ok(Ok(()))) | Err(_) => {}
+                Ok(Ok(Err(e))) => eprintln!("writ serve: the gRPC server stopped: {e}"),
+                Ok(Err(_)) => eprintln!("writ serve: the gRPC server stopped unexpectedly"),
+            }
+        }
         drop(watcher);
         let logged = match writer {
             Some(writer) => writer.close().await.map_err(Error::Io)?,
@@ -282,6 +346,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         let mut terminate = listen(SignalKind::terminate(), "SIGTERM")?;
         let mut interrupt = listen(SignalKind::interrupt(), "SIGINT")?;
 
+        let playground = config.playground;
         let server = Server::start(config).await?;
         let handle = server.handle();
         tokio::spawn(async move {
@@ -290,6 +355,12 @@ pub fn run(config: Config) -> Result<(), Error> {
             }
         });
         eprintln!("writ serve: listening on http://{}", server.local_addr());
+        if playground {
+            eprintln!("writ serve: the playground is on http://{}/playground", server.local_addr());
+        }
+        if let Some(addr) = server.grpc_addr() {
+            eprintln!("writ serve: Envoy ext_authz (gRPC) on {addr}");
+        }
         let shutdown = async move {
             let name = tokio::select! {
                 _ = terminate.recv() => "SIGTERM",

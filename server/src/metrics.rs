@@ -67,6 +67,8 @@ pub enum Endpoint {
     Decide,
     Batch,
     Tools,
+    /// Envoy's ext_authz `Check` (`writ serve --grpc`).
+    Envoy,
 }
 
 /// Latency bucket bounds: 5 µs doubling to 40.96 ms, in nanoseconds (then +Inf).
@@ -137,6 +139,7 @@ pub struct Metrics {
     decide_latency: Latency,
     batch_latency: Latency,
     tools_latency: Latency,
+    envoy_latency: Latency,
     reload_ok: Counter,
     reload_failed: Counter,
     errors: [Counter; ErrorKind::ALL.len()],
@@ -157,13 +160,13 @@ impl Metrics {
         let latency = Family::<Labels, Latency>::default();
         registry.register(
             "writ_request_duration_seconds",
-            "Time to answer a decision, batch or tools request, from its body read to its \
+            "Time to answer a decision, batch, tools or Envoy check request, from its body read to its \
              answer (decision logging included)",
             latency.clone(),
         );
         let endpoint = |e: &'static str| latency.get_or_create(&vec![("endpoint", e)]).clone();
-        let (decide_latency, batch_latency, tools_latency) =
-            (endpoint("decide"), endpoint("batch"), endpoint("tools"));
+        let (decide_latency, batch_latency, tools_latency, envoy_latency) =
+            (endpoint("decide"), endpoint("batch"), endpoint("tools"), endpoint("envoy_check"));
 
         let reloads = Family::<Labels, Counter>::default();
         registry.register(
@@ -204,6 +207,7 @@ impl Metrics {
             decide_latency,
             batch_latency,
             tools_latency,
+            envoy_latency,
             reload_ok,
             reload_failed,
             errors,
@@ -225,6 +229,7 @@ impl Metrics {
             Endpoint::Decide => &self.decide_latency,
             Endpoint::Batch => &self.batch_latency,
             Endpoint::Tools => &self.tools_latency,
+            Endpoint::Envoy => &self.envoy_latency,
         };
         histogram.observe(elapsed);
     }

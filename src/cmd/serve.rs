@@ -95,6 +95,67 @@ pub struct Args {
     /// Where the checkpoint is written (default: the decision log's path and `.checkpoint`).
     #[arg(long, value_name = "FILE", requires = "checkpoint_every")]
     checkpoint_file: Option<PathBuf>,
+    /// Serve the playground (`/playground`): a page to edit a policy and a request, with the
+    /// compiler's diagnostics, the decision and the reach table (docs/playground.md). Its
+    /// endpoints compile the text they are sent: offer it only where that is wanted.
+    #[arg(long)]
+    playground: bool,
+    /// Also serve Envoy's external authorization (`envoy.service.auth.v3.Authorization`) over
+    /// gRPC on this address, deciding MCP `tools/call`s (docs/envoy.md).
+    #[arg(long, value_name = "ADDR")]
+    grpc: Option<SocketAddr>,
+    /// The MCP server's name in tool names (`mcp.SERVER.TOOL`) for routes whose
+    /// `context_extensions` give no `writ_mcp_server`.
+    #[arg(long, value_name = "NAME", requires = "grpc")]
+    envoy_mcp_server: Option<String>,
+    /// The workflow for requests whose route (`writ_workflow`) and headers (`x-writ-workflow`)
+    /// name none.
+    #[arg(long, value_name = "NAME", requires = "grpc")]
+    envoy_workflow: Option<String>,
+    /// The key of the verified JWT payload under the `envoy.filters.http.jwt_authn` metadata
+    /// (jwt_authn's `payload_in_metadata`).
+    #[arg(long, value_name = "KEY", requires = "grpc",
+          default_value = writ_server::envoy::DEFAULT_PAYLOAD_KEY)]
+    envoy_payload_key: String,
+    /// The claim that is the principal's id.
+    #[arg(long, value_name = "CLAIM", requires = "grpc", default_value = "sub")]
+    envoy_id_claim: String,
+    /// The claim holding the principal's roles: a list of strings, or a string of
+    /// space-separated names (`scope`).
+    #[arg(long, value_name = "CLAIM", requires = "grpc", default_value = "roles")]
+    envoy_roles_claim: String,
+    /// The principal's kind, for every token: `human`, `service` or `agent`.
+    #[arg(
+        long,
+        value_name = "KIND",
+        requires = "grpc",
+        default_value = "human",
+        conflicts_with = "envoy_kind_claim"
+    )]
+    envoy_kind: String,
+    /// A claim holding the principal's kind (`human`, `service` or `agent`), instead of
+    /// `--envoy-kind`.
+    #[arg(long, value_name = "CLAIM", requires = "grpc")]
+    envoy_kind_claim: Option<String>,
+    /// A claim copied into the principal's attributes (under its name made a writ word);
+    /// repeat for several.
+    #[arg(long, value_name = "CLAIM", requires = "grpc")]
+    envoy_attr_claim: Vec<String>,
+    /// A claim naming the agent that acts for the principal (`azp`, `client_id`): when a token
+    /// has it, the chain is the principal, then that agent.
+    #[arg(long, value_name = "CLAIM", requires = "grpc")]
+    envoy_agent_claim: Option<String>,
+}
+
+/// `--envoy-kind`.
+fn principal_kind(text: &str) -> Option<writ_evaluator::ir::PrincipalKind> {
+    use writ_evaluator::ir::PrincipalKind;
+    match text {
+        "human" => Some(PrincipalKind::Human),
+        "service" => Some(PrincipalKind::Service),
+        "agent" => Some(PrincipalKind::Agent),
+        _ => None,
+    }
 }
 
 pub fn run(args: Args) -> u8 {
@@ -157,7 +218,40 @@ pub fn run(args: Args) -> u8 {
         }
         _ => None,
     };
+    let envoy = match args.grpc {
+        None => None,
+        Some(addr) => {
+            let kind = match &args.envoy_kind_claim {
+                Some(claim) => writ_server::KindFrom::Claim(claim.clone()),
+                None => match principal_kind(&args.envoy_kind) {
+                    Some(kind) => writ_server::KindFrom::Fixed(kind),
+                    None => {
+                        output::error(format!(
+                            "`--envoy-kind {}`: expected `human`, `service` or `agent`",
+                            args.envoy_kind
+                        ));
+                        return USAGE;
+                    }
+                },
+            };
+            let mut envoy = writ_server::EnvoyConfig::new(addr);
+            envoy.mcp_server = args.envoy_mcp_server.clone();
+            envoy.workflow = args.envoy_workflow.clone();
+            envoy.claims = writ_server::Claims {
+                payload_key: args.envoy_payload_key.clone(),
+                id: args.envoy_id_claim.clone(),
+                roles: Some(args.envoy_roles_claim.clone()).filter(|c| !c.is_empty()),
+                kind,
+                attrs: args.envoy_attr_claim.clone(),
+                agent: args.envoy_agent_claim.clone(),
+                ..writ_server::Claims::default()
+            };
+            Some(envoy)
+        }
+    };
     let mut config = Config::new(source, args.addr);
+    config.envoy = envoy;
+    config.playground = args.playground;
     config.trust = trust;
     config.signed_evidence_only = if args.signed_evidence_only {
         writ_server::SignedOnly::Yes

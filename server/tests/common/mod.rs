@@ -92,6 +92,8 @@ pub fn config(source: Source) -> Config {
 pub struct TestServer {
     pub runtime: tokio::runtime::Runtime,
     pub addr: SocketAddr,
+    /// The gRPC listener's (`Config::envoy`).
+    pub grpc: Option<SocketAddr>,
     pub handle: Handle,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<Summary, Error>>>,
@@ -110,12 +112,13 @@ impl TestServer {
             .expect("a runtime");
         let server = runtime.block_on(Server::start(config))?;
         let addr = server.local_addr();
+        let grpc = server.grpc_addr();
         let handle = server.handle();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = runtime.spawn(server.serve(async move {
             let _ = stopped.await;
         }));
-        Ok(TestServer { runtime, addr, handle, stop: Some(stop), task: Some(task) })
+        Ok(TestServer { runtime, addr, grpc, handle, stop: Some(stop), task: Some(task) })
     }
 
     /// Shuts down gracefully; what the server reports.
