@@ -176,7 +176,7 @@ enum Command {
     /// Run the language server (LSP over standard input and output), for editors.
     Lsp,
     /// Serve decisions over HTTP for gateways, reloading the policy when it changes.
-    Serve(cmd::serve::Args),
+    Serve(Box<cmd::serve::Args>),
     /// Hooks for coding agents: `writ hook claude-code`, `writ hook codex` and `writ hook
     /// gemini` decide Claude Code's, Codex CLI's and Gemini CLI's tool calls.
     Hook {
@@ -261,7 +261,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => cmd::keygen::run(&args),
         Command::Attest(args) => cmd::attest::run(&args),
         Command::Lsp => cmd::lsp::run(),
-        Command::Serve(args) => cmd::serve::run(args),
+        Command::Serve(args) => cmd::serve::run(*args),
         Command::Hook { command } => cmd::hook::run(command),
         Command::McpProxy(args) => cmd::mcp_proxy::run(args),
     };

@@ -512,7 +512,7 @@ async fn call(
     });
     let mut request = match decode(state, &request) {
         Ok(request) => request,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     // With held statements, the call's subject (docs/evidence.md), as the proxy computes it.
     if state.evidence.is_some() {
@@ -540,7 +540,7 @@ async fn start(
     let request = json!({"action": "start", "workflow": workflow, "chain": chain});
     let request = match decode(state, &request) {
         Ok(request) => request,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let decided = decide_request(state, run.as_deref(), request).await;
     respond(state, decided, &json!({"start": workflow}))
@@ -558,14 +558,14 @@ fn no_workflow(state: &State) -> CheckResponse {
 
 /// The assembled request, decoded as `/v1/decide` decodes a body. A principal that the claims
 /// made wrong is the token's fault (401); anything else is the message's (400).
-fn decode(state: &State, request: &Json) -> Result<Request, CheckResponse> {
+fn decode(state: &State, request: &Json) -> Result<Request, Box<CheckResponse>> {
     Request::from_json(&request.to_string()).map_err(|e| {
         let why = if e.field.starts_with("chain") {
             Refusal::Unauthenticated
         } else {
             Refusal::Malformed
         };
-        refuse_error(state, why, &e.to_string(), Some(&e.field))
+        Box::new(refuse_error(state, why, &e.to_string(), Some(&e.field)))
     })
 }
 

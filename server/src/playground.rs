@@ -113,16 +113,17 @@ struct Input {
     request: Option<String>,
 }
 
-fn input(body: Result<Bytes, BytesRejection>, want_request: bool) -> Result<Input, Response> {
+fn input(body: Result<Bytes, BytesRejection>, want_request: bool) -> Result<Input, Box<Response>> {
     let body = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Box::new(if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             let message = format!("the playground reads at most {MAX_BODY} bytes");
             error(StatusCode::PAYLOAD_TOO_LARGE, &message, Some(""))
         } else {
             error(StatusCode::BAD_REQUEST, &format!("cannot read the body: {rejection}"), Some(""))
-        }
+        })
     })?;
-    let bad = |message: &str, field: &str| error(StatusCode::BAD_REQUEST, message, Some(field));
+    let bad =
+        |message: &str, field: &str| Box::new(error(StatusCode::BAD_REQUEST, message, Some(field)));
     let value: Json =
         serde_json::from_slice(&body).map_err(|e| bad(&format!("invalid JSON: {e}"), ""))?;
     let Json::Object(mut fields) = value else {
@@ -142,7 +143,7 @@ fn input(body: Result<Bytes, BytesRejection>, want_request: bool) -> Result<Inpu
         && text.len() > MAX_REQUEST
     {
         let message = format!("the request is over {MAX_REQUEST} bytes");
-        return Err(error(StatusCode::PAYLOAD_TOO_LARGE, &message, Some("request")));
+        return Err(Box::new(error(StatusCode::PAYLOAD_TOO_LARGE, &message, Some("request"))));
     }
     Ok(Input { policy, request })
 }
@@ -182,7 +183,7 @@ async fn check(
 ) -> Response {
     match input(body, false) {
         Ok(input) => run(&playground, input).await,
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -192,7 +193,7 @@ async fn decide(
 ) -> Response {
     match input(body, true) {
         Ok(input) => run(&playground, input).await,
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -203,32 +204,30 @@ fn compile_and_decide(input: &Input) -> Json {
     let sources = compiler.sources();
     let diagnostics: Vec<JsonDiagnostic> =
         compilation.diagnostics.iter().map(|d| JsonDiagnostic::new(d, &sources)).collect();
-    let mut answer = json!({
-        "ok": compilation.policy.is_some(),
-        "diagnostics": diagnostics,
-        "reach": null,
-    });
-    let Some(ir) = &compilation.policy else { return answer };
+    let mut answer = serde_json::Map::new();
+    answer.insert("ok".into(), Json::Bool(compilation.policy.is_some()));
+    answer.insert("diagnostics".into(), serde_json::to_value(diagnostics).unwrap_or_default());
+    answer.insert("reach".into(), Json::Null);
+    let Some(ir) = &compilation.policy else { return Json::Object(answer) };
     let subjects = writ_compiler::reach::Subject::roles(ir);
-    answer["reach"] =
-        serde_json::to_value(writ_compiler::reach::report(ir, &subjects)).unwrap_or(Json::Null);
-    let Some(text) = &input.request else { return answer };
-    let policy = match Policy::from_ir(ir.clone()) {
-        Ok(policy) => policy,
-        Err(e) => {
-            answer["request_error"] = json!({"error": e.to_string(), "field": ""});
-            return answer;
+    let reach = writ_compiler::reach::report(ir, &subjects);
+    answer.insert("reach".into(), serde_json::to_value(reach).unwrap_or(Json::Null));
+    let Some(text) = &input.request else { return Json::Object(answer) };
+    let decided = Policy::from_ir(ir.clone())
+        .map_err(|e| json!({"error": e.to_string(), "field": ""}))
+        .and_then(|policy| {
+            let request = Request::from_json(text)
+                .map_err(|e| json!({"error": e.to_string(), "field": e.field}))?;
+            Ok(policy.decide_explained(&request))
+        });
+    match decided {
+        Ok((decision, trace)) => {
+            answer.insert("decision".into(), decision.to_value());
+            answer.insert("trace".into(), Json::String(trace.to_string()));
         }
-    };
-    match Request::from_json(text) {
-        Ok(request) => {
-            let (decision, trace) = policy.decide_explained(&request);
-            answer["decision"] = decision.to_value();
-            answer["trace"] = Json::String(trace.to_string());
-        }
-        Err(e) => {
-            answer["request_error"] = json!({"error": e.to_string(), "field": e.field});
+        Err(request_error) => {
+            answer.insert("request_error".into(), request_error);
         }
     }
-    answer
+    Json::Object(answer)
 }
