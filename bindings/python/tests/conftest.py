@@ -8,11 +8,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "notes"
+POLICY = ROOT / "examples" / "notes" / "policy.writ"
 
 
 @pytest.fixture(scope="session")
 def policy_path() -> Path:
-    return EXAMPLE / "policy.writ"
+    return POLICY
 
 
 @pytest.fixture(scope="session")

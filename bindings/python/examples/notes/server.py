@@ -2,7 +2,7 @@
 
     NOTES_DIR=/tmp/notes python server.py
 
-Each tool call is decided by the policy beside this file (or `WRIT_POLICY`) before it runs,
+Each tool call is decided by examples/notes/policy.writ (or `WRIT_POLICY`) before it runs,
 for the person in `NOTES_USER` with the roles in `NOTES_ROLES` (default `ana`, `owner`),
 through the agent `assistant`. `notes.delete` needs a confirmation: this server counts one
 when `NOTES_CONFIRMED=1` (a real client would ask the person and send signed evidence).
@@ -24,7 +24,8 @@ import writ.mcp
 
 HERE = Path(__file__).resolve().parent
 NOTES = Path(os.environ.get("NOTES_DIR", "notes"))
-policy = writ.Policy.load(os.environ.get("WRIT_POLICY", HERE / "policy.writ"))
+# The example policy of the repository (examples/notes), or `WRIT_POLICY`.
+policy = writ.Policy.load(os.environ.get("WRIT_POLICY", HERE.parents[3] / "examples" / "notes" / "policy.writ"))
 
 
 def confirmations() -> list[dict[str, str]]:
