@@ -19,11 +19,16 @@ function refusal(message, writ) {
   };
 }
 
-/** Wraps an MCP tool handler `(args, extra) => result`: it runs only when `guard` allows the call. */
+/**
+ * Wraps an MCP tool handler: it runs only when `guard` allows the call. The SDK calls a tool
+ * registered with an `inputSchema` as `handler(args, extra)` and one without as
+ * `handler(extra)`; the wrapper follows: with one parameter the call has no arguments.
+ */
 function guardTool(guard, tool, handler) {
-  return async function guarded(args, extra) {
+  return async function guarded(...params) {
+    const args = params.length >= 2 ? params[0] || {} : {};
     try {
-      guard.check(tool, args || {});
+      guard.check(tool, args);
     } catch (e) {
       if (e instanceof Refused) return refusal(e.message, e.decision);
       if (e instanceof RequestError) {
@@ -33,7 +38,7 @@ function guardTool(guard, tool, handler) {
       }
       throw e;
     }
-    return handler(args, extra);
+    return handler(...params);
   };
 }
 
