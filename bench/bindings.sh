@@ -7,9 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 policy=examples/coding-agents/policy
-requests=examples/coding-agents/requests.jsonl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The example's requests that are requests: its last line is a malformed one (an empty chain).
+requests="$work/requests.jsonl"
+grep -v '"chain": \[\]' examples/coding-agents/requests.jsonl > "$requests"
 
 cargo build --release -q -p writ-bench --example bindings
 python3 -m venv "$work/venv"
@@ -19,7 +21,7 @@ python3 -m venv "$work/venv"
 (cd bindings/node && node scripts/build.js 2>/dev/null)
 
 rust=$(target/release/examples/bindings "$policy" "$requests")
-python=$(cd "$work" && "$work/venv/bin/python" "$OLDPWD/bench/bindings/decide.py" "$OLDPWD/$policy" "$OLDPWD/$requests")
+python=$(cd "$work" && "$work/venv/bin/python" "$OLDPWD/bench/bindings/decide.py" "$OLDPWD/$policy" "$requests")
 node=$(WRIT_NODE_PACKAGE="$PWD/bindings/node" node bench/bindings/decide.mjs "$policy" "$requests")
 
 python3 - "$rust" "$python" "$node" <<'PY'

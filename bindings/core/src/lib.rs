@@ -14,7 +14,9 @@ use std::path::Path;
 use serde_json::{Map, Value as Json, json};
 use writ_compiler::{Compiler, JsonDiagnostic};
 use writ_evaluator::bundle::{self, BundleError, KeyError};
-pub use writ_evaluator::{Decision, Policy, Request, RequestError, RequestErrorKind};
+pub use writ_evaluator::{
+    Decision, Missing, Outcome, Policy, Request, RequestError, RequestErrorKind,
+};
 
 /// Why a policy could not be loaded. Every variant means there is no policy: a caller that was
 /// to decide with it denies.

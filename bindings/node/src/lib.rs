@@ -97,7 +97,8 @@ fn request_error(e: &RequestError) -> napi::Error<String> {
 }
 
 fn load_error(e: &LoadError) -> napi::Error<String> {
-    let diagnostics: Vec<Json> = e.diagnostics().iter().map(writ_bindings::diagnostic_json).collect();
+    let diagnostics: Vec<Json> =
+        e.diagnostics().iter().map(writ_bindings::diagnostic_json).collect();
     let body = json!({"message": e.to_string(), "kind": e.kind(), "diagnostics": diagnostics});
     napi::Error::new("WRIT_POLICY".to_string(), body.to_string())
 }

@@ -16,10 +16,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use serde_json::Value as Json;
-use writ_bindings::{LoadError, RequestError};
+use writ_bindings::{Decision, LoadError, RequestError};
 
 /// How deeply a request's dicts and lists may nest before it is refused (the evaluator's
 /// JSON reader refuses deeper nesting too). Also what stops a list that contains itself.
@@ -29,6 +30,8 @@ const MAX_DEPTH: usize = 64;
 #[pyclass(module = "writ", name = "Policy", frozen)]
 struct Policy {
     inner: Arc<writ_bindings::Policy>,
+    /// The digest as a Python string, made once: every decision's `policy` is this object.
+    hash: Py<PyString>,
 }
 
 #[pymethods]
@@ -37,7 +40,7 @@ impl Policy {
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Policy> {
         let loaded = py.detach(|| writ_bindings::load(&path));
-        loaded.map(Policy::new).map_err(|e| load_error(py, &e))
+        loaded.map(|p| Policy::new(py, p)).map_err(|e| load_error(py, &e))
     }
 
     /// Loads a bundle written by `writ build`. With `verify_key` (the text of a `writ keygen`
@@ -58,7 +61,7 @@ impl Policy {
         };
         let bytes = bundle.as_bytes().to_vec();
         let loaded = py.detach(|| writ_bindings::from_bundle(&bytes, key.as_deref()));
-        loaded.map(Policy::new).map_err(|e| load_error(py, &e))
+        loaded.map(|p| Policy::new(py, p)).map_err(|e| load_error(py, &e))
     }
 
     /// The policy digest, `sha256:<hex>`.
@@ -75,9 +78,8 @@ impl Policy {
     ) -> PyResult<Bound<'py, PyAny>> {
         let text = request_text(request)?;
         let policy = &self.inner;
-        let decided = py.detach(|| writ_bindings::decide(policy, &text).map(|d| d.to_value()));
-        match decided {
-            Ok(decision) => to_py(py, &decision),
+        match py.detach(|| writ_bindings::decide(policy, &text)) {
+            Ok(decision) => self.decision(py, &decision),
             Err(e) => Err(request_error(py, &e)),
         }
     }
@@ -103,23 +105,24 @@ impl Policy {
             texts.push(request_text(&item?).map_err(|e| (index, e)));
         }
         let policy = &self.inner;
-        let decided: Vec<Result<Json, (usize, PyErr)>> = py.detach(|| {
+        type Decided = Result<Result<Decision, Json>, (usize, PyErr)>;
+        let decided: Vec<Decided> = py.detach(|| {
             texts
                 .into_iter()
                 .enumerate()
-                .map(|(index, text)| match text {
-                    Ok(t) => Ok(match writ_bindings::decide(policy, &t) {
-                        Ok(d) => d.to_value(),
-                        Err(e) => writ_bindings::batch_error(&e, index),
-                    }),
-                    Err(e) => Err(e),
+                .map(|(index, text)| {
+                    text.map(|t| {
+                        writ_bindings::decide(policy, &t)
+                            .map_err(|e| writ_bindings::batch_error(&e, index))
+                    })
                 })
                 .collect()
         });
         let out = PyList::empty(py);
         for item in decided {
             match item {
-                Ok(json) => out.append(to_py(py, &json)?)?,
+                Ok(Ok(decision)) => out.append(self.decision(py, &decision)?)?,
+                Ok(Err(json)) => out.append(to_py(py, &json)?)?,
                 Err((index, error)) => out.append(batch_element(py, index, &error)?)?,
             }
         }
@@ -158,8 +161,55 @@ impl Policy {
 }
 
 impl Policy {
-    fn new(policy: writ_bindings::Policy) -> Policy {
-        Policy { inner: Arc::new(policy) }
+    fn new(py: Python<'_>, policy: writ_bindings::Policy) -> Policy {
+        let hash = PyString::new(py, policy.hash()).unbind();
+        Policy { inner: Arc::new(policy), hash }
+    }
+
+    /// A decision as a `dict`, built field by field: the same keys, order and values as
+    /// `Decision::to_json` (the tests compare with `writ eval`), without a JSON tree between.
+    fn decision<'py>(&self, py: Python<'py>, d: &Decision) -> PyResult<Bound<'py, PyAny>> {
+        let out = PyDict::new(py);
+        out.set_item(intern!(py, "decision"), outcome(py, d.decision))?;
+        let missing = PyList::empty(py);
+        for m in &d.missing {
+            if m.fields.is_empty() {
+                let item = PyDict::new(py);
+                item.set_item(intern!(py, "evidence"), &*m.evidence)?;
+                if let Some(by) = &m.by {
+                    item.set_item(intern!(py, "by"), &**by)?;
+                }
+                item.set_item(intern!(py, "need"), m.need)?;
+                item.set_item(intern!(py, "have"), m.have)?;
+                missing.append(item)?;
+            } else {
+                // Fields are literals of the language (durations, kinds): their JSON form.
+                let json = serde_json::to_value(m).unwrap_or(Json::Null);
+                missing.append(to_py(py, &json)?)?;
+            }
+        }
+        out.set_item(intern!(py, "missing"), missing)?;
+        let rules = PyList::empty(py);
+        for rule in &d.rules {
+            rules.append(&**rule)?;
+        }
+        out.set_item(intern!(py, "rules"), rules)?;
+        let reasons = PyList::empty(py);
+        for reason in &d.reasons {
+            reasons.append(reason)?;
+        }
+        out.set_item(intern!(py, "reasons"), reasons)?;
+        out.set_item(intern!(py, "ttl_seconds"), d.ttl_seconds)?;
+        out.set_item(intern!(py, "policy"), self.hash.bind(py))?;
+        Ok(out.into_any())
+    }
+}
+
+fn outcome(py: Python<'_>, o: writ_bindings::Outcome) -> &Bound<'_, PyString> {
+    match o {
+        writ_bindings::Outcome::Allow => intern!(py, "allow"),
+        writ_bindings::Outcome::Deny => intern!(py, "deny"),
+        writ_bindings::Outcome::Pending => intern!(py, "pending"),
     }
 }
 
@@ -207,10 +257,8 @@ fn load_error(py: Python<'_>, e: &LoadError) -> PyErr {
 /// class be missing (a broken install), the error saying so is raised instead: still an
 /// exception, never a decision.
 fn raise<'py, A: pyo3::call::PyCallArgs<'py>>(py: Python<'py>, name: &str, args: A) -> PyErr {
-    let built = py
-        .import("writ._errors")
-        .and_then(|m| m.getattr(name))
-        .and_then(|class| class.call1(args));
+    let built =
+        py.import("writ._errors").and_then(|m| m.getattr(name)).and_then(|class| class.call1(args));
     match built {
         Ok(instance) => PyErr::from_value(instance),
         Err(e) => e,
@@ -311,29 +359,15 @@ fn write_json(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Resu
             path: Vec::new(),
         });
     }
-    if value.is_none() {
-        out.extend_from_slice(b"null");
-    } else if let Ok(b) = value.cast::<PyBool>() {
-        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
-    } else if let Ok(s) = value.cast::<PyString>() {
+    // The most frequent types first: strings, then dicts and lists, then the scalars.
+    if let Ok(s) = value.cast::<PyString>() {
         let s = s.to_str().map_err(|_| NotJson::new("a string that is not valid Unicode"))?;
         write_str(s, out);
-    } else if let Ok(i) = value.cast::<PyInt>() {
-        match i.extract::<i64>() {
-            Ok(n) => out.extend_from_slice(n.to_string().as_bytes()),
-            // Beyond 64 bits: its digits, which the evaluator refuses as it would in JSON.
-            Err(_) => out.extend_from_slice(
-                i.str().map_err(|_| NotJson::new("an integer"))?.to_string().as_bytes(),
-            ),
-        }
-    } else if let Ok(f) = value.cast::<PyFloat>() {
-        let number = serde_json::Number::from_f64(f.value())
-            .ok_or_else(|| NotJson::new("a float that is not finite (JSON has no NaN)"))?;
-        out.extend_from_slice(number.to_string().as_bytes());
     } else if let Ok(d) = value.cast::<PyDict>() {
         out.push(b'{');
         for (n, (k, v)) in d.iter().enumerate() {
-            let key = k.cast::<PyString>().map_err(|_| NotJson::new("a key that is not a string"))?;
+            let key =
+                k.cast::<PyString>().map_err(|_| NotJson::new("a key that is not a string"))?;
             let key = key.to_str().map_err(|_| NotJson::new("a key that is not valid Unicode"))?;
             if n > 0 {
                 out.push(b',');
@@ -343,17 +377,43 @@ fn write_json(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Resu
             write_json(&v, out, depth + 1).map_err(|e| e.at(key.to_string()))?;
         }
         out.push(b'}');
-    } else if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
+    } else if let Ok(list) = value.cast::<PyList>() {
         out.push(b'[');
-        let items = value.try_iter().map_err(|_| NotJson::new("a list"))?;
-        for (n, item) in items.enumerate() {
-            let item = item.map_err(|_| NotJson::new("a list"))?;
+        for (n, item) in list.iter().enumerate() {
             if n > 0 {
                 out.push(b',');
             }
             write_json(&item, out, depth + 1).map_err(|e| e.at(format!("[{n}]")))?;
         }
         out.push(b']');
+    } else if let Ok(tuple) = value.cast::<PyTuple>() {
+        out.push(b'[');
+        for (n, item) in tuple.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            write_json(&item, out, depth + 1).map_err(|e| e.at(format!("[{n}]")))?;
+        }
+        out.push(b']');
+    } else if value.is_none() {
+        out.extend_from_slice(b"null");
+    } else if let Ok(b) = value.cast::<PyBool>() {
+        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+    } else if let Ok(i) = value.cast::<PyInt>() {
+        match i.extract::<i64>() {
+            // Writing into a Vec cannot fail.
+            Ok(n) => {
+                let _ = serde_json::to_writer(&mut *out, &n);
+            }
+            // Beyond 64 bits: its digits, which the evaluator refuses as it would in JSON.
+            Err(_) => out.extend_from_slice(
+                i.str().map_err(|_| NotJson::new("an integer"))?.to_string().as_bytes(),
+            ),
+        }
+    } else if let Ok(f) = value.cast::<PyFloat>() {
+        let number = serde_json::Number::from_f64(f.value())
+            .ok_or_else(|| NotJson::new("a float that is not finite (JSON has no NaN)"))?;
+        let _ = serde_json::to_writer(&mut *out, &number);
     } else {
         let name = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
         return Err(NotJson::new(format!(
