@@ -3,7 +3,16 @@
 // The native addon (writ.node, Rust) takes and gives JSON text; this file turns objects into
 // JSON and back, throws typed errors, and holds the guard. See index.d.ts for the API.
 
-const native = require("./writ.node");
+let native;
+try {
+  native = require("./writ.node");
+} catch (e) {
+  if (e.code !== "MODULE_NOT_FOUND") throw e;
+  throw new Error(
+    "writ: the native addon (writ.node) is not built: run `npm run build` in bindings/node " +
+      "of the writ repository (it needs Rust's cargo)",
+  );
+}
 
 /** The base of every error this package throws. */
 class WritError extends Error {
