@@ -18,27 +18,12 @@ pub fn error(message: impl std::fmt::Display) {
 
 /// The policy's sources with the paths a user can open: `DIR/RELATIVE` for a directory
 /// policy, the path as given for a single file. (Rule ids and the policy digest keep the
-/// policy-relative paths.)
+/// policy-relative paths.) The compiler's, shared with the bindings.
 pub fn display_sources(compiler: &Compiler, policy: &Path) -> Vec<SourceText> {
-    compiler
-        .sources()
-        .into_iter()
-        .map(|mut s| {
-            s.path = display_path(policy, &s.path);
-            s
-        })
-        .collect()
+    compiler.display_sources(policy)
 }
 
-/// How a policy file (named relative to the policy, as the compiler and the IR name it) is shown
-/// to the user: under the policy directory, or the policy file as given.
-pub fn display_path(policy: &Path, file: &str) -> String {
-    if policy.is_dir() {
-        policy.join(file).display().to_string()
-    } else {
-        policy.display().to_string()
-    }
-}
+pub use writ_compiler::load::display_path;
 
 /// Diagnostics as CI findings.
 pub fn findings(diagnostics: &[Diagnostic], sources: &[SourceText]) -> Vec<crate::ci::Finding> {
@@ -74,13 +59,10 @@ pub fn findings(diagnostics: &[Diagnostic], sources: &[SourceText]) -> Vec<crate
 
 /// Loads and compiles a policy; `Err(exit code)` after printing an I/O error.
 pub fn compile(path: &Path) -> Result<Compiler, u8> {
-    match writ_compiler::load(path) {
-        Ok(files) => Ok(Compiler::new(files)),
-        Err(e) => {
-            error(format_args!("cannot read policy `{}`: {e}", path.display()));
-            Err(USAGE)
-        }
-    }
+    Compiler::load(path).map_err(|e| {
+        error(format_args!("cannot read policy `{}`: {e}", path.display()));
+        USAGE
+    })
 }
 
 fn handler(color: bool) -> GraphicalReportHandler {

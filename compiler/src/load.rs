@@ -71,3 +71,34 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<FoundFile>) -> io::Result<()> {
     }
     Ok(())
 }
+
+impl crate::Compiler {
+    /// Reads the policy at `path` (a `.writ` file or a directory of them, see [`find`]) into a
+    /// compiler. The one way a policy on disk is loaded: `writ check`, `writ eval`, the other
+    /// commands and the Python and Node bindings all come here.
+    pub fn load(path: &Path) -> io::Result<crate::Compiler> {
+        load(path).map(crate::Compiler::new)
+    }
+
+    /// The policy's sources, each named as a person finds it on disk ([`display_path`]): for
+    /// diagnostics printed to people or handed to a binding's caller.
+    pub fn display_sources(&self, policy: &Path) -> Vec<crate::SourceText> {
+        self.sources()
+            .into_iter()
+            .map(|mut s| {
+                s.path = display_path(policy, &s.path);
+                s
+            })
+            .collect()
+    }
+}
+
+/// How a policy file (named relative to the policy, as the compiler and the IR name it) is shown
+/// to the user: under the policy directory, or the policy file as given.
+pub fn display_path(policy: &Path, file: &str) -> String {
+    if policy.is_dir() {
+        policy.join(file).display().to_string()
+    } else {
+        policy.display().to_string()
+    }
+}

@@ -169,6 +169,22 @@ pub enum RequestErrorKind {
     Gateway,
 }
 
+impl RequestErrorKind {
+    /// The kind's stable name, `snake_case` (`missing`, `wrong_type`): what the Python and Node
+    /// bindings put in their errors' `kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestErrorKind::Syntax => "syntax",
+            RequestErrorKind::DuplicateKey => "duplicate_key",
+            RequestErrorKind::Missing => "missing",
+            RequestErrorKind::WrongType => "wrong_type",
+            RequestErrorKind::InvalidValue => "invalid_value",
+            RequestErrorKind::UnknownKey => "unknown_key",
+            RequestErrorKind::Gateway => "gateway",
+        }
+    }
+}
+
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.field.is_empty() {
