@@ -8,33 +8,16 @@
     reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{Run, Writ, root};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
+/// `writ ARGS` with a fixed build time, so that bundles are byte-for-byte reproducible.
 fn writ(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .env("SOURCE_DATE_EPOCH", "1796077800")
-        .output()
-        .expect("run writ");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Writ::new(args).env("SOURCE_DATE_EPOCH", "1796077800").run()
 }
+
+use std::path::{Path, PathBuf};
 
 fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("writ-bundle-{name}-{}", std::process::id()));

@@ -7,40 +7,13 @@
     reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
 )]
 
+mod common;
+
+use common::{Run, Writ, root, writ};
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn writ(args: &[&str], stdin: Option<&str>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run writ");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    let out = child.wait_with_output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
 
 fn transcript(r: &Run) -> String {
     format!("exit: {}\n--- stdout\n{}--- stderr\n{}", r.code, r.stdout, r.stderr)
@@ -49,11 +22,11 @@ fn transcript(r: &Run) -> String {
 #[test]
 fn check_examples_human_and_json() {
     for example in ["examples/coding-agents/policy", "examples/support-agents/policy.writ"] {
-        let human = writ(&["check", example], None);
+        let human = writ(&["check", example]);
         assert_eq!(human.code, 0, "{}", transcript(&human));
         let name = example.replace('/', "_");
         insta::assert_snapshot!(format!("check_human_{name}"), transcript(&human));
-        let json = writ(&["check", example, "--format", "json"], None);
+        let json = writ(&["check", example, "--format", "json"]);
         assert_eq!(json.code, 0);
         let parsed: serde_json::Value = serde_json::from_str(&json.stdout).expect("a JSON array");
         assert!(parsed.is_array());
@@ -64,18 +37,18 @@ fn check_examples_human_and_json() {
 #[test]
 fn check_reports_errors_with_exit_1() {
     let path = "compiler/tests/diagnostics/many_errors.writ";
-    let human = writ(&["check", path], None);
+    let human = writ(&["check", path]);
     assert_eq!(human.code, 1);
     assert!(human.stdout.contains("many_errors.writ:"), "file:line:column in {}", human.stdout);
     insta::assert_snapshot!(transcript(&human));
-    let json = writ(&["check", path, "--format", "json"], None);
+    let json = writ(&["check", path, "--format", "json"]);
     assert_eq!(json.code, 1);
     insta::assert_snapshot!(transcript(&json));
 }
 
 #[test]
 fn check_missing_path_is_an_io_error() {
-    let r = writ(&["check", "no/such/policy.writ"], None);
+    let r = writ(&["check", "no/such/policy.writ"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("cannot read policy `no/such/policy.writ`"), "{}", r.stderr);
 }
@@ -90,27 +63,30 @@ fn eval_one_request_in_every_format() {
         "feature-start",
     ] {
         let file = format!("examples/coding-agents/requests/{request}.json");
-        let json = writ(&["eval", "--policy", policy, "--request", &file], None);
+        let json = writ(&["eval", "--policy", policy, "--request", &file]);
         assert_eq!(json.code, 0, "{}", transcript(&json));
         insta::assert_snapshot!(format!("eval_json_{request}"), transcript(&json));
-        let explained = writ(
-            &["eval", "--policy", policy, "--request", &file, "--explain", "--format", "human"],
-            None,
-        );
-        assert_eq!(explained.code, 0);
-        insta::assert_snapshot!(format!("eval_explain_{request}"), transcript(&explained));
-    }
-    let explain_json = writ(
-        &[
+        let explained = writ(&[
             "eval",
             "--policy",
             policy,
             "--request",
-            "examples/coding-agents/requests/prod-deploy-pending.json",
+            &file,
             "--explain",
-        ],
-        None,
-    );
+            "--format",
+            "human",
+        ]);
+        assert_eq!(explained.code, 0);
+        insta::assert_snapshot!(format!("eval_explain_{request}"), transcript(&explained));
+    }
+    let explain_json = writ(&[
+        "eval",
+        "--policy",
+        policy,
+        "--request",
+        "examples/coding-agents/requests/prod-deploy-pending.json",
+        "--explain",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&explain_json.stdout).unwrap();
     assert!(v.get("explain").is_some(), "--explain adds the trace to the JSON");
     insta::assert_snapshot!(transcript(&explain_json));
@@ -120,10 +96,10 @@ fn eval_one_request_in_every_format() {
 fn eval_request_from_stdin() {
     let text = std::fs::read_to_string(root().join("examples/support-agents/requests/refund.json"))
         .unwrap();
-    let r = writ(
-        &["eval", "--policy", "examples/support-agents/policy.writ", "--request", "-"],
-        Some(&text),
-    );
+    let r =
+        Writ::new(&["eval", "--policy", "examples/support-agents/policy.writ", "--request", "-"])
+            .stdin(Some(&text))
+            .run();
     assert_eq!(r.code, 0, "{}", transcript(&r));
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["decision"], "allow");
@@ -131,16 +107,13 @@ fn eval_request_from_stdin() {
 
 #[test]
 fn eval_malformed_request_names_the_field() {
-    let r = writ(
-        &[
-            "eval",
-            "--policy",
-            "examples/support-agents/policy.writ",
-            "--request",
-            "examples/support-agents/requests/malformed.json",
-        ],
-        None,
-    );
+    let r = writ(&[
+        "eval",
+        "--policy",
+        "examples/support-agents/policy.writ",
+        "--request",
+        "examples/support-agents/requests/malformed.json",
+    ]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("chain[0].kind"), "{}", r.stderr);
     assert!(r.stdout.is_empty(), "no decision for a malformed request");
@@ -149,16 +122,13 @@ fn eval_malformed_request_names_the_field() {
 
 #[test]
 fn eval_requests_streams_one_line_per_request() {
-    let r = writ(
-        &[
-            "eval",
-            "--policy",
-            "examples/coding-agents/policy",
-            "--requests",
-            "examples/coding-agents/requests.jsonl",
-        ],
-        None,
-    );
+    let r = writ(&[
+        "eval",
+        "--policy",
+        "examples/coding-agents/policy",
+        "--requests",
+        "examples/coding-agents/requests.jsonl",
+    ]);
     assert_eq!(r.code, 2, "one request is malformed: {}", transcript(&r));
     let input_lines =
         std::fs::read_to_string(root().join("examples/coding-agents/requests.jsonl")).unwrap();
@@ -175,10 +145,10 @@ fn eval_requests_streams_one_line_per_request() {
 #[test]
 fn eval_requests_skips_blank_lines_and_counts_them() {
     let input = "\n{\"action\": \"start\"}\n\n   \n{not json\n";
-    let r = writ(
-        &["eval", "--policy", "examples/support-agents/policy.writ", "--requests", "-"],
-        Some(input),
-    );
+    let r =
+        Writ::new(&["eval", "--policy", "examples/support-agents/policy.writ", "--requests", "-"])
+            .stdin(Some(input))
+            .run();
     assert_eq!(r.code, 2);
     let lines: Vec<serde_json::Value> =
         r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -189,23 +159,20 @@ fn eval_requests_skips_blank_lines_and_counts_them() {
 
 #[test]
 fn eval_refuses_a_policy_with_errors() {
-    let r = writ(
-        &[
-            "eval",
-            "--policy",
-            "compiler/tests/diagnostics/unknown_role.writ",
-            "--request",
-            "examples/support-agents/requests/refund.json",
-        ],
-        None,
-    );
+    let r = writ(&[
+        "eval",
+        "--policy",
+        "compiler/tests/diagnostics/unknown_role.writ",
+        "--request",
+        "examples/support-agents/requests/refund.json",
+    ]);
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("writ::unknown_role"), "{}", r.stderr);
 }
 
 #[test]
 fn fmt_check_accepts_the_examples() {
-    let r = writ(&["fmt", "--check", "examples"], None);
+    let r = writ(&["fmt", "--check", "examples"]);
     assert_eq!(r.code, 0, "examples are formatted: {}", transcript(&r));
     assert!(r.stdout.is_empty());
 }
@@ -220,30 +187,30 @@ fn fmt_check_lists_unformatted_files_and_fmt_fixes_them() {
     )
     .unwrap();
     let path = file.to_str().unwrap();
-    let check = writ(&["fmt", "--check", path], None);
+    let check = writ(&["fmt", "--check", path]);
     assert_eq!(check.code, 1);
     assert_eq!(check.stdout.trim(), path);
-    let fix = writ(&["fmt", path], None);
+    let fix = writ(&["fmt", path]);
     assert_eq!(fix.code, 0, "{}", transcript(&fix));
     let formatted = std::fs::read_to_string(&file).unwrap();
     insta::assert_snapshot!(formatted);
-    assert_eq!(writ(&["fmt", "--check", path], None).code, 0);
+    assert_eq!(writ(&["fmt", "--check", path]).code, 0);
 }
 
 #[test]
 fn fmt_stdin_and_syntax_errors() {
-    let ok = writ(&["fmt", "-"], Some("tool  ping\n"));
+    let ok = Writ::new(&["fmt", "-"]).stdin(Some("tool  ping\n")).run();
     assert_eq!(ok.code, 0);
     assert_eq!(ok.stdout, "tool ping\n");
-    let broken = writ(&["fmt", "-"], Some("role dev {\n  may\n"));
+    let broken = Writ::new(&["fmt", "-"]).stdin(Some("role dev {\n  may\n")).run();
     assert_eq!(broken.code, 1);
     assert!(broken.stderr.contains("cannot format `<stdin>`"), "{}", broken.stderr);
 }
 
 #[test]
 fn usage_errors_exit_2() {
-    assert_eq!(writ(&["eval", "--policy", "examples"], None).code, 2);
-    assert_eq!(writ(&["frobnicate"], None).code, 2);
+    assert_eq!(writ(&["eval", "--policy", "examples"]).code, 2);
+    assert_eq!(writ(&["frobnicate"]).code, 2);
 }
 
 /// Bad policy text of every sort gets diagnostics and exit 1, never a crash.
@@ -278,7 +245,7 @@ fn hostile_policy_text_never_crashes() {
     for (name, bytes) in cases {
         let file = dir.join(format!("{name}.writ"));
         std::fs::write(&file, &bytes).unwrap();
-        let r = writ(&["check", file.to_str().unwrap()], None);
+        let r = writ(&["check", file.to_str().unwrap()]);
         assert!(r.code == 0 || r.code == 1, "{name}: {}", transcript(&r));
         assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
         if name != "empty" {
@@ -302,7 +269,7 @@ fn tempdir(name: &str) -> PathBuf {
 #[test]
 fn check_ci_formats() {
     let path = "compiler/tests/diagnostics/many_errors.writ";
-    let github = writ(&["check", path, "--format", "github"], None);
+    let github = writ(&["check", path, "--format", "github"]);
     assert_eq!(github.code, 1);
     assert!(
         github
@@ -311,7 +278,7 @@ fn check_ci_formats() {
             .all(|l| l.starts_with("::error file=") || l.starts_with("::warning file="))
     );
     insta::assert_snapshot!(transcript(&github));
-    let sarif = writ(&["check", path, "--format", "sarif"], None);
+    let sarif = writ(&["check", path, "--format", "sarif"]);
     assert_eq!(sarif.code, 1);
     let v: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
     assert_eq!(v["version"], "2.1.0");
@@ -370,10 +337,10 @@ fn eval_explains_commands_paths_and_history() {
         "tests/fixtures/v2/requests.jsonl",
         "--explain",
     ];
-    let human = writ(&[&args[..], &["--format", "human"]].concat(), None);
+    let human = writ(&[&args[..], &["--format", "human"]].concat());
     assert_eq!(human.code, 0, "{}", transcript(&human));
     insta::assert_snapshot!(transcript(&human));
-    let json = writ(&args, None);
+    let json = writ(&args);
     assert_eq!(json.code, 0, "{}", transcript(&json));
     insta::assert_snapshot!(transcript(&json));
 }
@@ -387,22 +354,35 @@ fn eval_strict_rejects_a_misspelt_key_and_explain_notes_it() {
         "chain": [{"id": "lin", "kind": "human", "rolse": ["support_lead"]}],
         "evidance": [{"kind": "ticket"}]}"#;
     let policy = "examples/support-agents/policy.writ";
-    let lenient = writ(&["eval", "--policy", policy, "--request", "-"], Some(request));
+    let lenient =
+        Writ::new(&["eval", "--policy", policy, "--request", "-"]).stdin(Some(request)).run();
     assert_eq!(lenient.code, 0, "{}", lenient.stderr);
-    let explained = writ(
-        &["eval", "--policy", policy, "--request", "-", "--explain", "--format", "human"],
-        Some(request),
-    );
+    let explained = Writ::new(&[
+        "eval",
+        "--policy",
+        policy,
+        "--request",
+        "-",
+        "--explain",
+        "--format",
+        "human",
+    ])
+    .stdin(Some(request))
+    .run();
     assert_eq!(explained.code, 0, "{}", explained.stderr);
     let notes: Vec<&str> = explained.stdout.lines().filter(|l| l.contains("note:")).collect();
     insta::assert_snapshot!(notes.join("\n"), @r"
       note: request key `evidance` is not in the schema and was ignored (did you mean `evidence`?)
       note: request key `chain[0].rolse` is not in the schema and was ignored (did you mean `roles`?)
     ");
-    let json = writ(&["eval", "--policy", policy, "--request", "-", "--explain"], Some(request));
+    let json = Writ::new(&["eval", "--policy", policy, "--request", "-", "--explain"])
+        .stdin(Some(request))
+        .run();
     let decision: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(decision["unknown_keys"][1]["field"], "chain[0].rolse");
-    let strict = writ(&["eval", "--policy", policy, "--request", "-", "--strict"], Some(request));
+    let strict = Writ::new(&["eval", "--policy", policy, "--request", "-", "--strict"])
+        .stdin(Some(request))
+        .run();
     assert_eq!(strict.code, 2);
     assert!(strict.stdout.is_empty(), "no decision for a rejected request");
     insta::assert_snapshot!(transcript(&strict), @r"

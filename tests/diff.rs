@@ -10,26 +10,16 @@
     reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
 )]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn writ(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(args)
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
-}
+use common::{Run, writ};
 
 const OLD: &str = "examples/coding-agents/policy";
 const NEW: &str = "tests/fixtures/diff/widened";
 
 #[test]
 fn reach_changes_per_role() {
-    let (code, stdout) = writ(&["diff", OLD, NEW, "--format", "json"]);
+    let Run { code, stdout, .. } = writ(&["diff", OLD, NEW, "--format", "json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["widened"], true);
@@ -61,7 +51,7 @@ fn reach_changes_per_role() {
 
 #[test]
 fn recorded_requests_whose_decision_changes() {
-    let (code, stdout) =
+    let Run { code, stdout, .. } =
         writ(&["diff", OLD, NEW, "--requests", "examples/coding-agents/requests.jsonl"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("requests: 6 decided, 1 changed, 1 malformed skipped"), "{stdout}");
@@ -71,7 +61,7 @@ fn recorded_requests_whose_decision_changes() {
 
 #[test]
 fn markdown_for_pull_requests() {
-    let (_, stdout) = writ(&["diff", OLD, NEW, "--format", "markdown"]);
+    let Run { stdout, .. } = writ(&["diff", OLD, NEW, "--format", "markdown"]);
     assert!(stdout.contains("| role | change | workflow | tool | before | after |"));
     assert!(stdout.contains("**Reach widened**"));
     insta::assert_snapshot!(stdout);
@@ -79,13 +69,13 @@ fn markdown_for_pull_requests() {
 
 #[test]
 fn fail_on_widen() {
-    assert_eq!(writ(&["diff", OLD, NEW, "--fail-on-widen"]).0, 1);
+    assert_eq!(writ(&["diff", OLD, NEW, "--fail-on-widen"]).code, 1);
     // The reverse change only narrows: no request is let further.
-    let (code, stdout) = writ(&["diff", NEW, OLD, "--fail-on-widen", "--format", "json"]);
+    let Run { code, stdout, .. } = writ(&["diff", NEW, OLD, "--fail-on-widen", "--format", "json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["widened"], false, "{stdout}");
     assert_eq!(code, 0);
-    let (code, stdout) = writ(&["diff", OLD, OLD, "--fail-on-widen"]);
+    let Run { code, stdout, .. } = writ(&["diff", OLD, OLD, "--fail-on-widen"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("no role's reach changed"));
 }
@@ -95,7 +85,7 @@ fn fail_on_widen() {
 #[test]
 fn commands_and_paths_widen() {
     let (old, new) = ("tests/fixtures/v2/policy.writ", "tests/fixtures/v2-widened/policy.writ");
-    let (code, stdout) = writ(&["diff", old, new, "--fail-on-widen", "--format", "json"]);
+    let Run { code, stdout, .. } = writ(&["diff", old, new, "--fail-on-widen", "--format", "json"]);
     assert_eq!(code, 1, "{stdout}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["widened"], true);
@@ -107,7 +97,7 @@ fn commands_and_paths_widen() {
     assert!(fs["before"].as_str().unwrap().contains(r#"not (file under ".env")"#), "{fs}");
     assert!(!fs["after"].as_str().unwrap().contains(".env"), "{fs}");
     assert!(tool("deploy").is_none(), "deploy did not change: {stdout}");
-    let (code, stdout) =
+    let Run { code, stdout, .. } =
         writ(&["diff", old, new, "--requests", "tests/fixtures/v2/requests.jsonl"]);
     assert_eq!(code, 0);
     insta::assert_snapshot!(stdout);
@@ -162,7 +152,8 @@ fn exact_widenings() {
         let new = BASE.replacen(from, to, 1);
         assert_ne!(new, BASE, "{name}");
         let (old, new) = pair(name, BASE, &new);
-        let (code, stdout) = writ(&["diff", &old, &new, "--fail-on-widen", "--format", "json"]);
+        let Run { code, stdout, .. } =
+            writ(&["diff", &old, &new, "--fail-on-widen", "--format", "json"]);
         let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(v["widened"], *widens, "{name}: {stdout}");
         assert_eq!(code, i32::from(*widens), "{name}");
@@ -171,7 +162,7 @@ fn exact_widenings() {
                 std::env::temp_dir().join(format!("writ-diff-{}-{name}.json", std::process::id()));
             std::fs::write(&file, w["request"].to_string()).unwrap();
             for (policy, want) in [(&old, &w["old"]), (&new, &w["new"])] {
-                let (_, out) =
+                let Run { stdout: out, .. } =
                     writ(&["eval", "--policy", policy, "--request", file.to_str().unwrap()]);
                 let d: serde_json::Value = serde_json::from_str(&out).unwrap();
                 assert_eq!(&d["decision"], want, "{name}: {w}");
@@ -192,7 +183,7 @@ fn exact_widenings() {
         &with_pusher.replacen("start by dev", "start by dev, pusher", 1),
         &wider,
     );
-    let (code, stdout) = writ(&["diff", &old, &new, "--fail-on-widen"]);
+    let Run { code, stdout, .. } = writ(&["diff", &old, &new, "--fail-on-widen"]);
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("push via w (pusher): deny -> allow"), "{stdout}");
 }
@@ -212,7 +203,7 @@ fn recorded_requests_that_widen_fail() {
         r#"{"action":"call","workflow":"w","tool":"deploy","args":{"env":"prod"},"chain":[{"id":"a","kind":"human","roles":["dev"]}],"evidence":[{"kind":"approval","by":{"id":"b","kind":"human","roles":["lead"]}}]}"#,
     )
     .unwrap();
-    let (code, stdout) = writ(&[
+    let Run { code, stdout, .. } = writ(&[
         "diff",
         &old,
         &new,

@@ -10,6 +10,10 @@
     reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
 )]
 
+mod common;
+
+use common::{Run, temp_dir, writ_in};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -42,31 +46,6 @@ const SUBJECT: &str = "sha256:9f2c";
 /// Issued long ago, valid for ten years: statements that do not change from run to run.
 const ISSUED: &str = "2026-01-01T00:00:00Z";
 
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let dir =
-        std::env::temp_dir().join(format!("writ-evidence-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn writ(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run writ");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
@@ -79,7 +58,7 @@ fn public(seed: u8) -> String {
 /// and an outsider (9), and a trust file: lee, kim and dev are leads (dev is also the one who
 /// asks), ci may attest only `tests_passed`.
 fn setup(name: &str) -> PathBuf {
-    let dir = temp_dir(name);
+    let dir = temp_dir("evidence", name);
     std::fs::write(dir.join("policy.writ"), POLICY).unwrap();
     for (seed, name) in [(1, "lee"), (2, "kim"), (3, "dev"), (4, "ci"), (9, "outsider")] {
         std::fs::write(dir.join(format!("{name}.key")), bundle::encode_signing_key(&key(seed)))
@@ -117,7 +96,7 @@ fn attest(dir: &Path, signer: &str, name: &str, extra: &[&str]) -> String {
         }
     }
     args.extend(extra);
-    let (code, _, stderr) = writ(dir, &args);
+    let Run { code, stderr, .. } = writ_in(dir, &args);
     assert_eq!(code, 0, "{stderr}");
     std::fs::read_to_string(dir.join(out)).unwrap()
 }
@@ -127,7 +106,7 @@ fn eval(dir: &Path, paths: &[&str]) -> (Json, String) {
     let mut args = vec!["eval", "--policy", "policy.writ", "--request", "request.json"];
     args.extend(["--trust", "trust.json", "--evidence"]);
     args.extend(paths);
-    let (code, stdout, stderr) = writ(dir, &args);
+    let Run { code, stdout, stderr } = writ_in(dir, &args);
     assert_eq!(code, 0, "{stderr}");
     (serde_json::from_str(&stdout).unwrap(), stderr)
 }
@@ -142,7 +121,7 @@ fn attest_writes_a_deterministic_statement() {
     let text = attest(&dir, "lee", "lee", &["--field", "ticket=REL-1", "--field", "n=3"]);
     insta::assert_snapshot!(text);
     // Standard output by default, the same bytes.
-    let (code, stdout, _) = writ(
+    let Run { code, stdout, .. } = writ_in(
         &dir,
         &[
             "attest",
@@ -181,7 +160,7 @@ fn attest_writes_a_deterministic_statement() {
             "today",
         ],
     ] {
-        let (code, stdout, stderr) = writ(&dir, &bad);
+        let Run { code, stdout, stderr } = writ_in(&dir, &bad);
         assert_eq!(code, 2, "{bad:?}: {stdout}{stderr}");
         assert!(stdout.is_empty() && !stderr.is_empty(), "{bad:?}");
     }
@@ -195,7 +174,7 @@ fn two_leads_allow_and_explain_names_the_statements() {
     let (decision, stderr) = eval(&dir, &["evidence"]);
     assert_eq!(outcome(&decision).0, "allow", "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
-    let (code, stdout, _) = writ(
+    let Run { code, stdout, .. } = writ_in(
         &dir,
         &[
             "eval",
@@ -216,8 +195,8 @@ fn two_leads_allow_and_explain_names_the_statements() {
     let value: Json = serde_json::from_str(&stdout).unwrap();
     insta::assert_json_snapshot!(value["statements"]);
     // Without the statements: pending.
-    let (code, stdout, _) =
-        writ(&dir, &["eval", "--policy", "policy.writ", "--request", "request.json"]);
+    let Run { code, stdout, .. } =
+        writ_in(&dir, &["eval", "--policy", "policy.writ", "--request", "request.json"]);
     assert_eq!(code, 0);
     assert_eq!(serde_json::from_str::<Json>(&stdout).unwrap()["decision"], "pending");
 }
@@ -273,7 +252,7 @@ fn rejected_statements_are_reported_and_ignored() {
     let dir = setup("rejected");
     attest(&dir, "outsider", "a-outsider", &[]);
     // ci may only attest tests_passed.
-    let (code, _, stderr) = writ(
+    let Run { code, stderr, .. } = writ_in(
         &dir,
         &[
             "attest",
@@ -355,7 +334,7 @@ fn a_bad_trust_file_is_a_start_up_error_naming_the_entry() {
                 "bad-trust.json",
             ],
         ] {
-            let (code, stdout, stderr) = writ(&dir, &command);
+            let Run { code, stdout, stderr } = writ_in(&dir, &command);
             assert_eq!(code, 2, "{stdout}{stderr}");
             messages.push(stderr.trim().to_string());
         }
@@ -524,7 +503,7 @@ fn serve_takes_statements_and_decides_with_them() {
     let mut counted = counted;
     counted.sort_unstable();
     assert_eq!(counted, ["dev", "kim", "lee"]);
-    let (code, _, stderr) = writ(&dir, &["log", "verify", "decisions.jsonl"]);
+    let Run { code, stderr, .. } = writ_in(&dir, &["log", "verify", "decisions.jsonl"]);
     assert_eq!(code, 0, "{stderr}");
 }
 
@@ -736,7 +715,7 @@ fn a_pending_git_push_is_allowed_once_a_lead_attests_that_very_call() {
     let last: Json = serde_json::from_str(log.lines().last().unwrap()).unwrap();
     assert_eq!(last["decision"], "allow");
     assert_eq!(last["statements"][0]["signer"], "lee");
-    assert_eq!(writ(&dir, &["log", "verify", "decisions.jsonl"]).0, 0);
+    assert_eq!(writ_in(&dir, &["log", "verify", "decisions.jsonl"]).code, 0);
 }
 
 #[test]
@@ -781,14 +760,17 @@ fn a_checkpoint_detects_a_cut_tail_and_a_rewritten_chain() {
     }
     let text = String::from_utf8(log.into_inner()).unwrap();
     std::fs::write(dir.join("log.jsonl"), &text).unwrap();
-    let (code, stdout, stderr) =
-        writ(&dir, &["log", "checkpoint", "log.jsonl", "--key", "lee.key"]);
+    let Run { code, stdout, stderr } =
+        writ_in(&dir, &["log", "checkpoint", "log.jsonl", "--key", "lee.key"]);
     assert_eq!(code, 0, "{stderr}");
     std::fs::write(dir.join("log.checkpoint"), &stdout).unwrap();
     let verify = |file: &str, key: &str| {
-        writ(&dir, &["log", "verify", file, "--checkpoint", "log.checkpoint", "--verify-key", key])
+        writ_in(
+            &dir,
+            &["log", "verify", file, "--checkpoint", "log.checkpoint", "--verify-key", key],
+        )
     };
-    assert_eq!(verify("log.jsonl", "lee.pub").0, 0);
+    assert_eq!(verify("log.jsonl", "lee.pub").code, 0);
 
     // Lines appended after the checkpoint are fine.
     let mut longer = text.clone();
@@ -797,8 +779,8 @@ fn a_checkpoint_detects_a_cut_tail_and_a_rewritten_chain() {
     let lines: Vec<&str> = text.lines().collect();
     // Deleted tail lines: the chain alone accepts it, the checkpoint does not.
     std::fs::write(dir.join("cut.jsonl"), format!("{}\n", lines[..3].join("\n"))).unwrap();
-    assert_eq!(writ(&dir, &["log", "verify", "cut.jsonl"]).0, 0);
-    let (code, _, stderr) = verify("cut.jsonl", "lee.pub");
+    assert_eq!(writ_in(&dir, &["log", "verify", "cut.jsonl"]).code, 0);
+    let Run { code, stderr, .. } = verify("cut.jsonl", "lee.pub");
     assert_eq!(code, 1);
     assert!(stderr.contains("the log has 3 lines, but the checkpoint saw 5"), "{stderr}");
 
@@ -816,16 +798,16 @@ fn a_checkpoint_detects_a_cut_tail_and_a_rewritten_chain() {
         rewritten.push(line);
     }
     std::fs::write(dir.join("rewritten.jsonl"), format!("{}\n", rewritten.join("\n"))).unwrap();
-    assert_eq!(writ(&dir, &["log", "verify", "rewritten.jsonl"]).0, 0);
-    let (code, _, stderr) = verify("rewritten.jsonl", "lee.pub");
+    assert_eq!(writ_in(&dir, &["log", "verify", "rewritten.jsonl"]).code, 0);
+    let Run { code, stderr, .. } = verify("rewritten.jsonl", "lee.pub");
     assert_eq!(code, 1);
     assert!(stderr.contains("the log was rewritten up to that line"), "{stderr}");
 
     // Another key, or a checkpoint altered: refused.
-    assert_eq!(verify("log.jsonl", "kim.pub").0, 1);
+    assert_eq!(verify("log.jsonl", "kim.pub").code, 1);
     let altered = stdout.replace("\"lines\":5", "\"lines\":3");
     std::fs::write(dir.join("log.checkpoint"), altered).unwrap();
-    let (code, _, stderr) = verify("cut.jsonl", "lee.pub");
+    let Run { code, stderr, .. } = verify("cut.jsonl", "lee.pub");
     assert_eq!(code, 1);
     assert!(stderr.contains("signature does not verify"), "{stderr}");
 }
@@ -854,7 +836,7 @@ fn serve_writes_checkpoints_of_its_decision_log() {
         assert!(Instant::now() < deadline, "no checkpoint written");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let (code, stdout, stderr) = writ(
+    let Run { code, stdout, stderr } = writ_in(
         &dir,
         &[
             "log",
@@ -872,7 +854,7 @@ fn serve_writes_checkpoints_of_its_decision_log() {
     let summary: Json = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["checkpoint"]["lines"], 4);
     // Serve refuses a checkpoint without a log file.
-    let (code, _, stderr) = writ(
+    let Run { code, stderr, .. } = writ_in(
         &dir,
         &[
             "serve",

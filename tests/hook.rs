@@ -197,7 +197,7 @@ fn failures_deny_and_exit_0() {
                 IDENTITY,
             ],
             &read,
-            "has errors",
+            "`writ check tests/hook/broken.writ` shows them all",
         ),
         (
             "empty input",

@@ -8,26 +8,9 @@
     reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
 )]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn writ(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run writ");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{Run, writ};
 
 /// Writes `text` as a policy file and runs `writ check` on it.
 fn check(name: &str, text: &str) -> (i32, String) {
@@ -35,7 +18,7 @@ fn check(name: &str, text: &str) -> (i32, String) {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("tools.writ");
     std::fs::write(&file, text).unwrap();
-    let (code, stdout, stderr) = writ(&["check", &file.display().to_string()]);
+    let Run { code, stdout, stderr } = writ(&["check", &file.display().to_string()]);
     let _ = std::fs::remove_dir_all(&dir);
     (code, format!("{stdout}{stderr}"))
 }
@@ -43,7 +26,7 @@ fn check(name: &str, text: &str) -> (i32, String) {
 #[test]
 fn filesystem_server() {
     let fixture = "tests/fixtures/mcp/filesystem-tools.json";
-    let (code, stdout, stderr) = writ(&["import", "mcp", fixture, "--server", "filesystem"]);
+    let Run { code, stdout, stderr } = writ(&["import", "mcp", fixture, "--server", "filesystem"]);
     assert_eq!(code, 0, "{stderr}");
     insta::assert_snapshot!("filesystem_writ", stdout);
     insta::assert_snapshot!("filesystem_warnings", stderr);
@@ -55,7 +38,7 @@ fn filesystem_server() {
     let (code, report) = check("fs", &stdout);
     assert_eq!(code, 0, "{report}");
     // Formatted already: `writ fmt` would change nothing.
-    let (code, formatted, _) = writ(&["import", "mcp", fixture]);
+    let Run { code, stdout: formatted, .. } = writ(&["import", "mcp", fixture]);
     assert_eq!(code, 0);
     assert!(formatted.contains("tool read_multiple_files(paths: [string]) [read_only]"));
     assert_eq!(check("fs-bare", &formatted).0, 0);
@@ -63,7 +46,8 @@ fn filesystem_server() {
 
 #[test]
 fn odd_names_and_schemas() {
-    let (code, stdout, stderr) = writ(&["import", "mcp", "tests/fixtures/mcp/odd-tools.json"]);
+    let Run { code, stdout, stderr } =
+        writ(&["import", "mcp", "tests/fixtures/mcp/odd-tools.json"]);
     assert_eq!(code, 0, "{stderr}");
     insta::assert_snapshot!("odd_writ", stdout);
     insta::assert_snapshot!("odd_warnings", stderr);
@@ -73,13 +57,13 @@ fn odd_names_and_schemas() {
 
 #[test]
 fn bad_input() {
-    let (code, _, stderr) = writ(&["import", "mcp", "Cargo.toml"]);
+    let Run { code, stderr, .. } = writ(&["import", "mcp", "Cargo.toml"]);
     assert_eq!(code, 2);
     assert!(stderr.starts_with("error: `Cargo.toml` is not JSON"), "{stderr}");
-    let (code, _, stderr) =
+    let Run { code, stderr, .. } =
         writ(&["import", "mcp", "examples/coding-agents/requests/feature-start.json"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("expected an MCP `tools/list` result"), "{stderr}");
-    let (code, _, _) = writ(&["import", "mcp", "no/such/file.json"]);
+    let Run { code, .. } = writ(&["import", "mcp", "no/such/file.json"]);
     assert_eq!(code, 2);
 }

@@ -8,29 +8,14 @@
     reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
 )]
 
+mod common;
+
+use common::{Run, root, writ};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use writ_evaluator::log::DecisionLog;
 use writ_evaluator::{Policy, Request};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn writ(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run writ");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("writ-log-{name}-{}", std::process::id()));
@@ -71,14 +56,14 @@ fn verify_intact_and_tampered_logs() {
     assert!(lines.len() >= 4, "the example has requests");
     let good = write(&dir, "good.jsonl", &lines);
 
-    let (code, stdout, stderr) = writ(&["log", "verify", &good]);
+    let Run { code, stdout, stderr } = writ(&["log", "verify", &good]);
     assert_eq!(code, 0, "{stderr}");
     let last = stdout.lines().nth(1).unwrap().strip_prefix("last: ").unwrap().to_string();
     assert!(last.starts_with("sha256:"));
-    let (code, stdout, _) = writ(&["log", "verify", &good, "--last", &last]);
+    let Run { code, stdout, .. } = writ(&["log", "verify", &good, "--last", &last]);
     assert_eq!(code, 0);
     assert!(stdout.contains("ends at the expected line"));
-    let (code, stdout, _) = writ(&["log", "verify", &good, "--format", "json"]);
+    let Run { code, stdout, .. } = writ(&["log", "verify", &good, "--format", "json"]);
     assert_eq!(code, 0);
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["lines"], lines.len());
@@ -90,7 +75,7 @@ fn verify_intact_and_tampered_logs() {
     assert!(i + 1 < altered.len(), "a deny before the last line");
     altered[i] = altered[i].replace("\"decision\":\"deny\"", "\"decision\":\"allow\"");
     let path = write(&dir, "altered.jsonl", &altered);
-    let (code, _, stderr) = writ(&["log", "verify", &path]);
+    let Run { code, stderr, .. } = writ(&["log", "verify", &path]);
     assert_eq!(code, 1);
     assert!(stderr.contains(&format!("line {}: `prev` is", i + 2)), "{stderr}");
     assert!(stderr.contains(&format!("line {} was altered", i + 1)), "{stderr}");
@@ -98,21 +83,21 @@ fn verify_intact_and_tampered_logs() {
     let mut deleted = lines.clone();
     deleted.remove(1);
     let path = write(&dir, "deleted.jsonl", &deleted);
-    let (code, _, stderr) = writ(&["log", "verify", &path]);
+    let Run { code, stderr, .. } = writ(&["log", "verify", &path]);
     assert_eq!(code, 1);
     assert!(stderr.contains("line 2:"), "{stderr}");
 
     let mut inserted = lines.clone();
     inserted.insert(2, lines[0].clone());
     let path = write(&dir, "inserted.jsonl", &inserted);
-    let (code, _, stderr) = writ(&["log", "verify", &path]);
+    let Run { code, stderr, .. } = writ(&["log", "verify", &path]);
     assert_eq!(code, 1);
     assert!(stderr.contains("line 3:"), "{stderr}");
 
     let mut reordered = lines.clone();
     reordered.swap(1, 2);
     let path = write(&dir, "reordered.jsonl", &reordered);
-    let (code, stdout, _) = writ(&["log", "verify", &path, "--format", "json"]);
+    let Run { code, stdout, .. } = writ(&["log", "verify", &path, "--format", "json"]);
     assert_eq!(code, 1);
     let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(json["ok"], false);
@@ -122,12 +107,12 @@ fn verify_intact_and_tampered_logs() {
     let mut cut = lines.clone();
     cut.pop();
     let path = write(&dir, "cut.jsonl", &cut);
-    assert_eq!(writ(&["log", "verify", &path]).0, 0);
-    let (code, _, stderr) = writ(&["log", "verify", &path, "--last", &last]);
+    assert_eq!(writ(&["log", "verify", &path]).code, 0);
+    let Run { code, stderr, .. } = writ(&["log", "verify", &path, "--last", &last]);
     assert_eq!(code, 1);
     assert!(stderr.contains("does not end with the expected line"), "{stderr}");
 
-    let (code, _, stderr) =
+    let Run { code, stderr, .. } =
         writ(&["log", "verify", &dir.join("missing.jsonl").display().to_string()]);
     assert_eq!(code, 2);
     assert!(stderr.starts_with("error: cannot read log"), "{stderr}");

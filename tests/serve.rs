@@ -10,9 +10,13 @@
     reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
 )]
 
+mod common;
+
+use common::temp_dir;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -50,17 +54,6 @@ const BROKEN: &str = "role dev {\n  may pong\n}\n";
 
 const ALLOW: &str = r#"{"action": "call", "workflow": "w", "tool": "ping",
   "chain": [{"id": "ada", "kind": "human", "roles": ["dev"]}, {"id": "bot/1", "kind": "agent"}]}"#;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let dir =
-        std::env::temp_dir().join(format!("writ-serve-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A running `writ serve`.
 struct Served {
@@ -181,7 +174,7 @@ fn verify_log(log: &Path) -> usize {
 
 #[test]
 fn sigterm_finishes_requests_in_flight_and_logs_every_decision() {
-    let dir = temp_dir("sigterm");
+    let dir = temp_dir("serve", "sigterm");
     let policy = dir.join("policy.writ");
     std::fs::write(&policy, POLICY).unwrap();
     let log = dir.join("decisions.jsonl");
@@ -256,7 +249,7 @@ fn sigterm_finishes_requests_in_flight_and_logs_every_decision() {
 
 #[test]
 fn sighup_reloads_and_a_broken_policy_keeps_the_old_one() {
-    let dir = temp_dir("sighup");
+    let dir = temp_dir("serve", "sighup");
     let policy = dir.join("policy.writ");
     std::fs::write(&policy, POLICY).unwrap();
     let served = serve(&["--policy", &policy.display().to_string(), "--no-watch"]);
@@ -286,7 +279,7 @@ fn sighup_reloads_and_a_broken_policy_keeps_the_old_one() {
 
 #[test]
 fn the_decision_log_can_go_to_standard_output() {
-    let dir = temp_dir("stdout");
+    let dir = temp_dir("serve", "stdout");
     let policy = dir.join("policy.writ");
     std::fs::write(&policy, POLICY).unwrap();
     let served = serve(&["--policy", &policy.display().to_string(), "--decision-log", "-"]);
@@ -307,7 +300,7 @@ fn run_writ(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn start_up_errors() {
-    let dir = temp_dir("errors");
+    let dir = temp_dir("serve", "errors");
     let policy = dir.join("policy.writ");
     std::fs::write(&policy, BROKEN).unwrap();
     let policy = policy.display().to_string();
@@ -346,7 +339,7 @@ fn start_up_errors() {
 #[test]
 fn a_tampered_bundle_is_refused_at_start() {
     use writ_evaluator::bundle::{SigningKey, encode_verifying_key, write};
-    let dir = temp_dir("bundle");
+    let dir = temp_dir("serve", "bundle");
     let key = SigningKey::from_bytes(&[3; 32]);
     let compiler = writ_compiler::Compiler::new(vec![("policy.writ".into(), POLICY.into())]);
     let ir = compiler.compilation().policy.clone().expect("the policy compiles");
@@ -390,7 +383,7 @@ fn a_tampered_bundle_is_refused_at_start() {
 #[test]
 fn a_bundle_older_than_the_minimum_version_is_refused_at_start() {
     use writ_evaluator::bundle::{SigningKey, encode_verifying_key, write_version};
-    let dir = temp_dir("min-version");
+    let dir = temp_dir("serve", "min-version");
     let key = SigningKey::from_bytes(&[3; 32]);
     let compiler = writ_compiler::Compiler::new(vec![("policy.writ".into(), POLICY.into())]);
     let ir = compiler.compilation().policy.clone().expect("the policy compiles");
@@ -507,7 +500,7 @@ fn redis_server() -> Option<Redis> {
 #[test]
 fn two_replicas_sharing_redis_count_a_limit_across_both() {
     let Some(mut redis) = redis_server() else { return };
-    let dir = temp_dir("redis");
+    let dir = temp_dir("serve", "redis");
     let policy = dir.join("policy.writ");
     std::fs::write(&policy, LIMITED).unwrap();
     let url = format!("redis://127.0.0.1:{}/0", redis.port);

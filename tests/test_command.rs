@@ -7,29 +7,16 @@
     reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
 )]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn writ(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(args)
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{Run, writ};
 
 const FAILING: &str = "tests/fixtures/failing_tests.writ";
 
 #[test]
 fn examples_pass_their_own_tests() {
     for example in ["examples/coding-agents/policy", "examples/support-agents/policy.writ"] {
-        let (code, stdout, stderr) = writ(&["test", example]);
+        let Run { code, stdout, stderr } = writ(&["test", example]);
         assert_eq!(code, 0, "{stdout}{stderr}");
         assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
     }
@@ -37,7 +24,7 @@ fn examples_pass_their_own_tests() {
 
 #[test]
 fn failures_show_expected_actual_request_and_trace() {
-    let (code, stdout, _) = writ(&["test", FAILING]);
+    let Run { code, stdout, .. } = writ(&["test", FAILING]);
     assert_eq!(code, 1);
     assert!(stdout.contains("expected: allow"), "{stdout}");
     assert!(stdout.contains("actual:   pending (missing approval)"), "{stdout}");
@@ -49,7 +36,7 @@ fn failures_show_expected_actual_request_and_trace() {
 
 #[test]
 fn json_report() {
-    let (code, stdout, _) = writ(&["test", FAILING, "--format", "json"]);
+    let Run { code, stdout, .. } = writ(&["test", FAILING, "--format", "json"]);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["passed"], 1);
@@ -61,7 +48,7 @@ fn json_report() {
 
 #[test]
 fn junit_report_is_escaped_xml() {
-    let (code, stdout, _) = writ(&["test", FAILING, "--format", "junit"]);
+    let Run { code, stdout, .. } = writ(&["test", FAILING, "--format", "junit"]);
     assert_eq!(code, 1);
     assert!(stdout.starts_with("<?xml"));
     assert!(stdout.contains("prod is out of reach &lt;&amp;&gt;"), "{stdout}");
@@ -75,7 +62,7 @@ fn junit_report_is_escaped_xml() {
 /// for each failed test.
 #[test]
 fn junit_report_parses_back() {
-    let (_, stdout, _) = writ(&["test", FAILING, "--format", "junit"]);
+    let Run { stdout, .. } = writ(&["test", FAILING, "--format", "junit"]);
     let doc = roxmltree::Document::parse(&stdout).expect("well-formed XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
@@ -119,11 +106,11 @@ fn junit_report_parses_back() {
 
 #[test]
 fn filter_selects_tests_by_name() {
-    let (code, stdout, _) = writ(&["test", FAILING, "--filter", "ping"]);
+    let Run { code, stdout, .. } = writ(&["test", FAILING, "--filter", "ping"]);
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
     // A filter that matches nothing is a usage error, never a green run.
-    let (code, stdout, stderr) = writ(&["test", FAILING, "--filter", "nothing matches this"]);
+    let Run { code, stdout, stderr } = writ(&["test", FAILING, "--filter", "nothing matches this"]);
     assert_eq!(code, 2, "{stdout}");
     assert!(stdout.is_empty(), "{stdout}");
     assert!(
@@ -136,13 +123,13 @@ fn filter_selects_tests_by_name() {
 fn a_coverage_shortfall_is_reported_in_every_format() {
     let policy = "examples/support-agents/policy.writ";
     let args = |format: &'static str| ["test", policy, "--coverage-min", "99", "--format", format];
-    let (code, stdout, _) = writ(&args("github"));
+    let Run { code, stdout, .. } = writ(&args("github"));
     assert_eq!(code, 1);
     let line =
         stdout.lines().find(|l| l.contains("coverage_below_minimum")).expect("an annotation");
     assert!(line.starts_with("::error file=examples/support-agents/policy.writ,line="), "{line}");
     assert!(line.contains("coverage 87.5%25 is below the minimum of 99%25"), "{line}");
-    let (code, stdout, _) = writ(&args("junit"));
+    let Run { code, stdout, .. } = writ(&args("junit"));
     assert_eq!(code, 1);
     let doc = roxmltree::Document::parse(&stdout).expect("JUnit XML");
     let failure = doc
@@ -153,12 +140,12 @@ fn a_coverage_shortfall_is_reported_in_every_format() {
     let root = doc.root_element();
     let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
     assert_eq!(root.attribute("tests"), Some(cases.to_string().as_str()));
-    let (code, stdout, _) = writ(&args("sarif"));
+    let Run { code, stdout, .. } = writ(&args("sarif"));
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let results = v["runs"][0]["results"].as_array().unwrap();
     assert!(results.iter().any(|r| r["ruleId"] == "writ::coverage_below_minimum"), "{v}");
-    let (code, stdout, _) = writ(&args("json"));
+    let Run { code, stdout, .. } = writ(&args("json"));
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["coverage"]["minimum"], 99.0);
@@ -167,38 +154,40 @@ fn a_coverage_shortfall_is_reported_in_every_format() {
 
 #[test]
 fn coverage_lists_unexercised_rules_and_enforces_a_minimum() {
-    let (code, stdout, _) = writ(&["test", "examples/support-agents/policy.writ", "--coverage"]);
+    let Run { code, stdout, .. } =
+        writ(&["test", "examples/support-agents/policy.writ", "--coverage"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("coverage: "), "{stdout}");
     assert!(stdout.contains("not exercised"), "{stdout}");
-    let (code, stdout, _) =
+    let Run { code, stdout, .. } =
         writ(&["test", "examples/support-agents/policy.writ", "--coverage-min", "99"]);
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("below the minimum of 99%"), "{stdout}");
-    let (code, _, _) =
+    let Run { code, .. } =
         writ(&["test", "examples/support-agents/policy.writ", "--coverage-min", "10"]);
     assert_eq!(code, 0);
-    let (code, _, stderr) = writ(&["test", "examples", "--coverage-min", "150"]);
+    let Run { code, stderr, .. } = writ(&["test", "examples", "--coverage-min", "150"]);
     assert_eq!(code, 2, "{stderr}");
 }
 
 #[test]
 fn tests_are_type_checked() {
-    let (code, _, stderr) = writ(&["test", "compiler/tests/diagnostics/unknown_fixture.writ"]);
+    let Run { code, stderr, .. } =
+        writ(&["test", "compiler/tests/diagnostics/unknown_fixture.writ"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("writ::unknown_fixture"), "{stderr}");
 }
 
 #[test]
 fn ci_formats_annotate_failing_expectations() {
-    let (code, stdout, _) = writ(&["test", FAILING, "--format", "github"]);
+    let Run { code, stdout, .. } = writ(&["test", FAILING, "--format", "github"]);
     assert_eq!(code, 1);
     assert_eq!(stdout.lines().count(), 2);
     assert!(
         stdout.starts_with("::error file=tests/fixtures/failing_tests.writ,line=21,col=3"),
         "{stdout}"
     );
-    let (code, stdout, _) = writ(&["test", FAILING, "--format", "sarif"]);
+    let Run { code, stdout, .. } = writ(&["test", FAILING, "--format", "sarif"]);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), 2);
@@ -208,7 +197,7 @@ fn ci_formats_annotate_failing_expectations() {
 /// `by` is not a keyword (LANGUAGE.md §1): a role may be called `by`, even right after `by`.
 #[test]
 fn by_is_a_name() {
-    let (code, stdout, stderr) = writ(&["test", "tests/fixtures/by_is_a_name.writ"]);
+    let Run { code, stdout, stderr } = writ(&["test", "tests/fixtures/by_is_a_name.writ"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
 }

@@ -8,28 +8,15 @@
     reason = "a test fails by panicking; the library lints (Cargo.toml) are for shipped code"
 )]
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn writ(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(args)
-        .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{Run, writ};
 
 const POLICY: &str = "tests/fixtures/verify/policy.writ";
 
 #[test]
 fn human_report_shows_the_counterexample() {
-    let (code, stdout, stderr) = writ(&["verify", POLICY]);
+    let Run { code, stdout, stderr } = writ(&["verify", POLICY]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stdout.contains("3 hold, 1 fail, 0 unknown"), "{stdout}");
     insta::assert_snapshot!(stdout);
@@ -37,7 +24,7 @@ fn human_report_shows_the_counterexample() {
 
 #[test]
 fn json_report_is_one_object_per_claim_and_counterexamples_are_allowed() {
-    let (code, stdout, _) = writ(&["verify", POLICY, "--format", "json"]);
+    let Run { code, stdout, .. } = writ(&["verify", POLICY, "--format", "json"]);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let claims = v.as_array().unwrap();
@@ -47,7 +34,7 @@ fn json_report_is_one_object_per_claim_and_counterexamples_are_allowed() {
             let file = std::env::temp_dir()
                 .join(format!("writ-verify-counterexample-{}.json", std::process::id()));
             std::fs::write(&file, c["counterexample"].to_string()).unwrap();
-            let (code, out, err) =
+            let Run { code, stdout: out, stderr: err } =
                 writ(&["eval", "--policy", POLICY, "--request", file.to_str().unwrap()]);
             assert_eq!(code, 0, "{err}");
             let decided: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -61,10 +48,10 @@ fn json_report_is_one_object_per_claim_and_counterexamples_are_allowed() {
 
 #[test]
 fn sarif_and_github_report_the_failing_claim() {
-    let (code, sarif, _) = writ(&["verify", POLICY, "--format", "sarif"]);
+    let Run { code, stdout: sarif, .. } = writ(&["verify", POLICY, "--format", "sarif"]);
     assert_eq!(code, 1);
     insta::assert_snapshot!("sarif", sarif);
-    let (code, github, _) = writ(&["verify", POLICY, "--format", "github"]);
+    let Run { code, stdout: github, .. } = writ(&["verify", POLICY, "--format", "github"]);
     assert_eq!(code, 1);
     assert!(
         github.starts_with("::error file=tests/fixtures/verify/policy.writ,line=38"),
@@ -84,31 +71,31 @@ fn exit_codes() {
         "role r { may t }\ntool t(x: int)\nworkflow w {\n  start by r\n  allow t when x < 5\n}\nassert \"small\" {\n  never allow t when x > 4\n}\n",
     )
     .unwrap();
-    let (code, stdout, _) = writ(&["verify", holds.to_str().unwrap()]);
+    let Run { code, stdout, .. } = writ(&["verify", holds.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}");
     // Policy errors: 2.
     let broken = dir.join("broken.writ");
     std::fs::write(&broken, "role r { may nope }\n").unwrap();
-    let (code, _, _) = writ(&["verify", broken.to_str().unwrap()]);
+    let Run { code, .. } = writ(&["verify", broken.to_str().unwrap()]);
     assert_eq!(code, 2);
     // A missing path: 2.
-    let (code, _, _) = writ(&["verify", "tests/fixtures/verify/none.writ"]);
+    let Run { code, .. } = writ(&["verify", "tests/fixtures/verify/none.writ"]);
     assert_eq!(code, 2);
 }
 
 #[test]
 fn writ_test_runs_the_assertions() {
-    let (code, stdout, _) = writ(&["test", POLICY]);
+    let Run { code, stdout, .. } = writ(&["test", POLICY]);
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("3 hold, 1 fail, 0 unknown"), "{stdout}");
-    let (_, json, _) = writ(&["test", POLICY, "--format", "json", "--coverage"]);
+    let Run { stdout: json, .. } = writ(&["test", POLICY, "--format", "json", "--coverage"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["assertions_failed"], 1);
     assert_eq!(v["assertions"].as_array().map(Vec::len), Some(4));
     // The rules the claims were decided against are exercised.
     assert!(v["coverage"]["covered"].as_u64().unwrap() > 0, "{json}");
     for format in ["junit", "sarif", "github"] {
-        let (code, out, _) = writ(&["test", POLICY, "--format", format]);
+        let Run { code, stdout: out, .. } = writ(&["test", POLICY, "--format", format]);
         assert_eq!(code, 1);
         assert!(out.contains("counterexample"), "{format}: {out}");
     }

@@ -13,7 +13,6 @@
 use std::path::Path;
 
 use serde_json::{Map, Value as Json, json};
-use writ_compiler::{Compiler, JsonDiagnostic};
 use writ_evaluator::ir::PolicyIr;
 use writ_evaluator::statement::{Counted, Rejection, request_call_subject};
 use writ_evaluator::{Decision, Policy, Request};
@@ -57,30 +56,9 @@ impl Gate {
     /// message for a person: unreadable files, the first errors of the policy, a workflow that is
     /// not declared.
     pub fn load(path: &Path, workflow: &str) -> Result<Gate, String> {
-        let files = writ_compiler::load(path)
-            .map_err(|e| format!("cannot read policy `{}`: {e}", path.display()))?;
-        let compiler = Compiler::new(files);
-        let compilation = compiler.compilation();
-        let Some(ir) = &compilation.policy else {
-            let sources = compiler.sources();
-            let errors: Vec<String> = compilation
-                .diagnostics
-                .iter()
-                .filter(|d| d.is_error())
-                .take(3)
-                .map(|d| {
-                    let j = JsonDiagnostic::new(d, &sources);
-                    format!("{}:{}:{}: {}", j.file, j.line, j.column, j.message)
-                })
-                .collect();
-            return Err(format!(
-                "policy `{}` has errors ({}); run `writ check` on it",
-                path.display(),
-                errors.join("; ")
-            ));
-        };
-        let gate = Gate::new(ir.clone(), workflow)
-            .map_err(|e| format!("policy `{}`: {e}", path.display()))?;
+        let ir = writ_compiler::compile_path(path).map_err(|e| e.to_string())?;
+        let gate =
+            Gate::new(ir, workflow).map_err(|e| format!("policy `{}`: {e}", path.display()))?;
         Ok(gate)
     }
 

@@ -71,7 +71,7 @@ pub struct Checker<'a> {
     /// Resolved direct parents of each role (cycle edges removed).
     pub parents: Vec<Vec<usize>>,
     /// The policy's tests, lowered to requests.
-    pub tests: Vec<crate::tests::TestCase>,
+    pub tests: Vec<crate::test_blocks::TestCase>,
     /// The policy's assertions, lowered (§11).
     pub assertions: Vec<crate::verify::Assertion>,
     /// Every tool's name with its index, sorted by name: a glob looks only at the names that
@@ -288,7 +288,10 @@ impl<'a> Checker<'a> {
                             Diagnostic::new(
                                 Code::DuplicateEnumValue,
                                 at(file, v.span),
-                                format!("{:?} is listed twice in this enumeration", v.value),
+                                format!(
+                                    "{} is listed twice in this enumeration",
+                                    writ_grammar::quote(&v.value)
+                                ),
                             )
                             .label("listed again here")
                             .related(at(file, *first), "first listed here")
@@ -997,20 +1000,22 @@ impl<'a> Checker<'a> {
         values: &[String],
         name: &str,
     ) {
-        let hint = suggest(value, values.iter().map(String::as_str))
-            .map(|s| format!("did you mean {s:?}?"));
-        self.error(
-            Diagnostic::new(
-                Code::EnumValue,
-                at(file, span),
-                format!("`{name}` can never be {value:?}"),
-            )
-            .label(format!(
-                "not one of {}",
-                Ty::Enum(values.to_vec()).to_string().trim_start_matches("one of ")
-            ))
-            .help(hint.unwrap_or_else(|| format!("`{name}` is {}", Ty::Enum(values.to_vec())))),
-        );
+        let closest = suggest(value, values.iter().map(String::as_str));
+        let hint = closest.map(|s| format!("did you mean {}?", writ_grammar::quote(s)));
+        let mut d = Diagnostic::new(
+            Code::EnumValue,
+            at(file, span),
+            format!("`{name}` can never be {}", writ_grammar::quote(value)),
+        )
+        .label(format!(
+            "not one of {}",
+            Ty::Enum(values.to_vec()).to_string().trim_start_matches("one of ")
+        ))
+        .help(hint.unwrap_or_else(|| format!("`{name}` is {}", Ty::Enum(values.to_vec()))));
+        if let Some(closest) = closest {
+            d = d.replace_with(at(file, span), writ_grammar::quote(closest));
+        }
+        self.error(d);
     }
 
     // ----- workflows and rules ----------------------------------------------------------------
@@ -1447,8 +1452,8 @@ impl<'a> Checker<'a> {
                     .label("not a condition")
                     .help(match &v.ty {
                         Ty::Enum(values) => format!(
-                            "compare it: `{text} == {:?}`",
-                            values.first().map_or("", String::as_str)
+                            "compare it: `{text} == {}`",
+                            writ_grammar::quote(values.first().map_or("", String::as_str))
                         ),
                         Ty::Str => {
                             format!("compare it: `{text} == \"...\"` or `{text} matches \"...\"`")
@@ -1617,6 +1622,9 @@ impl<'a> Checker<'a> {
                 (t, _) | (_, t) if t.is_string() => "strings are written in double quotes: `\"prod\"`".to_string(),
                 _ => "both sides of a comparison must have the same type".to_string(),
             });
+            if let Some((span, text)) = unquoted(lhs, &r.ty).or_else(|| unquoted(rhs, &l.ty)) {
+                d = d.replace_with(at(sc.file, span), text);
+            }
             self.error(d);
             return None;
         }
@@ -2045,7 +2053,7 @@ impl<'a> Checker<'a> {
     // ----- fixtures and tests -----------------------------------------------------------------
 
     fn fixtures_and_tests(&mut self) {
-        self.tests = crate::tests::check(self);
+        self.tests = crate::test_blocks::check(self);
     }
 
     // ----- assertions -------------------------------------------------------------------------
@@ -2121,7 +2129,7 @@ impl<'a> Checker<'a> {
 
     /// The workflow a claim names, by its IR index (reported like a test's unknown workflow).
     fn claim_workflow(&mut self, file: usize, name: &Ident) -> Option<u32> {
-        if !crate::tests::resolve_workflow(self, file, name) {
+        if !crate::test_blocks::resolve_workflow(self, file, name) {
             return None;
         }
         self.symbols.workflow(&name.name).map(|w| w as u32)
@@ -2132,7 +2140,7 @@ impl<'a> Checker<'a> {
 /// (`command == "git push"`) turned into a pattern.
 fn command_help<'w>(words: impl Iterator<Item = &'w str>) -> String {
     let items: Vec<String> =
-        words.filter(|w| *w != "*").map(|w| format!("{:?}", w.trim_end_matches('*'))).collect();
+        words.filter(|w| *w != "*").map(|w| writ_grammar::quote(w.trim_end_matches('*'))).collect();
     let pattern = if items.is_empty() {
         "[\"git\", \"push\", ...]".to_string()
     } else {
@@ -2144,6 +2152,19 @@ fn command_help<'w>(words: impl Iterator<Item = &'w str>) -> String {
     )
 }
 
+/// A quoted literal that was meant unquoted, as the other side's type reads it: `"17"` for an
+/// integer, `"agent"` for a kind, `"true"` for a boolean. The quick fix of a type mismatch.
+fn unquoted(literal: &Expr, other: &Ty) -> Option<(Span, String)> {
+    let ExprKind::Str(text) = &literal.kind else { return None };
+    let fits = match other {
+        Ty::Int => text.parse::<i64>().is_ok(),
+        Ty::Kind => matches!(text.as_str(), "human" | "service" | "agent"),
+        Ty::Bool => matches!(text.as_str(), "true" | "false"),
+        _ => false,
+    };
+    fits.then(|| (literal.span, text.clone()))
+}
+
 fn type_help(ty: &Ty) -> String {
     match ty {
         Ty::Str => "strings are written in double quotes: `\"text\"`".to_string(),
@@ -2153,7 +2174,7 @@ fn type_help(ty: &Ty) -> String {
         Ty::StringList => "write a list of strings such as `[\"a\", \"b\"]`".to_string(),
         Ty::Enum(values) => format!(
             "write one of {}",
-            values.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>().join(", ")
+            values.iter().map(|v| writ_grammar::quote(v)).collect::<Vec<_>>().join(", ")
         ),
         Ty::Kind => "write `human`, `service` or `agent`".to_string(),
         Ty::Command => "write a command line as a string: `\"git status\"`".to_string(),

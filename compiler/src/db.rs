@@ -8,7 +8,7 @@ use writ_grammar::ast;
 
 use crate::check::{Checker, Input};
 use crate::diagnostic::{Code, Diagnostic, Location, SourceText};
-use crate::tests::TestCase;
+use crate::test_blocks::TestCase;
 
 /// One source file of a policy.
 #[salsa::input]
@@ -44,9 +44,10 @@ impl PartialEq for ParseReuse {
 
 impl Eq for ParseReuse {}
 
-/// A policy: its files in source order (the byte order of their paths).
+/// The compiler's input for one policy: its files in source order (the byte order of their
+/// paths). Not to be confused with `writ_evaluator::Policy`, the compiled policy that decides.
 #[salsa::input]
-pub struct Policy {
+pub struct PolicyInput {
     #[returns(ref)]
     pub files: Vec<PolicyFile>,
 }
@@ -87,7 +88,7 @@ pub fn parse(db: &dyn salsa::Database, file: PolicyFile) -> ast::SourceFile {
 
 /// The SHA-256 digest that identifies a policy's text (LANGUAGE.md §7).
 #[salsa::tracked(returns(ref))]
-pub fn policy_hash(db: &dyn salsa::Database, policy: Policy) -> String {
+pub fn policy_hash(db: &dyn salsa::Database, policy: PolicyInput) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     for f in policy.files(db) {
@@ -101,7 +102,7 @@ pub fn policy_hash(db: &dyn salsa::Database, policy: Policy) -> String {
 
 /// Resolves, type-checks, lints and lowers the whole policy.
 #[salsa::tracked(returns(ref))]
-pub fn compile(db: &dyn salsa::Database, policy: Policy) -> Compilation {
+pub fn compile(db: &dyn salsa::Database, policy: PolicyInput) -> Compilation {
     let files = policy.files(db);
     let asts: Vec<&ast::SourceFile> = files.iter().map(|f| parse(db, *f)).collect();
     let input = Input {
@@ -159,7 +160,7 @@ impl salsa::Database for Database {}
 /// A policy loaded into a database: the convenient entry point for the CLI and tests.
 pub struct Compiler {
     pub db: Database,
-    pub policy: Policy,
+    pub policy: PolicyInput,
 }
 
 impl Compiler {
@@ -168,7 +169,7 @@ impl Compiler {
         files.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let db = Database::default();
         let inputs = files.into_iter().map(|(p, t)| PolicyFile::new(&db, p, t)).collect();
-        let policy = Policy::new(&db, inputs);
+        let policy = PolicyInput::new(&db, inputs);
         Compiler { db, policy }
     }
 
@@ -228,7 +229,7 @@ mod tests {
             "flow.writ".into(),
             "tool ping\nworkflow w {\n  start by dev\n  allow ping\n}\n".into(),
         );
-        let policy = Policy::new(&db, vec![flow, roles]);
+        let policy = PolicyInput::new(&db, vec![flow, roles]);
         assert!(!compile(&db, policy).has_errors());
         assert_eq!(executions(&log, "parse("), 2);
 
@@ -263,7 +264,7 @@ mod tests {
             let mut db = Database::default();
             let flow = PolicyFile::new(&db, "flow.writ".into(), FLOW.into());
             let roles = PolicyFile::new(&db, "roles.writ".into(), ROLES.into());
-            let policy = Policy::new(&db, vec![flow, roles]);
+            let policy = PolicyInput::new(&db, vec![flow, roles]);
             let mut texts = [FLOW.to_string(), ROLES.to_string()];
             let _ = compile(&db, policy);
             for (second, at, delete, insert) in edits {
@@ -291,7 +292,7 @@ mod tests {
         let mut db = Database::default();
         let flow = PolicyFile::new(&db, "flow.writ".into(), FLOW.into());
         let roles = PolicyFile::new(&db, "roles.writ".into(), ROLES.into());
-        let policy = Policy::new(&db, vec![flow, roles]);
+        let policy = PolicyInput::new(&db, vec![flow, roles]);
         let before = compile(&db, policy).clone();
         let declarations = parse(&db, flow).items.len();
         assert_eq!(flow.reuse(&db).0.lock().unwrap().reused(), 0);
@@ -308,8 +309,8 @@ mod tests {
         let db = Database::default();
         let a = PolicyFile::new(&db, "a.writ".into(), "tool x".into());
         let b = PolicyFile::new(&db, "b.writ".into(), "tool x".into());
-        let h1 = policy_hash(&db, Policy::new(&db, vec![a])).clone();
-        let h2 = policy_hash(&db, Policy::new(&db, vec![b])).clone();
+        let h1 = policy_hash(&db, PolicyInput::new(&db, vec![a])).clone();
+        let h2 = policy_hash(&db, PolicyInput::new(&db, vec![b])).clone();
         assert_ne!(h1, h2);
         assert!(h1.starts_with("sha256:") && h1.len() == 7 + 64);
         // sha256("a.writ\0tool x\0")

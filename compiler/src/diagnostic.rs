@@ -257,6 +257,16 @@ pub struct Diagnostic {
     pub label: Option<String>,
     pub related: Vec<Related>,
     pub help: Option<String>,
+    /// The text the checker is sure was meant ("did you mean"), and where it goes: editors
+    /// offer it as the preferred quick fix, and `--format json` prints it as `fix`.
+    pub replacement: Option<Replacement>,
+}
+
+/// A machine-applicable fix: replace `location` with `text`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Replacement {
+    pub location: Location,
+    pub text: String,
 }
 
 impl Diagnostic {
@@ -268,20 +278,35 @@ impl Diagnostic {
             label: None,
             related: Vec::new(),
             help: None,
+            replacement: None,
         }
     }
     pub fn label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = Some(label.into());
         self
     }
+    /// The help line. A help written by [`did_you_mean`] also sets the replacement: the name
+    /// it suggests, in place of the diagnostic's location (always the misspelt name).
     pub fn help(mut self, help: impl Into<String>) -> Diagnostic {
-        self.help = Some(help.into());
+        let help = help.into();
+        if self.replacement.is_none()
+            && let Some(name) = suggested_name(&help)
+        {
+            self.replacement =
+                Some(Replacement { location: self.location, text: name.to_string() });
+        }
+        self.help = Some(help);
         self
     }
-    pub fn maybe_help(mut self, help: Option<String>) -> Diagnostic {
-        if help.is_some() {
-            self.help = help;
+    pub fn maybe_help(self, help: Option<String>) -> Diagnostic {
+        match help {
+            Some(help) => self.help(help),
+            None => self,
         }
+    }
+    /// The fix an editor may apply without asking: `text` in place of `location`.
+    pub fn replace_with(mut self, location: Location, text: impl Into<String>) -> Diagnostic {
+        self.replacement = Some(Replacement { location, text: text.into() });
         self
     }
     pub fn related(mut self, location: Location, message: impl Into<String>) -> Diagnostic {
@@ -345,6 +370,7 @@ impl Report {
                     label: Some(r.message.clone()),
                     related: Vec::new(),
                     help: None,
+                    replacement: None,
                 };
                 let other = sources.get(r.location.file)?;
                 Some(Report {
@@ -445,6 +471,21 @@ pub struct JsonDiagnostic {
     pub related: Vec<JsonRelated>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// The replacement an editor may apply without asking (see [`Diagnostic::replacement`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<JsonFix>,
+}
+
+/// `text` in place of the bytes `start..end` (lines and columns from 1, columns in characters).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JsonFix {
+    pub text: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub start: u32,
+    pub end: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -485,6 +526,20 @@ impl JsonDiagnostic {
                 })
                 .collect(),
             help: d.help.clone(),
+            fix: d.replacement.as_ref().map(|r| {
+                let text = sources.get(r.location.file).map_or("", |s| &*s.text);
+                let (line, column) = line_col(text, r.location.span.start as usize);
+                let (end_line, end_column) = line_col(text, r.location.span.end as usize);
+                JsonFix {
+                    text: r.text.clone(),
+                    line,
+                    column,
+                    end_line,
+                    end_column,
+                    start: r.location.span.start,
+                    end: r.location.span.end,
+                }
+            }),
         }
     }
 }
@@ -495,6 +550,12 @@ pub fn did_you_mean<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
     suggest(name, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// The name in a help that [`did_you_mean`] wrote.
+fn suggested_name(help: &str) -> Option<&str> {
+    let rest = help.strip_prefix("did you mean `")?;
+    rest.strip_suffix("`?").filter(|name| !name.contains('`'))
 }
 
 /// The candidate closest to `name` by edit distance, if close enough to be a likely typo.
@@ -520,6 +581,19 @@ mod tests {
         assert_eq!(suggest("security_reviewr", names), Some("security_reviewer"));
         assert_eq!(suggest("xyz", names), None);
         assert_eq!(suggest("engineer", names), None);
+    }
+
+    #[test]
+    fn a_did_you_mean_help_carries_its_replacement() {
+        let at = Location { file: 0, span: Span::new(4, 11) };
+        let d = Diagnostic::new(Code::UnknownRole, at, "unknown role `enginer`")
+            .help(did_you_mean("enginer", ["engineer", "lead"]).unwrap_or_default());
+        assert_eq!(d.replacement, Some(Replacement { location: at, text: "engineer".into() }));
+        let d = Diagnostic::new(Code::UnknownRole, at, "x").help("declare it: `role x`");
+        assert_eq!(d.replacement, None);
+        let d = Diagnostic::new(Code::UnknownName, at, "x")
+            .help("did you mean `initiator.team` or `caller.team`?");
+        assert_eq!(d.replacement, None, "two names are not one fix");
     }
 
     #[test]

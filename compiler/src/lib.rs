@@ -11,10 +11,12 @@ mod lints;
 pub mod load;
 pub mod reach;
 mod symbols;
-pub mod tests;
+pub mod test_blocks;
 mod types;
 pub mod verify;
 
-pub use db::{Compilation, Compiler, Database, Policy, PolicyFile, compile, parse, policy_hash};
+pub use db::{
+    Compilation, Compiler, Database, PolicyFile, PolicyInput, compile, parse, policy_hash,
+};
 pub use diagnostic::{Code, Diagnostic, JsonDiagnostic, Report, Severity, SourceText};
-pub use load::load;
+pub use load::{LoadError, compile_files, compile_path, load};

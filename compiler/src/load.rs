@@ -4,6 +4,83 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use writ_evaluator::ir::PolicyIr;
+
+/// How many of a policy's errors a [`LoadError::Invalid`] message quotes.
+const QUOTED_ERRORS: usize = 5;
+
+/// Why [`compile_path`] gave no policy.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The policy's files could not be read.
+    Read { path: PathBuf, error: io::Error },
+    /// The policy has errors: `errors` holds the first few as one line each
+    /// (`FILE:LINE:COLUMN: MESSAGE [CODE]`), `total` counts them all.
+    Invalid { path: PathBuf, errors: Vec<String>, total: usize },
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Read { path, error } => {
+                write!(f, "cannot read policy `{}`: {error}", path.display())
+            }
+            LoadError::Invalid { path, errors, total } => {
+                write!(
+                    f,
+                    "policy `{}` has {total} error{}; `writ check {}` shows them all",
+                    path.display(),
+                    if *total == 1 { "" } else { "s" },
+                    path.display()
+                )?;
+                for e in errors {
+                    write!(f, "\n  {e}")?;
+                }
+                if *total > errors.len() {
+                    write!(f, "\n  ... and {} more", total - errors.len())?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Reads and compiles the policy at `path` (a file, or a directory of `.writ` files): how the
+/// server, the hooks and the proxies load a policy from disk. The CLI and the bindings, which
+/// show every diagnostic, take a [`crate::Compiler::load`] instead.
+pub fn compile_path(path: &Path) -> Result<PolicyIr, LoadError> {
+    let files = load(path).map_err(|error| LoadError::Read { path: path.to_path_buf(), error })?;
+    compile_files(path, files)
+}
+
+/// Compiles files already read from `path` (by [`load`]).
+pub fn compile_files(path: &Path, files: Vec<(String, String)>) -> Result<PolicyIr, LoadError> {
+    let compiler = crate::Compiler::new(files);
+    let compilation = compiler.compilation();
+    if let Some(ir) = &compilation.policy {
+        return Ok(ir.clone());
+    }
+    let sources = compiler.sources();
+    let mut errors = compilation.diagnostics.iter().filter(|d| d.is_error());
+    let quoted: Vec<String> = errors
+        .by_ref()
+        .take(QUOTED_ERRORS)
+        .map(|d| {
+            let j = crate::JsonDiagnostic::new(d, &sources);
+            let file = if path.is_dir() {
+                path.join(&j.file).display().to_string()
+            } else {
+                path.display().to_string()
+            };
+            format!("{file}:{}:{}: {} [{}]", j.line, j.column, j.message, j.code)
+        })
+        .collect();
+    let total = quoted.len() + errors.count();
+    Err(LoadError::Invalid { path: path.to_path_buf(), errors: quoted, total })
+}
+
 /// A policy's source file on disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FoundFile {

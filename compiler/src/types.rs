@@ -83,7 +83,7 @@ impl fmt::Display for Ty {
                     if i > 0 {
                         f.write_str(" | ")?;
                     }
-                    write!(f, "{v:?}")?;
+                    f.write_str(&writ_grammar::quote(v))?;
                 }
                 Ok(())
             }

@@ -65,19 +65,9 @@ fn compile(text: String) {
     }
 }
 
-const WORDS: &[&str] = &[
-    "role",
-    "may",
-    "when",
-    "unless",
-    "allow",
-    "deny",
-    "start",
-    "require",
-    "for",
-    "workflow",
-    "tool",
-    "evidence",
+/// Words and fragments beyond the keywords (`writ_grammar::KEYWORDS`, the one list), which
+/// [`words`] adds.
+const FRAGMENTS: &[&str] = &[
     "by",
     "human",
     "agent",
@@ -92,45 +82,12 @@ const WORDS: &[&str] = &[
     "==",
     "!=",
     "<",
-    "in",
-    "matches",
-    "contains",
-    "any",
-    "all",
-    "not",
-    "and",
-    "or",
-    "has",
-    "principal",
-    "initiator",
-    "caller",
     ".",
     "\"x\"",
     "3",
     "30m",
-    "extends",
-    "ttl",
-    "max_depth",
-    "test",
-    "expect",
-    "fixture",
-    "via",
-    "calls",
-    "starts",
-    "with",
-    "context",
-    "depth",
     "*",
     "0",
-    "bound",
-    "because",
-    // Version 2.
-    "runs",
-    "only",
-    "under",
-    "assert",
-    "never",
-    "given",
     "within",
     "at",
     "after",
@@ -152,6 +109,11 @@ const WORDS: &[&str] = &[
     "after [",
 ];
 
+/// Every keyword, then the fragments.
+fn words() -> Vec<&'static str> {
+    writ_grammar::KEYWORDS.iter().chain(FRAGMENTS).copied().collect()
+}
+
 #[derive(Debug, Clone)]
 enum Mutation {
     Truncate(usize),
@@ -166,8 +128,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         any::<usize>().prop_map(Mutation::Truncate),
         any::<usize>().prop_map(Mutation::DropLine),
         (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::SwapLines(a, b)),
-        (any::<usize>(), 0..WORDS.len()).prop_map(|(a, w)| Mutation::Insert(a, w)),
-        (any::<usize>(), 0..WORDS.len()).prop_map(|(a, w)| Mutation::ReplaceWord(a, w)),
+        (any::<usize>(), 0..words().len()).prop_map(|(a, w)| Mutation::Insert(a, w)),
+        (any::<usize>(), 0..words().len()).prop_map(|(a, w)| Mutation::ReplaceWord(a, w)),
     ]
 }
 
@@ -194,13 +156,13 @@ fn apply(text: &str, m: &Mutation) -> String {
         Mutation::Insert(n, w) => {
             let words: Vec<&str> = text.split(' ').collect();
             let mut out: Vec<&str> = words.clone();
-            out.insert(n % (words.len() + 1), WORDS[w]);
+            out.insert(n % (words.len() + 1), self::words()[w]);
             out.join(" ")
         }
         Mutation::ReplaceWord(n, w) => {
             let mut words: Vec<&str> = text.split(' ').collect();
             let i = n % words.len();
-            words[i] = WORDS[w];
+            words[i] = self::words()[w];
             words.join(" ")
         }
         _ => text.to_string(),

@@ -200,6 +200,30 @@ pub enum Value {
     Kind(PrincipalKind),
 }
 
+/// The value as a writ literal: `"REL"`, `3`, `true`, `30m`, `["a", "b"]`, `human`. The one
+/// printer of values, used by decisions, traces, the compiler's reports and `writ import`.
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(&writ_stdx::quote(s)),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Duration(d) => f.write_str(&crate::format_duration(*d)),
+            Value::StringList(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(&writ_stdx::quote(item))?;
+                }
+                f.write_str("]")
+            }
+            Value::Kind(k) => f.write_str(k.as_str()),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PrincipalKind {
     Human,

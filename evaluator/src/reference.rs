@@ -1086,9 +1086,7 @@ fn found_text(value: &RequestValue) -> String {
     }
 }
 
-fn quote(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
-}
+use writ_stdx::quote;
 
 /// `deploy(env: "prod", service: "api")`: declared arguments in parameter order.
 fn render_call(tool: &ToolIr, args: &[(String, RequestValue)]) -> String {
@@ -1113,25 +1111,11 @@ fn requirement_text(ir: &PolicyIr, r: &EvidenceRequirementIr, count: u32) -> Str
     out.push_str(&ir.evidence[r.evidence as usize].name);
     if !r.fields.is_empty() {
         let fields: Vec<String> =
-            r.fields.iter().map(|(name, v)| format!("{name}: {}", literal_text(v))).collect();
+            r.fields.iter().map(|(name, v)| format!("{name}: {}", v)).collect();
         out.push_str(&format!("({})", fields.join(", ")));
     }
     if let Some(role) = r.by {
         out.push_str(&format!(" by {}", ir.roles[role as usize].name));
     }
     out
-}
-
-fn literal_text(v: &Value) -> String {
-    match v {
-        Value::Str(s) => quote(s),
-        Value::Int(i) => i.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Duration(d) => format_duration(*d),
-        Value::StringList(items) => {
-            let items: Vec<String> = items.iter().map(|s| quote(s)).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Kind(k) => k.as_str().to_owned(),
-    }
 }

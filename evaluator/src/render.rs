@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::ir::{CallsIr, CommandPatternIr, PatternItemIr, Value, ValueType};
+use crate::ir::{CallsIr, CommandPatternIr, PatternItemIr, ValueType};
 use crate::policy::{Policy, Requirement};
 use crate::request::{RequestValue, format_duration, parse_duration};
 use crate::shell::SimpleCommand;
@@ -53,25 +53,7 @@ pub(crate) fn found_text(value: &RequestValue) -> String {
     }
 }
 
-/// A string as a JSON / writ string literal.
-pub(crate) fn quote(s: &str) -> String {
-    serde_json::Value::from(s).to_string()
-}
-
-/// A literal in writ syntax: `"REL"`, `3`, `true`, `30m`, `["a", "b"]`, `human`.
-pub(crate) fn literal(v: &Value) -> String {
-    match v {
-        Value::Str(s) => quote(s),
-        Value::Int(i) => i.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Duration(d) => format_duration(*d),
-        Value::StringList(items) => {
-            let items: Vec<String> = items.iter().map(|s| quote(s)).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Kind(k) => k.as_str().to_owned(),
-    }
-}
+pub(crate) use writ_stdx::quote;
 
 /// `deploy(env: "prod", service: "api")`: the tool and the arguments given, in the tool's
 /// parameter order (undeclared ones last, in request order); just `tool` without arguments.
@@ -125,7 +107,7 @@ pub(crate) fn requirement(policy: &Policy, r: &Requirement, count: u32) -> Strin
             if i > 0 {
                 out.push_str(", ");
             }
-            let _ = write!(out, "{name}: {}", literal(value));
+            let _ = write!(out, "{name}: {}", value);
         }
         out.push(')');
     }

@@ -44,8 +44,6 @@
 //! prints the comments that come before that offset in the source. Formatting is idempotent and
 //! does not change the parsed tree (the tests check both).
 
-use std::fmt::Write as _;
-
 use crate::ast::*;
 use crate::lexer::{is_first_on_line, newlines_between};
 use crate::parse;
@@ -74,37 +72,7 @@ fn has_error_nodes(file: &SourceFile) -> bool {
     })
 }
 
-/// A string literal in canonical form: `\"`, `\\`, `\n`, `\t` escaped, and `\u{...}` for
-/// control characters and invisible characters that could hide what the text says.
-pub fn quote(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if needs_escape(c) => {
-                let _ = write!(out, "\\u{{{:X}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{FEFF}'
-        )
-}
+pub use writ_stdx::quote;
 
 struct Printer<'a> {
     src: &'a str,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use salsa::Setter;
 use tower_lsp_server::ls_types::Uri;
-use writ_compiler::{Database, Policy, PolicyFile};
+use writ_compiler::{Database, PolicyFile, PolicyInput};
 
 /// One source file of a program.
 #[derive(Clone)]
@@ -30,7 +30,7 @@ pub struct FileEntry {
 pub struct Program {
     /// The workspace folder; `None` for a lone document.
     pub root: Option<PathBuf>,
-    pub policy: Policy,
+    pub policy: PolicyInput,
     /// In source order (the byte order of `path`), the same order as the policy's files.
     pub files: Vec<FileEntry>,
 }
@@ -55,7 +55,7 @@ pub struct FileId {
     pub program: usize,
     pub file: usize,
     /// The program's compiler input, so that analysing the file needs no lookup.
-    pub policy: Policy,
+    pub policy: PolicyInput,
 }
 
 fn relative_path(root: &Path, path: &Path) -> Option<String> {
@@ -108,7 +108,7 @@ impl Workspace {
                 Some((uri.clone(), doc.text.clone()))
             })
             .collect();
-        let policy = Policy::new(&self.db, Vec::new());
+        let policy = PolicyInput::new(&self.db, Vec::new());
         self.programs.push(Program { root: Some(root), policy, files });
         let program = self.programs.len() - 1;
         self.sync_files(program);
@@ -178,7 +178,7 @@ impl Workspace {
             None => {
                 let path = lone_name(&uri);
                 let input = PolicyFile::new(&self.db, path.clone(), text);
-                let policy = Policy::new(&self.db, vec![input]);
+                let policy = PolicyInput::new(&self.db, vec![input]);
                 self.programs.push(Program {
                     root: None,
                     policy,

@@ -8,11 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use writ_compiler::{Compiler, JsonDiagnostic};
 use writ_evaluator::Policy;
 
 /// At most this many compiler errors are quoted in a load error (the rest are counted).
-const QUOTED_ERRORS: usize = 5;
 
 /// How long apart two reads of a load's files must agree before they are compiled or verified.
 pub const SETTLE: Duration = Duration::from_millis(100);
@@ -166,41 +164,8 @@ fn read_bundle(
 }
 
 fn compile(path: &Path, files: Vec<(String, String)>) -> Result<Policy, String> {
-    let compiler = Compiler::new(files);
-    let compilation = compiler.compilation();
-    let Some(ir) = &compilation.policy else {
-        let sources = compiler.sources();
-        let errors: Vec<String> = compilation
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .map(|d| {
-                let j = JsonDiagnostic::new(d, &sources);
-                let file = if path.is_dir() {
-                    path.join(&j.file).display().to_string()
-                } else {
-                    path.display().to_string()
-                };
-                format!("{file}:{}:{}: {} [{}]", j.line, j.column, j.message, j.code)
-            })
-            .collect();
-        let mut message = format!(
-            "policy `{}` has {} error{}",
-            path.display(),
-            errors.len(),
-            if errors.len() == 1 { "" } else { "s" }
-        );
-        for e in errors.iter().take(QUOTED_ERRORS) {
-            message.push_str("\n  ");
-            message.push_str(e);
-        }
-        if errors.len() > QUOTED_ERRORS {
-            message.push_str(&format!("\n  ... and {} more", errors.len() - QUOTED_ERRORS));
-        }
-        return Err(message);
-    };
-    Policy::from_ir(ir.clone())
-        .map_err(|e| format!("policy `{}` could not be loaded: {e}", path.display()))
+    let ir = writ_compiler::compile_files(path, files).map_err(|e| e.to_string())?;
+    Policy::from_ir(ir).map_err(|e| format!("policy `{}` could not be loaded: {e}", path.display()))
 }
 
 /// The bundle's version and policy, verified with the key (its file and text) when given.

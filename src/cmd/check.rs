@@ -2,10 +2,31 @@
 
 use std::path::PathBuf;
 
-use crate::CheckFormat;
 use crate::output::{self, FAILED, OK, USAGE};
 
-pub fn run(paths: &[PathBuf], format: CheckFormat) -> u8 {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// Annotated source snippets.
+    Human,
+    /// A JSON array of diagnostics.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// GitHub Actions workflow commands: annotations on the pull request.
+    Github,
+}
+
+/// `writ check [PATH...] [--format F]`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Policy files or directories (each is one policy). Default: the current directory.
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    format: CheckFormat,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let (paths, format) = (&args.paths[..], args.format);
     let default = [PathBuf::from(".")];
     let paths = if paths.is_empty() { &default[..] } else { paths };
     let mut code = OK;

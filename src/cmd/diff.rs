@@ -19,7 +19,7 @@ pub enum DiffFormat {
     Markdown,
 }
 
-pub struct Options<'a> {
+struct Options<'a> {
     pub old: &'a Path,
     pub new: &'a Path,
     pub requests: Option<&'a str>,
@@ -258,7 +258,35 @@ fn replay(old: &Policy, new: &Policy, source: &str) -> Result<RequestSummary, u8
     Ok(summary)
 }
 
-pub fn run(options: &Options) -> u8 {
+/// `writ diff OLD NEW [--requests FILE] [--format F] [--fail-on-widen]`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The policy before the change (a `.writ` file or a directory).
+    old: std::path::PathBuf,
+    /// The policy after the change.
+    new: std::path::PathBuf,
+    /// JSON Lines of recorded requests (a file, or `-`): report each whose decision changes.
+    #[arg(long)]
+    requests: Option<String>,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    format: DiffFormat,
+    /// Exit 1 when the change widens anything: some request is allowed (or left pending)
+    /// under NEW that OLD denies, or allowed under NEW that OLD leaves pending.
+    #[arg(long)]
+    fail_on_widen: bool,
+}
+
+pub fn run(args: &Args) -> u8 {
+    run_with(&Options {
+        old: &args.old,
+        new: &args.new,
+        requests: args.requests.as_deref(),
+        format: args.format,
+        fail_on_widen: args.fail_on_widen,
+    })
+}
+
+fn run_with(options: &Options) -> u8 {
     let old = match load(options.old) {
         Ok(p) => p,
         Err(code) => return code,

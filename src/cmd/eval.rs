@@ -12,15 +12,15 @@ use crate::Format;
 use crate::output::{self, OK, USAGE};
 
 /// Where the policy comes from: policy files, or a bundle (verified with a key when given).
-pub struct Source<'a> {
-    pub policy: Option<&'a Path>,
-    pub bundle: Option<&'a Path>,
-    pub verify_key: Option<&'a Path>,
+struct Source<'a> {
+    policy: Option<&'a Path>,
+    bundle: Option<&'a Path>,
+    verify_key: Option<&'a Path>,
 }
 
 /// How requests are read and decisions printed.
 #[derive(Clone, Copy)]
-pub struct How {
+struct How {
     pub explain: Explain,
     pub keys: UnknownKeys,
     pub format: Format,
@@ -28,13 +28,13 @@ pub struct How {
 
 /// Whether a decision comes with its trace (and the request's ignored keys noted).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Explain {
+enum Explain {
     No,
     Trace,
 }
 
 /// Signed statements to decide with (`--trust FILE --evidence PATH...`).
-pub struct Evidence<'a> {
+struct Evidence<'a> {
     pub trust: Option<&'a Path>,
     pub paths: &'a [std::path::PathBuf],
 }
@@ -71,7 +71,62 @@ impl Statements {
     }
 }
 
-pub fn run(
+/// `writ eval (--policy PATH | --bundle FILE [--verify-key KEY]) (--request FILE | --requests
+/// FILE) [--explain] [--strict] [--format F] [--trust FILE --evidence PATH...]`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The policy: a `.writ` file or a directory of them.
+    #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+    policy: Option<std::path::PathBuf>,
+    /// A bundle built by `writ build`, instead of `--policy`.
+    #[arg(long)]
+    bundle: Option<std::path::PathBuf>,
+    /// A public key file (`writ keygen`): the bundle must be signed by its secret key.
+    #[arg(long, requires = "bundle")]
+    verify_key: Option<std::path::PathBuf>,
+    /// One JSON request (a file, or `-` for standard input).
+    #[arg(long, conflicts_with = "requests", required_unless_present = "requests")]
+    request: Option<String>,
+    /// JSON Lines, one request per line (a file, or `-`); one decision per line, in order.
+    #[arg(long)]
+    requests: Option<String>,
+    /// Add a step-by-step trace of the decision procedure (and note request keys that
+    /// the schema does not have, which decoding ignores).
+    #[arg(long)]
+    explain: bool,
+    /// Make a request key the schema does not have (`evidance`, `chain[0].rolse`) an
+    /// error instead of ignoring it.
+    #[arg(long)]
+    strict: bool,
+    /// `json` (default) prints decisions as JSON; `human` as text.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+    /// A trust file (docs/evidence.md): the signers whose statements count, and who they are.
+    #[arg(long, value_name = "FILE")]
+    trust: Option<std::path::PathBuf>,
+    /// Signed statements (`writ attest`): files or directories of them. Those that verify
+    /// for the request's subject are added to its evidence; the others are reported on
+    /// standard error (and under `--explain`) and ignored.
+    #[arg(long, value_name = "PATH", num_args = 1.., requires = "trust")]
+    evidence: Vec<std::path::PathBuf>,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let source = Source {
+        policy: args.policy.as_deref(),
+        bundle: args.bundle.as_deref(),
+        verify_key: args.verify_key.as_deref(),
+    };
+    let how = How {
+        explain: if args.explain { Explain::Trace } else { Explain::No },
+        keys: if args.strict { UnknownKeys::Reject } else { UnknownKeys::Ignore },
+        format: args.format,
+    };
+    let evidence = Evidence { trust: args.trust.as_deref(), paths: &args.evidence };
+    decide_all(&source, &evidence, args.request.as_deref(), args.requests.as_deref(), how)
+}
+
+fn decide_all(
     source: &Source<'_>,
     evidence: &Evidence<'_>,
     request: Option<&str>,

@@ -5,7 +5,19 @@ use std::path::{Path, PathBuf};
 
 use crate::output::{self, FAILED, OK, USAGE};
 
-pub fn run(paths: &[PathBuf], check: bool) -> u8 {
+/// `writ fmt [PATH...] [--check]`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files or directories to format in place (`-` reads standard input and writes
+    /// standard output). Default: the current directory.
+    paths: Vec<PathBuf>,
+    /// Change nothing; list the files that would change and exit 1 if there are any.
+    #[arg(long)]
+    check: bool,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let (paths, check) = (&args.paths[..], args.check);
     let default = [PathBuf::from(".")];
     let paths = if paths.is_empty() { &default[..] } else { paths };
     let mut code = OK;

@@ -17,6 +17,13 @@ use writ_agents::run::{DEFAULT_IDLE, Retention, RunGate, SqliteStore};
 
 use crate::cmd::gateway::{self, ModeArg};
 
+/// `writ hook AGENT ...`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: HookCommand,
+}
+
 #[derive(clap::Subcommand)]
 pub enum HookCommand {
     /// Claude Code's hooks: on `PreToolUse`, reads the hook's JSON on standard input and

@@ -19,8 +19,16 @@ use std::io::Read;
 use clap::Subcommand;
 use serde_json::Value as Json;
 use writ_agents::names;
+use writ_grammar::quote;
 
 use crate::output::{self, OK, USAGE};
+
+/// `writ import SOURCE ...`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ImportCommand,
+}
 
 #[derive(Subcommand)]
 pub enum ImportCommand {
@@ -327,23 +335,6 @@ fn tags(annotations: Option<&Json>) -> Vec<&'static str> {
         tags.push("open_world");
     }
     tags
-}
-
-/// A writ string literal.
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// `text` in lines of at most `width` characters (a longer word gets a line of its own);

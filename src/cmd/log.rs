@@ -16,6 +16,13 @@ use writ_evaluator::log::{LogError, VerifyOptions, verify_with};
 use crate::Format;
 use crate::output::{self, FAILED, OK, USAGE};
 
+/// `writ log verify|checkpoint ...`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: LogCommand,
+}
+
 #[derive(Subcommand)]
 pub enum LogCommand {
     /// Check that no line of a decision log was altered, deleted, inserted or reordered, and

@@ -30,14 +30,39 @@ pub enum ReachFormat {
     Html,
 }
 
-pub struct Options<'a> {
+struct Options<'a> {
     pub policy: &'a Path,
     pub role: Option<&'a str>,
     pub fixture: Option<&'a str>,
     pub format: ReachFormat,
 }
 
-pub fn run(o: &Options<'_>) -> u8 {
+/// `writ reach --policy PATH [--role R | --fixture F] [--format F]`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The policy: a `.writ` file or a directory of them.
+    #[arg(long)]
+    policy: std::path::PathBuf,
+    /// Only this role (default: every role).
+    #[arg(long, conflicts_with = "fixture")]
+    role: Option<String>,
+    /// A `fixture` of the policy instead: its roles and attributes are known.
+    #[arg(long)]
+    fixture: Option<String>,
+    #[arg(long, value_enum, default_value_t = ReachFormat::Table)]
+    format: ReachFormat,
+}
+
+pub fn run(args: &Args) -> u8 {
+    run_with(&Options {
+        policy: &args.policy,
+        role: args.role.as_deref(),
+        fixture: args.fixture.as_deref(),
+        format: args.format,
+    })
+}
+
+fn run_with(o: &Options<'_>) -> u8 {
     let compiler = match output::compile(o.policy) {
         Ok(c) => c,
         Err(code) => return code,

@@ -6,10 +6,9 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value as Json;
 use writ_compiler::diagnostic::line_col;
-use writ_compiler::tests::{TestCase, TestExpectation};
+use writ_compiler::test_blocks::{TestCase, TestExpectation};
 use writ_evaluator::ir::PolicyIr;
-use writ_evaluator::{Decision, Policy, Request, Trace, TraceStep, Tri};
-use writ_grammar::ast::Outcome as Expected;
+use writ_evaluator::{Policy, Trace, TraceStep, Tri};
 
 use crate::output::{self, FAILED, OK, USAGE};
 
@@ -25,7 +24,7 @@ pub enum TestFormat {
     Github,
 }
 
-pub struct Options<'a> {
+struct Options<'a> {
     pub path: &'a Path,
     pub format: TestFormat,
     pub filter: Option<&'a str>,
@@ -115,22 +114,6 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-fn expected_name(e: Expected) -> &'static str {
-    match e {
-        Expected::Allow => "allow",
-        Expected::Deny => "deny",
-        Expected::Pending => "pending",
-    }
-}
-
-fn outcome_matches(e: Expected, d: &Decision) -> bool {
-    d.decision.as_str() == expected_name(e)
-}
-
-fn missing_kinds(d: &Decision) -> BTreeSet<String> {
-    d.missing.iter().map(|m| m.evidence.to_string()).collect()
-}
-
 /// Rules whose step in a trace shows that they took effect.
 fn exercised(trace: &Trace, into: &mut BTreeSet<String>) {
     for step in &trace.steps {
@@ -182,25 +165,24 @@ fn run_expectation(
         sources.get(e.location.file).map_or(("", ""), |s| (s.path.as_str(), &*s.text));
     let (line, column) = line_col(text, e.location.span.start as usize);
     let expected_missing = e.missing.clone();
-    let (actual, passed, trace) = match Request::from_json(&e.request) {
-        Ok(request) => {
-            let (decision, trace) = policy.decide_explained(&request);
-            exercised(&trace, covered);
-            let mut passed = outcome_matches(e.outcome, &decision);
-            if let Some(want) = &e.missing {
-                passed &= missing_kinds(&decision) == want.iter().cloned().collect();
-            }
-            (decision.to_value(), passed, Some(trace))
-        }
+    // Whether it passed is decided in one place, shared with the editors' "run test" lens.
+    let run = writ_compiler::test_blocks::run::run_expectation(policy, e);
+    if let Some(trace) = &run.trace {
+        exercised(trace, covered);
+    }
+    let passed = run.passed;
+    let trace = run.trace;
+    let actual = match (&run.decision, &run.why) {
+        (Some(decision), _) => decision.to_value(),
         // The compiler builds these requests; one that does not decode is a bug in writ.
-        Err(err) => (serde_json::json!({"error": err.to_string()}), false, None),
+        (None, why) => serde_json::json!({"error": why.as_deref().unwrap_or("")}),
     };
     ExpectationResult {
         text: e.text.clone(),
         file: file.to_string(),
         line,
         column,
-        expected: expected_name(e.outcome).to_string(),
+        expected: writ_compiler::test_blocks::run::outcome_name(e.outcome).to_string(),
         expected_missing,
         actual,
         passed,
@@ -212,7 +194,44 @@ fn run_expectation(
     }
 }
 
-pub fn run(options: &Options) -> u8 {
+/// `writ test [PATH] [--format F] [--filter TEXT] [--coverage] [--coverage-min PERCENT]`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The policy: a `.writ` file or a directory of them. Default: the current directory.
+    path: Option<std::path::PathBuf>,
+    #[arg(long, value_enum, default_value_t = TestFormat::Human)]
+    format: TestFormat,
+    /// Run only the tests (and assertions) whose name contains this text; a filter that
+    /// matches nothing is an error (exit 2).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Report the rules no test exercised.
+    #[arg(long)]
+    coverage: bool,
+    /// Fail when fewer than this percentage of the rules were exercised (implies --coverage).
+    #[arg(long, value_name = "PERCENT", value_parser = percent)]
+    coverage_min: Option<f64>,
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("expected a percentage from 0 to 100, found `{text}`")),
+    }
+}
+
+pub fn run(args: &Args) -> u8 {
+    let path = args.path.clone().unwrap_or_else(|| ".".into());
+    run_with(&Options {
+        path: &path,
+        format: args.format,
+        filter: args.filter.as_deref(),
+        coverage: args.coverage,
+        coverage_min: args.coverage_min,
+    })
+}
+
+fn run_with(options: &Options) -> u8 {
     let compiler = match output::compile(options.path) {
         Ok(c) => c,
         Err(code) => return code,

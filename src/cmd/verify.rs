@@ -2,8 +2,6 @@
 //! compiler's decision procedure (`writ_compiler::verify`). `writ test` runs them too, through
 //! [`Checked`].
 
-use std::path::Path;
-
 use serde_json::Value as Json;
 use writ_compiler::diagnostic::line_col;
 use writ_compiler::verify::{ClaimResult, Verdict};
@@ -173,7 +171,17 @@ impl Checked {
     }
 }
 
-pub fn run(path: &Path, format: VerifyFormat) -> u8 {
+/// `writ verify PATH [--format F]`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// A `.writ` file or a directory of them.
+    path: std::path::PathBuf,
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Human)]
+    format: VerifyFormat,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let (path, format) = (args.path.as_path(), args.format);
     let compiler = match output::compile(path) {
         Ok(c) => c,
         Err(code) => return code,

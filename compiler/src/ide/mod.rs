@@ -15,16 +15,15 @@ mod hover;
 mod index;
 pub mod lex;
 mod outline;
-mod testing;
 
 use writ_grammar::ast::{Item, SourceFile, Span};
 
+pub use crate::test_blocks::run::{ExpectationRun, TestRun, run_test};
 pub use complete::{Completion, CompletionKind, Completions};
 pub use index::{Occurrence, SymbolKind, file_index};
 pub use outline::{Fold, SymbolInfo, TokenClass};
-pub use testing::{ExpectationRun, TestRun, run_test};
 
-use crate::db::{Policy, PolicyFile, compile, parse};
+use crate::db::{PolicyFile, PolicyInput, compile, parse};
 use crate::diagnostic::{Code, Location};
 
 /// A text edit: replace `location` with `text`.
@@ -46,11 +45,11 @@ pub struct Fix {
 /// Editor queries over one policy in a database.
 pub struct Analysis<'db> {
     pub db: &'db dyn salsa::Database,
-    pub policy: Policy,
+    pub policy: PolicyInput,
 }
 
 impl<'db> Analysis<'db> {
-    pub fn new(db: &'db dyn salsa::Database, policy: Policy) -> Analysis<'db> {
+    pub fn new(db: &'db dyn salsa::Database, policy: PolicyInput) -> Analysis<'db> {
         Analysis { db, policy }
     }
 
@@ -211,10 +210,10 @@ impl<'db> Analysis<'db> {
                 continue;
             }
             let name = backticked(&d.message);
-            if let Some(suggestion) = d.help.as_deref().and_then(did_you_mean) {
+            if let Some(r) = &d.replacement {
                 out.push(Fix {
-                    title: format!("change to `{suggestion}`"),
-                    edits: vec![Edit { location: d.location, text: suggestion.to_string() }],
+                    title: format!("change to `{}`", r.text),
+                    edits: vec![Edit { location: r.location, text: r.text.clone() }],
                     preferred: true,
                 });
             }
@@ -293,13 +292,6 @@ fn is_word(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// The suggestion in a "did you mean `x`?" help text.
-pub fn did_you_mean(help: &str) -> Option<&str> {
-    let rest = help.split("did you mean `").nth(1)?;
-    let end = rest.find("`?")?;
-    Some(&rest[..end])
 }
 
 /// The first text in backticks.

@@ -106,17 +106,34 @@ fn fixes_from_diagnostics() {
 }
 
 #[test]
+fn enum_typos_and_quoted_literals_have_preferred_fixes() {
+    let text = "tool deploy(env: \"staging\" | \"prod\", pr: int)\nrole dev {\n  may deploy when env == \"stagin\"\n  may deploy when pr == \"17\"\n}\nworkflow w {\n  start by dev\n  allow deploy when caller.kind == \"agent\"\n}\n";
+    with(text, |a| {
+        let fixes = a.fixes(0, Span::new(0, text.len()));
+        let applied: Vec<(String, String)> = fixes
+            .iter()
+            .filter(|f| f.preferred)
+            .flat_map(|f| &f.edits)
+            .map(|e| {
+                let span = e.location.span;
+                (text[span.start as usize..span.end as usize].to_string(), e.text.clone())
+            })
+            .collect();
+        for want in [("\"stagin\"", "\"staging\""), ("\"17\"", "17"), ("\"agent\"", "agent")] {
+            assert!(
+                applied.contains(&(want.0.to_string(), want.1.to_string())),
+                "{want:?} not in {applied:?}"
+            );
+        }
+    });
+}
+
+#[test]
 fn tests_run() {
     with(POLICY, |a| {
         let run = run_test(a.db, a.policy, "t").unwrap();
         assert!(run.passed, "{}", run.summary());
     });
-}
-
-#[test]
-fn did_you_mean_is_parsed() {
-    assert_eq!(did_you_mean("did you mean `dev`?"), Some("dev"));
-    assert_eq!(did_you_mean("declare it"), None);
 }
 
 const V2: &str = r#"role dev {

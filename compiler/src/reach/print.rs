@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use writ_evaluator::ir::{
-    CmpOp, Cond, EvidenceRequirementIr, Operand, PolicyIr, PrincipalKind, Value, Who,
+    CmpOp, Cond, EvidenceRequirementIr, Operand, PolicyIr, PrincipalKind, Who,
 };
 
 /// A string literal in writ syntax (the formatter's canonical escaping).
@@ -18,21 +18,6 @@ pub use writ_grammar::quote;
 /// `30m`, `2h`, `90s`, `7d`: the largest unit that divides the seconds.
 pub fn duration(seconds: i64) -> String {
     writ_evaluator::format_duration(seconds)
-}
-
-/// A literal value in writ syntax.
-pub fn value(v: &Value) -> String {
-    match v {
-        Value::Str(s) => quote(s),
-        Value::Int(i) => i.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Duration(s) => duration(*s),
-        Value::StringList(items) => {
-            let items: Vec<String> = items.iter().map(|s| quote(s)).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Kind(k) => k.as_str().to_string(),
-    }
 }
 
 fn who(w: Who) -> &'static str {
@@ -58,7 +43,7 @@ pub fn role(ir: &PolicyIr, id: u32) -> String {
 /// An operand in writ syntax.
 pub fn operand(ir: &PolicyIr, o: &Operand) -> String {
     match o {
-        Operand::Literal(v) => value(v),
+        Operand::Literal(v) => v.to_string(),
         Operand::Arg(name) => name.clone(),
         Operand::Context(id) => format!("context.{}", name_of(&ir.contexts, *id, |c| &c.name)),
         Operand::Attribute(w, id) => {
@@ -196,8 +181,7 @@ pub fn requirement(ir: &PolicyIr, r: &EvidenceRequirementIr) -> String {
     }
     out.push_str(&name_of(&ir.evidence, r.evidence, |e| &e.name));
     if !r.fields.is_empty() {
-        let fields: Vec<String> =
-            r.fields.iter().map(|(name, v)| format!("{name}: {}", value(v))).collect();
+        let fields: Vec<String> = r.fields.iter().map(|(name, v)| format!("{name}: {v}")).collect();
         let _ = write!(out, "({})", fields.join(", "));
     }
     if let Some(by) = r.by {

@@ -128,7 +128,7 @@ fn describe(f: &Feature, want: bool) -> String {
 }
 
 /// A word as bash reads it back exactly (quoted unless plain).
-fn quote(word: &str) -> String {
+fn bash_word(word: &str) -> String {
     let plain = !word.is_empty()
         && word.bytes().all(|b| {
             b.is_ascii_alphanumeric()
@@ -224,7 +224,7 @@ fn command_for(mine: &[(usize, &Feature, bool)]) -> Option<String> {
     {
         for p in &patterns {
             for words in pattern_commands(p, &pool) {
-                let line: Vec<String> = words.iter().map(|w| quote(w)).collect();
+                let line: Vec<String> = words.iter().map(|w| bash_word(w)).collect();
                 let line = line.join(" ");
                 if !singles.contains(&line) {
                     singles.push(line);

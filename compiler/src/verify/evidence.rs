@@ -121,7 +121,7 @@ pub fn solve(
                     if !fields.is_empty() {
                         let f: Map<String, Json> = fields
                             .iter()
-                            .map(|(k, v)| (k.clone(), crate::tests::value_json(v)))
+                            .map(|(k, v)| (k.clone(), crate::test_blocks::value_json(v)))
                             .collect();
                         item.insert("fields".into(), Json::Object(f));
                     }

@@ -1,4 +1,5 @@
-//! Running a policy's tests through the evaluator, for editors (a "run test" code lens).
+//! Running a policy's tests through the evaluator: `writ test` and the editors' "run test"
+//! code lens.
 //!
 //! [`run_expectation`] is the one place that decides whether an expectation passed: the
 //! compiler lowers it to request JSON, the evaluator decides it, and the outcome (and, for
@@ -9,9 +10,9 @@ use std::collections::BTreeSet;
 use writ_evaluator::{Decision, Policy, Request, Trace};
 use writ_grammar::ast::Outcome;
 
-use crate::db::{Policy as PolicyInput, compile};
+use crate::db::{PolicyInput, compile};
 use crate::diagnostic::Location;
-use crate::tests::TestExpectation;
+use crate::test_blocks::TestExpectation;
 
 /// The result of one `expect` line.
 #[derive(Clone, Debug)]

@@ -5,6 +5,8 @@ use serde_json::{Map, Value as Json, json};
 use writ_evaluator::ir::Value;
 use writ_grammar::ast::{Expectation, FieldValue, Ident, Outcome, TestAction, TestDecl, ToolName};
 
+pub mod run;
+
 use crate::check::Checker;
 use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::symbols::at;
