@@ -123,8 +123,11 @@ pub fn lsp_session(data: &[u8]) {
     });
 }
 
+/// A target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name (the names of `fuzz/libfuzzer/fuzz_targets/` and `corpus/`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("policy", policy),
     ("request", request),
     ("bundle", bundle),

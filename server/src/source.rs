@@ -10,8 +10,6 @@ use std::time::{Duration, SystemTime};
 
 use writ_evaluator::Policy;
 
-/// At most this many compiler errors are quoted in a load error (the rest are counted).
-
 /// How long apart two reads of a load's files must agree before they are compiled or verified.
 pub const SETTLE: Duration = Duration::from_millis(100);
 /// How many times a load reads its files, at most, looking for two reads in a row that agree
