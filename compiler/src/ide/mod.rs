@@ -22,7 +22,7 @@ use writ_grammar::ast::{Item, SourceFile, Span};
 pub use complete::{Completion, CompletionKind, Completions};
 pub use index::{Occurrence, SymbolKind, file_index};
 pub use outline::{Fold, SymbolInfo, TokenClass};
-pub use testing::{ExpectationRun, TestRun, run_test};
+pub use testing::{AssertionRun, ExpectationRun, TestRun, VerifyError, run_test, verify_assertion};
 
 use crate::db::{Policy, PolicyFile, compile, parse};
 use crate::diagnostic::{Code, Location};
