@@ -25,6 +25,7 @@ pub mod requests;
 pub mod rng;
 pub mod scenario;
 pub mod v2;
+pub mod verify;
 pub mod writ;
 
 use std::collections::BTreeMap;

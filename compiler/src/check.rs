@@ -77,6 +77,24 @@ pub struct Checker<'a> {
     /// Every tool's name with its index, sorted by name: a glob looks only at the names that
     /// start with its literal prefix.
     tools_by_name: Vec<(&'a str, usize)>,
+    /// Where each lowered rule and entitlement was written, by rule id (for lints).
+    pub sites: HashMap<String, Site>,
+}
+
+/// Where a rule or entitlement was written: the whole of it, and its `when`/`unless`.
+#[derive(Clone, Copy, Debug)]
+pub struct Site {
+    pub rule: Location,
+    pub condition: Option<Location>,
+}
+
+/// The span of `when C unless U` (either may be missing).
+fn condition_span(when: Option<&Expr>, unless: Option<&Expr>) -> Option<Span> {
+    match (when, unless) {
+        (Some(w), Some(u)) => Some(w.span.to(u.span)),
+        (Some(e), None) | (None, Some(e)) => Some(e.span),
+        (None, None) => None,
+    }
 }
 
 fn kind_word(e: &Expr) -> Option<PrincipalKind> {
@@ -165,6 +183,7 @@ impl<'a> Checker<'a> {
             parents: Vec::new(),
             tests: Vec::new(),
             assertions: Vec::new(),
+            sites: HashMap::new(),
         }
     }
 
@@ -176,7 +195,11 @@ impl<'a> Checker<'a> {
         self.input.texts.get(file).and_then(|t| t.get(span.range())).unwrap_or("")
     }
 
-    fn meta(&self, id: String, file: usize, span: Span) -> RuleMeta {
+    fn meta(&mut self, id: String, file: usize, span: Span, condition: Option<Span>) -> RuleMeta {
+        self.sites.insert(
+            id.clone(),
+            Site { rule: at(file, span), condition: condition.map(|c| at(file, c)) },
+        );
         let text = self.input.texts.get(file).copied().unwrap_or("");
         let (line, column) = match self.lines.get(file) {
             Some(index) => index.line_col(text, span.start as usize),
@@ -589,6 +612,7 @@ impl<'a> Checker<'a> {
                             format!("{}/may/{}", d.decl.name.name, n + 1),
                             d.file,
                             e.span,
+                            condition_span(e.when.as_ref(), e.unless.as_ref()),
                         ),
                         target,
                         condition,
@@ -1165,7 +1189,12 @@ impl<'a> Checker<'a> {
                     && roles.iter().all(Option::is_some)
                 {
                     out.starts.push(StartRuleIr {
-                        meta: self.meta(id("start", counters.start), file, rule.span),
+                        meta: self.meta(
+                            id("start", counters.start),
+                            file,
+                            rule.span,
+                            condition_span(when.as_ref(), unless.as_ref()),
+                        ),
                         by: roles.into_iter().flatten().map(|r| r as u32).collect(),
                         condition,
                         require,
@@ -1191,7 +1220,12 @@ impl<'a> Checker<'a> {
                 if let (Some(target), Some(condition), Some(require)) = (target, condition, require)
                 {
                     out.allows.push(AllowRuleIr {
-                        meta: self.meta(id("allow", counters.allow), file, rule.span),
+                        meta: self.meta(
+                            id("allow", counters.allow),
+                            file,
+                            rule.span,
+                            condition_span(when.as_ref(), unless.as_ref()),
+                        ),
                         target,
                         condition,
                         require,
@@ -1204,7 +1238,12 @@ impl<'a> Checker<'a> {
                 let condition = self.targeted(file, target.as_ref(), when, unless);
                 if let (Some(target), Some(condition)) = (target, condition) {
                     out.rules.denies.push(DenyRuleIr {
-                        meta: self.meta(id("deny", counters.deny), file, rule.span),
+                        meta: self.meta(
+                            id("deny", counters.deny),
+                            file,
+                            rule.span,
+                            condition_span(when.as_ref(), unless.as_ref()),
+                        ),
                         target,
                         condition,
                         because: because.as_ref().map(|b| b.value.clone()),
@@ -1222,7 +1261,12 @@ impl<'a> Checker<'a> {
                 };
                 if let Some(condition) = self.conditions(when.as_ref(), unless.as_ref(), scope) {
                     out.rules.deny_starts.push(DenyStartRuleIr {
-                        meta: self.meta(id("deny_start", counters.deny_start), file, rule.span),
+                        meta: self.meta(
+                            id("deny_start", counters.deny_start),
+                            file,
+                            rule.span,
+                            condition_span(when.as_ref(), unless.as_ref()),
+                        ),
                         condition,
                         because: because.as_ref().map(|b| b.value.clone()),
                     });
@@ -1236,7 +1280,12 @@ impl<'a> Checker<'a> {
                 if let (Some(target), Some(condition), Some(require)) = (target, condition, require)
                 {
                     out.rules.requires.push(RequireForRuleIr {
-                        meta: self.meta(id("require", counters.require), file, rule.span),
+                        meta: self.meta(
+                            id("require", counters.require),
+                            file,
+                            rule.span,
+                            condition_span(when.as_ref(), unless.as_ref()),
+                        ),
                         target,
                         condition,
                         require,

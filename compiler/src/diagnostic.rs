@@ -59,6 +59,10 @@ pub enum Code {
     RunsInAllow,
     AdmitsAnyProgram,
     VacuousClaim,
+    UnsatisfiableCondition,
+    ShadowedAllow,
+    UnreachedRequire,
+    UnusableEntitlement,
 }
 
 impl Code {
@@ -105,6 +109,10 @@ impl Code {
             Code::RunsInAllow => "runs_in_allow",
             Code::AdmitsAnyProgram => "admits_any_program",
             Code::VacuousClaim => "vacuous_claim",
+            Code::UnsatisfiableCondition => "unsatisfiable_condition",
+            Code::ShadowedAllow => "shadowed_allow",
+            Code::UnreachedRequire => "unreached_require",
+            Code::UnusableEntitlement => "unusable_entitlement",
         }
     }
 
@@ -152,6 +160,10 @@ impl Code {
             Code::RunsInAllow => "an allow on `runs`, which admits anything that also runs it",
             Code::AdmitsAnyProgram => "a `runs only` pattern that admits a shell or interpreter",
             Code::VacuousClaim => "a claim no request can apply to",
+            Code::UnsatisfiableCondition => "a rule whose condition no request makes true",
+            Code::ShadowedAllow => "an allow whose every request a deny applies to",
+            Code::UnreachedRequire => "a `require ... for` no allowed request reaches",
+            Code::UnusableEntitlement => "an entitlement no workflow can use",
         }
     }
 
@@ -163,7 +175,11 @@ impl Code {
             | Code::UnusedDeclaration
             | Code::RunsInAllow
             | Code::AdmitsAnyProgram
-            | Code::VacuousClaim => Severity::Warning,
+            | Code::VacuousClaim
+            | Code::UnsatisfiableCondition
+            | Code::ShadowedAllow
+            | Code::UnreachedRequire
+            | Code::UnusableEntitlement => Severity::Warning,
             _ => Severity::Error,
         }
     }
@@ -211,6 +227,10 @@ impl Code {
         Code::RunsInAllow,
         Code::AdmitsAnyProgram,
         Code::VacuousClaim,
+        Code::UnsatisfiableCondition,
+        Code::ShadowedAllow,
+        Code::UnreachedRequire,
+        Code::UnusableEntitlement,
     ];
 }
 

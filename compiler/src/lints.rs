@@ -15,6 +15,69 @@ pub(crate) fn run(c: &mut Checker<'_>, ir: &PolicyIr) {
     unused(c);
     command_allows(c);
     vacuous_claims(c, ir);
+    exact(c, ir);
+}
+
+/// The lints decided by the verify search (`verify/lint.rs`): conditions never true, allows
+/// that denies shadow, `require ... for` rules and entitlements nothing reaches.
+fn exact(c: &mut Checker<'_>, ir: &PolicyIr) {
+    let found = crate::verify::lint::findings(ir);
+    let mut out = Vec::new();
+    let site = |id: &str| c.sites.get(id).copied();
+    for (id, fails_closed) in &found.unsatisfiable {
+        let Some(s) = site(id) else { continue };
+        let label = if *fails_closed {
+            "never true (the rule still applies when a value it reads is missing)"
+        } else {
+            "never true: the rule never applies"
+        };
+        out.push(
+            Diagnostic::new(
+                Code::UnsatisfiableCondition,
+                s.condition.unwrap_or(s.rule),
+                format!("no request makes the condition of `{id}` true"),
+            )
+            .label(label)
+            .help("the condition contradicts itself (two values for one field, a bound the chain cannot reach); fix it or remove the rule"),
+        );
+    }
+    for id in &found.shadowed {
+        let Some(s) = site(id) else { continue };
+        out.push(
+            Diagnostic::new(
+                Code::ShadowedAllow,
+                s.rule,
+                format!("`{id}` never allows: a deny applies to every request it would allow"),
+            )
+            .label("shadowed by denies")
+            .help("narrow the deny (or the allow's condition) so that the requests this rule means to allow get through, or remove the allow"),
+        );
+    }
+    for id in &found.unreached {
+        let Some(s) = site(id) else { continue };
+        out.push(
+            Diagnostic::new(
+                Code::UnreachedRequire,
+                s.rule,
+                format!("`{id}` never applies to an allowed call: no allow lets a request it covers through"),
+            )
+            .label("no allow reaches this")
+            .help("its target, or its condition, matches no call that an allow admits without a deny; check the target and the allows' conditions, or remove the rule"),
+        );
+    }
+    for id in &found.unusable {
+        let Some(s) = site(id) else { continue };
+        out.push(
+            Diagnostic::new(
+                Code::UnusableEntitlement,
+                s.rule,
+                format!("no workflow can use `{id}`: no allow admits a call it covers"),
+            )
+            .label("never used")
+            .help("allow these tools in a workflow (with a condition this entitlement can meet), or remove the entitlement"),
+        );
+    }
+    c.diagnostics.extend(out);
 }
 
 /// Programs that run whatever their arguments say: a shell, an interpreter, or a wrapper that

@@ -17,7 +17,7 @@ mod server;
 pub mod workspace;
 
 pub use convert::LineIndex;
-pub use server::{Backend, RUN_TEST_COMMAND};
+pub use server::{Backend, RUN_TEST_COMMAND, VERIFY_COMMAND};
 use tower_lsp_server::{ClientSocket, LspService, Server};
 pub use workspace::Workspace;
 

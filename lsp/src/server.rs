@@ -18,6 +18,11 @@ use crate::workspace::{FileId, Workspace};
 /// The command a test's code lens runs: arguments are the document URI and the test's name.
 pub const RUN_TEST_COMMAND: &str = "writ.runTest";
 
+/// The command an assertion's code lens runs: arguments are the document URI and the
+/// assertion's name. It answers each claim's verdict, with the counterexample request of a
+/// claim that fails.
+pub const VERIFY_COMMAND: &str = "writ.verifyAssertion";
+
 #[derive(Default)]
 struct State {
     ws: Workspace,
@@ -25,6 +30,11 @@ struct State {
     published: HashMap<Uri, Vec<Diagnostic>>,
     /// Whether each test passed when last run from its code lens, by document and name.
     test_results: HashMap<(Uri, String), bool>,
+    /// What each assertion was found to be (`holds`, `fails`, `unknown`) when last verified
+    /// from its code lens, by document and name.
+    verify_results: HashMap<(Uri, String), &'static str>,
+    /// The client asks to be told when code lenses change (`workspace/codeLens/refresh`).
+    lens_refresh: bool,
 }
 
 pub struct Backend {
@@ -125,6 +135,75 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// `writ.verifyAssertion URI NAME`: verifies the assertion, shows the verdict (with the
+    /// counterexample request of a claim that fails) and answers each claim's result as the
+    /// JSON of `writ verify --format json`.
+    async fn verify_assertion(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        let (uri, name) = match params.arguments.as_slice() {
+            [serde_json::Value::String(uri), serde_json::Value::String(name)] => {
+                (uri.clone(), name.clone())
+            }
+            _ => {
+                return Err(Error::invalid_params(format!(
+                    "`{VERIFY_COMMAND}` takes a document URI and an assertion name"
+                )));
+            }
+        };
+        let uri: Uri =
+            uri.parse().map_err(|_| Error::invalid_params(format!("`{uri}` is not a URI")))?;
+        let outcome = self.with_file(&uri, |ws, id, _, _| {
+            let run = writ_compiler::ide::verify_assertion(&ws.db, id.policy, &name)
+                .map_err(|e| Error::invalid_params(e.to_string()))?;
+            let claims: Vec<serde_json::Value> = run
+                .claims
+                .iter()
+                .map(|c| {
+                    let mut j = c.json();
+                    let line =
+                        features::location(ws, id.program, c.location).map(|l| l.range.start.line);
+                    if let Some(obj) = j.as_object_mut() {
+                        obj.insert("text".into(), serde_json::json!(c.text));
+                        obj.insert("line".into(), serde_json::json!(line));
+                    }
+                    j
+                })
+                .collect();
+            Ok((run.word(), run.summary(), claims))
+        });
+        match outcome {
+            Ok((word, summary, claims)) => {
+                self.lock().verify_results.insert((uri, name.clone()), word);
+                let kind = match word {
+                    "holds" => MessageType::INFO,
+                    "fails" => MessageType::ERROR,
+                    _ => MessageType::WARNING,
+                };
+                self.client.show_message(kind, &summary).await;
+                // The lenses' titles carry the verdict: ask the client to fetch them again (only
+                // a client that said it answers; another would leave the request waiting).
+                let refresh = self.lock().lens_refresh;
+                if refresh {
+                    let client = self.client.clone();
+                    tokio::spawn(async move {
+                        let _ = client.code_lens_refresh().await;
+                    });
+                }
+                Ok(Some(serde_json::json!({
+                    "name": name,
+                    "result": word,
+                    "summary": summary,
+                    "claims": claims,
+                })))
+            }
+            Err(e) => {
+                self.client.show_message(MessageType::ERROR, &e.message).await;
+                Err(e)
+            }
+        }
+    }
+}
+
 fn apply_change(text: &mut String, change: &TextDocumentContentChangeEvent) {
     match change.range {
         None => *text = change.text.clone(),
@@ -138,6 +217,14 @@ fn apply_change(text: &mut String, change: &TextDocumentContentChangeEvent) {
 
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let lens_refresh = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|w| w.code_lens.as_ref())
+            .and_then(|c| c.refresh_support)
+            .unwrap_or(false);
+        self.lock().lens_refresh = lens_refresh;
         let mut folders: Vec<std::path::PathBuf> = params
             .workspace_folders
             .unwrap_or_default()
@@ -206,7 +293,7 @@ impl LanguageServer for Backend {
                 )),
                 code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
                 execute_command_provider: Some(ExecuteCommandOptions {
-                    commands: vec![RUN_TEST_COMMAND.to_string()],
+                    commands: vec![RUN_TEST_COMMAND.to_string(), VERIFY_COMMAND.to_string()],
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -503,37 +590,45 @@ impl LanguageServer for Backend {
 
     async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
         let uri = params.text_document.uri.clone();
-        let results = self.lock().test_results.clone();
+        let (results, verified) = {
+            let state = self.lock();
+            (state.test_results.clone(), state.verify_results.clone())
+        };
         self.with_file(&uri, |ws, id, text, index| {
-            let tests = analysis(ws, id).tests_in(id.file);
-            Ok(Some(
-                tests
-                    .into_iter()
-                    .map(|(name, span)| {
-                        let title = match results.get(&(uri.clone(), name.clone())) {
-                            Some(true) => "▶ run test (passed)",
-                            Some(false) => "▶ run test (failed)",
-                            None => "▶ run test",
-                        };
-                        CodeLens {
-                            range: index.range(text, span),
-                            command: Some(Command {
-                                title: title.to_string(),
-                                command: RUN_TEST_COMMAND.to_string(),
-                                arguments: Some(vec![
-                                    serde_json::json!(uri.as_str()),
-                                    serde_json::json!(name),
-                                ]),
-                            }),
-                            data: None,
-                        }
-                    })
-                    .collect(),
-            ))
+            let a = analysis(ws, id);
+            let lens = |span, title: &str, command: &str, name: &str| CodeLens {
+                range: index.range(text, span),
+                command: Some(Command {
+                    title: title.to_string(),
+                    command: command.to_string(),
+                    arguments: Some(vec![serde_json::json!(uri.as_str()), serde_json::json!(name)]),
+                }),
+                data: None,
+            };
+            let mut out = Vec::new();
+            for (name, span) in a.tests_in(id.file) {
+                let title = match results.get(&(uri.clone(), name.clone())) {
+                    Some(true) => "▶ run test (passed)",
+                    Some(false) => "▶ run test (failed)",
+                    None => "▶ run test",
+                };
+                out.push(lens(span, title, RUN_TEST_COMMAND, &name));
+            }
+            for (name, span) in a.asserts_in(id.file) {
+                let title = match verified.get(&(uri.clone(), name.clone())) {
+                    Some(word) => format!("✓ verify this assertion ({word})"),
+                    None => "✓ verify this assertion".to_string(),
+                };
+                out.push(lens(span, &title, VERIFY_COMMAND, &name));
+            }
+            Ok(Some(out))
         })
     }
 
     async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LSPAny>> {
+        if params.command == VERIFY_COMMAND {
+            return self.verify_assertion(params).await;
+        }
         if params.command != RUN_TEST_COMMAND {
             return Err(Error::invalid_params(format!("unknown command `{}`", params.command)));
         }

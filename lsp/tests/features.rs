@@ -439,3 +439,71 @@ async fn version_2_semantic_tokens() {
     let shown: Vec<String> = shown.into_iter().skip(5).map(|s| s.trim_end().to_string()).collect();
     insta::assert_json_snapshot!("semantic_tokens_v2", shown);
 }
+
+/// Each assertion has a "verify" code lens; running it answers every claim's verdict (the
+/// failing one with a counterexample request), shows it, and the lens title then carries it.
+#[tokio::test]
+async fn verify_code_lens_runs_the_assertion() {
+    let (mut h, uri) = start_v2().await;
+    let lenses = h.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}})).await;
+    let verify: Vec<&Value> = lenses
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["command"]["command"] == "writ.verifyAssertion")
+        .collect();
+    assert_eq!(verify.len(), 1, "{lenses}");
+    assert_eq!(verify[0]["command"]["title"], "✓ verify this assertion");
+    let args = verify[0]["command"]["arguments"].clone();
+    assert_eq!(args[1], "no deletes");
+    let result = h
+        .request(
+            "workspace/executeCommand",
+            json!({"command": "writ.verifyAssertion", "arguments": args}),
+        )
+        .await;
+    // `ls rm` runs only `ls ...` and runs `rm` (the pattern matches from any word), so the
+    // first claim fails; anyone holding `dev` may start coding without approval: so does the
+    // second.
+    assert_eq!(result["result"], "fails", "{result}");
+    let claims = result["claims"].as_array().unwrap();
+    assert_eq!(claims[0]["result"], "fails", "{result}");
+    assert_eq!(claims[0]["counterexample"]["tool"], "sh.run", "{result}");
+    assert_eq!(claims[1]["result"], "fails", "{result}");
+    assert_eq!(claims[1]["counterexample"]["action"], "start", "{result}");
+    assert_eq!(claims[1]["line"], 20, "{result}");
+    // Every counterexample is allowed by the policy.
+    let policy = writ_compiler::Compiler::new(vec![("v2.writ".into(), V2.into())]);
+    let ir = policy.compilation().policy.clone().unwrap();
+    let policy = writ_evaluator::Policy::from_ir(ir).unwrap();
+    for c in claims {
+        let request = writ_evaluator::Request::from_json(&c["counterexample"].to_string()).unwrap();
+        assert_eq!(policy.decide(&request).decision.as_str(), "allow", "{c}");
+    }
+    let shown: Vec<Value> = std::mem::take(&mut h.inbox)
+        .into_iter()
+        .filter(|m| m["method"] == "window/showMessage")
+        .map(|m| m["params"].clone())
+        .collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0]["type"], 1, "an error message: {shown:?}");
+    let message = shown[0]["message"].as_str().unwrap();
+    assert!(message.contains("fails") && message.contains("counterexample"), "{message}");
+    let lenses = h.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}})).await;
+    let titles: Vec<&str> = lenses
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["command"]["command"] == "writ.verifyAssertion")
+        .map(|l| l["command"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["✓ verify this assertion (fails)"]);
+    // Hovering the assertion's name lists its claims in words.
+    let (line, ch) = pos(V2, "\"no deletes\"", 2);
+    let hover = h.at("textDocument/hover", &uri, line, ch).await;
+    let text = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("assert \"no deletes\"") && text.contains("no start of workflow `coding`"),
+        "{hover}"
+    );
+}

@@ -181,7 +181,45 @@ impl<'db> Analysis<'db> {
                 return Some((occ.span, text));
             }
         }
-        self.describe_word_at(file, offset).or_else(|| self.describe_rule_at(file, offset))
+        self.describe_assert_at(file, offset)
+            .or_else(|| self.describe_word_at(file, offset))
+            .or_else(|| self.describe_rule_at(file, offset))
+    }
+
+    /// An assertion's name at `offset`: its documentation and each claim in words.
+    fn describe_assert_at(&self, file: usize, offset: usize) -> Option<(Span, String)> {
+        let a = self.ast(file)?.items.iter().find_map(|i| match i {
+            Item::Assert(a) if a.name.span.contains(offset) => Some(a),
+            _ => None,
+        })?;
+        let mut parts = vec![block(&format!("assert {:?}", a.name.value))];
+        parts.extend(doc_text(a.doc.as_ref()));
+        let mut lines = Vec::new();
+        for c in &a.claims {
+            let line = match &c.kind {
+                writ_grammar::ast::ClaimKind::NeverAllow { via, target } => {
+                    let through = match via {
+                        Some(w) => format!("through workflow `{}`", w.name),
+                        None => "through any workflow".to_string(),
+                    };
+                    format!("- no call of {} {through} is allowed", self.describe_target(target))
+                }
+                writ_grammar::ast::ClaimKind::NeverStart { workflow } => {
+                    format!("- no start of workflow `{}` is allowed", workflow.name)
+                }
+            };
+            lines.push(format!(
+                "{line}{}",
+                self.condition_words(file, c.when.as_ref(), c.unless.as_ref())
+            ));
+        }
+        parts.push(format!("**claims** (over every possible request):\n{}", lines.join("\n")));
+        parts.push(
+            "Proved or refuted with a counterexample by `writ verify`, `writ test` and the \
+             \"verify this assertion\" code lens."
+                .to_string(),
+        );
+        Some((a.name.span, parts.join("\n\n")))
     }
 
     /// A keyword, `...` or type of version 2 at `offset` (touching it from either side).

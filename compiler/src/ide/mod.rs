@@ -18,7 +18,9 @@ mod outline;
 
 use writ_grammar::ast::{Item, SourceFile, Span};
 
-pub use crate::test_blocks::run::{ExpectationRun, TestRun, run_test};
+pub use crate::test_blocks::run::{
+    AssertionRun, ExpectationRun, TestRun, VerifyError, run_test, verify_assertion,
+};
 pub use complete::{Completion, CompletionKind, Completions};
 pub use index::{Occurrence, SymbolKind, file_index};
 pub use outline::{Fold, SymbolInfo, TokenClass};

@@ -273,4 +273,16 @@ impl Analysis<'_> {
             })
             .collect()
     }
+
+    /// The assertions of a file: name and the span of the name (for "verify" code lenses).
+    pub fn asserts_in(&self, file: usize) -> Vec<(String, Span)> {
+        let Some(ast) = self.ast(file) else { return Vec::new() };
+        ast.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Assert(a) => Some((a.name.value.clone(), a.name.span)),
+                _ => None,
+            })
+            .collect()
+    }
 }

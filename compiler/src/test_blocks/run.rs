@@ -13,6 +13,7 @@ use writ_grammar::ast::Outcome;
 use crate::db::{PolicyInput, compile};
 use crate::diagnostic::Location;
 use crate::test_blocks::TestExpectation;
+use crate::verify::{ClaimResult, Verdict};
 
 /// The result of one `expect` line.
 #[derive(Clone, Debug)]
@@ -130,4 +131,103 @@ pub fn run_test(
         passed: expectations.iter().all(|e| e.passed),
         expectations,
     })
+}
+
+/// Why an assertion could not be verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyError {
+    /// No assertion of the policy has this name.
+    NoSuchAssertion(String),
+    /// The policy has errors, so there is nothing to verify against.
+    PolicyHasErrors,
+    /// The compiled policy did not load (a bug in writ): why.
+    InvalidPolicy(String),
+}
+
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VerifyError::NoSuchAssertion(name) => {
+                write!(f, "there is no assertion `{name}` in this policy")
+            }
+            VerifyError::PolicyHasErrors => {
+                write!(f, "the policy has errors; fix them to verify its assertions")
+            }
+            VerifyError::InvalidPolicy(why) => write!(f, "the compiled policy is invalid: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// The result of verifying one assertion: each claim's verdict.
+#[derive(Clone, Debug)]
+pub struct AssertionRun {
+    pub name: String,
+    pub claims: Vec<ClaimResult>,
+}
+
+impl AssertionRun {
+    /// Every claim holds.
+    pub fn holds(&self) -> bool {
+        self.claims.iter().all(|c| c.verdict.holds())
+    }
+
+    /// The first claim that fails (with a counterexample), if any.
+    pub fn failing(&self) -> Option<&ClaimResult> {
+        self.claims.iter().find(|c| matches!(c.verdict, Verdict::Fails { .. }))
+    }
+
+    /// `holds`, `fails` or `unknown`, for the whole assertion: fails when any claim fails.
+    pub fn word(&self) -> &'static str {
+        if self.failing().is_some() {
+            "fails"
+        } else if self.holds() {
+            "holds"
+        } else {
+            "unknown"
+        }
+    }
+
+    /// One line for a person, with each claim that does not hold and its counterexample.
+    pub fn summary(&self) -> String {
+        let n = self.claims.len();
+        if self.holds() {
+            return format!(
+                "assertion \"{}\" holds ({n} claim{}, every request)",
+                self.name,
+                if n == 1 { "" } else { "s" }
+            );
+        }
+        let mut parts = Vec::new();
+        for c in self.claims.iter().filter(|c| !c.verdict.holds()) {
+            match &c.verdict {
+                Verdict::Fails { counterexample, .. } => parts.push(format!(
+                    "`{}` fails: {}; counterexample: {}",
+                    c.text, c.reason, counterexample
+                )),
+                _ => parts.push(format!("`{}` is unknown: {}", c.text, c.reason)),
+            }
+        }
+        format!("assertion \"{}\" {}: {}", self.name, self.word(), parts.join("; "))
+    }
+}
+
+/// Verifies the assertion called `name` of a policy (every claim, over every request).
+pub fn verify_assertion(
+    db: &dyn salsa::Database,
+    policy: PolicyInput,
+    name: &str,
+) -> Result<AssertionRun, VerifyError> {
+    let compilation = compile(db, policy);
+    let ir = compilation.policy.as_ref().ok_or(VerifyError::PolicyHasErrors)?;
+    let assertion = compilation
+        .assertions
+        .iter()
+        .find(|a| a.name == name)
+        .ok_or_else(|| VerifyError::NoSuchAssertion(name.to_string()))?;
+    let policy =
+        Policy::from_ir(ir.clone()).map_err(|e| VerifyError::InvalidPolicy(e.to_string()))?;
+    let claims = crate::verify::verify(&policy, std::slice::from_ref(assertion));
+    Ok(AssertionRun { name: name.to_string(), claims })
 }

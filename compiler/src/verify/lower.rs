@@ -20,6 +20,23 @@ pub struct Lowering<'a> {
     pub max_depth: u32,
     /// `given(...)` items met, by the index of their variable.
     pub given: Vec<(usize, EvidenceRequirementIr)>,
+    /// For each role, the roles whose holders hold it (itself, and every role that extends it,
+    /// transitively): given by the caller, or computed on first use.
+    shared: Option<&'a [Vec<RoleId>]>,
+    holders: std::cell::OnceCell<Vec<Vec<RoleId>>>,
+}
+
+/// For each role, the roles that hold it: itself and every role that extends it, transitively.
+pub fn holders(ir: &PolicyIr) -> Vec<Vec<RoleId>> {
+    let mut out: Vec<Vec<RoleId>> = vec![Vec::new(); ir.roles.len()];
+    for r in 0..ir.roles.len() {
+        for held in super::evidence::closure(ir, r as RoleId) {
+            if let Some(list) = out.get_mut(held as usize) {
+                list.push(r as RoleId);
+            }
+        }
+    }
+    out
 }
 
 fn value(v: &Value) -> Val {
@@ -53,7 +70,28 @@ pub fn is(v: usize, c: Val) -> Expr {
 
 impl<'a> Lowering<'a> {
     pub fn new(ir: &'a PolicyIr, params: Option<&'a [ParamIr]>, max_depth: u32) -> Lowering<'a> {
-        Lowering { ir, params, max_depth, given: Vec::new() }
+        Lowering {
+            ir,
+            params,
+            max_depth,
+            given: Vec::new(),
+            shared: None,
+            holders: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// Reads the roles that hold each role from `table` (see [`holders`]).
+    pub fn with_holders(mut self, table: &'a [Vec<RoleId>]) -> Lowering<'a> {
+        self.shared = Some(table);
+        self
+    }
+
+    fn holders_of(&self, role: RoleId) -> &[RoleId] {
+        let table = match self.shared {
+            Some(t) => t,
+            None => self.holders.get_or_init(|| holders(self.ir)),
+        };
+        table.get(role as usize).map_or(&[], |l| &l[..])
     }
 
     pub fn depth(&self, g: &mut Goal) -> usize {
@@ -148,10 +186,8 @@ impl<'a> Lowering<'a> {
     /// `slot` holds `role` (directly or through `extends`): it was given a role that extends it.
     pub fn holds(&self, g: &mut Goal, slot: Slot, role: RoleId) -> Expr {
         let mut any = Vec::new();
-        for (r, _) in self.ir.roles.iter().enumerate() {
-            if super::evidence::closure(self.ir, r as RoleId).contains(&role)
-                && let Some(decl) = self.ir.roles.get(r)
-            {
+        for r in self.holders_of(role) {
+            if let Some(decl) = self.ir.roles.get(*r as usize) {
                 let v = g.var(Var::Role(slot, decl.name.clone()), Ty::Bool);
                 any.push(Expr::Truth(Term::Var(v)));
             }

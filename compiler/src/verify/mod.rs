@@ -23,6 +23,7 @@
 mod commands;
 pub mod diff;
 mod evidence;
+pub mod lint;
 mod lower;
 mod search;
 mod strings;

@@ -163,9 +163,28 @@ pub enum Outcome<T> {
     Unknown(String),
 }
 
+/// How far a search may go before it gives up (and answers unknown).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Nodes of the walk.
+    pub nodes: u64,
+    /// Leaf checks (building a request: evidence, command lines).
+    pub leaves: u64,
+    /// Product states when telling string patterns apart (`strings.rs`).
+    pub states: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { nodes: MAX_NODES, leaves: u64::MAX, states: strings::MAX_STATES }
+    }
+}
+
 /// A goal with its variables.
 #[derive(Clone, Debug, Default)]
 pub struct Goal {
+    /// How far its search may go.
+    pub limits: Limits,
     pub vars: Vec<VarInfo>,
     index: HashMap<Var, usize>,
     /// Patterns each string-like variable meets (by variable); literal comparisons included.
@@ -597,14 +616,14 @@ impl Goal {
                 Ty::Enum(values) => values.iter().map(|s| Val::Str(s.clone())).collect(),
                 Ty::Depth(max) => (0..=i64::from(*max)).map(Val::Int).collect(),
                 Ty::Str(shape) => {
-                    let found = strings::regions(&patterns, *shape, size);
+                    let found = strings::regions(&patterns, *shape, size, self.limits.states);
                     if found.incomplete {
                         inexact.push("the string patterns are too many to explore".into());
                     }
                     found.strings.into_iter().map(Val::Str).collect()
                 }
                 Ty::List => {
-                    let found = strings::regions(&patterns, Shape::Any, 1);
+                    let found = strings::regions(&patterns, Shape::Any, 1, self.limits.states);
                     if found.incomplete {
                         inexact.push("the string patterns are too many to explore".into());
                     }
@@ -723,6 +742,7 @@ impl Goal {
         absence: Absence,
         leaf: &mut dyn FnMut(&Assignment) -> Leaf<T>,
     ) -> Outcome<T> {
+        let limit = self.limits.nodes;
         let (candidates, inexact) = self.candidates(absence);
         let order = self.order(goal);
         let mut state = Walk {
@@ -734,11 +754,16 @@ impl Goal {
             nodes: 0,
             undecided: Vec::new(),
             depth: self.find(&Var::Depth),
+            limit,
+            leaves: self.limits.leaves,
         };
         match state.walk(0, leaf) {
             Some(t) => Outcome::Found(t),
-            None if state.nodes > MAX_NODES => {
-                Outcome::Unknown(format!("the search gave up after {MAX_NODES} steps"))
+            None if state.leaves == 0 => {
+                Outcome::Unknown("the search gave up after trying too many requests".into())
+            }
+            None if state.nodes > limit => {
+                Outcome::Unknown(format!("the search gave up after {limit} steps"))
             }
             None if !state.undecided.is_empty() => {
                 Outcome::Unknown(state.undecided.first().cloned().unwrap_or_default())
@@ -758,6 +783,9 @@ struct Walk<'a> {
     nodes: u64,
     undecided: Vec<String>,
     depth: Option<usize>,
+    limit: u64,
+    /// Leaf checks left.
+    leaves: u64,
 }
 
 impl Walk<'_> {
@@ -767,7 +795,7 @@ impl Walk<'_> {
 
     fn walk<T>(&mut self, at: usize, leaf: &mut dyn FnMut(&Assignment) -> Leaf<T>) -> Option<T> {
         self.nodes += 1;
-        if self.nodes > MAX_NODES {
+        if self.nodes > self.limit {
             return None;
         }
         // False, or unknown for good: no assignment of the rest makes the goal true.
@@ -779,6 +807,11 @@ impl Walk<'_> {
         if now == Four::Known(Tri::True)
             || (done && self.value(Reading::Final) == Four::Known(Tri::True))
         {
+            if self.leaves == 0 {
+                self.nodes = self.limit.saturating_add(1);
+                return None;
+            }
+            self.leaves -= 1;
             match leaf(&self.values) {
                 Leaf::Found(t) => return Some(t),
                 Leaf::Reject => {}
@@ -817,7 +850,7 @@ impl Walk<'_> {
             if let Some(t) = self.walk(at + 1, leaf) {
                 return Some(t);
             }
-            if self.nodes > MAX_NODES {
+            if self.nodes > self.limit {
                 break;
             }
         }

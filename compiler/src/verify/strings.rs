@@ -195,9 +195,162 @@ pub struct Regions {
     pub incomplete: bool,
 }
 
+/// A pattern's automaton as bitsets, position `i` in bit `i` (patterns of fewer than 127
+/// tokens): stepping is a few shifts and masks instead of a vector per step.
+struct Bits {
+    /// Positions holding `*`.
+    run: u128,
+    /// Positions that a letter moves past: per letter of the alphabet (`?` and that letter),
+    /// the last for the letter no pattern names.
+    moves: Vec<u128>,
+    accept: u128,
+}
+
+impl Bits {
+    fn new(p: &Pattern, letters: &[Option<char>]) -> Option<Bits> {
+        if p.0.len() >= 127 {
+            return None;
+        }
+        let mut run = 0u128;
+        let mut one = 0u128;
+        for (i, t) in p.0.iter().enumerate() {
+            match t {
+                Tok::Run => run |= 1 << i,
+                Tok::One => one |= 1 << i,
+                Tok::Lit(_) => {}
+            }
+        }
+        let moves = letters
+            .iter()
+            .map(|l| {
+                let mut m = one;
+                for (i, t) in p.0.iter().enumerate() {
+                    if let (Tok::Lit(c), Some(l)) = (t, l)
+                        && c == l
+                    {
+                        m |= 1 << i;
+                    }
+                }
+                m
+            })
+            .collect();
+        Some(Bits { run, moves, accept: 1 << p.0.len() })
+    }
+
+    fn close(&self, mut s: u128) -> u128 {
+        loop {
+            let next = s | ((s & self.run) << 1);
+            if next == s {
+                return s;
+            }
+            s = next;
+        }
+    }
+
+    fn start(&self) -> u128 {
+        self.close(1)
+    }
+
+    fn step(&self, s: u128, letter: usize) -> u128 {
+        let moves = self.moves.get(letter).copied().unwrap_or(0);
+        self.close((s & self.run) | ((s & moves) << 1))
+    }
+}
+
 /// One string per region (up to `per_region` when several product states share a region),
 /// shortest first, each of the shape asked for.
-pub fn regions(patterns: &[Pattern], shape: Shape, per_region: usize) -> Regions {
+pub fn regions(
+    patterns: &[Pattern],
+    shape: Shape,
+    per_region: usize,
+    max_states: usize,
+) -> Regions {
+    let (letters, other_char) = alphabet(patterns, shape);
+    let bits: Option<Vec<Bits>> = patterns.iter().map(|p| Bits::new(p, &letters)).collect();
+    let Some(bits) = bits else {
+        return regions_general(patterns, shape, per_region, max_states);
+    };
+    type State = (Vec<u128>, PathState);
+    let start: State = (bits.iter().map(Bits::start).collect(), PathState::Start);
+    let mut seen: std::collections::HashSet<State> = std::collections::HashSet::new();
+    let mut found: HashMap<Vec<bool>, usize> = HashMap::new();
+    let mut out = Regions::default();
+    let mut queue: VecDeque<(State, String)> = VecDeque::new();
+    seen.insert(start.clone());
+    queue.push_back((start, String::new()));
+    while let Some(((states, path), text)) = queue.pop_front() {
+        let shape_ok = path.accepts(shape) && shape.admits(&text);
+        if shape_ok {
+            let signature: Vec<bool> =
+                bits.iter().zip(&states).map(|(b, s)| s & b.accept != 0).collect();
+            let n = found.entry(signature).or_insert(0);
+            if *n < per_region {
+                *n += 1;
+                out.strings.push(text.clone());
+            }
+        }
+        for (li, letter) in letters.iter().enumerate() {
+            let next_path = path.step(shape, *letter);
+            if next_path == PathState::Dead {
+                continue;
+            }
+            let next: Vec<u128> = bits.iter().zip(&states).map(|(b, s)| b.step(*s, li)).collect();
+            let key = (next, next_path);
+            if seen.contains(&key) {
+                continue;
+            }
+            if seen.len() >= max_states {
+                out.incomplete = true;
+                return out;
+            }
+            seen.insert(key.clone());
+            let mut t = text.clone();
+            t.push(letter.unwrap_or(other_char));
+            queue.push_back((key, t));
+        }
+    }
+    out
+}
+
+/// The letters of the walk (every character a pattern names, then `None` for all others) and
+/// the character that stands for the others.
+fn alphabet(patterns: &[Pattern], shape: Shape) -> (Vec<Option<char>>, char) {
+    let mut alphabet: Vec<char> = Vec::new();
+    for p in patterns {
+        for t in &p.0 {
+            if let Tok::Lit(c) = t
+                && !alphabet.contains(c)
+            {
+                alphabet.push(*c);
+            }
+        }
+    }
+    if shape == Shape::Path {
+        for c in ['/', '.'] {
+            if !alphabet.contains(&c) {
+                alphabet.push(c);
+            }
+        }
+    }
+    let other = ['x', 'y', 'z', 'q', 'w', 'k', 'v', 'j']
+        .into_iter()
+        .chain('a'..='z')
+        .find(|c| !alphabet.contains(c));
+    let mut letters: Vec<Option<char>> = alphabet.iter().copied().map(Some).collect();
+    letters.sort();
+    if other.is_some() {
+        letters.push(None);
+    }
+    (letters, other.unwrap_or('x'))
+}
+
+/// [`regions`] for patterns too long for [`Bits`].
+fn regions_general(
+    patterns: &[Pattern],
+    shape: Shape,
+    per_region: usize,
+    max_states: usize,
+) -> Regions {
     let mut alphabet: Vec<char> = Vec::new();
     for p in patterns {
         for t in &p.0 {
@@ -257,7 +410,7 @@ pub fn regions(patterns: &[Pattern], shape: Shape, per_region: usize) -> Regions
             if seen.contains_key(&key) {
                 continue;
             }
-            if seen.len() >= MAX_STATES {
+            if seen.len() >= max_states {
                 out.incomplete = true;
                 return out;
             }
@@ -277,7 +430,7 @@ mod tests {
     #[test]
     fn regions_separate_globs_and_literals() {
         let ps = vec![Pattern::glob("feature/*"), Pattern::literal("main"), Pattern::glob("*x*")];
-        let r = regions(&ps, Shape::Any, 1);
+        let r = regions(&ps, Shape::Any, 1, MAX_STATES);
         assert!(!r.incomplete);
         let sigs: std::collections::HashSet<Vec<bool>> =
             r.strings.iter().map(|s| ps.iter().map(|p| p.matches(s)).collect()).collect();
@@ -292,7 +445,7 @@ mod tests {
     #[test]
     fn paths_are_canonical() {
         let ps = vec![Pattern::literal("/etc"), Pattern::beneath("/etc")];
-        let r = regions(&ps, Shape::Path, 1);
+        let r = regions(&ps, Shape::Path, 1, MAX_STATES);
         assert!(r.strings.iter().all(|s| Shape::Path.admits(s)), "{:?}", r.strings);
         assert!(r.strings.iter().any(|s| s == "/etc"));
         assert!(r.strings.iter().any(|s| s.starts_with("/etc/")));
@@ -301,7 +454,7 @@ mod tests {
 
     #[test]
     fn ids_are_never_empty() {
-        let r = regions(&[Pattern::glob("*")], Shape::Id, 1);
+        let r = regions(&[Pattern::glob("*")], Shape::Id, 1, MAX_STATES);
         assert!(r.strings.iter().all(|s| !s.is_empty()));
         assert!(!r.strings.is_empty());
     }

@@ -524,5 +524,8 @@ pub fn run(o: &Options) -> (Vec<SizeResult>, String) {
     let v2 = writ_bench::v2::run(overhead, o.quick);
     let mut text = report(&results, start.elapsed(), o.quick);
     text.push_str(&writ_bench::v2::section(&v2));
+    eprintln!("writ verify and writ diff");
+    let proving = writ_bench::verify::run(if o.quick { 1 } else { 3 });
+    text.push_str(&writ_bench::verify::section(&proving));
     (results, text)
 }
