@@ -213,6 +213,18 @@ fn nest_c(depth: usize) -> String {
     format!("{}ls", "eval ".repeat(depth))
 }
 
+/// Found by fuzzing (`fuzz/corpus/request/many-braces.json`): brush-parser's word grammar
+/// backtracks exponentially on unquoted `{` runs, 20 of them took 40 s. Such a word is not
+/// read: the line is unknown at once. A few braces, and quoted ones, are still read.
+#[test]
+fn a_word_with_many_braces_is_unknown_not_a_hang() {
+    let braces = "{".repeat(40);
+    assert!(matches!(parse(&format!("git s W{braces}tasu")), CommandLine::Unknown(_)));
+    assert!(matches!(parse(&format!("echo {braces}")), CommandLine::Unknown(_)));
+    assert!(matches!(parse("echo {a,b}{c,d} ${x}"), CommandLine::Known(_)));
+    assert!(matches!(parse(&format!("echo '{braces}'")), CommandLine::Known(_)));
+}
+
 #[test]
 fn shell_nesting_stops_at_eight() {
     assert!(matches!(parse(&nest_c(8)), CommandLine::Known(_)));
