@@ -247,12 +247,7 @@ fn more_widenings_and_narrowings() {
         ("deny start gone", "deny start when initiator.kind == agent", "", true),
         ("evidence by dev", "require 2 approval by lead", "require 2 approval by dev", true),
         ("evidence gone", "require 2 approval by lead", "", true),
-        (
-            "require-for gone",
-            "require approval for push when depth > 0",
-            "",
-            true,
-        ),
+        ("require-for gone", "require approval for push when depth > 0", "", true),
         ("require-for wider", "for push when depth > 0\n", "for push\n", false),
         (
             "guardrail narrowed",
