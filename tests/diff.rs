@@ -217,3 +217,78 @@ fn recorded_requests_that_widen_fail() {
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["requests"]["widened"], 1, "{stdout}");
 }
+
+/// More policy pairs in the spirit of the issue's held-out set: each widening of ttl, depth,
+/// start, evidence, guardrails and conditions caught (with witnesses both policies decide as
+/// claimed, checked in `exact_widenings`' way), each narrowing or no-op change not.
+#[test]
+fn more_widenings_and_narrowings() {
+    let base = BASE.replacen(
+        "deny push when branch == \"feature/locked\"",
+        "deny push when branch matches \"feature/locked*\"\nrequire approval for push when depth > 0\ndeny start when initiator.kind == agent",
+        1,
+    );
+    let cases: &[(&str, &str, &str, bool)] = &[
+        ("ttl 1h", "ttl 30m", "ttl 1h", true),
+        ("ttl 29m", "ttl 30m", "ttl 29m", false),
+        ("depth 1", "max_depth 2", "max_depth 1", false),
+        ("depth 3", "max_depth 2", "max_depth 3", true),
+        ("start by lead", "start by dev", "start by lead", false),
+        ("start by anyone", "start by dev", "start", true),
+        ("deny start gone", "deny start when initiator.kind == agent", "", true),
+        ("evidence by dev", "require 2 approval by lead", "require 2 approval by dev", true),
+        ("evidence gone", "require 2 approval by lead", "", true),
+        ("require-for gone", "require approval for push when depth > 0", "", true),
+        ("require-for wider", "for push when depth > 0\n", "for push\n", false),
+        (
+            "guardrail narrowed",
+            "branch matches \"feature/locked*\"",
+            "branch == \"feature/locked\"",
+            true,
+        ),
+        (
+            "guardrail wider",
+            "branch matches \"feature/locked*\"",
+            "branch matches \"feature/l*\"",
+            false,
+        ),
+        ("narrowed glob", "branch matches \"feature/*\"", "branch matches \"feature/x*\"", false),
+        (
+            "unless",
+            "allow deploy when env == \"staging\"",
+            "allow deploy when env == \"staging\" unless initiator.team == \"ops\"",
+            false,
+        ),
+        (
+            "condition widened",
+            "allow deploy when env == \"staging\"",
+            "allow deploy when env == \"staging\" or depth == 0",
+            true,
+        ),
+    ];
+    for (name, from, to, widens) in cases {
+        assert!(base.contains(from), "{name}");
+        let new = base.replacen(from, to, 1);
+        let (old, new) = pair(&format!("more-{}", name.replace(' ', "-")), &base, &new);
+        let (code, stdout) = writ(&["diff", &old, &new, "--fail-on-widen", "--format", "json"]);
+        let v: serde_json::Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{name}: {stdout}"));
+        assert_eq!(v["widened"], *widens, "{name}: {stdout}");
+        assert_eq!(code, i32::from(*widens), "{name}");
+        assert!(v["unsettled"].as_array().is_none_or(Vec::is_empty), "{name}: {stdout}");
+        for w in v["widenings"].as_array().unwrap() {
+            let file = std::env::temp_dir().join(format!(
+                "writ-diff-{}-more-{}.json",
+                std::process::id(),
+                name.replace(' ', "-")
+            ));
+            std::fs::write(&file, w["request"].to_string()).unwrap();
+            for (policy, want) in [(&old, &w["old"]), (&new, &w["new"])] {
+                let (_, out) =
+                    writ(&["eval", "--policy", policy, "--request", file.to_str().unwrap()]);
+                let d: serde_json::Value = serde_json::from_str(&out).unwrap();
+                assert_eq!(&d["decision"], want, "{name}: {w}");
+            }
+        }
+    }
+}

@@ -101,3 +101,85 @@ fn writ_test_runs_the_assertions() {
     }
     insta::assert_snapshot!("test_human", stdout);
 }
+
+/// Claims in the spirit of the issue's held-out set, each with the answer it must get: no
+/// `unknown` (nothing here reads a command line), every counterexample allowed by `writ eval`
+/// and its claim's condition true (checked by reading the request back).
+#[test]
+fn claims_are_answered_exactly() {
+    let policy = r#"
+role dev {
+  may push
+  may read
+  may deploy when env == "staging"
+  may pay when amount <= 100
+}
+role lead extends dev {
+  may deploy
+}
+attribute team: string
+tool push(branch: string) [write]
+tool read(file: path)
+tool deploy(env: "staging" | "prod", service: string) [write]
+tool pay(amount: int)
+evidence approval by human
+workflow w {
+  start by dev
+  max_depth 2
+  ttl 1h
+  allow push when branch matches "feature/*"
+  allow read when file under "/work"
+  allow deploy when env == "staging"
+  allow deploy when env == "prod" require 2 approval by lead
+  allow pay
+}
+deny start when initiator.kind == agent
+deny [write] when initiator.team == "contractors"
+deny deploy when calls(deploy within 1h) >= 3
+deny read when file under "/work/.git"
+assert "a" {
+  never allow deploy when env == "prod" and given(approval by lead) < 2
+  never allow deploy when env == "prod" and given(approval by lead) < 3
+  never allow [write] when initiator.kind == agent and depth == 0
+  never allow push when branch == "main"
+  never allow push when branch matches "feature/x*"
+  never start w when initiator.kind == agent
+  never start w when initiator.kind == human
+  never allow via w deploy when depth > 2
+  never allow push when initiator.team == "contractors"
+  never allow deploy when env == "prod" and not initiator has role lead
+  never allow deploy when env == "prod" and depth == 0 and not initiator has role lead
+  never allow read when file under "/etc"
+  never allow read when file under "/work/.git/hooks"
+  never allow read when file matches "/work/*"
+  never allow pay when amount > 100
+  never allow pay when amount == 100
+  never allow deploy when calls(deploy within 1h) >= 3
+  never allow deploy when calls(deploy) >= 3
+}
+"#;
+    let want = [
+        "holds", "fails", "holds", "holds", "fails", "holds", "fails", "holds", "holds", "fails",
+        "holds", "holds", "holds", "fails", "holds", "fails", "holds", "fails",
+    ];
+    let dir = std::env::temp_dir().join(format!("writ-verify-exact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("policy.writ");
+    std::fs::write(&file, policy).unwrap();
+    let file = file.to_str().unwrap();
+    let (_, stdout, stderr) = writ(&["verify", file, "--format", "json"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let claims = v.as_array().unwrap();
+    let got: Vec<&str> = claims.iter().map(|c| c["result"].as_str().unwrap()).collect();
+    assert_eq!(got, want, "{stdout}");
+    for (i, c) in claims.iter().enumerate().filter(|(_, c)| c["result"] == "fails") {
+        let request = dir.join(format!("counterexample-{i}.json"));
+        std::fs::write(&request, c["counterexample"].to_string()).unwrap();
+        let (_, out, err) =
+            writ(&["eval", "--policy", file, "--request", request.to_str().unwrap()]);
+        let decided: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|_| panic!("{err}"));
+        assert_eq!(decided["decision"], "allow", "claim {}: {c}\n{out}", i + 1);
+    }
+}
