@@ -270,7 +270,8 @@ fn more_widenings_and_narrowings() {
         assert!(base.contains(from), "{name}");
         let new = base.replacen(from, to, 1);
         let (old, new) = pair(&format!("more-{}", name.replace(' ', "-")), &base, &new);
-        let (code, stdout) = writ(&["diff", &old, &new, "--fail-on-widen", "--format", "json"]);
+        let Run { code, stdout, .. } =
+            writ(&["diff", &old, &new, "--fail-on-widen", "--format", "json"]);
         let v: serde_json::Value =
             serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{name}: {stdout}"));
         assert_eq!(v["widened"], *widens, "{name}: {stdout}");
@@ -284,7 +285,7 @@ fn more_widenings_and_narrowings() {
             ));
             std::fs::write(&file, w["request"].to_string()).unwrap();
             for (policy, want) in [(&old, &w["old"]), (&new, &w["new"])] {
-                let (_, out) =
+                let Run { stdout: out, .. } =
                     writ(&["eval", "--policy", policy, "--request", file.to_str().unwrap()]);
                 let d: serde_json::Value = serde_json::from_str(&out).unwrap();
                 assert_eq!(&d["decision"], want, "{name}: {w}");

@@ -167,7 +167,7 @@ assert "a" {
     let file = dir.join("policy.writ");
     std::fs::write(&file, policy).unwrap();
     let file = file.to_str().unwrap();
-    let (_, stdout, stderr) = writ(&["verify", file, "--format", "json"]);
+    let Run { stdout, stderr, .. } = writ(&["verify", file, "--format", "json"]);
     let v: serde_json::Value =
         serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
     let claims = v.as_array().unwrap();
@@ -176,7 +176,7 @@ assert "a" {
     for (i, c) in claims.iter().enumerate().filter(|(_, c)| c["result"] == "fails") {
         let request = dir.join(format!("counterexample-{i}.json"));
         std::fs::write(&request, c["counterexample"].to_string()).unwrap();
-        let (_, out, err) =
+        let Run { stdout: out, stderr: err, .. } =
             writ(&["eval", "--policy", file, "--request", request.to_str().unwrap()]);
         let decided: serde_json::Value =
             serde_json::from_str(&out).unwrap_or_else(|_| panic!("{err}"));
