@@ -114,6 +114,11 @@ fn analysis(text: &str) -> Result<Analysis, Unknown> {
     if text.contains('\0') {
         return unknown("it contains a NUL character");
     }
+    if has_oversized_fd(text) {
+        // brush-parser 0.4 unwraps the number before `<`/`>` as an i32 and panics past it
+        // (fuzzing found it); the panic would be caught, but the line is unknown either way.
+        return unknown("a redirection's file descriptor number is too large");
+    }
     if let Some(analysis) = fast::analyse(text) {
         return Ok(analysis);
     }
@@ -165,6 +170,20 @@ fn options() -> ParserOptions {
 /// The most `{` a word may hold for it to be read (see `Walker::word`): `{a,b}{c,d}`, `${x}`
 /// and `find -exec {} +` stay far below it.
 const MAX_BRACES_IN_A_WORD: usize = 10;
+
+/// Whether a run of more than 9 digits comes right before `<` or `>` (a file descriptor that
+/// does not fit brush-parser's i32).
+fn has_oversized_fd(text: &str) -> bool {
+    let mut digits = 0;
+    for b in text.bytes() {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'<' | b'>' if digits > 9 => return true,
+            _ => digits = 0,
+        }
+    }
+    false
+}
 
 /// How many `{` of a raw word are outside quotes and not escaped.
 fn unquoted_braces(raw: &str) -> usize {

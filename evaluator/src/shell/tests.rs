@@ -225,6 +225,13 @@ fn a_word_with_many_braces_is_unknown_not_a_hang() {
     assert!(matches!(parse(&format!("echo '{braces}'")), CommandLine::Known(_)));
 }
 
+/// Found by fuzzing: brush-parser 0.4 panics on a file descriptor number past i32 (`6666666666<x`).
+#[test]
+fn an_oversized_file_descriptor_is_unknown() {
+    assert!(matches!(parse("echo 66666666666666<x"), CommandLine::Unknown(_)));
+    assert!(matches!(parse("echo 2>/dev/null"), CommandLine::Known(_)));
+}
+
 #[test]
 fn shell_nesting_stops_at_eight() {
     assert!(matches!(parse(&nest_c(8)), CommandLine::Known(_)));
