@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{Run, temp_dir, writ_in};
+use common::{Run, redis_server, temp_dir, writ_in};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -530,53 +530,6 @@ fn serve_holds_a_bounded_number_of_statements_per_subject() {
     assert_eq!(statuses, [(201, 1_000), (507, 10)].into_iter().collect());
     assert_eq!(decide(served.addr, SUBJECT), ("pending".into(), 1));
     assert!(started.elapsed() < Duration::from_secs(60));
-}
-
-/// A `redis-server` on a free loopback port, killed when dropped (as in `tests/serve.rs`).
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn redis_server() -> Option<Redis> {
-    let found =
-        Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "redis-server is not installed");
-        eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-        .args(["--appendonly", "no", "--daemonize", "no"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run redis-server");
-    let redis = Redis { child, port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let pong = TcpStream::connect(("127.0.0.1", port)).ok().and_then(|mut s| {
-            s.write_all(b"PING\r\n").ok()?;
-            let mut reply = [0u8; 7];
-            s.read_exact(&mut reply).ok()?;
-            Some(reply == *b"+PONG\r\n")
-        });
-        if pong == Some(true) {
-            return Some(redis);
-        }
-        assert!(Instant::now() < deadline, "redis-server did not answer");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

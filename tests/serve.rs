@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::temp_dir;
+use common::{redis_server, temp_dir};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -448,53 +448,6 @@ fn decide_in_run(addr: SocketAddr, run: &str, body: &str) -> (String, String) {
     let decision = json(answer(&mut stream));
     let reason = decision["reasons"][0].as_str().unwrap_or_default().to_string();
     (decision["decision"].as_str().unwrap_or_default().to_string(), reason)
-}
-
-/// A `redis-server` on a free loopback port, stopped when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `redis-server` (Debian's package; `.ci/run` installs it). Without it the test fails
-/// under CI (`CI` set) and is skipped, saying so, elsewhere.
-fn redis_server() -> Option<Redis> {
-    let found =
-        Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "redis-server is not installed: `.ci/run` installs Debian's `redis-server` package"
-        );
-        eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
-        return None;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-        .args(["--appendonly", "no", "--daemonize", "no"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run redis-server");
-    let redis = Redis { child, port };
-    eventually("redis-server to answer PING", || {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
-    });
-    Some(redis)
 }
 
 #[test]

@@ -2,9 +2,10 @@
 //! test crate declares `mod common;` and uses the part it needs.
 #![allow(dead_code, reason = "each test crate uses a part of this module")]
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// What a run of `writ` gave: its exit code (-1 when a signal ended it) and its output.
 #[derive(Debug)]
@@ -98,4 +99,57 @@ pub fn temp_dir(kind: &str, name: &str) -> PathBuf {
 /// `writ ARGS` in `dir`.
 pub fn writ_in(dir: &Path, args: &[&str]) -> Run {
     Writ::new(args).dir(dir).run()
+}
+
+/// A `redis-server` on a free loopback port, stopped when dropped.
+pub struct Redis {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `redis-server` (Debian's package; `.ci/run` installs it) and waits until it answers
+/// PING. Without it the test fails under CI (`CI` set) and is skipped, saying so, elsewhere.
+pub fn redis_server() -> Option<Redis> {
+    let found =
+        Command::new("redis-server").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-server is not installed: `.ci/run` installs Debian's `redis-server` package"
+        );
+        eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args(["--appendonly", "no", "--daemonize", "no"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run redis-server");
+    let redis = Redis { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let pong = std::net::TcpStream::connect(("127.0.0.1", port)).ok().and_then(|mut s| {
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+            s.write_all(b"PING\r\n").ok()?;
+            let mut reply = [0u8; 7];
+            s.read_exact(&mut reply).ok()?;
+            Some(reply == *b"+PONG\r\n")
+        });
+        if pong == Some(true) {
+            return Some(redis);
+        }
+        assert!(Instant::now() < deadline, "redis-server did not answer PING within 30 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
