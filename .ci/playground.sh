@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The playground of `writ serve --playground` in headless Chromium (Debian's package, installed
-# as for .ci/reach-html.sh), driven by playwright-core (npm, pinned in
-# tests/playground/package-lock.json). Screenshots land in target/ci/playground/; with
+# The playground of `writ serve --playground` in headless Chromium (Debian's package), driven by
+# playwright-core (npm, pinned in tests/playground/package-lock.json; both installed by
+# .ci/lib/playwright.sh). Screenshots land in target/ci/playground/; with
 # PLAYGROUND_SCREENSHOTS=docs/images they refresh the ones the docs show.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,25 +12,8 @@ if [ ! -x "$WRIT" ]; then
   echo "playground: FAILED: no writ binary at $WRIT" >&2
   exit 1
 fi
-if ! command -v chromium > /dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q > /dev/null
-  apt-get install -y -q --no-install-recommends chromium > /dev/null
-fi
-command -v chromium > /dev/null || { echo "playground: FAILED: chromium could not be installed" >&2; exit 1; }
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
-fi
-
-npm_dir="$root/target/playground-npm"
-if [ ! -d "$npm_dir/node_modules/playwright-core" ] \
-   || ! cmp -s tests/playground/package-lock.json "$npm_dir/package-lock.json"; then
-  rm -rf "$npm_dir"
-  mkdir -p "$npm_dir"
-  cp tests/playground/package.json tests/playground/package-lock.json "$npm_dir/"
-  (cd "$npm_dir" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+. .ci/lib/playwright.sh
+npm_dir="$PLAYWRIGHT_DIR"
 cp tests/playground/check.mjs "$npm_dir/check.mjs"
 
 work=$(mktemp -d)
@@ -51,4 +34,4 @@ if [ -z "$url" ]; then
   exit 1
 fi
 out="${PLAYGROUND_SCREENSHOTS:-$root/target/ci/playground}"
-node "$npm_dir/check.mjs" "$url" "$(command -v chromium)" "$out"
+node "$npm_dir/check.mjs" "$url" "$CHROMIUM" "$out"

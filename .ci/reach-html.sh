@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# `writ reach --format html` rendered in headless Chromium (Debian's package), checked against
-# `writ reach --format json`. Screenshots land in target/ci/reach-html/.
+# `writ reach --format html` in headless Chromium (Debian's package): check.py checks the DOM
+# against `writ reach --format json`; layout.mjs (playwright-core) measures the pages at a
+# laptop's width. Pages and screenshots land in target/ci/reach-html/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 WRIT="${WRIT:-target/release/writ}"
-if ! command -v chromium > /dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q > /dev/null
-  apt-get install -y -q --no-install-recommends chromium > /dev/null
-fi
-python3 tests/reach-html/check.py "$WRIT" "$(command -v chromium)" target/ci/reach-html
+. .ci/lib/playwright.sh
+out="$root/target/ci/reach-html"
+rm -rf "$out"
+mkdir -p "$out"
+python3 tests/reach-html/check.py "$WRIT" "$CHROMIUM" "$out"
+cp tests/reach-html/layout.mjs "$PLAYWRIGHT_DIR/reach-layout.mjs"
+node "$PLAYWRIGHT_DIR/reach-layout.mjs" "$CHROMIUM" "$out"

@@ -432,8 +432,9 @@ fn a_policy_with_errors_exits_1_with_its_diagnostics() {
     assert!(r.stdout.is_empty());
 }
 
-/// The page is self-contained (no script, no link to anything outside it) and draws every
-/// reachable tool once, secret tools marked; a browser test (`.ci/reach-html.sh`) renders it.
+/// The page is self-contained (no script, no link to anything outside it), lists every
+/// reachable tool once in the blast radius and draws it in the graph of each workflow that
+/// reaches it, sensitive tools marked; a browser test (`.ci/reach-html.sh`) renders it.
 #[test]
 fn html_page_is_self_contained_and_marks_secrets() {
     let r = writ(&["reach", "--policy", CODING, "--role", "release_captain", "--format", "html"]);
@@ -453,33 +454,77 @@ fn html_page_is_self_contained_and_marks_secrets() {
         .collect();
     tools.sort_unstable();
     for tool in &tools {
+        let row = format!("data-tool=\"{tool}\"");
+        assert_eq!(page.matches(&row).count(), 1, "{tool} once in the blast radius");
+        let workflows = reach["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| {
+                w["startable"] == true
+                    && w["tools"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|t| t["tool"] == *tool && t["reachable"] == true)
+            })
+            .count();
         let node = format!("data-name=\"{tool}\"");
-        assert_eq!(page.matches(&node).count(), 1, "{tool} drawn once");
+        assert_eq!(page.matches(&node).count(), workflows, "{tool} drawn once per workflow");
     }
     assert!(page.contains("class=\"node tool secret\" data-name=\"secrets.read\""));
     assert!(page.contains("class=\"node tool prod\" data-name=\"deploy\""));
+    assert!(page.contains("class=\"node tool write\" data-name=\"repo.push\""));
+    // The blast radius lists the secret first, then prod, then write tools.
+    let at = |tool: &str| page.find(&format!("data-tool=\"{tool}\"")).unwrap();
+    assert!(at("secrets.read") < at("deploy") && at("deploy") < at("repo.push"));
+    assert!(at("repo.push") < at("repo.read"));
 }
 
+/// A large policy is drawn whole, one graph per subject, and a tool with several allow paths
+/// shows every one of them in full, however long: nothing is cut or folded into "+N more"
+/// (the sensitive path used to be the one hidden).
 #[test]
-fn html_graph_that_is_too_large_leaves_a_note() {
-    // 30 roles that can each start one workflow calling 12 tools: over the drawing limit.
+fn html_draws_every_path_in_full() {
     let mut text = String::new();
     for t in 0..12 {
-        text.push_str(&format!("tool t{t}() [x]\n"));
+        text.push_str(&format!("tool t{t}(env: \"dev\" | \"prod\", target: string) [x]\n"));
     }
+    text.push_str("tool vault(name: string) [secret]\n");
     for r in 0..30 {
-        text.push_str(&format!("role r{r} {{\n  may [x]\n}}\n"));
-        text.push_str(&format!("workflow w{r} {{\n  start by r{r}\n  allow *\n}}\n"));
+        text.push_str(&format!("role r{r} {{\n  may [x]\n  may vault\n}}\n"));
+        text.push_str(&format!(
+            "workflow w{r} {{\n  start by r{r}\n  allow [x] when env == \"dev\"\n  \
+             allow vault when name matches \"ci/*\"\n  \
+             allow vault when name in [\"prod/db\", \"prod/api\", \"prod/payments\", \
+             \"prod/identity\", \"prod/search\"] and target_ok\n}}\n"
+        ));
     }
-    let dir = std::env::temp_dir().join(format!("writ-reach-html-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("big.writ");
+    text = text.replace(" and target_ok", "");
+    let dir = common::temp_dir("reach-html", "large");
+    let file = dir.join("large.writ");
     std::fs::write(&file, text).unwrap();
     let r = writ(&["reach", "--policy", file.to_str().unwrap(), "--format", "html"]);
     assert_eq!(r.code, 0, "{}", transcript(&r));
-    assert!(r.stdout.contains("id=\"no-graph\""), "{}", r.stdout);
-    assert!(r.stdout.contains("too many to read"));
-    assert!(!r.stdout.contains("<svg"));
+    let page = &r.stdout;
+    assert_eq!(page.matches("<svg ").count(), 30, "one graph per subject");
+    assert_eq!(page.matches("class=\"node ").count(), 30 * (1 + 1 + 13));
+    assert!(!page.contains("more)"), "nothing folded away");
+    // The second path of `vault`, longer than a line, is there whole (wrapped at spaces).
+    let drawn: String = page
+        .split("<tspan")
+        .skip(1)
+        .filter_map(|t| t.split_once('>').and_then(|(_, rest)| rest.split_once("</tspan>")))
+        .map(|(line, _)| line.trim().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        drawn.contains(
+            "• name in [&quot;prod/db&quot;, &quot;prod/api&quot;, &quot;prod/payments&quot;, \
+             &quot;prod/identity&quot;, &quot;prod/search&quot;]"
+        ),
+        "{drawn}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
