@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Three `writ serve` replicas sharing a real redis-server, behind a load generator, with a bundle
+# server and decision-log collectors (tests/replicas/check.py). Uses target/release/writ.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WRIT="${WRIT:-$PWD/target/release/writ}"
+command -v redis-server >/dev/null || { echo "replicas: FAILED: redis-server is not installed" >&2; exit 1; }
+python3 tests/replicas/check.py "$WRIT" "$PWD/target/ci/replicas"
