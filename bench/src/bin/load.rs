@@ -5,7 +5,14 @@
 //! cargo build --release --bin writ -p writ-bench --bin load
 //! target/release/load [--writ target/release/writ] [--seconds 30] [--connections 64]
 //!                     [--reload-every 1] [--decision-log FILE] [--client-threads 2] [--json]
+//!                     [--history redis://127.0.0.1:6379/0]
 //! ```
+//!
+//! With `--history URL` (`memory` or a Redis URL) the server keeps runs there, and the load is
+//! that of agents in runs: the policy is [`RUNS_POLICY`] (rate limits by `calls(... within
+//! ...)`), each connection is one run (`writ-run: load-PID-N`) that it starts first, then calls
+//! round-robin from [`RUN_CALLS`], so that every call reads the run's history from the store
+//! and every allowed counted call records into it.
 //!
 //! It copies `examples/coding-agents/policy` to a temporary directory, starts `writ serve` on
 //! it (port 0 on 127.0.0.1), and opens `--connections` keep-alive HTTP/1.1 connections, each
@@ -57,13 +64,47 @@ struct Options {
     decision_log: Option<String>,
     client_threads: usize,
     json: bool,
+    history: Option<String>,
 }
+
+/// The policy of the `--history` load: reads are free, CI runs and deploys are rate limited per
+/// run (so the store holds at most a few dozen calls per run).
+const RUNS_POLICY: [(&str, &str); 2] = [
+    (
+        "tools.writ",
+        "tool repo.read(repo: string, path: string)\n\
+         tool ci.run(pipeline: string)\n\
+         tool deploy(env: \"staging\" | \"prod\", service: string) [prod]\n",
+    ),
+    (
+        "workflow.writ",
+        "role developer {\n  may repo.read\n  may ci.run\n  may deploy when env == \"staging\"\n}\n\n\
+         workflow agent {\n  start by developer\n  ttl 24h\n  allow repo.read\n  \
+         allow ci.run when calls(ci.run within 10s) < 20\n  \
+         allow deploy when calls(deploy within 1h) < 3\n}\n",
+    ),
+];
+
+const RUN_CHAIN: &str =
+    r#"[{"id": "dana", "kind": "human", "roles": ["developer"]}, {"id": "bot", "kind": "agent"}]"#;
+
+/// The calls of a run in the `--history` load, round-robin: mostly reads, some counted calls.
+const RUN_CALLS: [&str; 8] = [
+    r#""tool": "repo.read", "args": {"repo": "api", "path": "src/lib.rs"}"#,
+    r#""tool": "repo.read", "args": {"repo": "api", "path": "src/main.rs"}"#,
+    r#""tool": "ci.run", "args": {"pipeline": "unit"}"#,
+    r#""tool": "repo.read", "args": {"repo": "web", "path": "README.md"}"#,
+    r#""tool": "repo.read", "args": {"repo": "api", "path": "Cargo.toml"}"#,
+    r#""tool": "deploy", "args": {"env": "staging", "service": "api"}"#,
+    r#""tool": "repo.read", "args": {"repo": "api", "path": "src/http.rs"}"#,
+    r#""tool": "repo.read", "args": {"repo": "api", "path": "docs/index.md"}"#,
+];
 
 fn usage(message: &str) -> ! {
     eprintln!("error: {message}");
     eprintln!(
         "usage: load [--writ PATH] [--seconds N] [--connections N] [--reload-every SECONDS] \
-         [--decision-log FILE] [--client-threads N] [--json]"
+         [--decision-log FILE] [--client-threads N] [--json] [--history memory|redis://...]"
     );
     std::process::exit(2)
 }
@@ -78,6 +119,7 @@ fn options() -> Options {
         decision_log: None,
         client_threads: 2,
         json: false,
+        history: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -107,6 +149,7 @@ fn options() -> Options {
                     .unwrap_or_else(|_| usage("`--client-threads`: a number"))
             }
             "--json" => options.json = true,
+            "--history" => options.history = Some(value("--history")),
             // `cargo bench` passes `--bench`.
             "--bench" => {}
             other => usage(&format!("unknown argument `{other}`")),
@@ -215,14 +258,26 @@ impl Tally {
     }
 }
 
-/// `POST /v1/decide` with `body`, as the bytes on the wire.
-fn decide_request(body: &str) -> Vec<u8> {
+/// `POST /v1/decide` with `body`, in `run` if given, as the bytes on the wire.
+fn decide_request(body: &str, run: Option<&str>) -> Vec<u8> {
+    let run = run.map(|r| format!("writ-run: {r}\r\n")).unwrap_or_default();
     format!(
         "POST /v1/decide HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\n\r\n{body}",
+         {run}content-length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
+}
+
+/// What each connection sends: the same requests for all, or (`--history`) a run each.
+#[derive(Clone)]
+enum Script {
+    Shared(Arc<Vec<Vec<u8>>>),
+    /// Connection N starts run `PREFIX-N`, then sends these bodies in it.
+    Runs {
+        prefix: String,
+        calls: Arc<Vec<String>>,
+    },
 }
 
 /// A parsed answer: its status, where its body is in the buffer, and whether the server
@@ -340,12 +395,32 @@ impl Connection {
 /// while `measuring`.
 async fn client(
     addr: SocketAddr,
-    requests: Arc<Vec<Vec<u8>>>,
+    script: Script,
     offset: usize,
     measuring: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     tally: Rc<RefCell<Tally>>,
 ) {
+    let requests: Arc<Vec<Vec<u8>>> = match script {
+        Script::Shared(requests) => requests,
+        Script::Runs { prefix, calls } => {
+            let run = format!("{prefix}-{offset}");
+            let start =
+                format!(r#"{{"action": "start", "workflow": "agent", "chain": {RUN_CHAIN}}}"#);
+            let mut first = match Connection::open(addr).await {
+                Ok(c) => c,
+                Err(e) => return tally.borrow_mut().error(e),
+            };
+            let started = match first.write_all(&decide_request(&start, Some(&run))).await {
+                Ok(()) => first.answer().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = started {
+                return tally.borrow_mut().error(format!("starting run {run}: {e}"));
+            }
+            Arc::new(calls.iter().map(|body| decide_request(body, Some(&run))).collect())
+        }
+    };
     let mut connection: Option<Connection> = None;
     let mut i = offset;
     while !stop.load(Ordering::Relaxed) {
@@ -388,7 +463,7 @@ async fn client(
 /// A client thread: its share of the connections on a single-threaded runtime.
 fn client_thread(
     addr: SocketAddr,
-    requests: Arc<Vec<Vec<u8>>>,
+    script: Script,
     connections: Vec<usize>,
     measuring: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -406,7 +481,7 @@ fn client_thread(
     for i in connections {
         local.spawn_local(client(
             addr,
-            requests.clone(),
+            script.clone(),
             i,
             measuring.clone(),
             stop.clone(),
@@ -479,22 +554,44 @@ fn main() {
     }
     let dir = std::env::temp_dir().join(format!("writ-load-{}", std::process::id()));
     let policy = dir.join("policy");
-    if let Err(e) = copy_dir(&root.join("examples/coding-agents/policy"), &policy) {
-        usage(&format!("cannot copy the example policy: {e}"));
-    }
-    let requests = std::fs::read_to_string(root.join("examples/coding-agents/requests.jsonl"))
-        .unwrap_or_else(|e| usage(&format!("cannot read the example requests: {e}")));
-    let requests: Arc<Vec<Vec<u8>>> = Arc::new(
-        requests
-            .lines()
-            // The example file has one malformed request on purpose: leave it out.
-            .filter(|l| writ_evaluator::Request::from_json(l).is_ok())
-            .map(decide_request)
-            .collect(),
-    );
+    let script = if options.history.is_some() {
+        let written = std::fs::create_dir_all(&policy).and_then(|()| {
+            RUNS_POLICY.iter().try_for_each(|(name, text)| std::fs::write(policy.join(name), text))
+        });
+        if let Err(e) = written {
+            usage(&format!("cannot write the runs policy: {e}"));
+        }
+        let calls = RUN_CALLS
+            .iter()
+            .map(|call| {
+                format!(
+                    r#"{{"action": "call", "workflow": "agent", {call}, "chain": {RUN_CHAIN}}}"#
+                )
+            })
+            .collect();
+        Script::Runs { prefix: format!("load-{}", std::process::id()), calls: Arc::new(calls) }
+    } else {
+        if let Err(e) = copy_dir(&root.join("examples/coding-agents/policy"), &policy) {
+            usage(&format!("cannot copy the example policy: {e}"));
+        }
+        let requests = std::fs::read_to_string(root.join("examples/coding-agents/requests.jsonl"))
+            .unwrap_or_else(|e| usage(&format!("cannot read the example requests: {e}")));
+        Script::Shared(Arc::new(
+            requests
+                .lines()
+                // The example file has one malformed request on purpose: leave it out.
+                .filter(|l| writ_evaluator::Request::from_json(l).is_ok())
+                .map(|l| decide_request(l, None))
+                .collect(),
+        ))
+    };
 
     let mut command = Command::new(&options.writ);
     command.args(["serve", "--addr", "127.0.0.1:0", "--policy"]).arg(&policy);
+    if let Some(history) = &options.history {
+        command.args(["--history", history]);
+        command.args(["--history-prefix", &format!("writ-load-{}:", std::process::id())]);
+    }
     if let Some(log) = &options.decision_log {
         command.args(["--decision-log", log]);
     }
@@ -566,8 +663,8 @@ fn main() {
     let clients: Vec<_> = (0..threads)
         .map(|t| {
             let share = (t..options.connections).step_by(threads).collect();
-            let (requests, measuring, stop) = (requests.clone(), measuring.clone(), stop.clone());
-            std::thread::spawn(move || client_thread(addr, requests, share, measuring, stop))
+            let (script, measuring, stop) = (script.clone(), measuring.clone(), stop.clone());
+            std::thread::spawn(move || client_thread(addr, script, share, measuring, stop))
         })
         .collect();
     std::thread::sleep(Duration::from_secs(1));
@@ -632,6 +729,7 @@ fn main() {
             "connections": options.connections,
             "client_threads": threads,
             "decision_log": options.decision_log,
+            "history": options.history,
             "decisions": count,
             "decisions_per_second": rate.round(),
             "latency_us": {"p50": p50, "p90": p90, "p99": p99, "p99_9": p999, "max": max},
@@ -655,6 +753,12 @@ fn main() {
             measured.as_secs_f64()
         );
         println!("  decision log:  {}", options.decision_log.as_deref().unwrap_or("off"));
+        println!(
+            "  history:       {}",
+            options.history.as_deref().map_or("none (stateless requests)".into(), |h| format!(
+                "{h}, one run per connection"
+            ))
+        );
         println!("  decisions:     {count} ({rate:.0}/s)");
         println!(
             "  latency:       p50 {p50:.0} µs, p90 {p90:.0} µs, p99 {p99:.0} µs, p99.9 {p999:.0} µs, max {max:.0} µs"
