@@ -78,15 +78,15 @@ async def session(url, token):
                       listed == ["delete_note", "read_note"], listed)
                 r = await s.call_tool("read_note", {"name": "plan"})
                 check("an allowed call returns the server's answer",
-                      not r.isError and text_of(r) == "ship on friday", r)
+                      not r.is_error and text_of(r) == "ship on friday", r)
                 r = await s.call_tool("delete_note", {"name": "keep"})
                 check("a denied call is a tool error with writ's reason",
-                      r.isError and "writ denied `mcp.notes.delete_note`" in text_of(r), text_of(r))
+                      r.is_error and "writ denied `mcp.notes.delete_note`" in text_of(r), text_of(r))
                 r = await s.call_tool("admin_reset", {})
                 check("a tool the principal may never call is refused",
-                      r.isError and "writ denied" in text_of(r), text_of(r))
+                      r.is_error and "writ denied" in text_of(r), text_of(r))
                 r = await s.call_tool("delete_note", {"name": "draft-1"})
-                check("an allowed delete runs", not r.isError and text_of(r) == "deleted draft-1", r)
+                check("an allowed delete runs", not r.is_error and text_of(r) == "deleted draft-1", r)
 
 
 def main():
@@ -156,10 +156,13 @@ def main():
         check("the decision log verifies", verified.returncode == 0, verified.stdout + verified.stderr)
         with open(log) as f:
             lines = [json.loads(line) for line in f if line.strip()]
-        decided = [(l.get("request", {}).get("tool"), l.get("decision", {}).get("decision")) for l in lines]
-        check("the log holds the calls and their decisions",
-              ("mcp.notes.delete_note", "deny") in decided and ("mcp.notes.read_note", "allow") in decided,
-              decided)
+        decided = [(l["tool"], l["decision"]) for l in lines if l["action"] == "call"]
+        check("the log holds the calls and their decisions, in order", decided == [
+            ("mcp.notes.read_note", "allow"), ("mcp.notes.delete_note", "deny"),
+            ("mcp.notes.admin_reset", "deny"), ("mcp.notes.delete_note", "allow")], decided)
+        chains = {json.dumps([p["id"] for p in l["chain"]]) for l in lines}
+        check("every decision's chain is the token's principal, then the agent",
+              chains == {json.dumps(["ada", "mcp-client"])}, chains)
     finally:
         for p in (gateway, upstream):
             if p is not None:
