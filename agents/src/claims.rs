@@ -118,9 +118,7 @@ impl ClaimMap {
             }
             Some(Json::Array(items)) if items.iter().all(Json::is_string) => items.clone(),
             Some(_) => {
-                return Err(ClaimError::BadRoles {
-                    claim: self.roles.clone().unwrap_or_default(),
-                });
+                return Err(ClaimError::BadRoles { claim: self.roles.clone().unwrap_or_default() });
             }
         };
         let mut attrs = Map::new();
@@ -197,12 +195,14 @@ mod tests {
             (json!({"sub": ""}), ClaimError::IdNotString { claim: "sub".into() }),
             (json!({"sub": 7}), ClaimError::IdNotString { claim: "sub".into() }),
             (json!({"sub": "a"}), ClaimError::KindNotString { claim: "k".into() }),
-            (json!({"sub": "a", "k": "human", "roles": [1]}), ClaimError::BadRoles {
-                claim: "roles".into(),
-            }),
-            (json!({"sub": "a", "k": "human", "azp": 3}), ClaimError::AgentNotString {
-                claim: "azp".into(),
-            }),
+            (
+                json!({"sub": "a", "k": "human", "roles": [1]}),
+                ClaimError::BadRoles { claim: "roles".into() },
+            ),
+            (
+                json!({"sub": "a", "k": "human", "azp": 3}),
+                ClaimError::AgentNotString { claim: "azp".into() },
+            ),
         ];
         for (p, want) in cases {
             assert_eq!(map.chain(&payload(p.clone())).unwrap_err(), want, "{p}");

@@ -222,7 +222,10 @@ impl Judge<'_> {
         let now = match now() {
             Ok(now) => now,
             Err(e) => {
-                return Verdict::Answer(refused(id, &format!("writ could not decide `{tool}`: {e}")));
+                return Verdict::Answer(refused(
+                    id,
+                    &format!("writ could not decide `{tool}`: {e}"),
+                ));
             }
         };
         let call = RunCall {
@@ -239,7 +242,10 @@ impl Judge<'_> {
         let judged = match self.run_gate().call(&call) {
             Ok(j) => j,
             Err(e) => {
-                return Verdict::Answer(refused(id, &format!("writ could not decide `{tool}`: {e}")));
+                return Verdict::Answer(refused(
+                    id,
+                    &format!("writ could not decide `{tool}`: {e}"),
+                ));
             }
         };
         for judgement in judged.start.iter().chain([&judged.call]) {

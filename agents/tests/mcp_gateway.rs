@@ -49,7 +49,8 @@ fn b64url(bytes: &[u8]) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)) << (8 * (3 - chunk.len()));
+        let n =
+            chunk.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b)) << (8 * (3 - chunk.len()));
         for i in 0..=chunk.len() {
             out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -67,7 +68,10 @@ fn keys() -> Keys {
     getrandom::fill(&mut seed).unwrap();
     let public = ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key().to_bytes();
     // PKCS#8 for an Ed25519 private key (RFC 8410): a fixed prefix, then the seed.
-    let mut der = vec![0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
     der.extend_from_slice(&seed);
     Keys { der, public }
 }
@@ -135,7 +139,9 @@ impl Upstream {
             .unwrap()
             .iter()
             .filter(|s| {
-                serde_json::from_slice::<Json>(&s.body).ok().and_then(|m| m["method"].as_str().map(str::to_string))
+                serde_json::from_slice::<Json>(&s.body)
+                    .ok()
+                    .and_then(|m| m["method"].as_str().map(str::to_string))
                     == Some(method.to_string())
             })
             .cloned()
@@ -146,7 +152,11 @@ impl Upstream {
         let method = request.method().to_string();
         let headers = request.headers().clone();
         let body = request.into_body().collect().await.unwrap().to_bytes();
-        self.seen.lock().unwrap().push(Seen { method: method.clone(), headers, body: body.clone() });
+        self.seen.lock().unwrap().push(Seen {
+            method: method.clone(),
+            headers,
+            body: body.clone(),
+        });
         if method == "GET" {
             // A resumed stream replaying a tools/list answer: filtered too.
             let list = json!({"jsonrpc": "2.0", "id": 99, "result": {"tools": tools()}});
@@ -175,7 +185,9 @@ impl Upstream {
                 // over two data lines, with CRLF line ends.
                 let text = list.to_string();
                 let (a, b) = text.split_at(text.len() / 2);
-                sse(format!("id: 1\ndata:\n\n: a comment\ndata: {note}\n\nid: 2\r\nevent: message\r\ndata: {a}\r\ndata: {b}\r\n\r\n"))
+                sse(format!(
+                    "id: 1\ndata:\n\n: a comment\ndata: {note}\n\nid: 2\r\nevent: message\r\ndata: {a}\r\ndata: {b}\r\n\r\n"
+                ))
             }
             Some("tools/list") => Response::builder()
                 .header("content-type", "application/json")
@@ -235,7 +247,11 @@ async fn setup_with(forwarding: TokenForwarding, upstream_addr: Option<SocketAdd
     let (upstream, addr) = start_upstream().await;
     let addr = upstream_addr.unwrap_or(addr);
     let keys = keys();
-    let dir = std::env::temp_dir().join(format!("writ-gateway-test-{}-{}", std::process::id(), b64url(&keys.public[..6])));
+    let dir = std::env::temp_dir().join(format!(
+        "writ-gateway-test-{}-{}",
+        std::process::id(),
+        b64url(&keys.public[..6])
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let jwks_path = dir.join("jwks.json");
     std::fs::write(&jwks_path, jwks(&keys).to_string()).unwrap();
@@ -290,15 +306,25 @@ impl Answer {
     }
 }
 
-async fn send(addr: SocketAddr, method: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Answer {
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Answer {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            .await
+            .unwrap();
     tokio::spawn(conn);
-    let mut request = Request::builder().method(method).uri("/mcp").header("host", addr.to_string());
+    let mut request =
+        Request::builder().method(method).uri("/mcp").header("host", addr.to_string());
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
-    let response = sender.send_request(request.body(Full::new(body.into())).unwrap()).await.unwrap();
+    let response =
+        sender.send_request(request.body(Full::new(body.into())).unwrap()).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -410,7 +436,12 @@ async fn tools_lists_are_filtered_in_json_and_in_sse() {
     let auth = s.bearer("ada");
     let session = s.initialize(&auth).await;
     let names = |m: &Json| -> Vec<String> {
-        m["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+        m["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
     };
     let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
     let answer = s.post(&auth, Some(&session), list).await;
@@ -424,14 +455,22 @@ async fn tools_lists_are_filtered_in_json_and_in_sse() {
     assert_eq!(events.len(), 3, "{text}");
     // The priming event and the notification are relayed as they came.
     assert_eq!(events[0], "id: 1\ndata:\n\n");
-    assert!(events[1].starts_with(": a comment\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\""));
+    assert!(events[1].starts_with(
+        ": a comment\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\""
+    ));
     // The answer keeps its id and event lines; its data is filtered.
     assert!(events[2].starts_with("id: 2\nevent: message\ndata: "), "{}", events[2]);
     let data = events[2].lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
     assert_eq!(names(&serde_json::from_str(data).unwrap()), ["read", "write"]);
 
     // The GET stream (here: a replayed answer) is filtered too.
-    let answer = send(s.gateway, "GET", &[("authorization", &auth), ("accept", "text/event-stream"), ("mcp-session-id", &session)], Bytes::new()).await;
+    let answer = send(
+        s.gateway,
+        "GET",
+        &[("authorization", &auth), ("accept", "text/event-stream"), ("mcp-session-id", &session)],
+        Bytes::new(),
+    )
+    .await;
     assert_eq!(answer.status, 200);
     let text = String::from_utf8(answer.body.to_vec()).unwrap();
     let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
@@ -443,9 +482,11 @@ async fn tools_lists_are_filtered_in_json_and_in_sse() {
 async fn bad_tokens_are_401_with_the_metadata_challenge() {
     let s = setup().await;
     let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
-    let metadata = "resource_metadata=\"https://gateway.test/.well-known/oauth-protected-resource/mcp\"";
+    let metadata =
+        "resource_metadata=\"https://gateway.test/.well-known/oauth-protected-resource/mcp\"";
 
-    let answer = send(s.gateway, "POST", &[("content-type", "application/json")], list.clone()).await;
+    let answer =
+        send(s.gateway, "POST", &[("content-type", "application/json")], list.clone()).await;
     assert_eq!(answer.status, 401);
     let challenge = answer.headers.get("www-authenticate").unwrap().to_str().unwrap();
     assert_eq!(challenge, format!("Bearer {metadata}"));
@@ -460,7 +501,10 @@ async fn bad_tokens_are_401_with_the_metadata_challenge() {
     let hs256 = |secret: &[u8], kid: &str| {
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some(kid.into());
-        format!("Bearer {}", jsonwebtoken::encode(&h, &claims("ada"), &EncodingKey::from_secret(secret)).unwrap())
+        format!(
+            "Bearer {}",
+            jsonwebtoken::encode(&h, &claims("ada"), &EncodingKey::from_secret(secret)).unwrap()
+        )
     };
     let valid = token(&s.keys, &claims("ada"));
     let mut tampered: Vec<&str> = valid.split('.').collect();
@@ -470,11 +514,26 @@ async fn bad_tokens_are_401_with_the_metadata_challenge() {
     let cases: Vec<(&str, String)> = vec![
         ("expired", with(&|c| c["exp"] = json!(now() - 3600))),
         ("not yet valid", with(&|c| c["nbf"] = json!(now() + 3600))),
-        ("no exp", with(&|c| { c.as_object_mut().unwrap().remove("exp"); })),
+        (
+            "no exp",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("exp");
+            }),
+        ),
         ("wrong issuer", with(&|c| c["iss"] = json!("https://evil.test"))),
-        ("no issuer", with(&|c| { c.as_object_mut().unwrap().remove("iss"); })),
+        (
+            "no issuer",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("iss");
+            }),
+        ),
         ("wrong audience", with(&|c| c["aud"] = json!("https://other.test"))),
-        ("no audience", with(&|c| { c.as_object_mut().unwrap().remove("aud"); })),
+        (
+            "no audience",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("aud");
+            }),
+        ),
         ("alg none", format!("Bearer {}.{payload}.", header(json!({"alg": "none", "typ": "JWT"})))),
         ("HS256 with the public key", hs256(&s.keys.public, "k1")),
         ("HS256 with the public key as base64url", hs256(b64url(&s.keys.public).as_bytes(), "k1")),
@@ -485,38 +544,75 @@ async fn bad_tokens_are_401_with_the_metadata_challenge() {
         ("unknown kid", {
             let mut h = Header::new(Algorithm::EdDSA);
             h.kid = Some("k9".into());
-            format!("Bearer {}", jsonwebtoken::encode(&h, &claims("ada"), &EncodingKey::from_ed_der(&s.keys.der)).unwrap())
+            format!(
+                "Bearer {}",
+                jsonwebtoken::encode(&h, &claims("ada"), &EncodingKey::from_ed_der(&s.keys.der))
+                    .unwrap()
+            )
         }),
-        ("no sub", with(&|c| { c.as_object_mut().unwrap().remove("sub"); })),
+        (
+            "no sub",
+            with(&|c| {
+                c.as_object_mut().unwrap().remove("sub");
+            }),
+        ),
         ("roles not strings", with(&|c| c["roles"] = json!([1]))),
     ];
     for (what, auth) in cases {
         let answer = s.post(&auth, None, list.clone()).await;
         assert_eq!(answer.status, 401, "{what}: {:?}", answer.body);
         let challenge = answer.headers.get("www-authenticate").unwrap().to_str().unwrap();
-        assert!(challenge.starts_with(&format!("Bearer {metadata}, error=\"invalid_token\"")), "{what}: {challenge}");
+        assert!(
+            challenge.starts_with(&format!("Bearer {metadata}, error=\"invalid_token\"")),
+            "{what}: {challenge}"
+        );
         assert_eq!(answer.json()["error"]["code"], -32600, "{what}");
     }
     // A token with the same key twice in its payload, validly signed, is refused too.
-    let dup = format!("{{\"iss\":\"{ISSUER}\",\"aud\":\"{AUDIENCE}\",\"sub\":\"ada\",\"sub\":\"root\",\"roles\":[\"dev\"],\"exp\":{}}}", now() + 600);
+    let dup = format!(
+        "{{\"iss\":\"{ISSUER}\",\"aud\":\"{AUDIENCE}\",\"sub\":\"ada\",\"sub\":\"root\",\"roles\":[\"dev\"],\"exp\":{}}}",
+        now() + 600
+    );
     let mut h = Header::new(Algorithm::EdDSA);
     h.kid = Some("k1".into());
-    let signing_input = format!("{}.{}", b64url(serde_json::to_string(&h).unwrap().as_bytes()), b64url(dup.as_bytes()));
-    let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &EncodingKey::from_ed_der(&s.keys.der), Algorithm::EdDSA).unwrap();
+    let signing_input = format!(
+        "{}.{}",
+        b64url(serde_json::to_string(&h).unwrap().as_bytes()),
+        b64url(dup.as_bytes())
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &EncodingKey::from_ed_der(&s.keys.der),
+        Algorithm::EdDSA,
+    )
+    .unwrap();
     let answer = s.post(&format!("Bearer {signing_input}.{signature}"), None, list.clone()).await;
     assert_eq!(answer.status, 401, "{:?}", answer.body);
-    assert!(s.upstream.seen.lock().unwrap().is_empty(), "nothing unauthenticated reached the upstream");
+    assert!(
+        s.upstream.seen.lock().unwrap().is_empty(),
+        "nothing unauthenticated reached the upstream"
+    );
 
     // The metadata document.
-    for path in ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"] {
+    for path in
+        ["/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"]
+    {
         let stream = tokio::net::TcpStream::connect(s.gateway).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await.unwrap();
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+                .await
+                .unwrap();
         tokio::spawn(conn);
         let r = Request::get(path).header("host", "x").body(Full::new(Bytes::new())).unwrap();
         let response = sender.send_request(r).await.unwrap();
         assert_eq!(response.status(), 200);
-        let doc: Json = serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
-        assert_eq!(doc, json!({"resource": AUDIENCE, "authorization_servers": [ISSUER], "bearer_methods_supported": ["header"]}));
+        let doc: Json =
+            serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes())
+                .unwrap();
+        assert_eq!(
+            doc,
+            json!({"resource": AUDIENCE, "authorization_servers": [ISSUER], "bearer_methods_supported": ["header"]})
+        );
     }
 }
 
@@ -546,7 +642,11 @@ async fn malformed_messages_are_refused_and_not_forwarded() {
     let big = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "read", "arguments": {"path": "/ok/a", "pad": "x".repeat(70 * 1024)}}}).to_string();
     let answer = s.post(&auth, Some(&session), big).await;
     assert_eq!(answer.status, 413);
-    assert_eq!(s.upstream.seen.lock().unwrap().len(), before, "nothing malformed reached the upstream");
+    assert_eq!(
+        s.upstream.seen.lock().unwrap().len(),
+        before,
+        "nothing malformed reached the upstream"
+    );
 }
 
 #[tokio::test]
@@ -561,7 +661,13 @@ async fn a_session_belongs_to_the_identity_it_was_issued_to() {
     assert_eq!(answer.status, 404);
     assert!(s.upstream.calls("tools/call").is_empty());
     // Ending the session: the next request on it is refused.
-    let answer = send(s.gateway, "DELETE", &[("authorization", &ada), ("mcp-session-id", &session)], Bytes::new()).await;
+    let answer = send(
+        s.gateway,
+        "DELETE",
+        &[("authorization", &ada), ("mcp-session-id", &session)],
+        Bytes::new(),
+    )
+    .await;
     assert_eq!(answer.status, 200);
     let answer = s.call(&ada, &session, 2, "read", json!({"path": "/ok/a"})).await;
     assert_eq!(answer.status, 404);
@@ -570,7 +676,13 @@ async fn a_session_belongs_to_the_identity_it_was_issued_to() {
 #[tokio::test]
 async fn a_principal_the_workflow_does_not_start_for_sees_no_tools() {
     let s = setup().await;
-    let guest = format!("Bearer {}", token(&s.keys, &json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "guest", "exp": now() + 600})));
+    let guest = format!(
+        "Bearer {}",
+        token(
+            &s.keys,
+            &json!({"iss": ISSUER, "aud": AUDIENCE, "sub": "guest", "exp": now() + 600})
+        )
+    );
     let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {}});
     let answer = s.post(&guest, None, init.to_string()).await;
     assert_eq!(answer.json()["error"]["code"], -32001, "{:?}", answer.body);

@@ -140,7 +140,9 @@ pub fn run(args: Args) -> u8 {
         };
         let path = match &args.path {
             Some(path) if path.starts_with('/') => path.clone(),
-            Some(path) => return Err(format!("`--path {path}`: expected a path starting with `/`")),
+            Some(path) => {
+                return Err(format!("`--path {path}`: expected a path starting with `/`"));
+            }
             None if upstream.base.is_empty() => "/".to_string(),
             None => upstream.base.clone(),
         };

@@ -68,12 +68,9 @@ pub async fn serve(
     options: Options,
     listener: tokio::net::TcpListener,
 ) -> Result<Infallible, String> {
-    let verifier = Verifier::new(
-        options.issuer.clone(),
-        options.audience.clone(),
-        options.keys.clone(),
-    )
-    .await?;
+    let verifier =
+        Verifier::new(options.issuer.clone(), options.audience.clone(), options.keys.clone())
+            .await?;
     let local = listener.local_addr().map_err(|e| format!("cannot read the address: {e}"))?;
     let resource =
         options.resource.clone().unwrap_or_else(|| format!("http://{local}{}", options.path));
@@ -150,7 +147,9 @@ fn full(bytes: impl Into<Bytes>) -> Body {
 fn json_response(status: StatusCode, body: &Json) -> Response<Body> {
     let mut response = Response::new(full(body.to_string()));
     *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -166,9 +165,8 @@ fn unauthorized(gateway: &Gateway, problem: Option<&str>) -> Response<Body> {
             .chars()
             .map(|c| if c == '"' || c == '\\' || c.is_control() { '\'' } else { c })
             .collect();
-        challenge.push_str(&format!(
-            ", error=\"invalid_token\", error_description=\"{description}\""
-        ));
+        challenge
+            .push_str(&format!(", error=\"invalid_token\", error_description=\"{description}\""));
     }
     let message = problem.unwrap_or("this MCP server needs `Authorization: Bearer TOKEN`");
     let mut response = rpc_error(StatusCode::UNAUTHORIZED, &Json::Null, INVALID_REQUEST, message);
@@ -213,8 +211,7 @@ async fn authenticate(gateway: &Gateway, headers: &HeaderMap) -> Result<Caller, 
     if chain.len() == 1 && !principal_is_agent {
         chain.push(json!({"id": gateway.options.agent, "kind": "agent"}));
     }
-    let ids: Vec<&str> =
-        chain.iter().filter_map(|p| p.get("id").and_then(Json::as_str)).collect();
+    let ids: Vec<&str> = chain.iter().filter_map(|p| p.get("id").and_then(Json::as_str)).collect();
     let issuer = payload.get("iss").and_then(Json::as_str).unwrap_or_default();
     let key = serde_json::to_string(&json!([issuer, ids])).unwrap_or_default();
     Ok(Caller { chain, key })
@@ -287,13 +284,29 @@ async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<B
     let call = Call { gateway, caller, run, session };
     match *request.method() {
         Method::POST => call.post(request).await,
-        Method::GET => call.forward(request.headers().clone(), Method::GET, None, &Json::Null, Forwarded::Other).await,
+        Method::GET => {
+            call.forward(
+                request.headers().clone(),
+                Method::GET,
+                None,
+                &Json::Null,
+                Forwarded::Other,
+            )
+            .await
+        }
         Method::DELETE => {
-            let response =
-                call.forward(request.headers().clone(), Method::DELETE, None, &Json::Null, Forwarded::Other)
-                    .await;
+            let response = call
+                .forward(
+                    request.headers().clone(),
+                    Method::DELETE,
+                    None,
+                    &Json::Null,
+                    Forwarded::Other,
+                )
+                .await;
             if response.status().is_success()
-                && let (Some(session), Ok(mut sessions)) = (&call.session, call.gateway.sessions.lock())
+                && let (Some(session), Ok(mut sessions)) =
+                    (&call.session, call.gateway.sessions.lock())
             {
                 sessions.remove(session);
             }
@@ -433,20 +446,28 @@ impl Call {
             (Some("tools/call"), Some(id)) => {
                 let (name, arguments) = match mcp_core::tool_call(&message) {
                     Ok((name, arguments)) => (name.to_string(), arguments),
-                    Err(e) => return json_response(StatusCode::BAD_REQUEST, &mcp_core::error(&id, e.code, &e.message)),
+                    Err(e) => {
+                        return json_response(
+                            StatusCode::BAD_REQUEST,
+                            &mcp_core::error(&id, e.code, &e.message),
+                        );
+                    }
                 };
                 let at = id.clone();
-                let verdict = self
-                    .judge(move |judge, chain| judge.call(chain, &at, &name, &arguments))
-                    .await;
+                let verdict =
+                    self.judge(move |judge, chain| judge.call(chain, &at, &name, &arguments)).await;
                 match verdict {
                     Some(Verdict::Forward) => {
-                        self.forward(headers, Method::POST, Some(body), &id, Forwarded::ToolCall).await
+                        self.forward(headers, Method::POST, Some(body), &id, Forwarded::ToolCall)
+                            .await
                     }
                     Some(Verdict::Answer(answer)) => json_response(StatusCode::OK, &answer),
                     None => json_response(
                         StatusCode::OK,
-                        &mcp_core::refused(&id, "writ could not decide the call (a bug); it was not made"),
+                        &mcp_core::refused(
+                            &id,
+                            "writ could not decide the call (a bug); it was not made",
+                        ),
                     ),
                 }
             }
@@ -458,7 +479,9 @@ impl Call {
             ),
             (Some("initialize"), Some(id)) => {
                 let refusal = self.judge(|judge, chain| judge.admit(chain)).await;
-                let refusal = refusal.unwrap_or_else(|| Some("writ could not decide the run's start (a bug)".into()));
+                let refusal = refusal.unwrap_or_else(|| {
+                    Some("writ could not decide the run's start (a bug)".into())
+                });
                 if let Some(refusal) = refusal
                     && self.gateway.options.mode == writ_evaluator::log::Mode::Enforce
                 {
@@ -505,13 +528,19 @@ impl Call {
         let request = match builder.body(Full::new(body.unwrap_or_default())) {
             Ok(r) => r,
             Err(e) => {
-                return rpc_error(StatusCode::BAD_GATEWAY, id, INTERNAL_ERROR, &format!("cannot build the upstream request: {e}"));
+                return rpc_error(
+                    StatusCode::BAD_GATEWAY,
+                    id,
+                    INTERNAL_ERROR,
+                    &format!("cannot build the upstream request: {e}"),
+                );
             }
         };
         let sent = tokio::time::timeout(limits.upstream_timeout, async {
-            let stream = tokio::net::TcpStream::connect(&upstream.authority)
-                .await
-                .map_err(|e| format!("cannot connect to the upstream MCP server {upstream}: {e}"))?;
+            let stream =
+                tokio::net::TcpStream::connect(&upstream.authority).await.map_err(|e| {
+                    format!("cannot connect to the upstream MCP server {upstream}: {e}")
+                })?;
             let (mut sender, connection) =
                 hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
                     .await
@@ -542,7 +571,12 @@ impl Call {
             }
             Ok(Err(e)) => {
                 eprintln!("{NAME}: {e}");
-                return rpc_error(StatusCode::BAD_GATEWAY, id, INTERNAL_ERROR, &format!("{e}{note}"));
+                return rpc_error(
+                    StatusCode::BAD_GATEWAY,
+                    id,
+                    INTERNAL_ERROR,
+                    &format!("{e}{note}"),
+                );
             }
             Ok(Ok(response)) => response,
         };
@@ -572,10 +606,23 @@ impl Call {
             let bytes = match tokio::time::timeout(limits.upstream_timeout, read).await {
                 Ok(Ok(collected)) => collected.to_bytes(),
                 Ok(Err(e)) => {
-                    return rpc_error(StatusCode::BAD_GATEWAY, id, INTERNAL_ERROR, &format!("cannot read the upstream's answer: {e}{note}"));
+                    return rpc_error(
+                        StatusCode::BAD_GATEWAY,
+                        id,
+                        INTERNAL_ERROR,
+                        &format!("cannot read the upstream's answer: {e}{note}"),
+                    );
                 }
                 Err(_) => {
-                    return rpc_error(StatusCode::GATEWAY_TIMEOUT, id, INTERNAL_ERROR, &format!("the upstream's answer did not arrive within {}s{note}", limits.upstream_timeout.as_secs()));
+                    return rpc_error(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        id,
+                        INTERNAL_ERROR,
+                        &format!(
+                            "the upstream's answer did not arrive within {}s{note}",
+                            limits.upstream_timeout.as_secs()
+                        ),
+                    );
                 }
             };
             if content_type == "application/json" && !bytes.iter().all(u8::is_ascii_whitespace) {
@@ -583,7 +630,14 @@ impl Call {
                     Ok(bytes) => full(bytes),
                     Err(e) => {
                         eprintln!("{NAME}: dropped an upstream answer: {e}");
-                        return rpc_error(StatusCode::BAD_GATEWAY, id, INTERNAL_ERROR, &format!("the upstream MCP server's answer is not one strict JSON message: {e}"));
+                        return rpc_error(
+                            StatusCode::BAD_GATEWAY,
+                            id,
+                            INTERNAL_ERROR,
+                            &format!(
+                                "the upstream MCP server's answer is not one strict JSON message: {e}"
+                            ),
+                        );
                     }
                 }
             } else {
@@ -636,7 +690,10 @@ impl Call {
                     Some(idle) => match tokio::time::timeout(idle, upstream.frame()).await {
                         Ok(frame) => frame,
                         Err(_) => {
-                            eprintln!("{NAME}: the upstream's event stream was silent for {}s; closed", idle.as_secs());
+                            eprintln!(
+                                "{NAME}: the upstream's event stream was silent for {}s; closed",
+                                idle.as_secs()
+                            );
                             break;
                         }
                     },
@@ -656,7 +713,9 @@ impl Call {
                 let events = match splitter.push(&data, max) {
                     Ok(events) => events,
                     Err(length) => {
-                        eprintln!("{NAME}: an upstream event of over {length} bytes; the stream is closed");
+                        eprintln!(
+                            "{NAME}: an upstream event of over {length} bytes; the stream is closed"
+                        );
                         break;
                     }
                 };
@@ -673,18 +732,21 @@ impl Call {
 
     /// One SSE event as the client gets it, or `None` to drop it.
     async fn event(&self, event: Vec<u8>) -> Option<Bytes> {
-        let Some(data) = sse::data(&event).filter(|d| !d.iter().all(u8::is_ascii_whitespace)) else {
+        let Some(data) = sse::data(&event).filter(|d| !d.iter().all(u8::is_ascii_whitespace))
+        else {
             // No data (a comment, a priming event with an id): nothing to decide.
             return Some(Bytes::from(event));
         };
         match crate::strict::parse(&data) {
-            Ok(Json::Object(message)) if lists_tools(&message) => match self.filter(message).await {
-                Ok(json) => Some(Bytes::from(sse::with_data(&event, &json))),
-                Err(e) => {
-                    eprintln!("{NAME}: dropped an event: {e}");
-                    None
+            Ok(Json::Object(message)) if lists_tools(&message) => {
+                match self.filter(message).await {
+                    Ok(json) => Some(Bytes::from(sse::with_data(&event, &json))),
+                    Err(e) => {
+                        eprintln!("{NAME}: dropped an event: {e}");
+                        None
+                    }
                 }
-            },
+            }
             Ok(Json::Object(_)) => Some(Bytes::from(event)),
             Ok(_) => {
                 eprintln!("{NAME}: dropped an upstream event that is not one JSON object");

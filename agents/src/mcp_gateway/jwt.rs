@@ -67,7 +67,10 @@ impl std::fmt::Display for TokenError {
         match self {
             TokenError::BadHeader(e) => write!(f, "the token's header cannot be read: {e}"),
             TokenError::Algorithm(alg) => {
-                write!(f, "the token is signed with {alg}; only RS256, ES256 and EdDSA are accepted")
+                write!(
+                    f,
+                    "the token is signed with {alg}; only RS256, ES256 and EdDSA are accepted"
+                )
             }
             TokenError::NoKey(why) => write!(f, "no key verifies the token: {why}"),
             TokenError::Invalid(e) => write!(f, "the token is not valid: {e}"),
@@ -160,7 +163,8 @@ impl Verifier {
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         // Verified: read the payload again, strictly (no duplicate keys).
         let payload = token.split('.').nth(1).unwrap_or_default();
-        let bytes = base64url(payload).ok_or_else(|| TokenError::Payload("not base64url".into()))?;
+        let bytes =
+            base64url(payload).ok_or_else(|| TokenError::Payload("not base64url".into()))?;
         match crate::strict::parse(&bytes) {
             Ok(Json::Object(map)) => Ok(map),
             Ok(_) => Err(TokenError::Payload("not a JSON object".into())),
@@ -228,9 +232,7 @@ fn key(item: &Json) -> Result<Key, String> {
     }
     let alg = match &jwk.algorithm {
         AlgorithmParameters::RSA(_) => Algorithm::RS256,
-        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
-            Algorithm::ES256
-        }
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => Algorithm::ES256,
         AlgorithmParameters::OctetKeyPair(p)
             if p.key_type == OctetKeyPairType::OctetKeyPair
                 && p.curve == EllipticCurve::Ed25519 =>

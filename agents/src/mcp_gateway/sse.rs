@@ -11,6 +11,9 @@ pub struct Splitter {
     line_start: usize,
     /// Where scanning resumes.
     scanned: usize,
+    /// The last bytes ended with `\r`: a `\n` first in the next ones ends no line (it is the
+    /// rest of a `\r\n`).
+    skip_lf: bool,
 }
 
 /// An event's bytes, as they came (its lines and the empty line ending it).
@@ -22,13 +25,24 @@ impl Splitter {
     pub fn push(&mut self, bytes: &[u8], max: usize) -> Result<Vec<Event>, usize> {
         self.buf.extend_from_slice(bytes);
         let mut events = Vec::new();
+        if self.skip_lf && self.buf.len() > self.scanned {
+            self.skip_lf = false;
+            if self.buf.get(self.scanned) == Some(&b'\n') {
+                self.scanned += 1;
+                self.line_start = self.scanned;
+            }
+        }
         loop {
             let rest = self.buf.get(self.scanned..).unwrap_or_default();
             let Some(at) = rest.iter().position(|&b| b == b'\n' || b == b'\r') else { break };
             let end = self.scanned + at;
             let terminator = match (self.buf.get(end), self.buf.get(end + 1)) {
                 (Some(b'\r'), Some(b'\n')) => 2,
-                (Some(b'\r'), None) => break, // wait: `\r\n` may be split across reads
+                (Some(b'\r'), None) => {
+                    // The line ends here, whether a `\n` follows in the next bytes or not.
+                    self.skip_lf = true;
+                    1
+                }
                 _ => 1,
             };
             let empty = end == self.line_start;
@@ -45,12 +59,6 @@ impl Splitter {
             return Err(self.buf.len());
         }
         Ok(events)
-    }
-
-    /// What is left when the stream ends: an incomplete event (a `\r` waiting for a `\n`
-    /// included), which is not an event (the SSE rules drop it).
-    pub fn rest(&self) -> &[u8] {
-        &self.buf
     }
 }
 
