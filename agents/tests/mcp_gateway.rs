@@ -2,6 +2,14 @@
 //! server (JSON and SSE answers) that records everything it receives. Tokens are signed with an
 //! Ed25519 key made in the test, and verified against a JWKS file built from it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test helpers: a failure is a test failure"
+)]
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -102,7 +110,6 @@ fn jwks(keys: &Keys) -> Json {
 
 #[derive(Clone, Debug)]
 struct Seen {
-    method: String,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -152,11 +159,7 @@ impl Upstream {
         let method = request.method().to_string();
         let headers = request.headers().clone();
         let body = request.into_body().collect().await.unwrap().to_bytes();
-        self.seen.lock().unwrap().push(Seen {
-            method: method.clone(),
-            headers,
-            body: body.clone(),
-        });
+        self.seen.lock().unwrap().push(Seen { headers, body: body.clone() });
         if method == "GET" {
             // A resumed stream replaying a tools/list answer: filtered too.
             let list = json!({"jsonrpc": "2.0", "id": 99, "result": {"tools": tools()}});
@@ -283,9 +286,8 @@ async fn setup_with(forwarding: TokenForwarding, upstream_addr: Option<SocketAdd
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gateway = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        if let Err(e) = mcp_gateway::serve(options, listener).await {
-            panic!("the gateway did not start: {e}");
-        }
+        let Err(e) = mcp_gateway::serve(options, listener).await;
+        panic!("the gateway did not start: {e}");
     });
     Setup { keys, upstream, gateway, _dir: TempDir(dir) }
 }
