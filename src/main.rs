@@ -75,6 +75,9 @@ enum Command {
     Hook(cmd::hook::Args),
     /// A stdio MCP proxy that decides every tool call with its arguments.
     McpProxy(cmd::mcp_proxy::Args),
+    /// An HTTP gateway in front of a Streamable-HTTP MCP server: bearer tokens, and every tool
+    /// call decided with its arguments.
+    McpGateway(Box<cmd::mcp_gateway::Args>),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(*args),
         Command::Hook(args) => cmd::hook::run(args.command),
         Command::McpProxy(args) => cmd::mcp_proxy::run(args),
+        Command::McpGateway(args) => cmd::mcp_gateway::run(*args),
     };
     ExitCode::from(code)
 }

@@ -29,7 +29,7 @@
 //! know, byte for byte, and reads only `method`, `id`, `params.name`, `params.arguments` and
 //! `result.tools[].name`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::process::Stdio;
 use std::time::Duration;
@@ -40,12 +40,13 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use writ_evaluator::log::Mode;
-use writ_evaluator::{Outcome, Request};
 
 use crate::declog::LogFile;
-use crate::gate::{Gate, Judgement, missing_text};
-use crate::names;
-use crate::run::{DEFAULT_IDLE, Retention, RunCall, RunGate, RunStore, now};
+use crate::gate::Gate;
+use crate::mcp_core::{
+    INTERNAL_ERROR, INVALID_REQUEST, Judge, NOT_ADMITTED, Verdict, id_key, lists_tools,
+};
+use crate::run::RunStore;
 
 /// What the proxy needs.
 pub struct Options {
@@ -75,36 +76,6 @@ pub struct Options {
     /// Enforce, or log only.
     pub mode: Mode,
 }
-
-/// The key of a request id: its JSON text, with numerically equal numbers made one (`7` and
-/// `7.0` are the same id). `None` for an id JSON-RPC does not allow here: not a string or an
-/// integer (an object, a list, a boolean, a fraction such as `7.5`, or past 2^53).
-fn id_key(id: &Json) -> Option<String> {
-    match id {
-        Json::String(_) => Some(id.to_string()),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                return Some(i.to_string());
-            }
-            if let Some(u) = n.as_u64() {
-                return Some(u.to_string());
-            }
-            let f = n.as_f64()?;
-            // Integral and exactly representable: the same id as the integer.
-            (f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0).then(|| (f as i64).to_string())
-        }
-        _ => None,
-    }
-}
-
-/// JSON-RPC error codes.
-const PARSE_ERROR: i64 = -32700;
-const INVALID_REQUEST: i64 = -32600;
-const INVALID_PARAMS: i64 = -32602;
-const INTERNAL_ERROR: i64 = -32603;
-/// The answer to an `initialize` of a run whose start writ does not allow (a server error in
-/// JSON-RPC's implementation-defined range).
-const NOT_ADMITTED: i64 = -32001;
 
 /// Runs the proxy on this process's standard input and output. Returns the exit status.
 pub fn run(options: Options) -> u8 {
@@ -288,9 +259,21 @@ impl Proxy {
     }
 
     fn error(&self, id: &Json, code: i64, message: String) {
-        self.send_client(&json!({
-            "jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}
-        }));
+        self.send_client(&crate::mcp_core::error(id, code, &message));
+    }
+
+    /// The policy side of this proxy's run.
+    fn judge(&self) -> Judge<'_> {
+        Judge {
+            gate: &self.options.gate,
+            store: &*self.options.store,
+            log: self.options.log.as_ref(),
+            mode: self.options.mode,
+            server: &self.options.server,
+            run: &self.options.run,
+            cwd: self.options.cwd.as_deref(),
+            name: "writ mcp-proxy",
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -329,42 +312,15 @@ impl Proxy {
         if line.iter().all(u8::is_ascii_whitespace) {
             return;
         }
-        let message = match crate::strict::parse(line) {
-            Ok(Json::Object(m)) => m,
-            Ok(Json::Array(_)) => {
-                eprintln!("writ mcp-proxy: refused a JSON-RPC batch from the client");
-                return self.error(
-                    &Json::Null,
-                    INVALID_REQUEST,
-                    "writ mcp-proxy does not accept JSON-RPC batches; send one message per line"
-                        .into(),
-                );
-            }
-            Ok(_) => {
-                return self.error(
-                    &Json::Null,
-                    INVALID_REQUEST,
-                    "a message must be a JSON object".into(),
-                );
-            }
+        let message = match crate::mcp_core::parse_client(line, "writ mcp-proxy") {
+            Ok(m) => m,
             Err(e) => {
-                eprintln!("writ mcp-proxy: refused a malformed message from the client: {e}");
-                return self.error(&Json::Null, PARSE_ERROR, format!("parse error: {e}"));
+                eprintln!("writ mcp-proxy: refused a message from the client: {e}");
+                return self.send_client(&e.answer());
             }
         };
         let method = message.get("method").and_then(Json::as_str).map(str::to_string);
         let id = message.get("id").filter(|id| !id.is_null()).cloned();
-        if let (Some(_), Some(bad)) = (&method, &id)
-            && id_key(bad).is_none()
-        {
-            // Never forwarded: an id the proxy cannot match an answer to, or one a client could
-            // use to make two requests look like one.
-            return self.error(
-                &Json::Null,
-                INVALID_REQUEST,
-                format!("a request id must be a string or an integer, found {bad}"),
-            );
-        }
         match (method.as_deref(), id) {
             (Some("tools/call"), Some(id)) => self.call(line, &message, id),
             (Some("tools/call"), None) => {
@@ -378,7 +334,7 @@ impl Proxy {
                         .and_then(|c| c.get("name"))
                         .and_then(Json::as_str)
                         .map(str::to_string);
-                    if let Some(refusal) = self.admit()
+                    if let Some(refusal) = self.judge().admit(&self.chain())
                         && self.options.mode == Mode::Enforce
                     {
                         return self.error(&id, NOT_ADMITTED, refusal);
@@ -430,25 +386,9 @@ impl Proxy {
 
     /// Decides a `tools/call`: forwards it on allow, answers it on anything else.
     fn call(&mut self, line: &[u8], message: &Map<String, Json>, id: Json) {
-        let params = message.get("params").and_then(Json::as_object);
-        let Some(name) = params.and_then(|p| p.get("name")).and_then(Json::as_str) else {
-            return self.error(
-                &id,
-                INVALID_PARAMS,
-                "`params.name`: a `tools/call` needs the tool's name (a string)".into(),
-            );
-        };
-        let empty = Map::new();
-        let arguments = match params.and_then(|p| p.get("arguments")) {
-            None | Some(Json::Null) => &empty,
-            Some(Json::Object(args)) => args,
-            Some(_) => {
-                return self.error(
-                    &id,
-                    INVALID_PARAMS,
-                    "`params.arguments`: expected an object".into(),
-                );
-            }
+        let (name, arguments) = match crate::mcp_core::tool_call(message) {
+            Ok(call) => call,
+            Err(e) => return self.error(&id, e.code, e.message),
         };
         if id_key(&id).is_some_and(|key| self.pending.contains_key(&key)) {
             return self.error(
@@ -457,109 +397,10 @@ impl Proxy {
                 format!("request id {id} is already in use by a request still being answered"),
             );
         }
-        let tool = names::mcp_tool(&self.options.server, name);
-        let chain = self.chain();
-        let call_id = id_key(&id);
-        let now = match now() {
-            Ok(now) => now,
-            Err(e) => return self.refuse(&id, format!("writ could not decide `{tool}`: {e}")),
-        };
-        let call = RunCall {
-            run: &self.options.run,
-            chain: &chain,
-            start_chain: 2,
-            tool: &tool,
-            input: arguments,
-            context: Map::new(),
-            run_fields: self.run_fields(),
-            call_id: call_id.as_deref(),
-            now,
-        };
-        let judged = match self.run_gate().call(&call) {
-            Ok(j) => j,
-            Err(e) => return self.refuse(&id, format!("writ could not decide `{tool}`: {e}")),
-        };
-        for judgement in judged.start.iter().chain([&judged.call]) {
-            if let Some(log) = &self.options.log
-                && let Err(e) = log.record(judgement)
-            {
-                eprintln!("writ mcp-proxy: {e}");
-                return self
-                    .refuse(&id, format!("writ refused `{tool}`: the decision log failed: {e}"));
-            }
+        match self.judge().call(&self.chain(), &id, name, &arguments) {
+            Verdict::Forward => self.forward_request(line, "tools/call", &id),
+            Verdict::Answer(answer) => self.send_client(&answer),
         }
-        if judged.answered_allow {
-            self.forward_request(line, "tools/call", &id);
-        } else {
-            let text = match crate::gate::reviewer_steps(&self.options.gate, &judged.call) {
-                Some(steps) if judged.call.decision.decision == Outcome::Pending => format!(
-                    "writ: `{tool}` in workflow `{}` is pending; the call was not made: {steps}",
-                    self.options.gate.workflow
-                ),
-                _ => refusal(&judged.call, &tool, &self.options.gate.workflow),
-            };
-            self.refuse(&id, text);
-        }
-    }
-
-    fn run_gate(&self) -> RunGate<'_> {
-        RunGate {
-            gate: &self.options.gate,
-            store: &*self.options.store,
-            retention: Retention::for_policy(&self.options.gate, DEFAULT_IDLE),
-            mode: self.options.mode,
-        }
-    }
-
-    fn run_fields(&self) -> Map<String, Json> {
-        let mut fields = Map::new();
-        if let Some(cwd) = &self.options.cwd {
-            fields.insert("cwd".into(), Json::String(cwd.clone()));
-        }
-        fields
-    }
-
-    /// Decides the run's start (unless it is admitted already); `Some(reason)` when it is not
-    /// admitted. The start is logged.
-    fn admit(&self) -> Option<String> {
-        let chain = self.chain();
-        let empty = Map::new();
-        let now = match now() {
-            Ok(now) => now,
-            Err(e) => return Some(format!("writ could not decide the run's start: {e}")),
-        };
-        let call = RunCall {
-            run: &self.options.run,
-            chain: &chain,
-            start_chain: 2,
-            tool: "",
-            input: &empty,
-            context: Map::new(),
-            run_fields: self.run_fields(),
-            call_id: None,
-            now,
-        };
-        match self.run_gate().admit(&call) {
-            Ok(admitted) => {
-                if let (Some(log), Some(start)) = (&self.options.log, &admitted.start)
-                    && let Err(e) = log.record(start)
-                {
-                    eprintln!("writ mcp-proxy: {e}");
-                    return Some(format!("writ could not log the run's start: {e}"));
-                }
-                admitted.refusal
-            }
-            Err(e) => Some(format!("writ could not decide the run's start: {e}")),
-        }
-    }
-
-    /// A tool result with `isError: true`: the call did not reach the upstream.
-    fn refuse(&self, id: &Json, text: String) {
-        self.send_client(&json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "result": {"content": [{"type": "text", "text": text}], "isError": true},
-        }));
     }
 
     fn on_upstream(&mut self, line: &[u8]) {
@@ -592,46 +433,12 @@ impl Proxy {
             );
             return;
         };
-        if pending.method == "tools/list"
-            && let Some(Json::Array(_)) = message.get("result").and_then(|r| r.get("tools"))
-        {
+        if pending.method == "tools/list" && lists_tools(&message) {
             let mut message = message;
-            self.filter_tools(&mut message);
+            self.judge().filter_tools(&self.chain(), &mut message);
             self.send_client(&Json::Object(message));
         } else {
             let _ = self.to_client.send(line.to_vec());
-        }
-    }
-
-    /// Keeps in `result.tools` only the tools this run may ever be allowed to call.
-    fn filter_tools(&self, message: &mut Map<String, Json>) {
-        if self.options.mode == Mode::LogOnly {
-            return;
-        }
-        let visible = if self.admit().is_some() { HashSet::new() } else { self.visible() };
-        if let Some(Json::Array(tools)) = message.get_mut("result").and_then(|r| r.get_mut("tools"))
-        {
-            tools.retain(|t| {
-                t.get("name").and_then(Json::as_str).is_some_and(|name| {
-                    visible.contains(&names::mcp_tool(&self.options.server, name))
-                })
-            });
-        }
-    }
-
-    fn visible(&self) -> HashSet<String> {
-        let request =
-            json!({"action": "call", "workflow": "_", "tool": "_", "chain": self.chain()});
-        let Ok(request) = Request::from_json(&request.to_string()) else {
-            return HashSet::new();
-        };
-        let ir = self.options.gate.policy.ir();
-        match writ_compiler::reach::visible_tools(ir, &self.options.gate.workflow, &request.chain) {
-            Ok(tools) => tools.into_iter().map(|t| t.tool).collect(),
-            Err(e) => {
-                eprintln!("writ mcp-proxy: listing no tools: {e}");
-                HashSet::new()
-            }
         }
     }
 
@@ -729,28 +536,15 @@ impl Proxy {
     }
 }
 
-/// The text of a refused call: writ's reasons, or the evidence still missing.
-pub fn refusal(judgement: &Judgement, tool: &str, workflow: &str) -> String {
-    let d = &judgement.decision;
-    match d.decision {
-        Outcome::Pending => format!(
-            "writ: `{tool}` in workflow `{workflow}` needs evidence before it can run: {}. The \
-             call was not made. ({})",
-            missing_text(d).join(", "),
-            d.reasons.join("; ")
-        ),
-        _ => format!(
-            "writ denied `{tool}` in workflow `{workflow}`; the call was not made: {}",
-            d.reasons.join("; ")
-        ),
-    }
-}
+pub use crate::mcp_core::refusal;
 
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+    use writ_evaluator::Outcome;
 
     use super::*;
+    use crate::names;
 
     const POLICY: &str = r#"
 tool mcp.fs.read(path: string)

@@ -91,6 +91,19 @@ pub struct Claims {
     pub agent: Option<String>,
 }
 
+impl Claims {
+    /// The claim mapping (`writ_agents::claims`, the one `writ mcp-gateway` uses too).
+    pub fn map(&self) -> writ_agents::claims::ClaimMap {
+        writ_agents::claims::ClaimMap {
+            id: self.id.clone(),
+            roles: self.roles.clone(),
+            kind: self.kind.clone(),
+            attrs: self.attrs.clone(),
+            agent: self.agent.clone(),
+        }
+    }
+}
+
 impl Default for Claims {
     fn default() -> Claims {
         Claims {
@@ -105,14 +118,9 @@ impl Default for Claims {
     }
 }
 
-/// Where the principal's kind comes from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KindFrom {
-    /// Every token's principal has this kind.
-    Fixed(writ_evaluator::ir::PrincipalKind),
-    /// A claim holding `human`, `service` or `agent`.
-    Claim(String),
-}
+/// Where the principal's kind comes from (the mapping is `writ_agents::claims`, shared with
+/// `writ mcp-gateway`).
+pub use writ_agents::claims::KindFrom;
 
 /// `writ serve --grpc`.
 #[derive(Clone, Debug)]
@@ -634,54 +642,7 @@ fn identity(claims: &Claims, attributes: &Attributes) -> Result<Vec<Json>, Strin
             claims.payload_key
         ));
     };
-    let id = match payload.get(&claims.id) {
-        Some(Json::String(id)) if !id.is_empty() => id.clone(),
-        Some(_) => return Err(format!("the token's claim `{}` is not a string", claims.id)),
-        None => return Err(format!("the token has no claim `{}` (the principal's id)", claims.id)),
-    };
-    let kind = match &claims.kind {
-        KindFrom::Fixed(kind) => kind.as_str().to_string(),
-        KindFrom::Claim(claim) => match payload.get(claim) {
-            Some(Json::String(kind)) => kind.clone(),
-            _ => {
-                return Err(format!(
-                    "the token's claim `{claim}` (the principal's kind) is not a string"
-                ));
-            }
-        },
-    };
-    let roles: Vec<Json> = match claims.roles.as_ref().and_then(|claim| payload.get(claim)) {
-        None | Some(Json::Null) => Vec::new(),
-        Some(Json::String(names)) => {
-            names.split_ascii_whitespace().map(|r| Json::String(r.to_string())).collect()
-        }
-        Some(Json::Array(items)) if items.iter().all(Json::is_string) => items.clone(),
-        Some(_) => {
-            return Err(format!(
-                "the token's claim `{}` (the roles) is not a list of strings or a string",
-                claims.roles.as_deref().unwrap_or_default()
-            ));
-        }
-    };
-    let mut attrs = Map::new();
-    for claim in &claims.attrs {
-        if let Some(value) = payload.get(claim) {
-            attrs.insert(writ_agents::names::word(claim), value.clone());
-        }
-    }
-    let mut chain = vec![json!({"id": id, "kind": kind, "roles": roles, "attrs": attrs})];
-    if let Some(claim) = &claims.agent {
-        match payload.get(claim) {
-            None => {}
-            Some(Json::String(agent)) if !agent.is_empty() => {
-                chain.push(json!({"id": agent, "kind": "agent"}));
-            }
-            Some(_) => {
-                return Err(format!("the token's claim `{claim}` (the agent) is not a string"));
-            }
-        }
-    }
-    Ok(chain)
+    claims.map().chain(&payload).map_err(|e| e.to_string())
 }
 
 /// A protobuf `Value` as JSON. Whole numbers become integers (claims such as `exp` are numbers

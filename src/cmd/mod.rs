@@ -10,6 +10,7 @@ pub mod import;
 pub mod keygen;
 pub mod log;
 pub mod lsp;
+pub mod mcp_gateway;
 pub mod mcp_proxy;
 pub mod reach;
 pub mod serve;

@@ -147,17 +147,6 @@ pub struct Args {
     envoy_agent_claim: Option<String>,
 }
 
-/// `--envoy-kind`.
-fn principal_kind(text: &str) -> Option<writ_evaluator::ir::PrincipalKind> {
-    use writ_evaluator::ir::PrincipalKind;
-    match text {
-        "human" => Some(PrincipalKind::Human),
-        "service" => Some(PrincipalKind::Service),
-        "agent" => Some(PrincipalKind::Agent),
-        _ => None,
-    }
-}
-
 pub fn run(args: Args) -> u8 {
     if args.verify_key.is_some() && args.bundle.is_none() {
         output::error("`--verify-key` verifies a bundle: give `--bundle FILE` with it");
@@ -223,7 +212,7 @@ pub fn run(args: Args) -> u8 {
         Some(addr) => {
             let kind = match &args.envoy_kind_claim {
                 Some(claim) => writ_server::KindFrom::Claim(claim.clone()),
-                None => match principal_kind(&args.envoy_kind) {
+                None => match writ_agents::claims::principal_kind(&args.envoy_kind) {
                     Some(kind) => writ_server::KindFrom::Fixed(kind),
                     None => {
                         output::error(format!(
