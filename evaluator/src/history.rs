@@ -88,6 +88,55 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// A gateway need record only the calls some `calls(...)` can count: by tool, by tag
+    /// (expanded to tools), by glob (which also counts undeclared tools), in any condition.
+    #[test]
+    fn counted_calls_are_those_a_target_names() {
+        use crate::ir::{CallsIr, CmpOp, Cond, Operand};
+        use crate::testing::{Ir, cmp, i};
+        let mut ir = Ir::new("p.writ");
+        ir.role("dev", &[]);
+        for (tool, tags) in
+            [("read", &[][..]), ("push", &["write"][..]), ("ci.run", &[][..]), ("ci.lint", &[][..])]
+        {
+            ir.tool(tool, &[], tags);
+        }
+        ir.workflow("w", 1, 3600);
+        let calls = |ir: &Ir, target: &str, glob: Option<&str>| {
+            Operand::Calls(CallsIr {
+                target: ir.target(target),
+                glob: glob.map(str::to_owned),
+                within_seconds: Some(60),
+            })
+        };
+        assert!(!ir.policy().counts_calls_of("push"), "no calls(...) at all: nothing counts");
+        let by_tag = cmp(CmpOp::Lt, calls(&ir, "[write]", None), i(3));
+        ir.allow(
+            (1, 1),
+            "allow push when calls([write] within 1m) < 3",
+            "w",
+            "push",
+            Some(by_tag),
+            vec![],
+        );
+        let by_glob = Cond::Not(Box::new(cmp(CmpOp::Gt, calls(&ir, "ci.*", Some("ci.*")), i(9))));
+        ir.deny(
+            (2, 1),
+            "deny read when calls(ci.* within 1m) > 9",
+            Some("w"),
+            "read",
+            Some(by_glob),
+            None,
+        );
+        let policy = ir.policy();
+        for tool in ["push", "ci.run", "ci.lint", "ci.undeclared"] {
+            assert!(policy.counts_calls_of(tool), "{tool}");
+        }
+        for tool in ["read", "unknown", ""] {
+            assert!(!policy.counts_calls_of(tool), "{tool}");
+        }
+    }
+
     fn at(text: &str) -> Option<Timestamp> {
         Timestamp::parse(text).ok()
     }
@@ -288,21 +337,64 @@ impl HistoryHorizon {
 
 /// The [`HistoryHorizon`] of a policy: the widest over every `calls(...)` in every condition
 /// (entitlements, starts, allows, denies, deny-starts, `require ... for`, guardrails). A built
-/// [`crate::Policy`] carries it ([`crate::Policy::history_horizon`]); this is the walk.
+/// [`crate::Policy`] carries it ([`crate::Policy::history_horizon`]).
+pub fn history_horizon(ir: &crate::ir::PolicyIr) -> HistoryHorizon {
+    let mut horizon = HistoryHorizon::Nothing;
+    each_calls(ir, |calls| {
+        horizon = horizon.widen(match calls.within_seconds {
+            Some(seconds) => HistoryHorizon::Seconds(seconds.max(0)),
+            None => HistoryHorizon::WholeRun,
+        });
+        horizon != HistoryHorizon::WholeRun
+    });
+    horizon
+}
+
+/// Which tools' calls a policy can ever count: the tools of every `calls(...)` target, and, for
+/// a glob target, any name the glob matches. A gateway that records a run's history need record
+/// only these calls: no condition of the policy can count another ([`crate::Policy::counts_calls_of`]).
+#[derive(Clone, Debug, Default)]
+pub struct CountedCalls {
+    /// By tool id.
+    tools: Box<[bool]>,
+    /// The glob targets, which also count tools the policy does not declare.
+    globs: Box<[crate::Glob]>,
+}
+
+impl CountedCalls {
+    /// Walks every condition of `ir`.
+    pub fn of(ir: &crate::ir::PolicyIr) -> CountedCalls {
+        let mut tools = vec![false; ir.tools.len()];
+        let mut globs: Vec<crate::Glob> = Vec::new();
+        each_calls(ir, |calls| {
+            for &tool in &calls.target.tools {
+                if let Some(counted) = tools.get_mut(tool as usize) {
+                    *counted = true;
+                }
+            }
+            if let Some(glob) = &calls.glob
+                && !globs.iter().any(|g| g.as_str() == glob.as_str())
+            {
+                globs.push(crate::Glob::new(glob));
+            }
+            true
+        });
+        CountedCalls { tools: tools.into(), globs: globs.into() }
+    }
+
+    /// Whether a call of `tool` (declared as `id`, or not declared) can count.
+    pub fn counts(&self, id: Option<crate::ir::ToolId>, tool: &str) -> bool {
+        id.and_then(|id| self.tools.get(id as usize)).copied().unwrap_or(false)
+            || self.globs.iter().any(|g| g.is_match(tool))
+    }
+}
+
+/// Calls `visit` on every `calls(...)` in every condition of `ir`, until it returns false.
 ///
 /// Iterative, so that a deep IR cannot overflow the stack here (the policy builder bounds depth
 /// after it runs, and rejects a deeper IR).
-pub fn history_horizon(ir: &crate::ir::PolicyIr) -> HistoryHorizon {
+fn each_calls(ir: &crate::ir::PolicyIr, mut visit: impl FnMut(&crate::ir::CallsIr) -> bool) {
     use crate::ir::{Cond, Operand, RuleSetIr};
-    fn operand(op: &Operand) -> HistoryHorizon {
-        match op {
-            Operand::Calls(calls) => match calls.within_seconds {
-                Some(seconds) => HistoryHorizon::Seconds(seconds.max(0)),
-                None => HistoryHorizon::WholeRun,
-            },
-            _ => HistoryHorizon::Nothing,
-        }
-    }
     fn rules(set: &RuleSetIr) -> impl Iterator<Item = &Option<Cond>> {
         let denies = set.denies.iter().map(|r| &r.condition);
         let deny_starts = set.deny_starts.iter().map(|r| &r.condition);
@@ -316,26 +408,32 @@ pub fn history_horizon(ir: &crate::ir::PolicyIr) -> HistoryHorizon {
     });
     let mut stack: Vec<&Cond> =
         rules(&ir.guardrails).chain(roles).chain(workflows).flatten().collect();
-    let mut horizon = HistoryHorizon::Nothing;
     while let Some(c) = stack.pop() {
-        match c {
+        let operands: [Option<&Operand>; 2] = match c {
             Cond::Truth(a)
             | Cond::Matches(a, _)
             | Cond::AnyMatches(a, _)
             | Cond::AllMatches(a, _)
             | Cond::Runs(a, _)
             | Cond::RunsOnly(a, _)
-            | Cond::Under(a, _) => horizon = horizon.widen(operand(a)),
-            Cond::Compare(_, a, b) | Cond::In(a, b) | Cond::Contains(a, b) => {
-                horizon = horizon.widen(operand(a)).widen(operand(b));
+            | Cond::Under(a, _) => [Some(a), None],
+            Cond::Compare(_, a, b) | Cond::In(a, b) | Cond::Contains(a, b) => [Some(a), Some(b)],
+            Cond::HasRole(..) => [None, None],
+            Cond::Not(inner) => {
+                stack.push(inner);
+                [None, None]
             }
-            Cond::HasRole(..) => {}
-            Cond::Not(inner) => stack.push(inner),
-            Cond::And(items) | Cond::Or(items) => stack.extend(items.iter()),
-        }
-        if horizon == HistoryHorizon::WholeRun {
-            break;
+            Cond::And(items) | Cond::Or(items) => {
+                stack.extend(items.iter());
+                [None, None]
+            }
+        };
+        for operand in operands.into_iter().flatten() {
+            if let Operand::Calls(calls) = operand
+                && !visit(calls)
+            {
+                return;
+            }
         }
     }
-    horizon
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::cond::{CCond, COperand, Calls, Class, CommandCond, Lit, UnderCond};
 use crate::glob::Glob;
-use crate::history::{HistoryHorizon, history_horizon};
+use crate::history::{CountedCalls, HistoryHorizon, history_horizon};
 use crate::ir::{
     CmpOp, CommandPatternIr, Cond, EvidenceId, EvidenceRequirementIr, Operand, PatternItemIr,
     PolicyIr, RoleId, RuleMeta, TargetIr, ToolId, Value, ValueType, Who, WorkflowId,
@@ -367,6 +367,8 @@ pub struct Policy {
     /// How far back the policy's `calls(...)` look; only when some condition counts calls
     /// (not [`HistoryHorizon::Nothing`]) is a request's history resolved to tools.
     pub(crate) history_horizon: HistoryHorizon,
+    /// The tools whose calls some `calls(...)` counts.
+    counted_calls: CountedCalls,
 }
 
 impl Policy {
@@ -390,6 +392,13 @@ impl Policy {
     /// history must keep (computed once, when the policy is built).
     pub fn history_horizon(&self) -> HistoryHorizon {
         self.history_horizon
+    }
+
+    /// Whether some `calls(...)` of the policy can count a call of `tool`: a gateway that
+    /// records a run's history need record only such calls (with [`Policy::history_horizon`],
+    /// how long to keep them). Computed once, when the policy is built.
+    pub fn counts_calls_of(&self, tool: &str) -> bool {
+        self.counted_calls.counts(self.tools_by_name.get(tool).copied(), tool)
     }
 
     /// The index of a workflow, by name.
@@ -755,6 +764,7 @@ impl Builder {
             evidence_names: ir.evidence.iter().map(|e| e.name.as_str().into()).collect(),
             role_names: ir.roles.iter().map(|r| r.name.as_str().into()).collect(),
             history_horizon: history_horizon(&ir),
+            counted_calls: CountedCalls::of(&ir),
             ir,
         })
     }

@@ -9,7 +9,8 @@
 //! - A **call** with a run id is denied unless its run is admitted, live, of the request's
 //!   workflow and started by the request's initiator. Otherwise the server fills `time` (its
 //!   clock) and `history` (the run's recorded calls), decides, and records the call when it is
-//!   answered allow, atomically per run (`history::Store::call`).
+//!   answered allow and some `calls(...)` of the policy can count it
+//!   ([`Policy::counts_calls_of`]), atomically per run (`history::Store::call`).
 //! - A request without a run id is decided as sent, statelessly.
 //!
 //! The mode (`--mode log-only`) changes what is *answered*, never what is decided or logged:
@@ -220,7 +221,9 @@ impl Runs {
                 bound.time = Some(at);
                 bound.history = Some(history.to_vec());
                 let decision = policy.decide(&bound);
-                let record = if self.answers_allow(&decision) {
+                // A call no `calls(...)` of the policy can count is not recorded: the store
+                // holds only what can count (a run of reads keeps nothing).
+                let record = if self.answers_allow(&decision) && policy.counts_calls_of(&tool) {
                     Record::Call { tool: tool.clone(), at }
                 } else {
                     Record::Nothing
