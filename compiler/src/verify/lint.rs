@@ -295,12 +295,9 @@ pub fn findings(ir: &PolicyIr) -> Findings {
             if a.target.tools.iter().any(|t| !denied(*t)) {
                 continue;
             }
-            if !a
-                .target
-                .tools
-                .iter()
-                .any(|t| passes(ir, &table, w, a, *t, Absence::Excluded, |_, _| Expr::Const(Tri::True)))
-            {
+            if !a.target.tools.iter().any(|t| {
+                passes(ir, &table, w, a, *t, Absence::Excluded, |_, _| Expr::Const(Tri::True))
+            }) {
                 out.shadowed.push(a.meta.id.clone());
             }
         }

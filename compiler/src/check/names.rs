@@ -1,0 +1,155 @@
+//! Name resolution: a name looked up in one namespace, and the one diagnostic for a name that
+//! is not declared there (used by rules, fixtures, tests and assertions alike).
+
+use writ_grammar::ast::{Ident, Span};
+
+use super::Checker;
+use crate::diagnostic::{Code, Diagnostic, did_you_mean};
+use crate::symbols::at;
+
+/// The kinds of declaration a name can be looked up among.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Namespace {
+    Role,
+    Tool,
+    Evidence,
+    Attribute,
+    Context,
+    Workflow,
+    Fixture,
+}
+
+impl Namespace {
+    fn code(self) -> Code {
+        match self {
+            Namespace::Role => Code::UnknownRole,
+            Namespace::Tool => Code::UnknownTool,
+            Namespace::Evidence => Code::UnknownEvidence,
+            Namespace::Attribute => Code::UnknownAttribute,
+            Namespace::Context => Code::UnknownContext,
+            Namespace::Workflow => Code::UnknownWorkflow,
+            Namespace::Fixture => Code::UnknownFixture,
+        }
+    }
+
+    /// What a declaration of this kind is called: `role`, `evidence kind`.
+    fn noun(self) -> &'static str {
+        match self {
+            Namespace::Role => "role",
+            Namespace::Tool => "tool",
+            Namespace::Evidence => "evidence kind",
+            Namespace::Attribute => "attribute",
+            Namespace::Context => "context value",
+            Namespace::Workflow => "workflow",
+            Namespace::Fixture => "fixture",
+        }
+    }
+
+    /// The noun with its article: `a role`, `an evidence kind`.
+    fn a_noun(self) -> String {
+        let article = match self {
+            Namespace::Evidence | Namespace::Attribute => "an",
+            _ => "a",
+        };
+        format!("{article} {}", self.noun())
+    }
+
+    /// How to declare `name` in this namespace: the help when no name is close.
+    pub(crate) fn declare(self, name: &str) -> String {
+        match self {
+            Namespace::Role => format!("declare it: `role {name}`"),
+            Namespace::Tool => format!("declare it: `tool {name}(...)`"),
+            Namespace::Evidence => format!("declare it: `evidence {name}`"),
+            Namespace::Attribute => format!("declare it: `attribute {name}: string`"),
+            Namespace::Context => format!("declare it: `context {name}: bool`"),
+            Namespace::Workflow => format!("declare it: `workflow {name} {{ ... }}`"),
+            Namespace::Fixture => format!("declare it: `fixture {name} = human [ROLE]`"),
+        }
+    }
+}
+
+impl<'a> Checker<'a> {
+    /// The declaration `name` refers to in `ns`, by its index; reported (at `span` of `file`)
+    /// when there is none. Finding a name does not count as a use (see [`Self::resolve_role`]).
+    pub(crate) fn find(
+        &mut self,
+        ns: Namespace,
+        file: usize,
+        span: Span,
+        name: &str,
+    ) -> Option<usize> {
+        let s = &self.symbols;
+        let found = match ns {
+            Namespace::Role => s.role(name),
+            Namespace::Tool => s.tool(name),
+            Namespace::Evidence => s.evidence_kind(name),
+            Namespace::Attribute => s.attribute(name),
+            Namespace::Context => s.context(name),
+            Namespace::Workflow => s.workflow(name),
+            Namespace::Fixture => s.fixture(name),
+        };
+        if found.is_none() {
+            self.unknown(ns, file, span, name);
+        }
+        found
+    }
+
+    /// Reports `name` as unknown in `ns`, with a hint or else how to declare it.
+    pub(super) fn unknown(&mut self, ns: Namespace, file: usize, span: Span, name: &str) {
+        let help = self.hint(ns, name).unwrap_or_else(|| ns.declare(name));
+        self.unknown_helped(ns, file, span, name, help);
+    }
+
+    /// Reports `name` as unknown in `ns`, with `help`.
+    pub(crate) fn unknown_helped(
+        &mut self,
+        ns: Namespace,
+        file: usize,
+        span: Span,
+        name: &str,
+        help: String,
+    ) {
+        self.report(
+            Diagnostic::new(ns.code(), at(file, span), format!("unknown {} `{name}`", ns.noun()))
+                .label(format!("not a declared {}", ns.noun()))
+                .help(help),
+        );
+    }
+
+    /// A "did you mean" among the names declared in `ns`, or a note that `name` is declared
+    /// as something else.
+    pub(crate) fn hint(&self, ns: Namespace, name: &str) -> Option<String> {
+        let s = &self.symbols;
+        let candidates: Vec<&str> = match ns {
+            Namespace::Role => s.role_names().collect(),
+            Namespace::Tool => s.tool_names().collect(),
+            Namespace::Evidence => s.evidence_names().collect(),
+            Namespace::Attribute => s.attribute_names().collect(),
+            Namespace::Context => s.context_names().collect(),
+            Namespace::Workflow => s.workflow_names().collect(),
+            Namespace::Fixture => s.fixture_names().collect(),
+        };
+        self.name_hint(name, ns, candidates)
+    }
+
+    /// A "did you mean" among `candidates`, or a note that the name is declared as something
+    /// other than `wanted`.
+    pub(super) fn name_hint<'n>(
+        &self,
+        name: &str,
+        wanted: Namespace,
+        candidates: impl IntoIterator<Item = &'n str>,
+    ) -> Option<String> {
+        if let Some((other, _)) = self.symbols.lookup(name) {
+            return Some(format!("`{name}` is {}, not {}", other.describe(), wanted.a_noun()));
+        }
+        did_you_mean(name, candidates)
+    }
+
+    /// A role a rule refers to (which counts as a use), reported when unknown.
+    pub(super) fn resolve_role(&mut self, file: usize, name: &Ident) -> Option<usize> {
+        let r = self.find(Namespace::Role, file, name.span, &name.name)?;
+        self.usage.roles.insert(r);
+        Some(r)
+    }
+}
