@@ -153,3 +153,46 @@ impl<'a> Checker<'a> {
         Some(r)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Code, Compiler};
+
+    fn diagnostics(text: &str) -> Vec<(Code, String, Option<String>)> {
+        let compiler = Compiler::new(vec![("p.writ".into(), text.into())]);
+        let compilation = compiler.compilation();
+        compilation
+            .diagnostics
+            .iter()
+            .map(|d| (d.code, d.message.clone(), d.help.clone()))
+            .collect()
+    }
+
+    /// Rules and test blocks resolve names in one place: a fixture's role that is declared as
+    /// something else gets the same note a rule's does, and a misspelling the same fix.
+    #[test]
+    fn rules_and_tests_report_unknown_names_alike() {
+        let found = diagnostics(
+            r#"
+role dev
+tool deploy(env: string)
+workflow w { start by deploy }
+fixture f = human [deploy]
+fixture g = human [dve]
+test "t" { expect deny: f calls w.deploy }
+"#,
+        );
+        let not_a_role = |(code, message, help): &(Code, String, Option<String>)| {
+            *code == Code::UnknownRole
+                && message == "unknown role `deploy`"
+                && help.as_deref() == Some("`deploy` is a tool, not a role")
+        };
+        assert_eq!(found.iter().filter(|d| not_a_role(d)).count(), 2, "{found:?}");
+        assert!(
+            found.iter().any(|(code, message, help)| *code == Code::UnknownRole
+                && message == "unknown role `dve`"
+                && help.as_deref() == Some("did you mean `dev`?")),
+            "{found:?}"
+        );
+    }
+}
