@@ -22,13 +22,7 @@ impl<'a> Checker<'a> {
                 let kind = match &claim.kind {
                     Written::NeverStart { workflow } => {
                         let wf = self.claim_workflow(file, workflow);
-                        let scope = Scope {
-                            file,
-                            in_may: false,
-                            tools: None,
-                            target_text: "",
-                            in_assertion: true,
-                        };
+                        let scope = Scope { in_assertion: true, ..Scope::untargeted(file) };
                         let condition =
                             self.conditions(claim.when.as_ref(), claim.unless.as_ref(), scope);
                         match (wf, condition) {
@@ -44,11 +38,10 @@ impl<'a> Checker<'a> {
                         let condition = target.as_ref().and_then(|t| {
                             let tools: Vec<usize> = t.tools.iter().map(|x| *x as usize).collect();
                             let scope = Scope {
-                                file,
-                                in_may: false,
                                 tools: Some(&tools),
                                 target_text: &t.text,
                                 in_assertion: true,
+                                ..Scope::untargeted(file)
                             };
                             self.conditions(claim.when.as_ref(), claim.unless.as_ref(), scope)
                         });

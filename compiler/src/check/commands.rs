@@ -51,13 +51,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The left side of `runs` / `runs only`: a `command` argument.
-    fn command_operand(
-        &mut self,
-        e: &Expr,
-        op_span: Span,
-        op: &str,
-        sc: Scope,
-    ) -> Option<Operand> {
+    fn command_operand(&mut self, e: &Expr, op_span: Span, op: &str, sc: Scope) -> Option<Operand> {
         let v = self.value(e, sc)?;
         if v.ty == Ty::Command {
             return Some(v.operand);
@@ -86,11 +80,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A command pattern, checked: at least one item.
-    fn pattern(
-        &mut self,
-        file: usize,
-        pattern: &CommandPattern,
-    ) -> Option<CommandPatternIr> {
+    fn pattern(&mut self, file: usize, pattern: &CommandPattern) -> Option<CommandPatternIr> {
         if pattern.items.is_empty() {
             self.report(
                 Diagnostic::new(Code::EmptyPattern, at(file, pattern.span), "an empty command pattern")

@@ -40,11 +40,7 @@ impl<'a> Checker<'a> {
         out
     }
 
-    fn type_expr(
-        &mut self,
-        file: usize,
-        ty: &writ_grammar::ast::TypeExpr,
-    ) -> Option<Ty> {
+    fn type_expr(&mut self, file: usize, ty: &writ_grammar::ast::TypeExpr) -> Option<Ty> {
         use writ_grammar::ast::TypeKind;
         match &ty.kind {
             TypeKind::Unknown(word) => {

@@ -34,7 +34,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use writ_evaluator::ir::{Operand, PolicyIr};
 use writ_grammar::ast::{SourceFile, Span};
 
-pub(crate) use names::Namespace;
+pub(crate) use crate::symbols::Namespace;
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::symbols::Symbols;
@@ -92,6 +92,14 @@ struct Scope<'s> {
     target_text: &'s str,
     /// Inside an assertion's claim: `given(ITEM)` is visible.
     in_assertion: bool,
+}
+
+impl Scope<'_> {
+    /// A rule's condition in `file` with no tool call to see (a `start` or `deny start` rule):
+    /// no arguments, no `principal`, no `given`.
+    fn untargeted(file: usize) -> Scope<'static> {
+        Scope { file, in_may: false, tools: None, target_text: "", in_assertion: false }
+    }
 }
 
 /// Which declarations something refers to, for the unused-declaration lint.

@@ -5,19 +5,7 @@ use writ_grammar::ast::{Ident, Span};
 
 use super::Checker;
 use crate::diagnostic::{Code, Diagnostic, did_you_mean};
-use crate::symbols::at;
-
-/// The kinds of declaration a name can be looked up among.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Namespace {
-    Role,
-    Tool,
-    Evidence,
-    Attribute,
-    Context,
-    Workflow,
-    Fixture,
-}
+use crate::symbols::{Namespace, at};
 
 impl Namespace {
     fn code(self) -> Code {
@@ -30,28 +18,6 @@ impl Namespace {
             Namespace::Workflow => Code::UnknownWorkflow,
             Namespace::Fixture => Code::UnknownFixture,
         }
-    }
-
-    /// What a declaration of this kind is called: `role`, `evidence kind`.
-    fn noun(self) -> &'static str {
-        match self {
-            Namespace::Role => "role",
-            Namespace::Tool => "tool",
-            Namespace::Evidence => "evidence kind",
-            Namespace::Attribute => "attribute",
-            Namespace::Context => "context value",
-            Namespace::Workflow => "workflow",
-            Namespace::Fixture => "fixture",
-        }
-    }
-
-    /// The noun with its article: `a role`, `an evidence kind`.
-    fn a_noun(self) -> String {
-        let article = match self {
-            Namespace::Evidence | Namespace::Attribute => "an",
-            _ => "a",
-        };
-        format!("{article} {}", self.noun())
     }
 
     /// How to declare `name` in this namespace: the help when no name is close.
@@ -78,16 +44,7 @@ impl<'a> Checker<'a> {
         span: Span,
         name: &str,
     ) -> Option<usize> {
-        let s = &self.symbols;
-        let found = match ns {
-            Namespace::Role => s.role(name),
-            Namespace::Tool => s.tool(name),
-            Namespace::Evidence => s.evidence_kind(name),
-            Namespace::Attribute => s.attribute(name),
-            Namespace::Context => s.context(name),
-            Namespace::Workflow => s.workflow(name),
-            Namespace::Fixture => s.fixture(name),
-        };
+        let found = self.symbols.find(ns, name);
         if found.is_none() {
             self.unknown(ns, file, span, name);
         }
@@ -119,16 +76,7 @@ impl<'a> Checker<'a> {
     /// A "did you mean" among the names declared in `ns`, or a note that `name` is declared
     /// as something else.
     pub(crate) fn hint(&self, ns: Namespace, name: &str) -> Option<String> {
-        let s = &self.symbols;
-        let candidates: Vec<&str> = match ns {
-            Namespace::Role => s.role_names().collect(),
-            Namespace::Tool => s.tool_names().collect(),
-            Namespace::Evidence => s.evidence_names().collect(),
-            Namespace::Attribute => s.attribute_names().collect(),
-            Namespace::Context => s.context_names().collect(),
-            Namespace::Workflow => s.workflow_names().collect(),
-            Namespace::Fixture => s.fixture_names().collect(),
-        };
+        let candidates = self.symbols.names(ns);
         self.name_hint(name, ns, candidates)
     }
 

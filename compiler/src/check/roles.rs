@@ -147,11 +147,10 @@ impl<'a> Checker<'a> {
                     };
                     let tools: Vec<usize> = target.tools.iter().map(|t| *t as usize).collect();
                     let scope = Scope {
-                        file: d.file,
                         in_may: true,
                         tools: Some(&tools),
                         target_text: &target.text,
-                        in_assertion: false,
+                        ..Scope::untargeted(d.file)
                     };
                     let Some(condition) =
                         self.conditions(e.when.as_ref(), e.unless.as_ref(), scope)

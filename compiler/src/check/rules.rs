@@ -2,10 +2,10 @@
 //! `deny start`, `require ... for`) with its `when`/`unless`.
 
 use writ_evaluator::ir::{
-    AllowRuleIr, Cond, DenyRuleIr, DenyStartRuleIr, RequireForRuleIr, RuleSetIr, StartRuleIr,
-    TargetIr, WorkflowIr,
+    AllowRuleIr, Cond, DenyRuleIr, DenyStartRuleIr, EvidenceRequirementIr, RequireForRuleIr,
+    RuleSetIr, StartRuleIr, TargetIr, WorkflowIr,
 };
-use writ_grammar::ast::{Expr, Rule, RuleKind, Span, WorkflowItem};
+use writ_grammar::ast::{EvidenceRequirement, Expr, Rule, RuleKind, Span, Target, WorkflowItem};
 
 use super::lower::condition_span;
 use super::lower::when_unless;
@@ -19,11 +19,7 @@ impl<'a> Checker<'a> {
         decls.iter().map(|d| self.workflow(d.file, d.decl)).collect()
     }
 
-    fn workflow(
-        &mut self,
-        file: usize,
-        w: &'a writ_grammar::ast::WorkflowDecl,
-    ) -> WorkflowIr {
+    fn workflow(&mut self, file: usize, w: &'a writ_grammar::ast::WorkflowDecl) -> WorkflowIr {
         let name = &w.name.name;
         let mut out = WorkflowIr {
             name: name.clone(),
@@ -137,6 +133,11 @@ impl<'a> Checker<'a> {
             Some(w) => format!("{w}/{kind}/{n}"),
             None => format!("{kind}/{n}"),
         };
+        let meta =
+            |this: &mut Self, kind: &str, n: usize, when: &Option<Expr>, unless: &Option<Expr>| {
+                let condition = condition_span(when.as_ref(), unless.as_ref());
+                this.meta(id(kind, n), file, rule.span, condition)
+            };
         match &rule.kind {
             RuleKind::Start { by, when, unless, require } => {
                 counters.start += 1;
@@ -150,25 +151,14 @@ impl<'a> Checker<'a> {
                 }
                 let roles: Vec<Option<usize>> =
                     by.iter().map(|r| self.resolve_role(file, r)).collect();
-                let scope = Scope {
-                    file,
-                    in_may: false,
-                    tools: None,
-                    target_text: "",
-                    in_assertion: false,
-                };
+                let scope = Scope::untargeted(file);
                 let condition = self.conditions(when.as_ref(), unless.as_ref(), scope);
                 let require = self.requirements(file, require);
                 if let (Some(condition), Some(require)) = (condition, require)
                     && roles.iter().all(Option::is_some)
                 {
                     out.starts.push(StartRuleIr {
-                        meta: self.meta(
-                            id("start", counters.start),
-                            file,
-                            rule.span,
-                            condition_span(when.as_ref(), unless.as_ref()),
-                        ),
+                        meta: meta(self, "start", counters.start, when, unless),
                         by: roles.into_iter().flatten().map(|r| r as u32).collect(),
                         condition,
                         require,
@@ -185,21 +175,13 @@ impl<'a> Checker<'a> {
                         "inside a workflow: top-level rules are guardrails that can only deny or require",
                     );
                 }
-                let target = self.target(file, target);
-                if let Some(t) = &target {
-                    self.usage.allowed_tools.extend(t.tools.iter().map(|t| *t as usize));
-                }
-                let condition = self.targeted(file, target.as_ref(), when, unless);
-                let require = self.requirements(file, require);
-                if let (Some(target), Some(condition), Some(require)) = (target, condition, require)
+                if let Some((target, condition, require)) =
+                    self.targeted_rule(file, target, when, unless, require)
                 {
+                    // (A rule with errors needs no use: lints run on programs without errors.)
+                    self.usage.allowed_tools.extend(target.tools.iter().map(|t| *t as usize));
                     out.allows.push(AllowRuleIr {
-                        meta: self.meta(
-                            id("allow", counters.allow),
-                            file,
-                            rule.span,
-                            condition_span(when.as_ref(), unless.as_ref()),
-                        ),
+                        meta: meta(self, "allow", counters.allow, when, unless),
                         target,
                         condition,
                         require,
@@ -208,16 +190,11 @@ impl<'a> Checker<'a> {
             }
             RuleKind::Deny { target, when, unless, because } => {
                 counters.deny += 1;
-                let target = self.target(file, target);
-                let condition = self.targeted(file, target.as_ref(), when, unless);
-                if let (Some(target), Some(condition)) = (target, condition) {
+                if let Some((target, condition, _)) =
+                    self.targeted_rule(file, target, when, unless, &[])
+                {
                     out.rules.denies.push(DenyRuleIr {
-                        meta: self.meta(
-                            id("deny", counters.deny),
-                            file,
-                            rule.span,
-                            condition_span(when.as_ref(), unless.as_ref()),
-                        ),
+                        meta: meta(self, "deny", counters.deny, when, unless),
                         target,
                         condition,
                         because: because.as_ref().map(|b| b.value.clone()),
@@ -226,21 +203,10 @@ impl<'a> Checker<'a> {
             }
             RuleKind::DenyStart { when, unless, because, .. } => {
                 counters.deny_start += 1;
-                let scope = Scope {
-                    file,
-                    in_may: false,
-                    tools: None,
-                    target_text: "",
-                    in_assertion: false,
-                };
+                let scope = Scope::untargeted(file);
                 if let Some(condition) = self.conditions(when.as_ref(), unless.as_ref(), scope) {
                     out.rules.deny_starts.push(DenyStartRuleIr {
-                        meta: self.meta(
-                            id("deny_start", counters.deny_start),
-                            file,
-                            rule.span,
-                            condition_span(when.as_ref(), unless.as_ref()),
-                        ),
+                        meta: meta(self, "deny_start", counters.deny_start, when, unless),
                         condition,
                         because: because.as_ref().map(|b| b.value.clone()),
                     });
@@ -248,18 +214,11 @@ impl<'a> Checker<'a> {
             }
             RuleKind::RequireFor { require, target, when, unless } => {
                 counters.require += 1;
-                let target = self.target(file, target);
-                let condition = self.targeted(file, target.as_ref(), when, unless);
-                let require = self.requirements(file, require);
-                if let (Some(target), Some(condition), Some(require)) = (target, condition, require)
+                if let Some((target, condition, require)) =
+                    self.targeted_rule(file, target, when, unless, require)
                 {
                     out.rules.requires.push(RequireForRuleIr {
-                        meta: self.meta(
-                            id("require", counters.require),
-                            file,
-                            rule.span,
-                            condition_span(when.as_ref(), unless.as_ref()),
-                        ),
+                        meta: meta(self, "require", counters.require, when, unless),
                         target,
                         condition,
                         require,
@@ -267,6 +226,23 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+
+    /// What a rule on tools is made of (`allow`, `deny`, `require ... for`): its target, its
+    /// condition and its requirements (none for a deny), each checked and all reported;
+    /// `None` when any has errors.
+    fn targeted_rule(
+        &mut self,
+        file: usize,
+        target: &Target,
+        when: &'a Option<Expr>,
+        unless: &'a Option<Expr>,
+        require: &[EvidenceRequirement],
+    ) -> Option<(TargetIr, Option<Cond>, Vec<EvidenceRequirementIr>)> {
+        let target = self.target(file, target);
+        let condition = self.targeted(file, target.as_ref(), when, unless);
+        let require = self.requirements(file, require);
+        Some((target?, condition?, require?))
     }
 
     fn misplaced(&mut self, file: usize, span: Span, what: &str, where_: &str) {
@@ -290,13 +266,7 @@ impl<'a> Checker<'a> {
         let target = target?;
         let tools: Vec<usize> = target.tools.iter().map(|t| *t as usize).collect();
         let text = target.text.clone();
-        let scope = Scope {
-            file,
-            in_may: false,
-            tools: Some(&tools),
-            target_text: &text,
-            in_assertion: false,
-        };
+        let scope = Scope { tools: Some(&tools), target_text: &text, ..Scope::untargeted(file) };
         self.conditions(when.as_ref(), unless.as_ref(), scope)
     }
 

@@ -61,7 +61,7 @@ impl<'a> Checker<'a> {
                         }
                         None => {
                             let mut candidates: Vec<&str> =
-                                self.symbols.attribute_names().collect();
+                                self.symbols.names(Namespace::Attribute);
                             candidates.extend(["id", "kind"]);
                             let ns = Namespace::Attribute;
                             let help = if name == "roles" {
