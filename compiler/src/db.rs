@@ -6,7 +6,7 @@
 use writ_evaluator::ir::PolicyIr;
 use writ_grammar::ast;
 
-use crate::check::{Checker, Input};
+use crate::check::{Input, check};
 use crate::diagnostic::{Code, Diagnostic, Location, SourceText};
 use crate::test_blocks::TestCase;
 
@@ -116,16 +116,15 @@ pub fn compile(db: &dyn salsa::Database, policy: PolicyInput) -> Compilation {
             diagnostics.push(syntax_diagnostic(file, e));
         }
     }
-    let mut checker = Checker::new(&input);
-    let ir = checker.run(policy_hash(db, policy).clone());
-    diagnostics.append(&mut checker.diagnostics);
+    let mut checked = check(&input, policy_hash(db, policy).clone());
+    diagnostics.append(&mut checked.diagnostics);
     diagnostics.sort_by_key(|d| (d.location.file, d.location.span.start));
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     Compilation {
         diagnostics,
-        policy: if has_errors { None } else { ir },
-        tests: std::mem::take(&mut checker.tests),
-        assertions: if has_errors { Vec::new() } else { std::mem::take(&mut checker.assertions) },
+        policy: if has_errors { None } else { checked.policy },
+        tests: checked.tests,
+        assertions: if has_errors { Vec::new() } else { checked.assertions },
     }
 }
 

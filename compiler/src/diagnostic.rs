@@ -8,230 +8,143 @@ use miette::{LabeledSpan, NamedSource, SourceSpan};
 use serde::Serialize;
 use writ_grammar::ast::Span;
 
-/// Every diagnostic writ reports has one of these codes (shown as `writ::NAME`). Codes are
-/// stable: tools and users may match on them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Code {
-    // Syntax.
-    Syntax,
-    ReservedWord,
-    // Declarations.
-    DuplicateDeclaration,
-    DuplicateArgument,
-    DuplicateClause,
-    DuplicateEnumValue,
-    BuiltinAttribute,
-    UnknownType,
-    ExtendsCycle,
-    InvalidKind,
-    // Names.
-    UnknownRole,
-    UnknownTool,
-    UnknownTag,
-    UnknownEvidence,
-    UnknownAttribute,
-    UnknownContext,
-    UnknownWorkflow,
-    UnknownName,
-    UnknownField,
-    UnknownFixture,
-    // Rules.
-    MisplacedRule,
-    StartTarget,
-    TargetMatchesNothing,
-    InvalidCount,
-    ZeroDuration,
-    ByWithoutHuman,
-    // Conditions.
-    TypeMismatch,
-    NotOrdered,
-    EnumValue,
-    MissingArgument,
-    PrincipalOutsideMay,
-    NotACondition,
-    EmptyPattern,
-    ArgumentOnlyType,
-    GivenOutsideAssertion,
-    // Warnings.
-    UnstartableWorkflow,
-    NeverAllows,
-    UnusedDeclaration,
-    RunsInAllow,
-    AdmitsAnyProgram,
-    VacuousClaim,
-    UnsatisfiableCondition,
-    ShadowedAllow,
-    UnreachedRequire,
-    UnusableEntitlement,
+/// Declares [`Code`]: one entry per code, its doc comment (the description), its variant, its
+/// stable name (shown as `writ::NAME`) and its default severity. A new code is one entry.
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = $name:literal, $severity:ident;)+) => {
+        /// Every diagnostic writ reports has one of these codes (shown as `writ::NAME`). Codes are
+        /// stable: tools and users may match on them.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $($(#[doc = $doc])+ $variant,)+
+        }
+
+        impl Code {
+            /// Every code, in declaration order, for documentation and tests.
+            pub const ALL: &'static [Code] = &[$(Code::$variant),+];
+
+            /// The stable name, without the `writ::` prefix.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $name,)+
+                }
+            }
+
+            /// A short description of what the code is about (for rule tables, e.g. in SARIF):
+            /// the code's doc comment.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Code::$variant => concat!($($doc),+).trim(),)+
+                }
+            }
+
+            /// Warnings do not stop a policy from compiling.
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(Code::$variant => Severity::$severity,)+
+                }
+            }
+        }
+    };
 }
 
-impl Code {
-    pub fn name(self) -> &'static str {
-        match self {
-            Code::Syntax => "syntax",
-            Code::ReservedWord => "reserved_word",
-            Code::DuplicateDeclaration => "duplicate_declaration",
-            Code::DuplicateArgument => "duplicate_argument",
-            Code::DuplicateClause => "duplicate_clause",
-            Code::DuplicateEnumValue => "duplicate_enum_value",
-            Code::BuiltinAttribute => "builtin_attribute",
-            Code::UnknownType => "unknown_type",
-            Code::ExtendsCycle => "extends_cycle",
-            Code::InvalidKind => "invalid_kind",
-            Code::UnknownRole => "unknown_role",
-            Code::UnknownTool => "unknown_tool",
-            Code::UnknownTag => "unknown_tag",
-            Code::UnknownEvidence => "unknown_evidence",
-            Code::UnknownAttribute => "unknown_attribute",
-            Code::UnknownContext => "unknown_context",
-            Code::UnknownWorkflow => "unknown_workflow",
-            Code::UnknownName => "unknown_name",
-            Code::UnknownField => "unknown_field",
-            Code::UnknownFixture => "unknown_fixture",
-            Code::MisplacedRule => "misplaced_rule",
-            Code::StartTarget => "start_target",
-            Code::TargetMatchesNothing => "target_matches_nothing",
-            Code::InvalidCount => "invalid_count",
-            Code::ZeroDuration => "zero_duration",
-            Code::ByWithoutHuman => "by_without_human",
-            Code::TypeMismatch => "type_mismatch",
-            Code::NotOrdered => "not_ordered",
-            Code::EnumValue => "enum_value",
-            Code::MissingArgument => "missing_argument",
-            Code::PrincipalOutsideMay => "principal_outside_may",
-            Code::NotACondition => "not_a_condition",
-            Code::UnstartableWorkflow => "unstartable_workflow",
-            Code::NeverAllows => "never_allows",
-            Code::UnusedDeclaration => "unused_declaration",
-            Code::EmptyPattern => "empty_pattern",
-            Code::ArgumentOnlyType => "argument_only_type",
-            Code::GivenOutsideAssertion => "given_outside_assertion",
-            Code::RunsInAllow => "runs_in_allow",
-            Code::AdmitsAnyProgram => "admits_any_program",
-            Code::VacuousClaim => "vacuous_claim",
-            Code::UnsatisfiableCondition => "unsatisfiable_condition",
-            Code::ShadowedAllow => "shadowed_allow",
-            Code::UnreachedRequire => "unreached_require",
-            Code::UnusableEntitlement => "unusable_entitlement",
-        }
-    }
-
-    /// A short description of what the code is about (for rule tables, e.g. in SARIF).
-    pub fn description(self) -> &'static str {
-        match self {
-            Code::Syntax => "the text does not parse",
-            Code::ReservedWord => "a reserved word used as a name",
-            Code::DuplicateDeclaration => "a name declared twice",
-            Code::DuplicateArgument => "an argument, field or value given twice",
-            Code::DuplicateClause => "a workflow clause set twice",
-            Code::DuplicateEnumValue => "an enumeration lists a value twice",
-            Code::BuiltinAttribute => "a built-in attribute declared",
-            Code::UnknownType => "an unknown type",
-            Code::ExtendsCycle => "roles that extend themselves",
-            Code::InvalidKind => "not a principal kind",
-            Code::UnknownRole => "an unknown role",
-            Code::UnknownTool => "an unknown tool",
-            Code::UnknownTag => "a tag no tool has",
-            Code::UnknownEvidence => "an unknown evidence kind",
-            Code::UnknownAttribute => "an unknown attribute",
-            Code::UnknownContext => "an unknown context value",
-            Code::UnknownWorkflow => "an unknown workflow",
-            Code::UnknownName => "a name that is not defined here",
-            Code::UnknownField => "a field the declaration lacks",
-            Code::UnknownFixture => "an unknown fixture",
-            Code::MisplacedRule => "a rule outside the block it belongs to",
-            Code::StartTarget => "`start` used as a tool target",
-            Code::TargetMatchesNothing => "a target that matches no tool",
-            Code::InvalidCount => "a count out of range",
-            Code::ZeroDuration => "a duration that must be positive",
-            Code::ByWithoutHuman => "`by ROLE` on evidence without givers",
-            Code::TypeMismatch => "values of different types",
-            Code::NotOrdered => "ordering on a type without order",
-            Code::EnumValue => "a value the enumeration cannot take",
-            Code::MissingArgument => "an argument some targeted tools lack",
-            Code::PrincipalOutsideMay => "`principal` outside a role's `may`",
-            Code::NotACondition => "a value where a condition is expected",
-            Code::UnstartableWorkflow => "a workflow nobody can start",
-            Code::NeverAllows => "an allow no starting role is entitled to",
-            Code::UnusedDeclaration => "a declaration nothing uses",
-            Code::EmptyPattern => "a command pattern or pattern list with nothing in it",
-            Code::ArgumentOnlyType => "`command` or `path` outside a tool's arguments",
-            Code::GivenOutsideAssertion => "`given(...)` outside an assertion",
-            Code::RunsInAllow => "an allow on `runs`, which admits anything that also runs it",
-            Code::AdmitsAnyProgram => "a `runs only` pattern that admits a shell or interpreter",
-            Code::VacuousClaim => "a claim no request can apply to",
-            Code::UnsatisfiableCondition => "a rule whose condition no request makes true",
-            Code::ShadowedAllow => "an allow whose every request a deny applies to",
-            Code::UnreachedRequire => "a `require ... for` no allowed request reaches",
-            Code::UnusableEntitlement => "an entitlement no workflow can use",
-        }
-    }
-
-    /// Warnings do not stop a policy from compiling.
-    pub fn severity(self) -> Severity {
-        match self {
-            Code::UnstartableWorkflow
-            | Code::NeverAllows
-            | Code::UnusedDeclaration
-            | Code::RunsInAllow
-            | Code::AdmitsAnyProgram
-            | Code::VacuousClaim
-            | Code::UnsatisfiableCondition
-            | Code::ShadowedAllow
-            | Code::UnreachedRequire
-            | Code::UnusableEntitlement => Severity::Warning,
-            _ => Severity::Error,
-        }
-    }
-
-    /// Every code, for documentation and tests.
-    pub const ALL: &'static [Code] = &[
-        Code::Syntax,
-        Code::ReservedWord,
-        Code::DuplicateDeclaration,
-        Code::DuplicateArgument,
-        Code::DuplicateClause,
-        Code::DuplicateEnumValue,
-        Code::BuiltinAttribute,
-        Code::UnknownType,
-        Code::ExtendsCycle,
-        Code::InvalidKind,
-        Code::UnknownRole,
-        Code::UnknownTool,
-        Code::UnknownTag,
-        Code::UnknownEvidence,
-        Code::UnknownAttribute,
-        Code::UnknownContext,
-        Code::UnknownWorkflow,
-        Code::UnknownName,
-        Code::UnknownField,
-        Code::UnknownFixture,
-        Code::MisplacedRule,
-        Code::StartTarget,
-        Code::TargetMatchesNothing,
-        Code::InvalidCount,
-        Code::ZeroDuration,
-        Code::ByWithoutHuman,
-        Code::TypeMismatch,
-        Code::NotOrdered,
-        Code::EnumValue,
-        Code::MissingArgument,
-        Code::PrincipalOutsideMay,
-        Code::NotACondition,
-        Code::EmptyPattern,
-        Code::ArgumentOnlyType,
-        Code::GivenOutsideAssertion,
-        Code::UnstartableWorkflow,
-        Code::NeverAllows,
-        Code::UnusedDeclaration,
-        Code::RunsInAllow,
-        Code::AdmitsAnyProgram,
-        Code::VacuousClaim,
-        Code::UnsatisfiableCondition,
-        Code::ShadowedAllow,
-        Code::UnreachedRequire,
-        Code::UnusableEntitlement,
-    ];
+codes! {
+    // Syntax.
+    /// the text does not parse
+    Syntax = "syntax", Error;
+    /// a reserved word used as a name
+    ReservedWord = "reserved_word", Error;
+    // Declarations.
+    /// a name declared twice
+    DuplicateDeclaration = "duplicate_declaration", Error;
+    /// an argument, field or value given twice
+    DuplicateArgument = "duplicate_argument", Error;
+    /// a workflow clause set twice
+    DuplicateClause = "duplicate_clause", Error;
+    /// an enumeration lists a value twice
+    DuplicateEnumValue = "duplicate_enum_value", Error;
+    /// a built-in attribute declared
+    BuiltinAttribute = "builtin_attribute", Error;
+    /// an unknown type
+    UnknownType = "unknown_type", Error;
+    /// roles that extend themselves
+    ExtendsCycle = "extends_cycle", Error;
+    /// not a principal kind
+    InvalidKind = "invalid_kind", Error;
+    // Names.
+    /// an unknown role
+    UnknownRole = "unknown_role", Error;
+    /// an unknown tool
+    UnknownTool = "unknown_tool", Error;
+    /// a tag no tool has
+    UnknownTag = "unknown_tag", Error;
+    /// an unknown evidence kind
+    UnknownEvidence = "unknown_evidence", Error;
+    /// an unknown attribute
+    UnknownAttribute = "unknown_attribute", Error;
+    /// an unknown context value
+    UnknownContext = "unknown_context", Error;
+    /// an unknown workflow
+    UnknownWorkflow = "unknown_workflow", Error;
+    /// a name that is not defined here
+    UnknownName = "unknown_name", Error;
+    /// a field the declaration lacks
+    UnknownField = "unknown_field", Error;
+    /// an unknown fixture
+    UnknownFixture = "unknown_fixture", Error;
+    // Rules.
+    /// a rule outside the block it belongs to
+    MisplacedRule = "misplaced_rule", Error;
+    /// `start` used as a tool target
+    StartTarget = "start_target", Error;
+    /// a target that matches no tool
+    TargetMatchesNothing = "target_matches_nothing", Error;
+    /// a count out of range
+    InvalidCount = "invalid_count", Error;
+    /// a duration that must be positive
+    ZeroDuration = "zero_duration", Error;
+    /// `by ROLE` on evidence without givers
+    ByWithoutHuman = "by_without_human", Error;
+    // Conditions.
+    /// values of different types
+    TypeMismatch = "type_mismatch", Error;
+    /// ordering on a type without order
+    NotOrdered = "not_ordered", Error;
+    /// a value the enumeration cannot take
+    EnumValue = "enum_value", Error;
+    /// an argument some targeted tools lack
+    MissingArgument = "missing_argument", Error;
+    /// `principal` outside a role's `may`
+    PrincipalOutsideMay = "principal_outside_may", Error;
+    /// a value where a condition is expected
+    NotACondition = "not_a_condition", Error;
+    /// a command pattern or pattern list with nothing in it
+    EmptyPattern = "empty_pattern", Error;
+    /// `command` or `path` outside a tool's arguments
+    ArgumentOnlyType = "argument_only_type", Error;
+    /// `given(...)` outside an assertion
+    GivenOutsideAssertion = "given_outside_assertion", Error;
+    // Warnings.
+    /// a workflow nobody can start
+    UnstartableWorkflow = "unstartable_workflow", Warning;
+    /// an allow no starting role is entitled to
+    NeverAllows = "never_allows", Warning;
+    /// a declaration nothing uses
+    UnusedDeclaration = "unused_declaration", Warning;
+    /// an allow on `runs`, which admits anything that also runs it
+    RunsInAllow = "runs_in_allow", Warning;
+    /// a `runs only` pattern that admits a shell or interpreter
+    AdmitsAnyProgram = "admits_any_program", Warning;
+    /// a claim no request can apply to
+    VacuousClaim = "vacuous_claim", Warning;
+    /// a rule whose condition no request makes true
+    UnsatisfiableCondition = "unsatisfiable_condition", Warning;
+    /// an allow whose every request a deny applies to
+    ShadowedAllow = "shadowed_allow", Warning;
+    /// a `require ... for` no allowed request reaches
+    UnreachedRequire = "unreached_require", Warning;
+    /// an entitlement no workflow can use
+    UnusableEntitlement = "unusable_entitlement", Warning;
 }
 
 impl fmt::Display for Code {
@@ -627,10 +540,21 @@ mod tests {
     }
 
     #[test]
-    fn every_code_has_a_distinct_name() {
-        let mut names: Vec<_> = Code::ALL.iter().map(|c| c.name()).collect();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), Code::ALL.len());
+    fn every_code_has_a_description_and_a_distinct_name() {
+        let mut names = std::collections::BTreeSet::new();
+        for code in Code::ALL {
+            let (name, description) = (code.name(), code.description());
+            assert!(!description.is_empty(), "{code} has no doc comment");
+            assert_eq!(description, description.trim(), "{code}: the description is trimmed");
+            assert!(
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{code}: a stable name is lowercase snake case"
+            );
+            assert!(names.insert(name), "two codes are named `{name}`");
+        }
+        assert_eq!(Code::Syntax.description(), "the text does not parse");
+        assert_eq!(Code::ShadowedAllow.severity(), Severity::Warning);
+        assert_eq!(Code::UnknownRole.severity(), Severity::Error);
+        assert_eq!(Code::ShadowedAllow.to_string(), "writ::shadowed_allow");
     }
 }

@@ -23,7 +23,7 @@ pub(crate) fn run(c: &mut Checker<'_>, ir: &PolicyIr) {
 fn exact(c: &mut Checker<'_>, ir: &PolicyIr) {
     let found = crate::verify::lint::findings(ir);
     let mut out = Vec::new();
-    let site = |id: &str| c.sites.get(id).copied();
+    let site = |id: &str| c.site(id);
     for (id, fails_closed) in &found.unsatisfiable {
         let Some(s) = site(id) else { continue };
         let label = if *fails_closed {
@@ -77,7 +77,9 @@ fn exact(c: &mut Checker<'_>, ir: &PolicyIr) {
             .help("allow these tools in a workflow (with a condition this entitlement can meet), or remove the entitlement"),
         );
     }
-    c.diagnostics.extend(out);
+    for d in out {
+        c.report(d);
+    }
 }
 
 /// Programs that run whatever their arguments say: a shell, an interpreter, or a wrapper that
@@ -94,7 +96,7 @@ const RUNS_ANYTHING: &[&str] = &[
 /// arguments admits every program.
 fn command_allows(c: &mut Checker<'_>) {
     let mut conditions: Vec<(usize, &Expr, bool)> = Vec::new();
-    for w in &c.symbols.workflows {
+    for w in &c.symbols().workflows {
         for item in &w.decl.body {
             if let WorkflowItem::Rule(r) = item
                 && let RuleKind::Allow { when, unless, .. } = &r.kind
@@ -146,7 +148,9 @@ fn command_allows(c: &mut Checker<'_>) {
             }
         }
     }
-    c.diagnostics.extend(found);
+    for d in found {
+        c.report(d);
+    }
 }
 
 /// Why a `runs only` pattern admits any program, if it does: it starts with `...` or `"*"`, or
@@ -181,10 +185,10 @@ fn admits_any_program(p: &CommandPattern) -> Option<String> {
 /// A claim whose condition no request can make true (`env == "prod" and env == "staging"`)
 /// holds whatever the policy says: it proves nothing, and is almost always a typo.
 fn vacuous_claims(c: &mut Checker<'_>, ir: &PolicyIr) {
-    for a in c.assertions.clone() {
+    for a in c.assertions().to_vec() {
         for claim in &a.claims {
             if crate::verify::never_applies(ir, claim) {
-                c.diagnostics.push(
+                c.report(
                     Diagnostic::new(
                         Code::VacuousClaim,
                         claim.location,
@@ -200,7 +204,7 @@ fn vacuous_claims(c: &mut Checker<'_>, ir: &PolicyIr) {
 
 /// A workflow without any `start` rule can never run.
 fn unstartable_workflows(c: &mut Checker<'_>) {
-    for w in c.symbols.workflows.clone() {
+    for w in c.symbols().workflows.clone() {
         let starts = w
             .decl
             .body
@@ -211,7 +215,7 @@ fn unstartable_workflows(c: &mut Checker<'_>) {
             .count();
         if starts == 0 {
             let name = &w.decl.name.name;
-            c.diagnostics.push(
+            c.report(
                 Diagnostic::new(
                     Code::UnstartableWorkflow,
                     at(w.file, w.decl.name.span),
@@ -228,15 +232,15 @@ fn unstartable_workflows(c: &mut Checker<'_>) {
 /// amplifies, so the initiator must be entitled, and on the starting roles alone it never is.
 fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
     // For each role, the roles whose closure contains it (computed once, not per workflow).
-    let mut holders: Vec<Vec<usize>> = vec![Vec::new(); c.closure.len()];
-    for (r, closure) in c.closure.iter().enumerate() {
+    let mut holders: Vec<Vec<usize>> = vec![Vec::new(); c.closure().len()];
+    for (r, closure) in c.closure().iter().enumerate() {
         for &h in closure {
             if let Some(list) = holders.get_mut(h) {
                 list.push(r);
             }
         }
     }
-    for (w_index, w) in c.symbols.workflows.clone().iter().enumerate() {
+    for (w_index, w) in c.symbols().workflows.clone().iter().enumerate() {
         let Some(wir) = ir.workflows.get(w_index) else {
             continue;
         };
@@ -262,7 +266,7 @@ fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
             named.iter().filter_map(|n| holders.get(*n)).flatten().copied().collect();
         let mut entitled: BTreeSet<u32> = BTreeSet::new();
         for r in &starters {
-            for held in c.closure.get(*r).into_iter().flatten() {
+            for held in c.closure().get(*r).into_iter().flatten() {
                 if let Some(role) = ir.roles.get(*held) {
                     for e in &role.entitlements {
                         entitled.extend(e.target.tools.iter().copied());
@@ -292,8 +296,8 @@ fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
                 continue;
             };
             let starter_names: Vec<String> =
-                named.iter().map(|r| format!("`{}`", c.symbols.role_name(*r))).collect();
-            c.diagnostics.push(
+                named.iter().map(|r| format!("`{}`", c.symbols().role_name(*r))).collect();
+            c.report(
                 Diagnostic::new(
                     Code::NeverAllows,
                     at(w.file, *target_span),
@@ -317,9 +321,9 @@ fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
 /// Declarations nothing refers to.
 fn unused(c: &mut Checker<'_>) {
     let mut warnings = Vec::new();
-    for (i, r) in c.symbols.roles.iter().enumerate() {
+    for (i, r) in c.symbols().roles.iter().enumerate() {
         let grants = r.decl.body.as_ref().is_some_and(|b| !b.is_empty());
-        if !grants && !c.usage.roles.contains(&i) {
+        if !grants && !c.usage().roles.contains(&i) {
             warnings.push(
                 Diagnostic::new(
                     Code::UnusedDeclaration,
@@ -331,8 +335,8 @@ fn unused(c: &mut Checker<'_>) {
             );
         }
     }
-    for (i, t) in c.symbols.tools.iter().enumerate() {
-        if !c.usage.allowed_tools.contains(&i) {
+    for (i, t) in c.symbols().tools.iter().enumerate() {
+        if !c.usage().allowed_tools.contains(&i) {
             warnings.push(
                 Diagnostic::new(
                     Code::UnusedDeclaration,
@@ -344,8 +348,8 @@ fn unused(c: &mut Checker<'_>) {
             );
         }
     }
-    for (i, e) in c.symbols.evidence.iter().enumerate() {
-        if !c.usage.evidence.contains(&i) {
+    for (i, e) in c.symbols().evidence.iter().enumerate() {
+        if !c.usage().evidence.contains(&i) {
             warnings.push(
                 Diagnostic::new(
                     Code::UnusedDeclaration,
@@ -357,8 +361,8 @@ fn unused(c: &mut Checker<'_>) {
             );
         }
     }
-    for (i, a) in c.symbols.attributes.iter().enumerate() {
-        if !c.usage.attributes.contains(&i) {
+    for (i, a) in c.symbols().attributes.iter().enumerate() {
+        if !c.usage().attributes.contains(&i) {
             warnings.push(
                 Diagnostic::new(
                     Code::UnusedDeclaration,
@@ -370,8 +374,8 @@ fn unused(c: &mut Checker<'_>) {
             );
         }
     }
-    for (i, x) in c.symbols.contexts.iter().enumerate() {
-        if !c.usage.contexts.contains(&i) {
+    for (i, x) in c.symbols().contexts.iter().enumerate() {
+        if !c.usage().contexts.contains(&i) {
             warnings.push(
                 Diagnostic::new(
                     Code::UnusedDeclaration,
@@ -383,5 +387,7 @@ fn unused(c: &mut Checker<'_>) {
             );
         }
     }
-    c.diagnostics.extend(warnings);
+    for d in warnings {
+        c.report(d);
+    }
 }

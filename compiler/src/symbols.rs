@@ -35,17 +35,67 @@ pub enum Symbol {
     Fixture(usize),
 }
 
-impl Symbol {
-    pub fn describe(self) -> &'static str {
+/// The kinds of declaration, which share one namespace (LANGUAGE.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Namespace {
+    Role,
+    Tool,
+    Evidence,
+    Attribute,
+    Context,
+    Workflow,
+    Fixture,
+}
+
+impl Namespace {
+    /// With an article, for messages: "a role", "an evidence kind".
+    pub fn a_noun(self) -> &'static str {
         match self {
-            Symbol::Role(_) => "a role",
-            Symbol::Attribute(_) => "an attribute",
-            Symbol::Context(_) => "a context value",
-            Symbol::Tool(_) => "a tool",
-            Symbol::Evidence(_) => "an evidence kind",
-            Symbol::Workflow(_) => "a workflow",
-            Symbol::Fixture(_) => "a fixture",
+            Namespace::Role => "a role",
+            Namespace::Tool => "a tool",
+            Namespace::Evidence => "an evidence kind",
+            Namespace::Attribute => "an attribute",
+            Namespace::Context => "a context value",
+            Namespace::Workflow => "a workflow",
+            Namespace::Fixture => "a fixture",
         }
+    }
+
+    /// Without the article: "role", "evidence kind".
+    pub fn noun(self) -> &'static str {
+        let a = self.a_noun();
+        a.split_once(' ').map_or(a, |(_, noun)| noun)
+    }
+}
+
+impl Symbol {
+    pub fn namespace(self) -> Namespace {
+        match self {
+            Symbol::Role(_) => Namespace::Role,
+            Symbol::Attribute(_) => Namespace::Attribute,
+            Symbol::Context(_) => Namespace::Context,
+            Symbol::Tool(_) => Namespace::Tool,
+            Symbol::Evidence(_) => Namespace::Evidence,
+            Symbol::Workflow(_) => Namespace::Workflow,
+            Symbol::Fixture(_) => Namespace::Fixture,
+        }
+    }
+
+    /// The index into the list of its kind.
+    pub fn index(self) -> usize {
+        match self {
+            Symbol::Role(i)
+            | Symbol::Attribute(i)
+            | Symbol::Context(i)
+            | Symbol::Tool(i)
+            | Symbol::Evidence(i)
+            | Symbol::Workflow(i)
+            | Symbol::Fixture(i) => i,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        self.namespace().a_noun()
     }
 }
 
@@ -184,69 +234,42 @@ impl<'a> Symbols<'a> {
         self.names.get(name).copied()
     }
 
-    pub fn role(&self, name: &str) -> Option<usize> {
-        match self.lookup(name)?.0 {
-            Symbol::Role(i) => Some(i),
-            _ => None,
-        }
-    }
-    pub fn tool(&self, name: &str) -> Option<usize> {
-        match self.lookup(name)?.0 {
-            Symbol::Tool(i) => Some(i),
-            _ => None,
-        }
-    }
-    pub fn evidence_kind(&self, name: &str) -> Option<usize> {
-        match self.lookup(name)?.0 {
-            Symbol::Evidence(i) => Some(i),
-            _ => None,
-        }
-    }
-    pub fn attribute(&self, name: &str) -> Option<usize> {
-        match self.lookup(name)?.0 {
-            Symbol::Attribute(i) => Some(i),
-            _ => None,
-        }
-    }
-    pub fn context(&self, name: &str) -> Option<usize> {
-        match self.lookup(name)?.0 {
-            Symbol::Context(i) => Some(i),
-            _ => None,
-        }
-    }
-    pub fn workflow(&self, name: &str) -> Option<usize> {
-        match self.lookup(name)?.0 {
-            Symbol::Workflow(i) => Some(i),
-            _ => None,
-        }
-    }
-    pub fn fixture(&self, name: &str) -> Option<usize> {
-        match self.lookup(name)?.0 {
-            Symbol::Fixture(i) => Some(i),
-            _ => None,
-        }
+    /// The declaration of kind `ns` called `name`, by its index in the list of its kind.
+    pub fn find(&self, ns: Namespace, name: &str) -> Option<usize> {
+        let (symbol, _) = self.lookup(name)?;
+        (symbol.namespace() == ns).then_some(symbol.index())
     }
 
-    pub fn role_names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.roles.iter().map(|d| d.decl.name.name.as_str())
+    pub fn role(&self, name: &str) -> Option<usize> {
+        self.find(Namespace::Role, name)
     }
-    pub fn tool_names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.tools.iter().map(|d| d.decl.name.text.as_str())
+    pub fn tool(&self, name: &str) -> Option<usize> {
+        self.find(Namespace::Tool, name)
     }
-    pub fn evidence_names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.evidence.iter().map(|d| d.decl.name.name.as_str())
+    pub fn attribute(&self, name: &str) -> Option<usize> {
+        self.find(Namespace::Attribute, name)
     }
-    pub fn attribute_names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.attributes.iter().map(|d| d.decl.name.name.as_str())
+    pub fn context(&self, name: &str) -> Option<usize> {
+        self.find(Namespace::Context, name)
     }
-    pub fn context_names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.contexts.iter().map(|d| d.decl.name.name.as_str())
-    }
-    pub fn workflow_names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.workflows.iter().map(|d| d.decl.name.name.as_str())
-    }
-    pub fn fixture_names(&self) -> impl Iterator<Item = &'a str> + '_ {
-        self.fixtures.iter().map(|d| d.decl.name.name.as_str())
+
+    /// The names declared as `ns`, in source order.
+    pub fn names(&self, ns: Namespace) -> Vec<&'a str> {
+        fn named<'a, T>(
+            decls: &[Declared<'a, T>],
+            name: impl Fn(&'a T) -> &'a str,
+        ) -> Vec<&'a str> {
+            decls.iter().map(|d| name(d.decl)).collect()
+        }
+        match ns {
+            Namespace::Role => named(&self.roles, |d| d.name.name.as_str()),
+            Namespace::Tool => named(&self.tools, |d| d.name.text.as_str()),
+            Namespace::Evidence => named(&self.evidence, |d| d.name.name.as_str()),
+            Namespace::Attribute => named(&self.attributes, |d| d.name.name.as_str()),
+            Namespace::Context => named(&self.contexts, |d| d.name.name.as_str()),
+            Namespace::Workflow => named(&self.workflows, |d| d.name.name.as_str()),
+            Namespace::Fixture => named(&self.fixtures, |d| d.name.name.as_str()),
+        }
     }
 
     /// Where a symbol was declared.

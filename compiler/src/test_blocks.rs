@@ -3,11 +3,11 @@
 
 use serde_json::{Map, Value as Json, json};
 use writ_evaluator::ir::Value;
-use writ_grammar::ast::{Expectation, FieldValue, Ident, Outcome, TestAction, TestDecl, ToolName};
+use writ_grammar::ast::{Expectation, FieldValue, Ident, Outcome, TestAction, TestDecl};
 
 pub mod run;
 
-use crate::check::Checker;
+use crate::check::{Checker, Namespace};
 use crate::diagnostic::{Code, Diagnostic, Location};
 use crate::symbols::at;
 use crate::types::Ty;
@@ -38,8 +38,8 @@ pub struct TestExpectation {
 
 pub(crate) fn check(c: &mut Checker<'_>) -> Vec<TestCase> {
     let fixtures: Vec<Option<Json>> =
-        c.symbols.fixtures.clone().iter().map(|f| fixture(c, f.file, f.decl)).collect();
-    let tests = c.symbols.tests.clone();
+        c.symbols().fixtures.clone().iter().map(|f| fixture(c, f.file, f.decl)).collect();
+    let tests = c.symbols().tests.clone();
     tests.iter().map(|t| test(c, t.file, t.decl, &fixtures)).collect()
 }
 
@@ -54,30 +54,12 @@ pub(crate) fn value_json(v: &Value) -> Json {
     }
 }
 
-fn lookup_role(c: &mut Checker<'_>, file: usize, name: &Ident) -> bool {
-    if c.symbols.role(&name.name).is_some() {
-        return true;
-    }
-    let hint =
-        crate::diagnostic::did_you_mean(&name.name, c.symbols.role_names().collect::<Vec<_>>());
-    c.diagnostics.push(
-        Diagnostic::new(
-            Code::UnknownRole,
-            at(file, name.span),
-            format!("unknown role `{}`", name.name),
-        )
-        .label("not a declared role")
-        .help(hint.unwrap_or_else(|| format!("declare it: `role {}`", name.name))),
-    );
-    false
-}
-
 /// A fixture as a principal in request JSON; `None` when it has errors.
 fn fixture(c: &mut Checker<'_>, file: usize, f: &writ_grammar::ast::FixtureDecl) -> Option<Json> {
     let mut ok = true;
     if !matches!(f.kind.name.as_str(), "human" | "service" | "agent") {
         ok = false;
-        c.diagnostics.push(
+        c.report(
             Diagnostic::new(
                 Code::InvalidKind,
                 at(file, f.kind.span),
@@ -88,13 +70,13 @@ fn fixture(c: &mut Checker<'_>, file: usize, f: &writ_grammar::ast::FixtureDecl)
         );
     }
     for r in &f.roles {
-        ok &= lookup_role(c, file, r);
+        ok &= c.find(Namespace::Role, file, r.span, &r.name).is_some();
     }
     let mut attrs = Map::new();
     for a in &f.attrs {
         if attrs.contains_key(&a.name.name) {
             ok = false;
-            c.diagnostics.push(
+            c.report(
                 Diagnostic::new(
                     Code::DuplicateArgument,
                     at(file, a.name.span),
@@ -105,28 +87,11 @@ fn fixture(c: &mut Checker<'_>, file: usize, f: &writ_grammar::ast::FixtureDecl)
             );
             continue;
         }
-        let Some(index) = c.symbols.attribute(&a.name.name) else {
+        let Some(index) = c.find(Namespace::Attribute, file, a.name.span, &a.name.name) else {
             ok = false;
-            let hint = crate::diagnostic::did_you_mean(
-                &a.name.name,
-                c.symbols.attribute_names().collect::<Vec<_>>(),
-            );
-            c.diagnostics.push(
-                Diagnostic::new(
-                    Code::UnknownAttribute,
-                    at(file, a.name.span),
-                    format!("unknown attribute `{}`", a.name.name),
-                )
-                .label("not a declared attribute")
-                .help(
-                    hint.unwrap_or_else(|| {
-                        format!("declare it: `attribute {}: string`", a.name.name)
-                    }),
-                ),
-            );
             continue;
         };
-        let Some(&decl) = c.symbols.attributes.get(index) else { continue };
+        let Some(&decl) = c.symbols().attributes.get(index) else { continue };
         let ty = Ty::from_type_expr(&decl.decl.ty).unwrap_or(Ty::Str);
         match c.literal(file, &a.value, &ty, &a.name.name) {
             Some(v) => {
@@ -163,61 +128,8 @@ fn resolve_fixture(
     name: &Ident,
     fixtures: &[Option<Json>],
 ) -> Option<Json> {
-    match c.symbols.fixture(&name.name) {
-        Some(i) => fixtures.get(i).cloned().flatten(),
-        None => {
-            let hint = crate::diagnostic::did_you_mean(
-                &name.name,
-                c.symbols.fixture_names().collect::<Vec<_>>(),
-            );
-            c.diagnostics.push(
-                Diagnostic::new(
-                    Code::UnknownFixture,
-                    at(file, name.span),
-                    format!("unknown fixture `{}`", name.name),
-                )
-                .label("not a declared fixture")
-                .help(hint.unwrap_or_else(|| {
-                    format!("declare it: `fixture {} = human [ROLE]`", name.name)
-                })),
-            );
-            None
-        }
-    }
-}
-
-/// `unknown_tool` at a tool named in a test (its call or its history), with a did-you-mean or,
-/// failing one, `help`.
-fn unknown_tool(c: &mut Checker<'_>, file: usize, tool: &ToolName, help: String) {
-    let hint =
-        crate::diagnostic::did_you_mean(&tool.text, c.symbols.tool_names().collect::<Vec<_>>());
-    c.diagnostics.push(
-        Diagnostic::new(
-            Code::UnknownTool,
-            at(file, tool.span),
-            format!("unknown tool `{}`", tool.text),
-        )
-        .label("not a declared tool")
-        .help(hint.unwrap_or(help)),
-    );
-}
-
-pub(crate) fn resolve_workflow(c: &mut Checker<'_>, file: usize, name: &Ident) -> bool {
-    if c.symbols.workflow(&name.name).is_some() {
-        return true;
-    }
-    let hint =
-        crate::diagnostic::did_you_mean(&name.name, c.symbols.workflow_names().collect::<Vec<_>>());
-    c.diagnostics.push(
-        Diagnostic::new(
-            Code::UnknownWorkflow,
-            at(file, name.span),
-            format!("unknown workflow `{}`", name.name),
-        )
-        .label("not a declared workflow")
-        .help(hint.unwrap_or_else(|| format!("declare it: `workflow {} {{ ... }}`", name.name))),
-    );
-    false
+    let i = c.find(Namespace::Fixture, file, name.span, &name.name)?;
+    fixtures.get(i).cloned().flatten()
 }
 
 fn values_json(values: Vec<(String, Value)>) -> Json {
@@ -233,9 +145,8 @@ fn expectation(
     let mut ok = true;
     // The grammar admits a missing-evidence list after `pending` only.
     for m in e.missing.iter().flatten() {
-        if c.symbols.evidence_kind(&m.name).is_none() {
+        if c.find(Namespace::Evidence, file, m.span, &m.name).is_none() {
             ok = false;
-            unknown_evidence(c, file, m);
         }
     }
     let mut chain = Vec::new();
@@ -248,12 +159,15 @@ fn expectation(
     let mut request = Map::new();
     match &e.request.action {
         TestAction::Call { workflow, tool, args } => {
-            ok &= resolve_workflow(c, file, workflow);
+            ok &= c.find(Namespace::Workflow, file, workflow.span, &workflow.name).is_some();
             request.insert("action".into(), json!("call"));
             request.insert("workflow".into(), json!(workflow.name));
             request.insert("tool".into(), json!(tool.text));
             chain.push(json!({"id": format!("{}-agent", workflow.name), "kind": "agent"}));
-            match c.symbols.tool(&tool.text).and_then(|t| c.symbols.tools.get(t).copied()) {
+            let decl = c
+                .find(Namespace::Tool, file, tool.span, &tool.text)
+                .and_then(|t| c.symbols().tools.get(t).copied());
+            match decl {
                 Some(decl) => {
                     let params = decl.decl.params.as_deref().unwrap_or(&[]);
                     let owner = format!("tool `{}`", tool.text);
@@ -270,15 +184,11 @@ fn expectation(
                         None => ok = false,
                     }
                 }
-                None => {
-                    ok = false;
-                    let help = format!("declare it: `tool {}(...)`", tool.text);
-                    unknown_tool(c, file, tool, help);
-                }
+                None => ok = false,
             }
         }
         TestAction::Start { workflow, ttl } => {
-            ok &= resolve_workflow(c, file, workflow);
+            ok &= c.find(Namespace::Workflow, file, workflow.span, &workflow.name).is_some();
             request.insert("action".into(), json!("start"));
             request.insert("workflow".into(), json!(workflow.name));
             if let Some(ttl) = ttl {
@@ -290,12 +200,11 @@ fn expectation(
     request.insert("subject".into(), json!(TEST_SUBJECT));
     let mut evidence = Vec::new();
     for item in &e.request.evidence {
-        let Some(kind) = c.symbols.evidence_kind(&item.name.name) else {
+        let Some(kind) = c.find(Namespace::Evidence, file, item.name.span, &item.name.name) else {
             ok = false;
-            unknown_evidence(c, file, &item.name);
             continue;
         };
-        let Some(&decl) = c.symbols.evidence.get(kind) else { continue };
+        let Some(&decl) = c.symbols().evidence.get(kind) else { continue };
         let mut j = Map::new();
         j.insert("kind".into(), json!(item.name.name));
         let params = decl.decl.fields.as_deref().unwrap_or(&[]);
@@ -311,7 +220,7 @@ fn expectation(
         if let Some(by) = &item.by {
             if decl.decl.by_human.is_none() {
                 ok = false;
-                c.diagnostics.push(
+                c.report(
                     Diagnostic::new(
                         Code::ByWithoutHuman,
                         at(file, by.span),
@@ -347,7 +256,7 @@ fn expectation(
     }
     request.insert("context".into(), Json::Object(context));
     ok &= run_clauses(c, file, &e.request, &mut request);
-    let text = c.input.texts.get(file).and_then(|t| t.get(e.span.range())).unwrap_or("");
+    let text = c.snippet(file, e.span);
     ok.then(|| TestExpectation {
         outcome: e.outcome,
         missing: e.missing.as_ref().map(|m| m.iter().map(|i| i.name.clone()).collect()),
@@ -372,7 +281,7 @@ fn run_clauses(
             request.insert("cwd".into(), json!(cwd.value));
         } else {
             ok = false;
-            c.diagnostics.push(
+            c.report(
                 Diagnostic::new(
                     Code::TypeMismatch,
                     at(file, cwd.span),
@@ -384,7 +293,7 @@ fn run_clauses(
         }
     }
     let time_error = |c: &mut Checker<'_>, lit: &writ_grammar::ast::StrLit, why: &str| {
-        c.diagnostics.push(
+        c.report(
             Diagnostic::new(
                 Code::TypeMismatch,
                 at(file, lit.span),
@@ -410,10 +319,14 @@ fn run_clauses(
     if let Some(entries) = &r.history {
         let mut history = Vec::new();
         for entry in entries {
-            if c.symbols.tool(&entry.tool.text).is_none() {
+            let tool = &entry.tool;
+            if c.symbols().tool(&tool.text).is_none() {
                 ok = false;
-                let help = "a test's history names the policy's tools".to_string();
-                unknown_tool(c, file, &entry.tool, help);
+                let ns = Namespace::Tool;
+                let help = c.hint(ns, &tool.text);
+                let help =
+                    help.unwrap_or_else(|| "a test's history names the policy's tools".into());
+                c.unknown_helped(ns, file, tool.span, &tool.text, help);
                 continue;
             }
             let mut j = Map::new();
@@ -442,7 +355,7 @@ fn run_clauses(
                         }
                         None => {
                             ok = false;
-                            c.diagnostics.push(
+                            c.report(
                                 Diagnostic::new(
                                     Code::TypeMismatch,
                                     at(file, d.span),
@@ -462,38 +375,9 @@ fn run_clauses(
     ok
 }
 
-fn unknown_evidence(c: &mut Checker<'_>, file: usize, name: &Ident) {
-    let hint =
-        crate::diagnostic::did_you_mean(&name.name, c.symbols.evidence_names().collect::<Vec<_>>());
-    c.diagnostics.push(
-        Diagnostic::new(
-            Code::UnknownEvidence,
-            at(file, name.span),
-            format!("unknown evidence kind `{}`", name.name),
-        )
-        .label("not a declared evidence kind")
-        .help(hint.unwrap_or_else(|| format!("declare it: `evidence {}`", name.name))),
-    );
-}
-
 fn context_value(c: &mut Checker<'_>, file: usize, fv: &FieldValue) -> Option<Value> {
-    let Some(index) = c.symbols.context(&fv.name.name) else {
-        let hint = crate::diagnostic::did_you_mean(
-            &fv.name.name,
-            c.symbols.context_names().collect::<Vec<_>>(),
-        );
-        c.diagnostics.push(
-            Diagnostic::new(
-                Code::UnknownContext,
-                at(file, fv.name.span),
-                format!("unknown context value `{}`", fv.name.name),
-            )
-            .label("not a declared context value")
-            .help(hint.unwrap_or_else(|| format!("declare it: `context {}: bool`", fv.name.name))),
-        );
-        return None;
-    };
-    let decl = c.symbols.contexts.get(index)?;
+    let index = c.find(Namespace::Context, file, fv.name.span, &fv.name.name)?;
+    let decl = c.symbols().contexts.get(index)?;
     let ty = Ty::from_type_expr(&decl.decl.ty).unwrap_or(Ty::Str);
     c.literal(file, &fv.value, &ty, &fv.name.name)
 }

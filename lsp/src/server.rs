@@ -646,7 +646,7 @@ impl LanguageServer for Backend {
             uri.parse().map_err(|_| Error::invalid_params(format!("`{uri}` is not a URI")))?;
         let outcome = self.with_file(&uri, |ws, id, _, _| {
             let run = writ_compiler::ide::run_test(&ws.db, id.policy, &name)
-                .map_err(Error::invalid_params)?;
+                .map_err(|e| Error::invalid_params(e.to_string()))?;
             let expectations: Vec<serde_json::Value> = run
                 .expectations
                 .iter()

@@ -8,6 +8,7 @@ use writ_grammar::ast::{
 };
 
 use crate::db::{PolicyFile, parse};
+use crate::symbols::Namespace;
 
 /// What kind of thing a name is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,35 +31,34 @@ pub enum SymbolKind {
 }
 
 impl SymbolKind {
-    /// Roles, tools, evidence kinds, attributes, context values, workflows and fixtures share
-    /// one namespace (LANGUAGE.md §7).
+    /// The namespace of a declared kind: roles, tools, evidence kinds, attributes, context
+    /// values, workflows and fixtures share one (LANGUAGE.md §7).
+    pub(crate) fn namespace(self) -> Option<Namespace> {
+        match self {
+            SymbolKind::Role => Some(Namespace::Role),
+            SymbolKind::Tool => Some(Namespace::Tool),
+            SymbolKind::Evidence => Some(Namespace::Evidence),
+            SymbolKind::Attribute => Some(Namespace::Attribute),
+            SymbolKind::Context => Some(Namespace::Context),
+            SymbolKind::Workflow => Some(Namespace::Workflow),
+            SymbolKind::Fixture => Some(Namespace::Fixture),
+            SymbolKind::Tag | SymbolKind::Argument | SymbolKind::Field | SymbolKind::Test => None,
+        }
+    }
+
+    /// In the namespace that declarations share.
     pub fn is_global(self) -> bool {
-        matches!(
-            self,
-            SymbolKind::Role
-                | SymbolKind::Tool
-                | SymbolKind::Evidence
-                | SymbolKind::Attribute
-                | SymbolKind::Context
-                | SymbolKind::Workflow
-                | SymbolKind::Fixture
-        )
+        self.namespace().is_some()
     }
 
     /// With an article, for messages: "a role", "an evidence kind".
     pub fn a(self) -> &'static str {
-        match self {
-            SymbolKind::Role => "a role",
-            SymbolKind::Tool => "a tool",
-            SymbolKind::Evidence => "an evidence kind",
-            SymbolKind::Attribute => "an attribute",
-            SymbolKind::Context => "a context value",
-            SymbolKind::Workflow => "a workflow",
-            SymbolKind::Fixture => "a fixture",
-            SymbolKind::Tag => "a tag",
-            SymbolKind::Argument => "an argument",
-            SymbolKind::Field => "a field",
-            SymbolKind::Test => "a test",
+        match (self.namespace(), self) {
+            (Some(ns), _) => ns.a_noun(),
+            (None, SymbolKind::Tag) => "a tag",
+            (None, SymbolKind::Argument) => "an argument",
+            (None, SymbolKind::Field) => "a field",
+            (None, _) => "a test",
         }
     }
 

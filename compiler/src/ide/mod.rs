@@ -19,7 +19,7 @@ mod outline;
 use writ_grammar::ast::{Item, SourceFile, Span};
 
 pub use crate::test_blocks::run::{
-    AssertionRun, ExpectationRun, TestRun, VerifyError, run_test, verify_assertion,
+    AssertionRun, ExpectationRun, RunTestError, TestRun, VerifyError, run_test, verify_assertion,
 };
 pub use complete::{Completion, CompletionKind, Completions};
 pub use index::{Occurrence, SymbolKind, file_index};

@@ -133,6 +133,9 @@ fn tests_run() {
     with(POLICY, |a| {
         let run = run_test(a.db, a.policy, "t").unwrap();
         assert!(run.passed, "{}", run.summary());
+        let missing = run_test(a.db, a.policy, "no such test").unwrap_err();
+        assert_eq!(missing, RunTestError::NoSuchTest("no such test".into()));
+        assert_eq!(missing.to_string(), "there is no test `no such test` in this policy");
     });
 }
 

@@ -107,23 +107,47 @@ pub fn run_expectation(policy: &Policy, e: &TestExpectation) -> ExpectationRun {
     }
 }
 
-/// Runs the test called `name` of a policy; an error when the policy does not compile or has
-/// no such test.
+/// Why a test could not be run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunTestError {
+    /// No test of the policy has this name.
+    NoSuchTest(String),
+    /// The policy has errors, so there is nothing to run the test against.
+    PolicyHasErrors,
+    /// The compiled policy did not load (a bug in writ): why.
+    InvalidPolicy(String),
+}
+
+impl std::fmt::Display for RunTestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunTestError::NoSuchTest(name) => write!(f, "there is no test `{name}` in this policy"),
+            RunTestError::PolicyHasErrors => {
+                write!(f, "the policy has errors; fix them to run its tests")
+            }
+            RunTestError::InvalidPolicy(why) => write!(f, "the compiled policy is invalid: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for RunTestError {}
+
+/// Runs the test called `name` of a policy; an error when the policy has no such test or does
+/// not compile.
 pub fn run_test(
     db: &dyn salsa::Database,
     policy: PolicyInput,
     name: &str,
-) -> Result<TestRun, String> {
+) -> Result<TestRun, RunTestError> {
     let compilation = compile(db, policy);
     let test = compilation
         .tests
         .iter()
         .find(|t| t.name == name)
-        .ok_or_else(|| format!("there is no test `{name}` in this policy"))?;
-    let ir =
-        compilation.policy.as_ref().ok_or("the policy has errors; fix them to run its tests")?;
+        .ok_or_else(|| RunTestError::NoSuchTest(name.to_string()))?;
+    let ir = compilation.policy.as_ref().ok_or(RunTestError::PolicyHasErrors)?;
     let policy =
-        Policy::from_ir(ir.clone()).map_err(|e| format!("the compiled policy is invalid: {e}"))?;
+        Policy::from_ir(ir.clone()).map_err(|e| RunTestError::InvalidPolicy(e.to_string()))?;
     let expectations: Vec<ExpectationRun> =
         test.expectations.iter().map(|e| run_expectation(&policy, e)).collect();
     Ok(TestRun {

@@ -364,8 +364,7 @@ fn call_widening(
         return Outcome::None;
     };
     let max = ow.map_or(nw.max_depth, |w| w.max_depth.max(nw.max_depth));
-    let mut result = Outcome::None;
-    for both_pass in [false, true] {
+    first_widening(|both_pass| {
         let mut g = Goal::default();
         g.var(Var::Depth, Ty::Depth(max));
         let mut ln = Lowering::new(n, Some(&tool.params), max);
@@ -396,15 +395,7 @@ fn call_widening(
             }
             _ => Expr::Const(Tri::False),
         };
-        let expr = if both_pass {
-            if same_needs(o, ow, ot, n, nw, t) {
-                continue;
-            }
-            Expr::And(vec![new_pass, old_pass])
-        } else {
-            let Some(extra) = residual(old_pass, &new_pass) else { continue };
-            Expr::And(vec![Expr::NotTrue(Box::new(extra)), new_pass])
-        };
+        let expr = pass_goal(both_pass, new_pass, old_pass, || same_needs(o, ow, ot, n, nw, t))?;
         let case = Case {
             ir: n,
             workflow: &nw.name,
@@ -414,16 +405,10 @@ fn call_widening(
             given: Vec::new(),
             extra: Vec::new(),
         };
-        let found = search(&g, &expr, case, both_pass.then_some(&paths), (o, n), |json| {
+        Some(search(&g, &expr, case, both_pass.then_some(&paths), (o, n), |json| {
             confirm(old, new, json, &allow.meta.id, &nw.name, Some(&tool.name))
-        });
-        match found {
-            Outcome::Found(w) => return Outcome::Found(w),
-            Outcome::Unknown(r) => result = Outcome::Unknown(r),
-            Outcome::None => {}
-        }
-    }
-    result
+        }))
+    })
 }
 
 fn start_widening(
@@ -436,8 +421,7 @@ fn start_widening(
     let (o, n) = (old.ir(), new.ir());
     let Some(start) = nw.starts.get(s) else { return Outcome::None };
     let max = ow.map_or(nw.max_depth, |w| w.max_depth.max(nw.max_depth));
-    let mut result = Outcome::None;
-    for both_pass in [false, true] {
+    first_widening(|both_pass| {
         let mut g = Goal::default();
         g.var(Var::Depth, Ty::Depth(max));
         let ttl = g.var(Var::Ttl, Ty::Duration);
@@ -495,21 +479,15 @@ fn start_widening(
             }
             None => Expr::Const(Tri::False),
         };
-        let expr = if both_pass {
-            let needs = |ir: &PolicyIr, w: &WorkflowIr| {
-                let mut v: Vec<Vec<String>> =
-                    w.starts.iter().map(|s| reqs_text(ir, &s.require)).collect();
-                v.sort();
-                v
-            };
-            if ow.is_some_and(|ow| needs(o, ow) == needs(n, nw)) {
-                continue;
-            }
-            Expr::And(vec![new_pass, old_pass])
-        } else {
-            let Some(extra) = residual(old_pass, &new_pass) else { continue };
-            Expr::And(vec![Expr::NotTrue(Box::new(extra)), new_pass])
+        let needs = |ir: &PolicyIr, w: &WorkflowIr| {
+            let mut v: Vec<Vec<String>> =
+                w.starts.iter().map(|s| reqs_text(ir, &s.require)).collect();
+            v.sort();
+            v
         };
+        let expr = pass_goal(both_pass, new_pass, old_pass, || {
+            ow.is_some_and(|ow| needs(o, ow) == needs(n, nw))
+        })?;
         let case = Case {
             ir: n,
             workflow: &nw.name,
@@ -519,16 +497,44 @@ fn start_widening(
             given: Vec::new(),
             extra: Vec::new(),
         };
-        let found = search(&g, &expr, case, both_pass.then_some(&paths), (o, n), |json| {
+        Some(search(&g, &expr, case, both_pass.then_some(&paths), (o, n), |json| {
             confirm(old, new, json, &start.meta.id, &nw.name, None)
-        });
-        match found {
-            Outcome::Found(w) => return Outcome::Found(w),
-            Outcome::Unknown(r) => result = Outcome::Unknown(r),
-            Outcome::None => {}
+        }))
+    })
+}
+
+/// The two searches of one rule (see the module's doc), the first witness either finds, else
+/// the last unknown: `pass(both_pass)` runs one search, or answers `None` when it has nothing to
+/// search for.
+fn first_widening(mut pass: impl FnMut(bool) -> Option<Outcome<Widening>>) -> Outcome<Widening> {
+    let mut result = Outcome::None;
+    for both_pass in [false, true] {
+        match pass(both_pass) {
+            Some(Outcome::Found(w)) => return Outcome::Found(w),
+            Some(Outcome::Unknown(r)) => result = Outcome::Unknown(r),
+            Some(Outcome::None) | None => {}
         }
     }
     result
+}
+
+/// The goal of one search: NEW passes and OLD does not (the first), or both pass (the second;
+/// nothing to search when `same_needs`, as then NEW's evidence meets OLD's paths too).
+fn pass_goal(
+    both_pass: bool,
+    new_pass: Expr,
+    old_pass: Expr,
+    same_needs: impl FnOnce() -> bool,
+) -> Option<Expr> {
+    if both_pass {
+        if same_needs() {
+            return None;
+        }
+        Some(Expr::And(vec![new_pass, old_pass]))
+    } else {
+        let extra = residual(old_pass, &new_pass)?;
+        Some(Expr::And(vec![Expr::NotTrue(Box::new(extra)), new_pass]))
+    }
 }
 
 /// Runs the search; with `paths`, each leaf also tries evidence that leaves OLD's paths unmet.

@@ -295,12 +295,9 @@ pub fn findings(ir: &PolicyIr) -> Findings {
             if a.target.tools.iter().any(|t| !denied(*t)) {
                 continue;
             }
-            if !a
-                .target
-                .tools
-                .iter()
-                .any(|t| passes(ir, &table, w, a, *t, |_, _| Expr::Const(Tri::True)))
-            {
+            if !a.target.tools.iter().any(|t| {
+                passes(ir, &table, w, a, *t, Absence::Excluded, |_, _| Expr::Const(Tri::True))
+            }) {
                 out.shadowed.push(a.meta.id.clone());
             }
         }
@@ -337,7 +334,7 @@ pub fn findings(ir: &PolicyIr) -> Findings {
                     return false;
                 };
                 ws.iter().any(|x| std::ptr::eq(*x, w))
-                    && passes_applying(ir, &table, w, a, *t, |low, g| {
+                    && passes(ir, &table, w, a, *t, Absence::Included, |low, g| {
                         let c = low.cond(g, r.condition.as_ref(), None);
                         // True or unknown: the rule applies.
                         Expr::NotTrue(Box::new(Expr::Not(Box::new(c))))
@@ -363,7 +360,7 @@ pub fn findings(ir: &PolicyIr) -> Findings {
                     ) else {
                         return false;
                     };
-                    passes(ir, &table, w, a, *t, |low, g| {
+                    passes(ir, &table, w, a, *t, Absence::Excluded, |low, g| {
                         entitled_somewhere(low, g, r as RoleId, e.condition.as_ref())
                     })
                 })
@@ -377,38 +374,20 @@ pub fn findings(ir: &PolicyIr) -> Findings {
 }
 
 /// Whether some call of `t` passes `a` (its condition true) with no deny applying, and
-/// `more` true.
+/// `more` true. A goal that is not monotone (`more` asks for a condition not to be false) needs
+/// [`Absence::Included`]: absent values are tried too.
 fn passes<'a>(
     ir: &'a PolicyIr,
     holders: &'a [Vec<RoleId>],
     w: &'a WorkflowIr,
     a: &'a AllowRuleIr,
     t: ToolId,
+    absence: Absence,
     more: impl FnOnce(&mut Lowering<'a>, &mut Goal) -> Expr,
 ) -> bool {
     let Some(tool) = tool(ir, t) else { return false };
     let place = Place { tool: Some(tool), workflow: &w.name, max_depth: w.max_depth };
-    possible(ir, holders, place, Absence::Excluded, |low, g| {
-        let allows = low.cond(g, a.condition.as_ref(), None);
-        let no_deny = low.no_deny(g, w, t);
-        let extra = more(low, g);
-        Expr::And(vec![allows, no_deny, extra])
-    })
-}
-
-/// [`passes`] for a goal that is not monotone (`more` asks for a condition not to be false):
-/// absent values are tried too.
-fn passes_applying<'a>(
-    ir: &'a PolicyIr,
-    holders: &'a [Vec<RoleId>],
-    w: &'a WorkflowIr,
-    a: &'a AllowRuleIr,
-    t: ToolId,
-    more: impl FnOnce(&mut Lowering<'a>, &mut Goal) -> Expr,
-) -> bool {
-    let Some(tool) = tool(ir, t) else { return false };
-    let place = Place { tool: Some(tool), workflow: &w.name, max_depth: w.max_depth };
-    possible(ir, holders, place, Absence::Included, |low, g| {
+    possible(ir, holders, place, absence, |low, g| {
         let allows = low.cond(g, a.condition.as_ref(), None);
         let no_deny = low.no_deny(g, w, t);
         let extra = more(low, g);

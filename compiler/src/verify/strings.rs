@@ -351,34 +351,7 @@ fn regions_general(
     per_region: usize,
     max_states: usize,
 ) -> Regions {
-    let mut alphabet: Vec<char> = Vec::new();
-    for p in patterns {
-        for t in &p.0 {
-            if let Tok::Lit(c) = t
-                && !alphabet.contains(c)
-            {
-                alphabet.push(*c);
-            }
-        }
-    }
-    if shape == Shape::Path {
-        for c in ['/', '.'] {
-            if !alphabet.contains(&c) {
-                alphabet.push(c);
-            }
-        }
-    }
-    // The character that stands for every character no pattern names.
-    let other = ['x', 'y', 'z', 'q', 'w', 'k', 'v', 'j']
-        .into_iter()
-        .chain('a'..='z')
-        .find(|c| !alphabet.contains(c));
-    let mut letters: Vec<Option<char>> = alphabet.iter().copied().map(Some).collect();
-    letters.sort();
-    if other.is_some() {
-        letters.push(None);
-    }
-    let other_char = other.unwrap_or('x');
+    let (letters, other_char) = alphabet(patterns, shape);
 
     type State = (Vec<Vec<bool>>, PathState);
     let start: State = (patterns.iter().map(Pattern::start).collect(), PathState::Start);
