@@ -17,6 +17,8 @@ connection each) spreads requests over the replicas. Checks:
    collector's lines verify as one chain (`writ log verify`).
 4. A bundle update reaches every replica within two poll intervals (`policy.bundle_version` in
    `/v1/status`), and the new policy decides.
+Also: every flag the example manifests (examples/kubernetes/writ.yaml) give `writ serve` is
+one `writ serve --help` lists, so the deployment example cannot drift from the binary.
 Exits 1 on a failure.
 """
 
@@ -27,6 +29,7 @@ import http.server
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -293,6 +296,16 @@ def main():
         if check and r.returncode:
             raise SystemExit(f"replicas: FAILED: writ {' '.join(args)}: {r.stderr}")
         return r
+
+    # The example Deployment's flags exist.
+    manifest = pathlib.Path(__file__).resolve().parents[2] / "examples/kubernetes/writ.yaml"
+    flags = re.findall(r"^\s*- (--[a-z-]+)", manifest.read_text(), re.M)
+    usage = sh("serve", "--help").stdout
+    unknown = [f for f in flags if not re.search(re.escape(f) + r"\b", usage)]
+    if not flags or unknown:
+        fail(f"examples/kubernetes/writ.yaml gives writ serve unknown flags: {unknown or 'none found'}")
+    else:
+        ok(f"the example Deployment's {len(flags)} writ serve flags all exist")
 
     # Keys, trust file, two bundle versions.
     sh("keygen", "-o", "bundles")
