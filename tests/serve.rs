@@ -630,14 +630,25 @@ fn bundle_url_flags_are_checked() {
         (vec!["--bundle-url", "http://127.0.0.1:1/b", "--poll", "5ms5"], "expected a duration"),
         (vec!["--policy", "p.writ", "--bundle-url", "http://127.0.0.1:1/b"], "cannot be used with"),
         (vec!["--policy", "p.writ", "--verify-key", "k.pub"], "`--verify-key` verifies a bundle"),
-        (vec!["--policy", "p.writ", "--decision-log-url", "http://127.0.0.1:1/i", "--log-mask", "tool"], "cannot be masked"),
+        (
+            vec![
+                "--policy",
+                "p.writ",
+                "--decision-log-url",
+                "http://127.0.0.1:1/i",
+                "--log-mask",
+                "tool",
+            ],
+            "cannot be masked",
+        ),
     ] {
         let (code, stderr) = run_writ(&[&["serve"], &args[..]].concat());
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
     // A bundle URL that cannot be fetched refuses the start (exit 1), unless unready is allowed.
-    let (code, stderr) = run_writ(&["serve", "--bundle-url", "http://127.0.0.1:1/b.writb", "--addr", "127.0.0.1:0"]);
+    let (code, stderr) =
+        run_writ(&["serve", "--bundle-url", "http://127.0.0.1:1/b.writb", "--addr", "127.0.0.1:0"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("cannot fetch the bundle at `http://127.0.0.1:1/b.writb`"), "{stderr}");
 }

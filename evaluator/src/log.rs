@@ -194,7 +194,13 @@ impl Mode {
 impl<W: Write> DecisionLog<W> {
     /// A new log: its first line has `"prev": null`.
     pub fn new(out: W) -> DecisionLog<W> {
-        DecisionLog { out, prev: None, line: String::new(), mode: Mode::Enforce, mask: Mask::default() }
+        DecisionLog {
+            out,
+            prev: None,
+            line: String::new(),
+            mode: Mode::Enforce,
+            mask: Mask::default(),
+        }
     }
 
     /// The same log, masking the request's fields in `mask` on every line (see [`Mask`]).
@@ -694,8 +700,7 @@ fn check_line(body: &[u8]) -> Result<Option<String>, String> {
         Some(Value::String(m)) if m == Mode::LogOnly.as_str() => {}
         Some(other) => return Err(format!("`mode` is {other}, not `\"log-only\"`")),
     }
-    let known =
-        |k: &str| FIELDS.contains(&k) || matches!(k, "mode" | "statements" | "masked");
+    let known = |k: &str| FIELDS.contains(&k) || matches!(k, "mode" | "statements" | "masked");
     if let Some(unknown) = map.keys().find(|k| !known(k)) {
         return Err(format!("unknown field `{unknown}`"));
     }
@@ -792,14 +797,18 @@ mod tests {
         let text = String::from_utf8(bytes).unwrap();
         assert!(!text.contains("ada@example.com"), "{text}");
         let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        assert_eq!(line["masked"], serde_json::json!(["args.body.token", "chain.attrs.email", "chain.id"]));
+        assert_eq!(
+            line["masked"],
+            serde_json::json!(["args.body.token", "chain.attrs.email", "chain.id"])
+        );
         assert_eq!(line["chain"][0]["id"], MASKED);
         // The digest is the masked request's: not the request's, and reproducible from it.
         assert_ne!(line["request"], digest(request.to_json().as_bytes()));
         let masked = r#"{"action":"call","workflow":"w","tool":"send","args":{"to":"ada@example.com","body":{"token":"[masked]","n":1}},"chain":[{"id":"[masked]","kind":"human","attrs":{"email":"[masked]"}}]}"#;
         assert_eq!(line["request"], digest(masked.as_bytes()));
         // Unmasked requests keep the plain digest and have no `masked`.
-        let mut plain = DecisionLog::new(Vec::new()).with_mask(Mask::new(&["args.nothing"]).unwrap());
+        let mut plain =
+            DecisionLog::new(Vec::new()).with_mask(Mask::new(&["args.nothing"]).unwrap());
         plain.record(&request, &decision, &hash).unwrap();
         let line: serde_json::Value = serde_json::from_slice(&plain.into_inner()).unwrap();
         assert_eq!(line["request"], digest(request.to_json().as_bytes()));

@@ -224,22 +224,21 @@ impl Server {
             history::Store::Memory(_) => evidence::Evidence::in_memory(trust),
         });
         let runs = runs::Runs::new(store, config.mode, config.history.clone());
-        let (log, writer, shipping) =
-            if config.decision_log.is_some() || config.ship.is_some() {
-                let (sender, writer, shipping) = declog::start(
-                    config.decision_log.as_ref(),
-                    config.ship.as_ref(),
-                    config.mode,
-                    metrics.clone(),
-                    config.checkpoint.clone(),
-                    config.grace,
-                    config.log_mask.clone(),
-                )
-                .map_err(Error::Io)?;
-                (Some(sender), Some(writer), shipping)
-            } else {
-                (None, None, None)
-            };
+        let (log, writer, shipping) = if config.decision_log.is_some() || config.ship.is_some() {
+            let (sender, writer, shipping) = declog::start(
+                config.decision_log.as_ref(),
+                config.ship.as_ref(),
+                config.mode,
+                metrics.clone(),
+                config.checkpoint.clone(),
+                config.grace,
+                config.log_mask.clone(),
+            )
+            .map_err(Error::Io)?;
+            (Some(sender), Some(writer), shipping)
+        } else {
+            (None, None, None)
+        };
         let mut state =
             State::new(config.source.clone(), metrics, log, config.decision_log.clone(), runs);
         state.unknown_keys = config.unknown_keys;
@@ -329,7 +328,8 @@ impl Server {
             let state = state.clone();
             tokio::spawn(async move {
                 loop {
-                    let wait = state.poller.as_ref().map_or(source::DEFAULT_POLL, |p| p.next_poll());
+                    let wait =
+                        state.poller.as_ref().map_or(source::DEFAULT_POLL, |p| p.next_poll());
                     tokio::time::sleep(wait).await;
                     state.reload("poll").await;
                 }

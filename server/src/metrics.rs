@@ -277,8 +277,8 @@ impl Metrics {
         let dropped = Counter::default();
         registry.register(
             "writ_decision_log_lines_dropped",
-            "Decision log lines lost: neither shipped nor spilled (the spill file could not be \
-             written)",
+            "Decision log lines lost: neither shipped nor spilled (no spill file at shutdown, or it \
+             could not be written)",
             dropped.clone(),
         );
         let ship_queue = Gauge::default();

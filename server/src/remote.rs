@@ -84,7 +84,9 @@ impl Poller {
             return Ok(Fetched::NotModified);
         }
         if !status.is_success() {
-            return Err(format!("cannot fetch the bundle at `{url}`: the server answered {status}"));
+            return Err(format!(
+                "cannot fetch the bundle at `{url}`: the server answered {status}"
+            ));
         }
         let limit = self.remote.max_bytes;
         let too_large = |size: &str| {

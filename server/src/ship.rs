@@ -187,8 +187,7 @@ impl Shipping {
                 self.spill(&mut inner, &[line.to_vec()]);
                 return;
             }
-            if inner.spill.is_some() && (inner.spilling || inner.lines.len() >= self.config.queue)
-            {
+            if inner.spill.is_some() && (inner.spilling || inner.lines.len() >= self.config.queue) {
                 inner.spilling = true;
                 self.spill(&mut inner, &[line.to_vec()]);
                 drop(inner);
@@ -315,8 +314,8 @@ pub async fn run(shipping: Arc<Shipping>, client: reqwest::Client) {
             Next::Nothing if closing => break,
             Next::Nothing => {
                 // Wait for a full batch, or the flush interval.
-                let _ = tokio::time::timeout(shipping.config.flush, shipping.ready.notified())
-                    .await;
+                let _ =
+                    tokio::time::timeout(shipping.config.flush, shipping.ready.notified()).await;
                 continue;
             }
             Next::Queue(body, _) | Next::Spill(body, _) => body,
@@ -479,7 +478,8 @@ impl Shipping {
 /// Rewrites the spill file as `lines` then its bytes not yet shipped (replacing it by rename,
 /// so that a crash leaves the old file or the new one), and goes on appending to it.
 fn prepend(spill: &mut Spill, lines: &[u8]) -> Result<(), String> {
-    let describe = |e: std::io::Error| format!("cannot write spill file `{}`: {e}", spill.path.display());
+    let describe =
+        |e: std::io::Error| format!("cannot write spill file `{}`: {e}", spill.path.display());
     let mut rest = Vec::new();
     let mut file = &spill.file;
     file.seek(SeekFrom::Start(spill.shipped))
@@ -519,10 +519,7 @@ async fn post(client: &reqwest::Client, config: &ShipConfig, lines: &[u8]) -> Re
         .send()
         .await
         .map_err(|e| {
-            format!(
-                "cannot ship decision log lines to `{url}`: {}",
-                crate::remote::describe(&e)
-            )
+            format!("cannot ship decision log lines to `{url}`: {}", crate::remote::describe(&e))
         })?;
     let status = response.status();
     if status.is_success() {

@@ -112,7 +112,9 @@ impl State {
         let unchanged = |poller: &crate::remote::Poller| {
             poller.succeeded(None);
             self.metrics.fetch(Fetch::Unchanged);
-            Reloaded::Unchanged(served.as_ref().map(|l| l.policy.hash().to_string()).unwrap_or_default())
+            Reloaded::Unchanged(
+                served.as_ref().map(|l| l.policy.hash().to_string()).unwrap_or_default(),
+            )
         };
         let (bytes, etag) = match poller.fetch().await {
             Err(message) => {

@@ -68,7 +68,8 @@ fn metric(server: &TestServer, outcome: &str) -> u64 {
 fn an_unchanged_bundle_is_not_fetched_again_or_reloaded() {
     let bundles = BundleServer::start(signed(POLICY, 1, "\"v1\""));
     let public = public_key();
-    let server = TestServer::start(config(remote(&bundles.url(), Duration::from_secs(3600), Some(&public))));
+    let server =
+        TestServer::start(config(remote(&bundles.url(), Duration::from_secs(3600), Some(&public))));
     assert_eq!(server.post("/v1/decide", ALLOW).json()["decision"], "allow");
 
     for _ in 0..3 {
@@ -79,7 +80,10 @@ fn an_unchanged_bundle_is_not_fetched_again_or_reloaded() {
     let now = status(&server);
     assert_eq!(now["reloads"], json!({"ok": 1, "failed": 0}));
     assert_eq!(now["source"]["etag"], "\"v1\"");
-    assert_eq!(now["source"]["fetches"], json!({"updated": 1, "unchanged": 3, "failed": 0, "refused": 0}));
+    assert_eq!(
+        now["source"]["fetches"],
+        json!({"updated": 1, "unchanged": 3, "failed": 0, "refused": 0})
+    );
     assert_eq!(metric(&server, "unchanged"), 3);
 
     // A server without ETags sending the same bytes again: not reloaded either.
@@ -92,8 +96,11 @@ fn an_unchanged_bundle_is_not_fetched_again_or_reloaded() {
 fn a_new_version_is_picked_up_by_the_next_poll() {
     let bundles = BundleServer::start(signed(POLICY, 1, "\"v1\""));
     let public = public_key();
-    let server =
-        TestServer::start(config(remote(&bundles.url(), Duration::from_millis(100), Some(&public))));
+    let server = TestServer::start(config(remote(
+        &bundles.url(),
+        Duration::from_millis(100),
+        Some(&public),
+    )));
     assert_eq!(server.post("/v1/decide", ALLOW).json()["decision"], "allow");
     eventually("a 304", || bundles.counts(|c| c.not_modified) >= 1);
 
@@ -109,7 +116,8 @@ fn a_new_version_is_picked_up_by_the_next_poll() {
 fn an_older_version_is_refused_and_reported() {
     let bundles = BundleServer::start(signed(POLICY_V2, 2, "\"v2\""));
     let public = public_key();
-    let server = TestServer::start(config(remote(&bundles.url(), Duration::from_secs(3600), Some(&public))));
+    let server =
+        TestServer::start(config(remote(&bundles.url(), Duration::from_secs(3600), Some(&public))));
     let served = server.post("/v1/decide", ALLOW).json();
     assert_eq!(served["decision"], "deny");
 
@@ -148,7 +156,8 @@ fn an_older_version_is_refused_and_reported() {
 fn a_bad_signature_is_refused_and_the_old_policy_keeps_serving() {
     let bundles = BundleServer::start(signed(POLICY, 1, "\"v1\""));
     let public = public_key();
-    let server = TestServer::start(config(remote(&bundles.url(), Duration::from_secs(3600), Some(&public))));
+    let server =
+        TestServer::start(config(remote(&bundles.url(), Duration::from_secs(3600), Some(&public))));
     let served = server.post("/v1/decide", ALLOW).json();
 
     // Signed by another key; then unsigned; then tampered with.
@@ -179,13 +188,17 @@ fn a_bad_signature_is_refused_and_the_old_policy_keeps_serving() {
 
 #[test]
 fn a_bad_bundle_at_start_refuses_the_start() {
-    let bundles = BundleServer::start(Answer::Bundle {
-        bytes: bundle(POLICY, 1, Some(&key(2))),
-        etag: None,
-    });
+    let bundles =
+        BundleServer::start(Answer::Bundle { bytes: bundle(POLICY, 1, Some(&key(2))), etag: None });
     let public = public_key();
-    match TestServer::try_start(config(remote(&bundles.url(), Duration::from_secs(3600), Some(&public)))) {
-        Err(Error::Policy(message)) => assert!(message.contains("signature does not verify"), "{message}"),
+    match TestServer::try_start(config(remote(
+        &bundles.url(),
+        Duration::from_secs(3600),
+        Some(&public),
+    ))) {
+        Err(Error::Policy(message)) => {
+            assert!(message.contains("signature does not verify"), "{message}")
+        }
         Err(other) => panic!("refused for another reason: {other}"),
         Ok(_) => panic!("a bundle that does not verify was loaded"),
     }
@@ -193,7 +206,10 @@ fn a_bad_bundle_at_start_refuses_the_start() {
     let nowhere = format!("http://{}/bundle.writb", peers::free_port());
     match TestServer::try_start(config(remote(&nowhere, Duration::from_secs(3600), None))) {
         Err(Error::Policy(message)) => {
-            assert!(message.starts_with(&format!("cannot fetch the bundle at `{nowhere}`")), "{message}")
+            assert!(
+                message.starts_with(&format!("cannot fetch the bundle at `{nowhere}`")),
+                "{message}"
+            )
         }
         Err(other) => panic!("refused for another reason: {other}"),
         Ok(_) => panic!("started with no bundle"),
@@ -241,7 +257,8 @@ fn a_server_down_at_start_is_polled_with_backoff_until_it_answers() {
 fn a_server_down_later_keeps_the_last_good_bundle() {
     let bundles = BundleServer::start(signed(POLICY, 1, "\"v1\""));
     let public = public_key();
-    let server = TestServer::start(config(remote(&bundles.url(), Duration::from_millis(50), Some(&public))));
+    let server =
+        TestServer::start(config(remote(&bundles.url(), Duration::from_millis(50), Some(&public))));
     let served = server.post("/v1/decide", ALLOW).json();
 
     for code in [503, 404, 500] {
@@ -279,27 +296,31 @@ fn oversized_and_endless_bodies_are_refused_without_reading_them_whole() {
     let served = server.post("/v1/decide", ALLOW).json();
 
     // A body that declares a gigabyte: refused on its Content-Length.
-    let liar = peers::endless(
-        "HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n",
-        &[b'x'; 8192],
-    );
+    let liar =
+        peers::endless("HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n", &[b'x'; 8192]);
     let mut config = config(small(&format!("http://{liar}/bundle.writb")));
     config.require_policy = false;
     let declared = TestServer::start(config);
     let message = declared.get("/v1/status").json()["source"]["last_error"]["message"].clone();
-    assert!(message.as_str().unwrap().contains("1073741824 bytes (Content-Length), over the limit of 65536 bytes"), "{message}");
+    assert!(
+        message
+            .as_str()
+            .unwrap()
+            .contains("1073741824 bytes (Content-Length), over the limit of 65536 bytes"),
+        "{message}"
+    );
 
     // A chunked body that never ends: refused once past the limit (not read to the timeout).
     let started = std::time::Instant::now();
-    let endless = peers::endless(
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
-        CHUNK,
-    );
+    let endless = peers::endless("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", CHUNK);
     let mut config = self::config(small(&format!("http://{endless}/bundle.writb")));
     config.require_policy = false;
     let chunked = TestServer::start(config);
     let message = chunked.get("/v1/status").json()["source"]["last_error"]["message"].clone();
-    assert!(message.as_str().unwrap().contains("its body is longer, over the limit of 65536 bytes"), "{message}");
+    assert!(
+        message.as_str().unwrap().contains("its body is longer, over the limit of 65536 bytes"),
+        "{message}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5), "read until the timeout");
     assert_eq!(chunked.post("/v1/decide", ALLOW).status, 503);
 
@@ -325,7 +346,8 @@ const CHUNK: &[u8] = &{
 fn sighup_polls_at_once_and_the_status_has_a_shape() {
     let bundles = BundleServer::start(signed(POLICY, 1, "\"v1\""));
     let public = public_key();
-    let server = TestServer::start(config(remote(&bundles.url(), Duration::from_secs(3600), Some(&public))));
+    let server =
+        TestServer::start(config(remote(&bundles.url(), Duration::from_secs(3600), Some(&public))));
     // A reload (what SIGHUP does) fetches now, though the next poll is an hour away.
     bundles.set(signed(POLICY_V2, 2, "\"v2\""));
     assert!(matches!(server.reload(), Reloaded::Ok(_)));

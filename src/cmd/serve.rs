@@ -229,7 +229,9 @@ pub fn run(args: Args) -> u8 {
         );
         return USAGE;
     }
-    for (flag, url) in [("--bundle-url", &args.bundle_url), ("--decision-log-url", &args.decision_log_url)] {
+    for (flag, url) in
+        [("--bundle-url", &args.bundle_url), ("--decision-log-url", &args.decision_log_url)]
+    {
         if let Some(url) = url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {

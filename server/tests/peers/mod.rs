@@ -53,7 +53,8 @@ impl BundleServer {
     pub fn start_on(addr: SocketAddr, answer: Answer) -> BundleServer {
         let runtime = runtime();
         let state = Arc::new(Mutex::new(BundleState { answer, counts: Counts::default() }));
-        let router = Router::new().route("/bundle.writb", get(serve_bundle)).with_state(state.clone());
+        let router =
+            Router::new().route("/bundle.writb", get(serve_bundle)).with_state(state.clone());
         let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
         let addr = listener.local_addr().unwrap();
         runtime.spawn(async move { axum::serve(listener, router).await });
@@ -73,7 +74,10 @@ impl BundleServer {
     }
 }
 
-async fn serve_bundle(State(state): State<Arc<Mutex<BundleState>>>, headers: HeaderMap) -> Response {
+async fn serve_bundle(
+    State(state): State<Arc<Mutex<BundleState>>>,
+    headers: HeaderMap,
+) -> Response {
     let mut state = state.lock().unwrap();
     state.counts.requests += 1;
     match state.answer.clone() {
