@@ -327,7 +327,7 @@ pub async fn run(shipping: Arc<Shipping>, client: reqwest::Client) {
                 inner.last_attempt = Some(SystemTime::now());
                 inner.deadline
             };
-            let attempt = post(&client, &shipping.config, &body);
+            let attempt = post(&client, &shipping.config, body);
             let result = match deadline {
                 Some(deadline) => tokio::time::timeout_at(deadline, attempt)
                     .await
