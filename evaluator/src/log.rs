@@ -46,8 +46,9 @@ use crate::statement::Counted;
 
 /// The fields of a log line, in the order they are written. A decision that counted signed
 /// statements adds `"statements": [{"digest", "signer"}, ...]`
-/// ([`DecisionLog::record_statements`]); a line written in shadow mode ends with one more,
-/// `"mode": "log-only"` ([`Mode::LogOnly`]).
+/// ([`DecisionLog::record_statements`]); a line of a log with a [`Mask`] whose request had
+/// masked values adds `"masked": ["args.token", ...]`; a line written in shadow mode ends with
+/// one more, `"mode": "log-only"` ([`Mode::LogOnly`]).
 pub const FIELDS: [&str; 12] = [
     "ts", "id", "prev", "request", "policy", "action", "workflow", "tool", "chain", "decision",
     "missing", "rules",
@@ -65,6 +66,107 @@ pub struct DecisionLog<W: Write> {
     prev: Option<String>,
     line: String,
     mode: Mode,
+    mask: Mask,
+}
+
+/// What masked values are replaced with.
+pub const MASKED: &str = "[masked]";
+
+/// Fields of the request whose values are replaced with [`MASKED`] before a line is written
+/// (`--log-mask`). A line holds no argument, context or attribute values anyway, but its
+/// `request` digest is taken over all of them, and a digest of a guessable value (an email, a
+/// short token) lets whoever has the log confirm a guess; a masked value is digested as
+/// `"[masked]"`. `chain.id` also replaces the ids in the line's `chain`.
+///
+/// A path is keys separated by dots, from the request's top level: `args.NAME`, `context.NAME`,
+/// `chain.id`, `chain.roles`, `chain.attrs.NAME`, `evidence.fields`, `subject`, `cwd`; under
+/// `chain` and `evidence`, it applies to every element; past an argument's or attribute's
+/// name, keys go into JSON objects (`args.config.password`), through lists. A key cannot
+/// contain a dot. `action`, `workflow`, `tool` and `chain.kind` cannot be masked: the line
+/// needs them to mean anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mask {
+    paths: Vec<(String, Vec<String>)>,
+}
+
+impl Mask {
+    /// The mask of `paths`; an error names the first path that is not one.
+    pub fn new<S: AsRef<str>>(paths: &[S]) -> Result<Mask, String> {
+        let mut mask = Mask::default();
+        for path in paths {
+            let path = path.as_ref();
+            let keys: Vec<String> = path.split('.').map(str::to_string).collect();
+            if keys.iter().any(String::is_empty) {
+                return Err(format!("`{path}`: expected keys separated by dots (`args.token`)"));
+            }
+            let root = keys.first().map(String::as_str).unwrap_or_default();
+            let second = keys.get(1).map(String::as_str);
+            let allowed = match root {
+                "args" | "context" => keys.len() >= 2,
+                "chain" => match second {
+                    Some("id" | "roles") => keys.len() == 2,
+                    Some("attrs") => keys.len() >= 3,
+                    _ => false,
+                },
+                "evidence" => second.is_some(),
+                "subject" | "cwd" | "time" | "history" | "ttl" => keys.len() == 1,
+                _ => false,
+            };
+            if !allowed {
+                return Err(format!(
+                    "`{path}` cannot be masked: expected `args.NAME`, `context.NAME`, \
+                     `chain.id`, `chain.roles`, `chain.attrs.NAME`, `evidence.FIELD`, `subject`, \
+                     `cwd`, `time`, `history` or `ttl` (`action`, `workflow`, `tool` and \
+                     `chain.kind` are kept)"
+                ));
+            }
+            if !mask.paths.iter().any(|(p, _)| p == path) {
+                mask.paths.push((path.to_string(), keys));
+            }
+        }
+        Ok(mask)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// The request as JSON ([`Request::to_json`]'s shape) with the masked values replaced,
+    /// and the paths that masked something (none: the JSON is unchanged).
+    pub fn apply(&self, request: &Request) -> (serde_json::Value, Vec<&str>) {
+        let mut value = serde_json::to_value(request).unwrap_or_default();
+        let mut masked = Vec::new();
+        for (path, keys) in &self.paths {
+            if mask_at(&mut value, keys) {
+                masked.push(path.as_str());
+            }
+        }
+        (value, masked)
+    }
+}
+
+/// Replaces the value at `keys` under `value` (every element of a list on the way); whether
+/// there was one.
+fn mask_at(value: &mut serde_json::Value, keys: &[String]) -> bool {
+    use serde_json::Value;
+    match (value, keys.split_first()) {
+        (value, None) => {
+            *value = Value::String(MASKED.to_string());
+            true
+        }
+        (Value::Array(items), Some(_)) => {
+            let mut any = false;
+            for item in items {
+                any |= mask_at(item, keys);
+            }
+            any
+        }
+        (Value::Object(map), Some((key, rest))) => match map.get_mut(key.as_str()) {
+            Some(inner) => mask_at(inner, rest),
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 /// Whether the gateway writing a log acts on its decisions.
@@ -92,7 +194,19 @@ impl Mode {
 impl<W: Write> DecisionLog<W> {
     /// A new log: its first line has `"prev": null`.
     pub fn new(out: W) -> DecisionLog<W> {
-        DecisionLog { out, prev: None, line: String::new(), mode: Mode::Enforce }
+        DecisionLog {
+            out,
+            prev: None,
+            line: String::new(),
+            mode: Mode::Enforce,
+            mask: Mask::default(),
+        }
+    }
+
+    /// The same log, masking the request's fields in `mask` on every line (see [`Mask`]).
+    pub fn with_mask(mut self, mask: Mask) -> DecisionLog<W> {
+        self.mask = mask;
+        self
     }
 
     /// The same log, its lines marked with `mode` (see [`Mode`]).
@@ -104,7 +218,7 @@ impl<W: Write> DecisionLog<W> {
     /// Appends to an existing log whose last line hashes to `prev` (see [`last_hash`]); with
     /// `None`, the same as [`DecisionLog::new`].
     pub fn resume(out: W, prev: Option<String>) -> DecisionLog<W> {
-        DecisionLog { out, prev, line: String::new(), mode: Mode::Enforce }
+        DecisionLog { out, prev, line: String::new(), mode: Mode::Enforce, mask: Mask::default() }
     }
 
     /// Writes one line for `decision` on `request` and returns the decision id (a UUID v7:
@@ -145,16 +259,29 @@ impl<W: Write> DecisionLog<W> {
         id: &str,
         statements: &[Counted],
     ) -> io::Result<()> {
+        let (request_digest, masked, chain_masked) = if self.mask.is_empty() {
+            (digest(request.to_json().as_bytes()), Vec::new(), false)
+        } else {
+            let (value, masked) = self.mask.apply(request);
+            if masked.is_empty() {
+                (digest(request.to_json().as_bytes()), masked, false)
+            } else {
+                let chain = masked.contains(&"chain.id");
+                (digest(value.to_string().as_bytes()), masked, chain)
+            }
+        };
         let entry = Entry {
             statements,
             ts: rfc3339_millis(at),
             id,
             prev: self.prev.as_deref(),
-            request: digest(request.to_json().as_bytes()),
+            request: request_digest,
             policy: policy_hash,
             request_value: request,
             decision,
             mode: self.mode,
+            masked: &masked,
+            chain_masked,
         };
         self.line.clear();
         // Serializing strings and numbers cannot fail; a failure would be a bug, not input.
@@ -205,6 +332,10 @@ struct Entry<'a> {
     request_value: &'a Request,
     decision: &'a Decision,
     mode: Mode,
+    /// The mask paths that replaced a value of this request.
+    masked: &'a [&'a str],
+    /// Whether the chain's ids are masked.
+    chain_masked: bool,
 }
 
 impl Serialize for Entry<'_> {
@@ -224,7 +355,7 @@ impl Serialize for Entry<'_> {
         if let Some(tool) = call_tool {
             map.serialize_entry("tool", tool)?;
         }
-        map.serialize_entry("chain", &Chain(self.request_value))?;
+        map.serialize_entry("chain", &Chain(self.request_value, self.chain_masked))?;
         map.serialize_entry("decision", &self.decision.decision)?;
         map.serialize_entry("missing", &self.decision.missing as &[Missing])?;
         map.serialize_entry("rules", &Rules(self.decision))?;
@@ -236,6 +367,9 @@ impl Serialize for Entry<'_> {
                 .collect();
             map.serialize_entry("statements", &statements)?;
         }
+        if !self.masked.is_empty() {
+            map.serialize_entry("masked", self.masked)?;
+        }
         if self.mode == Mode::LogOnly {
             map.serialize_entry("mode", Mode::LogOnly.as_str())?;
         }
@@ -243,13 +377,15 @@ impl Serialize for Entry<'_> {
     }
 }
 
-struct Chain<'a>(&'a Request);
+/// The request's chain; its ids replaced with [`MASKED`] when they are masked.
+struct Chain<'a>(&'a Request, bool);
 
 impl Serialize for Chain<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.chain.iter().map(|p| {
             let mut m = serde_json::Map::new();
-            m.insert("id".into(), p.id.clone().into());
+            let id = if self.1 { MASKED } else { p.id.as_str() };
+            m.insert("id".into(), id.into());
             m.insert("kind".into(), p.kind.as_str().into());
             m
         }))
@@ -547,6 +683,11 @@ fn check_line(body: &[u8]) -> Result<Option<String>, String> {
         None | Some(Value::Array(_)) => {}
         Some(_) => return Err("`statements` is not a list".into()),
     }
+    match map.get("masked") {
+        None => {}
+        Some(Value::Array(paths)) if !paths.is_empty() && paths.iter().all(Value::is_string) => {}
+        Some(_) => return Err("`masked` is not a list of field paths".into()),
+    }
     for name in ["chain", "missing", "rules"] {
         match map.get(name) {
             Some(Value::Array(_)) => {}
@@ -559,7 +700,7 @@ fn check_line(body: &[u8]) -> Result<Option<String>, String> {
         Some(Value::String(m)) if m == Mode::LogOnly.as_str() => {}
         Some(other) => return Err(format!("`mode` is {other}, not `\"log-only\"`")),
     }
-    let known = |k: &str| FIELDS.contains(&k) || k == "mode" || k == "statements";
+    let known = |k: &str| FIELDS.contains(&k) || matches!(k, "mode" | "statements" | "masked");
     if let Some(unknown) = map.keys().find(|k| !known(k)) {
         return Err(format!("unknown field `{unknown}`"));
     }
@@ -625,6 +766,56 @@ mod tests {
         );
         assert!(is_sha256(&digest(b"x")));
         assert!(!is_sha256("sha256:E3B0"));
+    }
+
+    #[test]
+    fn masked_values_leave_the_digest_and_the_chain_still_verifies() {
+        use crate::{Decision, Outcome};
+        let request = Request::from_json(
+            r#"{"action": "call", "workflow": "w", "tool": "send",
+                "args": {"to": "ada@example.com", "body": {"token": "s3cret", "n": 1}},
+                "chain": [{"id": "ada@example.com", "kind": "human",
+                           "attrs": {"email": "ada@example.com"}}]}"#,
+        )
+        .unwrap();
+        let hash = digest(b"a policy");
+        let decision = Decision {
+            decision: Outcome::Deny,
+            missing: vec![],
+            rules: vec![],
+            reasons: vec![],
+            ttl_seconds: None,
+            policy: hash.as_str().into(),
+        };
+        let mask =
+            Mask::new(&["args.body.token", "chain.attrs.email", "chain.id", "context.x"]).unwrap();
+        let mut log = DecisionLog::new(Vec::new()).with_mask(mask);
+        log.record(&request, &decision, &hash).unwrap();
+        log.record(&request, &decision, &hash).unwrap();
+        let bytes = log.into_inner();
+        assert_eq!(verify(&bytes[..]).unwrap().lines, 2);
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(!text.contains("ada@example.com"), "{text}");
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(
+            line["masked"],
+            serde_json::json!(["args.body.token", "chain.attrs.email", "chain.id"])
+        );
+        assert_eq!(line["chain"][0]["id"], MASKED);
+        // The digest is the masked request's: not the request's, and reproducible from it.
+        assert_ne!(line["request"], digest(request.to_json().as_bytes()));
+        let masked = r#"{"action":"call","workflow":"w","tool":"send","args":{"to":"ada@example.com","body":{"token":"[masked]","n":1}},"chain":[{"id":"[masked]","kind":"human","attrs":{"email":"[masked]"}}]}"#;
+        assert_eq!(line["request"], digest(masked.as_bytes()));
+        // Unmasked requests keep the plain digest and have no `masked`.
+        let mut plain =
+            DecisionLog::new(Vec::new()).with_mask(Mask::new(&["args.nothing"]).unwrap());
+        plain.record(&request, &decision, &hash).unwrap();
+        let line: serde_json::Value = serde_json::from_slice(&plain.into_inner()).unwrap();
+        assert_eq!(line["request"], digest(request.to_json().as_bytes()));
+        assert!(line.get("masked").is_none());
+        for bad in ["tool", "workflow", "chain.kind", "args", "args..x", "nope.x"] {
+            assert!(Mask::new(&[bad]).is_err(), "{bad}");
+        }
     }
 
     #[test]

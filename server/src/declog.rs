@@ -20,6 +20,7 @@ use writ_evaluator::log::{DecisionLog, Mode, tail};
 use writ_evaluator::{Decision, Request};
 
 use crate::metrics::{ErrorKind, Metrics};
+use crate::ship::{ShipConfig, Shipping};
 
 /// Records queued before handlers wait for the writer.
 const QUEUE: usize = 16 * 1024;
@@ -121,31 +122,84 @@ impl LogSender {
     }
 }
 
-/// The writer thread.
+/// The writer thread, and the shipper task with `--decision-log-url`.
 pub struct LogWriter {
     tx: mpsc::Sender<Message>,
     thread: std::thread::JoinHandle<Result<u64, String>>,
+    shipper: Option<(Arc<Shipping>, tokio::task::JoinHandle<()>)>,
+    /// How long the shipper may take to drain on shutdown.
+    grace: std::time::Duration,
 }
 
-type Out = DecisionLog<BufWriter<Box<dyn Write + Send>>>;
+/// Where the writer's lines go: the file or standard output, and the shipper's queue. The log
+/// writes each line with one `write_all`, which here is one `write` of the whole line.
+struct Sink {
+    out: Option<BufWriter<Box<dyn Write + Send>>>,
+    ship: Option<Arc<Shipping>>,
+}
 
-/// Opens the log (continuing an existing file's chain) and starts its writer thread. Its lines
-/// are marked with `mode` (`"mode": "log-only"` in shadow mode).
+impl Write for Sink {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        if let Some(out) = &mut self.out {
+            out.write_all(line)?;
+        }
+        if let Some(ship) = &self.ship {
+            ship.push(line);
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.out {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+type Out = DecisionLog<Sink>;
+
+/// Opens the log (continuing an existing file's chain) and starts its writer thread, and with
+/// `ship` the shipper. Its lines are marked with `mode` (`"mode": "log-only"` in shadow mode).
+/// `grace` is how long the shipper may take to drain on shutdown.
 pub fn start(
-    target: &LogTarget,
+    target: Option<&LogTarget>,
+    ship: Option<&ShipConfig>,
     mode: Mode,
     metrics: Arc<Metrics>,
     checkpoint: Option<CheckpointConfig>,
-) -> Result<(LogSender, LogWriter), String> {
+    grace: std::time::Duration,
+    mask: writ_evaluator::log::Mask,
+) -> Result<(LogSender, LogWriter, Option<Arc<Shipping>>), String> {
     let mut lines = 0u64;
-    if checkpoint.is_some() && *target == LogTarget::Stdout {
+    if checkpoint.is_some() && !matches!(target, Some(LogTarget::File(_))) {
         return Err("checkpoints are written for a decision log file, not `-`".into());
     }
-    let log: Out = match target {
-        LogTarget::Stdout => {
-            DecisionLog::new(BufWriter::with_capacity(BUFFER, Box::new(std::io::stdout())))
+    let shipping = match ship {
+        None => None,
+        Some(config) => {
+            let client = crate::ship::client(config)?;
+            let shipping = Shipping::open(config, metrics.clone())?;
+            Some((shipping, client, config))
         }
-        LogTarget::File(path) => {
+    };
+    // Without a file, the chain goes on from the spill file an earlier run left (its lines are
+    // shipped first), so that the collector's copy is one chain.
+    let spilled = match (target, ship) {
+        (None, Some(config)) => Shipping::spilled_tail(config)?,
+        _ => None,
+    };
+    let sink = |out: Option<BufWriter<Box<dyn Write + Send>>>| Sink {
+        out,
+        ship: shipping.as_ref().map(|(s, _, _)| s.clone()),
+    };
+    let log: Out = match target {
+        None => DecisionLog::resume(sink(None), spilled),
+        Some(LogTarget::Stdout) => DecisionLog::new(sink(Some(BufWriter::with_capacity(
+            BUFFER,
+            Box::new(std::io::stdout()),
+        )))),
+        Some(LogTarget::File(path)) => {
             let describe = |e: &dyn std::fmt::Display| {
                 format!("cannot open decision log `{}`: {e}", path.display())
             };
@@ -165,10 +219,10 @@ pub fn start(
                 .append(true)
                 .open(path)
                 .map_err(|e| describe(&e))?;
-            DecisionLog::resume(BufWriter::with_capacity(BUFFER, Box::new(file)), prev)
+            DecisionLog::resume(sink(Some(BufWriter::with_capacity(BUFFER, Box::new(file)))), prev)
         }
     };
-    let log = log.with_mode(mode);
+    let log = log.with_mode(mode).with_mask(mask);
     let (tx, rx) = mpsc::channel(QUEUE);
     let writer_metrics = metrics.clone();
     let thread = std::thread::Builder::new()
@@ -182,7 +236,12 @@ pub fn start(
             write_all(log, rx, &writer_metrics, checkpoints)
         })
         .map_err(|e| format!("cannot start the decision log writer: {e}"))?;
-    Ok((LogSender { tx: tx.clone(), metrics }, LogWriter { tx, thread }))
+    let shipper = shipping.map(|(shipping, client, _)| {
+        let task = tokio::spawn(crate::ship::run(shipping.clone(), client));
+        (shipping, task)
+    });
+    let status = shipper.as_ref().map(|(s, _)| s.clone());
+    Ok((LogSender { tx: tx.clone(), metrics }, LogWriter { tx, thread, shipper, grace }, status))
 }
 
 fn write_all(
@@ -256,13 +315,26 @@ impl LogWriter {
     /// Writes everything queued, flushes, and stops; the number of lines written. Call it once
     /// no handler can send any more.
     pub async fn close(self) -> Result<u64, String> {
+        // The grace period of the shipper starts now: a writer waiting for room in its queue
+        // (a collector down, no spill file) is let go at its end.
+        if let Some((shipping, _)) = &self.shipper {
+            shipping.drain(self.grace);
+        }
         // The thread may have stopped already (it only does when the channel closes).
         let _ = self.tx.send(Message::Close).await;
         drop(self.tx);
         let thread = self.thread;
-        tokio::task::spawn_blocking(move || thread.join())
+        let written = tokio::task::spawn_blocking(move || thread.join())
             .await
             .map_err(|_| "the decision log writer stopped unexpectedly".to_string())?
-            .map_err(|_| "the decision log writer panicked".to_string())?
+            .map_err(|_| "the decision log writer panicked".to_string())?;
+        // Every line is in the shipper's queue or its spill file now: drain them.
+        if let Some((shipping, task)) = self.shipper {
+            shipping.close();
+            if task.await.is_err() {
+                return Err("the decision log shipper stopped unexpectedly".into());
+            }
+        }
+        written
     }
 }

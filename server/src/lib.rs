@@ -21,6 +21,11 @@
 //! - A reload loads only files that read the same twice in a row, and never a bundle of a
 //!   lower version than the one served (`source`).
 //!
+//! - `--bundle-url`: a poll is a reload whose bytes come from HTTP (`remote.rs`): the same
+//!   verification and rollback check; `304`s and failures keep the bundle served.
+//! - `--decision-log-url`: the log writer also hands each line to the shipper (`ship.rs`),
+//!   which POSTs them in order, in gzip batches, spilling to a file when its queue is full.
+//!
 //! - Requests that name their run (the `writ-run` header) are bound to it: a start admits the
 //!   run, a call is decided on the run's history and recorded atomically per run, in memory or
 //!   in Redis (`runs.rs`, `history/`).
@@ -29,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+mod backoff;
 mod conn;
 mod declog;
 pub mod envoy;
@@ -38,7 +44,9 @@ mod http;
 mod id;
 mod metrics;
 mod playground;
+mod remote;
 mod runs;
+mod ship;
 mod source;
 mod state;
 mod watch;
@@ -54,7 +62,10 @@ pub use evidence::SignedOnly;
 pub use history::{DEFAULT_MAX_RUNS, DEFAULT_PREFIX, HistoryConfig};
 pub use http::DECISION_ID;
 pub use runs::RUN_HEADER;
-pub use source::{Loaded, Source};
+pub use ship::ShipConfig;
+pub use source::{
+    DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_BUNDLE_BYTES, DEFAULT_POLL, Loaded, Remote, Source,
+};
 pub use state::Reloaded;
 pub use writ_evaluator::log::Mode;
 
@@ -75,6 +86,10 @@ pub struct Config {
     /// Port 0 picks a free port (see [`Server::local_addr`]).
     pub addr: SocketAddr,
     pub decision_log: Option<LogTarget>,
+    /// Also ship the decision log's lines to a collector (`--decision-log-url`).
+    pub ship: Option<ShipConfig>,
+    /// Request fields masked in every decision log line (`--log-mask`).
+    pub log_mask: writ_evaluator::log::Mask,
     /// Larger request bodies are answered 413 (at once when their `Content-Length` says so).
     pub body_limit: usize,
     /// How long a connection may take to send a request's head (from its opening, or from the
@@ -118,6 +133,8 @@ impl Config {
             source,
             addr,
             decision_log: None,
+            ship: None,
+            log_mask: writ_evaluator::log::Mask::default(),
             body_limit: DEFAULT_BODY_LIMIT,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
@@ -207,33 +224,60 @@ impl Server {
             history::Store::Memory(_) => evidence::Evidence::in_memory(trust),
         });
         let runs = runs::Runs::new(store, config.mode, config.history.clone());
-        let (log, writer) = match &config.decision_log {
-            Some(target) => {
-                let (sender, writer) =
-                    declog::start(target, config.mode, metrics.clone(), config.checkpoint.clone())
-                        .map_err(Error::Io)?;
-                (Some((sender, target.clone())), Some(writer))
-            }
-            None => (None, None),
+        let (log, writer, shipping) = if config.decision_log.is_some() || config.ship.is_some() {
+            let (sender, writer, shipping) = declog::start(
+                config.decision_log.as_ref(),
+                config.ship.as_ref(),
+                config.mode,
+                metrics.clone(),
+                config.checkpoint.clone(),
+                config.grace,
+                config.log_mask.clone(),
+            )
+            .map_err(Error::Io)?;
+            (Some(sender), Some(writer), shipping)
+        } else {
+            (None, None, None)
         };
-        let mut state = State::new(config.source.clone(), metrics, log, runs);
+        let mut state =
+            State::new(config.source.clone(), metrics, log, config.decision_log.clone(), runs);
         state.unknown_keys = config.unknown_keys;
         state.evidence = evidence;
         state.signed_evidence_only = config.signed_evidence_only;
+        state.shipping = shipping;
         let state = Arc::new(state);
-        let source = config.source.clone();
-        let first = tokio::task::spawn_blocking(move || source.load())
-            .await
-            .unwrap_or_else(|_| Err("loading the policy panicked".to_string()));
-        if let Err(message) = &first
+        // The first load: a bundle URL is fetched (the same path as every poll), anything else
+        // read from its files.
+        let first = if state.poller.is_some() {
+            match state.reload("start").await {
+                Reloaded::Failed(message) => Err(message),
+                Reloaded::Ok(_) | Reloaded::Unchanged(_) => Ok(()),
+            }
+        } else {
+            let source = config.source.clone();
+            let first = tokio::task::spawn_blocking(move || source.load())
+                .await
+                .unwrap_or_else(|_| Err("loading the policy panicked".to_string()));
+            match first {
+                Ok(loaded) => {
+                    state.install(Ok(loaded), "start");
+                    Ok(())
+                }
+                Err(message) if !config.require_policy => {
+                    state.install(Err(message.clone()), "start");
+                    Err(message)
+                }
+                Err(message) => Err(message),
+            }
+        };
+        if let Err(message) = first
             && config.require_policy
         {
             if let Some(writer) = writer {
                 let _ = writer.close().await;
             }
-            return Err(Error::Policy(message.clone()));
+            return Err(Error::Policy(message));
         }
-        state.install(first, "start");
         let listener = match tokio::net::TcpListener::bind(config.addr).await {
             Ok(listener) => listener,
             Err(e) => {
@@ -279,6 +323,18 @@ impl Server {
     ) -> Result<Summary, Error> {
         let Server { config, state, listener, grpc, writer } = self;
         let watcher = if config.watch { watch::start(state.clone()) } else { None };
+        // `--bundle-url`: poll (the first fetch was at start).
+        let poller = state.poller.is_some().then(|| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                loop {
+                    let wait =
+                        state.poller.as_ref().map_or(source::DEFAULT_POLL, |p| p.next_poll());
+                    tokio::time::sleep(wait).await;
+                    state.reload("poll").await;
+                }
+            })
+        });
         let limits = conn::Limits {
             header_timeout: config.header_timeout,
             body_timeout: config.body_timeout,
@@ -323,6 +379,9 @@ impl Server {
             }
         }
         drop(watcher);
+        if let Some(poller) = poller {
+            poller.abort();
+        }
         let logged = match writer {
             Some(writer) => writer.close().await.map_err(Error::Io)?,
             None => 0,

@@ -61,6 +61,50 @@ impl ErrorKind {
     }
 }
 
+/// What a fetch of `--bundle-url` did, as the `outcome` label of `writ_bundle_fetches_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fetch {
+    /// A new bundle was verified and is served.
+    Updated,
+    /// `304 Not Modified`, or the bytes of the bundle served: nothing verified or reloaded.
+    Unchanged,
+    /// No bundle: the server could not be reached, answered an error, timed out, or sent a
+    /// body over the limit.
+    Failed,
+    /// A bundle that does not verify, is below the minimum version, or would roll back.
+    Refused,
+}
+
+impl Fetch {
+    const ALL: [Fetch; 4] = [Fetch::Updated, Fetch::Unchanged, Fetch::Failed, Fetch::Refused];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Fetch::Updated => "updated",
+            Fetch::Unchanged => "unchanged",
+            Fetch::Failed => "failed",
+            Fetch::Refused => "refused",
+        }
+    }
+}
+
+/// The decision log shipper's counters (`--decision-log-url`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ship {
+    /// Batches the collector accepted.
+    Sent,
+    /// Attempts that failed and were tried again.
+    Retried,
+    /// Lines written to the spill file.
+    Spilled,
+    /// Lines lost (only when the spill file cannot be written).
+    Dropped,
+}
+
+impl Ship {
+    const ALL: [Ship; 4] = [Ship::Sent, Ship::Retried, Ship::Spilled, Ship::Dropped];
+}
+
 /// The endpoints whose latency is measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -145,6 +189,9 @@ pub struct Metrics {
     errors: [Counter; ErrorKind::ALL.len()],
     loaded: Gauge,
     loaded_at: Gauge<f64, AtomicU64>,
+    fetches: [Counter; Fetch::ALL.len()],
+    shipped: [Counter; Ship::ALL.len()],
+    ship_queue: Gauge,
 }
 
 impl Metrics {
@@ -199,7 +246,52 @@ impl Metrics {
             loaded_at.clone(),
         );
 
+        let fetch_family = Family::<Labels, Counter>::default();
+        registry.register(
+            "writ_bundle_fetches",
+            "Fetches of the bundle URL (--bundle-url), by outcome",
+            fetch_family.clone(),
+        );
+        let fetches =
+            Fetch::ALL.map(|f| fetch_family.get_or_create(&vec![("outcome", f.label())]).clone());
+
+        let batches = Counter::default();
+        registry.register(
+            "writ_decision_log_batches_sent",
+            "Batches of decision log lines the collector (--decision-log-url) accepted",
+            batches.clone(),
+        );
+        let retried = Counter::default();
+        registry.register(
+            "writ_decision_log_batches_retried",
+            "Attempts to ship a batch of decision log lines that failed and were retried",
+            retried.clone(),
+        );
+        let spilled = Counter::default();
+        registry.register(
+            "writ_decision_log_lines_spilled",
+            "Decision log lines written to the spill file (--decision-log-spill) because the \
+             queue to the collector was full or the server was stopping",
+            spilled.clone(),
+        );
+        let dropped = Counter::default();
+        registry.register(
+            "writ_decision_log_lines_dropped",
+            "Decision log lines lost: neither shipped nor spilled (no spill file at shutdown, or it \
+             could not be written)",
+            dropped.clone(),
+        );
+        let ship_queue = Gauge::default();
+        registry.register(
+            "writ_decision_log_queue_depth",
+            "Decision log lines waiting to be shipped to the collector",
+            ship_queue.clone(),
+        );
+
         Metrics {
+            fetches,
+            shipped: [batches, retried, spilled, dropped],
+            ship_queue,
             registry,
             allow,
             deny,
@@ -257,6 +349,37 @@ impl Metrics {
     pub fn loaded(&self, unix_seconds: f64) {
         self.loaded.set(1);
         self.loaded_at.set(unix_seconds);
+    }
+
+    pub fn fetch(&self, outcome: Fetch) {
+        let index = Fetch::ALL.iter().position(|f| *f == outcome);
+        if let Some(counter) = index.and_then(|i| self.fetches.get(i)) {
+            counter.inc();
+        }
+    }
+
+    /// The fetches counted, by outcome (`updated`, `unchanged`, `failed`, `refused`).
+    pub fn fetches(&self) -> [(&'static str, u64); 4] {
+        Fetch::ALL.map(|f| {
+            let index = Fetch::ALL.iter().position(|g| *g == f);
+            (f.label(), index.and_then(|i| self.fetches.get(i)).map_or(0, Counter::get))
+        })
+    }
+
+    pub fn ship(&self, what: Ship, n: u64) {
+        let index = Ship::ALL.iter().position(|s| *s == what);
+        if let Some(counter) = index.and_then(|i| self.shipped.get(i)) {
+            counter.inc_by(n);
+        }
+    }
+
+    pub fn shipped(&self, what: Ship) -> u64 {
+        let index = Ship::ALL.iter().position(|s| *s == what);
+        index.and_then(|i| self.shipped.get(i)).map_or(0, Counter::get)
+    }
+
+    pub fn ship_queue(&self, depth: usize) {
+        self.ship_queue.set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
     /// The OpenMetrics text exposition.

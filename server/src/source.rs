@@ -29,25 +29,71 @@ pub enum Source {
         /// Bundles of a lower version are refused, at start as on reloads (0: any version).
         min_version: u64,
     },
+    /// A bundle fetched from a URL (`--bundle-url`), polled, and verified as a bundle file is
+    /// (`remote.rs`).
+    Url(Remote),
+}
+
+/// `--bundle-url URL --poll D`: where a bundle is fetched from, how often, and the limits of a
+/// fetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// `http://` or `https://`.
+    pub url: String,
+    /// A public key file (`writ keygen`): when given, the bundle's signature must verify.
+    pub verify_key: Option<PathBuf>,
+    /// Bundles of a lower version are refused, at start as on reloads (0: any version).
+    pub min_version: u64,
+    /// How long after a fetch the next one starts (failures back off from here).
+    pub poll: Duration,
+    /// How long one fetch may take, from connecting to the last byte of the body.
+    pub timeout: Duration,
+    /// A larger body is refused: at once when its `Content-Length` says so, otherwise as soon
+    /// as this many bytes have arrived.
+    pub max_bytes: u64,
+}
+
+/// The default time between polls of `--bundle-url`.
+pub const DEFAULT_POLL: Duration = Duration::from_secs(30);
+/// The default time one fetch of `--bundle-url` may take.
+pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default largest bundle fetched from `--bundle-url`: 16 MiB.
+pub const DEFAULT_MAX_BUNDLE_BYTES: u64 = 16 * 1024 * 1024;
+
+impl Remote {
+    /// `url` with the default poll interval and limits, no key and no minimum version.
+    pub fn new(url: impl Into<String>) -> Remote {
+        Remote {
+            url: url.into(),
+            verify_key: None,
+            min_version: 0,
+            poll: DEFAULT_POLL,
+            timeout: DEFAULT_FETCH_TIMEOUT,
+            max_bytes: DEFAULT_MAX_BUNDLE_BYTES,
+        }
+    }
 }
 
 impl Source {
-    /// `policy` or `bundle`.
+    /// `policy`, `bundle` or `bundle-url`.
     pub fn kind(&self) -> &'static str {
         match self {
             Source::Policy(_) => "policy",
             Source::Bundle { .. } => "bundle",
+            Source::Url(_) => "bundle-url",
         }
     }
 
-    /// The policy file, directory or bundle.
-    pub fn path(&self) -> &Path {
+    /// The policy file, directory or bundle; the URL of a fetched bundle.
+    pub fn origin(&self) -> String {
         match self {
-            Source::Policy(path) | Source::Bundle { path, .. } => path,
+            Source::Policy(path) | Source::Bundle { path, .. } => path.display().to_string(),
+            Source::Url(remote) => remote.url.clone(),
         }
     }
 
-    /// Every path whose change means a reload: the source, and the verification key.
+    /// Every path whose change means a reload: the source, and the verification key (for a
+    /// URL, the key only: the URL is polled).
     pub fn watched(&self) -> Vec<PathBuf> {
         match self {
             Source::Policy(path) => vec![path.clone()],
@@ -56,35 +102,72 @@ impl Source {
                 paths.extend(verify_key.iter().cloned());
                 paths
             }
+            Source::Url(remote) => remote.verify_key.iter().cloned().collect(),
         }
     }
 
     /// Loads, compiles or verifies the policy, once its files read the same twice in a row.
-    /// The error is one paragraph for people: what failed, naming the file.
+    /// The error is one paragraph for people: what failed, naming the file. A bundle URL is
+    /// fetched first (`remote.rs`), then its bytes are verified by [`Source::verify`].
     pub fn load(&self) -> Result<Loaded, String> {
-        let (policy, version) = match self {
+        match self {
             Source::Policy(path) => {
                 let files = settled(path, || {
                     writ_compiler::load(path)
                         .map_err(|e| format!("cannot read policy `{}`: {e}", path.display()))
                 })?;
-                (compile(path, files)?, None)
+                let policy = compile(path, files)?;
+                Ok(Loaded { policy, loaded_at: SystemTime::now(), bundle_version: None })
             }
-            Source::Bundle { path, verify_key, min_version } => {
+            Source::Bundle { path, verify_key, .. } => {
                 let key = verify_key.as_deref();
                 let (bytes, key_text) = settled(path, || read_bundle(path, key))?;
-                let (version, policy) = bundle(path, &bytes, key.zip(key_text.as_deref()))?;
-                if version < *min_version {
-                    return Err(format!(
-                        "bundle `{}` refused: its version {version} is lower than the minimum \
-                         version {min_version} (`--min-bundle-version`)",
-                        path.display()
-                    ));
-                }
-                (policy, Some(version))
+                self.verify_with(&bytes, key.zip(key_text.as_deref()))
+            }
+            Source::Url(remote) => Err(format!(
+                "the bundle at `{}` is fetched, not read from a file (a bug)",
+                remote.url
+            )),
+        }
+    }
+
+    /// Verifies the bytes of a bundle of this source (read from its file, or fetched from its
+    /// URL): its checksum, its signature when the source has a verify key (read now, so that a
+    /// replaced key counts), and its version against `--min-bundle-version`. One path for
+    /// every bundle, wherever it came from.
+    pub fn verify(&self, bytes: &[u8]) -> Result<Loaded, String> {
+        let key = match self {
+            Source::Bundle { verify_key, .. } => verify_key.as_deref(),
+            Source::Url(remote) => remote.verify_key.as_deref(),
+            Source::Policy(path) => {
+                return Err(format!("`{}` is a policy, not a bundle (a bug)", path.display()));
             }
         };
-        Ok(Loaded { policy, loaded_at: SystemTime::now(), bundle_version: version })
+        let key_text = match key {
+            None => None,
+            Some(key) => Some(
+                std::fs::read_to_string(key)
+                    .map_err(|e| format!("cannot read verify key `{}`: {e}", key.display()))?,
+            ),
+        };
+        self.verify_with(bytes, key.zip(key_text.as_deref()))
+    }
+
+    fn verify_with(&self, bytes: &[u8], key: Option<(&Path, &str)>) -> Result<Loaded, String> {
+        let min_version = match self {
+            Source::Bundle { min_version, .. } => *min_version,
+            Source::Url(remote) => remote.min_version,
+            Source::Policy(_) => 0,
+        };
+        let origin = self.origin();
+        let (version, policy) = bundle(&origin, bytes, key)?;
+        if version < min_version {
+            return Err(format!(
+                "bundle `{origin}` refused: its version {version} is lower than the minimum \
+                 version {min_version} (`--min-bundle-version`)"
+            ));
+        }
+        Ok(Loaded { policy, loaded_at: SystemTime::now(), bundle_version: Some(version) })
     }
 
     /// `next` if it may replace `current`: a bundle of a lower version than the one served is
@@ -95,7 +178,7 @@ impl Source {
             return Ok(next);
         };
         let Some(serving) = current.bundle_version else { return Ok(next) };
-        let path = self.path().display();
+        let path = self.origin();
         if version < serving {
             return Err(format!(
                 "bundle `{path}` refused: its version {version} is lower than version \
@@ -167,7 +250,8 @@ fn compile(path: &Path, files: Vec<(String, String)>) -> Result<Policy, String> 
 }
 
 /// The bundle's version and policy, verified with the key (its file and text) when given.
-fn bundle(path: &Path, bytes: &[u8], key: Option<(&Path, &str)>) -> Result<(u64, Policy), String> {
+/// `origin` (a path or URL) names the bundle in errors.
+fn bundle(origin: &str, bytes: &[u8], key: Option<(&Path, &str)>) -> Result<(u64, Policy), String> {
     let key = match key {
         None => None,
         Some((file, text)) => Some(
@@ -177,7 +261,7 @@ fn bundle(path: &Path, bytes: &[u8], key: Option<(&Path, &str)>) -> Result<(u64,
     };
     writ_evaluator::bundle::load(bytes, key.as_ref())
         .map(|(info, policy)| (info.version, policy))
-        .map_err(|e| format!("bundle `{}` refused: {e}", path.display()))
+        .map_err(|e| format!("bundle `{origin}` refused: {e}"))
 }
 
 #[cfg(test)]

@@ -39,6 +39,10 @@ pub struct State {
     pub evidence: Option<crate::evidence::Evidence>,
     /// Whether a request's own evidence items are dropped (only statements count).
     pub signed_evidence_only: crate::evidence::SignedOnly,
+    /// With `--bundle-url`: the fetches' client and state.
+    pub poller: Option<crate::remote::Poller>,
+    /// With `--decision-log-url`: the shipper's counters for `/v1/status`.
+    pub shipping: Option<Arc<crate::ship::Shipping>>,
 }
 
 /// What a reload did.
@@ -48,18 +52,22 @@ pub enum Reloaded {
     Ok(String),
     /// The previous policy (if any) keeps serving.
     Failed(String),
+    /// The bundle URL answered `304 Not Modified`, or sent the bundle served: nothing was
+    /// verified or reloaded. The hash of the policy served.
+    Unchanged(String),
 }
 
 impl State {
     pub fn new(
         source: Source,
         metrics: Arc<Metrics>,
-        log: Option<(LogSender, LogTarget)>,
+        log: Option<LogSender>,
+        log_target: Option<LogTarget>,
         runs: Runs,
     ) -> State {
-        let (log, log_target) = match log {
-            Some((sender, target)) => (Some(sender), Some(target)),
-            None => (None, None),
+        let poller = match &source {
+            Source::Url(remote) => Some(crate::remote::Poller::new(remote)),
+            _ => None,
         };
         State {
             source,
@@ -74,6 +82,8 @@ impl State {
             unknown_keys: writ_evaluator::UnknownKeys::Ignore,
             evidence: None,
             signed_evidence_only: crate::evidence::SignedOnly::No,
+            poller,
+            shipping: None,
         }
     }
 
@@ -83,11 +93,68 @@ impl State {
     /// standard error and in `/v1/status`.
     pub async fn reload(self: &Arc<State>, why: &str) -> Reloaded {
         let _one = self.reloading.lock().await;
+        if let Some(poller) = &self.poller {
+            return self.poll(poller, why).await;
+        }
         let source = self.source.clone();
         let result = tokio::task::spawn_blocking(move || source.load())
             .await
             .unwrap_or_else(|_| Err("loading the policy panicked".to_string()))
             .and_then(|next| self.source.admit(self.policy.load().as_deref(), next));
+        self.install(result, why)
+    }
+
+    /// A reload of a bundle URL: fetch it; verify and admit what is new.
+    async fn poll(self: &Arc<State>, poller: &crate::remote::Poller, why: &str) -> Reloaded {
+        use crate::metrics::Fetch;
+        use crate::remote::Fetched;
+        let served = self.policy.load_full();
+        let unchanged = |poller: &crate::remote::Poller| {
+            poller.succeeded(None);
+            self.metrics.fetch(Fetch::Unchanged);
+            Reloaded::Unchanged(
+                served.as_ref().map(|l| l.policy.hash().to_string()).unwrap_or_default(),
+            )
+        };
+        let (bytes, etag) = match poller.fetch().await {
+            Err(message) => {
+                poller.failed(&message);
+                self.metrics.fetch(Fetch::Failed);
+                return self.install(Err(message), why);
+            }
+            Ok(Fetched::NotModified) if served.is_some() => return unchanged(poller),
+            Ok(Fetched::NotModified) => {
+                // Only the ETag of a bundle served is sent: a 304 without one is the server's
+                // mistake, and there is nothing to serve.
+                let message = format!(
+                    "the bundle at `{}` answered 304 Not Modified, but no bundle is served",
+                    self.source.origin()
+                );
+                poller.failed(&message);
+                self.metrics.fetch(Fetch::Failed);
+                return self.install(Err(message), why);
+            }
+            Ok(Fetched::Body { bytes, etag }) => (bytes, etag),
+        };
+        let digest = writ_evaluator::log::digest(&bytes);
+        if served.is_some() && poller.is_served(&digest) {
+            return unchanged(poller);
+        }
+        let source = self.source.clone();
+        let result = tokio::task::spawn_blocking(move || source.verify(&bytes))
+            .await
+            .unwrap_or_else(|_| Err("verifying the bundle panicked".to_string()))
+            .and_then(|next| self.source.admit(served.as_deref(), next));
+        match &result {
+            Ok(_) => {
+                poller.succeeded(Some((etag, digest)));
+                self.metrics.fetch(Fetch::Updated);
+            }
+            Err(message) => {
+                poller.failed(message);
+                self.metrics.fetch(Fetch::Refused);
+            }
+        }
         self.install(result, why)
     }
 
@@ -143,13 +210,39 @@ impl State {
             .and_then(|e| e.clone())
             .map(|e| json!({"at": rfc3339_millis(e.at), "message": e.message}));
         let (ok, failed) = self.metrics.reloads();
+        let source = match &self.poller {
+            Some(poller) => {
+                let mut source = poller.status();
+                if let Json::Object(map) = &mut source {
+                    let fetches: serde_json::Map<String, Json> = self
+                        .metrics
+                        .fetches()
+                        .into_iter()
+                        .map(|(outcome, n)| (outcome.to_string(), json!(n)))
+                        .collect();
+                    map.insert("fetches".into(), Json::Object(fetches));
+                }
+                source
+            }
+            None => json!({"kind": self.source.kind(), "path": self.source.origin()}),
+        };
+        let decision_log = match &self.shipping {
+            None => json!(self.log_target.as_ref().map(|t| t.to_string())),
+            Some(shipping) => {
+                let mut status = shipping.status(&self.metrics);
+                if let (Json::Object(map), Some(target)) = (&mut status, &self.log_target) {
+                    map.insert("file".into(), json!(target.to_string()));
+                }
+                status
+            }
+        };
         json!({
             "ready": current.is_some(),
             "policy": policy,
-            "source": {"kind": self.source.kind(), "path": self.source.path().display().to_string()},
+            "source": source,
             "last_reload_error": last_error,
             "reloads": {"ok": ok, "failed": failed},
-            "decision_log": self.log_target.as_ref().map(|t| t.to_string()),
+            "decision_log": decision_log,
             "mode": self.runs.mode.as_str(),
             "history": self.runs.status(),
             "started_at": rfc3339_millis(self.started_at),

@@ -10,7 +10,7 @@ use crate::cmd::gateway::ModeArg;
 use crate::output::{self, FAILED, OK, USAGE};
 
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["policy", "bundle"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["policy", "bundle", "bundle_url"])))]
 pub struct Args {
     /// The policy: a `.writ` file or a directory of them, compiled at start and on reload.
     #[arg(long)]
@@ -18,13 +18,21 @@ pub struct Args {
     /// A bundle built by `writ build`, verified at start and on reload.
     #[arg(long)]
     bundle: Option<PathBuf>,
+    /// A bundle fetched over HTTP or HTTPS, polled every `--poll` (with `ETag`s), and verified
+    /// as `--bundle` is; a fetch that fails or a bundle that is refused keeps the one served.
+    #[arg(long, value_name = "URL")]
+    bundle_url: Option<String>,
+    /// How often `--bundle-url` is fetched: `500ms`, `30s`, `2m` (failures back off from it).
+    #[arg(long, value_name = "DURATION", requires = "bundle_url", default_value = "30s",
+          value_parser = parse_interval)]
+    poll: Duration,
     /// A public key file (`writ keygen`): the bundle must be signed by its private key.
-    #[arg(long, requires = "bundle")]
+    #[arg(long)]
     verify_key: Option<PathBuf>,
     /// Refuse bundles whose version (`writ build --version`) is lower than N, at start as on
     /// reloads. Reloads never go below the version served anyway; this carries that floor
     /// across restarts (set it to the version last deployed).
-    #[arg(long, value_name = "N", requires = "bundle")]
+    #[arg(long, value_name = "N")]
     min_bundle_version: Option<u64>,
     /// The address to listen on (port 0: any free port; the chosen one is printed).
     #[arg(long, default_value = "127.0.0.1:8181")]
@@ -33,6 +41,34 @@ pub struct Args {
     /// standard output). Check it with `writ log verify`.
     #[arg(long, value_name = "FILE|-")]
     decision_log: Option<String>,
+    /// Also POST the decision log's lines, in gzip-compressed batches, to this collector URL
+    /// (with or without `--decision-log`).
+    #[arg(long, value_name = "URL")]
+    decision_log_url: Option<String>,
+    /// The most lines in one batch to `--decision-log-url`.
+    #[arg(long, value_name = "N", requires = "decision_log_url",
+          default_value_t = writ_server::ShipConfig::new("").batch,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    decision_log_batch: usize,
+    /// Send a batch at least this often while lines wait: `500ms`, `1s`, `1m`.
+    #[arg(long, value_name = "DURATION", requires = "decision_log_url", default_value = "1s",
+          value_parser = parse_interval)]
+    decision_log_flush: Duration,
+    /// The most lines waiting in memory for the collector; past it, lines go to
+    /// `--decision-log-spill`, or (without it) decisions wait.
+    #[arg(long, value_name = "N", requires = "decision_log_url",
+          default_value_t = writ_server::ShipConfig::new("").queue,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    decision_log_queue: usize,
+    /// Where lines the collector has not taken yet go when the queue is full or the server
+    /// stops (appended; shipped first on the next start).
+    #[arg(long, value_name = "FILE", requires = "decision_log_url")]
+    decision_log_spill: Option<PathBuf>,
+    /// Replace this request field's value with `"[masked]"` before a decision log line is
+    /// written (and hashed): `args.NAME`, `context.NAME`, `chain.id`, `chain.attrs.NAME`, ...
+    /// (docs/decision-log.md). Repeat for several.
+    #[arg(long, value_name = "FIELD")]
+    log_mask: Vec<String>,
     /// Answer 413 to request bodies larger than this many bytes.
     #[arg(long, value_name = "BYTES", default_value_t = writ_server::DEFAULT_BODY_LIMIT)]
     max_body: usize,
@@ -147,24 +183,67 @@ pub struct Args {
     envoy_agent_claim: Option<String>,
 }
 
+/// `--poll`, `--decision-log-flush`: `500ms`, or a duration of the policy language (`30s`,
+/// `2m`, `1h`); not zero.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let expected = || format!("`{text}`: expected a duration such as `500ms`, `30s` or `2m`");
+    let duration = match text.strip_suffix("ms") {
+        Some(millis) if !millis.is_empty() && millis.bytes().all(|b| b.is_ascii_digit()) => {
+            Duration::from_millis(millis.parse().map_err(|_| expected())?)
+        }
+        Some(_) => return Err(expected()),
+        None => {
+            let seconds = writ_evaluator::parse_duration(text).ok_or_else(expected)?;
+            Duration::from_secs(u64::try_from(seconds).map_err(|_| expected())?)
+        }
+    };
+    if duration.is_zero() {
+        return Err(format!("`{text}`: must be more than zero"));
+    }
+    Ok(duration)
+}
+
 pub fn run(args: Args) -> u8 {
-    if args.verify_key.is_some() && args.bundle.is_none() {
-        output::error("`--verify-key` verifies a bundle: give `--bundle FILE` with it");
+    let bundle = args.bundle.is_some() || args.bundle_url.is_some();
+    if args.verify_key.is_some() && !bundle {
+        output::error(
+            "`--verify-key` verifies a bundle: give `--bundle FILE` or `--bundle-url URL` with it",
+        );
         return USAGE;
     }
-    if args.min_bundle_version.is_some() && args.bundle.is_none() {
-        output::error("`--min-bundle-version` guards a bundle: give `--bundle FILE` with it");
+    if args.min_bundle_version.is_some() && !bundle {
+        output::error(
+            "`--min-bundle-version` guards a bundle: give `--bundle FILE` or `--bundle-url URL` \
+             with it",
+        );
         return USAGE;
     }
-    let source = match (args.policy, args.bundle) {
-        (Some(policy), _) => Source::Policy(policy),
-        (None, Some(path)) => Source::Bundle {
+    for (flag, url) in
+        [("--bundle-url", &args.bundle_url), ("--decision-log-url", &args.decision_log_url)]
+    {
+        if let Some(url) = url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            output::error(format!("`{flag} {url}`: expected an `http://` or `https://` URL"));
+            return USAGE;
+        }
+    }
+    let source = match (args.policy, args.bundle, args.bundle_url) {
+        (Some(policy), _, _) => Source::Policy(policy),
+        (None, Some(path), _) => Source::Bundle {
             path,
             verify_key: args.verify_key,
             min_version: args.min_bundle_version.unwrap_or(0),
         },
-        // clap requires one of the two.
-        (None, None) => return USAGE,
+        (None, None, Some(url)) => {
+            let mut remote = writ_server::Remote::new(url);
+            remote.verify_key = args.verify_key;
+            remote.min_version = args.min_bundle_version.unwrap_or(0);
+            remote.poll = args.poll;
+            Source::Url(remote)
+        }
+        // clap requires one of the three.
+        (None, None, None) => return USAGE,
     };
     let history = if args.history == "memory" {
         HistoryConfig::Memory { max_runs: args.max_runs }
@@ -254,6 +333,21 @@ pub fn run(args: Args) -> u8 {
         config.unknown_keys = writ_evaluator::UnknownKeys::Reject;
     }
     config.decision_log = args.decision_log.as_deref().map(LogTarget::parse);
+    config.log_mask = match writ_evaluator::log::Mask::new(&args.log_mask) {
+        Ok(mask) => mask,
+        Err(e) => {
+            output::error(format!("`--log-mask`: {e}"));
+            return USAGE;
+        }
+    };
+    config.ship = args.decision_log_url.map(|url| {
+        let mut ship = writ_server::ShipConfig::new(url);
+        ship.batch = args.decision_log_batch;
+        ship.flush = args.decision_log_flush;
+        ship.queue = args.decision_log_queue;
+        ship.spill = args.decision_log_spill;
+        ship
+    });
     config.body_limit = args.max_body;
     config.header_timeout = Duration::from_secs(args.header_timeout);
     config.body_timeout = Duration::from_secs(args.body_timeout);
