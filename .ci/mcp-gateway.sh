@@ -9,28 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-export WRIT="${WRIT:-$root/target/release/writ}"
-case "$WRIT" in /*) ;; *) WRIT="$root/$WRIT" ;; esac
-if [ ! -x "$WRIT" ]; then
-  echo "mcp-gateway: FAILED: no writ binary at $WRIT (build it: cargo build --release --bin writ)" >&2
-  exit 1
-fi
+. .ci/lib/common.sh
+require_writ mcp-gateway
 
-venv="$root/target/mcp-gateway-venv"
-req="$root/tests/mcp-gateway/requirements.txt"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
-  rm -rf "$venv"
-  if ! python3 -m venv "$venv"; then
-    echo "mcp-gateway: python3 -m venv failed; installing Debian's python3-venv"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
-    python3 -m venv "$venv"
-  fi
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-  cp "$req" "$venv/requirements.txt"
-fi
+python_venv mcp-gateway "$root/tests/mcp-gateway/requirements.txt"
 
-export PYTHONDONTWRITEBYTECODE=1
 echo "mcp-gateway: $("$WRIT" --version), mcp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))')"
 "$WRIT" test tests/mcp-gateway/policy.writ
 exec "$venv/bin/python" tests/mcp-gateway/e2e.py "$WRIT"

@@ -8,12 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-export WRIT="${WRIT:-$root/target/release/writ}"
-case "$WRIT" in /*) ;; *) WRIT="$root/$WRIT" ;; esac
-if [ ! -x "$WRIT" ]; then
-  echo "mcp-proxy: FAILED: no writ binary at $WRIT (build it: cargo build --release --bin writ)" >&2
-  exit 1
-fi
+. .ci/lib/common.sh
+require_writ mcp-proxy
 
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "mcp-proxy: installing Debian's nodejs and npm"
@@ -35,21 +31,8 @@ if [ ! -f "$server" ]; then
   exit 1
 fi
 
-venv="$root/target/mcp-proxy-venv"
-req="$root/tests/mcp-proxy/requirements.txt"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
-  rm -rf "$venv"
-  if ! python3 -m venv "$venv"; then
-    echo "mcp-proxy: python3 -m venv failed; installing Debian's python3-venv"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
-    python3 -m venv "$venv"
-  fi
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-  cp "$req" "$venv/requirements.txt"
-fi
+python_venv mcp-proxy "$root/tests/mcp-proxy/requirements.txt"
 
-export PYTHONDONTWRITEBYTECODE=1
 echo "mcp-proxy: $("$WRIT" --version), node $(node --version), mcp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))')"
 "$WRIT" test tests/mcp-proxy/policy.writ
 exec "$venv/bin/python" tests/mcp-proxy/e2e.py "$WRIT" "$server"

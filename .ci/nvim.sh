@@ -6,12 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-export WRIT="${WRIT:-$root/target/release/writ}"
-case "$WRIT" in /*) ;; *) WRIT="$root/$WRIT" ;; esac
-if [ ! -x "$WRIT" ]; then
-  echo "nvim: FAILED: no writ binary at $WRIT (build it: cargo build --release --bin writ)" >&2
-  exit 1
-fi
+. .ci/lib/common.sh
+require_writ nvim
 if ! command -v nvim >/dev/null; then
   echo "nvim: installing Debian's neovim"
   apt-get update -qq

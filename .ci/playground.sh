@@ -6,12 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-WRIT="${WRIT:-$root/target/release/writ}"
-case "$WRIT" in /*) ;; *) WRIT="$root/$WRIT" ;; esac
-if [ ! -x "$WRIT" ]; then
-  echo "playground: FAILED: no writ binary at $WRIT" >&2
-  exit 1
-fi
+. .ci/lib/common.sh
+require_writ playground
 . .ci/lib/playwright.sh
 npm_dir="$PLAYWRIGHT_DIR"
 cp tests/playground/check.mjs "$npm_dir/check.mjs"

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-WRIT="${WRIT:-target/release/writ}"
+. .ci/lib/common.sh
+require_writ reach-html
 . .ci/lib/playwright.sh
 out="$root/target/ci/reach-html"
 rm -rf "$out"

@@ -3,6 +3,8 @@
 # server and decision-log collectors (tests/replicas/check.py). Uses target/release/writ.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WRIT="${WRIT:-$PWD/target/release/writ}"
+root=$PWD
+. .ci/lib/common.sh
+require_writ replicas
 command -v redis-server >/dev/null || { echo "replicas: FAILED: redis-server is not installed" >&2; exit 1; }
 python3 tests/replicas/check.py "$WRIT" "$PWD/target/ci/replicas"
