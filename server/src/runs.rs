@@ -347,6 +347,58 @@ mod tests {
         assert_eq!(call_time(at(10), &[entry(5), entry(12)]), at(12));
     }
 
+    /// Only calls some `calls(...)` can count are recorded: a run's pings, which no condition
+    /// counts, leave its history empty (the store does not grow with calls nothing reads), and
+    /// deploys, which `calls(deploy ...)` counts, are recorded.
+    #[test]
+    fn only_calls_that_can_count_are_recorded() {
+        let source = "role dev {\n  may ping\n  may deploy\n}\ntool ping\ntool deploy\n\
+                      workflow w {\n  start by dev\n  allow ping\n  \
+                      allow deploy when calls(deploy within 1h) < 3\n}\n";
+        let ir = writ_compiler::compile_files(
+            std::path::Path::new("p.writ"),
+            vec![("p.writ".to_string(), source.to_string())],
+        )
+        .unwrap();
+        let policy = Policy::from_ir(ir).unwrap();
+        let store = Store::Memory(crate::history::MemoryStore::new(10));
+        let runs = Runs::new(store, Mode::Enforce, HistoryConfig::Memory { max_runs: 10 });
+        let metrics = Metrics::new();
+        let chain =
+            r#"[{"id": "ada", "kind": "human", "roles": ["dev"]}, {"id": "bot", "kind": "agent"}]"#;
+        let request = |body: String| Request::from_json(&body).unwrap();
+        let start = request(format!(r#"{{"action": "start", "workflow": "w", "chain": {chain}}}"#));
+        let call = |tool: &str| {
+            request(format!(
+                r#"{{"action": "call", "workflow": "w", "tool": "{tool}", "chain": {chain}}}"#
+            ))
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let recorded = |runs: &Runs| {
+            let keep = Keep::new(policy.history_horizon(), now());
+            let seen = runs.store.call("r1", now(), keep, |_, history| {
+                (history.iter().map(|e| e.tool.clone()).collect::<Vec<_>>(), Record::Nothing)
+            });
+            runtime.block_on(seen).unwrap()
+        };
+        runtime.block_on(async {
+            let started = runs.decide(&policy, &metrics, "r1", start).await;
+            assert_eq!(started.decision.decision, Outcome::Allow);
+            for _ in 0..5 {
+                let pinged = runs.decide(&policy, &metrics, "r1", call("ping")).await;
+                assert_eq!(pinged.decision.decision, Outcome::Allow);
+            }
+        });
+        assert_eq!(recorded(&runs), Vec::<String>::new(), "pings are not recorded");
+        runtime.block_on(async {
+            let deployed = runs.decide(&policy, &metrics, "r1", call("deploy")).await;
+            assert_eq!(deployed.decision.decision, Outcome::Allow);
+            let pinged = runs.decide(&policy, &metrics, "r1", call("ping")).await;
+            assert_eq!(pinged.decision.decision, Outcome::Allow);
+        });
+        assert_eq!(recorded(&runs), ["deploy"], "deploys are");
+    }
+
     #[test]
     fn run_ids() {
         for good in ["r", "0193f2b8-6f3a-7d4e-9c1b-2a5e8f0c7d61", "session/42", "a.b_c~d@e+f=g"] {
