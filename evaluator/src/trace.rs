@@ -116,6 +116,7 @@ pub enum TraceStep {
         /// The rule tried.
         rule: RuleRef,
         /// The condition's value (true when the rule has none).
+        result: Tri,
         /// Whether it applies (its result is not false).
         applies: bool,
         /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
@@ -128,6 +129,7 @@ pub enum TraceStep {
         /// The rule tried.
         rule: RuleRef,
         /// The condition's value (true when the rule has none).
+        result: Tri,
         /// Whether it applies (its result is not false).
         applies: bool,
         /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
@@ -140,6 +142,7 @@ pub enum TraceStep {
         /// The rule tried.
         rule: RuleRef,
         /// The condition's value (true when the rule has none).
+        result: Tri,
         /// Whether it matches (its result is true).
         matches: bool,
         /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
@@ -192,6 +195,7 @@ pub enum TraceStep {
         /// The rule tried.
         rule: RuleRef,
         /// The condition's value (true when the rule has none).
+        result: Tri,
         /// Whether it applies (its result is not false).
         applies: bool,
         /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
