@@ -423,7 +423,7 @@ impl Statement {
     }
 
     /// Whether the signature verifies with the signer's key named in the statement.
-    pub fn signature_verifies(&self) -> bool {
+    pub(crate) fn signature_verifies(&self) -> bool {
         self.key.verify(&self.signed_bytes(), &self.signature).is_ok()
     }
 

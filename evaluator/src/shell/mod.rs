@@ -40,9 +40,9 @@ use crate::Tri;
 use crate::glob::Glob;
 
 /// Constructs nested deeper than this make a command line unknown (§8).
-pub const MAX_DEPTH: usize = 256;
+pub(crate) const MAX_DEPTH: usize = 256;
 /// `-c` and `eval` command lines nested deeper than this make a command line unknown (§8).
-pub const MAX_SHELL_NESTING: usize = 8;
+pub(crate) const MAX_SHELL_NESTING: usize = 8;
 /// Lines whose [`depth::cheap_bound`] is at most this are parsed on the caller's thread.
 const INLINE_BOUND: usize = 16;
 /// The stack of the thread that parses other lines (reserved, not committed).
