@@ -155,7 +155,7 @@ pub struct EvidenceKindIr {
 pub struct WorkflowIr {
     /// The name requests send in `workflow`.
     pub name: String,
-    /// The deepest delegation chain a call may have (chain length minus one). Default 1.
+    /// The greatest depth (chain length minus one) a request may have. Default 1.
     pub max_depth: u32,
     /// The longest ttl a start may request, in seconds, and the one granted when it requests
     /// none. Default 3600; never negative ([`crate::Policy::from_ir`] rejects it).
@@ -315,9 +315,10 @@ impl std::fmt::Display for Value {
 pub enum PrincipalKind {
     /// A person; the only kind that can give `by human` evidence.
     Human,
-    /// A non-human identity with roles (a CI system, a bot account).
+    /// A non-human identity that is accountable like a human: delegation checks its
+    /// entitlements.
     Service,
-    /// An AI agent; delegation does not check its entitlements.
+    /// An AI agent: never accountable, so delegation does not check its entitlements.
     Agent,
 }
 
