@@ -460,7 +460,7 @@ impl<'de> postcard::de_flavors::Flavor<'de> for Guarded<'de> {
 }
 
 impl Policy {
-    /// Loads a bundle written by [`write`] (`writ build`): checks it (with `key`, its
+    /// Loads a bundle written by [`write()`] (`writ build`): checks it (with `key`, its
     /// signature too: an unsigned bundle is then refused) and builds the policy.
     pub fn from_bundle(bytes: &[u8], key: Option<&VerifyingKey>) -> Result<Policy, BundleError> {
         load(bytes, key).map(|(_, policy)| policy)

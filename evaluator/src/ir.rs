@@ -378,7 +378,8 @@ pub enum Operand {
     /// `given(ITEM)` (§11, assertions only): an integer, the number of distinct givers (items,
     /// for kinds without givers) in the request's evidence that count for the requirement by
     /// §5 step 6's rules (its `count` is 1 and unused). Never in a policy's rules:
-    /// [`crate::Policy::from_ir`] refuses it there; [`crate::reference::claim_condition`] reads it.
+    /// [`crate::Policy::from_ir`] refuses it there; `reference::claim_condition` (the `reference`
+    /// feature) reads it.
     Given(EvidenceRequirementIr),
 }
 

@@ -15,7 +15,7 @@
 //! microseconds; plain words (letters, digits and `-./_=:,+%@^`) skip the word parser.
 //!
 //! **Depth.** The parser recurses once per nested construct, so a line is first measured (see
-//! [`depth`]): a line with few opening characters is parsed on the caller's thread, a line whose
+//! `depth.rs`): a line with few opening characters is parsed on the caller's thread, a line whose
 //! estimated nesting exceeds 256 is unknown unparsed, and any other line is parsed on a thread
 //! with a large stack. The walk over the tree counts nesting itself and stops at 256.
 //!
