@@ -56,6 +56,7 @@ const STACK_BUDGET: usize = 256 * 1024;
 /// What a bundle's header says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BundleInfo {
+    /// The bundle format it is in: [`FORMAT_VERSION`] or [`FORMAT_VERSION_1`].
     pub format_version: u16,
     /// The version of writ that built it.
     pub writ_version: String,
@@ -91,15 +92,31 @@ struct HeaderV1 {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BundleError {
     /// Fewer bytes than the lengths in the bundle call for.
-    Truncated { expected: u64, found: usize },
+    Truncated {
+        /// How many bytes the bundle needs, as far as it was read (at least this many).
+        expected: u64,
+        /// The bytes given.
+        found: usize,
+    },
     /// More bytes than the lengths in the bundle call for.
-    TrailingBytes { expected: u64, found: usize },
+    TrailingBytes {
+        /// The length in bytes the bundle's lengths call for.
+        expected: u64,
+        /// The bytes given.
+        found: usize,
+    },
     /// Not a writ bundle.
     BadMagic,
     /// A format version this crate does not read.
-    UnsupportedVersion { found: u16 },
+    UnsupportedVersion {
+        /// The format version the bundle states.
+        found: u16,
+    },
     /// Flag bits this crate does not know.
-    UnknownFlags { flags: u16 },
+    UnknownFlags {
+        /// The whole flags field as read.
+        flags: u16,
+    },
     /// The checksum does not match the contents: the bundle was damaged or altered.
     Checksum,
     /// A key was given but the bundle is not signed.
@@ -107,9 +124,19 @@ pub enum BundleError {
     /// The signature does not verify with the key given.
     Signature,
     /// The header or payload does not decode.
-    Malformed { part: &'static str, message: String },
+    Malformed {
+        /// Which part: `header` or `payload`.
+        part: &'static str,
+        /// The decoder's message.
+        message: String,
+    },
     /// The header's policy hash is not the payload's.
-    HashMismatch { header: String, payload: String },
+    HashMismatch {
+        /// The policy hash the header states.
+        header: String,
+        /// The hash of the policy the payload holds.
+        payload: String,
+    },
     /// The payload decodes but is not a valid policy.
     Policy(PolicyError),
     /// The policy could not be encoded (writing only).
@@ -433,7 +460,7 @@ impl<'de> postcard::de_flavors::Flavor<'de> for Guarded<'de> {
 }
 
 impl Policy {
-    /// Loads a bundle written by [`write`] (`writ build`): checks it (with `key`, its
+    /// Loads a bundle written by [`write()`] (`writ build`): checks it (with `key`, its
     /// signature too: an unsigned bundle is then refused) and builds the policy.
     pub fn from_bundle(bytes: &[u8], key: Option<&VerifyingKey>) -> Result<Policy, BundleError> {
         load(bytes, key).map(|(_, policy)| policy)
@@ -490,13 +517,27 @@ impl KeyHalf {
 #[non_exhaustive]
 pub enum KeyError {
     /// The file holds the other half of the pair (a secret key given as `--verify-key`).
-    OtherHalf { expected: KeyHalf },
+    OtherHalf {
+        /// The half that was asked for.
+        expected: KeyHalf,
+    },
     /// The text does not start with the key's prefix.
-    NotAKey { expected: KeyHalf },
+    NotAKey {
+        /// The half that was asked for.
+        expected: KeyHalf,
+    },
     /// Not 64 hex digits after the prefix (`found` characters).
-    Length { expected: KeyHalf, found: usize },
+    Length {
+        /// The half that was asked for.
+        expected: KeyHalf,
+        /// How many characters follow the prefix.
+        found: usize,
+    },
     /// Something other than hex digits after the prefix.
-    NotHex { expected: KeyHalf },
+    NotHex {
+        /// The half that was asked for.
+        expected: KeyHalf,
+    },
     /// 32 bytes that are not an ed25519 public key.
     NotOnCurve,
 }

@@ -18,8 +18,12 @@ use crate::time::Timestamp;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tri {
+    /// Known to be false.
     False,
+    /// Not known: the condition reads a value the request lacks. Rules treat it so as to fail
+    /// closed (a deny or `require ... for` applies, an allow, start or `may` does not).
     Unknown,
+    /// Known to be true.
     True,
 }
 
@@ -52,6 +56,7 @@ impl Tri {
         }
     }
 
+    /// The value as traces and JSON write it: `true`, `false`, `unknown`.
     pub fn as_str(self) -> &'static str {
         match self {
             Tri::True => "true",

@@ -13,13 +13,17 @@ use crate::request::format_duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
+    /// The request may go ahead (for a start: with [`Decision::ttl_seconds`]).
     Allow,
+    /// The request must not go ahead. Every error a gateway meets (a bad request, a policy
+    /// that does not load) must be treated as this.
     Deny,
     /// Allowed once the `missing` evidence is given.
     Pending,
 }
 
 impl Outcome {
+    /// The outcome as decisions write it: `allow`, `deny`, `pending`.
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Allow => "allow",
@@ -42,6 +46,7 @@ impl fmt::Display for Outcome {
 /// (`Arc<str>`), so that building a decision copies no strings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
+    /// The outcome. Only [`Outcome::Allow`] lets the request through.
     pub decision: Outcome,
     /// On `pending`: the evidence still needed, from the path that lacks the fewest items.
     /// Empty otherwise.
@@ -69,11 +74,15 @@ pub struct Missing {
     pub by: Option<Arc<str>>,
     /// The fields the item must have, where the requirement names them (in requirement order).
     pub fields: Vec<(String, Value)>,
+    /// How many items (givers, for `by human` kinds) the requirement asks for.
     pub need: u32,
+    /// How many of the request's items counted for it (fewer than `need`).
     pub have: u32,
 }
 
 impl Decision {
+    /// Whether the outcome is [`Outcome::Allow`]: the one answer that lets the request through
+    /// (pending does not).
     pub fn is_allow(&self) -> bool {
         self.decision == Outcome::Allow
     }

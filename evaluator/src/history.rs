@@ -1,8 +1,12 @@
 //! `calls(TARGET)` and `calls(TARGET within DURATION)` (LANGUAGE.md §10): counting the run's
 //! earlier calls in the request's `history`.
 //!
-//! [`count_calls`] is the one the evaluator uses: one pass, no allocation.
-//! [`count_calls_reference`] is the same rule written the plain way, for differential tests;
+//! For gateways: [`HistoryHorizon`] says how much of a run's history a policy can ever read
+//! (so how much a gateway that records history must keep); [`crate::Policy::counts_calls_of`]
+//! says which calls it need record at all.
+//!
+//! Inside the crate, `count_calls` is the counter the evaluator uses: one pass, no allocation.
+//! `count_calls_reference` is the same rule written the plain way, for differential tests;
 //! a property test checks that the two agree.
 
 use crate::request::HistoryEntry;
@@ -23,7 +27,7 @@ const NANOS: i128 = 1_000_000_000;
 /// `matches` is called once per entry, in order, until the answer is known (the windowed form
 /// stops at the first matching entry without `at`). A negative `within_seconds` is an empty
 /// window (0 for any history). Linear, no allocation.
-pub fn count_calls(
+pub(crate) fn count_calls(
     history: Option<&[HistoryEntry]>,
     now: Option<Timestamp>,
     within_seconds: Option<i64>,
@@ -56,7 +60,8 @@ pub fn count_calls(
 
 /// [`count_calls`] written plainly: pick the entries the target matches, then count them, or
 /// count those whose age (`now - at`) is at least zero and less than the window.
-pub fn count_calls_reference(
+#[cfg(test)]
+pub(crate) fn count_calls_reference(
     history: Option<&[HistoryEntry]>,
     now: Option<Timestamp>,
     within_seconds: Option<i64>,
@@ -354,7 +359,7 @@ pub fn history_horizon(ir: &crate::ir::PolicyIr) -> HistoryHorizon {
 /// a glob target, any name the glob matches. A gateway that records a run's history need record
 /// only these calls: no condition of the policy can count another ([`crate::Policy::counts_calls_of`]).
 #[derive(Clone, Debug, Default)]
-pub struct CountedCalls {
+pub(crate) struct CountedCalls {
     /// By tool id.
     tools: Box<[bool]>,
     /// The glob targets, which also count tools the policy does not declare.

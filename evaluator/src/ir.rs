@@ -9,22 +9,37 @@
 
 use serde::{Deserialize, Serialize};
 
+/// An index into [`PolicyIr::roles`].
 pub type RoleId = u32;
+/// An index into [`PolicyIr::tools`].
 pub type ToolId = u32;
+/// An index into [`PolicyIr::workflows`].
 pub type WorkflowId = u32;
+/// An index into [`PolicyIr::evidence`].
 pub type EvidenceId = u32;
+/// An index into [`PolicyIr::attributes`].
 pub type AttributeId = u32;
+/// An index into [`PolicyIr::contexts`].
 pub type ContextId = u32;
 
+/// A whole compiled policy. The tables below are what the ids index; their order is the
+/// compiler's and carries no meaning except where a field says so.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PolicyIr {
     /// `sha256:<hex>` over the policy's files (LANGUAGE.md §7).
     pub hash: String,
+    /// The declared roles, indexed by [`RoleId`]. Names are unique. Their order is the role
+    /// (declaration) order in which delegation tries a principal's `may` rules.
     pub roles: Vec<RoleIr>,
+    /// The declared principal attributes (`X.ATTR`), indexed by [`AttributeId`]. Names are unique.
     pub attributes: Vec<ValueDeclIr>,
+    /// The declared context values (`context.NAME`), indexed by [`ContextId`]. Names are unique.
     pub contexts: Vec<ValueDeclIr>,
+    /// The declared tools, indexed by [`ToolId`]. Names are unique.
     pub tools: Vec<ToolIr>,
+    /// The declared evidence kinds, indexed by [`EvidenceId`]. Names are unique.
     pub evidence: Vec<EvidenceKindIr>,
+    /// The declared workflows, indexed by [`WorkflowId`]. Names are unique.
     pub workflows: Vec<WorkflowIr>,
     /// Top-level rules: they apply to every workflow.
     pub guardrails: RuleSetIr,
@@ -37,42 +52,58 @@ pub struct RuleMeta {
     pub id: String,
     /// Path of the file as given to the compiler (relative to the policy directory).
     pub file: String,
-    /// 1-based line and column of the rule's first character.
+    /// 1-based line of the rule's first character.
     pub line: u32,
+    /// 1-based column of the rule's first character. With `file` and `line`, the source
+    /// order in which denies and `require ... for` rules are reported.
     pub column: u32,
     /// The rule's source text, whitespace collapsed to single spaces (for traces).
     pub text: String,
 }
 
+/// A declared role: its parents and its own `may` rules.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RoleIr {
+    /// The role's name as declared (what requests list in a principal's `roles`).
     pub name: String,
     /// Direct parents only; the evaluator computes the transitive closure. No cycles.
     pub extends: Vec<RoleId>,
+    /// The role's own `may` rules in source order (not those inherited through `extends`).
     pub entitlements: Vec<EntitlementIr>,
 }
 
 /// `may TARGET [when C] [unless C]`; `unless U` is already folded into `condition` as `and not U`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EntitlementIr {
+    /// Where the rule was written; its id is `ROLE/may/N`.
     pub meta: RuleMeta,
+    /// The tools the principal is entitled to call.
     pub target: TargetIr,
-    /// `None` means always true.
+    /// `None` means always true. The only place [`Who::Principal`] may appear.
     pub condition: Option<Cond>,
 }
 
+/// A declared attribute or context value: its name and type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ValueDeclIr {
+    /// The key requests send it under.
     pub name: String,
+    /// The type a request's value must have; a wrong-typed value denies the request (step 1).
     pub ty: ValueType,
 }
 
+/// The type of a declared value, tool argument or evidence field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ValueType {
+    /// A JSON string.
     String,
+    /// A JSON integer (64-bit).
     Int,
+    /// A JSON boolean.
     Bool,
+    /// A duration, sent as a JSON string such as `"30m"`; held in seconds.
     Duration,
+    /// A JSON array of strings.
     StringList,
     /// A string that must be one of these.
     Enum(Vec<String>),
@@ -84,22 +115,34 @@ pub enum ValueType {
     Path,
 }
 
+/// A declared tool.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ToolIr {
+    /// The tool's name as requests send it (`repo.push`).
     pub name: String,
+    /// The declared arguments; a request's argument of another type denies it (step 1), an
+    /// undeclared one is ignored.
     pub params: Vec<ParamIr>,
+    /// The tool's tags, as written. Targets are already expanded, so the evaluator does not
+    /// read them when deciding.
     pub tags: Vec<String>,
 }
 
+/// A named, typed slot: a tool argument or an evidence field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ParamIr {
+    /// The argument's or field's name.
     pub name: String,
+    /// Its declared type.
     pub ty: ValueType,
 }
 
+/// A declared evidence kind.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvidenceKindIr {
+    /// The kind's name, as evidence items name it.
     pub name: String,
+    /// The declared fields, which requirements may constrain (`ticket(id: "REL-1")`).
     pub fields: Vec<ParamIr>,
     /// `by human`: items carry their giver.
     pub by_human: bool,
@@ -107,63 +150,98 @@ pub struct EvidenceKindIr {
     pub bound: bool,
 }
 
+/// A declared workflow and its own rules.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowIr {
+    /// The name requests send in `workflow`.
     pub name: String,
-    /// Default 1.
+    /// The greatest depth (chain length minus one) a request may have. Default 1.
     pub max_depth: u32,
-    /// Default 3600.
+    /// The longest ttl a start may request, in seconds, and the one granted when it requests
+    /// none. Default 3600; never negative ([`crate::Policy::from_ir`] rejects it).
     pub ttl_seconds: i64,
+    /// The `start` rules, in source order; each that admits a start is a path for its evidence.
     pub starts: Vec<StartRuleIr>,
+    /// The `allow` rules, in source order; each that matches a call is a path for its evidence.
     pub allows: Vec<AllowRuleIr>,
+    /// The workflow's own denies, deny-starts and `require ... for` rules (the top-level
+    /// [`PolicyIr::guardrails`] apply too).
     pub rules: RuleSetIr,
 }
 
 /// Denies, deny-starts and `require ... for` rules: a workflow's own, or the top-level guardrails.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RuleSetIr {
+    /// `deny TARGET` rules, applying to calls. Any order: [`crate::Policy::from_ir`] sorts
+    /// rules by source position (file, line, column) before reporting them.
     pub denies: Vec<DenyRuleIr>,
+    /// `deny start` rules, applying to starts. Any order, as for `denies`.
     pub deny_starts: Vec<DenyStartRuleIr>,
+    /// `require ... for TARGET` rules, adding requirements to calls. Any order, as for `denies`.
     pub requires: Vec<RequireForRuleIr>,
 }
 
+/// A `start [by ROLE, ...] [when C] [require ...]` rule: who may start the workflow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StartRuleIr {
+    /// Where the rule was written; its id is `WORKFLOW/start/N`.
     pub meta: RuleMeta,
     /// Met when the initiator holds at least one (through `extends`); empty means anyone.
     pub by: Vec<RoleId>,
+    /// `None` means always true. Never reads an argument (a start has none).
     pub condition: Option<Cond>,
+    /// The evidence the start needs; empty means none.
     pub require: Vec<EvidenceRequirementIr>,
 }
 
+/// An `allow TARGET [when C] [require ...]` rule of a workflow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AllowRuleIr {
+    /// Where the rule was written; its id is `WORKFLOW/allow/N`.
     pub meta: RuleMeta,
+    /// The tools the rule allows.
     pub target: TargetIr,
+    /// `None` means always true.
     pub condition: Option<Cond>,
+    /// The evidence a call on this path needs; empty means none.
     pub require: Vec<EvidenceRequirementIr>,
 }
 
+/// A `deny TARGET [when C] [because "..."]` rule: a call it applies to is denied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DenyRuleIr {
+    /// Where the rule was written; its id is `WORKFLOW/deny/N` or `deny/N` at top level.
     pub meta: RuleMeta,
+    /// The tools the rule denies.
     pub target: TargetIr,
+    /// `None` means always true. An unknown condition applies the deny (fail closed).
     pub condition: Option<Cond>,
+    /// The reason reported in the decision; `None` reports the rule itself instead.
     pub because: Option<String>,
 }
 
+/// A `deny start [when C] [because "..."]` rule: a start it applies to is denied.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DenyStartRuleIr {
+    /// Where the rule was written; its id is `WORKFLOW/deny_start/N` or `deny_start/N`.
     pub meta: RuleMeta,
+    /// `None` means always true. An unknown condition applies the deny (fail closed).
     pub condition: Option<Cond>,
+    /// The reason reported in the decision; `None` reports the rule itself instead.
     pub because: Option<String>,
 }
 
+/// A `require ITEM, ... for TARGET [when C]` rule: requirements added to every path of a call
+/// it applies to.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RequireForRuleIr {
+    /// Where the rule was written; its id is `WORKFLOW/require/N` or `require/N`.
     pub meta: RuleMeta,
+    /// The tools whose calls need the evidence.
     pub target: TargetIr,
+    /// `None` means always true. An unknown condition applies the rule (fail closed).
     pub condition: Option<Cond>,
+    /// The evidence the rule adds.
     pub require: Vec<EvidenceRequirementIr>,
 }
 
@@ -179,24 +257,32 @@ pub struct TargetIr {
 /// `[N] NAME[(FIELD: VALUE, ...)] [by ROLE]`
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EvidenceRequirementIr {
+    /// The kind of item that counts.
     pub evidence: EvidenceId,
     /// At least 1.
     pub count: u32,
-    /// Only on `by human` kinds.
+    /// The role the giver must hold (through `extends`); only on `by human` kinds. `None`
+    /// means any giver the kind allows.
     pub by: Option<RoleId>,
-    /// Field name and the value the item's field must equal.
+    /// Field name (a declared field of the kind) and the value the item's field must equal, in
+    /// the order written; empty means any item of the kind.
     pub fields: Vec<(String, Value)>,
 }
 
 /// A literal value.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Value {
+    /// A string (also an enumeration value).
     Str(String),
+    /// An integer.
     Int(i64),
+    /// A boolean.
     Bool(bool),
-    /// Seconds.
+    /// A duration in seconds.
     Duration(i64),
+    /// A list of strings.
     StringList(Vec<String>),
+    /// A principal kind (`human`, `service`, `agent`), compared with `X.kind`.
     Kind(PrincipalKind),
 }
 
@@ -224,14 +310,20 @@ impl std::fmt::Display for Value {
     }
 }
 
+/// What a principal of a chain is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PrincipalKind {
+    /// A person; the only kind that can give `by human` evidence.
     Human,
+    /// A non-human identity that is accountable like a human: delegation checks its
+    /// entitlements.
     Service,
+    /// An AI agent: never accountable, so delegation does not check its entitlements.
     Agent,
 }
 
 impl PrincipalKind {
+    /// The kind as written in policies and requests: `human`, `service`, `agent`.
     pub fn as_str(self) -> &'static str {
         match self {
             PrincipalKind::Human => "human",
@@ -264,6 +356,7 @@ pub enum Who {
 /// A value read at decision time. Its type is known statically (the compiler checked it).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Operand {
+    /// A literal, always known.
     Literal(Value),
     /// A call argument, by name (the compiler checked that every targeted tool has it, with one
     /// type). Unknown when absent.
@@ -285,7 +378,8 @@ pub enum Operand {
     /// `given(ITEM)` (§11, assertions only): an integer, the number of distinct givers (items,
     /// for kinds without givers) in the request's evidence that count for the requirement by
     /// §5 step 6's rules (its `count` is 1 and unused). Never in a policy's rules:
-    /// [`crate::Policy::from_ir`] refuses it there; [`crate::reference::claim_condition`] reads it.
+    /// [`crate::Policy::from_ir`] refuses it there; `reference::claim_condition` (the `reference`
+    /// feature) reads it.
     Given(EvidenceRequirementIr),
 }
 
@@ -306,6 +400,7 @@ pub struct CallsIr {
 /// A command pattern (§8): `["git", "push", ...]`, at least one item.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CommandPatternIr {
+    /// The words the simple command's words must match, in order.
     pub items: Vec<PatternItemIr>,
 }
 
@@ -318,13 +413,20 @@ pub enum PatternItemIr {
     Rest,
 }
 
+/// A comparison operator of [`Cond::Compare`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CmpOp {
+    /// `==`
     Eq,
+    /// `!=`
     Ne,
+    /// `<`
     Lt,
+    /// `<=`
     Le,
+    /// `>`
     Gt,
+    /// `>=`
     Ge,
 }
 
@@ -356,7 +458,10 @@ pub enum Cond {
     /// `P under "dir"`: the operand is a `path` argument; the directory is as written, resolved
     /// against the request's `cwd` when relative (§9).
     Under(Operand, String),
+    /// `not C`: true and false swap, unknown stays unknown.
     Not(Box<Cond>),
+    /// `A and B and ...`: false if any is false, else unknown if any is unknown, else true.
     And(Vec<Cond>),
+    /// `A or B or ...`: true if any is true, else unknown if any is unknown, else false.
     Or(Vec<Cond>),
 }

@@ -90,6 +90,7 @@
 //!   or ill-typed evidence field, a negative ttl. Nested `and`s (`or`s) are flattened, so long
 //!   binary chains do not nest deeply; other nesting deeper than 256 is rejected.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod ir;
 

@@ -127,6 +127,7 @@ impl Mask {
         Ok(mask)
     }
 
+    /// Whether the mask masks nothing (the default).
     pub fn is_empty(&self) -> bool {
         self.paths.is_empty()
     }
@@ -299,18 +300,22 @@ impl<W: Write> DecisionLog<W> {
         self.prev.as_deref()
     }
 
+    /// Flushes the writer. An error means lines may not have reached the log.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 
+    /// The writer the log writes to.
     pub fn get_ref(&self) -> &W {
         &self.out
     }
 
+    /// The writer the log writes to, mutably; writing to it directly breaks the hash chain.
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.out
     }
 
+    /// The writer back, the log given up (a buffering writer may still hold lines: flush it).
     pub fn into_inner(self) -> W {
         self.out
     }
@@ -472,9 +477,20 @@ pub enum LogError {
     /// The log could not be read.
     Io(io::Error),
     /// Line `line` (1-based) is malformed or does not follow the line before it.
-    Line { line: usize, message: String },
-    /// The log ends somewhere other than the expected last line.
-    Tail { lines: usize, message: String },
+    Line {
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The log ends somewhere other than the expected last line, or has fewer lines than a
+    /// checkpoint saw, or differs from it at its line: lines were removed or rewritten.
+    Tail {
+        /// How many lines the log holds.
+        lines: usize,
+        /// What was expected and found.
+        message: String,
+    },
 }
 
 impl fmt::Display for LogError {

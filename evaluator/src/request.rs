@@ -52,12 +52,16 @@ use crate::time::Timestamp;
 /// A decoded request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
+    /// A start or a call, with what is specific to each.
     pub action: Action,
+    /// The workflow's name; an undeclared one is denied (step 1).
     pub workflow: String,
     /// Never empty. `chain[0]` is the initiator, the last element the caller.
     pub chain: Vec<Principal>,
     /// A digest of the change the request is about; bound evidence must carry the same.
     pub subject: Option<String>,
+    /// The review evidence given, in request order; items that do not count are ignored (see
+    /// "Counting evidence" in `docs/language.md`).
     pub evidence: Vec<EvidenceItem>,
     /// Context values, as given (`null` ones dropped), in request order.
     pub context: Vec<(String, RequestValue)>,
@@ -89,6 +93,7 @@ pub enum Action {
     },
     /// Call a tool inside a run of the workflow.
     Call {
+        /// The tool's name; an undeclared one is denied (step 1).
         tool: String,
         /// The arguments, as given (`null` ones dropped), in request order.
         args: Vec<(String, RequestValue)>,
@@ -98,7 +103,10 @@ pub enum Action {
 /// A principal of the chain, or the giver of an evidence item.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Principal {
+    /// The identity, compared byte for byte (decoding refuses an empty one, one with
+    /// surrounding whitespace or control characters).
     pub id: String,
+    /// Human, service or agent: what rules and delegation treat it as.
     pub kind: PrincipalKind,
     /// Role names as given; names the policy does not declare are ignored when deciding.
     pub roles: Vec<String>,
@@ -109,9 +117,12 @@ pub struct Principal {
 /// One item of review evidence.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvidenceItem {
+    /// The evidence kind's name; items of undeclared kinds never count.
     pub kind: String,
     /// The giver (for `by human` kinds; ignored on other kinds).
     pub by: Option<Principal>,
+    /// The change the item is about; an item of a `bound` kind counts only when this equals
+    /// the request's `subject` (`None` never does).
     pub subject: Option<String>,
     /// Fields as given (`null` ones dropped), in request order.
     pub fields: Vec<(String, RequestValue)>,
@@ -125,6 +136,7 @@ pub enum RequestValue {
     Str(String),
     /// A JSON integer within `i64`.
     Int(i64),
+    /// A JSON boolean.
     Bool(bool),
     /// A list whose elements are all strings (`[]` included).
     StrList(Vec<String>),

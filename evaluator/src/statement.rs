@@ -101,23 +101,51 @@ pub struct Statement {
 pub enum Rejection {
     /// Not a statement: bad JSON, a missing, unknown or duplicate key, a value of the wrong
     /// type or form.
-    Malformed { message: String },
+    Malformed {
+        /// What is wrong with it.
+        message: String,
+    },
     /// Longer than [`MAX_STATEMENT_BYTES`].
-    TooLarge { bytes: usize },
+    TooLarge {
+        /// Its length in bytes.
+        bytes: usize,
+    },
     /// A `writ_statement` version this writ does not read.
-    UnsupportedVersion { found: String },
+    UnsupportedVersion {
+        /// The version as written.
+        found: String,
+    },
     /// Its signer's key is not in the trust file.
-    UnknownSigner { key: String },
+    UnknownSigner {
+        /// The signer's public key as the statement writes it.
+        key: String,
+    },
     /// The signature does not verify: the statement was altered, or signed by another key.
     BadSignature,
     /// The trust file does not let this signer attest this kind (`may_attest`).
-    NotAttestable { signer: String, kind: String },
+    NotAttestable {
+        /// The id of the principal the signer speaks for (from the trust file).
+        signer: String,
+        /// The kind the statement attests.
+        kind: String,
+    },
     /// Its validity ended (`expires_at` is not after now).
-    Expired { expires_at: Timestamp },
+    Expired {
+        /// When it ended.
+        expires_at: Timestamp,
+    },
     /// Its validity has not begun (`issued_at` lies ahead, beyond [`CLOCK_SKEW_SECONDS`]).
-    NotYetValid { issued_at: Timestamp },
+    NotYetValid {
+        /// When it begins.
+        issued_at: Timestamp,
+    },
     /// It is for another subject than the request's (or the request has none).
-    OtherSubject { statement: String, request: Option<String> },
+    OtherSubject {
+        /// The statement's subject.
+        statement: String,
+        /// The request's subject; `None` when it has none.
+        request: Option<String>,
+    },
     /// The same statement (same digest) was already counted for this request.
     Duplicate,
 }
@@ -395,30 +423,37 @@ impl Statement {
     }
 
     /// Whether the signature verifies with the signer's key named in the statement.
-    pub fn signature_verifies(&self) -> bool {
+    pub(crate) fn signature_verifies(&self) -> bool {
         self.key.verify(&self.signed_bytes(), &self.signature).is_ok()
     }
 
+    /// The signer's public key as the statement writes it (`writ-ed25519-public:<hex>`); not
+    /// yet known to be trusted.
     pub fn signer(&self) -> &str {
         &self.signer
     }
 
+    /// The evidence kind it attests.
     pub fn kind(&self) -> &str {
         &self.kind
     }
 
+    /// The change it is about (for a tool call, [`call_subject`]); never empty.
     pub fn subject(&self) -> &str {
         &self.subject
     }
 
+    /// The evidence item's fields, sorted by name, names unique.
     pub fn fields(&self) -> &[(String, RequestValue)] {
         &self.fields
     }
 
+    /// When it was issued; it is not valid before (give or take [`CLOCK_SKEW_SECONDS`]).
     pub fn issued_at(&self) -> Timestamp {
         self.issued_at
     }
 
+    /// When its validity ends (it is expired at this instant and after).
     pub fn expires_at(&self) -> Timestamp {
         self.expires_at
     }
@@ -464,6 +499,7 @@ pub(crate) fn parse_signature(text: &str) -> Option<Signature> {
 pub struct TrustedSigner {
     /// The public key as written in the trust file.
     pub key_text: String,
+    /// The public key, parsed: statements signed with it are this signer's.
     pub key: VerifyingKey,
     /// The giver of the evidence this signer attests.
     pub principal: Principal,
@@ -482,11 +518,30 @@ pub struct Trust {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TrustError {
     /// Not JSON, or not of the trust file's shape; `at` is the path (`signers[2].principal.id`).
-    Malformed { at: String, message: String },
+    Malformed {
+        /// Where in the file (empty for the whole file).
+        at: String,
+        /// What is wrong there.
+        message: String,
+    },
     /// Entry `entry` (0-based) holds a key that is not a `writ-ed25519-public:` key.
-    BadKey { entry: usize, id: Option<String>, message: String },
+    BadKey {
+        /// The entry's 0-based index in `signers`.
+        entry: usize,
+        /// The id of the principal the entry names, when it names one.
+        id: Option<String>,
+        /// Why the key is not one.
+        message: String,
+    },
     /// Entry `entry` repeats the key of entry `first`.
-    DuplicateKey { entry: usize, first: usize, key: String },
+    DuplicateKey {
+        /// The 0-based index of the repeating entry.
+        entry: usize,
+        /// The 0-based index of the entry that holds the key first.
+        first: usize,
+        /// The repeated key as written.
+        key: String,
+    },
 }
 
 impl fmt::Display for TrustError {
@@ -657,6 +712,7 @@ impl Trust {
         Ok(trust)
     }
 
+    /// Every trusted signer, in the trust file's order.
     pub fn signers(&self) -> &[TrustedSigner] {
         &self.signers
     }
@@ -790,9 +846,11 @@ pub fn now() -> Timestamp {
 pub struct Verified {
     /// `kind`, `fields` and `subject` from the statement; `by` from the trust file.
     pub item: EvidenceItem,
+    /// The statement's digest (`sha256:<hex>`), its name in logs.
     pub digest: String,
     /// The giver's id (from the trust file).
     pub signer: String,
+    /// The statement itself.
     pub statement: Statement,
 }
 
@@ -814,9 +872,11 @@ pub struct Counted {
     /// Its index among the statements given.
     #[serde(skip)]
     pub index: usize,
+    /// The statement's digest (`sha256:<hex>`), its name in logs.
     pub digest: String,
     /// The giver's id, from the trust file.
     pub signer: String,
+    /// The evidence kind it attests.
     pub kind: String,
 }
 
@@ -827,6 +887,7 @@ pub struct Rejected {
     pub index: usize,
     /// Its digest, when it parses.
     pub digest: Option<String>,
+    /// Why it does not count.
     pub reason: Rejection,
 }
 

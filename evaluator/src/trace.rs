@@ -23,15 +23,20 @@ use crate::request::format_duration;
 /// The steps a decision went through, in order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Trace {
+    /// The steps, in the order the procedure took them; the last is [`TraceStep::Decided`].
     pub steps: Vec<TraceStep>,
 }
 
 /// A rule, as cited in traces.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RuleRef {
+    /// The stable rule id (`release/allow/2`).
     pub id: String,
+    /// The file it was written in, as given to the compiler.
     pub file: String,
+    /// The 1-based line of its first character.
     pub line: u32,
+    /// The 1-based column of its first character.
     pub column: u32,
     /// The rule's source text, whitespace collapsed.
     pub text: String,
@@ -65,24 +70,39 @@ impl fmt::Display for RuleRef {
 pub enum TraceStep {
     /// What is being decided.
     Request {
+        /// `start` or `call`.
         action: &'static str,
+        /// The workflow's name as requested.
         workflow: String,
         /// On calls: the call as `tool(arg: value, ...)`.
         call: Option<String>,
         /// `id (kind)` of each principal, initiator first.
         chain: Vec<String>,
+        /// The chain's length minus one.
         depth: usize,
     },
     /// Call step 1 / start step 1: the request fits the policy. Empty `problems` means it does.
-    Fits { problems: Vec<String> },
+    Fits {
+        /// Every way the request does not fit, in words (the decision's reasons).
+        problems: Vec<String>,
+    },
     /// Call step 2 / start step 1: delegation depth.
-    Depth { depth: usize, max_depth: u32, ok: bool },
+    Depth {
+        /// The chain's length minus one.
+        depth: usize,
+        /// The workflow's `max_depth`.
+        max_depth: u32,
+        /// Whether `depth` is within `max_depth`.
+        ok: bool,
+    },
     /// What the request says about its run, as conditions see it (LANGUAGE.md §8–10): each
     /// `path` argument resolved, each `command` argument's simple commands (or why it is
     /// unknown), `cwd`, `time` and the history's length. Recorded only when the call has a
     /// `command` or `path` argument or the request describes its run.
     Run {
+        /// The request's `cwd`, as sent.
         cwd: Option<String>,
+        /// The request's `time`, in RFC 3339 (UTC).
         time: Option<String>,
         /// How many history entries the request carries; `None` when it has no `history`.
         history: Option<usize>,
@@ -93,8 +113,11 @@ pub enum TraceStep {
     },
     /// Call step 3: a deny whose target has the tool. It applies when true or unknown.
     Deny {
+        /// The rule tried.
         rule: RuleRef,
+        /// The condition's value (true when the rule has none).
         result: Tri,
+        /// Whether it applies (its result is not false).
         applies: bool,
         /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
         /// the simple command that decided, the resolved path, the count. Absent when none.
@@ -103,8 +126,11 @@ pub enum TraceStep {
     },
     /// Start step 2: a deny start. It applies when true or unknown.
     DenyStart {
+        /// The rule tried.
         rule: RuleRef,
+        /// The condition's value (true when the rule has none).
         result: Tri,
+        /// Whether it applies (its result is not false).
         applies: bool,
         /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
         /// the simple command that decided, the resolved path, the count. Absent when none.
@@ -113,8 +139,11 @@ pub enum TraceStep {
     },
     /// Call step 4: an allow whose target has the tool. It matches when true.
     Allow {
+        /// The rule tried.
         rule: RuleRef,
+        /// The condition's value (true when the rule has none).
         result: Tri,
+        /// Whether it matches (its result is true).
         matches: bool,
         /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
         /// the simple command that decided, the resolved path, the count. Absent when none.
@@ -125,9 +154,13 @@ pub enum TraceStep {
     /// names any) and its condition is true. The condition is not evaluated when the roles
     /// are not met (`result` is then absent).
     Start {
+        /// The rule tried.
         rule: RuleRef,
+        /// Whether the initiator holds one of the rule's roles (true when it names none).
         roles_met: bool,
+        /// The condition's value (true when the rule has none); `None` when the roles are not met.
         result: Option<Tri>,
+        /// Whether it matches (roles met and result true).
         matches: bool,
         /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
         /// the simple command that decided, the resolved path, the count. Absent when none.
@@ -135,21 +168,35 @@ pub enum TraceStep {
         facts: Vec<String>,
     },
     /// Start step 4: the requested ttl against the workflow's.
-    Ttl { requested: Option<i64>, limit: i64, ok: bool },
+    Ttl {
+        /// The requested ttl in seconds; `None` when the request asks for none.
+        requested: Option<i64>,
+        /// The workflow's ttl in seconds.
+        limit: i64,
+        /// Whether the request is within it.
+        ok: bool,
+    },
     /// Call step 5: one human or service principal's entitlement, with the `may` rules of the
     /// roles it holds that were tried, in order, until one was true.
     Entitlement {
+        /// The principal's id.
         principal: String,
+        /// The principal's kind (human or service).
         #[serde(serialize_with = "kind_str")]
         kind: PrincipalKind,
+        /// The `may` rules tried, in order; the last is the true one when `entitled`.
         tried: Vec<MayTried>,
+        /// Whether one was true.
         entitled: bool,
     },
     /// Call step 6: a `require ... for` rule whose target has the tool. It applies when true or
     /// unknown.
     RequireFor {
+        /// The rule tried.
         rule: RuleRef,
+        /// The condition's value (true when the rule has none).
         result: Tri,
+        /// Whether it applies (its result is not false).
         applies: bool,
         /// What each condition on the run found (`runs`, `runs only`, `under`, `calls`):
         /// the simple command that decided, the resolved path, the count. Absent when none.
@@ -164,39 +211,62 @@ pub enum TraceStep {
         from: String,
         /// The requirement as written: `2 approval by security_reviewer`.
         requirement: String,
+        /// How many items (givers, for `by human` kinds) it asks for.
         need: u32,
+        /// How many counted.
         have: u32,
+        /// The items that counted, in request order.
         counted: Vec<ItemRef>,
+        /// The items of the kind that did not count, each with the first check it failed.
         rejected: Vec<Rejection>,
     },
     /// A path that lacks evidence: the sum of `need - have` over its unmet requirements
     /// (identical requirements merged).
-    Path { rule: RuleRef, lacking: u64 },
+    Path {
+        /// The path's allow or start rule.
+        rule: RuleRef,
+        /// How many items it still lacks.
+        lacking: u64,
+    },
     /// The outcome.
-    Decided { decision: Outcome, rules: Vec<String>, reasons: Vec<String> },
+    Decided {
+        /// As [`crate::Decision::decision`].
+        decision: Outcome,
+        /// As [`crate::Decision::rules`].
+        rules: Vec<String>,
+        /// As [`crate::Decision::reasons`].
+        reasons: Vec<String>,
+    },
 }
 
 /// A `may` rule tried for a principal.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MayTried {
+    /// The `may` rule.
     pub rule: RuleRef,
     /// The role (held by the principal) the entitlement belongs to.
     pub role: String,
+    /// Its condition's value (true when it has none); only true entitles.
     pub result: Tri,
 }
 
 /// An evidence item, by its index in the request's `evidence`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ItemRef {
+    /// The 0-based index in the request's `evidence`.
     pub item: usize,
+    /// The giver's id; `None` when the item has none.
     pub giver: Option<String>,
 }
 
 /// An item of the required kind that did not count, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Rejection {
+    /// The 0-based index in the request's `evidence`.
     pub item: usize,
+    /// The giver's id; `None` when the item has none.
     pub giver: Option<String>,
+    /// The first check it failed.
     pub reason: RejectReason,
 }
 
@@ -208,18 +278,25 @@ pub enum RejectReason {
     /// none).
     WrongSubject,
     /// The item lacks a field the requirement names, or has another value (or type) there.
-    FieldMismatch { field: String },
+    FieldMismatch {
+        /// The field's name.
+        field: String,
+    },
     /// A `by human` kind without `by`.
     NoGiver,
     /// The giver is not a human.
     GiverNotHuman {
+        /// The giver's kind.
         #[serde(serialize_with = "kind_str")]
         kind: PrincipalKind,
     },
     /// The giver is in the chain (no self-approval).
     SelfApproval,
     /// The giver lacks the role the requirement names.
-    GiverLacksRole { role: String },
+    GiverLacksRole {
+        /// The role's name.
+        role: String,
+    },
     /// The giver already counted for this requirement.
     DuplicateGiver,
 }

@@ -31,9 +31,11 @@ const KEYS: [&str; 6] = ["writ_checkpoint", "lines", "last", "at", "signer", "si
 /// A signed checkpoint.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
+    /// How many lines the log had when the checkpoint was signed.
     pub lines: u64,
     /// `sha256:<hex>` of line `lines`; `None` when `lines` is 0.
     pub last: Option<String>,
+    /// When the checkpoint was signed, as it states.
     pub at: Timestamp,
     at_text: String,
     signer: String,
@@ -45,9 +47,15 @@ pub struct Checkpoint {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CheckpointError {
     /// Not a checkpoint.
-    Malformed { message: String },
+    Malformed {
+        /// What is wrong with it.
+        message: String,
+    },
     /// Signed by another key than the one given.
-    OtherSigner { signer: String },
+    OtherSigner {
+        /// The public key the checkpoint names as its signer (`writ-ed25519-public:...`).
+        signer: String,
+    },
     /// The signature does not verify: the checkpoint was altered.
     BadSignature,
 }

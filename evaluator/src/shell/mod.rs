@@ -15,7 +15,7 @@
 //! microseconds; plain words (letters, digits and `-./_=:,+%@^`) skip the word parser.
 //!
 //! **Depth.** The parser recurses once per nested construct, so a line is first measured (see
-//! [`depth`]): a line with few opening characters is parsed on the caller's thread, a line whose
+//! `depth.rs`): a line with few opening characters is parsed on the caller's thread, a line whose
 //! estimated nesting exceeds 256 is unknown unparsed, and any other line is parsed on a thread
 //! with a large stack. The walk over the tree counts nesting itself and stops at 256.
 //!
@@ -40,9 +40,9 @@ use crate::Tri;
 use crate::glob::Glob;
 
 /// Constructs nested deeper than this make a command line unknown (§8).
-pub const MAX_DEPTH: usize = 256;
+pub(crate) const MAX_DEPTH: usize = 256;
 /// `-c` and `eval` command lines nested deeper than this make a command line unknown (§8).
-pub const MAX_SHELL_NESTING: usize = 8;
+pub(crate) const MAX_SHELL_NESTING: usize = 8;
 /// Lines whose [`depth::cheap_bound`] is at most this are parsed on the caller's thread.
 const INLINE_BOUND: usize = 16;
 /// The stack of the thread that parses other lines (reserved, not committed).
@@ -51,6 +51,7 @@ const BIG_STACK: usize = 512 << 20;
 /// A word of a simple command, quotes removed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Word {
+    /// The word as the shell would pass it, quotes and escapes removed.
     pub text: String,
     /// Depends on the environment at run time (§8 "Dynamic words").
     pub dynamic: bool,
@@ -59,12 +60,14 @@ pub struct Word {
 /// One simple command: its words.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimpleCommand {
+    /// The command name and its arguments, in order (leading variable assignments removed).
     pub words: Vec<Word>,
 }
 
 /// Why a command line is unknown.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unknown {
+    /// Why, in words (`constructs nest more than 256 deep`).
     pub reason: String,
 }
 
@@ -81,7 +84,9 @@ fn unknown<T>(reason: impl Into<String>) -> Result<T, Unknown> {
 /// The simple commands of a command line, or why they cannot be known.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommandLine {
+    /// Every simple command the line can run, in textual order.
     Known(Vec<SimpleCommand>),
+    /// The line cannot be read with certainty; conditions over it are unknown (fail closed).
     Unknown(Unknown),
 }
 
@@ -886,7 +891,9 @@ impl<'a> WordState<'a> {
 /// One item of a pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PatternItem {
+    /// A glob (§4) over one word.
     Word(String),
+    /// `...`: any number of words, zero included.
     Rest,
 }
 
@@ -907,6 +914,7 @@ pub struct Pattern {
 }
 
 impl Pattern {
+    /// Compiles the items of a pattern (as written, in order).
     pub fn new(items: Vec<PatternItem>) -> Pattern {
         let items: Vec<Item> = items
             .into_iter()
@@ -940,6 +948,7 @@ impl From<&crate::ir::CommandPatternIr> for Pattern {
 /// The result of a match.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Match {
+    /// The condition's value; unknown when a command that could decide it has a dynamic word.
     pub result: Tri,
     /// The simple command that decided it: for `runs`, the first that matched (true), else
     /// the first unknown; for `runs only`, the first not matched (false), else the first
