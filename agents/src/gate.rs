@@ -35,7 +35,7 @@ pub struct Judgement {
     /// The request as decided, in the JSON of LANGUAGE.md §5.
     pub request: Json,
     /// The same, decoded (what the decision log records).
-    pub decoded: Request,
+    pub decoded: Request<'static>,
     pub decision: Decision,
     /// What signed statements did for a call, when the gate has evidence configured.
     pub evidence: Option<EvidenceUse>,
@@ -112,19 +112,20 @@ impl Gate {
             }
         }
         let mut parsed = Request::from_json(&request.to_string())
+            .map(Request::into_owned)
             .map_err(|e| format!("invalid request: {e}"))?;
         // With evidence, the call's subject (docs/evidence.md): what a statement for this
         // very call names.
         let mut used = None;
         if let Some(evidence) = &self.evidence {
-            parsed.subject = request_call_subject(&parsed);
+            parsed.subject = request_call_subject(&parsed).map(Into::into);
             if let Some(subject) = parsed.subject.clone() {
                 used = Some(add_statements(evidence, &subject, &mut parsed));
             }
         }
         if let Json::Object(fields) = &mut request {
             if let Some(subject) = &parsed.subject {
-                fields.insert("subject".into(), Json::String(subject.clone()));
+                fields.insert("subject".into(), Json::String(subject.to_string()));
             }
             if !parsed.evidence.is_empty() {
                 let items = serde_json::to_value(&parsed.evidence).unwrap_or(Json::Null);

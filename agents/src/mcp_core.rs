@@ -292,7 +292,8 @@ impl Judge<'_> {
 
     fn visible(&self, chain: &[Json]) -> HashSet<String> {
         let request = json!({"action": "call", "workflow": "_", "tool": "_", "chain": chain});
-        let Ok(request) = Request::from_json(&request.to_string()) else {
+        let text = request.to_string();
+        let Ok(request) = Request::from_json(&text) else {
             return HashSet::new();
         };
         let ir = self.gate.policy.ir();

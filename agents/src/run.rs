@@ -572,6 +572,7 @@ impl RunGate<'_> {
             fields.insert("time".into(), Json::String(call.now.to_string()));
         }
         let decoded = Request::from_json(&request.to_string())
+            .map(Request::into_owned)
             .map_err(|e| format!("invalid start request: {e}"))?;
         let decision = self.gate.policy.decide(&decoded);
         Ok(Judgement { request, decoded, decision, evidence: None })

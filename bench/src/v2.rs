@@ -132,14 +132,14 @@ fn load(text: &str) -> Policy {
     }
 }
 
-fn request(json: &str) -> Request {
+fn request(json: &str) -> Request<'static> {
     match Request::from_json(json) {
-        Ok(r) => r,
+        Ok(r) => r.into_owned(),
         Err(e) => panic!("the v2 bench request decodes: {e}"),
     }
 }
 
-fn call(workflow: &str, tool: &str, args: &str, extra: &str) -> Request {
+fn call(workflow: &str, tool: &str, args: &str, extra: &str) -> Request<'static> {
     request(&format!(
         r#"{{"action": "call", "workflow": "{workflow}", "tool": "{tool}", "args": {args}, "chain": {CHAIN}{extra}}}"#
     ))

@@ -227,11 +227,11 @@ impl WritEngine {
         WritEngine { policy: Policy::from_ir(ir).expect("the compiler's IR loads") }
     }
 
-    pub fn prepare(&self, json: &str) -> Request {
+    pub fn prepare<'a>(&self, json: &'a str) -> Request<'a> {
         Request::from_json(json).expect("generated requests are well-formed")
     }
 
-    pub fn decide(&self, request: &Request) -> Outcome {
+    pub fn decide(&self, request: &Request<'_>) -> Outcome {
         self.policy.decide(request).decision
     }
 

@@ -931,7 +931,7 @@ fn summary(ir: &PolicyIr, workflows: &[WorkflowReach]) -> Summary {
 pub fn visible_tools(
     ir: &PolicyIr,
     workflow: &str,
-    chain: &[writ_evaluator::Principal],
+    chain: &[writ_evaluator::Principal<'_>],
 ) -> Result<Vec<ToolReach>, String> {
     let w = ir
         .workflows
@@ -1005,7 +1005,7 @@ impl Analysis<'_> {
 
 /// What a request's principal tells the analysis, or `None` when one of its declared
 /// attributes has the wrong type (which denies every request, §5).
-fn chain_knowledge(ir: &PolicyIr, p: &writ_evaluator::Principal) -> Option<Knowledge> {
+fn chain_knowledge(ir: &PolicyIr, p: &writ_evaluator::Principal<'_>) -> Option<Knowledge> {
     let roles: Vec<RoleId> = p
         .roles
         .iter()
@@ -1026,22 +1026,26 @@ fn chain_knowledge(ir: &PolicyIr, p: &writ_evaluator::Principal) -> Option<Knowl
     Some(Knowledge {
         holds: closure(ir, &roles),
         kind: Some(p.kind),
-        id: Some(p.id.clone()),
+        id: Some(p.id.to_string()),
         attributes: Some(attributes),
         ..Knowledge::default()
     })
 }
 
 /// A request value as a value of type `ty`, or `None` when it does not fit.
-fn request_value(v: &writ_evaluator::RequestValue, ty: &ValueType) -> Option<Value> {
+fn request_value(v: &writ_evaluator::RequestValue<'_>, ty: &ValueType) -> Option<Value> {
     use writ_evaluator::RequestValue as R;
     Some(match (v, ty) {
-        (R::Str(s), ValueType::String) => Value::Str(s.clone()),
-        (R::Str(s), ValueType::Enum(values)) if values.contains(s) => Value::Str(s.clone()),
+        (R::Str(s), ValueType::String) => Value::Str(s.to_string()),
+        (R::Str(s), ValueType::Enum(values)) if values.iter().any(|v| v == s) => {
+            Value::Str(s.to_string())
+        }
         (R::Str(s), ValueType::Duration) => Value::Duration(writ_evaluator::parse_duration(s)?),
         (R::Int(i), ValueType::Int) => Value::Int(*i),
         (R::Bool(b), ValueType::Bool) => Value::Bool(*b),
-        (R::StrList(l), ValueType::StringList) => Value::StringList(l.clone()),
+        (R::StrList(l), ValueType::StringList) => {
+            Value::StringList(l.iter().map(|s| s.to_string()).collect())
+        }
         _ => return None,
     })
 }

@@ -10,7 +10,7 @@ use crate::glob::Glob;
 use crate::ir::{CmpOp, PrincipalKind, RoleId, ToolId, Who};
 use crate::render;
 use crate::request::HistoryEntry;
-use crate::request::{Principal, RequestValue, parse_duration};
+use crate::request::{Principal, RequestValue, Str, parse_duration};
 use crate::shell::{self, CommandLine, Pattern};
 use crate::time::Timestamp;
 
@@ -316,22 +316,45 @@ pub(crate) enum Val<'a> {
     Int(i64),
     Bool(bool),
     Duration(i64),
-    List(&'a [String]),
+    List(ListVal<'a>),
     Kind(PrincipalKind),
+}
+
+/// A list read at decision time: a literal of the policy or a request's list of strings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ListVal<'a> {
+    Policy(&'a [String]),
+    Request(&'a [Str<'a>]),
+}
+
+impl<'a> ListVal<'a> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = &'a str> {
+        let (policy, request) = match self {
+            ListVal::Policy(items) => (items, &[][..]),
+            ListVal::Request(items) => (&[][..], items),
+        };
+        policy.iter().map(String::as_str).chain(request.iter().map(|s| &**s))
+    }
+}
+
+impl PartialEq for ListVal<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
 }
 
 /// What a condition can see.
 #[derive(Clone, Copy)]
 pub(crate) struct Scope<'a> {
-    pub args: &'a [(String, RequestValue)],
-    pub context: &'a [(String, RequestValue)],
-    pub initiator: &'a Principal,
-    pub caller: &'a Principal,
+    pub args: &'a [(Str<'a>, RequestValue<'a>)],
+    pub context: &'a [(Str<'a>, RequestValue<'a>)],
+    pub initiator: &'a Principal<'a>,
+    pub caller: &'a Principal<'a>,
     /// Inside `may` only.
-    pub principal: Option<&'a Principal>,
+    pub principal: Option<&'a Principal<'a>>,
     pub depth: i64,
     /// Whether a principal holds a role (through `extends`).
-    pub holds: &'a dyn Fn(&Principal, RoleId) -> bool,
+    pub holds: &'a dyn Fn(&Principal<'_>, RoleId) -> bool,
     /// The run's facts (§10) and the call's parsed command lines.
     pub run: &'a RunFacts<'a>,
 }
@@ -343,7 +366,7 @@ pub(crate) struct Scope<'a> {
 pub(crate) struct RunFacts<'a> {
     pub cwd: Option<&'a str>,
     pub time: Option<Timestamp>,
-    pub history: Option<&'a [HistoryEntry]>,
+    pub history: Option<&'a [HistoryEntry<'a>]>,
     /// For each history entry, the declared tool it names (`None`: undeclared). Empty when the
     /// policy never counts calls.
     pub history_tools: Vec<Option<ToolId>>,
@@ -372,7 +395,7 @@ impl RunFacts<'_> {
 }
 
 impl<'a> Scope<'a> {
-    fn who(&self, who: Who) -> Option<&'a Principal> {
+    fn who(&self, who: Who) -> Option<&'a Principal<'a>> {
         match who {
             Who::Initiator => Some(self.initiator),
             Who::Caller => Some(self.caller),
@@ -382,21 +405,21 @@ impl<'a> Scope<'a> {
 }
 
 /// Looks `name` up among request values.
-pub(crate) fn lookup<'a>(
-    values: &'a [(String, RequestValue)],
+pub(crate) fn lookup<'a, 'r>(
+    values: &'a [(Str<'r>, RequestValue<'r>)],
     name: &str,
-) -> Option<&'a RequestValue> {
+) -> Option<&'a RequestValue<'r>> {
     values.iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
 /// Reads a request value as a value of `class`; `None` (unknown) when it is not one.
-pub(crate) fn typed(value: &RequestValue, class: Class) -> Option<Val<'_>> {
+pub(crate) fn typed<'a>(value: &'a RequestValue<'_>, class: Class) -> Option<Val<'a>> {
     match (class, value) {
         (Class::Str, RequestValue::Str(s)) => Some(Val::Str(s)),
         (Class::Int, RequestValue::Int(i)) => Some(Val::Int(*i)),
         (Class::Bool, RequestValue::Bool(b)) => Some(Val::Bool(*b)),
         (Class::Duration, RequestValue::Str(s)) => parse_duration(s).map(Val::Duration),
-        (Class::List, RequestValue::StrList(items)) => Some(Val::List(items)),
+        (Class::List, RequestValue::StrList(items)) => Some(Val::List(ListVal::Request(items))),
         _ => None,
     }
 }
@@ -408,7 +431,7 @@ impl Lit {
             Lit::Int(i) => Val::Int(*i),
             Lit::Bool(b) => Val::Bool(*b),
             Lit::Duration(d) => Val::Duration(*d),
-            Lit::List(items) => Val::List(items),
+            Lit::List(items) => Val::List(ListVal::Policy(items)),
             Lit::Kind(k) => Val::Kind(*k),
         }
     }
@@ -559,6 +582,7 @@ pub(crate) fn eval_opt(cond: Option<&CCond>, scope: &Scope<'_>) -> Tri {
 mod tests {
     use super::*;
     use crate::ir::PrincipalKind;
+    use crate::request::Values;
     use Tri::{False as F, True as T, Unknown as U};
 
     const ALL: [Tri; 3] = [F, U, T];
@@ -608,20 +632,20 @@ mod tests {
 
     // --- conditions over a small scope
 
-    fn principal(id: &str, kind: PrincipalKind, roles: &[&str]) -> Principal {
+    fn principal(id: &str, kind: PrincipalKind, roles: &[&str]) -> Principal<'static> {
         Principal {
-            id: id.into(),
+            id: id.to_owned().into(),
             kind,
-            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            roles: roles.iter().map(|r| (*r).to_owned().into()).collect(),
             attrs: vec![("team".into(), RequestValue::Str("web".into()))],
         }
     }
 
     struct Fixture {
-        args: Vec<(String, RequestValue)>,
-        context: Vec<(String, RequestValue)>,
-        initiator: Principal,
-        caller: Principal,
+        args: Values<'static>,
+        context: Values<'static>,
+        initiator: Principal<'static>,
+        caller: Principal<'static>,
     }
 
     fn fixture() -> Fixture {
@@ -644,7 +668,7 @@ mod tests {
 
     fn eval(c: &CCond) -> Tri {
         let f = fixture();
-        let holds = |p: &Principal, r: RoleId| r == 0 && p.roles.iter().any(|x| x == "admin");
+        let holds = |p: &Principal<'_>, r: RoleId| r == 0 && p.roles.iter().any(|x| x == "admin");
         let scope = Scope {
             args: &f.args,
             context: &f.context,
@@ -845,7 +869,7 @@ mod tests {
     #[test]
     fn an_absent_condition_is_true() {
         let f = fixture();
-        let holds = |_: &Principal, _: RoleId| false;
+        let holds = |_: &Principal<'_>, _: RoleId| false;
         let scope = Scope {
             args: &[],
             context: &[],

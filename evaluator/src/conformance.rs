@@ -18,7 +18,8 @@ fn run(corpus: &str, ir: Ir, cases: &str) -> usize {
         let case: serde_json::Value = serde_json::from_str(line).expect("case is JSON");
         let name = case["name"].as_str().unwrap_or("?");
         let expect = &case["expect"];
-        let request = match Request::from_json(&case["request"].to_string()) {
+        let text = case["request"].to_string();
+        let request = match Request::from_json(&text) {
             Ok(request) => request,
             // A malformed request is an error, never a decision (the shape errors of §7).
             Err(_) if expect["decision"] == "error" => continue,

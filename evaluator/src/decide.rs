@@ -23,7 +23,8 @@ use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value, ValueType}
 use crate::policy::{Deny, Policy, RequireFor, Requirement, Rule, Workflow};
 use crate::render;
 use crate::request::{
-    Action, EvidenceItem, Principal, Request, RequestValue, format_duration, parse_duration,
+    Action, EvidenceItem, Principal, Request, RequestValue, Str, Values, format_duration,
+    parse_duration,
 };
 use crate::shell::CommandLine;
 use crate::trace::{
@@ -32,7 +33,7 @@ use crate::trace::{
 
 impl Policy {
     /// Decides a request, by the decision procedure of `docs/language.md`.
-    pub fn decide(&self, req: &Request) -> Decision {
+    pub fn decide(&self, req: &Request<'_>) -> Decision {
         self.decide_with(req, &mut NoTrace)
     }
 
@@ -42,7 +43,7 @@ impl Policy {
     /// every decision made against the same policy even if the caller swaps policies meanwhile.
     pub fn decide_many<'r>(
         &self,
-        requests: impl IntoIterator<Item = &'r Request>,
+        requests: impl IntoIterator<Item = &'r Request<'r>>,
     ) -> Vec<Decision> {
         let requests = requests.into_iter();
         let mut out = Vec::with_capacity(requests.size_hint().0);
@@ -65,13 +66,13 @@ impl Policy {
 
     /// Decides a request and explains how: the same decision as [`Policy::decide`], and the
     /// steps that led to it.
-    pub fn decide_explained(&self, req: &Request) -> (Decision, Trace) {
+    pub fn decide_explained(&self, req: &Request<'_>) -> (Decision, Trace) {
         let mut trace = Trace::default();
         let decision = self.decide_with(req, &mut trace);
         (decision, trace)
     }
 
-    fn decide_with<T: Tracer>(&self, req: &Request, t: &mut T) -> Decision {
+    fn decide_with<T: Tracer>(&self, req: &Request<'_>, t: &mut T) -> Decision {
         t.record(|| self.request_step(req));
         let decision = match &req.action {
             Action::Call { tool, args } => self.decide_call(req, tool, args, t),
@@ -90,9 +91,9 @@ impl Policy {
 
     fn decide_call<T: Tracer>(
         &self,
-        req: &Request,
+        req: &Request<'_>,
         tool_name: &str,
-        args: &[(String, RequestValue)],
+        args: &[(Str<'_>, RequestValue<'_>)],
         t: &mut T,
     ) -> Decision {
         // Step 1: the request fits the policy.
@@ -120,14 +121,14 @@ impl Policy {
         // (LANGUAGE.md §8, §9); reasons and traces show the resolved paths.
         let args_before_resolution = args;
         let resolved = self.resolve_paths(tool, args, req.cwd.as_deref());
-        let args: &[(String, RequestValue)] = &resolved;
+        let args: &[(Str<'_>, RequestValue<'_>)] = &resolved;
         let run = self.run_facts(req, Some((tool, args)));
         if T::ENABLED
             && let Some(step) = self.run_step(req, tool, args_before_resolution, args, &run)
         {
             t.record(|| step);
         }
-        let holds = |p: &Principal, r: RoleId| self.holds(p, r);
+        let holds = |p: &Principal<'_>, r: RoleId| self.holds(p, r);
         let scope = Scope {
             args,
             context: &req.context,
@@ -212,7 +213,7 @@ impl Policy {
         }
 
         // Step 5: delegation never amplifies.
-        let mut unentitled: Vec<(&Principal, Option<&Rule>)> = Vec::new();
+        let mut unentitled: Vec<(&Principal<'_>, Option<&Rule>)> = Vec::new();
         for p in &req.chain {
             if p.kind != PrincipalKind::Agent
                 && let Err(undecided) = self.entitled(tool, p, &scope, t)
@@ -278,16 +279,16 @@ impl Policy {
     fn resolve_paths<'a>(
         &self,
         tool: ToolId,
-        args: &'a [(String, RequestValue)],
+        args: &'a [(Str<'a>, RequestValue<'a>)],
         cwd: Option<&str>,
-    ) -> Cow<'a, [(String, RequestValue)]> {
+    ) -> Cow<'a, [(Str<'a>, RequestValue<'a>)]> {
         let Some(decl) = self.ir.tools.get(tool as usize) else {
             return Cow::Borrowed(args);
         };
         if !decl.params.iter().any(|p| p.ty == ValueType::Path) {
             return Cow::Borrowed(args);
         }
-        let mut out: Option<Vec<(String, RequestValue)>> = None;
+        let mut out: Option<Values<'a>> = None;
         // A tool has few parameters: walk its `path` ones and find each among the arguments
         // (compared by name, no hashing).
         for param in decl.params.iter().filter(|p| p.ty == ValueType::Path) {
@@ -301,8 +302,8 @@ impl Policy {
             };
             let replacement = match crate::path::resolve(text, cwd) {
                 Some(Cow::Borrowed(_)) => continue,
-                Some(Cow::Owned(resolved)) => RequestValue::Str(resolved),
-                None => RequestValue::Other(serde_json::Value::String(text.clone())),
+                Some(Cow::Owned(resolved)) => RequestValue::Str(Cow::Owned(resolved)),
+                None => RequestValue::Other(serde_json::Value::String(text.to_string())),
             };
             if let Some(slot) = out.get_or_insert_with(|| args.to_vec()).get_mut(i) {
                 slot.1 = replacement;
@@ -315,13 +316,13 @@ impl Policy {
     /// when some condition counts calls), and the call's `command` arguments, parsed.
     fn run_facts<'a>(
         &self,
-        req: &'a Request,
-        call: Option<(ToolId, &'a [(String, RequestValue)])>,
+        req: &'a Request<'a>,
+        call: Option<(ToolId, &'a [(Str<'a>, RequestValue<'a>)])>,
     ) -> RunFacts<'a> {
         let history = req.history.as_deref();
         let history_tools = match history {
             Some(entries) if self.history_horizon != HistoryHorizon::Nothing => {
-                entries.iter().map(|e| self.tools_by_name.get(e.tool.as_str()).copied()).collect()
+                entries.iter().map(|e| self.tools_by_name.get(&*e.tool).copied()).collect()
             }
             _ => Vec::new(),
         };
@@ -334,7 +335,7 @@ impl Policy {
                     if let RequestValue::Str(text) = value
                         && *name == param.name
                     {
-                        commands.push((name.as_str(), crate::shell::parse(text)));
+                        commands.push((&**name, crate::shell::parse(text)));
                     }
                 }
             }
@@ -347,7 +348,7 @@ impl Policy {
         &self,
         tool: ToolId,
         tool_name: &str,
-        args: &[(String, RequestValue)],
+        args: &[(Str<'_>, RequestValue<'_>)],
         problems: &mut Vec<String>,
     ) {
         let (Some(decl), Some(params)) =
@@ -356,7 +357,7 @@ impl Policy {
             return;
         };
         for (name, value) in args {
-            match params.get(name.as_str()).and_then(|&p| decl.params.get(p as usize)) {
+            match params.get(&**name).and_then(|&p| decl.params.get(p as usize)) {
                 None => problems.push(format!("{tool_name} has no argument `{name}`")),
                 Some(param) if !render::fits(&param.ty, value) => problems.push(format!(
                     "argument `{name}` of {tool_name} must be {}; {}",
@@ -370,7 +371,7 @@ impl Policy {
 
     /// Step 1 checks shared by calls and starts: declared attributes of the chain's principals
     /// and declared context values have their types; somebody in the chain is accountable.
-    fn check_request(&self, req: &Request, problems: &mut Vec<String>) {
+    fn check_request(&self, req: &Request<'_>, problems: &mut Vec<String>) {
         if req.chain.is_empty() {
             problems.push("the chain is empty".to_owned());
         }
@@ -378,7 +379,7 @@ impl Policy {
             for (name, value) in &p.attrs {
                 if let Some(decl) = self
                     .attributes_by_name
-                    .get(name.as_str())
+                    .get(&**name)
                     .and_then(|&a| self.ir.attributes.get(a as usize))
                     && !render::fits(&decl.ty, value)
                 {
@@ -392,10 +393,8 @@ impl Policy {
             }
         }
         for (name, value) in &req.context {
-            if let Some(decl) = self
-                .contexts_by_name
-                .get(name.as_str())
-                .and_then(|&c| self.ir.contexts.get(c as usize))
+            if let Some(decl) =
+                self.contexts_by_name.get(&**name).and_then(|&c| self.ir.contexts.get(c as usize))
                 && !render::fits(&decl.ty, value)
             {
                 problems.push(format!(
@@ -430,14 +429,14 @@ impl Policy {
     }
 
     /// Depth within the workflow's `max_depth`: the depth as a condition value, or `None`.
-    fn check_depth<T: Tracer>(&self, req: &Request, wf: &Workflow, t: &mut T) -> Option<i64> {
+    fn check_depth<T: Tracer>(&self, req: &Request<'_>, wf: &Workflow, t: &mut T) -> Option<i64> {
         let depth = req.depth();
         let ok = depth <= wf.max_depth as usize;
         t.record(|| TraceStep::Depth { depth, max_depth: wf.max_depth, ok });
         ok.then(|| i64::try_from(depth).unwrap_or(i64::MAX))
     }
 
-    fn depth_reason(&self, req: &Request, wf: &Workflow) -> String {
+    fn depth_reason(&self, req: &Request<'_>, wf: &Workflow) -> String {
         format!("depth {} exceeds max_depth {} of {}", req.depth(), wf.max_depth, req.workflow)
     }
 
@@ -446,7 +445,7 @@ impl Policy {
     fn entitled<T: Tracer>(
         &self,
         tool: ToolId,
-        p: &Principal,
+        p: &Principal<'_>,
         scope: &Scope<'_>,
         t: &mut T,
     ) -> Result<(), Option<&Rule>> {
@@ -483,7 +482,7 @@ impl Policy {
             }
         }
         t.record(|| TraceStep::Entitlement {
-            principal: p.id.clone(),
+            principal: p.id.to_string(),
             kind: p.kind,
             tried,
             entitled,
@@ -494,7 +493,7 @@ impl Policy {
     // -----------------------------------------------------------------------------------------
     // Starts
 
-    fn decide_start<T: Tracer>(&self, req: &Request, ttl: Option<i64>, t: &mut T) -> Decision {
+    fn decide_start<T: Tracer>(&self, req: &Request<'_>, ttl: Option<i64>, t: &mut T) -> Decision {
         // Step 1: the request fits the policy; depth.
         let mut problems = Vec::new();
         let workflow = self.workflow(&req.workflow, &mut problems);
@@ -513,7 +512,7 @@ impl Policy {
         };
 
         let run = self.run_facts(req, None);
-        let holds = |p: &Principal, r: RoleId| self.holds(p, r);
+        let holds = |p: &Principal<'_>, r: RoleId| self.holds(p, r);
         let scope = Scope {
             args: &[],
             context: &req.context,
@@ -624,7 +623,7 @@ impl Policy {
     /// requirements every path needs too. `what` names the action in reasons.
     fn evidence<'p, T: Tracer>(
         &'p self,
-        req: &Request,
+        req: &Request<'_>,
         paths: impl Iterator<Item = (&'p Rule, &'p [Requirement])> + Clone,
         extras: impl Iterator<Item = &'p RequireFor> + Clone,
         what: impl Fn() -> String,
@@ -746,7 +745,7 @@ impl Policy {
     /// tracing, every item counted or rejected).
     fn count<T: Tracer>(
         &self,
-        req: &Request,
+        req: &Request<'_>,
         r: &Requirement,
         path: &Rule,
         from: &Rule,
@@ -781,7 +780,7 @@ impl Policy {
     /// at `stop_at` when given.
     fn count_items(
         &self,
-        req: &Request,
+        req: &Request<'_>,
         r: &Requirement,
         stop_at: Option<u32>,
         mut log: Option<&mut ItemLog>,
@@ -806,12 +805,13 @@ impl Policy {
                     }
                     have = have.saturating_add(1);
                     if let Some(log) = log.as_deref_mut() {
-                        log.counted.push(ItemRef { item: i, giver: giver.map(|g| g.id.clone()) });
+                        log.counted
+                            .push(ItemRef { item: i, giver: giver.map(|g| g.id.to_string()) });
                     }
                 }
                 Err(reject) => {
                     if let Some(log) = log.as_deref_mut() {
-                        log.rejected.push((i, giver.map(|g| g.id.clone()), reject));
+                        log.rejected.push((i, giver.map(|g| g.id.to_string()), reject));
                     }
                 }
             }
@@ -822,10 +822,10 @@ impl Policy {
     /// Whether one item of the requirement's kind counts for it.
     fn qualify<'r>(
         &self,
-        req: &'r Request,
+        req: &'r Request<'r>,
         kind: &EvidenceKindIr,
         r: &Requirement,
-        item: &'r EvidenceItem,
+        item: &'r EvidenceItem<'r>,
         givers: &GiverSet<'r>,
     ) -> Result<(), Reject> {
         if kind.bound {
@@ -897,10 +897,10 @@ impl Policy {
     /// `command` or `path` argument and the request does not describe its run.
     fn run_step(
         &self,
-        req: &Request,
+        req: &Request<'_>,
         tool: ToolId,
-        given: &[(String, RequestValue)],
-        resolved: &[(String, RequestValue)],
+        given: &[(Str<'_>, RequestValue<'_>)],
+        resolved: &[(Str<'_>, RequestValue<'_>)],
         run: &RunFacts<'_>,
     ) -> Option<TraceStep> {
         let mut paths = Vec::new();
@@ -934,7 +934,7 @@ impl Policy {
             return None;
         }
         Some(TraceStep::Run {
-            cwd: req.cwd.clone(),
+            cwd: req.cwd.as_deref().map(str::to_owned),
             time: req.time.map(|t| t.to_string()),
             history: req.history.as_ref().map(Vec::len),
             paths,
@@ -942,14 +942,14 @@ impl Policy {
         })
     }
 
-    fn request_step(&self, req: &Request) -> TraceStep {
+    fn request_step(&self, req: &Request<'_>) -> TraceStep {
         let (action, call) = match &req.action {
             Action::Call { tool, args } => ("call", Some(render::call(self, tool, args))),
             Action::Start { .. } => ("start", None),
         };
         TraceStep::Request {
             action,
-            workflow: req.workflow.clone(),
+            workflow: req.workflow.to_string(),
             call,
             chain: req.chain.iter().map(|p| format!("{} ({})", p.id, p.kind.as_str())).collect(),
             depth: req.depth(),
@@ -993,7 +993,7 @@ fn lacks_value(undecided: Option<&Rule>) -> String {
 
 /// Whether an evidence item's field equals a requirement's value. A value of another type
 /// (or not a writ value) never matches.
-fn field_matches(value: &RequestValue, want: &Value) -> bool {
+fn field_matches(value: &RequestValue<'_>, want: &Value) -> bool {
     match (want, value) {
         (Value::Str(a), RequestValue::Str(b)) => a == b,
         (Value::Int(a), RequestValue::Int(b)) => a == b,

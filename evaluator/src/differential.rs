@@ -1456,7 +1456,7 @@ struct Case {
 /// A generated request: its JSON text and what it decodes to.
 struct Generated {
     text: String,
-    req: Request,
+    req: Request<'static>,
     /// Changed after decoding, in a way JSON cannot say (so `text` is not `req`).
     edited: bool,
 }
@@ -1476,7 +1476,7 @@ fn case(policy_tape: &[u32], request_tapes: &[Vec<u32>]) -> Result<Case, String>
         let mut t = Tape::new(tape);
         let (json, bad) = request(&mut t, &ir, &windows);
         let text = json.to_string();
-        let mut req = match (Request::from_json(&text), bad) {
+        let mut req = match (Request::from_json(&text).map(Request::into_owned), bad) {
             (Ok(req), false) => req,
             (Err(_), true) => {
                 malformed.push(text);
@@ -1603,7 +1603,7 @@ fn step(d: &Decision, is_call: bool) -> &'static str {
 
 /// The v2 leaves (`runs`, `runs only`, `under`, comparisons of `path` arguments, `calls`)
 /// of the conditions of rules that target the tool `req` calls, with their kind.
-fn v2_leaves<'i>(ir: &'i PolicyIr, req: &Request) -> Vec<(&'static str, &'i Cond)> {
+fn v2_leaves<'i>(ir: &'i PolicyIr, req: &Request<'_>) -> Vec<(&'static str, &'i Cond)> {
     let Action::Call { tool, .. } = &req.action else { return Vec::new() };
     let Some(t) = ir.tools.iter().position(|x| x.name == *tool) else { return Vec::new() };
     let t = t as ToolId;
@@ -1792,7 +1792,8 @@ fn differential_reference_passes_the_conformance_corpus() {
         for line in cases.lines().filter(|l| !l.trim().is_empty()) {
             let case: J = serde_json::from_str(line).expect("case is JSON");
             let name = case["name"].as_str().unwrap_or("?");
-            let Ok(req) = Request::from_json(&case["request"].to_string()) else {
+            let text = case["request"].to_string();
+            let Ok(req) = Request::from_json(&text) else {
                 assert_eq!(case["expect"]["decision"], "error", "{name}: request does not decode");
                 count += 1;
                 continue;

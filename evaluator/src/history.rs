@@ -146,8 +146,8 @@ mod tests {
         Timestamp::parse(text).ok()
     }
 
-    fn entry(tool: &str, when: Option<&str>) -> HistoryEntry {
-        HistoryEntry { tool: tool.to_owned(), at: when.and_then(at) }
+    fn entry(tool: &str, when: Option<&str>) -> HistoryEntry<'static> {
+        HistoryEntry { tool: tool.to_owned().into(), at: when.and_then(at) }
     }
 
     fn both(
@@ -248,7 +248,7 @@ mod tests {
     #[ignore = "a timing, meaningful in release builds"]
     fn a_thousand_entries_are_fast() {
         let now = at("2026-12-02T16:00:00Z");
-        let h: Vec<HistoryEntry> = (0..1000)
+        let h: Vec<HistoryEntry<'static>> = (0..1000)
             .map(|i| HistoryEntry {
                 tool: if i % 3 == 0 { "deploy".into() } else { "fs.read".into() },
                 at: now
@@ -268,7 +268,7 @@ mod tests {
         assert!(each < std::time::Duration::from_micros(20), "{each:?}");
     }
 
-    fn history() -> impl Strategy<Value = Vec<HistoryEntry>> {
+    fn history() -> impl Strategy<Value = Vec<HistoryEntry<'static>>> {
         let base = at("2026-12-02T16:00:00Z").map_or(0, Timestamp::as_unix_nanos);
         prop::collection::vec(
             (
@@ -277,7 +277,7 @@ mod tests {
                 0i32..3,
             )
                 .prop_map(move |(tool, offset, nanos)| HistoryEntry {
-                    tool: tool.to_owned(),
+                    tool: tool.to_owned().into(),
                     at: offset.and_then(|s| {
                         Timestamp::from_unix_nanos(
                             base + i128::from(s) * NANOS + i128::from(nanos) - 1,

@@ -134,7 +134,7 @@ impl Mask {
 
     /// The request as JSON ([`Request::to_json`]'s shape) with the masked values replaced,
     /// and the paths that masked something (none: the JSON is unchanged).
-    pub fn apply(&self, request: &Request) -> (serde_json::Value, Vec<&str>) {
+    pub fn apply(&self, request: &Request<'_>) -> (serde_json::Value, Vec<&str>) {
         let mut value = serde_json::to_value(request).unwrap_or_default();
         let mut masked = Vec::new();
         for (path, keys) in &self.paths {
@@ -226,7 +226,7 @@ impl<W: Write> DecisionLog<W> {
     /// unique, and ordered by time).
     pub fn record(
         &mut self,
-        request: &Request,
+        request: &Request<'_>,
         decision: &Decision,
         policy_hash: &str,
     ) -> io::Result<String> {
@@ -239,7 +239,7 @@ impl<W: Write> DecisionLog<W> {
     /// and for callers that hand out the id before logging).
     pub fn record_with(
         &mut self,
-        request: &Request,
+        request: &Request<'_>,
         decision: &Decision,
         policy_hash: &str,
         at: SystemTime,
@@ -253,7 +253,7 @@ impl<W: Write> DecisionLog<W> {
     /// were added to the request's evidence (none: no `statements` field).
     pub fn record_statements(
         &mut self,
-        request: &Request,
+        request: &Request<'_>,
         decision: &Decision,
         policy_hash: &str,
         at: SystemTime,
@@ -334,7 +334,7 @@ struct Entry<'a> {
     prev: Option<&'a str>,
     request: String,
     policy: &'a str,
-    request_value: &'a Request,
+    request_value: &'a Request<'a>,
     decision: &'a Decision,
     mode: Mode,
     /// The mask paths that replaced a value of this request.
@@ -346,7 +346,7 @@ struct Entry<'a> {
 impl Serialize for Entry<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let call_tool = match &self.request_value.action {
-            Action::Call { tool, .. } => Some(tool.as_str()),
+            Action::Call { tool, .. } => Some(&**tool),
             Action::Start { .. } => None,
         };
         let mut map = s.serialize_map(None)?;
@@ -383,13 +383,13 @@ impl Serialize for Entry<'_> {
 }
 
 /// The request's chain; its ids replaced with [`MASKED`] when they are masked.
-struct Chain<'a>(&'a Request, bool);
+struct Chain<'a>(&'a Request<'a>, bool);
 
 impl Serialize for Chain<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.chain.iter().map(|p| {
             let mut m = serde_json::Map::new();
-            let id = if self.1 { MASKED } else { p.id.as_str() };
+            let id = if self.1 { MASKED } else { &*p.id };
             m.insert("id".into(), id.into());
             m.insert("kind".into(), p.kind.as_str().into());
             m

@@ -422,10 +422,10 @@ impl Policy {
     }
 
     /// The roles a principal holds, through `extends`. Undeclared role names are ignored.
-    pub(crate) fn role_set(&self, p: &Principal) -> RoleSet {
+    pub(crate) fn role_set(&self, p: &Principal<'_>) -> RoleSet {
         let mut set = RoleSet::empty(self.closure.len());
         for name in &p.roles {
-            if let Some(&r) = self.roles_by_name.get(name.as_str())
+            if let Some(&r) = self.roles_by_name.get(&**name)
                 && let Some(closure) = self.closure.get(r as usize)
             {
                 set.union_with(closure);
@@ -436,10 +436,10 @@ impl Policy {
 
     /// Whether a principal holds `role` (directly or through `extends`), without building its
     /// whole role set.
-    pub(crate) fn holds(&self, p: &Principal, role: RoleId) -> bool {
+    pub(crate) fn holds(&self, p: &Principal<'_>, role: RoleId) -> bool {
         p.roles.iter().any(|name| {
             self.roles_by_name
-                .get(name.as_str())
+                .get(&**name)
                 .and_then(|&r| self.closure.get(r as usize))
                 .is_some_and(|c| c.contains(role))
         })
@@ -1194,7 +1194,7 @@ impl Builder {
                         ));
                     };
                     let param = params
-                        .get(name.as_str())
+                        .get(&**name)
                         .and_then(|&p| tool.params.get(p as usize))
                         .ok_or_else(|| {
                             perr(

@@ -37,11 +37,11 @@ use crate::ir::{
     Operand, PolicyIr, PrincipalKind, RequireForRuleIr, RoleId, RuleMeta, ToolIr, Value, ValueType,
     Who, WorkflowIr,
 };
-use crate::request::{Action, Principal, Request, RequestValue, format_duration};
+use crate::request::{Action, Principal, Request, RequestValue, Str, Values, format_duration};
 use crate::shell::{self, CommandLine};
 
 /// Decides `request` against `ir`, LANGUAGE.md §5 step by step.
-pub fn decide(ir: &PolicyIr, request: &Request) -> Decision {
+pub fn decide(ir: &PolicyIr, request: &Request<'_>) -> Decision {
     match &request.action {
         Action::Call { tool, args } => decide_call(ir, request, tool, args),
         Action::Start { ttl_seconds } => decide_start(ir, request, *ttl_seconds),
@@ -53,9 +53,9 @@ pub fn decide(ir: &PolicyIr, request: &Request) -> Decision {
 
 fn decide_call(
     ir: &PolicyIr,
-    req: &Request,
+    req: &Request<'_>,
     tool_name: &str,
-    args: &[(String, RequestValue)],
+    args: &[(Str<'_>, RequestValue<'_>)],
 ) -> Decision {
     // Step 1: the request fits the policy (every problem is reported).
     let mut problems = Vec::new();
@@ -123,7 +123,7 @@ fn decide_call(
     if !applying.is_empty() {
         return deny(
             ir,
-            applying.iter().map(|(meta, _, _)| Arc::from(meta.id.as_str())).collect(),
+            applying.iter().map(|(meta, _, _)| Arc::from(meta.id.as_ref())).collect(),
             applying.iter().map(|(meta, because, r)| deny_reason(meta, because, *r)).collect(),
         );
     }
@@ -189,7 +189,7 @@ fn decide_call(
         }
     }
     if !reasons.is_empty() {
-        return deny(ir, matched.iter().map(|a| Arc::from(a.meta.id.as_str())).collect(), reasons);
+        return deny(ir, matched.iter().map(|a| Arc::from(a.meta.id.as_ref())).collect(), reasons);
     }
 
     // Step 6: evidence. The `require ... for` rules whose target has the tool and whose
@@ -215,7 +215,7 @@ fn decide_call(
 // ---------------------------------------------------------------------------------------------
 // Starts
 
-fn decide_start(ir: &PolicyIr, req: &Request, ttl: Option<i64>) -> Decision {
+fn decide_start(ir: &PolicyIr, req: &Request<'_>, ttl: Option<i64>) -> Decision {
     // Step 1: the request fits the policy; depth.
     let mut problems = Vec::new();
     let workflow = ir.workflows.iter().find(|w| w.name == req.workflow);
@@ -255,7 +255,7 @@ fn decide_start(ir: &PolicyIr, req: &Request, ttl: Option<i64>) -> Decision {
     if !applying.is_empty() {
         return deny(
             ir,
-            applying.iter().map(|(meta, _, _)| Arc::from(meta.id.as_str())).collect(),
+            applying.iter().map(|(meta, _, _)| Arc::from(meta.id.as_ref())).collect(),
             applying.iter().map(|(meta, because, r)| deny_reason(meta, because, *r)).collect(),
         );
     }
@@ -320,7 +320,7 @@ fn decide_start(ir: &PolicyIr, req: &Request, ttl: Option<i64>) -> Decision {
 /// tests that measure how often generated conditions decide; `None` on a start or an unknown
 /// tool.
 #[cfg(test)]
-pub(crate) fn call_condition(ir: &PolicyIr, req: &Request, cond: &Cond) -> Option<bool> {
+pub(crate) fn call_condition(ir: &PolicyIr, req: &Request<'_>, cond: &Cond) -> Option<bool> {
     let Action::Call { tool, args } = &req.action else { return None };
     let decl = ir.tools.iter().find(|t| t.name == *tool)?;
     let resolved = resolve_args(decl, args, req.cwd.as_deref());
@@ -336,7 +336,7 @@ pub(crate) fn call_condition(ir: &PolicyIr, req: &Request, cond: &Cond) -> Optio
 /// arguments (paths resolved against `cwd`) on a call, none on a start; `given(ITEM)` counts the
 /// request's evidence by §5 step 6's rules. `writ verify` checks every counterexample with this
 /// (and the request's decision with [`crate::Policy::decide`]) before it reports one.
-pub fn claim_condition(ir: &PolicyIr, req: &Request, cond: &Cond) -> crate::Tri {
+pub fn claim_condition(ir: &PolicyIr, req: &Request<'_>, cond: &Cond) -> crate::Tri {
     let (decl, resolved) = match &req.action {
         Action::Call { tool, args } => match ir.tools.iter().find(|t| t.name == *tool) {
             Some(decl) => (Some(decl), resolve_args(decl, args, req.cwd.as_deref())),
@@ -357,7 +357,7 @@ pub fn claim_condition(ir: &PolicyIr, req: &Request, cond: &Cond) -> crate::Tri 
 
 /// The checks shared by calls and starts: declared attributes of the chain's principals and
 /// declared context values have their declared types; someone in the chain is accountable.
-fn request_problems(ir: &PolicyIr, req: &Request, problems: &mut Vec<String>) {
+fn request_problems(ir: &PolicyIr, req: &Request<'_>, problems: &mut Vec<String>) {
     if req.chain.is_empty() {
         problems.push("the chain is empty".to_owned());
     }
@@ -396,7 +396,7 @@ fn request_problems(ir: &PolicyIr, req: &Request, problems: &mut Vec<String>) {
 }
 
 /// Whether a request value has the declared type.
-fn fits(ty: &ValueType, value: &RequestValue) -> bool {
+fn fits(ty: &ValueType, value: &RequestValue<'_>) -> bool {
     match ty {
         ValueType::String => matches!(value, RequestValue::Str(_)),
         ValueType::Int => matches!(value, RequestValue::Int(_)),
@@ -407,7 +407,7 @@ fn fits(ty: &ValueType, value: &RequestValue) -> bool {
         },
         ValueType::StringList => matches!(value, RequestValue::StrList(_)),
         ValueType::Enum(variants) => match value {
-            RequestValue::Str(s) => variants.contains(s),
+            RequestValue::Str(s) => variants.iter().any(|v| v == s),
             _ => false,
         },
         ValueType::Command | ValueType::Path => matches!(value, RequestValue::Str(_)),
@@ -447,7 +447,7 @@ fn seconds(text: &str) -> Option<i64> {
 
 /// The roles `p` holds, in declaration order: the declared roles it names, and every role
 /// they extend, found by walking `extends` until nothing new turns up.
-fn roles_of(ir: &PolicyIr, p: &Principal) -> Vec<RoleId> {
+fn roles_of(ir: &PolicyIr, p: &Principal<'_>) -> Vec<RoleId> {
     let mut held: Vec<RoleId> = Vec::new();
     for name in &p.roles {
         for (i, role) in ir.roles.iter().enumerate() {
@@ -474,7 +474,7 @@ fn roles_of(ir: &PolicyIr, p: &Principal) -> Vec<RoleId> {
     held
 }
 
-fn holds(ir: &PolicyIr, p: &Principal, role: RoleId) -> bool {
+fn holds(ir: &PolicyIr, p: &Principal<'_>, role: RoleId) -> bool {
     roles_of(ir, p).contains(&role)
 }
 
@@ -538,16 +538,16 @@ enum Val {
 #[derive(Clone, Copy)]
 struct Env<'a> {
     ir: &'a PolicyIr,
-    req: &'a Request,
+    req: &'a Request<'a>,
     /// The tool called (arguments are read with its parameter types); `None` on starts.
     tool: Option<&'a ToolIr>,
-    args: &'a [(String, RequestValue)],
+    args: &'a [(Str<'a>, RequestValue<'a>)],
     /// Inside `may` only.
-    principal: Option<&'a Principal>,
+    principal: Option<&'a Principal<'a>>,
 }
 
 impl<'a> Env<'a> {
-    fn who(&self, who: Who) -> Option<&'a Principal> {
+    fn who(&self, who: Who) -> Option<&'a Principal<'a>> {
         match who {
             Who::Initiator => self.req.chain.first(),
             Who::Caller => self.req.chain.last(),
@@ -669,7 +669,7 @@ fn read(env: &Env<'_>, op: &Operand) -> Option<Val> {
             let (_, value) = p.attrs.iter().find(|(k, _)| *k == decl.name)?;
             typed(&decl.ty, value)
         }
-        Operand::Id(who) => Some(Val::Str(env.who(*who)?.id.clone())),
+        Operand::Id(who) => Some(Val::Str(env.who(*who)?.id.to_string())),
         Operand::Kind(who) => Some(Val::Kind(env.who(*who)?.kind)),
         Operand::Depth => Some(Val::Int(env.req.chain.len() as i64 - 1)),
         Operand::Calls(calls) => {
@@ -711,7 +711,7 @@ fn read(env: &Env<'_>, op: &Operand) -> Option<Val> {
 fn command_line(env: &Env<'_>, op: &Operand) -> Option<CommandLine> {
     let Operand::Arg(name) = op else { return None };
     match env.args.iter().find(|(k, _)| k == name) {
-        Some((_, RequestValue::Str(text))) => Some(shell::parse(text)),
+        Some((_, RequestValue::Str(text))) => Some(shell::parse(&text)),
         _ => None,
     }
 }
@@ -762,20 +762,21 @@ fn resolve_path(path: &str, cwd: Option<&str>) -> Option<String> {
 }
 
 /// The call's arguments with `path` arguments resolved; an unresolvable one is not a string.
-fn resolve_args(
+fn resolve_args<'a>(
     tool: &ToolIr,
-    args: &[(String, RequestValue)],
+    args: &[(Str<'a>, RequestValue<'a>)],
     cwd: Option<&str>,
-) -> Vec<(String, RequestValue)> {
+) -> Values<'a> {
     args.iter()
         .map(|(name, value)| {
             let is_path = tool.params.iter().any(|p| p.name == *name && p.ty == ValueType::Path);
             match value {
-                RequestValue::Str(text) if is_path => match resolve_path(text, cwd) {
-                    Some(resolved) => (name.clone(), RequestValue::Str(resolved)),
-                    None => {
-                        (name.clone(), RequestValue::Other(serde_json::Value::String(text.clone())))
-                    }
+                RequestValue::Str(text) if is_path => match resolve_path(&text, cwd) {
+                    Some(resolved) => (name.clone(), RequestValue::Str(resolved.into())),
+                    None => (
+                        name.clone(),
+                        RequestValue::Other(serde_json::Value::String(text.to_string())),
+                    ),
                 },
                 _ => (name.clone(), value.clone()),
             }
@@ -795,16 +796,18 @@ fn literal_val(v: &Value) -> Val {
 }
 
 /// A request value read as a value of the declared type; `None` when it does not fit.
-fn typed(ty: &ValueType, value: &RequestValue) -> Option<Val> {
+fn typed(ty: &ValueType, value: &RequestValue<'_>) -> Option<Val> {
     if !fits(ty, value) {
         return None;
     }
     match (ty, value) {
         (ValueType::Duration, RequestValue::Str(s)) => seconds(s).map(Val::Duration),
-        (_, RequestValue::Str(s)) => Some(Val::Str(s.clone())),
+        (_, RequestValue::Str(s)) => Some(Val::Str(s.to_string())),
         (_, RequestValue::Int(i)) => Some(Val::Int(*i)),
         (_, RequestValue::Bool(b)) => Some(Val::Bool(*b)),
-        (_, RequestValue::StrList(items)) => Some(Val::List(items.clone())),
+        (_, RequestValue::StrList(items)) => {
+            Some(Val::List(items.iter().map(|i| i.to_string()).collect()))
+        }
         (_, RequestValue::Other(_)) => None,
     }
 }
@@ -833,7 +836,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 /// whose requirements every path needs too.
 fn evidence(
     ir: &PolicyIr,
-    req: &Request,
+    req: &Request<'_>,
     paths: &[(&RuleMeta, &[EvidenceRequirementIr])],
     extras: &[(&RuleMeta, &[EvidenceRequirementIr])],
     what: &str,
@@ -851,7 +854,7 @@ fn evidence(
             return Decision {
                 decision: Outcome::Allow,
                 missing: Vec::new(),
-                rules: vec![Arc::from(rule.id.as_str())],
+                rules: vec![Arc::from(rule.id.as_ref())],
                 reasons: Vec::new(),
                 ttl_seconds: ttl_on_allow,
                 policy: Arc::from(ir.hash.as_str()),
@@ -898,11 +901,11 @@ fn evidence(
     let unmet: Vec<&Need<'_>> = needs.iter().filter(|n| n.have < n.count).collect();
     // The path's rule, then the `require ... for` rules that state an unmet requirement, in
     // source order.
-    let mut rules: Vec<Arc<str>> = vec![Arc::from(rule.id.as_str())];
+    let mut rules: Vec<Arc<str>> = vec![Arc::from(rule.id.as_ref())];
     for (from, _) in extras {
         let contributes = unmet.iter().any(|n| n.from.iter().any(|m| m.id == from.id));
         if contributes && !rules.iter().any(|id| **id == *from.id) {
-            rules.push(Arc::from(from.id.as_str()));
+            rules.push(Arc::from(from.id.as_ref()));
         }
     }
     let mut missing = Vec::new();
@@ -953,7 +956,7 @@ fn same_requirement(a: &EvidenceRequirementIr, b: &EvidenceRequirementIr) -> boo
 /// The items of the request that meet requirement `r`: of its kind; for a `bound` kind with
 /// the request's subject; with the fields it names; for a `by human` kind given by a human
 /// not in the chain who holds the role it names, each giver counted once.
-fn count(ir: &PolicyIr, req: &Request, r: &EvidenceRequirementIr) -> u32 {
+fn count(ir: &PolicyIr, req: &Request<'_>, r: &EvidenceRequirementIr) -> u32 {
     let kind = &ir.evidence[r.evidence as usize];
     let mut items: u32 = 0;
     let mut givers: Vec<&str> = Vec::new();
@@ -995,7 +998,7 @@ fn count(ir: &PolicyIr, req: &Request, r: &EvidenceRequirementIr) -> u32 {
             {
                 continue;
             }
-            if !givers.contains(&giver.id.as_str()) {
+            if !givers.contains(&giver.id.as_ref()) {
                 givers.push(&giver.id);
             }
         } else {
@@ -1007,7 +1010,7 @@ fn count(ir: &PolicyIr, req: &Request, r: &EvidenceRequirementIr) -> u32 {
 
 /// Whether an evidence item's field has the value a requirement names (a value of another
 /// type never does).
-fn field_equals(value: &RequestValue, want: &Value) -> bool {
+fn field_equals(value: &RequestValue<'_>, want: &Value) -> bool {
     match (want, value) {
         (Value::Str(a), RequestValue::Str(b)) => a == b,
         (Value::Int(a), RequestValue::Int(b)) => a == b,
@@ -1038,7 +1041,7 @@ fn source_key(meta: &RuleMeta) -> (&str, u32, u32) {
     (meta.file.as_str(), meta.line, meta.column)
 }
 
-fn depth_reason(req: &Request, wf: &WorkflowIr) -> String {
+fn depth_reason(req: &Request<'_>, wf: &WorkflowIr) -> String {
     format!("depth {} exceeds max_depth {} of {}", req.chain.len() - 1, wf.max_depth, req.workflow)
 }
 
@@ -1079,7 +1082,7 @@ fn type_text(ty: &ValueType) -> String {
     }
 }
 
-fn found_text(value: &RequestValue) -> String {
+fn found_text(value: &RequestValue<'_>) -> String {
     match value {
         RequestValue::Other(_) => format!("found {value} ({})", value.describe()),
         _ => format!("found {value}"),
@@ -1089,7 +1092,7 @@ fn found_text(value: &RequestValue) -> String {
 use writ_stdx::quote;
 
 /// `deploy(env: "prod", service: "api")`: declared arguments in parameter order.
-fn render_call(tool: &ToolIr, args: &[(String, RequestValue)]) -> String {
+fn render_call(tool: &ToolIr, args: &[(Str<'_>, RequestValue<'_>)]) -> String {
     if args.is_empty() {
         return tool.name.clone();
     }

@@ -4,12 +4,12 @@ use std::fmt::Write;
 
 use crate::ir::{CallsIr, CommandPatternIr, PatternItemIr, ValueType};
 use crate::policy::{Policy, Requirement};
-use crate::request::{RequestValue, format_duration, parse_duration};
+use crate::request::{RequestValue, Str, format_duration, parse_duration};
 use crate::shell::SimpleCommand;
 
 /// Whether a request value has the declared type (a duration is a string in duration syntax;
 /// an enumeration value is one of its strings).
-pub(crate) fn fits(ty: &ValueType, value: &RequestValue) -> bool {
+pub(crate) fn fits(ty: &ValueType, value: &RequestValue<'_>) -> bool {
     match (ty, value) {
         (ValueType::String, RequestValue::Str(_)) => true,
         (ValueType::Int, RequestValue::Int(_)) => true,
@@ -46,7 +46,7 @@ pub(crate) fn type_text(ty: &ValueType) -> String {
 }
 
 /// `found "qa"`, `found 3.0 (a number that is not an integer)`.
-pub(crate) fn found_text(value: &RequestValue) -> String {
+pub(crate) fn found_text(value: &RequestValue<'_>) -> String {
     match value {
         RequestValue::Other(_) => format!("found {value} ({})", value.describe()),
         _ => format!("found {value}"),
@@ -57,14 +57,14 @@ pub(crate) use writ_stdx::quote;
 
 /// `deploy(env: "prod", service: "api")`: the tool and the arguments given, in the tool's
 /// parameter order (undeclared ones last, in request order); just `tool` without arguments.
-pub(crate) fn call(policy: &Policy, tool: &str, args: &[(String, RequestValue)]) -> String {
+pub(crate) fn call(policy: &Policy, tool: &str, args: &[(Str<'_>, RequestValue<'_>)]) -> String {
     let mut out = String::from(tool);
     if args.is_empty() {
         return out;
     }
     out.push('(');
     let mut first = true;
-    let mut put = |out: &mut String, name: &str, value: &RequestValue| {
+    let mut put = |out: &mut String, name: &str, value: &RequestValue<'_>| {
         if !first {
             out.push_str(", ");
         }

@@ -40,6 +40,7 @@
 //! means absent; a `history` of `[]` is present and empty (every `calls(...)` is 0), which is
 //! not the same as no `history` (every `calls(...)` is unknown).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
@@ -49,43 +50,51 @@ use crate::ir::PrincipalKind;
 use crate::json::{Json, Path};
 use crate::time::Timestamp;
 
-/// A decoded request.
+/// A string of a request: borrowed from the JSON text when the text spells it without escapes
+/// (the fast path of [`Request::from_json`] never copies such a string), owned otherwise.
+pub type Str<'a> = Cow<'a, str>;
+
+/// The values of `args`, `attrs`, `context` or evidence `fields`, by key, in request order.
+pub type Values<'a> = Vec<(Str<'a>, RequestValue<'a>)>;
+
+/// A decoded request. Its strings borrow from the JSON text it was decoded from (`'a`) where
+/// they can; [`Request::into_owned`] makes one that outlives the text.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Request {
+pub struct Request<'a> {
     /// A start or a call, with what is specific to each.
-    pub action: Action,
+    pub action: Action<'a>,
     /// The workflow's name; an undeclared one is denied (step 1).
-    pub workflow: String,
+    pub workflow: Str<'a>,
     /// Never empty. `chain[0]` is the initiator, the last element the caller.
-    pub chain: Vec<Principal>,
+    pub chain: Vec<Principal<'a>>,
     /// A digest of the change the request is about; bound evidence must carry the same.
-    pub subject: Option<String>,
+    pub subject: Option<Str<'a>>,
     /// The review evidence given, in request order; items that do not count are ignored (see
     /// "Counting evidence" in `docs/language.md`).
-    pub evidence: Vec<EvidenceItem>,
+    pub evidence: Vec<EvidenceItem<'a>>,
     /// Context values, as given (`null` ones dropped), in request order.
-    pub context: Vec<(String, RequestValue)>,
+    pub context: Values<'a>,
     /// The run's working directory (§9, §10): starts with `/`, kept as sent (not resolved).
-    pub cwd: Option<String>,
+    pub cwd: Option<Str<'a>>,
     /// When the request is made (§10).
     pub time: Option<Timestamp>,
     /// The calls the run made before, oldest first (§10). `None` (no `history`) is not
     /// `Some(vec![])` (a run that has called nothing yet).
-    pub history: Option<Vec<HistoryEntry>>,
+    pub history: Option<Vec<HistoryEntry<'a>>>,
 }
 
 /// One earlier call of the run (§10).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HistoryEntry {
+pub struct HistoryEntry<'a> {
     /// The tool called, by name (possibly one the policy does not declare).
-    pub tool: String,
+    pub tool: Str<'a>,
     /// When it was called.
     pub at: Option<Timestamp>,
 }
 
 /// What the request asks for.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Action {
+pub enum Action<'a> {
     /// Start a run of the workflow.
     Start {
         /// The requested credential lifetime, in seconds.
@@ -94,55 +103,133 @@ pub enum Action {
     /// Call a tool inside a run of the workflow.
     Call {
         /// The tool's name; an undeclared one is denied (step 1).
-        tool: String,
+        tool: Str<'a>,
         /// The arguments, as given (`null` ones dropped), in request order.
-        args: Vec<(String, RequestValue)>,
+        args: Values<'a>,
     },
 }
 
 /// A principal of the chain, or the giver of an evidence item.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Principal {
+pub struct Principal<'a> {
     /// The identity, compared byte for byte (decoding refuses an empty one, one with
     /// surrounding whitespace or control characters).
-    pub id: String,
+    pub id: Str<'a>,
     /// Human, service or agent: what rules and delegation treat it as.
     pub kind: PrincipalKind,
     /// Role names as given; names the policy does not declare are ignored when deciding.
-    pub roles: Vec<String>,
+    pub roles: Vec<Str<'a>>,
     /// Attributes as given (`null` ones dropped), in request order.
-    pub attrs: Vec<(String, RequestValue)>,
+    pub attrs: Values<'a>,
 }
 
 /// One item of review evidence.
 #[derive(Clone, Debug, PartialEq)]
-pub struct EvidenceItem {
+pub struct EvidenceItem<'a> {
     /// The evidence kind's name; items of undeclared kinds never count.
-    pub kind: String,
+    pub kind: Str<'a>,
     /// The giver (for `by human` kinds; ignored on other kinds).
-    pub by: Option<Principal>,
+    pub by: Option<Principal<'a>>,
     /// The change the item is about; an item of a `bound` kind counts only when this equals
     /// the request's `subject` (`None` never does).
-    pub subject: Option<String>,
+    pub subject: Option<Str<'a>>,
     /// Fields as given (`null` ones dropped), in request order.
-    pub fields: Vec<(String, RequestValue)>,
+    pub fields: Values<'a>,
 }
 
 /// A value in `args`, `attrs`, `context` or evidence `fields`. See the module documentation for
 /// what [`RequestValue::Other`] means.
 #[derive(Clone, Debug, PartialEq)]
-pub enum RequestValue {
+pub enum RequestValue<'a> {
     /// A string; also the JSON form of durations (`"30m"`) and enumeration values.
-    Str(String),
+    Str(Str<'a>),
     /// A JSON integer within `i64`.
     Int(i64),
     /// A JSON boolean.
     Bool(bool),
     /// A list whose elements are all strings (`[]` included).
-    StrList(Vec<String>),
+    StrList(Vec<Str<'a>>),
     /// Well-formed JSON that is not a writ value: a number that is not a 64-bit integer, an
     /// object, or a list holding anything but strings.
     Other(serde_json::Value),
+}
+
+/// A string that outlives the text it was decoded from.
+fn owned(s: Str<'_>) -> Str<'static> {
+    Cow::Owned(s.into_owned())
+}
+
+fn owned_values(values: Values<'_>) -> Values<'static> {
+    values.into_iter().map(|(k, v)| (owned(k), v.into_owned())).collect()
+}
+
+impl Request<'_> {
+    /// The same request, with every string owned: one that outlives the JSON text it was
+    /// decoded from (to keep, or to send to another thread).
+    pub fn into_owned(self) -> Request<'static> {
+        Request {
+            action: match self.action {
+                Action::Start { ttl_seconds } => Action::Start { ttl_seconds },
+                Action::Call { tool, args } => {
+                    Action::Call { tool: owned(tool), args: owned_values(args) }
+                }
+            },
+            workflow: owned(self.workflow),
+            chain: self.chain.into_iter().map(Principal::into_owned).collect(),
+            subject: self.subject.map(owned),
+            evidence: self.evidence.into_iter().map(EvidenceItem::into_owned).collect(),
+            context: owned_values(self.context),
+            cwd: self.cwd.map(owned),
+            time: self.time,
+            history: self.history.map(|h| h.into_iter().map(HistoryEntry::into_owned).collect()),
+        }
+    }
+}
+
+impl HistoryEntry<'_> {
+    /// The same entry, with its tool's name owned.
+    pub fn into_owned(self) -> HistoryEntry<'static> {
+        HistoryEntry { tool: owned(self.tool), at: self.at }
+    }
+}
+
+impl Principal<'_> {
+    /// The same principal, with every string owned.
+    pub fn into_owned(self) -> Principal<'static> {
+        Principal {
+            id: owned(self.id),
+            kind: self.kind,
+            roles: self.roles.into_iter().map(owned).collect(),
+            attrs: owned_values(self.attrs),
+        }
+    }
+}
+
+impl EvidenceItem<'_> {
+    /// The same item, with every string owned.
+    pub fn into_owned(self) -> EvidenceItem<'static> {
+        EvidenceItem {
+            kind: owned(self.kind),
+            by: self.by.map(Principal::into_owned),
+            subject: self.subject.map(owned),
+            fields: owned_values(self.fields),
+        }
+    }
+}
+
+impl RequestValue<'_> {
+    /// The same value, with every string owned.
+    pub fn into_owned(self) -> RequestValue<'static> {
+        match self {
+            RequestValue::Str(s) => RequestValue::Str(owned(s)),
+            RequestValue::Int(i) => RequestValue::Int(i),
+            RequestValue::Bool(b) => RequestValue::Bool(b),
+            RequestValue::StrList(items) => {
+                RequestValue::StrList(items.into_iter().map(owned).collect())
+            }
+            RequestValue::Other(v) => RequestValue::Other(v),
+        }
+    }
 }
 
 /// A request that is not valid JSON or does not fit the schema.
@@ -221,9 +308,10 @@ impl RequestError {
     }
 }
 
-impl Request {
-    /// Decodes a request from JSON text.
-    pub fn from_json(text: &str) -> Result<Request, RequestError> {
+impl<'a> Request<'a> {
+    /// Decodes a request from JSON text. Strings spelt without escapes are borrowed from
+    /// `text` on the fast path (see [`Request::into_owned`]).
+    pub fn from_json(text: &'a str) -> Result<Request<'a>, RequestError> {
         match fast::decode_str(text) {
             Some(request) => Ok(request),
             None => Request::from_slice_general(text.as_bytes()),
@@ -231,7 +319,7 @@ impl Request {
     }
 
     /// Decodes a request from JSON bytes (which must be UTF-8).
-    pub fn from_slice(bytes: &[u8]) -> Result<Request, RequestError> {
+    pub fn from_slice(bytes: &'a [u8]) -> Result<Request<'a>, RequestError> {
         match fast::decode(bytes) {
             Some(request) => Ok(request),
             None => Request::from_slice_general(bytes),
@@ -241,7 +329,7 @@ impl Request {
     /// The general decoder: a JSON tree (duplicate keys kept), checked, then read field by
     /// field in a fixed order so that every error names the first problem. `from_slice` tries
     /// the fast path first and comes here when the request is anything but plain.
-    fn from_slice_general(bytes: &[u8]) -> Result<Request, RequestError> {
+    fn from_slice_general(bytes: &[u8]) -> Result<Request<'a>, RequestError> {
         decode_request(Json::parse(bytes).map_err(parse_error)?, &mut IgnoredKeys::default())
     }
 
@@ -249,7 +337,7 @@ impl Request {
     /// (`evidance`, `chain[0].rolse`) is an error ([`RequestErrorKind::UnknownKey`], naming the
     /// closest key the schema has) instead of being ignored: `writ eval --strict`,
     /// `writ serve --strict`. Another error found first is reported first.
-    pub fn from_slice_strict(bytes: &[u8]) -> Result<Request, RequestError> {
+    pub fn from_slice_strict(bytes: &[u8]) -> Result<Request<'a>, RequestError> {
         let json = Json::parse(bytes).map_err(parse_error)?;
         let mut unknown = IgnoredKeys::default();
         let request = decode_request(json, &mut unknown);
@@ -265,7 +353,10 @@ impl Request {
 
     /// Decodes with [`Request::from_slice`] or [`Request::from_slice_strict`], as `unknown`
     /// says.
-    pub fn from_slice_with(bytes: &[u8], unknown: UnknownKeys) -> Result<Request, RequestError> {
+    pub fn from_slice_with(
+        bytes: &'a [u8],
+        unknown: UnknownKeys,
+    ) -> Result<Request<'a>, RequestError> {
         match unknown {
             UnknownKeys::Ignore => Request::from_slice(bytes),
             UnknownKeys::Reject => Request::from_slice_strict(bytes),
@@ -285,12 +376,12 @@ impl Request {
     }
 
     /// The first principal of the chain: the accountable identity that set the work going.
-    pub fn initiator(&self) -> Option<&Principal> {
+    pub fn initiator(&self) -> Option<&Principal<'a>> {
         self.chain.first()
     }
 
     /// The last principal of the chain: who makes this request.
-    pub fn caller(&self) -> Option<&Principal> {
+    pub fn caller(&self) -> Option<&Principal<'a>> {
         self.chain.last()
     }
 
@@ -306,14 +397,14 @@ impl Request {
     }
 }
 
-impl Principal {
+impl<'a> Principal<'a> {
     /// A principal with no roles and no attributes.
-    pub fn new(id: impl Into<String>, kind: PrincipalKind) -> Principal {
+    pub fn new(id: impl Into<Str<'a>>, kind: PrincipalKind) -> Principal<'a> {
         Principal { id: id.into(), kind, roles: Vec::new(), attrs: Vec::new() }
     }
 }
 
-impl RequestValue {
+impl RequestValue<'_> {
     /// What kind of value this is, for messages.
     pub fn describe(&self) -> &'static str {
         match self {
@@ -334,11 +425,11 @@ impl RequestValue {
     }
 }
 
-impl fmt::Display for RequestValue {
+impl fmt::Display for RequestValue<'_> {
     /// The value as JSON (compact; long values are shortened).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
-            RequestValue::Str(s) => serde_json::Value::from(s.as_str()).to_string(),
+            RequestValue::Str(s) => serde_json::Value::from(&**s).to_string(),
             RequestValue::Int(i) => i.to_string(),
             RequestValue::Bool(b) => b.to_string(),
             RequestValue::StrList(items) => serde_json::Value::from(items.clone()).to_string(),
@@ -516,9 +607,9 @@ fn optional_object(path: &Path<'_>, json: Option<Json>) -> Result<Entries, Reque
     }
 }
 
-fn string(path: &Path<'_>, json: Json) -> Result<String, RequestError> {
+fn string(path: &Path<'_>, json: Json) -> Result<Str<'static>, RequestError> {
     match json {
-        Json::Str(s) => Ok(s),
+        Json::Str(s) => Ok(Cow::Owned(s)),
         other => Err(expected(path, "a string", &other)),
     }
 }
@@ -535,14 +626,17 @@ fn required<'a>(
     }
 }
 
-fn optional_string(path: &Path<'_>, json: Option<Json>) -> Result<Option<String>, RequestError> {
+fn optional_string(
+    path: &Path<'_>,
+    json: Option<Json>,
+) -> Result<Option<Str<'static>>, RequestError> {
     match json {
         None | Some(Json::Null) => Ok(None),
         Some(json) => string(path, json).map(Some),
     }
 }
 
-fn decode_request(json: Json, unknown: &mut IgnoredKeys) -> Result<Request, RequestError> {
+fn decode_request(json: Json, unknown: &mut IgnoredKeys) -> Result<Request<'static>, RequestError> {
     let root = Path::Root;
     let entries = match json {
         Json::Object(entries) => entries,
@@ -654,7 +748,7 @@ fn decode_request(json: Json, unknown: &mut IgnoredKeys) -> Result<Request, Requ
 
     let cwd = match cwd {
         None | Some(Json::Null) => None,
-        Some(Json::Str(s)) if s.starts_with('/') => Some(s),
+        Some(Json::Str(s)) if s.starts_with('/') => Some(Cow::Owned(s)),
         Some(other) => return Err(expected_one_of(&Path::Key(&root, "cwd"), ABSOLUTE, &other)),
     };
     let time = optional_timestamp(&Path::Key(&root, "time"), time)?;
@@ -682,7 +776,7 @@ const ABSOLUTE: &str = "an absolute path (a string starting with `/`)";
 const TIMESTAMP: &str = "an RFC 3339 timestamp such as \"2026-12-02T16:00:00Z\"";
 
 /// §7: an empty `subject` is absent.
-fn non_empty(subject: Option<String>) -> Option<String> {
+fn non_empty(subject: Option<Str<'_>>) -> Option<Str<'_>> {
     subject.filter(|s| !s.is_empty())
 }
 
@@ -735,7 +829,7 @@ fn history_entry(
     path: &Path<'_>,
     json: Json,
     unknown: &mut IgnoredKeys,
-) -> Result<HistoryEntry, RequestError> {
+) -> Result<HistoryEntry<'static>, RequestError> {
     let entries = object(path, json)?;
     let mut tool = None;
     let mut at = None;
@@ -760,7 +854,7 @@ pub(crate) fn principal(
     path: &Path<'_>,
     json: Json,
     unknown: &mut IgnoredKeys,
-) -> Result<Principal, RequestError> {
+) -> Result<Principal<'static>, RequestError> {
     let entries = object(path, json)?;
     let mut id = None;
     let mut kind = None;
@@ -812,7 +906,7 @@ fn evidence_item(
     path: &Path<'_>,
     json: Json,
     unknown: &mut IgnoredKeys,
-) -> Result<EvidenceItem, RequestError> {
+) -> Result<EvidenceItem<'static>, RequestError> {
     let entries = object(path, json)?;
     let mut kind = None;
     let mut by = None;
@@ -845,14 +939,17 @@ fn evidence_item(
 
 /// The values of an object, `null` ones dropped. Never fails: a value that is not a writ
 /// value is kept as [`RequestValue::Other`].
-pub(crate) fn values(entries: Entries) -> Vec<(String, RequestValue)> {
-    entries.into_iter().filter_map(|(key, json)| value(json).map(|v| (key, v))).collect()
+pub(crate) fn values(entries: Entries) -> Values<'static> {
+    entries
+        .into_iter()
+        .filter_map(|(key, json)| value(json).map(|v| (Cow::Owned(key), v)))
+        .collect()
 }
 
-pub(crate) fn value(json: Json) -> Option<RequestValue> {
+pub(crate) fn value(json: Json) -> Option<RequestValue<'static>> {
     Some(match json {
         Json::Null => return None,
-        Json::Str(s) => RequestValue::Str(s),
+        Json::Str(s) => RequestValue::Str(Cow::Owned(s)),
         Json::Int(i) => RequestValue::Int(i),
         Json::Bool(b) => RequestValue::Bool(b),
         Json::Array(items) if items.iter().all(|i| matches!(i, Json::Str(_))) => {
@@ -860,7 +957,7 @@ pub(crate) fn value(json: Json) -> Option<RequestValue> {
                 items
                     .into_iter()
                     .filter_map(|i| match i {
-                        Json::Str(s) => Some(s),
+                        Json::Str(s) => Some(Cow::Owned(s)),
                         _ => None,
                     })
                     .collect(),
@@ -873,7 +970,7 @@ pub(crate) fn value(json: Json) -> Option<RequestValue> {
 // ---------------------------------------------------------------------------------------------
 // Encoding (the same schema)
 
-struct Pairs<'a>(&'a [(String, RequestValue)]);
+struct Pairs<'a>(&'a [(Str<'a>, RequestValue<'a>)]);
 
 impl Serialize for Pairs<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -885,7 +982,7 @@ impl Serialize for Pairs<'_> {
     }
 }
 
-impl Serialize for RequestValue {
+impl Serialize for RequestValue<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             RequestValue::Str(v) => s.serialize_str(v),
@@ -903,7 +1000,7 @@ impl Serialize for RequestValue {
     }
 }
 
-impl Serialize for Principal {
+impl Serialize for Principal<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Principal", 4)?;
         st.serialize_field("id", &self.id)?;
@@ -918,7 +1015,7 @@ impl Serialize for Principal {
     }
 }
 
-impl Serialize for EvidenceItem {
+impl Serialize for EvidenceItem<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("EvidenceItem", 4)?;
         st.serialize_field("kind", &self.kind)?;
@@ -935,7 +1032,7 @@ impl Serialize for EvidenceItem {
     }
 }
 
-impl Serialize for HistoryEntry {
+impl Serialize for HistoryEntry<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("HistoryEntry", 2)?;
         st.serialize_field("tool", &self.tool)?;
@@ -946,7 +1043,7 @@ impl Serialize for HistoryEntry {
     }
 }
 
-impl Serialize for Request {
+impl Serialize for Request<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Request", 12)?;
         match &self.action {

@@ -51,7 +51,7 @@ use serde_json::{Map, Value};
 use crate::bundle::{self, KeyError};
 use crate::json::{Json, Path};
 use crate::log::digest;
-use crate::request::{self, EvidenceItem, Principal, Request, RequestValue};
+use crate::request::{self, EvidenceItem, Principal, Request, RequestValue, Str, Values};
 use crate::time::Timestamp;
 
 /// The version of the statement format (`writ_statement`).
@@ -87,7 +87,7 @@ pub struct Statement {
     kind: String,
     subject: String,
     /// Sorted by key, keys unique.
-    fields: Vec<(String, RequestValue)>,
+    fields: Values<'static>,
     issued_at_text: String,
     issued_at: Timestamp,
     expires_at_text: String,
@@ -221,14 +221,14 @@ impl Statement {
         key: &SigningKey,
         kind: &str,
         subject: &str,
-        fields: Vec<(String, RequestValue)>,
+        fields: Values<'static>,
         issued_at: Timestamp,
         expires_at: Timestamp,
     ) -> Option<Statement> {
         if kind.is_empty() || subject.is_empty() || expires_at < issued_at {
             return None;
         }
-        let mut sorted: Vec<(String, RequestValue)> = Vec::with_capacity(fields.len());
+        let mut sorted: Values<'_> = Vec::with_capacity(fields.len());
         for (name, value) in fields {
             if matches!(value, RequestValue::Other(_)) {
                 return None;
@@ -390,7 +390,7 @@ impl Statement {
         let fields: Map<String, Value> = self
             .fields
             .iter()
-            .map(|(k, v)| (k.clone(), serde_json::to_value(v).unwrap_or(Value::Null)))
+            .map(|(k, v)| (k.to_string(), serde_json::to_value(v).unwrap_or(Value::Null)))
             .collect();
         map.insert("fields".into(), Value::Object(fields));
         map.insert("issued_at".into(), self.issued_at_text.clone().into());
@@ -444,7 +444,7 @@ impl Statement {
     }
 
     /// The evidence item's fields, sorted by name, names unique.
-    pub fn fields(&self) -> &[(String, RequestValue)] {
+    pub fn fields(&self) -> &[(Str<'_>, RequestValue<'_>)] {
         &self.fields
     }
 
@@ -502,7 +502,7 @@ pub struct TrustedSigner {
     /// The public key, parsed: statements signed with it are this signer's.
     pub key: VerifyingKey,
     /// The giver of the evidence this signer attests.
-    pub principal: Principal,
+    pub principal: Principal<'static>,
     /// The kinds it may attest; `None`: any kind.
     pub may_attest: Option<Vec<String>>,
 }
@@ -655,7 +655,7 @@ impl Trust {
                 Some(other) => {
                     return Err(TrustError::BadKey {
                         entry,
-                        id: Some(principal.id),
+                        id: Some(principal.id.into_owned()),
                         message: format!("expected a string, found {}", other.describe()),
                     });
                 }
@@ -664,7 +664,7 @@ impl Trust {
             let parsed = bundle::parse_verifying_key(&key_text).map_err(|message: KeyError| {
                 TrustError::BadKey {
                     entry,
-                    id: Some(principal.id.clone()),
+                    id: Some(principal.id.to_string()),
                     message: message.to_string(),
                 }
             })?;
@@ -757,7 +757,7 @@ impl Trust {
             && !kinds.contains(&statement.kind)
         {
             return Err(Rejection::NotAttestable {
-                signer: signer.principal.id.clone(),
+                signer: signer.principal.id.to_string(),
                 kind: statement.kind,
             });
         }
@@ -770,12 +770,12 @@ impl Trust {
         }
         let digest = statement.digest();
         let item = EvidenceItem {
-            kind: statement.kind.clone(),
+            kind: statement.kind.clone().into(),
             by: Some(signer.principal.clone()),
-            subject: Some(statement.subject.clone()),
+            subject: Some(statement.subject.clone().into()),
             fields: statement.fields.clone(),
         };
-        Ok(Verified { item, digest, signer: signer.principal.id.clone(), statement })
+        Ok(Verified { item, digest, signer: signer.principal.id.to_string(), statement })
     }
 
     /// Verifies `statements` for `request` (its `subject`, at `now`) and appends an evidence
@@ -845,7 +845,7 @@ pub fn now() -> Timestamp {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verified {
     /// `kind`, `fields` and `subject` from the statement; `by` from the trust file.
-    pub item: EvidenceItem,
+    pub item: EvidenceItem<'static>,
     /// The statement's digest (`sha256:<hex>`), its name in logs.
     pub digest: String,
     /// The giver's id (from the trust file).
@@ -905,15 +905,15 @@ pub struct Rejected {
 pub fn call_subject(
     workflow: &str,
     tool: &str,
-    args: &[(String, RequestValue)],
+    args: &[(Str<'_>, RequestValue<'_>)],
     cwd: Option<&str>,
 ) -> String {
-    let mut sorted: Vec<&(String, RequestValue)> = args.iter().collect();
+    let mut sorted: Vec<&(Str<'_>, RequestValue<'_>)> = args.iter().collect();
     sorted.sort_by(|(a, _), (b, _)| a.as_bytes().cmp(b.as_bytes()));
     let mut arg_map = Map::new();
     for (name, value) in sorted {
         let value = serde_json::to_value(value).unwrap_or(Value::Null);
-        arg_map.insert(name.clone(), canonical_value(value));
+        arg_map.insert(name.to_string(), canonical_value(value));
     }
     let mut map = Map::new();
     map.insert("workflow".into(), workflow.into());
@@ -926,7 +926,7 @@ pub fn call_subject(
 }
 
 /// The subject of a request that is a call (see [`call_subject`]); `None` for a start.
-pub fn request_call_subject(request: &Request) -> Option<String> {
+pub fn request_call_subject(request: &Request<'_>) -> Option<String> {
     match &request.action {
         crate::Action::Call { tool, args } => {
             Some(call_subject(&request.workflow, tool, args, request.cwd.as_deref()))

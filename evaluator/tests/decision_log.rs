@@ -15,7 +15,7 @@ use writ_evaluator::log::{
 };
 use writ_evaluator::{Decision, Missing, Outcome, Request};
 
-fn call() -> Request {
+fn call() -> Request<'static> {
     Request::from_json(
         r#"{"action": "call", "workflow": "release", "tool": "deploy",
             "args": {"env": "prod"},
@@ -26,7 +26,7 @@ fn call() -> Request {
     .unwrap()
 }
 
-fn start() -> Request {
+fn start() -> Request<'static> {
     Request::from_json(
         r#"{"action": "start", "workflow": "release", "ttl": "30m",
             "chain": [{"id": "ada", "kind": "human"}]}"#,

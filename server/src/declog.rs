@@ -91,7 +91,7 @@ impl Checkpoints {
 
 /// One decision to log.
 pub struct Record {
-    pub request: Request,
+    pub request: Request<'static>,
     pub decision: Decision,
     pub at: SystemTime,
     pub id: String,

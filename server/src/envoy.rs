@@ -524,7 +524,7 @@ async fn call(
     };
     // With held statements, the call's subject (docs/evidence.md), as the proxy computes it.
     if state.evidence.is_some() {
-        request.subject = writ_evaluator::statement::request_call_subject(&request);
+        request.subject = writ_evaluator::statement::request_call_subject(&request).map(Into::into);
     }
     let decided = decide_request(state, run.as_deref(), request).await;
     respond(state, decided, &json!({"tool": tool, "workflow": workflow}))
@@ -566,8 +566,8 @@ fn no_workflow(state: &State) -> CheckResponse {
 
 /// The assembled request, decoded as `/v1/decide` decodes a body. A principal that the claims
 /// made wrong is the token's fault (401); anything else is the message's (400).
-fn decode(state: &State, request: &Json) -> Result<Request, Box<CheckResponse>> {
-    Request::from_json(&request.to_string()).map_err(|e| {
+fn decode(state: &State, request: &Json) -> Result<Request<'static>, Box<CheckResponse>> {
+    Request::from_json(&request.to_string()).map(Request::into_owned).map_err(|e| {
         let why = if e.field.starts_with("chain") {
             Refusal::Unauthenticated
         } else {

@@ -114,7 +114,7 @@ fn no_policy(state: &State) -> Response {
 /// Counts and logs a decision; its id.
 async fn record(
     state: &State,
-    request: Request,
+    request: Request<'_>,
     decision: Decision,
     statements: Vec<Counted>,
 ) -> String {
@@ -122,6 +122,9 @@ async fn record(
     let at = SystemTime::now();
     let id = new_id(at);
     if let Some(log) = &state.log {
+        // The log's writer thread outlives the request's text: its strings are copied here,
+        // and only when a log is kept.
+        let request = request.into_owned();
         log.send(Record { request, decision, at, id: id.clone(), statements }).await;
     }
     id
@@ -130,7 +133,7 @@ async fn record(
 /// With `--trust`: adds the held statements for the request's subject that verify now to its
 /// evidence; those counted. A store that fails gives none (the decision stays as it would be
 /// without them), reported on standard error.
-async fn add_held(state: &State, request: &mut Request) -> Vec<Counted> {
+async fn add_held(state: &State, request: &mut Request<'_>) -> Vec<Counted> {
     if state.evidence.is_some() && state.signed_evidence_only == SignedOnly::Yes {
         request.evidence.clear();
     }
@@ -165,12 +168,12 @@ fn run_id(headers: &HeaderMap) -> Result<Option<String>, RequestError> {
 
 /// Decides `request`: as sent, or bound to its run. The request as decided (with the run's
 /// `time` and `history`) and the decision.
-async fn decide_one(
+async fn decide_one<'a>(
     state: &State,
     policy: &Policy,
     run: Option<&str>,
-    request: Request,
-) -> (Request, Decision) {
+    request: Request<'a>,
+) -> (Request<'a>, Decision) {
     match run {
         None => {
             let decision = policy.decide(&request);
@@ -210,7 +213,7 @@ pub(crate) struct Answered {
 pub(crate) async fn decide_request(
     state: &State,
     run: Option<&str>,
-    mut request: Request,
+    mut request: Request<'_>,
 ) -> Result<Answered, NotDecided> {
     let statements = add_held(state, &mut request).await;
     if run.is_some()
@@ -493,7 +496,9 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Entries<'a> {
 }
 
 /// `{"workflow": NAME, "chain": [...]}`: the workflow and the decoded chain.
-fn tools_body(body: &[u8]) -> Result<(String, Vec<writ_evaluator::Principal>), RequestError> {
+fn tools_body(
+    body: &[u8],
+) -> Result<(String, Vec<writ_evaluator::Principal<'static>>), RequestError> {
     use RequestErrorKind::{DuplicateKey, Missing, Syntax, UnknownKey, WrongType};
     let fail = |kind, field: &str, message: String| RequestError::new(kind, field, message);
     let entries = match serde_json::from_slice::<Entries<'_>>(body) {
@@ -532,7 +537,7 @@ fn tools_body(body: &[u8]) -> Result<(String, Vec<writ_evaluator::Principal>), R
         Json::String(workflow.clone()),
         chain.get()
     );
-    Ok((workflow, Request::from_json(&request)?.chain))
+    Ok((workflow, Request::from_json(&request)?.into_owned().chain))
 }
 
 async fn tools(
@@ -555,7 +560,7 @@ async fn tools(
     };
     let Some(loaded) = state.policy.load_full() else { return no_policy(&state) };
     if let Some(id) = &run {
-        let initiator = chain.first().map_or("", |p| p.id.as_str());
+        let initiator = chain.first().map_or("", |p| &*p.id);
         if let Some(refused) = tools_run_check(&state, id, &workflow, initiator).await {
             return refused;
         }

@@ -49,8 +49,8 @@ pub struct Runs {
 
 /// A request as it was decided (its `time` and `history` filled in for a run) and what writ
 /// decided: what the decision log records.
-pub struct Decided {
-    pub request: Request,
+pub struct Decided<'a> {
+    pub request: Request<'a>,
     pub decision: Decision,
 }
 
@@ -73,7 +73,7 @@ pub fn check_run_id(text: &str) -> Result<(), RequestError> {
 
 /// A request bound to a run may not carry what the server fills in: the gateway cannot
 /// replay or forge a run's history or time.
-pub fn check_unbound_fields(request: &Request) -> Result<(), RequestError> {
+pub fn check_unbound_fields(request: &Request<'_>) -> Result<(), RequestError> {
     let fail = |field: &str| {
         RequestError::new(
             RequestErrorKind::Gateway,
@@ -121,13 +121,13 @@ impl Runs {
 
     /// Decides `request`, which belongs to run `id` (checked by [`check_run_id`] and
     /// [`check_unbound_fields`]).
-    pub async fn decide(
+    pub async fn decide<'a>(
         &self,
         policy: &Policy,
         metrics: &Metrics,
         id: &str,
-        mut request: Request,
-    ) -> Decided {
+        mut request: Request<'a>,
+    ) -> Decided<'a> {
         let now = now();
         request.time = Some(now);
         match &request.action {
@@ -138,21 +138,21 @@ impl Runs {
                 self.start(policy, metrics, id, request, requested, now).await
             }
             Action::Call { tool, .. } => {
-                let tool = tool.clone();
+                let tool = tool.to_string();
                 self.call(policy, metrics, id, request, tool, now).await
             }
         }
     }
 
-    async fn start(
+    async fn start<'a>(
         &self,
         policy: &Policy,
         metrics: &Metrics,
         id: &str,
-        request: Request,
+        request: Request<'a>,
         requested_ttl: Option<i64>,
         now: Timestamp,
-    ) -> Decided {
+    ) -> Decided<'a> {
         let refuse = |request, reason| Decided { request, decision: refusal(policy, reason) };
         match self.store.lookup(id, now).await {
             Err(e) => return refuse(request, store_failed(metrics, id, &e)),
@@ -165,8 +165,8 @@ impl Runs {
         }
         let ttl = granted_ttl(policy, &request, &decision, requested_ttl);
         let expires = request_time_plus(now, ttl);
-        let initiator = request.initiator().map(|p| p.id.clone()).unwrap_or_default();
-        let run = Run { workflow: request.workflow.clone(), initiator, admitted: now, expires };
+        let initiator = request.initiator().map(|p| p.id.to_string()).unwrap_or_default();
+        let run = Run { workflow: request.workflow.to_string(), initiator, admitted: now, expires };
         match self.store.admit(id, &run, now).await {
             Ok(Admission::Admitted) => Decided { request, decision },
             Ok(Admission::Taken(run)) => refuse(request, taken(id, &run)),
@@ -181,20 +181,20 @@ impl Runs {
         }
     }
 
-    async fn call(
+    async fn call<'a>(
         &self,
         policy: &Policy,
         metrics: &Metrics,
         id: &str,
-        request: Request,
+        request: Request<'a>,
         tool: String,
         now: Timestamp,
-    ) -> Decided {
+    ) -> Decided<'a> {
         let keep = Keep::new(policy.history_horizon(), now);
-        let initiator = request.initiator().map(|p| p.id.clone()).unwrap_or_default();
+        let initiator = request.initiator().map(|p| p.id.to_string()).unwrap_or_default();
         let decided = self
             .store
-            .call(id, now, keep, |found, history: &[HistoryEntry]| {
+            .call(id, now, keep, |found, history: &[HistoryEntry<'static>]| {
                 let reason = match found {
                     Lookup::Unknown => Some(format!(
                         "run `{id}` was not admitted: no start of it was allowed (or it \
@@ -250,14 +250,14 @@ impl Runs {
 /// later. A window counts only calls at or before the request's time, so a call recorded by a
 /// faster clock (another replica's), or after this request read the clock, must not be in its
 /// future: a run's time never goes backwards.
-fn call_time(now: Timestamp, history: &[HistoryEntry]) -> Timestamp {
+fn call_time(now: Timestamp, history: &[HistoryEntry<'_>]) -> Timestamp {
     history.iter().filter_map(|e| e.at).fold(now, Timestamp::max)
 }
 
 /// The answer to a decided request. In enforce mode, the decision. In log-only mode, an
 /// allow (with `ttl_seconds` on a start: the lifetime the run was given) carrying
 /// `"mode": "log-only"` and the real decision under `"decided"`.
-pub fn answer(mode: Mode, policy: &Policy, request: &Request, decision: &Decision) -> Json {
+pub fn answer(mode: Mode, policy: &Policy, request: &Request<'_>, decision: &Decision) -> Json {
     let real = decision.to_value();
     match mode {
         Mode::Enforce => real,
@@ -290,7 +290,7 @@ pub fn answer(mode: Mode, policy: &Policy, request: &Request, decision: &Decisio
 /// start answered allow in log-only mode) the requested one, capped by the workflow's.
 fn granted_ttl(
     policy: &Policy,
-    request: &Request,
+    request: &Request<'_>,
     decision: &Decision,
     requested: Option<i64>,
 ) -> i64 {

@@ -74,7 +74,7 @@ fn statement(args: &Args) -> Result<Statement, String> {
         let Some((name, value)) = field.split_once('=').filter(|(n, _)| !n.is_empty()) else {
             return Err(format!("`--field {field}`: expected NAME=VALUE"));
         };
-        fields.push((name.to_owned(), field_value(value)));
+        fields.push((name.to_owned().into(), field_value(value)));
     }
     if let Some((name, value)) = fields.iter().find(|(_, v)| matches!(v, RequestValue::Other(_))) {
         return Err(format!(
@@ -89,16 +89,16 @@ fn statement(args: &Args) -> Result<Statement, String> {
 }
 
 /// JSON when it parses as a JSON value, else the text as a string.
-fn field_value(text: &str) -> RequestValue {
+fn field_value(text: &str) -> RequestValue<'static> {
     match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::String(s)) => RequestValue::Str(s),
+        Ok(serde_json::Value::String(s)) => RequestValue::Str(s.into()),
         Ok(serde_json::Value::Bool(b)) => RequestValue::Bool(b),
         Ok(serde_json::Value::Number(n)) if n.as_i64().is_some() => {
             RequestValue::Int(n.as_i64().unwrap_or_default())
         }
         Ok(serde_json::Value::Array(items)) if items.iter().all(|i| i.is_string()) => {
             RequestValue::StrList(
-                items.into_iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+                items.into_iter().filter_map(|i| i.as_str().map(|s| s.to_owned().into())).collect(),
             )
         }
         Ok(
@@ -106,7 +106,7 @@ fn field_value(text: &str) -> RequestValue {
             | serde_json::Value::Array(_)
             | serde_json::Value::Object(_)),
         ) => RequestValue::Other(other),
-        Ok(serde_json::Value::Null) | Err(_) => RequestValue::Str(text.to_owned()),
+        Ok(serde_json::Value::Null) | Err(_) => RequestValue::Str(text.to_owned().into()),
     }
 }
 

@@ -227,7 +227,8 @@ fn confirm(
     wf: &str,
     tool: Option<&str>,
 ) -> Option<Widening> {
-    let req = Request::from_json(&request.to_string()).ok()?;
+    let text = request.to_string();
+    let req = Request::from_json(&text).ok()?;
     let (a, b) = (old.decide(&req), new.decide(&req));
     if rank(b.decision) <= rank(a.decision) {
         return None;

@@ -15,8 +15,8 @@ fn edges() -> Policy {
     testing::edges().policy()
 }
 
-fn req(v: J) -> Request {
-    Request::from_json(&v.to_string()).unwrap_or_else(|e| panic!("{e}"))
+fn req(v: J) -> Request<'static> {
+    Request::from_json(&v.to_string()).map(Request::into_owned).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn decide(p: &Policy, v: J) -> Decision {

@@ -10,11 +10,11 @@ fn err(ir: PolicyIr) -> PolicyError {
     }
 }
 
-fn principal(roles: &[&str]) -> Principal {
+fn principal(roles: &[&str]) -> Principal<'static> {
     Principal {
         id: "p".into(),
         kind: PrincipalKind::Human,
-        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        roles: roles.iter().map(|r| (*r).to_owned().into()).collect(),
         attrs: vec![],
     }
 }

@@ -1,5 +1,6 @@
 //! The fast path of request decoding: straight from `serde_json`'s parser into [`Request`],
-//! without building a JSON tree first, keys borrowed from the input.
+//! without building a JSON tree first. Every key and every string spelt without escapes is
+//! borrowed from the input ([`Text`]), so a plain request allocates only its lists.
 //!
 //! It only has to be right for requests that are well-formed, and it gives up on anything
 //! unusual: an error of any kind, `null` anywhere, a value that is not a writ value, a duplicate
@@ -12,10 +13,11 @@
 //! (property-tested in `request/tests.rs`).
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
 use std::fmt;
 
 use super::{
-    Action, EvidenceItem, HistoryEntry, Principal, Request, RequestValue, id_problem,
+    Action, EvidenceItem, HistoryEntry, Principal, Request, RequestValue, Str, Values, id_problem,
     parse_duration,
 };
 use crate::ir::PrincipalKind;
@@ -27,18 +29,18 @@ use crate::time::Timestamp;
 const MAX_ENTRIES: usize = 32;
 
 /// Decodes `bytes` if it is a plain, well-formed request; `None` means "use the general path".
-pub(super) fn decode(bytes: &[u8]) -> Option<Request> {
+pub(super) fn decode(bytes: &[u8]) -> Option<Request<'_>> {
     finish(serde_json::Deserializer::from_slice(bytes))
 }
 
 /// [`decode`] for text already known to be UTF-8 (strings are not validated again).
-pub(super) fn decode_str(text: &str) -> Option<Request> {
+pub(super) fn decode_str(text: &str) -> Option<Request<'_>> {
     finish(serde_json::Deserializer::from_str(text))
 }
 
 fn finish<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
-) -> Option<Request> {
+) -> Option<Request<'de>> {
     let request = de.deserialize_map(RequestVisitor).ok()?;
     de.end().ok()?;
     Some(request)
@@ -93,13 +95,13 @@ fn skip_unknown<'de, A: MapAccess<'de>>(
 struct RequestVisitor;
 
 impl<'de> Visitor<'de> for RequestVisitor {
-    type Value = Request;
+    type Value = Request<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a request")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Request, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Request<'de>, A::Error> {
         let mut is_call = None;
         let mut workflow = None;
         let mut tool = None;
@@ -125,21 +127,21 @@ impl<'de> Visitor<'de> for RequestVisitor {
                         _ => return Err(give_up()),
                     })
                 }
-                1 => workflow = Some(map.next_value::<String>()?),
-                2 => tool = Some(map.next_value::<String>()?),
-                3 => args = Some(map.next_value_seed(Values)?),
+                1 => workflow = Some(map.next_value_seed(Text)?),
+                2 => tool = Some(map.next_value_seed(Text)?),
+                3 => args = Some(map.next_value_seed(ValueMap)?),
                 4 => {
                     chain = Some(map.next_value_seed(List { item: OnePrincipal, non_empty: true })?)
                 }
-                5 => subject = Some(map.next_value::<String>()?),
+                5 => subject = Some(map.next_value_seed(Text)?),
                 6 => {
                     evidence =
                         Some(map.next_value_seed(List { item: OneEvidenceItem, non_empty: false })?)
                 }
-                7 => context = Some(map.next_value_seed(Values)?),
+                7 => context = Some(map.next_value_seed(ValueMap)?),
                 8 => ttl = Some(map.next_value::<&'de str>()?),
                 9 => {
-                    let dir = map.next_value::<String>()?;
+                    let dir = map.next_value_seed(Text)?;
                     if !dir.starts_with('/') {
                         return Err(give_up());
                     }
@@ -170,7 +172,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
             action,
             workflow,
             chain,
-            subject: subject.filter(|s: &String| !s.is_empty()),
+            subject: subject.filter(|s: &Str<'de>| !s.is_empty()),
             evidence: evidence.unwrap_or_default(),
             context: context.unwrap_or_default(),
             cwd,
@@ -180,32 +182,91 @@ impl<'de> Visitor<'de> for RequestVisitor {
     }
 }
 
-/// `args`, `attrs`, `context`, evidence `fields`: an object of writ values.
-struct Values;
+/// A string: borrowed from the input when it has no escapes, owned (unescaped) otherwise.
+#[derive(Clone, Copy)]
+struct Text;
 
-impl<'de> DeserializeSeed<'de> for Values {
-    type Value = Vec<(String, RequestValue)>;
+impl<'de> DeserializeSeed<'de> for Text {
+    type Value = Str<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Str<'de>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Text {
+    type Value = Str<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'de>, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// A list of strings (`roles`, a list value), each read as [`Text`].
+struct Texts;
+
+impl<'de> DeserializeSeed<'de> for Texts {
+    type Value = Vec<Str<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Texts {
+    type Value = Vec<Str<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of strings")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Text)? {
+            items.push(item);
+        }
+        Ok(items)
+    }
+}
+
+/// `args`, `attrs`, `context`, evidence `fields`: an object of writ values.
+struct ValueMap;
+
+impl<'de> DeserializeSeed<'de> for ValueMap {
+    type Value = Values<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for Values {
-    type Value = Vec<(String, RequestValue)>;
+impl<'de> Visitor<'de> for ValueMap {
+    type Value = Values<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object of values")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out: Vec<(String, RequestValue)> = Vec::new();
+        let mut out: Values<'de> = Vec::new();
         while let Some(key) = map.next_key::<&'de str>()? {
             if out.len() >= MAX_ENTRIES || out.iter().any(|(k, _)| k == key) {
                 return Err(give_up());
             }
             let value = map.next_value_seed(Value)?;
-            out.push((key.to_owned(), value));
+            out.push((Cow::Borrowed(key), value));
         }
         Ok(out)
     }
@@ -216,46 +277,46 @@ impl<'de> Visitor<'de> for Values {
 struct Value;
 
 impl<'de> DeserializeSeed<'de> for Value {
-    type Value = RequestValue;
+    type Value = RequestValue<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RequestValue, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RequestValue<'de>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
 impl<'de> Visitor<'de> for Value {
-    type Value = RequestValue;
+    type Value = RequestValue<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a writ value")
     }
 
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<RequestValue, E> {
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<RequestValue<'de>, E> {
         Ok(RequestValue::Bool(v))
     }
 
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<RequestValue, E> {
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<RequestValue<'de>, E> {
         Ok(RequestValue::Int(v))
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RequestValue, E> {
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RequestValue<'de>, E> {
         i64::try_from(v).map(RequestValue::Int).map_err(|_| give_up())
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<RequestValue, E> {
-        Ok(RequestValue::Str(v.to_owned()))
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<RequestValue<'de>, E> {
+        Ok(RequestValue::Str(Cow::Borrowed(v)))
     }
 
-    fn visit_string<E: de::Error>(self, v: String) -> Result<RequestValue, E> {
-        Ok(RequestValue::Str(v))
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<RequestValue<'de>, E> {
+        Ok(RequestValue::Str(Cow::Owned(v.to_owned())))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RequestValue, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<String>()? {
-            items.push(item);
-        }
-        Ok(RequestValue::StrList(items))
+    fn visit_string<E: de::Error>(self, v: String) -> Result<RequestValue<'de>, E> {
+        Ok(RequestValue::Str(Cow::Owned(v)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RequestValue<'de>, A::Error> {
+        Texts.visit_seq(seq).map(RequestValue::StrList)
     }
 }
 
@@ -296,26 +357,26 @@ impl<'de, S: DeserializeSeed<'de> + Copy> Visitor<'de> for List<S> {
 struct OnePrincipal;
 
 impl<'de> DeserializeSeed<'de> for OnePrincipal {
-    type Value = Principal;
+    type Value = Principal<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Principal, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Principal<'de>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for OnePrincipal {
-    type Value = Principal;
+    type Value = Principal<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a principal")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Principal, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Principal<'de>, A::Error> {
         let (mut id, mut kind, mut roles, mut attrs) = (None, None, None, None);
         read_fields(&mut map, &["id", "kind", "roles", "attrs"], |i, map| {
             match i {
                 0 => {
-                    let text = map.next_value::<String>()?;
+                    let text = map.next_value_seed(Text)?;
                     if id_problem(&text).is_some() {
                         return Err(give_up());
                     }
@@ -329,8 +390,8 @@ impl<'de> Visitor<'de> for OnePrincipal {
                         _ => return Err(give_up()),
                     })
                 }
-                2 => roles = Some(map.next_value::<Vec<String>>()?),
-                _ => attrs = Some(map.next_value_seed(Values)?),
+                2 => roles = Some(map.next_value_seed(Texts)?),
+                _ => attrs = Some(map.next_value_seed(ValueMap)?),
             }
             Ok(())
         })?;
@@ -348,33 +409,33 @@ impl<'de> Visitor<'de> for OnePrincipal {
 struct OneEvidenceItem;
 
 impl<'de> DeserializeSeed<'de> for OneEvidenceItem {
-    type Value = EvidenceItem;
+    type Value = EvidenceItem<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<EvidenceItem, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<EvidenceItem<'de>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for OneEvidenceItem {
-    type Value = EvidenceItem;
+    type Value = EvidenceItem<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an evidence item")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EvidenceItem, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EvidenceItem<'de>, A::Error> {
         let (mut kind, mut by, mut subject, mut fields) = (None, None, None, None);
         read_fields(&mut map, &["kind", "by", "subject", "fields"], |i, map| {
             match i {
-                0 => kind = Some(map.next_value::<String>()?),
+                0 => kind = Some(map.next_value_seed(Text)?),
                 1 => by = Some(map.next_value_seed(OnePrincipal)?),
-                2 => subject = Some(map.next_value::<String>()?),
-                _ => fields = Some(map.next_value_seed(Values)?),
+                2 => subject = Some(map.next_value_seed(Text)?),
+                _ => fields = Some(map.next_value_seed(ValueMap)?),
             }
             Ok(())
         })?;
         let Some(kind) = kind else { return Err(give_up()) };
-        let subject = subject.filter(|s: &String| !s.is_empty());
+        let subject = subject.filter(|s: &Str<'de>| !s.is_empty());
         Ok(EvidenceItem { kind, by, subject, fields: fields.unwrap_or_default() })
     }
 }
@@ -388,25 +449,25 @@ fn timestamp<E: de::Error>(text: &str) -> Result<Timestamp, E> {
 struct OneHistoryEntry;
 
 impl<'de> DeserializeSeed<'de> for OneHistoryEntry {
-    type Value = HistoryEntry;
+    type Value = HistoryEntry<'de>;
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<HistoryEntry, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<HistoryEntry<'de>, D::Error> {
         d.deserialize_map(self)
     }
 }
 
 impl<'de> Visitor<'de> for OneHistoryEntry {
-    type Value = HistoryEntry;
+    type Value = HistoryEntry<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a history entry")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HistoryEntry, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HistoryEntry<'de>, A::Error> {
         let (mut tool, mut at) = (None, None);
         read_fields(&mut map, &["tool", "at"], |i, map| {
             match i {
-                0 => tool = Some(map.next_value::<String>()?),
+                0 => tool = Some(map.next_value_seed(Text)?),
                 _ => at = Some(timestamp(map.next_value::<&'de str>()?)?),
             }
             Ok(())

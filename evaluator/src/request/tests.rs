@@ -1,8 +1,8 @@
 use super::*;
 use serde_json::json;
 
-fn decode(v: serde_json::Value) -> Result<Request, RequestError> {
-    Request::from_json(&v.to_string())
+fn decode(v: serde_json::Value) -> Result<Request<'static>, RequestError> {
+    Request::from_json(&v.to_string()).map(Request::into_owned)
 }
 
 /// A well-formed call; tests break one field at a time.
@@ -73,12 +73,12 @@ fn decodes_the_example_of_the_reference() {
     assert_eq!(r.chain.len(), 2);
     assert_eq!(r.chain[0].roles, vec!["release_manager".to_owned()]);
     assert_eq!(r.chain[1].kind, PrincipalKind::Agent);
-    assert_eq!(r.initiator().map(|p| p.id.as_str()), Some("alice"));
-    assert_eq!(r.caller().map(|p| p.id.as_str()), Some("release-agent/42"));
+    assert_eq!(r.initiator().map(|p| p.id.as_ref()), Some("alice"));
+    assert_eq!(r.caller().map(|p| p.id.as_ref()), Some("release-agent/42"));
     assert_eq!(r.depth(), 1);
     assert_eq!(r.subject.as_deref(), Some("sha256:9f2c"));
     assert_eq!(r.evidence.len(), 4);
-    assert_eq!(r.evidence[0].by.as_ref().map(|b| b.id.as_str()), Some("bob"));
+    assert_eq!(r.evidence[0].by.as_ref().map(|b| b.id.as_ref()), Some("bob"));
     assert_eq!(r.evidence[1].subject.as_deref(), Some("sha256:9f2c"));
     assert_eq!(r.evidence[3].fields, vec![("project".into(), RequestValue::Str("REL".into()))]);
     assert_eq!(r.context, vec![("business_hours".into(), RequestValue::Bool(true))]);
@@ -423,13 +423,13 @@ fn required_fields_may_not_be_null() {
 
 // --- values
 
-fn arg_value(raw: &str) -> RequestValue {
+fn arg_value(raw: &str) -> RequestValue<'static> {
     let text = format!(
         r#"{{"action": "call", "workflow": "w", "tool": "t", "chain": [{{"id": "a", "kind": "human"}}],
             "args": {{"v": {raw}}}}}"#
     );
     match Request::from_json(&text).unwrap().action {
-        Action::Call { mut args, .. } => args.pop().unwrap().1,
+        Action::Call { mut args, .. } => args.pop().unwrap().1.into_owned(),
         Action::Start { .. } => unreachable!(),
     }
 }
@@ -945,6 +945,58 @@ fn plain_requests_take_the_fast_path() {
     }
 }
 
+/// The fast path copies no string spelt without escapes: every name, id, role, key and value
+/// of a plain request borrows from the text, and one with escapes is owned and unescaped.
+#[test]
+fn plain_requests_borrow_their_strings() {
+    fn borrowed(s: &Str<'_>) -> bool {
+        matches!(s, Cow::Borrowed(_))
+    }
+    fn all_borrowed(values: &Values<'_>) -> bool {
+        values.iter().all(|(k, v)| {
+            borrowed(k)
+                && match v {
+                    RequestValue::Str(s) => borrowed(s),
+                    RequestValue::StrList(items) => items.iter().all(borrowed),
+                    _ => true,
+                }
+        })
+    }
+    let mut plain = call();
+    plain["args"]["files"] = json!(["a.rs", "b.rs"]);
+    plain["cwd"] = json!("/work");
+    plain["history"] = json!([{"tool": "deploy"}]);
+    let text = plain.to_string();
+    let r = Request::from_json(&text).unwrap();
+    let Action::Call { tool, args } = &r.action else { panic!("a call") };
+    assert!(
+        borrowed(tool) && borrowed(&r.workflow) && all_borrowed(args) && all_borrowed(&r.context)
+    );
+    assert!(
+        r.chain
+            .iter()
+            .all(|p| borrowed(&p.id) && p.roles.iter().all(borrowed) && all_borrowed(&p.attrs))
+    );
+    assert!(r.evidence.iter().all(|e| borrowed(&e.kind)
+        && e.subject.as_ref().is_none_or(borrowed)
+        && e.by.as_ref().is_none_or(|b| borrowed(&b.id))
+        && all_borrowed(&e.fields)));
+    assert!(r.cwd.as_ref().is_some_and(borrowed));
+    assert!(r.history.as_ref().is_some_and(|h| h.iter().all(|e| borrowed(&e.tool))));
+    // The same through `from_slice`.
+    assert!(Request::from_slice(text.as_bytes()).unwrap().chain.iter().all(|p| borrowed(&p.id)));
+
+    let mut escaped = call();
+    escaped["workflow"] = json!("a \"b\"");
+    let text = escaped.to_string();
+    let r = Request::from_json(&text).unwrap();
+    assert!(matches!(&r.workflow, Cow::Owned(w) if w == "a \"b\""));
+    // An owned copy outlives the text and equals it.
+    let owned = r.clone().into_owned();
+    drop(text);
+    assert_eq!(owned, decode(escaped).unwrap());
+}
+
 /// Anything unusual goes to the general decoder, which has the exact error (or accepts it).
 #[test]
 fn unusual_requests_leave_the_fast_path() {
@@ -1251,6 +1303,26 @@ proptest::proptest! {
 }
 
 /// The generator above reaches both paths, so the property is not vacuous.
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+    /// What callers get (the fast path first, the general decoder for anything unusual) is what
+    /// the general decoder alone gives, the same request or the same error (kind, field and
+    /// message), for any text, through `from_json` and `from_slice` alike; and the policy
+    /// decides the borrowed request exactly as the general decoder's owned one.
+    #[test]
+    fn callers_get_the_general_decoders_request_or_error(text in text::request()) {
+        let general = Request::from_slice_general(text.as_bytes());
+        proptest::prop_assert_eq!(&Request::from_json(&text), &general, "{}", text);
+        proptest::prop_assert_eq!(&Request::from_slice(text.as_bytes()), &general, "{}", text);
+        if let (Ok(fast), Ok(general)) = (Request::from_json(&text), &general) {
+            let policy = crate::testing::edges().policy();
+            proptest::prop_assert_eq!(policy.decide(&fast), policy.decide(general));
+            proptest::prop_assert_eq!(policy.decide(&fast).to_json(), policy.decide(general).to_json());
+        }
+    }
+}
+
 #[test]
 fn the_generator_reaches_the_fast_path_and_the_general_one() {
     use proptest::strategy::{Strategy, ValueTree};

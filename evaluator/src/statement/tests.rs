@@ -62,7 +62,7 @@ fn a_signed_statement_verifies_and_gives_the_trusted_giver() {
     assert_eq!(verified.item.kind, "approval");
     assert_eq!(verified.item.subject.as_deref(), Some(SUBJECT));
     let by = verified.item.by.unwrap();
-    assert_eq!((by.id.as_str(), by.roles), ("lee", vec!["lead".to_owned()]));
+    assert_eq!((by.id.as_ref(), by.roles), ("lee", vec!["lead".into()]));
     assert_eq!(verified.digest, digest(text.as_bytes()));
 }
 
@@ -292,7 +292,7 @@ fn two_approvals() -> crate::Policy {
     ir.policy()
 }
 
-fn deploy_request(chain_ids: &[&str]) -> Request {
+fn deploy_request(chain_ids: &[&str]) -> Request<'static> {
     let chain: Vec<Value> = chain_ids
         .iter()
         .enumerate()
@@ -309,6 +309,7 @@ fn deploy_request(chain_ids: &[&str]) -> Request {
             .to_string(),
     )
     .unwrap()
+    .into_owned()
 }
 
 #[test]
@@ -401,8 +402,8 @@ fn ten_thousand_statements_for_one_subject_are_bounded() {
 #[test]
 fn call_subjects_are_canonical() {
     let a = [
-        ("command".to_owned(), RequestValue::Str("git push".into())),
-        ("x".to_owned(), RequestValue::Other(serde_json::json!({"b": 1, "a": [{"d": 1, "c": 2}]}))),
+        ("command".into(), RequestValue::Str("git push".into())),
+        ("x".into(), RequestValue::Other(serde_json::json!({"b": 1, "a": [{"d": 1, "c": 2}]}))),
     ];
     let mut b = a.clone();
     b.reverse();
@@ -417,8 +418,8 @@ fn call_subjects_are_canonical() {
         call_subject("w", "claude.bash", &a, None),
         call_subject("v", "claude.bash", &a, None)
     );
-    let push = [("command".to_owned(), RequestValue::Str("git push".into()))];
-    let other = [("command".to_owned(), RequestValue::Str("git push --force".into()))];
+    let push = [("command".into(), RequestValue::Str("git push".into()))];
+    let other = [("command".into(), RequestValue::Str("git push --force".into()))];
     assert_ne!(
         call_subject("w", "claude.bash", &push, None),
         call_subject("w", "claude.bash", &other, None)

@@ -33,7 +33,7 @@ struct Map {
 
 struct Slot {
     run: Run,
-    history: VecDeque<HistoryEntry>,
+    history: VecDeque<HistoryEntry<'static>>,
 }
 
 impl MemoryStore {
@@ -79,7 +79,7 @@ impl MemoryStore {
         id: &str,
         now: Timestamp,
         keep: Keep,
-        mut decide: impl FnMut(&Lookup, &[HistoryEntry]) -> (T, Record),
+        mut decide: impl FnMut(&Lookup, &[HistoryEntry<'static>]) -> (T, Record),
     ) -> Result<T, StoreError> {
         let Some(slot) = self.slot(id)? else { return Ok(decide(&Lookup::Unknown, &[]).0) };
         let mut slot = slot.lock().map_err(|_| StoreError::Poisoned)?;
@@ -92,7 +92,7 @@ impl MemoryStore {
         if let Record::Call { tool, at } = record
             && keep.keeps(Some(at))
         {
-            slot.history.push_back(HistoryEntry { tool, at: Some(at) });
+            slot.history.push_back(HistoryEntry { tool: tool.into(), at: Some(at) });
         }
         Ok(answer)
     }

@@ -214,7 +214,7 @@ impl Store {
         id: &str,
         now: Timestamp,
         keep: Keep,
-        decide: impl FnMut(&Lookup, &[HistoryEntry]) -> (T, Record),
+        decide: impl FnMut(&Lookup, &[HistoryEntry<'static>]) -> (T, Record),
     ) -> Result<T, StoreError> {
         match self {
             Store::Memory(store) => store.call(id, now, keep, decide),

@@ -88,7 +88,7 @@ pub struct RedisStore {
 struct Read {
     run: Run,
     version: String,
-    history: Vec<HistoryEntry>,
+    history: Vec<HistoryEntry<'static>>,
 }
 
 impl RedisStore {
@@ -172,7 +172,7 @@ impl RedisStore {
         id: &str,
         now: Timestamp,
         keep: Keep,
-        mut decide: impl FnMut(&Lookup, &[HistoryEntry]) -> (T, Record),
+        mut decide: impl FnMut(&Lookup, &[HistoryEntry<'static>]) -> (T, Record),
     ) -> Result<T, StoreError> {
         for attempt in 0..ATTEMPTS {
             let Some(read) = self.read(id, keep).await? else {
@@ -182,7 +182,7 @@ impl RedisStore {
             if !matches!(found, Lookup::Live(_)) {
                 return Ok(decide(&found, &[]).0);
             }
-            let history: Vec<HistoryEntry> =
+            let history: Vec<HistoryEntry<'static>> =
                 read.history.into_iter().filter(|e| keep.keeps(e.at)).collect();
             let (answer, record) = decide(&found, &history);
             let Record::Call { tool, at } = record else { return Ok(answer) };
@@ -287,7 +287,7 @@ fn from_millis(text: &str) -> Result<Timestamp, StoreError> {
 }
 
 /// `VERSION|AT_NANOS|TOOL`.
-fn entry(member: &str) -> Result<HistoryEntry, StoreError> {
+fn entry(member: &str) -> Result<HistoryEntry<'static>, StoreError> {
     let mut parts = member.splitn(3, '|');
     let (Some(_), Some(at), Some(tool)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(unexpected("a recorded call"));
@@ -297,7 +297,7 @@ fn entry(member: &str) -> Result<HistoryEntry, StoreError> {
         .ok()
         .and_then(Timestamp::from_unix_nanos)
         .ok_or_else(|| unexpected("a recorded call's time"))?;
-    Ok(HistoryEntry { tool: tool.to_owned(), at: Some(at) })
+    Ok(HistoryEntry { tool: tool.to_owned().into(), at: Some(at) })
 }
 
 fn unexpected(what: &str) -> StoreError {
