@@ -80,7 +80,8 @@ fn reference_agrees(dir: &std::path::Path, cases: &[Value]) {
     let ir = compiler.compilation().policy.clone().expect("the corpus policy compiles");
     let policy = writ_evaluator::Policy::from_ir(ir.clone()).unwrap();
     for case in cases {
-        let Ok(request) = writ_evaluator::Request::from_json(&case["request"].to_string()) else {
+        let text = case["request"].to_string();
+        let Ok(request) = writ_evaluator::Request::from_json(&text) else {
             assert_eq!(case["expect"]["decision"], "error", "{}", case["name"]);
             continue;
         };

@@ -699,7 +699,8 @@ fn a_checkpoint_detects_a_cut_tail_and_a_rewritten_chain() {
     let dir = setup("checkpoint");
     // A log of 5 decisions.
     let mut log = writ_evaluator::log::DecisionLog::new(Vec::new());
-    let request = writ_evaluator::Request::from_json(&request(SUBJECT).to_string()).unwrap();
+    let text = request(SUBJECT).to_string();
+    let request = writ_evaluator::Request::from_json(&text).unwrap();
     let decision = writ_evaluator::Decision {
         decision: writ_evaluator::Outcome::Deny,
         missing: vec![],

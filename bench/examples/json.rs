@@ -8,12 +8,39 @@
     reason = "a measuring tool, never shipped: a broken scenario should stop the run loudly"
 )]
 
+// Counts allocator calls for the "allocations per request" line (a few instructions per call).
+#[global_allocator]
+static GLOBAL: writ_bench::counting::Counting = writ_bench::counting::Counting;
+
 fn main() {
     let rules: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
     let rounds: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(200);
     let s = writ_bench::scenario::generate(rules, 42);
     let engine = writ_bench::writ::WritEngine::load(&writ_bench::writ::emit(&s.model));
     let requests = writ_bench::requests::generate(&s, 1000, 7);
+    // One pass counting allocator calls (alloc and realloc) of each part.
+    let mut calls = [0usize; 4];
+    for r in &requests {
+        use writ_bench::counting::allocations;
+        let (request, n) =
+            allocations(|| writ_evaluator::Request::from_json(&r.json).expect("a request"));
+        calls[0] += n;
+        let (decision, n) = allocations(|| engine.policy.decide(&request));
+        calls[1] += n;
+        let (text, n) = allocations(|| decision.to_json());
+        calls[2] += n;
+        let ((), n) = allocations(|| drop(request));
+        calls[3] += n;
+        drop((decision, text));
+    }
+    let per = |n: usize| n as f64 / requests.len() as f64;
+    println!(
+        "allocations per request: decode {:.1}, decide {:.1}, encode {:.1}, drop {:.1}",
+        per(calls[0]),
+        per(calls[1]),
+        per(calls[2]),
+        per(calls[3])
+    );
     let mut bytes = 0;
     let (mut decode, mut decide, mut encode) = (0u128, 0u128, 0u128);
     let mut totals = Vec::with_capacity(rounds * requests.len());

@@ -1,5 +1,5 @@
 //! The allow path allocates nothing but the decision itself (its one-element `rules` vector),
-//! and the other outcomes stay small. Counted with the benchmark crate's counting allocator
+//! and the other outcomes stay small; decoding a plain request allocates its lists only. Counted with the benchmark crate's counting allocator
 //! (`writ_bench::counting`, the one place with `unsafe` code).
 #![allow(
     clippy::unwrap_used,
@@ -66,4 +66,20 @@ fn denies_allocate_little() {
     let (decision, n) = allocations(|| policy.decide(&request));
     assert_eq!(decision.decision, Outcome::Deny);
     assert!(n <= 4, "{n} allocations");
+}
+
+/// Decoding a plain request copies none of its strings (they borrow from the text): it
+/// allocates its lists only, here the chain, one principal's roles, the arguments and one list
+/// argument. With owned strings it made 15 allocations.
+#[test]
+fn decoding_allocates_only_the_lists() {
+    let text = r#"{"action": "call", "workflow": "dependency_bot", "tool": "repo.push",
+        "args": {"repo": "web", "branch": "main", "files": ["a"]},
+        "chain": [{"id": "erin", "kind": "human", "roles": ["engineer"]}, {"id": "agent/1", "kind": "agent"}]}"#;
+    let (request, n) = allocations(|| Request::from_json(text).unwrap());
+    assert_eq!(request.chain.len(), 2);
+    assert_eq!(n, 4, "allocations decoding a plain request");
+    // Dropping it frees as much, and deciding reads it as it is.
+    let (decision, _) = allocations(|| engineering().decide(&request));
+    assert_eq!(decision.decision, Outcome::Deny);
 }

@@ -218,7 +218,8 @@ fn check(case: &Case, requests: &[Request]) -> Result<(), TestCaseError> {
         match (&result.verdict, broken) {
             (Verdict::Holds, None) => {}
             (Verdict::Fails { counterexample, .. }, Some(_)) => {
-                let req = Request::from_json(&counterexample.to_string()).expect("a request");
+                let text = counterexample.to_string();
+                let req = Request::from_json(&text).expect("a request");
                 prop_assert_eq!(policy.decide(&req).decision, Outcome::Allow);
             }
             (verdict, broken) => {
@@ -244,9 +245,9 @@ proptest! {
     #[test]
     fn verify_agrees_with_brute_force(case in policy()) {
         thread_local! {
-            static REQUESTS: Vec<Request> = requests()
+            static REQUESTS: Vec<Request<'static>> = requests()
                 .iter()
-                .map(|j| Request::from_json(&j.to_string()).expect("a request"))
+                .map(|j| Request::from_json(&j.to_string()).expect("a request").into_owned())
                 .collect();
         }
         REQUESTS.with(|requests| check(&case, requests))?;

@@ -477,7 +477,8 @@ async fn verify_code_lens_runs_the_assertion() {
     let ir = policy.compilation().policy.clone().unwrap();
     let policy = writ_evaluator::Policy::from_ir(ir).unwrap();
     for c in claims {
-        let request = writ_evaluator::Request::from_json(&c["counterexample"].to_string()).unwrap();
+        let text = c["counterexample"].to_string();
+        let request = writ_evaluator::Request::from_json(&text).unwrap();
         assert_eq!(policy.decide(&request).decision.as_str(), "allow", "{c}");
     }
     let shown: Vec<Value> = std::mem::take(&mut h.inbox)

@@ -366,7 +366,7 @@ mod tests {
         let metrics = Metrics::new();
         let chain =
             r#"[{"id": "ada", "kind": "human", "roles": ["dev"]}, {"id": "bot", "kind": "agent"}]"#;
-        let request = |body: String| Request::from_json(&body).unwrap();
+        let request = |body: String| Request::from_json(&body).unwrap().into_owned();
         let start = request(format!(r#"{{"action": "start", "workflow": "w", "chain": {chain}}}"#));
         let call = |tool: &str| {
             request(format!(

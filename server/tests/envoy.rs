@@ -486,7 +486,8 @@ fn held_statements_count_for_the_call_they_name() {
                 "args": {"path": "/srv/out.txt"}, "chain": [{"id": "ada", "kind": "human"}]})
         .to_string(),
     )
-    .unwrap();
+    .unwrap()
+    .into_owned();
     let subject = writ_evaluator::statement::request_call_subject(&request).unwrap();
     let now = writ_evaluator::statement::now();
     let later = writ_evaluator::Timestamp::from_unix_seconds(

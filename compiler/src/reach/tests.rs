@@ -910,9 +910,9 @@ workflow w {
 deny wipe because "never"
 "#;
 
-fn principal(json: &str) -> writ_evaluator::Principal {
+fn principal(json: &str) -> writ_evaluator::Principal<'static> {
     let request = format!(r#"{{"action": "start", "workflow": "w", "chain": [{json}]}}"#);
-    writ_evaluator::Request::from_json(&request).expect("a request").chain.remove(0)
+    writ_evaluator::Request::from_json(&request).expect("a request").into_owned().chain.remove(0)
 }
 
 fn visible(chain: &[&str]) -> Vec<String> {

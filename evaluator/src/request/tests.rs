@@ -1302,7 +1302,6 @@ proptest::proptest! {
     }
 }
 
-/// The generator above reaches both paths, so the property is not vacuous.
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
 
@@ -1323,6 +1322,7 @@ proptest::proptest! {
     }
 }
 
+/// The generator above reaches both paths, so the property is not vacuous.
 #[test]
 fn the_generator_reaches_the_fast_path_and_the_general_one() {
     use proptest::strategy::{Strategy, ValueTree};

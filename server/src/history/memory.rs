@@ -135,7 +135,7 @@ mod tests {
     fn call(store: &MemoryStore, id: &str, now: i64, keep: Keep, tool: &str) -> Vec<String> {
         store
             .call(id, at(now), keep, |found, history| {
-                let seen = history.iter().map(|e| e.tool.clone()).collect();
+                let seen = history.iter().map(|e| e.tool.to_string()).collect();
                 let record = match found {
                     Lookup::Live(_) => Record::Call { tool: tool.into(), at: at(now) },
                     _ => Record::Nothing,
