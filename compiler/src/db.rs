@@ -156,34 +156,46 @@ fn compile_with(
 /// compiler in this module's tests).
 fn exact_findings(db: &dyn salsa::Database, ir: &PolicyIr) -> crate::verify::lint::Findings {
     use crate::verify::lint;
-    let mut shared = ir.clone();
-    shared.hash.clear();
-    let workflows = std::mem::take(&mut shared.workflows);
+    // Cloned part by part: the workflows go into their own units, once.
+    let mut shared = PolicyIr {
+        hash: String::new(),
+        roles: ir.roles.clone(),
+        attributes: ir.attributes.clone(),
+        contexts: ir.contexts.clone(),
+        tools: ir.tools.clone(),
+        evidence: ir.evidence.clone(),
+        workflows: Vec::new(),
+        guardrails: ir.guardrails.clone(),
+    };
     for role in &mut shared.roles {
         for e in &mut role.entitlements {
             unplaced(&mut e.meta);
         }
     }
     unplaced_rules(&mut shared.guardrails);
-    let workflows: Vec<WorkflowIr> = workflows
-        .into_iter()
-        .map(|mut w| {
+    let context = LintContext::new(db, shared);
+    let units: Vec<WorkflowLint<'_>> = ir
+        .workflows
+        .iter()
+        .map(|w| {
+            let mut w = w.clone();
             unplaced_workflow(&mut w);
-            w
+            WorkflowLint::new(db, context, w)
         })
         .collect();
-    let context = LintContext::new(db, shared);
     let mut found = lint::Findings::default();
-    for w in &workflows {
-        found.append(workflow_lint(db, WorkflowLint::new(db, context, w.clone())).clone());
+    for unit in &units {
+        found.append(workflow_lint(db, *unit).clone());
     }
-    let table = lint::holders(ir);
-    found.append(lint::guardrail_findings(ir, &table));
+    let g = &ir.guardrails;
+    if !(g.denies.is_empty() && g.deny_starts.is_empty() && g.requires.is_empty()) {
+        found.append(lint::guardrail_findings(ir, &lint::holders(ir)));
+    }
     let all: Vec<&WorkflowIr> = ir.workflows.iter().collect();
     let (depth, first) = lint::whole(ir, &all);
     // For each tool, the workflows with an allow on it.
     let mut allowed_in: Vec<Vec<usize>> = vec![Vec::new(); ir.tools.len()];
-    for (i, w) in workflows.iter().enumerate() {
+    for (i, w) in ir.workflows.iter().enumerate() {
         for t in w.allows.iter().flat_map(|a| &a.target.tools) {
             if let Some(list) = allowed_in.get_mut(*t as usize) {
                 list.push(i);
@@ -203,7 +215,7 @@ fn exact_findings(db: &dyn salsa::Database, ir: &PolicyIr) -> crate::verify::lin
         relevant.sort_unstable();
         relevant.dedup();
         let relevant: Vec<WorkflowIr> =
-            relevant.iter().filter_map(|i| workflows.get(*i)).cloned().collect();
+            relevant.iter().filter_map(|i| units.get(*i)).map(|u| u.workflow(db).clone()).collect();
         let key = RoleKey { role: r, depth, first: first.to_string(), workflows: relevant };
         found.append(role_lint(db, RoleLint::new(db, context, key)).clone());
     }
