@@ -496,7 +496,10 @@ fn two_replicas_sharing_redis_count_a_limit_across_both() {
     assert_eq!(decide_in_run(b.addr, "run-3", PING).0, "allow");
     let bob = PING.replace("\"ada\"", "\"bob\"");
     let (decision, reason) = decide_in_run(b.addr, "run-3", &bob);
-    assert_eq!((decision.as_str(), reason.as_str()), ("deny", "run `run-3` was started by `ada`, not `bob`"));
+    assert_eq!(
+        (decision.as_str(), reason.as_str()),
+        ("deny", "run `run-3` was started by `ada`, not `bob`")
+    );
     let (decision, reason) = decide_in_run(b.addr, "never", PING);
     assert_eq!(decision, "deny");
     assert!(reason.starts_with("run `never` was not admitted"), "{reason}");

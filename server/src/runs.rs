@@ -194,8 +194,7 @@ impl Runs {
         now: Timestamp,
     ) -> Decided {
         let initiator = request.initiator().map(|p| p.id.clone()).unwrap_or_default();
-        if !policy.call_reads_history(&request.workflow, &tool) && !policy.counts_calls_of(&tool)
-        {
+        if !policy.call_reads_history(&request.workflow, &tool) && !policy.counts_calls_of(&tool) {
             // No history can change the decision and the call is not recorded: only the run
             // is needed (which the Redis store remembers while it is live).
             let found = match self.store.lookup(id, now).await {

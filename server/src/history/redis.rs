@@ -313,7 +313,6 @@ impl RedisStore {
     }
 }
 
-
 fn millis(at: Timestamp) -> i64 {
     i64::try_from(at.as_unix_nanos().div_euclid(NANOS_PER_MS)).unwrap_or(i64::MAX)
 }
