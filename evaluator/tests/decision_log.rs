@@ -337,10 +337,8 @@ fn lines_rendered_on_other_threads_chain_like_lines_recorded_in_place() {
 
     // An id that needs escaping is escaped, and the line still verifies.
     let mut log = DecisionLog::new(Vec::new());
-    let line = log
-        .format()
-        .render(&call(), &pending(), POLICY, UNIX_EPOCH, "an \"odd\" id", &[])
-        .unwrap();
+    let line =
+        log.format().render(&call(), &pending(), POLICY, UNIX_EPOCH, "an \"odd\" id", &[]).unwrap();
     log.append(&line).unwrap();
     let bytes = log.into_inner();
     let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();

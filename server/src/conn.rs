@@ -204,7 +204,11 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Front {
 }
 
 /// A decision request read within the limits, and answered.
-async fn answer(worker: Arc<Worker>, direct: Direct, request: hyper::Request<Incoming>) -> Response {
+async fn answer(
+    worker: Arc<Worker>,
+    direct: Direct,
+    request: hyper::Request<Incoming>,
+) -> Response {
     let Worker { state, limits, .. } = &*worker;
     if let Some(refused) = declared_too_large(state, request.headers(), *limits) {
         return refused;
@@ -237,8 +241,9 @@ impl Future for Caught {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let polled =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.answer.as_mut().poll(cx)));
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            this.answer.as_mut().poll(cx)
+        }));
         match polled {
             Ok(Poll::Ready(response)) => Poll::Ready(Ok(response)),
             Ok(Poll::Pending) => Poll::Pending,
@@ -262,8 +267,12 @@ enum Share {
 /// Linux each has its own socket (`SO_REUSEPORT`); elsewhere they are one socket, shared.
 /// One worker binds exactly as a plain listener does (no `SO_REUSEPORT`, so an address in use
 /// is an error).
-pub fn bind(addr: SocketAddr, workers: NonZeroUsize) -> std::io::Result<Vec<std::net::TcpListener>> {
-    let share = if workers.get() > 1 && cfg!(target_os = "linux") { Share::Port } else { Share::No };
+pub fn bind(
+    addr: SocketAddr,
+    workers: NonZeroUsize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let share =
+        if workers.get() > 1 && cfg!(target_os = "linux") { Share::Port } else { Share::No };
     let first = listen(addr, share)?;
     let addr = first.local_addr()?;
     let mut listeners = Vec::with_capacity(workers.get());

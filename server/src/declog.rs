@@ -253,7 +253,11 @@ pub fn start(
         (shipping, task)
     });
     let status = shipper.as_ref().map(|(s, _)| s.clone());
-    Ok((LogSender { tx: tx.clone(), format, metrics }, LogWriter { tx, thread, shipper, grace }, status))
+    Ok((
+        LogSender { tx: tx.clone(), format, metrics },
+        LogWriter { tx, thread, shipper, grace },
+        status,
+    ))
 }
 
 fn write_all(

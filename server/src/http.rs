@@ -81,7 +81,11 @@ pub(crate) fn error(status: StatusCode, message: &str, field: Option<&str>) -> R
 /// 500 for a handler that panicked (a bug, never input).
 pub(crate) fn internal_error(metrics: &crate::metrics::Metrics) -> Response {
     metrics.error(ErrorKind::Internal);
-    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error (a bug in writ); treat this as deny", None)
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error (a bug in writ); treat this as deny",
+        None,
+    )
 }
 
 /// A request error as JSON: `{"error", "field", "kind"}`, its kind by its stable name
@@ -329,7 +333,10 @@ pub(crate) async fn batch_body(state: &State, headers: &HeaderMap, body: &[u8]) 
             let found =
                 serde_json::from_slice::<Json>(body).map_or("something else", |v| describe(&v));
             let message = format!("expected an array of requests, found {found}");
-            return bad_request(state, &RequestError::new(RequestErrorKind::WrongType, "", message));
+            return bad_request(
+                state,
+                &RequestError::new(RequestErrorKind::WrongType, "", message),
+            );
         }
         Err(e) => {
             let message = format!("invalid JSON: {e}");

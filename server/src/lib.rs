@@ -6,14 +6,18 @@
 //! Source::load (compile or verify, on a blocking thread) ──ok──▶ ArcSwap<Loaded> ◀── handlers
 //!               └──error──▶ /v1/status, stderr; the old policy keeps serving     │
 //!                                                                                ▼
-//!                      decision log thread ◀── bounded channel ◀── one record per decision
+//!                      decision log thread ◀── bounded channel ◀── one line per decision
 //! ```
 //!
+//! - HTTP is served by `--workers` threads, each with a single-threaded runtime and its own
+//!   listener on the address (`SO_REUSEPORT`), all on one `State` (`conn`); decisions are
+//!   answered by a bare hyper service, the rest by the axum router (`http`).
 //! - Every request reads the policy once (`ArcSwap::load`), so a reload replaces the policy
 //!   atomically between decisions and a batch is decided by one policy.
-//! - A handler queues its decision's log record before it answers, and shutdown (SIGTERM,
-//!   SIGINT) stops accepting connections, lets requests in flight finish, then drains and
-//!   flushes the log: every answered decision is logged.
+//! - A handler renders its decision's log line and queues it before it answers, and shutdown
+//!   (SIGTERM, SIGINT) stops every worker accepting connections, lets requests in flight
+//!   finish, then, once the last worker has stopped, drains and flushes the log: every answered
+//!   decision is logged.
 //! - Bad input is a 4xx naming the field, never a 5xx and never a panic; a panic (a bug) is
 //!   caught and answered 500, which a gateway treats as deny like every non-decision.
 //! - A client cannot hold a connection: a request's head and its body each have a deadline,
