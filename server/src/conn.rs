@@ -73,7 +73,7 @@ fn declared_too_large(state: &State, headers: &HeaderMap, limits: Limits) -> Opt
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if !declared.is_some_and(|n| n > limits.body_limit as u64) {
+    if declared.is_none_or(|n| n <= limits.body_limit as u64) {
         return None;
     }
     let mut response = crate::http::too_large(state);
