@@ -323,6 +323,11 @@ fn start_up_errors() {
     let (code, stderr) = run_writ(&["serve"]);
     assert_eq!(code, 2, "{stderr}");
 
+    // No workers: a usage error.
+    let (code, stderr) = run_writ(&["serve", "--policy", &policy, "--workers", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--workers"), "{stderr}");
+
     // A decision log whose last line was cut short is not appended to.
     let log = dir.join("cut-short.jsonl");
     std::fs::write(&log, "{\"ts\": ").unwrap();
