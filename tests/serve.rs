@@ -323,6 +323,11 @@ fn start_up_errors() {
     let (code, stderr) = run_writ(&["serve"]);
     assert_eq!(code, 2, "{stderr}");
 
+    // No workers: a usage error.
+    let (code, stderr) = run_writ(&["serve", "--policy", &policy, "--workers", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--workers"), "{stderr}");
+
     // A decision log whose last line was cut short is not appended to.
     let log = dir.join("cut-short.jsonl");
     std::fs::write(&log, "{\"ts\": ").unwrap();
@@ -419,15 +424,22 @@ fn a_bundle_older_than_the_minimum_version_is_refused_at_start() {
 /// `writ serve --history redis://...`: a policy limiting deploys per run.
 const LIMITED: &str = r#"role dev {
   may deploy
+  may ping
 }
 
 tool deploy
+tool ping
 
 workflow w {
   start by dev
   allow deploy when calls(deploy within 24h) < 3
+  allow ping
 }
 "#;
+
+/// A call no history can change (and that is not recorded).
+const PING: &str = r#"{"action": "call", "workflow": "w", "tool": "ping",
+  "chain": [{"id": "ada", "kind": "human", "roles": ["dev"]}, {"id": "bot/2", "kind": "agent"}]}"#;
 
 const START: &str = r#"{"action": "start", "workflow": "w",
   "chain": [{"id": "ada", "kind": "human", "roles": ["dev"]}, {"id": "bot/1", "kind": "agent"}]}"#;
@@ -483,11 +495,47 @@ fn two_replicas_sharing_redis_count_a_limit_across_both() {
     let allowed = threads.into_iter().map(|t| t.join().unwrap()).filter(|a| *a).count();
     assert_eq!(allowed, 3, "a limit of 3 deploys per run, counted across both replicas");
 
-    // Redis gone: calls of a run are denied (fail closed), and counted.
+    // A call no history can change needs only its run: bound as any call (another
+    // initiator's is refused), on the replica that did not admit it too.
+    assert_eq!(decide_in_run(a.addr, "run-3", START).0, "allow");
+    assert_eq!(decide_in_run(b.addr, "run-3", PING).0, "allow");
+    let bob = PING.replace("\"ada\"", "\"bob\"");
+    let (decision, reason) = decide_in_run(b.addr, "run-3", &bob);
+    assert_eq!(
+        (decision.as_str(), reason.as_str()),
+        ("deny", "run `run-3` was started by `ada`, not `bob`")
+    );
+    let (decision, reason) = decide_in_run(b.addr, "never", PING);
+    assert_eq!(decision, "deny");
+    assert!(reason.starts_with("run `never` was not admitted"), "{reason}");
+
+    // A run expires on every replica at once, remembered or not; its id may start a new run.
+    let short = START.replace("\"workflow\": \"w\"", "\"workflow\": \"w\", \"ttl\": \"1s\"");
+    assert_eq!(decide_in_run(a.addr, "run-4", &short).0, "allow");
+    assert_eq!(decide_in_run(b.addr, "run-4", PING).0, "allow");
+    std::thread::sleep(Duration::from_millis(1100));
+    for addr in [a.addr, b.addr] {
+        let (decision, reason) = decide_in_run(addr, "run-4", PING);
+        assert_eq!(decision, "deny");
+        // Redis drops the run at its expiry (`PEXPIREAT`): expired, or unknown once dropped.
+        assert!(reason.contains("expired"), "{reason}");
+    }
+    assert_eq!(decide_in_run(b.addr, "run-4", START).0, "allow");
+    assert_eq!(decide_in_run(a.addr, "run-4", PING).0, "allow");
+
+    // Redis gone: calls of a run that need the store are denied (fail closed), and counted;
+    // a call that needs only a run this replica saw live is still decided (a live run never
+    // changes), one of a run it never saw is denied.
+    assert_eq!(decide_in_run(a.addr, "run-5", START).0, "allow");
     let _ = redis.child.kill();
     let _ = redis.child.wait();
     let (decision, reason) = decide_in_run(a.addr, "run-1", DEPLOY);
     assert_eq!(decision, "deny");
+    assert!(reason.contains("the history store failed"), "{reason}");
+    assert_eq!(decide_in_run(b.addr, "run-3", PING).0, "allow");
+    assert_eq!(decide_in_run(a.addr, "run-5", PING).0, "allow");
+    let (decision, reason) = decide_in_run(b.addr, "run-5", PING);
+    assert_eq!(decision, "deny", "b never saw run-5");
     assert!(reason.contains("the history store failed"), "{reason}");
     let metrics = get(a.addr, "/metrics").expect("metrics").1;
     assert!(!metrics.contains("writ_errors_total{kind=\"history_store\"} 0"), "{metrics}");

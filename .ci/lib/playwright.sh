@@ -1,6 +1,7 @@
 # Sourced by the browser checks (.ci/reach-html.sh, .ci/playground.sh): installs Debian's
 # Chromium and, from npm, playwright-core (pinned in tests/playground/package-lock.json) into
-# target/playwright-npm, once. Sets CHROMIUM and PLAYWRIGHT_DIR. Fails loudly.
+# target/playwright-npm, once, with tests/lib/chromium.mjs beside it. Sets CHROMIUM and
+# PLAYWRIGHT_DIR. Fails loudly.
 root=${root:-$PWD}
 if ! command -v chromium > /dev/null; then
   export DEBIAN_FRONTEND=noninteractive
@@ -23,3 +24,5 @@ if [ ! -d "$PLAYWRIGHT_DIR/node_modules/playwright-core" ] \
 fi
 [ -d "$PLAYWRIGHT_DIR/node_modules/playwright-core" ] \
   || { echo "FAILED: playwright-core is not installed in $PLAYWRIGHT_DIR" >&2; exit 1; }
+# The one way the checks launch Chromium (imported as ./chromium.mjs beside them).
+cp "$root/tests/lib/chromium.mjs" "$PLAYWRIGHT_DIR/chromium.mjs"

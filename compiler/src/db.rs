@@ -3,7 +3,7 @@
 //! invariant: queries never do IO. Files are read by the caller ([`crate::load`]) and set as
 //! inputs, so the same database serves the CLI, tests and the language server.
 
-use writ_evaluator::ir::PolicyIr;
+use writ_evaluator::ir::{PolicyIr, RuleMeta, RuleSetIr, WorkflowIr};
 use writ_grammar::ast;
 
 use crate::check::{Input, check};
@@ -103,6 +103,16 @@ pub fn policy_hash(db: &dyn salsa::Database, policy: PolicyInput) -> String {
 /// Resolves, type-checks, lints and lowers the whole policy.
 #[salsa::tracked(returns(ref))]
 pub fn compile(db: &dyn salsa::Database, policy: PolicyInput) -> Compilation {
+    compile_with(db, policy, |ir| exact_findings(db, ir))
+}
+
+/// [`compile`], with the exact lints' findings on the lowered policy from `exact` (tests pass
+/// `verify::lint::findings`, the whole-program search, to check [`exact_findings`] against).
+fn compile_with(
+    db: &dyn salsa::Database,
+    policy: PolicyInput,
+    exact: impl FnOnce(&PolicyIr) -> crate::verify::lint::Findings,
+) -> Compilation {
     let files = policy.files(db);
     let asts: Vec<&ast::SourceFile> = files.iter().map(|f| parse(db, *f)).collect();
     let input = Input {
@@ -118,6 +128,11 @@ pub fn compile(db: &dyn salsa::Database, policy: PolicyInput) -> Compilation {
     }
     let mut checked = check(&input, policy_hash(db, policy).clone());
     diagnostics.append(&mut checked.diagnostics);
+    // The check lowers a policy only when it found no error; then come the exact lints.
+    if let Some(ir) = &checked.policy {
+        let found = exact(ir);
+        diagnostics.extend(crate::lints::exact(&found, |id| checked.sites.get(id).copied()));
+    }
     diagnostics.sort_by_key(|d| (d.location.file, d.location.span.start));
     let has_errors = diagnostics.iter().any(Diagnostic::is_error);
     Compilation {
@@ -126,6 +141,165 @@ pub fn compile(db: &dyn salsa::Database, policy: PolicyInput) -> Compilation {
         tests: checked.tests,
         assertions: if has_errors { Vec::new() } else { checked.assertions },
     }
+}
+
+/// The exact lints' findings (`verify::lint::findings`) on `ir`, searched per part so that an
+/// edit re-runs only the searches of what it changed: one query per workflow
+/// ([`workflow_lint`]) and per role ([`role_lint`]), each reading only what its searches read,
+/// with every rule's position left out (a search reads a rule's id, never where it was
+/// written): an edit inside one workflow's rule searches that workflow again and the roles
+/// entitled to the tools it allows, and nothing else; an edit to a declaration every search
+/// reads (a tool, a role, an attribute, a top-level rule) searches everything again. The
+/// top-level rules' own searches read every workflow and run each time.
+///
+/// invariant: the result is `verify::lint::findings(ir)` (property-tested against a fresh
+/// compiler in this module's tests).
+fn exact_findings(db: &dyn salsa::Database, ir: &PolicyIr) -> crate::verify::lint::Findings {
+    use crate::verify::lint;
+    // Cloned part by part: the workflows go into their own units, once.
+    let mut shared = PolicyIr {
+        hash: String::new(),
+        roles: ir.roles.clone(),
+        attributes: ir.attributes.clone(),
+        contexts: ir.contexts.clone(),
+        tools: ir.tools.clone(),
+        evidence: ir.evidence.clone(),
+        workflows: Vec::new(),
+        guardrails: ir.guardrails.clone(),
+    };
+    for role in &mut shared.roles {
+        for e in &mut role.entitlements {
+            unplaced(&mut e.meta);
+        }
+    }
+    unplaced_rules(&mut shared.guardrails);
+    let context = LintContext::new(db, shared);
+    let units: Vec<WorkflowLint<'_>> = ir
+        .workflows
+        .iter()
+        .map(|w| {
+            let mut w = w.clone();
+            unplaced_workflow(&mut w);
+            WorkflowLint::new(db, context, w)
+        })
+        .collect();
+    let mut found = lint::Findings::default();
+    for unit in &units {
+        found.append(workflow_lint(db, *unit).clone());
+    }
+    let g = &ir.guardrails;
+    if !(g.denies.is_empty() && g.deny_starts.is_empty() && g.requires.is_empty()) {
+        found.append(lint::guardrail_findings(ir, &lint::holders(ir)));
+    }
+    let all: Vec<&WorkflowIr> = ir.workflows.iter().collect();
+    let (depth, first) = lint::whole(ir, &all);
+    // For each tool, the workflows with an allow on it.
+    let mut allowed_in: Vec<Vec<usize>> = vec![Vec::new(); ir.tools.len()];
+    for (i, w) in ir.workflows.iter().enumerate() {
+        for t in w.allows.iter().flat_map(|a| &a.target.tools) {
+            if let Some(list) = allowed_in.get_mut(*t as usize) {
+                list.push(i);
+            }
+        }
+    }
+    for (r, role) in ir.roles.iter().enumerate() {
+        // The workflows with an allow on a tool this role is entitled to, in source order.
+        let mut relevant: Vec<usize> = role
+            .entitlements
+            .iter()
+            .flat_map(|e| &e.target.tools)
+            .filter_map(|t| allowed_in.get(*t as usize))
+            .flatten()
+            .copied()
+            .collect();
+        relevant.sort_unstable();
+        relevant.dedup();
+        let relevant: Vec<WorkflowIr> =
+            relevant.iter().filter_map(|i| units.get(*i)).map(|u| u.workflow(db).clone()).collect();
+        let key = RoleKey { role: r, depth, first: first.to_string(), workflows: relevant };
+        found.append(role_lint(db, RoleLint::new(db, context, key)).clone());
+    }
+    found
+}
+
+/// What every exact-lint search reads but the workflows: the lowered policy without its
+/// workflows, hash or rule positions.
+#[salsa::tracked(debug)]
+struct LintContext<'db> {
+    #[tracked]
+    #[returns(ref)]
+    ir: PolicyIr,
+}
+
+/// One workflow's rules (positions left out), for [`workflow_lint`].
+#[salsa::tracked(debug)]
+struct WorkflowLint<'db> {
+    context: LintContext<'db>,
+    #[tracked]
+    #[returns(ref)]
+    workflow: WorkflowIr,
+}
+
+/// What [`role_lint`] reads besides the context.
+#[derive(Clone, Debug, PartialEq)]
+struct RoleKey {
+    role: usize,
+    /// The deepest chain of any workflow, and the first workflow's name (`lint::whole`).
+    depth: u32,
+    first: String,
+    /// The workflows with an allow on a tool the role is entitled to (positions left out).
+    workflows: Vec<WorkflowIr>,
+}
+
+#[salsa::tracked(debug)]
+struct RoleLint<'db> {
+    context: LintContext<'db>,
+    #[tracked]
+    #[returns(ref)]
+    key: RoleKey,
+}
+
+/// The exact lints of one workflow's own rules (`verify::lint::workflow_findings`).
+#[salsa::tracked(returns(ref))]
+fn workflow_lint<'db>(
+    db: &'db dyn salsa::Database,
+    unit: WorkflowLint<'db>,
+) -> crate::verify::lint::Findings {
+    let ir = unit.context(db).ir(db);
+    let table = crate::verify::lint::holders(ir);
+    crate::verify::lint::workflow_findings(ir, &table, unit.workflow(db))
+}
+
+/// The exact lints of one role's entitlements (`verify::lint::role_findings`).
+#[salsa::tracked(returns(ref))]
+fn role_lint<'db>(
+    db: &'db dyn salsa::Database,
+    unit: RoleLint<'db>,
+) -> crate::verify::lint::Findings {
+    let ir = unit.context(db).ir(db);
+    let table = crate::verify::lint::holders(ir);
+    let key = unit.key(db);
+    let workflows: Vec<&WorkflowIr> = key.workflows.iter().collect();
+    crate::verify::lint::role_findings(ir, &table, key.role, &workflows, key.depth, &key.first)
+}
+
+/// Leaves out where a rule was written (no search reads it).
+fn unplaced(meta: &mut RuleMeta) {
+    meta.file.clear();
+    meta.line = 0;
+    meta.column = 0;
+}
+
+fn unplaced_rules(rules: &mut RuleSetIr) {
+    rules.denies.iter_mut().for_each(|r| unplaced(&mut r.meta));
+    rules.deny_starts.iter_mut().for_each(|r| unplaced(&mut r.meta));
+    rules.requires.iter_mut().for_each(|r| unplaced(&mut r.meta));
+}
+
+fn unplaced_workflow(w: &mut WorkflowIr) {
+    w.starts.iter_mut().for_each(|r| unplaced(&mut r.meta));
+    w.allows.iter_mut().for_each(|r| unplaced(&mut r.meta));
+    unplaced_rules(&mut w.rules);
 }
 
 fn syntax_diagnostic(file: usize, e: &ast::ParseError) -> Diagnostic {
@@ -317,5 +491,226 @@ mod tests {
         let expected: String =
             Sha256::digest(b"a.writ\0tool x\0").iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(h1, format!("sha256:{expected}"));
+    }
+
+    /// One team of the language server benchmark's policy (`bench/src/editing.rs`).
+    fn team(n: usize) -> String {
+        format!(
+            "/// Team {n}.\nrole role_{n} extends base {{\n  may svc_{n}.*\n  may deploy_{n} when env == \"staging\"\n}}\n\
+             tool svc_{n}.read(repo: string, branch: string) [read]\n\
+             tool svc_{n}.write(repo: string, branch: string, files: [string]) [write]\n\
+             tool deploy_{n}(env: \"staging\" | \"prod\", service: string) [write, prod]\n\
+             evidence approval_{n} by human\n\
+             workflow flow_{n} {{\n  start by role_{n}\n  max_depth 2\n  allow svc_{n}.read\n  \
+             allow svc_{n}.write when branch matches \"feature/*\" require approval_{n} by role_{n}\n  \
+             allow deploy_{n} when env == \"staging\" and initiator.team == \"t{n}\"\n  \
+             deny svc_{n}.write when branch == \"main\" because \"never main\"\n  \
+             deny deploy_{n} when context.frozen\n}}\n\n"
+        )
+    }
+
+    const HEADER: &str = "role base\nattribute team: string\ncontext frozen: bool\n\n";
+
+    /// Declarations every exact lint finds something in.
+    const LINTED: &str = "tool ship(env: \"staging\" | \"prod\", service: string)\nevidence ok by human\nrole shipper {\n  may ship when env == \"prod\"\n}\nworkflow release {\n  start by shipper\n  allow ship when env == \"prod\" and env == \"staging\"\n  allow ship when env == \"staging\"\n  require ok for ship when env == \"prod\"\n}\ndeny ship when service == \"legacy\"\n";
+
+    /// The compilation a fresh compiler gives, with the exact lints searched over the whole
+    /// policy at once (`verify::lint::findings`), as before they were split into queries.
+    fn reference(files: &[(&str, &str)]) -> Compilation {
+        let fresh =
+            Compiler::new(files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect());
+        compile_with(&fresh.db, fresh.policy, crate::verify::lint::findings)
+    }
+
+    #[test]
+    fn an_edit_inside_one_rule_searches_only_its_workflow_and_roles_again() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut db = Database::with_execution_log(log.clone());
+        let a = format!("{HEADER}{}{}", team(0), team(1));
+        let b = format!("{}{LINTED}", team(2));
+        let fa = PolicyFile::new(&db, "a.writ".into(), a.clone());
+        let fb = PolicyFile::new(&db, "b.writ".into(), b.clone());
+        let policy = PolicyInput::new(&db, vec![fa, fb]);
+        let first = compile(&db, policy).clone();
+        assert!(first.policy.is_some(), "{:?}", first.diagnostics);
+        assert!(first.diagnostics.iter().any(|d| d.code == Code::UnusableEntitlement));
+        // How many workflows and roles were searched since the last call.
+        let relint = |log: &Mutex<Vec<String>>| {
+            let mut log = log.lock().unwrap();
+            let w = log.iter().filter(|e| e.starts_with("workflow_lint(")).count();
+            let r = log.iter().filter(|e| e.starts_with("role_lint(")).count();
+            log.clear();
+            (w, r)
+        };
+        // Four workflows; five roles (`base` too).
+        assert_eq!(relint(&log), (4, 5));
+        let check = |db: &Database, a: &str, b: &str| {
+            assert_eq!(compile(db, policy), &reference(&[("a.writ", a), ("b.writ", b)]));
+        };
+
+        // Inside a rule of flow_0: flow_0 is searched again, and role_0 (entitled to the tools
+        // it allows); flow_1, which moved, is not.
+        let a2 = a.replacen("feature/*", "feature/x*", 1);
+        fa.set_text(&mut db).to(a2.clone());
+        check(&db, &a2, &b);
+        assert_eq!(relint(&log), (1, 1));
+
+        // A new line in flow_0 moves every rule after it a line down, and changes nothing a
+        // search reads: no search runs.
+        let a3 = a2.replacen("  max_depth 2\n", "\n  max_depth 2\n", 1);
+        fa.set_text(&mut db).to(a3.clone());
+        check(&db, &a3, &b);
+        assert_eq!(relint(&log), (0, 0));
+
+        // Renaming a tool every search reads (its name is in the shared context): everything.
+        let b2 = b.replace("ship", "launch");
+        fb.set_text(&mut db).to(b2.clone());
+        check(&db, &a3, &b2);
+        assert_eq!(relint(&log), (4, 5));
+
+        // An edit outside every rule that changes nothing lowered (a comment): no search.
+        let b3 = format!("// nothing\n{b2}");
+        fb.set_text(&mut db).to(b3.clone());
+        check(&db, &a3, &b3);
+        assert_eq!(relint(&log), (0, 0));
+    }
+
+    /// The edits of the property test below: most keep the policy free of errors, so that
+    /// the exact lints run.
+    #[derive(Clone, Debug)]
+    enum Edit {
+        /// Swap the first `"staging"` of a file for `"prod"`, or back.
+        Stage(usize),
+        /// A blank line at the start of a line.
+        Line(usize, f64),
+        /// A new workflow at the end of a file.
+        Workflow(usize),
+        /// Delete a line.
+        DeleteLine(usize, f64),
+        /// Rename a role everywhere (or back).
+        RenameRole,
+        /// Rename a tool in one file only (unknown names elsewhere).
+        RenameTool(usize),
+        /// A syntax error.
+        Junk(usize, f64),
+        /// Deeper chains.
+        Depth(usize),
+        /// A deny that shadows an allow (or back).
+        Shadow,
+    }
+
+    fn edit() -> impl proptest::strategy::Strategy<Value = Edit> {
+        use proptest::prelude::*;
+        let file = 0usize..3;
+        prop_oneof![
+            file.clone().prop_map(Edit::Stage),
+            (file.clone(), 0.0..1.0f64).prop_map(|(f, at)| Edit::Line(f, at)),
+            file.clone().prop_map(Edit::Workflow),
+            (file.clone(), 0.0..1.0f64).prop_map(|(f, at)| Edit::DeleteLine(f, at)),
+            Just(Edit::RenameRole),
+            file.clone().prop_map(Edit::RenameTool),
+            (file.clone(), 0.0..1.0f64).prop_map(|(f, at)| Edit::Junk(f, at)),
+            file.prop_map(Edit::Depth),
+            Just(Edit::Shadow),
+        ]
+    }
+
+    /// The start of a line of `text`, about `at` of the way through it.
+    fn line_start(text: &str, at: f64) -> usize {
+        let n = ((text.len() as f64) * at) as usize;
+        text.char_indices()
+            .map(|(i, _)| i)
+            .filter(|&i| i == 0 || text.as_bytes()[i - 1] == b'\n')
+            .take_while(|&i| i <= n)
+            .last()
+            .unwrap_or(0)
+    }
+
+    fn apply(texts: &mut [String; 3], edit: &Edit, serial: usize) {
+        let swap = |t: &mut String, a: &str, b: &str| {
+            if t.contains(a) {
+                *t = t.replacen(a, b, 1);
+            } else {
+                *t = t.replacen(b, a, 1);
+            }
+        };
+        match edit {
+            Edit::Stage(f) => swap(&mut texts[*f], "\"staging\"", "\"prod\""),
+            Edit::Line(f, at) => {
+                let i = line_start(&texts[*f], *at);
+                texts[*f].insert(i, '\n');
+            }
+            Edit::Workflow(f) => texts[*f].push_str(&format!(
+                "workflow extra_{serial} {{\n  start by base\n  allow svc_0.read when context.frozen\n  allow ship when service == \"x\"\n}}\n"
+            )),
+            Edit::DeleteLine(f, at) => {
+                let t = &mut texts[*f];
+                let i = line_start(t, *at);
+                let end = t[i..].find('\n').map_or(t.len(), |e| i + e + 1);
+                t.replace_range(i..end, "");
+            }
+            Edit::RenameRole => {
+                for t in texts.iter_mut() {
+                    *t = if t.contains("role_1x") {
+                        t.replace("role_1x", "role_1")
+                    } else {
+                        t.replace("role_1", "role_1x")
+                    };
+                }
+            }
+            Edit::RenameTool(f) => swap(&mut texts[*f], "deploy_2", "deployx_2"),
+            Edit::Junk(f, at) => {
+                let i = line_start(&texts[*f], *at);
+                texts[*f].insert_str(i, "}{ ");
+            }
+            Edit::Depth(f) => swap(&mut texts[*f], "max_depth 2", "max_depth 3"),
+            Edit::Shadow => {
+                for t in texts.iter_mut() {
+                    swap(t, "branch == \"main\"", "branch != \"main\"");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// After any sequence of edits across files (inside rules, new and deleted
+        /// declarations, renames, syntax errors), the database gives exactly what a fresh
+        /// compiler gives whose exact lints search the whole policy at once: the same
+        /// diagnostics in the same order, the same lowered policy (and hash), tests and
+        /// assertions.
+        #[test]
+        fn incremental_lints_equal_a_fresh_whole_program_check(
+            edits in proptest::collection::vec(edit(), 1..8)
+        ) {
+            let mut texts = [
+                format!("{HEADER}{}", team(0)),
+                format!("{}{}", team(1), LINTED),
+                team(2),
+            ];
+            let paths = ["a.writ", "b.writ", "c/d.writ"];
+            let mut db = Database::default();
+            let files: Vec<PolicyFile> = paths
+                .iter()
+                .zip(&texts)
+                .map(|(p, t)| PolicyFile::new(&db, p.to_string(), t.clone()))
+                .collect();
+            let policy = PolicyInput::new(&db, files.clone());
+            let _ = compile(&db, policy);
+            for (serial, edit) in edits.iter().enumerate() {
+                apply(&mut texts, edit, serial);
+                for (f, t) in files.iter().zip(&texts) {
+                    if f.text(&db) != t {
+                        f.set_text(&mut db).to(t.clone());
+                    }
+                }
+                let expected = reference(&[
+                    (paths[0], &texts[0]),
+                    (paths[1], &texts[1]),
+                    (paths[2], &texts[2]),
+                ]);
+                proptest::prop_assert_eq!(compile(&db, policy), &expected);
+            }
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use writ_evaluator::ir::PolicyIr;
 use writ_grammar::ast::{CommandPattern, Expr, ExprKind, PatternItem, RuleKind, WorkflowItem};
 
-use crate::check::Checker;
+use crate::check::{Checker, Site};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::symbols::at;
 
@@ -15,15 +15,17 @@ pub(crate) fn run(c: &mut Checker<'_>, ir: &PolicyIr) {
     unused(c);
     command_allows(c);
     vacuous_claims(c, ir);
-    exact(c, ir);
 }
 
 /// The lints decided by the verify search (`verify/lint.rs`): conditions never true, allows
-/// that denies shadow, `require ... for` rules and entitlements nothing reaches.
-fn exact(c: &mut Checker<'_>, ir: &PolicyIr) {
-    let found = crate::verify::lint::findings(ir);
+/// that denies shadow, `require ... for` rules and entitlements nothing reaches. They come
+/// after all the others ([`run`]); the database runs their searches (`db::exact_findings`), and
+/// `site` says where each rule was written.
+pub(crate) fn exact(
+    found: &crate::verify::lint::Findings,
+    site: impl Fn(&str) -> Option<Site>,
+) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let site = |id: &str| c.site(id);
     for (id, fails_closed) in &found.unsatisfiable {
         let Some(s) = site(id) else { continue };
         let label = if *fails_closed {
@@ -77,9 +79,7 @@ fn exact(c: &mut Checker<'_>, ir: &PolicyIr) {
             .help("allow these tools in a workflow (with a condition this entitlement can meet), or remove the entitlement"),
         );
     }
-    for d in out {
-        c.report(d);
-    }
+    out
 }
 
 /// Programs that run whatever their arguments say: a shell, an interpreter, or a wrapper that

@@ -36,7 +36,7 @@ pub enum Symbol {
 }
 
 /// The kinds of declaration, which share one namespace (LANGUAGE.md §7).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Namespace {
     Role,
     Tool,
@@ -58,6 +58,19 @@ impl Namespace {
             Namespace::Context => "a context value",
             Namespace::Workflow => "a workflow",
             Namespace::Fixture => "a fixture",
+        }
+    }
+
+    /// The keyword that declares it: `role`, `evidence`, `context`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Namespace::Role => "role",
+            Namespace::Tool => "tool",
+            Namespace::Evidence => "evidence",
+            Namespace::Attribute => "attribute",
+            Namespace::Context => "context",
+            Namespace::Workflow => "workflow",
+            Namespace::Fixture => "fixture",
         }
     }
 

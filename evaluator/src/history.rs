@@ -142,6 +142,105 @@ mod tests {
         }
     }
 
+    /// A policy whose `calls(...)` sit in one place each: an allow of workflow `w` (push), a
+    /// top-level deny (ci.run), an entitlement (deploy) and a deny-start (never for calls).
+    fn readers_policy() -> crate::Policy {
+        use crate::ir::{CallsIr, CmpOp, Operand};
+        use crate::testing::{Ir, cmp, i};
+        let mut ir = Ir::new("p.writ");
+        ir.role("dev", &[]);
+        for tool in ["read", "push", "ci.run", "deploy"] {
+            ir.tool(tool, &[], &[]);
+        }
+        ir.workflow("w", 1, 3600).workflow("v", 1, 3600);
+        let calls = |ir: &Ir, target: &str| {
+            Operand::Calls(CallsIr {
+                target: ir.target(target),
+                glob: None,
+                within_seconds: Some(60),
+            })
+        };
+        let fewer = |ir: &Ir, target: &str| Some(cmp(CmpOp::Lt, calls(ir, target), i(2)));
+        let push = fewer(&ir, "push");
+        let ci = fewer(&ir, "ci.run");
+        let deploy = fewer(&ir, "deploy");
+        let start = fewer(&ir, "read");
+        ir.may((1, 1), "may read", "dev", "read", None)
+            .may((2, 1), "may push", "dev", "push", None)
+            .may((3, 1), "may ci.run", "dev", "ci.run", None)
+            .may((4, 1), "may deploy when calls(deploy within 1m) < 2", "dev", "deploy", deploy);
+        for w in ["w", "v"] {
+            ir.allow((5, 1), "allow read", w, "read", None, vec![])
+                .allow((6, 1), "allow ci.run", w, "ci.run", None, vec![])
+                .allow((7, 1), "allow deploy", w, "deploy", None, vec![]);
+        }
+        ir.allow((8, 1), "allow push when calls(push within 1m) < 2", "w", "push", push, vec![])
+            .allow((9, 1), "allow push", "v", "push", None, vec![])
+            .deny((10, 1), "deny ci.run when calls(ci.run within 1m) < 2", None, "ci.run", ci, None)
+            .deny_start((11, 1), "deny start when calls(read within 1m) < 2", None, start, None);
+        ir.policy()
+    }
+
+    /// Whether a call's decision can read the history: by the rules that apply to it.
+    #[test]
+    fn history_readers_are_the_rules_that_apply_to_the_call() {
+        let policy = readers_policy();
+        let reads = |w: &str, t: &str| policy.call_reads_history(w, t);
+        assert!(reads("w", "push"), "w's own allow counts pushes");
+        assert!(!reads("v", "push"), "v's allow of push counts nothing");
+        assert!(reads("w", "ci.run") && reads("v", "ci.run"), "a top-level deny applies to all");
+        assert!(reads("w", "deploy") && reads("v", "deploy"), "the entitlement applies to all");
+        assert!(!reads("w", "read") && !reads("v", "read"), "a deny-start never applies to calls");
+        assert!(reads("w", "undeclared") && reads("nowhere", "read"), "undeclared: it may");
+    }
+
+    fn decide_with(policy: &crate::Policy, workflow: &str, tool: &str, history: &str) -> String {
+        let json = format!(
+            r#"{{"action": "call", "workflow": "{workflow}", "tool": "{tool}", "args": {{}},
+               "chain": [{{"id": "d", "kind": "human", "roles": ["dev"]}}, {{"id": "a", "kind": "agent"}}],
+               "time": "2026-12-02T16:00:00Z"{history}}}"#
+        );
+        match crate::Request::from_json(&json) {
+            Ok(request) => policy.decide(&request).to_json(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    proptest! {
+        /// The law a gateway relies on: when `call_reads_history` says no, every history (and
+        /// none at all) gives the same decision.
+        #[test]
+        fn a_call_that_reads_no_history_is_decided_alike_for_every_history(
+            h in prop::collection::vec(
+                (prop::sample::select(vec!["push", "ci.run", "deploy", "read"]),
+                 proptest::option::weighted(0.9, -90i64..5)),
+                0..6,
+            ),
+            workflow in prop::sample::select(vec!["w", "v"]),
+            tool in prop::sample::select(vec!["read", "push", "ci.run", "deploy"]),
+        ) {
+            let policy = readers_policy();
+            let entries: Vec<String> = h
+                .iter()
+                .map(|(tool, seconds)| {
+                    let base = at("2026-12-02T16:00:00Z").map_or(0, Timestamp::as_unix_nanos);
+                    let at = seconds
+                        .and_then(|s| Timestamp::from_unix_nanos(base + i128::from(s) * NANOS))
+                        .map_or(String::new(), |t| format!(r#", "at": "{t}""#));
+                    format!(r#"{{"tool": "{tool}"{at}}}"#)
+                })
+                .collect();
+            let with = format!(r#", "history": [{}]"#, entries.join(", "));
+            let without = decide_with(&policy, workflow, tool, "");
+            let empty = decide_with(&policy, workflow, tool, r#", "history": []"#);
+            let full = decide_with(&policy, workflow, tool, &with);
+            if !policy.call_reads_history(workflow, tool) {
+                prop_assert_eq!(&without, &full);
+                prop_assert_eq!(&empty, &full);
+            }
+        }
+    }
+
     fn at(text: &str) -> Option<Timestamp> {
         Timestamp::parse(text).ok()
     }
@@ -394,12 +493,99 @@ impl CountedCalls {
     }
 }
 
+/// Which calls' decisions read the run's history: a call of tool `T` in workflow `W` reads it
+/// when some condition that can be evaluated for it has a `calls(...)` — a condition of `W`'s
+/// own allows, denies or require-fors that target `T`, of a top-level deny or require-for that
+/// targets `T`, or of an entitlement (`may`) that targets `T` (delegation checks every link's
+/// roles). A gateway may decide any other call without the run's history: no history can
+/// change its decision ([`crate::Policy::call_reads_history`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HistoryReaders {
+    /// By tool: a top-level rule or an entitlement that targets the tool counts calls.
+    everywhere: Box<[bool]>,
+    /// By workflow: the tools (sorted, no duplicates) that a rule of the workflow's own which
+    /// counts calls targets.
+    by_workflow: Box<[Box<[crate::ir::ToolId]>]>,
+}
+
+impl HistoryReaders {
+    /// Walks every rule of `ir` that applies to calls.
+    pub fn of(ir: &crate::ir::PolicyIr) -> HistoryReaders {
+        let mut everywhere = vec![false; ir.tools.len()];
+        let mut mark = |tools: &[crate::ir::ToolId]| {
+            for &tool in tools {
+                if let Some(reads) = everywhere.get_mut(tool as usize) {
+                    *reads = true;
+                }
+            }
+        };
+        let guardrails = call_rules(&ir.guardrails);
+        let entitlements = ir
+            .roles
+            .iter()
+            .flat_map(|r| &r.entitlements)
+            .map(|e| (&e.target.tools[..], e.condition.as_ref()));
+        for (tools, condition) in guardrails.chain(entitlements) {
+            if condition.is_some_and(counts_calls) {
+                mark(tools);
+            }
+        }
+        let by_workflow = ir
+            .workflows
+            .iter()
+            .map(|w| {
+                let allows = w.allows.iter().map(|r| (&r.target.tools[..], r.condition.as_ref()));
+                let mut tools: Vec<crate::ir::ToolId> = call_rules(&w.rules)
+                    .chain(allows)
+                    .filter(|(_, condition)| condition.is_some_and(counts_calls))
+                    .flat_map(|(tools, _)| tools.iter().copied())
+                    .collect();
+                tools.sort_unstable();
+                tools.dedup();
+                tools.into()
+            })
+            .collect();
+        HistoryReaders { everywhere: everywhere.into(), by_workflow }
+    }
+
+    /// Whether deciding a call of `tool` in `workflow` can read the run's history. A workflow
+    /// or tool the policy does not declare reads it (the answer a gateway can always trust).
+    pub fn reads(
+        &self,
+        workflow: Option<crate::ir::WorkflowId>,
+        tool: Option<crate::ir::ToolId>,
+    ) -> bool {
+        let (Some(workflow), Some(tool)) = (workflow, tool) else { return true };
+        let everywhere = self.everywhere.get(tool as usize).copied().unwrap_or(true);
+        let own = self
+            .by_workflow
+            .get(workflow as usize)
+            .is_none_or(|tools| tools.binary_search(&tool).is_ok());
+        everywhere || own
+    }
+}
+
+/// The denies and require-fors of `set` (the rules that apply to calls), as (target, condition).
+fn call_rules(
+    set: &crate::ir::RuleSetIr,
+) -> impl Iterator<Item = (&[crate::ir::ToolId], Option<&crate::ir::Cond>)> {
+    let denies = set.denies.iter().map(|r| (&r.target.tools[..], r.condition.as_ref()));
+    denies.chain(set.requires.iter().map(|r| (&r.target.tools[..], r.condition.as_ref())))
+}
+
+/// Whether `condition` has a `calls(...)` anywhere.
+fn counts_calls(condition: &crate::ir::Cond) -> bool {
+    let mut found = false;
+    each_calls_in([condition], |_| {
+        found = true;
+        false
+    });
+    found
+}
+
 /// Calls `visit` on every `calls(...)` in every condition of `ir`, until it returns false.
-///
-/// Iterative, so that a deep IR cannot overflow the stack here (the policy builder bounds depth
-/// after it runs, and rejects a deeper IR).
-fn each_calls(ir: &crate::ir::PolicyIr, mut visit: impl FnMut(&crate::ir::CallsIr) -> bool) {
-    use crate::ir::{Cond, Operand, RuleSetIr};
+fn each_calls(ir: &crate::ir::PolicyIr, visit: impl FnMut(&crate::ir::CallsIr) -> bool) {
+    use crate::ir::{Cond, RuleSetIr};
     fn rules(set: &RuleSetIr) -> impl Iterator<Item = &Option<Cond>> {
         let denies = set.denies.iter().map(|r| &r.condition);
         let deny_starts = set.deny_starts.iter().map(|r| &r.condition);
@@ -411,8 +597,19 @@ fn each_calls(ir: &crate::ir::PolicyIr, mut visit: impl FnMut(&crate::ir::CallsI
         let allows = w.allows.iter().map(|r| &r.condition);
         rules(&w.rules).chain(starts).chain(allows)
     });
-    let mut stack: Vec<&Cond> =
-        rules(&ir.guardrails).chain(roles).chain(workflows).flatten().collect();
+    each_calls_in(rules(&ir.guardrails).chain(roles).chain(workflows).flatten(), visit);
+}
+
+/// Calls `visit` on every `calls(...)` in `conditions`, until it returns false.
+///
+/// Iterative, so that a deep IR cannot overflow the stack here (the policy builder bounds depth
+/// after it runs, and rejects a deeper IR).
+fn each_calls_in<'c>(
+    conditions: impl IntoIterator<Item = &'c crate::ir::Cond>,
+    mut visit: impl FnMut(&crate::ir::CallsIr) -> bool,
+) {
+    use crate::ir::{Cond, Operand};
+    let mut stack: Vec<&Cond> = conditions.into_iter().collect();
     while let Some(c) = stack.pop() {
         let operands: [Option<&Operand>; 2] = match c {
             Cond::Truth(a)

@@ -64,9 +64,93 @@ pub const FIELDS: [&str; 12] = [
 pub struct DecisionLog<W: Write> {
     out: W,
     prev: Option<String>,
-    line: String,
+    line: Vec<u8>,
+    format: LineFormat,
+}
+
+/// How a log's lines are rendered: the mode they are marked with and the mask applied to
+/// their requests. A line is rendered whole but for its `prev` ([`LineFormat::render`]) by
+/// whoever has the decision (any thread), then chained by the log, in the order lines reach
+/// it ([`DecisionLog::append`]): the costly part of a line (the request digest, the JSON) does
+/// not wait for the one writer, and the chain is still one sequence.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineFormat {
     mode: Mode,
     mask: Mask,
+}
+
+/// A decision log line rendered without its `prev` ([`LineFormat::render`]): the text before
+/// the value of `prev` and the text after it. Only [`DecisionLog::append`] can complete it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unchained {
+    /// `{"ts":…,"id":…,"prev":` then `,"request":…}`.
+    bytes: Vec<u8>,
+    /// Where `prev`'s value goes.
+    split: usize,
+}
+
+impl LineFormat {
+    /// Lines marked with `mode`, their requests masked with `mask`.
+    pub fn new(mode: Mode, mask: Mask) -> LineFormat {
+        LineFormat { mode, mask }
+    }
+
+    /// The mode lines are marked with.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The line for `decision` on `request`, but for its `prev`: what
+    /// [`DecisionLog::record_statements`] writes, once [`DecisionLog::append`] chains it.
+    pub fn render(
+        &self,
+        request: &Request,
+        decision: &Decision,
+        policy_hash: &str,
+        at: SystemTime,
+        id: &str,
+        statements: &[Counted],
+    ) -> io::Result<Unchained> {
+        let (request_digest, masked, chain_masked) = if self.mask.is_empty() {
+            (digest(request.to_json().as_bytes()), Vec::new(), false)
+        } else {
+            let (value, masked) = self.mask.apply(request);
+            if masked.is_empty() {
+                (digest(request.to_json().as_bytes()), masked, false)
+            } else {
+                let chain = masked.contains(&"chain.id");
+                (digest(value.to_string().as_bytes()), masked, chain)
+            }
+        };
+        let rest = Rest {
+            statements,
+            request: request_digest,
+            policy: policy_hash,
+            request_value: request,
+            decision,
+            mode: self.mode,
+            masked: &masked,
+            chain_masked,
+        };
+        // Serializing strings and numbers cannot fail; a failure would be a bug, not input.
+        let mut bytes = Vec::with_capacity(512);
+        bytes.extend_from_slice(b"{\"ts\":");
+        serde_json::to_writer(&mut bytes, &rfc3339_millis(at)).map_err(io::Error::other)?;
+        bytes.extend_from_slice(b",\"id\":");
+        serde_json::to_writer(&mut bytes, id).map_err(io::Error::other)?;
+        bytes.extend_from_slice(b",\"prev\":");
+        let split = bytes.len();
+        serde_json::to_writer(&mut bytes, &rest).map_err(io::Error::other)?;
+        // `rest` is an object: its `{` becomes the `,` after `prev`.
+        match bytes.get_mut(split) {
+            Some(open) if *open == b'{' => *open = b',',
+            _ => {
+                writ_stdx::never!("a line's fields after `prev` are an object");
+                return Err(io::Error::other("a decision log line could not be rendered"));
+            }
+        }
+        Ok(Unchained { bytes, split })
+    }
 }
 
 /// What masked values are replaced with.
@@ -195,31 +279,25 @@ impl Mode {
 impl<W: Write> DecisionLog<W> {
     /// A new log: its first line has `"prev": null`.
     pub fn new(out: W) -> DecisionLog<W> {
-        DecisionLog {
-            out,
-            prev: None,
-            line: String::new(),
-            mode: Mode::Enforce,
-            mask: Mask::default(),
-        }
+        DecisionLog { out, prev: None, line: Vec::new(), format: LineFormat::default() }
     }
 
     /// The same log, masking the request's fields in `mask` on every line (see [`Mask`]).
     pub fn with_mask(mut self, mask: Mask) -> DecisionLog<W> {
-        self.mask = mask;
+        self.format.mask = mask;
         self
     }
 
     /// The same log, its lines marked with `mode` (see [`Mode`]).
     pub fn with_mode(mut self, mode: Mode) -> DecisionLog<W> {
-        self.mode = mode;
+        self.format.mode = mode;
         self
     }
 
     /// Appends to an existing log whose last line hashes to `prev` (see [`last_hash`]); with
     /// `None`, the same as [`DecisionLog::new`].
     pub fn resume(out: W, prev: Option<String>) -> DecisionLog<W> {
-        DecisionLog { out, prev, line: String::new(), mode: Mode::Enforce, mask: Mask::default() }
+        DecisionLog { out, prev, line: Vec::new(), format: LineFormat::default() }
     }
 
     /// Writes one line for `decision` on `request` and returns the decision id (a UUID v7:
@@ -260,37 +338,40 @@ impl<W: Write> DecisionLog<W> {
         id: &str,
         statements: &[Counted],
     ) -> io::Result<()> {
-        let (request_digest, masked, chain_masked) = if self.mask.is_empty() {
-            (digest(request.to_json().as_bytes()), Vec::new(), false)
-        } else {
-            let (value, masked) = self.mask.apply(request);
-            if masked.is_empty() {
-                (digest(request.to_json().as_bytes()), masked, false)
-            } else {
-                let chain = masked.contains(&"chain.id");
-                (digest(value.to_string().as_bytes()), masked, chain)
-            }
-        };
-        let entry = Entry {
-            statements,
-            ts: rfc3339_millis(at),
-            id,
-            prev: self.prev.as_deref(),
-            request: request_digest,
-            policy: policy_hash,
-            request_value: request,
-            decision,
-            mode: self.mode,
-            masked: &masked,
-            chain_masked,
+        let line = self.format.render(request, decision, policy_hash, at, id, statements)?;
+        self.append(&line)
+    }
+
+    /// How this log renders its lines (to render them elsewhere, for [`append`]).
+    ///
+    /// [`append`]: DecisionLog::append
+    pub fn format(&self) -> &LineFormat {
+        &self.format
+    }
+
+    /// Writes `line` (rendered by a [`LineFormat`], normally this log's [`format`]) as the
+    /// next line, chained to the one before.
+    ///
+    /// [`format`]: DecisionLog::format
+    pub fn append(&mut self, line: &Unchained) -> io::Result<()> {
+        let Some((head, tail)) = line.bytes.split_at_checked(line.split) else {
+            writ_stdx::never!("a rendered line splits within its bytes");
+            return Err(io::Error::other("a decision log line was not rendered whole"));
         };
         self.line.clear();
-        // Serializing strings and numbers cannot fail; a failure would be a bug, not input.
-        let text = serde_json::to_string(&entry).map_err(io::Error::other)?;
-        self.line.push_str(&text);
-        let hash = digest(self.line.as_bytes());
-        self.line.push('\n');
-        self.out.write_all(self.line.as_bytes())?;
+        self.line.extend_from_slice(head);
+        match &self.prev {
+            Some(prev) => {
+                self.line.push(b'"');
+                self.line.extend_from_slice(prev.as_bytes());
+                self.line.push(b'"');
+            }
+            None => self.line.extend_from_slice(b"null"),
+        }
+        self.line.extend_from_slice(tail);
+        let hash = digest(&self.line);
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)?;
         self.prev = Some(hash);
         Ok(())
     }
@@ -326,12 +407,9 @@ pub fn new_decision_id() -> String {
     uuid::Uuid::now_v7().hyphenated().to_string()
 }
 
-/// One line, serialized in the order of [`FIELDS`].
-struct Entry<'a> {
+/// The fields of a line after `prev`, serialized in the order of [`FIELDS`].
+struct Rest<'a> {
     statements: &'a [Counted],
-    ts: String,
-    id: &'a str,
-    prev: Option<&'a str>,
     request: String,
     policy: &'a str,
     request_value: &'a Request<'a>,
@@ -343,16 +421,13 @@ struct Entry<'a> {
     chain_masked: bool,
 }
 
-impl Serialize for Entry<'_> {
+impl Serialize for Rest<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let call_tool = match &self.request_value.action {
             Action::Call { tool, .. } => Some(&**tool),
             Action::Start { .. } => None,
         };
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry("ts", &self.ts)?;
-        map.serialize_entry("id", self.id)?;
-        map.serialize_entry("prev", &self.prev)?;
         map.serialize_entry("request", &self.request)?;
         map.serialize_entry("policy", self.policy)?;
         map.serialize_entry("action", if call_tool.is_some() { "call" } else { "start" })?;

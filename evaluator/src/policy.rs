@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::cond::{CCond, COperand, Calls, Class, CommandCond, Lit, UnderCond};
 use crate::glob::Glob;
-use crate::history::{CountedCalls, HistoryHorizon, history_horizon};
+use crate::history::{CountedCalls, HistoryHorizon, HistoryReaders, history_horizon};
 use crate::ir::{
     CmpOp, CommandPatternIr, Cond, EvidenceId, EvidenceRequirementIr, Operand, PatternItemIr,
     PolicyIr, RoleId, RuleMeta, TargetIr, ToolId, Value, ValueType, Who, WorkflowId,
@@ -369,6 +369,8 @@ pub struct Policy {
     pub(crate) history_horizon: HistoryHorizon,
     /// The tools whose calls some `calls(...)` counts.
     counted_calls: CountedCalls,
+    /// The calls whose decision can read the history.
+    history_readers: HistoryReaders,
 }
 
 impl Policy {
@@ -399,6 +401,16 @@ impl Policy {
     /// how long to keep them). Computed once, when the policy is built.
     pub fn counts_calls_of(&self, tool: &str) -> bool {
         self.counted_calls.counts(self.tools_by_name.get(tool).copied(), tool)
+    }
+
+    /// Whether deciding a call of `tool` in `workflow` can read the request's `history`: some
+    /// condition that applies to such a call (an allow, deny or require-for of the workflow or
+    /// the top level, or an entitlement, that targets the tool) has a `calls(...)`. When it
+    /// cannot, a gateway may decide the call without the run's history (its `history` absent):
+    /// the decision is the same for every history. A workflow or tool the policy does not
+    /// declare is answered `true`. Computed once, when the policy is built.
+    pub fn call_reads_history(&self, workflow: &str, tool: &str) -> bool {
+        self.history_readers.reads(self.workflow_id(workflow), self.tool_id(tool))
     }
 
     /// The index of a workflow, by name.
@@ -765,6 +777,7 @@ impl Builder {
             role_names: ir.roles.iter().map(|r| r.name.as_str().into()).collect(),
             history_horizon: history_horizon(&ir),
             counted_calls: CountedCalls::of(&ir),
+            history_readers: HistoryReaders::of(&ir),
             ir,
         })
     }

@@ -297,3 +297,51 @@ fn log_only_lines_are_marked_and_verify() {
     assert_eq!(line, 1);
     assert!(message.contains("`mode`"), "{message}");
 }
+
+#[test]
+fn lines_rendered_on_other_threads_chain_like_lines_recorded_in_place() {
+    // What `writ serve`'s workers do: render each line (all but `prev`) where the decision
+    // was made, and let the one writer chain them in the order they arrive.
+    let expected = log_of(40);
+    let format = DecisionLog::new(Vec::<u8>::new()).format().clone();
+    let rendered: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|worker| {
+                let format = format.clone();
+                scope.spawn(move || {
+                    (0..40)
+                        .filter(|i| i % 4 == worker)
+                        .map(|i| {
+                            let at = UNIX_EPOCH
+                                + Duration::from_millis(1_796_077_800_000 + i as u64 * 7);
+                            let (request, decision) =
+                                if i % 2 == 0 { (call(), pending()) } else { (start(), allow()) };
+                            let id = format!("decision-{i}");
+                            (i, format.render(&request, &decision, POLICY, at, &id, &[]).unwrap())
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<_> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+        all.sort_by_key(|(i, _)| *i);
+        all
+    });
+    let mut log = DecisionLog::new(Vec::new());
+    for (_, line) in &rendered {
+        log.append(line).unwrap();
+    }
+    let bytes = log.into_inner();
+    assert_eq!(String::from_utf8(bytes.clone()).unwrap(), String::from_utf8(expected).unwrap());
+    assert_eq!(verify(&bytes[..]).unwrap().lines, 40);
+
+    // An id that needs escaping is escaped, and the line still verifies.
+    let mut log = DecisionLog::new(Vec::new());
+    let line =
+        log.format().render(&call(), &pending(), POLICY, UNIX_EPOCH, "an \"odd\" id", &[]).unwrap();
+    log.append(&line).unwrap();
+    let bytes = log.into_inner();
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(value["id"], "an \"odd\" id");
+    assert_eq!(value["prev"], serde_json::Value::Null);
+}

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use tower_lsp_server::ls_types::{self as lsp, *};
 use writ_compiler::diagnostic::Location as Place;
+use writ_compiler::ide::Namespace;
 use writ_compiler::ide::{self, Analysis, CompletionKind, TokenClass};
 
 use crate::convert::LineIndex;
@@ -41,12 +42,14 @@ fn token_type(class: TokenClass) -> (u32, u32) {
         TokenClass::String => (2, 0),
         TokenClass::Number => (3, 0),
         TokenClass::Operator => (4, 0),
-        TokenClass::Symbol(K::Role) => (5, 0),
-        TokenClass::Symbol(K::Tool) => (6, 0),
-        TokenClass::Symbol(K::Evidence) => (7, 0),
-        TokenClass::Symbol(K::Attribute | K::Field) => (8, 0),
-        TokenClass::Symbol(K::Context | K::Fixture) => (9, 0),
-        TokenClass::Symbol(K::Workflow) => (10, 0),
+        TokenClass::Symbol(K::Declared(Namespace::Role)) => (5, 0),
+        TokenClass::Symbol(K::Declared(Namespace::Tool)) => (6, 0),
+        TokenClass::Symbol(K::Declared(Namespace::Evidence)) => (7, 0),
+        TokenClass::Symbol(K::Declared(Namespace::Attribute) | K::Field) => (8, 0),
+        TokenClass::Symbol(K::Declared(Namespace::Context) | K::Declared(Namespace::Fixture)) => {
+            (9, 0)
+        }
+        TokenClass::Symbol(K::Declared(Namespace::Workflow)) => (10, 0),
         TokenClass::Symbol(K::Tag) => (11, 0),
         TokenClass::Symbol(K::Argument) => (12, 0),
         TokenClass::Symbol(K::Test) => (2, 0),
@@ -133,13 +136,13 @@ pub fn completion_kind(k: CompletionKind) -> CompletionItemKind {
 pub fn symbol_kind(k: Option<ide::SymbolKind>) -> lsp::SymbolKind {
     use ide::SymbolKind as K;
     match k {
-        Some(K::Role) => lsp::SymbolKind::CLASS,
-        Some(K::Tool) => lsp::SymbolKind::FUNCTION,
-        Some(K::Evidence) => lsp::SymbolKind::STRUCT,
-        Some(K::Attribute | K::Field) => lsp::SymbolKind::PROPERTY,
-        Some(K::Context) => lsp::SymbolKind::VARIABLE,
-        Some(K::Workflow) => lsp::SymbolKind::NAMESPACE,
-        Some(K::Fixture) => lsp::SymbolKind::OBJECT,
+        Some(K::Declared(Namespace::Role)) => lsp::SymbolKind::CLASS,
+        Some(K::Declared(Namespace::Tool)) => lsp::SymbolKind::FUNCTION,
+        Some(K::Declared(Namespace::Evidence)) => lsp::SymbolKind::STRUCT,
+        Some(K::Declared(Namespace::Attribute) | K::Field) => lsp::SymbolKind::PROPERTY,
+        Some(K::Declared(Namespace::Context)) => lsp::SymbolKind::VARIABLE,
+        Some(K::Declared(Namespace::Workflow)) => lsp::SymbolKind::NAMESPACE,
+        Some(K::Declared(Namespace::Fixture)) => lsp::SymbolKind::OBJECT,
         Some(K::Test) => lsp::SymbolKind::METHOD,
         Some(K::Tag) => lsp::SymbolKind::ENUM_MEMBER,
         Some(K::Argument) => lsp::SymbolKind::VARIABLE,

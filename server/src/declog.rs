@@ -1,8 +1,10 @@
 //! The decision log writer: one thread owns the hash-chained log (`writ_evaluator::log`) behind
 //! a buffered writer, fed by a bounded channel.
 //!
-//! Handlers send a record *before* they answer, so a decision that was answered is in the
-//! channel; the writer flushes whenever the channel runs dry (so an idle server's log is on
+//! Handlers render their decision's line (everything but its `prev`: the request digest, the
+//! JSON) on their own worker and send it *before* they answer, so a decision that was answered
+//! is in the channel; the writer only chains lines (one hash each, in the order they arrive)
+//! and writes them; the writer flushes whenever the channel runs dry (so an idle server's log is on
 //! disk), then sleeps half a millisecond so that under load it writes records in batches
 //! instead of being woken for each, and, on shutdown, drains the channel, flushes and reports. A full channel makes
 //! handlers wait (back-pressure) rather than drop records.
@@ -16,7 +18,7 @@ use std::time::SystemTime;
 use tokio::sync::mpsc;
 use writ_evaluator::bundle::SigningKey;
 use writ_evaluator::log::checkpoint::Checkpoint;
-use writ_evaluator::log::{DecisionLog, Mode, tail};
+use writ_evaluator::log::{DecisionLog, LineFormat, Mode, Unchained, tail};
 use writ_evaluator::{Decision, Request};
 
 use crate::metrics::{ErrorKind, Metrics};
@@ -89,34 +91,43 @@ impl Checkpoints {
     }
 }
 
-/// One decision to log.
-pub struct Record {
-    pub request: Request<'static>,
-    pub decision: Decision,
-    pub at: SystemTime,
-    pub id: String,
-    /// The signed statements added to the request's evidence.
-    pub statements: Vec<writ_evaluator::statement::Counted>,
-}
-
 enum Message {
-    Record(Box<Record>),
+    /// A line to chain and write.
+    Line(Unchained),
     /// Everything sent before this is written: flush, and stop.
     Close,
 }
 
-/// The handlers' end of the log.
+/// The handlers' end of the log: renders lines and queues them.
 #[derive(Clone)]
 pub struct LogSender {
     tx: mpsc::Sender<Message>,
+    format: LineFormat,
     metrics: Arc<Metrics>,
 }
 
 impl LogSender {
-    /// Queues a record, waiting while the queue is full. A writer that is gone (which only a
-    /// bug can cause) is counted as a decision log error.
-    pub async fn send(&self, record: Record) {
-        if self.tx.send(Message::Record(Box::new(record))).await.is_err() {
+    /// Renders the line of `decision` on `request` (on the caller's thread) and queues it,
+    /// waiting while the queue is full. A line that cannot be rendered (only a bug can cause
+    /// it) or a writer that is gone (likewise) is counted as a decision log error.
+    pub async fn send(
+        &self,
+        request: &Request<'_>,
+        decision: &Decision,
+        at: SystemTime,
+        id: &str,
+        statements: &[writ_evaluator::statement::Counted],
+    ) {
+        let policy = &decision.policy;
+        let line = match self.format.render(request, decision, policy, at, id, statements) {
+            Ok(line) => line,
+            Err(e) => {
+                self.metrics.error(ErrorKind::DecisionLog);
+                eprintln!("error: cannot write the decision log: {e}");
+                return;
+            }
+        };
+        if self.tx.send(Message::Line(line)).await.is_err() {
             self.metrics.error(ErrorKind::DecisionLog);
         }
     }
@@ -223,6 +234,7 @@ pub fn start(
         }
     };
     let log = log.with_mode(mode).with_mask(mask);
+    let format = log.format().clone();
     let (tx, rx) = mpsc::channel(QUEUE);
     let writer_metrics = metrics.clone();
     let thread = std::thread::Builder::new()
@@ -241,7 +253,11 @@ pub fn start(
         (shipping, task)
     });
     let status = shipper.as_ref().map(|(s, _)| s.clone());
-    Ok((LogSender { tx: tx.clone(), metrics }, LogWriter { tx, thread, shipper, grace }, status))
+    Ok((
+        LogSender { tx: tx.clone(), format, metrics },
+        LogWriter { tx, thread, shipper, grace },
+        status,
+    ))
 }
 
 fn write_all(
@@ -255,16 +271,8 @@ fn write_all(
     let mut last_error: Option<String> = None;
     while let Some(message) = rx.blocking_recv() {
         match message {
-            Message::Record(r) => {
-                let policy = &r.decision.policy;
-                match log.record_statements(
-                    &r.request,
-                    &r.decision,
-                    policy,
-                    r.at,
-                    &r.id,
-                    &r.statements,
-                ) {
+            Message::Line(line) => {
+                match log.append(&line) {
                     Ok(()) => {
                         written += 1;
                         if let Some(c) = &mut checkpoints {

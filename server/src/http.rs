@@ -1,7 +1,9 @@
 //! The HTTP API: routes, handlers, and the error answers.
 //!
 //! Every answer is JSON (metrics aside). Errors are `{"error": MESSAGE}` plus `"field"` when a
-//! field of the body is at fault (`chain[0].kind`; `""` for the body as a whole). Bad input is
+//! field of the body is at fault (`chain[0].kind`; `""` for the body as a whole), and `"kind"`
+//! when the body is not a request (the evaluator's `RequestErrorKind`: `syntax`, `missing`,
+//! `wrong_type`, ...). Bad input is
 //! always a 4xx: 400 malformed, 404 no such endpoint, 405 wrong method, 413 too large; 503
 //! means no policy is loaded. A gateway must treat any answer but a 200 decision as deny.
 
@@ -24,7 +26,6 @@ use writ_evaluator::{Decision, Policy, Request, RequestError, RequestErrorKind};
 
 use writ_evaluator::statement::{self, Counted, Rejection, Statement};
 
-use crate::declog::Record;
 use crate::evidence::{Hold, SignedOnly};
 use crate::history::Lookup;
 use crate::id::new_id;
@@ -52,12 +53,7 @@ pub fn router(state: Shared, body_limit: usize, playground: bool) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(move |_: Box<dyn std::any::Any + Send + 'static>| {
-            panic_metrics.error(ErrorKind::Internal);
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error (a bug in writ); treat this as deny",
-                None,
-            )
+            internal_error(&panic_metrics)
         }))
         .with_state(state)
 }
@@ -82,24 +78,56 @@ pub(crate) fn error(status: StatusCode, message: &str, field: Option<&str>) -> R
     json_response(status, body.to_string())
 }
 
-/// 400 for a request that does not fit the schema, naming the field.
+/// 500 for a handler that panicked (a bug, never input).
+pub(crate) fn internal_error(metrics: &crate::metrics::Metrics) -> Response {
+    metrics.error(ErrorKind::Internal);
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error (a bug in writ); treat this as deny",
+        None,
+    )
+}
+
+/// A request error as JSON: `{"error", "field", "kind"}`, its kind by its stable name
+/// (`RequestErrorKind::as_str`: `missing`, `wrong_type`, ...).
+fn request_error_json(e: &RequestError) -> serde_json::Map<String, Json> {
+    let mut map = serde_json::Map::new();
+    map.insert("error".into(), Json::String(e.to_string()));
+    map.insert("field".into(), Json::String(e.field.clone()));
+    map.insert("kind".into(), Json::String(e.kind.as_str().into()));
+    map
+}
+
+/// 400 for a request that does not fit the schema, naming the field and the error's kind.
 fn bad_request(state: &State, e: &RequestError) -> Response {
     state.metrics.error(ErrorKind::BadRequest);
-    error(StatusCode::BAD_REQUEST, &e.to_string(), Some(&e.field))
+    json_response(StatusCode::BAD_REQUEST, Json::Object(request_error_json(e)).to_string())
+}
+
+/// 413: the body is over the limit.
+pub(crate) fn too_large(state: &State) -> Response {
+    state.metrics.error(ErrorKind::TooLarge);
+    error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large", Some(""))
+}
+
+/// 400: the body could not be read (it did not arrive in time, the connection failed).
+fn unreadable(state: &State, message: &str) -> Response {
+    state.metrics.error(ErrorKind::BadRequest);
+    error(StatusCode::BAD_REQUEST, &format!("cannot read the request body: {message}"), Some(""))
+}
+
+/// 400 for a body `conn::Front` could not read, in the words of axum's rejection (what the
+/// router's endpoints answer), so that every endpoint answers alike.
+pub(crate) fn unreadable_body(state: &State, reason: &dyn std::fmt::Display) -> Response {
+    unreadable(state, &format!("Failed to buffer the request body: {reason}"))
 }
 
 /// The body could not be read: 413 over the limit, 400 otherwise.
 fn body_rejection(state: &State, rejection: &BytesRejection) -> Response {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        state.metrics.error(ErrorKind::TooLarge);
-        error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large", Some(""))
+        too_large(state)
     } else {
-        state.metrics.error(ErrorKind::BadRequest);
-        error(
-            StatusCode::BAD_REQUEST,
-            &format!("cannot read the request body: {rejection}"),
-            Some(""),
-        )
+        unreadable(state, &rejection.to_string())
     }
 }
 
@@ -122,10 +150,7 @@ async fn record(
     let at = SystemTime::now();
     let id = new_id(at);
     if let Some(log) = &state.log {
-        // The log's writer thread outlives the request's text: its strings are copied here,
-        // and only when a log is kept.
-        let request = request.into_owned();
-        log.send(Record { request, decision, at, id: id.clone(), statements }).await;
+        log.send(&request, &decision, at, &id, &statements).await;
     }
     id
 }
@@ -250,23 +275,27 @@ async fn decide(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    match body {
+        Ok(body) => decide_body(&state, &headers, &body).await,
+        Err(rejection) => body_rejection(&state, &rejection),
+    }
+}
+
+/// `POST /v1/decide` once its body is read (by the router, or directly by `conn::Front`).
+pub(crate) async fn decide_body(state: &State, headers: &HeaderMap, body: &[u8]) -> Response {
     let started = Instant::now();
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return body_rejection(&state, &rejection),
-    };
-    let run = match run_id(&headers) {
+    let run = match run_id(headers) {
         Ok(run) => run,
-        Err(e) => return bad_request(&state, &e),
+        Err(e) => return bad_request(state, &e),
     };
-    let request = match Request::from_slice_with(&body, state.unknown_keys) {
+    let request = match Request::from_slice_with(body, state.unknown_keys) {
         Ok(request) => request,
-        Err(e) => return bad_request(&state, &e),
+        Err(e) => return bad_request(state, &e),
     };
-    let answered = match decide_request(&state, run.as_deref(), request).await {
+    let answered = match decide_request(state, run.as_deref(), request).await {
         Ok(answered) => answered,
-        Err(NotDecided::BadRequest(e)) => return bad_request(&state, &e),
-        Err(NotDecided::NoPolicy) => return no_policy(&state),
+        Err(NotDecided::BadRequest(e)) => return bad_request(state, &e),
+        Err(NotDecided::NoPolicy) => return no_policy(state),
     };
     let mut response = json_response(StatusCode::OK, answered.text);
     if let Ok(value) = HeaderValue::from_str(&answered.id) {
@@ -284,27 +313,37 @@ async fn batch(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    match body {
+        Ok(body) => batch_body(&state, &headers, &body).await,
+        Err(rejection) => body_rejection(&state, &rejection),
+    }
+}
+
+/// `POST /v1/decide/batch` once its body is read (by the router, or directly by
+/// `conn::Front`).
+pub(crate) async fn batch_body(state: &State, headers: &HeaderMap, body: &[u8]) -> Response {
     let started = Instant::now();
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return body_rejection(&state, &rejection),
-    };
-    let run = match run_id(&headers) {
+    let run = match run_id(headers) {
         Ok(run) => run,
-        Err(e) => return bad_request(&state, &e),
+        Err(e) => return bad_request(state, &e),
     };
-    let items: Vec<&RawValue> = match serde_json::from_slice(&body) {
+    let items: Vec<&RawValue> = match serde_json::from_slice(body) {
         Ok(items) => items,
         Err(e) if e.is_data() => {
-            state.metrics.error(ErrorKind::BadRequest);
             let found =
-                serde_json::from_slice::<Json>(&body).map_or("something else", |v| describe(&v));
+                serde_json::from_slice::<Json>(body).map_or("something else", |v| describe(&v));
             let message = format!("expected an array of requests, found {found}");
-            return error(StatusCode::BAD_REQUEST, &message, Some(""));
+            return bad_request(
+                state,
+                &RequestError::new(RequestErrorKind::WrongType, "", message),
+            );
         }
-        Err(e) => return syntax_error(&state, &e),
+        Err(e) => {
+            let message = format!("invalid JSON: {e}");
+            return bad_request(state, &RequestError::new(RequestErrorKind::Syntax, "", message));
+        }
     };
-    let Some(loaded) = state.policy.load_full() else { return no_policy(&state) };
+    let Some(loaded) = state.policy.load_full() else { return no_policy(state) };
     let mut answers = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         let item = item.get().as_bytes();
@@ -316,11 +355,11 @@ async fn batch(
         });
         match request {
             Ok(mut request) => {
-                let statements = add_held(&state, &mut request).await;
+                let statements = add_held(state, &mut request).await;
                 let (request, decision) =
-                    decide_one(&state, &loaded.policy, run.as_deref(), request).await;
+                    decide_one(state, &loaded.policy, run.as_deref(), request).await;
                 let mut value = runs::answer(state.runs.mode, &loaded.policy, &request, &decision);
-                let id = record(&state, request, decision, statements).await;
+                let id = record(state, request, decision, statements).await;
                 if let Json::Object(map) = &mut value {
                     map.insert("id".into(), Json::String(id));
                 }
@@ -328,7 +367,9 @@ async fn batch(
             }
             Err(e) => {
                 state.metrics.error(ErrorKind::BadRequest);
-                answers.push(json!({"error": e.to_string(), "field": e.field, "index": index}));
+                let mut answer = request_error_json(&e);
+                answer.insert("index".into(), json!(index));
+                answers.push(Json::Object(answer));
             }
         }
     }
@@ -450,11 +491,6 @@ fn percent_decode(text: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
-}
-
-fn syntax_error(state: &State, e: &serde_json::Error) -> Response {
-    state.metrics.error(ErrorKind::BadRequest);
-    error(StatusCode::BAD_REQUEST, &format!("invalid JSON: {e}"), Some(""))
 }
 
 fn describe(value: &Json) -> &'static str {

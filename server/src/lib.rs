@@ -6,14 +6,18 @@
 //! Source::load (compile or verify, on a blocking thread) ──ok──▶ ArcSwap<Loaded> ◀── handlers
 //!               └──error──▶ /v1/status, stderr; the old policy keeps serving     │
 //!                                                                                ▼
-//!                      decision log thread ◀── bounded channel ◀── one record per decision
+//!                      decision log thread ◀── bounded channel ◀── one line per decision
 //! ```
 //!
+//! - HTTP is served by `--workers` threads, each with a single-threaded runtime and its own
+//!   listener on the address (`SO_REUSEPORT`), all on one `State` (`conn`); decisions are
+//!   answered by a bare hyper service, the rest by the axum router (`http`).
 //! - Every request reads the policy once (`ArcSwap::load`), so a reload replaces the policy
 //!   atomically between decisions and a batch is decided by one policy.
-//! - A handler queues its decision's log record before it answers, and shutdown (SIGTERM,
-//!   SIGINT) stops accepting connections, lets requests in flight finish, then drains and
-//!   flushes the log: every answered decision is logged.
+//! - A handler renders its decision's log line and queues it before it answers, and shutdown
+//!   (SIGTERM, SIGINT) stops every worker accepting connections, lets requests in flight
+//!   finish, then, once the last worker has stopped, drains and flushes the log: every answered
+//!   decision is logged.
 //! - Bad input is a 4xx naming the field, never a 5xx and never a panic; a panic (a bug) is
 //!   caught and answered 500, which a gateway treats as deny like every non-decision.
 //! - A client cannot hold a connection: a request's head and its body each have a deadline,
@@ -53,6 +57,7 @@ mod watch;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -125,6 +130,9 @@ pub struct Config {
     pub envoy: Option<EnvoyConfig>,
     /// Serve the playground page and its endpoints (`--playground`; `docs/playground.md`).
     pub playground: bool,
+    /// How many workers serve HTTP (`--workers`): each a thread with a single-threaded runtime
+    /// and its own listener on `addr` (`SO_REUSEPORT` on Linux), all sharing one state.
+    pub workers: NonZeroUsize,
 }
 
 impl Config {
@@ -149,6 +157,7 @@ impl Config {
             checkpoint: None,
             envoy: None,
             playground: false,
+            workers: NonZeroUsize::MIN,
         }
     }
 }
@@ -158,7 +167,8 @@ impl Config {
 pub struct Server {
     config: Config,
     state: Arc<State>,
-    listener: tokio::net::TcpListener,
+    /// One per worker, on the same address (the first's).
+    listeners: Vec<std::net::TcpListener>,
     /// The gRPC listener of `--grpc`.
     grpc: Option<tokio::net::TcpListener>,
     writer: Option<declog::LogWriter>,
@@ -213,7 +223,7 @@ pub struct Summary {
 impl Server {
     /// Loads the policy, opens the decision log, and binds the address.
     pub async fn start(config: Config) -> Result<Server, Error> {
-        let metrics = Arc::new(Metrics::new());
+        let metrics = Arc::new(Metrics::with_workers(config.workers.get()));
         // Before the log is opened: a store that cannot be reached stops the start.
         let store = history::Store::open(&config.history).await.map_err(Error::Io)?;
         let evidence = config.trust.clone().map(|trust| match &store {
@@ -245,6 +255,7 @@ impl Server {
         state.evidence = evidence;
         state.signed_evidence_only = config.signed_evidence_only;
         state.shipping = shipping;
+        state.workers = config.workers.get();
         let state = Arc::new(state);
         // The first load: a bundle URL is fetched (the same path as every poll), anything else
         // read from its files.
@@ -278,8 +289,8 @@ impl Server {
             }
             return Err(Error::Policy(message));
         }
-        let listener = match tokio::net::TcpListener::bind(config.addr).await {
-            Ok(listener) => listener,
+        let listeners = match conn::bind(config.addr, config.workers) {
+            Ok(listeners) => listeners,
             Err(e) => {
                 if let Some(writer) = writer {
                     let _ = writer.close().await;
@@ -299,11 +310,12 @@ impl Server {
                 }
             },
         };
-        Ok(Server { config, state, listener, grpc, writer })
+        Ok(Server { config, state, listeners, grpc, writer })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.config.addr)
+        let bound = self.listeners.first().and_then(|l| l.local_addr().ok());
+        bound.unwrap_or(self.config.addr)
     }
 
     /// The address of the gRPC listener (`--grpc`), if there is one.
@@ -317,11 +329,16 @@ impl Server {
 
     /// Serves until `shutdown` completes, then stops accepting, lets requests in flight finish
     /// (within the grace period), and flushes the decision log.
+    ///
+    /// HTTP is served by the workers (`Config::workers`), each on a thread of its own; the
+    /// caller's runtime keeps the rest: the gRPC server, the file watcher, the bundle poller,
+    /// the log shipper. Shutdown stops every worker at once; the log is flushed once, after the
+    /// last worker has drained and dropped its connections.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<Summary, Error> {
-        let Server { config, state, listener, grpc, writer } = self;
+        let Server { config, state, listeners, grpc, writer } = self;
         let watcher = if config.watch { watch::start(state.clone()) } else { None };
         // `--bundle-url`: poll (the first fetch was at start).
         let poller = state.poller.is_some().then(|| {
@@ -340,7 +357,7 @@ impl Server {
             body_timeout: config.body_timeout,
             body_limit: config.body_limit,
         };
-        // One shutdown for both listeners.
+        // One shutdown for the workers and the gRPC listener.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let grpc = match (grpc, &config.envoy) {
             (Some(listener), Some(envoy)) => {
@@ -362,14 +379,46 @@ impl Server {
         };
         let router = conn::guarded(
             http::router(state.clone(), config.body_limit, config.playground),
-            state,
+            state.clone(),
             limits,
         );
-        let shutdown = async move {
+        let front = conn::Front::new(state, limits, router);
+        let mut workers = Vec::with_capacity(listeners.len());
+        let mut failed = None;
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let front = front.for_another_worker();
+            match conn::spawn(index, listener, front, stopped.clone(), config.grace) {
+                Ok(worker) => workers.push(worker),
+                Err(message) => {
+                    failed = Some(message);
+                    break;
+                }
+            }
+        }
+        drop(front);
+        let mut done = Vec::with_capacity(workers.len());
+        for worker in workers {
+            match worker.started.await {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => failed = failed.or(Some(message)),
+                Err(_) => failed = failed.or(Some("a worker stopped as it started".to_string())),
+            }
+            done.push(worker.done);
+        }
+        if failed.is_none() {
             shutdown.await;
-            let _ = stop.send(true);
-        };
-        let cut_short = conn::serve(listener, router, limits, shutdown, config.grace).await;
+        }
+        let _ = stop.send(true);
+        let mut cut_short = false;
+        for worker in done {
+            match worker.await {
+                Ok(cut) => cut_short |= cut,
+                Err(_) => {
+                    // Its thread ended without saying so: a panic outside any request.
+                    failed = failed.or(Some("a worker stopped unexpectedly".to_string()));
+                }
+            }
+        }
         if let Some(grpc) = grpc {
             // Checks in flight finish within the grace period, then are dropped.
             match tokio::time::timeout(config.grace, grpc).await {
@@ -386,6 +435,9 @@ impl Server {
             Some(writer) => writer.close().await.map_err(Error::Io)?,
             None => 0,
         };
+        if let Some(message) = failed {
+            return Err(Error::Io(message));
+        }
         Ok(Summary { logged, cut_short })
     }
 }

@@ -192,10 +192,19 @@ pub struct Metrics {
     fetches: [Counter; Fetch::ALL.len()],
     shipped: [Counter; Ship::ALL.len()],
     ship_queue: Gauge,
+    /// Connections accepted, per worker.
+    connections: Vec<Counter>,
 }
 
 impl Metrics {
+    /// The metrics of a server with one worker.
     pub fn new() -> Metrics {
+        Metrics::with_workers(1)
+    }
+
+    /// The metrics of a server with `workers` workers (`writ_connections_total` has one series
+    /// per worker).
+    pub fn with_workers(workers: usize) -> Metrics {
         let mut registry = Registry::default();
 
         let decisions = Family::<Labels, Counter>::default();
@@ -288,7 +297,18 @@ impl Metrics {
             ship_queue.clone(),
         );
 
+        let connection_family = Family::<Vec<(&'static str, String)>, Counter>::default();
+        registry.register(
+            "writ_connections",
+            "Connections accepted, by worker (`writ serve --workers`)",
+            connection_family.clone(),
+        );
+        let connections = (0..workers.max(1))
+            .map(|w| connection_family.get_or_create(&vec![("worker", w.to_string())]).clone())
+            .collect();
+
         Metrics {
+            connections,
             fetches,
             shipped: [batches, retried, spilled, dropped],
             ship_queue,
@@ -324,6 +344,13 @@ impl Metrics {
             Endpoint::Envoy => &self.envoy_latency,
         };
         histogram.observe(elapsed);
+    }
+
+    /// Worker `worker` accepted a connection.
+    pub fn connection(&self, worker: usize) {
+        if let Some(counter) = self.connections.get(worker) {
+            counter.inc();
+        }
     }
 
     pub fn error(&self, kind: ErrorKind) {

@@ -10,7 +10,10 @@
 //!   workflow and started by the request's initiator. Otherwise the server fills `time` (its
 //!   clock) and `history` (the run's recorded calls), decides, and records the call when it is
 //!   answered allow and some `calls(...)` of the policy can count it
-//!   ([`Policy::counts_calls_of`]), atomically per run (`history::Store::call`).
+//!   ([`Policy::counts_calls_of`]), atomically per run (`history::Store::call`). A call that
+//!   no history can change ([`Policy::call_reads_history`]) and that is not recorded is decided
+//!   on the run alone, with `time` filled and `history` absent: it needs no read of the calls
+//!   (and, in Redis, no round trip while the replica remembers the run).
 //! - A request without a run id is decided as sent, statelessly.
 //!
 //! The mode (`--mode log-only`) changes what is *answered*, never what is decided or logged:
@@ -190,28 +193,30 @@ impl Runs {
         tool: String,
         now: Timestamp,
     ) -> Decided<'a> {
-        let keep = Keep::new(policy.history_horizon(), now);
         let initiator = request.initiator().map(|p| p.id.to_string()).unwrap_or_default();
+        if !policy.call_reads_history(&request.workflow, &tool) && !policy.counts_calls_of(&tool) {
+            // No history can change the decision and the call is not recorded: only the run
+            // is needed (which the Redis store remembers while it is live).
+            let found = match self.store.lookup(id, now).await {
+                Ok(found) => found,
+                Err(e) => {
+                    let reason = store_failed(metrics, id, &e);
+                    return Decided { request, decision: refusal(policy, reason) };
+                }
+            };
+            if let Some(reason) = why_unbound(id, &found, &request, &initiator) {
+                return Decided { request, decision: refusal(policy, reason) };
+            }
+            let mut bound = request;
+            bound.time = Some(now);
+            let decision = policy.decide(&bound);
+            return Decided { request: bound, decision };
+        }
+        let keep = Keep::new(policy.history_horizon(), now);
         let decided = self
             .store
             .call(id, now, keep, |found, history: &[HistoryEntry<'static>]| {
-                let reason = match found {
-                    Lookup::Unknown => Some(format!(
-                        "run `{id}` was not admitted: no start of it was allowed (or it \
-                         expired and was dropped)"
-                    )),
-                    Lookup::Expired(run) => Some(format!("run `{id}` expired at {}", run.expires)),
-                    Lookup::Live(run) if run.workflow != request.workflow => Some(format!(
-                        "run `{id}` belongs to workflow `{}`, not `{}`",
-                        run.workflow, request.workflow
-                    )),
-                    Lookup::Live(run) if run.initiator != initiator => Some(format!(
-                        "run `{id}` was started by `{}`, not `{initiator}`",
-                        run.initiator
-                    )),
-                    Lookup::Live(_) => None,
-                };
-                if let Some(reason) = reason {
+                if let Some(reason) = why_unbound(id, found, &request, &initiator) {
                     let decided =
                         Decided { request: request.clone(), decision: refusal(policy, reason) };
                     return (decided, Record::Nothing);
@@ -243,6 +248,26 @@ impl Runs {
     /// Whether `decision` is answered allow (it is, or the mode is log-only).
     fn answers_allow(&self, decision: &Decision) -> bool {
         decision.decision == Outcome::Allow || self.mode == Mode::LogOnly
+    }
+}
+
+/// Why a call of run `id` (as `found`) may not be decided for `request`, whose initiator is
+/// `initiator`: the run is unknown, expired, of another workflow or started by someone else.
+fn why_unbound(id: &str, found: &Lookup, request: &Request<'_>, initiator: &str) -> Option<String> {
+    match found {
+        Lookup::Unknown => Some(format!(
+            "run `{id}` was not admitted: no start of it was allowed (or it expired and was \
+             dropped)"
+        )),
+        Lookup::Expired(run) => Some(format!("run `{id}` expired at {}", run.expires)),
+        Lookup::Live(run) if run.workflow != request.workflow => Some(format!(
+            "run `{id}` belongs to workflow `{}`, not `{}`",
+            run.workflow, request.workflow
+        )),
+        Lookup::Live(run) if run.initiator != initiator => {
+            Some(format!("run `{id}` was started by `{}`, not `{initiator}`", run.initiator))
+        }
+        Lookup::Live(_) => None,
     }
 }
 

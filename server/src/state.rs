@@ -43,6 +43,8 @@ pub struct State {
     pub poller: Option<crate::remote::Poller>,
     /// With `--decision-log-url`: the shipper's counters for `/v1/status`.
     pub shipping: Option<Arc<crate::ship::Shipping>>,
+    /// How many workers serve HTTP (`--workers`), all on this one state.
+    pub workers: usize,
 }
 
 /// What a reload did.
@@ -84,6 +86,7 @@ impl State {
             signed_evidence_only: crate::evidence::SignedOnly::No,
             poller,
             shipping: None,
+            workers: 1,
         }
     }
 
@@ -245,6 +248,7 @@ impl State {
             "decision_log": decision_log,
             "mode": self.runs.mode.as_str(),
             "history": self.runs.status(),
+            "workers": self.workers,
             "started_at": rfc3339_millis(self.started_at),
             "version": env!("CARGO_PKG_VERSION"),
         })

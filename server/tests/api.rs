@@ -53,7 +53,7 @@ fn batches_decide_each_element_or_name_its_error() {
     assert_eq!(not_array.status, 400);
     assert_eq!(
         not_array.json(),
-        json!({"error": "expected an array of requests, found an object", "field": ""})
+        json!({"error": "expected an array of requests, found an object", "field": "", "kind": "wrong_type"})
     );
 }
 
@@ -421,7 +421,11 @@ fn strict_answers_400_to_an_unknown_key() {
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert_eq!(
         answer.json(),
-        json!({"error": "`evidance`: unknown key; did you mean `evidence`?", "field": "evidance"})
+        json!({
+            "error": "`evidance`: unknown key; did you mean `evidence`?",
+            "field": "evidance",
+            "kind": "unknown_key"
+        })
     );
     assert_eq!(strict.post("/v1/decide", ALLOW).status, 200);
     let batch = strict.post("/v1/decide/batch", &format!("[{ALLOW}, {misspelt}]"));

@@ -37,6 +37,11 @@ pub struct Args {
     /// The address to listen on (port 0: any free port; the chosen one is printed).
     #[arg(long, default_value = "127.0.0.1:8181")]
     addr: SocketAddr,
+    /// How many threads serve HTTP, each with its own listener on `--addr` (`SO_REUSEPORT`:
+    /// the kernel spreads connections over them) and all one policy, log and history. Default:
+    /// the number of CPUs this process may run on.
+    #[arg(long, value_name = "N")]
+    workers: Option<std::num::NonZeroUsize>,
     /// Write one hash-chained JSON line per decision to this file (appended to; `-` for
     /// standard output). Check it with `writ log verify`.
     #[arg(long, value_name = "FILE|-")]
@@ -354,6 +359,9 @@ pub fn run(args: Args) -> u8 {
     config.watch = !args.no_watch;
     config.require_policy = !args.allow_unready;
     config.grace = Duration::from_secs(args.grace);
+    config.workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
+    });
     match writ_server::run(config) {
         Ok(()) => OK,
         Err(error) => {

@@ -5,10 +5,9 @@
 // Usage: node check.mjs URL CHROMIUM OUTDIR
 // Screenshots go to OUTDIR (docs/images/ holds the ones the docs show). Exits 1 on a failure.
 
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [url, executablePath, outdir] = process.argv.slice(2);
 if (!url || !executablePath || !outdir) {
@@ -42,16 +41,7 @@ function check(condition, message) {
   console.log(`ok: ${message}`);
 }
 
-const userDataDir = mkdtempSync(join(tmpdir(), "writ-playground-chromium-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath,
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-  viewport: { width: 1400, height: 880 },
-});
+const { context, close } = await launch(executablePath, { width: 1400, height: 880 }, "writ-playground-chromium-");
 let failed = false;
 try {
   const page = context.pages()[0] || (await context.newPage());
@@ -128,7 +118,6 @@ try {
     if (page) await page.screenshot({ path: join(outdir, "playground-failure.png") });
   } catch { /* the failure above is what matters */ }
 } finally {
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await close();
 }
 process.exit(failed ? 1 : 0);

@@ -9,11 +9,10 @@
 //
 // Usage: node layout.mjs CHROMIUM OUTDIR
 
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const [executablePath, outdir] = process.argv.slice(2);
 if (!executablePath || !outdir) {
@@ -26,16 +25,7 @@ if (pages.length === 0) {
   process.exit(1);
 }
 const MIN_TEXT_PX = 12;
-const userDataDir = mkdtempSync(join(tmpdir(), "writ-reach-layout-"));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath,
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-  ],
-  viewport: { width: 1366, height: 768 },
-});
+const { context, close } = await launch(executablePath, { width: 1366, height: 768 }, "writ-reach-layout-");
 const failures = [];
 try {
   const page = await context.newPage();
@@ -91,8 +81,7 @@ try {
     await page.screenshot({ path: join(outdir, `${label}.png`), fullPage: true });
   }
 } finally {
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await close();
 }
 for (const f of failures) console.log("FAIL", f);
 console.log(`reach layout: ${pages.length} pages at 1366 px, ${failures.length} failures`);

@@ -148,6 +148,12 @@ class Collector(http.server.ThreadingHTTPServer):
         self.batches = 0
         self.lock = threading.Lock()
 
+    def snapshot(self):
+        """The lines received so far, and the decision ids they hold."""
+        with self.lock:
+            lines = list(self.lines)
+        return lines, {json.loads(l).get("id") for l in lines}
+
 
 class CollectorHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
@@ -437,18 +443,12 @@ def main():
         # Every decision answered anywhere reaches its replica's collector.
         time.sleep(1.0)
         for n, collector in zip((1, 2, 3), collectors):
-            with collector.lock:
-                ids = {json.loads(l).get("id") for l in collector.lines}
-                lines = list(collector.lines)
             if n != 3:
                 def shipped(collector=collector, n=n):
-                    with collector.lock:
-                        got = {json.loads(l).get("id") for l in collector.lines}
+                    got = collector.snapshot()[1]
                     return all(i in got for (i, _, _) in load.answered[n])
                 wait_for(f"replica {n}'s lines at its collector", shipped, timeout=15)
-                with collector.lock:
-                    ids = {json.loads(l).get("id") for l in collector.lines}
-                    lines = list(collector.lines)
+            lines, ids = collector.snapshot()
             lost = [i for (i, _, _) in load.answered[n] if i not in ids]
             if lost:
                 fail(f"replica {n}: {len(lost)} answered decisions missing at the collector")

@@ -5,8 +5,11 @@
 //! cargo build --release --bin writ -p writ-bench --bin load
 //! target/release/load [--writ target/release/writ] [--seconds 30] [--connections 64]
 //!                     [--reload-every 1] [--decision-log FILE] [--client-threads 2] [--json]
-//!                     [--history redis://127.0.0.1:6379/0]
+//!                     [--history redis://127.0.0.1:6379/0] [--workers N]
 //! ```
+//!
+//! `--workers N` is passed to `writ serve` (its HTTP threads; without it, the server's default,
+//! one per CPU). A `writ` from before `--workers` existed refuses it.
 //!
 //! With `--history URL` (`memory` or a Redis URL) the server keeps runs there, and the load is
 //! that of agents in runs: the policy is [`RUNS_POLICY`] (rate limits by `calls(... within
@@ -65,6 +68,8 @@ struct Options {
     client_threads: usize,
     json: bool,
     history: Option<String>,
+    /// `writ serve --workers N`, when given.
+    workers: Option<usize>,
 }
 
 /// The policy of the `--history` load: reads are free, CI runs and deploys are rate limited per
@@ -104,7 +109,8 @@ fn usage(message: &str) -> ! {
     eprintln!("error: {message}");
     eprintln!(
         "usage: load [--writ PATH] [--seconds N] [--connections N] [--reload-every SECONDS] \
-         [--decision-log FILE] [--client-threads N] [--json] [--history memory|redis://...]"
+         [--decision-log FILE] [--client-threads N] [--json] [--history memory|redis://...] \
+         [--workers N]"
     );
     std::process::exit(2)
 }
@@ -120,6 +126,7 @@ fn options() -> Options {
         client_threads: 2,
         json: false,
         history: None,
+        workers: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -150,6 +157,14 @@ fn options() -> Options {
             }
             "--json" => options.json = true,
             "--history" => options.history = Some(value("--history")),
+            "--workers" => {
+                let workers = value("--workers")
+                    .parse()
+                    .ok()
+                    .filter(|&n: &usize| n > 0)
+                    .unwrap_or_else(|| usage("`--workers`: a positive number"));
+                options.workers = Some(workers);
+            }
             // `cargo bench` passes `--bench`.
             "--bench" => {}
             other => usage(&format!("unknown argument `{other}`")),
@@ -595,6 +610,9 @@ fn main() {
     if let Some(log) = &options.decision_log {
         command.args(["--decision-log", log]);
     }
+    if let Some(workers) = options.workers {
+        command.args(["--workers", &workers.to_string()]);
+    }
     let mut server = command
         .stdin(Stdio::null())
         .stdout(if options.decision_log.as_deref() == Some("-") {
@@ -730,6 +748,7 @@ fn main() {
             "client_threads": threads,
             "decision_log": options.decision_log,
             "history": options.history,
+            "workers": options.workers,
             "decisions": count,
             "decisions_per_second": rate.round(),
             "latency_us": {"p50": p50, "p90": p90, "p99": p99, "p99_9": p999, "max": max},

@@ -60,9 +60,13 @@ pub struct Checked {
     pub tests: Vec<TestCase>,
     /// The policy's assertions, lowered (§11).
     pub assertions: Vec<Assertion>,
+    /// Where each lowered rule and entitlement was written, by rule id: for the lints that
+    /// run after the check (`lints::exact`), which the database runs only when `policy` is
+    /// `Some`.
+    pub(crate) sites: HashMap<String, Site>,
 }
 
-/// Resolves, type-checks, lints and lowers a policy.
+/// Resolves, type-checks, lints (all but `lints::exact`) and lowers a policy.
 pub fn check(input: &Input<'_>, hash: String) -> Checked {
     let mut checker = Checker::new(input);
     let policy = checker.run(hash);
@@ -71,6 +75,7 @@ pub fn check(input: &Input<'_>, hash: String) -> Checked {
         diagnostics: checker.diagnostics,
         tests: checker.tests,
         assertions: checker.assertions,
+        sites: checker.sites,
     }
 }
 
@@ -209,11 +214,6 @@ impl<'a> Checker<'a> {
     /// For each role, the roles it holds (itself and everything it extends, transitively).
     pub(crate) fn closure(&self) -> &[BTreeSet<usize>] {
         &self.closure
-    }
-
-    /// Where the lowered rule or entitlement `id` was written.
-    pub(crate) fn site(&self, id: &str) -> Option<Site> {
-        self.sites.get(id).copied()
     }
 
     /// The policy's assertions, lowered.

@@ -9,6 +9,7 @@ use writ_grammar::ast::{Item, Span, ToolDecl, TypeKind};
 use super::Analysis;
 use super::hover::{target_covers, tool_signature, type_text};
 use super::lex::{Token, TokenKind, tokens};
+use crate::symbols::Namespace;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CompletionKind {
@@ -279,21 +280,21 @@ impl Analysis<'_> {
     }
 
     fn roles(&self) -> Vec<Completion> {
-        self.names(super::SymbolKind::Role)
+        self.names(super::SymbolKind::Declared(Namespace::Role))
             .into_iter()
             .map(|r| item(r, CompletionKind::Role, Some("role".into())))
             .collect()
     }
 
     fn fixtures(&self) -> Vec<Completion> {
-        self.names(super::SymbolKind::Fixture)
+        self.names(super::SymbolKind::Declared(Namespace::Fixture))
             .into_iter()
             .map(|r| item(r, CompletionKind::Fixture, Some("fixture".into())))
             .collect()
     }
 
     fn workflows(&self) -> Vec<Completion> {
-        self.names(super::SymbolKind::Workflow)
+        self.names(super::SymbolKind::Declared(Namespace::Workflow))
             .into_iter()
             .map(|r| item(r, CompletionKind::Workflow, Some("workflow".into())))
             .collect()

@@ -13,13 +13,9 @@ use crate::symbols::Namespace;
 /// What kind of thing a name is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SymbolKind {
-    Role,
-    Tool,
-    Evidence,
-    Attribute,
-    Context,
-    Workflow,
-    Fixture,
+    /// A declaration: roles, tools, evidence kinds, attributes, context values, workflows and
+    /// fixtures share one namespace (LANGUAGE.md §7).
+    Declared(Namespace),
     /// A tool tag (`[write]`); tags are not declared, tools carry them.
     Tag,
     /// A tool's argument (`owner` is the tool when known).
@@ -31,17 +27,10 @@ pub enum SymbolKind {
 }
 
 impl SymbolKind {
-    /// The namespace of a declared kind: roles, tools, evidence kinds, attributes, context
-    /// values, workflows and fixtures share one (LANGUAGE.md §7).
+    /// The namespace of a declared kind.
     pub(crate) fn namespace(self) -> Option<Namespace> {
         match self {
-            SymbolKind::Role => Some(Namespace::Role),
-            SymbolKind::Tool => Some(Namespace::Tool),
-            SymbolKind::Evidence => Some(Namespace::Evidence),
-            SymbolKind::Attribute => Some(Namespace::Attribute),
-            SymbolKind::Context => Some(Namespace::Context),
-            SymbolKind::Workflow => Some(Namespace::Workflow),
-            SymbolKind::Fixture => Some(Namespace::Fixture),
+            SymbolKind::Declared(namespace) => Some(namespace),
             SymbolKind::Tag | SymbolKind::Argument | SymbolKind::Field | SymbolKind::Test => None,
         }
     }
@@ -53,24 +42,20 @@ impl SymbolKind {
 
     /// With an article, for messages: "a role", "an evidence kind".
     pub fn a(self) -> &'static str {
-        match (self.namespace(), self) {
-            (Some(ns), _) => ns.a_noun(),
-            (None, SymbolKind::Tag) => "a tag",
-            (None, SymbolKind::Argument) => "an argument",
-            (None, SymbolKind::Field) => "a field",
-            (None, _) => "a test",
+        match self {
+            SymbolKind::Declared(namespace) => namespace.a_noun(),
+            SymbolKind::Tag => "a tag",
+            SymbolKind::Argument => "an argument",
+            SymbolKind::Field => "a field",
+            SymbolKind::Test => "a test",
         }
     }
 
+    /// One word: the keyword that declares it (`role`, `evidence`), or `tag`, `argument`,
+    /// `field`, `test`.
     pub fn describe(self) -> &'static str {
         match self {
-            SymbolKind::Role => "role",
-            SymbolKind::Tool => "tool",
-            SymbolKind::Evidence => "evidence",
-            SymbolKind::Attribute => "attribute",
-            SymbolKind::Context => "context",
-            SymbolKind::Workflow => "workflow",
-            SymbolKind::Fixture => "fixture",
+            SymbolKind::Declared(namespace) => namespace.keyword(),
             SymbolKind::Tag => "tag",
             SymbolKind::Argument => "argument",
             SymbolKind::Field => "field",
@@ -135,9 +120,21 @@ impl Indexer {
         for item in &ast.items {
             match item {
                 Item::Role(r) => {
-                    self.push(r.name.span, SymbolKind::Role, &r.name.name, None, true);
+                    self.push(
+                        r.name.span,
+                        SymbolKind::Declared(Namespace::Role),
+                        &r.name.name,
+                        None,
+                        true,
+                    );
                     for e in &r.extends {
-                        self.push(e.span, SymbolKind::Role, &e.name, None, false);
+                        self.push(
+                            e.span,
+                            SymbolKind::Declared(Namespace::Role),
+                            &e.name,
+                            None,
+                            false,
+                        );
                     }
                     for ent in r.body.iter().flatten() {
                         let tool = self.target(&ent.target);
@@ -145,14 +142,28 @@ impl Indexer {
                         self.cond(ent.unless.as_ref(), tool.as_deref());
                     }
                 }
-                Item::Attribute(d) => {
-                    self.push(d.name.span, SymbolKind::Attribute, &d.name.name, None, true)
-                }
-                Item::Context(d) => {
-                    self.push(d.name.span, SymbolKind::Context, &d.name.name, None, true)
-                }
+                Item::Attribute(d) => self.push(
+                    d.name.span,
+                    SymbolKind::Declared(Namespace::Attribute),
+                    &d.name.name,
+                    None,
+                    true,
+                ),
+                Item::Context(d) => self.push(
+                    d.name.span,
+                    SymbolKind::Declared(Namespace::Context),
+                    &d.name.name,
+                    None,
+                    true,
+                ),
                 Item::Tool(t) => {
-                    self.push(t.name.span, SymbolKind::Tool, &t.name.text, None, true);
+                    self.push(
+                        t.name.span,
+                        SymbolKind::Declared(Namespace::Tool),
+                        &t.name.text,
+                        None,
+                        true,
+                    );
                     for p in t.params.iter().flatten() {
                         let owner = Some(t.name.text.as_str());
                         self.push(p.name.span, SymbolKind::Argument, &p.name.name, owner, true);
@@ -162,14 +173,26 @@ impl Indexer {
                     }
                 }
                 Item::Evidence(e) => {
-                    self.push(e.name.span, SymbolKind::Evidence, &e.name.name, None, true);
+                    self.push(
+                        e.name.span,
+                        SymbolKind::Declared(Namespace::Evidence),
+                        &e.name.name,
+                        None,
+                        true,
+                    );
                     for p in e.fields.iter().flatten() {
                         let owner = Some(e.name.name.as_str());
                         self.push(p.name.span, SymbolKind::Field, &p.name.name, owner, true);
                     }
                 }
                 Item::Workflow(w) => {
-                    self.push(w.name.span, SymbolKind::Workflow, &w.name.name, None, true);
+                    self.push(
+                        w.name.span,
+                        SymbolKind::Declared(Namespace::Workflow),
+                        &w.name.name,
+                        None,
+                        true,
+                    );
                     for i in &w.body {
                         if let WorkflowItem::Rule(r) = i {
                             self.rule(r);
@@ -178,12 +201,30 @@ impl Indexer {
                 }
                 Item::Rule(r) => self.rule(r),
                 Item::Fixture(f) => {
-                    self.push(f.name.span, SymbolKind::Fixture, &f.name.name, None, true);
+                    self.push(
+                        f.name.span,
+                        SymbolKind::Declared(Namespace::Fixture),
+                        &f.name.name,
+                        None,
+                        true,
+                    );
                     for r in &f.roles {
-                        self.push(r.span, SymbolKind::Role, &r.name, None, false);
+                        self.push(
+                            r.span,
+                            SymbolKind::Declared(Namespace::Role),
+                            &r.name,
+                            None,
+                            false,
+                        );
                     }
                     for a in &f.attrs {
-                        self.push(a.name.span, SymbolKind::Attribute, &a.name.name, None, false);
+                        self.push(
+                            a.name.span,
+                            SymbolKind::Declared(Namespace::Attribute),
+                            &a.name.name,
+                            None,
+                            false,
+                        );
                     }
                 }
                 Item::Assert(a) => {
@@ -191,14 +232,20 @@ impl Indexer {
                         let tool = match &claim.kind {
                             writ_grammar::ast::ClaimKind::NeverAllow { via, target } => {
                                 if let Some(w) = via {
-                                    self.push(w.span, SymbolKind::Workflow, &w.name, None, false);
+                                    self.push(
+                                        w.span,
+                                        SymbolKind::Declared(Namespace::Workflow),
+                                        &w.name,
+                                        None,
+                                        false,
+                                    );
                                 }
                                 self.target(target)
                             }
                             writ_grammar::ast::ClaimKind::NeverStart { workflow } => {
                                 self.push(
                                     workflow.span,
-                                    SymbolKind::Workflow,
+                                    SymbolKind::Declared(Namespace::Workflow),
                                     &workflow.name,
                                     None,
                                     false,
@@ -214,27 +261,45 @@ impl Indexer {
                     self.push(t.name.span, SymbolKind::Test, &t.name.value, None, true);
                     for e in &t.expectations {
                         for m in e.missing.iter().flatten() {
-                            self.push(m.span, SymbolKind::Evidence, &m.name, None, false);
+                            self.push(
+                                m.span,
+                                SymbolKind::Declared(Namespace::Evidence),
+                                &m.name,
+                                None,
+                                false,
+                            );
                         }
                         let req = &e.request;
                         for c in &req.chain {
-                            self.push(c.span, SymbolKind::Fixture, &c.name, None, false);
+                            self.push(
+                                c.span,
+                                SymbolKind::Declared(Namespace::Fixture),
+                                &c.name,
+                                None,
+                                false,
+                            );
                         }
                         match &req.action {
                             TestAction::Call { workflow, tool, args } => {
                                 self.push(
                                     workflow.span,
-                                    SymbolKind::Workflow,
+                                    SymbolKind::Declared(Namespace::Workflow),
                                     &workflow.name,
                                     None,
                                     false,
                                 );
-                                self.push(tool.span, SymbolKind::Tool, &tool.text, None, false);
+                                self.push(
+                                    tool.span,
+                                    SymbolKind::Declared(Namespace::Tool),
+                                    &tool.text,
+                                    None,
+                                    false,
+                                );
                                 self.fields(args, SymbolKind::Argument, Some(&tool.text));
                             }
                             TestAction::Start { workflow, .. } => self.push(
                                 workflow.span,
-                                SymbolKind::Workflow,
+                                SymbolKind::Declared(Namespace::Workflow),
                                 &workflow.name,
                                 None,
                                 false,
@@ -243,22 +308,40 @@ impl Indexer {
                         for ev in &req.evidence {
                             self.push(
                                 ev.name.span,
-                                SymbolKind::Evidence,
+                                SymbolKind::Declared(Namespace::Evidence),
                                 &ev.name.name,
                                 None,
                                 false,
                             );
                             self.fields(&ev.fields, SymbolKind::Field, Some(&ev.name.name));
                             if let Some(by) = &ev.by {
-                                self.push(by.span, SymbolKind::Fixture, &by.name, None, false);
+                                self.push(
+                                    by.span,
+                                    SymbolKind::Declared(Namespace::Fixture),
+                                    &by.name,
+                                    None,
+                                    false,
+                                );
                             }
                         }
                         for c in &req.context {
-                            self.push(c.name.span, SymbolKind::Context, &c.name.name, None, false);
+                            self.push(
+                                c.name.span,
+                                SymbolKind::Declared(Namespace::Context),
+                                &c.name.name,
+                                None,
+                                false,
+                            );
                         }
                         // `after [deploy 2h ago, ...]`: the run's earlier calls name tools.
                         for h in req.history.iter().flatten() {
-                            self.push(h.tool.span, SymbolKind::Tool, &h.tool.text, None, false);
+                            self.push(
+                                h.tool.span,
+                                SymbolKind::Declared(Namespace::Tool),
+                                &h.tool.text,
+                                None,
+                                false,
+                            );
                         }
                     }
                 }
@@ -277,7 +360,7 @@ impl Indexer {
     fn target(&mut self, target: &Target) -> Option<String> {
         match &target.kind {
             TargetKind::Tool(t) => {
-                self.push(t.span, SymbolKind::Tool, &t.text, None, false);
+                self.push(t.span, SymbolKind::Declared(Namespace::Tool), &t.text, None, false);
                 Some(t.text.clone())
             }
             TargetKind::Tags(tags) => {
@@ -292,10 +375,16 @@ impl Indexer {
 
     fn requirements(&mut self, reqs: &[EvidenceRequirement]) {
         for r in reqs {
-            self.push(r.name.span, SymbolKind::Evidence, &r.name.name, None, false);
+            self.push(
+                r.name.span,
+                SymbolKind::Declared(Namespace::Evidence),
+                &r.name.name,
+                None,
+                false,
+            );
             self.fields(&r.fields, SymbolKind::Field, Some(&r.name.name));
             if let Some(by) = &r.by {
-                self.push(by.span, SymbolKind::Role, &by.name, None, false);
+                self.push(by.span, SymbolKind::Declared(Namespace::Role), &by.name, None, false);
             }
         }
     }
@@ -304,7 +393,7 @@ impl Indexer {
         match &rule.kind {
             RuleKind::Start { by, when, unless, require } => {
                 for b in by {
-                    self.push(b.span, SymbolKind::Role, &b.name, None, false);
+                    self.push(b.span, SymbolKind::Declared(Namespace::Role), &b.name, None, false);
                 }
                 self.cond(when.as_ref(), None);
                 self.cond(unless.as_ref(), None);
@@ -344,12 +433,20 @@ impl Indexer {
             }
             ExprKind::Field { field, .. } => {
                 if !matches!(field.name.as_str(), "id" | "kind" | "roles") {
-                    self.push(field.span, SymbolKind::Attribute, &field.name, None, false);
+                    self.push(
+                        field.span,
+                        SymbolKind::Declared(Namespace::Attribute),
+                        &field.name,
+                        None,
+                        false,
+                    );
                 }
             }
-            ExprKind::Context(id) => self.push(id.span, SymbolKind::Context, &id.name, None, false),
+            ExprKind::Context(id) => {
+                self.push(id.span, SymbolKind::Declared(Namespace::Context), &id.name, None, false)
+            }
             ExprKind::HasRole { role, .. } => {
-                self.push(role.span, SymbolKind::Role, &role.name, None, false)
+                self.push(role.span, SymbolKind::Declared(Namespace::Role), &role.name, None, false)
             }
             ExprKind::Compare { lhs, rhs, .. } => {
                 self.cond(Some(lhs), tool);

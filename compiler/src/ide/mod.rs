@@ -27,6 +27,7 @@ pub use outline::{Fold, SymbolInfo, TokenClass};
 
 use crate::db::{PolicyFile, PolicyInput, compile, parse};
 use crate::diagnostic::{Code, Location};
+pub use crate::symbols::Namespace;
 
 /// A text edit: replace `location` with `text`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,7 +150,7 @@ impl<'db> Analysis<'db> {
         if new_name == old {
             return Ok(Vec::new());
         }
-        let valid = if occ.kind == SymbolKind::Tool {
+        let valid = if occ.kind == SymbolKind::Declared(Namespace::Tool) {
             let mut words = new_name.split('.');
             words.next().is_some_and(is_identifier) && words.all(is_word)
         } else {

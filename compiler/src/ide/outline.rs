@@ -5,6 +5,7 @@ use writ_grammar::ast::{Item, RuleKind, Span, WorkflowItem};
 
 use super::lex::{TokenKind, keyword_at, tokens, type_at};
 use super::{Analysis, SymbolKind};
+use crate::symbols::Namespace;
 
 /// A declaration for an outline.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,7 +89,12 @@ impl Analysis<'_> {
             };
             let s = match item {
                 Item::Role(r) => {
-                    let mut s = sym(&r.name.name, Some(SymbolKind::Role), "role", r.name.span);
+                    let mut s = sym(
+                        &r.name.name,
+                        Some(SymbolKind::Declared(Namespace::Role)),
+                        "role",
+                        r.name.span,
+                    );
                     for e in r.body.iter().flatten() {
                         let text = self.text(file).get(e.span.range()).unwrap_or("");
                         s.children.push(SymbolInfo {
@@ -102,19 +108,37 @@ impl Analysis<'_> {
                     }
                     s
                 }
-                Item::Attribute(d) => {
-                    sym(&d.name.name, Some(SymbolKind::Attribute), "attribute", d.name.span)
-                }
-                Item::Context(d) => {
-                    sym(&d.name.name, Some(SymbolKind::Context), "context", d.name.span)
-                }
-                Item::Tool(t) => sym(&t.name.text, Some(SymbolKind::Tool), "tool", t.name.span),
-                Item::Evidence(e) => {
-                    sym(&e.name.name, Some(SymbolKind::Evidence), "evidence", e.name.span)
-                }
+                Item::Attribute(d) => sym(
+                    &d.name.name,
+                    Some(SymbolKind::Declared(Namespace::Attribute)),
+                    "attribute",
+                    d.name.span,
+                ),
+                Item::Context(d) => sym(
+                    &d.name.name,
+                    Some(SymbolKind::Declared(Namespace::Context)),
+                    "context",
+                    d.name.span,
+                ),
+                Item::Tool(t) => sym(
+                    &t.name.text,
+                    Some(SymbolKind::Declared(Namespace::Tool)),
+                    "tool",
+                    t.name.span,
+                ),
+                Item::Evidence(e) => sym(
+                    &e.name.name,
+                    Some(SymbolKind::Declared(Namespace::Evidence)),
+                    "evidence",
+                    e.name.span,
+                ),
                 Item::Workflow(w) => {
-                    let mut s =
-                        sym(&w.name.name, Some(SymbolKind::Workflow), "workflow", w.name.span);
+                    let mut s = sym(
+                        &w.name.name,
+                        Some(SymbolKind::Declared(Namespace::Workflow)),
+                        "workflow",
+                        w.name.span,
+                    );
                     for i in &w.body {
                         if let WorkflowItem::Rule(r) = i {
                             s.children.push(self.rule_symbol(file, r));
@@ -123,9 +147,12 @@ impl Analysis<'_> {
                     s
                 }
                 Item::Rule(r) => self.rule_symbol(file, r),
-                Item::Fixture(f) => {
-                    sym(&f.name.name, Some(SymbolKind::Fixture), "fixture", f.name.span)
-                }
+                Item::Fixture(f) => sym(
+                    &f.name.name,
+                    Some(SymbolKind::Declared(Namespace::Fixture)),
+                    "fixture",
+                    f.name.span,
+                ),
                 Item::Test(t) => sym(&t.name.value, Some(SymbolKind::Test), "test", t.name.span),
                 Item::Assert(a) => {
                     sym(&a.name.value, Some(SymbolKind::Test), "assert", a.name.span)

@@ -364,7 +364,10 @@ fn semantic_tokens_of_v2() {
         for kw in ["at", "after", "ago"] {
             assert_eq!(class_of(kw, 0), TokenClass::Keyword, "{kw}");
         }
-        assert_eq!(class_of("secrets.get", 1), TokenClass::Symbol(SymbolKind::Tool));
+        assert_eq!(
+            class_of("secrets.get", 1),
+            TokenClass::Symbol(SymbolKind::Declared(Namespace::Tool))
+        );
         assert_eq!(class_of("secret", 1), TokenClass::Symbol(SymbolKind::Tag));
     });
     // Elsewhere the contextual words are names.

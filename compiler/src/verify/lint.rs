@@ -20,11 +20,12 @@ use std::collections::HashSet;
 use writ_evaluator::Tri;
 
 use writ_evaluator::ir::{
-    AllowRuleIr, CmpOp, Cond, Operand, ParamIr, PolicyIr, PrincipalKind, RoleId, ToolId, Value,
-    ValueType, WorkflowIr,
+    AllowRuleIr, CmpOp, Cond, Operand, ParamIr, PolicyIr, PrincipalKind, RequireForRuleIr, RoleId,
+    ToolId, Value, ValueType, WorkflowIr,
 };
 
 use super::lower::Lowering;
+pub use super::lower::holders;
 use super::search::{Absence, Expr, Goal, Limits, Outcome, Slot, Term, Ty, Val, Var};
 use super::witness::{self, Action, Case};
 
@@ -111,7 +112,7 @@ fn can_be_true(
     holders: &[Vec<RoleId>],
     c: &Cond,
     tools: Option<&[ToolId]>,
-    workflows: &[&WorkflowIr],
+    (depth, workflow): (u32, &str),
     frame: Option<Slot>,
 ) -> bool {
     let quick = |params: Option<&[ParamIr]>| quick_true(ir, params, c, &mut Vec::new());
@@ -120,8 +121,6 @@ fn can_be_true(
         Some(ts) if ts.iter().any(|t| quick(tool(ir, *t).map(|t| t.1))) => return true,
         _ => {}
     }
-    let depth = workflows.iter().map(|w| w.max_depth).max().unwrap_or_else(|| deepest(ir));
-    let workflow = workflows.first().map_or("", |w| w.name.as_str());
     let places: Vec<Place<'_>> = match tools {
         None => vec![Place { tool: None, workflow, max_depth: depth }],
         Some(ts) => ts
@@ -212,162 +211,209 @@ fn quick_true(ir: &PolicyIr, params: Option<&[ParamIr]>, c: &Cond, keys: &mut Ve
     }
 }
 
-/// Runs every lint of this module.
+/// The findings of every lint over the whole policy: the concatenation, in this order, of
+/// [`workflow_findings`] of each workflow, [`guardrail_findings`] and [`role_findings`] of
+/// each role (the compiler's database asks for the parts, so that an edit re-runs only the
+/// searches of what it changed).
 pub fn findings(ir: &PolicyIr) -> Findings {
-    let mut out = Findings::default();
     let table = super::lower::holders(ir);
-    let all: Vec<&WorkflowIr> = ir.workflows.iter().collect();
-    // Conditions never true.
-    let mut never = |id: &str,
-                     c: &Option<Cond>,
-                     tools: Option<&[ToolId]>,
-                     ws: &[&WorkflowIr],
-                     frame: Option<Slot>| {
-        if let Some(c) = c
-            && !can_be_true(ir, &table, c, tools, ws, frame)
-        {
-            let on_unknown = id
-                .split('/')
-                .rev()
-                .nth(1)
-                .is_some_and(|k| k != "allow" && k != "start" && k != "may");
-            out.unsatisfiable.push((id.to_string(), on_unknown));
-            return true;
-        }
-        false
-    };
-    let mut dead: HashSet<String> = HashSet::new();
+    let mut out = Findings::default();
     for w in &ir.workflows {
-        let ws = [w];
-        for s in &w.starts {
-            never(&s.meta.id, &s.condition, None, &ws, None);
-        }
-        for a in &w.allows {
-            if never(&a.meta.id, &a.condition, Some(&a.target.tools), &ws, None) {
-                dead.insert(a.meta.id.clone());
-            }
-        }
-        for d in &w.rules.denies {
-            never(&d.meta.id, &d.condition, Some(&d.target.tools), &ws, None);
-        }
-        for d in &w.rules.deny_starts {
-            never(&d.meta.id, &d.condition, None, &ws, None);
-        }
-        for r in &w.rules.requires {
-            if never(&r.meta.id, &r.condition, Some(&r.target.tools), &ws, None) {
-                dead.insert(r.meta.id.clone());
-            }
+        out.append(workflow_findings(ir, &table, w));
+    }
+    out.append(guardrail_findings(ir, &table));
+    let all: Vec<&WorkflowIr> = ir.workflows.iter().collect();
+    let (depth, first) = whole(ir, &all);
+    for r in 0..ir.roles.len() {
+        out.append(role_findings(ir, &table, r, &all, depth, first));
+    }
+    out
+}
+
+impl Findings {
+    /// Adds `other`'s findings after this one's, list by list.
+    pub fn append(&mut self, mut other: Findings) {
+        self.unsatisfiable.append(&mut other.unsatisfiable);
+        self.shadowed.append(&mut other.shadowed);
+        self.unreached.append(&mut other.unreached);
+        self.unusable.append(&mut other.unusable);
+    }
+}
+
+/// The place of a rule every workflow shares: the deepest chain of `all` (1 when there is
+/// none), and the first workflow's name.
+pub fn whole<'a>(ir: &PolicyIr, all: &[&'a WorkflowIr]) -> (u32, &'a str) {
+    let depth = all.iter().map(|w| w.max_depth).max().unwrap_or_else(|| deepest(ir));
+    (depth, all.first().map_or("", |w| w.name.as_str()))
+}
+
+/// Records `id` as unsatisfiable when `c` is never true; whether it was.
+#[allow(clippy::too_many_arguments, reason = "the place of one search, spelled out")]
+fn never(
+    out: &mut Findings,
+    ir: &PolicyIr,
+    table: &[Vec<RoleId>],
+    id: &str,
+    c: &Option<Cond>,
+    tools: Option<&[ToolId]>,
+    place: (u32, &str),
+    frame: Option<Slot>,
+) -> bool {
+    if let Some(c) = c
+        && !can_be_true(ir, table, c, tools, place, frame)
+    {
+        let on_unknown =
+            id.split('/').rev().nth(1).is_some_and(|k| k != "allow" && k != "start" && k != "may");
+        out.unsatisfiable.push((id.to_string(), on_unknown));
+        return true;
+    }
+    false
+}
+
+/// The findings about workflow `w`'s own rules: conditions never true, allows shadowed, and
+/// `require ... for` rules none of its allows reach. Reads of `ir` everything but its
+/// workflows.
+pub fn workflow_findings(ir: &PolicyIr, table: &[Vec<RoleId>], w: &WorkflowIr) -> Findings {
+    let mut out = Findings::default();
+    let mut dead: HashSet<String> = HashSet::new();
+    let place = (w.max_depth, w.name.as_str());
+    for s in &w.starts {
+        never(&mut out, ir, table, &s.meta.id, &s.condition, None, place, None);
+    }
+    for a in &w.allows {
+        if never(&mut out, ir, table, &a.meta.id, &a.condition, Some(&a.target.tools), place, None)
+        {
+            dead.insert(a.meta.id.clone());
         }
     }
-    for d in &ir.guardrails.denies {
-        never(&d.meta.id, &d.condition, Some(&d.target.tools), &all, None);
+    for d in &w.rules.denies {
+        never(&mut out, ir, table, &d.meta.id, &d.condition, Some(&d.target.tools), place, None);
     }
-    for d in &ir.guardrails.deny_starts {
-        never(&d.meta.id, &d.condition, None, &all, None);
+    for d in &w.rules.deny_starts {
+        never(&mut out, ir, table, &d.meta.id, &d.condition, None, place, None);
     }
-    for r in &ir.guardrails.requires {
-        if never(&r.meta.id, &r.condition, Some(&r.target.tools), &all, None) {
+    for r in &w.rules.requires {
+        if never(&mut out, ir, table, &r.meta.id, &r.condition, Some(&r.target.tools), place, None)
+        {
             dead.insert(r.meta.id.clone());
-        }
-    }
-    for role in &ir.roles {
-        for e in &role.entitlements {
-            if never(&e.meta.id, &e.condition, Some(&e.target.tools), &all, Some(Slot::Middle)) {
-                dead.insert(e.meta.id.clone());
-            }
         }
     }
 
     // Allows shadowed by denies.
-    for w in &ir.workflows {
-        for a in &w.allows {
-            if dead.contains(&a.meta.id) {
-                continue;
-            }
-            let denied = |t: ToolId| {
-                w.rules
-                    .denies
-                    .iter()
-                    .chain(&ir.guardrails.denies)
-                    .any(|d| d.target.tools.binary_search(&t).is_ok())
-            };
-            // Without a deny on some tool, the allow passes there whenever its condition does.
-            if a.target.tools.iter().any(|t| !denied(*t)) {
-                continue;
-            }
-            if !a.target.tools.iter().any(|t| {
-                passes(ir, &table, w, a, *t, Absence::Excluded, |_, _| Expr::Const(Tri::True))
-            }) {
-                out.shadowed.push(a.meta.id.clone());
-            }
+    for a in &w.allows {
+        if dead.contains(&a.meta.id) {
+            continue;
+        }
+        let denied = |t: ToolId| {
+            w.rules
+                .denies
+                .iter()
+                .chain(&ir.guardrails.denies)
+                .any(|d| d.target.tools.binary_search(&t).is_ok())
+        };
+        // Without a deny on some tool, the allow passes there whenever its condition does.
+        if a.target.tools.iter().any(|t| !denied(*t)) {
+            continue;
+        }
+        if !a
+            .target
+            .tools
+            .iter()
+            .any(|t| passes(ir, table, w, a, *t, Absence::Excluded, |_, _| Expr::Const(Tri::True)))
+        {
+            out.shadowed.push(a.meta.id.clone());
         }
     }
 
-    // The allows on each tool: (workflow, allow).
-    let mut on_tool: Vec<Vec<(usize, usize)>> = vec![Vec::new(); ir.tools.len()];
-    for (wi, w) in ir.workflows.iter().enumerate() {
-        for (ai, a) in w.allows.iter().enumerate() {
-            for t in &a.target.tools {
-                if let Some(list) = on_tool.get_mut(*t as usize) {
-                    list.push((wi, ai));
-                }
-            }
-        }
-    }
-    let allows_on = |t: ToolId| on_tool.get(t as usize).map_or(&[][..], |l| &l[..]);
-
-    // `require ... for` rules no allow reaches.
-    let requires = ir
-        .workflows
-        .iter()
-        .flat_map(|w| w.rules.requires.iter().map(move |r| (r, vec![w])))
-        .chain(ir.guardrails.requires.iter().map(|r| (r, all.clone())));
-    for (r, ws) in requires {
+    // Its `require ... for` rules none of its allows reach.
+    for r in &w.rules.requires {
         if dead.contains(&r.meta.id) {
             continue;
         }
-        let reached = r.target.tools.iter().any(|t| {
-            allows_on(*t).iter().any(|(wi, ai)| {
-                let (Some(w), Some(a)) =
-                    (ir.workflows.get(*wi), ir.workflows.get(*wi).and_then(|w| w.allows.get(*ai)))
-                else {
-                    return false;
-                };
-                ws.iter().any(|x| std::ptr::eq(*x, w))
-                    && passes(ir, &table, w, a, *t, Absence::Included, |low, g| {
-                        let c = low.cond(g, r.condition.as_ref(), None);
-                        // True or unknown: the rule applies.
-                        Expr::NotTrue(Box::new(Expr::Not(Box::new(c))))
-                    })
-            })
-        });
-        if !reached {
+        if !reached(ir, table, r, &[w]) {
             out.unreached.push(r.meta.id.clone());
         }
     }
+    out
+}
 
-    // Entitlements no workflow can use.
-    for (r, role) in ir.roles.iter().enumerate() {
-        for e in &role.entitlements {
-            if dead.contains(&e.meta.id) {
-                continue;
-            }
-            let used = e.target.tools.iter().any(|t| {
-                allows_on(*t).iter().any(|(wi, ai)| {
-                    let (Some(w), Some(a)) = (
-                        ir.workflows.get(*wi),
-                        ir.workflows.get(*wi).and_then(|w| w.allows.get(*ai)),
-                    ) else {
-                        return false;
-                    };
-                    passes(ir, &table, w, a, *t, Absence::Excluded, |low, g| {
-                        entitled_somewhere(low, g, r as RoleId, e.condition.as_ref())
+/// Whether some allow of `workflows` lets a request that `r` covers through.
+fn reached(
+    ir: &PolicyIr,
+    table: &[Vec<RoleId>],
+    r: &RequireForRuleIr,
+    workflows: &[&WorkflowIr],
+) -> bool {
+    r.target.tools.iter().any(|t| {
+        workflows.iter().any(|w| {
+            w.allows.iter().filter(|a| a.target.tools.contains(t)).any(|a| {
+                passes(ir, table, w, a, *t, Absence::Included, |low, g| {
+                    let c = low.cond(g, r.condition.as_ref(), None);
+                    // True or unknown: the rule applies.
+                    Expr::NotTrue(Box::new(Expr::Not(Box::new(c))))
+                })
+            })
+        })
+    })
+}
+
+/// The findings about the top-level rules: conditions never true, and `require ... for`
+/// rules no allow of any workflow reaches.
+pub fn guardrail_findings(ir: &PolicyIr, table: &[Vec<RoleId>]) -> Findings {
+    let mut out = Findings::default();
+    let all: Vec<&WorkflowIr> = ir.workflows.iter().collect();
+    let place = whole(ir, &all);
+    let mut dead: HashSet<String> = HashSet::new();
+    for d in &ir.guardrails.denies {
+        never(&mut out, ir, table, &d.meta.id, &d.condition, Some(&d.target.tools), place, None);
+    }
+    for d in &ir.guardrails.deny_starts {
+        never(&mut out, ir, table, &d.meta.id, &d.condition, None, place, None);
+    }
+    for r in &ir.guardrails.requires {
+        if never(&mut out, ir, table, &r.meta.id, &r.condition, Some(&r.target.tools), place, None)
+        {
+            dead.insert(r.meta.id.clone());
+        }
+    }
+    for r in &ir.guardrails.requires {
+        if !dead.contains(&r.meta.id) && !reached(ir, table, r, &all) {
+            out.unreached.push(r.meta.id.clone());
+        }
+    }
+    out
+}
+
+/// The findings about role `role`'s entitlements: conditions never true (at `depth`, in the
+/// workflow named `first`: see [`whole`]), and entitlements no allow of `workflows` admits a
+/// call of. `workflows` need hold only those with an allow on a tool the role is entitled to.
+pub fn role_findings(
+    ir: &PolicyIr,
+    table: &[Vec<RoleId>],
+    role: usize,
+    workflows: &[&WorkflowIr],
+    depth: u32,
+    first: &str,
+) -> Findings {
+    let mut out = Findings::default();
+    let Some(decl) = ir.roles.get(role) else { return out };
+    for e in &decl.entitlements {
+        let tools = Some(&e.target.tools[..]);
+        let place = (depth, first);
+        if never(&mut out, ir, table, &e.meta.id, &e.condition, tools, place, Some(Slot::Middle)) {
+            continue;
+        }
+        let used = e.target.tools.iter().any(|t| {
+            workflows.iter().any(|w| {
+                w.allows.iter().filter(|a| a.target.tools.contains(t)).any(|a| {
+                    passes(ir, table, w, a, *t, Absence::Excluded, |low, g| {
+                        entitled_somewhere(low, g, role as RoleId, e.condition.as_ref())
                     })
                 })
-            });
-            if !used {
-                out.unusable.push(e.meta.id.clone());
-            }
+            })
+        });
+        if !used {
+            out.unusable.push(e.meta.id.clone());
         }
     }
     out

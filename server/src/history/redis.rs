@@ -20,6 +20,12 @@
 //! they are safe on the one multiplexed connection every handler shares (a `WATCH` is not: it
 //! belongs to a connection, which the handlers' commands interleave on).
 //!
+//! Each replica remembers the runs it saw live ([`LIVE_CACHED`] at most): a live run is never
+//! replaced (the admission script refuses a live id) and its workflow, initiator and expiry
+//! never change, so until its expiry a lookup of it needs no round trip. A call that reads no
+//! history and records nothing is decided on that alone (`runs.rs`); every other call reads the
+//! run from Redis as above.
+//!
 //! The connection is a `redis::aio::ConnectionManager`, which reconnects after a failure.
 //! Every command has a timeout; a failure is a [`StoreError`] and the call is denied.
 
@@ -31,6 +37,10 @@ use writ_evaluator::Timestamp;
 use writ_evaluator::request::HistoryEntry;
 
 use super::{Admission, Keep, Lookup, Record, Run, StoreError};
+
+/// The most live runs a replica remembers ([`RedisStore::lookup`]); past it the least used are
+/// forgotten (and read from Redis again when needed).
+const LIVE_CACHED: usize = 100_000;
 
 /// How many times a call is decided again after losing a race to record.
 const ATTEMPTS: u32 = 64;
@@ -82,6 +92,8 @@ pub struct RedisStore {
     admit: Script,
     read: Script,
     record: Script,
+    /// Runs seen live, by id, until their expiry (see the module's documentation).
+    live: quick_cache::sync::Cache<String, Run>,
 }
 
 /// A run as read, with the version its calls are at.
@@ -113,6 +125,7 @@ impl RedisStore {
             admit: Script::new(ADMIT),
             read: Script::new(READ),
             record: Script::new(RECORD),
+            live: quick_cache::sync::Cache::new(LIVE_CACHED),
         })
     }
 
@@ -147,7 +160,18 @@ impl RedisStore {
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         match answer.as_slice() {
-            [status] if status == "admitted" => Ok(Admission::Admitted),
+            [status] if status == "admitted" => {
+                // As the other replicas will read it: times to the millisecond.
+                let at_millis = |at| from_millis(&millis(at).to_string());
+                let stored = Run {
+                    workflow: run.workflow.clone(),
+                    initiator: run.initiator.clone(),
+                    admitted: at_millis(run.admitted)?,
+                    expires: at_millis(run.expires)?,
+                };
+                self.classify(id, stored, now);
+                Ok(Admission::Admitted)
+            }
             [status, workflow, initiator, admitted, expires] if status == "taken" => {
                 Ok(Admission::Taken(Run {
                     workflow: workflow.clone(),
@@ -160,10 +184,18 @@ impl RedisStore {
         }
     }
 
+    /// What Redis knows of run `id`, or, for a run this replica saw live and that has not
+    /// expired, what it remembers (the same answer: a live run never changes).
     pub async fn lookup(&self, id: &str, now: Timestamp) -> Result<Lookup, StoreError> {
+        if let Some(run) = self.live.get(id) {
+            if run.expires > now {
+                return Ok(Lookup::Live(run));
+            }
+            self.live.remove(id);
+        }
         Ok(match self.read(id, Keep::Nothing).await? {
             None => Lookup::Unknown,
-            Some(read) => classify(read.run, now),
+            Some(read) => self.classify(id, read.run, now),
         })
     }
 
@@ -178,7 +210,7 @@ impl RedisStore {
             let Some(read) = self.read(id, keep).await? else {
                 return Ok(decide(&Lookup::Unknown, &[]).0);
             };
-            let found = classify(read.run.clone(), now);
+            let found = self.classify(id, read.run.clone(), now);
             if !matches!(found, Lookup::Live(_)) {
                 return Ok(decide(&found, &[]).0);
             }
@@ -198,6 +230,16 @@ impl RedisStore {
             tokio::time::sleep(pause).await;
         }
         Err(StoreError::Contended { attempts: ATTEMPTS })
+    }
+
+    /// Live or expired at `now`; a live run is remembered.
+    fn classify(&self, id: &str, run: Run, now: Timestamp) -> Lookup {
+        if run.expires > now {
+            self.live.insert(id.to_owned(), run.clone());
+            Lookup::Live(run)
+        } else {
+            Lookup::Expired(run)
+        }
     }
 
     async fn read(&self, id: &str, keep: Keep) -> Result<Option<Read>, StoreError> {
@@ -269,10 +311,6 @@ impl RedisStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         Ok(recorded == 1)
     }
-}
-
-fn classify(run: Run, now: Timestamp) -> Lookup {
-    if run.expires > now { Lookup::Live(run) } else { Lookup::Expired(run) }
 }
 
 fn millis(at: Timestamp) -> i64 {
