@@ -1,107 +1,399 @@
-//! The fast path of request decoding: straight from `serde_json`'s parser into [`Request`],
-//! without building a JSON tree first. Every key and every string spelt without escapes is
-//! borrowed from the input ([`Text`]), so a plain request allocates only its lists.
+//! The fast path of request decoding: a scanner written for the request's schema, straight
+//! from the bytes into [`Request`], without a JSON tree or serde's visitors. Keys are compared
+//! as bytes, and every string spelt without escapes is borrowed from the input, so a plain
+//! request allocates only its lists.
 //!
 //! It only has to be right for requests that are well-formed, and it gives up on anything
-//! unusual: an error of any kind, `null` anywhere, a value that is not a writ value, a duplicate
-//! key, a key with escapes, a missing field, a bad duration, an id that is not canonical (§7),
-//! a `cwd` not starting with `/`, a bad timestamp, a `time` or `at` with escapes. Then [`super::Request::from_slice`]
+//! unusual: text that is not UTF-8 or not JSON, `null` anywhere, a value that is not a writ
+//! value, a duplicate key, a key with escapes, a missing field, a bad duration, an id that is
+//! not canonical (§7), a `cwd` not starting with `/`, a bad timestamp, an `action`, `kind`,
+//! `ttl`, `time` or `at` with escapes, a number with an exponent, nesting deeper than
+//! [`MAX_DEPTH`] in a key the schema does not know. Then [`super::Request::from_slice`]
 //! decodes with the general path, which reports the exact error (or accepts the request), so
 //! what is accepted and every error message are the general path's by construction.
+//!
+//! Why a scanner and not serde: with serde's visitors over `serde_json`'s parser, dispatching
+//! through the visitors and `serde_json`'s string handling were most of a request's decoding
+//! (BENCHMARKS.md, "JSON in to decision out"). The JSON grammar this needs is small (RFC 8259's
+//! strings, integers and literals, and for skipped values its numbers), and the property test
+//! against the general decoder (which is `serde_json`) keeps it honest.
 //!
 //! invariant: `decode(bytes) == Some(r)` implies the general path decodes `bytes` to `r`
 //! (property-tested in `request/tests.rs`).
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
-use std::fmt;
 
 use super::{
     Action, EvidenceItem, HistoryEntry, Principal, Request, RequestValue, Str, Values, id_problem,
     parse_duration,
 };
 use crate::ir::PrincipalKind;
-use crate::json::{Json, Path};
 use crate::time::Timestamp;
 
 /// Objects with more entries than this are left to the general path, whose duplicate check
 /// is not quadratic.
 const MAX_ENTRIES: usize = 32;
 
+/// Values nested deeper than this under a key the schema does not know leave the fast path
+/// (the general path's parser allows 128).
+const MAX_DEPTH: usize = 32;
+
+/// Integer and fraction digits beyond this in a skipped number leave the fast path, so that a
+/// number the general parser finds out of range (beyond `f64`) is never skipped here.
+const MAX_DIGITS: usize = 300;
+
 /// Decodes `bytes` if it is a plain, well-formed request; `None` means "use the general path".
 pub(super) fn decode(bytes: &[u8]) -> Option<Request<'_>> {
-    finish(serde_json::Deserializer::from_slice(bytes))
+    decode_str(std::str::from_utf8(bytes).ok()?)
 }
 
-/// [`decode`] for text already known to be UTF-8 (strings are not validated again).
+/// [`decode`] for text already known to be UTF-8.
 pub(super) fn decode_str(text: &str) -> Option<Request<'_>> {
-    finish(serde_json::Deserializer::from_str(text))
+    let mut s = Scanner { text, bytes: text.as_bytes(), at: 0 };
+    let request = s.request()?;
+    s.ws();
+    (s.at == s.bytes.len()).then_some(request)
 }
 
-fn finish<'de, R: serde_json::de::Read<'de>>(
-    mut de: serde_json::Deserializer<R>,
-) -> Option<Request<'de>> {
-    let request = de.deserialize_map(RequestVisitor).ok()?;
-    de.end().ok()?;
-    Some(request)
+/// A position in the text. Every method returns `None` to give up.
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
 }
 
-/// The error that sends decoding to the general path. Its text is never shown.
-fn give_up<E: de::Error>() -> E {
-    E::custom("not on the fast path")
-}
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
 
-/// Reads an object whose keys are `fields` (at most 16): `read(i, map)` reads the value of
-/// `fields[i]`. An unknown key is skipped (after its checks); a key seen twice gives up.
-fn read_fields<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    fields: &[&str],
-    mut read: impl FnMut(usize, &mut A) -> Result<(), A::Error>,
-) -> Result<(), A::Error> {
-    let mut seen = 0u16;
-    let mut unknown = Vec::new();
-    while let Some(key) = map.next_key::<&'de str>()? {
-        let Some(i) = fields.iter().position(|f| *f == key) else {
-            skip_unknown(map, key, &mut unknown)?;
-            continue;
-        };
-        if seen & (1 << i) != 0 {
-            return Err(give_up());
+    /// Skips JSON whitespace.
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
         }
-        seen |= 1 << i;
-        read(i, map)?;
-    }
-    Ok(())
-}
-
-/// The value of a key the schema does not know: ignored, but a duplicate key anywhere inside
-/// it still makes the request malformed, and the key itself must not repeat.
-fn skip_unknown<'de, A: MapAccess<'de>>(
-    map: &mut A,
-    key: &'de str,
-    unknown: &mut Vec<&'de str>,
-) -> Result<(), A::Error> {
-    if unknown.contains(&key) || unknown.len() >= MAX_ENTRIES {
-        return Err(give_up());
-    }
-    unknown.push(key);
-    let value: Json = map.next_value()?;
-    match value.check_duplicates(&Path::Root) {
-        Ok(()) => Ok(()),
-        Err(_) => Err(give_up()),
-    }
-}
-
-struct RequestVisitor;
-
-impl<'de> Visitor<'de> for RequestVisitor {
-    type Value = Request<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a request")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Request<'de>, A::Error> {
+    /// Skips whitespace, then takes `byte` if it comes next.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.ws();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.eat(byte).then_some(())
+    }
+
+    /// Takes `word` (`true`, `false`, `null`) if it comes next.
+    fn literal(&mut self, word: &[u8]) -> bool {
+        let end = self.at + word.len();
+        if self.bytes.get(self.at..end) == Some(word) {
+            self.at = end;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Reads the items of an object (after its `{`) as `key: value` pairs: `item(self, key)`
+    /// reads the value. Keys are borrowed; a key with escapes gives up.
+    fn object(&mut self, mut item: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.expect(b'{')?;
+        if self.eat(b'}') {
+            return Some(());
+        }
+        loop {
+            self.ws();
+            let key = self.plain_string()?;
+            self.expect(b':')?;
+            item(self, key)?;
+            if self.eat(b'}') {
+                return Some(());
+            }
+            self.expect(b',')?;
+        }
+    }
+
+    /// Reads the items of a list: `item(self)` reads one.
+    fn list(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.expect(b'[')?;
+        if self.eat(b']') {
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            if self.eat(b']') {
+                return Some(());
+            }
+            self.expect(b',')?;
+        }
+    }
+
+    /// Reads an object whose keys are `fields` (at most 16): `read(self, i)` reads the value of
+    /// `fields[i]`. An unknown key is skipped (after its checks); a key seen twice gives up.
+    fn fields(
+        &mut self,
+        fields: &[&str],
+        mut read: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
+        let mut seen = 0u16;
+        let mut unknown: Vec<&'a str> = Vec::new();
+        self.object(|s, key| match fields.iter().position(|f| *f == key) {
+            Some(i) if seen & (1 << i) == 0 => {
+                seen |= 1 << i;
+                read(s, i)
+            }
+            Some(_) => None,
+            None => {
+                if unknown.contains(&key) || unknown.len() >= MAX_ENTRIES {
+                    return None;
+                }
+                unknown.push(key);
+                s.skip(0)
+            }
+        })
+    }
+
+    /// A string (after whitespace): borrowed when it has no escapes, unescaped otherwise.
+    fn string(&mut self) -> Option<Str<'a>> {
+        self.ws();
+        if self.peek() != Some(b'"') {
+            return None;
+        }
+        self.at += 1;
+        let start = self.at;
+        loop {
+            match *self.bytes.get(self.at)? {
+                b'"' => {
+                    let text = self.text.get(start..self.at)?;
+                    self.at += 1;
+                    return Some(Cow::Borrowed(text));
+                }
+                b'\\' => return self.escaped(start).map(Cow::Owned),
+                0..=0x1f => return None,
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    /// The rest of a string with escapes, from its first backslash (at `self.at`); `start` is
+    /// where its text begins.
+    fn escaped(&mut self, start: usize) -> Option<String> {
+        let mut out = String::from(self.text.get(start..self.at)?);
+        loop {
+            let run = self.at;
+            while let Some(&b) = self.bytes.get(self.at) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.at += 1;
+            }
+            out.push_str(self.text.get(run..self.at)?);
+            match *self.bytes.get(self.at)? {
+                b'"' => {
+                    self.at += 1;
+                    return Some(out);
+                }
+                b'\\' => {
+                    let escape = *self.bytes.get(self.at + 1)?;
+                    self.at += 2;
+                    out.push(match escape {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => self.unicode_escape()?,
+                        _ => return None,
+                    });
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The character of a `\u` escape (after the `\u`), joining a surrogate pair; a lone
+    /// surrogate gives up.
+    fn unicode_escape(&mut self) -> Option<char> {
+        let first = self.hex4()?;
+        if !(0xD800..0xDC00).contains(&first) {
+            return char::from_u32(first);
+        }
+        if self.bytes.get(self.at..self.at + 2) != Some(b"\\u") {
+            return None;
+        }
+        self.at += 2;
+        let second = self.hex4()?;
+        if !(0xDC00..0xE000).contains(&second) {
+            return None;
+        }
+        char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.bytes.get(self.at..self.at + 4)?;
+        let mut value = 0;
+        for &d in digits {
+            value = value * 16 + char::from(d).to_digit(16)?;
+        }
+        self.at += 4;
+        Some(value)
+    }
+
+    /// A string spelt without escapes (keys, and values the schema reads as words).
+    fn plain_string(&mut self) -> Option<&'a str> {
+        match self.string()? {
+            Cow::Borrowed(text) => Some(text),
+            Cow::Owned(_) => None,
+        }
+    }
+
+    /// An integer within `i64`; anything else (a fraction, an exponent, `-0`, out of range)
+    /// gives up.
+    fn integer(&mut self) -> Option<i64> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.at += 1;
+        }
+        let start = self.at;
+        let mut value: i64 = 0;
+        while let Some(d @ b'0'..=b'9') = self.peek() {
+            let digit = i64::from(d - b'0');
+            value = value.checked_mul(10)?;
+            value = if negative { value.checked_sub(digit)? } else { value.checked_add(digit)? };
+            self.at += 1;
+        }
+        let digits = self.at - start;
+        let leading_zero = self.bytes.get(start) == Some(&b'0');
+        if digits == 0 || (leading_zero && (digits > 1 || negative)) {
+            return None;
+        }
+        match self.peek() {
+            Some(b'.' | b'e' | b'E') => None,
+            _ => Some(value),
+        }
+    }
+
+    /// Skips any JSON value under a key the schema does not know, checking what the general
+    /// path checks (no duplicate key at any depth).
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        self.ws();
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => {
+                let mut keys: Vec<&str> = Vec::new();
+                self.object(|s, key| {
+                    if keys.contains(&key) || keys.len() >= MAX_ENTRIES {
+                        return None;
+                    }
+                    keys.push(key);
+                    s.skip(depth + 1)
+                })
+            }
+            b'[' => self.list(|s| s.skip(depth + 1)),
+            b't' => self.literal(b"true").then_some(()),
+            b'f' => self.literal(b"false").then_some(()),
+            b'n' => self.literal(b"null").then_some(()),
+            _ => self.number(),
+        }
+    }
+
+    /// Skips a JSON number without an exponent and with at most [`MAX_DIGITS`] digits.
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let int = self.digits();
+        if int == 0 || (int > 1 && self.bytes.get(self.at - int) == Some(&b'0')) {
+            return None;
+        }
+        let mut fraction = 0;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            fraction = self.digits();
+            if fraction == 0 {
+                return None;
+            }
+        }
+        match self.peek() {
+            Some(b'e' | b'E') => None,
+            _ => (int + fraction <= MAX_DIGITS).then_some(()),
+        }
+    }
+
+    /// Skips decimal digits; how many.
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    /// A list of strings (`roles`, a list value).
+    fn strings(&mut self) -> Option<Vec<Str<'a>>> {
+        let mut items = Vec::new();
+        self.list(|s| {
+            items.push(s.string()?);
+            Some(())
+        })?;
+        Some(items)
+    }
+
+    /// `args`, `attrs`, `context`, evidence `fields`: an object of writ values.
+    fn values(&mut self) -> Option<Values<'a>> {
+        let mut out: Values<'a> = Vec::new();
+        self.object(|s, key| {
+            if out.len() >= MAX_ENTRIES || out.iter().any(|(k, _)| k == key) {
+                return None;
+            }
+            let value = s.value()?;
+            out.push((Cow::Borrowed(key), value));
+            Some(())
+        })?;
+        Some(out)
+    }
+
+    /// One writ value: a string, a 64-bit integer, a boolean or a list of strings. Anything
+    /// else (`null` included) leaves the fast path.
+    fn value(&mut self) -> Option<RequestValue<'a>> {
+        self.ws();
+        match self.peek()? {
+            b'"' => self.string().map(RequestValue::Str),
+            b'[' => self.strings().map(RequestValue::StrList),
+            b't' => self.literal(b"true").then_some(RequestValue::Bool(true)),
+            b'f' => self.literal(b"false").then_some(RequestValue::Bool(false)),
+            _ => self.integer().map(RequestValue::Int),
+        }
+    }
+
+    /// A list of `item`s (`chain`, `evidence`, `history`).
+    fn items<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        let mut out = Vec::with_capacity(2);
+        self.list(|s| {
+            out.push(item(s)?);
+            Some(())
+        })?;
+        Some(out)
+    }
+
+    /// An RFC 3339 timestamp (`time`, `at`); a malformed one leaves the fast path.
+    fn timestamp(&mut self) -> Option<Timestamp> {
+        Timestamp::parse(self.plain_string()?).ok()
+    }
+
+    fn request(&mut self) -> Option<Request<'a>> {
         let mut is_call = None;
         let mut workflow = None;
         let mut tool = None;
@@ -110,7 +402,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
         let mut subject = None;
         let mut evidence = None;
         let mut context = None;
-        let mut ttl: Option<&'de str> = None;
+        let mut ttl: Option<&'a str> = None;
         let mut cwd = None;
         let mut time = None;
         let mut history = None;
@@ -118,61 +410,55 @@ impl<'de> Visitor<'de> for RequestVisitor {
             "action", "workflow", "tool", "args", "chain", "subject", "evidence", "context", "ttl",
             "cwd", "time", "history",
         ];
-        read_fields(&mut map, &fields, |i, map| {
+        self.fields(&fields, |s, i| {
             match i {
                 0 => {
-                    is_call = Some(match map.next_value::<&'de str>()? {
+                    is_call = Some(match s.plain_string()? {
                         "call" => true,
                         "start" => false,
-                        _ => return Err(give_up()),
+                        _ => return None,
                     })
                 }
-                1 => workflow = Some(map.next_value_seed(Text)?),
-                2 => tool = Some(map.next_value_seed(Text)?),
-                3 => args = Some(map.next_value_seed(ValueMap)?),
+                1 => workflow = Some(s.string()?),
+                2 => tool = Some(s.string()?),
+                3 => args = Some(s.values()?),
                 4 => {
-                    chain = Some(map.next_value_seed(List { item: OnePrincipal, non_empty: true })?)
+                    let principals = s.items(Self::principal)?;
+                    if principals.is_empty() {
+                        return None;
+                    }
+                    chain = Some(principals);
                 }
-                5 => subject = Some(map.next_value_seed(Text)?),
-                6 => {
-                    evidence =
-                        Some(map.next_value_seed(List { item: OneEvidenceItem, non_empty: false })?)
-                }
-                7 => context = Some(map.next_value_seed(ValueMap)?),
-                8 => ttl = Some(map.next_value::<&'de str>()?),
+                5 => subject = Some(s.string()?),
+                6 => evidence = Some(s.items(Self::evidence_item)?),
+                7 => context = Some(s.values()?),
+                8 => ttl = Some(s.plain_string()?),
                 9 => {
-                    let dir = map.next_value_seed(Text)?;
+                    let dir = s.string()?;
                     if !dir.starts_with('/') {
-                        return Err(give_up());
+                        return None;
                     }
                     cwd = Some(dir);
                 }
-                10 => time = Some(timestamp(map.next_value::<&'de str>()?)?),
-                _ => {
-                    history =
-                        Some(map.next_value_seed(List { item: OneHistoryEntry, non_empty: false })?)
-                }
+                10 => time = Some(s.timestamp()?),
+                _ => history = Some(s.items(Self::history_entry)?),
             }
-            Ok(())
+            Some(())
         })?;
-        let (Some(is_call), Some(workflow), Some(chain)) = (is_call, workflow, chain) else {
-            return Err(give_up());
-        };
-        let action = if is_call {
-            let Some(tool) = tool else { return Err(give_up()) };
-            Action::Call { tool, args: args.unwrap_or_default() }
+        let action = if is_call? {
+            Action::Call { tool: tool?, args: args.unwrap_or_default() }
         } else {
             let ttl_seconds = match ttl {
                 None => None,
-                Some(text) => Some(parse_duration(text).ok_or_else(give_up)?),
+                Some(text) => Some(parse_duration(text)?),
             };
             Action::Start { ttl_seconds }
         };
-        Ok(Request {
+        Some(Request {
             action,
-            workflow,
-            chain,
-            subject: subject.filter(|s: &Str<'de>| !s.is_empty()),
+            workflow: workflow?,
+            chain: chain?,
+            subject: subject.filter(|s: &Str<'a>| !s.is_empty()),
             evidence: evidence.unwrap_or_default(),
             context: context.unwrap_or_default(),
             cwd,
@@ -180,299 +466,67 @@ impl<'de> Visitor<'de> for RequestVisitor {
             history,
         })
     }
-}
 
-/// A string: borrowed from the input when it has no escapes, owned (unescaped) otherwise.
-#[derive(Clone, Copy)]
-struct Text;
-
-impl<'de> DeserializeSeed<'de> for Text {
-    type Value = Str<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Str<'de>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Text {
-    type Value = Str<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Str<'de>, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Str<'de>, E> {
-        Ok(Cow::Owned(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Str<'de>, E> {
-        Ok(Cow::Owned(v))
-    }
-}
-
-/// A list of strings (`roles`, a list value), each read as [`Text`].
-struct Texts;
-
-impl<'de> DeserializeSeed<'de> for Texts {
-    type Value = Vec<Str<'de>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Texts {
-    type Value = Vec<Str<'de>>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of strings")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Text)? {
-            items.push(item);
-        }
-        Ok(items)
-    }
-}
-
-/// `args`, `attrs`, `context`, evidence `fields`: an object of writ values.
-struct ValueMap;
-
-impl<'de> DeserializeSeed<'de> for ValueMap {
-    type Value = Values<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueMap {
-    type Value = Values<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object of values")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut out: Values<'de> = Vec::new();
-        while let Some(key) = map.next_key::<&'de str>()? {
-            if out.len() >= MAX_ENTRIES || out.iter().any(|(k, _)| k == key) {
-                return Err(give_up());
-            }
-            let value = map.next_value_seed(Value)?;
-            out.push((Cow::Borrowed(key), value));
-        }
-        Ok(out)
-    }
-}
-
-/// One writ value: a string, a 64-bit integer, a boolean or a list of strings. Anything else
-/// (`null` included) leaves the fast path.
-struct Value;
-
-impl<'de> DeserializeSeed<'de> for Value {
-    type Value = RequestValue<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RequestValue<'de>, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Value {
-    type Value = RequestValue<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a writ value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<RequestValue<'de>, E> {
-        Ok(RequestValue::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<RequestValue<'de>, E> {
-        Ok(RequestValue::Int(v))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<RequestValue<'de>, E> {
-        i64::try_from(v).map(RequestValue::Int).map_err(|_| give_up())
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<RequestValue<'de>, E> {
-        Ok(RequestValue::Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<RequestValue<'de>, E> {
-        Ok(RequestValue::Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<RequestValue<'de>, E> {
-        Ok(RequestValue::Str(Cow::Owned(v)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<RequestValue<'de>, A::Error> {
-        Texts.visit_seq(seq).map(RequestValue::StrList)
-    }
-}
-
-/// A list of `item`s (`chain`, `evidence`); an empty one leaves the fast path if `non_empty`.
-struct List<S> {
-    item: S,
-    non_empty: bool,
-}
-
-impl<'de, S: DeserializeSeed<'de> + Copy> DeserializeSeed<'de> for List<S> {
-    type Value = Vec<S::Value>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, S: DeserializeSeed<'de> + Copy> Visitor<'de> for List<S> {
-    type Value = Vec<S::Value>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).clamp(2, 8));
-        while let Some(item) = seq.next_element_seed(self.item)? {
-            out.push(item);
-        }
-        if self.non_empty && out.is_empty() {
-            return Err(give_up());
-        }
-        Ok(out)
-    }
-}
-
-#[derive(Clone, Copy)]
-struct OnePrincipal;
-
-impl<'de> DeserializeSeed<'de> for OnePrincipal {
-    type Value = Principal<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Principal<'de>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for OnePrincipal {
-    type Value = Principal<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a principal")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Principal<'de>, A::Error> {
+    fn principal(&mut self) -> Option<Principal<'a>> {
         let (mut id, mut kind, mut roles, mut attrs) = (None, None, None, None);
-        read_fields(&mut map, &["id", "kind", "roles", "attrs"], |i, map| {
+        self.fields(&["id", "kind", "roles", "attrs"], |s, i| {
             match i {
                 0 => {
-                    let text = map.next_value_seed(Text)?;
+                    let text = s.string()?;
                     if id_problem(&text).is_some() {
-                        return Err(give_up());
+                        return None;
                     }
                     id = Some(text);
                 }
                 1 => {
-                    kind = Some(match map.next_value::<&'de str>()? {
+                    kind = Some(match s.plain_string()? {
                         "human" => PrincipalKind::Human,
                         "service" => PrincipalKind::Service,
                         "agent" => PrincipalKind::Agent,
-                        _ => return Err(give_up()),
+                        _ => return None,
                     })
                 }
-                2 => roles = Some(map.next_value_seed(Texts)?),
-                _ => attrs = Some(map.next_value_seed(ValueMap)?),
+                2 => roles = Some(s.strings()?),
+                _ => attrs = Some(s.values()?),
             }
-            Ok(())
+            Some(())
         })?;
-        let (Some(id), Some(kind)) = (id, kind) else { return Err(give_up()) };
-        Ok(Principal {
-            id,
-            kind,
+        Some(Principal {
+            id: id?,
+            kind: kind?,
             roles: roles.unwrap_or_default(),
             attrs: attrs.unwrap_or_default(),
         })
     }
-}
 
-#[derive(Clone, Copy)]
-struct OneEvidenceItem;
-
-impl<'de> DeserializeSeed<'de> for OneEvidenceItem {
-    type Value = EvidenceItem<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<EvidenceItem<'de>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for OneEvidenceItem {
-    type Value = EvidenceItem<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an evidence item")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EvidenceItem<'de>, A::Error> {
+    fn evidence_item(&mut self) -> Option<EvidenceItem<'a>> {
         let (mut kind, mut by, mut subject, mut fields) = (None, None, None, None);
-        read_fields(&mut map, &["kind", "by", "subject", "fields"], |i, map| {
+        self.fields(&["kind", "by", "subject", "fields"], |s, i| {
             match i {
-                0 => kind = Some(map.next_value_seed(Text)?),
-                1 => by = Some(map.next_value_seed(OnePrincipal)?),
-                2 => subject = Some(map.next_value_seed(Text)?),
-                _ => fields = Some(map.next_value_seed(ValueMap)?),
+                0 => kind = Some(s.string()?),
+                1 => by = Some(s.principal()?),
+                2 => subject = Some(s.string()?),
+                _ => fields = Some(s.values()?),
             }
-            Ok(())
+            Some(())
         })?;
-        let Some(kind) = kind else { return Err(give_up()) };
-        let subject = subject.filter(|s: &Str<'de>| !s.is_empty());
-        Ok(EvidenceItem { kind, by, subject, fields: fields.unwrap_or_default() })
-    }
-}
-
-/// An RFC 3339 timestamp (`time`, `at`); a malformed one leaves the fast path.
-fn timestamp<E: de::Error>(text: &str) -> Result<Timestamp, E> {
-    Timestamp::parse(text).map_err(|_| give_up())
-}
-
-#[derive(Clone, Copy)]
-struct OneHistoryEntry;
-
-impl<'de> DeserializeSeed<'de> for OneHistoryEntry {
-    type Value = HistoryEntry<'de>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<HistoryEntry<'de>, D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for OneHistoryEntry {
-    type Value = HistoryEntry<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a history entry")
+        Some(EvidenceItem {
+            kind: kind?,
+            by,
+            subject: subject.filter(|s: &Str<'a>| !s.is_empty()),
+            fields: fields.unwrap_or_default(),
+        })
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HistoryEntry<'de>, A::Error> {
+    fn history_entry(&mut self) -> Option<HistoryEntry<'a>> {
         let (mut tool, mut at) = (None, None);
-        read_fields(&mut map, &["tool", "at"], |i, map| {
+        self.fields(&["tool", "at"], |s, i| {
             match i {
-                0 => tool = Some(map.next_value_seed(Text)?),
-                _ => at = Some(timestamp(map.next_value::<&'de str>()?)?),
+                0 => tool = Some(s.string()?),
+                _ => at = Some(s.timestamp()?),
             }
-            Ok(())
+            Some(())
         })?;
-        let Some(tool) = tool else { return Err(give_up()) };
-        Ok(HistoryEntry { tool, at })
+        Some(HistoryEntry { tool: tool?, at })
     }
 }

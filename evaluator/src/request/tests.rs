@@ -1029,6 +1029,87 @@ fn unusual_requests_leave_the_fast_path() {
     }
 }
 
+/// The scanner's own spellings of JSON: what it accepts is the general decoder's request, and
+/// what it is unsure of (numbers at the edges, escapes that are not characters, nesting, bytes
+/// that are not UTF-8) it leaves to the general decoder.
+#[test]
+fn the_scanner_agrees_on_every_spelling() {
+    let text = call().to_string();
+    let agree = |odd: &[u8]| {
+        if let Some(fast) = fast::decode(odd) {
+            assert_eq!(Ok(fast), Request::from_slice_general(odd), "{}", String::from_utf8_lossy(odd));
+        }
+    };
+    // Taken on the fast path, and equal to the general decoder's request.
+    let spaced = text.replace("\":", "\" :\n\t").replace(",\"", "\r\n ,  \"").replace("[{", "[ {");
+    let taken = [
+        spaced,
+        format!("  \n{text}\t\r\n "),
+        text.replacen("\"api\"", r#""a\"p\\i\/\b\f\n\r\t\u00e9\ud83d\ude00 \u0000""#, 1),
+        text.replacen("\"prod\"", "-9223372036854775808", 1),
+        text.replacen("\"prod\"", "9223372036854775807", 1),
+        text.replacen("\"prod\"", "0", 1),
+        text.replacen("\"prod\"", "[]", 1),
+        text.replacen("\"prod\"", "[\"a\", \"b\"]", 1),
+        text.replacen("\"prod\"", "true", 1),
+        text.replacen("\"action\"", r#""note": {"a": [1, -2.50, {"b": "c\"d"}, [], {}, null, true]}, "action""#, 1),
+        text.replacen("\"platform\"", "\"plat\u{e9}form \u{1f600}\"", 1),
+    ];
+    for t in &taken {
+        let fast = fast::decode(t.as_bytes());
+        assert!(fast.is_some(), "fell back on {t}");
+        assert_eq!(fast.map(Ok), Some(Request::from_slice_general(t.as_bytes())), "{t}");
+    }
+    // Left to the general decoder (which accepts some and refuses others).
+    let left = [
+        text.replacen("\"prod\"", "-0", 1),
+        text.replacen("\"prod\"", "01", 1),
+        text.replacen("\"prod\"", "9223372036854775808", 1),
+        text.replacen("\"prod\"", "-9223372036854775809", 1),
+        text.replacen("\"prod\"", "1e3", 1),
+        text.replacen("\"prod\"", "1.0", 1),
+        text.replacen("\"prod\"", "-", 1),
+        text.replacen("\"prod\"", "tru", 1),
+        text.replacen("\"prod\"", "[\"a\",]", 1),
+        text.replacen("\"prod\"", "\"a\u{1}b\"", 1),
+        text.replacen("\"prod\"", r#""\ud83d""#, 1),
+        text.replacen("\"prod\"", r#""\ude00x""#, 1),
+        text.replacen("\"prod\"", r#""\ud83d\u0041""#, 1),
+        text.replacen("\"prod\"", r#""\x41""#, 1),
+        text.replacen("\"prod\"", r#""\u00g1""#, 1),
+        text.replacen("\"prod\"", "\"unterminated", 1),
+        text.replacen("\"action\"", "\"n\": 1e400, \"action\"", 1),
+        text.replacen("\"action\"", "\"n\": 1.5e3, \"action\"", 1),
+        text.replacen("\"action\"", "\"n\": 01, \"action\"", 1),
+        text.replacen("\"action\"", "\"n\": 1., \"action\"", 1),
+        text.replacen("\"action\"", "\"n\": {\"a\": 1, \"a\": 2}, \"action\"", 1),
+        text.replacen("\"action\"", &format!("\"n\": {}1{}, \"action\"", "[".repeat(40), "]".repeat(40)), 1),
+        text.replacen("\"action\"", &format!("\"n\": {}, \"action\"", "9".repeat(400)), 1),
+        text.replacen("\"action\"", "\"n\": nul, \"action\"", 1),
+        text.replacen("\"env\"", r#""e\u006ev""#, 1),
+        text.replacen(',', ",,", 1),
+        text.replacen('{', "{,", 1),
+        text.replacen('}', "", 1),
+        format!("{text}{text}"),
+        format!("[{text}]"),
+    ];
+    for t in &left {
+        assert_ne!(t, &text);
+        assert_eq!(fast::decode(t.as_bytes()), None, "{t}");
+        agree(t.as_bytes());
+    }
+    // Bytes that are not UTF-8 anywhere.
+    let mut bytes = text.clone().into_bytes();
+    let at = text.find("prod").unwrap();
+    bytes[at] = 0xff;
+    assert_eq!(fast::decode(&bytes), None);
+    assert!(Request::from_slice(&bytes).is_err());
+    // Every prefix of a request, cut anywhere, is left alone or agreed on; none panics.
+    for end in 0..text.len() {
+        agree(&text.as_bytes()[..end]);
+    }
+}
+
 /// JSON text, built piece by piece so that it can hold what `serde_json::Value` cannot: the
 /// same key twice, keys with escapes, and every kind of value where a writ value belongs.
 mod text {
