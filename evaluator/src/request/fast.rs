@@ -28,6 +28,7 @@ use super::{
     parse_duration,
 };
 use crate::ir::PrincipalKind;
+use crate::json::special;
 use crate::time::Timestamp;
 
 /// Objects with more entries than this are left to the general path, whose duplicate check
@@ -167,17 +168,15 @@ impl<'a> Scanner<'a> {
         }
         self.at += 1;
         let start = self.at;
-        loop {
-            match *self.bytes.get(self.at)? {
-                b'"' => {
-                    let text = self.text.get(start..self.at)?;
-                    self.at += 1;
-                    return Some(Cow::Borrowed(text));
-                }
-                b'\\' => return self.escaped(start).map(Cow::Owned),
-                0..=0x1f => return None,
-                _ => self.at += 1,
+        self.at = special(self.bytes, start)?;
+        match *self.bytes.get(self.at)? {
+            b'"' => {
+                let text = self.text.get(start..self.at)?;
+                self.at += 1;
+                Some(Cow::Borrowed(text))
             }
+            b'\\' => self.escaped(start).map(Cow::Owned),
+            _ => None,
         }
     }
 
@@ -187,12 +186,7 @@ impl<'a> Scanner<'a> {
         let mut out = String::from(self.text.get(start..self.at)?);
         loop {
             let run = self.at;
-            while let Some(&b) = self.bytes.get(self.at) {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.at += 1;
-            }
+            self.at = special(self.bytes, run)?;
             out.push_str(self.text.get(run..self.at)?);
             match *self.bytes.get(self.at)? {
                 b'"' => {

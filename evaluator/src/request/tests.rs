@@ -1037,7 +1037,12 @@ fn the_scanner_agrees_on_every_spelling() {
     let text = call().to_string();
     let agree = |odd: &[u8]| {
         if let Some(fast) = fast::decode(odd) {
-            assert_eq!(Ok(fast), Request::from_slice_general(odd), "{}", String::from_utf8_lossy(odd));
+            assert_eq!(
+                Ok(fast),
+                Request::from_slice_general(odd),
+                "{}",
+                String::from_utf8_lossy(odd)
+            );
         }
     };
     // Taken on the fast path, and equal to the general decoder's request.
@@ -1052,7 +1057,11 @@ fn the_scanner_agrees_on_every_spelling() {
         text.replacen("\"prod\"", "[]", 1),
         text.replacen("\"prod\"", "[\"a\", \"b\"]", 1),
         text.replacen("\"prod\"", "true", 1),
-        text.replacen("\"action\"", r#""note": {"a": [1, -2.50, {"b": "c\"d"}, [], {}, null, true]}, "action""#, 1),
+        text.replacen(
+            "\"action\"",
+            r#""note": {"a": [1, -2.50, {"b": "c\"d"}, [], {}, null, true]}, "action""#,
+            1,
+        ),
         text.replacen("\"platform\"", "\"plat\u{e9}form \u{1f600}\"", 1),
     ];
     for t in &taken {
@@ -1083,7 +1092,11 @@ fn the_scanner_agrees_on_every_spelling() {
         text.replacen("\"action\"", "\"n\": 01, \"action\"", 1),
         text.replacen("\"action\"", "\"n\": 1., \"action\"", 1),
         text.replacen("\"action\"", "\"n\": {\"a\": 1, \"a\": 2}, \"action\"", 1),
-        text.replacen("\"action\"", &format!("\"n\": {}1{}, \"action\"", "[".repeat(40), "]".repeat(40)), 1),
+        text.replacen(
+            "\"action\"",
+            &format!("\"n\": {}1{}, \"action\"", "[".repeat(40), "]".repeat(40)),
+            1,
+        ),
         text.replacen("\"action\"", &format!("\"n\": {}, \"action\"", "9".repeat(400)), 1),
         text.replacen("\"action\"", "\"n\": nul, \"action\"", 1),
         text.replacen("\"env\"", r#""e\u006ev""#, 1),
@@ -1372,6 +1385,28 @@ mod text {
 
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+    /// The scanner's eight-bytes-at-a-time search finds the first quote, backslash or control
+    /// byte exactly where a byte-by-byte search does, wherever the string starts.
+    #[test]
+    fn the_string_search_is_the_byte_search(
+        bytes in proptest::collection::vec(
+            proptest::prop_oneof![
+                1 => proptest::strategy::Just(b'"'),
+                1 => proptest::strategy::Just(b'\\'),
+                1 => 0u8..0x20,
+                24 => 0x20u8..=0xff,
+            ],
+            0..40,
+        ),
+        from in 0usize..48,
+    ) {
+        let slow = bytes
+            .get(from..)
+            .and_then(|rest| rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20))
+            .map(|p| from + p);
+        proptest::prop_assert_eq!(crate::json::special(&bytes, from), slow);
+    }
 
     /// Whatever the fast path accepts, the general decoder accepts as the same request; the
     /// fast path never invents an acceptance or an error.
