@@ -127,6 +127,12 @@ pub async fn serve(
     }
 }
 
+/// The run of a caller's session: each session is a run of its own; requests without a session
+/// (a stateless upstream) share the caller's run `-`.
+fn run_key(caller: &str, session: Option<&str>) -> String {
+    format!("mcp-gateway/{caller}/{}", session.unwrap_or("-"))
+}
+
 /// `http://host:port/path` → (`http://host:port`, `/path`).
 fn split_url(url: &str) -> (&str, &str) {
     let after = url.find("://").map_or(0, |at| at + 3);
@@ -289,7 +295,7 @@ async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<B
              start a new one with `initialize`",
         );
     }
-    let run = format!("mcp-gateway/{}/{}", caller.key, session.as_deref().unwrap_or("-"));
+    let run = run_key(&caller.key, session.as_deref());
     let call = Call { gateway, caller, run, session };
     match *request.method() {
         Method::POST => call.post(request).await,
@@ -384,8 +390,16 @@ impl Call {
         &self,
         f: impl FnOnce(&Judge<'_>, &[Json]) -> T + Send + 'static,
     ) -> Option<T> {
+        self.judge_in(self.run.clone(), f).await
+    }
+
+    /// [`Call::judge`] in the run `run`.
+    async fn judge_in<T: Send + 'static>(
+        &self,
+        run: String,
+        f: impl FnOnce(&Judge<'_>, &[Json]) -> T + Send + 'static,
+    ) -> Option<T> {
         let gateway = self.gateway.clone();
-        let run = self.run.clone();
         let chain = self.caller.chain.clone();
         tokio::task::spawn_blocking(move || {
             let o = &gateway.options;
@@ -487,16 +501,31 @@ impl Call {
                 "a `tools/call` needs an id; not forwarded",
             ),
             (Some("initialize"), Some(id)) => {
-                let refusal = self.judge(|judge, chain| judge.admit(chain)).await;
-                let refusal = refusal.unwrap_or_else(|| {
-                    Some("writ could not decide the run's start (a bug)".into())
-                });
-                if let Some(refusal) = refusal
+                // The start is decided (and logged) here, once; the run it starts is the
+                // session the upstream's answer issues, so its admission is kept under that
+                // session's run only once the answer is in.
+                let started = self.judge(|judge, chain| judge.start(chain)).await;
+                let started = started
+                    .unwrap_or_else(|| Err("writ could not decide the run's start (a bug)".into()));
+                if let Err(refusal) = &started
                     && self.gateway.options.mode == writ_evaluator::log::Mode::Enforce
                 {
-                    return rpc_error(StatusCode::OK, &id, NOT_ADMITTED, &refusal);
+                    return rpc_error(StatusCode::OK, &id, NOT_ADMITTED, refusal);
                 }
-                self.forward(headers, Method::POST, Some(body), &id, Forwarded::Other).await
+                let response =
+                    self.forward(headers, Method::POST, Some(body), &id, Forwarded::Other).await;
+                if let Ok(admission) = started
+                    && response.status().is_success()
+                {
+                    let issued = response.headers().get(SESSION).and_then(|v| v.to_str().ok());
+                    let run = run_key(&self.caller.key, issued.or(self.session.as_deref()));
+                    let kept = self.judge_in(run, move |judge, _| judge.keep(&admission)).await;
+                    if let Some(Err(e)) = kept {
+                        // Not fatal: the session's first call decides the start again.
+                        eprintln!("{NAME}: cannot keep the session's admission: {e}");
+                    }
+                }
+                response
             }
             (_, id) => {
                 let id = id.unwrap_or(Json::Null);
