@@ -15,7 +15,8 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Map, Value as Json, json};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
+use writ_stdx::never;
 
 use super::jwt::Verifier;
 use super::sse::{self, Splitter};
@@ -101,7 +102,15 @@ pub async fn serve(
         "{NAME}: listening on http://{local}{} for {} (upstream {})",
         gateway.options.path, gateway.resource, gateway.options.upstream
     );
+    // `--max-connections`: a permit is taken before a connection is accepted and given back
+    // when it closes, so past the limit connections wait in the kernel's listen backlog (their
+    // requests unread) until one closes, and the gateway never holds more sockets than that.
+    let permits = Arc::new(Semaphore::new(gateway.options.limits.max_connections.max(1)));
     loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            never!("the connection semaphore is never closed");
+            return Err("the connection limit failed (a bug in writ)".to_string());
+        };
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -113,6 +122,7 @@ pub async fn serve(
         let gateway = gateway.clone();
         let gateway_timeout = gateway.options.limits.header_timeout;
         tokio::spawn(async move {
+            let _permit = permit;
             let service = hyper::service::service_fn(move |request| {
                 let gateway = gateway.clone();
                 async move { Ok::<_, Infallible>(answer(gateway, request).await) }
