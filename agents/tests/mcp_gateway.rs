@@ -176,6 +176,15 @@ impl Upstream {
     }
 
     async fn answer(self, request: Request<Incoming>) -> Response<UpBody> {
+        if request.uri().path() == "/v1/evidence" {
+            // The evidence server's answer (the subject is not checked here).
+            return boxed(
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(r#"{"statements": [{"a": 1}]}"#)))
+                    .unwrap(),
+            );
+        }
         if request.uri().path() == "/jwks" {
             let jwks = self.jwks.lock().unwrap().to_string();
             return boxed(
@@ -1352,4 +1361,32 @@ async fn rs256_and_es256_tokens_with_real_keys_from_a_jwks_file() {
 #[tokio::test]
 async fn rs256_and_es256_tokens_with_real_keys_from_an_https_jwks_url() {
     rs256_and_es256(true).await;
+}
+
+#[tokio::test]
+async fn an_https_evidence_server_is_asked_only_when_its_certificate_verifies() {
+    use writ_agents::evidence::{GateEvidence, Source};
+    use writ_agents::net::{self, Reuse};
+    let pki = Arc::new(Pki::new());
+    let (upstream, addr) = start_upstream(Some(pki.acceptor())).await;
+    let trust = writ_evaluator::statement::Trust::from_json(br#"{"signers": []}"#);
+    let ask = |roots: Roots| {
+        let evidence = GateEvidence {
+            trust: trust.clone().unwrap(),
+            source: Source::Server {
+                url: ServerUrl::parse(&format!("https://{addr}")).unwrap(),
+                client: net::client(&roots, Reuse::Never).unwrap(),
+            },
+        };
+        tokio::task::spawn_blocking(move || evidence.statements("git:abc"))
+    };
+    let trusted = ask(Roots::load(Some(pki.ca.as_path())).unwrap()).await.unwrap();
+    assert!(trusted.problems.is_empty(), "{:?}", trusted.problems);
+    assert_eq!(trusted.loaded.len(), 1);
+    // Without the CA: no statements (a pending call stays pending), and the reason says why.
+    let untrusted = ask(Roots::platform()).await.unwrap();
+    assert!(untrusted.loaded.is_empty());
+    let problem = untrusted.problems.iter().map(ToString::to_string).collect::<String>();
+    assert!(problem.contains("certificate"), "{problem}");
+    refused_handshake(&upstream).await;
 }
