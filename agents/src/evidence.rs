@@ -238,16 +238,36 @@ pub const SERVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3
 /// The longest answer read from an evidence server.
 pub const MAX_SERVER_ANSWER: usize = 32 * 1024 * 1024;
 
-/// `--evidence-server URL`: `http://HOST:PORT` (an optional path prefix), checked at start.
+/// `--evidence-server URL`, `--upstream URL`, `--jwks-url URL`: `http://` or `https://`,
+/// `HOST[:PORT]` and an optional path, checked at start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerUrl {
-    /// `HOST:PORT`.
+    pub scheme: Scheme,
+    /// `HOST:PORT` (the scheme's port when the URL names none).
     pub authority: String,
-    /// The path before `/v1/evidence`, without a trailing `/`.
+    /// The path, without a trailing `/` (for the evidence server: the prefix before
+    /// `/v1/evidence`).
     pub base: String,
 }
 
-/// An `--evidence-server` that is not `http://HOST[:PORT][/PREFIX]`.
+/// How a [`ServerUrl`] is spoken to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    /// TLS, verified against the platform's roots and `--ca-cert` ([`crate::net`]).
+    Https,
+}
+
+impl Scheme {
+    fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// A URL that is not `http(s)://HOST[:PORT][/PATH]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BadServerUrl {
     pub url: String,
@@ -255,40 +275,52 @@ pub struct BadServerUrl {
 
 impl fmt::Display for BadServerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`--evidence-server {}`: expected `http://HOST:PORT` (only plain http is spoken)",
-            self.url
-        )
+        write!(f, "`{}`: expected `http://HOST:PORT/PATH` or `https://HOST:PORT/PATH`", self.url)
     }
 }
 
 impl std::error::Error for BadServerUrl {}
 
 impl ServerUrl {
-    /// Reads `http://HOST[:PORT][/PREFIX]`. Only plain http: put a local `writ serve` (or a TLS
-    /// terminating proxy) in front of a remote one.
+    /// Reads `http(s)://HOST[:PORT][/PATH]` (no user, query or fragment).
     pub fn parse(text: &str) -> Result<ServerUrl, BadServerUrl> {
         let bad = || BadServerUrl { url: text.to_owned() };
-        let Some(rest) = text.strip_prefix("http://") else {
+        let (scheme, rest) = if let Some(rest) = text.strip_prefix("http://") {
+            (Scheme::Http, rest)
+        } else if let Some(rest) = text.strip_prefix("https://") {
+            (Scheme::Https, rest)
+        } else {
             return Err(bad());
         };
         let (authority, base) = match rest.find('/') {
             Some(at) => rest.split_at(at),
             None => (rest, ""),
         };
-        if authority.is_empty() || authority.contains(['@', ' ', '?', '#']) {
+        if authority.is_empty()
+            || authority.contains(['@', ' ', '?', '#'])
+            || base.contains(['?', '#', ' '])
+        {
             return Err(bad());
         }
-        let authority =
-            if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") };
-        Ok(ServerUrl { authority, base: base.trim_end_matches('/').to_owned() })
+        let port = match scheme {
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        };
+        // A port after the host (an IPv6 host is in brackets: `[::1]:8080`).
+        let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']'));
+        let authority = if has_port { authority.to_owned() } else { format!("{authority}:{port}") };
+        Ok(ServerUrl { scheme, authority, base: base.trim_end_matches('/').to_owned() })
+    }
+
+    /// The URL of `path` (with its query) on this server.
+    pub fn at(&self, path: &str) -> String {
+        format!("{}://{}{path}", self.scheme.as_str(), self.authority)
     }
 }
 
 impl fmt::Display for ServerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "http://{}{}", self.authority, self.base)
+        write!(f, "{}", self.at(&self.base))
     }
 }
 
@@ -297,8 +329,9 @@ impl fmt::Display for ServerUrl {
 pub enum Source {
     /// `--evidence PATH...`: files and directories.
     Paths(Vec<PathBuf>),
-    /// `--evidence-server URL`: a `writ serve --trust`'s `GET /v1/evidence`.
-    Server(ServerUrl),
+    /// `--evidence-server URL`: a `writ serve --trust`'s `GET /v1/evidence`, asked with
+    /// `client` (built by [`crate::net::client`] at start, with `--ca-cert`).
+    Server { url: ServerUrl, client: reqwest::Client },
 }
 
 /// The statements a gateway decides with: the trust file and where statements are.
@@ -314,7 +347,7 @@ impl GateEvidence {
     pub fn statements(&self, subject: &str) -> Statements {
         match &self.source {
             Source::Paths(paths) => read_paths(paths),
-            Source::Server(url) => match fetch(url, subject) {
+            Source::Server { url, client } => match fetch(client, url, subject) {
                 Ok(loaded) => Statements { loaded, problems: Vec::new() },
                 Err(message) => Statements {
                     loaded: Vec::new(),
@@ -339,7 +372,7 @@ impl GateEvidence {
                 }
                 None => String::new(),
             },
-            Source::Server(url) => {
+            Source::Server { url, .. } => {
                 format!("| curl --data-binary @- {url}/v1/evidence")
             }
         }
@@ -361,9 +394,9 @@ fn percent_encode(text: &str) -> String {
 
 /// `GET URL/v1/evidence?subject=S`, on a thread of its own (callers may be inside a runtime),
 /// within [`SERVER_TIMEOUT`].
-fn fetch(url: &ServerUrl, subject: &str) -> Result<Vec<Loaded>, String> {
-    let url = url.clone();
-    let path = format!("{}/v1/evidence?subject={}", url.base, percent_encode(subject));
+fn fetch(client: &reqwest::Client, url: &ServerUrl, subject: &str) -> Result<Vec<Loaded>, String> {
+    let client = client.clone();
+    let url = url.at(&format!("{}/v1/evidence?subject={}", url.base, percent_encode(subject)));
     let worker = std::thread::Builder::new()
         .name("writ-evidence-fetch".into())
         .spawn(move || {
@@ -372,7 +405,7 @@ fn fetch(url: &ServerUrl, subject: &str) -> Result<Vec<Loaded>, String> {
                 .build()
                 .map_err(|e| format!("cannot start a runtime: {e}"))?;
             runtime.block_on(async {
-                tokio::time::timeout(SERVER_TIMEOUT, get(&url.authority, &path))
+                tokio::time::timeout(SERVER_TIMEOUT, get(&client, &url))
                     .await
                     .map_err(|_| format!("no answer within {}s", SERVER_TIMEOUT.as_secs()))?
             })
@@ -394,34 +427,22 @@ fn fetch(url: &ServerUrl, subject: &str) -> Result<Vec<Loaded>, String> {
         .collect())
 }
 
-async fn get(authority: &str, path: &str) -> Result<Vec<u8>, String> {
-    use http_body_util::{BodyExt, Empty, Limited};
-    let stream = tokio::net::TcpStream::connect(authority)
+async fn get(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+    let mut response = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
         .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let io = hyper_util::rt::TokioIo::new(stream);
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake::<_, Empty<hyper::body::Bytes>>(io)
-            .await
-            .map_err(|e| format!("cannot speak HTTP: {e}"))?;
-    tokio::spawn(connection);
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::ACCEPT, "application/json")
-        .body(Empty::new())
-        .map_err(|e| format!("cannot build the request: {e}"))?;
-    let response = sender.send_request(request).await.map_err(|e| format!("{e}"))?;
+        .map_err(|e| crate::net::describe(&e))?;
     let status = response.status();
-    let body = Limited::new(response.into_body(), MAX_SERVER_ANSWER)
-        .collect()
+    let body = crate::net::read_limited(&mut response, MAX_SERVER_ANSWER)
         .await
-        .map_err(|e| format!("cannot read the answer: {e}"))?
-        .to_bytes();
-    if status != hyper::StatusCode::OK {
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    if status != reqwest::StatusCode::OK {
         let text = String::from_utf8_lossy(&body);
         return Err(format!("answered {status}: {}", crate::evidence::first_line(&text)));
     }
-    Ok(body.to_vec())
+    Ok(body)
 }
 
 fn first_line(text: &str) -> &str {

@@ -13,6 +13,7 @@
 //! - [`mcp_gateway`]: the HTTP gateway (bearer JWTs, sessions, JSON and SSE relay).
 //! - [`claims`]: a verified token's claims as a chain (shared with `writ serve --grpc`).
 //! - [`strict`]: JSON parsing that rejects duplicate keys.
+//! - [`net`]: the one HTTP(S) client (rustls; the platform's roots and `--ca-cert`).
 //!
 //! invariant: no call is let through without an `allow` decision from the evaluator on the very
 //! arguments the tool receives; every failure answers deny.
@@ -30,5 +31,6 @@ pub mod mcp;
 pub mod mcp_core;
 pub mod mcp_gateway;
 pub mod names;
+pub mod net;
 pub mod run;
 pub mod strict;

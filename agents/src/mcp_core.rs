@@ -15,7 +15,8 @@ use writ_evaluator::{Outcome, Request};
 use crate::declog::LogFile;
 use crate::gate::{Gate, Judgement, missing_text};
 use crate::names;
-use crate::run::{DEFAULT_IDLE, Retention, RunCall, RunGate, RunStore, now};
+use crate::run::{Admission, DEFAULT_IDLE, Retention, RunCall, RunGate, RunStore, now};
+use writ_stdx::never;
 
 /// JSON-RPC error codes.
 pub const PARSE_ERROR: i64 = -32700;
@@ -206,6 +207,50 @@ impl Judge<'_> {
             }
             Err(e) => Some(format!("writ could not decide the run's start: {e}")),
         }
+    }
+
+    /// Decides the start of a new run for `chain` whose key is not known yet (a gateway's
+    /// `initialize`), and logs it: `Ok(admission)` to keep with [`Judge::keep`] under the key
+    /// once known, `Err(reason)` when the run is not admitted.
+    pub fn start(&self, chain: &[Json]) -> Result<Admission, String> {
+        let empty = Map::new();
+        let now = now().map_err(|e| format!("writ could not decide the run's start: {e}"))?;
+        let call = RunCall {
+            run: self.run,
+            chain,
+            start_chain: chain.len(),
+            tool: "",
+            input: &empty,
+            context: Map::new(),
+            run_fields: self.run_fields(),
+            call_id: None,
+            now,
+        };
+        let admitted = self
+            .run_gate()
+            .decide_start(&call)
+            .map_err(|e| format!("writ could not decide the run's start: {e}"))?;
+        if let (Some(log), Some(start)) = (self.log, &admitted.start)
+            && let Err(e) = log.record(start)
+        {
+            eprintln!("{}: {e}", self.name);
+            return Err(format!("writ could not log the run's start: {e}"));
+        }
+        match (admitted.admit, admitted.refusal) {
+            (Some(admission), None) => Ok(admission),
+            (_, Some(refusal)) => Err(refusal),
+            (None, None) => {
+                never!("a start decided now is admitted or refused");
+                Err("writ could not decide the run's start (a bug)".to_string())
+            }
+        }
+    }
+
+    /// Keeps `admission` (from [`Judge::start`]) as this judge's run's. `Err`: the store
+    /// failed (the run's calls will decide the start again).
+    pub fn keep(&self, admission: &Admission) -> Result<(), String> {
+        let now = now().map_err(|e| e.to_string())?;
+        self.run_gate().keep_admission(self.run, admission, now)
     }
 
     /// Decides a `tools/call` of `name` with `arguments` by `chain`, within the run; every

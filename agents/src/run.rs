@@ -505,6 +505,29 @@ impl RunGate<'_> {
         })
     }
 
+    /// Decides the start of a run whose key is not known yet, without the store: a gateway's
+    /// `initialize`, where the session (and so the run's key) comes with the upstream's answer.
+    /// The start is always decided (a new session is a new run); once the key is known,
+    /// [`RunGate::keep_admission`] keeps the admission under it, so the session's calls find it
+    /// and the start is decided, and logged, once.
+    pub fn decide_start(&self, call: &RunCall<'_>) -> Result<Admitted, String> {
+        let now = unix_nanos(call.now)?;
+        let policy = self.gate.policy.hash().to_string();
+        self.admission(call, &RunRecord::default(), now, &initiator(call.chain), &policy)
+    }
+
+    /// Keeps `admission` (from [`RunGate::decide_start`]) as `run`'s.
+    pub fn keep_admission(
+        &self,
+        run: &str,
+        admission: &Admission,
+        now: Timestamp,
+    ) -> Result<(), String> {
+        let now = unix_nanos(now)?;
+        let mut keep = |_: &RunRecord| RunUpdate { admit: Some(admission.clone()), record: None };
+        self.store.transact(run, now, self.retention, &mut keep).map_err(|e| e.to_string())
+    }
+
     /// Records `call` in its run's history without deciding it: a call that ran after a
     /// person approved it (Claude Code's `PostToolUse`). A call already recorded under the
     /// same `call_id` is not recorded again.

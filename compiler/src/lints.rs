@@ -321,70 +321,62 @@ fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
 /// Declarations nothing refers to.
 fn unused(c: &mut Checker<'_>) {
     let mut warnings = Vec::new();
-    for (i, r) in c.symbols().roles.iter().enumerate() {
+    let mut warn = |file, span, message: String, label: &str, help: &str| {
+        let at = at(file, span);
+        warnings
+            .push(Diagnostic::new(Code::UnusedDeclaration, at, message).label(label).help(help));
+    };
+    let (symbols, usage) = (c.symbols(), c.usage());
+    for (i, r) in symbols.roles.iter().enumerate() {
         let grants = r.decl.body.as_ref().is_some_and(|b| !b.is_empty());
-        if !grants && !c.usage().roles.contains(&i) {
-            warnings.push(
-                Diagnostic::new(
-                    Code::UnusedDeclaration,
-                    at(r.file, r.decl.name.span),
-                    format!("role `{}` grants nothing and is never used", r.decl.name.name),
-                )
-                .label("unused")
-                .help("give it entitlements with `may`, use it in `start by`, `extends` or `has role`, or remove it"),
+        if !grants && !usage.roles.contains(&i) {
+            warn(
+                r.file,
+                r.decl.name.span,
+                format!("role `{}` grants nothing and is never used", r.decl.name.name),
+                "unused",
+                "give it entitlements with `may`, use it in `start by`, `extends` or `has role`, \
+                 or remove it",
             );
         }
     }
-    for (i, t) in c.symbols().tools.iter().enumerate() {
-        if !c.usage().allowed_tools.contains(&i) {
-            warnings.push(
-                Diagnostic::new(
-                    Code::UnusedDeclaration,
-                    at(t.file, t.decl.name.span),
-                    format!("tool `{}` is never allowed by any workflow", t.decl.name.text),
-                )
-                .label("can never be called")
-                .help("allow it in a workflow with `allow`, or remove it"),
+    for (i, t) in symbols.tools.iter().enumerate() {
+        if !usage.allowed_tools.contains(&i) {
+            warn(
+                t.file,
+                t.decl.name.span,
+                format!("tool `{}` is never allowed by any workflow", t.decl.name.text),
+                "can never be called",
+                "allow it in a workflow with `allow`, or remove it",
             );
         }
     }
-    for (i, e) in c.symbols().evidence.iter().enumerate() {
-        if !c.usage().evidence.contains(&i) {
-            warnings.push(
-                Diagnostic::new(
-                    Code::UnusedDeclaration,
-                    at(e.file, e.decl.name.span),
-                    format!("evidence kind `{}` is never required", e.decl.name.name),
-                )
-                .label("unused")
-                .help("require it in a rule with `require`, or remove it"),
+    for (i, e) in symbols.evidence.iter().enumerate() {
+        if !usage.evidence.contains(&i) {
+            warn(
+                e.file,
+                e.decl.name.span,
+                format!("evidence kind `{}` is never required", e.decl.name.name),
+                "unused",
+                "require it in a rule with `require`, or remove it",
             );
         }
     }
-    for (i, a) in c.symbols().attributes.iter().enumerate() {
-        if !c.usage().attributes.contains(&i) {
-            warnings.push(
-                Diagnostic::new(
-                    Code::UnusedDeclaration,
-                    at(a.file, a.decl.name.span),
-                    format!("attribute `{}` is never used in a condition", a.decl.name.name),
-                )
-                .label("unused")
-                .help("use it in a condition (`initiator.NAME`), or remove it"),
-            );
-        }
-    }
-    for (i, x) in c.symbols().contexts.iter().enumerate() {
-        if !c.usage().contexts.contains(&i) {
-            warnings.push(
-                Diagnostic::new(
-                    Code::UnusedDeclaration,
-                    at(x.file, x.decl.name.span),
-                    format!("context value `{}` is never used in a condition", x.decl.name.name),
-                )
-                .label("unused")
-                .help("use it in a condition (`context.NAME`), or remove it"),
-            );
+    let values = [
+        (&symbols.attributes, &usage.attributes, "attribute", "initiator"),
+        (&symbols.contexts, &usage.contexts, "context value", "context"),
+    ];
+    for (declared, used, noun, operand) in values {
+        for (i, v) in declared.iter().enumerate() {
+            if !used.contains(&i) {
+                warn(
+                    v.file,
+                    v.decl.name.span,
+                    format!("{noun} `{}` is never used in a condition", v.decl.name.name),
+                    "unused",
+                    &format!("use it in a condition (`{operand}.NAME`), or remove it"),
+                );
+            }
         }
     }
     for d in warnings {

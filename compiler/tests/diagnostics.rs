@@ -62,3 +62,36 @@ fn diagnostics() {
         assert!(seen_codes.contains(code.name()), "no case in tests/diagnostics reports {code}");
     }
 }
+
+/// The table of codes in docs/language.md ("Diagnostic codes") is the codes' declarations
+/// (`Code::ALL`, each code's doc comment its description): one place, so the two cannot drift.
+/// `UPDATE_DOCS=1` rewrites the table.
+#[test]
+fn the_reference_lists_every_code_as_declared() {
+    let mut table = String::from("| code | severity | what it reports |\n| --- | --- | --- |\n");
+    for code in Code::ALL {
+        let severity = match code.severity() {
+            writ_compiler::Severity::Error => "error",
+            writ_compiler::Severity::Warning => "warning",
+        };
+        table.push_str(&format!(
+            "| `writ::{}` | {severity} | {} |\n",
+            code.name(),
+            code.description()
+        ));
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/language.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- codes: begin -->\n", "<!-- codes: end -->");
+    let start = text.find(begin).expect("the codes' begin marker") + begin.len();
+    let stop = text.find(end).expect("the codes' end marker");
+    if text[start..stop] != table {
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, format!("{}{table}{}", &text[..start], &text[stop..])).unwrap();
+        } else {
+            panic!(
+                "docs/language.md's table of codes is not Code::ALL (UPDATE_DOCS=1 rewrites it):\n{table}"
+            );
+        }
+    }
+}

@@ -192,33 +192,16 @@ fn backoff(poll: Duration) -> Backoff {
     Backoff::new(poll.min(Duration::from_secs(1)), poll.max(BACKOFF_CAP))
 }
 
-/// The HTTP client: rustls with the ring provider (no system TLS library), the platform's
-/// certificate roots, a timeout for each request (from connecting to its body's last byte).
+/// The HTTP client: writ's one TLS setup ([`writ_agents::net::builder`]: rustls with ring, the
+/// platform's roots), a timeout for each request (from connecting to its body's last byte).
 pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    // Installing fails when a provider is installed already: then that one is used.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        return Err("no TLS crypto provider could be installed".into());
-    }
-    reqwest::Client::builder()
+    writ_agents::net::builder(&writ_agents::net::Roots::platform())
+        .map_err(|e| e.to_string())?
         .timeout(timeout)
         .connect_timeout(timeout)
-        .user_agent(concat!("writ/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot create the HTTP client: {}", describe(&e)))
 }
 
 /// An error with its causes (reqwest's own message is often just "error sending request").
-pub fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let message = cause.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub use writ_agents::net::describe;

@@ -134,7 +134,11 @@ fn a_collector_that_is_down_fills_the_spill_file_and_the_next_start_ships_it() {
     config.grace = Duration::from_millis(500);
     let server = TestServer::start(config);
     let first = decide(&server, 10);
-    eventually("lines spilled", || shipped(&server)["lines_spilled"] == 7);
+    // The spilling and the first failed send happen in either order: wait for both.
+    eventually("lines spilled and a failed send counted", || {
+        let status = shipped(&server);
+        status["lines_spilled"] == 7 && status["consecutive_failures"].as_u64() >= Some(1)
+    });
     let status = shipped(&server);
     assert_eq!(status["spilling"], true);
     assert_eq!(status["queue_depth"], 3);

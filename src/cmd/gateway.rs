@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use writ_agents::evidence::{self, GateEvidence, ServerUrl, Source};
+use writ_agents::net::{self, Reuse, Roots};
 use writ_evaluator::log::Mode;
 
 /// `--mode`: whether the gateway acts on writ's decisions.
@@ -56,9 +57,15 @@ pub struct EvidenceArgs {
     #[arg(long, value_name = "PATH", num_args = 1.., requires = "trust", conflicts_with = "evidence_server")]
     pub evidence: Vec<PathBuf>,
     /// Ask a `writ serve --trust` for the statements it holds for each call
-    /// (`http://HOST:PORT`). Unreachable: no statements (a pending call stays pending).
+    /// (`http://HOST:PORT` or `https://HOST:PORT`). Unreachable, or a certificate that does not
+    /// verify: no statements (a pending call stays pending).
     #[arg(long, value_name = "URL", requires = "trust")]
     pub evidence_server: Option<String>,
+    /// Trust the CA certificates of this PEM file for `https://` URLs, besides the platform's
+    /// roots (a private CA): the evidence server's and, for `writ mcp-gateway`, the upstream's
+    /// and `--jwks-url`'s.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl EvidenceArgs {
@@ -68,7 +75,10 @@ impl EvidenceArgs {
         let Some(path) = &self.trust else { return Ok(None) };
         let trust = evidence::load_trust(path).map_err(|e| e.to_string())?;
         let source = match &self.evidence_server {
-            Some(url) => Source::Server(ServerUrl::parse(url).map_err(|e| e.to_string())?),
+            Some(url) => Source::Server {
+                url: ServerUrl::parse(url).map_err(|e| format!("`--evidence-server`: {e}"))?,
+                client: net::client(&self.roots()?, Reuse::Never).map_err(|e| e.to_string())?,
+            },
             None if self.evidence.is_empty() => {
                 return Err("`--trust` needs `--evidence PATH...` or `--evidence-server URL`: \
                             where the statements are"
@@ -77,5 +87,11 @@ impl EvidenceArgs {
             None => Source::Paths(self.evidence.clone()),
         };
         Ok(Some(GateEvidence { trust, source }))
+    }
+
+    /// The roots `https://` servers are verified against (`--ca-cert`); `Err` for a file that
+    /// cannot be used.
+    pub fn roots(&self) -> Result<Roots, String> {
+        Roots::load(self.ca_cert.as_deref()).map_err(|e| e.to_string())
     }
 }

@@ -21,7 +21,8 @@ pub struct Args {
     /// The address to listen on.
     #[arg(long, value_name = "ADDR")]
     listen: SocketAddr,
-    /// The upstream MCP server's Streamable-HTTP endpoint: `http://HOST:PORT/PATH`.
+    /// The upstream MCP server's Streamable-HTTP endpoint: `http://HOST:PORT/PATH` or
+    /// `https://HOST:PORT/PATH` (verified against the platform's roots and `--ca-cert`).
     #[arg(long, value_name = "URL")]
     upstream: String,
     /// The policy: a `.writ` file or a directory of them.
@@ -47,8 +48,8 @@ pub struct Args {
     /// The JSON Web Key Set the tokens are verified with (a file).
     #[arg(long, value_name = "FILE")]
     jwks: Option<PathBuf>,
-    /// The JSON Web Key Set's URL (`http://`; fetched at start, and again for an unknown
-    /// `kid` at most every 30 seconds).
+    /// The JSON Web Key Set's URL (`https://` or `http://`; fetched at start, and again for an
+    /// unknown `kid` at most every 30 seconds).
     #[arg(long, value_name = "URL")]
     jwks_url: Option<String>,
     /// The tokens' issuer (`iss`), required.
@@ -112,6 +113,10 @@ pub struct Args {
     /// silent); then the client gets a JSON-RPC error.
     #[arg(long, value_name = "SECONDS", default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
+    /// Serve at most this many client connections at once; further ones wait in the listen
+    /// backlog, unanswered, until one closes.
+    #[arg(long, value_name = "N", default_value_t = mcp_gateway::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: usize,
     #[command(flatten)]
     evidence: crate::cmd::gateway::EvidenceArgs,
 }
@@ -119,17 +124,13 @@ pub struct Args {
 pub fn run(args: Args) -> u8 {
     let setup = || -> Result<mcp_gateway::Options, String> {
         let gate = Gate::load(&args.policy, &args.workflow)?.with_evidence(args.evidence.load()?);
-        let upstream = ServerUrl::parse(&args.upstream).map_err(|_| {
-            format!(
-                "`--upstream {}`: expected `http://HOST:PORT/PATH` (only plain http is spoken)",
-                args.upstream
-            )
-        })?;
+        let upstream =
+            ServerUrl::parse(&args.upstream).map_err(|e| format!("`--upstream`: {e}"))?;
         let keys = match (&args.jwks, &args.jwks_url) {
             (Some(path), _) => KeySource::File(path.clone()),
-            (None, Some(url)) => KeySource::Url(ServerUrl::parse(url).map_err(|_| {
-                format!("`--jwks-url {url}`: expected `http://HOST:PORT/PATH` (plain http)")
-            })?),
+            (None, Some(url)) => {
+                KeySource::Url(ServerUrl::parse(url).map_err(|e| format!("`--jwks-url`: {e}"))?)
+            }
             (None, None) => return Err("give `--jwks FILE` or `--jwks-url URL`".to_string()),
         };
         let kind = match &args.kind_claim {
@@ -180,12 +181,14 @@ pub fn run(args: Args) -> u8 {
                 header_timeout: Duration::from_secs(args.header_timeout),
                 body_timeout: Duration::from_secs(args.body_timeout),
                 upstream_timeout: Duration::from_secs(args.timeout),
+                max_connections: args.max_connections,
                 ..Limits::default()
             },
             log,
             store,
             cwd: args.cwd.clone(),
             mode,
+            roots: args.evidence.roots()?,
         })
     };
     match setup() {

@@ -2,7 +2,7 @@
 name in mcp 2), behind `writ mcp-gateway` in e2e.py. Every tool that runs appends a line to the
 file in $RAN, so the test can tell which calls reached the server.
 
-Usage: server.py PORT
+Usage: server.py PORT [CERT KEY]   (with CERT and KEY: over https, under uvicorn)
 """
 
 import json
@@ -44,4 +44,12 @@ def admin_reset() -> str:
 
 
 if __name__ == "__main__":
-    server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[1]), streamable_http_path="/mcp")
+    port = int(sys.argv[1])
+    if len(sys.argv) == 4:
+        import uvicorn
+
+        app = server.streamable_http_app(streamable_http_path="/mcp", host="localhost")
+        uvicorn.run(app, host="127.0.0.1", port=port, ssl_certfile=sys.argv[2],
+                    ssl_keyfile=sys.argv[3], log_level="warning")
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=port, streamable_http_path="/mcp")

@@ -11,11 +11,12 @@ use std::time::Instant;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Frame, Incoming};
-use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::{Map, Value as Json, json};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
+use writ_stdx::never;
 
 use super::jwt::Verifier;
 use super::sse::{self, Splitter};
@@ -23,6 +24,7 @@ use super::{Options, TokenForwarding};
 use crate::mcp_core::{
     self, INTERNAL_ERROR, INVALID_REQUEST, Judge, NOT_ADMITTED, Verdict, lists_tools,
 };
+use crate::net::{self, ReadError, Reuse};
 
 const NAME: &str = "writ mcp-gateway";
 /// The session header of the Streamable HTTP transport.
@@ -53,6 +55,8 @@ type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 struct Gateway {
     options: Options,
+    /// The upstream's client (also the key set's): [`net::client`].
+    client: reqwest::Client,
     verifier: Verifier,
     /// `resource` of the metadata.
     resource: String,
@@ -68,9 +72,14 @@ pub async fn serve(
     options: Options,
     listener: tokio::net::TcpListener,
 ) -> Result<Infallible, String> {
-    let verifier =
-        Verifier::new(options.issuer.clone(), options.audience.clone(), options.keys.clone())
-            .await?;
+    let client = net::client(&options.roots, Reuse::Pooled).map_err(|e| e.to_string())?;
+    let verifier = Verifier::new(
+        options.issuer.clone(),
+        options.audience.clone(),
+        options.keys.clone(),
+        client.clone(),
+    )
+    .await?;
     let local = listener.local_addr().map_err(|e| format!("cannot read the address: {e}"))?;
     let resource =
         options.resource.clone().unwrap_or_else(|| format!("http://{local}{}", options.path));
@@ -82,6 +91,7 @@ pub async fn serve(
     }
     let gateway = Arc::new(Gateway {
         options,
+        client,
         verifier,
         resource,
         metadata_url,
@@ -92,7 +102,15 @@ pub async fn serve(
         "{NAME}: listening on http://{local}{} for {} (upstream {})",
         gateway.options.path, gateway.resource, gateway.options.upstream
     );
+    // `--max-connections`: a permit is taken before a connection is accepted and given back
+    // when it closes, so past the limit connections wait in the kernel's listen backlog (their
+    // requests unread) until one closes, and the gateway never holds more sockets than that.
+    let permits = Arc::new(Semaphore::new(gateway.options.limits.max_connections.max(1)));
     loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            never!("the connection semaphore is never closed");
+            return Err("the connection limit failed (a bug in writ)".to_string());
+        };
         let (stream, _) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -104,6 +122,7 @@ pub async fn serve(
         let gateway = gateway.clone();
         let gateway_timeout = gateway.options.limits.header_timeout;
         tokio::spawn(async move {
+            let _permit = permit;
             let service = hyper::service::service_fn(move |request| {
                 let gateway = gateway.clone();
                 async move { Ok::<_, Infallible>(answer(gateway, request).await) }
@@ -116,6 +135,12 @@ pub async fn serve(
                 .await;
         });
     }
+}
+
+/// The run of a caller's session: each session is a run of its own; requests without a session
+/// (a stateless upstream) share the caller's run `-`.
+fn run_key(caller: &str, session: Option<&str>) -> String {
+    format!("mcp-gateway/{caller}/{}", session.unwrap_or("-"))
 }
 
 /// `http://host:port/path` → (`http://host:port`, `/path`).
@@ -280,7 +305,7 @@ async fn handle(gateway: Arc<Gateway>, request: Request<Incoming>) -> Response<B
              start a new one with `initialize`",
         );
     }
-    let run = format!("mcp-gateway/{}/{}", caller.key, session.as_deref().unwrap_or("-"));
+    let run = run_key(&caller.key, session.as_deref());
     let call = Call { gateway, caller, run, session };
     match *request.method() {
         Method::POST => call.post(request).await,
@@ -375,8 +400,16 @@ impl Call {
         &self,
         f: impl FnOnce(&Judge<'_>, &[Json]) -> T + Send + 'static,
     ) -> Option<T> {
+        self.judge_in(self.run.clone(), f).await
+    }
+
+    /// [`Call::judge`] in the run `run`.
+    async fn judge_in<T: Send + 'static>(
+        &self,
+        run: String,
+        f: impl FnOnce(&Judge<'_>, &[Json]) -> T + Send + 'static,
+    ) -> Option<T> {
         let gateway = self.gateway.clone();
-        let run = self.run.clone();
         let chain = self.caller.chain.clone();
         tokio::task::spawn_blocking(move || {
             let o = &gateway.options;
@@ -478,16 +511,31 @@ impl Call {
                 "a `tools/call` needs an id; not forwarded",
             ),
             (Some("initialize"), Some(id)) => {
-                let refusal = self.judge(|judge, chain| judge.admit(chain)).await;
-                let refusal = refusal.unwrap_or_else(|| {
-                    Some("writ could not decide the run's start (a bug)".into())
-                });
-                if let Some(refusal) = refusal
+                // The start is decided (and logged) here, once; the run it starts is the
+                // session the upstream's answer issues, so its admission is kept under that
+                // session's run only once the answer is in.
+                let started = self.judge(|judge, chain| judge.start(chain)).await;
+                let started = started
+                    .unwrap_or_else(|| Err("writ could not decide the run's start (a bug)".into()));
+                if let Err(refusal) = &started
                     && self.gateway.options.mode == writ_evaluator::log::Mode::Enforce
                 {
-                    return rpc_error(StatusCode::OK, &id, NOT_ADMITTED, &refusal);
+                    return rpc_error(StatusCode::OK, &id, NOT_ADMITTED, refusal);
                 }
-                self.forward(headers, Method::POST, Some(body), &id, Forwarded::Other).await
+                let response =
+                    self.forward(headers, Method::POST, Some(body), &id, Forwarded::Other).await;
+                if let Ok(admission) = started
+                    && response.status().is_success()
+                {
+                    let issued = response.headers().get(SESSION).and_then(|v| v.to_str().ok());
+                    let run = run_key(&self.caller.key, issued.or(self.session.as_deref()));
+                    let kept = self.judge_in(run, move |judge, _| judge.keep(&admission)).await;
+                    if let Some(Err(e)) = kept {
+                        // Not fatal: the session's first call decides the start again.
+                        eprintln!("{NAME}: cannot keep the session's admission: {e}");
+                    }
+                }
+                response
             }
             (_, id) => {
                 let id = id.unwrap_or(Json::Null);
@@ -509,55 +557,29 @@ impl Call {
         let limits = options.limits;
         let upstream = &options.upstream;
         let path = if upstream.base.is_empty() { "/" } else { upstream.base.as_str() };
-        let mut builder = Request::builder().method(method.clone()).uri(path);
-        if let Some(headers) = builder.headers_mut() {
-            if let Ok(host) = HeaderValue::from_str(&upstream.authority) {
-                headers.insert(header::HOST, host);
-            }
-            for name in FORWARDED {
-                for value in client_headers.get_all(name) {
-                    headers.append(HeaderName::from_static(name), value.clone());
-                }
-            }
-            if options.forwarding == TokenForwarding::Forward {
-                for value in client_headers.get_all(header::AUTHORIZATION) {
-                    headers.append(header::AUTHORIZATION, value.clone());
-                }
+        let mut headers = HeaderMap::new();
+        for name in FORWARDED {
+            for value in client_headers.get_all(name) {
+                headers.append(name, value.clone());
             }
         }
-        let request = match builder.body(Full::new(body.unwrap_or_default())) {
-            Ok(r) => r,
-            Err(e) => {
-                return rpc_error(
-                    StatusCode::BAD_GATEWAY,
-                    id,
-                    INTERNAL_ERROR,
-                    &format!("cannot build the upstream request: {e}"),
-                );
+        if options.forwarding == TokenForwarding::Forward {
+            for value in client_headers.get_all(header::AUTHORIZATION) {
+                headers.append(header::AUTHORIZATION, value.clone());
             }
-        };
-        let sent = tokio::time::timeout(limits.upstream_timeout, async {
-            let stream =
-                tokio::net::TcpStream::connect(&upstream.authority).await.map_err(|e| {
-                    format!("cannot connect to the upstream MCP server {upstream}: {e}")
-                })?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-                    .await
-                    .map_err(|e| format!("cannot speak HTTP to the upstream: {e}"))?;
-            tokio::spawn(connection);
-            sender
-                .send_request(request)
-                .await
-                .map_err(|e| format!("the upstream MCP server failed to answer: {e}"))
-        })
-        .await;
+        }
+        let mut request =
+            self.gateway.client.request(method.clone(), upstream.at(path)).headers(headers);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let sent = tokio::time::timeout(limits.upstream_timeout, request.send()).await;
         let note = if what == Forwarded::ToolCall {
             " (the call was allowed and forwarded; it may or may not have run)"
         } else {
             ""
         };
-        let response = match sent {
+        let mut response = match sent {
             Err(_) => {
                 return rpc_error(
                     StatusCode::GATEWAY_TIMEOUT,
@@ -570,6 +592,10 @@ impl Call {
                 );
             }
             Ok(Err(e)) => {
+                let e = format!(
+                    "the upstream MCP server {upstream} failed to answer: {}",
+                    net::describe(&e)
+                );
                 eprintln!("{NAME}: {e}");
                 return rpc_error(
                     StatusCode::BAD_GATEWAY,
@@ -580,37 +606,43 @@ impl Call {
             }
             Ok(Ok(response)) => response,
         };
-        let (parts, upstream_body) = response.into_parts();
-        if let Some(issued) = parts.headers.get(SESSION).and_then(|v| v.to_str().ok())
-            && parts.status.is_success()
+        let status = response.status();
+        if let Some(issued) = response.headers().get(SESSION).and_then(|v| v.to_str().ok())
+            && status.is_success()
         {
             self.gateway.bind_session(issued, &self.caller.key);
         }
         let mut headers = HeaderMap::new();
-        for (name, value) in &parts.headers {
+        for (name, value) in response.headers() {
             if !HOP_BY_HOP.contains(&name.as_str()) {
                 headers.append(name.clone(), value.clone());
             }
         }
-        let content_type = parts
-            .headers
+        let content_type = response
+            .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
             .unwrap_or_default();
         let body = if content_type == "text/event-stream" {
             let idle = (method == Method::POST).then_some(limits.upstream_timeout);
-            self.relay_events(upstream_body, idle)
+            self.relay_events(response, idle)
         } else {
-            let read = Limited::new(upstream_body, limits.max_message).collect();
+            let read = net::read_limited(&mut response, limits.max_message);
             let bytes = match tokio::time::timeout(limits.upstream_timeout, read).await {
-                Ok(Ok(collected)) => collected.to_bytes(),
+                Ok(Ok(bytes)) => Bytes::from(bytes),
                 Ok(Err(e)) => {
+                    let e = match e {
+                        ReadError::TooLong { limit } => {
+                            format!("the upstream's answer is over {limit} bytes")
+                        }
+                        ReadError::Failed(e) => format!("cannot read the upstream's answer: {e}"),
+                    };
                     return rpc_error(
                         StatusCode::BAD_GATEWAY,
                         id,
                         INTERNAL_ERROR,
-                        &format!("cannot read the upstream's answer: {e}{note}"),
+                        &format!("{e}{note}"),
                     );
                 }
                 Err(_) => {
@@ -644,10 +676,10 @@ impl Call {
                 full(bytes)
             }
         };
-        let mut response = Response::new(body);
-        *response.status_mut() = parts.status;
-        *response.headers_mut() = headers;
-        response
+        let mut answer = Response::new(body);
+        *answer.status_mut() = status;
+        *answer.headers_mut() = headers;
+        answer
     }
 
     /// An upstream JSON message: relayed as it came, or filtered when it lists tools.
@@ -674,7 +706,11 @@ impl Call {
 
     /// Relays an SSE stream event by event: each as it came, but an event listing tools
     /// filtered, and one whose data is not a strict JSON object dropped.
-    fn relay_events(&self, mut upstream: Incoming, idle: Option<std::time::Duration>) -> Body {
+    fn relay_events(
+        &self,
+        mut upstream: reqwest::Response,
+        idle: Option<std::time::Duration>,
+    ) -> Body {
         let (tx, rx) = mpsc::channel::<Bytes>(16);
         let this = Call {
             gateway: self.gateway.clone(),
@@ -686,9 +722,9 @@ impl Call {
         tokio::spawn(async move {
             let mut splitter = Splitter::default();
             loop {
-                let frame = match idle {
-                    Some(idle) => match tokio::time::timeout(idle, upstream.frame()).await {
-                        Ok(frame) => frame,
+                let chunk = match idle {
+                    Some(idle) => match tokio::time::timeout(idle, upstream.chunk()).await {
+                        Ok(chunk) => chunk,
                         Err(_) => {
                             eprintln!(
                                 "{NAME}: the upstream's event stream was silent for {}s; closed",
@@ -697,18 +733,18 @@ impl Call {
                             break;
                         }
                     },
-                    None => upstream.frame().await,
+                    None => upstream.chunk().await,
                 };
-                let data = match frame {
-                    Some(Ok(frame)) => match frame.into_data() {
-                        Ok(data) => data,
-                        Err(_) => continue,
-                    },
-                    Some(Err(e)) => {
-                        eprintln!("{NAME}: the upstream's event stream failed: {e}");
+                let data = match chunk {
+                    Ok(Some(data)) => data,
+                    Err(e) => {
+                        eprintln!(
+                            "{NAME}: the upstream's event stream failed: {}",
+                            net::describe(&e)
+                        );
                         break;
                     }
-                    None => break,
+                    Ok(None) => break,
                 };
                 let events = match splitter.push(&data, max) {
                     Ok(events) => events,

@@ -16,7 +16,10 @@
 //!
 //! With `--jwks-url`, the set is fetched at start and again when a token names a `kid` the
 //! set does not have, at most once per [`REFRESH_EVERY`] (so tokens with random `kid`s cannot
-//! make the gateway hammer the issuer).
+//! make the gateway hammer the issuer). It is fetched with the gateway's client
+//! ([`crate::net`]): an `https://` URL is verified against the platform's roots and
+//! `--ca-cert`; a set that cannot be fetched at start stops the gateway, one that cannot be
+//! fetched later leaves the keys held (and the token naming an unknown `kid` refused).
 
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -43,7 +46,7 @@ const MAX_JWKS: usize = 1024 * 1024;
 pub enum KeySource {
     /// A JWKS file, read at start.
     File(std::path::PathBuf),
-    /// A JWKS URL (`http://`), fetched at start and on unknown `kid`s.
+    /// A JWKS URL (`https://` or `http://`), fetched at start and on unknown `kid`s.
     Url(ServerUrl),
 }
 
@@ -94,6 +97,7 @@ pub struct Verifier {
     issuer: String,
     audience: String,
     source: KeySource,
+    client: reqwest::Client,
     keys: RwLock<Vec<Key>>,
     fetched: Mutex<Option<Instant>>,
 }
@@ -104,13 +108,14 @@ impl Verifier {
         issuer: String,
         audience: String,
         source: KeySource,
+        client: reqwest::Client,
     ) -> Result<Verifier, String> {
         let text = match &source {
             KeySource::File(path) => std::fs::read(path)
                 .map_err(|e| format!("cannot read `--jwks {}`: {e}", path.display()))?,
-            KeySource::Url(url) => {
-                fetch(url).await.map_err(|e| format!("cannot fetch `--jwks-url {url}`: {e}"))?
-            }
+            KeySource::Url(url) => fetch(&client, url)
+                .await
+                .map_err(|e| format!("cannot fetch `--jwks-url {url}`: {e}"))?,
         };
         let keys = parse_set(&text)?;
         if keys.is_empty() {
@@ -121,6 +126,7 @@ impl Verifier {
             audience,
             fetched: Mutex::new(matches!(source, KeySource::Url(_)).then(Instant::now)),
             source,
+            client,
             keys: RwLock::new(keys),
         })
     }
@@ -138,7 +144,7 @@ impl Verifier {
             && let KeySource::Url(url) = &self.source
             && self.may_refresh()
         {
-            match fetch(url).await.map_err(|e| e.to_string()).and_then(|t| parse_set(&t)) {
+            match fetch(&self.client, url).await.and_then(|t| parse_set(&t)) {
                 Ok(keys) if !keys.is_empty() => {
                     if let Ok(mut held) = self.keys.write() {
                         *held = keys;
@@ -299,40 +305,27 @@ fn base64url(text: &str) -> Option<Vec<u8>> {
 }
 
 /// `GET` the key set, within [`FETCH_TIMEOUT`], at most [`MAX_JWKS`] bytes.
-async fn fetch(url: &ServerUrl) -> Result<Vec<u8>, String> {
-    tokio::time::timeout(FETCH_TIMEOUT, get(url))
+async fn fetch(client: &reqwest::Client, url: &ServerUrl) -> Result<Vec<u8>, String> {
+    tokio::time::timeout(FETCH_TIMEOUT, get(client, url))
         .await
         .map_err(|_| format!("no answer within {}s", FETCH_TIMEOUT.as_secs()))?
 }
 
-async fn get(url: &ServerUrl) -> Result<Vec<u8>, String> {
-    use http_body_util::{BodyExt, Empty, Limited};
-    let stream = tokio::net::TcpStream::connect(&url.authority)
+async fn get(client: &reqwest::Client, url: &ServerUrl) -> Result<Vec<u8>, String> {
+    let mut response = client
+        .get(url.to_string())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
         .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let io = hyper_util::rt::TokioIo::new(stream);
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake::<_, Empty<hyper::body::Bytes>>(io)
-            .await
-            .map_err(|e| format!("cannot speak HTTP: {e}"))?;
-    tokio::spawn(connection);
-    let path = if url.base.is_empty() { "/" } else { url.base.as_str() };
-    let request = hyper::Request::get(path)
-        .header(hyper::header::HOST, &url.authority)
-        .header(hyper::header::ACCEPT, "application/json")
-        .body(Empty::new())
-        .map_err(|e| format!("cannot build the request: {e}"))?;
-    let response = sender.send_request(request).await.map_err(|e| e.to_string())?;
+        .map_err(|e| crate::net::describe(&e))?;
     let status = response.status();
-    let body = Limited::new(response.into_body(), MAX_JWKS)
-        .collect()
+    let body = crate::net::read_limited(&mut response, MAX_JWKS)
         .await
-        .map_err(|e| format!("cannot read the answer: {e}"))?
-        .to_bytes();
-    if status != hyper::StatusCode::OK {
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    if status != reqwest::StatusCode::OK {
         return Err(format!("answered {status}"));
     }
-    Ok(body.to_vec())
+    Ok(body)
 }
 
 #[cfg(test)]

@@ -28,7 +28,11 @@
 //!   to that principal is answered 404, so one identity cannot ride another's session;
 //! - bounded: the request head and body have timeouts, the body a size limit, the upstream a
 //!   time to answer; an upstream that is down or too slow is a 502 or 504 with a JSON-RPC
-//!   error, never a hang.
+//!   error, never a hang; at most [`Limits::max_connections`] client connections are served at
+//!   once (the next ones wait in the listen backlog until one closes);
+//! - the upstream and `--jwks-url` may be `https://`: the one client of [`crate::net`]
+//!   (rustls; the platform's roots and `--ca-cert`). A certificate that does not verify is a
+//!   502 (or, for the key set at start, a start-up error), never a request sent in the clear.
 
 mod http;
 pub mod jwt;
@@ -43,6 +47,7 @@ use crate::claims::ClaimMap;
 use crate::declog::LogFile;
 use crate::evidence::ServerUrl;
 use crate::gate::Gate;
+use crate::net::Roots;
 use crate::run::RunStore;
 
 pub use jwt::KeySource;
@@ -56,6 +61,10 @@ pub enum TokenForwarding {
     /// The `Authorization` header is passed on as the client sent it.
     Forward,
 }
+
+/// The default of `--max-connections`: well under a default open-file limit of 1024 less the
+/// gateway's own files, with the upstream connections each client connection may hold.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
 /// How long and how much.
 #[derive(Clone, Copy, Debug)]
@@ -71,6 +80,9 @@ pub struct Limits {
     /// The upstream must connect and answer (the head, and a JSON body in full) within this;
     /// an SSE stream answering a `POST` must not stay silent longer.
     pub upstream_timeout: Duration,
+    /// The most client connections served at once; the next ones are accepted only when one
+    /// closes (they wait in the listen backlog, their requests unanswered until then).
+    pub max_connections: usize,
 }
 
 impl Default for Limits {
@@ -81,6 +93,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(120),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -88,7 +101,7 @@ impl Default for Limits {
 /// What the gateway needs.
 pub struct Options {
     pub gate: Gate,
-    /// The upstream MCP endpoint (`http://HOST:PORT/PATH`).
+    /// The upstream MCP endpoint (`http(s)://HOST:PORT/PATH`).
     pub upstream: ServerUrl,
     /// The server name in writ tool names: `mcp.SERVER.TOOL`.
     pub server: String,
@@ -113,6 +126,8 @@ pub struct Options {
     /// The directory relative `path` arguments resolve against (the upstream's).
     pub cwd: Option<String>,
     pub mode: Mode,
+    /// What `https://` servers (the upstream, `--jwks-url`) are verified against.
+    pub roots: Roots,
 }
 
 /// Serves on `listener` until the process ends. `Err`: a start-up failure (the key set).
