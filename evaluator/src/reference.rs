@@ -711,7 +711,7 @@ fn read(env: &Env<'_>, op: &Operand) -> Option<Val> {
 fn command_line(env: &Env<'_>, op: &Operand) -> Option<CommandLine> {
     let Operand::Arg(name) = op else { return None };
     match env.args.iter().find(|(k, _)| k == name) {
-        Some((_, RequestValue::Str(text))) => Some(shell::parse(&text)),
+        Some((_, RequestValue::Str(text))) => Some(shell::parse(text)),
         _ => None,
     }
 }
@@ -771,7 +771,7 @@ fn resolve_args<'a>(
         .map(|(name, value)| {
             let is_path = tool.params.iter().any(|p| p.name == *name && p.ty == ValueType::Path);
             match value {
-                RequestValue::Str(text) if is_path => match resolve_path(&text, cwd) {
+                RequestValue::Str(text) if is_path => match resolve_path(text, cwd) {
                     Some(resolved) => (name.clone(), RequestValue::Str(resolved.into())),
                     None => (
                         name.clone(),
