@@ -81,8 +81,10 @@ pub enum OciError {
     Reference { url: String, reason: String },
     /// The options do not allow this reference (credentials over plain HTTP, say).
     Refused { url: String, reason: String },
-    /// The registry could not be reached or answered an error.
+    /// The registry could not be reached or answered an error, fetching.
     Registry { url: String, message: String },
+    /// The registry could not be reached or answered an error, pushing.
+    Push { url: String, message: String },
     /// What the registry holds under the reference is not a writ bundle, is too large, or its
     /// bytes do not match their digest.
     NotABundle { url: String, reason: String },
@@ -102,12 +104,15 @@ impl fmt::Display for OciError {
             OciError::Registry { url, message } => {
                 write!(f, "cannot fetch the bundle at `{url}`: {message}")
             }
+            OciError::Push { url, message } => {
+                write!(f, "cannot push the bundle to `{url}`: {message}")
+            }
             OciError::NotABundle { url, reason } => {
                 write!(f, "the bundle at `{url}` refused: {reason}")
             }
             OciError::Timeout { url, after } => write!(
                 f,
-                "cannot fetch the bundle at `{url}`: no answer within {} ms",
+                "cannot reach the registry of `{url}`: no answer within {} ms",
                 after.as_millis()
             ),
         }
@@ -350,9 +355,9 @@ pub fn push(
     let (client, auth) = client(url, &reference, registry, timeout)?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
-            OciError::Registry { url: url.to_string(), message: format!("no runtime: {e}") }
+            OciError::Push { url: url.to_string(), message: format!("no runtime: {e}") }
         })?;
-    let failed = |e: oci_client::errors::OciDistributionError| OciError::Registry {
+    let failed = |e: oci_client::errors::OciDistributionError| OciError::Push {
         url: url.to_string(),
         message: crate::remote::describe(&e),
     };
@@ -377,7 +382,7 @@ pub fn push(
         subject: None,
         annotations: (!annotations.is_empty()).then_some(annotations),
     };
-    let body = serde_json::to_vec(&manifest).map_err(|e| OciError::Registry {
+    let body = serde_json::to_vec(&manifest).map_err(|e| OciError::Push {
         url: url.to_string(),
         message: format!("cannot write the manifest: {e}"),
     })?;
