@@ -43,7 +43,7 @@ pub struct Poller {
 /// could not be made is an error at every fetch.
 enum Transport {
     Http(Result<reqwest::Client, String>),
-    Oci(Result<crate::oci::Puller, String>),
+    Oci(Box<Result<crate::oci::Puller, String>>),
 }
 
 #[derive(Default)]
@@ -62,7 +62,7 @@ struct PollState {
 impl Poller {
     pub fn new(remote: &Remote) -> Poller {
         let transport = if remote.url.starts_with(crate::oci::SCHEME) {
-            Transport::Oci(crate::oci::Puller::new(remote).map_err(|e| e.to_string()))
+            Transport::Oci(Box::new(crate::oci::Puller::new(remote).map_err(|e| e.to_string())))
         } else {
             Transport::Http(client(remote.timeout))
         };
@@ -89,7 +89,7 @@ impl Poller {
             Transport::Http(client) => {
                 fetch_http(client.as_ref().map_err(Clone::clone)?, &self.remote, etag).await
             }
-            Transport::Oci(puller) => puller
+            Transport::Oci(puller) => (**puller)
                 .as_ref()
                 .map_err(Clone::clone)?
                 .fetch(etag.as_deref())
