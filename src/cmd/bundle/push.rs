@@ -61,7 +61,7 @@ pub fn run(args: &Args) -> u8 {
         }
     };
     // A bundle that `writ serve` would refuse is not published.
-    let info = match bundle::read(&bytes, key.as_ref()) {
+    let info = match bundle::load(&bytes, key.as_ref()) {
         Ok((info, _)) => info,
         Err(e) => {
             output::error(format_args!("bundle `{}` not pushed: {e}", args.bundle.display()));
