@@ -56,6 +56,9 @@ enum Command {
     Diff(cmd::diff::Args),
     /// Compile a policy into a bundle (a versioned binary file, optionally signed) for gateways.
     Build(cmd::build::Args),
+    /// Bundles: `writ bundle push BUNDLE oci://HOST/REPOSITORY:TAG` publishes one to an OCI
+    /// registry, for `writ serve --bundle-url oci://...`.
+    Bundle(cmd::bundle::Args),
     /// Make an ed25519 key pair for signing bundles and statements (NAME.key and NAME.pub).
     Keygen(cmd::keygen::Args),
     /// Sign an evidence statement: SIGNER attests KIND (with fields) for a subject, for a while.
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Log(args) => cmd::log::run(&args.command),
         Command::Import(args) => cmd::import::run(&args.command),
         Command::Build(args) => cmd::build::run(&args),
+        Command::Bundle(args) => cmd::bundle::run(args.command),
         Command::Keygen(args) => cmd::keygen::run(&args),
         Command::Attest(args) => cmd::attest::run(&args),
         Command::Lsp => cmd::lsp::run(),

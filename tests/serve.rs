@@ -11,6 +11,9 @@
 )]
 
 mod common;
+/// The test OCI registry, shared with `server/tests/oci.rs`.
+#[path = "../server/tests/peers/registry.rs"]
+mod registry;
 
 use common::{redis_server, temp_dir};
 
@@ -672,7 +675,27 @@ fn sigterm_ships_every_decision_answered_to_the_collector_masked() {
 #[test]
 fn bundle_url_flags_are_checked() {
     for (args, message) in [
-        (vec!["--bundle-url", "ftp://x/b.writb"], "expected an `http://` or `https://` URL"),
+        (
+            vec!["--bundle-url", "ftp://x/b.writb"],
+            "expected an `http://`, `https://` or `oci://` URL",
+        ),
+        (vec!["--bundle-url", "oci://team/policy:v1"], "names no registry host"),
+        (vec!["--bundle-url", "oci://127.0.0.1:1/policy"], "names no tag or digest"),
+        (
+            vec!["--bundle-url", "http://127.0.0.1:1/b", "--oci-insecure", "127.0.0.1:1"],
+            "go with `--bundle-url oci://...`",
+        ),
+        (
+            vec![
+                "--bundle-url",
+                "oci://127.0.0.1:1/policy:v1",
+                "--oci-username",
+                "ci",
+                "--oci-password-env",
+                "WRIT_TEST_NO_SUCH_VARIABLE",
+            ],
+            "needs a password",
+        ),
         (vec!["--bundle-url", "http://127.0.0.1:1/b", "--poll", "0s"], "must be more than zero"),
         (vec!["--bundle-url", "http://127.0.0.1:1/b", "--poll", "soon"], "expected a duration"),
         (vec!["--bundle-url", "http://127.0.0.1:1/b", "--poll", "5ms5"], "expected a duration"),
@@ -699,4 +722,85 @@ fn bundle_url_flags_are_checked() {
         run_writ(&["serve", "--bundle-url", "http://127.0.0.1:1/b.writb", "--addr", "127.0.0.1:0"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("cannot fetch the bundle at `http://127.0.0.1:1/b.writb`"), "{stderr}");
+}
+
+/// `writ bundle push` to a real registry (`docker-registry`), and `writ serve --bundle-url
+/// oci://...` serving what was pushed, then the newer version pushed under the same tag.
+#[test]
+fn a_bundle_pushed_to_a_registry_is_served_from_it() {
+    let dir = temp_dir("serve", "oci");
+    let Some(registry) = registry::Registry::start(&dir, None) else { return };
+    let host = registry.host();
+    let url = format!("oci://{host}/team/policy:prod");
+    let writ = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_writ")).args(args).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    };
+    let path = |name: &str| dir.join(name).display().to_string();
+    for (name, text) in [("v1.writ", POLICY), ("v2.writ", POLICY_V2)] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    assert_eq!(writ(&["keygen", "-o", &path("release")]).0, 0);
+    for (policy, bundle, version) in [("v1.writ", "v1.writb", "1"), ("v2.writ", "v2.writb", "2")] {
+        let (key, policy, bundle) = (path("release.key"), path(policy), path(bundle));
+        let built = writ(&[
+            "build",
+            "--policy",
+            &policy,
+            "-o",
+            &bundle,
+            "--sign",
+            &key,
+            "--version",
+            version,
+        ]);
+        assert_eq!(built.0, 0, "{built:?}");
+    }
+    let push = |bundle: &str, extra: &[&str]| {
+        let mut args =
+            vec!["bundle", "push", bundle, url.as_str(), "--oci-insecure", host.as_str()];
+        args.extend_from_slice(extra);
+        writ(&args)
+    };
+
+    let (code, stdout, stderr) = push(&path("v1.writb"), &["--verify-key", &path("release.pub")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains(&format!("to `{url}`: version 1, policy sha256:")), "{stdout}");
+    assert!(stdout.contains("signed\nmanifest sha256:"), "{stdout}");
+    assert!(stdout.contains(&format!("(pinned: oci://{host}/team/policy@sha256:")), "{stdout}");
+
+    // Not signed by the key given: not pushed (exit 1). Not an insecure registry: exit 2.
+    let other = path("other");
+    assert_eq!(writ(&["keygen", "-o", &other]).0, 0);
+    let (code, _, stderr) = push(&path("v1.writb"), &["--verify-key", &format!("{other}.pub")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("not pushed: "), "{stderr}");
+    let (code, _, stderr) = writ(&["bundle", "push", &path("v1.writb"), &url]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&format!("cannot push the bundle to `{url}`: ")), "{stderr}");
+
+    let served = serve(&[
+        "--bundle-url",
+        &url,
+        "--oci-insecure",
+        &host,
+        "--verify-key",
+        &path("release.pub"),
+        "--poll",
+        "200ms",
+    ]);
+    assert_eq!(json(post(served.addr, "/v1/decide", ALLOW))["decision"], "allow");
+    let status = json(get(served.addr, "/v1/status"));
+    assert_eq!(status["source"]["url"], url.as_str());
+    assert!(status["source"]["manifest_digest"].as_str().unwrap().starts_with("sha256:"));
+
+    let (code, stdout, stderr) = push(&path("v2.writb"), &["--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let pushed: Json = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(pushed["version"], 2);
+    eventually("version 2", || json(post(served.addr, "/v1/decide", ALLOW))["decision"] == "deny");
+    let status = json(get(served.addr, "/v1/status"));
+    assert_eq!(status["source"]["manifest_digest"], pushed["digest"]);
+    assert_eq!(status["policy"]["bundle_version"], 2);
 }

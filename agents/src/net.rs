@@ -80,14 +80,22 @@ impl Roots {
     }
 }
 
-/// A client builder with writ's TLS (rustls and ring, `roots`) and user agent; the caller adds
-/// its timeouts and builds.
-pub fn builder(roots: &Roots) -> Result<reqwest::ClientBuilder, ClientError> {
+/// Installs rustls's ring provider as the process's default, for every reqwest client
+/// ([`builder`]'s, and those of libraries built on reqwest with `rustls-no-provider`, such as
+/// the server's OCI client).
+pub fn install_provider() -> Result<(), ClientError> {
     // Installing fails when a provider is installed already: then that one is used.
     let _ = rustls::crypto::ring::default_provider().install_default();
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         return Err(ClientError::NoProvider);
     }
+    Ok(())
+}
+
+/// A client builder with writ's TLS (rustls and ring, `roots`) and user agent; the caller adds
+/// its timeouts and builds.
+pub fn builder(roots: &Roots) -> Result<reqwest::ClientBuilder, ClientError> {
+    install_provider()?;
     Ok(reqwest::Client::builder()
         .user_agent(concat!("writ/", env!("CARGO_PKG_VERSION")))
         .tls_certs_merge(roots.extra.iter().cloned()))

@@ -25,8 +25,9 @@
 //! - A reload loads only files that read the same twice in a row, and never a bundle of a
 //!   lower version than the one served (`source`).
 //!
-//! - `--bundle-url`: a poll is a reload whose bytes come from HTTP (`remote.rs`): the same
-//!   verification and rollback check; `304`s and failures keep the bundle served.
+//! - `--bundle-url`: a poll is a reload whose bytes come from HTTP (`remote.rs`) or from an
+//!   OCI registry (`oci.rs`, `oci://`): the same verification and rollback check; `304`s (an
+//!   unchanged manifest digest) and failures keep the bundle served.
 //! - `--decision-log-url`: the log writer also hands each line to the shipper (`ship.rs`),
 //!   which POSTs them in order, in gzip batches, spilling to a file when its queue is full.
 //!
@@ -47,6 +48,7 @@ mod history;
 mod http;
 mod id;
 mod metrics;
+pub mod oci;
 mod playground;
 mod remote;
 mod runs;

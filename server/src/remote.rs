@@ -34,14 +34,22 @@ pub enum Fetched {
 
 /// The poller's client and what `/v1/status` shows of it.
 pub struct Poller {
-    client: Result<reqwest::Client, String>,
+    transport: Transport,
     remote: Remote,
     state: Mutex<PollState>,
 }
 
+/// How the bundle is fetched: over HTTP(S), or from an OCI registry (`oci.rs`). A client that
+/// could not be made is an error at every fetch.
+enum Transport {
+    Http(Result<reqwest::Client, String>),
+    Oci(Box<Result<crate::oci::Puller, String>>),
+}
+
 #[derive(Default)]
 struct PollState {
-    /// The `ETag` of the bundle served.
+    /// What names the bundle served to its server: its `ETag` over HTTP, its manifest digest in
+    /// a registry.
     etag: Option<String>,
     /// The digest of the bytes of the bundle served.
     digest: Option<String>,
@@ -53,8 +61,13 @@ struct PollState {
 
 impl Poller {
     pub fn new(remote: &Remote) -> Poller {
+        let transport = if remote.url.starts_with(crate::oci::SCHEME) {
+            Transport::Oci(Box::new(crate::oci::Puller::new(remote).map_err(|e| e.to_string())))
+        } else {
+            Transport::Http(client(remote.timeout))
+        };
         Poller {
-            client: client(remote.timeout),
+            transport,
             remote: remote.clone(),
             state: Mutex::new(PollState {
                 backoff: Some(backoff(remote.poll)),
@@ -63,68 +76,89 @@ impl Poller {
         }
     }
 
-    /// Fetches the bundle, sending the `ETag` of the one served.
+    /// Fetches the bundle, sending the `ETag` of the one served (from a registry: unless the
+    /// manifest digest is the one served).
     pub async fn fetch(&self) -> Result<Fetched, String> {
-        let url = &self.remote.url;
-        let etag = self.with(|s| {
-            s.last_attempt = Some(SystemTime::now());
-            s.etag.clone()
-        });
-        let client = self.client.as_ref().map_err(Clone::clone)?;
-        let mut request = client.get(url);
-        if let Some(etag) = etag.flatten() {
-            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        let etag = self
+            .with(|s| {
+                s.last_attempt = Some(SystemTime::now());
+                s.etag.clone()
+            })
+            .flatten();
+        match &self.transport {
+            Transport::Http(client) => {
+                fetch_http(client.as_ref().map_err(Clone::clone)?, &self.remote, etag).await
+            }
+            Transport::Oci(puller) => (**puller)
+                .as_ref()
+                .map_err(Clone::clone)?
+                .fetch(etag.as_deref())
+                .await
+                .map_err(|e| e.to_string()),
         }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| format!("cannot fetch the bundle at `{url}`: {}", describe(&e)))?;
-        let status = response.status();
-        if status == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
-        }
-        if !status.is_success() {
-            return Err(format!(
-                "cannot fetch the bundle at `{url}`: the server answered {status}"
-            ));
-        }
-        let limit = self.remote.max_bytes;
-        let too_large = |size: &str| {
-            format!(
-                "the bundle at `{url}` refused: its body is {size}, over the limit of {limit} bytes"
-            )
-        };
-        if let Some(length) = response.content_length()
-            && length > limit
-        {
-            return Err(too_large(&format!("{length} bytes (Content-Length)")));
-        }
-        let etag = response
-            .headers()
-            .get(reqwest::header::ETAG)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let mut bytes = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if bytes.len() as u64 + chunk.len() as u64 > limit {
-                        return Err(too_large("longer"));
-                    }
-                    bytes.extend_from_slice(&chunk);
+    }
+}
+
+/// A fetch over HTTP(S), with `If-None-Match: ETAG` when a bundle is served.
+async fn fetch_http(
+    client: &reqwest::Client,
+    remote: &Remote,
+    etag: Option<String>,
+) -> Result<Fetched, String> {
+    let url = &remote.url;
+    let mut request = client.get(url);
+    if let Some(etag) = etag {
+        request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+    }
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| format!("cannot fetch the bundle at `{url}`: {}", describe(&e)))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_MODIFIED {
+        return Ok(Fetched::NotModified);
+    }
+    if !status.is_success() {
+        return Err(format!("cannot fetch the bundle at `{url}`: the server answered {status}"));
+    }
+    let limit = remote.max_bytes;
+    let too_large = |size: &str| {
+        format!(
+            "the bundle at `{url}` refused: its body is {size}, over the limit of {limit} bytes"
+        )
+    };
+    if let Some(length) = response.content_length()
+        && length > limit
+    {
+        return Err(too_large(&format!("{length} bytes (Content-Length)")));
+    }
+    let etag = response
+        .headers()
+        .get(reqwest::header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut bytes = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if bytes.len() as u64 + chunk.len() as u64 > limit {
+                    return Err(too_large("longer"));
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    return Err(format!(
-                        "cannot fetch the bundle at `{url}`: reading its body: {}",
-                        describe(&e)
-                    ));
-                }
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                return Err(format!(
+                    "cannot fetch the bundle at `{url}`: reading its body: {}",
+                    describe(&e)
+                ));
             }
         }
-        Ok(Fetched::Body { bytes, etag })
     }
+    Ok(Fetched::Body { bytes, etag })
+}
 
+impl Poller {
     /// Whether `digest` is the digest of the bundle served.
     pub fn is_served(&self, digest: &str) -> bool {
         self.with(|s| s.digest.as_deref() == Some(digest)).unwrap_or(false)
@@ -166,12 +200,17 @@ impl Poller {
     /// The `source` object of `/v1/status`.
     pub fn status(&self) -> Json {
         let time = |t: Option<SystemTime>| t.map(rfc3339_millis);
+        // A registry's "ETag" is the manifest digest.
+        let etag = match self.transport {
+            Transport::Http(_) => "etag",
+            Transport::Oci(_) => "manifest_digest",
+        };
         self.with(|s| {
             json!({
                 "kind": "bundle-url",
                 "url": self.remote.url,
                 "poll_ms": u64::try_from(self.remote.poll.as_millis()).unwrap_or(u64::MAX),
-                "etag": s.etag,
+                etag: s.etag,
                 "last_attempt_at": time(s.last_attempt),
                 "last_success_at": time(s.last_success),
                 "last_error": s.last_error.as_ref().map(|(at, message)| {

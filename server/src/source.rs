@@ -38,8 +38,11 @@ pub enum Source {
 /// fetch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Remote {
-    /// `http://` or `https://`.
+    /// `http://`, `https://`, or `oci://HOST[:PORT]/REPOSITORY:TAG` (or `@sha256:...`) for a
+    /// bundle in an OCI registry (`oci.rs`).
     pub url: String,
+    /// For `oci://`: credentials, and the registries reached over plain HTTP.
+    pub registry: crate::oci::Registry,
     /// A public key file (`writ keygen`): when given, the bundle's signature must verify.
     pub verify_key: Option<PathBuf>,
     /// Bundles of a lower version are refused, at start as on reloads (0: any version).
@@ -65,6 +68,7 @@ impl Remote {
     pub fn new(url: impl Into<String>) -> Remote {
         Remote {
             url: url.into(),
+            registry: crate::oci::Registry::default(),
             verify_key: None,
             min_version: 0,
             poll: DEFAULT_POLL,

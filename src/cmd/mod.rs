@@ -1,5 +1,6 @@
 pub mod attest;
 pub mod build;
+pub mod bundle;
 pub mod check;
 pub mod diff;
 pub mod eval;
@@ -13,6 +14,7 @@ pub mod lsp;
 pub mod mcp_gateway;
 pub mod mcp_proxy;
 pub mod reach;
+pub mod registry;
 pub mod serve;
 pub mod test;
 pub mod verify;

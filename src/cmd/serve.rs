@@ -18,10 +18,15 @@ pub struct Args {
     /// A bundle built by `writ build`, verified at start and on reload.
     #[arg(long)]
     bundle: Option<PathBuf>,
-    /// A bundle fetched over HTTP or HTTPS, polled every `--poll` (with `ETag`s), and verified
-    /// as `--bundle` is; a fetch that fails or a bundle that is refused keeps the one served.
+    /// A bundle fetched over HTTP or HTTPS (with `ETag`s), or from an OCI registry
+    /// (`oci://HOST[:PORT]/REPOSITORY:TAG` or `@sha256:...`, pushed by `writ bundle push`; by
+    /// manifest digest), polled every `--poll`, and verified as `--bundle` is; a fetch that
+    /// fails or a bundle that is refused keeps the one served.
     #[arg(long, value_name = "URL")]
     bundle_url: Option<String>,
+    /// With `--bundle-url oci://...`: the registry's credentials and plain-HTTP registries.
+    #[command(flatten)]
+    registry: crate::cmd::registry::RegistryArgs,
     /// How often `--bundle-url` is fetched: `500ms`, `30s`, `2m` (failures back off from it).
     #[arg(long, value_name = "DURATION", requires = "bundle_url", default_value = "30s",
           value_parser = parse_interval)]
@@ -223,13 +228,35 @@ pub fn run(args: Args) -> u8 {
         );
         return USAGE;
     }
-    for (flag, url) in
-        [("--bundle-url", &args.bundle_url), ("--decision-log-url", &args.decision_log_url)]
+    let oci = args.bundle_url.as_deref().is_some_and(|u| u.starts_with(writ_server::oci::SCHEME));
+    if args.registry.given() && !oci {
+        output::error(
+            "`--oci-username`, `--oci-password-file` and `--oci-insecure` go with `--bundle-url oci://...`",
+        );
+        return USAGE;
+    }
+    if let Some(url) = args.bundle_url.as_deref().filter(|_| oci)
+        && let Err(e) = writ_server::oci::parse(url)
     {
+        output::error(format_args!("`--bundle-url`: {e}"));
+        return USAGE;
+    }
+    let registry = match args.registry.registry() {
+        Ok(r) => r,
+        Err(message) => {
+            output::error(message);
+            return USAGE;
+        }
+    };
+    let http_urls = [
+        ("--bundle-url", if oci { &None } else { &args.bundle_url }, ", `https://` or `oci://`"),
+        ("--decision-log-url", &args.decision_log_url, " or `https://`"),
+    ];
+    for (flag, url, expected) in http_urls {
         if let Some(url) = url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
-            output::error(format!("`{flag} {url}`: expected an `http://` or `https://` URL"));
+            output::error(format!("`{flag} {url}`: expected an `http://`{expected} URL"));
             return USAGE;
         }
     }
@@ -242,6 +269,7 @@ pub fn run(args: Args) -> u8 {
         },
         (None, None, Some(url)) => {
             let mut remote = writ_server::Remote::new(url);
+            remote.registry = registry;
             remote.verify_key = args.verify_key;
             remote.min_version = args.min_bundle_version.unwrap_or(0);
             remote.poll = args.poll;
