@@ -560,6 +560,67 @@ fn two_replicas_sharing_redis_count_a_limit_across_both() {
     assert!(stderr.contains("error: cannot reach the history store"), "{stderr}");
 }
 
+/// [`LIMITED`] with pings counted too: a reload to it turns a call decided on its run alone
+/// into one that reads and records the run's history.
+const LIMITED_PINGS: &str = r#"role dev {
+  may deploy
+  may ping
+}
+
+tool deploy
+tool ping
+
+workflow w {
+  start by dev
+  allow deploy when calls(deploy within 24h) < 3
+  allow ping when calls(ping within 24h) < 2
+}
+"#;
+
+/// The way around the run-only path would be a reload: a replica that decided a run's pings on
+/// the run alone (remembered live, nothing recorded) must count them from the moment the policy
+/// served reads their history, mid-run, with the run still remembered.
+#[test]
+fn a_reload_that_makes_a_call_counted_counts_it_from_then_on() {
+    let Some(redis) = redis_server() else { return };
+    let dir = temp_dir("serve", "redis-reload");
+    let policy = dir.join("policy.writ");
+    std::fs::write(&policy, LIMITED).unwrap();
+    let url = format!("redis://127.0.0.1:{}/0", redis.port);
+    let prefix = format!("writ-test-reload-{}:", std::process::id());
+    let served = serve(&[
+        "--policy",
+        &policy.display().to_string(),
+        "--no-watch",
+        "--history",
+        &url,
+        "--history-prefix",
+        &prefix,
+    ]);
+    let addr = served.addr;
+    let ping = PING.replace("bot/2", "bot/1");
+    assert_eq!(decide_in_run(addr, "run-r", START).0, "allow");
+    for _ in 0..4 {
+        assert_eq!(decide_in_run(addr, "run-r", &ping).0, "allow", "pings are free");
+    }
+
+    let reloads = || json(get(addr, "/v1/status"))["reloads"]["ok"].as_u64().unwrap();
+    let before = reloads();
+    std::fs::write(&policy, LIMITED_PINGS).unwrap();
+    served.signal("HUP");
+    eventually("the reload", || reloads() == before + 1);
+    // The four free pings were never recorded; from now on they are, and they count.
+    let outcomes: Vec<String> = (0..3).map(|_| decide_in_run(addr, "run-r", &ping).0).collect();
+    assert_eq!(outcomes, ["allow", "allow", "deny"]);
+    // The run is still bound to its initiator on the full path.
+    let bob = ping.replace("\"ada\"", "\"bob\"");
+    let (decision, reason) = decide_in_run(addr, "run-r", &bob);
+    assert_eq!(decision, "deny");
+    assert!(reason.contains("was started by `ada`"), "{reason}");
+    served.signal("TERM");
+    assert_eq!(served.wait().0, 0);
+}
+
 /// A decision log collector on a plain socket: every POST's gzip body is appended to `lines`
 /// and answered 200.
 fn collector() -> (SocketAddr, Arc<std::sync::Mutex<Vec<u8>>>) {

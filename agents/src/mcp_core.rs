@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value as Json, json};
 use writ_evaluator::log::Mode;
-use writ_evaluator::{Outcome, Request};
+use writ_evaluator::{Outcome, Request, Timestamp};
 
 use crate::declog::LogFile;
 use crate::gate::{Gate, Judgement, missing_text};
@@ -184,17 +184,7 @@ impl Judge<'_> {
             Ok(now) => now,
             Err(e) => return Some(format!("writ could not decide the run's start: {e}")),
         };
-        let call = RunCall {
-            run: self.run,
-            chain,
-            start_chain: chain.len(),
-            tool: "",
-            input: &empty,
-            context: Map::new(),
-            run_fields: self.run_fields(),
-            call_id: None,
-            now,
-        };
+        let call = self.start_call(chain, &empty, now);
         match self.run_gate().admit(&call) {
             Ok(admitted) => {
                 if let (Some(log), Some(start)) = (self.log, &admitted.start)
@@ -209,23 +199,28 @@ impl Judge<'_> {
         }
     }
 
+    /// The run's start as `chain` asks for it at `now` (no tool, no arguments: `empty`).
+    fn start_call<'c>(&'c self, chain: &'c [Json], empty: &'c Map<String, Json>, now: Timestamp) -> RunCall<'c> {
+        RunCall {
+            run: self.run,
+            chain,
+            start_chain: chain.len(),
+            tool: "",
+            input: empty,
+            context: Map::new(),
+            run_fields: self.run_fields(),
+            call_id: None,
+            now,
+        }
+    }
+
     /// Decides the start of a new run for `chain` whose key is not known yet (a gateway's
     /// `initialize`), and logs it: `Ok(admission)` to keep with [`Judge::keep`] under the key
     /// once known, `Err(reason)` when the run is not admitted.
     pub fn start(&self, chain: &[Json]) -> Result<Admission, String> {
         let empty = Map::new();
         let now = now().map_err(|e| format!("writ could not decide the run's start: {e}"))?;
-        let call = RunCall {
-            run: self.run,
-            chain,
-            start_chain: chain.len(),
-            tool: "",
-            input: &empty,
-            context: Map::new(),
-            run_fields: self.run_fields(),
-            call_id: None,
-            now,
-        };
+        let call = self.start_call(chain, &empty, now);
         let admitted = self
             .run_gate()
             .decide_start(&call)

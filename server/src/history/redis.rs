@@ -162,12 +162,11 @@ impl RedisStore {
         match answer.as_slice() {
             [status] if status == "admitted" => {
                 // As the other replicas will read it: times to the millisecond.
-                let at_millis = |at| from_millis(&millis(at).to_string());
                 let stored = Run {
                     workflow: run.workflow.clone(),
                     initiator: run.initiator.clone(),
-                    admitted: at_millis(run.admitted)?,
-                    expires: at_millis(run.expires)?,
+                    admitted: at_millis(millis(run.admitted))?,
+                    expires: at_millis(millis(run.expires))?,
                 };
                 self.classify(id, stored, now);
                 Ok(Admission::Admitted)
@@ -232,10 +231,12 @@ impl RedisStore {
         Err(StoreError::Contended { attempts: ATTEMPTS })
     }
 
-    /// Live or expired at `now`; a live run is remembered.
+    /// Live or expired at `now`; a live run is remembered (once: a live run never changes).
     fn classify(&self, id: &str, run: Run, now: Timestamp) -> Lookup {
         if run.expires > now {
-            self.live.insert(id.to_owned(), run.clone());
+            if !self.live.contains_key(id) {
+                self.live.insert(id.to_owned(), run.clone());
+            }
             Lookup::Live(run)
         } else {
             Lookup::Expired(run)
@@ -318,9 +319,12 @@ fn millis(at: Timestamp) -> i64 {
 }
 
 fn from_millis(text: &str) -> Result<Timestamp, StoreError> {
-    text.parse::<i128>()
-        .ok()
-        .and_then(|ms| Timestamp::from_unix_nanos(ms * NANOS_PER_MS))
+    at_millis(text.parse::<i64>().map_err(|_| unexpected("a run's time"))?)
+}
+
+/// The instant `ms` milliseconds after the epoch.
+fn at_millis(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_unix_nanos(i128::from(ms) * NANOS_PER_MS)
         .ok_or_else(|| unexpected("a run's time"))
 }
 
