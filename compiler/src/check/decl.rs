@@ -99,21 +99,19 @@ fn undocumented(item: &Item) -> Item {
     item
 }
 
-/// One declaration to check on its own: moved to start at 0, without its documentation, with
-/// its text.
+/// One declaration to check on its own: its text alone, which [`check_decl`] parses again
+/// (from byte 0, so its spans are relative to it). A declaration's tree is determined by its
+/// text (`writ_grammar::parse_reusing` relies on the same), and a text is far cheaper to copy
+/// and compare on each edit than a tree.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeclKey {
-    item: Item,
     text: String,
 }
 
 impl DeclKey {
-    /// `item`, written in `text` (its file's whole text).
-    fn new(item: &Item, text: &str) -> DeclKey {
-        let span = item.span();
-        let mut item = undocumented(item);
-        item.move_by(span.start.wrapping_neg());
-        DeclKey { item, text: text.get(span.range()).unwrap_or("").to_string() }
+    /// The declaration at `span` of `text` (its file's whole text).
+    fn new(span: Span, text: &str) -> DeclKey {
+        DeclKey { text: text.get(span.range()).unwrap_or("").to_string() }
     }
 }
 
@@ -131,7 +129,8 @@ pub struct DeclChecked {
 enum Lowered {
     Workflow(WorkflowIr),
     Entitlements(Vec<EntitlementIr>),
-    /// Not a declaration checked on its own (never asked).
+    /// The text alone did not parse as one workflow or role (never seen: a declaration's
+    /// tree is determined by its text).
     Nothing,
 }
 
@@ -143,12 +142,13 @@ pub fn check_decl(index: &DeclIndex, key: &DeclKey) -> DeclChecked {
     let mut texts: Vec<&str> = vec![key.text.as_str()];
     texts.extend(index.texts.iter().map(String::as_str));
     let input = Input { paths: vec![""; asts.len()], texts, asts };
+    let parsed = writ_grammar::parse(&key.text);
     let mut checker = Checker::new(&input);
     // Names declared twice are the whole-program check's to report.
     checker.diagnostics.clear();
-    let lowered = match &key.item {
-        Item::Workflow(w) => Lowered::Workflow(checker.workflow(0, w)),
-        Item::Role(r) => Lowered::Entitlements(checker.entitlements(0, r)),
+    let lowered = match parsed.items.as_slice() {
+        [Item::Workflow(w)] => Lowered::Workflow(checker.workflow(0, w)),
+        [Item::Role(r)] => Lowered::Entitlements(checker.entitlements(0, r)),
         _ => Lowered::Nothing,
     };
     let mut sites: Vec<(String, Site)> = checker.sites.into_iter().collect();
@@ -175,15 +175,14 @@ impl<'a> Checker<'a> {
             writ_stdx::never!("file {file} out of range");
             return self.workflow(file, w);
         };
-        // The clone is what the database compares with the last check's key.
-        let key = DeclKey::new(&Item::Workflow(w.clone()), text);
+        let key = DeclKey::new(w.span, text);
         let checked = memo.check(&w.name.name, key);
         let start = w.span.start;
-        self.placed(file, start, checked);
         let Lowered::Workflow(ir) = &checked.lowered else {
-            writ_stdx::never!("a workflow checked as something else");
+            writ_stdx::never!("a workflow's text alone parsed as something else");
             return self.workflow(file, w);
         };
+        self.placed(file, start, checked);
         let mut ir = ir.clone();
         for meta in ir
             .starts
@@ -210,14 +209,14 @@ impl<'a> Checker<'a> {
             writ_stdx::never!("file {file} out of range");
             return self.entitlements(file, r);
         };
-        let key = DeclKey::new(&Item::Role(r.clone()), text);
+        let key = DeclKey::new(r.span, text);
         let checked = memo.check(&r.name.name, key);
         let start = r.span.start;
-        self.placed(file, start, checked);
         let Lowered::Entitlements(entitlements) = &checked.lowered else {
-            writ_stdx::never!("a role checked as something else");
+            writ_stdx::never!("a role's text alone parsed as something else");
             return self.entitlements(file, r);
         };
+        self.placed(file, start, checked);
         let mut entitlements = entitlements.clone();
         for e in &mut entitlements {
             self.placed_meta(file, start, &mut e.meta);
