@@ -16,10 +16,21 @@ use crate::symbols::at;
 impl<'a> Checker<'a> {
     pub(super) fn workflows(&mut self) -> Vec<WorkflowIr> {
         let decls = self.symbols.workflows.clone();
-        decls.iter().map(|d| self.workflow(d.file, d.decl)).collect()
+        let mut out = Vec::with_capacity(decls.len());
+        for d in &decls {
+            out.push(match self.memo {
+                Some(memo) => self.placed_workflow(memo, d.file, d.decl),
+                None => self.workflow(d.file, d.decl),
+            });
+        }
+        out
     }
 
-    fn workflow(&mut self, file: usize, w: &'a writ_grammar::ast::WorkflowDecl) -> WorkflowIr {
+    pub(super) fn workflow(
+        &mut self,
+        file: usize,
+        w: &'a writ_grammar::ast::WorkflowDecl,
+    ) -> WorkflowIr {
         let name = &w.name.name;
         let mut out = WorkflowIr {
             name: name.clone(),
