@@ -200,7 +200,12 @@ impl Judge<'_> {
     }
 
     /// The run's start as `chain` asks for it at `now` (no tool, no arguments: `empty`).
-    fn start_call<'c>(&'c self, chain: &'c [Json], empty: &'c Map<String, Json>, now: Timestamp) -> RunCall<'c> {
+    fn start_call<'c>(
+        &'c self,
+        chain: &'c [Json],
+        empty: &'c Map<String, Json>,
+        now: Timestamp,
+    ) -> RunCall<'c> {
         RunCall {
             run: self.run,
             chain,
