@@ -144,30 +144,8 @@ impl Policy {
         };
 
         // Step 3: denies (true or unknown).
-        let mut denied: Vec<(&Deny, Tri)> = Vec::new();
-        for d in dispatch.denies() {
-            let Some(deny) = self.denies.get(d as usize) else {
-                // `Policy::from_ir` checked every index; a rule that is not there denies.
-                writ_stdx::never!("deny rule {d} out of range");
-                return self.deny(Vec::new(), vec![MISSING_RULE.to_owned()]);
-            };
-            let result = eval_opt(deny.condition.as_ref(), &scope);
-            let applies = result != Tri::False;
-            t.record(|| TraceStep::Deny {
-                rule: RuleRef::new(&deny.rule.meta),
-                result,
-                applies,
-                facts: facts(deny.condition.as_ref(), &scope),
-            });
-            if applies {
-                denied.push((deny, result));
-            }
-        }
-        if !denied.is_empty() {
-            return self.deny(
-                denied.iter().map(|(d, _)| d.rule.id.clone()).collect(),
-                denied.iter().map(|(d, r)| deny_reason(d, *r)).collect(),
-            );
+        if let Some(denied) = self.denied(dispatch.denies(), &self.denies, &scope, t, Step::Deny) {
+            return denied;
         }
 
         // Step 4: allows (true).
@@ -525,29 +503,11 @@ impl Policy {
         };
 
         // Step 2: deny starts (true or unknown).
-        let mut denied: Vec<(&Deny, Tri)> = Vec::new();
-        for &d in &wf.deny_starts {
-            let Some(deny) = self.deny_starts.get(d as usize) else {
-                writ_stdx::never!("deny start rule {d} out of range");
-                return self.deny(Vec::new(), vec![MISSING_RULE.to_owned()]);
-            };
-            let result = eval_opt(deny.condition.as_ref(), &scope);
-            let applies = result != Tri::False;
-            t.record(|| TraceStep::DenyStart {
-                rule: RuleRef::new(&deny.rule.meta),
-                result,
-                applies,
-                facts: facts(deny.condition.as_ref(), &scope),
-            });
-            if applies {
-                denied.push((deny, result));
-            }
-        }
-        if !denied.is_empty() {
-            return self.deny(
-                denied.iter().map(|(d, _)| d.rule.id.clone()).collect(),
-                denied.iter().map(|(d, r)| deny_reason(d, *r)).collect(),
-            );
+        let deny_starts = wf.deny_starts.iter().copied();
+        if let Some(denied) =
+            self.denied(deny_starts, &self.deny_starts, &scope, t, Step::DenyStart)
+        {
+            return denied;
         }
 
         // Step 3: a start rule whose roles the initiator holds and whose condition is true.
@@ -882,6 +842,45 @@ impl Policy {
 
     // -----------------------------------------------------------------------------------------
 
+    /// Step 3 of a call, step 2 of a start: the rules `ids` of `table` whose condition is true
+    /// or unknown deny, all of them named; `None` when none applies. Each is traced as `step`.
+    fn denied<T: Tracer>(
+        &self,
+        ids: impl IntoIterator<Item = u32>,
+        table: &[Deny],
+        scope: &Scope<'_>,
+        t: &mut T,
+        step: Step,
+    ) -> Option<Decision> {
+        let mut denied: Vec<(&Deny, Tri)> = Vec::new();
+        for d in ids {
+            let Some(deny) = table.get(d as usize) else {
+                // `Policy::from_ir` checked every index; a rule that is not there denies.
+                writ_stdx::never!("deny rule {d} out of range");
+                return Some(self.deny(Vec::new(), vec![MISSING_RULE.to_owned()]));
+            };
+            let result = eval_opt(deny.condition.as_ref(), scope);
+            let applies = result != Tri::False;
+            t.record(|| {
+                let rule = RuleRef::new(&deny.rule.meta);
+                let facts = facts(deny.condition.as_ref(), scope);
+                match step {
+                    Step::Deny => TraceStep::Deny { rule, result, applies, facts },
+                    Step::DenyStart => TraceStep::DenyStart { rule, result, applies, facts },
+                }
+            });
+            if applies {
+                denied.push((deny, result));
+            }
+        }
+        (!denied.is_empty()).then(|| {
+            self.deny(
+                denied.iter().map(|(d, _)| d.rule.id.clone()).collect(),
+                denied.iter().map(|(d, r)| deny_reason(d, *r)).collect(),
+            )
+        })
+    }
+
     fn deny(&self, rules: Vec<Arc<str>>, reasons: Vec<String>) -> Decision {
         Decision {
             decision: Outcome::Deny,
@@ -958,6 +957,15 @@ impl Policy {
 }
 
 /// For traces: what the conditions on the run's facts in `cond` found.
+/// Which deny rules [`Policy::denied`] tries, for the trace.
+#[derive(Clone, Copy)]
+enum Step {
+    /// A call's `deny` rules.
+    Deny,
+    /// A start's `deny start` rules.
+    DenyStart,
+}
+
 fn facts(cond: Option<&CCond>, scope: &Scope<'_>) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(cond) = cond {
