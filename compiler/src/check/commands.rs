@@ -56,14 +56,8 @@ impl<'a> Checker<'a> {
         if v.ty == Ty::Command {
             return Some(v.operand);
         }
-        let text = self.snippet(sc.file, e.span).to_string();
         self.report(
-            Diagnostic::new(
-                Code::TypeMismatch,
-                at(sc.file, e.span),
-                format!("`{op}` needs a command, but `{text}` is {}", v.ty),
-            )
-            .label(format!("{}", v.ty))
+            self.needs(sc.file, e.span, op, "a command", &v.ty)
             .related(
                 at(sc.file, op_span),
                 format!("`{op}` reads the simple commands of a command line"),

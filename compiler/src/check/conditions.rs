@@ -49,13 +49,7 @@ impl<'a> Checker<'a> {
                 let v = self.value(value, sc)?;
                 if !v.ty.is_string() {
                     self.report(
-                        Diagnostic::new(
-                            Code::TypeMismatch,
-                            at(sc.file, value.span),
-                            format!("`matches` needs a string, but `{}` is {}", self.snippet(sc.file, value.span), v.ty),
-                        )
-                        .label(format!("{}", v.ty))
-                        .help(if v.ty == Ty::StringList {
+                        self.needs(sc.file, value.span, "matches", "a string", &v.ty).help(if v.ty == Ty::StringList {
                             "to match the elements of a list, write `any LIST matches \"glob\"` or `all LIST matches \"glob\"`".to_string()
                         } else if v.ty == Ty::Command {
                             command_help(pattern.value.split_whitespace())
@@ -75,16 +69,13 @@ impl<'a> Checker<'a> {
                         Quantifier::All => "all",
                     };
                     self.report(
-                        Diagnostic::new(
-                            Code::TypeMismatch,
-                            at(sc.file, list.span),
-                            format!(
-                                "`{q} ... matches` needs a list of strings, but `{}` is {}",
-                                self.snippet(sc.file, list.span),
-                                l.ty
-                            ),
+                        self.needs(
+                            sc.file,
+                            list.span,
+                            &format!("{q} ... matches"),
+                            "a list of strings",
+                            &l.ty,
                         )
-                        .label(format!("{}", l.ty))
                         .help("for a single string write `VALUE matches \"glob\"`"),
                     );
                     return None;
@@ -153,23 +144,13 @@ impl<'a> Checker<'a> {
         let mut ok = true;
         if l.ty != Ty::StringList {
             ok = false;
-            self.report(
-                Diagnostic::new(
-                    Code::TypeMismatch,
-                    at(sc.file, list.span),
-                    format!(
-                        "`{op}` needs a list of strings, but `{}` is {}",
-                        self.snippet(sc.file, list.span),
-                        l.ty
-                    ),
-                )
-                .label(format!("{}", l.ty))
-                .help(if op == "in" {
+            self.report(self.needs(sc.file, list.span, op, "a list of strings", &l.ty).help(
+                if op == "in" {
                     "write a list such as `[\"a\", \"b\"]`"
                 } else {
                     "`LIST contains VALUE` takes the list first"
-                }),
-            );
+                },
+            ));
         }
         if v.ty == Ty::Command {
             self.report(

@@ -224,6 +224,25 @@ impl<'a> Checker<'a> {
         self.input.texts.get(file).and_then(|t| t.get(span.range())).unwrap_or("")
     }
 
+    /// The type error most operators report, in one shape: "`OP` needs NEEDED, but `TEXT` is
+    /// FOUND", at `span` of `file`, labelled with the type found. Callers add the help (and a
+    /// related location) that fits their operator.
+    pub(crate) fn needs(
+        &self,
+        file: usize,
+        span: Span,
+        op: &str,
+        needed: &str,
+        found: &Ty,
+    ) -> Diagnostic {
+        Diagnostic::new(
+            crate::diagnostic::Code::TypeMismatch,
+            crate::symbols::at(file, span),
+            format!("`{op}` needs {needed}, but `{}` is {found}", self.snippet(file, span)),
+        )
+        .label(found.to_string())
+    }
+
     /// The policy's declarations.
     pub(crate) fn symbols(&self) -> &Symbols<'a> {
         &self.symbols

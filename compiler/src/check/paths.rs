@@ -4,7 +4,6 @@ use writ_evaluator::ir::Cond;
 use writ_grammar::ast::{Expr, Span, StrLit};
 
 use super::{Checker, Scope};
-use crate::diagnostic::{Code, Diagnostic};
 use crate::symbols::at;
 use crate::types::Ty;
 
@@ -21,12 +20,7 @@ impl<'a> Checker<'a> {
         if v.ty != Ty::Path {
             let text = self.snippet(sc.file, path.span).to_string();
             self.report(
-                Diagnostic::new(
-                    Code::TypeMismatch,
-                    at(sc.file, path.span),
-                    format!("`under` needs a path, but `{text}` is {}", v.ty),
-                )
-                .label(format!("{}", v.ty))
+                self.needs(sc.file, path.span, "under", "a path", &v.ty)
                 .related(at(sc.file, op_span), "`under` compares resolved paths")
                 .help(if v.ty.is_string() {
                     format!(
