@@ -7,9 +7,8 @@
 //!
 //! Two layouts of the same policy: one 5,000-line file, and a workspace folder of 25 files of
 //! 200 lines. An edit re-parses only the declaration it is in (the file's other declarations
-//! are taken from its previous parse: `writ_grammar::parse_reusing`), then the whole-program
-//! check runs again, taking each workflow and role from its own query (`check_decl`, which
-//! runs again only for the edited declaration). "parse of the edited file alone" is a parse
+//! are taken from its previous parse: `writ_grammar::parse_reusing`), then checking is
+//! whole-program, since the namespace is shared. "parse of the edited file alone" is a parse
 //! from scratch, for comparison (linear: ~890k instructions per 20-line unit at any size).
 //!
 //! Measured on the 2-core shared machine (200 samples; 20 before; median / p99 of didChange →
@@ -24,8 +23,6 @@
 //! What remains (perf over the bench): the whole-program check (33% of samples), the parse
 //! (27%, with the first full parses), the exact lints' inputs cloned from the lowered policy
 //! for salsa to compare (19%), and dropping the previous revision's values (15%).
-//! Checking each workflow and role in a query of its own did not measurably change the
-//! numbers (lsp/README.md): the whole-program steps around the checks are the cost.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

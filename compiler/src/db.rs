@@ -6,7 +6,7 @@
 use writ_evaluator::ir::{PolicyIr, RuleMeta, RuleSetIr, WorkflowIr};
 use writ_grammar::ast;
 
-use crate::check::{DeclChecked, DeclIndex, DeclKey, Input, Memo, check, check_with};
+use crate::check::{Input, check};
 use crate::diagnostic::{Code, Diagnostic, Location, SourceText};
 use crate::test_blocks::TestCase;
 
@@ -103,18 +103,14 @@ pub fn policy_hash(db: &dyn salsa::Database, policy: PolicyInput) -> String {
 /// Resolves, type-checks, lints and lowers the whole policy.
 #[salsa::tracked(returns(ref))]
 pub fn compile(db: &dyn salsa::Database, policy: PolicyInput) -> Compilation {
-    let queries = Queries { db, policy };
-    compile_with(db, policy, Some(&queries), |ir| exact_findings(db, ir))
+    compile_with(db, policy, |ir| exact_findings(db, ir))
 }
 
-/// [`compile`], with each workflow and role's entitlements checked through `memo` (`None`:
-/// by the whole-program check itself) and the exact lints' findings on the lowered policy
-/// from `exact` (tests pass `None` and `verify::lint::findings`, the whole-program check and
-/// search, to check [`check_decl`] and [`exact_findings`] against).
+/// [`compile`], with the exact lints' findings on the lowered policy from `exact` (tests pass
+/// `verify::lint::findings`, the whole-program search, to check [`exact_findings`] against).
 fn compile_with(
     db: &dyn salsa::Database,
     policy: PolicyInput,
-    memo: Option<&dyn Memo>,
     exact: impl FnOnce(&PolicyIr) -> crate::verify::lint::Findings,
 ) -> Compilation {
     let files = policy.files(db);
@@ -130,11 +126,7 @@ fn compile_with(
             diagnostics.push(syntax_diagnostic(file, e));
         }
     }
-    let hash = policy_hash(db, policy).clone();
-    let mut checked = match memo {
-        Some(memo) => check_with(&input, hash, memo),
-        None => check(&input, hash),
-    };
+    let mut checked = check(&input, policy_hash(db, policy).clone());
     diagnostics.append(&mut checked.diagnostics);
     // The check lowers a policy only when it found no error; then come the exact lints.
     if let Some(ir) = &checked.policy {
@@ -148,50 +140,6 @@ fn compile_with(
         policy: if has_errors { None } else { checked.policy },
         tests: checked.tests,
         assertions: if has_errors { Vec::new() } else { checked.assertions },
-    }
-}
-
-/// Every declaration's signature, positions left out (`check::DeclIndex`): equal after an
-/// edit that changes no declared name or signature (inside a rule, or one that only moves
-/// text), so that the checks that read it ([`check_decl`]) are not run again.
-#[salsa::tracked(returns(ref))]
-pub fn decl_index(db: &dyn salsa::Database, policy: PolicyInput) -> DeclIndex {
-    let files = policy.files(db);
-    let asts: Vec<&ast::SourceFile> = files.iter().map(|f| parse(db, *f)).collect();
-    let texts: Vec<&str> = files.iter().map(|f| f.text(db).as_str()).collect();
-    DeclIndex::new(&asts, &texts)
-}
-
-/// One workflow, or one role's entitlements, to check on its own ([`check_decl`]): the
-/// declaration moved to start at 0, identified by its name.
-#[salsa::tracked]
-struct DeclUnit<'db> {
-    policy: PolicyInput,
-    #[returns(ref)]
-    name: String,
-    #[tracked]
-    #[returns(ref)]
-    key: DeclKey,
-}
-
-/// A workflow, or a role's entitlements, checked on its own against the index of signatures
-/// (`check::check_decl`); positions relative to the declaration, put in place by [`compile`].
-/// Runs again only when the declaration's own text or the index changes: an edit inside one
-/// rule checks that rule's declaration again, and nothing else.
-#[salsa::tracked(returns(ref))]
-fn check_decl<'db>(db: &'db dyn salsa::Database, unit: DeclUnit<'db>) -> DeclChecked {
-    crate::check::check_decl(decl_index(db, *unit.policy(db)), unit.key(db))
-}
-
-/// The declaration checks of one policy, as the whole-program check asks for them.
-struct Queries<'db> {
-    db: &'db dyn salsa::Database,
-    policy: PolicyInput,
-}
-
-impl Memo for Queries<'_> {
-    fn check(&self, name: &str, key: DeclKey) -> &DeclChecked {
-        check_decl(self.db, DeclUnit::new(self.db, self.policy, name.to_string(), key))
     }
 }
 
@@ -474,9 +422,8 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
-        /// After any sequence of edits, the database (which reuses what it can, and checks each
-        /// workflow and role on its own) compiles a policy exactly as a fresh whole-program
-        /// check does.
+        /// After any sequence of edits, the database (which reuses what it can) compiles a policy
+        /// exactly as a fresh compiler does.
         #[test]
         fn edits_compile_like_a_fresh_compiler(
             edits in proptest::collection::vec(
@@ -504,8 +451,11 @@ mod tests {
                 let end = (end..=text.len()).find(|&e| text.is_char_boundary(e)).unwrap_or(start);
                 text.replace_range(start..end, insert);
                 [flow, roles][which].set_text(&mut db).to(text.clone());
-                let fresh = reference(&[("flow.writ", &texts[0]), ("roles.writ", &texts[1])]);
-                proptest::prop_assert_eq!(compile(&db, policy), &fresh);
+                let fresh = Compiler::new(vec![
+                    ("flow.writ".into(), texts[0].clone()),
+                    ("roles.writ".into(), texts[1].clone()),
+                ]);
+                proptest::prop_assert_eq!(compile(&db, policy), fresh.compilation());
             }
         }
     }
@@ -569,7 +519,7 @@ mod tests {
     fn reference(files: &[(&str, &str)]) -> Compilation {
         let fresh =
             Compiler::new(files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect());
-        compile_with(&fresh.db, fresh.policy, None, crate::verify::lint::findings)
+        compile_with(&fresh.db, fresh.policy, crate::verify::lint::findings)
     }
 
     #[test]
@@ -589,12 +539,11 @@ mod tests {
             let mut log = log.lock().unwrap();
             let w = log.iter().filter(|e| e.starts_with("workflow_lint(")).count();
             let r = log.iter().filter(|e| e.starts_with("role_lint(")).count();
-            let c = log.iter().filter(|e| e.starts_with("check_decl(")).count();
             log.clear();
-            (w, r, c)
+            (w, r)
         };
-        // Four workflows; five roles (`base` too): nine declarations checked on their own.
-        assert_eq!(relint(&log), (4, 5, 9));
+        // Four workflows; five roles (`base` too).
+        assert_eq!(relint(&log), (4, 5));
         let check = |db: &Database, a: &str, b: &str| {
             assert_eq!(compile(db, policy), &reference(&[("a.writ", a), ("b.writ", b)]));
         };
@@ -604,47 +553,26 @@ mod tests {
         let a2 = a.replacen("feature/*", "feature/x*", 1);
         fa.set_text(&mut db).to(a2.clone());
         check(&db, &a2, &b);
-        assert_eq!(relint(&log), (1, 1, 1));
+        assert_eq!(relint(&log), (1, 1));
 
         // A new line in flow_0 moves every rule after it a line down, and changes nothing a
-        // search reads: no search runs, and only flow_0 (whose text changed) is checked again.
+        // search reads: no search runs.
         let a3 = a2.replacen("  max_depth 2\n", "\n  max_depth 2\n", 1);
         fa.set_text(&mut db).to(a3.clone());
         check(&db, &a3, &b);
-        assert_eq!(relint(&log), (0, 0, 1));
+        assert_eq!(relint(&log), (0, 0));
 
-        // Renaming a tool every search reads (its name is in the shared context, and in the
-        // index of signatures every check reads): everything.
+        // Renaming a tool every search reads (its name is in the shared context): everything.
         let b2 = b.replace("ship", "launch");
         fb.set_text(&mut db).to(b2.clone());
         check(&db, &a3, &b2);
-        assert_eq!(relint(&log), (4, 5, 9));
+        assert_eq!(relint(&log), (4, 5));
 
-        // An edit outside every rule that changes nothing lowered (a comment above every
-        // declaration, which moves them all): no search, no check of a declaration.
+        // An edit outside every rule that changes nothing lowered (a comment): no search.
         let b3 = format!("// nothing\n{b2}");
         fb.set_text(&mut db).to(b3.clone());
         check(&db, &a3, &b3);
-        assert_eq!(relint(&log), (0, 0, 0));
-
-        // A whitespace-only edit inside flow_1's body checks flow_1 again, nothing else.
-        let a4 = a3.replacen("  start by role_1\n", "  start  by role_1\n", 1);
-        fa.set_text(&mut db).to(a4.clone());
-        check(&db, &a4, &b3);
-        assert_eq!(relint(&log).2, 1);
-
-        // A new documentation line above a tool moves everything below and changes no
-        // signature: no declaration is checked again.
-        let a5 = a4.replacen("tool svc_1.read", "/// Reads.\ntool svc_1.read", 1);
-        fa.set_text(&mut db).to(a5.clone());
-        check(&db, &a5, &b3);
-        assert_eq!(relint(&log).2, 0);
-
-        // A tool's signature changes (an argument's type): every check reads the index again.
-        let a6 = a5.replacen("branch: string, files", "branch: int, files", 1);
-        fa.set_text(&mut db).to(a6.clone());
-        check(&db, &a6, &b3);
-        assert_eq!(relint(&log).2, 9);
+        assert_eq!(relint(&log), (0, 0));
     }
 
     /// The edits of the property test below: most keep the policy free of errors, so that
@@ -669,20 +597,6 @@ mod tests {
         Depth(usize),
         /// A deny that shadows an allow (or back).
         Shadow,
-        /// Inside a rule, outside its condition: a `because` text.
-        Because(usize),
-        /// A signature: an argument's type (rules comparing it become type errors), or back.
-        Signature(usize),
-        /// Whitespace only: spaces at the start of a line.
-        Indent(usize, f64),
-        /// A documentation line at the start of a line.
-        Doc(usize, f64),
-        /// An unknown attribute inside a rule's condition (or back).
-        Attribute(usize),
-        /// A new role with an entitlement at the end of a file, on one indented line.
-        Role(usize),
-        /// A new workflow with its rules on one indented line.
-        OneLine(usize),
     }
 
     fn edit() -> impl proptest::strategy::Strategy<Value = Edit> {
@@ -696,15 +610,8 @@ mod tests {
             Just(Edit::RenameRole),
             file.clone().prop_map(Edit::RenameTool),
             (file.clone(), 0.0..1.0f64).prop_map(|(f, at)| Edit::Junk(f, at)),
-            file.clone().prop_map(Edit::Depth),
+            file.prop_map(Edit::Depth),
             Just(Edit::Shadow),
-            file.clone().prop_map(Edit::Because),
-            file.clone().prop_map(Edit::Signature),
-            (file.clone(), 0.0..1.0f64).prop_map(|(f, at)| Edit::Indent(f, at)),
-            (file.clone(), 0.0..1.0f64).prop_map(|(f, at)| Edit::Doc(f, at)),
-            file.clone().prop_map(Edit::Attribute),
-            file.clone().prop_map(Edit::Role),
-            file.prop_map(Edit::OneLine),
         ]
     }
 
@@ -762,33 +669,14 @@ mod tests {
                     swap(t, "branch == \"main\"", "branch != \"main\"");
                 }
             }
-            Edit::Because(f) => swap(&mut texts[*f], "\"never main\"", "\"never main!\""),
-            Edit::Signature(f) => swap(&mut texts[*f], "branch: string, files", "branch: int, files"),
-            Edit::Indent(f, at) => {
-                let i = line_start(&texts[*f], *at);
-                texts[*f].insert_str(i, "  ");
-            }
-            Edit::Doc(f, at) => {
-                let i = line_start(&texts[*f], *at);
-                texts[*f].insert_str(i, "/// A note.\n");
-            }
-            Edit::Attribute(f) => swap(&mut texts[*f], "initiator.team", "initiator.tem"),
-            Edit::Role(f) => texts[*f].push_str(&format!(
-                "  role extra_role_{serial} extends base {{ may svc_0.* when repo == \"r\" }}\n"
-            )),
-            Edit::OneLine(f) => texts[*f].push_str(&format!(
-                "  workflow one_{serial} {{ allow svc_0.read when repo == \"r\" }}\n"
-            )),
         }
     }
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
         /// After any sequence of edits across files (inside rules, new and deleted
-        /// declarations, renames, signatures, whitespace and documentation only, syntax
-        /// errors), the database (each workflow and role checked on its own, the exact lints
-        /// searched per part) gives exactly what a fresh whole-program check gives whose exact
-        /// lints search the whole policy at once: the same
+        /// declarations, renames, syntax errors), the database gives exactly what a fresh
+        /// compiler gives whose exact lints search the whole policy at once: the same
         /// diagnostics in the same order, the same lowered policy (and hash), tests and
         /// assertions.
         #[test]

@@ -18,7 +18,6 @@
 mod assertions;
 mod commands;
 mod conditions;
-mod decl;
 mod decls;
 mod history;
 mod literals;
@@ -43,8 +42,6 @@ use crate::test_blocks::TestCase;
 use crate::types::Ty;
 use crate::verify::Assertion;
 use decls::ValueDecls;
-
-pub use decl::{DeclChecked, DeclIndex, DeclKey, Memo, check_decl};
 
 /// The files of one policy, in source order.
 pub struct Input<'a> {
@@ -71,28 +68,14 @@ pub struct Checked {
 
 /// Resolves, type-checks, lints (all but `lints::exact`) and lowers a policy.
 pub fn check(input: &Input<'_>, hash: String) -> Checked {
-    Checker::new(input).finish(hash)
-}
-
-/// [`check`], with each workflow and each role's entitlements checked on its own through
-/// `memo` (see `decl.rs`): the same result, kept per declaration by the database.
-pub fn check_with(input: &Input<'_>, hash: String, memo: &dyn Memo) -> Checked {
     let mut checker = Checker::new(input);
-    checker.index_positions = decl::positions(&input.asts);
-    checker.memo = Some(memo);
-    checker.finish(hash)
-}
-
-impl Checker<'_> {
-    fn finish(mut self, hash: String) -> Checked {
-        let policy = self.run(hash);
-        Checked {
-            policy,
-            diagnostics: self.diagnostics,
-            tests: self.tests,
-            assertions: self.assertions,
-            sites: self.sites,
-        }
+    let policy = checker.run(hash);
+    Checked {
+        policy,
+        diagnostics: checker.diagnostics,
+        tests: checker.tests,
+        assertions: checker.assertions,
+        sites: checker.sites,
     }
 }
 
@@ -125,7 +108,7 @@ impl Scope<'_> {
 }
 
 /// Which declarations something refers to, for the unused-declaration lint.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Default)]
 pub(crate) struct Usage {
     pub roles: HashSet<usize>,
     pub allowed_tools: HashSet<usize>,
@@ -135,7 +118,7 @@ pub(crate) struct Usage {
 }
 
 /// Where a rule or entitlement was written: the whole of it, and its `when`/`unless`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Site {
     pub rule: Location,
     pub condition: Option<Location>,
@@ -160,10 +143,6 @@ pub(crate) struct Checker<'a> {
     tools_by_name: Vec<(&'a str, usize)>,
     /// Where each lowered rule and entitlement was written, by rule id (for lints).
     sites: HashMap<String, Site>,
-    /// Where each workflow and role's entitlements are checked when not here (`check_with`).
-    memo: Option<&'a dyn Memo>,
-    /// Where each entry of the declaration index starts (`decl::positions`), with `memo`.
-    index_positions: Vec<(usize, u32)>,
 }
 
 impl<'a> Checker<'a> {
@@ -185,8 +164,6 @@ impl<'a> Checker<'a> {
             tests: Vec::new(),
             assertions: Vec::new(),
             sites: HashMap::new(),
-            memo: None,
-            index_positions: Vec::new(),
         }
     }
 

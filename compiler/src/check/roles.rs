@@ -136,56 +136,47 @@ impl<'a> Checker<'a> {
 
     pub(super) fn roles(&mut self) -> Vec<RoleIr> {
         let decls = self.symbols.roles.clone();
-        let mut out = Vec::with_capacity(decls.len());
-        for (r, d) in decls.iter().enumerate() {
-            let entitlements = match self.memo {
-                Some(memo) => self.placed_entitlements(memo, d.file, d.decl),
-                None => self.entitlements(d.file, d.decl),
-            };
-            out.push(RoleIr {
-                name: d.decl.name.name.clone(),
-                extends: self
-                    .parents
-                    .get(r)
-                    .map_or(Vec::new(), |ps| ps.iter().map(|p| *p as u32).collect()),
-                entitlements,
-            });
-        }
-        out
-    }
-
-    /// The entitlements of role `d` (written in `file`), checked and lowered.
-    pub(super) fn entitlements(
-        &mut self,
-        file: usize,
-        d: &'a writ_grammar::ast::RoleDecl,
-    ) -> Vec<EntitlementIr> {
-        let mut entitlements = Vec::new();
-        for (n, e) in d.body.iter().flatten().enumerate() {
-            let Some(target) = self.target(file, &e.target) else {
-                continue;
-            };
-            let tools: Vec<usize> = target.tools.iter().map(|t| *t as usize).collect();
-            let scope = Scope {
-                in_may: true,
-                tools: Some(&tools),
-                target_text: &target.text,
-                ..Scope::untargeted(file)
-            };
-            let Some(condition) = self.conditions(e.when.as_ref(), e.unless.as_ref(), scope) else {
-                continue;
-            };
-            entitlements.push(EntitlementIr {
-                meta: self.meta(
-                    format!("{}/may/{}", d.name.name, n + 1),
-                    file,
-                    e.span,
-                    condition_span(e.when.as_ref(), e.unless.as_ref()),
-                ),
-                target,
-                condition,
-            });
-        }
-        entitlements
+        decls
+            .iter()
+            .enumerate()
+            .map(|(r, d)| {
+                let mut entitlements = Vec::new();
+                for (n, e) in d.decl.body.iter().flatten().enumerate() {
+                    let Some(target) = self.target(d.file, &e.target) else {
+                        continue;
+                    };
+                    let tools: Vec<usize> = target.tools.iter().map(|t| *t as usize).collect();
+                    let scope = Scope {
+                        in_may: true,
+                        tools: Some(&tools),
+                        target_text: &target.text,
+                        ..Scope::untargeted(d.file)
+                    };
+                    let Some(condition) =
+                        self.conditions(e.when.as_ref(), e.unless.as_ref(), scope)
+                    else {
+                        continue;
+                    };
+                    entitlements.push(EntitlementIr {
+                        meta: self.meta(
+                            format!("{}/may/{}", d.decl.name.name, n + 1),
+                            d.file,
+                            e.span,
+                            condition_span(e.when.as_ref(), e.unless.as_ref()),
+                        ),
+                        target,
+                        condition,
+                    });
+                }
+                RoleIr {
+                    name: d.decl.name.name.clone(),
+                    extends: self
+                        .parents
+                        .get(r)
+                        .map_or(Vec::new(), |ps| ps.iter().map(|p| *p as u32).collect()),
+                    entitlements,
+                }
+            })
+            .collect()
     }
 }

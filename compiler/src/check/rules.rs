@@ -16,21 +16,10 @@ use crate::symbols::at;
 impl<'a> Checker<'a> {
     pub(super) fn workflows(&mut self) -> Vec<WorkflowIr> {
         let decls = self.symbols.workflows.clone();
-        let mut out = Vec::with_capacity(decls.len());
-        for d in &decls {
-            out.push(match self.memo {
-                Some(memo) => self.placed_workflow(memo, d.file, d.decl),
-                None => self.workflow(d.file, d.decl),
-            });
-        }
-        out
+        decls.iter().map(|d| self.workflow(d.file, d.decl)).collect()
     }
 
-    pub(super) fn workflow(
-        &mut self,
-        file: usize,
-        w: &'a writ_grammar::ast::WorkflowDecl,
-    ) -> WorkflowIr {
+    fn workflow(&mut self, file: usize, w: &'a writ_grammar::ast::WorkflowDecl) -> WorkflowIr {
         let name = &w.name.name;
         let mut out = WorkflowIr {
             name: name.clone(),

@@ -150,16 +150,6 @@ impl Shift for Doc {
     }
 }
 
-impl Item {
-    /// Moves every span of the declaration by `by` bytes (modulo 2^32, so moving back is
-    /// adding the complement): the same declaration as if its text started elsewhere. The
-    /// compiler checks a declaration moved to start at 0, so that the result does not depend
-    /// on where it is written.
-    pub fn move_by(&mut self, by: u32) {
-        self.shift(by);
-    }
-}
-
 impl Shift for Item {
     fn shift(&mut self, by: u32) {
         match self {
