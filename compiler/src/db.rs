@@ -3,7 +3,7 @@
 //! invariant: queries never do IO. Files are read by the caller ([`crate::load`]) and set as
 //! inputs, so the same database serves the CLI, tests and the language server.
 
-use writ_evaluator::ir::{PolicyIr, RuleMeta, RuleSetIr, WorkflowIr};
+use writ_evaluator::ir::{PolicyIr, RoleId, RuleMeta, RuleSetIr, WorkflowIr};
 use writ_grammar::ast;
 
 use crate::check::{Input, check};
@@ -259,6 +259,13 @@ struct RoleLint<'db> {
     key: RoleKey,
 }
 
+/// Who holds each role (`verify::lint::holders`), computed once per lint context and shared by
+/// every workflow's and role's search, not once per search.
+#[salsa::tracked(returns(ref))]
+fn lint_holders<'db>(db: &'db dyn salsa::Database, context: LintContext<'db>) -> Vec<Vec<RoleId>> {
+    crate::verify::lint::holders(context.ir(db))
+}
+
 /// The exact lints of one workflow's own rules (`verify::lint::workflow_findings`).
 #[salsa::tracked(returns(ref))]
 fn workflow_lint<'db>(
@@ -266,8 +273,8 @@ fn workflow_lint<'db>(
     unit: WorkflowLint<'db>,
 ) -> crate::verify::lint::Findings {
     let ir = unit.context(db).ir(db);
-    let table = crate::verify::lint::holders(ir);
-    crate::verify::lint::workflow_findings(ir, &table, unit.workflow(db))
+    let table = lint_holders(db, *unit.context(db));
+    crate::verify::lint::workflow_findings(ir, table, unit.workflow(db))
 }
 
 /// The exact lints of one role's entitlements (`verify::lint::role_findings`).
@@ -277,10 +284,10 @@ fn role_lint<'db>(
     unit: RoleLint<'db>,
 ) -> crate::verify::lint::Findings {
     let ir = unit.context(db).ir(db);
-    let table = crate::verify::lint::holders(ir);
+    let table = lint_holders(db, *unit.context(db));
     let key = unit.key(db);
     let workflows: Vec<&WorkflowIr> = key.workflows.iter().collect();
-    crate::verify::lint::role_findings(ir, &table, key.role, &workflows, key.depth, &key.first)
+    crate::verify::lint::role_findings(ir, table, key.role, &workflows, key.depth, &key.first)
 }
 
 /// Leaves out where a rule was written (no search reads it).
