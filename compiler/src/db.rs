@@ -189,7 +189,7 @@ fn exact_findings(db: &dyn salsa::Database, ir: &PolicyIr) -> crate::verify::lin
     }
     let g = &ir.guardrails;
     if !(g.denies.is_empty() && g.deny_starts.is_empty() && g.requires.is_empty()) {
-        found.append(lint::guardrail_findings(ir, &lint::holders(ir)));
+        found.append(lint::guardrail_findings(ir, lint_holders(db, context)));
     }
     let all: Vec<&WorkflowIr> = ir.workflows.iter().collect();
     let (depth, first) = lint::whole(ir, &all);
