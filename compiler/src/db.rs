@@ -214,10 +214,10 @@ fn exact_findings(db: &dyn salsa::Database, ir: &PolicyIr) -> crate::verify::lin
             .collect();
         relevant.sort_unstable();
         relevant.dedup();
-        let relevant: Vec<WorkflowIr> =
-            relevant.iter().filter_map(|i| units.get(*i)).map(|u| u.workflow(db).clone()).collect();
-        let key = RoleKey { role: r, depth, first: first.to_string(), workflows: relevant };
-        found.append(role_lint(db, RoleLint::new(db, context, key)).clone());
+        let workflows: Vec<WorkflowLint<'_>> =
+            relevant.iter().filter_map(|i| units.get(*i)).copied().collect();
+        let unit = RoleLint::new(db, context, r, depth, first.to_string(), workflows);
+        found.append(role_lint(db, unit).clone());
     }
     found
 }
@@ -240,23 +240,22 @@ struct WorkflowLint<'db> {
     workflow: WorkflowIr,
 }
 
-/// What [`role_lint`] reads besides the context.
-#[derive(Clone, Debug, PartialEq)]
-struct RoleKey {
-    role: usize,
-    /// The deepest chain of any workflow, and the first workflow's name (`lint::whole`).
-    depth: u32,
-    first: String,
-    /// The workflows with an allow on a tool the role is entitled to (positions left out).
-    workflows: Vec<WorkflowIr>,
-}
-
+/// One role's entitlements' search, for [`role_lint`]: what it reads besides the context.
 #[salsa::tracked(debug)]
 struct RoleLint<'db> {
     context: LintContext<'db>,
+    role: usize,
+    /// The deepest chain of any workflow, and the first workflow's name (`lint::whole`).
+    #[tracked]
+    depth: u32,
     #[tracked]
     #[returns(ref)]
-    key: RoleKey,
+    first: String,
+    /// The workflows with an allow on a tool the role is entitled to, shared with their own
+    /// searches (not copied: a role's search reads each one's rules through its unit).
+    #[tracked]
+    #[returns(ref)]
+    workflows: Vec<WorkflowLint<'db>>,
 }
 
 /// Who holds each role (`verify::lint::holders`), computed once per lint context and shared by
@@ -285,9 +284,9 @@ fn role_lint<'db>(
 ) -> crate::verify::lint::Findings {
     let ir = unit.context(db).ir(db);
     let table = lint_holders(db, *unit.context(db));
-    let key = unit.key(db);
-    let workflows: Vec<&WorkflowIr> = key.workflows.iter().collect();
-    crate::verify::lint::role_findings(ir, table, key.role, &workflows, key.depth, &key.first)
+    let workflows: Vec<&WorkflowIr> = unit.workflows(db).iter().map(|w| w.workflow(db)).collect();
+    let (role, depth) = (*unit.role(db), *unit.depth(db));
+    crate::verify::lint::role_findings(ir, table, role, &workflows, depth, unit.first(db))
 }
 
 /// Leaves out where a rule was written (no search reads it).

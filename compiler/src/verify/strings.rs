@@ -9,7 +9,8 @@
 //! patterns that accept in that state is the region of that string. The walk is exact; it
 //! stops (and says so) past [`MAX_STATES`] states.
 
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
+use std::collections::VecDeque;
 
 /// More product states than this: the regions are not all known.
 pub const MAX_STATES: usize = 20_000;
@@ -272,8 +273,8 @@ pub fn regions(
     };
     type State = (Vec<u128>, PathState);
     let start: State = (bits.iter().map(Bits::start).collect(), PathState::Start);
-    let mut seen: std::collections::HashSet<State> = std::collections::HashSet::new();
-    let mut found: HashMap<Vec<bool>, usize> = HashMap::new();
+    let mut seen: FxHashSet<State> = FxHashSet::default();
+    let mut found: HashMap<Vec<bool>, usize> = HashMap::default();
     let mut out = Regions::default();
     let mut queue: VecDeque<(State, String)> = VecDeque::new();
     seen.insert(start.clone());
@@ -355,8 +356,8 @@ fn regions_general(
 
     type State = (Vec<Vec<bool>>, PathState);
     let start: State = (patterns.iter().map(Pattern::start).collect(), PathState::Start);
-    let mut seen: HashMap<State, ()> = HashMap::new();
-    let mut found: HashMap<Vec<bool>, usize> = HashMap::new();
+    let mut seen: HashMap<State, ()> = HashMap::default();
+    let mut found: HashMap<Vec<bool>, usize> = HashMap::default();
     let mut out = Regions::default();
     let mut queue: VecDeque<(State, String)> = VecDeque::new();
     seen.insert(start.clone(), ());
