@@ -57,7 +57,7 @@ fn assertions(ir: &PolicyIr) -> String {
         .iter()
         .filter_map(|w| {
             let t = w.allows.first()?.target.tools.first()?;
-            Some((w.name.as_str(), ir.tools.get(*t as usize)?.name.as_str()))
+            Some((w.name.as_str(), ir.tools.get(t.index())?.name.as_str()))
         })
         .collect();
     for i in 0..20 {

@@ -197,7 +197,7 @@ fn exact_findings(db: &dyn salsa::Database, ir: &PolicyIr) -> crate::verify::lin
     let mut allowed_in: Vec<Vec<usize>> = vec![Vec::new(); ir.tools.len()];
     for (i, w) in ir.workflows.iter().enumerate() {
         for t in w.allows.iter().flat_map(|a| &a.target.tools) {
-            if let Some(list) = allowed_in.get_mut(*t as usize) {
+            if let Some(list) = allowed_in.get_mut(t.index()) {
                 list.push(i);
             }
         }
@@ -208,7 +208,7 @@ fn exact_findings(db: &dyn salsa::Database, ir: &PolicyIr) -> crate::verify::lin
             .entitlements
             .iter()
             .flat_map(|e| &e.target.tools)
-            .filter_map(|t| allowed_in.get(*t as usize))
+            .filter_map(|t| allowed_in.get(t.index()))
             .flatten()
             .copied()
             .collect();

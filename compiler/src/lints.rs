@@ -1,6 +1,7 @@
 //! Warnings: policies that compile but cannot do what they seem to say.
 
 use std::collections::BTreeSet;
+use writ_evaluator::ir::ToolId;
 
 use writ_evaluator::ir::PolicyIr;
 use writ_grammar::ast::{CommandPattern, Expr, ExprKind, PatternItem, RuleKind, WorkflowItem};
@@ -260,11 +261,11 @@ fn never_allows(c: &mut Checker<'_>, ir: &PolicyIr) {
             continue;
         }
         let named: BTreeSet<usize> =
-            wir.starts.iter().flat_map(|s| s.by.iter().map(|r| *r as usize)).collect();
+            wir.starts.iter().flat_map(|s| s.by.iter().map(|r| r.index())).collect();
         // Roles whose holders meet some `start by`: those whose closure contains a named role.
         let starters: BTreeSet<usize> =
             named.iter().filter_map(|n| holders.get(*n)).flatten().copied().collect();
-        let mut entitled: BTreeSet<u32> = BTreeSet::new();
+        let mut entitled: BTreeSet<ToolId> = BTreeSet::new();
         for r in &starters {
             for held in c.closure().get(*r).into_iter().flatten() {
                 if let Some(role) = ir.roles.get(*held) {

@@ -82,13 +82,13 @@ impl Subject {
 
     /// Every role of the policy, in declaration order.
     pub fn roles(ir: &PolicyIr) -> Vec<Subject> {
-        (0..ir.roles.len() as u32).map(|r| Subject::role(ir, r)).collect()
+        (0..ir.roles.len()).map(|r| Subject::role(ir, RoleId(r as u32))).collect()
     }
 
     /// The role named `name`.
     pub fn find_role(ir: &PolicyIr, name: &str) -> Option<Subject> {
         let index = ir.roles.iter().position(|r| r.name == name)?;
-        Some(Subject::role(ir, index as RoleId))
+        Some(Subject::role(ir, RoleId(index as u32)))
     }
 }
 
@@ -112,7 +112,7 @@ pub fn fixtures(compiler: &crate::Compiler, ir: &PolicyIr) -> Vec<Subject> {
                 .roles
                 .iter()
                 .filter_map(|r| ir.roles.iter().position(|x| x.name == r.name))
-                .map(|i| i as RoleId)
+                .map(|i| RoleId(i as u32))
                 .collect();
             let attributes = f
                 .attrs
@@ -121,7 +121,7 @@ pub fn fixtures(compiler: &crate::Compiler, ir: &PolicyIr) -> Vec<Subject> {
                     let (index, decl) =
                         ir.attributes.iter().enumerate().find(|(_, a)| a.name == fv.name.name)?;
                     let value = literal(&fv.value, &decl.ty)?;
-                    Some((index as AttributeId, value))
+                    Some((AttributeId(index as u32), value))
                 })
                 .collect();
             out.push(Subject {
@@ -338,11 +338,11 @@ fn closure(ir: &PolicyIr, roles: &[RoleId]) -> Vec<bool> {
     let mut holds = vec![false; ir.roles.len()];
     let mut stack: Vec<RoleId> = roles.to_vec();
     while let Some(r) = stack.pop() {
-        if let Some(h) = holds.get_mut(r as usize)
+        if let Some(h) = holds.get_mut(r.index())
             && !*h
         {
             *h = true;
-            if let Some(role) = ir.roles.get(r as usize) {
+            if let Some(role) = ir.roles.get(r.index()) {
                 stack.extend(role.extends.iter().copied());
             }
         }
@@ -407,7 +407,7 @@ impl<'a> Analysis<'a> {
         let attributes = subject.attributes.as_ref().map(|given| {
             let mut values = vec![None; ir.attributes.len()];
             for (id, v) in given {
-                if let Some(slot) = values.get_mut(*id as usize) {
+                if let Some(slot) = values.get_mut(id.index()) {
                     *slot = Some(v.clone());
                 }
             }
@@ -433,7 +433,7 @@ impl<'a> Analysis<'a> {
     }
 
     fn holds(&self, role: RoleId) -> bool {
-        self.known.holds.get(role as usize).copied().unwrap_or(false)
+        self.known.holds.get(role.index()).copied().unwrap_or(false)
     }
 
     fn held_names(&self) -> Vec<String> {
@@ -441,7 +441,7 @@ impl<'a> Analysis<'a> {
             .roles
             .iter()
             .enumerate()
-            .filter(|(i, _)| self.holds(*i as RoleId))
+            .filter(|(i, _)| self.holds(RoleId(*i as u32)))
             .map(|(_, r)| r.name.clone())
             .collect()
     }
@@ -460,7 +460,7 @@ impl<'a> Analysis<'a> {
                         let name = self
                             .ir
                             .attributes
-                            .get(*id as usize)
+                            .get(id.index())
                             .map_or_else(|| format!("#{id}"), |a| a.name.clone());
                         (name, value_json(v))
                     })
@@ -569,7 +569,7 @@ impl<'a> Analysis<'a> {
         ids.sort_unstable();
         ids.dedup();
         ids.into_iter()
-            .filter_map(|t| self.ir.tools.get(t as usize).map(|tool| self.tool(w, t, tool)))
+            .filter_map(|t| self.ir.tools.get(t.index()).map(|tool| self.tool(w, t, tool)))
             .collect()
     }
 
@@ -580,7 +580,7 @@ impl<'a> Analysis<'a> {
             .roles
             .iter()
             .enumerate()
-            .filter(|(i, _)| self.holds(*i as RoleId))
+            .filter(|(i, _)| self.holds(RoleId(*i as u32)))
             .flat_map(|(_, r)| &r.entitlements)
             .filter(|e| e.target.tools.contains(&t))
             .collect();
@@ -730,7 +730,7 @@ impl<'a> Analysis<'a> {
             evidence: self
                 .ir
                 .evidence
-                .get(r.evidence as usize)
+                .get(r.evidence.index())
                 .map_or_else(|| format!("#{}", r.evidence), |e| e.name.clone()),
             count: r.count,
             by: r.by.map(|b| print::role(self.ir, b)),
@@ -972,7 +972,7 @@ pub fn visible_tools(
             continue;
         };
         let others_entitled = chain.iter().zip(&known).skip(1).all(|(p, k)| {
-            p.kind == PrincipalKind::Agent || analysis.entitled(w, tool, t as ToolId, k)
+            p.kind == PrincipalKind::Agent || analysis.entitled(w, tool, ToolId(t as u32), k)
         });
         if others_entitled {
             visible.push(reach);
@@ -1010,7 +1010,7 @@ fn chain_knowledge(ir: &PolicyIr, p: &writ_evaluator::Principal<'_>) -> Option<K
         .roles
         .iter()
         .filter_map(|name| ir.roles.iter().position(|r| &r.name == name))
-        .map(|i| i as RoleId)
+        .map(|i| RoleId(i as u32))
         .collect();
     let mut attributes = vec![None; ir.attributes.len()];
     for (name, value) in &p.attrs {

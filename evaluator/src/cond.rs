@@ -668,7 +668,8 @@ mod tests {
 
     fn eval(c: &CCond) -> Tri {
         let f = fixture();
-        let holds = |p: &Principal<'_>, r: RoleId| r == 0 && p.roles.iter().any(|x| x == "admin");
+        let holds =
+            |p: &Principal<'_>, r: RoleId| r == RoleId(0) && p.roles.iter().any(|x| x == "admin");
         let scope = Scope {
             args: &f.args,
             context: &f.context,
@@ -850,10 +851,10 @@ mod tests {
 
     #[test]
     fn has_role_is_always_known() {
-        assert_eq!(eval(&CCond::HasRole(Who::Initiator, 0)), T);
-        assert_eq!(eval(&CCond::HasRole(Who::Caller, 0)), F);
-        assert_eq!(eval(&CCond::HasRole(Who::Initiator, 1)), F);
-        assert_eq!(eval(&CCond::Not(Box::new(CCond::HasRole(Who::Caller, 0)))), T);
+        assert_eq!(eval(&CCond::HasRole(Who::Initiator, RoleId(0))), T);
+        assert_eq!(eval(&CCond::HasRole(Who::Caller, RoleId(0))), F);
+        assert_eq!(eval(&CCond::HasRole(Who::Initiator, RoleId(1))), F);
+        assert_eq!(eval(&CCond::Not(Box::new(CCond::HasRole(Who::Caller, RoleId(0))))), T);
     }
 
     #[test]

@@ -19,7 +19,7 @@ const MISSING_RULE: &str = "internal error: a deny rule of the policy is missing
 use crate::cond::{CCond, RunFacts, Scope, Tri, eval_opt, lookup};
 use crate::decision::{Decision, Missing, Outcome};
 use crate::history::HistoryHorizon;
-use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value, ValueType};
+use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value, ValueType, WorkflowId};
 use crate::policy::{Deny, Policy, RequireFor, Requirement, Rule, Workflow};
 use crate::render;
 use crate::request::{
@@ -245,8 +245,8 @@ impl Policy {
 
     /// The declared type of argument `name` of `tool`.
     fn param_type(&self, tool: ToolId, name: &str) -> Option<&ValueType> {
-        let decl = self.ir.tools.get(tool as usize)?;
-        let index = *self.params_by_name.get(tool as usize)?.get(name)?;
+        let decl = self.ir.tools.get(tool.index())?;
+        let index = *self.params_by_name.get(tool.index())?.get(name)?;
         decl.params.get(index as usize).map(|p| &p.ty)
     }
 
@@ -260,7 +260,7 @@ impl Policy {
         args: &'a [(Str<'a>, RequestValue<'a>)],
         cwd: Option<&str>,
     ) -> Cow<'a, [(Str<'a>, RequestValue<'a>)]> {
-        let Some(decl) = self.ir.tools.get(tool as usize) else {
+        let Some(decl) = self.ir.tools.get(tool.index()) else {
             return Cow::Borrowed(args);
         };
         if !decl.params.iter().any(|p| p.ty == ValueType::Path) {
@@ -306,7 +306,7 @@ impl Policy {
         };
         let mut commands = Vec::new();
         if let Some((decl, args)) =
-            call.and_then(|(t, args)| Some((self.ir.tools.get(t as usize)?, args)))
+            call.and_then(|(t, args)| Some((self.ir.tools.get(t.index())?, args)))
         {
             for param in decl.params.iter().filter(|p| p.ty == ValueType::Command) {
                 for (name, value) in args {
@@ -330,7 +330,7 @@ impl Policy {
         problems: &mut Vec<String>,
     ) {
         let (Some(decl), Some(params)) =
-            (self.ir.tools.get(tool as usize), self.params_by_name.get(tool as usize))
+            (self.ir.tools.get(tool.index()), self.params_by_name.get(tool.index()))
         else {
             return;
         };
@@ -358,7 +358,7 @@ impl Policy {
                 if let Some(decl) = self
                     .attributes_by_name
                     .get(&**name)
-                    .and_then(|&a| self.ir.attributes.get(a as usize))
+                    .and_then(|&a| self.ir.attributes.get(a.index()))
                     && !render::fits(&decl.ty, value)
                 {
                     problems.push(format!(
@@ -372,7 +372,7 @@ impl Policy {
         }
         for (name, value) in &req.context {
             if let Some(decl) =
-                self.contexts_by_name.get(&**name).and_then(|&c| self.ir.contexts.get(c as usize))
+                self.contexts_by_name.get(&**name).and_then(|&c| self.ir.contexts.get(c.index()))
                 && !render::fits(&decl.ty, value)
             {
                 problems.push(format!(
@@ -395,11 +395,11 @@ impl Policy {
         }
     }
 
-    fn workflow(&self, name: &str, problems: &mut Vec<String>) -> Option<(u32, &Workflow)> {
+    fn workflow(&self, name: &str, problems: &mut Vec<String>) -> Option<(WorkflowId, &Workflow)> {
         let found = self
             .workflows_by_name
             .get(name)
-            .and_then(|&w| Some((w, self.workflows.get(w as usize)?)));
+            .and_then(|&w| Some((w, self.workflows.get(w.index())?)));
         if found.is_none() {
             problems.push(format!("unknown workflow `{name}`"));
         }
@@ -432,7 +432,7 @@ impl Policy {
         let mut tried = Vec::new();
         let mut entitled = false;
         let mut undecided = None;
-        let candidates = self.mays_by_tool.get(tool as usize).map_or(&[][..], |l| &l[..]);
+        let candidates = self.mays_by_tool.get(tool.index()).map_or(&[][..], |l| &l[..]);
         for &(role, m) in candidates {
             if !roles.contains(role) {
                 continue;
@@ -446,7 +446,7 @@ impl Policy {
                     rule: RuleRef::new(&may.rule.meta),
                     role: self
                         .role_names
-                        .get(role as usize)
+                        .get(role.index())
                         .map_or_else(String::new, |r| r.to_string()),
                     result,
                 });
@@ -677,10 +677,10 @@ impl Policy {
             missing.push(Missing {
                 evidence: self
                     .evidence_names
-                    .get(m.req.evidence as usize)
+                    .get(m.req.evidence.index())
                     .cloned()
                     .unwrap_or_else(|| Arc::from("?")),
-                by: m.req.by.and_then(|r| self.role_names.get(r as usize).cloned()),
+                by: m.req.by.and_then(|r| self.role_names.get(r.index()).cloned()),
                 fields: m.req.fields.to_vec(),
                 need: m.count,
                 have: m.have,
@@ -745,7 +745,7 @@ impl Policy {
         stop_at: Option<u32>,
         mut log: Option<&mut ItemLog>,
     ) -> u32 {
-        let Some(kind) = self.ir.evidence.get(r.evidence as usize) else {
+        let Some(kind) = self.ir.evidence.get(r.evidence.index()) else {
             return 0;
         };
         let mut have: u32 = 0;
@@ -831,10 +831,7 @@ impl Policy {
             Reject::NotHuman(kind) => RejectReason::GiverNotHuman { kind },
             Reject::SelfApproval => RejectReason::SelfApproval,
             Reject::LacksRole(role) => RejectReason::GiverLacksRole {
-                role: self
-                    .role_names
-                    .get(role as usize)
-                    .map_or_else(String::new, |n| n.to_string()),
+                role: self.role_names.get(role.index()).map_or_else(String::new, |n| n.to_string()),
             },
             Reject::Duplicate => RejectReason::DuplicateGiver,
         }

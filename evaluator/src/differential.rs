@@ -305,7 +305,7 @@ fn policy(t: &mut Tape<'_>) -> PolicyIr {
     for i in 0..n_roles {
         for j in 0..n_roles {
             if rank[j] < rank[i] && t.chance(35) {
-                roles[i].extends.push(j as RoleId);
+                roles[i].extends.push(RoleId(j as u32));
             }
         }
     }
@@ -393,9 +393,10 @@ fn policy(t: &mut Tape<'_>) -> PolicyIr {
         for i in 0..n_starts {
             let by = match t.weighted(&[40, 45, 15]) {
                 0 => Vec::new(),
-                1 => vec![t.below(n_roles) as RoleId],
+                1 => vec![RoleId(t.below(n_roles) as u32)],
                 _ => {
-                    let mut by = vec![t.below(n_roles) as RoleId, t.below(n_roles) as RoleId];
+                    let mut by =
+                        vec![RoleId(t.below(n_roles) as u32), RoleId(t.below(n_roles) as u32)];
                     by.dedup();
                     by
                 }
@@ -571,17 +572,17 @@ fn target(t: &mut Tape<'_>, ir: &PolicyIr) -> TargetIr {
     match t.weighted(&[60, 25, 15]) {
         0 => {
             let tool = t.below(n);
-            TargetIr { tools: vec![tool as ToolId], text: ir.tools[tool].name.clone() }
+            TargetIr { tools: vec![ToolId(tool as u32)], text: ir.tools[tool].name.clone() }
         }
         1 => {
             let mut tools: Vec<ToolId> =
-                (0..n).filter(|_| t.chance(50)).map(|i| i as ToolId).collect();
+                (0..n).filter(|_| t.chance(50)).map(|i| ToolId(i as u32)).collect();
             if tools.is_empty() {
-                tools.push(t.below(n) as ToolId);
+                tools.push(ToolId(t.below(n) as u32));
             }
             TargetIr { tools, text: "[tagged]".to_owned() }
         }
-        _ => TargetIr { tools: (0..n as ToolId).collect(), text: "*".to_owned() },
+        _ => TargetIr { tools: (0..n).map(|i| ToolId(i as u32)).collect(), text: "*".to_owned() },
     }
 }
 
@@ -594,7 +595,7 @@ fn requirement(t: &mut Tape<'_>, ir: &PolicyIr) -> EvidenceRequirementIr {
     let e = t.below(ir.evidence.len());
     let kind = &ir.evidence[e];
     let count = 1 + t.weighted(&[75, 20, 5]) as u32;
-    let by = (kind.by_human && t.chance(60)).then(|| t.below(ir.roles.len()) as RoleId);
+    let by = (kind.by_human && t.chance(60)).then(|| RoleId(t.below(ir.roles.len()) as u32));
     let mut fields: Vec<(String, Value)> = Vec::new();
     for f in &kind.fields {
         if t.chance(45) {
@@ -602,7 +603,7 @@ fn requirement(t: &mut Tape<'_>, ir: &PolicyIr) -> EvidenceRequirementIr {
         }
     }
     t.shuffle(&mut fields);
-    EvidenceRequirementIr { evidence: e as EvidenceId, count, by, fields }
+    EvidenceRequirementIr { evidence: EvidenceId(e as u32), count, by, fields }
 }
 
 /// A literal of a declared type (an enumeration's own values).
@@ -689,7 +690,7 @@ fn cond(t: &mut Tape<'_>, ir: &PolicyIr, scope: Scope<'_>, depth: usize) -> Cond
         4 => Cond::Matches(operand(t, ir, scope, Class::Str, 90).0, glob(t)),
         5 => Cond::AnyMatches(operand(t, ir, scope, Class::List, 90).0, glob(t)),
         6 => Cond::AllMatches(operand(t, ir, scope, Class::List, 90).0, glob(t)),
-        7 => Cond::HasRole(who(t), t.below(ir.roles.len()) as RoleId),
+        7 => Cond::HasRole(who(t), RoleId(t.below(ir.roles.len()) as u32)),
         // v2: where the targeted tools lack a `command` or `path` argument, a `calls(...)`.
         8 => runs(t, ir, scope).unwrap_or_else(|| calls_cond(t, ir)),
         9 => runs_only(t, ir, scope).unwrap_or_else(|| calls_cond(t, ir)),
@@ -703,9 +704,9 @@ fn args_of(ir: &PolicyIr, scope: Scope<'_>, ty: &ValueType) -> Vec<String> {
     let Some(tools) = scope.tools else { return Vec::new() };
     let Some(&first) = tools.first() else { return Vec::new() };
     let has = |tool: ToolId, name: &str| {
-        ir.tools[tool as usize].params.iter().any(|q| q.name == name && q.ty == *ty)
+        ir.tools[tool.index()].params.iter().any(|q| q.name == name && q.ty == *ty)
     };
-    ir.tools[first as usize]
+    ir.tools[first.index()]
         .params
         .iter()
         .filter(|p| p.ty == *ty && tools.iter().all(|&tool| has(tool, &p.name)))
@@ -791,7 +792,7 @@ fn calls(t: &mut Tape<'_>, ir: &PolicyIr) -> CallsIr {
     let n = ir.tools.len();
     let single = |t: &mut Tape<'_>| {
         let tool = t.below(n);
-        TargetIr { tools: vec![tool as ToolId], text: ir.tools[tool].name.clone() }
+        TargetIr { tools: vec![ToolId(tool as u32)], text: ir.tools[tool].name.clone() }
     };
     let (target, glob) = match t.weighted(&[45, 30, 25]) {
         0 => (single(t), None),
@@ -800,7 +801,7 @@ fn calls(t: &mut Tape<'_>, ir: &PolicyIr) -> CallsIr {
             let matcher = crate::glob::Glob::new(g);
             let tools: Vec<ToolId> = (0..n)
                 .filter(|&i| matcher.is_match(&ir.tools[i].name))
-                .map(|i| i as ToolId)
+                .map(|i| ToolId(i as u32))
                 .collect();
             if tools.is_empty() {
                 // The compiler refuses a target that matches no declared tool.
@@ -813,7 +814,7 @@ fn calls(t: &mut Tape<'_>, ir: &PolicyIr) -> CallsIr {
             let tags: Vec<&str> = TAGS.iter().copied().filter(|_| t.chance(40)).collect();
             let tools: Vec<ToolId> = (0..n)
                 .filter(|&i| ir.tools[i].tags.iter().any(|g| tags.contains(&g.as_str())))
-                .map(|i| i as ToolId)
+                .map(|i| ToolId(i as u32))
                 .collect();
             if tools.is_empty() {
                 (single(t), None)
@@ -914,19 +915,19 @@ fn operand(
     if let Some(tools) = scope.tools
         && let Some(&first) = tools.first()
     {
-        for p in &ir.tools[first as usize].params {
+        for p in &ir.tools[first.index()].params {
             if Ty::of(&p.ty) != class {
                 continue;
             }
             let everywhere = tools.iter().all(|&tool| {
-                ir.tools[tool as usize]
+                ir.tools[tool.index()]
                     .params
                     .iter()
                     .any(|q| q.name == p.name && Ty::of(&q.ty) == class)
             });
             if everywhere {
                 let same = tools.iter().all(|&tool| {
-                    ir.tools[tool as usize].params.iter().any(|q| q.name == p.name && q.ty == p.ty)
+                    ir.tools[tool.index()].params.iter().any(|q| q.name == p.name && q.ty == p.ty)
                 });
                 reads.push((
                     Operand::Arg(p.name.clone()),
@@ -937,7 +938,7 @@ fn operand(
     }
     for (i, c) in ir.contexts.iter().enumerate() {
         if Ty::of(&c.ty) == class {
-            reads.push((Operand::Context(i as ContextId), variants(&c.ty)));
+            reads.push((Operand::Context(ContextId(i as u32)), variants(&c.ty)));
         }
     }
     let mut whos = vec![Who::Initiator, Who::Caller];
@@ -947,7 +948,7 @@ fn operand(
     for (i, a) in ir.attributes.iter().enumerate() {
         if Ty::of(&a.ty) == class {
             for &w in &whos {
-                reads.push((Operand::Attribute(w, i as AttributeId), variants(&a.ty)));
+                reads.push((Operand::Attribute(w, AttributeId(i as u32)), variants(&a.ty)));
             }
         }
     }
@@ -979,7 +980,7 @@ fn holders(ir: &PolicyIr, role: RoleId) -> Vec<RoleId> {
     loop {
         let before = out.len();
         for (i, r) in ir.roles.iter().enumerate() {
-            let i = i as RoleId;
+            let i = RoleId(i as u32);
             if !out.contains(&i) && r.extends.iter().any(|p| out.contains(p)) {
                 out.push(i);
             }
@@ -1009,17 +1010,16 @@ fn request(t: &mut Tape<'_>, ir: &PolicyIr, windows: &[i64]) -> (J, bool) {
     } else if !allowed.is_empty() && t.chance(92) {
         Some(*t.pick(&allowed))
     } else if t.chance(80) {
-        Some(t.below(ir.tools.len()) as ToolId)
+        Some(ToolId(t.below(ir.tools.len()) as u32))
     } else {
         None
     };
 
     // Roles that open the door: a `may` for the tool (calls), a start rule's roles (starts).
     let enabling: Vec<RoleId> = match (is_call, tool, wf) {
-        (true, Some(tool), _) => (0..ir.roles.len() as RoleId)
-            .filter(|&r| {
-                ir.roles[r as usize].entitlements.iter().any(|e| e.target.tools.contains(&tool))
-            })
+        (true, Some(tool), _) => (0..ir.roles.len())
+            .filter(|&r| ir.roles[r].entitlements.iter().any(|e| e.target.tools.contains(&tool)))
+            .map(|r| RoleId(r as u32))
             .flat_map(|r| holders(ir, r))
             .collect(),
         (false, _, Some(wf)) => {
@@ -1093,7 +1093,7 @@ fn request(t: &mut Tape<'_>, ir: &PolicyIr, windows: &[i64]) -> (J, bool) {
     if is_call {
         match tool {
             Some(tool) => {
-                let decl = &ir.tools[tool as usize];
+                let decl = &ir.tools[tool.index()];
                 r["tool"] = json!(decl.name);
                 let mut args = serde_json::Map::new();
                 for p in &decl.params {
@@ -1174,7 +1174,7 @@ fn request(t: &mut Tape<'_>, ir: &PolicyIr, windows: &[i64]) -> (J, bool) {
         }
         // Mostly a `by human` requirement, where most flaws matter.
         let human: Vec<&EvidenceRequirementIr> =
-            all.iter().copied().filter(|r| ir.evidence[r.evidence as usize].by_human).collect();
+            all.iter().copied().filter(|r| ir.evidence[r.evidence.index()].by_human).collect();
         let r = if !human.is_empty() && t.chance(60) { *t.pick(&human) } else { *t.pick(&all) };
         let flaw = t.below(Flaw::ALL.len());
         let offset = t.below(GIVERS.len());
@@ -1205,7 +1205,7 @@ fn principal(
     let mut roles: Vec<String> = Vec::new();
     if kind != PrincipalKind::Agent {
         if !enabling.is_empty() && t.chance(90) {
-            roles.push(ir.roles[*t.pick(enabling) as usize].name.clone());
+            roles.push(ir.roles[t.pick(enabling).index()].name.clone());
         }
         if t.chance(25) {
             roles.push(t.pick(&ir.roles).name.clone());
@@ -1342,7 +1342,7 @@ fn item(
     giver: usize,
     flaw: Option<Flaw>,
 ) -> J {
-    let kind = &ir.evidence[r.evidence as usize];
+    let kind = &ir.evidence[r.evidence.index()];
     let flaw = flaw.unwrap_or(Flaw::None);
     let mut it = json!({"kind": kind.name});
 
@@ -1395,7 +1395,7 @@ fn item(
             (Some(_), Flaw::LacksRole) => {}
             (Some(role), _) => {
                 let holders = holders(ir, role);
-                roles.push(ir.roles[*t.pick(&holders) as usize].name.clone());
+                roles.push(ir.roles[t.pick(&holders).index()].name.clone());
             }
             (None, _) => {
                 if t.chance(30) {
@@ -1606,10 +1606,10 @@ fn step(d: &Decision, is_call: bool) -> &'static str {
 fn v2_leaves<'i>(ir: &'i PolicyIr, req: &Request<'_>) -> Vec<(&'static str, &'i Cond)> {
     let Action::Call { tool, .. } = &req.action else { return Vec::new() };
     let Some(t) = ir.tools.iter().position(|x| x.name == *tool) else { return Vec::new() };
-    let t = t as ToolId;
+    let t = ToolId(t as u32);
     let is_path = |op: &Operand| {
         matches!(op, Operand::Arg(name)
-            if ir.tools[t as usize].params.iter().any(|p| p.name == *name && p.ty == ValueType::Path))
+            if ir.tools[t.index()].params.iter().any(|p| p.name == *name && p.ty == ValueType::Path))
     };
     let mut conds: Vec<&Cond> = Vec::new();
     for rules in std::iter::once(&ir.guardrails).chain(ir.workflows.iter().map(|w| &w.rules)) {

@@ -472,7 +472,7 @@ impl CountedCalls {
         let mut globs: Vec<crate::Glob> = Vec::new();
         each_calls(ir, |calls| {
             for &tool in &calls.target.tools {
-                if let Some(counted) = tools.get_mut(tool as usize) {
+                if let Some(counted) = tools.get_mut(tool.index()) {
                     *counted = true;
                 }
             }
@@ -488,7 +488,7 @@ impl CountedCalls {
 
     /// Whether a call of `tool` (declared as `id`, or not declared) can count.
     pub fn counts(&self, id: Option<crate::ir::ToolId>, tool: &str) -> bool {
-        id.and_then(|id| self.tools.get(id as usize)).copied().unwrap_or(false)
+        id.and_then(|id| self.tools.get(id.index())).copied().unwrap_or(false)
             || self.globs.iter().any(|g| g.is_match(tool))
     }
 }
@@ -514,7 +514,7 @@ impl HistoryReaders {
         let mut everywhere = vec![false; ir.tools.len()];
         let mut mark = |tools: &[crate::ir::ToolId]| {
             for &tool in tools {
-                if let Some(reads) = everywhere.get_mut(tool as usize) {
+                if let Some(reads) = everywhere.get_mut(tool.index()) {
                     *reads = true;
                 }
             }
@@ -556,10 +556,10 @@ impl HistoryReaders {
         tool: Option<crate::ir::ToolId>,
     ) -> bool {
         let (Some(workflow), Some(tool)) = (workflow, tool) else { return true };
-        let everywhere = self.everywhere.get(tool as usize).copied().unwrap_or(true);
+        let everywhere = self.everywhere.get(tool.index()).copied().unwrap_or(true);
         let own = self
             .by_workflow
-            .get(workflow as usize)
+            .get(workflow.index())
             .is_none_or(|tools| tools.binary_search(&tool).is_ok());
         everywhere || own
     }

@@ -9,18 +9,63 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An index into [`PolicyIr::roles`].
-pub type RoleId = u32;
-/// An index into [`PolicyIr::tools`].
-pub type ToolId = u32;
-/// An index into [`PolicyIr::workflows`].
-pub type WorkflowId = u32;
-/// An index into [`PolicyIr::evidence`].
-pub type EvidenceId = u32;
-/// An index into [`PolicyIr::attributes`].
-pub type AttributeId = u32;
-/// An index into [`PolicyIr::contexts`].
-pub type ContextId = u32;
+/// Declares an id: a `u32` index into one of [`PolicyIr`]'s tables, its own type so that one
+/// kind of id cannot be passed for another. Written in the IR as the bare number
+/// (`#[serde(transparent)]`), so bundles are unchanged by the type.
+macro_rules! id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            /// The position in its table.
+            #[inline]
+            #[must_use]
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+
+            /// The id of a table's `index`th entry, if `index` fits an id.
+            #[must_use]
+            pub fn at(index: usize) -> Option<Self> {
+                u32::try_from(index).ok().map(Self)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id!(
+    /// An index into [`PolicyIr::roles`].
+    RoleId
+);
+id!(
+    /// An index into [`PolicyIr::tools`].
+    ToolId
+);
+id!(
+    /// An index into [`PolicyIr::workflows`].
+    WorkflowId
+);
+id!(
+    /// An index into [`PolicyIr::evidence`].
+    EvidenceId
+);
+id!(
+    /// An index into [`PolicyIr::attributes`].
+    AttributeId
+);
+id!(
+    /// An index into [`PolicyIr::contexts`].
+    ContextId
+);
 
 /// A whole compiled policy. The tables below are what the ids index; their order is the
 /// compiler's and carries no meaning except where a field says so.

@@ -9,8 +9,9 @@ use crate::cond::{CCond, COperand, Calls, Class, CommandCond, Lit, UnderCond};
 use crate::glob::Glob;
 use crate::history::{CountedCalls, HistoryHorizon, HistoryReaders, history_horizon};
 use crate::ir::{
-    CmpOp, CommandPatternIr, Cond, EvidenceId, EvidenceRequirementIr, Operand, PatternItemIr,
-    PolicyIr, RoleId, RuleMeta, TargetIr, ToolId, Value, ValueType, Who, WorkflowId,
+    AttributeId, CmpOp, CommandPatternIr, Cond, ContextId, EvidenceId, EvidenceRequirementIr,
+    Operand, PatternItemIr, PolicyIr, RoleId, RuleMeta, TargetIr, ToolId, Value, ValueType, Who,
+    WorkflowId,
 };
 use crate::render;
 use crate::request::Principal;
@@ -89,18 +90,20 @@ impl Hasher for FxHasher {
     }
 }
 
-/// Name → index.
-pub(crate) type NameMap = HashMap<Box<str>, u32, BuildHasherDefault<FxHasher>>;
+/// Name → id (a table's index: an id type, or `u32` for a tool's arguments).
+pub(crate) type NameMap<I> = HashMap<Box<str>, I, BuildHasherDefault<FxHasher>>;
 
-fn intern<'a>(
+/// The name map of one table; `id` makes the id of an index (`None` past `u32`).
+fn intern<'a, I>(
     what: &str,
     path: &str,
     names: impl Iterator<Item = &'a str>,
-) -> Result<NameMap, PolicyError> {
+    id: impl Fn(usize) -> Option<I>,
+) -> Result<NameMap<I>, PolicyError> {
     let mut map = NameMap::default();
     for (i, name) in names.enumerate() {
-        let index = u32::try_from(i)
-            .map_err(|_| perr(PolicyErrorKind::TooLarge, path, format!("too many {what}s")))?;
+        let index = id(i)
+            .ok_or_else(|| perr(PolicyErrorKind::TooLarge, path, format!("too many {what}s")))?;
         if map.insert(name.into(), index).is_some() {
             return Err(perr(
                 PolicyErrorKind::Duplicate,
@@ -133,9 +136,9 @@ impl RoleSet {
 
     pub(crate) fn contains(&self, role: RoleId) -> bool {
         match self {
-            RoleSet::Small(bits) => role < 128 && bits & (1u128 << role) != 0,
+            RoleSet::Small(bits) => role.0 < 128 && bits & (1u128 << role.0) != 0,
             RoleSet::Large(words) => {
-                words.get((role / 64) as usize).is_some_and(|w| w & (1u64 << (role % 64)) != 0)
+                words.get(role.index() / 64).is_some_and(|w| w & (1u64 << (role.0 % 64)) != 0)
             }
         }
     }
@@ -143,13 +146,13 @@ impl RoleSet {
     pub(crate) fn insert(&mut self, role: RoleId) {
         match self {
             RoleSet::Small(bits) => {
-                if role < 128 {
-                    *bits |= 1u128 << role;
+                if role.0 < 128 {
+                    *bits |= 1u128 << role.0;
                 }
             }
             RoleSet::Large(words) => {
-                if let Some(w) = words.get_mut((role / 64) as usize) {
-                    *w |= 1u64 << (role % 64);
+                if let Some(w) = words.get_mut(role.index() / 64) {
+                    *w |= 1u64 << (role.0 % 64);
                 }
             }
         }
@@ -193,7 +196,7 @@ impl Rule {
 /// An evidence requirement, names resolved and rendered once.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Requirement {
-    pub evidence: u32,
+    pub evidence: EvidenceId,
     pub count: u32,
     pub by: Option<RoleId>,
     pub fields: Box<[(String, Value)]>,
@@ -337,14 +340,14 @@ impl ExactSizeIterator for Merged<'_> {}
 pub struct Policy {
     pub(crate) ir: PolicyIr,
     pub(crate) hash: Arc<str>,
-    pub(crate) tools_by_name: NameMap,
-    pub(crate) workflows_by_name: NameMap,
-    pub(crate) roles_by_name: NameMap,
-    pub(crate) attributes_by_name: NameMap,
-    pub(crate) contexts_by_name: NameMap,
-    pub(crate) evidence_by_name: NameMap,
+    pub(crate) tools_by_name: NameMap<ToolId>,
+    pub(crate) workflows_by_name: NameMap<WorkflowId>,
+    pub(crate) roles_by_name: NameMap<RoleId>,
+    pub(crate) attributes_by_name: NameMap<AttributeId>,
+    pub(crate) contexts_by_name: NameMap<ContextId>,
+    pub(crate) evidence_by_name: NameMap<EvidenceId>,
     /// Per tool: parameter name → index into the tool's `params`.
-    pub(crate) params_by_name: Box<[NameMap]>,
+    pub(crate) params_by_name: Box<[NameMap<u32>]>,
     /// `closure[r]`: `r` and every role it extends, transitively.
     pub(crate) closure: Box<[RoleSet]>,
     pub(crate) workflows: Box<[Workflow]>,
@@ -438,7 +441,7 @@ impl Policy {
         let mut set = RoleSet::empty(self.closure.len());
         for name in &p.roles {
             if let Some(&r) = self.roles_by_name.get(&**name)
-                && let Some(closure) = self.closure.get(r as usize)
+                && let Some(closure) = self.closure.get(r.index())
             {
                 set.union_with(closure);
             }
@@ -452,16 +455,16 @@ impl Policy {
         p.roles.iter().any(|name| {
             self.roles_by_name
                 .get(&**name)
-                .and_then(|&r| self.closure.get(r as usize))
+                .and_then(|&r| self.closure.get(r.index()))
                 .is_some_and(|c| c.contains(role))
         })
     }
 
     /// The rules that can apply to a call of `tool` in `workflow` (`None`: either is out of
     /// range).
-    pub(crate) fn dispatch(&self, workflow: u32, tool: u32) -> Option<CallRules<'_>> {
-        let top = self.top_level.get(tool as usize)?;
-        let own = self.dispatch.get(workflow as usize)?;
+    pub(crate) fn dispatch(&self, workflow: WorkflowId, tool: ToolId) -> Option<CallRules<'_>> {
+        let top = self.top_level.get(tool.index())?;
+        let own = self.dispatch.get(workflow.index())?;
         let local = own.binary_search_by_key(&tool, |(t, _)| *t).ok().and_then(|i| own.get(i));
         let local = local.map(|(_, rules)| rules);
         Some(CallRules { allows: local.map_or(&[], |l| &l.allows), local, top })
@@ -472,13 +475,13 @@ impl Policy {
 // Validation and compilation
 
 struct Builder {
-    tools_by_name: NameMap,
-    workflows_by_name: NameMap,
-    roles_by_name: NameMap,
-    attributes_by_name: NameMap,
-    contexts_by_name: NameMap,
-    evidence_by_name: NameMap,
-    params_by_name: Vec<NameMap>,
+    tools_by_name: NameMap<ToolId>,
+    workflows_by_name: NameMap<WorkflowId>,
+    roles_by_name: NameMap<RoleId>,
+    attributes_by_name: NameMap<AttributeId>,
+    contexts_by_name: NameMap<ContextId>,
+    evidence_by_name: NameMap<EvidenceId>,
+    params_by_name: Vec<NameMap<u32>>,
 }
 
 /// What a condition may read.
@@ -500,30 +503,45 @@ impl Builder {
                 "argument",
                 &format!("tools[{i}].params"),
                 tool.params.iter().map(|p| p.name.as_str()),
+                |i| u32::try_from(i).ok(),
             )?);
         }
         Ok(Builder {
-            tools_by_name: intern("tool", "tools", ir.tools.iter().map(|t| t.name.as_str()))?,
+            tools_by_name: intern(
+                "tool",
+                "tools",
+                ir.tools.iter().map(|t| t.name.as_str()),
+                ToolId::at,
+            )?,
             workflows_by_name: intern(
                 "workflow",
                 "workflows",
                 ir.workflows.iter().map(|w| w.name.as_str()),
+                WorkflowId::at,
             )?,
-            roles_by_name: intern("role", "roles", ir.roles.iter().map(|r| r.name.as_str()))?,
+            roles_by_name: intern(
+                "role",
+                "roles",
+                ir.roles.iter().map(|r| r.name.as_str()),
+                RoleId::at,
+            )?,
             attributes_by_name: intern(
                 "attribute",
                 "attributes",
                 ir.attributes.iter().map(|a| a.name.as_str()),
+                AttributeId::at,
             )?,
             contexts_by_name: intern(
                 "context value",
                 "contexts",
                 ir.contexts.iter().map(|c| c.name.as_str()),
+                ContextId::at,
             )?,
             evidence_by_name: intern(
                 "evidence kind",
                 "evidence",
                 ir.evidence.iter().map(|e| e.name.as_str()),
+                EvidenceId::at,
             )?,
             params_by_name,
         })
@@ -582,8 +600,8 @@ impl Builder {
                     .map_err(|_| perr(PolicyErrorKind::TooLarge, &path, "too many rules"))?;
                 mays.push(May { rule: Rule::new(&ent.meta), condition });
                 for &t in &target {
-                    if let Some(list) = mays_by_tool.get_mut(t as usize) {
-                        list.push((r as RoleId, index));
+                    if let Some(list) = mays_by_tool.get_mut(t.index()) {
+                        list.push((RoleId(r as u32), index));
                     }
                 }
             }
@@ -594,15 +612,14 @@ impl Builder {
         let mut requires = Vec::new();
         let mut deny_starts = Vec::new();
         // (tools, index) per deny / require-for, per scope: None = top level.
-        let mut deny_targets: Vec<(Option<u32>, Vec<ToolId>)> = Vec::new();
-        let mut require_targets: Vec<(Option<u32>, Vec<ToolId>)> = Vec::new();
-        let mut deny_start_scope: Vec<Option<u32>> = Vec::new();
+        let mut deny_targets: Vec<(Option<WorkflowId>, Vec<ToolId>)> = Vec::new();
+        let mut require_targets: Vec<(Option<WorkflowId>, Vec<ToolId>)> = Vec::new();
+        let mut deny_start_scope: Vec<Option<WorkflowId>> = Vec::new();
 
         let scopes = std::iter::once((None, "guardrails".to_owned(), &ir.guardrails)).chain(
-            ir.workflows
-                .iter()
-                .enumerate()
-                .map(|(w, wf)| (Some(w as u32), format!("workflows[{w}].rules"), &wf.rules)),
+            ir.workflows.iter().enumerate().map(|(w, wf)| {
+                (Some(WorkflowId(w as u32)), format!("workflows[{w}].rules"), &wf.rules)
+            }),
         );
         for (scope, base, rules) in scopes {
             for (i, deny) in rules.denies.iter().enumerate() {
@@ -654,9 +671,9 @@ impl Builder {
         for (d, (scope, target)) in deny_targets.iter().enumerate() {
             for &t in target {
                 match scope {
-                    None => top_level.get_mut(t as usize).map(|e| e.0.push(d as u32)),
+                    None => top_level.get_mut(t.index()).map(|e| e.0.push(d as u32)),
                     Some(w) => {
-                        own.get_mut(*w as usize).map(|m| m.entry(t).or_default().1.push(d as u32))
+                        own.get_mut(w.index()).map(|m| m.entry(t).or_default().1.push(d as u32))
                     }
                 };
             }
@@ -664,9 +681,9 @@ impl Builder {
         for (r, (scope, target)) in require_targets.iter().enumerate() {
             for &t in target {
                 match scope {
-                    None => top_level.get_mut(t as usize).map(|e| e.1.push(r as u32)),
+                    None => top_level.get_mut(t.index()).map(|e| e.1.push(r as u32)),
                     Some(w) => {
-                        own.get_mut(*w as usize).map(|m| m.entry(t).or_default().2.push(r as u32))
+                        own.get_mut(w.index()).map(|m| m.entry(t).or_default().2.push(r as u32))
                     }
                 };
             }
@@ -688,7 +705,7 @@ impl Builder {
             for (i, start) in wf.starts.iter().enumerate() {
                 let path = format!("{base}.starts[{i}]");
                 for &r in &start.by {
-                    if r as usize >= roles {
+                    if r.index() >= roles {
                         return Err(perr(
                             PolicyErrorKind::OutOfRange,
                             format!("{path}.by"),
@@ -723,7 +740,7 @@ impl Builder {
                 }
             }
 
-            let in_scope = |scope: Option<u32>| scope.is_none() || scope == Some(w as u32);
+            let in_scope = |scope: Option<WorkflowId>| scope.is_none_or(|s| s.index() == w);
             let deny_start_list: Vec<u32> = deny_start_order
                 .iter()
                 .copied()
@@ -786,7 +803,7 @@ impl Builder {
         let n = ir.roles.len();
         for (r, role) in ir.roles.iter().enumerate() {
             for &parent in &role.extends {
-                if parent as usize >= n {
+                if parent.index() >= n {
                     return Err(perr(
                         PolicyErrorKind::OutOfRange,
                         format!("roles[{r}].extends"),
@@ -819,7 +836,7 @@ impl Builder {
                 let parents = &ir.roles.get(r).ok_or_else(|| out_of_range(r))?.extends;
                 if let Some(&p) = parents.get(*next) {
                     *next += 1;
-                    let p = p as usize;
+                    let p = p.index();
                     match state.get_mut(p).ok_or_else(|| out_of_range(r))? {
                         visit @ Visit::New => {
                             *visit = Visit::OnStack;
@@ -837,9 +854,9 @@ impl Builder {
                     }
                 } else {
                     let mut set = RoleSet::empty(n);
-                    set.insert(r as RoleId);
+                    set.insert(RoleId(r as u32));
                     for &p in parents {
-                        let parent = closure.get(p as usize).ok_or_else(|| out_of_range(r))?;
+                        let parent = closure.get(p.index()).ok_or_else(|| out_of_range(r))?;
                         set.union_with(&parent.clone());
                     }
                     if let (Some(slot), Some(visit)) = (closure.get_mut(r), state.get_mut(r)) {
@@ -863,7 +880,7 @@ impl Builder {
     ) -> Result<Vec<ToolId>, PolicyError> {
         let mut tools = target.tools.clone();
         for &t in &tools {
-            if t as usize >= ir.tools.len() {
+            if t.index() >= ir.tools.len() {
                 return Err(perr(
                     PolicyErrorKind::OutOfRange,
                     format!("{path}.target"),
@@ -892,7 +909,7 @@ impl Builder {
         let mut out: Vec<Requirement> = Vec::with_capacity(reqs.len());
         for (i, req) in reqs.iter().enumerate() {
             let path = format!("{path}.require[{i}]");
-            let kind = ir.evidence.get(req.evidence as usize).ok_or_else(|| {
+            let kind = ir.evidence.get(req.evidence.index()).ok_or_else(|| {
                 perr(
                     PolicyErrorKind::OutOfRange,
                     &path,
@@ -903,7 +920,7 @@ impl Builder {
                 return Err(perr(PolicyErrorKind::Malformed, &path, "count must be at least 1"));
             }
             if let Some(r) = req.by {
-                if r as usize >= ir.roles.len() {
+                if r.index() >= ir.roles.len() {
                     return Err(perr(
                         PolicyErrorKind::OutOfRange,
                         &path,
@@ -1051,7 +1068,7 @@ impl Builder {
             }
             Cond::HasRole(who, role) => {
                 self.who(path, *who, ctx)?;
-                if *role as usize >= ir.roles.len() {
+                if role.index() >= ir.roles.len() {
                     return Err(perr(
                         PolicyErrorKind::OutOfRange,
                         path,
@@ -1116,12 +1133,12 @@ impl Builder {
         };
         let mut types = Vec::with_capacity(tools.len());
         for &t in tools {
-            let tool = ir.tools.get(t as usize).ok_or_else(|| {
+            let tool = ir.tools.get(t.index()).ok_or_else(|| {
                 perr(PolicyErrorKind::OutOfRange, path, format!("tool {t} out of range"))
             })?;
             let param = self
                 .params_by_name
-                .get(t as usize)
+                .get(t.index())
                 .and_then(|params| params.get(name))
                 .and_then(|&p| tool.params.get(p as usize))
                 .ok_or_else(|| {
@@ -1198,7 +1215,7 @@ impl Builder {
                 let mut class = None;
                 for &t in tools {
                     let (Some(tool), Some(params)) =
-                        (ir.tools.get(t as usize), self.params_by_name.get(t as usize))
+                        (ir.tools.get(t.index()), self.params_by_name.get(t.index()))
                     else {
                         return Err(perr(
                             PolicyErrorKind::OutOfRange,
@@ -1231,7 +1248,7 @@ impl Builder {
                 (COperand::Arg(name.as_str().into(), class), class)
             }
             Operand::Context(id) => {
-                let decl = ir.contexts.get(*id as usize).ok_or_else(|| {
+                let decl = ir.contexts.get(id.index()).ok_or_else(|| {
                     perr(PolicyErrorKind::OutOfRange, path, format!("context {id} out of range"))
                 })?;
                 let class = class_of_type(&decl.ty);
@@ -1239,7 +1256,7 @@ impl Builder {
             }
             Operand::Attribute(who, id) => {
                 self.who(path, *who, ctx)?;
-                let decl = ir.attributes.get(*id as usize).ok_or_else(|| {
+                let decl = ir.attributes.get(id.index()).ok_or_else(|| {
                     perr(PolicyErrorKind::OutOfRange, path, format!("attribute {id} out of range"))
                 })?;
                 let class = class_of_type(&decl.ty);

@@ -34,8 +34,8 @@ use std::sync::Arc;
 use crate::decision::{Decision, Missing, Outcome};
 use crate::ir::{
     AllowRuleIr, CmpOp, CommandPatternIr, Cond, DenyRuleIr, DenyStartRuleIr, EvidenceRequirementIr,
-    Operand, PolicyIr, PrincipalKind, RequireForRuleIr, RoleId, RuleMeta, ToolIr, Value, ValueType,
-    Who, WorkflowIr,
+    Operand, PolicyIr, PrincipalKind, RequireForRuleIr, RoleId, RuleMeta, ToolId, ToolIr, Value,
+    ValueType, Who, WorkflowIr,
 };
 use crate::request::{Action, Principal, Request, RequestValue, Str, Values, format_duration};
 use crate::shell::{self, CommandLine};
@@ -92,7 +92,7 @@ fn decide_call(
         return deny(ir, Vec::new(), problems);
     }
     let decl = &ir.tools[tool];
-    let tool = tool as u32;
+    let tool = ToolId(tool as u32);
 
     // Step 2: depth.
     let depth = req.chain.len() - 1;
@@ -165,7 +165,7 @@ fn decide_call(
         let mut undecided: Option<&RuleMeta> = None;
         // The roles it holds in declaration order; each role's entitlements in source order.
         for r in roles_of(ir, p) {
-            for may in &ir.roles[r as usize].entitlements {
+            for may in &ir.roles[r.index()].entitlements {
                 if !may.target.tools.contains(&tool) {
                     continue;
                 }
@@ -451,15 +451,15 @@ fn roles_of(ir: &PolicyIr, p: &Principal<'_>) -> Vec<RoleId> {
     let mut held: Vec<RoleId> = Vec::new();
     for name in &p.roles {
         for (i, role) in ir.roles.iter().enumerate() {
-            if role.name == *name && !held.contains(&(i as RoleId)) {
-                held.push(i as RoleId);
+            if role.name == *name && !held.contains(&RoleId(i as u32)) {
+                held.push(RoleId(i as u32));
             }
         }
     }
     loop {
         let mut grew = false;
         for r in held.clone() {
-            for &parent in &ir.roles[r as usize].extends {
+            for &parent in &ir.roles[r.index()].extends {
                 if !held.contains(&parent) {
                     held.push(parent);
                     grew = true;
@@ -659,12 +659,12 @@ fn read(env: &Env<'_>, op: &Operand) -> Option<Val> {
             typed(&param.ty, value)
         }
         Operand::Context(id) => {
-            let decl = &env.ir.contexts[*id as usize];
+            let decl = &env.ir.contexts[id.index()];
             let (_, value) = env.req.context.iter().find(|(k, _)| *k == decl.name)?;
             typed(&decl.ty, value)
         }
         Operand::Attribute(who, id) => {
-            let decl = &env.ir.attributes[*id as usize];
+            let decl = &env.ir.attributes[id.index()];
             let p = env.who(*who)?;
             let (_, value) = p.attrs.iter().find(|(k, _)| *k == decl.name)?;
             typed(&decl.ty, value)
@@ -682,7 +682,7 @@ fn read(env: &Env<'_>, op: &Operand) -> Option<Val> {
             let mut count = 0;
             for entry in history {
                 let counted = match env.ir.tools.iter().position(|t| t.name == entry.tool) {
-                    Some(t) => calls.target.tools.contains(&(t as u32)),
+                    Some(t) => calls.target.tools.contains(&ToolId(t as u32)),
                     None => calls.glob.as_ref().is_some_and(|g| glob(g, &entry.tool)),
                 };
                 if !counted {
@@ -912,8 +912,8 @@ fn evidence(
     let mut reasons = Vec::new();
     for n in unmet {
         missing.push(Missing {
-            evidence: Arc::from(ir.evidence[n.req.evidence as usize].name.as_str()),
-            by: n.req.by.map(|r| Arc::from(ir.roles[r as usize].name.as_str())),
+            evidence: Arc::from(ir.evidence[n.req.evidence.index()].name.as_str()),
+            by: n.req.by.map(|r| Arc::from(ir.roles[r.index()].name.as_str())),
             fields: n.req.fields.clone(),
             need: n.count,
             have: n.have,
@@ -957,7 +957,7 @@ fn same_requirement(a: &EvidenceRequirementIr, b: &EvidenceRequirementIr) -> boo
 /// the request's subject; with the fields it names; for a `by human` kind given by a human
 /// not in the chain who holds the role it names, each giver counted once.
 fn count(ir: &PolicyIr, req: &Request<'_>, r: &EvidenceRequirementIr) -> u32 {
-    let kind = &ir.evidence[r.evidence as usize];
+    let kind = &ir.evidence[r.evidence.index()];
     let mut items: u32 = 0;
     let mut givers: Vec<&str> = Vec::new();
     for item in &req.evidence {
@@ -1111,14 +1111,14 @@ fn requirement_text(ir: &PolicyIr, r: &EvidenceRequirementIr, count: u32) -> Str
     if count != 1 {
         out.push_str(&format!("{count} "));
     }
-    out.push_str(&ir.evidence[r.evidence as usize].name);
+    out.push_str(&ir.evidence[r.evidence.index()].name);
     if !r.fields.is_empty() {
         let fields: Vec<String> =
             r.fields.iter().map(|(name, v)| format!("{name}: {}", v)).collect();
         out.push_str(&format!("({})", fields.join(", ")));
     }
     if let Some(role) = r.by {
-        out.push_str(&format!(" by {}", ir.roles[role as usize].name));
+        out.push_str(&format!(" by {}", ir.roles[role.index()].name));
     }
     out
 }

@@ -74,7 +74,7 @@ pub(crate) fn call(policy: &Policy, tool: &str, args: &[(Str<'_>, RequestValue<'
     let params = policy
         .tools_by_name
         .get(tool)
-        .and_then(|&t| policy.ir.tools.get(t as usize))
+        .and_then(|&t| policy.ir.tools.get(t.index()))
         .map(|t| &t.params[..])
         .unwrap_or(&[]);
     for p in params {
@@ -97,7 +97,7 @@ pub(crate) fn requirement(policy: &Policy, r: &Requirement, count: u32) -> Strin
     if count != 1 {
         let _ = write!(out, "{count} ");
     }
-    match policy.ir.evidence.get(r.evidence as usize) {
+    match policy.ir.evidence.get(r.evidence.index()) {
         Some(kind) => out.push_str(&kind.name),
         None => out.push('?'),
     }
@@ -111,7 +111,7 @@ pub(crate) fn requirement(policy: &Policy, r: &Requirement, count: u32) -> Strin
         }
         out.push(')');
     }
-    if let Some(role) = r.by.and_then(|r| policy.ir.roles.get(r as usize)) {
+    if let Some(role) = r.by.and_then(|r| policy.ir.roles.get(r.index())) {
         let _ = write!(out, " by {}", role.name);
     }
     out

@@ -125,7 +125,7 @@ impl Ir {
     ) -> &mut Self {
         let meta = self.meta(Some(role), "may", at, text);
         let target = self.target(target);
-        let r = self.role_id(role) as usize;
+        let r = self.role_id(role).index();
         self.ir.roles[r].entitlements.push(EntitlementIr { meta, target, condition });
         self
     }
@@ -234,7 +234,8 @@ impl Ir {
             .roles
             .iter()
             .position(|r| r.name == name)
-            .unwrap_or_else(|| panic!("no role {name}")) as RoleId
+            .and_then(RoleId::at)
+            .unwrap_or_else(|| panic!("no role {name}"))
     }
 
     pub fn evidence_id(&self, name: &str) -> EvidenceId {
@@ -242,7 +243,8 @@ impl Ir {
             .evidence
             .iter()
             .position(|e| e.name == name)
-            .unwrap_or_else(|| panic!("no evidence {name}")) as EvidenceId
+            .and_then(EvidenceId::at)
+            .unwrap_or_else(|| panic!("no evidence {name}"))
     }
 
     /// `X.ATTR`
@@ -253,7 +255,7 @@ impl Ir {
             .iter()
             .position(|a| a.name == name)
             .unwrap_or_else(|| panic!("no attribute {name}"));
-        Operand::Attribute(who, id as AttributeId)
+        Operand::Attribute(who, AttributeId(id as u32))
     }
 
     /// `context.NAME`
@@ -264,7 +266,7 @@ impl Ir {
             .iter()
             .position(|a| a.name == name)
             .unwrap_or_else(|| panic!("no context {name}"));
-        Operand::Context(id as ContextId)
+        Operand::Context(ContextId(id as u32))
     }
 
     /// `X has role R`
@@ -281,7 +283,7 @@ impl Ir {
                 .iter()
                 .enumerate()
                 .filter(|(_, t)| t.tags.iter().any(|tag| tags.contains(&tag.as_str())))
-                .map(|(i, _)| i as ToolId)
+                .map(|(i, _)| ToolId(i as u32))
                 .collect()
         } else {
             let glob = Glob::new(text);
@@ -290,7 +292,7 @@ impl Ir {
                 .iter()
                 .enumerate()
                 .filter(|(_, t)| glob.is_match(&t.name))
-                .map(|(i, _)| i as ToolId)
+                .map(|(i, _)| ToolId(i as u32))
                 .collect()
         };
         assert!(!tools.is_empty(), "target {text} matches no tool");

@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 use writ_evaluator::Policy;
 use writ_evaluator::bundle::{self, BundleError, SigningKey, read, write};
-use writ_evaluator::ir::PolicyIr;
+use writ_evaluator::ir::{PolicyIr, ToolId};
 
 /// `role dev { may ping }`, `tool ping(env: string)`, `workflow w { allow ping }`, lowered.
 fn ir() -> PolicyIr {
@@ -141,7 +141,7 @@ fn refusals() {
 
     // A payload that decodes but is not a valid policy (a tool index out of range).
     let mut bad = ir();
-    bad.workflows[0].allows[0].target.tools = vec![9];
+    bad.workflows[0].allows[0].target.tools = vec![ToolId(9)];
     let bytes = write(&bad, UNIX_EPOCH, None).unwrap();
     let err = Policy::from_bundle(&bytes, None).unwrap_err();
     assert!(matches!(err, BundleError::Policy(_)));

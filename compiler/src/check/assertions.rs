@@ -1,6 +1,7 @@
 //! Assertions (§11): each claim's workflow, target and condition, with `given(ITEM)` visible.
 
 use writ_evaluator::ir::Operand;
+use writ_evaluator::ir::WorkflowId;
 use writ_grammar::ast::{EvidenceRequirement, Ident};
 
 use super::lower::collapse;
@@ -36,7 +37,7 @@ impl<'a> Checker<'a> {
                         let wf = via.as_ref().map(|w| self.claim_workflow(file, w));
                         let target = self.target(file, target);
                         let condition = target.as_ref().and_then(|t| {
-                            let tools: Vec<usize> = t.tools.iter().map(|x| *x as usize).collect();
+                            let tools: Vec<usize> = t.tools.iter().map(|x| x.index()).collect();
                             let scope = Scope {
                                 tools: Some(&tools),
                                 target_text: &t.text,
@@ -73,8 +74,8 @@ impl<'a> Checker<'a> {
     }
 
     /// The workflow a claim names, by its IR index (reported like a test's unknown workflow).
-    fn claim_workflow(&mut self, file: usize, name: &Ident) -> Option<u32> {
-        self.find(Namespace::Workflow, file, name.span, &name.name).map(|w| w as u32)
+    fn claim_workflow(&mut self, file: usize, name: &Ident) -> Option<WorkflowId> {
+        self.find(Namespace::Workflow, file, name.span, &name.name).map(|w| WorkflowId(w as u32))
     }
 
     /// `given(ITEM)` in an assertion's claim: how many items of the evidence the request

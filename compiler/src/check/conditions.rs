@@ -1,5 +1,6 @@
 //! Conditions type-checked and lowered: connectives, comparisons, membership, globs, roles.
 
+use writ_evaluator::ir::RoleId;
 use writ_evaluator::ir::{Cond, Operand, PrincipalKind, Value};
 use writ_grammar::ast::{CompareOp, Expr, ExprKind, PrincipalRef, Quantifier, Span};
 
@@ -97,7 +98,7 @@ impl<'a> Checker<'a> {
                 let ok = self.principal_visible(*principal, *principal_span, sc);
                 let role = self.resolve_role(sc.file, role);
                 ok.then_some(())?;
-                Some(Cond::HasRole(who(*principal), role? as u32))
+                Some(Cond::HasRole(who(*principal), RoleId(role? as u32)))
             }
             _ => {
                 let v = self.value(e, sc)?;

@@ -36,7 +36,7 @@ impl<'a> Checker<'a> {
         };
         let target_ir = target_ir?;
         for &t in &target_ir.tools {
-            self.usage.allowed_tools.insert(t as usize);
+            self.usage.allowed_tools.insert(t.index());
         }
         let glob = match &target.kind {
             TargetKind::Glob(pattern) => Some(pattern.clone()),

@@ -1,6 +1,7 @@
 //! Roles: `extends` resolved (cycles reported once), each role's closure, and entitlements.
 
 use std::collections::{BTreeSet, HashSet};
+use writ_evaluator::ir::RoleId;
 
 use writ_evaluator::ir::{EntitlementIr, RoleIr};
 use writ_grammar::ast::Span;
@@ -145,7 +146,7 @@ impl<'a> Checker<'a> {
                     let Some(target) = self.target(d.file, &e.target) else {
                         continue;
                     };
-                    let tools: Vec<usize> = target.tools.iter().map(|t| *t as usize).collect();
+                    let tools: Vec<usize> = target.tools.iter().map(|t| t.index()).collect();
                     let scope = Scope {
                         in_may: true,
                         tools: Some(&tools),
@@ -173,7 +174,7 @@ impl<'a> Checker<'a> {
                     extends: self
                         .parents
                         .get(r)
-                        .map_or(Vec::new(), |ps| ps.iter().map(|p| *p as u32).collect()),
+                        .map_or(Vec::new(), |ps| ps.iter().map(|p| RoleId(*p as u32)).collect()),
                     entitlements,
                 }
             })

@@ -1,6 +1,7 @@
 //! Workflows and their clauses, guardrails, and each rule (`start`, `allow`, `deny`,
 //! `deny start`, `require ... for`) with its `when`/`unless`.
 
+use writ_evaluator::ir::RoleId;
 use writ_evaluator::ir::{
     AllowRuleIr, Cond, DenyRuleIr, DenyStartRuleIr, EvidenceRequirementIr, RequireForRuleIr,
     RuleSetIr, StartRuleIr, TargetIr, WorkflowIr,
@@ -159,7 +160,7 @@ impl<'a> Checker<'a> {
                 {
                     out.starts.push(StartRuleIr {
                         meta: meta(self, "start", counters.start, when, unless),
-                        by: roles.into_iter().flatten().map(|r| r as u32).collect(),
+                        by: roles.into_iter().flatten().map(|r| RoleId(r as u32)).collect(),
                         condition,
                         require,
                     });
@@ -179,7 +180,7 @@ impl<'a> Checker<'a> {
                     self.targeted_rule(file, target, when, unless, require)
                 {
                     // (A rule with errors needs no use: lints run on programs without errors.)
-                    self.usage.allowed_tools.extend(target.tools.iter().map(|t| *t as usize));
+                    self.usage.allowed_tools.extend(target.tools.iter().map(|t| t.index()));
                     out.allows.push(AllowRuleIr {
                         meta: meta(self, "allow", counters.allow, when, unless),
                         target,
@@ -264,7 +265,7 @@ impl<'a> Checker<'a> {
         // When the target is wrong its arguments are unknown: skip the condition rather than
         // report every argument in it as unknown.
         let target = target?;
-        let tools: Vec<usize> = target.tools.iter().map(|t| *t as usize).collect();
+        let tools: Vec<usize> = target.tools.iter().map(|t| t.index()).collect();
         let text = target.text.clone();
         let scope = Scope { tools: Some(&tools), target_text: &text, ..Scope::untargeted(file) };
         self.conditions(when.as_ref(), unless.as_ref(), scope)

@@ -1,6 +1,7 @@
 //! Targets (a tool, a glob, `*`, tags) resolved to tool sets, and evidence requirements.
 
 use std::collections::BTreeSet;
+use writ_evaluator::ir::{EvidenceId, RoleId, ToolId};
 
 use writ_evaluator::ir::{EvidenceRequirementIr, TargetIr};
 use writ_grammar::ast::{EvidenceRequirement, Target, TargetKind};
@@ -131,7 +132,7 @@ impl<'a> Checker<'a> {
                 return None;
             }
         };
-        Some(TargetIr { tools: tools.into_iter().map(|t| t as u32).collect(), text })
+        Some(TargetIr { tools: tools.into_iter().map(|t| ToolId(t as u32)).collect(), text })
     }
 
     pub(super) fn requirements(
@@ -213,7 +214,7 @@ impl<'a> Checker<'a> {
                     None
                 } else {
                     match self.resolve_role(file, role) {
-                        Some(r) => Some(r as u32),
+                        Some(r) => Some(RoleId(r as u32)),
                         None => {
                             ok = false;
                             None
@@ -231,6 +232,6 @@ impl<'a> Checker<'a> {
             declared,
         );
         let fields = fields?;
-        ok.then_some(EvidenceRequirementIr { evidence: kind as u32, count, by, fields })
+        ok.then_some(EvidenceRequirementIr { evidence: EvidenceId(kind as u32), count, by, fields })
     }
 }

@@ -1,6 +1,7 @@
 //! Operands: literals, principals' values, context values and tool arguments, with their types.
 
 use std::collections::BTreeSet;
+use writ_evaluator::ir::{AttributeId, ContextId};
 
 use writ_evaluator::ir::{Operand, Value};
 use writ_grammar::ast::{Expr, ExprKind, Ident};
@@ -57,7 +58,10 @@ impl<'a> Checker<'a> {
                             self.usage.attributes.insert(a);
                             let d = self.symbols.attributes.get(a)?;
                             let ty = Ty::from_type_expr(&d.decl.ty)?;
-                            Some(Typed { ty, operand: Operand::Attribute(w, a as u32) })
+                            Some(Typed {
+                                ty,
+                                operand: Operand::Attribute(w, AttributeId(a as u32)),
+                            })
                         }
                         None => {
                             let mut candidates: Vec<&str> =
@@ -81,7 +85,7 @@ impl<'a> Checker<'a> {
                 self.usage.contexts.insert(c);
                 let d = self.symbols.contexts.get(c)?;
                 let ty = Ty::from_type_expr(&d.decl.ty)?;
-                Some(Typed { ty, operand: Operand::Context(c as u32) })
+                Some(Typed { ty, operand: Operand::Context(ContextId(c as u32)) })
             }
             ExprKind::Calls { target, within } => self.calls(target, within.as_ref(), sc),
             ExprKind::Given(requirement) if sc.in_assertion => self.given(requirement, sc),

@@ -7,6 +7,7 @@
 //! quoted with the language's escapes.
 
 use std::fmt::Write as _;
+use writ_evaluator::ir::RoleId;
 
 use writ_evaluator::ir::{
     CmpOp, Cond, EvidenceRequirementIr, Operand, PolicyIr, PrincipalKind, Who,
@@ -28,16 +29,16 @@ fn who(w: Who) -> &'static str {
     }
 }
 
-fn name_of<'a, T>(items: &'a [T], index: u32, name: impl Fn(&'a T) -> &'a str) -> String {
-    match items.get(index as usize) {
+fn name_of<'a, T>(items: &'a [T], index: usize, name: impl Fn(&'a T) -> &'a str) -> String {
+    match items.get(index) {
         Some(item) => name(item).to_string(),
         None => format!("#{index}"),
     }
 }
 
 /// The name of role `id`.
-pub fn role(ir: &PolicyIr, id: u32) -> String {
-    name_of(&ir.roles, id, |r| &r.name)
+pub fn role(ir: &PolicyIr, id: RoleId) -> String {
+    name_of(&ir.roles, id.index(), |r| &r.name)
 }
 
 /// An operand in writ syntax.
@@ -45,9 +46,11 @@ pub fn operand(ir: &PolicyIr, o: &Operand) -> String {
     match o {
         Operand::Literal(v) => v.to_string(),
         Operand::Arg(name) => name.clone(),
-        Operand::Context(id) => format!("context.{}", name_of(&ir.contexts, *id, |c| &c.name)),
+        Operand::Context(id) => {
+            format!("context.{}", name_of(&ir.contexts, id.index(), |c| &c.name))
+        }
         Operand::Attribute(w, id) => {
-            format!("{}.{}", who(*w), name_of(&ir.attributes, *id, |a| &a.name))
+            format!("{}.{}", who(*w), name_of(&ir.attributes, id.index(), |a| &a.name))
         }
         Operand::Id(w) => format!("{}.id", who(*w)),
         Operand::Kind(w) => format!("{}.kind", who(*w)),
@@ -179,7 +182,7 @@ pub fn requirement(ir: &PolicyIr, r: &EvidenceRequirementIr) -> String {
     if r.count > 1 {
         let _ = write!(out, "{} ", r.count);
     }
-    out.push_str(&name_of(&ir.evidence, r.evidence, |e| &e.name));
+    out.push_str(&name_of(&ir.evidence, r.evidence.index(), |e| &e.name));
     if !r.fields.is_empty() {
         let fields: Vec<String> = r.fields.iter().map(|(name, v)| format!("{name}: {v}")).collect();
         let _ = write!(out, "({})", fields.join(", "));

@@ -348,7 +348,7 @@ impl Scope<'_> {
                 None => Opd::Open(o.clone()),
                 Some(p) => match &p.attributes {
                     None => Opd::Open(Operand::Attribute(open_as(*w, p), *a)),
-                    Some(values) => match values.get(*a as usize) {
+                    Some(values) => match values.get(a.index()) {
                         Some(Some(v)) => Opd::Val(v.clone()),
                         _ => Opd::Missing,
                     },
@@ -397,9 +397,9 @@ impl Scope<'_> {
             Operand::Arg(name) => {
                 self.params.iter().find(|p| &p.name == name).and_then(|p| of_type(&p.ty))
             }
-            Operand::Context(c) => self.ir.contexts.get(*c as usize).and_then(|d| of_type(&d.ty)),
+            Operand::Context(c) => self.ir.contexts.get(c.index()).and_then(|d| of_type(&d.ty)),
             Operand::Attribute(_, a) => {
-                self.ir.attributes.get(*a as usize).and_then(|d| of_type(&d.ty))
+                self.ir.attributes.get(a.index()).and_then(|d| of_type(&d.ty))
             }
             Operand::Depth => (self.max_depth <= 64)
                 .then(|| (0..=i64::from(self.max_depth)).map(Value::Int).collect()),
@@ -458,7 +458,7 @@ impl Scope<'_> {
                 }
             }
             Cond::HasRole(w, r) => match self.who(*w) {
-                Some(p) => Atom::Known(p.holds.get(*r as usize).copied().unwrap_or(false).into()),
+                Some(p) => Atom::Known(p.holds.get(r.index()).copied().unwrap_or(false).into()),
                 None => Atom::Open(Cond::HasRole(*w, *r)),
             },
             Cond::Not(inner) => match self.atom(inner) {

@@ -41,7 +41,7 @@ fn lowered(cond: &str) -> (PolicyIr, Cond) {
 }
 
 fn role_subject(ir: &PolicyIr, role: &str) -> Knowledge {
-    let id = ir.roles.iter().position(|r| r.name == role).expect("role") as u32;
+    let id = RoleId(ir.roles.iter().position(|r| r.name == role).expect("role") as u32);
     Knowledge { holds: closure(ir, &[id]), ..Knowledge::default() }
 }
 
@@ -52,7 +52,7 @@ fn fixture_subject(ir: &PolicyIr) -> Knowledge {
     attributes[attr("tier")] = Some(Value::Int(2));
     attributes[attr("team")] = Some(Value::Str("x".into()));
     Knowledge {
-        holds: closure(ir, &[1]),
+        holds: closure(ir, &[RoleId(1)]),
         kind: Some(PrincipalKind::Human),
         id: Some("alice".into()),
         attributes: Some(attributes),
@@ -232,7 +232,7 @@ fn assumptions_from_the_path_decide_requirements() {
 struct World {
     values: Vec<(Operand, Option<Value>)>,
     initiator_roles: Vec<bool>,
-    caller_roles: Vec<(u32, bool)>,
+    caller_roles: Vec<(RoleId, bool)>,
 }
 
 impl World {
@@ -282,7 +282,7 @@ fn eval(c: &Cond, w: &World) -> Tri {
         Cond::HasRole(Who::Caller, r) => {
             w.caller_roles.iter().find(|(x, _)| x == r).is_some_and(|(_, b)| *b).into()
         }
-        Cond::HasRole(_, r) => w.initiator_roles.get(*r as usize).copied().unwrap_or(false).into(),
+        Cond::HasRole(_, r) => w.initiator_roles.get(r.index()).copied().unwrap_or(false).into(),
         Cond::Not(inner) => eval(inner, w).not(),
         Cond::And(items) => items.iter().fold(Tri::True, |acc, i| acc.and(eval(i, w))),
         Cond::Or(items) => items.iter().fold(Tri::False, |acc, i| acc.or(eval(i, w))),
@@ -389,8 +389,8 @@ fn candidates(ir: &PolicyIr, o: &Operand, lits: &[Value], max_depth: u32) -> Vec
                 Operand::Arg(name) => {
                     ir.tools[0].params.iter().find(|p| &p.name == name).map(|p| p.ty.clone())
                 }
-                Operand::Context(c) => Some(ir.contexts[*c as usize].ty.clone()),
-                Operand::Attribute(_, a) => Some(ir.attributes[*a as usize].ty.clone()),
+                Operand::Context(c) => Some(ir.contexts[c.index()].ty.clone()),
+                Operand::Attribute(_, a) => Some(ir.attributes[a.index()].ty.clone()),
                 _ => None,
             };
             match ty {
@@ -432,8 +432,8 @@ fn worlds(ir: &PolicyIr, known: &Knowledge, conds: &[&Cond], max_depth: u32) -> 
     for c in conds {
         operands(c, &mut ops);
     }
-    let mut caller_roles: Vec<u32> = Vec::new();
-    fn roles(c: &Cond, out: &mut Vec<u32>) {
+    let mut caller_roles: Vec<RoleId> = Vec::new();
+    fn roles(c: &Cond, out: &mut Vec<RoleId>) {
         match c {
             Cond::HasRole(Who::Caller, r) if !out.contains(r) => out.push(*r),
             Cond::Not(i) => roles(i, out),
@@ -446,7 +446,7 @@ fn worlds(ir: &PolicyIr, known: &Knowledge, conds: &[&Cond], max_depth: u32) -> 
     for (o, lits) in ops {
         let fixed = match (&o, known) {
             (Operand::Attribute(Who::Initiator, a), Knowledge { attributes: Some(v), .. }) => {
-                Some(v[*a as usize].clone())
+                Some(v[a.index()].clone())
             }
             (Operand::Kind(Who::Initiator), Knowledge { kind: Some(k), .. }) => {
                 Some(Some(Value::Kind(*k)))
@@ -661,22 +661,22 @@ fn kind_of(p: &Json) -> Option<PrincipalKind> {
     }
 }
 
-fn role_ids(ir: &PolicyIr, p: &Json) -> Vec<u32> {
+fn role_ids(ir: &PolicyIr, p: &Json) -> Vec<RoleId> {
     p["roles"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|r| ir.roles.iter().position(|x| Some(x.name.as_str()) == r.as_str()))
-        .map(|i| i as u32)
+        .map(|i| RoleId(i as u32))
         .collect()
 }
 
 /// The attributes of a principal; `Err` if a declared one has the wrong type.
-fn attributes(ir: &PolicyIr, p: &Json) -> Result<Vec<(u32, Value)>, ()> {
+fn attributes(ir: &PolicyIr, p: &Json) -> Result<Vec<(AttributeId, Value)>, ()> {
     let mut out = Vec::new();
     for (i, a) in ir.attributes.iter().enumerate() {
         if let Some(v) = json_value(p["attrs"].get(&a.name), &a.ty)? {
-            out.push((i as u32, v));
+            out.push((AttributeId(i as u32), v));
         }
     }
     Ok(out)
@@ -696,11 +696,11 @@ fn request_world(ir: &PolicyIr, req: &Json, params: &[ParamIr], conds: &[&Cond])
                 json_value(req["args"].get(name), ty).ok()?
             }
             Operand::Context(c) => {
-                let d = &ir.contexts[*c as usize];
+                let d = &ir.contexts[c.index()];
                 json_value(req["context"].get(&d.name), &d.ty).ok()?
             }
             Operand::Attribute(w, a) => {
-                let d = &ir.attributes[*a as usize];
+                let d = &ir.attributes[a.index()];
                 let p = if *w == Who::Caller { last } else { first };
                 json_value(p["attrs"].get(&d.name), &d.ty).ok()?
             }
@@ -723,7 +723,7 @@ fn request_world(ir: &PolicyIr, req: &Json, params: &[ParamIr], conds: &[&Cond])
     Some(World {
         values,
         initiator_roles: closure(ir, &role_ids(ir, first)),
-        caller_roles: caller.iter().enumerate().map(|(i, b)| (i as u32, *b)).collect(),
+        caller_roles: caller.iter().enumerate().map(|(i, b)| (RoleId(i as u32), *b)).collect(),
     })
 }
 
@@ -792,7 +792,7 @@ fn agree(ir: &PolicyIr, request: &str, label: &str) -> usize {
         return 0;
     };
     let tool = &ir.tools[t];
-    let reach = analysis.tool(w, t as u32, tool);
+    let reach = analysis.tool(w, ToolId(t as u32), tool);
     let residuals: Vec<&Cond> = reach.paths.iter().filter_map(|p| p.residual.as_ref()).collect();
     let Some(world) = request_world(ir, &req, &tool.params, &residuals) else { return 0 };
     let any_true = reach.paths.iter().any(|p| p.reachable && true_in(p.residual.as_ref(), &world));
@@ -864,7 +864,7 @@ workflow w {
         .policy
         .clone()
         .expect("compiles");
-    let r = reach(&ir, &Subject::role(&ir, 0));
+    let r = reach(&ir, &Subject::role(&ir, RoleId(0)));
     let tool = &r.workflows[0].tools[0];
     let texts = |p: &CallPath| -> Vec<String> {
         p.evidence

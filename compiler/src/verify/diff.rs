@@ -15,6 +15,7 @@
 use serde::Serialize;
 use serde_json::Value as Json;
 use writ_evaluator::ir::{CmpOp, EvidenceRequirementIr, PolicyIr, ToolId, WorkflowIr};
+use writ_evaluator::ir::{EvidenceId, RoleId};
 use writ_evaluator::{Outcome as Decided, Policy, Request, Tri};
 
 use super::evidence::Bound;
@@ -88,12 +89,12 @@ pub fn widenings(old: &Policy, new: &Policy) -> (Vec<Widening>, Vec<Unsettled>) 
         tools.sort();
         tools.dedup();
         for t in tools {
-            let Some(tool) = n.tools.get(t as usize) else { continue };
-            let ot = o.tools.iter().position(|x| x.name == tool.name).map(|i| i as ToolId);
+            let Some(tool) = n.tools.get(t.index()) else { continue };
+            let ot = o.tools.iter().position(|x| x.name == tool.name).map(|i| ToolId(i as u32));
             let same = global_same
                 && ow.is_some_and(|ow| {
                     ot.is_some_and(|ot| {
-                        o.tools.get(ot as usize).map(|x| (&x.params, &x.tags))
+                        o.tools.get(ot.index()).map(|x| (&x.params, &x.tags))
                             == Some((&tool.params, &tool.tags))
                             && call_print(o, ow, ot) == call_print(n, nw, t)
                             && ow.max_depth == nw.max_depth
@@ -124,8 +125,8 @@ pub fn widenings(old: &Policy, new: &Policy) -> (Vec<Widening>, Vec<Unsettled>) 
     (found, unsettled)
 }
 
-fn names(ir: &PolicyIr, roles: &[u32]) -> Vec<String> {
-    roles.iter().filter_map(|r| ir.roles.get(*r as usize)).map(|r| r.name.clone()).collect()
+fn names(ir: &PolicyIr, roles: &[RoleId]) -> Vec<String> {
+    roles.iter().filter_map(|r| ir.roles.get(r.index())).map(|r| r.name.clone()).collect()
 }
 
 fn cond_text(ir: &PolicyIr, c: &Option<writ_evaluator::ir::Cond>) -> String {
@@ -269,13 +270,13 @@ fn map_requirement(
     to: &PolicyIr,
     r: &EvidenceRequirementIr,
 ) -> Option<EvidenceRequirementIr> {
-    let kind = from.evidence.get(r.evidence as usize)?;
-    let evidence = to.evidence.iter().position(|e| e.name == kind.name)? as u32;
+    let kind = from.evidence.get(r.evidence.index())?;
+    let evidence = EvidenceId(to.evidence.iter().position(|e| e.name == kind.name)? as u32);
     let by = match r.by {
         None => None,
         Some(b) => {
-            let name = &from.roles.get(b as usize)?.name;
-            Some(to.roles.iter().position(|x| x.name == *name)? as u32)
+            let name = &from.roles.get(b.index())?.name;
+            Some(RoleId(to.roles.iter().position(|x| x.name == *name)? as u32))
         }
     };
     Some(EvidenceRequirementIr { evidence, count: r.count, by, fields: r.fields.clone() })
@@ -361,7 +362,7 @@ fn call_widening(
     a: usize,
 ) -> Outcome<Widening> {
     let (o, n) = (old.ir(), new.ir());
-    let (Some(tool), Some(allow)) = (n.tools.get(t as usize), nw.allows.get(a)) else {
+    let (Some(tool), Some(allow)) = (n.tools.get(t.index()), nw.allows.get(a)) else {
         return Outcome::None;
     };
     let max = ow.map_or(nw.max_depth, |w| w.max_depth.max(nw.max_depth));
@@ -378,7 +379,7 @@ fn call_widening(
         };
         let requires = ln.requires(&mut g, nw, t);
         let mut paths = OldPaths { allows: Vec::new(), requires: Vec::new() };
-        let old_pass = match (ow, ot, ot.and_then(|x| o.tools.get(x as usize))) {
+        let old_pass = match (ow, ot, ot.and_then(|x| o.tools.get(x.index()))) {
             (Some(ow), Some(ot), Some(otool)) => {
                 let mut lo = Lowering::new(o, Some(&otool.params), max);
                 let mut any = Vec::new();

@@ -10,6 +10,7 @@
 //! one more than the largest bound (more never changes whether a bound holds), so it is exact.
 
 use serde_json::{Map, Value as Json, json};
+use writ_evaluator::ir::EvidenceId;
 use writ_evaluator::ir::{EvidenceRequirementIr, PolicyIr, RoleId, Value};
 
 /// One evidence item's attribute values, by name.
@@ -83,7 +84,7 @@ pub fn solve(
 ) -> Result<Vec<Json>, Failure> {
     let mut out = Vec::new();
     let mut next_giver = 0usize;
-    let mut kinds: Vec<u32> = bounds.iter().map(|(r, _)| r.evidence).collect();
+    let mut kinds: Vec<EvidenceId> = bounds.iter().map(|(r, _)| r.evidence).collect();
     kinds.sort();
     kinds.dedup();
     for kind in kinds {
@@ -92,7 +93,7 @@ pub fn solve(
         if mine.len() > 24 {
             return Err(Failure::TooLarge("more than 24 evidence counts of one kind".into()));
         }
-        let Some(decl) = ir.evidence.get(kind as usize) else {
+        let Some(decl) = ir.evidence.get(kind.index()) else {
             return Err(Failure::Impossible);
         };
         let types = types(ir, decl.by_human, &mine)?;
@@ -109,7 +110,7 @@ pub fn solve(
                     let roles: Vec<&str> = t
                         .roles
                         .iter()
-                        .filter_map(|r| ir.roles.get(*r as usize).map(|x| x.name.as_str()))
+                        .filter_map(|r| ir.roles.get(r.index()).map(|x| x.name.as_str()))
                         .collect();
                     Some(json!({"id": id, "kind": "human", "roles": roles}))
                 } else {
@@ -145,7 +146,7 @@ pub fn closure(ir: &PolicyIr, role: RoleId) -> Vec<RoleId> {
     let mut i = 0;
     while let Some(&r) = out.get(i) {
         i += 1;
-        for &p in ir.roles.get(r as usize).map(|x| &x.extends[..]).unwrap_or(&[]) {
+        for &p in ir.roles.get(r.index()).map(|x| &x.extends[..]).unwrap_or(&[]) {
             if !out.contains(&p) {
                 out.push(p);
             }

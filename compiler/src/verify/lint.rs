@@ -102,7 +102,7 @@ fn deepest(ir: &PolicyIr) -> u32 {
 }
 
 fn tool(ir: &PolicyIr, t: ToolId) -> Option<(&str, &[ParamIr])> {
-    ir.tools.get(t as usize).map(|x| (x.name.as_str(), &x.params[..]))
+    ir.tools.get(t.index()).map(|x| (x.name.as_str(), &x.params[..]))
 }
 
 /// Whether `c` is true for some request to one of `tools` (to a start when `tools` is
@@ -145,10 +145,10 @@ fn quick_true(ir: &PolicyIr, params: Option<&[ParamIr]>, c: &Cond, keys: &mut Ve
                 .and_then(|ps| ps.iter().find(|p| p.name == *name))
                 .map(|p| (format!("arg {name}"), p.ty.clone())),
             Operand::Attribute(_, id) => {
-                ir.attributes.get(*id as usize).map(|d| (format!("attr {id}"), d.ty.clone()))
+                ir.attributes.get(id.index()).map(|d| (format!("attr {id}"), d.ty.clone()))
             }
             Operand::Context(id) => {
-                ir.contexts.get(*id as usize).map(|d| (format!("context {id}"), d.ty.clone()))
+                ir.contexts.get(id.index()).map(|d| (format!("context {id}"), d.ty.clone()))
             }
             _ => None,
         }
@@ -407,7 +407,7 @@ pub fn role_findings(
             workflows.iter().any(|w| {
                 w.allows.iter().filter(|a| a.target.tools.contains(t)).any(|a| {
                     passes(ir, table, w, a, *t, Absence::Excluded, |low, g| {
-                        entitled_somewhere(low, g, role as RoleId, e.condition.as_ref())
+                        entitled_somewhere(low, g, RoleId(role as u32), e.condition.as_ref())
                     })
                 })
             })

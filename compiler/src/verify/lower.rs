@@ -30,9 +30,9 @@ pub struct Lowering<'a> {
 pub fn holders(ir: &PolicyIr) -> Vec<Vec<RoleId>> {
     let mut out: Vec<Vec<RoleId>> = vec![Vec::new(); ir.roles.len()];
     for r in 0..ir.roles.len() {
-        for held in super::evidence::closure(ir, r as RoleId) {
-            if let Some(list) = out.get_mut(held as usize) {
-                list.push(r as RoleId);
+        for held in super::evidence::closure(ir, RoleId(r as u32)) {
+            if let Some(list) = out.get_mut(held.index()) {
+                list.push(RoleId(r as u32));
             }
         }
     }
@@ -91,7 +91,7 @@ impl<'a> Lowering<'a> {
             Some(t) => t,
             None => self.holders.get_or_init(|| holders(self.ir)),
         };
-        table.get(role as usize).map_or(&[], |l| &l[..])
+        table.get(role.index()).map_or(&[], |l| &l[..])
     }
 
     pub fn depth(&self, g: &mut Goal) -> usize {
@@ -132,11 +132,11 @@ impl<'a> Lowering<'a> {
                     None => Term::Const(Val::Absent),
                 }
             }
-            Operand::Context(id) => match self.ir.contexts.get(*id as usize) {
+            Operand::Context(id) => match self.ir.contexts.get(id.index()) {
                 Some(d) => Term::Var(g.var(Var::Context(d.name.clone()), ty(&d.ty))),
                 None => Term::Const(Val::Absent),
             },
-            Operand::Attribute(who, id) => match self.ir.attributes.get(*id as usize) {
+            Operand::Attribute(who, id) => match self.ir.attributes.get(id.index()) {
                 Some(d) => {
                     let name = d.name.clone();
                     self.slotted(g, *who, frame, &|s| Var::Attr(s, name.clone()), ty(&d.ty))
@@ -187,7 +187,7 @@ impl<'a> Lowering<'a> {
     pub fn holds(&self, g: &mut Goal, slot: Slot, role: RoleId) -> Expr {
         let mut any = Vec::new();
         for r in self.holders_of(role) {
-            if let Some(decl) = self.ir.roles.get(*r as usize) {
+            if let Some(decl) = self.ir.roles.get(r.index()) {
                 let v = g.var(Var::Role(slot, decl.name.clone()), Ty::Bool);
                 any.push(Expr::Truth(Term::Var(v)));
             }
@@ -306,7 +306,7 @@ impl<'a> Lowering<'a> {
             for (r, role) in self.ir.roles.iter().enumerate() {
                 for e in &role.entitlements {
                     if e.target.tools.binary_search(&tool).is_ok() {
-                        let has = self.holds(g, slot, r as RoleId);
+                        let has = self.holds(g, slot, RoleId(r as u32));
                         let cond = self.cond(g, e.condition.as_ref(), Some(slot));
                         ways.push(Expr::And(vec![has, cond]));
                     }

@@ -158,7 +158,7 @@ fn reason(ir: &PolicyIr, claim: &Claim, verdict: &Verdict) -> String {
         }
         (Verdict::Holds, ClaimKind::NeverStart { workflow }) => format!(
             "no request starts {} with the condition true",
-            ir.workflows.get(*workflow as usize).map_or("", |w| w.name.as_str())
+            ir.workflows.get(workflow.index()).map_or("", |w| w.name.as_str())
         ),
         (Verdict::Fails { rule, .. }, _) => {
             format!("the counterexample is allowed (by {rule}) and the condition is true")
@@ -180,7 +180,7 @@ fn ways(ir: &PolicyIr, kind: &ClaimKind) -> Vec<Way> {
     match kind {
         ClaimKind::NeverAllow { via, target } => {
             for (w, wf) in ir.workflows.iter().enumerate() {
-                if via.is_some_and(|v| v as usize != w) {
+                if via.is_some_and(|v| v.index() != w) {
                     continue;
                 }
                 for &tool in &target.tools {
@@ -193,9 +193,9 @@ fn ways(ir: &PolicyIr, kind: &ClaimKind) -> Vec<Way> {
             }
         }
         ClaimKind::NeverStart { workflow } => {
-            if let Some(wf) = ir.workflows.get(*workflow as usize) {
+            if let Some(wf) = ir.workflows.get(workflow.index()) {
                 for s in 0..wf.starts.len() {
-                    out.push(Way::Start { workflow: *workflow as usize, start: s });
+                    out.push(Way::Start { workflow: workflow.index(), start: s });
                 }
             }
         }
@@ -279,7 +279,7 @@ fn counterexample(policy: &Policy, condition: Option<&Cond>, way: Way) -> Outcom
         Way::Call { workflow, tool, allow } => {
             let (Some(wf), Some(t), Some(rule)) = (
                 ir.workflows.get(workflow),
-                ir.tools.get(tool as usize),
+                ir.tools.get(tool.index()),
                 ir.workflows.get(workflow).and_then(|w| w.allows.get(allow)),
             ) else {
                 return Outcome::None;
@@ -348,16 +348,16 @@ pub fn never_applies(ir: &PolicyIr, claim: &Claim) -> bool {
     match &claim.kind {
         ClaimKind::NeverAllow { via, target } => {
             for (w, wf) in ir.workflows.iter().enumerate() {
-                if via.is_some_and(|v| v as usize != w) {
+                if via.is_some_and(|v| v.index() != w) {
                     continue;
                 }
                 for t in &target.tools {
-                    places.push((ir.tools.get(*t as usize), &wf.name, wf.max_depth));
+                    places.push((ir.tools.get(t.index()), &wf.name, wf.max_depth));
                 }
             }
         }
         ClaimKind::NeverStart { workflow } => {
-            if let Some(wf) = ir.workflows.get(*workflow as usize) {
+            if let Some(wf) = ir.workflows.get(workflow.index()) {
                 places.push((None, &wf.name, wf.max_depth));
             }
         }

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value as Json, json};
 use writ_evaluator::Tri;
+use writ_evaluator::ir::ToolId;
 use writ_evaluator::ir::{CallsIr, EvidenceRequirementIr, PolicyIr, PrincipalKind};
 
 use super::commands::{self, Unrealized};
@@ -252,8 +253,12 @@ fn history(
     let wanted: Vec<(&CallsIr, (i64, bool))> =
         wanted.into_iter().filter_map(|(c, w)| w.map(|w| (c, w))).collect();
     // Tool names: the declared ones, and one undeclared name per glob.
-    let mut names: Vec<(String, Option<u32>)> =
-        ir.tools.iter().enumerate().map(|(i, t)| (t.name.clone(), Some(i as u32))).collect();
+    let mut names: Vec<(String, Option<ToolId>)> = ir
+        .tools
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.clone(), Some(ToolId(i as u32))))
+        .collect();
     for (c, _) in &wanted {
         if let Some(g) = &c.glob {
             let name = g.replace('*', "writ-verify-tool").replace('?', "x");
@@ -262,7 +267,7 @@ fn history(
             }
         }
     }
-    let counted = |c: &CallsIr, name: &str, id: Option<u32>| match id {
+    let counted = |c: &CallsIr, name: &str, id: Option<ToolId>| match id {
         Some(t) => c.target.tools.contains(&t),
         None => c.glob.as_ref().is_some_and(|g| writ_evaluator::Glob::new(g).is_match(name)),
     };

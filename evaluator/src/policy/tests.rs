@@ -50,20 +50,25 @@ fn many_roles_use_large_sets() {
     }
     let p = ir.policy();
     let top = principal(&["r299"]);
-    assert!(p.holds(&top, 0) && p.holds(&top, 150) && p.holds(&top, 299));
+    assert!(p.holds(&top, RoleId(0)) && p.holds(&top, RoleId(150)) && p.holds(&top, RoleId(299)));
     let set = p.role_set(&principal(&["r200"]));
     assert!(matches!(set, RoleSet::Large(_)));
-    assert!(set.contains(0) && set.contains(200) && !set.contains(201) && !set.contains(9999));
+    assert!(
+        set.contains(RoleId(0))
+            && set.contains(RoleId(200))
+            && !set.contains(RoleId(201))
+            && !set.contains(RoleId(9999))
+    );
 }
 
 #[test]
 fn names_are_interned() {
     let p = testing::engineering().policy();
-    assert_eq!(p.tool_id("deploy"), Some(3));
+    assert_eq!(p.tool_id("deploy"), Some(ToolId(3)));
     assert_eq!(p.tool_id("nope"), None);
-    assert_eq!(p.workflow_id("incident"), Some(2));
-    assert_eq!(p.evidence_id("approval"), Some(2));
-    assert_eq!(p.role_id("platform_service"), Some(4));
+    assert_eq!(p.workflow_id("incident"), Some(WorkflowId(2)));
+    assert_eq!(p.evidence_id("approval"), Some(EvidenceId(2)));
+    assert_eq!(p.role_id("platform_service"), Some(RoleId(4)));
 }
 
 #[test]
@@ -102,8 +107,8 @@ fn dispatch_indexes_rules_by_workflow_and_tool() {
     );
     let d = p.dispatch(w("dependency_bot"), t("deploy")).unwrap();
     assert!(d.allows.is_empty() && d.denies().len() == 0);
-    assert!(p.dispatch(99, 0).is_none());
-    assert!(p.dispatch(0, 99).is_none());
+    assert!(p.dispatch(WorkflowId(99), ToolId(0)).is_none());
+    assert!(p.dispatch(WorkflowId(0), ToolId(99)).is_none());
     // Sparse: only the (workflow, tool) pairs a workflow's own rule names are stored.
     let stored: usize = p.dispatch.iter().map(|w| w.len()).sum();
     assert!(stored < p.workflows.len() * p.ir.tools.len(), "{stored}");
@@ -112,7 +117,7 @@ fn dispatch_indexes_rules_by_workflow_and_tool() {
 #[test]
 fn entitlements_are_indexed_by_tool() {
     let p = testing::engineering().policy();
-    let deploy = p.tool_id("deploy").unwrap() as usize;
+    let deploy = p.tool_id("deploy").unwrap().index();
     let got: Vec<&str> =
         p.mays_by_tool[deploy].iter().map(|&(_, m)| &*p.mays[m as usize].rule.id).collect();
     assert_eq!(got, ["engineer/may/4", "senior_engineer/may/1"]);
@@ -142,7 +147,7 @@ fn identical_requirements_of_one_rule_are_merged() {
     let allow = p.allows.iter().find(|a| &*a.rule.id == "release/allow/4").unwrap();
     let counts: Vec<(u32, Option<RoleId>)> =
         allow.require.iter().map(|r| (r.count, r.by)).collect();
-    assert_eq!(counts, [(3, Some(3)), (1, None), (1, None)]);
+    assert_eq!(counts, [(3, Some(RoleId(3))), (1, None), (1, None)]);
 }
 
 // --- corrupt IR
@@ -150,7 +155,7 @@ fn identical_requirements_of_one_rule_are_merged() {
 #[test]
 fn extends_out_of_range() {
     let mut ir = testing::edges().ir;
-    ir.roles[1].extends = vec![17];
+    ir.roles[1].extends = vec![RoleId(17)];
     let e = err(ir);
     assert_eq!(e.path, "roles[1].extends");
     assert!(e.message.contains("out of range"), "{e}");
@@ -160,12 +165,12 @@ fn extends_out_of_range() {
 #[test]
 fn extends_cycle() {
     let mut ir = testing::edges().ir;
-    ir.roles[0].extends = vec![1]; // dev extends ops extends dev
+    ir.roles[0].extends = vec![RoleId(1)]; // dev extends ops extends dev
     let e = err(ir);
     assert!(e.message.contains("cycle"), "{e}");
     assert_eq!(e.kind, PolicyErrorKind::Cycle);
     let mut ir = testing::edges().ir;
-    ir.roles[2].extends = vec![2];
+    ir.roles[2].extends = vec![RoleId(2)];
     assert!(err(ir).message.contains("cycle"));
 }
 
@@ -185,7 +190,7 @@ fn names_declared_twice() {
 #[test]
 fn target_out_of_range_or_empty() {
     let mut ir = testing::edges().ir;
-    ir.workflows[0].allows[0].target.tools = vec![0, 99];
+    ir.workflows[0].allows[0].target.tools = vec![ToolId(0), ToolId(99)];
     let e = err(ir);
     assert_eq!(e.path, "workflows[0].allows[0].target");
     let mut ir = testing::edges().ir;
@@ -196,7 +201,7 @@ fn target_out_of_range_or_empty() {
 #[test]
 fn unsorted_targets_are_accepted() {
     let mut ir = testing::edges().ir;
-    ir.roles[1].entitlements[0].target.tools = vec![5, 1, 1, 0, 4, 3, 2];
+    ir.roles[1].entitlements[0].target.tools = [5, 1, 1, 0, 4, 3, 2].map(ToolId).to_vec();
     assert!(Policy::from_ir(ir).is_ok());
 }
 
@@ -248,7 +253,7 @@ fn principal_only_inside_may() {
     let mut ir = testing::edges().ir;
     ir.guardrails.deny_starts.push(DenyStartRuleIr {
         meta: ir.workflows[0].allows[0].meta.clone(),
-        condition: Some(Cond::HasRole(Who::Principal, 0)),
+        condition: Some(Cond::HasRole(Who::Principal, RoleId(0))),
         because: None,
     });
     assert!(err(ir).message.contains("`principal`"));
@@ -266,9 +271,9 @@ fn arguments_in_start_rules() {
 #[test]
 fn ids_out_of_range_in_conditions() {
     let conds = [
-        Cond::HasRole(Who::Initiator, 9),
-        Cond::Compare(CmpOp::Eq, Operand::Context(9), i(1)),
-        Cond::Compare(CmpOp::Eq, Operand::Attribute(Who::Caller, 9), i(1)),
+        Cond::HasRole(Who::Initiator, RoleId(9)),
+        Cond::Compare(CmpOp::Eq, Operand::Context(ContextId(9)), i(1)),
+        Cond::Compare(CmpOp::Eq, Operand::Attribute(Who::Caller, AttributeId(9)), i(1)),
     ];
     for cond in conds {
         let mut ir = testing::edges().ir;
@@ -307,13 +312,13 @@ fn long_binary_chains_are_flattened() {
 #[test]
 fn corrupt_requirements() {
     let mutate: [fn(&mut EvidenceRequirementIr); 5] = [
-        |r| r.evidence = 42,
+        |r| r.evidence = EvidenceId(42),
         |r| r.count = 0,
-        |r| r.by = Some(42),
+        |r| r.by = Some(RoleId(42)),
         |r| r.fields = vec![("nope".into(), Value::Str("x".into()))],
         |r| {
-            r.evidence = 0; // `check` is not `by human`
-            r.by = Some(0);
+            r.evidence = EvidenceId(0); // `check` is not `by human`
+            r.by = Some(RoleId(0));
         },
     ];
     for m in mutate {
@@ -330,7 +335,7 @@ fn corrupt_requirements() {
 #[test]
 fn start_roles_out_of_range_and_negative_ttl() {
     let mut ir = testing::edges().ir;
-    ir.workflows[0].starts[0].by = vec![3];
+    ir.workflows[0].starts[0].by = vec![RoleId(3)];
     assert_eq!(err(ir).path, "workflows[0].starts[0].by");
     let mut ir = testing::edges().ir;
     ir.workflows[0].ttl_seconds = -1;
