@@ -361,10 +361,7 @@ impl Compiler {
         self.policy
             .files(&self.db)
             .iter()
-            .map(|f| SourceText {
-                path: f.path(&self.db).clone(),
-                text: f.text(&self.db).as_str().into(),
-            })
+            .map(|f| SourceText::new(f.path(&self.db).clone(), f.text(&self.db).as_str().into()))
             .collect()
     }
 }

@@ -254,11 +254,42 @@ impl Diagnostic {
     }
 }
 
-/// A source file's name and text, as needed to render diagnostics.
+/// A source file's name and text, as needed to render diagnostics, with where its lines start
+/// (built once, so that placing many diagnostics in a large file is not a scan each).
 #[derive(Clone, Debug)]
 pub struct SourceText {
     pub path: String,
     pub text: Arc<str>,
+    lines: Arc<writ_grammar::LineIndex>,
+}
+
+impl SourceText {
+    pub fn new(path: String, text: Arc<str>) -> SourceText {
+        let lines = Arc::new(writ_grammar::LineIndex::new(&text));
+        SourceText { path, text, lines }
+    }
+
+    /// The 1-based line and column (in characters) of byte `offset` (see [`line_col`]).
+    pub fn line_col(&self, offset: u32) -> (usize, usize) {
+        self.lines.line_col(&self.text, offset as usize)
+    }
+}
+
+/// Where `location`'s start is: its file's path, line and column; a file that is not in
+/// `sources` is `""` at 1:1.
+pub fn place(sources: &[SourceText], location: Location) -> (&str, usize, usize) {
+    place_of(sources, location.file, location.span.start)
+}
+
+/// The path of `sources[file]` and the line and column of `offset` in it (`""`, 1:1 if absent).
+fn place_of(sources: &[SourceText], file: usize, offset: u32) -> (&str, usize, usize) {
+    match sources.get(file) {
+        Some(s) => {
+            let (line, column) = s.line_col(offset);
+            (s.path.as_str(), line, column)
+        }
+        None => ("", 1, 1),
+    }
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -431,10 +462,8 @@ pub struct JsonRelated {
 
 impl JsonDiagnostic {
     pub fn new(d: &Diagnostic, sources: &[SourceText]) -> JsonDiagnostic {
-        let (path, text) =
-            sources.get(d.location.file).map_or(("", ""), |s| (s.path.as_str(), &*s.text));
-        let (line, column) = line_col(text, d.location.span.start as usize);
-        let (end_line, end_column) = line_col(text, d.location.span.end as usize);
+        let (path, line, column) = place(sources, d.location);
+        let (_, end_line, end_column) = place_of(sources, d.location.file, d.location.span.end);
         JsonDiagnostic {
             code: d.code,
             severity: d.severity(),
@@ -451,18 +480,15 @@ impl JsonDiagnostic {
                 .related
                 .iter()
                 .map(|r| {
-                    let (path, text) = sources
-                        .get(r.location.file)
-                        .map_or(("", ""), |s| (s.path.as_str(), &*s.text));
-                    let (line, column) = line_col(text, r.location.span.start as usize);
+                    let (path, line, column) = place(sources, r.location);
                     JsonRelated { message: r.message.clone(), file: path.to_string(), line, column }
                 })
                 .collect(),
             help: d.help.clone(),
             fix: d.replacement.as_ref().map(|r| {
-                let text = sources.get(r.location.file).map_or("", |s| &*s.text);
-                let (line, column) = line_col(text, r.location.span.start as usize);
-                let (end_line, end_column) = line_col(text, r.location.span.end as usize);
+                let (_, line, column) = place(sources, r.location);
+                let (_, end_line, end_column) =
+                    place_of(sources, r.location.file, r.location.span.end);
                 JsonFix {
                     text: r.text.clone(),
                     line,

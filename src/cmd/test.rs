@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value as Json;
-use writ_compiler::diagnostic::line_col;
+use writ_compiler::diagnostic::place;
 use writ_compiler::test_blocks::{TestCase, TestExpectation};
 use writ_evaluator::ir::PolicyIr;
 use writ_evaluator::{Policy, Trace, TraceStep, Tri};
@@ -161,9 +161,7 @@ fn run_expectation(
     sources: &[writ_compiler::SourceText],
     covered: &mut BTreeSet<String>,
 ) -> ExpectationResult {
-    let (file, text) =
-        sources.get(e.location.file).map_or(("", ""), |s| (s.path.as_str(), &*s.text));
-    let (line, column) = line_col(text, e.location.span.start as usize);
+    let (file, line, column) = place(sources, e.location);
     let expected_missing = e.missing.clone();
     // Whether it passed is decided in one place, shared with the editors' "run test" lens.
     let run = writ_compiler::test_blocks::run::run_expectation(policy, e);
@@ -311,9 +309,7 @@ fn run_test(
     sources: &[writ_compiler::SourceText],
     covered: &mut BTreeSet<String>,
 ) -> TestResult {
-    let (file, text) =
-        sources.get(t.location.file).map_or(("", ""), |s| (s.path.as_str(), &*s.text));
-    let (line, _) = line_col(text, t.location.span.start as usize);
+    let (file, line, _) = place(sources, t.location);
     let expectations: Vec<ExpectationResult> =
         t.expectations.iter().map(|e| run_expectation(policy, e, sources, covered)).collect();
     TestResult {

@@ -3,7 +3,7 @@
 //! [`Checked`].
 
 use serde_json::Value as Json;
-use writ_compiler::diagnostic::line_col;
+use writ_compiler::diagnostic::place;
 use writ_compiler::verify::{ClaimResult, Verdict};
 use writ_compiler::{Compiler, SourceText};
 use writ_evaluator::Policy;
@@ -35,9 +35,7 @@ impl Checked {
         let places = results
             .iter()
             .map(|r| {
-                let (file, text) =
-                    sources.get(r.location.file).map_or(("", ""), |s| (s.path.as_str(), &*s.text));
-                let (line, column) = line_col(text, r.location.span.start as usize);
+                let (file, line, column) = place(sources, r.location);
                 (file.to_string(), line, column)
             })
             .collect();
