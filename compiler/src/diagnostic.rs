@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use miette::{LabeledSpan, NamedSource, SourceSpan};
+use miette::{LabeledSpan, MietteError, MietteSpanContents, NamedSource, SourceSpan, SpanContents};
 use serde::Serialize;
 use writ_grammar::ast::Span;
 
@@ -273,6 +273,46 @@ impl SourceText {
     pub fn line_col(&self, offset: u32) -> (usize, usize) {
         self.lines.line_col(&self.text, offset as usize)
     }
+
+    /// The text as miette reads it, named by its path.
+    fn named(&self) -> NamedSource<Indexed> {
+        let indexed = Indexed { text: self.text.clone(), lines: self.lines.clone() };
+        NamedSource::new(self.path.clone(), indexed).with_language("writ")
+    }
+}
+
+/// A text with its line starts, as miette reads it. miette's own `str` source finds a span's
+/// lines by scanning from the start of the text, which made rendering N diagnostics of a large
+/// file quadratic; this one starts its scan a line before the span's context and answers as if
+/// it had scanned from the start (the same lines, columns and counts).
+#[derive(Clone, Debug)]
+struct Indexed {
+    text: Arc<str>,
+    lines: Arc<writ_grammar::LineIndex>,
+}
+
+impl miette::SourceCode for Indexed {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let first = self.lines.line_of(span.offset()).saturating_sub(context_lines_before + 1);
+        let base = self.lines.start_of(first).min(span.offset());
+        let rest = self.text.as_bytes().get(base..).unwrap_or_default();
+        let local = SourceSpan::new((span.offset() - base).into(), span.len());
+        let found = rest.read_span(&local, context_lines_before, context_lines_after)?;
+        Ok(Box::new(MietteSpanContents::new(
+            found.data(),
+            SourceSpan::new((found.span().offset() + base).into(), found.span().len()),
+            found.line() + first,
+            found.column(),
+            // miette's own sources count lines from the text's start here too (its renderer
+            // merges two labels' snippets by comparing this with the next one's line).
+            found.line_count() + first,
+        )))
+    }
 }
 
 /// Where `location`'s start is: its file's path, line and column; a file that is not in
@@ -313,7 +353,7 @@ fn source_span(text: &str, span: Span) -> SourceSpan {
 #[derive(Debug)]
 pub struct Report {
     diagnostic: Diagnostic,
-    source: NamedSource<Arc<str>>,
+    source: NamedSource<Indexed>,
     text: Arc<str>,
     /// Labels in other files become related reports of their own.
     elsewhere: Vec<Report>,
@@ -339,8 +379,7 @@ impl Report {
                 let other = sources.get(r.location.file)?;
                 Some(Report {
                     diagnostic: note,
-                    source: NamedSource::new(other.path.clone(), other.text.clone())
-                        .with_language("writ"),
+                    source: other.named(),
                     text: other.text.clone(),
                     elsewhere: Vec::new(),
                 })
@@ -348,7 +387,7 @@ impl Report {
             .collect();
         Some(Report {
             diagnostic: diagnostic.clone(),
-            source: NamedSource::new(file.path.clone(), file.text.clone()).with_language("writ"),
+            source: file.named(),
             text: file.text.clone(),
             elsewhere,
         })
@@ -532,6 +571,39 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The indexed source answers every span exactly as miette's own `str` source does
+        /// (lines and `\r\n` ends; a lone `\r`, which writ does not count as a line end,
+        /// is left out of the texts).
+        #[test]
+        fn the_indexed_source_reads_spans_as_miettes_own(
+            text in "(ab|c|\\n|\\r\\n|é| )*",
+            start in 0usize..80,
+            len in 0usize..20,
+            before in 0usize..4,
+            after in 0usize..4,
+        ) {
+            use miette::SourceCode;
+            let source = SourceText::new("f.writ".into(), text.as_str().into());
+            let indexed = Indexed { text: source.text.clone(), lines: source.lines.clone() };
+            let start = floor_char_boundary(&text, start);
+            let len = len.min(text.len() - start);
+            let span = SourceSpan::new(start.into(), len);
+            let theirs = text.as_str().read_span(&span, before, after);
+            let ours = indexed.read_span(&span, before, after);
+            match (theirs, ours) {
+                (Ok(a), Ok(b)) => {
+                    proptest::prop_assert_eq!(a.data(), b.data());
+                    proptest::prop_assert_eq!(a.span(), b.span());
+                    proptest::prop_assert_eq!(a.line(), b.line());
+                    proptest::prop_assert_eq!(a.column(), b.column());
+                    proptest::prop_assert_eq!(a.line_count(), b.line_count());
+                }
+                (a, b) => proptest::prop_assert_eq!(a.is_err(), b.is_err()),
+            }
+        }
+    }
 
     #[test]
     fn suggestions_are_close_names_only() {

@@ -145,6 +145,16 @@ impl LineIndex {
         let start = self.starts.get(line - 1).map_or(0, |&s| s.min(offset));
         (line, source.get(start..offset).map_or(0, |t| t.chars().count()) + 1)
     }
+
+    /// The 0-based number of the line that holds byte `offset` (past the end: the last line).
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset).saturating_sub(1)
+    }
+
+    /// The byte offset where 0-based line `line` starts (past the last line: the last start).
+    pub fn start_of(&self, line: usize) -> usize {
+        self.starts.get(line).or(self.starts.last()).copied().unwrap_or(0)
+    }
 }
 
 #[cfg(test)]
