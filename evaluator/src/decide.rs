@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// The reason of the deny that an impossible state (a rule index out of range in a policy that
@@ -685,11 +686,12 @@ impl Policy {
                 need: m.count,
                 have: m.have,
             });
-            reasons.push(format!(
-                "{what} needs {}; {} given",
-                render::requirement(self, m.req, m.count),
-                m.have
-            ));
+            let mut reason = String::with_capacity(what.len() + 64);
+            reason.push_str(&what);
+            reason.push_str(" needs ");
+            render::write_requirement(&mut reason, self, m.req, m.count);
+            let _ = write!(reason, "; {} given", m.have);
+            reasons.push(reason);
         }
         Decision {
             decision: Outcome::Pending,

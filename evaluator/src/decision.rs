@@ -116,7 +116,7 @@ impl Decision {
             None => out.push_str("null"),
         }
         out.push_str(",\"policy\":");
-        write_str(&mut out, &self.policy);
+        crate::json::write_string(&mut out, &self.policy);
         out.push('}');
         out
     }
@@ -176,10 +176,10 @@ impl Missing {
     /// The JSON object [`Serialize`] writes, written directly (for [`Decision::to_json`]).
     fn write_json(&self, out: &mut String) {
         out.push_str("{\"evidence\":");
-        write_str(out, &self.evidence);
+        crate::json::write_string(out, &self.evidence);
         if let Some(by) = &self.by {
             out.push_str(",\"by\":");
-            write_str(out, by);
+            crate::json::write_string(out, by);
         }
         if !self.fields.is_empty() {
             out.push_str(",\"fields\":{");
@@ -187,7 +187,7 @@ impl Missing {
                 if i > 0 {
                     out.push(',');
                 }
-                write_str(out, name);
+                crate::json::write_string(out, name);
                 out.push(':');
                 write_literal(out, value);
             }
@@ -204,12 +204,12 @@ impl Missing {
 /// A value as [`JsonLit`] serializes it.
 fn write_literal(out: &mut String, value: &Value) {
     match value {
-        Value::Str(v) => write_str(out, v),
+        Value::Str(v) => crate::json::write_string(out, v),
         Value::Int(v) => push_display(out, v),
         Value::Bool(v) => out.push_str(if *v { "true" } else { "false" }),
-        Value::Duration(v) => write_str(out, &format_duration(*v)),
+        Value::Duration(v) => crate::json::write_string(out, &format_duration(*v)),
         Value::StringList(items) => write_strings(out, items.iter().map(String::as_str)),
-        Value::Kind(k) => write_str(out, k.as_str()),
+        Value::Kind(k) => crate::json::write_string(out, k.as_str()),
     }
 }
 
@@ -226,41 +226,9 @@ fn write_strings<'s>(out: &mut String, items: impl Iterator<Item = &'s str>) {
         if i > 0 {
             out.push(',');
         }
-        write_str(out, item);
+        crate::json::write_string(out, item);
     }
     out.push(']');
-}
-
-/// A JSON string, escaped as `serde_json` escapes it: `"` and `\`, the control characters
-/// (`\b \f \n \r \t` by name, the others as `\u00xx`), nothing else.
-fn write_str(out: &mut String, text: &str) {
-    out.push('"');
-    let bytes = text.as_bytes();
-    let mut plain = 0;
-    while let Some(at) = crate::json::special(bytes, plain) {
-        out.push_str(text.get(plain..at).unwrap_or_default());
-        plain = at + 1;
-        let byte = bytes.get(at).copied().unwrap_or_default();
-        let escape = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            _ => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.push_str("\\u00");
-                out.push(char::from(HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0')));
-                out.push(char::from(HEX.get(usize::from(byte & 0xf)).copied().unwrap_or(b'0')));
-                continue;
-            }
-        };
-        out.push_str(escape);
-    }
-    out.push_str(text.get(plain..).unwrap_or_default());
-    out.push('"');
 }
 
 impl Serialize for Missing {

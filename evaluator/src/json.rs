@@ -294,6 +294,38 @@ pub(crate) fn special(bytes: &[u8], from: usize) -> Option<usize> {
     Some(from + offset + tail)
 }
 
+/// A JSON string, escaped as `serde_json` escapes it: `"` and `\`, the control characters
+/// (`\b \f \n \r \t` by name, the others as `\u00xx`), nothing else.
+pub(crate) fn write_string(out: &mut String, text: &str) {
+    out.push('"');
+    let bytes = text.as_bytes();
+    let mut plain = 0;
+    while let Some(at) = crate::json::special(bytes, plain) {
+        out.push_str(text.get(plain..at).unwrap_or_default());
+        plain = at + 1;
+        let byte = bytes.get(at).copied().unwrap_or_default();
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX.get(usize::from(byte >> 4)).copied().unwrap_or(b'0')));
+                out.push(char::from(HEX.get(usize::from(byte & 0xf)).copied().unwrap_or(b'0')));
+                continue;
+            }
+        };
+        out.push_str(escape);
+    }
+    out.push_str(text.get(plain..).unwrap_or_default());
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,10 +58,11 @@ pub(crate) use writ_stdx::quote;
 /// `deploy(env: "prod", service: "api")`: the tool and the arguments given, in the tool's
 /// parameter order (undeclared ones last, in request order); just `tool` without arguments.
 pub(crate) fn call(policy: &Policy, tool: &str, args: &[(Str<'_>, RequestValue<'_>)]) -> String {
-    let mut out = String::from(tool);
     if args.is_empty() {
-        return out;
+        return tool.to_owned();
     }
+    let mut out = String::with_capacity(tool.len() + 2 + 32 * args.len());
+    out.push_str(tool);
     out.push('(');
     let mut first = true;
     let mut put = |out: &mut String, name: &str, value: &RequestValue<'_>| {
@@ -69,7 +70,9 @@ pub(crate) fn call(policy: &Policy, tool: &str, args: &[(Str<'_>, RequestValue<'
             out.push_str(", ");
         }
         first = false;
-        let _ = write!(out, "{name}: {value}");
+        out.push_str(name);
+        out.push_str(": ");
+        value.write_shown(out);
     };
     let params = policy
         .tools_by_name
@@ -94,6 +97,12 @@ pub(crate) fn call(policy: &Policy, tool: &str, args: &[(Str<'_>, RequestValue<'
 /// A requirement as written: `2 approval by security_reviewer`, `ticket(project: "REL")`.
 pub(crate) fn requirement(policy: &Policy, r: &Requirement, count: u32) -> String {
     let mut out = String::new();
+    write_requirement(&mut out, policy, r, count);
+    out
+}
+
+/// [`requirement`], appended to `out`.
+pub(crate) fn write_requirement(out: &mut String, policy: &Policy, r: &Requirement, count: u32) {
     if count != 1 {
         let _ = write!(out, "{count} ");
     }
@@ -112,9 +121,9 @@ pub(crate) fn requirement(policy: &Policy, r: &Requirement, count: u32) -> Strin
         out.push(')');
     }
     if let Some(role) = r.by.and_then(|r| policy.ir.roles.get(r.index())) {
-        let _ = write!(out, " by {}", role.name);
+        out.push_str(" by ");
+        out.push_str(&role.name);
     }
-    out
 }
 
 /// A command pattern in writ syntax: `["git", "push", ...]`.

@@ -428,14 +428,44 @@ impl RequestValue<'_> {
 impl fmt::Display for RequestValue<'_> {
     /// The value as JSON (compact; long values are shortened).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
-            RequestValue::Str(s) => serde_json::Value::from(&**s).to_string(),
-            RequestValue::Int(i) => i.to_string(),
-            RequestValue::Bool(b) => b.to_string(),
-            RequestValue::StrList(items) => serde_json::Value::from(items.clone()).to_string(),
-            RequestValue::Other(v) => v.to_string(),
-        };
-        f.write_str(&shorten(&text, 80))
+        let mut text = String::new();
+        self.write_shown(&mut text);
+        f.write_str(&text)
+    }
+}
+
+impl RequestValue<'_> {
+    /// The most characters of a value shown in a reason: longer ones are cut, marked `…`.
+    const SHOWN: usize = 80;
+
+    /// Appends the value as [`fmt::Display`] shows it (compact JSON, cut to
+    /// [`Self::SHOWN`] characters), without a text of its own: reasons name values often.
+    pub(crate) fn write_shown(&self, out: &mut String) {
+        let start = out.len();
+        match self {
+            RequestValue::Str(s) => crate::json::write_string(out, s),
+            RequestValue::Int(i) => {
+                use fmt::Write as _;
+                let _ = write!(out, "{i}");
+            }
+            RequestValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            RequestValue::StrList(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    crate::json::write_string(out, item);
+                }
+                out.push(']');
+            }
+            RequestValue::Other(v) => out.push_str(&v.to_string()),
+        }
+        let cut = out.get(start..).and_then(|shown| shown.char_indices().nth(Self::SHOWN));
+        if let Some((at, _)) = cut {
+            out.truncate(start + at);
+            out.push('…');
+        }
     }
 }
 

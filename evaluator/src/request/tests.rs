@@ -1466,3 +1466,34 @@ fn the_generator_reaches_the_fast_path_and_the_general_one() {
     assert!(fast >= 300, "only {fast} of 2000 took the fast path");
     assert!(general >= 300 && accepted >= 300, "{general} fell back, {accepted} of them accepted");
 }
+
+use proptest::prelude::Strategy as _;
+proptest::proptest! {
+    /// A value in a reason reads as its compact JSON through serde_json, cut to 80 characters
+    /// (the reading before values were written straight into the reason).
+    #[test]
+    fn a_shown_value_is_its_json_cut_to_80_characters(
+        value in proptest::prop_oneof![
+            "(.|\"|\\\\|\n|\u{1}|é){0,100}".prop_map(|s| RequestValue::Str(s.into())),
+            proptest::num::i64::ANY.prop_map(RequestValue::Int),
+            proptest::bool::ANY.prop_map(RequestValue::Bool),
+            proptest::collection::vec("(.|\"|é){0,30}", 0..6)
+                .prop_map(|l| RequestValue::StrList(l.into_iter().map(Into::into).collect())),
+            "[a-z]{0,90}".prop_map(|s| RequestValue::Other(json!({ "k": s }))),
+        ],
+        prefix in "[a-z]{0,3}",
+    ) {
+        let json = match &value {
+            RequestValue::Str(s) => serde_json::Value::from(&**s).to_string(),
+            RequestValue::Int(i) => i.to_string(),
+            RequestValue::Bool(b) => b.to_string(),
+            RequestValue::StrList(items) => serde_json::Value::from(items.clone()).to_string(),
+            RequestValue::Other(v) => v.to_string(),
+        };
+        let expected = shorten(&json, 80).into_owned();
+        proptest::prop_assert_eq!(value.to_string(), expected.clone());
+        let mut out = prefix.clone();
+        value.write_shown(&mut out);
+        proptest::prop_assert_eq!(out, format!("{prefix}{expected}"));
+    }
+}
