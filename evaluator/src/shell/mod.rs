@@ -171,7 +171,6 @@ fn options() -> ParserOptions {
     }
 }
 
-/// Runs `f`, turning a panic of the parser into an unknown line.
 /// The most `{` a word may hold for it to be read (see `Walker::word`): `{a,b}{c,d}`, `${x}`
 /// and `find -exec {} +` stay far below it.
 const MAX_BRACES_IN_A_WORD: usize = 10;
@@ -209,6 +208,35 @@ fn unquoted_braces(raw: &str) -> usize {
     count
 }
 
+/// The most digits in a row a word with an unquoted `{` may hold: brush-parser 0.4 reads the
+/// numbers of a brace sequence (`{1..20}`) as `i64` and panics on a longer one.
+const MAX_DIGITS_AFTER_A_BRACE: usize = 18;
+
+/// Whether a run of more than [`MAX_DIGITS_AFTER_A_BRACE`] digits follows an unquoted `{`.
+fn has_oversized_brace_number(raw: &str) -> bool {
+    let (mut brace, mut digits, mut single, mut double, mut escaped) =
+        (false, 0, false, false, false);
+    for b in raw.bytes() {
+        digits = if b.is_ascii_digit() { digits + 1 } else { 0 };
+        if brace && digits > MAX_DIGITS_AFTER_A_BRACE {
+            return true;
+        }
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match b {
+            b'\\' if !single => escaped = true,
+            b'\'' if !double => single = !single,
+            b'"' if !single => double = !double,
+            b'{' if !single && !double => brace = true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Runs `f`, turning a panic of the parser into an unknown line.
 fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Unknown> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
         .or_else(|_| unknown("the shell parser failed on this line"))
@@ -668,6 +696,11 @@ impl Walker {
         if unquoted_braces(raw) > MAX_BRACES_IN_A_WORD {
             return unknown(format!(
                 "a word with more than {MAX_BRACES_IN_A_WORD} unquoted `{{` is not read"
+            ));
+        }
+        if has_oversized_brace_number(raw) {
+            return unknown(format!(
+                "a number of more than {MAX_DIGITS_AFTER_A_BRACE} digits after a `{{` is not read"
             ));
         }
         let options = &self.options;

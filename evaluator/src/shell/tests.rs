@@ -232,6 +232,27 @@ fn an_oversized_file_descriptor_is_unknown() {
     assert!(matches!(parse("echo 2>/dev/null"), CommandLine::Known(_)));
 }
 
+/// Found by fuzzing (`fuzz/corpus/request/brace-number-overflow.json`): brush-parser 0.4 panics
+/// on a brace sequence's number past i64 (`{88888888888888888888..1}`). Such a word is not read
+/// (the line is unknown before the parser sees it, not by catching its panic).
+#[test]
+fn an_oversized_brace_number_is_unknown_before_the_parser_sees_it() {
+    let long = "8".repeat(40);
+    for line in
+        [format!("echo W{{{long}[x"), format!("echo {{{long}..1}}"), format!("echo {{1..{long}}}")]
+    {
+        match parse(&line) {
+            CommandLine::Unknown(reason) => {
+                assert!(reason.reason.contains("digits after a `{`"), "{line}: {reason}");
+            }
+            known => panic!("{line}: {known:?}"),
+        }
+    }
+    assert!(matches!(parse("echo {1..20}"), CommandLine::Known(_)));
+    assert!(matches!(parse(&format!("echo '{{{long}'")), CommandLine::Known(_)));
+    assert!(matches!(parse(&format!("echo {long}")), CommandLine::Known(_)));
+}
+
 #[test]
 fn shell_nesting_stops_at_eight() {
     assert!(matches!(parse(&nest_c(8)), CommandLine::Known(_)));
