@@ -189,23 +189,29 @@ fn has_oversized_fd(text: &str) -> bool {
     false
 }
 
-/// How many `{` of a raw word are outside quotes and not escaped.
-fn unquoted_braces(raw: &str) -> usize {
-    let (mut count, mut single, mut double, mut escaped) = (0, false, false, false);
-    for b in raw.bytes() {
+/// Each byte of a raw word, with whether it is an unquoted, unescaped `{` (one reading of the
+/// word's quotes for the checks below).
+fn with_unquoted_braces(raw: &str) -> impl Iterator<Item = (u8, bool)> + '_ {
+    let (mut single, mut double, mut escaped) = (false, false, false);
+    raw.bytes().map(move |b| {
         if escaped {
             escaped = false;
-            continue;
+            return (b, false);
         }
         match b {
             b'\\' if !single => escaped = true,
             b'\'' if !double => single = !single,
             b'"' if !single => double = !double,
-            b'{' if !single && !double => count += 1,
+            b'{' if !single && !double => return (b, true),
             _ => {}
         }
-    }
-    count
+        (b, false)
+    })
+}
+
+/// How many `{` of a raw word are outside quotes and not escaped.
+fn unquoted_braces(raw: &str) -> usize {
+    with_unquoted_braces(raw).filter(|(_, brace)| *brace).count()
 }
 
 /// The most digits in a row a word with an unquoted `{` may hold: brush-parser 0.4 reads the
@@ -214,23 +220,12 @@ const MAX_DIGITS_AFTER_A_BRACE: usize = 18;
 
 /// Whether a run of more than [`MAX_DIGITS_AFTER_A_BRACE`] digits follows an unquoted `{`.
 fn has_oversized_brace_number(raw: &str) -> bool {
-    let (mut brace, mut digits, mut single, mut double, mut escaped) =
-        (false, 0, false, false, false);
-    for b in raw.bytes() {
+    let (mut seen_brace, mut digits) = (false, 0);
+    for (b, brace) in with_unquoted_braces(raw) {
+        seen_brace |= brace;
         digits = if b.is_ascii_digit() { digits + 1 } else { 0 };
-        if brace && digits > MAX_DIGITS_AFTER_A_BRACE {
+        if seen_brace && digits > MAX_DIGITS_AFTER_A_BRACE {
             return true;
-        }
-        if escaped {
-            escaped = false;
-            continue;
-        }
-        match b {
-            b'\\' if !single => escaped = true,
-            b'\'' if !double => single = !single,
-            b'"' if !single => double = !double,
-            b'{' if !single && !double => brace = true,
-            _ => {}
         }
     }
     false
