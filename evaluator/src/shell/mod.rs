@@ -124,6 +124,9 @@ fn analysis(text: &str) -> Result<Analysis, Unknown> {
         // (fuzzing found it); the panic would be caught, but the line is unknown either way.
         return unknown("a redirection's file descriptor number is too large");
     }
+    if unclosed_parens(text) > MAX_UNCLOSED_PARENS {
+        return unknown(format!("more than {MAX_UNCLOSED_PARENS} unclosed `(` are not read"));
+    }
     if let Some(analysis) = fast::analyse(text) {
         return Ok(analysis);
     }
@@ -189,29 +192,46 @@ fn has_oversized_fd(text: &str) -> bool {
     false
 }
 
-/// Each byte of a raw word, with whether it is an unquoted, unescaped `{` (one reading of the
-/// word's quotes for the checks below).
-fn with_unquoted_braces(raw: &str) -> impl Iterator<Item = (u8, bool)> + '_ {
+/// Each byte of a raw text, with whether it is outside quotes and not escaped (one reading of
+/// the quotes for the checks below).
+fn quoting(raw: &str) -> impl Iterator<Item = (u8, bool)> + '_ {
     let (mut single, mut double, mut escaped) = (false, false, false);
     raw.bytes().map(move |b| {
         if escaped {
             escaped = false;
             return (b, false);
         }
+        let plain = !single && !double;
         match b {
             b'\\' if !single => escaped = true,
             b'\'' if !double => single = !single,
             b'"' if !single => double = !double,
-            b'{' if !single && !double => return (b, true),
             _ => {}
         }
-        (b, false)
+        (b, plain && !escaped)
     })
+}
+
+/// The most unclosed `(` a line may hold for it to be read: brush-parser 0.4 backtracks
+/// exponentially on them (fuzzing found 29 taking about 17 s).
+const MAX_UNCLOSED_PARENS: usize = 12;
+
+/// How many more unquoted `(` than unquoted `)` a line holds.
+fn unclosed_parens(text: &str) -> usize {
+    let (mut open, mut close) = (0usize, 0usize);
+    for (b, plain) in quoting(text) {
+        match b {
+            b'(' if plain => open += 1,
+            b')' if plain => close += 1,
+            _ => {}
+        }
+    }
+    open.saturating_sub(close)
 }
 
 /// How many `{` of a raw word are outside quotes and not escaped.
 fn unquoted_braces(raw: &str) -> usize {
-    with_unquoted_braces(raw).filter(|(_, brace)| *brace).count()
+    quoting(raw).filter(|&(b, plain)| plain && b == b'{').count()
 }
 
 /// The most digits in a row a word with an unquoted `{` may hold: brush-parser 0.4 reads the
@@ -221,8 +241,8 @@ const MAX_DIGITS_AFTER_A_BRACE: usize = 18;
 /// Whether a run of more than [`MAX_DIGITS_AFTER_A_BRACE`] digits follows an unquoted `{`.
 fn has_oversized_brace_number(raw: &str) -> bool {
     let (mut seen_brace, mut digits) = (false, 0);
-    for (b, brace) in with_unquoted_braces(raw) {
-        seen_brace |= brace;
+    for (b, plain) in quoting(raw) {
+        seen_brace |= plain && b == b'{';
         digits = if b.is_ascii_digit() { digits + 1 } else { 0 };
         if seen_brace && digits > MAX_DIGITS_AFTER_A_BRACE {
             return true;
