@@ -765,6 +765,22 @@ fn bundle_url_flags_are_checked() {
             ],
             "cannot be masked",
         ),
+        (vec!["--policy", "p.writ", "--ca-cert", "ca.pem"], "`--ca-cert` verifies the servers"),
+        (
+            vec!["--bundle-url", "https://127.0.0.1:1/b", "--ca-cert", "/no/such/ca.pem"],
+            "cannot read `--ca-cert /no/such/ca.pem`",
+        ),
+        (
+            vec![
+                "--decision-log-url",
+                "https://127.0.0.1:1/i",
+                "--policy",
+                "p.writ",
+                "--ca-cert",
+                "Cargo.toml",
+            ],
+            "holds no `BEGIN CERTIFICATE` block",
+        ),
     ] {
         let (code, stderr) = run_writ(&[&["serve"], &args[..]].concat());
         assert_eq!(code, 2, "{args:?}: {stderr}");
@@ -856,4 +872,39 @@ fn a_bundle_pushed_to_a_registry_is_served_from_it() {
     let status = json(get(served.addr, "/v1/status"));
     assert_eq!(status["source"]["manifest_digest"], pushed["digest"]);
     assert_eq!(status["policy"]["bundle_version"], 2);
+}
+
+/// `--ca-cert` end to end: `writ bundle push` to a registry that speaks HTTPS with a private
+/// CA's certificate, and `writ serve --bundle-url oci://...` serving it; without the CA both
+/// refuse (exit 2 and 1).
+#[test]
+fn a_registry_with_a_private_ca_is_reached_with_ca_cert() {
+    let dir = temp_dir("serve", "oci-tls");
+    let pki = writ_agents::test_pki::Pki::new();
+    let Some(registry) = registry::Registry::start_tls(&dir, (&pki.cert, &pki.key)) else {
+        return;
+    };
+    let url = format!("oci://{}/team/policy:prod", registry.host());
+    let ca = pki.ca.display().to_string();
+    let policy = dir.join("policy.writ");
+    std::fs::write(&policy, POLICY).unwrap();
+    let bundle = dir.join("policy.writb").display().to_string();
+    let (code, stderr) =
+        run_writ(&["build", "--policy", &policy.display().to_string(), "-o", &bundle]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, stderr) = run_writ(&["bundle", "push", &bundle, &url]);
+    assert_eq!(code, 2, "pushed without the CA: {stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    let (code, stderr) = run_writ(&["bundle", "push", &bundle, &url, "--ca-cert", "Cargo.toml"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("holds no `BEGIN CERTIFICATE` block"), "{stderr}");
+    let (code, stderr) = run_writ(&["bundle", "push", &bundle, &url, "--ca-cert", &ca]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, stderr) = run_writ(&["serve", "--bundle-url", &url, "--addr", "127.0.0.1:0"]);
+    assert_eq!(code, 1, "served without the CA: {stderr}");
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+    let served = serve(&["--bundle-url", &url, "--ca-cert", &ca]);
+    assert_eq!(json(post(served.addr, "/v1/decide", ALLOW))["decision"], "allow");
 }

@@ -14,6 +14,7 @@
 //! - [`claims`]: a verified token's claims as a chain (shared with `writ serve --grpc`).
 //! - [`strict`]: JSON parsing that rejects duplicate keys.
 //! - [`net`]: the one HTTP(S) client (rustls; the platform's roots and `--ca-cert`).
+//! - `test_pki` (feature `test-util`, tests only): a CA and a server certificate for TLS tests.
 //!
 //! invariant: no call is let through without an `allow` decision from the evaluator on the very
 //! arguments the tool receives; every failure answers deny.
@@ -34,3 +35,5 @@ pub mod names;
 pub mod net;
 pub mod run;
 pub mod strict;
+#[cfg(feature = "test-util")]
+pub mod test_pki;

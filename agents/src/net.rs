@@ -1,6 +1,7 @@
 //! The one HTTP(S) client writ calls out with, built here and nowhere else: `writ mcp-gateway`'s
 //! upstream and `--jwks-url`, every gateway's `--evidence-server`, and `writ serve`'s
-//! `--bundle-url` and `--decision-log-url` (the server builds its client with [`builder`]).
+//! `--bundle-url` and `--decision-log-url` (the server builds its client with [`builder`], and
+//! hands [`Roots::extra_der`] to its OCI registry client), each with its `--ca-cert`.
 //!
 //! TLS is rustls with the ring provider (no system TLS library); a server's certificate must
 //! chain to the platform's roots (the platform verifier) or to a certificate of `--ca-cert FILE`
@@ -13,6 +14,9 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 /// Why the client cannot be built (a start-up error).
 #[derive(Debug)]
@@ -45,17 +49,12 @@ impl fmt::Display for ClientError {
 impl std::error::Error for ClientError {}
 
 /// The certificate authorities an `https://` server's certificate may chain to: always the
-/// platform's, and the certificates of `--ca-cert FILE` when given.
-#[derive(Clone, Default)]
+/// platform's, and the certificates of `--ca-cert FILE` when given (kept as DER, so that every
+/// client writ builds, reqwest's and the OCI registry client's, takes the same ones).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Roots {
-    extra: Vec<reqwest::Certificate>,
+    extra: Vec<CertificateDer<'static>>,
     file: Option<PathBuf>,
-}
-
-impl fmt::Debug for Roots {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Roots").field("file", &self.file).field("extra", &self.extra.len()).finish()
-    }
 }
 
 impl Roots {
@@ -65,18 +64,39 @@ impl Roots {
     }
 
     /// The platform's roots and, with `Some(FILE)`, every certificate of the PEM file `FILE`
-    /// (at least one).
+    /// (at least one; other PEM sections, such as a private key, are passed over).
     pub fn load(ca_cert: Option<&Path>) -> Result<Roots, ClientError> {
         let Some(path) = ca_cert else { return Ok(Roots::platform()) };
         let pem = std::fs::read(path)
             .map_err(|error| ClientError::CaRead { path: path.to_owned(), error })?;
         let invalid = |message: String| ClientError::CaInvalid { path: path.to_owned(), message };
-        let extra = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| invalid(format!("not PEM certificates: {}", describe(&e))))?;
+        let extra = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(format!("not PEM certificates: {e}")))?;
         if extra.is_empty() {
             return Err(invalid("holds no `BEGIN CERTIFICATE` block".to_string()));
         }
+        // reqwest reads each certificate when a client is built; read them once here, so that
+        // a certificate it cannot use is an error of `--ca-cert` at start.
+        for der in &extra {
+            reqwest::Certificate::from_der(der)
+                .map_err(|e| invalid(format!("not a certificate: {}", describe(&e))))?;
+        }
         Ok(Roots { extra, file: Some(path.to_owned()) })
+    }
+
+    /// The certificates of `--ca-cert`, DER-encoded (none for the platform's roots only).
+    pub fn extra_der(&self) -> impl Iterator<Item = &[u8]> {
+        self.extra.iter().map(|der| der.as_ref())
+    }
+
+    /// reqwest's form of [`Roots::extra_der`].
+    fn reqwest_certificates(&self) -> Result<Vec<reqwest::Certificate>, ClientError> {
+        self.extra_der()
+            .map(|der| {
+                reqwest::Certificate::from_der(der).map_err(|e| ClientError::Build(describe(&e)))
+            })
+            .collect()
     }
 }
 
@@ -98,7 +118,7 @@ pub fn builder(roots: &Roots) -> Result<reqwest::ClientBuilder, ClientError> {
     install_provider()?;
     Ok(reqwest::Client::builder()
         .user_agent(concat!("writ/", env!("CARGO_PKG_VERSION")))
-        .tls_certs_merge(roots.extra.iter().cloned()))
+        .tls_certs_merge(roots.reqwest_certificates()?))
 }
 
 /// Whether the client keeps connections open between requests.

@@ -33,6 +33,7 @@ use writ_agents::evidence::ServerUrl;
 use writ_agents::gate::Gate;
 use writ_agents::mcp_gateway::{self, KeySource, Limits, Options, TokenForwarding};
 use writ_agents::net::Roots;
+use writ_agents::test_pki::{Pki, openssl};
 
 const POLICY: &str = r#"
 tool mcp.fs.read(path: path)
@@ -390,7 +391,7 @@ impl Default for Config {
 async fn prepare(
     config: &Config,
 ) -> (Options, Keys, Upstream, SocketAddr, Option<PathBuf>, TempDir) {
-    let acceptor = config.tls.as_ref().map(|pki| pki.acceptor());
+    let acceptor = config.tls.as_ref().map(|pki| acceptor(pki));
     let (upstream, addr) = start_upstream(acceptor).await;
     let keys = keys();
     let mut set = jwks(&keys);
@@ -466,119 +467,9 @@ async fn setup() -> Setup {
 // ---------------------------------------------------------------- certificates (openssl CLI)
 
 /// Runs the openssl CLI in `dir`; a missing CLI or a failure fails the test.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("these tests need the openssl CLI (Debian: apt-get install openssl)");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A CA and a server certificate it signed, for `localhost` and 127.0.0.1.
-struct Pki {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    _dir: TempDir,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let dir = temp_dir("pki");
-        let d = &dir.0;
-        openssl(
-            d,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=writ test CA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ],
-        );
-        openssl(
-            d,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
-        );
-        std::fs::write(
-            d.join("ext.cnf"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
-             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        openssl(
-            d,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "server.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "ext.cnf",
-            ],
-        );
-        Pki {
-            ca: d.join("ca.pem"),
-            cert: d.join("server.pem"),
-            key: d.join("server.key"),
-            _dir: dir,
-        }
-    }
-
-    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        use tokio_rustls::rustls;
-        use tokio_rustls::rustls::pki_types::pem::PemObject;
-        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_file_iter(&self.cert).unwrap().map(Result::unwrap).collect();
-        let key = PrivateKeyDer::from_pem_file(&self.key).unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap();
-        tokio_rustls::TlsAcceptor::from(Arc::new(config))
-    }
+/// A TLS acceptor presenting the test server certificate of `pki`.
+fn acceptor(pki: &Pki) -> tokio_rustls::TlsAcceptor {
+    tokio_rustls::TlsAcceptor::from(pki.server_config())
 }
 
 struct Answer {
@@ -1368,7 +1259,7 @@ async fn an_https_evidence_server_is_asked_only_when_its_certificate_verifies() 
     use writ_agents::evidence::{GateEvidence, Source};
     use writ_agents::net::{self, Reuse};
     let pki = Arc::new(Pki::new());
-    let (upstream, addr) = start_upstream(Some(pki.acceptor())).await;
+    let (upstream, addr) = start_upstream(Some(acceptor(&pki))).await;
     let trust = writ_evaluator::statement::Trust::from_json(br#"{"signers": []}"#);
     let ask = |roots: Roots| {
         let evidence = GateEvidence {

@@ -29,10 +29,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
+use writ_agents::net::Roots;
 
 use crate::remote::Fetched;
 
@@ -149,12 +150,14 @@ fn is_loopback(registry: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A client for `reference`'s registry: HTTPS unless it is named insecure, rustls with ring
-/// (the provider `remote::client` installs), a timeout on connecting and on each read.
+/// A client for `reference`'s registry: HTTPS unless it is named insecure, rustls with ring,
+/// verified against the platform's roots and `roots`' (`--ca-cert`), a timeout on connecting
+/// and on each read.
 fn client(
     url: &str,
     reference: &Reference,
     registry: &Registry,
+    roots: &Roots,
     timeout: Duration,
 ) -> Result<(Client, RegistryAuth), OciError> {
     let host = reference.registry();
@@ -176,6 +179,10 @@ fn client(
         connect_timeout: Some(timeout),
         user_agent: concat!("writ/", env!("CARGO_PKG_VERSION")),
         platform_resolver: None,
+        extra_root_certificates: roots
+            .extra_der()
+            .map(|der| Certificate { encoding: CertificateEncoding::Der, data: der.to_vec() })
+            .collect(),
         ..ClientConfig::default()
     };
     let client = Client::try_from(config).map_err(|e| OciError::Registry {
@@ -202,7 +209,8 @@ pub struct Puller {
 impl Puller {
     pub fn new(remote: &crate::Remote) -> Result<Puller, OciError> {
         let reference = parse(&remote.url)?;
-        let (client, auth) = client(&remote.url, &reference, &remote.registry, remote.timeout)?;
+        let (client, auth) =
+            client(&remote.url, &reference, &remote.registry, &remote.roots, remote.timeout)?;
         Ok(Puller {
             url: remote.url.clone(),
             reference,
@@ -349,10 +357,11 @@ pub fn push(
     bundle: &[u8],
     annotations: BTreeMap<String, String>,
     registry: &Registry,
+    roots: &Roots,
     timeout: Duration,
 ) -> Result<Pushed, OciError> {
     let reference = parse(url)?;
-    let (client, auth) = client(url, &reference, registry, timeout)?;
+    let (client, auth) = client(url, &reference, registry, roots, timeout)?;
     let runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| {
             OciError::Push { url: url.to_string(), message: format!("no runtime: {e}") }
@@ -434,13 +443,23 @@ mod tests {
         };
         for host in ["127.0.0.1:5000", "localhost:5000", "127.0.0.2"] {
             let reference = parse(&format!("oci://{host}/policy:v1")).unwrap();
-            assert!(client("u", &reference, &registry(host), Duration::from_secs(1)).is_ok());
+            assert!(
+                client(
+                    "u",
+                    &reference,
+                    &registry(host),
+                    &Roots::platform(),
+                    Duration::from_secs(1)
+                )
+                .is_ok()
+            );
         }
         let reference = parse("oci://registry.example:5000/policy:v1").unwrap();
         let Err(error) = client(
             "oci://registry.example:5000/policy:v1",
             &reference,
             &registry("registry.example:5000"),
+            &Roots::platform(),
             Duration::from_secs(1),
         ) else {
             panic!("credentials allowed over plain HTTP");

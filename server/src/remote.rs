@@ -64,7 +64,7 @@ impl Poller {
         let transport = if remote.url.starts_with(crate::oci::SCHEME) {
             Transport::Oci(Box::new(crate::oci::Puller::new(remote).map_err(|e| e.to_string())))
         } else {
-            Transport::Http(client(remote.timeout))
+            Transport::Http(client(remote.timeout, &remote.roots))
         };
         Poller {
             transport,
@@ -231,10 +231,13 @@ fn backoff(poll: Duration) -> Backoff {
     Backoff::new(poll.min(Duration::from_secs(1)), poll.max(BACKOFF_CAP))
 }
 
-/// The HTTP client: writ's one TLS setup ([`writ_agents::net::builder`]: rustls with ring, the
-/// platform's roots), a timeout for each request (from connecting to its body's last byte).
-pub fn client(timeout: Duration) -> Result<reqwest::Client, String> {
-    writ_agents::net::builder(&writ_agents::net::Roots::platform())
+/// The HTTP client: writ's one TLS setup ([`writ_agents::net::builder`]: rustls with ring,
+/// `roots`), a timeout for each request (from connecting to its body's last byte).
+pub fn client(
+    timeout: Duration,
+    roots: &writ_agents::net::Roots,
+) -> Result<reqwest::Client, String> {
+    writ_agents::net::builder(roots)
         .map_err(|e| e.to_string())?
         .timeout(timeout)
         .connect_timeout(timeout)

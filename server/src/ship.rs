@@ -67,6 +67,9 @@ pub struct ShipConfig {
     pub spill: Option<PathBuf>,
     /// How long one POST may take.
     pub timeout: Duration,
+    /// The certificate authorities an `https://` collector may chain to: the platform's, and
+    /// those of `--ca-cert`.
+    pub roots: writ_agents::net::Roots,
 }
 
 impl ShipConfig {
@@ -78,6 +81,7 @@ impl ShipConfig {
             queue: DEFAULT_QUEUE,
             spill: None,
             timeout: DEFAULT_TIMEOUT,
+            roots: writ_agents::net::Roots::platform(),
         }
     }
 }
@@ -531,5 +535,5 @@ async fn post(client: &reqwest::Client, config: &ShipConfig, lines: &[u8]) -> Re
 
 /// The HTTP client for the collector.
 pub fn client(config: &ShipConfig) -> Result<reqwest::Client, String> {
-    crate::remote::client(config.timeout)
+    crate::remote::client(config.timeout, &config.roots)
 }

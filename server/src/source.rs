@@ -43,6 +43,9 @@ pub struct Remote {
     pub url: String,
     /// For `oci://`: credentials, and the registries reached over plain HTTP.
     pub registry: crate::oci::Registry,
+    /// The certificate authorities an `https://` server or registry may chain to: the
+    /// platform's, and those of `--ca-cert`.
+    pub roots: writ_agents::net::Roots,
     /// A public key file (`writ keygen`): when given, the bundle's signature must verify.
     pub verify_key: Option<PathBuf>,
     /// Bundles of a lower version are refused, at start as on reloads (0: any version).
@@ -69,6 +72,7 @@ impl Remote {
         Remote {
             url: url.into(),
             registry: crate::oci::Registry::default(),
+            roots: writ_agents::net::Roots::platform(),
             verify_key: None,
             min_version: 0,
             poll: DEFAULT_POLL,

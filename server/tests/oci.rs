@@ -22,6 +22,8 @@ use std::time::{Duration, SystemTime};
 use common::*;
 use registry::Registry;
 use serde_json::Value as Json;
+use writ_agents::net::Roots;
+use writ_agents::test_pki::Pki;
 use writ_evaluator::bundle::{SigningKey, encode_verifying_key, write_version};
 use writ_server::oci::{self, Credentials, Pushed};
 use writ_server::{Error, Reloaded, Remote, Source};
@@ -50,8 +52,15 @@ fn options(registry: &Registry, credentials: Option<Credentials>) -> oci::Regist
 }
 
 fn push(registry: &Registry, url: &str, bytes: &[u8]) -> Pushed {
-    oci::push(url, bytes, BTreeMap::new(), &options(registry, None), Duration::from_secs(30))
-        .expect("the push")
+    oci::push(
+        url,
+        bytes,
+        BTreeMap::new(),
+        &options(registry, None),
+        &Roots::platform(),
+        Duration::from_secs(30),
+    )
+    .expect("the push")
 }
 
 fn remote(registry: &Registry, url: &str, poll: Duration, key: &Path) -> Source {
@@ -315,15 +324,36 @@ fn a_registry_with_logins_takes_the_credentials() {
     let bytes = bundle(POLICY, 1, Some(&key(1)));
     let timeout = Duration::from_secs(30);
 
-    let anonymous = oci::push(&url, &bytes, BTreeMap::new(), &options(&registry, None), timeout);
+    let anonymous = oci::push(
+        &url,
+        &bytes,
+        BTreeMap::new(),
+        &options(&registry, None),
+        &Roots::platform(),
+        timeout,
+    );
     assert!(anonymous.is_err(), "an anonymous push to a registry with logins");
     let wrong = Credentials { password: "wrong".into(), ..login.clone() };
     assert!(
-        oci::push(&url, &bytes, BTreeMap::new(), &options(&registry, Some(wrong)), timeout)
-            .is_err()
+        oci::push(
+            &url,
+            &bytes,
+            BTreeMap::new(),
+            &options(&registry, Some(wrong)),
+            &Roots::platform(),
+            timeout
+        )
+        .is_err()
     );
-    oci::push(&url, &bytes, BTreeMap::new(), &options(&registry, Some(login.clone())), timeout)
-        .expect("a push with the login");
+    oci::push(
+        &url,
+        &bytes,
+        BTreeMap::new(),
+        &options(&registry, Some(login.clone())),
+        &Roots::platform(),
+        timeout,
+    )
+    .expect("a push with the login");
 
     let public = public_key(&dir);
     let Source::Url(mut remote) = remote(&registry, &url, Duration::from_secs(3600), &public)
@@ -333,5 +363,41 @@ fn a_registry_with_logins_takes_the_credentials() {
     assert!(TestServer::try_start(config(Source::Url(remote.clone()))).is_err());
     remote.registry.credentials = Some(login);
     let server = TestServer::start(config(Source::Url(remote)));
+    assert_eq!(decide(&server), "allow");
+}
+
+#[test]
+fn an_https_registry_of_a_private_ca_is_trusted_with_its_certificate_and_refused_without() {
+    let dir = temp_dir("oci-tls");
+    let pki = Pki::new();
+    let Some(registry) = Registry::start_tls(&dir, (&pki.cert, &pki.key)) else { return };
+    let url = format!("oci://{}/policy:prod", registry.host());
+    let bytes = bundle(POLICY, 1, Some(&key(1)));
+    let https = oci::Registry::default();
+    let timeout = Duration::from_secs(30);
+    let trusted = Roots::load(Some(&pki.ca)).unwrap();
+    // `writ bundle push`: refused on the certificate without the CA, pushed with it.
+    let Err(refused) =
+        oci::push(&url, &bytes, BTreeMap::new(), &https, &Roots::platform(), timeout)
+    else {
+        panic!("pushed to a registry whose certificate does not verify")
+    };
+    assert!(refused.to_string().contains("UnknownIssuer"), "{refused}");
+    oci::push(&url, &bytes, BTreeMap::new(), &https, &trusted, timeout).expect("the push");
+    // `writ serve --bundle-url oci://...`: the same.
+    let public = public_key(&dir);
+    let source = |roots: &Roots| {
+        let mut remote = Remote::new(&url);
+        remote.poll = Duration::from_secs(3600);
+        remote.verify_key = Some(public.clone());
+        remote.roots = roots.clone();
+        Source::Url(remote)
+    };
+    match TestServer::try_start(config(source(&Roots::platform()))) {
+        Err(Error::Policy(message)) => assert!(message.contains("UnknownIssuer"), "{message}"),
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a bundle fetched from a registry whose certificate does not verify"),
+    }
+    let server = TestServer::start(config(source(&trusted)));
     assert_eq!(decide(&server), "allow");
 }

@@ -17,6 +17,8 @@ use std::time::{Duration, SystemTime};
 use common::*;
 use peers::{Answer, BundleServer};
 use serde_json::{Value as Json, json};
+use writ_agents::net::Roots;
+use writ_agents::test_pki::Pki;
 use writ_evaluator::bundle::{SigningKey, encode_verifying_key, write_version};
 use writ_server::{Error, Reloaded, Remote, Source};
 
@@ -361,4 +363,40 @@ fn sighup_polls_at_once_and_the_status_has_a_shape() {
     assert_eq!(status["source"]["url"], bundles.url());
     status["source"]["url"] = json!("[url]");
     insta::assert_json_snapshot!("bundle_url_status", status);
+}
+
+#[test]
+fn an_https_server_of_a_private_ca_is_trusted_with_its_certificate_and_refused_without() {
+    let pki = Pki::new();
+    let bundles = BundleServer::start_tls(signed(POLICY, 1, "\"v1\""), &pki);
+    assert!(bundles.url().starts_with("https://"));
+    let public = public_key();
+    let source = |roots: Roots| {
+        let mut remote = Remote::new(bundles.url());
+        remote.poll = Duration::from_secs(3600);
+        remote.verify_key = Some(public.clone());
+        remote.roots = roots;
+        Source::Url(remote)
+    };
+    // The platform's roots alone: the certificate does not verify, the start is refused and
+    // no request reached the server (no fallback to plain HTTP, no retry unverified).
+    match TestServer::try_start(config(source(Roots::platform()))) {
+        Err(Error::Policy(message)) => {
+            assert!(message.contains("UnknownIssuer"), "{message}");
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a server whose certificate does not verify was trusted"),
+    }
+    assert_eq!(bundles.counts(|c| c.requests), 0);
+    // With the CA (`--ca-cert`): fetched, verified and served.
+    let server = TestServer::start(config(source(Roots::load(Some(&pki.ca)).unwrap())));
+    assert_eq!(server.post("/v1/decide", ALLOW).status, 200);
+    assert_eq!(bundles.counts(|c| c.bodies), 1);
+    // Another CA's certificate does not stand in for it.
+    let other = Pki::new();
+    match TestServer::try_start(config(source(Roots::load(Some(&other.ca)).unwrap()))) {
+        Err(Error::Policy(message)) => assert!(message.contains("certificate"), "{message}"),
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a certificate of another CA was trusted"),
+    }
 }

@@ -18,6 +18,8 @@ use std::time::Duration;
 use common::*;
 use peers::Collector;
 use serde_json::Value as Json;
+use writ_agents::net::Roots;
+use writ_agents::test_pki::Pki;
 use writ_evaluator::log::{Mask, verify};
 use writ_server::{Config, LogTarget, ShipConfig, Source};
 
@@ -233,4 +235,32 @@ fn masked_fields_are_gone_from_every_output_and_the_chain_verifies() {
     let second: Json = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
     assert_eq!(second["masked"], serde_json::json!(["chain.id", "args.env"]));
     assert_eq!(second["chain"][0]["id"], "[masked]");
+}
+
+#[test]
+fn an_https_collector_of_a_private_ca_gets_the_lines_with_its_certificate_and_none_without() {
+    let pki = Pki::new();
+    // Without the CA: every batch fails on the certificate; the collector receives nothing.
+    let dir = temp_dir("ship-tls-untrusted");
+    let collector = Collector::start_tls(&pki);
+    assert!(collector.url().starts_with("https://"));
+    let server = TestServer::start(server_config(&dir, shipping(&collector.url(), 5, 1000, None)));
+    decide(&server, 3);
+    eventually("a failed batch", || shipped(&server)["last_error"].is_object());
+    let error = shipped(&server)["last_error"]["message"].as_str().unwrap().to_string();
+    assert!(error.contains("UnknownIssuer"), "{error}");
+    assert_eq!(collector.accepted() + collector.refused(), 0);
+    drop(server);
+
+    // With it (`--ca-cert`): shipped, one chain.
+    let dir = temp_dir("ship-tls");
+    let collector = Collector::start_tls(&pki);
+    let mut ship = shipping(&collector.url(), 5, 1000, None);
+    ship.roots = Roots::load(Some(&pki.ca)).unwrap();
+    let server = TestServer::start(server_config(&dir, ship));
+    let ids = decide(&server, 7);
+    eventually("7 lines", || collector.line_count() == 7);
+    assert_eq!(self::ids(&collector.lines()), ids);
+    assert_eq!(verify(&collector.lines()[..]).unwrap().lines, 7);
+    assert_eq!(shipped(&server)["last_error"], Json::Null);
 }

@@ -27,6 +27,11 @@ pub struct Args {
     /// With `--bundle-url oci://...`: the registry's credentials and plain-HTTP registries.
     #[command(flatten)]
     registry: crate::cmd::registry::RegistryArgs,
+    /// Trust the CA certificates of this PEM file for `https://` servers, besides the
+    /// platform's roots (a private CA): `--bundle-url` (its server or registry) and
+    /// `--decision-log-url`.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     /// How often `--bundle-url` is fetched: `500ms`, `30s`, `2m` (failures back off from it).
     #[arg(long, value_name = "DURATION", requires = "bundle_url", default_value = "30s",
           value_parser = parse_interval)]
@@ -248,6 +253,20 @@ pub fn run(args: Args) -> u8 {
             return USAGE;
         }
     };
+    if args.ca_cert.is_some() && args.bundle_url.is_none() && args.decision_log_url.is_none() {
+        output::error(
+            "`--ca-cert` verifies the servers writ serve calls: give `--bundle-url URL` or \
+             `--decision-log-url URL` with it",
+        );
+        return USAGE;
+    }
+    let roots = match writ_agents::net::Roots::load(args.ca_cert.as_deref()) {
+        Ok(roots) => roots,
+        Err(e) => {
+            output::error(e);
+            return USAGE;
+        }
+    };
     let http_urls = [
         ("--bundle-url", if oci { &None } else { &args.bundle_url }, ", `https://` or `oci://`"),
         ("--decision-log-url", &args.decision_log_url, " or `https://`"),
@@ -270,6 +289,7 @@ pub fn run(args: Args) -> u8 {
         (None, None, Some(url)) => {
             let mut remote = writ_server::Remote::new(url);
             remote.registry = registry;
+            remote.roots = roots.clone();
             remote.verify_key = args.verify_key;
             remote.min_version = args.min_bundle_version.unwrap_or(0);
             remote.poll = args.poll;
@@ -379,6 +399,7 @@ pub fn run(args: Args) -> u8 {
         ship.flush = args.decision_log_flush;
         ship.queue = args.decision_log_queue;
         ship.spill = args.decision_log_spill;
+        ship.roots = roots;
         ship
     });
     config.body_limit = args.max_body;

@@ -1,6 +1,7 @@
 //! Real HTTP peers for `writ serve`, in the test process: a bundle server (for `--bundle-url`)
 //! and a decision log collector (for `--decision-log-url`), both axum on loopback ports, each
-//! on its own runtime, with counters the tests read.
+//! on its own runtime, with counters the tests read; over plain HTTP, or over HTTPS with a
+//! certificate of a test CA (`writ_agents::test_pki`).
 
 #![allow(dead_code)]
 
@@ -14,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use writ_agents::test_pki::Pki;
 
 /// What the bundle server answers.
 #[derive(Clone, Debug)]
@@ -42,6 +44,7 @@ struct BundleState {
 pub struct BundleServer {
     runtime: tokio::runtime::Runtime,
     pub addr: SocketAddr,
+    scheme: &'static str,
     state: Arc<Mutex<BundleState>>,
 }
 
@@ -51,18 +54,25 @@ impl BundleServer {
     }
 
     pub fn start_on(addr: SocketAddr, answer: Answer) -> BundleServer {
+        BundleServer::start_with(addr, answer, None)
+    }
+
+    /// Over HTTPS, presenting the server certificate of `pki`.
+    pub fn start_tls(answer: Answer, pki: &Pki) -> BundleServer {
+        BundleServer::start_with("127.0.0.1:0".parse().unwrap(), answer, Some(pki))
+    }
+
+    fn start_with(addr: SocketAddr, answer: Answer, tls: Option<&Pki>) -> BundleServer {
         let runtime = runtime();
         let state = Arc::new(Mutex::new(BundleState { answer, counts: Counts::default() }));
         let router =
             Router::new().route("/bundle.writb", get(serve_bundle)).with_state(state.clone());
-        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-        let addr = listener.local_addr().unwrap();
-        runtime.spawn(async move { axum::serve(listener, router).await });
-        BundleServer { runtime, addr, state }
+        let (addr, scheme) = listen(&runtime, addr, router, tls);
+        BundleServer { runtime, addr, scheme, state }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/bundle.writb", self.addr)
+        format!("{}://{}/bundle.writb", self.scheme, self.addr)
     }
 
     pub fn set(&self, answer: Answer) {
@@ -104,6 +114,38 @@ async fn serve_bundle(
 pub fn free_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
+}
+
+/// Serves `router` on `addr` on `runtime`, over TLS with `tls`'s certificate when given;
+/// returns the address bound and the URL scheme.
+fn listen(
+    runtime: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    router: Router,
+    tls: Option<&Pki>,
+) -> (SocketAddr, &'static str) {
+    let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let Some(pki) = tls else {
+        runtime.spawn(async move { axum::serve(listener, router).await });
+        return (addr, "http");
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config());
+    runtime.spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let (acceptor, router) = (acceptor.clone(), router.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends here: nothing reaches the router.
+                let Ok(stream) = acceptor.accept(stream).await else { return };
+                let service = hyper_util::service::TowerToHyperService::new(router);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, "https")
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -155,6 +197,7 @@ struct CollectorState {
 pub struct Collector {
     runtime: tokio::runtime::Runtime,
     pub addr: SocketAddr,
+    scheme: &'static str,
     state: Arc<Mutex<CollectorState>>,
 }
 
@@ -164,17 +207,24 @@ impl Collector {
     }
 
     pub fn start_on(addr: SocketAddr) -> Collector {
+        Collector::start_with(addr, None)
+    }
+
+    /// Over HTTPS, presenting the server certificate of `pki`.
+    pub fn start_tls(pki: &Pki) -> Collector {
+        Collector::start_with("127.0.0.1:0".parse().unwrap(), Some(pki))
+    }
+
+    fn start_with(addr: SocketAddr, tls: Option<&Pki>) -> Collector {
         let runtime = runtime();
         let state = Arc::new(Mutex::new(CollectorState::default()));
         let router = Router::new().route("/ingest", post(collect)).with_state(state.clone());
-        let listener = runtime.block_on(tokio::net::TcpListener::bind(addr)).unwrap();
-        let addr = listener.local_addr().unwrap();
-        runtime.spawn(async move { axum::serve(listener, router).await });
-        Collector { runtime, addr, state }
+        let (addr, scheme) = listen(&runtime, addr, router, tls);
+        Collector { runtime, addr, scheme, state }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/ingest", self.addr)
+        format!("{}://{}/ingest", self.scheme, self.addr)
     }
 
     /// Answer these statuses to the next POSTs, in order.

@@ -23,6 +23,20 @@ impl Registry {
     /// (bcrypt). `None` when `docker-registry` is not installed and this is not CI (the test
     /// is skipped, saying so); under CI (`CI` set) its absence fails the test.
     pub fn start(dir: &Path, htpasswd: Option<&Path>) -> Option<Registry> {
+        Registry::start_with(dir, htpasswd, None)
+    }
+
+    /// Starts an anonymous registry that speaks HTTPS only, with the server certificate of
+    /// `tls` (`writ_agents::test_pki`: the certificate file and its key).
+    pub fn start_tls(dir: &Path, tls: (&Path, &Path)) -> Option<Registry> {
+        Registry::start_with(dir, None, Some(tls))
+    }
+
+    fn start_with(
+        dir: &Path,
+        htpasswd: Option<&Path>,
+        tls: Option<(&Path, &Path)>,
+    ) -> Option<Registry> {
         let found = Command::new("docker-registry")
             .arg("--version")
             .output()
@@ -44,13 +58,16 @@ impl Registry {
         let auth = htpasswd.map_or(String::new(), |file| {
             format!("auth:\n  htpasswd:\n    realm: writ-test\n    path: {}\n", file.display())
         });
+        let tls = tls.map_or(String::new(), |(cert, key)| {
+            format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display())
+        });
         let config = dir.join("registry.yml");
         std::fs::write(
             &config,
             format!(
                 "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
                  storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n  secret: writ-test\n{auth}",
+                 http:\n  addr: 127.0.0.1:{port}\n  secret: writ-test\n{tls}{auth}",
                 storage.display()
             ),
         )
@@ -92,7 +109,8 @@ impl Registry {
         }
     }
 
-    /// Whether `GET /v2/` gets an HTTP answer (200, or 401 with logins).
+    /// Whether `GET /v2/` gets an HTTP answer (200, or 401 with logins; over TLS, the 400 of
+    /// "an HTTP request to an HTTPS server").
     fn answers(&self) -> bool {
         let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
@@ -104,7 +122,7 @@ impl Registry {
             return false;
         }
         let mut head = [0u8; 12];
-        stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 ")
+        stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
     }
 
     /// The file holding the blob `sha256:HEX` in the registry's storage.

@@ -30,6 +30,10 @@ pub struct Args {
     timeout: u64,
     #[command(flatten)]
     registry: RegistryArgs,
+    /// Trust the CA certificates of this PEM file for the registry's HTTPS certificate,
+    /// besides the platform's roots (a registry with a private CA).
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
 }
@@ -46,6 +50,13 @@ pub fn run(args: &Args) -> u8 {
         output::error(e);
         return USAGE;
     }
+    let roots = match writ_agents::net::Roots::load(args.ca_cert.as_deref()) {
+        Ok(roots) => roots,
+        Err(e) => {
+            output::error(e);
+            return USAGE;
+        }
+    };
     let key = match &args.verify_key {
         None => None,
         Some(path) => match read_key(path, bundle::parse_verifying_key) {
@@ -77,14 +88,20 @@ pub fn run(args: &Args) -> u8 {
         ("writ.policy.hash".to_string(), info.policy_hash.clone()),
     ]);
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let pushed =
-        match writ_server::oci::push(&args.reference, &bytes, annotations, &registry, timeout) {
-            Ok(p) => p,
-            Err(e) => {
-                output::error(e);
-                return USAGE;
-            }
-        };
+    let pushed = match writ_server::oci::push(
+        &args.reference,
+        &bytes,
+        annotations,
+        &registry,
+        &roots,
+        timeout,
+    ) {
+        Ok(p) => p,
+        Err(e) => {
+            output::error(e);
+            return USAGE;
+        }
+    };
     // The reference with the tag replaced by the digest: it names exactly this bundle.
     let repository = args.reference.rsplit_once(':').map_or(args.reference.as_str(), |(r, tag)| {
         if tag.contains('/') { args.reference.as_str() } else { r }
