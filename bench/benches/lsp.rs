@@ -2,8 +2,9 @@
 //! framing): the time from a `didChange` inside one rule to its `publishDiagnostics`, and the
 //! time of a completion request inside a condition. Reports the median and p99.
 //!
-//! `cargo bench -p writ-bench --bench lsp`. Targets (issue 5): under 20 ms for diagnostics and
-//! under 10 ms for completion. `WRIT_BENCH_LSP_ITERATIONS` sets the samples (default 200).
+//! `cargo bench -p writ-bench --bench lsp`. Targets (p99; issues 5 and 18): diagnostics under
+//! 20 ms on one file and under 10 ms on 25 files, completion under 10 ms.
+//! `WRIT_BENCH_LSP_ITERATIONS` sets the samples (default 200).
 //!
 //! Two layouts of the same policy: one 5,000-line file, and a workspace folder of 25 files of
 //! 200 lines. An edit re-parses only the declaration it is in (the file's other declarations
@@ -90,7 +91,15 @@ fn stats(name: &str, mut samples: Vec<Duration>, target_ms: f64) {
     );
 }
 
-async fn run(layout: &str, files: Vec<(String, String)>, edited: usize, iterations: usize) {
+/// `diagnostics_ms`: the target of the layout's edit → diagnostics p99 (issue 18: 20 ms on
+/// one file, 10 ms on 25 files).
+async fn run(
+    layout: &str,
+    files: Vec<(String, String)>,
+    edited: usize,
+    iterations: usize,
+    diagnostics_ms: f64,
+) {
     let dir = tempfile::tempdir().expect("temporary directory");
     for (path, text) in &files {
         std::fs::write(dir.path().join(path), text).unwrap();
@@ -146,7 +155,7 @@ async fn run(layout: &str, files: Vec<(String, String)>, edited: usize, iteratio
         edits.push(elapsed);
     }
     let title = format!("didChange → publishDiagnostics ({layout}, {lines} lines)");
-    stats(&title, edits, 20.0);
+    stats(&title, edits, diagnostics_ms);
 
     // Completion inside a condition: after `when ` in the edited rule's line.
     let when = text[offset..].find("when ").map(|i| offset + i + 5).unwrap_or(offset);
@@ -180,9 +189,10 @@ fn main() {
         many.push((format!("team_{f:02}.writ"), text));
     }
     // The floor: the compiler alone, re-checking after the same edit (no LSP, no conversion).
-    for (layout, files) in
-        [("one file", vec![("policy.writ".to_string(), one.clone())]), ("25 files", many.clone())]
-    {
+    for (layout, files, target_ms) in [
+        ("one file", vec![("policy.writ".to_string(), one.clone())], 20.0),
+        ("25 files", many.clone(), 10.0),
+    ] {
         let edited = files.len() / 2;
         let compiler = writ_compiler::Compiler::new(files.clone());
         let _ = compiler.compilation();
@@ -199,7 +209,7 @@ fn main() {
             let _ = writ_compiler::compile(&db, compiler.policy);
             samples.push(start.elapsed());
         }
-        stats(&format!("compiler only: edit → diagnostics ({layout})"), samples, 20.0);
+        stats(&format!("compiler only: edit → diagnostics ({layout})"), samples, target_ms);
         let text = changed;
         let mut parses = Vec::new();
         for _ in 0..iterations.min(20) {
@@ -211,7 +221,7 @@ fn main() {
         stats(&format!("parse of the edited file alone ({layout})"), parses, 20.0);
     }
     runtime.block_on(async {
-        run("one file", vec![("policy.writ".to_string(), one)], 0, iterations).await;
-        run("25 files", many, 13, iterations).await;
+        run("one file", vec![("policy.writ".to_string(), one)], 0, iterations, 20.0).await;
+        run("25 files", many, 13, iterations, 10.0).await;
     });
 }
