@@ -1,6 +1,6 @@
 //! The registry options `writ serve --bundle-url oci://...` and `writ bundle push` share:
 //! credentials (the password from an environment variable or a file, never an argument) and
-//! the registries reached over plain HTTP.
+//! the registries reached over plain HTTP; and their `--ca-cert` roots.
 
 use std::path::PathBuf;
 
@@ -28,6 +28,15 @@ pub struct RegistryArgs {
     /// plain HTTP.
     #[arg(long, value_name = "HOST[:PORT]")]
     oci_insecure: Vec<String>,
+}
+
+/// The roots `https://` servers are verified against: the platform's and `--ca-cert FILE`'s.
+/// A file that cannot be used is reported, and its `Err` is the usage exit code.
+pub fn roots(ca_cert: Option<&std::path::Path>) -> Result<writ_agents::net::Roots, u8> {
+    writ_agents::net::Roots::load(ca_cert).map_err(|e| {
+        crate::output::error(e);
+        crate::output::USAGE
+    })
 }
 
 impl RegistryArgs {

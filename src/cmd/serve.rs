@@ -260,12 +260,9 @@ pub fn run(args: Args) -> u8 {
         );
         return USAGE;
     }
-    let roots = match writ_agents::net::Roots::load(args.ca_cert.as_deref()) {
+    let roots = match crate::cmd::registry::roots(args.ca_cert.as_deref()) {
         Ok(roots) => roots,
-        Err(e) => {
-            output::error(e);
-            return USAGE;
-        }
+        Err(code) => return code,
     };
     let http_urls = [
         ("--bundle-url", if oci { &None } else { &args.bundle_url }, ", `https://` or `oci://`"),

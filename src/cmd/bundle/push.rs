@@ -50,12 +50,9 @@ pub fn run(args: &Args) -> u8 {
         output::error(e);
         return USAGE;
     }
-    let roots = match writ_agents::net::Roots::load(args.ca_cert.as_deref()) {
+    let roots = match crate::cmd::registry::roots(args.ca_cert.as_deref()) {
         Ok(roots) => roots,
-        Err(e) => {
-            output::error(e);
-            return USAGE;
-        }
+        Err(code) => return code,
     };
     let key = match &args.verify_key {
         None => None,
