@@ -76,11 +76,14 @@ impl Roots {
         if extra.is_empty() {
             return Err(invalid("holds no `BEGIN CERTIFICATE` block".to_string()));
         }
-        // reqwest reads each certificate when a client is built; read them once here, so that
-        // a certificate it cannot use is an error of `--ca-cert` at start.
-        for der in &extra {
-            reqwest::Certificate::from_der(der)
-                .map_err(|e| invalid(format!("not a certificate: {}", describe(&e))))?;
+        // A client reads each certificate into its root store when it is built; read them
+        // into one here, so that a block that is not a usable CA certificate is an error of
+        // `--ca-cert` at start, naming the file, and never a client that fails later.
+        let mut store = rustls::RootCertStore::empty();
+        for (n, der) in extra.iter().enumerate() {
+            store.add(der.clone()).map_err(|e| {
+                invalid(format!("certificate {} of {} cannot be used: {e}", n + 1, extra.len()))
+            })?;
         }
         Ok(Roots { extra, file: Some(path.to_owned()) })
     }

@@ -1031,6 +1031,23 @@ async fn an_untrusted_key_set_url_stops_the_gateway_at_start() {
     std::fs::write(&bad, "hello").unwrap();
     let e = Roots::load(Some(bad.as_path())).unwrap_err().to_string();
     assert!(e.contains("--ca-cert"), "{e}");
+    // PEM blocks: a key alone holds no certificate; a block that is not a certificate is
+    // refused at load (not when a client is built); a key beside the CA is passed over.
+    let pem = |name: &str, text: String| {
+        let path = pki.ca.with_file_name(name);
+        std::fs::write(&path, text).unwrap();
+        Roots::load(Some(path.as_path()))
+    };
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap();
+    let e = pem("key.pem", read(&pki.key)).unwrap_err().to_string();
+    assert!(e.contains("holds no `BEGIN CERTIFICATE` block"), "{e}");
+    let garbage = "-----BEGIN CERTIFICATE-----\nAAAAAAAA\n-----END CERTIFICATE-----\n";
+    let e = pem("garbage.pem", format!("{}{garbage}", read(&pki.ca))).unwrap_err().to_string();
+    assert!(e.contains("certificate 2 of 2 cannot be used"), "{e}");
+    let both = pem("both.pem", format!("{}{}", read(&pki.key), read(&pki.ca))).unwrap();
+    assert_eq!(both.extra_der().count(), 1);
+    let ca = Roots::load(Some(pki.ca.as_path())).unwrap_or_else(|e| panic!("{e}"));
+    assert!(both.extra_der().eq(ca.extra_der()));
 }
 
 // ---------------------------------------------------------------- the decision log
