@@ -51,10 +51,18 @@ impl std::error::Error for ClientError {}
 /// The certificate authorities an `https://` server's certificate may chain to: always the
 /// platform's, and the certificates of `--ca-cert FILE` when given (kept as DER, so that every
 /// client writ builds, reqwest's and the OCI registry client's, takes the same ones).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Roots {
     extra: Vec<CertificateDer<'static>>,
     file: Option<PathBuf>,
+}
+
+/// The file and how many certificates it gave, not their bytes (a `Roots` is printed inside
+/// the server's configuration).
+impl fmt::Debug for Roots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Roots").field("file", &self.file).field("extra", &self.extra.len()).finish()
+    }
 }
 
 impl Roots {

@@ -1,7 +1,7 @@
 //! Test support, behind the `test-util` feature (never built into a shipped binary): a
 //! certificate authority and a server certificate it signed, for `localhost` and 127.0.0.1,
-//! made with the openssl CLI in a temporary directory, and a TLS acceptor for that certificate.
-//! The gateway's tests and the server's (`--ca-cert`) share it.
+//! made with the openssl CLI in a temporary directory, and a TLS server configuration
+//! presenting it. The gateway's, the server's and the CLI's tests (`--ca-cert`) share it.
 #![allow(
     clippy::expect_used,
     clippy::panic,

@@ -466,7 +466,6 @@ async fn setup() -> Setup {
 
 // ---------------------------------------------------------------- certificates (openssl CLI)
 
-/// Runs the openssl CLI in `dir`; a missing CLI or a failure fails the test.
 /// A TLS acceptor presenting the test server certificate of `pki`.
 fn acceptor(pki: &Pki) -> tokio_rustls::TlsAcceptor {
     tokio_rustls::TlsAcceptor::from(pki.server_config())
