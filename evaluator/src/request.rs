@@ -813,6 +813,10 @@ fn non_empty(subject: Option<Str<'_>>) -> Option<Str<'_>> {
 /// §7: why `id` is not a canonical spelling of an identity (empty, whitespace at either end,
 /// a control character), or `None` if it is one.
 pub(crate) fn id_problem(id: &str) -> Option<String> {
+    // The common case: printable ASCII other than space has no whitespace or control character.
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
     let (Some(first), Some(last)) = (id.chars().next(), id.chars().next_back()) else {
         return Some("expected an id, found an empty string".to_owned());
     };

@@ -135,16 +135,18 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Reads an object whose keys are `fields` (at most 16): `read(self, i)` reads the value of
-    /// `fields[i]`. An unknown key is skipped (after its checks); a key seen twice gives up.
+    /// Reads an object whose keys `index` knows (at most 16, numbered from 0): `read(self, i)`
+    /// reads the value of key `i`. An unknown key is skipped (after its checks); a key seen
+    /// twice gives up. `index` is a `match` on the key, which compiles to a dispatch on its
+    /// length and bytes rather than a comparison with each known key in turn.
     fn fields(
         &mut self,
-        fields: &[&str],
+        index: impl Fn(&str) -> Option<usize>,
         mut read: impl FnMut(&mut Self, usize) -> Option<()>,
     ) -> Option<()> {
         let mut seen = 0u16;
         let mut unknown: Vec<&'a str> = Vec::new();
-        self.object(|s, key| match fields.iter().position(|f| *f == key) {
+        self.object(|s, key| match index(key) {
             Some(i) if seen & (1 << i) == 0 => {
                 seen |= 1 << i;
                 read(s, i)
@@ -181,7 +183,10 @@ impl<'a> Scanner<'a> {
     }
 
     /// The rest of a string with escapes, from its first backslash (at `self.at`); `start` is
-    /// where its text begins.
+    /// where its text begins. Kept out of line: inlined, it made every plain string pay for
+    /// its registers and stack.
+    #[cold]
+    #[inline(never)]
     fn escaped(&mut self, start: usize) -> Option<String> {
         let mut out = String::from(self.text.get(start..self.at)?);
         loop {
@@ -337,7 +342,7 @@ impl<'a> Scanner<'a> {
 
     /// A list of strings (`roles`, a list value).
     fn strings(&mut self) -> Option<Vec<Str<'a>>> {
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(2);
         self.list(|s| {
             items.push(s.string()?);
             Some(())
@@ -347,7 +352,9 @@ impl<'a> Scanner<'a> {
 
     /// `args`, `attrs`, `context`, evidence `fields`: an object of writ values.
     fn values(&mut self) -> Option<Values<'a>> {
-        let mut out: Values<'a> = Vec::new();
+        // Sized for the usual handful of keys up front: growing from empty goes through `Vec`'s
+        // out-of-line growth path, which cost more than the allocation.
+        let mut out: Values<'a> = Vec::with_capacity(4);
         self.object(|s, key| {
             if out.len() >= MAX_ENTRIES || out.iter().any(|(k, _)| k == key) {
                 return None;
@@ -374,7 +381,7 @@ impl<'a> Scanner<'a> {
 
     /// A list of `item`s (`chain`, `evidence`, `history`).
     fn items<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
-        let mut out = Vec::with_capacity(2);
+        let mut out = Vec::with_capacity(4);
         self.list(|s| {
             out.push(item(s)?);
             Some(())
@@ -400,11 +407,24 @@ impl<'a> Scanner<'a> {
         let mut cwd = None;
         let mut time = None;
         let mut history = None;
-        let fields = [
-            "action", "workflow", "tool", "args", "chain", "subject", "evidence", "context", "ttl",
-            "cwd", "time", "history",
-        ];
-        self.fields(&fields, |s, i| {
+        let index = |key: &str| {
+            Some(match key {
+                "action" => 0,
+                "workflow" => 1,
+                "tool" => 2,
+                "args" => 3,
+                "chain" => 4,
+                "subject" => 5,
+                "evidence" => 6,
+                "context" => 7,
+                "ttl" => 8,
+                "cwd" => 9,
+                "time" => 10,
+                "history" => 11,
+                _ => return None,
+            })
+        };
+        self.fields(index, |s, i| {
             match i {
                 0 => {
                     is_call = Some(match s.plain_string()? {
@@ -463,7 +483,16 @@ impl<'a> Scanner<'a> {
 
     fn principal(&mut self) -> Option<Principal<'a>> {
         let (mut id, mut kind, mut roles, mut attrs) = (None, None, None, None);
-        self.fields(&["id", "kind", "roles", "attrs"], |s, i| {
+        let index = |key: &str| {
+            Some(match key {
+                "id" => 0,
+                "kind" => 1,
+                "roles" => 2,
+                "attrs" => 3,
+                _ => return None,
+            })
+        };
+        self.fields(index, |s, i| {
             match i {
                 0 => {
                     let text = s.string()?;
@@ -495,7 +524,16 @@ impl<'a> Scanner<'a> {
 
     fn evidence_item(&mut self) -> Option<EvidenceItem<'a>> {
         let (mut kind, mut by, mut subject, mut fields) = (None, None, None, None);
-        self.fields(&["kind", "by", "subject", "fields"], |s, i| {
+        let index = |key: &str| {
+            Some(match key {
+                "kind" => 0,
+                "by" => 1,
+                "subject" => 2,
+                "fields" => 3,
+                _ => return None,
+            })
+        };
+        self.fields(index, |s, i| {
             match i {
                 0 => kind = Some(s.string()?),
                 1 => by = Some(s.principal()?),
@@ -514,7 +552,14 @@ impl<'a> Scanner<'a> {
 
     fn history_entry(&mut self) -> Option<HistoryEntry<'a>> {
         let (mut tool, mut at) = (None, None);
-        self.fields(&["tool", "at"], |s, i| {
+        let index = |key: &str| {
+            Some(match key {
+                "tool" => 0,
+                "at" => 1,
+                _ => return None,
+            })
+        };
+        self.fields(index, |s, i| {
             match i {
                 0 => tool = Some(s.string()?),
                 _ => at = Some(s.timestamp()?),
