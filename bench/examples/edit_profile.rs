@@ -9,6 +9,10 @@
 )]
 use std::time::Instant;
 
+/// The `writ` binary's allocator (src/main.rs), so that a profile shows what `writ lsp` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use writ_bench::editing::one_file;
 
 fn main() {
