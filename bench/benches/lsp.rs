@@ -39,7 +39,7 @@ use serde_json::{Value, json};
 use tower::{Service, ServiceExt};
 use tower_lsp_server::jsonrpc::Request;
 use tower_lsp_server::{ClientSocket, LspService};
-use writ_bench::editing::{HEADER, one_file, unit};
+use writ_bench::editing::{many_files, one_file};
 use writ_lsp::Backend;
 
 /// The `writ` binary's allocator (src/main.rs): the server runs in this process, so without it
@@ -188,12 +188,7 @@ fn main() {
         .unwrap_or(if quick { 4 } else { 200 });
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let one = one_file(UNITS);
-    let per_file = UNITS / 25;
-    let mut many = vec![("base.writ".to_string(), HEADER.to_string())];
-    for f in 0..25 {
-        let text: String = (f * per_file..(f + 1) * per_file).map(unit).collect();
-        many.push((format!("team_{f:02}.writ"), text));
-    }
+    let many = many_files(UNITS, 25);
     // The floor: the compiler alone, re-checking after the same edit (no LSP, no conversion).
     for (layout, files, target_ms) in [
         ("one file", vec![("policy.writ".to_string(), one.clone())], 20.0),

@@ -1,5 +1,5 @@
 //! Profiling driver (not a benchmark): parse scaling and one edit on the language server
-//! benchmark's policy. `cargo run --release -p writ-bench --example edit_profile -- parse|parseonce|edit [UNITS] [ITERATIONS]`.
+//! benchmark's policy. `cargo run --release -p writ-bench --example edit_profile -- parse|parseonce|edit|edit25 [UNITS] [ITERATIONS]`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -37,11 +37,20 @@ fn main() {
                 std::hint::black_box(writ_grammar::parse(&one));
             }
         }
-        "edit" => {
-            let compiler = writ_compiler::Compiler::new(vec![("p.writ".into(), one.clone())]);
+        "edit" | "edit25" => {
+            // `edit25`: the language server bench's other layout, a header and 25 files of the
+            // same units, edited in the 13th.
+            let files = if mode == "edit" {
+                vec![("p.writ".to_string(), one.clone())]
+            } else {
+                writ_bench::editing::many_files(units, 25)
+            };
+            let edited = files.len() / 2;
+            let one = files[edited].1.clone();
+            let compiler = writ_compiler::Compiler::new(files);
             let _ = compiler.compilation();
             let mut db = compiler.db;
-            let input = compiler.policy.files(&db)[0];
+            let input = compiler.policy.files(&db)[edited];
             let changed = one.replacen("feature/*", "feature/x*", 1);
             for i in 0..iters {
                 use salsa::Setter;
@@ -53,6 +62,6 @@ fn main() {
                 eprintln!("{:?}", start.elapsed());
             }
         }
-        _ => eprintln!("parse | parseonce | edit"),
+        _ => eprintln!("parse | parseonce | edit | edit25"),
     }
 }

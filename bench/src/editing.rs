@@ -39,3 +39,15 @@ pub fn one_file(units: usize) -> String {
     }
     text
 }
+
+/// The same policy as a workspace folder: `base.writ` (the header), then `files` files of
+/// `units / files` teams each (`team_00.writ`, ...).
+pub fn many_files(units: usize, files: usize) -> Vec<(String, String)> {
+    let per_file = units / files.max(1);
+    let mut out = vec![("base.writ".to_string(), HEADER.to_string())];
+    for f in 0..files {
+        let text: String = (f * per_file..(f + 1) * per_file).map(unit).collect();
+        out.push((format!("team_{f:02}.writ"), text));
+    }
+    out
+}

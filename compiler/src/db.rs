@@ -86,6 +86,13 @@ pub fn parse(db: &dyn salsa::Database, file: PolicyFile) -> ast::SourceFile {
     writ_grammar::parse_reusing(file.text(db), &mut reuse)
 }
 
+/// A file's line starts: built again only when its text changes, not for every file on each
+/// edit of one.
+#[salsa::tracked(returns(ref))]
+pub fn line_index(db: &dyn salsa::Database, file: PolicyFile) -> writ_grammar::LineIndex {
+    writ_grammar::LineIndex::new(file.text(db))
+}
+
 /// The SHA-256 digest that identifies a policy's text (LANGUAGE.md §7).
 #[salsa::tracked(returns(ref))]
 pub fn policy_hash(db: &dyn salsa::Database, policy: PolicyInput) -> String {
@@ -119,6 +126,7 @@ fn compile_with(
         paths: files.iter().map(|f| f.path(db).as_str()).collect(),
         texts: files.iter().map(|f| f.text(db).as_str()).collect(),
         asts,
+        lines: files.iter().map(|f| line_index(db, *f)).collect(),
     };
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     for (file, ast) in input.asts.iter().enumerate() {

@@ -115,7 +115,8 @@ impl Symbol {
 /// Every declaration of a policy, in source order, first declaration of each name only.
 #[derive(Debug, Default)]
 pub struct Symbols<'a> {
-    pub names: HashMap<&'a str, (Symbol, Location)>,
+    /// Every declared name (FxHash: a name is looked up for every reference to it).
+    pub names: rustc_hash::FxHashMap<&'a str, (Symbol, Location)>,
     pub roles: Vec<Declared<'a, RoleDecl>>,
     pub attributes: Vec<Declared<'a, ValueDecl>>,
     pub contexts: Vec<Declared<'a, ValueDecl>>,

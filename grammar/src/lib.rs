@@ -120,7 +120,7 @@ pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
 
 /// The line starts of a text, for many [`line_col`] lookups in it: each is a binary search
 /// plus a count of the characters before the offset on its line (not a scan from the start).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineIndex {
     /// Byte offset of the start of each line; the first is 0.
     starts: Vec<usize>,

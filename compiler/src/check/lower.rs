@@ -20,7 +20,7 @@ impl<'a> Checker<'a> {
             Site { rule: at(file, span), condition: condition.map(|c| at(file, c)) },
         );
         let text = self.input.texts.get(file).copied().unwrap_or("");
-        let (line, column) = match self.lines.get(file) {
+        let (line, column) = match self.input.lines.get(file) {
             Some(index) => index.line_col(text, span.start as usize),
             None => crate::diagnostic::line_col(text, span.start as usize),
         };
@@ -96,5 +96,12 @@ pub(super) fn or(a: Cond, b: Cond) -> Cond {
 
 /// Collapses runs of whitespace to single spaces.
 pub(super) fn collapse(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }

@@ -29,7 +29,9 @@ mod rules;
 mod targets;
 mod values;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
+
+use rustc_hash::FxHashMap;
 
 use writ_evaluator::ir::{Operand, PolicyIr};
 use writ_grammar::ast::{SourceFile, Span};
@@ -48,6 +50,8 @@ pub struct Input<'a> {
     pub paths: Vec<&'a str>,
     pub texts: Vec<&'a str>,
     pub asts: Vec<&'a SourceFile>,
+    /// Each text's line starts (for rule positions), kept by the caller across edits.
+    pub lines: Vec<&'a writ_grammar::LineIndex>,
 }
 
 /// What checking a policy found.
@@ -63,7 +67,7 @@ pub struct Checked {
     /// Where each lowered rule and entitlement was written, by rule id: for the lints that
     /// run after the check (`lints::exact`), which the database runs only when `policy` is
     /// `Some`.
-    pub(crate) sites: HashMap<String, Site>,
+    pub(crate) sites: FxHashMap<String, Site>,
 }
 
 /// Resolves, type-checks, lints (all but `lints::exact`) and lowers a policy.
@@ -128,7 +132,6 @@ pub(crate) struct Site {
 pub(crate) struct Checker<'a> {
     input: &'a Input<'a>,
     /// Line starts of each file, for rule locations.
-    lines: Vec<writ_grammar::LineIndex>,
     symbols: Symbols<'a>,
     diagnostics: Vec<Diagnostic>,
     usage: Usage,
@@ -142,7 +145,7 @@ pub(crate) struct Checker<'a> {
     /// start with its literal prefix.
     tools_by_name: Vec<(&'a str, usize)>,
     /// Where each lowered rule and entitlement was written, by rule id (for lints).
-    sites: HashMap<String, Site>,
+    sites: FxHashMap<String, Site>,
 }
 
 impl<'a> Checker<'a> {
@@ -155,7 +158,6 @@ impl<'a> Checker<'a> {
         Checker {
             tools_by_name,
             input,
-            lines: input.texts.iter().map(|t| writ_grammar::LineIndex::new(t)).collect(),
             symbols,
             diagnostics,
             usage: Usage::default(),
@@ -163,7 +165,7 @@ impl<'a> Checker<'a> {
             parents: Vec::new(),
             tests: Vec::new(),
             assertions: Vec::new(),
-            sites: HashMap::new(),
+            sites: FxHashMap::default(),
         }
     }
 
