@@ -15,7 +15,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// A CA (`ca`, PEM) and a server certificate (`cert`, `key`) it signed, for `localhost` and
-/// 127.0.0.1, valid for two days. The directory holding them is removed on drop.
+/// 127.0.0.1 ([`Pki::new`]) or other names ([`Pki::for_names`]), valid for two days. The
+/// directory holding them is removed on drop.
 pub struct Pki {
     pub ca: PathBuf,
     pub cert: PathBuf,
@@ -45,8 +46,15 @@ pub fn openssl(dir: &Path, args: &[&str]) {
 }
 
 impl Pki {
-    /// A new CA and server certificate.
+    /// A new CA and a server certificate for `localhost` and 127.0.0.1.
     pub fn new() -> Pki {
+        Pki::for_names("DNS:localhost,IP:127.0.0.1")
+    }
+
+    /// A new CA and a server certificate for `names`, an openssl `subjectAltName` list
+    /// (`DNS:other.example`): a certificate the CA vouches for, but for another host than
+    /// the one a test connects to.
+    pub fn for_names(names: &str) -> Pki {
         use std::sync::atomic::{AtomicU32, Ordering};
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
@@ -67,13 +75,15 @@ impl Pki {
         let csr: Vec<&str> = ["req"]
             .into_iter()
             .chain(new_key("server.key"))
-            .chain(["-out", "server.csr", "-subj", "/CN=localhost"])
+            .chain(["-out", "server.csr", "-subj", "/CN=writ test server"])
             .collect();
         openssl(&dir, &csr);
         std::fs::write(
             dir.join("ext.cnf"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n\
-             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+            format!(
+                "subjectAltName={names}\nbasicConstraints=critical,CA:FALSE\n\
+                 keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+            ),
         )
         .expect("the extensions file");
         openssl(

@@ -400,3 +400,23 @@ fn an_https_server_of_a_private_ca_is_trusted_with_its_certificate_and_refused_w
         Ok(_) => panic!("a certificate of another CA was trusted"),
     }
 }
+
+#[test]
+fn a_certificate_of_the_trusted_ca_for_another_host_is_refused() {
+    // The CA `--ca-cert` names vouches for `other.example`, and that certificate answers at
+    // 127.0.0.1: trusting a CA is not trusting every name it signed.
+    let pki = Pki::for_names("DNS:other.example");
+    let bundles = BundleServer::start_tls(signed(POLICY, 1, "\"v1\""), &pki);
+    let mut remote = Remote::new(bundles.url());
+    remote.poll = Duration::from_secs(3600);
+    remote.verify_key = Some(public_key());
+    remote.roots = Roots::load(Some(&pki.ca)).unwrap();
+    match TestServer::try_start(config(Source::Url(remote))) {
+        Err(Error::Policy(message)) => {
+            assert!(message.contains("not valid for name"), "{message}");
+        }
+        Err(other) => panic!("refused for another reason: {other}"),
+        Ok(_) => panic!("a certificate for another host was trusted"),
+    }
+    assert_eq!(bundles.counts(|c| c.requests), 0);
+}
