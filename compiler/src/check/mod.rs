@@ -131,7 +131,6 @@ pub(crate) struct Site {
 /// The state of one check of a policy.
 pub(crate) struct Checker<'a> {
     input: &'a Input<'a>,
-    /// Line starts of each file, for rule locations.
     symbols: Symbols<'a>,
     diagnostics: Vec<Diagnostic>,
     usage: Usage,
