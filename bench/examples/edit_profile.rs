@@ -46,15 +46,15 @@ fn main() {
                 writ_bench::editing::many_files(units, 25)
             };
             let edited = files.len() / 2;
-            let one = files[edited].1.clone();
+            let original = files[edited].1.clone();
             let compiler = writ_compiler::Compiler::new(files);
             let _ = compiler.compilation();
             let mut db = compiler.db;
             let input = compiler.policy.files(&db)[edited];
-            let changed = one.replacen("feature/*", "feature/x*", 1);
+            let changed = original.replacen("feature/*", "feature/x*", 1);
             for i in 0..iters {
                 use salsa::Setter;
-                let text = if i % 2 == 0 { changed.clone() } else { one.clone() };
+                let text = if i % 2 == 0 { changed.clone() } else { original.clone() };
                 let start = Instant::now();
                 input.set_text(&mut db).to(text);
                 let c = writ_compiler::compile(&db, compiler.policy);

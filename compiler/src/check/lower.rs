@@ -98,8 +98,9 @@ pub(super) fn or(a: Cond, b: Cond) -> Cond {
 /// Every lowered rule's text goes through here on each check, so ASCII text (nearly all of it)
 /// is split on bytes rather than decoded into characters.
 pub(super) fn collapse(text: &str) -> String {
+    let by_chars = || text.split_whitespace().collect::<Vec<_>>().join(" ");
     if !text.is_ascii() {
-        return text.split_whitespace().collect::<Vec<_>>().join(" ");
+        return by_chars();
     }
     let mut out: Vec<u8> = Vec::with_capacity(text.len());
     // The ASCII characters that are `char::is_whitespace`: U+0009 to U+000D and space.
@@ -113,7 +114,7 @@ pub(super) fn collapse(text: &str) -> String {
     }
     String::from_utf8(out).unwrap_or_else(|_| {
         writ_stdx::never!("ASCII text split on ASCII bytes is ASCII");
-        text.split_whitespace().collect::<Vec<_>>().join(" ")
+        by_chars()
     })
 }
 
