@@ -3,10 +3,12 @@
 //! invariant: queries never do IO. Files are read by the caller ([`crate::load`]) and set as
 //! inputs, so the same database serves the CLI, tests and the language server.
 
-use writ_evaluator::ir::{PolicyIr, RoleId, RuleMeta, RuleSetIr, WorkflowIr};
+use writ_evaluator::ir::{PolicyIr, RoleId, WorkflowIr};
 use writ_grammar::ast;
 
-use crate::check::{Input, check};
+use std::sync::Arc;
+
+use crate::check::{Input, check, unplaced_rules};
 use crate::diagnostic::{Code, Diagnostic, Location, SourceText};
 use crate::test_blocks::TestCase;
 
@@ -50,6 +52,11 @@ impl Eq for ParseReuse {}
 pub struct PolicyInput {
     #[returns(ref)]
     pub files: Vec<PolicyFile>,
+    /// What the last check can lend the next one (never set, only used by [`compile`]: it
+    /// changes how fast a check is, never what it returns).
+    #[default]
+    #[returns(ref)]
+    reuse: crate::check::CheckReuse,
 }
 
 /// The result of compiling a whole policy.
@@ -110,15 +117,19 @@ pub fn policy_hash(db: &dyn salsa::Database, policy: PolicyInput) -> String {
 /// Resolves, type-checks, lints and lowers the whole policy.
 #[salsa::tracked(returns(ref))]
 pub fn compile(db: &dyn salsa::Database, policy: PolicyInput) -> Compilation {
-    compile_with(db, policy, |ir| exact_findings(db, ir))
+    compile_with(db, policy, Some(policy.reuse(db)), |ir, unplaced| {
+        exact_findings(db, ir, unplaced)
+    })
 }
 
-/// [`compile`], with the exact lints' findings on the lowered policy from `exact` (tests pass
-/// `verify::lint::findings`, the whole-program search, to check [`exact_findings`] against).
+/// [`compile`], lending the check what `reuse` holds, with the exact lints' findings on the
+/// lowered policy from `exact`. Tests pass no reuse and `verify::lint::findings`, the
+/// whole-program search, for a reference to check [`compile`]'s reuse and queries against.
 fn compile_with(
     db: &dyn salsa::Database,
     policy: PolicyInput,
-    exact: impl FnOnce(&PolicyIr) -> crate::verify::lint::Findings,
+    reuse: Option<&crate::check::CheckReuse>,
+    exact: impl FnOnce(&PolicyIr, &[Arc<WorkflowIr>]) -> crate::verify::lint::Findings,
 ) -> Compilation {
     let files = policy.files(db);
     let asts: Vec<&ast::SourceFile> = files.iter().map(|f| parse(db, *f)).collect();
@@ -127,6 +138,7 @@ fn compile_with(
         texts: files.iter().map(|f| f.text(db).as_str()).collect(),
         asts,
         lines: files.iter().map(|f| line_index(db, *f)).collect(),
+        reuse,
     };
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     for (file, ast) in input.asts.iter().enumerate() {
@@ -138,7 +150,7 @@ fn compile_with(
     diagnostics.append(&mut checked.diagnostics);
     // The check lowers a policy only when it found no error; then come the exact lints.
     if let Some(ir) = &checked.policy {
-        let found = exact(ir);
+        let found = exact(ir, &checked.unplaced_workflows);
         diagnostics.extend(crate::lints::exact(&found, |id| checked.sites.get(id).copied()));
     }
     diagnostics.sort_by_key(|d| (d.location.file, d.location.span.start));
@@ -160,9 +172,16 @@ fn compile_with(
 /// reads (a tool, a role, an attribute, a top-level rule) searches everything again. The
 /// top-level rules' own searches read every workflow and run each time.
 ///
+/// `unplaced` holds `ir`'s workflows without their rules' positions, shared with the check's
+/// memo: a workflow the check replayed is neither copied nor compared again here.
+///
 /// invariant: the result is `verify::lint::findings(ir)` (property-tested against a fresh
 /// compiler in this module's tests).
-fn exact_findings(db: &dyn salsa::Database, ir: &PolicyIr) -> crate::verify::lint::Findings {
+fn exact_findings(
+    db: &dyn salsa::Database,
+    ir: &PolicyIr,
+    unplaced: &[Arc<WorkflowIr>],
+) -> crate::verify::lint::Findings {
     use crate::verify::lint;
     // Cloned part by part: the workflows go into their own units, once.
     let mut shared = PolicyIr {
@@ -177,20 +196,13 @@ fn exact_findings(db: &dyn salsa::Database, ir: &PolicyIr) -> crate::verify::lin
     };
     for role in &mut shared.roles {
         for e in &mut role.entitlements {
-            unplaced(&mut e.meta);
+            crate::check::unplaced(&mut e.meta);
         }
     }
     unplaced_rules(&mut shared.guardrails);
     let context = LintContext::new(db, shared);
-    let units: Vec<WorkflowLint<'_>> = ir
-        .workflows
-        .iter()
-        .map(|w| {
-            let mut w = w.clone();
-            unplaced_workflow(&mut w);
-            WorkflowLint::new(db, context, w)
-        })
-        .collect();
+    let units: Vec<WorkflowLint<'_>> =
+        unplaced.iter().map(|w| WorkflowLint::new(db, context, Shared(w.clone()))).collect();
     let mut found = lint::Findings::default();
     for unit in &units {
         found.append(workflow_lint(db, *unit).clone());
@@ -245,7 +257,18 @@ struct WorkflowLint<'db> {
     context: LintContext<'db>,
     #[tracked]
     #[returns(ref)]
-    workflow: WorkflowIr,
+    workflow: Shared<WorkflowIr>,
+}
+
+/// A value shared with the check's memo: equal without a look inside when it is the same
+/// allocation (a workflow the check replayed), compared otherwise.
+#[derive(Clone, Debug)]
+struct Shared<T>(Arc<T>);
+
+impl<T: PartialEq> PartialEq for Shared<T> {
+    fn eq(&self, other: &Shared<T>) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
 }
 
 /// One role's entitlements' search, for [`role_lint`]: what it reads besides the context.
@@ -281,7 +304,7 @@ fn workflow_lint<'db>(
 ) -> crate::verify::lint::Findings {
     let ir = unit.context(db).ir(db);
     let table = lint_holders(db, *unit.context(db));
-    crate::verify::lint::workflow_findings(ir, table, unit.workflow(db))
+    crate::verify::lint::workflow_findings(ir, table, &unit.workflow(db).0)
 }
 
 /// The exact lints of one role's entitlements (`verify::lint::role_findings`).
@@ -292,28 +315,10 @@ fn role_lint<'db>(
 ) -> crate::verify::lint::Findings {
     let ir = unit.context(db).ir(db);
     let table = lint_holders(db, *unit.context(db));
-    let workflows: Vec<&WorkflowIr> = unit.workflows(db).iter().map(|w| w.workflow(db)).collect();
+    let workflows: Vec<&WorkflowIr> =
+        unit.workflows(db).iter().map(|w| &*w.workflow(db).0).collect();
     let (role, depth) = (*unit.role(db), *unit.depth(db));
     crate::verify::lint::role_findings(ir, table, role, &workflows, depth, unit.first(db))
-}
-
-/// Leaves out where a rule was written (no search reads it).
-fn unplaced(meta: &mut RuleMeta) {
-    meta.file.clear();
-    meta.line = 0;
-    meta.column = 0;
-}
-
-fn unplaced_rules(rules: &mut RuleSetIr) {
-    rules.denies.iter_mut().for_each(|r| unplaced(&mut r.meta));
-    rules.deny_starts.iter_mut().for_each(|r| unplaced(&mut r.meta));
-    rules.requires.iter_mut().for_each(|r| unplaced(&mut r.meta));
-}
-
-fn unplaced_workflow(w: &mut WorkflowIr) {
-    w.starts.iter_mut().for_each(|r| unplaced(&mut r.meta));
-    w.allows.iter_mut().for_each(|r| unplaced(&mut r.meta));
-    unplaced_rules(&mut w.rules);
 }
 
 fn syntax_diagnostic(file: usize, e: &ast::ParseError) -> Diagnostic {
@@ -440,7 +445,7 @@ mod tests {
             edits in proptest::collection::vec(
                 (proptest::bool::ANY, 0.0..1.0f64, 0usize..6, proptest::sample::select(vec![
                     "", "x", "\n", "}", "{", "\"", "/// d\n", " when depth > 1", "\ndeny ping\n",
-                    "deny", "tool t", "\nrole r\n",
+                    "deny", "tool t", "\nrole r\n", "\ntool w\n", "\nworkflow dev {\n  start by dev\n}\n",
                 ])),
                 1..10,
             )
@@ -462,11 +467,8 @@ mod tests {
                 let end = (end..=text.len()).find(|&e| text.is_char_boundary(e)).unwrap_or(start);
                 text.replace_range(start..end, insert);
                 [flow, roles][which].set_text(&mut db).to(text.clone());
-                let fresh = Compiler::new(vec![
-                    ("flow.writ".into(), texts[0].clone()),
-                    ("roles.writ".into(), texts[1].clone()),
-                ]);
-                proptest::prop_assert_eq!(compile(&db, policy), fresh.compilation());
+                let fresh = reference(&[("flow.writ", &texts[0]), ("roles.writ", &texts[1])]);
+                proptest::prop_assert_eq!(compile(&db, policy), &fresh);
             }
         }
     }
@@ -486,6 +488,57 @@ mod tests {
         assert_eq!(flow.reuse(&db).0.lock().unwrap().reused(), declarations - 1);
         // Only the `because` text changed; everything after it moved by one byte.
         assert_eq!(after.diagnostics.len(), before.diagnostics.len());
+    }
+
+    #[test]
+    fn an_edit_inside_one_workflow_checks_only_that_workflow_again() {
+        let mut db = Database::default();
+        let a = format!("{HEADER}{}{}", team(0), team(1));
+        let b = format!("{}{LINTED}", team(2));
+        let fa = PolicyFile::new(&db, "a.writ".into(), a.clone());
+        let fb = PolicyFile::new(&db, "b.writ".into(), b.clone());
+        let policy = PolicyInput::new(&db, vec![fa, fb]);
+        let _ = compile(&db, policy);
+        assert_eq!(policy.reuse(&db).replayed(), 0, "nothing to replay at first");
+        let check = |db: &Database, a: &str, b: &str| {
+            assert_eq!(compile(db, policy), &reference(&[("a.writ", a), ("b.writ", b)]));
+            policy.reuse(db).replayed()
+        };
+
+        // Inside flow_0's rule: the other three workflows (one after it in the same file, which
+        // moved by a byte) are replayed.
+        let a2 = a.replacen("feature/*", "feature/x*", 1);
+        fa.set_text(&mut db).to(a2.clone());
+        assert_eq!(check(&db, &a2, &b), 3);
+
+        // Lines added before every workflow of both files: all four are replayed, moved.
+        let (a3, b3) = (format!("\n\n{a2}"), format!("// moved\n{b}"));
+        fa.set_text(&mut db).to(a3.clone());
+        fb.set_text(&mut db).to(b3.clone());
+        assert_eq!(check(&db, &a3, &b3), 4);
+
+        // A workflow moved to the other file: checked again there (its path is part of what
+        // it gave); the others are replayed.
+        let moved = team(1);
+        let flow_1 = &moved[moved.find("workflow").unwrap()..];
+        let (a4, b4) = (a3.replacen(flow_1, "", 1), format!("{b3}{flow_1}"));
+        fa.set_text(&mut db).to(a4.clone());
+        fb.set_text(&mut db).to(b4.clone());
+        assert_eq!(check(&db, &a4, &b4), 3);
+
+        // A new tool, before the others: the tools' numbering changes, so every workflow is
+        // checked again.
+        let a5 = format!("tool first\n{a4}");
+        fa.set_text(&mut db).to(a5.clone());
+        assert_eq!(check(&db, &a5, &b4), 0);
+
+        // A workflow that does not start a line is checked every time.
+        let b5 = b4.replacen("\nworkflow release", "\ntool inline workflow release", 1);
+        fb.set_text(&mut db).to(b5.clone());
+        let _ = check(&db, &a5, &b5);
+        let b6 = format!("\n{b5}");
+        fb.set_text(&mut db).to(b6.clone());
+        assert_eq!(check(&db, &a5, &b6), 3);
     }
 
     #[test]
@@ -525,12 +578,13 @@ mod tests {
     /// Declarations every exact lint finds something in.
     const LINTED: &str = "tool ship(env: \"staging\" | \"prod\", service: string)\nevidence ok by human\nrole shipper {\n  may ship when env == \"prod\"\n}\nworkflow release {\n  start by shipper\n  allow ship when env == \"prod\" and env == \"staging\"\n  allow ship when env == \"staging\"\n  require ok for ship when env == \"prod\"\n}\ndeny ship when service == \"legacy\"\n";
 
-    /// The compilation a fresh compiler gives, with the exact lints searched over the whole
-    /// policy at once (`verify::lint::findings`), as before they were split into queries.
+    /// The compilation a fresh compiler gives, with every workflow checked (no memo) and the
+    /// exact lints searched over the whole policy at once (`verify::lint::findings`), as
+    /// before they were split into queries.
     fn reference(files: &[(&str, &str)]) -> Compilation {
         let fresh =
             Compiler::new(files.iter().map(|(p, t)| (p.to_string(), t.to_string())).collect());
-        compile_with(&fresh.db, fresh.policy, crate::verify::lint::findings)
+        compile_with(&fresh.db, fresh.policy, None, |ir, _| crate::verify::lint::findings(ir))
     }
 
     #[test]
@@ -608,6 +662,10 @@ mod tests {
         Depth(usize),
         /// A deny that shadows an allow (or back).
         Shadow,
+        /// A tool named as a workflow, at the start of a file (or gone again).
+        Duplicate(usize),
+        /// The first workflow of a file moved to the end of the next file.
+        MoveWorkflow(usize),
     }
 
     fn edit() -> impl proptest::strategy::Strategy<Value = Edit> {
@@ -621,8 +679,10 @@ mod tests {
             Just(Edit::RenameRole),
             file.clone().prop_map(Edit::RenameTool),
             (file.clone(), 0.0..1.0f64).prop_map(|(f, at)| Edit::Junk(f, at)),
-            file.prop_map(Edit::Depth),
+            file.clone().prop_map(Edit::Depth),
             Just(Edit::Shadow),
+            file.clone().prop_map(Edit::Duplicate),
+            file.prop_map(Edit::MoveWorkflow),
         ]
     }
 
@@ -679,6 +739,21 @@ mod tests {
                 for t in texts.iter_mut() {
                     swap(t, "branch == \"main\"", "branch != \"main\"");
                 }
+            }
+            Edit::Duplicate(f) => {
+                let t = &mut texts[*f];
+                match t.strip_prefix("tool flow_1\n") {
+                    Some(rest) => *t = rest.to_string(),
+                    None => t.insert_str(0, "tool flow_1\n"),
+                }
+            }
+            Edit::MoveWorkflow(f) => {
+                let t = &texts[*f];
+                let Some(start) = t.find("workflow ") else { return };
+                let end = t[start..].find("\n}\n").map_or(t.len(), |e| start + e + 3);
+                let workflow = t[start..end].to_string();
+                texts[*f].replace_range(start..end, "");
+                texts[(*f + 1) % 3].push_str(&workflow);
             }
         }
     }

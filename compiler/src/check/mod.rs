@@ -13,7 +13,8 @@
 //! - `rules`: workflows, guardrails and rules; `targets`: targets and evidence requirements;
 //! - `conditions`, `values`, `literals`: conditions and operands, type-checked and lowered;
 //! - `commands`, `paths`, `history`: `runs`/`runs only`, `under`, `calls(...)`;
-//! - `assertions`: claims (§11); `lower`: rule metadata and the conversions rules share.
+//! - `assertions`: claims (§11); `lower`: rule metadata and the conversions rules share;
+//! - `memo`: workflows checked once and replayed while their text and environment stay.
 
 mod assertions;
 mod commands;
@@ -22,6 +23,7 @@ mod decls;
 mod history;
 mod literals;
 mod lower;
+mod memo;
 mod names;
 mod paths;
 mod roles;
@@ -37,6 +39,8 @@ use writ_evaluator::ir::{Operand, PolicyIr};
 use writ_grammar::ast::{SourceFile, Span};
 
 pub(crate) use crate::symbols::Namespace;
+pub use memo::CheckReuse;
+pub(crate) use memo::{unplaced, unplaced_rules};
 
 use crate::diagnostic::{Diagnostic, Location};
 use crate::symbols::Symbols;
@@ -52,6 +56,8 @@ pub struct Input<'a> {
     pub asts: Vec<&'a SourceFile>,
     /// Each text's line starts (for rule positions), kept by the caller across edits.
     pub lines: Vec<&'a writ_grammar::LineIndex>,
+    /// What the last check of this policy can lend this one (`None`: check everything).
+    pub reuse: Option<&'a CheckReuse>,
 }
 
 /// What checking a policy found.
@@ -68,6 +74,9 @@ pub struct Checked {
     /// run after the check (`lints::exact`), which the database runs only when `policy` is
     /// `Some`.
     pub(crate) sites: FxHashMap<String, Site>,
+    /// Each lowered workflow without its rules' positions, in the order of
+    /// `policy.workflows`, for the exact lints (shared with the check's memo).
+    pub(crate) unplaced_workflows: Vec<std::sync::Arc<writ_evaluator::ir::WorkflowIr>>,
 }
 
 /// Resolves, type-checks, lints (all but `lints::exact`) and lowers a policy.
@@ -80,6 +89,7 @@ pub fn check(input: &Input<'_>, hash: String) -> Checked {
         tests: checker.tests,
         assertions: checker.assertions,
         sites: checker.sites,
+        unplaced_workflows: checker.unplaced_workflows,
     }
 }
 
@@ -145,6 +155,8 @@ pub(crate) struct Checker<'a> {
     tools_by_name: Vec<(&'a str, usize)>,
     /// Where each lowered rule and entitlement was written, by rule id (for lints).
     sites: FxHashMap<String, Site>,
+    /// Each lowered workflow without its rules' positions (for the exact lints).
+    unplaced_workflows: Vec<std::sync::Arc<writ_evaluator::ir::WorkflowIr>>,
 }
 
 impl<'a> Checker<'a> {
@@ -165,6 +177,7 @@ impl<'a> Checker<'a> {
             tests: Vec::new(),
             assertions: Vec::new(),
             sites: FxHashMap::default(),
+            unplaced_workflows: Vec::new(),
         }
     }
 
@@ -176,7 +189,8 @@ impl<'a> Checker<'a> {
         let tools = self.tools();
         let evidence = self.evidence_kinds();
         let roles = self.roles();
-        let workflows = self.workflows();
+        let (workflows, unplaced) = self.workflows();
+        self.unplaced_workflows = unplaced;
         let guardrails = self.guardrails();
         self.tests = crate::test_blocks::check(self);
         self.check_assertions();

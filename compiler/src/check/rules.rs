@@ -15,12 +15,11 @@ use crate::diagnostic::{Code, Diagnostic};
 use crate::symbols::at;
 
 impl<'a> Checker<'a> {
-    pub(super) fn workflows(&mut self) -> Vec<WorkflowIr> {
-        let decls = self.symbols.workflows.clone();
-        decls.iter().map(|d| self.workflow(d.file, d.decl)).collect()
-    }
-
-    fn workflow(&mut self, file: usize, w: &'a writ_grammar::ast::WorkflowDecl) -> WorkflowIr {
+    pub(super) fn workflow(
+        &mut self,
+        file: usize,
+        w: &'a writ_grammar::ast::WorkflowDecl,
+    ) -> WorkflowIr {
         let name = &w.name.name;
         let mut out = WorkflowIr {
             name: name.clone(),
