@@ -190,14 +190,14 @@ impl<'a> Checker<'a> {
                     let unplaced = Arc::new(unplaced_workflow(ir.clone()));
                     return (ir, unplaced);
                 };
-                let kept = previous.get_mut(path).and_then(|texts| texts.remove(text));
-                let (ir, checked) = match kept {
-                    Some(checked) => {
+                let kept = previous.get_mut(path).and_then(|texts| texts.remove_entry(text));
+                let (ir, key, checked) = match kept {
+                    Some((key, checked)) => {
                         replayed += 1;
-                        (self.replay(&checked, d.file, d.decl.span.start, line), checked)
+                        (self.replay(&checked, d.file, d.decl.span.start, line), key, checked)
                     }
                     None => match self.workflow_kept(d.file, d.decl, line) {
-                        (ir, Some(checked)) => (ir, Arc::new(checked)),
+                        (ir, Some(checked)) => (ir, text.to_string(), Arc::new(checked)),
                         (ir, None) => {
                             let unplaced = Arc::new(unplaced_workflow(ir.clone()));
                             return (ir, unplaced);
@@ -205,7 +205,10 @@ impl<'a> Checker<'a> {
                     },
                 };
                 let unplaced = checked.unplaced.clone();
-                next.entry(path.to_string()).or_default().insert(text.to_string(), checked);
+                match next.get_mut(path) {
+                    Some(texts) => texts.insert(key, checked),
+                    None => next.entry(path.to_string()).or_default().insert(key, checked),
+                };
                 (ir, unplaced)
             })
             .unzip();
