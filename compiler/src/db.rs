@@ -28,23 +28,7 @@ pub struct PolicyFile {
 }
 
 /// The declarations of a file's last parse, for [`parse`] to take unchanged ones from.
-#[derive(Clone, Default)]
-pub struct ParseReuse(std::sync::Arc<std::sync::Mutex<writ_grammar::Reuse>>);
-
-impl std::fmt::Debug for ParseReuse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ParseReuse")
-    }
-}
-
-/// Any two are equal: what a reuse holds never changes what [`parse`] returns.
-impl PartialEq for ParseReuse {
-    fn eq(&self, _: &ParseReuse) -> bool {
-        true
-    }
-}
-
-impl Eq for ParseReuse {}
+pub type ParseReuse = crate::lent::Lent<writ_grammar::Reuse>;
 
 /// The compiler's input for one policy: its files in source order (the byte order of their
 /// paths). Not to be confused with `writ_evaluator::Policy`, the compiled policy that decides.
@@ -84,13 +68,7 @@ impl Compilation {
 /// An edit re-parses only the declarations whose text changed: the others come from the file's
 /// previous parse (see [`writ_grammar::parse_reusing`]), which the result never depends on.
 pub fn parse(db: &dyn salsa::Database, file: PolicyFile) -> ast::SourceFile {
-    let reuse = file.reuse(db);
-    let mut reuse = reuse.0.lock().unwrap_or_else(|poisoned| {
-        let mut guard = poisoned.into_inner();
-        *guard = writ_grammar::Reuse::default();
-        guard
-    });
-    writ_grammar::parse_reusing(file.text(db), &mut reuse)
+    writ_grammar::parse_reusing(file.text(db), &mut file.reuse(db).lock())
 }
 
 /// A file's line starts: built again only when its text changes, not for every file on each
@@ -481,11 +459,11 @@ mod tests {
         let policy = PolicyInput::new(&db, vec![flow, roles]);
         let before = compile(&db, policy).clone();
         let declarations = parse(&db, flow).items.len();
-        assert_eq!(flow.reuse(&db).0.lock().unwrap().reused(), 0);
+        assert_eq!(flow.reuse(&db).lock().reused(), 0);
 
         flow.set_text(&mut db).to(FLOW.replacen("\"frozen\"", "\"frozen!\"", 1));
         let after = compile(&db, policy);
-        assert_eq!(flow.reuse(&db).0.lock().unwrap().reused(), declarations - 1);
+        assert_eq!(flow.reuse(&db).lock().reused(), declarations - 1);
         // Only the `because` text changed; everything after it moved by one byte.
         assert_eq!(after.diagnostics.len(), before.diagnostics.len());
     }

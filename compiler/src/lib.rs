@@ -7,6 +7,7 @@ mod check;
 pub mod db;
 pub mod diagnostic;
 pub mod ide;
+mod lent;
 mod lints;
 pub mod load;
 pub mod reach;

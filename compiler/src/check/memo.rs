@@ -17,7 +17,7 @@
 //! invariant: what the memo holds never changes what a check gives, only how fast: the
 //! database's property tests compare edited policies with fresh compilers.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use writ_evaluator::ir::{RuleMeta, RuleSetIr, WorkflowIr};
@@ -27,41 +27,18 @@ use super::{Checker, Input, Site, Usage};
 use crate::diagnostic::Location;
 
 /// What a policy's last check can lend its next one, kept by the database across edits.
-#[derive(Clone, Default)]
-pub struct CheckReuse(Arc<Mutex<Memo>>);
-
-impl std::fmt::Debug for CheckReuse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CheckReuse")
-    }
-}
-
-/// Any two are equal: what a reuse holds never changes what a check returns.
-impl PartialEq for CheckReuse {
-    fn eq(&self, _: &CheckReuse) -> bool {
-        true
-    }
-}
-
-impl Eq for CheckReuse {}
+pub type CheckReuse = crate::lent::Lent<Memo>;
 
 impl CheckReuse {
     /// How many workflows the last check replayed rather than checked (for tests).
     pub fn replayed(&self) -> usize {
         self.lock().replayed
     }
-
-    fn lock(&self) -> MutexGuard<'_, Memo> {
-        self.0.lock().unwrap_or_else(|poisoned| {
-            let mut guard = poisoned.into_inner();
-            *guard = Memo::default();
-            guard
-        })
-    }
 }
 
+/// The workflows the last check kept, and the environment they were checked in.
 #[derive(Default)]
-struct Memo {
+pub struct Memo {
     /// The environment the entries were checked in.
     environment: String,
     /// By file path, then by the workflow's text.
