@@ -504,6 +504,17 @@ mod tests {
         fb.set_text(&mut db).to(b4.clone());
         assert_eq!(check(&db, &a4, &b4), 3);
 
+        // Inside a role's `may` rule: no workflow reads it, all four are replayed.
+        let a5 = a4.replacen(
+            "may deploy_0 when env == \"staging\"",
+            "may deploy_0 when env == \"prod\"",
+            1,
+        );
+        assert_ne!(a4, a5);
+        fa.set_text(&mut db).to(a5.clone());
+        assert_eq!(check(&db, &a5, &b4), 4);
+        let a4 = a5;
+
         // A new tool, before the others: the tools' numbering changes, so every workflow is
         // checked again.
         let a5 = format!("tool first\n{a4}");

@@ -7,8 +7,9 @@
 //! (for lints) and which declarations it used. All three are kept per workflow, with
 //! positions relative to the workflow's first byte and line, so an edit elsewhere, in this
 //! file or another, leaves them valid. An edit inside a workflow checks that workflow again;
-//! an edit to any declaration a workflow could name (a role, a tool, an attribute, ...)
-//! checks every workflow again, and nothing is kept while a name is declared twice.
+//! an edit to any declaration a workflow could name (a tool, an attribute, a role's name or
+//! parents, ...) checks every workflow again (an edit inside a role's `may` rules does not),
+//! and nothing is kept while a name is declared twice.
 //!
 //! Only checks that reported nothing are kept (their diagnostics may point at other
 //! declarations, which move), and only for workflows that start a line (so a rule's column
@@ -89,12 +90,14 @@ impl Used {
     }
 }
 
-/// Everything a workflow's check reads besides its own text and path: the text of every
-/// declaration a rule can name, in source order (roles, attributes, contexts, tools, evidence
-/// kinds; their order numbers them). `None` when a name is declared twice: which declaration
-/// then holds the name depends on where the others are, so nothing is kept or replayed.
+/// Everything a workflow's check reads besides its own text and path, in source order (which
+/// numbers the declarations): the text of every attribute, context, tool and evidence kind,
+/// and every role's name and the roles it extends. `None` when a name is declared twice:
+/// which declaration then holds the name depends on where the others are, so nothing is kept
+/// or replayed.
 ///
-/// Left out: workflows and fixtures (a rule names neither; once no name is declared twice,
+/// Left out: a role's `may` rules (checked with the role; a workflow's check reads a role's
+/// name only), workflows and fixtures (a rule names neither; once no name is declared twice,
 /// theirs can only make a reference that already failed fail differently, and failed checks
 /// are not kept), and tests, assertions, top-level rules and text that did not parse (no
 /// workflow's check reads them).
@@ -104,11 +107,16 @@ fn environment(input: &Input<'_>, declared_names: usize) -> Option<String> {
     for (text, ast) in input.texts.iter().zip(&input.asts) {
         for item in &ast.items {
             match item {
-                Item::Role(_)
-                | Item::Attribute(_)
-                | Item::Context(_)
-                | Item::Tool(_)
-                | Item::Evidence(_) => {
+                Item::Role(role) => {
+                    out.push_str("role ");
+                    out.push_str(&role.name.name);
+                    for parent in &role.extends {
+                        out.push(' ');
+                        out.push_str(&parent.name);
+                    }
+                    out.push('\0');
+                }
+                Item::Attribute(_) | Item::Context(_) | Item::Tool(_) | Item::Evidence(_) => {
                     out.push_str(text.get(item.span().range()).unwrap_or(""));
                     out.push('\0');
                 }
