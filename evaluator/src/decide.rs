@@ -10,7 +10,6 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// The reason of the deny that an impossible state (a rule index out of range in a policy that
@@ -182,12 +181,16 @@ impl Policy {
         if matched.is_empty() {
             return self.deny(
                 Vec::new(),
-                vec![format!(
-                    "no rule in {} allows {}{}",
-                    req.workflow,
-                    render::call(self, tool_name, args),
-                    lacks_value(undecided)
-                )],
+                vec![
+                    [
+                        "no rule in ",
+                        &req.workflow,
+                        " allows ",
+                        &render::call(self, tool_name, args),
+                        &lacks_value(undecided),
+                    ]
+                    .concat(),
+                ],
             );
         }
 
@@ -207,11 +210,14 @@ impl Policy {
                 unentitled
                     .iter()
                     .map(|(p, undecided)| {
-                        format!(
-                            "{} is not entitled to {call}: delegation cannot widen access{}",
-                            p.id,
-                            lacks_value(*undecided)
-                        )
+                        [
+                            &*p.id,
+                            " is not entitled to ",
+                            &call,
+                            ": delegation cannot widen access",
+                            &lacks_value(*undecided),
+                        ]
+                        .concat()
                     })
                     .collect(),
             );
@@ -241,7 +247,8 @@ impl Policy {
             .filter(|(i, _)| applies.contains(*i))
             .filter_map(|(_, r)| self.requires.get(r as usize));
         let paths = matched_allows().map(|a| (&a.rule, &a.require[..]));
-        self.evidence(req, paths, extras, || format!("{tool_name} in {}", req.workflow), None, t)
+        let what = || [tool_name, " in ", &req.workflow].concat();
+        self.evidence(req, paths, extras, what, None, t)
     }
 
     /// The declared type of argument `name` of `tool`.
@@ -570,7 +577,7 @@ impl Policy {
             req,
             paths,
             std::iter::empty(),
-            || format!("starting {}", req.workflow),
+            || ["starting ", &*req.workflow].concat(),
             Some(ttl.unwrap_or(wf.ttl_seconds)),
             t,
         )
@@ -690,7 +697,9 @@ impl Policy {
             reason.push_str(&what);
             reason.push_str(" needs ");
             render::write_requirement(&mut reason, self, m.req, m.count);
-            let _ = write!(reason, "; {} given", m.have);
+            reason.push_str("; ");
+            crate::json::write_integer(&mut reason, m.have);
+            reason.push_str(" given");
             reasons.push(reason);
         }
         Decision {
@@ -978,7 +987,7 @@ fn facts(cond: Option<&CCond>, scope: &Scope<'_>) -> Vec<String> {
 fn deny_reason(deny: &Deny, result: Tri) -> String {
     let base = match &deny.because {
         Some(text) => text.to_string(),
-        None => format!("denied by {}", deny.rule.id),
+        None => ["denied by ", &deny.rule.id].concat(),
     };
     if result == Tri::Unknown {
         format!(

@@ -112,7 +112,7 @@ impl Decision {
         write_strings(&mut out, self.reasons.iter().map(String::as_str));
         out.push_str(",\"ttl_seconds\":");
         match self.ttl_seconds {
-            Some(ttl) => push_display(&mut out, ttl),
+            Some(ttl) => crate::json::write_integer(&mut out, ttl),
             None => out.push_str("null"),
         }
         out.push_str(",\"policy\":");
@@ -194,9 +194,9 @@ impl Missing {
             out.push('}');
         }
         out.push_str(",\"need\":");
-        push_display(out, self.need);
+        crate::json::write_integer(out, self.need);
         out.push_str(",\"have\":");
-        push_display(out, self.have);
+        crate::json::write_integer(out, self.have);
         out.push('}');
     }
 }
@@ -205,18 +205,12 @@ impl Missing {
 fn write_literal(out: &mut String, value: &Value) {
     match value {
         Value::Str(v) => crate::json::write_string(out, v),
-        Value::Int(v) => push_display(out, v),
+        Value::Int(v) => crate::json::write_integer(out, *v),
         Value::Bool(v) => out.push_str(if *v { "true" } else { "false" }),
         Value::Duration(v) => crate::json::write_string(out, &format_duration(*v)),
         Value::StringList(items) => write_strings(out, items.iter().map(String::as_str)),
         Value::Kind(k) => crate::json::write_string(out, k.as_str()),
     }
-}
-
-fn push_display(out: &mut String, value: impl fmt::Display) {
-    use fmt::Write;
-    // Writing into a `String` cannot fail.
-    let _ = write!(out, "{value}");
 }
 
 /// A JSON list of strings.

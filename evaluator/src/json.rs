@@ -294,6 +294,11 @@ pub(crate) fn special(bytes: &[u8], from: usize) -> Option<usize> {
     Some(from + offset + tail)
 }
 
+/// An integer in decimal, as `serde_json` and `Display` write it.
+pub(crate) fn write_integer(out: &mut String, n: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
 /// A JSON string, escaped as `serde_json` escapes it: `"` and `\`, the control characters
 /// (`\b \f \n \r \t` by name, the others as `\u00xx`), nothing else.
 pub(crate) fn write_string(out: &mut String, text: &str) {
