@@ -43,12 +43,12 @@ pub struct Memo {
     /// The environment the entries were checked in.
     environment: String,
     /// By file path, then by the workflow's text.
-    workflows: FxHashMap<String, FxHashMap<String, Arc<Checked>>>,
+    workflows: FxHashMap<String, FxHashMap<String, Arc<Kept>>>,
     replayed: usize,
 }
 
 /// What checking one workflow gave, its positions relative to the workflow.
-struct Checked {
+struct Kept {
     /// Each rule's `line` counted from the workflow's first line (0 for that line).
     ir: WorkflowIr,
     /// The workflow without its rules' positions, for the exact lints (shared, so that an
@@ -150,14 +150,7 @@ impl<'a> Checker<'a> {
         let decls = self.symbols.workflows.clone();
         let environment = environment(self.input, self.symbols.names.len());
         let (Some(reuse), Some(environment)) = (self.input.reuse, environment) else {
-            return decls
-                .iter()
-                .map(|d| {
-                    let ir = self.workflow(d.file, d.decl);
-                    let unplaced = Arc::new(unplaced_workflow(ir.clone()));
-                    (ir, unplaced)
-                })
-                .unzip();
+            return decls.iter().map(|d| with_unplaced(self.workflow(d.file, d.decl))).unzip();
         };
         let mut memo = reuse.lock();
         let mut previous = if memo.environment == environment {
@@ -165,34 +158,29 @@ impl<'a> Checker<'a> {
         } else {
             FxHashMap::default()
         };
-        let mut next: FxHashMap<String, FxHashMap<String, Arc<Checked>>> = FxHashMap::default();
+        let mut next: FxHashMap<String, FxHashMap<String, Arc<Kept>>> = FxHashMap::default();
         let mut replayed = 0;
         let out = decls
             .iter()
             .map(|d| {
                 let Some((path, text, line)) = self.placed(d.file, d.decl) else {
-                    let ir = self.workflow(d.file, d.decl);
-                    let unplaced = Arc::new(unplaced_workflow(ir.clone()));
-                    return (ir, unplaced);
+                    return with_unplaced(self.workflow(d.file, d.decl));
                 };
                 let kept = previous.get_mut(path).and_then(|texts| texts.remove_entry(text));
-                let (ir, key, checked) = match kept {
-                    Some((key, checked)) => {
+                let (ir, key, kept) = match kept {
+                    Some((key, kept)) => {
                         replayed += 1;
-                        (self.replay(&checked, d.file, d.decl.span.start, line), key, checked)
+                        (self.replay(&kept, d.file, d.decl.span.start, line), key, kept)
                     }
                     None => match self.workflow_kept(d.file, d.decl, line) {
-                        (ir, Some(checked)) => (ir, text.to_string(), Arc::new(checked)),
-                        (ir, None) => {
-                            let unplaced = Arc::new(unplaced_workflow(ir.clone()));
-                            return (ir, unplaced);
-                        }
+                        (ir, Some(kept)) => (ir, text.to_string(), Arc::new(kept)),
+                        (ir, None) => return with_unplaced(ir),
                     },
                 };
-                let unplaced = checked.unplaced.clone();
+                let unplaced = kept.unplaced.clone();
                 match next.get_mut(path) {
-                    Some(texts) => texts.insert(key, checked),
-                    None => next.entry(path.to_string()).or_default().insert(key, checked),
+                    Some(texts) => texts.insert(key, kept),
+                    None => next.entry(path.to_string()).or_default().insert(key, kept),
                 };
                 (ir, unplaced)
             })
@@ -221,7 +209,7 @@ impl<'a> Checker<'a> {
         file: usize,
         w: &'a WorkflowDecl,
         line: u32,
-    ) -> (WorkflowIr, Option<Checked>) {
+    ) -> (WorkflowIr, Option<Kept>) {
         let reported = self.diagnostics.len();
         let usage = std::mem::take(&mut self.usage);
         let sites = std::mem::take(&mut self.sites);
@@ -244,21 +232,28 @@ impl<'a> Checker<'a> {
             meta.line = meta.line.saturating_sub(line + 1);
         }
         let unplaced = Arc::new(unplaced_workflow(kept.clone()));
-        (ir, Some(Checked { ir: kept, unplaced, sites, used }))
+        (ir, Some(Kept { ir: kept, unplaced, sites, used }))
     }
 
     /// What a kept check gave, placed where the workflow now is, its uses and sites recorded.
-    fn replay(&mut self, checked: &Checked, file: usize, base: u32, line: u32) -> WorkflowIr {
-        checked.used.add_to(&mut self.usage);
-        for (id, site) in &checked.sites {
+    fn replay(&mut self, kept: &Kept, file: usize, base: u32, line: u32) -> WorkflowIr {
+        kept.used.add_to(&mut self.usage);
+        for (id, site) in &kept.sites {
             self.sites.insert(id.clone(), site_moved(*site, file, base, false));
         }
-        let mut ir = checked.ir.clone();
+        let mut ir = kept.ir.clone();
         for meta in metas(&mut ir) {
             meta.line = meta.line.saturating_add(line + 1);
         }
         ir
     }
+}
+
+/// A lowered workflow, and a shared copy of it without its rules' positions (for the exact
+/// lints), for a workflow the memo does not keep.
+fn with_unplaced(ir: WorkflowIr) -> (WorkflowIr, Arc<WorkflowIr>) {
+    let unplaced = Arc::new(unplaced_workflow(ir.clone()));
+    (ir, unplaced)
 }
 
 /// Every rule's metadata in a workflow.
