@@ -151,6 +151,11 @@ impl LineIndex {
         self.starts.partition_point(|&s| s <= offset).saturating_sub(1)
     }
 
+    /// The byte offset where 0-based line `line` starts; `None` past the last line.
+    pub fn line_start(&self, line: usize) -> Option<usize> {
+        self.starts.get(line).copied()
+    }
+
     /// The byte offset where 0-based line `line` starts (past the last line: the last start).
     pub fn start_of(&self, line: usize) -> usize {
         self.starts.get(line).or(self.starts.last()).copied().unwrap_or(0)

@@ -8,40 +8,40 @@
 use tower_lsp_server::ls_types::{Position, Range};
 use writ_grammar::ast::Span;
 
-/// Where each line of a text starts, for converting positions.
-#[derive(Clone, Debug)]
-pub struct LineIndex {
-    /// Byte offset of the start of each line; the first is 0.
-    starts: Vec<usize>,
+pub use writ_grammar::LineIndex;
+
+/// LSP positions on the compiler's [`LineIndex`] (its line starts; the compiler's `line_index`
+/// query keeps one per file), in the UTF-16 code units LSP counts.
+pub trait Positions {
+    /// The LSP position of byte `offset` (clamped into the text, floored to a character).
+    fn position(&self, text: &str, offset: usize) -> Position;
+    /// The byte offset of an LSP position, clamped as described in the module documentation.
+    fn offset(&self, text: &str, position: Position) -> usize;
+    /// The LSP range of a byte span.
+    fn range(&self, text: &str, span: Span) -> Range;
+    /// The byte span of an LSP range (start and end put in order).
+    fn span(&self, text: &str, range: Range) -> Span;
 }
 
-impl LineIndex {
-    pub fn new(text: &str) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
-        LineIndex { starts }
-    }
-
-    /// The LSP position of byte `offset` (clamped into the text, floored to a character).
-    pub fn position(&self, text: &str, offset: usize) -> Position {
+impl Positions for LineIndex {
+    fn position(&self, text: &str, offset: usize) -> Position {
         let mut offset = offset.min(text.len());
         while !text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let line = self.starts.partition_point(|s| *s <= offset).saturating_sub(1);
-        let start = self.starts.get(line).map_or(0, |&s| s.min(offset));
+        let line = self.line_of(offset);
+        let start = self.line_start(line).map_or(0, |s| s.min(offset));
         let character: usize =
             text.get(start..offset).unwrap_or("").chars().map(char::len_utf16).sum();
         Position { line: line as u32, character: character as u32 }
     }
 
-    /// The byte offset of an LSP position, clamped as described in the module documentation.
-    pub fn offset(&self, text: &str, position: Position) -> usize {
-        let Some(&start) = self.starts.get(position.line as usize) else {
+    fn offset(&self, text: &str, position: Position) -> usize {
+        let Some(start) = self.line_start(position.line as usize) else {
             return text.len();
         };
         let start = start.min(text.len());
-        let end = self.starts.get(position.line as usize + 1).map_or(text.len(), |e| e - 1);
+        let end = self.line_start(position.line as usize + 1).map_or(text.len(), |e| e - 1);
         let line = text.get(start..end.clamp(start, text.len())).unwrap_or("");
         let line = line.strip_suffix('\r').unwrap_or(line);
         let mut units = 0usize;
@@ -55,15 +55,14 @@ impl LineIndex {
         start + line.len()
     }
 
-    pub fn range(&self, text: &str, span: Span) -> Range {
+    fn range(&self, text: &str, span: Span) -> Range {
         Range {
             start: self.position(text, span.start as usize),
             end: self.position(text, span.end as usize),
         }
     }
 
-    /// The byte span of an LSP range (start and end put in order).
-    pub fn span(&self, text: &str, range: Range) -> Span {
+    fn span(&self, text: &str, range: Range) -> Span {
         let a = self.offset(text, range.start);
         let b = self.offset(text, range.end);
         Span::new(a.min(b), a.max(b))

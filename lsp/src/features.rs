@@ -7,7 +7,7 @@ use writ_compiler::diagnostic::Location as Place;
 use writ_compiler::ide::Namespace;
 use writ_compiler::ide::{self, Analysis, CompletionKind, TokenClass};
 
-use crate::convert::LineIndex;
+use crate::convert::{LineIndex, Positions};
 use crate::workspace::{FileId, Workspace};
 
 pub const TOKEN_TYPES: &[SemanticTokenType] = &[
@@ -97,7 +97,7 @@ pub fn location(ws: &Workspace, program: usize, place: Place) -> Option<lsp::Loc
     let text = file.input.text(&ws.db);
     Some(lsp::Location {
         uri: file.uri.clone(),
-        range: LineIndex::new(text).range(text, place.span),
+        range: writ_compiler::db::line_index(&ws.db, file.input).range(text, place.span),
     })
 }
 

@@ -16,7 +16,7 @@ pub mod framing;
 mod server;
 pub mod workspace;
 
-pub use convert::LineIndex;
+pub use convert::{LineIndex, Positions};
 pub use server::{Backend, RUN_TEST_COMMAND, VERIFY_COMMAND};
 use tower_lsp_server::{ClientSocket, LspService, Server};
 pub use workspace::Workspace;

@@ -10,7 +10,7 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer};
 
-use crate::convert::{LineIndex, whole};
+use crate::convert::{LineIndex, Positions, whole};
 use crate::diagnostics::program_diagnostics;
 use crate::features::{self, analysis};
 use crate::workspace::{FileId, Workspace};
@@ -127,11 +127,10 @@ impl Backend {
         let Some(id) = state.ws.locate(uri) else {
             return Err(Error::invalid_params(format!("unknown document `{}`", uri.as_str())));
         };
-        let Some(text) = state.ws.text(id) else {
+        let (Some(text), Some(index)) = (state.ws.text(id), state.ws.line_index(id)) else {
             return Err(Error::invalid_params(format!("unknown document `{}`", uri.as_str())));
         };
-        let index = LineIndex::new(text);
-        guarded(|| f(&state.ws, id, text, &index))
+        guarded(|| f(&state.ws, id, text, index))
     }
 }
 

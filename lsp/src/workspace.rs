@@ -133,6 +133,12 @@ impl Workspace {
         Some(self.file(id)?.input.text(&self.db))
     }
 
+    /// The line starts of a file's text as the compiler sees it (the compiler's `line_index`
+    /// query: built again only when the text changes).
+    pub fn line_index(&self, id: FileId) -> Option<&writ_grammar::LineIndex> {
+        Some(writ_compiler::db::line_index(&self.db, self.file(id)?.input))
+    }
+
     /// Program `index`, if there is one.
     pub fn program(&self, index: usize) -> Option<&Program> {
         self.programs.get(index)
