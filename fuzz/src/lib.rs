@@ -33,7 +33,8 @@ fn policy_for_requests() -> &'static Policy {
 }
 
 /// Policy text: parse, check, lower and load must not panic; what the checker accepts the
-/// evaluator loads; the formatter is idempotent and keeps the meaning (the same IR hash).
+/// evaluator loads; the formatter is idempotent and keeps the meaning (the same IR hash); and
+/// an edit compiles incrementally exactly as a fresh compiler compiles the edited text.
 pub fn policy(data: &[u8]) {
     let text = String::from_utf8_lossy(data).into_owned();
     let compiler = writ_compiler::Compiler::new(vec![("fuzz.writ".into(), text.clone())]);
@@ -51,6 +52,34 @@ pub fn policy(data: &[u8]) {
         let again = writ_grammar::format(&formatted);
         assert_eq!(again.as_deref(), Some(formatted.as_str()), "fmt is not idempotent");
     }
+    incremental(compiler, &text, data);
+}
+
+/// The incremental law: after an edit (a line break inserted at a place the input picks, which
+/// changes the declaration it lands in and moves everything after it), the database, which
+/// reuses unchanged declarations' parses and replays unchanged workflows' checks, gives what a
+/// fresh compiler gives on the edited text; with the edit undone, what it gave at first.
+fn incremental(compiler: writ_compiler::Compiler, text: &str, data: &[u8]) {
+    use salsa::Setter;
+    let writ_compiler::Compiler { mut db, policy } = compiler;
+    let Some(&file) = policy.files(&db).first() else { return };
+    let first = writ_compiler::compile(&db, policy).clone();
+    let pick = data.iter().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(*b)));
+    let at = pick % (text.len() + 1);
+    let at = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    let mut edited = text.to_owned();
+    edited.insert(at, '\n');
+    file.set_text(&mut db).to(edited.clone());
+    let fresh = writ_compiler::Compiler::new(vec![("fuzz.writ".into(), edited)]);
+    assert!(
+        writ_compiler::compile(&db, policy) == fresh.compilation(),
+        "an edit compiled incrementally differs from a fresh compile"
+    );
+    file.set_text(&mut db).to(text.to_owned());
+    assert!(
+        writ_compiler::compile(&db, policy) == &first,
+        "undoing an edit did not give the first compilation back"
+    );
 }
 
 /// A request: decoding (lenient and strict) must not panic, and what strict decoding accepts
