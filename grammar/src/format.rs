@@ -286,7 +286,7 @@ impl<'a> Printer<'a> {
         if let Some(comment) = self.comments.get(self.next) {
             let start = comment.span.start as usize;
             let between = self.src.get(end..start).unwrap_or("\n");
-            if between.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | '\u{FEFF}')) {
+            if between.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | crate::lexer::BOM)) {
                 if !self.line_open {
                     self.start_line(self.indent + 1);
                 } else {
@@ -410,6 +410,10 @@ impl<'a> Printer<'a> {
         while let Some(&b) = bytes.get(i) {
             match b {
                 b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+                // A byte order mark is whitespace wherever it is, as the lexer reads it.
+                _ if self.src.get(i..).is_some_and(|rest| rest.starts_with(crate::lexer::BOM)) => {
+                    i += crate::lexer::BOM.len_utf8();
+                }
                 b'/' if bytes.get(i + 1) == Some(&b'/') => {
                     i = crate::lexer::line_end(bytes, i);
                 }

@@ -51,7 +51,7 @@ pub(crate) struct Lexed {
     pub comments: Vec<Comment>,
 }
 
-const BOM: char = '\u{FEFF}';
+pub(crate) const BOM: char = '\u{FEFF}';
 
 /// Splits `src` into tokens and comments.
 pub(crate) fn lex(src: &str) -> Lexed {
