@@ -129,17 +129,13 @@ fn environment(input: &Input<'_>, declared_names: usize) -> Option<String> {
     (named == declared_names).then_some(out)
 }
 
-/// Moves a span by `by` bytes: toward the start (`back`) or away from it.
-fn moved(span: Span, by: u32, back: bool) -> Span {
-    if back {
-        Span { start: span.start.saturating_sub(by), end: span.end.saturating_sub(by) }
-    } else {
-        Span { start: span.start.saturating_add(by), end: span.end.saturating_add(by) }
-    }
-}
-
-fn site_moved(site: Site, file: usize, by: u32, back: bool) -> Site {
-    let place = |l: Location| Location { file, span: moved(l.span, by, back) };
+/// A rule's site with every offset changed by `shift`, in `file`: counted from a workflow's
+/// first byte when kept, moved back into place when replayed.
+fn site_shifted(site: Site, file: usize, shift: impl Fn(u32) -> u32) -> Site {
+    let place = |l: Location| Location {
+        file,
+        span: Span { start: shift(l.span.start), end: shift(l.span.end) },
+    };
     Site { rule: place(site.rule), condition: site.condition.map(place) }
 }
 
@@ -163,16 +159,16 @@ impl<'a> Checker<'a> {
         let out = decls
             .iter()
             .map(|d| {
-                let Some((path, text, line)) = self.placed(d.file, d.decl) else {
+                let Some((path, text, first_line)) = self.placed(d.file, d.decl) else {
                     return with_unplaced(self.workflow(d.file, d.decl));
                 };
                 let kept = previous.get_mut(path).and_then(|texts| texts.remove_entry(text));
                 let (ir, key, kept) = match kept {
                     Some((key, kept)) => {
                         replayed += 1;
-                        (self.replay(&kept, d.file, d.decl.span.start, line), key, kept)
+                        (self.replay(&kept, d.file, d.decl.span.start, first_line), key, kept)
                     }
-                    None => match self.workflow_kept(d.file, d.decl, line) {
+                    None => match self.workflow_kept(d.file, d.decl, first_line) {
                         (ir, Some(kept)) => (ir, text.to_string(), Arc::new(kept)),
                         (ir, None) => return with_unplaced(ir),
                     },
@@ -189,17 +185,18 @@ impl<'a> Checker<'a> {
         out
     }
 
-    /// The workflow's file path, text and first line (0-based), when it starts a line.
+    /// The workflow's file path, text and first line (1-based, as a rule's `line`), when it
+    /// starts a line.
     fn placed(&self, file: usize, w: &WorkflowDecl) -> Option<(&'a str, &'a str, u32)> {
         let path = *self.input.paths.get(file)?;
         let source = self.input.texts.get(file)?;
         let text = source.get(w.span.range())?;
         let lines = self.input.lines.get(file)?;
-        let line = lines.line_of(w.span.start as usize);
+        let first_line = lines.line_of(w.span.start as usize).checked_add(1)?;
         let starts_a_line = (w.span.start as usize)
             .checked_sub(1)
             .is_none_or(|before| source.as_bytes().get(before) == Some(&b'\n'));
-        Some((path, text, u32::try_from(line).ok()?)).filter(|_| starts_a_line)
+        Some((path, text, u32::try_from(first_line).ok()?)).filter(|_| starts_a_line)
     }
 
     /// Checks one workflow: the lowered workflow, and what to keep of the check (made
@@ -208,7 +205,7 @@ impl<'a> Checker<'a> {
         &mut self,
         file: usize,
         w: &'a WorkflowDecl,
-        line: u32,
+        first_line: u32,
     ) -> (WorkflowIr, Option<Kept>) {
         let reported = self.diagnostics.len();
         let usage = std::mem::take(&mut self.usage);
@@ -224,26 +221,27 @@ impl<'a> Checker<'a> {
         let base = w.span.start;
         let sites = own_sites
             .iter()
-            .map(|(id, site)| (id.clone(), site_moved(*site, file, base, true)))
+            .map(|(id, site)| (id.clone(), site_shifted(*site, file, |at| at.saturating_sub(base))))
             .collect();
         self.sites.extend(own_sites);
         let mut kept = ir.clone();
         for meta in metas(&mut kept) {
-            meta.line = meta.line.saturating_sub(line + 1);
+            meta.line = meta.line.saturating_sub(first_line);
         }
         let unplaced = Arc::new(unplaced_workflow(kept.clone()));
         (ir, Some(Kept { ir: kept, unplaced, sites, used }))
     }
 
     /// What a kept check gave, placed where the workflow now is, its uses and sites recorded.
-    fn replay(&mut self, kept: &Kept, file: usize, base: u32, line: u32) -> WorkflowIr {
+    fn replay(&mut self, kept: &Kept, file: usize, base: u32, first_line: u32) -> WorkflowIr {
         kept.used.add_to(&mut self.usage);
         for (id, site) in &kept.sites {
-            self.sites.insert(id.clone(), site_moved(*site, file, base, false));
+            let site = site_shifted(*site, file, |at| at.saturating_add(base));
+            self.sites.insert(id.clone(), site);
         }
         let mut ir = kept.ir.clone();
         for meta in metas(&mut ir) {
-            meta.line = meta.line.saturating_add(line + 1);
+            meta.line = meta.line.saturating_add(first_line);
         }
         ir
     }
