@@ -286,7 +286,7 @@ impl<'a> Printer<'a> {
         if let Some(comment) = self.comments.get(self.next) {
             let start = comment.span.start as usize;
             let between = self.src.get(end..start).unwrap_or("\n");
-            if between.chars().all(|c| matches!(c, ' ' | '\t' | '\r' | crate::lexer::BOM)) {
+            if between.chars().all(crate::lexer::is_blank) {
                 if !self.line_open {
                     self.start_line(self.indent + 1);
                 } else {

@@ -53,6 +53,12 @@ pub(crate) struct Lexed {
 
 pub(crate) const BOM: char = '\u{FEFF}';
 
+/// Whitespace within a line, as the lexer skips it: spaces, tabs, carriage returns and byte
+/// order marks (a line break ends the line).
+pub(crate) fn is_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | BOM)
+}
+
 /// Splits `src` into tokens and comments.
 pub(crate) fn lex(src: &str) -> Lexed {
     let bytes = src.as_bytes();
@@ -159,7 +165,7 @@ fn comment(src: &str, start: usize, end: usize) -> Comment {
 pub(crate) fn is_first_on_line(src: &str, offset: usize) -> bool {
     let before = &src[..offset.min(src.len())];
     let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-    before[line_start..].chars().all(|c| matches!(c, ' ' | '\t' | '\r' | BOM))
+    before[line_start..].chars().all(is_blank)
 }
 
 /// Number of line breaks in `src[from..to]`.
