@@ -1,7 +1,8 @@
 //! JSON request in, JSON decision out, in a loop, for profiling the request decoder and the
 //! decision encoder: `cargo run --release -p writ-bench --example json -- RULES [ROUNDS]`
 //! (1,000 rules and 200 timed rounds by default; 0 rounds runs only the allocation-counting
-//! pass, for an instruction profile under callgrind).
+//! pass, for an instruction profile under callgrind). `ONLY=allow` (or `deny`, `pending`) keeps
+//! only the requests the scenario built to have that outcome, to profile one path.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,7 +20,11 @@ fn main() {
     let rounds: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(200);
     let s = writ_bench::scenario::generate(rules, 42);
     let engine = writ_bench::writ::WritEngine::load(&writ_bench::writ::emit(&s.model));
-    let requests = writ_bench::requests::generate(&s, 1000, 7);
+    let mut requests = writ_bench::requests::generate(&s, 1000, 7);
+    if let Ok(only) = std::env::var("ONLY") {
+        requests.retain(|r| format!("{:?}", r.expect).eq_ignore_ascii_case(&only));
+        assert!(!requests.is_empty(), "ONLY={only}: no request has that outcome");
+    }
     // One pass counting allocator calls (alloc and realloc) of each part.
     let mut calls = [0usize; 4];
     for r in &requests {
@@ -80,4 +85,22 @@ fn main() {
         decide / n,
         encode / n
     );
+    // Without a clock read per request (each costs tens of nanoseconds here): whole passes.
+    let time_passes = |f: &dyn Fn(&str)| {
+        let t = std::time::Instant::now();
+        for _ in 0..rounds {
+            for r in &requests {
+                f(&r.json);
+            }
+        }
+        t.elapsed().as_nanos() / n
+    };
+    let decode_only = time_passes(&|json| {
+        std::hint::black_box(writ_evaluator::Request::from_json(json).expect("a request"));
+    });
+    let in_to_out = time_passes(&|json| {
+        let request = writ_evaluator::Request::from_json(json).expect("a request");
+        std::hint::black_box(engine.policy.decide(&request).to_json());
+    });
+    println!("mean over whole passes: decode {decode_only} ns, JSON in to JSON out {in_to_out} ns");
 }
