@@ -75,15 +75,30 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// Skips whitespace, then takes `byte` if it comes next.
+    /// Skips whitespace, then takes `byte` if it comes next. The byte is looked for first:
+    /// requests are mostly sent without whitespace between tokens.
+    #[inline(always)]
     fn eat(&mut self, byte: u8) -> bool {
-        self.ws();
-        if self.peek() == Some(byte) {
-            self.at += 1;
-            true
-        } else {
-            false
+        match self.peek() {
+            Some(next) if next == byte => {
+                self.at += 1;
+                true
+            }
+            Some(b' ' | b'\t' | b'\n' | b'\r') => {
+                self.ws();
+                self.eat_here(byte)
+            }
+            _ => false,
         }
+    }
+
+    /// Takes `byte` if it comes next (no whitespace skipped).
+    fn eat_here(&mut self, byte: u8) -> bool {
+        let found = self.peek() == Some(byte);
+        if found {
+            self.at += 1;
+        }
+        found
     }
 
     fn expect(&mut self, byte: u8) -> Option<()> {
@@ -109,7 +124,6 @@ impl<'a> Scanner<'a> {
             return Some(());
         }
         loop {
-            self.ws();
             let key = self.plain_string()?;
             self.expect(b':')?;
             item(self, key)?;
@@ -165,11 +179,9 @@ impl<'a> Scanner<'a> {
     /// A string (after whitespace): borrowed when it has no escapes, unescaped otherwise.
     #[inline(always)]
     fn string(&mut self) -> Option<Str<'a>> {
-        self.ws();
-        if self.peek() != Some(b'"') {
+        if !self.eat(b'"') {
             return None;
         }
-        self.at += 1;
         let start = self.at;
         self.at = special(self.bytes, start)?;
         match *self.bytes.get(self.at)? {
@@ -253,11 +265,10 @@ impl<'a> Scanner<'a> {
     /// request's strings, and they need neither the `Cow` nor the escape path.
     #[inline(always)]
     fn plain_string(&mut self) -> Option<&'a str> {
-        self.ws();
-        if self.peek() != Some(b'"') {
+        if !self.eat(b'"') {
             return None;
         }
-        let start = self.at + 1;
+        let start = self.at;
         let end = special(self.bytes, start)?;
         if self.bytes.get(end) != Some(&b'"') {
             return None;
