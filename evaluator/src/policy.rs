@@ -118,6 +118,28 @@ fn intern<'a, I>(
 // ---------------------------------------------------------------------------------------------
 // Role sets
 
+/// How many roles a principal may name for [`Policy::role_set`] to keep their closures rather
+/// than build their union.
+const FEW_ROLES: usize = 4;
+
+/// The roles a principal holds ([`Policy::role_set`]): the union of the closures of the roles
+/// it names, or, in a policy of over 128 roles, those closures themselves (borrowed from the
+/// policy) when it names at most [`FEW_ROLES`].
+#[derive(Debug)]
+pub(crate) enum HeldRoles<'p> {
+    Union(RoleSet),
+    Few([Option<&'p RoleSet>; FEW_ROLES]),
+}
+
+impl HeldRoles<'_> {
+    pub(crate) fn contains(&self, role: RoleId) -> bool {
+        match self {
+            HeldRoles::Union(set) => set.contains(role),
+            HeldRoles::Few(closures) => closures.iter().flatten().any(|c| c.contains(role)),
+        }
+    }
+}
+
 /// A set of roles, as a bitset. Policies with at most 128 roles never allocate one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum RoleSet {
@@ -437,16 +459,27 @@ impl Policy {
     }
 
     /// The roles a principal holds, through `extends`. Undeclared role names are ignored.
-    pub(crate) fn role_set(&self, p: &Principal<'_>) -> RoleSet {
-        let mut set = RoleSet::empty(self.closure.len());
-        for name in &p.roles {
-            if let Some(&r) = self.roles_by_name.get(&**name)
-                && let Some(closure) = self.closure.get(r.index())
-            {
-                set.union_with(closure);
+    pub(crate) fn role_set(&self, p: &Principal<'_>) -> HeldRoles<'_> {
+        let closures = || {
+            p.roles
+                .iter()
+                .filter_map(|name| self.roles_by_name.get(&**name))
+                .filter_map(|&r| self.closure.get(r.index()))
+        };
+        // Beyond 128 roles a union is a heap bitset: a principal naming a few roles keeps
+        // their closures instead, and a decision allocates nothing for its roles.
+        if self.closure.len() > 128 && p.roles.len() <= FEW_ROLES {
+            let mut few = [None; FEW_ROLES];
+            for (slot, closure) in few.iter_mut().zip(closures()) {
+                *slot = Some(closure);
             }
+            return HeldRoles::Few(few);
         }
-        set
+        let mut set = RoleSet::empty(self.closure.len());
+        for closure in closures() {
+            set.union_with(closure);
+        }
+        HeldRoles::Union(set)
     }
 
     /// Whether a principal holds `role` (directly or through `extends`), without building its

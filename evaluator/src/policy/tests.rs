@@ -52,13 +52,20 @@ fn many_roles_use_large_sets() {
     let top = principal(&["r299"]);
     assert!(p.holds(&top, RoleId(0)) && p.holds(&top, RoleId(150)) && p.holds(&top, RoleId(299)));
     let set = p.role_set(&principal(&["r200"]));
-    assert!(matches!(set, RoleSet::Large(_)));
+    assert!(matches!(set, HeldRoles::Few(_)), "{set:?}");
     assert!(
         set.contains(RoleId(0))
             && set.contains(RoleId(200))
             && !set.contains(RoleId(201))
             && !set.contains(RoleId(9999))
     );
+    // Naming more roles than a few: their union, as a large bitset.
+    let set = p.role_set(&principal(&["r10", "r20", "nonsense", "r5", "r250"]));
+    assert!(matches!(set, HeldRoles::Union(RoleSet::Large(_))), "{set:?}");
+    assert!(set.contains(RoleId(250)) && set.contains(RoleId(0)) && !set.contains(RoleId(251)));
+    // A few, one of them undeclared.
+    let set = p.role_set(&principal(&["nonsense", "r7"]));
+    assert!(set.contains(RoleId(7)) && !set.contains(RoleId(8)));
 }
 
 #[test]
