@@ -90,8 +90,51 @@ impl Hasher for FxHasher {
     }
 }
 
-/// Name → id (a table's index: an id type, or `u32` for a tool's arguments).
-pub(crate) type NameMap<I> = HashMap<Box<str>, I, BuildHasherDefault<FxHasher>>;
+/// How many names a [`NameMap`] compares one by one before it hashes them instead.
+const LINEAR_NAMES: usize = 8;
+
+/// Name → id (a table's index: an id type, or `u32` for a tool's arguments). A handful of
+/// names (a tool's arguments, most policies' attributes and context) are compared in turn,
+/// lengths first, which costs a decision less than hashing every name it looks up; beyond
+/// [`LINEAR_NAMES`] they are hashed.
+#[derive(Clone, Debug)]
+pub(crate) struct NameMap<I> {
+    /// Every name while there are at most [`LINEAR_NAMES`], in insertion order; then empty.
+    few: Vec<(Box<str>, I)>,
+    /// Every name once there are more; empty before.
+    hashed: HashMap<Box<str>, I, BuildHasherDefault<FxHasher>>,
+}
+
+impl<I> Default for NameMap<I> {
+    fn default() -> Self {
+        NameMap { few: Vec::new(), hashed: HashMap::default() }
+    }
+}
+
+impl<I> NameMap<I> {
+    pub(crate) fn get(&self, name: &str) -> Option<&I> {
+        if self.hashed.is_empty() {
+            self.few.iter().find(|(known, _)| **known == *name).map(|(_, id)| id)
+        } else {
+            self.hashed.get(name)
+        }
+    }
+
+    /// Maps `name` to `id`; the id it had before, if any.
+    pub(crate) fn insert(&mut self, name: Box<str>, id: I) -> Option<I> {
+        if self.hashed.is_empty() {
+            if let Some(slot) = self.few.iter_mut().find(|(known, _)| *known == name) {
+                return Some(std::mem::replace(&mut slot.1, id));
+            }
+            if self.few.len() < LINEAR_NAMES {
+                self.few.push((name, id));
+                return None;
+            }
+            self.hashed.extend(self.few.drain(..));
+        }
+        self.hashed.insert(name, id)
+    }
+}
 
 /// The name map of one table; `id` makes the id of an index (`None` past `u32`).
 fn intern<'a, I>(

@@ -376,3 +376,21 @@ fn fx_hasher_spreads_keys() {
     let h3 = b.hash_one("a much longer tool name.with.dots");
     assert!(h1 != h2 && h2 != h3);
 }
+
+/// A name map finds every name it was given, and no other, both while it compares names in
+/// turn and once it hashes them; a name given twice reports the id it had.
+#[test]
+fn name_maps_find_names_before_and_after_they_are_hashed() {
+    let mut map: NameMap<u32> = NameMap::default();
+    for n in 0..40u32 {
+        let name = format!("name{n}");
+        assert_eq!(map.insert(name.clone().into(), n), None);
+        assert_eq!(map.insert(name.into(), n + 100), Some(n), "after {n} names");
+        for m in 0..=n {
+            assert_eq!(map.get(&format!("name{m}")), Some(&(m + 100)), "{m} of {n}");
+        }
+        assert_eq!(map.get(&format!("name{}", n + 1)), None);
+        assert_eq!(map.get("name"), None);
+        assert_eq!(map.get(""), None);
+    }
+}
