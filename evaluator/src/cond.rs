@@ -409,7 +409,7 @@ pub(crate) fn lookup<'a, 'r>(
     values: &'a [(Str<'r>, RequestValue<'r>)],
     name: &str,
 ) -> Option<&'a RequestValue<'r>> {
-    values.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    values.iter().find(|(k, _)| crate::same::same(k, name)).map(|(_, v)| v)
 }
 
 /// Reads a request value as a value of `class`; `None` (unknown) when it is not one.
@@ -462,7 +462,7 @@ fn compare(op: CmpOp, a: Val<'_>, b: Val<'_>) -> Option<bool> {
         _ => None,
     };
     let equal = match (a, b) {
-        (Val::Str(x), Val::Str(y)) => x == y,
+        (Val::Str(x), Val::Str(y)) => crate::same::same(x, y),
         (Val::Int(x), Val::Int(y)) | (Val::Duration(x), Val::Duration(y)) => x == y,
         (Val::Bool(x), Val::Bool(y)) => x == y,
         (Val::List(x), Val::List(y)) => x == y,
@@ -568,7 +568,7 @@ impl CCond {
 
 fn membership(value: Option<Val<'_>>, list: Option<Val<'_>>) -> Option<bool> {
     match (value?, list?) {
-        (Val::Str(s), Val::List(items)) => Some(items.iter().any(|i| i == s)),
+        (Val::Str(s), Val::List(items)) => Some(items.iter().any(|i| crate::same::same(i, s))),
         _ => None,
     }
 }

@@ -308,7 +308,7 @@ impl Policy {
         let history = req.history.as_deref();
         let history_tools = match history {
             Some(entries) if self.history_horizon != HistoryHorizon::Nothing => {
-                entries.iter().map(|e| self.tools_by_name.get(&*e.tool).copied()).collect()
+                entries.iter().map(|e| self.tools_by_name.get(&e.tool).copied()).collect()
             }
             _ => Vec::new(),
         };
@@ -343,7 +343,7 @@ impl Policy {
             return;
         };
         for (name, value) in args {
-            match params.get(&**name).and_then(|&p| decl.params.get(p as usize)) {
+            match params.get(name).and_then(|&p| decl.params.get(p as usize)) {
                 None => problems.push(format!("{tool_name} has no argument `{name}`")),
                 Some(param) if !render::fits(&param.ty, value) => problems.push(format!(
                     "argument `{name}` of {tool_name} must be {}; {}",
@@ -365,7 +365,7 @@ impl Policy {
             for (name, value) in &p.attrs {
                 if let Some(decl) = self
                     .attributes_by_name
-                    .get(&**name)
+                    .get(name)
                     .and_then(|&a| self.ir.attributes.get(a.index()))
                     && !render::fits(&decl.ty, value)
                 {
@@ -380,7 +380,7 @@ impl Policy {
         }
         for (name, value) in &req.context {
             if let Some(decl) =
-                self.contexts_by_name.get(&**name).and_then(|&c| self.ir.contexts.get(c.index()))
+                self.contexts_by_name.get(name).and_then(|&c| self.ir.contexts.get(c.index()))
                 && !render::fits(&decl.ty, value)
             {
                 problems.push(format!(
@@ -765,7 +765,7 @@ impl Policy {
             if stop_at.is_some_and(|n| have >= n) {
                 break;
             }
-            if item.kind != kind.name {
+            if !crate::same::same(&item.kind, &kind.name) {
                 continue;
             }
             let giver = if kind.by_human { item.by.as_ref() } else { None };
@@ -817,7 +817,7 @@ impl Policy {
             if giver.kind != PrincipalKind::Human {
                 return Err(Reject::NotHuman(giver.kind));
             }
-            if req.chain.iter().any(|p| p.id == giver.id) {
+            if req.chain.iter().any(|p| crate::same::same(&p.id, &giver.id)) {
                 return Err(Reject::SelfApproval);
             }
             if let Some(role) = r.by

@@ -108,6 +108,7 @@ mod policy;
 pub mod reference;
 mod render;
 pub mod request;
+mod same;
 pub mod shell;
 pub mod statement;
 pub mod time;

@@ -114,7 +114,7 @@ impl<I> Default for NameMap<I> {
 impl<I> NameMap<I> {
     pub(crate) fn get(&self, name: &str) -> Option<&I> {
         if self.hashed.is_empty() {
-            self.few.iter().find(|(known, _)| **known == *name).map(|(_, id)| id)
+            self.few.iter().find(|(known, _)| crate::same::same(known, name)).map(|(_, id)| id)
         } else {
             self.hashed.get(name)
         }
@@ -506,7 +506,7 @@ impl Policy {
         let closures = || {
             p.roles
                 .iter()
-                .filter_map(|name| self.roles_by_name.get(&**name))
+                .filter_map(|name| self.roles_by_name.get(name))
                 .filter_map(|&r| self.closure.get(r.index()))
         };
         // Beyond 128 roles a union is a heap bitset: a principal naming a few roles keeps
@@ -530,7 +530,7 @@ impl Policy {
     pub(crate) fn holds(&self, p: &Principal<'_>, role: RoleId) -> bool {
         p.roles.iter().any(|name| {
             self.roles_by_name
-                .get(&**name)
+                .get(name)
                 .and_then(|&r| self.closure.get(r.index()))
                 .is_some_and(|c| c.contains(role))
         })
@@ -1300,7 +1300,7 @@ impl Builder {
                         ));
                     };
                     let param = params
-                        .get(&**name)
+                        .get(name)
                         .and_then(|&p| tool.params.get(p as usize))
                         .ok_or_else(|| {
                             perr(
