@@ -268,12 +268,12 @@ impl Policy {
         args: &'a [(Str<'a>, RequestValue<'a>)],
         cwd: Option<&str>,
     ) -> Cow<'a, [(Str<'a>, RequestValue<'a>)]> {
+        if !self.param_kinds.get(tool.index()).is_some_and(|k| k.path) {
+            return Cow::Borrowed(args);
+        }
         let Some(decl) = self.ir.tools.get(tool.index()) else {
             return Cow::Borrowed(args);
         };
-        if !decl.params.iter().any(|p| p.ty == ValueType::Path) {
-            return Cow::Borrowed(args);
-        }
         let mut out: Option<Values<'a>> = None;
         // A tool has few parameters: walk its `path` ones and find each among the arguments
         // (compared by name, no hashing).
@@ -313,8 +313,9 @@ impl Policy {
             _ => Vec::new(),
         };
         let mut commands = Vec::new();
-        if let Some((decl, args)) =
-            call.and_then(|(t, args)| Some((self.ir.tools.get(t.index())?, args)))
+        if let Some((decl, args)) = call
+            .filter(|(t, _)| self.param_kinds.get(t.index()).is_some_and(|k| k.command))
+            .and_then(|(t, args)| Some((self.ir.tools.get(t.index())?, args)))
         {
             for param in decl.params.iter().filter(|p| p.ty == ValueType::Command) {
                 for (name, value) in args {

@@ -399,6 +399,13 @@ impl Iterator for Merged<'_> {
 
 impl ExactSizeIterator for Merged<'_> {}
 
+/// Whether a tool has `path` and `command` parameters ([`Policy::param_kinds`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct ParamKinds {
+    pub(crate) path: bool,
+    pub(crate) command: bool,
+}
+
 /// A checked, compiled policy, ready to decide requests. Cheap to share across threads
 /// (`Policy` is `Send + Sync`; deciding takes `&self`).
 #[derive(Clone, Debug)]
@@ -413,6 +420,9 @@ pub struct Policy {
     pub(crate) evidence_by_name: NameMap<EvidenceId>,
     /// Per tool: parameter name → index into the tool's `params`.
     pub(crate) params_by_name: Box<[NameMap<u32>]>,
+    /// Per tool: which kinds of parameter a call's arguments must be prepared for (paths
+    /// resolved, command lines parsed), so that a call of a tool with neither skips both.
+    pub(crate) param_kinds: Box<[ParamKinds]>,
     /// `closure[r]`: `r` and every role it extends, transitively.
     pub(crate) closure: Box<[RoleSet]>,
     pub(crate) workflows: Box<[Workflow]>,
@@ -856,6 +866,14 @@ impl Builder {
             contexts_by_name: self.contexts_by_name,
             evidence_by_name: self.evidence_by_name,
             params_by_name: self.params_by_name.into(),
+            param_kinds: ir
+                .tools
+                .iter()
+                .map(|t| ParamKinds {
+                    path: t.params.iter().any(|p| p.ty == ValueType::Path),
+                    command: t.params.iter().any(|p| p.ty == ValueType::Command),
+                })
+                .collect(),
             closure,
             workflows: workflows.into(),
             allows: allows.into(),
