@@ -1093,7 +1093,7 @@ struct GiverSet<'a> {
 
 impl<'a> GiverSet<'a> {
     fn contains(&self, id: &str) -> bool {
-        self.inline.iter().take(self.len).any(|g| *g == id)
+        self.inline.iter().take(self.len).any(|g| crate::same::same(g, id))
             || self.spill.as_ref().is_some_and(|s| s.contains(id))
     }
 
