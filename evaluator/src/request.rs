@@ -333,6 +333,14 @@ impl<'a> Request<'a> {
         decode_request(Json::parse(bytes).map_err(parse_error)?, &mut IgnoredKeys::default())
     }
 
+    /// The general decoder alone, without the fast path: the oracle that the fuzzer holds the
+    /// fast path to (`fuzz/`: [`Request::from_slice`] must give exactly this). Only with the
+    /// `reference` feature, never in what a gateway embeds.
+    #[cfg(feature = "reference")]
+    pub fn from_slice_without_fast_path(bytes: &'a [u8]) -> Result<Request<'a>, RequestError> {
+        Request::from_slice_general(bytes)
+    }
+
     /// Decodes a request as [`Request::from_slice`] does, but a key the schema does not have
     /// (`evidance`, `chain[0].rolse`) is an error ([`RequestErrorKind::UnknownKey`], naming the
     /// closest key the schema has) instead of being ignored: `writ eval --strict`,

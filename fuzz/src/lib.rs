@@ -82,14 +82,22 @@ fn incremental(compiler: writ_compiler::Compiler, text: &str, data: &[u8]) {
     );
 }
 
-/// A request: decoding (lenient and strict) must not panic, and what strict decoding accepts
-/// lenient decoding accepts; a decoded request is decided, its decision's JSON is JSON, and
+/// A request: decoding (lenient and strict) must not panic, what strict decoding accepts
+/// lenient decoding accepts, and the fast path gives exactly the general decoder's request or
+/// error; a decoded request is decided, its decision's JSON is JSON, and
 /// `--explain` keeps the outcome.
 pub fn request(data: &[u8]) {
     let policy = policy_for_requests();
     let _ = Request::unknown_keys(data);
     let strict = Request::from_slice_with(data, UnknownKeys::Reject);
     let lenient = Request::from_slice(data);
+    // The fast path is only ever a shortcut: whatever it decodes, the general decoder decodes
+    // the same, and every error is the general decoder's.
+    assert_eq!(
+        lenient,
+        Request::from_slice_without_fast_path(data),
+        "the fast path and the general decoder disagree"
+    );
     assert!(strict.is_err() || lenient.is_ok(), "strict decoding accepted what lenient refused");
     if let Ok(request) = lenient {
         let decision = policy.decide(&request);

@@ -999,6 +999,57 @@ fn the_fast_path_differential_test_reaches_its_subset() {
     assert!(accepted * 10 >= total, "only {accepted} of {total} lines took the fast path");
 }
 
+/// Found by fuzzing (`fuzz/corpus/request/here-document-without-body.json`): inside `$(`,
+/// brush-parser 0.4 can read a here-document's delimiter as empty and then end empty
+/// here-documents at the end of the text forever, allocating (24 GB in 75 s on `$(<<  `). A
+/// line with a here-document operator and no line break after it (so no body) is unknown
+/// before the parser sees it; a here-document with its body, a here-string, a quoted `<<` and
+/// a shift in arithmetic are still read.
+#[test]
+fn a_here_document_without_a_body_is_unknown_not_a_hang() {
+    for line in [
+        "$(<<  ",
+        "$(<<    ",
+        "echo $(cat <<  ",
+        "a $(<<-  ",
+        "$(<<\t ",
+        "cat <<",
+        "cat << ; ls",
+        "cat <<- | ls",
+        "x <<)",
+        "$(<<\t\t$\t",
+        "$(<<\t\t-\t",
+        "echo a\n$(cat <<EOF",
+        "$(<<\t\t\\\n",
+        "$(cat <<E\nE\n<<<<<\t\t",
+        "$(cat <<<<  ",
+        "echo $((1 << 2)) $(cat <<  ",
+        "\"$(<<\t\t",
+        "echo \"$(cat <<EOF",
+    ] {
+        match parse(line) {
+            CommandLine::Unknown(reason) => {
+                assert!(reason.reason.contains("no line after it"), "{line:?}: {reason}");
+            }
+            known => panic!("{line:?}: {known:?}"),
+        }
+    }
+    for line in [
+        "cat <<EOF\nhello\nEOF",
+        "cat <<- EOF\n\thello\nEOF",
+        "cat <<<word",
+        "cat <<< word",
+        "echo '<<'",
+        "echo '$(cat <<'",
+        "echo \\<\\<",
+        "echo $((1 << 2))",
+        "echo $(( (1 << 2) + $((3 << 1)) ))",
+        "git commit -m \"$(cat <<'EOF'\nfix: the thing\n\nbody\nEOF\n)\"",
+    ] {
+        assert!(matches!(&parse(line), CommandLine::Known(_)), "{line:?}: {:?}", parse(line));
+    }
+}
+
 /// Found by fuzzing (`fuzz/corpus/request/unclosed-parens.json`): brush-parser 0.4 backtracks
 /// exponentially on unclosed `(` (18 took 8 ms, 29 about 17 s: a hang for any gateway). A line
 /// with more than 12 unclosed is unknown at once; balanced nesting and quoted ones are still read.
