@@ -65,7 +65,7 @@ pub(super) fn plain_id(id: &str) -> bool {
         let x = <[u8; 8]>::try_from(chunk).map_or(HIGH, u64::from_le_bytes);
         acc | ((x | x.wrapping_add(ONES) | x.wrapping_sub(ONES * 0x20)) & HIGH)
     });
-    high == 0 && chunks.remainder().iter().all(|&b| b < 0x7F && b >= b' ')
+    high == 0 && chunks.remainder().iter().all(|b| (b' '..0x7F).contains(b))
 }
 
 /// Decodes `bytes` if it is a plain, well-formed request; `None` means "use the general path".
