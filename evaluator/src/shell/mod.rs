@@ -306,6 +306,22 @@ fn has_oversized_brace_number(raw: &str) -> bool {
     false
 }
 
+/// Whether an unquoted `~`, then `+` or `-` or neither, is followed by a run of more than
+/// [`MAX_DIGITS_AFTER_A_BRACE`] digits: brush-parser 0.4 reads the number of a directory-stack
+/// tilde (`~+2`, `~-1`) as `usize` and panics on a longer one.
+fn has_oversized_tilde_number(raw: &str) -> bool {
+    let bytes: Vec<(u8, bool)> = quoting(raw).collect();
+    bytes.iter().enumerate().any(|(i, &(b, plain))| {
+        if !(plain && b == b'~') {
+            return false;
+        }
+        let sign = usize::from(bytes.get(i + 1).is_some_and(|&(s, _)| s == b'+' || s == b'-'));
+        let digits =
+            bytes.iter().skip(i + 1 + sign).take_while(|&&(d, _)| d.is_ascii_digit()).count();
+        digits > MAX_DIGITS_AFTER_A_BRACE
+    })
+}
+
 /// Runs `f`, turning a panic of the parser into an unknown line.
 fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, Unknown> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
@@ -771,6 +787,11 @@ impl Walker {
         if has_oversized_brace_number(raw) {
             return unknown(format!(
                 "a number of more than {MAX_DIGITS_AFTER_A_BRACE} digits after a `{{` is not read"
+            ));
+        }
+        if has_oversized_tilde_number(raw) {
+            return unknown(format!(
+                "a number of more than {MAX_DIGITS_AFTER_A_BRACE} digits after a `~` is not read"
             ));
         }
         let options = &self.options;

@@ -1050,6 +1050,26 @@ fn a_here_document_without_a_body_is_unknown_not_a_hang() {
     }
 }
 
+/// Found by fuzzing (`fuzz/corpus/request/tilde-number-overflow.json`): brush-parser 0.4 panics
+/// on a directory-stack tilde's number past `usize` (`~99999999999999999999`). Such a word is
+/// not read (unknown before the parser sees it, not by catching its panic); short ones and
+/// quoted ones are still read.
+#[test]
+fn an_oversized_tilde_number_is_unknown_before_the_parser_sees_it() {
+    let long = "9".repeat(30);
+    for line in [format!("ls ~{long}"), format!("cd ~+{long}/x"), format!("echo a|~-{long}")] {
+        match parse(&line) {
+            CommandLine::Unknown(reason) => {
+                assert!(reason.reason.contains("digits after a `~`"), "{line}: {reason}");
+            }
+            known => panic!("{line}: {known:?}"),
+        }
+    }
+    for line in ["ls ~+2", "ls ~-1", "ls ~/x", format!("echo '~{long}'").as_str()] {
+        assert!(matches!(parse(line), CommandLine::Known(_)), "{line}: {:?}", parse(line));
+    }
+}
+
 /// Found by fuzzing (`fuzz/corpus/request/unclosed-parens.json`): brush-parser 0.4 backtracks
 /// exponentially on unclosed `(` (18 took 8 ms, 29 about 17 s: a hang for any gateway). A line
 /// with more than 12 unclosed is unknown at once; balanced nesting and quoted ones are still read.
