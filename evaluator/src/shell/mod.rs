@@ -199,16 +199,25 @@ fn has_oversized_fd(text: &str) -> bool {
     false
 }
 
-/// Each byte of a raw text, with whether it is outside quotes and not escaped (one reading of
-/// the quotes for the checks below).
-fn quoting(raw: &str) -> impl Iterator<Item = (u8, bool)> + '_ {
+/// Which quotes hide a byte from the shell's syntax, for [`quoting`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hidden {
+    /// Single and double quotes: a word's own text.
+    InAnyQuotes,
+    /// Single quotes only: what a command substitution inside double quotes reads as syntax.
+    InSingleQuotes,
+}
+
+/// Each byte of a raw text, with whether it is outside the quotes that `hidden` names and not
+/// escaped (one reading of the quotes for the checks below).
+fn quoting(raw: &str, hidden: Hidden) -> impl Iterator<Item = (u8, bool)> + '_ {
     let (mut single, mut double, mut escaped) = (false, false, false);
     raw.bytes().map(move |b| {
         if escaped {
             escaped = false;
             return (b, false);
         }
-        let plain = !single && !double;
+        let plain = !single && (hidden == Hidden::InSingleQuotes || !double);
         match b {
             b'\\' if !single => escaped = true,
             b'\'' if !double => single = !single,
@@ -216,26 +225,6 @@ fn quoting(raw: &str) -> impl Iterator<Item = (u8, bool)> + '_ {
             _ => {}
         }
         (b, plain && !escaped)
-    })
-}
-
-/// Each byte of a raw text, with whether it is outside single quotes and not escaped: what a
-/// command substitution inside double quotes reads as shell syntax.
-fn quoting_except_double(raw: &str) -> impl Iterator<Item = (u8, bool)> + '_ {
-    let (mut single, mut double, mut escaped) = (false, false, false);
-    raw.bytes().map(move |b| {
-        if escaped {
-            escaped = false;
-            return (b, false);
-        }
-        let literal = single;
-        match b {
-            b'\\' if !single => escaped = true,
-            b'\'' if !double => single = !single,
-            b'"' if !single => double = !double,
-            _ => {}
-        }
-        (b, !literal && !escaped)
     })
 }
 
@@ -248,7 +237,7 @@ const MAX_UNCLOSED_PARENS: usize = 12;
 /// delimiter missing, or the line ending on the delimiter).
 fn has_here_document_without_body(text: &str) -> bool {
     // Double quotes do not hide a `<<`: `"$(cat <<EOF` holds a here-document all the same.
-    let bytes: Vec<(u8, bool)> = quoting_except_double(text).collect();
+    let bytes: Vec<(u8, bool)> = quoting(text, Hidden::InSingleQuotes).collect();
     let plain_byte = |i: usize, byte: u8| bytes.get(i).is_some_and(|&(b, p)| p && b == byte);
     let is_less = |i: usize| plain_byte(i, b'<');
     let (mut open, mut arithmetic) = (false, 0usize);
@@ -274,7 +263,7 @@ fn has_here_document_without_body(text: &str) -> bool {
 /// How many more unquoted `(` than unquoted `)` a line holds.
 fn unclosed_parens(text: &str) -> usize {
     let (mut open, mut close) = (0usize, 0usize);
-    for (b, plain) in quoting(text) {
+    for (b, plain) in quoting(text, Hidden::InAnyQuotes) {
         match b {
             b'(' if plain => open += 1,
             b')' if plain => close += 1,
@@ -286,7 +275,7 @@ fn unclosed_parens(text: &str) -> usize {
 
 /// How many `{` of a raw word are outside quotes and not escaped.
 fn unquoted_braces(raw: &str) -> usize {
-    quoting(raw).filter(|&(b, plain)| plain && b == b'{').count()
+    quoting(raw, Hidden::InAnyQuotes).filter(|&(b, plain)| plain && b == b'{').count()
 }
 
 /// The most digits in a row a word with an unquoted `{` may hold: brush-parser 0.4 reads the
@@ -296,7 +285,7 @@ const MAX_DIGITS_AFTER_A_BRACE: usize = 18;
 /// Whether a run of more than [`MAX_DIGITS_AFTER_A_BRACE`] digits follows an unquoted `{`.
 fn has_oversized_brace_number(raw: &str) -> bool {
     let (mut seen_brace, mut digits) = (false, 0);
-    for (b, plain) in quoting(raw) {
+    for (b, plain) in quoting(raw, Hidden::InAnyQuotes) {
         seen_brace |= plain && b == b'{';
         digits = if b.is_ascii_digit() { digits + 1 } else { 0 };
         if seen_brace && digits > MAX_DIGITS_AFTER_A_BRACE {
@@ -310,7 +299,7 @@ fn has_oversized_brace_number(raw: &str) -> bool {
 /// [`MAX_DIGITS_AFTER_A_BRACE`] digits: brush-parser 0.4 reads the number of a directory-stack
 /// tilde (`~+2`, `~-1`) as `usize` and panics on a longer one.
 fn has_oversized_tilde_number(raw: &str) -> bool {
-    let bytes: Vec<(u8, bool)> = quoting(raw).collect();
+    let bytes: Vec<(u8, bool)> = quoting(raw, Hidden::InAnyQuotes).collect();
     bytes.iter().enumerate().any(|(i, &(b, plain))| {
         if !(plain && b == b'~') {
             return false;
