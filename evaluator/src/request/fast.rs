@@ -43,31 +43,6 @@ const MAX_DEPTH: usize = 32;
 /// number the general parser finds out of range (beyond `f64`) is never skipped here.
 const MAX_DIGITS: usize = 300;
 
-/// Whether a string the scanner read is an id that [`id_problem`] accepts, by a cheaper test
-/// that may say no to some good ones (they then go to [`id_problem`]): not empty, no space at
-/// either end, and every byte from 0x20 to 0x7E (an unescaped id has none below 0x20, but an
-/// id with escapes may).
-pub(super) fn plain_id(id: &str) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let bytes = id.as_bytes();
-    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
-        return false;
-    };
-    if first <= b' ' || last <= b' ' {
-        return false;
-    }
-    let mut chunks = bytes.chunks_exact(8);
-    // A byte at or above 0x7F sets its high bit in `x` or in `x + 1`, and one below 0x20 in
-    // `x - 0x20` (a carry or borrow can only mark another byte, which sends a good id to the
-    // exact test, no more).
-    let high = chunks.by_ref().fold(0, |acc, chunk| {
-        let x = <[u8; 8]>::try_from(chunk).map_or(HIGH, u64::from_le_bytes);
-        acc | ((x | x.wrapping_add(ONES) | x.wrapping_sub(ONES * 0x20)) & HIGH)
-    });
-    high == 0 && chunks.remainder().iter().all(|b| (b' '..0x7F).contains(b))
-}
-
 /// Decodes `bytes` if it is a plain, well-formed request; `None` means "use the general path".
 pub(super) fn decode(bytes: &[u8]) -> Option<Request<'_>> {
     decode_str(std::str::from_utf8(bytes).ok()?)
@@ -543,7 +518,7 @@ impl<'a> Scanner<'a> {
             match i {
                 0 => {
                     let text = s.string()?;
-                    if !plain_id(&text) && id_problem(&text).is_some() {
+                    if id_problem(&text).is_some() {
                         return None;
                     }
                     id = Some(text);
