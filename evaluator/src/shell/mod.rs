@@ -233,9 +233,14 @@ fn quoting(raw: &str, hidden: Hidden) -> impl Iterator<Item = (u8, bool)> + '_ {
 const MAX_UNCLOSED_PARENS: usize = 12;
 
 /// Whether a here-document operator (a run of `<` other than `<` and the here-string `<<<`,
-/// not in single quotes, not a shift inside `$(( ))`) has no unquoted line break after it, so that no body can follow (its
-/// delimiter missing, or the line ending on the delimiter).
+/// not in single quotes, not a shift inside `$(( ))`) has no line break after it that is
+/// neither escaped nor in single quotes, so that no body can follow (its delimiter missing, or
+/// the line ending on the delimiter).
 fn has_here_document_without_body(text: &str) -> bool {
+    // Every command line passes here: most have no `<<`, and need no reading of their quotes.
+    if !text.contains("<<") {
+        return false;
+    }
     // Double quotes do not hide a `<<`: `"$(cat <<EOF` holds a here-document all the same.
     let bytes: Vec<(u8, bool)> = quoting(text, Hidden::InSingleQuotes).collect();
     let plain_byte = |i: usize, byte: u8| bytes.get(i).is_some_and(|&(b, p)| p && b == byte);
@@ -299,6 +304,9 @@ fn has_oversized_brace_number(raw: &str) -> bool {
 /// [`MAX_DIGITS_AFTER_A_BRACE`] digits: brush-parser 0.4 reads the number of a directory-stack
 /// tilde (`~+2`, `~-1`) as `usize` and panics on a longer one.
 fn has_oversized_tilde_number(raw: &str) -> bool {
+    if !raw.contains('~') {
+        return false;
+    }
     let bytes: Vec<(u8, bool)> = quoting(raw, Hidden::InAnyQuotes).collect();
     bytes.iter().enumerate().any(|(i, &(b, plain))| {
         if !(plain && b == b'~') {
