@@ -116,24 +116,7 @@ struct Analysis {
 }
 
 fn analysis(text: &str) -> Result<Analysis, Unknown> {
-    if text.contains('\0') {
-        return unknown("it contains a NUL character");
-    }
-    if has_oversized_fd(text) {
-        // brush-parser 0.4 unwraps the number before `<`/`>` as an i32 and panics past it
-        // (fuzzing found it); the panic would be caught, but the line is unknown either way.
-        return unknown("a redirection's file descriptor number is too large");
-    }
-    if unclosed_parens(text) > MAX_UNCLOSED_PARENS {
-        return unknown(format!("more than {MAX_UNCLOSED_PARENS} unclosed `(` are not read"));
-    }
-    if has_here_document_without_body(text) {
-        // Inside `$(`, brush-parser 0.4 can read such a delimiter as empty and then end empty
-        // here-documents at the end of the text forever, allocating (fuzzing found `$(<<  `:
-        // 24 GB in 75 s). bash reads no body either: the line is unknown before the parser
-        // sees it.
-        return unknown("a here-document operator `<<` has no line after it for its body");
-    }
+    readable(text)?;
     if let Some(analysis) = fast::analyse(text) {
         return Ok(analysis);
     }
@@ -156,6 +139,29 @@ fn analysis(text: &str) -> Result<Analysis, Unknown> {
     }
 }
 
+/// Whether brush-parser may be given `text`: `Err` for what it is known to mishandle (each found
+/// by fuzzing), so that such a line is unknown before the parser sees it rather than hanging it
+/// or panicking inside it. Every text the parser reads passes here: the whole line (before the
+/// fast path, which reads none of these shapes but would read a few of them differently) and
+/// each `-c`, `eval` and substitution text in [`Walker::line`], which the whole line's check
+/// has not seen unquoted.
+fn readable(text: &str) -> Result<(), Unknown> {
+    if text.contains('\0') {
+        return unknown("it contains a NUL character");
+    }
+    if has_oversized_fd(text) {
+        // brush-parser 0.4 unwraps the number before `<`/`>` as an i32 and panics past it.
+        return unknown("a redirection's file descriptor number is too large");
+    }
+    if unclosed_parens(text) > MAX_UNCLOSED_PARENS {
+        return unknown(format!("more than {MAX_UNCLOSED_PARENS} unclosed `(` are not read"));
+    }
+    match here_document_problem(text) {
+        Some(problem) => unknown(problem.reason()),
+        None => Ok(()),
+    }
+}
+
 fn analyse(text: &str) -> Result<Analysis, Unknown> {
     let mut walker = Walker {
         out: Vec::new(),
@@ -165,7 +171,7 @@ fn analyse(text: &str) -> Result<Analysis, Unknown> {
         options: options(),
         current: String::new(),
     };
-    walker.line(text)?;
+    walker.program(text)?;
     Ok(Analysis { commands: walker.out, assigned: walker.assigned })
 }
 
@@ -199,76 +205,280 @@ fn has_oversized_fd(text: &str) -> bool {
     false
 }
 
-/// Which quotes hide a byte from the shell's syntax, for [`quoting`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Hidden {
-    /// Single and double quotes: a word's own text.
-    InAnyQuotes,
-    /// Single quotes only: what a command substitution inside double quotes reads as syntax.
-    InSingleQuotes,
+/// Each byte of a raw text, with whether brush-parser may read it as syntax: not escaped and
+/// not in quotes, as far as quotes can be told without parsing. The checks before parsing use
+/// it, and each must err towards "syntax", since a byte they think quoted is one they do not
+/// check. So quotes hide bytes only in the part of the text before the first byte, outside
+/// quotes, that changes how brush-parser 0.4 reads the quotes after it: a `$` (a substitution
+/// starts new quotes, even inside double ones; `$'` lets `\'` escape a quote), a `` ` `` (its
+/// text is read raw, quotes and all), both also inside double quotes; a `#` (a comment), a `(`
+/// opening an extended glob, the line break after a here-document operator (its body is read
+/// raw). From that byte on, only a backslash hides the byte after it. A structured hunt found each of these hiding a
+/// hang or a panic from a reading that honoured every quote: `` `'`<<$(  ``, `$'\'' <<$(  `,
+/// `# it's` before 28 `(`.
+fn quoting(raw: &str) -> impl Iterator<Item = (u8, bool)> + '_ {
+    let mut reader = QuoteReader::default();
+    raw.bytes().enumerate().map(move |(i, byte)| (byte, reader.syntax(raw.as_bytes(), i)))
 }
 
-/// Each byte of a raw text, with whether it is outside the quotes that `hidden` names and not
-/// escaped (one reading of the quotes for the checks below).
-fn quoting(raw: &str, hidden: Hidden) -> impl Iterator<Item = (u8, bool)> + '_ {
-    let (mut single, mut double, mut escaped) = (false, false, false);
-    raw.bytes().map(move |b| {
-        if escaped {
-            escaped = false;
-            return (b, false);
+/// The state of [`quoting`] between bytes.
+#[derive(Default)]
+struct QuoteReader {
+    single: bool,
+    double: bool,
+    escaped: bool,
+    /// Whether a byte that changes how quotes read has been seen (see [`quoting`]).
+    untrusted: bool,
+    /// Whether the byte before is a `<` read as syntax (so that a `<` is not a run's start).
+    after_less: bool,
+    /// Whether a here-document operator waits for the line break that starts its body.
+    body_pending: bool,
+}
+
+impl QuoteReader {
+    /// Whether `bytes[i]`, the byte after those already read, may be syntax.
+    fn syntax(&mut self, bytes: &[u8], i: usize) -> bool {
+        let Some(&b) = bytes.get(i) else { return false };
+        let syntax = self.read(bytes, i, b);
+        self.after_less = syntax && b == b'<';
+        syntax
+    }
+
+    fn read(&mut self, bytes: &[u8], i: usize, b: u8) -> bool {
+        if self.escaped {
+            self.escaped = false;
+            return false;
         }
-        let plain = !single && (hidden == Hidden::InSingleQuotes || !double);
+        if !self.untrusted && !self.single {
+            let after = |c: u8| i.checked_sub(1).and_then(|j| bytes.get(j)) == Some(&c);
+            if b == b'<' && !self.double && !self.after_less && here_document_operator(bytes, i) {
+                self.body_pending = true;
+            }
+            self.untrusted = match b {
+                b'$' | b'`' => true,
+                _ if self.double => false,
+                b'#' => true,
+                b'(' => [b'@', b'!', b'+', b'*', b'?'].into_iter().any(after),
+                b'\n' => self.body_pending,
+                _ => false,
+            };
+        }
+        if self.untrusted {
+            self.escaped = b == b'\\';
+            return !self.escaped;
+        }
+        let outside = !self.single && !self.double;
         match b {
-            b'\\' if !single => escaped = true,
-            b'\'' if !double => single = !single,
-            b'"' if !single => double = !double,
+            b'\\' if !self.single => self.escaped = true,
+            b'\'' if !self.double => self.single = !self.single,
+            b'"' if !self.single => self.double = !self.double,
             _ => {}
         }
-        (b, plain && !escaped)
-    })
+        outside && !self.escaped
+    }
+}
+
+/// Whether the run of `<` that starts at `at` holds a here-document operator.
+fn here_document_operator(bytes: &[u8], at: usize) -> bool {
+    is_here_document_run(bytes.iter().skip(at).take_while(|&&b| b == b'<').count())
+}
+
+/// Whether a run of `run` `<` holds a here-document operator: any run other than `<` and the
+/// here-string `<<<` (the tokenizer cuts `<<<<<` into `<<<` and `<<`; `<<<<` counts too, erring
+/// towards checking).
+fn is_here_document_run(run: usize) -> bool {
+    run != 1 && run != 3
 }
 
 /// The most unclosed `(` a line may hold for it to be read: brush-parser 0.4 backtracks
 /// exponentially on them (fuzzing found 29 taking about 17 s).
 const MAX_UNCLOSED_PARENS: usize = 12;
 
-/// Whether a here-document operator (a run of `<` other than `<` and the here-string `<<<`,
-/// not in single quotes, not a shift inside `$(( ))`) has no line break after it that is
-/// neither escaped nor in single quotes, so that no body can follow (its delimiter missing, or
-/// the line ending on the delimiter).
-fn has_here_document_without_body(text: &str) -> bool {
+/// What keeps a line's here-documents from being read, for [`here_document_problem`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HereDocumentProblem {
+    /// The operator has no word after it (`cat <<`, `x <<)`).
+    NoDelimiter,
+    /// The delimiter is not a plain word (`<<)`, `<<}`, a line break in quotes).
+    DelimiterNotPlain,
+    /// After a `(`, `{` or `[`, or with one later on the operator's line, the body runs to the end
+    /// of the text (`$(<<E)$(⏎E`, `$(<<E⏎)⏎E`), leaving the construct around it open.
+    BodyEndsText,
+    /// No line break follows the delimiter, so no line for the body (`$(<<EOF`, `cat <<EOF`).
+    NoBody,
+}
+
+impl HereDocumentProblem {
+    fn reason(self) -> &'static str {
+        match self {
+            Self::NoDelimiter => "a here-document operator `<<` has no delimiter word after it",
+            Self::DelimiterNotPlain => {
+                "a here-document's delimiter is not a plain word (letters, digits and `_-.,:/@%+=`, \
+                 quoted or not)"
+            }
+            Self::BodyEndsText => {
+                "a here-document's body runs to the end of the text inside a construct"
+            }
+            Self::NoBody => "a here-document operator `<<` has no line after it for its body",
+        }
+    }
+}
+
+/// Whether a here-document's delimiter may hold `byte`: real delimiters are words such as `EOF`,
+/// `END_OF_TEXT` or `my-file.txt`. brush-parser 0.4 mishandles others (a structured hunt found
+/// them): it panics when a delimiter is the `)`, `}` or `]` that closes the substitution around
+/// the body, and hangs on a quoted line break in one.
+fn is_delimiter_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"_-.,:/@%+=".contains(&byte)
+}
+
+/// A here-document whose body is still to come, for [`here_document_problem`].
+struct PendingBody {
+    /// The delimiter, quotes removed.
+    delimiter: Vec<u8>,
+    /// Whether a `(`, `{` or `[` comes before the operator or a bracket or backquote after it
+    /// on its line (so that the body may start inside a construct).
+    in_construct: bool,
+}
+
+/// What keeps brush-parser 0.4 from reading `text`'s here-documents safely, if anything, in the
+/// shapes a structured hunt found it hanging or panicking on. Each here-document operator (see
+/// [`is_here_document_run`]) that [`quoting`] reads as syntax needs a plain word as its
+/// delimiter (see [`is_delimiter_byte`]; quoted, escaped or neither). Unless it looks like a
+/// shift inside `$(( ))`, the rest of its line must hold no bracket or backquote, a line break
+/// must follow (with no line for its body, brush-parser can end empty here-documents at the end
+/// of the text forever, allocating: fuzzing found `$(<<  `, 24 GB in 75 s), and after a `(`,
+/// `{` or `[` no line of the body may start with `)`, `}` or `]`. Bodies are skipped as
+/// brush-parser skips them, each up to the first line that is its delimiter once blanks are
+/// trimmed (never later than brush-parser's own end).
+fn here_document_problem(text: &str) -> Option<HereDocumentProblem> {
     // Every command line passes here: most have no `<<`, and need no reading of their quotes.
     if !text.contains("<<") {
-        return false;
+        return None;
     }
-    // Double quotes do not hide a `<<`: `"$(cat <<EOF` holds a here-document all the same.
-    let bytes: Vec<(u8, bool)> = quoting(text, Hidden::InSingleQuotes).collect();
+    let raw = text.as_bytes();
+    let bytes: Vec<(u8, bool)> = quoting(text).collect();
     let plain_byte = |i: usize, byte: u8| bytes.get(i).is_some_and(|&(b, p)| p && b == byte);
     let is_less = |i: usize| plain_byte(i, b'<');
-    let (mut open, mut arithmetic) = (false, 0usize);
-    for (i, &(b, plain)) in bytes.iter().enumerate() {
-        if plain && b == b'\n' {
-            open = false;
+    let mut pending: Vec<PendingBody> = Vec::new();
+    let (mut arithmetic, mut i) = (0usize, 0);
+    while let Some(&(b, plain)) = bytes.get(i) {
+        if plain && b == b'\n' && !pending.is_empty() {
+            i += 1;
+            for body in pending.drain(..) {
+                match body_end(raw, i, &body) {
+                    Ok(end) => i = end,
+                    Err(problem) => return Some(problem),
+                }
+            }
+            continue;
         } else if plain_byte(i, b'$') && plain_byte(i + 1, b'(') && plain_byte(i + 2, b'(') {
             arithmetic += 1;
         } else if arithmetic > 0 && plain_byte(i, b')') && plain_byte(i + 1, b')') {
             arithmetic -= 1;
-        } else if arithmetic == 0 && is_less(i) && (i == 0 || !is_less(i - 1)) {
-            // A run of `<`: only `<` and the here-string `<<<` hold no here-document operator
-            // (the tokenizer cuts `<<<<<` into `<<<` and `<<`).
+        } else if plain && b"()[]{}`".contains(&b) {
+            pending.iter_mut().for_each(|body| body.in_construct = true);
+        } else if is_less(i) && (i == 0 || !is_less(i - 1)) {
+            let operator = i;
             let run = (i..).take_while(|&j| is_less(j)).count();
-            if run != 1 && run != 3 {
-                open = true;
+            i += run;
+            if is_here_document_run(run) {
+                // Every delimiter is checked, even after what looks like a shift in `$(( ))`:
+                // brush-parser's reading of arithmetic is not this one (`$(($(())<<\t)`).
+                let strip_tabs = run == 2 && raw.get(i) == Some(&b'-');
+                let (end, delimiter) =
+                    match here_document_delimiter(raw, i + usize::from(strip_tabs)) {
+                        Ok(found) => found,
+                        Err(problem) => return Some(problem),
+                    };
+                i = end;
+                if arithmetic == 0 {
+                    let before = raw.get(..operator).unwrap_or_default();
+                    let in_construct = before.iter().any(|b| b"([{".contains(b));
+                    pending.push(PendingBody { delimiter, in_construct });
+                }
             }
+            continue;
+        }
+        i += 1;
+    }
+    (!pending.is_empty()).then_some(HereDocumentProblem::NoBody)
+}
+
+/// Where the body that starts at `from` ends (after its delimiter's line, or at the end of the
+/// text), or what is wrong with it. A line ends the body when it is the delimiter once blanks
+/// are trimmed: with or without `<<-`'s tabs, never later than brush-parser's own end.
+fn body_end(raw: &[u8], from: usize, body: &PendingBody) -> Result<usize, HereDocumentProblem> {
+    let mut at = from;
+    let end = loop {
+        let Some(rest) = raw.get(at..).filter(|rest| !rest.is_empty()) else { break raw.len() };
+        let length = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        at += length + 1;
+        if rest.get(..length).unwrap_or_default().trim_ascii() == body.delimiter.as_slice() {
+            break at.min(raw.len());
+        }
+    };
+    if body.in_construct && raw.get(end..).unwrap_or_default().trim_ascii().is_empty() {
+        return Err(HereDocumentProblem::BodyEndsText);
+    }
+    Ok(end)
+}
+
+/// Where the here-document delimiter that starts at `from` (after blanks) ends, and the
+/// delimiter with its quotes removed, if it is a plain word: plain bytes, each escaped or not,
+/// or in single or double quotes.
+fn here_document_delimiter(
+    bytes: &[u8],
+    from: usize,
+) -> Result<(usize, Vec<u8>), HereDocumentProblem> {
+    let mut at = from;
+    while matches!(bytes.get(at), Some(b' ' | b'\t')) {
+        at += 1;
+    }
+    let mut word = Vec::new();
+    loop {
+        match bytes.get(at) {
+            None | Some(b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'<' | b'>' | b'(' | b')') => {
+                break;
+            }
+            Some(&quote @ (b'\'' | b'"')) => {
+                at += 1;
+                while let Some(&byte) = bytes.get(at).filter(|&&b| b != quote) {
+                    if !is_delimiter_byte(byte) {
+                        return Err(HereDocumentProblem::DelimiterNotPlain);
+                    }
+                    word.push(byte);
+                    at += 1;
+                }
+                if bytes.get(at).is_none() {
+                    return Err(HereDocumentProblem::DelimiterNotPlain);
+                }
+                at += 1;
+            }
+            Some(b'\\') => match bytes.get(at + 1) {
+                Some(&byte) if is_delimiter_byte(byte) => {
+                    word.push(byte);
+                    at += 2;
+                }
+                _ => return Err(HereDocumentProblem::DelimiterNotPlain),
+            },
+            Some(&byte) if is_delimiter_byte(byte) => {
+                word.push(byte);
+                at += 1;
+            }
+            Some(_) => return Err(HereDocumentProblem::DelimiterNotPlain),
         }
     }
-    open
+    if word.is_empty() {
+        return Err(HereDocumentProblem::NoDelimiter);
+    }
+    Ok((at, word))
 }
 
 /// How many more unquoted `(` than unquoted `)` a line holds.
 fn unclosed_parens(text: &str) -> usize {
     let (mut open, mut close) = (0usize, 0usize);
-    for (b, plain) in quoting(text, Hidden::InAnyQuotes) {
+    for (b, plain) in quoting(text) {
         match b {
             b'(' if plain => open += 1,
             b')' if plain => close += 1,
@@ -280,7 +490,7 @@ fn unclosed_parens(text: &str) -> usize {
 
 /// How many `{` of a raw word are outside quotes and not escaped.
 fn unquoted_braces(raw: &str) -> usize {
-    quoting(raw, Hidden::InAnyQuotes).filter(|&(b, plain)| plain && b == b'{').count()
+    quoting(raw).filter(|&(b, plain)| plain && b == b'{').count()
 }
 
 /// The most digits in a row a word with an unquoted `{` may hold: brush-parser 0.4 reads the
@@ -290,7 +500,7 @@ const MAX_DIGITS_AFTER_A_BRACE: usize = 18;
 /// Whether a run of more than [`MAX_DIGITS_AFTER_A_BRACE`] digits follows an unquoted `{`.
 fn has_oversized_brace_number(raw: &str) -> bool {
     let (mut seen_brace, mut digits) = (false, 0);
-    for (b, plain) in quoting(raw, Hidden::InAnyQuotes) {
+    for (b, plain) in quoting(raw) {
         seen_brace |= plain && b == b'{';
         digits = if b.is_ascii_digit() { digits + 1 } else { 0 };
         if seen_brace && digits > MAX_DIGITS_AFTER_A_BRACE {
@@ -307,7 +517,7 @@ fn has_oversized_tilde_number(raw: &str) -> bool {
     if !raw.contains('~') {
         return false;
     }
-    let bytes: Vec<(u8, bool)> = quoting(raw, Hidden::InAnyQuotes).collect();
+    let bytes: Vec<(u8, bool)> = quoting(raw).collect();
     bytes.iter().enumerate().any(|(i, &(b, plain))| {
         if !(plain && b == b'~') {
             return false;
@@ -406,8 +616,15 @@ impl Walker {
         self.depth = self.depth.saturating_sub(1);
     }
 
-    /// Parses and walks one command line.
+    /// Parses and walks a command line found inside the line (a `-c` or `eval` text, a
+    /// substitution's), which the whole line's [`readable`] check has not seen as such.
     fn line(&mut self, text: &str) -> Result<(), Unknown> {
+        readable(text)?;
+        self.program(text)
+    }
+
+    /// Parses and walks a text that [`readable`] has passed.
+    fn program(&mut self, text: &str) -> Result<(), Unknown> {
         let options = self.options.clone();
         let program = guarded(|| {
             let mut parser = Parser::new(std::io::BufReader::new(text.as_bytes()), &options);

@@ -1004,39 +1004,106 @@ fn the_fast_path_differential_test_reaches_its_subset() {
 /// here-documents at the end of the text forever, allocating (24 GB in 75 s on `$(<<  `). A
 /// line with a here-document operator and no line break after it (so no body) is unknown
 /// before the parser sees it; a here-document with its body, a here-string, a quoted `<<` and
-/// a shift in arithmetic are still read.
+/// a shift in arithmetic are still read. A structured hunt later found the parser panicking on
+/// `)`, `}` or `]` as a delimiter and hanging on a quoted line break in one
+/// (`fuzz/corpus/request/here-document-*.json`), and the hang again inside a `bash -c` text,
+/// which the whole line's check had seen only quoted.
 #[test]
 fn a_here_document_without_a_body_is_unknown_not_a_hang() {
+    let reason_of = |line: &str| match parse(line) {
+        CommandLine::Unknown(unknown) => unknown.reason,
+        known => panic!("{line:?}: {known:?}"),
+    };
+    for line in [
+        "$(<<x  ",
+        "$(<<x    ",
+        "echo $(cat <<x  ",
+        "a $(<<- x ",
+        "$(<<\tx ",
+        "cat <<EOF",
+        "cat <<E ; ls",
+        "cat <<-E | ls",
+        "$(<<\t\t-\t",
+        "echo a\n$(cat <<EOF",
+        "$(<<\t\tx \\\n",
+        "$(cat <<E\nE\n<<<<<\t\tE",
+        "$(cat <<<<  x",
+        "echo $((1 << 2)) $(cat <<  x",
+        "\"$(<<\t\tx",
+        "echo \"$(cat <<EOF",
+        "cat <<'EOF'",
+        "bash -c 'cat <<EOF'",
+    ] {
+        assert!(reason_of(line).contains("no line after it"), "{line:?}: {}", reason_of(line));
+    }
     for line in [
         "$(<<  ",
-        "$(<<    ",
-        "echo $(cat <<  ",
-        "a $(<<-  ",
-        "$(<<\t ",
         "cat <<",
         "cat << ; ls",
         "cat <<- | ls",
         "x <<)",
-        "$(<<\t\t$\t",
-        "$(<<\t\t-\t",
-        "echo a\n$(cat <<EOF",
-        "$(<<\t\t\\\n",
-        "$(cat <<E\nE\n<<<<<\t\t",
-        "$(cat <<<<  ",
-        "echo $((1 << 2)) $(cat <<  ",
         "\"$(<<\t\t",
-        "echo \"$(cat <<EOF",
+        "<<\"\"<<<<<< ",
+        // What looks like a shift in arithmetic is checked too: brush-parser reads this `<<`
+        // as a here-document operator (found by the hunt).
+        "$(($(())<<\t)",
     ] {
-        match parse(line) {
-            CommandLine::Unknown(reason) => {
-                assert!(reason.reason.contains("no line after it"), "{line:?}: {reason}");
-            }
-            known => panic!("{line:?}: {known:?}"),
-        }
+        assert!(reason_of(line).contains("no delimiter word"), "{line:?}: {}", reason_of(line));
+    }
+    // brush-parser 0.4 panics when the delimiter is the `)`, `}` or `]` that closes the
+    // construct around the body, and hangs on a quoted line break in a delimiter (found by a
+    // structured hunt): a delimiter must be a plain word.
+    for line in [
+        "$(<<\t\t$\t",
+        "cat <<\\) $(\n)",
+        "cat <<')' $(\n)",
+        "cat <<} ${x:-\n}",
+        "cat <<\"}\" ${x:-\n}",
+        "cat <<] $[1+\n]",
+        "cat <<\"\n$(  ",
+        "cat <<x\"\n$(\t\t",
+        "cat <<$(x)\nhi\n$(x)\n",
+        "cat <<'a b'\na b\n",
+        "cat <<'EOF\nEOF\n",
+        "$(<<\t\tx\\\n",
+        "bash -c 'cat <<\\) $(\n)'",
+        // Quotes that brush-parser does not read as quotes hide no `<<` (found by the hunt).
+        "`'`<<$(  ",
+        "echo $'\\'' <<$(  ",
+        "<<E$( <<E<<E$(",
+        "ls # it's\n<<$(  '",
+    ] {
+        assert!(reason_of(line).contains("not a plain word"), "{line:?}: {}", reason_of(line));
+    }
+    // Inside a construct, or with a bracket after the operator on its line, a body may not run
+    // to the end of the text (brush-parser 0.4 panics on these, found by the hunt).
+    for line in [
+        "x <<x)\nx",
+        "$(<<E)$(\nE",
+        "$($(<<E)\nE",
+        "${x:-$(<<'E')\nE",
+        "$(<<E)${x:-\nE\n",
+        "$(<<E\n)x\nE",
+        "$(<<-E\n)\nE\n",
+        "${x:-<<E\n}\nE",
+        "$[1+$(cat <<E\n]\nE",
+        "$(cat <<E\nhello",
+    ] {
+        assert!(reason_of(line).contains("end of the text"), "{line:?}: {}", reason_of(line));
+    }
+    // `bash -c` and `eval` texts are checked too: the whole line's check sees them quoted.
+    for line in ["bash -c '$(<<  '", "eval '$(<<x  '", "sh -c \"cat <<EOF\""] {
+        assert!(matches!(parse(line), CommandLine::Unknown(_)), "{line:?}: {:?}", parse(line));
     }
     for line in [
         "cat <<EOF\nhello\nEOF",
         "cat <<- EOF\n\thello\nEOF",
+        "cat <<'EOF'\n$HOME\nEOF",
+        "cat <<\"END_OF-TEXT.1\"\nhello\nEND_OF-TEXT.1",
+        "cat <<\\EOF\nhello\nEOF",
+        "cat <<E'O'F\nhello\nEOF",
+        "cat <<EOF >out.txt\nhello\nEOF",
+        "cat <<EOF;ls\nhello\nEOF",
         "cat <<<word",
         "cat <<< word",
         "echo '<<'",
@@ -1044,7 +1111,16 @@ fn a_here_document_without_a_body_is_unknown_not_a_hang() {
         "echo \\<\\<",
         "echo $((1 << 2))",
         "echo $(( (1 << 2) + $((3 << 1)) ))",
+        "echo \"a << b\"",
+        "grep -n '<<<<<<<\\|>>>>>>>' src/main.rs",
         "git commit -m \"$(cat <<'EOF'\nfix: the thing\n\nbody\nEOF\n)\"",
+        "bash -c 'cat <<EOF\nhello\nEOF\n'",
+        "cat <<EOF | jq '.[0]'\n{}\nEOF",
+        "python3 - <<'EOF'\nprint(1 << 2)\nx = {\n}\nEOF",
+        "cat > f.py <<'EOF' && python3 f.py\ndef f(x):\n    return (x\n)\nEOF",
+        "gh pr create --body \"$(cat <<'EOF'\n## Summary\n- fix (parser)\n\n(done)\nEOF\n)\"",
+        "cat <<EOF > \"$(pwd)/f\"\nx\nEOF\nls",
+        "cat <<A <<B\na\nA\nb\nB",
     ] {
         assert!(matches!(&parse(line), CommandLine::Known(_)), "{line:?}: {:?}", parse(line));
     }
@@ -1079,6 +1155,11 @@ fn a_line_with_many_unclosed_parentheses_is_unknown_not_a_hang() {
         format!("{}{{ grep /r y; git push -f origin main", "(".repeat(29)),
         format!("{}echo x", "( ".repeat(40)),
         format!("{}echo x )", "(".repeat(20)),
+        // Quotes that brush-parser does not read as quotes hide nothing: in a comment, in
+        // backquotes, after `$'` with an escaped quote (a structured hunt found the first).
+        format!("ls # it's\n{}grep", "(".repeat(28)),
+        format!("echo `'` {}grep", "(".repeat(28)),
+        format!("echo $'\\'' {}grep'", "(".repeat(28)),
     ] {
         match parse(&line) {
             CommandLine::Unknown(reason) => {
