@@ -704,7 +704,7 @@ fn a_checkpoint_detects_a_cut_tail_and_a_rewritten_chain() {
     let decision = writ_evaluator::Decision {
         decision: writ_evaluator::Outcome::Deny,
         missing: vec![],
-        rules: vec![],
+        rules: Default::default(),
         reasons: vec![],
         ttl_seconds: None,
         policy: "sha256:00".into(),

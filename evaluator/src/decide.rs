@@ -17,7 +17,7 @@ use std::sync::Arc;
 const MISSING_RULE: &str = "internal error: a deny rule of the policy is missing";
 
 use crate::cond::{CCond, RunFacts, Scope, Tri, eval_opt, lookup};
-use crate::decision::{Decision, Missing, Outcome};
+use crate::decision::{Decision, Missing, Outcome, RuleIds};
 use crate::history::HistoryHorizon;
 use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value, ValueType, WorkflowId};
 use crate::policy::{Deny, Policy, RequireFor, Requirement, Rule, Workflow};
@@ -109,12 +109,12 @@ impl Policy {
         let (true, Some((w, wf)), Some(tool), Some(initiator), Some(caller)) =
             (problems.is_empty(), workflow, tool, req.chain.first(), req.chain.last())
         else {
-            return self.deny(Vec::new(), problems);
+            return self.deny(RuleIds::new(), problems);
         };
 
         // Step 2: depth.
         let Some(depth) = self.check_depth(req, wf, t) else {
-            return self.deny(Vec::new(), vec![self.depth_reason(req, wf)]);
+            return self.deny(RuleIds::new(), vec![self.depth_reason(req, wf)]);
         };
 
         // Paths are resolved and command lines parsed once, before any condition reads them
@@ -140,7 +140,7 @@ impl Policy {
             run: &run,
         };
         let Some(dispatch) = self.dispatch(w, tool) else {
-            return self.deny(Vec::new(), vec!["internal error: no dispatch entry".to_owned()]);
+            return self.deny(RuleIds::new(), vec!["internal error: no dispatch entry".to_owned()]);
         };
 
         // Step 3: denies (true or unknown).
@@ -180,7 +180,7 @@ impl Policy {
         };
         if matched.is_empty() {
             return self.deny(
-                Vec::new(),
+                RuleIds::new(),
                 vec![
                     [
                         "no rule in ",
@@ -492,10 +492,10 @@ impl Policy {
         let (true, Some((_, wf)), Some(initiator), Some(caller)) =
             (problems.is_empty(), workflow, req.chain.first(), req.chain.last())
         else {
-            return self.deny(Vec::new(), problems);
+            return self.deny(RuleIds::new(), problems);
         };
         let Some(depth) = self.check_depth(req, wf, t) else {
-            return self.deny(Vec::new(), vec![self.depth_reason(req, wf)]);
+            return self.deny(RuleIds::new(), vec![self.depth_reason(req, wf)]);
         };
 
         let run = self.run_facts(req, None);
@@ -542,7 +542,7 @@ impl Policy {
         }
         if matched.is_empty() {
             return self.deny(
-                Vec::new(),
+                RuleIds::new(),
                 vec![format!(
                     "no start rule of {} admits {}{}",
                     req.workflow,
@@ -557,7 +557,7 @@ impl Policy {
         t.record(|| TraceStep::Ttl { requested: ttl, limit: wf.ttl_seconds, ok });
         if !ok {
             return self.deny(
-                Vec::new(),
+                RuleIds::new(),
                 vec![format!(
                     "the requested ttl {} exceeds the ttl {} of {}",
                     format_duration(ttl.unwrap_or_default()),
@@ -620,7 +620,7 @@ impl Policy {
                 return Decision {
                     decision: Outcome::Allow,
                     missing: Vec::new(),
-                    rules: vec![rule.id.clone()],
+                    rules: smallvec::smallvec![rule.id.clone()],
                     reasons: Vec::new(),
                     ttl_seconds: ttl_on_allow,
                     policy: self.hash.clone(),
@@ -665,13 +665,13 @@ impl Policy {
             }
         }
         let Some((_, rule, merged)) = best else {
-            return self.deny(Vec::new(), vec!["internal error: no evidence path".to_owned()]);
+            return self.deny(RuleIds::new(), vec!["internal error: no evidence path".to_owned()]);
         };
 
         let what = what();
         // The path's rule, then the `require ... for` rules that state an unmet requirement, in
         // source order (not in the order their requirements were merged).
-        let mut rules = vec![rule.id.clone()];
+        let mut rules: RuleIds = smallvec::smallvec![rule.id.clone()];
         for x in extras {
             let contributes = merged.iter().any(|m| {
                 m.have < m.count && m.sources.iter().any(|s| Arc::ptr_eq(&s.id, &x.rule.id))
@@ -866,7 +866,7 @@ impl Policy {
             let Some(deny) = table.get(d as usize) else {
                 // `Policy::from_ir` checked every index; a rule that is not there denies.
                 writ_stdx::never!("deny rule {d} out of range");
-                return Some(self.deny(Vec::new(), vec![MISSING_RULE.to_owned()]));
+                return Some(self.deny(RuleIds::new(), vec![MISSING_RULE.to_owned()]));
             };
             let result = eval_opt(deny.condition.as_ref(), scope);
             let applies = result != Tri::False;
@@ -890,7 +890,7 @@ impl Policy {
         })
     }
 
-    fn deny(&self, rules: Vec<Arc<str>>, reasons: Vec<String>) -> Decision {
+    fn deny(&self, rules: RuleIds, reasons: Vec<String>) -> Decision {
         Decision {
             decision: Outcome::Deny,
             missing: Vec::new(),

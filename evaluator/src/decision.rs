@@ -39,6 +39,11 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// The ids of the rules that decided (see [`Decision::rules`]): a list that holds one id without
+/// an allocation, since an allow names exactly one rule. It derefs to a slice of ids; build one
+/// with `RuleIds::new()`, `RuleIds::from_vec(ids)` or `ids.into_iter().collect()`.
+pub type RuleIds = smallvec::SmallVec<[Arc<str>; 1]>;
+
 /// The answer to a request. Serializes exactly as `docs/language.md` documents ("Decisions"):
 /// `{"decision", "missing", "rules", "reasons", "ttl_seconds", "policy"}`, in that order.
 ///
@@ -56,7 +61,7 @@ pub struct Decision {
     /// `require ... for` rules that state missing evidence (in source order); on a delegation
     /// failure the allow rules that matched. Empty when no rule was involved (e.g. an unknown
     /// tool).
-    pub rules: Vec<Arc<str>>,
+    pub rules: RuleIds,
     /// Why, in words a person can act on. Empty on allow.
     pub reasons: Vec<String>,
     /// The granted credential lifetime on an allowed start; `None` (JSON `null`) otherwise.
@@ -333,7 +338,14 @@ mod tests {
             text(),
         )
             .prop_map(|(decision, missing, rules, reasons, ttl_seconds, policy)| {
-                Decision { decision, missing, rules, reasons, ttl_seconds, policy: policy.into() }
+                Decision {
+                    decision,
+                    missing,
+                    rules: rules.into(),
+                    reasons,
+                    ttl_seconds,
+                    policy: policy.into(),
+                }
             })
     }
 

@@ -127,7 +127,7 @@ mod proptests;
 mod differential;
 
 pub use cond::Tri;
-pub use decision::{Decision, Missing, Outcome};
+pub use decision::{Decision, Missing, Outcome, RuleIds};
 pub use glob::Glob;
 pub use policy::{Policy, PolicyError, PolicyErrorKind};
 pub use render::{calls as calls_text, command_pattern};

@@ -18,7 +18,7 @@
 //! # let request = Request::from_json(r#"{"action": "start", "workflow": "w",
 //! #     "chain": [{"id": "ada", "kind": "human"}]}"#)?;
 //! # let hash = writ_evaluator::log::digest(b"a policy");
-//! # let decision = Decision { decision: Outcome::Deny, missing: vec![], rules: vec![],
+//! # let decision = Decision { decision: Outcome::Deny, missing: vec![], rules: Default::default(),
 //! #     reasons: vec![], ttl_seconds: None, policy: hash.as_str().into() };
 //! let mut log = DecisionLog::new(Vec::new());
 //! let id = log.record(&request, &decision, &hash)?;
@@ -873,7 +873,7 @@ mod tests {
         let decision = Decision {
             decision: Outcome::Deny,
             missing: vec![],
-            rules: vec![],
+            rules: crate::RuleIds::new(),
             reasons: vec![],
             ttl_seconds: None,
             policy: hash.as_str().into(),

@@ -31,7 +31,7 @@
 
 use std::sync::Arc;
 
-use crate::decision::{Decision, Missing, Outcome};
+use crate::decision::{Decision, Missing, Outcome, RuleIds};
 use crate::ir::{
     AllowRuleIr, CmpOp, CommandPatternIr, Cond, DenyRuleIr, DenyStartRuleIr, EvidenceRequirementIr,
     Operand, PolicyIr, PrincipalKind, RequireForRuleIr, RoleId, RuleMeta, ToolId, ToolIr, Value,
@@ -86,10 +86,10 @@ fn decide_call(
     }
     request_problems(ir, req, &mut problems);
     let (Some(wf), Some(tool)) = (workflow, tool) else {
-        return deny(ir, Vec::new(), problems);
+        return deny(ir, RuleIds::new(), problems);
     };
     if !problems.is_empty() {
-        return deny(ir, Vec::new(), problems);
+        return deny(ir, RuleIds::new(), problems);
     }
     let decl = &ir.tools[tool];
     let tool = ToolId(tool as u32);
@@ -97,7 +97,7 @@ fn decide_call(
     // Step 2: depth.
     let depth = req.chain.len() - 1;
     if depth > wf.max_depth as usize {
-        return deny(ir, Vec::new(), vec![depth_reason(req, wf)]);
+        return deny(ir, RuleIds::new(), vec![depth_reason(req, wf)]);
     }
 
     let resolved = resolve_args(decl, args, req.cwd.as_deref());
@@ -149,7 +149,7 @@ fn decide_call(
     if matched.is_empty() {
         return deny(
             ir,
-            Vec::new(),
+            RuleIds::new(),
             vec![format!("no rule in {} allows {call}{}", req.workflow, lacks_value(undecided))],
         );
     }
@@ -229,14 +229,14 @@ fn decide_start(ir: &PolicyIr, req: &Request<'_>, ttl: Option<i64>) -> Decision 
         problems.push("the requested ttl is negative".to_owned());
     }
     let Some(wf) = workflow else {
-        return deny(ir, Vec::new(), problems);
+        return deny(ir, RuleIds::new(), problems);
     };
     if !problems.is_empty() {
-        return deny(ir, Vec::new(), problems);
+        return deny(ir, RuleIds::new(), problems);
     }
     let depth = req.chain.len() - 1;
     if depth > wf.max_depth as usize {
-        return deny(ir, Vec::new(), vec![depth_reason(req, wf)]);
+        return deny(ir, RuleIds::new(), vec![depth_reason(req, wf)]);
     }
 
     let env = Env { ir, req, tool: None, args: &[], principal: None };
@@ -284,7 +284,7 @@ fn decide_start(ir: &PolicyIr, req: &Request<'_>, ttl: Option<i64>) -> Decision 
     if matched.is_empty() {
         return deny(
             ir,
-            Vec::new(),
+            RuleIds::new(),
             vec![format!(
                 "no start rule of {} admits {}{}",
                 req.workflow,
@@ -300,7 +300,7 @@ fn decide_start(ir: &PolicyIr, req: &Request<'_>, ttl: Option<i64>) -> Decision 
     {
         return deny(
             ir,
-            Vec::new(),
+            RuleIds::new(),
             vec![format!(
                 "the requested ttl {} exceeds the ttl {} of {}",
                 format_duration(ttl),
@@ -854,7 +854,7 @@ fn evidence(
             return Decision {
                 decision: Outcome::Allow,
                 missing: Vec::new(),
-                rules: vec![Arc::from(rule.id.as_ref())],
+                rules: smallvec::smallvec![Arc::from(rule.id.as_ref())],
                 reasons: Vec::new(),
                 ttl_seconds: ttl_on_allow,
                 policy: Arc::from(ir.hash.as_str()),
@@ -895,13 +895,13 @@ fn evidence(
         }
     }
     let Some((_, rule, needs)) = best else {
-        return deny(ir, Vec::new(), vec!["internal error: no evidence path".to_owned()]);
+        return deny(ir, RuleIds::new(), vec!["internal error: no evidence path".to_owned()]);
     };
 
     let unmet: Vec<&Need<'_>> = needs.iter().filter(|n| n.have < n.count).collect();
     // The path's rule, then the `require ... for` rules that state an unmet requirement, in
     // source order.
-    let mut rules: Vec<Arc<str>> = vec![Arc::from(rule.id.as_ref())];
+    let mut rules: RuleIds = smallvec::smallvec![Arc::from(rule.id.as_ref())];
     for (from, _) in extras {
         let contributes = unmet.iter().any(|n| n.from.iter().any(|m| m.id == from.id));
         if contributes && !rules.iter().any(|id| **id == *from.id) {
@@ -1025,7 +1025,7 @@ fn field_equals(value: &RequestValue<'_>, want: &Value) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Decisions and messages
 
-fn deny(ir: &PolicyIr, rules: Vec<Arc<str>>, reasons: Vec<String>) -> Decision {
+fn deny(ir: &PolicyIr, rules: RuleIds, reasons: Vec<String>) -> Decision {
     Decision {
         decision: Outcome::Deny,
         missing: Vec::new(),

@@ -44,7 +44,7 @@ fn pending() -> Decision {
             need: 1,
             have: 0,
         }],
-        rules: vec![Arc::from("release/allow/2")],
+        rules: [Arc::from("release/allow/2")].into_iter().collect(),
         reasons: vec!["needs 1 approval by release_manager".into()],
         ttl_seconds: None,
         policy: "sha256:aa".into(),
@@ -55,7 +55,7 @@ fn allow() -> Decision {
     Decision {
         decision: Outcome::Allow,
         missing: vec![],
-        rules: vec![Arc::from("release/start/1")],
+        rules: [Arc::from("release/start/1")].into_iter().collect(),
         reasons: vec![],
         ttl_seconds: Some(1800),
         policy: "sha256:aa".into(),

@@ -26,7 +26,7 @@ use serde_json::{Value as Json, json};
 use writ_evaluator::log::Mode;
 use writ_evaluator::request::{Action, HistoryEntry};
 use writ_evaluator::{
-    Decision, Outcome, Policy, Request, RequestError, RequestErrorKind, Timestamp,
+    Decision, Outcome, Policy, Request, RequestError, RequestErrorKind, RuleIds, Timestamp,
 };
 
 use crate::history::{Admission, HistoryConfig, Keep, Lookup, Record, Run, Store, StoreError};
@@ -337,7 +337,7 @@ fn refusal(policy: &Policy, reason: String) -> Decision {
     Decision {
         decision: Outcome::Deny,
         missing: Vec::new(),
-        rules: Vec::new(),
+        rules: RuleIds::new(),
         reasons: vec![reason],
         ttl_seconds: None,
         policy: Arc::from(policy.hash()),
