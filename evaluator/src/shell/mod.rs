@@ -301,8 +301,8 @@ enum HereDocumentProblem {
     NoDelimiter,
     /// The delimiter is not a plain word (`<<)`, `<<}`, a line break in quotes).
     DelimiterNotPlain,
-    /// After a `(`, `{` or `[`, or with one later on the operator's line, the body runs to the end
-    /// of the text (`$(<<E)$(⏎E`, `$(<<E⏎)⏎E`), leaving the construct around it open.
+    /// After a `$(`, `${` or `$[`, or with one later on the operator's line, the body runs to the
+    /// end of the text (`$(<<E)$(⏎E`, `$(<<E⏎)⏎E`), leaving the construct around it open.
     BodyEndsText,
     /// No line break follows the delimiter, so no line for the body (`$(<<EOF`, `cat <<EOF`).
     NoBody,
@@ -336,8 +336,9 @@ fn is_delimiter_byte(byte: u8) -> bool {
 struct PendingBody {
     /// The delimiter, quotes removed.
     delimiter: Vec<u8>,
-    /// Whether a `(`, `{` or `[` comes before the operator or a bracket or backquote after it
-    /// on its line (so that the body may start inside a construct).
+    /// Whether a `$(`, `${` or `$[` comes before the operator or after it on its line (so that
+    /// the body may be read by brush-parser's tokenizer for that construct, whose reading of a
+    /// body that runs to the end of the text panics). Any such bytes count, quoted or not.
     in_construct: bool,
 }
 
@@ -345,10 +346,10 @@ struct PendingBody {
 /// shapes a structured hunt found it hanging or panicking on. Each here-document operator (see
 /// [`is_here_document_run`]) that [`quoting`] reads as syntax needs a plain word as its
 /// delimiter (see [`is_delimiter_byte`]; quoted, escaped or neither). Unless it looks like a
-/// shift inside `$(( ))`, the rest of its line must hold no bracket or backquote, a line break
-/// must follow (with no line for its body, brush-parser can end empty here-documents at the end
-/// of the text forever, allocating: fuzzing found `$(<<  `, 24 GB in 75 s), and after a `(`,
-/// `{` or `[` no line of the body may start with `)`, `}` or `]`. Bodies are skipped as
+/// shift inside `$(( ))`, a line break must follow (with no line for its body, brush-parser can
+/// end empty here-documents at the end of the text forever, allocating: fuzzing found `$(<<  `,
+/// 24 GB in 75 s), and, where a `$(`, `${` or `$[` comes before it or on the rest of its line,
+/// something must follow its body (see [`PendingBody::in_construct`]). Bodies are skipped as
 /// brush-parser skips them, each up to the first line that is its delimiter once blanks are
 /// trimmed (never later than brush-parser's own end).
 fn here_document_problem(text: &str) -> Option<HereDocumentProblem> {
@@ -363,6 +364,9 @@ fn here_document_problem(text: &str) -> Option<HereDocumentProblem> {
     let mut pending: Vec<PendingBody> = Vec::new();
     let (mut arithmetic, mut i) = (0usize, 0);
     while let Some(&(b, plain)) = bytes.get(i) {
+        if b == b'$' && raw.get(i + 1).is_some_and(|b| b"({[".contains(b)) {
+            pending.iter_mut().for_each(|body| body.in_construct = true);
+        }
         if plain && b == b'\n' && !pending.is_empty() {
             i += 1;
             for body in pending.drain(..) {
@@ -376,8 +380,6 @@ fn here_document_problem(text: &str) -> Option<HereDocumentProblem> {
             arithmetic += 1;
         } else if arithmetic > 0 && plain_byte(i, b')') && plain_byte(i + 1, b')') {
             arithmetic -= 1;
-        } else if plain && b"()[]{}`".contains(&b) {
-            pending.iter_mut().for_each(|body| body.in_construct = true);
         } else if is_less(i) && (i == 0 || !is_less(i - 1)) {
             let operator = i;
             let run = (i..).take_while(|&j| is_less(j)).count();
@@ -394,7 +396,9 @@ fn here_document_problem(text: &str) -> Option<HereDocumentProblem> {
                 i = end;
                 if arithmetic == 0 {
                     let before = raw.get(..operator).unwrap_or_default();
-                    let in_construct = before.iter().any(|b| b"([{".contains(b));
+                    let in_construct = before.windows(2).any(|w| {
+                        w.first() == Some(&b'$') && w.get(1).is_some_and(|b| b"({[".contains(b))
+                    });
                     pending.push(PendingBody { delimiter, in_construct });
                 }
             }

@@ -999,6 +999,19 @@ fn the_fast_path_differential_test_reaches_its_subset() {
     assert!(accepted * 10 >= total, "only {accepted} of {total} lines took the fast path");
 }
 
+/// Asserts that each line is unknown, for a reason that contains `fragment` (so that a caught
+/// panic or another check would not pass).
+fn assert_unknown_because(fragment: &str, lines: &[&str]) {
+    for line in lines {
+        match parse(line) {
+            CommandLine::Unknown(unknown) => {
+                assert!(unknown.reason.contains(fragment), "{line:?}: {}", unknown.reason);
+            }
+            known => panic!("{line:?}: {known:?}"),
+        }
+    }
+}
+
 /// Found by fuzzing (`fuzz/corpus/request/here-document-without-body.json`): inside `$(`,
 /// brush-parser 0.4 can read a here-document's delimiter as empty and then end empty
 /// here-documents at the end of the text forever, allocating (24 GB in 75 s on `$(<<  `). A
@@ -1010,87 +1023,90 @@ fn the_fast_path_differential_test_reaches_its_subset() {
 /// which the whole line's check had seen only quoted.
 #[test]
 fn a_here_document_without_a_body_is_unknown_not_a_hang() {
-    let reason_of = |line: &str| match parse(line) {
-        CommandLine::Unknown(unknown) => unknown.reason,
-        known => panic!("{line:?}: {known:?}"),
-    };
-    for line in [
-        "$(<<x  ",
-        "$(<<x    ",
-        "echo $(cat <<x  ",
-        "a $(<<- x ",
-        "$(<<\tx ",
-        "cat <<EOF",
-        "cat <<E ; ls",
-        "cat <<-E | ls",
-        "$(<<\t\t-\t",
-        "echo a\n$(cat <<EOF",
-        "$(<<\t\tx \\\n",
-        "$(cat <<E\nE\n<<<<<\t\tE",
-        "$(cat <<<<  x",
-        "echo $((1 << 2)) $(cat <<  x",
-        "\"$(<<\t\tx",
-        "echo \"$(cat <<EOF",
-        "cat <<'EOF'",
-        "bash -c 'cat <<EOF'",
-    ] {
-        assert!(reason_of(line).contains("no line after it"), "{line:?}: {}", reason_of(line));
-    }
-    for line in [
-        "$(<<  ",
-        "cat <<",
-        "cat << ; ls",
-        "cat <<- | ls",
-        "x <<)",
-        "\"$(<<\t\t",
-        "<<\"\"<<<<<< ",
-        // What looks like a shift in arithmetic is checked too: brush-parser reads this `<<`
-        // as a here-document operator (found by the hunt).
-        "$(($(())<<\t)",
-    ] {
-        assert!(reason_of(line).contains("no delimiter word"), "{line:?}: {}", reason_of(line));
-    }
+    assert_unknown_because(
+        "no line after it",
+        &[
+            "$(<<x  ",
+            "$(<<x    ",
+            "echo $(cat <<x  ",
+            "a $(<<- x ",
+            "$(<<\tx ",
+            "cat <<EOF",
+            "cat <<E ; ls",
+            "cat <<-E | ls",
+            "$(<<\t\t-\t",
+            "echo a\n$(cat <<EOF",
+            "$(<<\t\tx \\\n",
+            "$(cat <<E\nE\n<<<<<\t\tE",
+            "$(cat <<<<  x",
+            "echo $((1 << 2)) $(cat <<  x",
+            "\"$(<<\t\tx",
+            "echo \"$(cat <<EOF",
+            "cat <<'EOF'",
+            "bash -c 'cat <<EOF'",
+        ],
+    );
+    assert_unknown_because(
+        "no delimiter word",
+        &[
+            "$(<<  ",
+            "cat <<",
+            "cat << ; ls",
+            "cat <<- | ls",
+            "x <<)",
+            "\"$(<<\t\t",
+            "<<\"\"<<<<<< ",
+            // What looks like a shift in arithmetic is checked too: brush-parser reads this `<<`
+            // as a here-document operator (found by the hunt).
+            "$(($(())<<\t)",
+        ],
+    );
     // brush-parser 0.4 panics when the delimiter is the `)`, `}` or `]` that closes the
     // construct around the body, and hangs on a quoted line break in a delimiter (found by a
     // structured hunt): a delimiter must be a plain word.
-    for line in [
-        "$(<<\t\t$\t",
-        "cat <<\\) $(\n)",
-        "cat <<')' $(\n)",
-        "cat <<} ${x:-\n}",
-        "cat <<\"}\" ${x:-\n}",
-        "cat <<] $[1+\n]",
-        "cat <<\"\n$(  ",
-        "cat <<x\"\n$(\t\t",
-        "cat <<$(x)\nhi\n$(x)\n",
-        "cat <<'a b'\na b\n",
-        "cat <<'EOF\nEOF\n",
-        "$(<<\t\tx\\\n",
-        "bash -c 'cat <<\\) $(\n)'",
-        // Quotes that brush-parser does not read as quotes hide no `<<` (found by the hunt).
-        "`'`<<$(  ",
-        "echo $'\\'' <<$(  ",
-        "<<E$( <<E<<E$(",
-        "ls # it's\n<<$(  '",
-    ] {
-        assert!(reason_of(line).contains("not a plain word"), "{line:?}: {}", reason_of(line));
-    }
-    // Inside a construct, or with a bracket after the operator on its line, a body may not run
+    assert_unknown_because(
+        "not a plain word",
+        &[
+            "$(<<\t\t$\t",
+            "cat <<\\) $(\n)",
+            "cat <<')' $(\n)",
+            "cat <<} ${x:-\n}",
+            "cat <<\"}\" ${x:-\n}",
+            "cat <<] $[1+\n]",
+            "cat <<\"\n$(  ",
+            "cat <<x\"\n$(\t\t",
+            "cat <<$(x)\nhi\n$(x)\n",
+            "cat <<'a b'\na b\n",
+            "cat <<'EOF\nEOF\n",
+            "$(<<\t\tx\\\n",
+            "bash -c 'cat <<\\) $(\n)'",
+            // Quotes that brush-parser does not read as quotes hide no `<<` (found by the hunt).
+            "`'`<<$(  ",
+            "echo $'\\'' <<$(  ",
+            "<<E$( <<E<<E$(",
+            "ls # it's\n<<$(  '",
+        ],
+    );
+    // After a `$(`, `${` or `$[`, or with one after the operator on its line, a body may not run
     // to the end of the text (brush-parser 0.4 panics on these, found by the hunt).
-    for line in [
-        "x <<x)\nx",
-        "$(<<E)$(\nE",
-        "$($(<<E)\nE",
-        "${x:-$(<<'E')\nE",
-        "$(<<E)${x:-\nE\n",
-        "$(<<E\n)x\nE",
-        "$(<<-E\n)\nE\n",
-        "${x:-<<E\n}\nE",
-        "$[1+$(cat <<E\n]\nE",
-        "$(cat <<E\nhello",
-    ] {
-        assert!(reason_of(line).contains("end of the text"), "{line:?}: {}", reason_of(line));
-    }
+    assert_unknown_because(
+        "end of the text",
+        &[
+            "cat <<E $(\n)\nE",
+            "cat <<E ${x:-\n}x\nE",
+            // Any `$(` before counts, closed or not: the cautious side.
+            "cd $(git rev-parse --show-toplevel) && cat <<'EOF'\nx\nEOF\n",
+            "$(<<E)$(\nE",
+            "$($(<<E)\nE",
+            "${x:-$(<<'E')\nE",
+            "$(<<E)${x:-\nE\n",
+            "$(<<E\n)x\nE",
+            "$(<<-E\n)\nE\n",
+            "${x:-<<E\n}\nE",
+            "$[1+$(cat <<E\n]\nE",
+            "$(cat <<E\nhello",
+        ],
+    );
     // `bash -c` and `eval` texts are checked too: the whole line's check sees them quoted.
     for line in ["bash -c '$(<<  '", "eval '$(<<x  '", "sh -c \"cat <<EOF\""] {
         assert!(matches!(parse(line), CommandLine::Unknown(_)), "{line:?}: {:?}", parse(line));
@@ -1120,6 +1136,8 @@ fn a_here_document_without_a_body_is_unknown_not_a_hang() {
         "cat > f.py <<'EOF' && python3 f.py\ndef f(x):\n    return (x\n)\nEOF",
         "gh pr create --body \"$(cat <<'EOF'\n## Summary\n- fix (parser)\n\n(done)\nEOF\n)\"",
         "cat <<EOF > \"$(pwd)/f\"\nx\nEOF\nls",
+        "[ -f x ] && cat <<'EOF'\n(a)\n}\nEOF",
+        "x=(1 2); cat <<'EOF'\n)\nEOF",
         "cat <<A <<B\na\nA\nb\nB",
     ] {
         assert!(matches!(&parse(line), CommandLine::Known(_)), "{line:?}: {:?}", parse(line));
