@@ -213,9 +213,9 @@ fn has_oversized_fd(text: &str) -> bool {
 /// starts new quotes, even inside double ones; `$'` lets `\'` escape a quote), a `` ` `` (its
 /// text is read raw, quotes and all), both also inside double quotes; a `#` (a comment), a `(`
 /// opening an extended glob, the line break after a here-document operator (its body is read
-/// raw). From that byte on, only a backslash hides the byte after it. A structured hunt found each of these hiding a
-/// hang or a panic from a reading that honoured every quote: `` `'`<<$(  ``, `$'\'' <<$(  `,
-/// `# it's` before 28 `(`.
+/// raw). From that byte on, only a backslash hides the byte after it. A structured hunt found
+/// each of these hiding a hang or a panic from a reading that honoured every quote:
+/// `` `'`<<$(  ``, `$'\'' <<$(  `, `# it's` before 28 `(`.
 fn quoting(raw: &str) -> impl Iterator<Item = (u8, bool)> + '_ {
     let mut reader = QuoteReader::default();
     raw.bytes().enumerate().map(move |(i, byte)| (byte, reader.syntax(raw.as_bytes(), i)))
