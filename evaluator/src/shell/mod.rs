@@ -361,10 +361,13 @@ fn here_document_problem(text: &str) -> Option<HereDocumentProblem> {
     let bytes: Vec<(u8, bool)> = quoting(text).collect();
     let plain_byte = |i: usize, byte: u8| bytes.get(i).is_some_and(|&(b, p)| p && b == byte);
     let is_less = |i: usize| plain_byte(i, b'<');
+    // Where the first `$(`, `${` or `$[` starts (quoted or not): an operator after it may be
+    // inside a construct.
+    let first_construct = (0..raw.len()).find(|&j| opens_construct(raw, j));
     let mut pending: Vec<PendingBody> = Vec::new();
     let (mut arithmetic, mut i) = (0usize, 0);
     while let Some(&(b, plain)) = bytes.get(i) {
-        if b == b'$' && raw.get(i + 1).is_some_and(|b| b"({[".contains(b)) {
+        if opens_construct(raw, i) {
             pending.iter_mut().for_each(|body| body.in_construct = true);
         }
         if plain && b == b'\n' && !pending.is_empty() {
@@ -395,10 +398,8 @@ fn here_document_problem(text: &str) -> Option<HereDocumentProblem> {
                     };
                 i = end;
                 if arithmetic == 0 {
-                    let before = raw.get(..operator).unwrap_or_default();
-                    let in_construct = before.windows(2).any(|w| {
-                        w.first() == Some(&b'$') && w.get(1).is_some_and(|b| b"({[".contains(b))
-                    });
+                    // The opener's two bytes both before the operator.
+                    let in_construct = first_construct.is_some_and(|j| j + 2 <= operator);
                     pending.push(PendingBody { delimiter, in_construct });
                 }
             }
@@ -407,6 +408,11 @@ fn here_document_problem(text: &str) -> Option<HereDocumentProblem> {
         i += 1;
     }
     (!pending.is_empty()).then_some(HereDocumentProblem::NoBody)
+}
+
+/// Whether a `$(`, `${` or `$[` starts at `at` (see [`PendingBody::in_construct`]).
+fn opens_construct(raw: &[u8], at: usize) -> bool {
+    raw.get(at) == Some(&b'$') && raw.get(at + 1).is_some_and(|b| b"({[".contains(b))
 }
 
 /// Where the body that starts at `from` ends (after its delimiter's line, or at the end of the
