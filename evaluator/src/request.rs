@@ -820,6 +820,7 @@ fn non_empty(subject: Option<Str<'_>>) -> Option<Str<'_>> {
 
 /// §7: why `id` is not a canonical spelling of an identity (empty, whitespace at either end,
 /// a control character), or `None` if it is one.
+///
 /// Inlined: its common case is a few instructions, and the request scanner asks it of every id.
 #[inline]
 pub(crate) fn id_problem(id: &str) -> Option<String> {
