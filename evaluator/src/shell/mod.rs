@@ -30,6 +30,7 @@ mod fast;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
 use std::fmt;
 
 use brush_parser::ast;
@@ -167,6 +168,7 @@ fn analyse(text: &str) -> Result<Analysis, Unknown> {
         shells: 0,
         options: options(),
         current: String::new(),
+        steps: ParseSteps::for_text(text),
     };
     walker.program(text)?;
     Ok(Analysis { commands: walker.out, assigned: walker.assigned })
@@ -510,29 +512,49 @@ fn has_oversized_tilde_number(raw: &str) -> bool {
     })
 }
 
-/// The steps of brush-parser's grammars one parse of a text may take: [`MIN_PARSE_STEPS`], and
-/// [`PARSE_STEPS_PER_BYTE`] more per byte of the text. The grammars backtrack without
-/// memoization, and some texts take time exponential in their nesting (`echo $(+(i+(i…"))))`
-/// with an unclosed quote inside); a parse that runs out of steps makes the line unknown.
-/// The lines of the shell tests take at most [`PARSE_STEPS_PER_BYTE`] / 8 steps per byte.
+/// The steps of brush-parser's grammars that the parses of one text may take together:
+/// [`MIN_PARSE_STEPS`], and [`PARSE_STEPS_PER_BYTE`] more per byte of the text. A text is the
+/// command line, or a `-c`, `eval` or substitution text inside it (walked as a line of its
+/// own); its parse and the parses of its words draw from its budget. The grammars backtrack
+/// without memoization, and some texts take time exponential in their nesting
+/// (`echo $(+(i+(i…"))))` with an unclosed quote inside); a line whose parses run out of steps
+/// is unknown. One budget per text, not one per parse, so that the work is linear in the text
+/// however many words it splits into (a word of six `{` and three letters costs about 5,000
+/// steps to read, and a line may hold thousands). Every known line of the shell tests, the
+/// conformance corpora and the fuzz seeds stays known with 512 steps plus 8 per byte, an
+/// eighth of this.
 const MIN_PARSE_STEPS: u64 = 4_096;
 
 /// See [`MIN_PARSE_STEPS`].
 const PARSE_STEPS_PER_BYTE: u64 = 64;
 
-/// Runs `parse`, a parse by brush-parser of `text`, within its budget of steps (see
-/// [`MIN_PARSE_STEPS`]), turning a panic of the parser or a parse that ran out of steps into an
-/// unknown line.
-fn guarded<T>(text: &str, parse: impl FnOnce() -> T) -> Result<T, Unknown> {
-    let bytes = u64::try_from(text.len()).unwrap_or(u64::MAX);
-    let steps = MIN_PARSE_STEPS.saturating_add(bytes.saturating_mul(PARSE_STEPS_PER_BYTE));
-    let budgeted = || brush_parser::budget::with_step_budget(steps, parse);
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(budgeted)) {
-        Ok(Ok(parsed)) => Ok(parsed),
-        Ok(Err(brush_parser::budget::Exhausted)) => {
-            unknown("the shell parser would take too long on this line")
+/// What is left of a text's budget of parse steps (see [`MIN_PARSE_STEPS`]), which its parse
+/// and the parses of its words draw from.
+struct ParseSteps(Cell<u64>);
+
+impl ParseSteps {
+    fn for_text(text: &str) -> ParseSteps {
+        let bytes = u64::try_from(text.len()).unwrap_or(u64::MAX);
+        ParseSteps(Cell::new(
+            MIN_PARSE_STEPS.saturating_add(bytes.saturating_mul(PARSE_STEPS_PER_BYTE)),
+        ))
+    }
+
+    /// Runs `parse`, a parse by brush-parser, within the steps left, turning a panic of the
+    /// parser or running out of steps into an unknown line.
+    fn guarded<T>(&self, parse: impl FnOnce() -> T) -> Result<T, Unknown> {
+        let budgeted = || brush_parser::budget::with_step_budget(self.0.get(), parse);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(budgeted)) {
+            Ok(Ok((parsed, left))) => {
+                self.0.set(left);
+                Ok(parsed)
+            }
+            Ok(Err(brush_parser::budget::Exhausted)) => {
+                self.0.set(0);
+                unknown("the shell parser would take too long on this line")
+            }
+            Err(_) => unknown("the shell parser failed on this line"),
         }
-        Err(_) => unknown("the shell parser failed on this line"),
     }
 }
 
@@ -560,6 +582,8 @@ struct Walker {
     options: ParserOptions,
     /// The command line being walked (positions in the tree refer to it).
     current: String,
+    /// What is left of the parse steps of the text being walked.
+    steps: ParseSteps,
 }
 
 /// Shells whose `-c` string is a command line.
@@ -627,7 +651,8 @@ impl Walker {
     /// Parses and walks a text that [`readable`] has passed.
     fn program(&mut self, text: &str) -> Result<(), Unknown> {
         let options = self.options.clone();
-        let program = guarded(text, || {
+        let outer_steps = std::mem::replace(&mut self.steps, ParseSteps::for_text(text));
+        let program = self.steps.guarded(|| {
             let mut parser = Parser::new(std::io::BufReader::new(text.as_bytes()), &options);
             parser.parse_program()
         })?;
@@ -640,6 +665,7 @@ impl Walker {
             self.list(list)?;
         }
         self.current = outer;
+        self.steps = outer_steps;
         Ok(())
     }
 
@@ -1002,12 +1028,13 @@ impl Walker {
             ));
         }
         let options = &self.options;
-        let pieces = match guarded(raw, || brush_parser::word::parse(raw, options))? {
+        let pieces = match self.steps.guarded(|| brush_parser::word::parse(raw, options))? {
             Ok(p) => p,
             Err(_) => return unknown(format!("the word `{raw}` does not parse")),
         };
         let mut state = WordState {
             raw,
+            steps: &self.steps,
             text: String::new(),
             dynamic: false,
             open_bracket: false,
@@ -1015,7 +1042,7 @@ impl Walker {
             nested: Vec::new(),
         };
         state.pieces(&pieces, false)?;
-        if state.brace && !state.dynamic && has_brace_expansion(raw, &self.options)? {
+        if state.brace && !state.dynamic && has_brace_expansion(raw, &self.options, &self.steps)? {
             state.dynamic = true;
         }
         Ok(Analysed {
@@ -1029,9 +1056,13 @@ fn redirect_command(op: String, target: Word) -> SimpleCommand {
     SimpleCommand { words: vec![Word { text: op, dynamic: false }, target] }
 }
 
-fn has_brace_expansion(raw: &str, options: &ParserOptions) -> Result<bool, Unknown> {
+fn has_brace_expansion(
+    raw: &str,
+    options: &ParserOptions,
+    steps: &ParseSteps,
+) -> Result<bool, Unknown> {
     use brush_parser::word::BraceExpressionOrText as B;
-    match guarded(raw, || brush_parser::word::parse_brace_expansions(raw, options))? {
+    match steps.guarded(|| brush_parser::word::parse_brace_expansions(raw, options))? {
         Ok(Some(parts)) => Ok(parts.iter().any(|p| matches!(p, B::Expr(_)))),
         Ok(None) => Ok(false),
         // Not understood: count it as an expansion (dynamic is the cautious side).
@@ -1091,6 +1122,8 @@ fn shell_lines(words: &[Word]) -> Result<Vec<String>, Unknown> {
 /// The state of one word's analysis.
 struct WordState<'a> {
     raw: &'a str,
+    /// What is left of the parse steps of the text the word is in.
+    steps: &'a ParseSteps,
     text: String,
     dynamic: bool,
     /// An unquoted `[` has been seen.
@@ -1169,14 +1202,16 @@ impl<'a> WordState<'a> {
                 self.text.push_str(self.source(p));
                 if may_substitute(&e.value) {
                     let options = options();
-                    let pieces = match guarded(&e.value, || {
-                        brush_parser::word::parse(&e.value, &options)
-                    })? {
+                    let pieces = match self
+                        .steps
+                        .guarded(|| brush_parser::word::parse(&e.value, &options))?
+                    {
                         Ok(p) => p,
                         Err(_) => return unknown("an arithmetic expansion does not parse"),
                     };
                     let mut inner = WordState {
                         raw: &e.value,
+                        steps: self.steps,
                         text: String::new(),
                         dynamic: false,
                         open_bracket: false,

@@ -21,12 +21,14 @@ thread_local! {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exhausted;
 
-/// Runs `parse` with at most `steps` steps of the grammars' backtracking rules, on this thread.
+/// Runs `parse` with at most `steps` steps of the grammars' backtracking rules, on this thread,
+/// returning what it returned and the steps left (for a caller that shares one budget between
+/// several parses).
 ///
 /// # Errors
 /// [`Exhausted`] if the steps ran out (the parse was abandoned there). A panic inside `parse`
 /// goes on unwinding.
-pub fn with_step_budget<T>(steps: u64, parse: impl FnOnce() -> T) -> Result<T, Exhausted> {
+pub fn with_step_budget<T>(steps: u64, parse: impl FnOnce() -> T) -> Result<(T, u64), Exhausted> {
     // Restores the enclosing budget however `parse` ends.
     struct Restore(Option<u64>);
     impl Drop for Restore {
@@ -36,7 +38,7 @@ pub fn with_step_budget<T>(steps: u64, parse: impl FnOnce() -> T) -> Result<T, E
     }
     let _restore = Restore(REMAINING.replace(Some(steps)));
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)) {
-        Ok(parsed) => Ok(parsed),
+        Ok(parsed) => Ok((parsed, REMAINING.get().unwrap_or(0))),
         Err(payload) if payload.is::<Exhausted>() => Err(Exhausted),
         Err(payload) => std::panic::resume_unwind(payload),
     }
