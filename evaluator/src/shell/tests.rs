@@ -1028,8 +1028,9 @@ fn assert_unknown_because(fragment: &str, lines: &[&str]) {
 /// 0.4 alone takes over a second on): its grammars backtrack without memoization, so a word
 /// whose `(` can each be read three ways (an extended glob, a subshell, plain text) and whose
 /// innermost quote never closes takes time exponential in its nesting (about 3.2 times more per
-/// level). Every parse writ asks of brush-parser now has a budget of steps (`guarded`), and one
-/// that runs out makes the line unknown. The lines that stay known take a tenth of it or less.
+/// level). The parses of each text writ reads (the line, each `-c`, `eval` and substitution
+/// text) now share a budget of steps (`ParseSteps`), and running out makes the line unknown.
+/// The lines that stay known take an eighth of it or less.
 #[test]
 fn a_line_that_would_backtrack_for_ever_is_unknown() {
     let nested =
