@@ -1052,8 +1052,8 @@ fn a_line_that_would_backtrack_for_ever_is_unknown() {
     let costly = "{{{{{{iii }}}}}}";
     assert!(matches!(parse(&format!("echo {costly}")), CommandLine::Known(_)));
     assert_unknown_because("would take too long", &[&format!("echo {}", [costly; 40].join(" "))]);
-    // Asked again, the answer is the same (a parse under a budget bypasses brush-parser's word
-    // cache, so nothing shaped by running out of steps is kept for the next parse).
+    // Asked again, the answer is the same (running out unwinds out of the parse, so brush-parser's
+    // word cache, which stores only finished parses, keeps nothing shaped by it).
     assert_unknown_because("would take too long", &[&nested(40, "\""), &nested(40, "\"")]);
     let script: String = (0..200)
         .map(|i| format!("print(f\"{{x{i}}}\", (a+b)*(c-d), [k for k in range({i})])\n"))
