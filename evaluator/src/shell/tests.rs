@@ -104,6 +104,10 @@ const TABLE: &[(&str, Option<&[&str]>)] = &[
     ("cat <<EOF\nplain text\nEOF", Some(&["cat"])),
     ("cat <<EOF\n$X\nEOF", U),
     ("cat <<-EOF\n\t`id`\n\tEOF", U),
+    (
+        "cd $(git rev-parse --show-toplevel) && cat > notes.md <<'EOF'\n$X\nEOF",
+        Some(&["cd ~$(git rev-parse --show-toplevel)", "git rev-parse --show-toplevel", "cat", "> notes.md"]),
+    ),
     // -c and eval
     ("bash -c 'git pu\"\"sh -f'", Some(&["bash -c git pu\"\"sh -f", "git push -f"])),
     ("bash -c 'rm -rf /'", Some(&["bash -c rm -rf /", "rm -rf /"])),
@@ -1071,6 +1075,29 @@ fn a_line_that_would_backtrack_for_ever_is_unknown() {
     }
 }
 
+/// Found by structured hunts (`fuzz/corpus/request/here-document-behind-a-comment.json`): the
+/// checks before parsing read the `<<E` inside a comment as an operator and the next line as
+/// its body, so they never checked that line's own operator. With no body for it,
+/// brush-parser's tokenizer ended empty here-documents for ever, allocating; its loop now takes
+/// a step of the same budget per turn, so a reading the checks miss is unknown too, at once.
+/// With a delimiter `)` and a construct after it, the tokenizer unwrapped a missing character;
+/// it now returns an error there.
+#[test]
+fn a_here_document_behind_a_comment_neither_hangs_nor_panics() {
+    assert_unknown_because("would take too long", &["#<<E\n<<E$[\t\t"]);
+    for line in ["ls #<<E\n<<E$[", "bash -c '#<<E\n<<E$[\t'", "a;#<<E\n$(<<E$[  ", "#<<E\n<<E"] {
+        assert!(matches!(parse(line), CommandLine::Unknown(_)), "{line:?}: {:?}", parse(line));
+    }
+    // Behind the same comment, a delimiter `)` and a construct after it made the tokenizer
+    // unwrap a character that was not there (a panic, caught but printed, and an abort where
+    // an embedder builds with `panic = "abort"`); it now returns an error, so the line does
+    // not parse.
+    assert_unknown_because("does not parse", &["#<<E\n<<)$(\n)", "#<<-E\n<<)$(\n)"]);
+    // A long here-document still reads: the tokenizer takes about a step per byte.
+    let body = "line of the body with words\n".repeat(2_000);
+    assert!(matches!(parse(&format!("cat <<'EOF'\n{body}EOF")), CommandLine::Known(_)));
+}
+
 /// Found by fuzzing (`fuzz/corpus/request/here-document-without-body.json`): inside `$(`,
 /// brush-parser 0.4 can read a here-document's delimiter as empty and then end empty
 /// here-documents at the end of the text forever, allocating (24 GB in 75 s on `$(<<  `). A
@@ -1153,8 +1180,19 @@ fn a_here_document_without_a_body_is_unknown_not_a_hang() {
         &[
             "cat <<E $(\n)\nE",
             "cat <<E ${x:-\n}x\nE",
-            // Any `$(` before counts, closed or not: the cautious side.
-            "cd $(git rev-parse --show-toplevel) && cat <<'EOF'\nx\nEOF\n",
+            // A `$(` or `${` before counts unless it is simply closed (plain words up to its
+            // `)`, a name up to its `}`): the cautious side.
+            "cd $(git rev-parse --show-toplevel \"x\") && cat <<'EOF'\nx\nEOF\n",
+            "cd $(dirname $0) && cat <<'EOF'\nx\nEOF\n",
+            "cd $(dirname \"$0\") && cat <<'EOF'\nx\nEOF",
+            "cd $(cd a; pwd) && cat <<'EOF'\nx\nEOF\n",
+            "x=$((1+2)) && cat <<'EOF'\nx\nEOF\n",
+            "x=${y:-z} && cat <<'EOF'\nx\nEOF\n",
+            "x=$[1] && cat <<'EOF'\nx\nEOF\n",
+            "$(pwd)$(<<E)$(\nE",
+            "$(pwd) $(x <<E\nE",
+            "${HOME}$(<<E\nE",
+            "cat <<E $(pwd) $(\n)\nE",
             "$(<<E)$(\nE",
             "$($(<<E)\nE",
             "${x:-$(<<'E')\nE",
@@ -1198,6 +1236,13 @@ fn a_here_document_without_a_body_is_unknown_not_a_hang() {
         "[ -f x ] && cat <<'EOF'\n(a)\n}\nEOF",
         "x=(1 2); cat <<'EOF'\n)\nEOF",
         "cat <<A <<B\na\nA\nb\nB",
+        // A simply closed `$(` or `${` before the operator or on its line leaves no construct
+        // open, so the body may end the text.
+        "cd $(git rev-parse --show-toplevel) && cat <<'EOF'\nx\nEOF\n",
+        "cd \"$(git rev-parse --show-toplevel)\" && cat > notes.md <<'EOF'\n# Notes\nEOF",
+        "cd ${HOME}/src && cat <<EOF\nplain\nEOF",
+        "cat <<EOF > \"$(pwd)/f\"\nx\nEOF",
+        "echo $() && cat <<E\nx\nE",
     ] {
         assert!(matches!(&parse(line), CommandLine::Known(_)), "{line:?}: {:?}", parse(line));
     }

@@ -556,6 +556,13 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
         Some(self.cross_state.cursor.clone())
     }
 
+    /// writ: the next character, where the caller has seen one or needs one; `missing` instead
+    /// of a panic when there is none (upstream unwraps). A here-document body read out of place
+    /// can leave a construct without the character it ended at (`$(<<E)$(` then a line `E`).
+    fn next_expected_char(&mut self, missing: TokenizerError) -> Result<char, TokenizerError> {
+        self.next_char()?.ok_or(missing)
+    }
+
     fn next_char(&mut self) -> Result<Option<char>, TokenizerError> {
         let c = self
             .char_reader
@@ -662,7 +669,9 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                     if nesting_count == 0 {
                         break;
                     }
-                    state.append_char(self.next_char()?.unwrap());
+                    state.append_char(
+                        self.next_expected_char(TokenizerError::UnterminatedExpansion)?,
+                    );
                 }
                 TokenEndReason::EndOfInput => {
                     return Err(TokenizerError::UnterminatedExpansion);
@@ -671,7 +680,7 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
             }
         }
 
-        state.append_char(self.next_char()?.unwrap());
+        state.append_char(self.next_expected_char(TokenizerError::UnterminatedExpansion)?);
         Ok(())
     }
 
@@ -699,6 +708,11 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
         let mut result: Option<TokenizeResult> = None;
 
         while result.is_none() {
+            // writ: one step of the parse's budget per turn (see `crate::budget`), so that no
+            // input keeps this loop turning for ever (an empty here-document ended again and
+            // again at the end of the input, for one).
+            crate::budget::step();
+
             // First satisfy token results from our queue. Once we exhaust the queue then
             // we'll look at the input stream.
             if !self.cross_state.queued_tokens.is_empty() {
@@ -914,14 +928,18 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                             state.append_char('$');
 
                             // Consume the '(' and add it to the token.
-                            state.append_char(self.next_char()?.unwrap());
+                            state.append_char(
+                                self.next_expected_char(TokenizerError::UnterminatedExpansion)?,
+                            );
 
                             // Check to see if this is possibly an arithmetic expression
                             // (i.e., one that starts with `$((`).
                             let (initial_nesting, is_arithmetic) =
                                 if matches!(self.peek_char()?, Some('(')) {
                                     // Consume the second '(' and add it to the token.
-                                    state.append_char(self.next_char()?.unwrap());
+                                    state.append_char(self.next_expected_char(
+                                        TokenizerError::UnterminatedExpansion,
+                                    )?);
                                     (2, true)
                                 } else {
                                     (1, false)
@@ -943,7 +961,9 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                             state.append_char('$');
 
                             // Consume the '[' and add it to the token.
-                            state.append_char(self.next_char()?.unwrap());
+                            state.append_char(
+                                self.next_expected_char(TokenizerError::UnterminatedExpansion)?,
+                            );
 
                             // Keep track that we're in an arithmetic expression, since
                             // some text will be interpreted differently as a result.
@@ -959,7 +979,9 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                             state.append_char('$');
 
                             // Consume the '{' and add it to the token.
-                            state.append_char(self.next_char()?.unwrap());
+                            state.append_char(
+                                self.next_expected_char(TokenizerError::UnterminatedVariable)?,
+                            );
 
                             let mut pending_here_doc_tokens = vec![];
                             let mut drain_here_doc_tokens = false;
@@ -1015,7 +1037,9 @@ impl<'a, R: ?Sized + std::io::BufRead> Tokenizer<'a, R> {
                                     TokenEndReason::SpecifiedTerminatingChar => {
                                         // We hit the end brace we were looking for but did not
                                         // yet consume it. Do so now.
-                                        state.append_char(self.next_char()?.unwrap());
+                                        state.append_char(self.next_expected_char(
+                                            TokenizerError::UnterminatedVariable,
+                                        )?);
                                         break;
                                     }
                                     TokenEndReason::EndOfInput => {
