@@ -206,11 +206,16 @@ fn has_oversized_fd(text: &str) -> bool {
 /// check. So quotes hide bytes only in the part of the text before the first byte, outside
 /// quotes, that changes how brush-parser 0.4 reads the quotes after it: a `$` (a substitution
 /// starts new quotes, even inside double ones; `$'` lets `\'` escape a quote), a `` ` `` (its
-/// text is read raw, quotes and all), both also inside double quotes; a `#` (a comment), a `(`
-/// opening an extended glob, the line break after a here-document operator (its body is read
-/// raw). From that byte on, only a backslash hides the byte after it. A structured hunt found
-/// each of these hiding a hang or a panic from a reading that honoured every quote:
-/// `` `'`<<$(  ``, `$'\'' <<$(  `, `# it's` before 28 `(`.
+/// text is read raw, quotes and all), both also inside double quotes; a `#` inside a word, a
+/// `(` opening an extended glob, the line break after a here-document operator (its body is
+/// read raw). From that byte on, only a backslash hides the byte after it. A structured hunt
+/// found each of these hiding a hang or a panic from a reading that honoured every quote:
+/// `` `'`<<$(  ``, `$'\'' <<$(  `, `# it's` before 28 `(`. A `#` that starts a word while the
+/// quotes are still trusted (at the start, or after a blank, a line break, `;`, `&` or `|`
+/// read as syntax) starts a comment, as it does for brush-parser: its bytes up to the line
+/// break are hidden (`# it's`, `ls # see <<EOF`) and the quotes stay trusted after it. Reading
+/// the comment's `<<` as an operator would make the checks skip the next line as its body,
+/// when the parser reads that line as commands (`#<<E⏎<<E$[`).
 fn quoting(raw: &str) -> impl Iterator<Item = (u8, bool)> + '_ {
     let mut reader = QuoteReader::default();
     raw.bytes().enumerate().map(move |(i, byte)| (byte, reader.syntax(raw.as_bytes(), i)))
@@ -228,6 +233,12 @@ struct QuoteReader {
     after_less: bool,
     /// Whether a here-document operator waits for the line break that starts its body.
     body_pending: bool,
+    /// Whether the bytes read so far end inside a word, so that a `#` would not start a
+    /// comment: false at the start and after a blank, line break, `;`, `&` or `|` read as
+    /// syntax.
+    in_word: bool,
+    /// Whether a comment that started while the quotes were trusted runs to the line break.
+    comment: bool,
 }
 
 impl QuoteReader {
@@ -236,12 +247,24 @@ impl QuoteReader {
         let Some(&b) = bytes.get(i) else { return false };
         let syntax = self.read(bytes, i, b);
         self.after_less = syntax && b == b'<';
+        self.in_word = !(syntax && matches!(b, b' ' | b'\t' | b'\n' | b';' | b'&' | b'|'));
         syntax
     }
 
     fn read(&mut self, bytes: &[u8], i: usize, b: u8) -> bool {
+        if self.comment {
+            if b != b'\n' {
+                return false;
+            }
+            // The line break that ends the comment is read as any other.
+            self.comment = false;
+        }
         if self.escaped {
             self.escaped = false;
+            return false;
+        }
+        if !self.untrusted && !self.single && !self.double && b == b'#' && !self.in_word {
+            self.comment = true;
             return false;
         }
         if !self.untrusted && !self.single {

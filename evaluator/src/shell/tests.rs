@@ -1078,21 +1078,35 @@ fn a_line_that_would_backtrack_for_ever_is_unknown() {
 /// Found by structured hunts (`fuzz/corpus/request/here-document-behind-a-comment.json`): the
 /// checks before parsing read the `<<E` inside a comment as an operator and the next line as
 /// its body, so they never checked that line's own operator. With no body for it,
-/// brush-parser's tokenizer ended empty here-documents for ever, allocating; its loop now takes
-/// a step of the same budget per turn, so a reading the checks miss is unknown too, at once.
-/// With a delimiter `)` and a construct after it, the tokenizer unwrapped a missing character;
-/// it now returns an error there.
+/// brush-parser's tokenizer ended empty here-documents for ever, allocating; with a delimiter
+/// `)` and a construct after it, the tokenizer unwrapped a missing character. Three fixes, each
+/// checked here: the checks read a comment that starts a word as a comment, as the parser
+/// does; where they still do not (after `(`), the tokenizer's loop takes a step of the same
+/// budget per turn, and the tokenizer returns an error where it unwrapped.
 #[test]
 fn a_here_document_behind_a_comment_neither_hangs_nor_panics() {
-    assert_unknown_because("would take too long", &["#<<E\n<<E$[\t\t"]);
+    // The checks see the second line's operator and its delimiter.
+    assert_unknown_because("delimiter is not a plain word", &["#<<E\n<<E$[\t\t"]);
+    assert_unknown_because("no delimiter word", &["ls #<<E\n<<)$(\n)", "#<<-E\n<<)$(\n)"]);
+    // After `(`, which the checks do not take as a word's start, the budget and the
+    // tokenizer's error catch what they miss.
+    assert_unknown_because("would take too long", &["(#<<E\n<<E$[\t\t"]);
+    assert_unknown_because("does not parse", &["(#<<E\n<<)$(\n)", "x && (#<<-E\n<<)$(\n)"]);
     for line in ["ls #<<E\n<<E$[", "bash -c '#<<E\n<<E$[\t'", "a;#<<E\n$(<<E$[  ", "#<<E\n<<E"] {
         assert!(matches!(parse(line), CommandLine::Unknown(_)), "{line:?}: {:?}", parse(line));
     }
-    // Behind the same comment, a delimiter `)` and a construct after it made the tokenizer
-    // unwrap a character that was not there (a panic, caught but printed, and an abort where
-    // an embedder builds with `panic = "abort"`); it now returns an error, so the line does
-    // not parse.
-    assert_unknown_because("does not parse", &["#<<E\n<<)$(\n)", "#<<-E\n<<)$(\n)"]);
+    // A comment is not read for here-documents, or for quotes: these are read.
+    for (line, commands) in [
+        ("ls # see <<EOF", &["ls"][..]),
+        ("# it's done\ngit push", &["git push"][..]),
+        ("git status; # a << b\ngit log", &["git status", "git log"][..]),
+        ("cat <<E # the body follows\nx\nE", &["cat"][..]),
+    ] {
+        let expected: Vec<String> = commands.iter().map(|c| (*c).to_owned()).collect();
+        assert_eq!(show(line), Some(expected), "{line:?}");
+    }
+    // A `#` inside a word is not a comment, for the parser or for the checks.
+    assert_unknown_because("no line after it", &["echo a#b <<E"]);
     // A long here-document still reads: the tokenizer takes about a step per byte.
     let body = "line of the body with words\n".repeat(2_000);
     assert!(matches!(parse(&format!("cat <<'EOF'\n{body}EOF")), CommandLine::Known(_)));
