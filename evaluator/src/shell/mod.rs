@@ -377,11 +377,11 @@ fn here_document_problem(text: &str) -> Option<HereDocumentProblem> {
     let is_less = |i: usize| plain_byte(i, b'<');
     // Where the first `$(`, `${` or `$[` that is not simply closed starts (quoted or not): an
     // operator after it may be inside a construct.
-    let first_construct = first_open_construct(raw);
+    let first_construct = (0..raw.len()).find(|&j| opens_open_construct(raw, j));
     let mut pending: Vec<PendingBody> = Vec::new();
     let (mut arithmetic, mut i) = (0usize, 0);
     while let Some(&(b, plain)) = bytes.get(i) {
-        if opens_construct(raw, i) && simply_closed(raw, i).is_none() {
+        if opens_open_construct(raw, i) {
             pending.iter_mut().for_each(|body| body.in_construct = true);
         }
         if plain && b == b'\n' && !pending.is_empty() {
@@ -429,40 +429,31 @@ fn opens_construct(raw: &[u8], at: usize) -> bool {
     raw.get(at) == Some(&b'$') && raw.get(at + 1).is_some_and(|b| b"({[".contains(b))
 }
 
-/// Where the first `$(`, `${` or `$[` starts that [`simply_closed`] does not pass over.
-fn first_open_construct(raw: &[u8]) -> Option<usize> {
-    let mut j = 0;
-    while j < raw.len() {
-        if opens_construct(raw, j) {
-            match simply_closed(raw, j) {
-                Some(end) => j = end,
-                None => return Some(j),
-            }
-        } else {
-            j += 1;
-        }
-    }
-    None
+/// Whether a `$(`, `${` or `$[` starts at `at` that may still be open after it: one that
+/// [`simply_closed`] does not pass. (No opener lies inside a simply closed one, which holds no
+/// `$`.)
+fn opens_open_construct(raw: &[u8], at: usize) -> bool {
+    opens_construct(raw, at) && !simply_closed(raw, at)
 }
 
-/// Where a construct opening at `at` ends (after its `)` or `}`) when it is closed in a way no
-/// reading can take differently: `$(` then only letters, digits, blanks and `_-.,:/@%+=` up to
-/// its `)` (`$(pwd)`, `$(git rev-parse --show-toplevel)`), or `${` then a name up to its `}`
-/// (`${HOME}`). Between the opener and the closer there is nothing that quotes, escapes, nests,
+/// Whether the construct opening at `at` is closed in a way no reading can take differently:
+/// `$(` then only letters, digits, blanks and `_-.,:/@%+=` up to its `)` (`$(pwd)`,
+/// `$(git rev-parse --show-toplevel)`), or `${` then a name up to its `}` (`${HOME}`). Between the opener and the closer there is nothing that quotes, escapes, nests,
 /// comments or redirects, so whether the parser reads it as a construct (outside single
 /// quotes) or as quoted text, nothing it opened is still open after the closer, and a
 /// here-document operator after it is not inside it. Anything else (`$[`, `$((`, quotes or a
-/// `$` inside) is `None`: the cautious side.
-fn simply_closed(raw: &[u8], at: usize) -> Option<usize> {
-    let (closer, allowed): (u8, fn(u8) -> bool) = match raw.get(at + 1)? {
-        b'(' => (b')', |b| b.is_ascii_alphanumeric() || b" \t_-.,:/@%+=".contains(&b)),
-        b'{' => (b'}', |b| b.is_ascii_alphanumeric() || b == b'_'),
-        _ => return None,
+/// `$` inside) is not: the cautious side.
+fn simply_closed(raw: &[u8], at: usize) -> bool {
+    let (closer, allowed): (u8, fn(u8) -> bool) = match raw.get(at + 1) {
+        Some(b'(') => (b')', |b| b.is_ascii_alphanumeric() || b" \t_-.,:/@%+=".contains(&b)),
+        Some(b'{') => (b'}', |b| b.is_ascii_alphanumeric() || b == b'_'),
+        _ => return false,
     };
-    let inside = at + 2;
-    let length = raw.get(inside..)?.iter().position(|&b| !allowed(b))?;
-    (raw.get(inside + length) == Some(&closer) && (closer == b')' || length > 0))
-        .then_some(inside + length + 1)
+    let inside = raw.get(at + 2..).unwrap_or_default();
+    match inside.iter().position(|&b| !allowed(b)) {
+        Some(length) => inside.get(length) == Some(&closer) && (closer == b')' || length > 0),
+        None => false,
+    }
 }
 
 /// Where the body that starts at `from` ends (after its delimiter's line, or at the end of the
