@@ -144,7 +144,7 @@ impl Policy {
         };
 
         // Step 3: denies (true or unknown).
-        if let Some(denied) = self.denied(dispatch.denies(), &self.denies, &scope, t, Step::Deny) {
+        if let Some(denied) = self.denied(dispatch.denies.iter().copied(), &self.denies, &scope, t, Step::Deny) {
             return denied;
         }
 
@@ -224,11 +224,12 @@ impl Policy {
         }
 
         // Step 6: evidence. `require ... for` rules apply when true or unknown.
-        let mut applies = PosSet::new(dispatch.requires().len());
+        let mut applies = PosSet::new(dispatch.requires.len());
         for (i, rule) in dispatch
-            .requires()
+            .requires
+            .iter()
             .enumerate()
-            .filter_map(|(i, r)| Some((i, self.requires.get(r as usize)?)))
+            .filter_map(|(i, &r)| Some((i, self.requires.get(r as usize)?)))
         {
             let result = eval_opt(rule.condition.as_ref(), &scope);
             t.record(|| TraceStep::RequireFor {
@@ -242,10 +243,11 @@ impl Policy {
             }
         }
         let extras = dispatch
-            .requires()
+            .requires
+            .iter()
             .enumerate()
             .filter(|(i, _)| applies.contains(*i))
-            .filter_map(|(_, r)| self.requires.get(r as usize));
+            .filter_map(|(_, &r)| self.requires.get(r as usize));
         let paths = matched_allows().map(|a| (&a.rule, &a.require[..]));
         let what = || [tool_name, " in ", &req.workflow].concat();
         self.evidence(req, paths, extras, what, None, t)

@@ -334,8 +334,11 @@ type RuleLists = BTreeMap<ToolId, (Vec<u32>, Vec<u32>, Vec<u32>)>;
 /// `(role, index into [`Policy::mays`])` pairs.
 pub(crate) type MayList = Box<[(RoleId, u32)]>;
 
-/// Rules of one scope that target one tool, each list ascending. [`Policy::denies`] and
-/// [`Policy::requires`] are in source order, so ascending indices are source order.
+/// The rules that can apply to a call of one tool, each list ascending. [`Policy::denies`] and
+/// [`Policy::requires`] are in source order, so ascending indices are source order. A
+/// workflow's entry for a tool it names holds its own rules and the top-level ones, merged
+/// once when the policy loads (a decision reads one list, never merges); the top-level entry
+/// of a tool holds only the top-level rules (and no allows: every allow is a workflow's).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Dispatch {
     /// Indices into [`Policy::allows`].
@@ -346,58 +349,21 @@ pub(crate) struct Dispatch {
     pub requires: Box<[u32]>,
 }
 
-/// The rules that can apply to a call of one tool in one workflow: the workflow's own and the
-/// top-level ones, merged in source order without allocating.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct CallRules<'p> {
-    /// The workflow's allows that target the tool (indices into [`Policy::allows`]).
-    pub allows: &'p [u32],
-    local: Option<&'p Dispatch>,
-    top: &'p Dispatch,
-}
-
-impl<'p> CallRules<'p> {
-    /// Indices into [`Policy::denies`], in source order.
-    pub fn denies(&self) -> Merged<'p> {
-        Merged { a: self.local.map_or(&[], |l| &l.denies), b: &self.top.denies }
-    }
-
-    /// Indices into [`Policy::requires`], in source order.
-    pub fn requires(&self) -> Merged<'p> {
-        Merged { a: self.local.map_or(&[], |l| &l.requires), b: &self.top.requires }
-    }
-}
-
-/// Two ascending index lists merged into one ascending sequence.
-#[derive(Clone, Debug)]
-pub(crate) struct Merged<'a> {
-    a: &'a [u32],
-    b: &'a [u32],
-}
-
-impl Iterator for Merged<'_> {
-    type Item = u32;
-
-    fn next(&mut self) -> Option<u32> {
-        let take_a = match (self.a.first(), self.b.first()) {
-            (Some(x), Some(y)) => x <= y,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => return None,
+/// Two ascending index lists as one ascending list.
+fn merge_ascending(a: &[u32], b: &[u32]) -> Box<[u32]> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x <= y => a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => break,
         };
-        let list = if take_a { &mut self.a } else { &mut self.b };
-        let (&first, rest) = list.split_first()?;
-        *list = rest;
-        Some(first)
+        out.extend(next.copied());
     }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.a.len() + self.b.len();
-        (n, Some(n))
-    }
+    out.into()
 }
-
-impl ExactSizeIterator for Merged<'_> {}
 
 /// Whether a tool has `path` and `command` parameters ([`Policy::param_kinds`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -546,14 +512,14 @@ impl Policy {
         })
     }
 
-    /// The rules that can apply to a call of `tool` in `workflow` (`None`: either is out of
-    /// range).
-    pub(crate) fn dispatch(&self, workflow: WorkflowId, tool: ToolId) -> Option<CallRules<'_>> {
+    /// The rules that can apply to a call of `tool` in `workflow`: the workflow's entry for the
+    /// tool when its rules name it, else the tool's top-level entry (`None`: either id is out
+    /// of range).
+    pub(crate) fn dispatch(&self, workflow: WorkflowId, tool: ToolId) -> Option<&Dispatch> {
         let top = self.top_level.get(tool.index())?;
         let own = self.dispatch.get(workflow.index())?;
         let local = own.binary_search_by_key(&tool, |(t, _)| *t).ok().and_then(|i| own.get(i));
-        let local = local.map(|(_, rules)| rules);
-        Some(CallRules { allows: local.map_or(&[], |l| &l.allows), local, top })
+        Some(local.map_or(top, |(_, rules)| rules))
     }
 }
 
@@ -742,7 +708,7 @@ impl Builder {
         }
 
         // Denies and require-fors in source order across scopes and files, so that ascending
-        // indices are source order (dispatch lists merge without sorting).
+        // indices are source order (dispatch lists merge without sorting, once, below).
         let deny_order = source_order(denies.iter().map(|d| &d.rule));
         let (denies, deny_targets) = reorder(denies, deny_targets, &deny_order);
         let require_order = source_order(requires.iter().map(|r| &r.rule));
@@ -839,19 +805,22 @@ impl Builder {
                 deny_starts: deny_start_list.into(),
             });
         }
+        let top_level: Box<[Dispatch]> = top_level
+            .into_iter()
+            .map(|(d, r)| Dispatch { allows: Box::new([]), denies: d.into(), requires: r.into() })
+            .collect();
         let dispatch: Box<[WorkflowDispatch]> = own
             .into_iter()
             .map(|map| {
                 map.into_iter()
                     .map(|(t, (a, d, r))| {
-                        (t, Dispatch { allows: a.into(), denies: d.into(), requires: r.into() })
+                        let top = top_level.get(t.index());
+                        let denies = merge_ascending(&d, top.map_or(&[], |top| &top.denies));
+                        let requires = merge_ascending(&r, top.map_or(&[], |top| &top.requires));
+                        (t, Dispatch { allows: a.into(), denies, requires })
                     })
                     .collect()
             })
-            .collect();
-        let top_level: Box<[Dispatch]> = top_level
-            .into_iter()
-            .map(|(d, r)| Dispatch { allows: Box::new([]), denies: d.into(), requires: r.into() })
             .collect();
 
         // Entitlements by tool: by role, then source order (they already are, by construction).

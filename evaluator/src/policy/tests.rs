@@ -90,30 +90,30 @@ fn dispatch_indexes_rules_by_workflow_and_tool() {
         ["dependency_bot/allow/2"]
     );
     assert_eq!(
-        ids(&p, d.denies().map(|a| &p.denies[a as usize].rule)),
+        ids(&p, d.denies.iter().map(|&a| &p.denies[a as usize].rule)),
         ["dependency_bot/deny/1", "dependency_bot/deny/2"]
     );
-    assert_eq!(ids(&p, d.requires().map(|a| &p.requires[a as usize].rule)), ["require/1"]);
+    assert_eq!(ids(&p, d.requires.iter().map(|&a| &p.requires[a as usize].rule)), ["require/1"]);
 
     let d = p.dispatch(w("release"), t("secrets.read")).unwrap();
-    assert_eq!(ids(&p, d.denies().map(|a| &p.denies[a as usize].rule)), ["deny/1"]);
-    assert_eq!(d.requires().len(), 0);
+    assert_eq!(ids(&p, d.denies.iter().map(|&a| &p.denies[a as usize].rule)), ["deny/1"]);
+    assert_eq!(d.requires.len(), 0);
 
     // Workflow rules and guardrails, in source order (line 80 before line 86).
     let d = p.dispatch(w("incident"), t("deploy")).unwrap();
     assert_eq!(
-        ids(&p, d.requires().map(|a| &p.requires[a as usize].rule)),
+        ids(&p, d.requires.iter().map(|&a| &p.requires[a as usize].rule)),
         ["incident/require/1", "require/1"]
     );
     // Another workflow's rules never apply.
     let d = p.dispatch(w("release"), t("deploy")).unwrap();
-    assert_eq!(ids(&p, d.requires().map(|a| &p.requires[a as usize].rule)), ["require/1"]);
+    assert_eq!(ids(&p, d.requires.iter().map(|&a| &p.requires[a as usize].rule)), ["require/1"]);
     assert_eq!(
         ids(&p, d.allows.iter().map(|&a| &p.allows[a as usize].rule)),
         ["release/allow/1", "release/allow/2"]
     );
     let d = p.dispatch(w("dependency_bot"), t("deploy")).unwrap();
-    assert!(d.allows.is_empty() && d.denies().len() == 0);
+    assert!(d.allows.is_empty() && d.denies.len() == 0);
     assert!(p.dispatch(WorkflowId(99), ToolId(0)).is_none());
     assert!(p.dispatch(WorkflowId(0), ToolId(99)).is_none());
     // Sparse: only the (workflow, tool) pairs a workflow's own rule names are stored.
