@@ -152,6 +152,13 @@ pub(crate) enum CCond {
     AnyMatches(COperand, Glob),
     AllMatches(COperand, Glob),
     HasRole(Who, RoleId),
+    /// `ARG == "text"` (or `!=`, either side first) on a string argument: the commonest
+    /// comparison, read without building values. Equal to the `Compare` it replaces.
+    ArgIsStr(Box<ArgIsStr>),
+    /// `ARG in ["a", ...]` on a string argument (`In` on a literal list).
+    ArgInStrs(Box<ArgStrs>),
+    /// `ARG contains "text"` on a list argument (`Contains` with a literal string).
+    ArgContainsStr(Box<ArgContainsStr>),
     /// `CMD runs P` (one pattern).
     Runs(Box<CommandCond>),
     /// `CMD runs only [P, ...]`.
@@ -161,6 +168,52 @@ pub(crate) enum CCond {
     Not(Box<CCond>),
     And(Box<[CCond]>),
     Or(Box<[CCond]>),
+}
+
+/// `ARG == "text"` (`equal`) or `ARG != "text"`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ArgIsStr {
+    pub arg: Box<str>,
+    pub text: Box<str>,
+    pub equal: bool,
+}
+
+/// `ARG in ["a", ...]`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ArgStrs {
+    pub arg: Box<str>,
+    pub items: Box<[String]>,
+}
+
+/// `ARG contains "text"`.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ArgContainsStr {
+    pub arg: Box<str>,
+    pub text: Box<str>,
+}
+
+impl CCond {
+    /// The condition with its commonest shapes on arguments read directly (`ArgIsStr`,
+    /// `ArgInStrs`, `ArgContainsStr`): the same three-valued result, fewer steps.
+    pub(crate) fn specialized(self) -> CCond {
+        use COperand::{Arg, Literal};
+        match self {
+            CCond::Compare(op @ (CmpOp::Eq | CmpOp::Ne), a, b) => match (a, b) {
+                (Arg(arg, Class::Str), Literal(Lit::Str(text)))
+                | (Literal(Lit::Str(text)), Arg(arg, Class::Str)) => {
+                    CCond::ArgIsStr(Box::new(ArgIsStr { arg, text, equal: op == CmpOp::Eq }))
+                }
+                (a, b) => CCond::Compare(op, a, b),
+            },
+            CCond::In(Arg(arg, Class::Str), Literal(Lit::List(items))) => {
+                CCond::ArgInStrs(Box::new(ArgStrs { arg, items }))
+            }
+            CCond::Contains(Arg(arg, Class::List), Literal(Lit::Str(text))) => {
+                CCond::ArgContainsStr(Box::new(ArgContainsStr { arg, text }))
+            }
+            other => other,
+        }
+    }
 }
 
 /// `runs` or `runs only` on a `command` argument.
@@ -503,7 +556,10 @@ impl CCond {
                     a.fact(scope, out);
                     b.fact(scope, out);
                 }
-                CCond::HasRole(..) => {}
+                CCond::HasRole(..)
+                | CCond::ArgIsStr(_)
+                | CCond::ArgInStrs(_)
+                | CCond::ArgContainsStr(_) => {}
                 CCond::Not(inner) => stack.push(inner),
                 CCond::And(items) | CCond::Or(items) => stack.extend(items.iter().rev()),
             }
@@ -537,6 +593,22 @@ impl CCond {
             CCond::HasRole(who, role) => match scope.who(*who) {
                 Some(p) => Tri::from((scope.holds)(p, *role)),
                 None => Tri::Unknown,
+            },
+            CCond::ArgIsStr(c) => match lookup(scope.args, &c.arg) {
+                Some(RequestValue::Str(s)) => Tri::from(crate::same::same(s, &c.text) == c.equal),
+                _ => Tri::Unknown,
+            },
+            CCond::ArgInStrs(c) => match lookup(scope.args, &c.arg) {
+                Some(RequestValue::Str(s)) => {
+                    Tri::from(c.items.iter().any(|i| crate::same::same(i, s)))
+                }
+                _ => Tri::Unknown,
+            },
+            CCond::ArgContainsStr(c) => match lookup(scope.args, &c.arg) {
+                Some(RequestValue::StrList(items)) => {
+                    Tri::from(items.iter().any(|i| crate::same::same(i, &c.text)))
+                }
+                _ => Tri::Unknown,
             },
             CCond::Runs(c) => c.runs(scope).map_or(Tri::Unknown, |m| m.result),
             CCond::RunsOnly(c) => c.runs_only(scope).map_or(Tri::Unknown, |m| m.result),
@@ -778,6 +850,45 @@ mod tests {
             assert_eq!(eval(&cmp(op, ctx, st("x"))), U);
             let attr = COperand::Attribute(Who::Initiator, "missing".into(), Class::Str);
             assert_eq!(eval(&cmp(op, attr, st("x"))), U);
+        }
+    }
+
+    /// The direct shapes (`ArgIsStr`, `ArgInStrs`, `ArgContainsStr`) give what the general
+    /// comparison they replace gives, for every argument of the fixture (a string, a list, an
+    /// empty list, values of other types) and an absent one, literals on either side.
+    #[test]
+    fn direct_shapes_give_what_the_general_comparison_gives() {
+        use CmpOp::*;
+        let names = ["s", "n", "flag", "t", "files", "none", "wrong", "absent"];
+        let texts = ["release/v1", "a.rs", "", "Release/v1", "release/v"];
+        let lists: [&[&str]; 4] = [&[], &["release/v1"], &["x", "release/v1"], &["a.rs"]];
+        let mut shapes = Vec::new();
+        for name in names {
+            for text in texts {
+                for op in [Eq, Ne] {
+                    shapes.push(CCond::Compare(op, arg(name, Class::Str), st(text)));
+                    shapes.push(CCond::Compare(op, st(text), arg(name, Class::Str)));
+                }
+                shapes.push(CCond::Contains(arg(name, Class::List), st(text)));
+            }
+            for items in lists {
+                shapes.push(CCond::In(arg(name, Class::Str), list(items)));
+            }
+        }
+        for general in shapes {
+            let direct = general.clone().specialized();
+            assert_ne!(direct, general, "{general:?} has a direct shape");
+            assert_eq!(eval(&direct), eval(&general), "{general:?}");
+        }
+        // Other shapes stay as they are.
+        for other in [
+            cmp(Lt, arg("n", Class::Int), int(1)),
+            cmp(Eq, arg("files", Class::List), list(&[])),
+            cmp(Eq, COperand::Id(Who::Initiator), st("alice")),
+            CCond::In(st("a.rs"), arg("files", Class::List)),
+            CCond::Contains(list(&["a"]), arg("s", Class::Str)),
+        ] {
+            assert_eq!(other.clone().specialized(), other);
         }
     }
 

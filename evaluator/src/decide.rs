@@ -144,7 +144,9 @@ impl Policy {
         };
 
         // Step 3: denies (true or unknown).
-        if let Some(denied) = self.denied(dispatch.denies.iter().copied(), &self.denies, &scope, t, Step::Deny) {
+        if let Some(denied) =
+            self.denied(dispatch.denies.iter().copied(), &self.denies, &scope, t, Step::Deny)
+        {
             return denied;
         }
 

@@ -1102,7 +1102,7 @@ impl Builder {
                 {
                     return Err(e(format!("orders values of type {}", ca.name())));
                 }
-                CCond::Compare(*cmp, a, b)
+                CCond::Compare(*cmp, a, b).specialized()
             }
             Cond::In(value, list) | Cond::Contains(list, value) => {
                 let (value, cv) = self.operand(ir, path, value, ctx)?;
@@ -1110,9 +1110,9 @@ impl Builder {
                 expect_class(path, &cv, Class::Str)?;
                 expect_class(path, &cl, Class::List)?;
                 if matches!(cond, Cond::In(..)) {
-                    CCond::In(value, list)
+                    CCond::In(value, list).specialized()
                 } else {
-                    CCond::Contains(list, value)
+                    CCond::Contains(list, value).specialized()
                 }
             }
             Cond::Matches(op, glob) => {

@@ -97,7 +97,7 @@ fn dispatch_indexes_rules_by_workflow_and_tool() {
 
     let d = p.dispatch(w("release"), t("secrets.read")).unwrap();
     assert_eq!(ids(&p, d.denies.iter().map(|&a| &p.denies[a as usize].rule)), ["deny/1"]);
-    assert_eq!(d.requires.len(), 0);
+    assert!(d.requires.is_empty());
 
     // Workflow rules and guardrails, in source order (line 80 before line 86).
     let d = p.dispatch(w("incident"), t("deploy")).unwrap();
@@ -113,7 +113,7 @@ fn dispatch_indexes_rules_by_workflow_and_tool() {
         ["release/allow/1", "release/allow/2"]
     );
     let d = p.dispatch(w("dependency_bot"), t("deploy")).unwrap();
-    assert!(d.allows.is_empty() && d.denies.len() == 0);
+    assert!(d.allows.is_empty() && d.denies.is_empty());
     assert!(p.dispatch(WorkflowId(99), ToolId(0)).is_none());
     assert!(p.dispatch(WorkflowId(0), ToolId(99)).is_none());
     // Sparse: only the (workflow, tool) pairs a workflow's own rule names are stored.
