@@ -270,28 +270,13 @@ impl std::fmt::Display for ParseProblem {
 /// request scanner's string ends or the decision writer escapes. Eight bytes at a time: strings
 /// are most of a request's and a decision's bytes.
 pub(crate) fn special(bytes: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    /// The high bit of every byte of `x` below `n` (n <= 128), exact up to the lowest one
-    /// (a borrow can only mark bytes above it).
-    fn below(x: u64, n: u8) -> u64 {
-        x.wrapping_sub(ONES.wrapping_mul(u64::from(n))) & !x & HIGH
-    }
-    let rest = bytes.get(from..)?;
-    let mut chunks = rest.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let x = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?);
-        let hits = below(x ^ (ONES * u64::from(b'"')), 1)
-            | below(x ^ (ONES * u64::from(b'\\')), 1)
-            | below(x, 0x20);
-        if hits != 0 {
-            return Some(from + offset + (hits.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    let tail = chunks.remainder().iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-    Some(from + offset + tail)
+    use crate::bytes::{below, equal};
+    crate::bytes::first(
+        bytes,
+        from,
+        |x| equal(x, b'"') | equal(x, b'\\') | below(x, 0x20),
+        |b| b == b'"' || b == b'\\' || b < 0x20,
+    )
 }
 
 /// An integer in decimal, as `serde_json` and `Display` write it.

@@ -95,6 +95,7 @@
 pub mod ir;
 
 pub mod bundle;
+mod bytes;
 mod cond;
 mod decide;
 mod decision;

@@ -89,16 +89,27 @@ pub fn is_canonical(path: &str) -> bool {
     canonical_scan(path.as_bytes(), false)
 }
 
-/// [`is_canonical`] in one pass over the bytes; with `refuse_nul`, a NUL byte also fails it.
+/// [`is_canonical`]; with `refuse_nul`, a NUL byte also fails it. The common case eight bytes
+/// at a time ([`plainly_canonical`]), any other byte by byte ([`canonical_by_bytes`]).
 fn canonical_scan(bytes: &[u8], refuse_nul: bool) -> bool {
+    if bytes == b"/" {
+        return true;
+    }
+    if bytes.first() != Some(&b'/') || bytes.last() == Some(&b'/') {
+        return false;
+    }
+    plainly_canonical(bytes, refuse_nul) || canonical_by_bytes(bytes, refuse_nul)
+}
+
+/// [`canonical_scan`] in one pass over the bytes: every segment (between `/`s, and after the
+/// last) must be non-empty and neither `.` nor `..`.
+fn canonical_by_bytes(bytes: &[u8], refuse_nul: bool) -> bool {
     if bytes == b"/" {
         return true;
     }
     if bytes.first() != Some(&b'/') {
         return false;
     }
-    // One pass over the bytes: every segment (between `/`s, and after the last) must be
-    // non-empty and neither `.` nor `..`.
     let mut segment_len = 0usize;
     let mut dots = 0usize;
     for &b in bytes.iter().skip(1) {
@@ -117,6 +128,46 @@ fn canonical_scan(bytes: &[u8], refuse_nul: bool) -> bool {
         }
     }
     !(segment_len == 0 || segment_len == dots && dots <= 2)
+}
+
+/// Whether `bytes` (which starts with `/` and does not end with one) has no `/` followed by `/`
+/// or `.`, and no NUL when `refuse_nul`: then every segment is non-empty and none starts with
+/// `.`, so none is `.` or `..`, and the path is canonical. Eight bytes at a time, the common
+/// case of every decision on a `path` argument; `false` leaves the answer to the byte-by-byte
+/// reading (a dot file, `..`, a NUL).
+fn plainly_canonical(bytes: &[u8], refuse_nul: bool) -> bool {
+    use crate::bytes::{bytes_equal, zero_bytes};
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    if bytes.len() < 8 {
+        return !(refuse_nul && bytes.contains(&0))
+            && !bytes.windows(2).any(|w| matches!(w, [b'/', b'/' | b'.']));
+    }
+    // Whether the word `x` is plain in the bytes marked in `new` (high bits): a pair whose
+    // first byte comes before them is read whole.
+    let plain = |x: u64, new: u64| {
+        let slashes = bytes_equal(x, b'/');
+        let followers = (slashes | bytes_equal(x, b'.')) & new;
+        !(refuse_nul && zero_bytes(x) & new != 0) && (slashes << 8) & followers == 0
+    };
+    let word = |chunk: &[u8]| <[u8; 8]>::try_from(chunk).ok().map(u64::from_le_bytes);
+    let mut chunks = bytes.chunks_exact(8);
+    // Whether the last byte of the word before was `/`.
+    let mut slash_before = false;
+    for chunk in &mut chunks {
+        let Some(x) = word(chunk) else { return false };
+        if !plain(x, HIGH) || (slash_before && matches!(chunk.first(), Some(b'/' | b'.'))) {
+            return false;
+        }
+        slash_before = chunk.last() == Some(&b'/');
+    }
+    // The last few bytes: the last eight, of which the ones not read yet are new.
+    match chunks.remainder().len() {
+        0 => true,
+        tail => bytes
+            .get(bytes.len() - 8..)
+            .and_then(word)
+            .is_some_and(|x| plain(x, HIGH << (8 * (8 - tail)))),
+    }
 }
 
 /// Appends the segments of `path` to `out`, which holds a resolved path without its trailing

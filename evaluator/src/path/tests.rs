@@ -235,3 +235,42 @@ proptest! {
         prop_assert_eq!(got, model(&p, cwd.as_deref()));
     }
 }
+
+/// The word-at-a-time check gives the byte-by-byte answer for every text of `/`, `.`, `a` and
+/// NUL up to 9 bytes (across the first word's end), with and without refusing NUL.
+#[test]
+fn the_word_check_is_the_byte_check_for_short_texts() {
+    const ALPHABET: [u8; 4] = [b'/', b'.', b'a', 0];
+    let mut text = Vec::new();
+    for len in 0..=9u32 {
+        for n in 0..4usize.pow(len) {
+            text.clear();
+            text.extend((0..len).map(|i| ALPHABET[(n >> (2 * i)) % 4]));
+            for refuse_nul in [false, true] {
+                assert_eq!(
+                    canonical_scan(&text, refuse_nul),
+                    canonical_by_bytes(&text, refuse_nul),
+                    "{:?} (refusing NUL: {refuse_nul})",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+    /// And for longer texts, whose last word overlaps the one before.
+    #[test]
+    fn the_word_check_is_the_byte_check(
+        text in "/[/.a\\x00]{0,40}|/([a-z]{1,9}/){0,6}[.a-z]{0,9}",
+        refuse_nul: bool,
+    ) {
+        prop_assert_eq!(
+            canonical_scan(text.as_bytes(), refuse_nul),
+            canonical_by_bytes(text.as_bytes(), refuse_nul),
+            "{:?}", text
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! Finding the first byte of a class, eight bytes at a time: the one place for the word trick
+//! behind the request scanner's strings, the decision writer's escapes and the check that a
+//! `path` argument is already resolved.
+
+const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// The high bit of every byte of `x` below `n` (n <= 128), exact up to the lowest such byte (a
+/// borrow can only mark bytes above it), which is the only one [`first`] reads.
+#[inline(always)]
+pub(crate) fn below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES.wrapping_mul(u64::from(n))) & !x & HIGH
+}
+
+/// The high bit of every byte of `x` equal to `byte`, exact up to the lowest such byte.
+#[inline(always)]
+pub(crate) fn equal(x: u64, byte: u8) -> u64 {
+    below(x ^ ONES.wrapping_mul(u64::from(byte)), 1)
+}
+
+/// The index of the first byte at or after `from` in the class, or `None` when there is none
+/// (or `from` is past the end). `word` marks the class's bytes in a little-endian word, exact
+/// up to the lowest (built from [`below`] and [`equal`]); `byte` says the same of one byte, for
+/// the last few.
+#[inline(always)]
+pub(crate) fn first(
+    bytes: &[u8],
+    from: usize,
+    word: impl Fn(u64) -> u64,
+    byte: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let rest = bytes.get(from..)?;
+    let mut chunks = rest.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let hits = word(u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?));
+        if hits != 0 {
+            return Some(from + offset + (hits.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    let tail = chunks.remainder().iter().position(|&b| byte(b))?;
+    Some(from + offset + tail)
+}
+
+/// The high bit of every byte of `x` that is zero, and of no other (exact, unlike [`below`]).
+#[inline(always)]
+pub(crate) fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = !HIGH;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// The high bit of every byte of `x` equal to `byte`, and of no other.
+#[inline(always)]
+pub(crate) fn bytes_equal(x: u64, byte: u8) -> u64 {
+    zero_bytes(x ^ ONES.wrapping_mul(u64::from(byte)))
+}
