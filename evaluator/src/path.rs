@@ -139,8 +139,8 @@ fn plainly_canonical(bytes: &[u8], refuse_nul: bool) -> bool {
     use crate::bytes::{bytes_equal, zero_bytes};
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     if bytes.len() < 8 {
-        return !(refuse_nul && bytes.contains(&0))
-            && !bytes.windows(2).any(|w| matches!(w, [b'/', b'/' | b'.']));
+        let nul = refuse_nul && bytes.contains(&0);
+        return !nul && !bytes.windows(2).any(|w| matches!(w, [b'/', b'/' | b'.']));
     }
     // Whether the word `x` is plain in the bytes marked in `new` (high bits): a pair whose
     // first byte comes before them is read whole.
