@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::cond::{CCond, COperand, Calls, Class, CommandCond, Lit, UnderCond};
@@ -62,34 +61,6 @@ fn perr(kind: PolicyErrorKind, path: impl Into<String>, message: impl Into<Strin
 // ---------------------------------------------------------------------------------------------
 // Interning
 
-/// FxHash (as in rustc): fast for short keys. Keys of these maps come from the policy, never
-/// from requests, so lookups with hostile strings cannot be driven into collisions.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-
-    fn write_u8(&mut self, i: u8) {
-        self.write(&[i]);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// How many names a [`NameMap`] compares one by one before it hashes them instead.
 const LINEAR_NAMES: usize = 8;
 
@@ -102,7 +73,10 @@ pub(crate) struct NameMap<I> {
     /// Every name while there are at most [`LINEAR_NAMES`], in insertion order; then empty.
     few: Vec<(Box<str>, I)>,
     /// Every name once there are more; empty before.
-    hashed: HashMap<Box<str>, I, BuildHasherDefault<FxHasher>>,
+    /// Hashed with `rustc-hash`'s FxHash, which reads a name of up to 16 bytes in two loads
+    /// and one multiplication. Keys come from the policy, never from requests, so a lookup
+    /// with a hostile name cannot be driven into collisions.
+    hashed: HashMap<Box<str>, I, rustc_hash::FxBuildHasher>,
 }
 
 impl<I> Default for NameMap<I> {

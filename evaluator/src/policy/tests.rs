@@ -367,16 +367,6 @@ fn policy_is_send_and_sync() {
     check::<crate::Request>();
 }
 
-#[test]
-fn fx_hasher_spreads_keys() {
-    use std::hash::BuildHasher;
-    let b = BuildHasherDefault::<FxHasher>::default();
-    let h1 = b.hash_one("deploy");
-    let h2 = b.hash_one("deploz");
-    let h3 = b.hash_one("a much longer tool name.with.dots");
-    assert!(h1 != h2 && h2 != h3);
-}
-
 /// A name map finds every name it was given, and no other, both while it compares names in
 /// turn and once it hashes them; a name given twice reports the id it had.
 #[test]
