@@ -3,7 +3,8 @@
 //! `path` argument is already resolved.
 
 const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+/// The high bit of every byte.
+pub(crate) const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
 
 /// The high bit of every byte of `x` below `n` (n <= 128), exact up to the lowest such byte (a
 /// borrow can only mark bytes above it), which is the only one [`first`] reads.
@@ -18,22 +19,28 @@ pub(crate) fn equal(x: u64, byte: u8) -> u64 {
     below(x ^ ONES.wrapping_mul(u64::from(byte)), 1)
 }
 
+/// Eight bytes as a little-endian word; `None` unless `chunk` has exactly eight.
+#[inline(always)]
+pub(crate) fn word(chunk: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(chunk).ok().map(u64::from_le_bytes)
+}
+
 /// The index of the first byte at or after `from` in the class, or `None` when there is none
-/// (or `from` is past the end). `word` marks the class's bytes in a little-endian word, exact
+/// (or `from` is past the end). `word_hits` marks the class's bytes in a little-endian word, exact
 /// up to the lowest (built from [`below`] and [`equal`]); `byte` says the same of one byte, for
 /// the last few.
 #[inline(always)]
 pub(crate) fn first(
     bytes: &[u8],
     from: usize,
-    word: impl Fn(u64) -> u64,
+    word_hits: impl Fn(u64) -> u64,
     byte: impl Fn(u8) -> bool,
 ) -> Option<usize> {
     let rest = bytes.get(from..)?;
     let mut chunks = rest.chunks_exact(8);
     let mut offset = 0;
     for chunk in &mut chunks {
-        let hits = word(u64::from_le_bytes(<[u8; 8]>::try_from(chunk).ok()?));
+        let hits = word_hits(self::word(chunk)?);
         if hits != 0 {
             return Some(from + offset + (hits.trailing_zeros() / 8) as usize);
         }
@@ -45,13 +52,13 @@ pub(crate) fn first(
 
 /// The high bit of every byte of `x` that is zero, and of no other (exact, unlike [`below`]).
 #[inline(always)]
-pub(crate) fn zero_bytes(x: u64) -> u64 {
+pub(crate) fn zero_exact(x: u64) -> u64 {
     const LOW7: u64 = !HIGH;
     !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
 }
 
 /// The high bit of every byte of `x` equal to `byte`, and of no other.
 #[inline(always)]
-pub(crate) fn bytes_equal(x: u64, byte: u8) -> u64 {
-    zero_bytes(x ^ ONES.wrapping_mul(u64::from(byte)))
+pub(crate) fn equal_exact(x: u64, byte: u8) -> u64 {
+    zero_exact(x ^ ONES.wrapping_mul(u64::from(byte)))
 }

@@ -156,7 +156,7 @@ pub(crate) enum CCond {
     /// comparison, read without building values. Equal to the `Compare` it replaces.
     ArgIsStr(Box<ArgIsStr>),
     /// `ARG in ["a", ...]` on a string argument (`In` on a literal list).
-    ArgInStrs(Box<ArgStrs>),
+    ArgInStrs(Box<ArgInStrs>),
     /// `ARG contains "text"` on a list argument (`Contains` with a literal string).
     ArgContainsStr(Box<ArgContainsStr>),
     /// `CMD runs P` (one pattern).
@@ -180,7 +180,7 @@ pub(crate) struct ArgIsStr {
 
 /// `ARG in ["a", ...]`.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct ArgStrs {
+pub(crate) struct ArgInStrs {
     pub arg: Box<str>,
     pub items: Box<[String]>,
 }
@@ -206,7 +206,7 @@ impl CCond {
                 (a, b) => CCond::Compare(op, a, b),
             },
             CCond::In(Arg(arg, Class::Str), Literal(Lit::List(items))) => {
-                CCond::ArgInStrs(Box::new(ArgStrs { arg, items }))
+                CCond::ArgInStrs(Box::new(ArgInStrs { arg, items }))
             }
             CCond::Contains(Arg(arg, Class::List), Literal(Lit::Str(text))) => {
                 CCond::ArgContainsStr(Box::new(ArgContainsStr { arg, text }))

@@ -136,8 +136,7 @@ fn canonical_by_bytes(bytes: &[u8], refuse_nul: bool) -> bool {
 /// case of every decision on a `path` argument; `false` leaves the answer to the byte-by-byte
 /// reading (a dot file, `..`, a NUL).
 fn plainly_canonical(bytes: &[u8], refuse_nul: bool) -> bool {
-    use crate::bytes::{bytes_equal, zero_bytes};
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    use crate::bytes::{HIGH, equal_exact, word, zero_exact};
     if bytes.len() < 8 {
         let nul = refuse_nul && bytes.contains(&0);
         return !nul && !bytes.windows(2).any(|w| matches!(w, [b'/', b'/' | b'.']));
@@ -145,11 +144,10 @@ fn plainly_canonical(bytes: &[u8], refuse_nul: bool) -> bool {
     // Whether the word `x` is plain in the bytes marked in `new` (high bits): a pair whose
     // first byte comes before them is read whole.
     let plain = |x: u64, new: u64| {
-        let slashes = bytes_equal(x, b'/');
-        let followers = (slashes | bytes_equal(x, b'.')) & new;
-        !(refuse_nul && zero_bytes(x) & new != 0) && (slashes << 8) & followers == 0
+        let slashes = equal_exact(x, b'/');
+        let followers = (slashes | equal_exact(x, b'.')) & new;
+        !(refuse_nul && zero_exact(x) & new != 0) && (slashes << 8) & followers == 0
     };
-    let word = |chunk: &[u8]| <[u8; 8]>::try_from(chunk).ok().map(u64::from_le_bytes);
     let mut chunks = bytes.chunks_exact(8);
     // Whether the last byte of the word before was `/`.
     let mut slash_before = false;

@@ -323,19 +323,10 @@ pub(crate) struct Dispatch {
     pub requires: Box<[u32]>,
 }
 
-/// Two ascending index lists as one ascending list.
+/// Two ascending lists of distinct indices as one ascending list (once, when loading).
 fn merge_ascending(a: &[u32], b: &[u32]) -> Box<[u32]> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
-    loop {
-        let next = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if x <= y => a.next(),
-            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
-            (Some(_), None) => a.next(),
-            (None, None) => break,
-        };
-        out.extend(next.copied());
-    }
+    let mut out = [a, b].concat();
+    out.sort_unstable();
     out.into()
 }
 

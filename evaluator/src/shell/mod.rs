@@ -438,8 +438,9 @@ fn opens_open_construct(raw: &[u8], at: usize) -> bool {
 
 /// Whether the construct opening at `at` is closed in a way no reading can take differently:
 /// `$(` then only letters, digits, blanks and `_-.,:/@%+=` up to its `)` (`$(pwd)`,
-/// `$(git rev-parse --show-toplevel)`), or `${` then a name up to its `}` (`${HOME}`). Between the opener and the closer there is nothing that quotes, escapes, nests,
-/// comments or redirects, so whether the parser reads it as a construct (outside single
+/// `$(git rev-parse --show-toplevel)`), or `${` then a name up to its `}` (`${HOME}`).
+/// Between the opener and the closer there is nothing that quotes, escapes, nests, comments or
+/// redirects, so whether the parser reads it as a construct (outside single
 /// quotes) or as quoted text, nothing it opened is still open after the closer, and a
 /// here-document operator after it is not inside it. Anything else (`$[`, `$((`, quotes or a
 /// `$` inside) is not: the cautious side.
