@@ -634,11 +634,16 @@ impl Policy {
 
         // Pending: the path lacking the fewest items (first on a tie), identical requirements
         // merged keeping the larger count.
-        let mut best: Option<(u64, &Rule, Vec<Merged<'p>>)> = None;
+        let mut best: Option<(u64, &Rule, MergedPath<'p>)> = None;
         for (rule, own) in paths {
-            let mut merged: Vec<Merged<'p>> = own
+            let mut merged: MergedPath<'p> = own
                 .iter()
-                .map(|r| Merged { req: r, count: r.count, sources: vec![rule], have: 0 })
+                .map(|r| Merged {
+                    req: r,
+                    count: r.count,
+                    sources: smallvec::smallvec![rule],
+                    have: 0,
+                })
                 .collect();
             for x in extras.clone() {
                 for r in x.require.iter() {
@@ -652,7 +657,7 @@ impl Policy {
                         None => merged.push(Merged {
                             req: r,
                             count: r.count,
-                            sources: vec![&x.rule],
+                            sources: smallvec::smallvec![&x.rule],
                             have: 0,
                         }),
                     }
@@ -865,7 +870,9 @@ impl Policy {
         t: &mut T,
         step: Step,
     ) -> Option<Decision> {
-        let mut denied: Vec<(&Deny, Tri)> = Vec::new();
+        // Inline: a deny usually has one rule that applies, and its decision's own lists are
+        // the only allocations it needs.
+        let mut denied: smallvec::SmallVec<[(&Deny, Tri); 2]> = smallvec::SmallVec::new();
         for d in ids {
             let Some(deny) = table.get(d as usize) else {
                 // `Policy::from_ir` checked every index; a rule that is not there denies.
@@ -1044,12 +1051,16 @@ struct ItemLog {
     rejected: Vec<(usize, Option<String>, Reject)>,
 }
 
+/// A path's requirements, identical ones merged (inline: paths rarely have more than four).
+type MergedPath<'p> = smallvec::SmallVec<[Merged<'p>; 4]>;
+
 /// A requirement of a path, identical ones merged.
 struct Merged<'p> {
     req: &'p Requirement,
     count: u32,
-    /// The rules it comes from, in order.
-    sources: Vec<&'p Rule>,
+    /// The rules it comes from, in order (inline: usually the path's rule and at most one
+    /// `require ... for`).
+    sources: smallvec::SmallVec<[&'p Rule; 2]>,
     have: u32,
 }
 
