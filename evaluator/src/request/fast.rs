@@ -50,10 +50,7 @@ pub(super) fn decode(bytes: &[u8]) -> Option<Request<'_>> {
 
 /// [`decode`] for text already known to be UTF-8.
 pub(super) fn decode_str(text: &str) -> Option<Request<'_>> {
-    let mut s = Scanner { text, bytes: text.as_bytes(), at: 0 };
-    let request = s.request()?;
-    s.ws();
-    (s.at == s.bytes.len()).then_some(request)
+    Scanner { text, bytes: text.as_bytes(), at: 0 }.request()
 }
 
 /// A position in the text. Every method returns `None` to give up.
@@ -416,6 +413,7 @@ impl<'a> Scanner<'a> {
         Timestamp::parse(self.plain_string()?).ok()
     }
 
+    /// The whole text as a request.
     fn request(&mut self) -> Option<Request<'a>> {
         let mut is_call = None;
         let mut workflow = None;
@@ -481,6 +479,12 @@ impl<'a> Scanner<'a> {
             }
             Some(())
         })?;
+        // Nothing but whitespace may follow, checked before the request is built so that it
+        // is built where the caller receives it rather than moved there (a 256-byte copy).
+        self.ws();
+        if self.at != self.bytes.len() {
+            return None;
+        }
         let action = if is_call? {
             Action::Call { tool: tool?, args: args.unwrap_or_default() }
         } else {
