@@ -1,8 +1,9 @@
 //! Finding the first byte of a class, eight bytes at a time: the one place for the word trick
-//! behind the request scanner's strings, the decision writer's escapes and the check that a
-//! `path` argument is already resolved.
+//! behind the request scanner's strings, the decision writer's escapes, the check that a
+//! `path` argument is already resolved and the one that an id is printable ASCII.
 
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+/// One in every byte.
+pub(crate) const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
 /// The high bit of every byte.
 pub(crate) const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
 

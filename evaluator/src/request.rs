@@ -855,8 +855,7 @@ fn exact_id_problem(id: &str) -> Option<String> {
 /// every byte from 0x20 to 0x7E (so no whitespace at the ends and no control character). It may
 /// say no to a good id, which [`id_problem`] then reads character by character.
 fn plain_id(id: &str) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    use crate::bytes::{HIGH, ONES};
     let bytes = id.as_bytes();
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {
         return false;
