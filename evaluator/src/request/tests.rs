@@ -1438,6 +1438,41 @@ proptest::proptest! {
     }
 }
 
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, ..Default::default() })]
+
+    /// Text after the request: whitespace is allowed and anything else is the general
+    /// decoder's error, whichever path reads the request (the fast path checks for it before
+    /// it builds the request).
+    #[test]
+    fn text_after_the_request_reads_as_the_general_decoder_reads_it(
+        text in text::request(),
+        after in proptest::sample::select(
+            vec!["", " ", "\n\t\r ", "x", " {}", "}", ",", "\u{0}", " null", "]", "\u{a0}"],
+        ),
+    ) {
+        let text = format!("{text}{after}");
+        let general = Request::from_slice_general(text.as_bytes());
+        proptest::prop_assert_eq!(&Request::from_json(&text), &general, "{}", text);
+        proptest::prop_assert_eq!(&Request::from_slice(text.as_bytes()), &general, "{}", text);
+    }
+}
+
+#[test]
+fn whitespace_after_a_plain_request_stays_on_the_fast_path_and_anything_else_leaves_it() {
+    let plain = r#"{"action":"start","workflow":"w","chain":[{"id":"a","kind":"human"}]}"#;
+    for after in ["", " ", "\n", "\r\n\t "] {
+        let text = format!("{plain}{after}");
+        assert!(fast::decode(text.as_bytes()).is_some(), "{text:?}");
+    }
+    for after in ["x", " {}", ",", "\u{0}", "\u{a0}"] {
+        let text = format!("{plain}{after}");
+        assert_eq!(fast::decode(text.as_bytes()), None, "{text:?}");
+        let error = Request::from_json(&text).expect_err("text after the request");
+        assert_eq!(error.kind, RequestErrorKind::Syntax, "{text:?}: {error:?}");
+    }
+}
+
 /// The generator above reaches both paths, so the property is not vacuous.
 #[test]
 fn the_generator_reaches_the_fast_path_and_the_general_one() {
