@@ -26,7 +26,7 @@ fn main() {
         assert!(!requests.is_empty(), "ONLY={only}: no request has that outcome");
     }
     // One pass counting allocator calls (alloc and realloc) of each part.
-    let mut calls = [0usize; 4];
+    let mut calls = [0usize; 5];
     for r in &requests {
         use writ_bench::counting::allocations;
         let (request, n) =
@@ -36,17 +36,22 @@ fn main() {
         calls[1] += n;
         let (text, n) = allocations(|| decision.to_json());
         calls[2] += n;
+        let (fused, n) = allocations(|| engine.policy.decide_json(&request));
+        calls[4] += n;
+        assert_eq!(fused, text, "decide_json writes what decide and to_json write");
         let ((), n) = allocations(|| drop(request));
         calls[3] += n;
         drop((decision, text));
     }
     let per = |n: usize| n as f64 / requests.len() as f64;
     println!(
-        "allocations per request: decode {:.1}, decide {:.1}, encode {:.1}, drop {:.1}",
+        "allocations per request: decode {:.1}, decide {:.1}, encode {:.1}, drop {:.1}; \
+         decide_json {:.1}",
         per(calls[0]),
         per(calls[1]),
         per(calls[2]),
-        per(calls[3])
+        per(calls[3]),
+        per(calls[4])
     );
     if rounds == 0 {
         // The counting pass alone (for an instruction profile of one pass over the requests).
@@ -102,5 +107,12 @@ fn main() {
         let request = writ_evaluator::Request::from_json(json).expect("a request");
         std::hint::black_box(engine.policy.decide(&request).to_json());
     });
-    println!("mean over whole passes: decode {decode_only} ns, JSON in to JSON out {in_to_out} ns");
+    let fused = time_passes(&|json| {
+        let request = writ_evaluator::Request::from_json(json).expect("a request");
+        std::hint::black_box(engine.policy.decide_json(&request));
+    });
+    println!(
+        "mean over whole passes: decode {decode_only} ns, JSON in to JSON out {in_to_out} ns \
+         (decide + to_json), {fused} ns (decide_json)"
+    );
 }

@@ -235,11 +235,13 @@ impl WritEngine {
         self.policy.decide(request).decision
     }
 
-    /// JSON request in, JSON decision out, as a gateway does: decode, decide, encode. A request
-    /// that does not decode gets the error as its answer (a gateway denies it).
+    /// JSON request in, JSON decision out, as a gateway that answers with the text does (the
+    /// Python and Node bindings' `decide_json`): decode, then decide straight to the decision's
+    /// JSON text. A request that does not decode gets the error as its answer (a gateway denies
+    /// it).
     pub fn decide_json_to_json(&self, json: &str) -> String {
         match Request::from_json(json) {
-            Ok(request) => self.policy.decide(&request).to_json(),
+            Ok(request) => self.policy.decide_json(&request),
             Err(e) => e.to_string(),
         }
     }

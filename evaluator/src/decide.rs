@@ -17,7 +17,7 @@ use std::sync::Arc;
 const MISSING_RULE: &str = "internal error: a deny rule of the policy is missing";
 
 use crate::cond::{CCond, RunFacts, Scope, Tri, eval_opt, lookup};
-use crate::decision::{Decision, Missing, Outcome, RuleIds};
+use crate::decision::{BorrowedDecision, BorrowedRuleIds, Decision, MakeDecision, Missing};
 use crate::history::HistoryHorizon;
 use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value, ValueType, WorkflowId};
 use crate::policy::{Deny, Policy, RequireFor, Requirement, Rule, Workflow};
@@ -35,6 +35,13 @@ impl Policy {
     /// Decides a request, by the decision procedure of `docs/language.md`.
     pub fn decide(&self, req: &Request<'_>) -> Decision {
         self.decide_with(req, &mut NoTrace)
+    }
+
+    /// The decision's JSON text: exactly `self.decide(req).to_json()`, written without building
+    /// the owned [`Decision`] (no reference count is touched, a deny's reason is not copied).
+    /// For a gateway that answers with the text and keeps nothing else.
+    pub fn decide_json(&self, req: &Request<'_>) -> String {
+        self.decide_with::<_, BorrowedDecision<'_>>(req, &mut NoTrace).to_json(&self.hash_json)
     }
 
     /// Decides many requests with this one policy: the decisions of [`Policy::decide`], in the
@@ -72,30 +79,30 @@ impl Policy {
         (decision, trace)
     }
 
-    fn decide_with<T: Tracer>(&self, req: &Request<'_>, t: &mut T) -> Decision {
+    fn decide_with<'p, T: Tracer, D: MakeDecision<'p>>(
+        &'p self,
+        req: &Request<'_>,
+        t: &mut T,
+    ) -> D {
         t.record(|| self.request_step(req));
-        let decision = match &req.action {
+        let decision: D = match &req.action {
             Action::Call { tool, args } => self.decide_call(req, tool, args, t),
             Action::Start { ttl_seconds } => self.decide_start(req, *ttl_seconds, t),
         };
-        t.record(|| TraceStep::Decided {
-            decision: decision.decision,
-            rules: decision.rules.iter().map(|r| r.to_string()).collect(),
-            reasons: decision.reasons.clone(),
-        });
+        t.record(|| decision.decided_step());
         decision
     }
 
     // -----------------------------------------------------------------------------------------
     // Calls
 
-    fn decide_call<T: Tracer>(
-        &self,
+    fn decide_call<'p, T: Tracer, D: MakeDecision<'p>>(
+        &'p self,
         req: &Request<'_>,
         tool_name: &str,
         args: &[(Str<'_>, RequestValue<'_>)],
         t: &mut T,
-    ) -> Decision {
+    ) -> D {
         // Step 1: the request fits the policy.
         let mut problems = Vec::new();
         let workflow = self.workflow(&req.workflow, &mut problems);
@@ -109,12 +116,12 @@ impl Policy {
         let (true, Some((w, wf)), Some(tool), Some(initiator), Some(caller)) =
             (problems.is_empty(), workflow, tool, req.chain.first(), req.chain.last())
         else {
-            return self.deny(RuleIds::new(), problems);
+            return self.deny([], problems);
         };
 
         // Step 2: depth.
         let Some(depth) = self.check_depth(req, wf, t) else {
-            return self.deny(RuleIds::new(), vec![self.depth_reason(req, wf)]);
+            return self.deny([], vec![self.depth_reason(req, wf)]);
         };
 
         // Paths are resolved and command lines parsed once, before any condition reads them
@@ -140,7 +147,7 @@ impl Policy {
             run: &run,
         };
         let Some(dispatch) = self.dispatch(w, tool) else {
-            return self.deny(RuleIds::new(), vec!["internal error: no dispatch entry".to_owned()]);
+            return self.deny([], vec!["internal error: no dispatch entry".to_owned()]);
         };
 
         // Step 3: denies (true or unknown).
@@ -182,7 +189,7 @@ impl Policy {
         };
         if matched.is_empty() {
             return self.deny(
-                RuleIds::new(),
+                [],
                 vec![
                     [
                         "no rule in ",
@@ -208,20 +215,17 @@ impl Policy {
         if !unentitled.is_empty() {
             let call = render::call(self, tool_name, args);
             return self.deny(
-                matched_allows().map(|a| a.rule.id.clone()).collect(),
-                unentitled
-                    .iter()
-                    .map(|(p, undecided)| {
-                        [
-                            &*p.id,
-                            " is not entitled to ",
-                            &call,
-                            ": delegation cannot widen access",
-                            &lacks_value(*undecided),
-                        ]
-                        .concat()
-                    })
-                    .collect(),
+                matched_allows().map(|a| &a.rule),
+                unentitled.iter().map(|(p, undecided)| {
+                    [
+                        &*p.id,
+                        " is not entitled to ",
+                        &call,
+                        ": delegation cannot widen access",
+                        &lacks_value(*undecided),
+                    ]
+                    .concat()
+                }),
             );
         }
 
@@ -484,7 +488,12 @@ impl Policy {
     // -----------------------------------------------------------------------------------------
     // Starts
 
-    fn decide_start<T: Tracer>(&self, req: &Request<'_>, ttl: Option<i64>, t: &mut T) -> Decision {
+    fn decide_start<'p, T: Tracer, D: MakeDecision<'p>>(
+        &'p self,
+        req: &Request<'_>,
+        ttl: Option<i64>,
+        t: &mut T,
+    ) -> D {
         // Step 1: the request fits the policy; depth.
         let mut problems = Vec::new();
         let workflow = self.workflow(&req.workflow, &mut problems);
@@ -496,10 +505,10 @@ impl Policy {
         let (true, Some((_, wf)), Some(initiator), Some(caller)) =
             (problems.is_empty(), workflow, req.chain.first(), req.chain.last())
         else {
-            return self.deny(RuleIds::new(), problems);
+            return self.deny([], problems);
         };
         let Some(depth) = self.check_depth(req, wf, t) else {
-            return self.deny(RuleIds::new(), vec![self.depth_reason(req, wf)]);
+            return self.deny([], vec![self.depth_reason(req, wf)]);
         };
 
         let run = self.run_facts(req, None);
@@ -546,7 +555,7 @@ impl Policy {
         }
         if matched.is_empty() {
             return self.deny(
-                RuleIds::new(),
+                [],
                 vec![format!(
                     "no start rule of {} admits {}{}",
                     req.workflow,
@@ -561,7 +570,7 @@ impl Policy {
         t.record(|| TraceStep::Ttl { requested: ttl, limit: wf.ttl_seconds, ok });
         if !ok {
             return self.deny(
-                RuleIds::new(),
+                [],
                 vec![format!(
                     "the requested ttl {} exceeds the ttl {} of {}",
                     format_duration(ttl.unwrap_or_default()),
@@ -594,7 +603,7 @@ impl Policy {
     /// Call step 6 / start step 5. `paths` are the matching allow (start) rules with their own
     /// requirements, in source order; `extras` the applying `require ... for` rules, whose
     /// requirements every path needs too. `what` names the action in reasons.
-    fn evidence<'p, T: Tracer>(
+    fn evidence<'p, T: Tracer, D: MakeDecision<'p>>(
         &'p self,
         req: &Request<'_>,
         paths: impl Iterator<Item = (&'p Rule, &'p [Requirement])> + Clone,
@@ -602,7 +611,7 @@ impl Policy {
         what: impl Fn() -> String,
         ttl_on_allow: Option<i64>,
         t: &mut T,
-    ) -> Decision {
+    ) -> D {
         // The first path with all its evidence allows. Requirements are independent, so a path
         // is complete exactly when each of its requirements, unmerged, is met.
         for (rule, own) in paths.clone() {
@@ -621,14 +630,7 @@ impl Policy {
                 }
             }
             if complete {
-                return Decision {
-                    decision: Outcome::Allow,
-                    missing: Vec::new(),
-                    rules: smallvec::smallvec![rule.id.clone()],
-                    reasons: Vec::new(),
-                    ttl_seconds: ttl_on_allow,
-                    policy: self.hash.clone(),
-                };
+                return D::allow(self, rule, ttl_on_allow);
             }
         }
 
@@ -674,19 +676,19 @@ impl Policy {
             }
         }
         let Some((_, rule, merged)) = best else {
-            return self.deny(RuleIds::new(), vec!["internal error: no evidence path".to_owned()]);
+            return self.deny([], vec!["internal error: no evidence path".to_owned()]);
         };
 
         let what = what();
         // The path's rule, then the `require ... for` rules that state an unmet requirement, in
         // source order (not in the order their requirements were merged).
-        let mut rules: RuleIds = smallvec::smallvec![rule.id.clone()];
+        let mut rules: BorrowedRuleIds<'p> = smallvec::smallvec![rule];
         for x in extras {
             let contributes = merged.iter().any(|m| {
                 m.have < m.count && m.sources.iter().any(|s| Arc::ptr_eq(&s.id, &x.rule.id))
             });
-            if contributes && !rules.iter().any(|id| **id == *x.rule.id) {
-                rules.push(x.rule.id.clone());
+            if contributes && !rules.iter().any(|r| r.id == x.rule.id) {
+                rules.push(&x.rule);
             }
         }
         let mut missing = Vec::new();
@@ -712,14 +714,7 @@ impl Policy {
             reason.push_str(" given");
             reasons.push(reason);
         }
-        Decision {
-            decision: Outcome::Pending,
-            missing,
-            rules,
-            reasons,
-            ttl_seconds: None,
-            policy: self.hash.clone(),
-        }
+        D::pending(self, missing, &rules, reasons)
     }
 
     /// Counts the items meeting one requirement of one path, recording the count (and, when
@@ -862,14 +857,14 @@ impl Policy {
 
     /// Step 3 of a call, step 2 of a start: the rules `ids` of `table` whose condition is true
     /// or unknown deny, all of them named; `None` when none applies. Each is traced as `step`.
-    fn denied<T: Tracer>(
-        &self,
+    fn denied<'p, T: Tracer, D: MakeDecision<'p>>(
+        &'p self,
         ids: impl IntoIterator<Item = u32>,
-        table: &[Deny],
+        table: &'p [Deny],
         scope: &Scope<'_>,
         t: &mut T,
         step: Step,
-    ) -> Option<Decision> {
+    ) -> Option<D> {
         // Inline: a deny usually has one rule that applies, and its decision's own lists are
         // the only allocations it needs.
         let mut denied: smallvec::SmallVec<[(&Deny, Tri); 2]> = smallvec::SmallVec::new();
@@ -877,7 +872,7 @@ impl Policy {
             let Some(deny) = table.get(d as usize) else {
                 // `Policy::from_ir` checked every index; a rule that is not there denies.
                 writ_stdx::never!("deny rule {d} out of range");
-                return Some(self.deny(RuleIds::new(), vec![MISSING_RULE.to_owned()]));
+                return Some(self.deny([], [MISSING_RULE]));
             };
             let result = eval_opt(deny.condition.as_ref(), scope);
             let applies = result != Tri::False;
@@ -895,21 +890,18 @@ impl Policy {
         }
         (!denied.is_empty()).then(|| {
             self.deny(
-                denied.iter().map(|(d, _)| d.rule.id.clone()).collect(),
-                denied.iter().map(|(d, r)| deny_reason(d, *r)).collect(),
+                denied.iter().map(|(d, _)| &d.rule),
+                denied.iter().map(|(d, r)| deny_reason(d, *r)),
             )
         })
     }
 
-    fn deny(&self, rules: RuleIds, reasons: Vec<String>) -> Decision {
-        Decision {
-            decision: Outcome::Deny,
-            missing: Vec::new(),
-            rules,
-            reasons,
-            ttl_seconds: None,
-            policy: self.hash.clone(),
-        }
+    fn deny<'p, D: MakeDecision<'p>, R: Into<Cow<'p, str>>>(
+        &'p self,
+        rules: impl IntoIterator<Item = &'p Rule>,
+        reasons: impl IntoIterator<Item = R>,
+    ) -> D {
+        D::deny(self, rules, reasons)
     }
 
     /// The `run` step of a call's trace ([`TraceStep::Run`]); `None` when the call has no
@@ -994,19 +986,16 @@ fn facts(cond: Option<&CCond>, scope: &Scope<'_>) -> Vec<String> {
     out
 }
 
-/// A deny's reason: its `because` text, or the rule that denied. When the condition was
-/// unknown, say so: the fix is to supply the missing value.
-fn deny_reason(deny: &Deny, result: Tri) -> String {
-    let base = match &deny.because {
-        Some(text) => text.to_string(),
-        None => ["denied by ", &deny.rule.id].concat(),
-    };
+/// A deny's reason ([`Deny::reason`]). When the condition was unknown, say so: the fix is to
+/// supply the missing value.
+fn deny_reason(deny: &Deny, result: Tri) -> Cow<'_, str> {
     if result == Tri::Unknown {
-        format!(
-            "{base} (a value this rule reads is missing or cannot be known, and denies fail closed)"
-        )
+        Cow::Owned(format!(
+            "{} (a value this rule reads is missing or cannot be known, and denies fail closed)",
+            deny.reason
+        ))
     } else {
-        base
+        Cow::Borrowed(&deny.reason)
     }
 }
 

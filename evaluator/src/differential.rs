@@ -1527,6 +1527,8 @@ fn check(policy_tape: &[u32], request_tapes: &[Vec<u32>]) -> Result<(), TestCase
     for ((g, batched), decoded) in case.requests.iter().zip(&batch).zip(from_json) {
         let fast = case.policy.decide(&g.req);
         prop_assert_eq!(&fast, batched, "decide_many differs on {}", g.text);
+        let text = case.policy.decide_json(&g.req);
+        prop_assert_eq!(text, fast.to_json(), "decide_json differs on {}", g.text);
         if !g.edited {
             prop_assert_eq!(Ok(&fast), decoded.as_ref(), "decide_many_json differs on {}", g.text);
         }

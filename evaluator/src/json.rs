@@ -287,6 +287,13 @@ pub(crate) fn write_integer(out: &mut String, n: impl itoa::Integer) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
+/// `text` as a JSON string ([`write_string`]).
+pub(crate) fn string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    write_string(&mut out, text);
+    out
+}
+
 /// A JSON string, escaped as `serde_json` escapes it: `"` and `\`, the control characters
 /// (`\b \f \n \r \t` by name, the others as `\u00xx`), nothing else.
 pub(crate) fn write_string(out: &mut String, text: &str) {

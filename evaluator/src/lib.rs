@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! PolicyIr ──Policy::from_ir──▶ Policy ──decide(&Request)──▶ Decision
+//!                                      ├─decide_json──▶ the Decision's JSON text
 //!                                      └─decide_explained──▶ (Decision, Trace)
 //! JSON ──Request::from_json──▶ Request (or RequestError: treat as deny)
 //! ```
@@ -39,6 +40,8 @@
 //!     decision.to_json(),
 //!     r#"{"decision":"allow","missing":[],"rules":["w/allow/1"],"reasons":[],"ttl_seconds":null,"policy":"sha256:00"}"#
 //! );
+//! // A gateway that only sends the text on: the same text, without building the `Decision`.
+//! assert_eq!(policy.decide_json(&request), decision.to_json());
 //!
 //! let (_, trace) = policy.decide_explained(&request);
 //! assert!(trace.to_string().contains("w/allow/1 (p.writ:1:1) `allow ping`: true -> matches"));

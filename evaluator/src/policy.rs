@@ -218,12 +218,18 @@ impl RoleSet {
 #[derive(Clone, Debug)]
 pub(crate) struct Rule {
     pub id: Arc<str>,
+    /// The id written as a JSON string, for [`crate::Policy::decide_json`].
+    pub id_json: Box<str>,
     pub meta: RuleMeta,
 }
 
 impl Rule {
     fn new(meta: &RuleMeta) -> Rule {
-        Rule { id: meta.id.as_str().into(), meta: meta.clone() }
+        Rule {
+            id: meta.id.as_str().into(),
+            id_json: crate::json::string(&meta.id).into(),
+            meta: meta.clone(),
+        }
     }
 
     /// Source order across files: files in byte order of their paths, then line and column.
@@ -265,7 +271,18 @@ pub(crate) struct Allow {
 pub(crate) struct Deny {
     pub rule: Rule,
     pub condition: Option<CCond>,
-    pub because: Option<Box<str>>,
+    /// Its reason in a decision: the `because` text, or `denied by RULE`.
+    pub reason: Box<str>,
+}
+
+impl Deny {
+    /// [`Deny::reason`] of a rule with `because` text (or none) and id `id`.
+    fn reason(because: Option<&str>, id: &str) -> Box<str> {
+        match because {
+            Some(text) => text.into(),
+            None => ["denied by ", id].concat().into(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -343,6 +360,8 @@ pub(crate) struct ParamKinds {
 pub struct Policy {
     pub(crate) ir: PolicyIr,
     pub(crate) hash: Arc<str>,
+    /// [`Policy::hash`] written as a JSON string, for [`Policy::decide_json`].
+    pub(crate) hash_json: Box<str>,
     pub(crate) tools_by_name: NameMap<ToolId>,
     pub(crate) workflows_by_name: NameMap<WorkflowId>,
     pub(crate) roles_by_name: NameMap<RoleId>,
@@ -647,7 +666,7 @@ impl Builder {
                 denies.push(Deny {
                     rule: Rule::new(&deny.meta),
                     condition,
-                    because: deny.because.as_deref().map(Into::into),
+                    reason: Deny::reason(deny.because.as_deref(), &deny.meta.id),
                 });
                 deny_targets.push((scope, target));
             }
@@ -666,7 +685,7 @@ impl Builder {
                 deny_starts.push(Deny {
                     rule: Rule::new(&deny.meta),
                     condition,
-                    because: deny.because.as_deref().map(Into::into),
+                    reason: Deny::reason(deny.because.as_deref(), &deny.meta.id),
                 });
                 deny_start_scope.push(scope);
             }
@@ -793,6 +812,7 @@ impl Builder {
 
         Ok(Policy {
             hash: ir.hash.as_str().into(),
+            hash_json: crate::json::string(&ir.hash).into(),
             tools_by_name: self.tools_by_name,
             workflows_by_name: self.workflows_by_name,
             roles_by_name: self.roles_by_name,

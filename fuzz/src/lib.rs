@@ -103,6 +103,7 @@ pub fn request(data: &[u8]) {
         let decision = policy.decide(&request);
         let json = decision.to_json();
         assert!(serde_json::from_str::<serde_json::Value>(&json).is_ok(), "bad JSON: {json}");
+        assert_eq!(policy.decide_json(&request), json, "decide_json differs from decide");
         let (explained, _) = policy.decide_explained(&request);
         assert_eq!(explained.decision, decision.decision, "explain changed the outcome");
     }

@@ -136,6 +136,12 @@ pub fn decide(policy: &Policy, request: &str) -> Result<Decision, RequestError> 
     Request::from_json(request).map(|r| policy.decide(&r))
 }
 
+/// Decides a request given as JSON text and answers the decision's JSON text
+/// ([`Policy::decide_json`]: the text of [`decide`]'s decision, without building it).
+pub fn decide_json(policy: &Policy, request: &str) -> Result<String, RequestError> {
+    Request::from_json(request).map(|r| policy.decide_json(&r))
+}
+
 /// Decides a request and explains how: the decision's JSON with its trace under `explain` and
 /// the request keys decoding ignored under `unknown_keys` (when there are any), as
 /// `writ eval --explain --format json` prints it.

@@ -56,9 +56,7 @@ impl Policy {
     /// Decides one request's JSON text; the decision's JSON text.
     #[napi]
     pub fn decide_json(&self, request: String) -> Result<String> {
-        writ_bindings::decide(&self.inner, &request)
-            .map(|d| d.to_json())
-            .map_err(|e| request_error(&e))
+        writ_bindings::decide_json(&self.inner, &request).map_err(|e| request_error(&e))
     }
 
     /// Decides each request's JSON text in order: a JSON array, each element the decision or

@@ -88,7 +88,7 @@ impl Policy {
     /// fastest path, for callers that hold JSON already.
     fn decide_json(&self, py: Python<'_>, request: &str) -> PyResult<String> {
         let policy = &self.inner;
-        let decided = py.detach(|| writ_bindings::decide(policy, request).map(|d| d.to_json()));
+        let decided = py.detach(|| writ_bindings::decide_json(policy, request));
         decided.map_err(|e| request_error(py, &e))
     }
 

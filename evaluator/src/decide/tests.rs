@@ -24,6 +24,7 @@ fn decide(p: &Policy, v: J) -> Decision {
     let d = p.decide(&r);
     let (d2, _) = p.decide_explained(&r);
     assert_eq!(d, d2, "decide and decide_explained agree");
+    assert_eq!(p.decide_json(&r), d.to_json(), "decide_json writes decide's decision");
     d
 }
 
@@ -390,6 +391,41 @@ fn call_3_deny_without_because_names_the_rule() {
     );
     assert_eq!(d.reasons, ["denied by deny/1"]);
     assert_eq!(rules(&d), ["deny/1"]);
+}
+
+/// `decide_json` writes rule ids, reasons and the digest it prepared when the policy loaded:
+/// escaped as the owned decision's JSON escapes them, on every outcome.
+#[test]
+fn decide_json_escapes_what_it_prepared() {
+    let mut t = testing::engineering();
+    t.ir.hash = "sha256:\"q\" \\ \n \u{1} é".to_owned();
+    for workflow in &mut t.ir.workflows {
+        for deny in &mut workflow.rules.denies {
+            deny.meta.id = format!("{} \"x\"\t\\", deny.meta.id);
+            deny.because = deny.because.take().map(|b| format!("{b}: \"quoted\" \u{7f} ü"));
+        }
+        for allow in &mut workflow.allows {
+            allow.meta.id = format!("{}\u{1f}\"", allow.meta.id);
+        }
+    }
+    let p = t.policy();
+    let bot_push = call(
+        "dependency_bot",
+        "repo.push",
+        json!({"repo": "web", "branch": "main", "files": ["a"]}),
+        json!([erin(), agent()]),
+        json!([tests_passed(), {"kind": "signed_commit"}]),
+    );
+    let d = decide(&p, bot_push);
+    assert_eq!(d.reasons, ["bots never push to main: \"quoted\" \u{7f} ü"]);
+    assert_eq!(rules(&d), ["dependency_bot/deny/1 \"x\"\t\\"]);
+    let b = approval("bob", &["security_reviewer"]);
+    let c = approval("carol", &["security_reviewer"]);
+    let allowed = decide(&p, prod_deploy(json!([b, c, tests_passed()])));
+    assert_eq!(allowed.decision, Outcome::Allow, "{allowed:?}");
+    assert!(allowed.rules.iter().all(|r| r.ends_with('"')), "{allowed:?}");
+    let pending = decide(&p, prod_deploy(json!([])));
+    assert_eq!(pending.decision, Outcome::Pending, "{pending:?}");
 }
 
 #[test]

@@ -424,8 +424,9 @@ fn report(results: &[SizeResult], total: Duration, quick: bool) -> String {
     }
     out.push_str("\n### JSON in to decision out\n\n");
     out.push_str(
-        "Per decision, from the request's JSON text: writ `Request::from_json` + `decide` + \
-         `Decision::to_json` (the decision's JSON text, as a gateway sends it on); Cedar: \
+        "Per decision, from the request's JSON text: writ `Request::from_json` + \
+         `Policy::decide_json` (the decision's JSON text, as a gateway sends it on: the text of \
+         `Decision::to_json`, written without building the `Decision`); Cedar: \
          serde_json + the gateway's conversion (entities, context, evidence counts) + \
          authorization, stopping at Cedar's `Response`; Rego: `Value::from_json_str` + \
          evaluation, stopping at the result value. Only writ's column includes encoding the \
