@@ -17,7 +17,9 @@ use std::sync::Arc;
 const MISSING_RULE: &str = "internal error: a deny rule of the policy is missing";
 
 use crate::cond::{CCond, RunFacts, Scope, Tri, eval_opt, lookup};
-use crate::decision::{BorrowedDecision, BorrowedRuleIds, Decision, MakeDecision, Missing};
+use crate::decision::{
+    BorrowedDecision, BorrowedRuleIds, Decision, MakeDecision, PendingAction, Unmet,
+};
 use crate::history::HistoryHorizon;
 use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value, ValueType, WorkflowId};
 use crate::policy::{Deny, Policy, RequireFor, Requirement, Rule, Workflow};
@@ -41,7 +43,7 @@ impl Policy {
     /// the owned [`Decision`] (no reference count is touched, a deny's reason is not copied).
     /// For a gateway that answers with the text and keeps nothing else.
     pub fn decide_json(&self, req: &Request<'_>) -> String {
-        self.decide_with::<_, BorrowedDecision<'_>>(req, &mut NoTrace).to_json(&self.hash_json)
+        self.decide_with::<_, BorrowedDecision<'_>>(req, &mut NoTrace).to_json(self)
     }
 
     /// Decides many requests with this one policy: the decisions of [`Policy::decide`], in the
@@ -255,8 +257,9 @@ impl Policy {
             .filter(|(i, _)| applies.contains(*i))
             .filter_map(|(_, &r)| self.requires.get(r as usize));
         let paths = matched_allows().map(|a| (&a.rule, &a.require[..]));
-        let what = || [tool_name, " in ", &req.workflow].concat();
-        self.evidence(req, paths, extras, what, None, t)
+        let action =
+            PendingAction::Call { tool: self.tool_name(tool), workflow: self.workflow_name(w) };
+        self.evidence(req, paths, extras, action, None, t)
     }
 
     /// The declared type of argument `name` of `tool`.
@@ -412,6 +415,29 @@ impl Policy {
         }
     }
 
+    /// The name of tool `t` as the policy declares it (`?` out of range, which `from_ir` rules
+    /// out).
+    fn tool_name(&self, t: ToolId) -> &str {
+        self.ir.tools.get(t.index()).map_or_else(
+            || {
+                writ_stdx::never!("tool {t:?} out of range");
+                "?"
+            },
+            |decl| &decl.name,
+        )
+    }
+
+    /// The name of workflow `w` as the policy declares it (`?` out of range, as for tools).
+    fn workflow_name(&self, w: WorkflowId) -> &str {
+        self.ir.workflows.get(w.index()).map_or_else(
+            || {
+                writ_stdx::never!("workflow {w:?} out of range");
+                "?"
+            },
+            |decl| &decl.name,
+        )
+    }
+
     fn workflow(&self, name: &str, problems: &mut Vec<String>) -> Option<(WorkflowId, &Workflow)> {
         let found = self
             .workflows_by_name
@@ -502,7 +528,7 @@ impl Policy {
             problems.push("the requested ttl is negative".to_owned());
         }
         t.record(|| TraceStep::Fits { problems: problems.clone() });
-        let (true, Some((_, wf)), Some(initiator), Some(caller)) =
+        let (true, Some((w, wf)), Some(initiator), Some(caller)) =
             (problems.is_empty(), workflow, req.chain.first(), req.chain.last())
         else {
             return self.deny([], problems);
@@ -591,7 +617,7 @@ impl Policy {
             req,
             paths,
             std::iter::empty(),
-            || ["starting ", &*req.workflow].concat(),
+            PendingAction::Start { workflow: self.workflow_name(w) },
             Some(ttl.unwrap_or(wf.ttl_seconds)),
             t,
         )
@@ -602,13 +628,13 @@ impl Policy {
 
     /// Call step 6 / start step 5. `paths` are the matching allow (start) rules with their own
     /// requirements, in source order; `extras` the applying `require ... for` rules, whose
-    /// requirements every path needs too. `what` names the action in reasons.
+    /// requirements every path needs too. `action` names the action in reasons.
     fn evidence<'p, T: Tracer, D: MakeDecision<'p>>(
         &'p self,
         req: &Request<'_>,
         paths: impl Iterator<Item = (&'p Rule, &'p [Requirement])> + Clone,
         extras: impl Iterator<Item = &'p RequireFor> + Clone,
-        what: impl Fn() -> String,
+        action: PendingAction<'p>,
         ttl_on_allow: Option<i64>,
         t: &mut T,
     ) -> D {
@@ -679,7 +705,6 @@ impl Policy {
             return self.deny([], vec!["internal error: no evidence path".to_owned()]);
         };
 
-        let what = what();
         // The path's rule, then the `require ... for` rules that state an unmet requirement, in
         // source order (not in the order their requirements were merged).
         let mut rules: BorrowedRuleIds<'p> = smallvec::smallvec![rule];
@@ -691,30 +716,12 @@ impl Policy {
                 rules.push(&x.rule);
             }
         }
-        let mut missing = Vec::new();
-        let mut reasons = Vec::new();
-        for m in merged.iter().filter(|m| m.have < m.count) {
-            missing.push(Missing {
-                evidence: self
-                    .evidence_names
-                    .get(m.req.evidence.index())
-                    .cloned()
-                    .unwrap_or_else(|| Arc::from("?")),
-                by: m.req.by.and_then(|r| self.role_names.get(r.index()).cloned()),
-                fields: m.req.fields.to_vec(),
-                need: m.count,
-                have: m.have,
-            });
-            let mut reason = String::with_capacity(what.len() + 64);
-            reason.push_str(&what);
-            reason.push_str(" needs ");
-            render::write_requirement(&mut reason, self, m.req, m.count);
-            reason.push_str("; ");
-            crate::json::write_integer(&mut reason, m.have);
-            reason.push_str(" given");
-            reasons.push(reason);
-        }
-        D::pending(self, missing, &rules, reasons)
+        let unmet: smallvec::SmallVec<[Unmet<'p>; 2]> = merged
+            .iter()
+            .filter(|m| m.have < m.count)
+            .map(|m| Unmet { req: m.req, need: m.count, have: m.have })
+            .collect();
+        D::pending(self, action, &unmet, &rules)
     }
 
     /// Counts the items meeting one requirement of one path, recording the count (and, when

@@ -8,7 +8,7 @@ use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use crate::ir::Value;
-use crate::policy::{Policy, Rule};
+use crate::policy::{Policy, Requirement, Rule};
 use crate::request::format_duration;
 use crate::trace::TraceStep;
 
@@ -94,10 +94,71 @@ pub struct Missing {
 #[derive(Debug)]
 pub(crate) struct BorrowedDecision<'p> {
     pub decision: Outcome,
-    pub missing: Vec<Missing>,
+    pub missing: smallvec::SmallVec<[Unmet<'p>; 2]>,
     pub rules: BorrowedRuleIds<'p>,
+    /// The reasons of an allow or a deny (a pending decision's are written from `pending`).
     pub reasons: smallvec::SmallVec<[Cow<'p, str>; 1]>,
     pub ttl_seconds: Option<i64>,
+    /// On pending: what is pending, for the reasons (one per `missing` item).
+    pub pending: Option<PendingAction<'p>>,
+}
+
+/// An unmet evidence requirement as the decision procedure found it: what a [`Missing`] is
+/// made from, with its names still the policy's.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Unmet<'p> {
+    pub req: &'p Requirement,
+    /// How many items the (merged) requirement asks for.
+    pub need: u32,
+    /// How many of the request's items counted for it.
+    pub have: u32,
+}
+
+impl<'p> Unmet<'p> {
+    /// The names of the requirement's evidence kind and role in `policy` (`?` for a kind out
+    /// of range, which `Policy::from_ir` rules out).
+    fn names(&self, policy: &'p Policy) -> (&'p Arc<str>, Option<&'p Arc<str>>) {
+        static UNKNOWN: std::sync::LazyLock<Arc<str>> = std::sync::LazyLock::new(|| "?".into());
+        let evidence = match policy.evidence_names.get(self.req.evidence.index()) {
+            Some(name) => name,
+            None => {
+                writ_stdx::never!("evidence kind {:?} out of range", self.req.evidence);
+                &UNKNOWN
+            }
+        };
+        let by = self.req.by.and_then(|r| policy.role_names.get(r.index()));
+        (evidence, by)
+    }
+}
+
+/// What a pending decision is for, as its reasons name it: `TOOL in WORKFLOW` or `starting
+/// WORKFLOW` (names borrowed from the policy, which has the request's spelling of each).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PendingAction<'p> {
+    Call { tool: &'p str, workflow: &'p str },
+    Start { workflow: &'p str },
+}
+
+impl PendingAction<'_> {
+    /// The reason for one unmet requirement: `WHAT needs REQUIREMENT; N given`.
+    fn write_reason(self, out: &mut String, policy: &Policy, unmet: &Unmet<'_>) {
+        match self {
+            PendingAction::Call { tool, workflow } => {
+                out.push_str(tool);
+                out.push_str(" in ");
+                out.push_str(workflow);
+            }
+            PendingAction::Start { workflow } => {
+                out.push_str("starting ");
+                out.push_str(workflow);
+            }
+        }
+        out.push_str(" needs ");
+        crate::render::write_requirement(out, policy, unmet.req, unmet.need);
+        out.push_str("; ");
+        crate::json::write_integer(out, unmet.have);
+        out.push_str(" given");
+    }
 }
 
 /// [`BorrowedDecision::rules`]: the rules that decided, one without an allocation (as
@@ -117,12 +178,13 @@ pub(crate) trait MakeDecision<'p>: Sized {
         rules: impl IntoIterator<Item = &'p Rule>,
         reasons: impl IntoIterator<Item = R>,
     ) -> Self;
-    /// A pending decision.
+    /// A pending decision on `action`: `unmet` are the requirements still lacking items,
+    /// each stated by a reason.
     fn pending(
         policy: &'p Policy,
-        missing: Vec<Missing>,
+        action: PendingAction<'p>,
+        unmet: &[Unmet<'p>],
         rules: &[&'p Rule],
-        reasons: Vec<String>,
     ) -> Self;
     /// The trace's last step, [`TraceStep::Decided`].
     fn decided_step(&self) -> TraceStep;
@@ -157,10 +219,31 @@ impl<'p> MakeDecision<'p> for Decision {
 
     fn pending(
         policy: &'p Policy,
-        missing: Vec<Missing>,
+        action: PendingAction<'p>,
+        unmet: &[Unmet<'p>],
         rules: &[&'p Rule],
-        reasons: Vec<String>,
     ) -> Self {
+        let reasons = unmet
+            .iter()
+            .map(|u| {
+                let mut reason = String::with_capacity(96);
+                action.write_reason(&mut reason, policy, u);
+                reason
+            })
+            .collect();
+        let missing = unmet
+            .iter()
+            .map(|u| {
+                let (evidence, by) = u.names(policy);
+                Missing {
+                    evidence: Arc::clone(evidence),
+                    by: by.cloned(),
+                    fields: u.req.fields.to_vec(),
+                    need: u.need,
+                    have: u.have,
+                }
+            })
+            .collect();
         Decision {
             decision: Outcome::Pending,
             missing,
@@ -184,10 +267,11 @@ impl<'p> MakeDecision<'p> for BorrowedDecision<'p> {
     fn allow(_: &'p Policy, rule: &'p Rule, ttl_seconds: Option<i64>) -> Self {
         BorrowedDecision {
             decision: Outcome::Allow,
-            missing: Vec::new(),
+            missing: smallvec::SmallVec::new(),
             rules: smallvec::smallvec![rule],
             reasons: smallvec::SmallVec::new(),
             ttl_seconds,
+            pending: None,
         }
     }
 
@@ -198,29 +282,33 @@ impl<'p> MakeDecision<'p> for BorrowedDecision<'p> {
     ) -> Self {
         BorrowedDecision {
             decision: Outcome::Deny,
-            missing: Vec::new(),
+            missing: smallvec::SmallVec::new(),
             rules: rules.into_iter().collect(),
             reasons: reasons.into_iter().map(Into::into).collect(),
             ttl_seconds: None,
+            pending: None,
         }
     }
 
     fn pending(
         _: &'p Policy,
-        missing: Vec<Missing>,
+        action: PendingAction<'p>,
+        unmet: &[Unmet<'p>],
         rules: &[&'p Rule],
-        reasons: Vec<String>,
     ) -> Self {
         BorrowedDecision {
             decision: Outcome::Pending,
-            missing,
+            missing: unmet.iter().copied().collect(),
             rules: rules.iter().copied().collect(),
-            reasons: reasons.into_iter().map(Cow::Owned).collect(),
+            reasons: smallvec::SmallVec::new(),
             ttl_seconds: None,
+            pending: Some(action),
         }
     }
 
     fn decided_step(&self) -> TraceStep {
+        // Only `decide_explained` traces, and it makes a `Decision`.
+        writ_stdx::never!("a borrowed decision traced");
         TraceStep::Decided {
             decision: self.decision,
             rules: self.rules.iter().map(|r| r.id.to_string()).collect(),
@@ -229,17 +317,46 @@ impl<'p> MakeDecision<'p> for BorrowedDecision<'p> {
     }
 }
 
-impl BorrowedDecision<'_> {
-    /// [`Decision::to_json`] of the same decision, without building it: `policy_json` is the
-    /// policy's digest and the rule ids are written as JSON strings already.
-    pub fn to_json(&self, policy_json: &str) -> String {
+impl<'p> BorrowedDecision<'p> {
+    /// [`Decision::to_json`] of the same decision by `policy`, without building it (the rule
+    /// ids and the policy's digest are written as JSON strings already).
+    pub fn to_json(&self, policy: &'p Policy) -> String {
+        // A pending decision's reasons are written here, into one buffer, rather than each
+        // into its own string when decided.
+        let mut texts = String::new();
+        let mut reasons: smallvec::SmallVec<[&str; 2]> = smallvec::SmallVec::new();
+        match self.pending {
+            Some(action) => {
+                let mut ends: smallvec::SmallVec<[usize; 2]> = smallvec::SmallVec::new();
+                texts.reserve(96 * self.missing.len());
+                for unmet in &self.missing {
+                    action.write_reason(&mut texts, policy, unmet);
+                    ends.push(texts.len());
+                }
+                let mut start = 0;
+                for end in ends {
+                    reasons.push(texts.get(start..end).unwrap_or_default());
+                    start = end;
+                }
+            }
+            None => reasons.extend(self.reasons.iter().map(|r| &**r)),
+        }
         write_json(
             self.decision,
-            &self.missing,
+            self.missing.iter().map(|u| {
+                let (evidence, by) = u.names(policy);
+                MissingView {
+                    evidence,
+                    by: by.map(|b| &**b),
+                    fields: &u.req.fields,
+                    need: u.need,
+                    have: u.have,
+                }
+            }),
             self.rules.iter().map(|r| JsonStr::Quoted(&r.id_json)),
-            self.reasons.iter().map(|r| &**r),
+            reasons.iter().copied(),
             self.ttl_seconds,
-            JsonStr::Quoted(policy_json),
+            JsonStr::Quoted(&policy.hash_json),
         )
     }
 }
@@ -273,7 +390,7 @@ impl JsonStr<'_> {
 /// [`BorrowedDecision::to_json`] both write.
 fn write_json<'s>(
     decision: Outcome,
-    missing: &[Missing],
+    missing: impl ExactSizeIterator<Item = MissingView<'s>>,
     rules: impl Iterator<Item = JsonStr<'s>> + Clone,
     reasons: impl Iterator<Item = &'s str> + Clone,
     ttl_seconds: Option<i64>,
@@ -288,7 +405,7 @@ fn write_json<'s>(
     out.push_str("{\"decision\":\"");
     out.push_str(decision.as_str());
     out.push_str("\",\"missing\":[");
-    for (i, missing) in missing.iter().enumerate() {
+    for (i, missing) in missing.enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -322,7 +439,7 @@ impl Decision {
     pub fn to_json(&self) -> String {
         write_json(
             self.decision,
-            &self.missing,
+            self.missing.iter().map(Missing::view),
             self.rules.iter().map(|r| JsonStr::Raw(r)),
             self.reasons.iter().map(String::as_str),
             self.ttl_seconds,
@@ -382,11 +499,34 @@ impl Serialize for Strs<'_> {
 }
 
 impl Missing {
-    /// The JSON object [`Serialize`] writes, written directly (for [`Decision::to_json`]).
+    fn view(&self) -> MissingView<'_> {
+        MissingView {
+            evidence: &self.evidence,
+            by: self.by.as_deref(),
+            fields: &self.fields,
+            need: self.need,
+            have: self.have,
+        }
+    }
+}
+
+/// What the decision writer writes a missing item from: a [`Missing`], or an [`Unmet`]
+/// requirement with its names in the policy.
+#[derive(Clone, Copy)]
+struct MissingView<'a> {
+    evidence: &'a str,
+    by: Option<&'a str>,
+    fields: &'a [(String, Value)],
+    need: u32,
+    have: u32,
+}
+
+impl MissingView<'_> {
+    /// The JSON object [`Missing`]'s [`Serialize`] writes, written directly.
     fn write_json(&self, out: &mut String) {
         out.push_str("{\"evidence\":");
-        crate::json::write_string(out, &self.evidence);
-        if let Some(by) = &self.by {
+        crate::json::write_string(out, self.evidence);
+        if let Some(by) = self.by {
             out.push_str(",\"by\":");
             crate::json::write_string(out, by);
         }
