@@ -1,7 +1,7 @@
 //! The Rust JSON path that the Python and Node bindings are measured against
-//! (`bench/bindings.sh`): request JSON text in, `Request::from_json`, `decide`, decision JSON
-//! text out, over the requests of a JSON-lines file, round after round. Prints the best round's
-//! nanoseconds per decision.
+//! (`bench/bindings.sh`): request JSON text in, `Request::from_json`, `Policy::decide_json`,
+//! decision JSON text out, over the requests of a JSON-lines file, round after round. Prints the
+//! best round's nanoseconds per decision.
 //!
 //! ```text
 //! cargo run --release -p writ-bench --example bindings -- POLICY REQUESTS.jsonl [ROUNDS]
@@ -37,7 +37,7 @@ fn main() {
         for _ in 0..per_round {
             for text in &texts {
                 let request = Request::from_json(text).expect("a request");
-                sink += policy.decide(&request).to_json().len();
+                sink += policy.decide_json(&request).len();
             }
         }
         let ns = start.elapsed().as_nanos() as f64 / (per_round * texts.len()) as f64;
