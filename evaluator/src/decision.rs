@@ -1,4 +1,6 @@
-//! Decisions (LANGUAGE.md §5) and their JSON form.
+//! Decisions (LANGUAGE.md §5), the two forms the decision procedure makes them in (the owned
+//! [`Decision`], and a [`BorrowedDecision`] for [`crate::Policy::decide_json`]), and their one
+//! JSON writer.
 
 use std::borrow::Cow;
 use std::fmt;
