@@ -77,7 +77,12 @@ impl Policy {
     /// steps that led to it.
     pub fn decide_explained(&self, req: &Request<'_>) -> (Decision, Trace) {
         let mut trace = Trace::default();
-        let decision = self.decide_with(req, &mut trace);
+        let decision: Decision = self.decide_with(req, &mut trace);
+        trace.record(|| TraceStep::Decided {
+            decision: decision.decision,
+            rules: decision.rules.iter().map(|r| r.to_string()).collect(),
+            reasons: decision.reasons.clone(),
+        });
         (decision, trace)
     }
 
@@ -87,12 +92,12 @@ impl Policy {
         t: &mut T,
     ) -> D {
         t.record(|| self.request_step(req));
-        let decision: D = match &req.action {
+        // The trace's last step, `Decided`, is recorded by `decide_explained`, from the owned
+        // decision it makes.
+        match &req.action {
             Action::Call { tool, args } => self.decide_call(req, tool, args, t),
             Action::Start { ttl_seconds } => self.decide_start(req, *ttl_seconds, t),
-        };
-        t.record(|| decision.decided_step());
-        decision
+        }
     }
 
     // -----------------------------------------------------------------------------------------

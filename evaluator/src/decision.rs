@@ -12,7 +12,6 @@ use serde::{Serialize, Serializer};
 use crate::ir::Value;
 use crate::policy::{Policy, Requirement, Rule};
 use crate::request::format_duration;
-use crate::trace::TraceStep;
 
 /// `allow`, `deny` or `pending`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -188,8 +187,6 @@ pub(crate) trait MakeDecision<'p>: Sized {
         unmet: &[Unmet<'p>],
         rules: &[&'p Rule],
     ) -> Self;
-    /// The trace's last step, [`TraceStep::Decided`].
-    fn decided_step(&self) -> TraceStep;
 }
 
 impl<'p> MakeDecision<'p> for Decision {
@@ -255,14 +252,6 @@ impl<'p> MakeDecision<'p> for Decision {
             policy: Arc::clone(&policy.hash),
         }
     }
-
-    fn decided_step(&self) -> TraceStep {
-        TraceStep::Decided {
-            decision: self.decision,
-            rules: self.rules.iter().map(|r| r.to_string()).collect(),
-            reasons: self.reasons.clone(),
-        }
-    }
 }
 
 impl<'p> MakeDecision<'p> for BorrowedDecision<'p> {
@@ -305,16 +294,6 @@ impl<'p> MakeDecision<'p> for BorrowedDecision<'p> {
             reasons: smallvec::SmallVec::new(),
             ttl_seconds: None,
             pending: Some(action),
-        }
-    }
-
-    fn decided_step(&self) -> TraceStep {
-        // Only `decide_explained` traces, and it makes a `Decision`.
-        writ_stdx::never!("a borrowed decision traced");
-        TraceStep::Decided {
-            decision: self.decision,
-            rules: self.rules.iter().map(|r| r.id.to_string()).collect(),
-            reasons: self.reasons.iter().map(|r| r.to_string()).collect(),
         }
     }
 }
