@@ -38,6 +38,10 @@ fn the_report_updates_its_section_and_draws_the_plot() {
     assert!(text.ends_with("## `writ serve` under load\n\nhand-written numbers\n"), "{text}");
     assert!(text.contains("| 10 (27) | 300 |"), "{text}");
     assert!(text.contains("| 0 |\n"), "no disagreement column of 0: {text}");
+    // Each request once per pass: a row for the policy, a time for every engine.
+    let fresh = text.split("Each request once per pass").nth(1).expect("the pass table");
+    let row = fresh.lines().find(|l| l.starts_with("| 10 (27) |")).expect("its row");
+    assert!(!row.contains("n/a"), "{row}");
 
     let svg = std::fs::read_to_string(dir.path().join("latency.svg")).unwrap();
     let doc = roxmltree::Document::parse(&svg).expect("the plot is well-formed SVG");
