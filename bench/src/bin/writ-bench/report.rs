@@ -452,7 +452,11 @@ fn report(results: &[SizeResult], total: Duration, quick: bool) -> String {
         out.push('\n');
     }
     let batches = |k: usize| {
-        results.iter().map(|r| r.decide[k].batch.to_string()).collect::<Vec<_>>().join(", ")
+        let batch = |s: &Stats| match s.batch {
+            0 => "n/a".to_owned(),
+            n => n.to_string(),
+        };
+        results.iter().map(|r| batch(&r.decide[k])).collect::<Vec<_>>().join(", ")
     };
     let _ = write!(
         out,
