@@ -305,7 +305,7 @@ impl Policy {
             let replacement = match crate::path::resolve(text, cwd) {
                 Some(Cow::Borrowed(_)) => continue,
                 Some(Cow::Owned(resolved)) => RequestValue::Str(Cow::Owned(resolved)),
-                None => RequestValue::Other(serde_json::Value::String(text.to_string())),
+                None => RequestValue::Other(Box::new(serde_json::Value::String(text.to_string()))),
             };
             if let Some(slot) = out.get_or_insert_with(|| args.to_vec()).get_mut(i) {
                 slot.1 = replacement;

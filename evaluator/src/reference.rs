@@ -775,7 +775,7 @@ fn resolve_args<'a>(
                     Some(resolved) => (name.clone(), RequestValue::Str(resolved.into())),
                     None => (
                         name.clone(),
-                        RequestValue::Other(serde_json::Value::String(text.to_string())),
+                        RequestValue::Other(Box::new(serde_json::Value::String(text.to_string()))),
                     ),
                 },
                 _ => (name.clone(), value.clone()),

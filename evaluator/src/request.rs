@@ -150,8 +150,10 @@ pub enum RequestValue<'a> {
     /// A list whose elements are all strings (`[]` included).
     StrList(Vec<Str<'a>>),
     /// Well-formed JSON that is not a writ value: a number that is not a 64-bit integer, an
-    /// object, or a list holding anything but strings.
-    Other(serde_json::Value),
+    /// object, or a list holding anything but strings. Boxed: such values are rare (every
+    /// condition on one is unknown), and a `serde_json::Value` inline would more than double
+    /// the size of every value, and so the memory a decision reads.
+    Other(Box<serde_json::Value>),
 }
 
 /// A string that outlives the text it was decoded from.
@@ -420,15 +422,15 @@ impl RequestValue<'_> {
             RequestValue::Int(_) => "an integer",
             RequestValue::Bool(_) => "a boolean",
             RequestValue::StrList(_) => "a list of strings",
-            RequestValue::Other(serde_json::Value::Object(_)) => "an object",
-            RequestValue::Other(serde_json::Value::Array(_)) => "a list that is not all strings",
-            RequestValue::Other(serde_json::Value::Number(n)) if n.is_f64() => {
-                crate::json::describe_float(n.as_f64().unwrap_or(f64::NAN))
-            }
-            RequestValue::Other(serde_json::Value::Number(_)) => {
-                "an integer outside the 64-bit range"
-            }
-            RequestValue::Other(_) => "a value that is not a writ value",
+            RequestValue::Other(other) => match &**other {
+                serde_json::Value::Object(_) => "an object",
+                serde_json::Value::Array(_) => "a list that is not all strings",
+                serde_json::Value::Number(n) if n.is_f64() => {
+                    crate::json::describe_float(n.as_f64().unwrap_or(f64::NAN))
+                }
+                serde_json::Value::Number(_) => "an integer outside the 64-bit range",
+                _ => "a value that is not a writ value",
+            },
         }
     }
 }
@@ -1033,7 +1035,7 @@ pub(crate) fn value(json: Json) -> Option<RequestValue<'static>> {
                     .collect(),
             )
         }
-        other => RequestValue::Other(other.into_value()),
+        other => RequestValue::Other(Box::new(other.into_value())),
     })
 }
 

@@ -105,7 +105,7 @@ fn field_value(text: &str) -> RequestValue<'static> {
             other @ (serde_json::Value::Number(_)
             | serde_json::Value::Array(_)
             | serde_json::Value::Object(_)),
-        ) => RequestValue::Other(other),
+        ) => RequestValue::Other(Box::new(other)),
         Ok(serde_json::Value::Null) | Err(_) => RequestValue::Str(text.to_owned().into()),
     }
 }

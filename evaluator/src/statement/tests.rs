@@ -403,12 +403,15 @@ fn ten_thousand_statements_for_one_subject_are_bounded() {
 fn call_subjects_are_canonical() {
     let a = [
         ("command".into(), RequestValue::Str("git push".into())),
-        ("x".into(), RequestValue::Other(serde_json::json!({"b": 1, "a": [{"d": 1, "c": 2}]}))),
+        (
+            "x".into(),
+            RequestValue::Other(Box::new(serde_json::json!({"b": 1, "a": [{"d": 1, "c": 2}]}))),
+        ),
     ];
     let mut b = a.clone();
     b.reverse();
     if let RequestValue::Other(v) = &mut b[0].1 {
-        *v = serde_json::from_str(r#"{"a": [{"c": 2, "d": 1}], "b": 1}"#).unwrap();
+        **v = serde_json::from_str(r#"{"a": [{"c": 2, "d": 1}], "b": 1}"#).unwrap();
     }
     assert_eq!(
         call_subject("w", "claude.bash", &a, None),
