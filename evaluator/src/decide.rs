@@ -25,8 +25,8 @@ use crate::ir::{EvidenceKindIr, PrincipalKind, RoleId, ToolId, Value, ValueType,
 use crate::policy::{Deny, Policy, RequireFor, Requirement, Rule, Workflow};
 use crate::render;
 use crate::request::{
-    Action, EvidenceItem, Principal, Request, RequestValue, Str, Values, format_duration,
-    parse_duration,
+    Action, EvidenceItem, HistoryEntry, Principal, Request, RequestValue, Str, Values,
+    format_duration, parse_duration,
 };
 use crate::shell::CommandLine;
 use crate::trace::{
@@ -278,6 +278,7 @@ impl Policy {
     /// cannot be resolved (relative without `cwd`, `~`, NUL) becomes a value that is not a
     /// string, so every condition on it is unknown. Borrows when nothing changes, which is the
     /// case for tools without `path` arguments and for paths already in canonical form.
+    #[inline]
     fn resolve_paths<'a>(
         &self,
         tool: ToolId,
@@ -287,6 +288,16 @@ impl Policy {
         if !self.param_kinds.get(tool.index()).is_some_and(|k| k.path) {
             return Cow::Borrowed(args);
         }
+        self.resolve_path_args(tool, args, cwd)
+    }
+
+    /// [`Self::resolve_paths`] for a tool with `path` parameters.
+    fn resolve_path_args<'a>(
+        &self,
+        tool: ToolId,
+        args: &'a [(Str<'a>, RequestValue<'a>)],
+        cwd: Option<&str>,
+    ) -> Cow<'a, [(Str<'a>, RequestValue<'a>)]> {
         let Some(decl) = self.ir.tools.get(tool.index()) else {
             return Cow::Borrowed(args);
         };
@@ -316,6 +327,7 @@ impl Policy {
 
     /// The run's facts for conditions: `cwd`, `time`, the history with its tools resolved (only
     /// when some condition counts calls), and the call's `command` arguments, parsed.
+    #[inline]
     fn run_facts<'a>(
         &self,
         req: &'a Request<'a>,
@@ -324,26 +336,44 @@ impl Policy {
         let history = req.history.as_deref();
         let history_tools = match history {
             Some(entries) if self.history_horizon != HistoryHorizon::Nothing => {
-                entries.iter().map(|e| self.tools_by_name.get(&e.tool).copied()).collect()
+                self.history_tools(entries)
             }
             _ => Vec::new(),
         };
+        let commands = match call {
+            Some((tool, args)) if self.param_kinds.get(tool.index()).is_some_and(|k| k.command) => {
+                self.parse_commands(tool, args)
+            }
+            _ => Vec::new(),
+        };
+        RunFacts { cwd: req.cwd.as_deref(), time: req.time, history, history_tools, commands }
+    }
+
+    /// For each history entry, the declared tool it names.
+    fn history_tools(&self, entries: &[HistoryEntry<'_>]) -> Vec<Option<ToolId>> {
+        entries.iter().map(|e| self.tools_by_name.get(&e.tool).copied()).collect()
+    }
+
+    /// The call's `command` arguments, parsed.
+    fn parse_commands<'a>(
+        &self,
+        tool: ToolId,
+        args: &'a [(Str<'a>, RequestValue<'a>)],
+    ) -> Vec<(&'a str, CommandLine)> {
         let mut commands = Vec::new();
-        if let Some((decl, args)) = call
-            .filter(|(t, _)| self.param_kinds.get(t.index()).is_some_and(|k| k.command))
-            .and_then(|(t, args)| Some((self.ir.tools.get(t.index())?, args)))
-        {
-            for param in decl.params.iter().filter(|p| p.ty == ValueType::Command) {
-                for (name, value) in args {
-                    if let RequestValue::Str(text) = value
-                        && *name == param.name
-                    {
-                        commands.push((&**name, crate::shell::parse(text)));
-                    }
+        let Some(decl) = self.ir.tools.get(tool.index()) else {
+            return commands;
+        };
+        for param in decl.params.iter().filter(|p| p.ty == ValueType::Command) {
+            for (name, value) in args {
+                if let RequestValue::Str(text) = value
+                    && *name == param.name
+                {
+                    commands.push((&**name, crate::shell::parse(text)));
                 }
             }
         }
-        RunFacts { cwd: req.cwd.as_deref(), time: req.time, history, history_tools, commands }
+        commands
     }
 
     /// Call step 1: every argument is declared and fits its type.
@@ -359,8 +389,14 @@ impl Policy {
         else {
             return;
         };
-        for (name, value) in args {
-            match params.get(name).and_then(|&p| decl.params.get(p as usize)) {
+        for (i, (name, value)) in args.iter().enumerate() {
+            // Callers mostly send arguments in the order the tool declares them: try the
+            // parameter at the argument's position before looking the name up.
+            let param = match decl.params.get(i) {
+                Some(param) if crate::same::same(&param.name, name) => Some(param),
+                _ => params.get(name).and_then(|&p| decl.params.get(p as usize)),
+            };
+            match param {
                 None => problems.push(format!("{tool_name} has no argument `{name}`")),
                 Some(param) if !render::fits(&param.ty, value) => problems.push(format!(
                     "argument `{name}` of {tool_name} must be {}; {}",
@@ -1072,8 +1108,14 @@ struct PosSet {
 }
 
 impl PosSet {
+    #[inline]
     fn new(len: usize) -> PosSet {
-        PosSet { small: 0, large: if len > 64 { vec![false; len] } else { Vec::new() } }
+        if len > 64 { PosSet::large(len) } else { PosSet { small: 0, large: Vec::new() } }
+    }
+
+    #[cold]
+    fn large(len: usize) -> PosSet {
+        PosSet { small: 0, large: vec![false; len] }
     }
 
     fn insert(&mut self, i: usize) {
@@ -1099,24 +1141,24 @@ impl PosSet {
     }
 }
 
-/// Giver ids already counted for a requirement: inline up to 8, hashed beyond.
+/// Giver ids already counted for a requirement: inline up to 8, hashed beyond (so that a
+/// request with many approvals is not counted in quadratic time). Making an empty one writes
+/// no inline slots.
 #[derive(Default)]
 struct GiverSet<'a> {
-    inline: [&'a str; 8],
-    len: usize,
+    inline: smallvec::SmallVec<[&'a str; 8]>,
     spill: Option<HashSet<&'a str>>,
 }
 
 impl<'a> GiverSet<'a> {
     fn contains(&self, id: &str) -> bool {
-        self.inline.iter().take(self.len).any(|g| crate::same::same(g, id))
+        self.inline.iter().any(|g| crate::same::same(g, id))
             || self.spill.as_ref().is_some_and(|s| s.contains(id))
     }
 
     fn insert(&mut self, id: &'a str) {
-        if let Some(slot) = self.inline.get_mut(self.len) {
-            *slot = id;
-            self.len += 1;
+        if self.inline.len() < self.inline.inline_size() {
+            self.inline.push(id);
         } else {
             self.spill.get_or_insert_with(HashSet::new).insert(id);
         }

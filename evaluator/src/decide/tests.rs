@@ -109,6 +109,40 @@ fn call_1_undeclared_argument() {
     assert_deny(&d, "repo.read has no argument `force`");
 }
 
+/// Arguments are checked by name whatever their order (a decision first tries the parameter
+/// at the argument's position, then looks the name up).
+#[test]
+fn call_1_arguments_in_any_order() {
+    let p = eng();
+    let text = |args: &str| {
+        format!(
+            r#"{{"action":"call","workflow":"release","tool":"deploy","args":{args},"chain":[{},{}],"evidence":[]}}"#,
+            alice(),
+            agent()
+        )
+    };
+    let decide_text = |args: &str| {
+        let text = text(args);
+        p.decide(&Request::from_json(&text).unwrap_or_else(|e| panic!("{e}")))
+    };
+    assert_eq!(
+        decide_text(r#"{"service":"api","env":"staging"}"#),
+        decide_text(r#"{"env":"staging","service":"api"}"#)
+    );
+    let d = decide_text(r#"{"service":5,"env":"qa"}"#);
+    assert_eq!(d.decision, Outcome::Deny);
+    assert_eq!(
+        d.reasons,
+        [
+            "argument `service` of deploy must be a string; found 5",
+            r#"argument `env` of deploy must be one of "staging", "prod"; found "qa""#,
+        ]
+    );
+    // A name that is another parameter's, at this one's position, is still checked as its own.
+    let d = decide_text(r#"{"service":"api","service2":"x"}"#);
+    assert_eq!(d.reasons, ["deploy has no argument `service2`"]);
+}
+
 #[test]
 fn call_1_string_outside_the_enumeration() {
     let d = decide(
