@@ -304,10 +304,12 @@ impl Policy {
         let mut out: Option<Values<'a>> = None;
         // A tool has few parameters: walk its `path` ones and find each among the arguments
         // (compared by name, no hashing).
-        for param in decl.params.iter().filter(|p| p.ty == ValueType::Path) {
+        for param in decl.params.iter().filter(|p| matches!(p.ty, ValueType::Path)) {
             let Some((i, text)) =
                 args.iter().enumerate().find_map(|(i, (name, value))| match value {
-                    RequestValue::Str(text) if *name == param.name => Some((i, text)),
+                    RequestValue::Str(text) if crate::same::same(name, &param.name) => {
+                        Some((i, text))
+                    }
                     _ => None,
                 })
             else {
@@ -364,10 +366,10 @@ impl Policy {
         let Some(decl) = self.ir.tools.get(tool.index()) else {
             return commands;
         };
-        for param in decl.params.iter().filter(|p| p.ty == ValueType::Command) {
+        for param in decl.params.iter().filter(|p| matches!(p.ty, ValueType::Command)) {
             for (name, value) in args {
                 if let RequestValue::Str(text) = value
-                    && *name == param.name
+                    && crate::same::same(name, &param.name)
                 {
                     commands.push((&**name, crate::shell::parse(text)));
                 }
